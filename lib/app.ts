@@ -1,0 +1,32 @@
+import { App } from 'aws-cdk-lib';
+import { addComplianceChecks } from './aspects/compliance';
+import { LoadedConfig } from './config/load';
+import { EdgeStack } from './stacks/edge-stack';
+import { NetworkStack } from './stacks/network-stack';
+import { PlatformStack } from './stacks/platform-stack';
+
+export interface CubicleStacks {
+  readonly edge: EdgeStack;
+  readonly network: NetworkStack;
+  readonly platform: PlatformStack;
+}
+
+/** Builds every Cubicle stack for one config. `bin/cubicle.ts` and the tests both call this. */
+export function createApp(app: App, config: LoadedConfig): CubicleStacks {
+  const prefix = config.name;
+  const edge = new EdgeStack(app, `${prefix}-Edge`, {
+    config,
+    description: 'Cubicle edge: WAF web ACL for CloudFront (us-east-1)',
+  });
+  const network = new NetworkStack(app, `${prefix}-Network`, {
+    config,
+    description: 'Cubicle network: VPC, endpoints, flow logs and agent security groups',
+  });
+  const platform = new PlatformStack(app, `${prefix}-Platform`, {
+    config,
+    network,
+    description: 'Cubicle platform: ECS cluster, agent image, execution role, logs and platform key',
+  });
+  addComplianceChecks(app);
+  return { edge, network, platform };
+}

@@ -1,0 +1,147 @@
+import { FARGATE_MEMORY_BY_CPU, MAX_ROLE_BUDGET } from './schema';
+import { parseDuration } from './duration';
+
+/**
+ * Rules that relate one part of the file to another. They run on the raw parsed YAML, next to the
+ * schema rather than after it, so a file with a bad email still gets its unknown connections reported.
+ * Each check looks only at values of the right shape and leaves shape errors to the schema.
+ */
+
+export interface ConfigProblem {
+  /** Path in the file, e.g. `users[2].agents[0].connections[1]`. Empty for the whole file. */
+  readonly path: string;
+  readonly message: string;
+}
+
+type Raw = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function crossCheck(raw: unknown): ConfigProblem[] {
+  if (!isObject(raw)) return [];
+  const problems: ConfigProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+
+  const providers = new Set(asArray(raw.providers).filter((p): p is string => typeof p === 'string'));
+  const connections = isObject(raw.connections) ? raw.connections : {};
+  const defaultRegion = str(raw.region);
+
+  checkUniqueStrings(asArray(raw.providers), 'providers', 'provider', add);
+  checkZones(raw.availabilityZones, defaultRegion, add);
+  checkRuntime(raw.runtime, add);
+
+  if (providers.has('bedrock') && !(isObject(raw.bedrock) && Array.isArray(raw.bedrock.models))) {
+    add('bedrock', 'bedrock is listed in providers, so bedrock.models must list the model ids its agents may invoke');
+  }
+
+  const userIds = new Map<string, number>();
+  const emails = new Map<string, number>();
+  let pairs = 0;
+  asArray(raw.users).forEach((user, u) => {
+    if (!isObject(user)) return;
+    const userPath = `users[${u}]`;
+    const userId = str(user.id);
+    if (userId !== undefined) {
+      const first = userIds.get(userId);
+      if (first !== undefined) add(`${userPath}.id`, `duplicate user id "${userId}" (also users[${first}])`);
+      else userIds.set(userId, u);
+    }
+    const email = str(user.email)?.toLowerCase();
+    if (email !== undefined) {
+      const first = emails.get(email);
+      if (first !== undefined) add(`${userPath}.email`, `duplicate email "${email}" (also users[${first}])`);
+      else emails.set(email, u);
+    }
+
+    const agentIds = new Map<string, number>();
+    asArray(user.agents).forEach((agent, a) => {
+      if (!isObject(agent)) return;
+      pairs += 1;
+      const agentPath = `${userPath}.agents[${a}]`;
+      const agentId = str(agent.id);
+      if (agentId !== undefined) {
+        const first = agentIds.get(agentId);
+        if (first !== undefined) add(`${agentPath}.id`, `duplicate agent id "${agentId}" for this user (also agents[${first}])`);
+        else agentIds.set(agentId, a);
+      }
+      const provider = str(agent.provider);
+      if (provider !== undefined && providers.size > 0 && !providers.has(provider)) {
+        add(`${agentPath}.provider`, `provider "${provider}" is not listed in providers (${[...providers].join(', ')})`);
+      }
+      asArray(agent.connections).forEach((name, c) => {
+        if (typeof name === 'string' && !Object.prototype.hasOwnProperty.call(connections, name)) {
+          const known = Object.keys(connections);
+          add(
+            `${agentPath}.connections[${c}]`,
+            `unknown connection "${name}"${known.length ? ` (defined: ${known.join(', ')})` : ' (no connections are defined)'}`,
+          );
+        }
+      });
+      checkUniqueStrings(asArray(agent.connections), `${agentPath}.connections`, 'connection', add);
+      checkUniqueStrings(
+        asArray(agent.skills).map((s) => (typeof s === 'string' ? s.split('@')[0] : s)),
+        `${agentPath}.skills`,
+        'skill',
+        add,
+      );
+    });
+  });
+
+  const budget = typeof raw.iamRoleBudget === 'number' ? raw.iamRoleBudget : 1000;
+  if (budget <= MAX_ROLE_BUDGET && pairs > budget) {
+    add(
+      'users',
+      `${pairs} (user, agent) pairs exceed iamRoleBudget ${budget}: each pair has its own IAM role; ` +
+        `raise iamRoleBudget (after raising the account's IAM roles quota, at most ${MAX_ROLE_BUDGET}) or remove agents`,
+    );
+  }
+  return problems;
+}
+
+function checkUniqueStrings(
+  values: unknown[],
+  path: string,
+  what: string,
+  add: (path: string, message: string) => void,
+): void {
+  const seen = new Map<string, number>();
+  values.forEach((value, i) => {
+    if (typeof value !== 'string') return;
+    const first = seen.get(value);
+    if (first !== undefined) add(`${path}[${i}]`, `${what} "${value}" is listed twice (also [${first}])`);
+    else seen.set(value, i);
+  });
+}
+
+function checkZones(zones: unknown, region: string | undefined, add: (path: string, message: string) => void): void {
+  if (!Array.isArray(zones) || region === undefined) return;
+  zones.forEach((zone, i) => {
+    if (typeof zone === 'string' && !new RegExp(`^${region}[a-z]$`).test(zone)) {
+      add(`availabilityZones[${i}]`, `"${zone}" is not a zone of region ${region} (expected e.g. ${region}a)`);
+    }
+  });
+  if (zones.length === 2 && zones[0] === zones[1]) {
+    add('availabilityZones[1]', 'the two availability zones must differ');
+  }
+}
+
+function checkRuntime(runtime: unknown, add: (path: string, message: string) => void): void {
+  if (!isObject(runtime)) return;
+  const cpu = typeof runtime.cpu === 'number' ? runtime.cpu : 1024;
+  const memory = typeof runtime.memoryMiB === 'number' ? runtime.memoryMiB : 2048;
+  const allowed = FARGATE_MEMORY_BY_CPU[cpu];
+  if (allowed && !allowed.includes(memory)) {
+    add(
+      'runtime.memoryMiB',
+      `${memory} MiB is not a Fargate size for cpu ${cpu}; allowed: ${allowed[0]}–${allowed[allowed.length - 1]} ` +
+        `in steps of ${allowed.length > 1 ? allowed[1] - allowed[0] : allowed[0]}`,
+    );
+  }
+  const max = typeof runtime.maxTaskDuration === 'string' ? parseDuration(runtime.maxTaskDuration) : 7200;
+  const idle = typeof runtime.idleTimeout === 'string' ? parseDuration(runtime.idleTimeout) : 900;
+  if (max !== undefined && idle !== undefined && idle >= max) {
+    add('runtime.idleTimeout', `idleTimeout (${idle}s) must be shorter than maxTaskDuration (${max}s)`);
+  }
+}

@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { ID_MAX_LENGTH, ID_PATTERN, ID_RULE, NAME_MAX_LENGTH, NAME_PATTERN, NAME_RULE } from '../../runtime/shared/ids';
+import { parseDuration, DURATION_RULE } from './duration';
+
+/**
+ * The one schema of the config file (platform settings + roster). Field-level rules live here;
+ * rules that relate fields to each other (unique ids, references, budgets) live in cross-checks.ts
+ * so that every problem is reported in one run, even when some fields are malformed.
+ */
+
+export const PROVIDERS = ['anthropic', 'openai', 'google', 'bedrock'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/** Providers whose agents need a stored credential (bedrock uses the task role instead). */
+export const PROVIDERS_WITH_SECRET: readonly Provider[] = ['anthropic', 'openai', 'google'];
+
+export const OUTBOUND_POLICIES = ['allow', 'confirm', 'deny'] as const;
+
+/** Values CloudWatch Logs accepts for RetentionInDays (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Fargate task sizes: cpu units → allowed memory (MiB). https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size */
+export const FARGATE_MEMORY_BY_CPU: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+/** IAM allows at most 5,000 roles per account; each (user, agent) pair has one. */
+export const MAX_ROLE_BUDGET = 5000;
+
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+
+const id = (what: string) =>
+  z
+    .string()
+    .max(ID_MAX_LENGTH, `${what} must be ${ID_RULE}`)
+    .regex(ID_PATTERN, `${what} must be ${ID_RULE}`);
+
+const duration = (min: number, max: number, what: string) =>
+  z.string().transform((text, ctx) => {
+    const seconds = parseDuration(text);
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be ${DURATION_RULE}, got "${text}"` });
+      return z.NEVER;
+    }
+    if (seconds < min || seconds > max) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be between ${min}s and ${max / 3600}h, got "${text}"` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const hostname = z
+  .string()
+  .max(253)
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/,
+    'must be a lowercase DNS host name such as api.example.com (no scheme, port, path or wildcard)',
+  );
+
+const networkSchema = z
+  .strictObject({
+    /** NAT gateways for the private subnets' egress: 1 (cheaper) or 2 (one per AZ, survives an AZ outage). */
+    natGateways: z.number().int().min(1, 'natGateways must be 1 or 2').max(2, 'natGateways must be 1 or 2').default(1),
+    /** Interface endpoints for secretsmanager, kms, logs, ecr.api, ecr.dkr and sts (about $7/month each per AZ). */
+    interfaceEndpoints: z.boolean().default(false),
+  })
+  .prefault({});
+
+const runtimeSchema = z
+  .strictObject({
+    cpu: z
+      .number()
+      .refine((v) => v in FARGATE_MEMORY_BY_CPU, {
+        message: `cpu must be one of ${Object.keys(FARGATE_MEMORY_BY_CPU).join(', ')} (Fargate CPU units)`,
+      })
+      .default(1024),
+    memoryMiB: z.number().int().positive().default(2048),
+    architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    /** Hard cap on one task's life; the reaper and the entrypoint both enforce it. */
+    maxTaskDuration: duration(300, 24 * 3600, 'maxTaskDuration').prefault('2h'),
+    /** An agent with no activity for this long is stopped. */
+    idleTimeout: duration(60, 24 * 3600, 'idleTimeout').prefault('15m'),
+  })
+  .prefault({});
+
+const logsSchema = z
+  .strictObject({
+    retentionDays: z
+      .number()
+      .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
+        message: `retentionDays must be a CloudWatch Logs retention value: ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(14),
+  })
+  .prefault({});
+
+const identitySchema = z
+  .strictObject({
+    /** MFA for the default Cognito user pool (ignored with an external OIDC issuer, which owns MFA). */
+    mfa: z.enum(['off', 'optional', 'required']).default('required'),
+    /** An external OIDC issuer instead of the default Cognito user pool. */
+    oidc: z
+      .strictObject({
+        issuer: z.url({ protocol: /^https$/, error: 'issuer must be an https:// URL' }),
+        audience: z.string().min(1, 'audience must not be empty'),
+        /** The token claim that holds the employee's email (mapped to a roster user). */
+        userClaim: z.string().min(1).default('email'),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+const githubSchema = z.strictObject({
+  owner: z
+    .string()
+    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'owner must be a GitHub user or organization name'),
+  repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'repo must be a GitHub repository name'),
+  environments: z
+    .array(z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'environment names use letters, digits, ".", "_" or "-"'))
+    .min(1, 'list at least one GitHub environment')
+    .default(['production']),
+});
+
+const connectionSchema = z.strictObject({
+  /** Hosts the agent may reach through this connection (exact names). */
+  hosts: z.array(hostname).min(1, 'a connection needs at least one host'),
+  /** Whether the connection has a credential, stored per (user, connection). */
+  secret: z.boolean().default(false),
+});
+
+const skillRef = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]*@(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$/,
+    'skills are written name@semver, e.g. crm-notes@1.2.0',
+  );
+
+const agentSchema = z.strictObject({
+  id: id('agent id'),
+  provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
+  skills: z.array(skillRef).default([]),
+  connections: z.array(z.string()).default([]),
+  /** What happens when a tool call reaches the outside world. */
+  outbound: z.enum(OUTBOUND_POLICIES, { error: `outbound must be one of ${OUTBOUND_POLICIES.join(', ')}` }).default('confirm'),
+});
+
+const userSchema = z.strictObject({
+  id: id('user id'),
+  email: z.email('email must be an email address'),
+  agents: z.array(agentSchema).min(1, 'a user needs at least one agent'),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z
+    .string()
+    .max(NAME_MAX_LENGTH, `name must be ${NAME_RULE}`)
+    .regex(NAME_PATTERN, `name must be ${NAME_RULE}`),
+  account: z.string().regex(/^\d{12}$/, 'account must be a 12-digit AWS account id in quotes'),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must be an AWS region code such as eu-west-1'),
+  /** The two AZs of the home region; default: the region's "a" and "b" zones. Never looked up. */
+  availabilityZones: z
+    .tuple([z.string(), z.string()], { error: 'availabilityZones must list exactly two zones' })
+    .optional(),
+  /** The CDK bootstrap qualifier used in both the home region and us-east-1. */
+  bootstrapQualifier: z
+    .string()
+    .regex(/^[a-z0-9]{1,10}$/, 'bootstrapQualifier must be 1-10 lowercase letters or digits')
+    .default('hnb659fds'),
+  /** Upper bound on (user, agent) pairs: one IAM role each, IAM's default quota is 1,000 per account. */
+  iamRoleBudget: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_ROLE_BUDGET, `iamRoleBudget cannot exceed ${MAX_ROLE_BUDGET} (the IAM roles-per-account hard limit)`)
+    .default(1000),
+  network: networkSchema,
+  runtime: runtimeSchema,
+  logs: logsSchema,
+  identity: identitySchema,
+  github: githubSchema,
+  providers: z
+    .array(z.enum(PROVIDERS, { error: `providers must be among ${PROVIDERS.join(', ')}` }))
+    .min(1, 'list at least one provider'),
+  bedrock: z
+    .strictObject({
+      /** Model or inference-profile ids the bedrock agents' task roles may invoke. */
+      models: z
+        .array(z.string().regex(/^[a-zA-Z0-9.:_-]+$/, 'a Bedrock model or inference-profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0'))
+        .min(1, 'list at least one Bedrock model id'),
+    })
+    .optional(),
+  connections: z.record(id('connection id'), connectionSchema).default({}),
+  users: z.array(userSchema).min(1, 'the roster needs at least one user'),
+});
+
+/** What the YAML file may contain (defaults not yet applied). */
+export type CubicleConfigInput = z.input<typeof configSchema>;
+/** The validated config with defaults applied and durations in seconds. */
+export type CubicleConfig = z.output<typeof configSchema>;
+export type UserConfig = CubicleConfig['users'][number];
+export type AgentConfig = UserConfig['agents'][number];
+export type ConnectionConfig = CubicleConfig['connections'][string];

@@ -1,0 +1,69 @@
+import * as path from 'node:path';
+import { Aws, RemovalPolicy } from 'aws-cdk-lib';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { credentialMaskingPolicy } from '../constructs/credential-masking';
+import { allowLogsService, EncryptedLogGroup } from '../constructs/encrypted-log-group';
+import { CubicleStack, CubicleStackProps } from './cubicle-stack';
+import { NetworkStack } from './network-stack';
+
+export const AGENT_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'runtime', 'agent');
+
+export interface PlatformStackProps extends CubicleStackProps {
+  readonly network: NetworkStack;
+}
+
+/** Shared by every agent: the ECS cluster, the agent image, the execution role, logs and the platform key. */
+export class PlatformStack extends CubicleStack {
+  readonly key: kms.Key;
+  readonly cluster: ecs.Cluster;
+  readonly agentImage: ecrAssets.DockerImageAsset;
+  readonly executionRole: iam.Role;
+  readonly agentLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: PlatformStackProps) {
+    super(scope, id, props);
+    const { config, network } = props;
+
+    this.key = new kms.Key(this, 'PlatformKey', {
+      description: 'Cubicle: encrypts agent logs, control-plane tables and EFS',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    allowLogsService(this.key);
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: network.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENHANCED,
+    });
+
+    this.agentImage = new ecrAssets.DockerImageAsset(this, 'AgentImage', {
+      directory: AGENT_IMAGE_DIRECTORY,
+      platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
+    });
+
+    this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
+      retentionDays: config.logs.retentionDays,
+      purpose: 'agent logs',
+      encryptionKey: this.key,
+      dataProtectionPolicy: credentialMaskingPolicy(),
+    }).logGroup;
+
+    this.executionRole = new iam.Role(this, 'TaskExecutionRole', {
+      description: 'Cubicle: ECS pulls the agent image and writes agent logs (never reads secrets)',
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
+        // Confused-deputy guard: only ECS acting for this account may assume the role.
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:ecs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` },
+        },
+      }),
+    });
+    this.agentImage.repository.grantPull(this.executionRole);
+    this.agentLogGroup.grantWrite(this.executionRole);
+  }
+}
