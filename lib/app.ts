@@ -27,6 +27,6 @@ export function createApp(app: App, config: LoadedConfig): CubicleStacks {
     network,
     description: 'Cubicle platform: ECS cluster, agent image, execution role, logs and platform key',
   });
-  addComplianceChecks(app);
+  addComplianceChecks(app, config);
   return { edge, network, platform };
 }

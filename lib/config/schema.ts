@@ -102,7 +102,8 @@ const logsSchema = z
       .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), {
         message: `retentionDays must be a CloudWatch Logs retention value: ${LOG_RETENTION_DAYS.join(', ')}`,
       })
-      .default(14),
+      // 365: Control Tower's CT.CLOUDWATCH.PR.2 minimum; shorter values switch that check off.
+      .default(365),
   })
   .prefault({});
 

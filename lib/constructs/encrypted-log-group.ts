@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { createRetainedKey } from './retained-key';
 
 export interface EncryptedLogGroupProps {
   readonly retentionDays: number;
@@ -11,6 +12,8 @@ export interface EncryptedLogGroupProps {
   /** Key to encrypt with; default: a new key (rotation on, retained) for this log group only. */
   readonly encryptionKey?: kms.IKey;
   readonly dataProtectionPolicy?: logs.DataProtectionPolicy;
+  /** Physical name, only where a service requires one (WAF needs `aws-waf-logs-…`); default: generated. */
+  readonly logGroupName?: string;
 }
 
 /** A retained CloudWatch log group encrypted with a customer-managed key, with a fixed retention. */
@@ -22,11 +25,7 @@ export class EncryptedLogGroup extends Construct {
     super(scope, id);
     this.key =
       props.encryptionKey ??
-      new kms.Key(this, 'Key', {
-        description: `Cubicle: encrypts ${props.purpose}`,
-        enableKeyRotation: true,
-        removalPolicy: RemovalPolicy.RETAIN,
-      });
+      createRetainedKey(this, 'Key', { description: `Cubicle: encrypts ${props.purpose}` });
     if (!props.encryptionKey) allowLogsService(this.key as kms.Key);
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
@@ -34,6 +33,7 @@ export class EncryptedLogGroup extends Construct {
       encryptionKey: this.key,
       removalPolicy: RemovalPolicy.RETAIN,
       dataProtectionPolicy: props.dataProtectionPolicy,
+      logGroupName: props.logGroupName,
     });
   }
 }

@@ -1,5 +1,7 @@
+import { ArnFormat } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 
 /** Managed rule groups evaluated before the rate limit, in priority order. */
@@ -18,6 +20,7 @@ export const DEFAULT_RATE_LIMIT = 1000;
  */
 export class EdgeStack extends CubicleStack {
   readonly webAcl: wafv2.CfnWebACL;
+  readonly wafLogGroupName: string;
 
   constructor(scope: Construct, id: string, props: CubicleStackProps) {
     super(scope, id, { ...props, region: 'us-east-1' });
@@ -51,5 +54,29 @@ export class EdgeStack extends CubicleStack {
         },
       ],
     });
+  
+
+    // WAF delivers only to log groups whose name starts with "aws-waf-logs-", given by ARN without ":*".
+    // https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html
+    this.wafLogGroupName = `aws-waf-logs-${props.config.name}`;
+    const wafLogs = new EncryptedLogGroup(this, 'WafLogs', {
+      retentionDays: props.config.logs.retentionDays,
+      purpose: 'WAF logs',
+      logGroupName: this.wafLogGroupName,
+    });
+    const logging = new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+      resourceArn: this.webAcl.attrArn,
+      logDestinationConfigs: [
+        this.formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          resourceName: this.wafLogGroupName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+      // Bearer tokens never reach the WAF logs.
+      redactedFields: [{ singleHeader: { Name: 'authorization' } }],
+    });
+    logging.node.addDependency(wafLogs);
   }
 }
