@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
 import { allowLogsService, EncryptedLogGroup } from '../constructs/encrypted-log-group';
@@ -25,6 +26,8 @@ export class PlatformStack extends CubicleStack {
   readonly agentImage: ecrAssets.DockerImageAsset;
   readonly executionRole: iam.Role;
   readonly agentLogGroup: logs.LogGroup;
+  /** Sessions, Inbox, Events, Approvals: partitioned by `<user>#<agent>` (runtime/shared/tables.ts). */
+  readonly tables: ControlPlaneTables['tables'];
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -34,6 +37,8 @@ export class PlatformStack extends CubicleStack {
       description: 'Cubicle: encrypts agent logs, control-plane tables and EFS',
     });
     allowLogsService(this.key);
+
+    this.tables = new ControlPlaneTables(this, 'Tables', { encryptionKey: this.key }).tables;
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: network.vpc,

@@ -44,3 +44,25 @@ export const TABLES = {
 } as const satisfies Record<string, TableSpec>;
 
 export type TableName = keyof typeof TABLES;
+
+/**
+ * Sparse index of active sessions on the Sessions table: only rows that carry ACTIVE_INDEX.partitionKey
+ * appear in it (the control plane removes the attribute when a session stops). Its partition key is one
+ * of `shards` values derived from the pair key, so the reaper's Query load spreads over partitions.
+ */
+export const ACTIVE_INDEX = {
+  name: 'active',
+  partitionKey: 'activeShard',
+  sortKey: PARTITION_KEY,
+  shards: 8,
+} as const;
+
+/** Stable shard of a pair in the active index (FNV-1a of the pair key). */
+export function activeShardOf(pk: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < pk.length; i++) {
+    hash ^= pk.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return String(hash % ACTIVE_INDEX.shards);
+}

@@ -1,0 +1,52 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { ACTIVE_INDEX, PARTITION_KEY, TABLES, TableName } from '../../runtime/shared/tables';
+
+export interface ControlPlaneTablesProps {
+  readonly encryptionKey: kms.IKey;
+}
+
+/**
+ * Sessions, Inbox, Events and Approvals (shapes in runtime/shared/tables.ts): on-demand, point-in-time
+ * recovery, deletion protection, encrypted with the platform key, retained.
+ */
+export class ControlPlaneTables extends Construct {
+  readonly tables: Record<TableName, dynamodb.Table>;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneTablesProps) {
+    super(scope, id);
+    const make = (name: TableName): dynamodb.Table => {
+      const spec = TABLES[name];
+      const table = new dynamodb.Table(this, spec.id, {
+        partitionKey: { name: PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+        sortKey:
+          'sortKey' in spec
+            ? {
+                name: spec.sortKey.name,
+                type: spec.sortKey.type === 'N' ? dynamodb.AttributeType.NUMBER : dynamodb.AttributeType.STRING,
+              }
+            : undefined,
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: props.encryptionKey,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        deletionProtection: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(table).acknowledge({
+        id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
+        reason: 'Point-in-time recovery restores any second of the last 35 days; deletion protection and retention keep the table itself.',
+      });
+      return table;
+    };
+    this.tables = { sessions: make('sessions'), inbox: make('inbox'), events: make('events'), approvals: make('approvals') };
+    this.tables.sessions.addGlobalSecondaryIndex({
+      indexName: ACTIVE_INDEX.name,
+      partitionKey: { name: ACTIVE_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: ACTIVE_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+  }
+}
