@@ -1,0 +1,55 @@
+/**
+ * Names derived from config ids that more than one stack or runtime must agree on without a
+ * CloudFormation reference between them (which would tie stacks' deploy order together or create
+ * cycles): task families, role paths, secret names, and the credential writer's role name.
+ * All are deterministic functions of ids, never of list positions.
+ */
+
+/** IAM path of every per-(user, agent) task role; the control plane's iam:PassRole is scoped to it. */
+export function agentRolePath(deployment: string): string {
+  return `/cubicle/${deployment}/agents/`;
+}
+
+/**
+ * Task definition family of one pair. "_" separates user and agent because ids may contain "-":
+ * `b-c` + `d` and `b` + `c-d` must not share a family.
+ */
+export function taskFamily(deployment: string, userId: string, agentId: string): string {
+  return `${deployment}-${userId}_${agentId}`;
+}
+
+/** Prefix of every family of a deployment, for the control plane's ecs:RunTask resource pattern. */
+export function taskFamilyPrefix(deployment: string): string {
+  return `${deployment}-`;
+}
+
+/** Secrets Manager name of a user's provider credential. */
+export function providerSecretName(deployment: string, userId: string, provider: string): string {
+  return `cubicle/${deployment}/${userId}/provider/${provider}`;
+}
+
+/** Secrets Manager name of a user's credential for one connection. */
+export function connectionSecretName(deployment: string, userId: string, connection: string): string {
+  return `cubicle/${deployment}/${userId}/connection/${connection}`;
+}
+
+/** Prefix of every secret of a deployment. */
+export function secretNamePrefix(deployment: string): string {
+  return `cubicle/${deployment}/`;
+}
+
+/** KMS alias of a user's vault key. */
+export function userKeyAlias(deployment: string, userId: string): string {
+  return `alias/cubicle/${deployment}/${userId}`;
+}
+
+/**
+ * Role of the control plane's credential writer (PUT /v1/credentials/...). Named so the fleet can
+ * put it on every secret's allow-list and key policy by ARN, without depending on the control plane stack.
+ */
+export function credentialWriterRoleName(deployment: string): string {
+  return `${deployment}-credential-writer`;
+}
+
+/** `startedBy` on every task the control plane starts (ECS allows 36 characters). */
+export const STARTED_BY = 'cubicle-control-plane';
