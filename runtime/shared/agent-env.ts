@@ -52,3 +52,48 @@ export const AGENT_ENV_SCHEMA = z.object({
 export type AgentEnv = z.output<typeof AGENT_ENV_SCHEMA>;
 /** Variable names the task definition may set (ECS adds AWS_* variables itself). */
 export const AGENT_ENV_KEYS = Object.keys(AGENT_ENV_SCHEMA.shape) as (keyof AgentEnv)[];
+
+/**
+ * Rules across variables; the entrypoint refuses to start when any fails. The fleet can run the same
+ * check over the environment it puts in a task definition.
+ */
+export function agentEnvProblems(env: AgentEnv): string[] {
+  const problems: string[] = [];
+  if (env.CUBICLE_PROVIDER === 'bedrock') {
+    if (env.CUBICLE_PROVIDER_SECRET_ARN) problems.push('CUBICLE_PROVIDER_SECRET_ARN: must be absent for bedrock (the task role invokes the models)');
+    if (!env.CUBICLE_BEDROCK_MODELS?.split(',').some((m) => m.trim().length > 0)) {
+      problems.push('CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)');
+    }
+  } else if (!env.CUBICLE_PROVIDER_SECRET_ARN) {
+    problems.push(`CUBICLE_PROVIDER_SECRET_ARN: required for ${env.CUBICLE_PROVIDER}`);
+  }
+  for (const skill of env.CUBICLE_SKILLS.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!/^[a-z][a-z0-9-]*@\d+\.\d+\.\d+$/.test(skill)) problems.push(`CUBICLE_SKILLS: "${skill}" is not name@x.y.z`);
+  }
+  return problems;
+}
+
+/** Grace between SIGTERM and SIGKILL for the agent CLI (design: 30 s). */
+export const AGENT_STOP_GRACE_MS_DEFAULT = 30_000;
+/**
+ * The container's ECS `stopTimeout` must leave room for the grace plus writing the final events;
+ * Fargate allows at most 120 s.
+ */
+export const AGENT_CONTAINER_STOP_TIMEOUT_SECONDS = 45;
+
+/**
+ * Knobs with production defaults. The fleet does not set them; tests shorten them.
+ */
+export const AGENT_TUNING_SCHEMA = z.object({
+  CUBICLE_STOP_GRACE_MS: z.coerce.number().int().nonnegative().default(AGENT_STOP_GRACE_MS_DEFAULT),
+  CUBICLE_POLL_INTERVAL_MS: positiveMs.default(2_000),
+  CUBICLE_HEARTBEAT_INTERVAL_MS: positiveMs.default(60_000),
+  CUBICLE_APPROVAL_TIMEOUT_MS: positiveMs.default(10 * 60_000),
+  CUBICLE_APPROVAL_POLL_MS: positiveMs.default(2_000),
+  CUBICLE_MAX_MESSAGE_ATTEMPTS: z.coerce.number().int().positive().default(2),
+  /** Ephemeral directory for the guard socket and the CLI's home (the task's /tmp volume). */
+  CUBICLE_RUN_DIR: z.string().min(1).default('/tmp/cubicle'),
+  CUBICLE_WORKSPACE: z.string().min(1).default('/workspace'),
+  CUBICLE_SKILLS_SOURCE: z.string().min(1).default('/opt/cubicle/skills'),
+});
+export type AgentTuning = z.output<typeof AGENT_TUNING_SCHEMA>;

@@ -1,0 +1,46 @@
+import {
+  AGENT_ENV_SCHEMA,
+  AGENT_TUNING_SCHEMA,
+  agentEnvProblems,
+  type AgentEnv,
+  type AgentTuning,
+} from '../../shared/agent-env';
+
+export interface AgentConfig {
+  readonly env: AgentEnv;
+  readonly tuning: AgentTuning;
+  readonly skills: string[];
+  readonly bedrockModels: string[];
+}
+
+export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
+
+/**
+ * Validates the container environment. Problems name variables and rules, never values (the
+ * environment holds no secrets, but a misplaced one must not be echoed into the log either).
+ */
+export function loadConfig(source: NodeJS.ProcessEnv): ConfigResult {
+  const problems: string[] = [];
+  const env = AGENT_ENV_SCHEMA.safeParse(source);
+  if (!env.success) {
+    for (const issue of env.error.issues) {
+      const name = issue.path.join('.') || '(environment)';
+      problems.push(name === 'CUBICLE_PROVIDER' ? `${name}: unknown or missing provider; expected anthropic, openai, google or bedrock` : `${name}: ${issue.message}`);
+    }
+  }
+  const tuning = AGENT_TUNING_SCHEMA.safeParse(source);
+  if (!tuning.success) for (const issue of tuning.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  if (env.success) problems.push(...agentEnvProblems(env.data));
+  if (problems.length > 0 || !env.success || !tuning.success) return { ok: false, problems };
+
+  const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    ok: true,
+    config: {
+      env: env.data,
+      tuning: tuning.data,
+      skills: list(env.data.CUBICLE_SKILLS),
+      bedrockModels: list(env.data.CUBICLE_BEDROCK_MODELS),
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The container's main process. Wires real AWS clients, stdout logging and ECS's SIGTERM to the
+ * supervisor, and exits with its code.
+ */
+import { performance } from 'node:perf_hooks';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readTaskArn } from './ecs-metadata';
+import { startAgent } from './supervisor';
+
+export async function main(): Promise<void> {
+  const startedAt = Math.floor(performance.timeOrigin);
+  let stop: ((reason: 'sigterm') => void) | undefined;
+  let stopRequested = false;
+  // ECS stops a task with SIGTERM, then SIGKILL after the container's stopTimeout.
+  process.on('SIGTERM', () => {
+    stopRequested = true;
+    stop?.('sigterm');
+  });
+  process.on('SIGINT', () => {
+    stopRequested = true;
+    stop?.('sigterm');
+  });
+
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 5 }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const agent = startAgent({
+    env: process.env,
+    dynamo,
+    secrets: new SecretsManagerClient({ maxAttempts: 5 }),
+    write: (line) => process.stdout.write(line),
+    startedAt,
+    taskArn: await readTaskArn(process.env),
+  });
+  stop = (reason) => agent.stop(reason);
+  if (stopRequested) agent.stop('sigterm');
+  const code = await agent.done;
+  // Let stdout drain before exiting.
+  process.stdout.write('', () => process.exit(code));
+}
+
+if (require.main === module) void main();

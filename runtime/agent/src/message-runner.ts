@@ -1,0 +1,280 @@
+import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { EventLog } from '../../shared/event-log';
+import type { Redactor } from '../../shared/redact';
+import type { InboxRow } from '../../shared/rows';
+import type { ApprovalStore } from './approvals';
+import { AgentChild, type ChildExit } from './child';
+import type { AgentConfig } from './config';
+import { classify, decide } from './guard';
+import { GUARD_SOCKET_ENV, type GuardRequest, type GuardResponse } from './guard-protocol';
+import type { Logger } from './log';
+import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
+import type { LoadedSecrets } from './secrets';
+import type { InboxTable, SessionTable } from './tables';
+
+/** Largest text kept in one event (DynamoDB items stop at 400 KB). */
+const MAX_EVENT_TEXT = 64 * 1024;
+const MAX_SUMMARY = 500;
+const STDERR_TAIL_LINES = 20;
+
+export interface RunnerOptions {
+  readonly config: AgentConfig;
+  readonly adapter: ProviderAdapter;
+  readonly secrets: LoadedSecrets;
+  readonly home: string;
+  readonly sessions: SessionTable;
+  readonly inbox: InboxTable;
+  readonly events: EventLog;
+  readonly approvals: ApprovalStore;
+  readonly redactor: Redactor;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly abortSignal: AbortSignal;
+  readonly inherited: NodeJS.ProcessEnv;
+}
+
+interface Current {
+  readonly row: InboxRow;
+  readonly log: Logger;
+}
+
+/**
+ * Runs one inbox message through the provider CLI: claim it, start the CLI, turn its stream into
+ * events, answer its tool-guard questions, heartbeat while it runs, and record how it ended.
+ */
+export class MessageRunner {
+  socketPath = '';
+  private current: Current | undefined;
+  private resumeId: string | undefined;
+  private readonly connectionHosts: string[];
+
+  constructor(private readonly o: RunnerOptions) {
+    this.connectionHosts = o.config.env.CUBICLE_CONNECTIONS.flatMap((c) => c.hosts);
+  }
+
+  /**
+   * Processes one message. Returns true when the message is finished (done, failed, interrupted or
+   * given up), so the caller may move its cursor past it.
+   */
+  async process(next: InboxRow, stopping: () => string | undefined, setChild: (child: AgentChild) => void): Promise<boolean> {
+    const { o } = this;
+    const row = await o.inbox.claim(next, o.now());
+    if (!row) return true; // finished by someone else meanwhile
+    const log = o.log.child({ request_id: row.requestId, message_id: row.sk });
+    const base = { requestId: row.requestId, messageId: row.sk };
+    const maxAttempts = o.config.tuning.CUBICLE_MAX_MESSAGE_ATTEMPTS;
+    if ((row.attempts ?? 1) > maxAttempts) {
+      log.warn('message given up', { attempts: row.attempts });
+      await o.events.append({ ...base, type: 'message.failed', data: { reason: `gave up after ${maxAttempts} attempts` } });
+      await this.finish(row, 'failed');
+      return true;
+    }
+
+    this.current = { row, log };
+    await o.events.append({ ...base, type: 'message.started', data: { attempt: row.attempts ?? 1 } });
+    log.info('message started', { attempt: row.attempts ?? 1, bytes: Buffer.byteLength(row.body) });
+    const heartbeat = this.startHeartbeat(log);
+    const pending: Promise<unknown>[] = [];
+    const emit = (type: string, data: Record<string, unknown>) =>
+      pending.push(o.events.append({ ...base, type, data: this.clean(data) }).catch((error: Error) => log.error('event not recorded', { type, error })));
+    const stderrTail: string[] = [];
+    let result: ParsedEvent | undefined;
+    const counts = { reply: 0, tool: 0, file: 0 };
+    const onParsed = (events: ParsedEvent[]) => {
+      for (const event of events) {
+        switch (event.kind) {
+          case 'session':
+            this.resumeId = event.id;
+            break;
+          case 'reply':
+            counts.reply += 1;
+            emit('reply', { text: event.text });
+            break;
+          case 'tool':
+            counts.tool += 1;
+            emit('tool.call', { tool: event.name, ...(event.id ? { toolUseId: event.id } : {}), summary: classify({ tool: event.name, input: event.input }).summary });
+            break;
+          case 'file':
+            counts.file += 1;
+            emit('file.written', { path: event.path, change: event.change });
+            break;
+          case 'result':
+            result = event;
+            break;
+        }
+      }
+    };
+
+    const files = this.writeCredentialFiles();
+    let exit: ChildExit;
+    try {
+      const context = this.context();
+      const parser = o.adapter.parser();
+      const child = new AgentChild({
+        command: o.adapter.command,
+        args: o.adapter.args(context),
+        env: this.childEnv(context),
+        cwd: o.config.tuning.CUBICLE_WORKSPACE,
+        stdin: row.body,
+        onStdoutLine: (line) => onParsed(parser.line(line)),
+        onStderrLine: (line) => {
+          stderrTail.push(line.slice(0, 500));
+          if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+        },
+      });
+      setChild(child);
+      if (stopping()) void child.stop(o.config.tuning.CUBICLE_STOP_GRACE_MS);
+      exit = await child.exited;
+      onParsed(parser.end());
+    } finally {
+      for (const file of files) rmSync(file, { force: true });
+      heartbeat.stop();
+      this.current = undefined;
+    }
+    await Promise.all(pending);
+    await heartbeat.beat(); // the run itself was activity
+
+    const reason = stopping();
+    const fields = { exit_code: exit.code, signal: exit.signal, killed: exit.killed, ...counts };
+    if (reason) {
+      log.warn('message interrupted', { reason, ...fields });
+      await o.events.append({ ...base, type: 'message.interrupted', data: { reason, killed: exit.killed } });
+      await this.finish(row, 'interrupted');
+    } else if (exit.code === 0 && (!result || (result.kind === 'result' && result.ok))) {
+      log.info('message done', fields);
+      await o.events.append({ ...base, type: 'message.done', data: {} });
+      await this.finish(row, 'done');
+    } else {
+      log.warn('message failed', { ...fields, spawn_error: exit.spawnError, stderr_lines: stderrTail.length });
+      const error = result?.kind === 'result' ? result.error : undefined;
+      await o.events.append({
+        ...base,
+        type: 'message.failed',
+        data: this.clean({ exitCode: exit.code, signal: exit.signal, ...(exit.spawnError ? { spawnError: exit.spawnError } : {}), ...(error ? { error } : {}), stderrTail: stderrTail.join('\n') }),
+      });
+      await this.finish(row, 'failed');
+    }
+    return true;
+  }
+
+  /** Answers a hook's question about one tool call. */
+  async guard(request: GuardRequest): Promise<GuardResponse> {
+    const { o } = this;
+    const current = this.current;
+    if (!current) return { decision: 'deny', reason: 'no message is being processed' };
+    if (o.abortSignal.aborted) return { decision: 'deny', reason: 'the agent is stopping' };
+    const base = { requestId: current.row.requestId, messageId: current.row.sk };
+    const classification = classify({ tool: request.tool, input: request.input });
+    const summary = this.clean({ s: classification.summary }).s as string;
+    const verdict = decide(o.config.env.CUBICLE_OUTBOUND_POLICY, classification, this.connectionHosts);
+    current.log.info('tool guard', { tool: request.tool, outbound: classification.outbound, hosts: classification.hosts.length, action: verdict.action });
+    if (verdict.action === 'allow') return { decision: 'allow', reason: verdict.reason };
+    if (verdict.action === 'deny') {
+      await o.events.append({ ...base, type: 'tool.denied', data: this.clean({ tool: request.tool, reason: verdict.reason, hosts: classification.hosts, summary }) });
+      return { decision: 'deny', reason: verdict.reason };
+    }
+    const approval = await o.approvals.create({ ...base, tool: request.tool, summary, hosts: classification.hosts });
+    await o.events.append({
+      ...base,
+      type: 'approval.requested',
+      data: this.clean({ approvalId: approval.sk, tool: request.tool, summary, hosts: classification.hosts, expiresAt: approval.expiresAt }),
+    });
+    const outcome = await o.approvals.wait(approval, o.abortSignal);
+    await o.events.append({
+      ...base,
+      type: 'approval.resolved',
+      data: { approvalId: outcome.approvalId, status: outcome.status, ...(outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {}) },
+    });
+    current.log.info('approval resolved', { approval_id: outcome.approvalId, status: outcome.status });
+    switch (outcome.status) {
+      case 'approved':
+        return { decision: 'allow', reason: 'approved by the employee' };
+      case 'denied':
+        return { decision: 'deny', reason: 'the employee denied this call; do not retry it' };
+      case 'expired':
+        return { decision: 'deny', reason: 'no approval arrived in time; the call was not made' };
+      default:
+        return { decision: 'deny', reason: 'the agent is stopping' };
+    }
+  }
+
+  private async finish(row: InboxRow, state: 'done' | 'failed' | 'interrupted'): Promise<void> {
+    await this.o.inbox.finish(row.sk, state, this.o.now());
+    if (!(await this.o.sessions.advanceCursor(row.sk))) {
+      this.o.log.warn('inbox cursor not saved (no session row for this task)', { message_id: row.sk });
+    }
+  }
+
+  private context(): RunContext {
+    return {
+      home: this.o.home,
+      workspace: this.o.config.tuning.CUBICLE_WORKSPACE,
+      credential: this.o.secrets.provider,
+      bedrockModels: this.o.config.bedrockModels,
+      inherited: this.o.inherited,
+      resumeId: this.resumeId,
+    };
+  }
+
+  /** The child's whole environment, built from scratch: the supervisor's own variables do not leak. */
+  private childEnv(context: RunContext): Record<string, string> {
+    const { inherited } = this.o;
+    const env: Record<string, string> = {
+      PATH: inherited.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: this.o.home,
+      TMPDIR: path.join(this.o.config.tuning.CUBICLE_RUN_DIR, 'tmp'),
+      LANG: 'C.UTF-8',
+      TZ: inherited.TZ || 'UTC',
+      TERM: 'dumb',
+      NO_COLOR: '1',
+      GIT_TERMINAL_PROMPT: '0',
+      [GUARD_SOCKET_ENV]: this.socketPath,
+    };
+    for (const [id, value] of this.o.secrets.connections) env[connectionEnvName(id)] = value;
+    return { ...env, ...this.o.adapter.env(context) };
+  }
+
+  private writeCredentialFiles(): string[] {
+    return this.o.adapter.files(this.context()).map((file) => {
+      mkdirSync(path.dirname(file.path), { recursive: true, mode: 0o700 });
+      writeFileSync(file.path, file.content, { mode: 0o600 });
+      return file.path;
+    });
+  }
+
+  private startHeartbeat(log: Logger): { beat(): Promise<void>; stop(): void } {
+    let warned = false;
+    const beat = async () => {
+      try {
+        const ok = await this.o.sessions.heartbeat(this.o.now());
+        if (!ok && !warned) {
+          warned = true;
+          log.warn('heartbeat not recorded (session row missing or names another task)');
+        }
+      } catch (error) {
+        log.warn('heartbeat failed', { error: error as Error });
+      }
+    };
+    void beat();
+    const timer = setInterval(() => void beat(), this.o.config.tuning.CUBICLE_HEARTBEAT_INTERVAL_MS);
+    return { beat, stop: () => clearInterval(timer) };
+  }
+
+  /** Redacts and bounds event data. */
+  private clean(data: Record<string, unknown>): Record<string, unknown> {
+    const redacted = this.o.redactor.redactValue(data);
+    return Object.fromEntries(
+      Object.entries(redacted).map(([k, v]) => [k, typeof v === 'string' ? limit(v, k === 'summary' || k === 's' ? MAX_SUMMARY : MAX_EVENT_TEXT) : v]),
+    );
+  }
+}
+
+/** `bank-feed` → `CUBICLE_CONNECTION_BANK_FEED_SECRET`. */
+export function connectionEnvName(id: string): string {
+  return `CUBICLE_CONNECTION_${id.toUpperCase().replace(/-/g, '_')}_SECRET`;
+}
+
+function limit(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… [truncated ${text.length - max} characters]`;
+}

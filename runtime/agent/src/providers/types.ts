@@ -1,0 +1,62 @@
+import type { Provider, ProviderCredential } from '../../../shared/provider-credentials';
+
+/** What the supervisor turns into events; adapters map each CLI's stream onto these. */
+export type ParsedEvent =
+  | { readonly kind: 'session'; readonly id: string }
+  | { readonly kind: 'reply'; readonly text: string }
+  | { readonly kind: 'tool'; readonly name: string; readonly id?: string; readonly input: unknown }
+  | { readonly kind: 'file'; readonly path: string; readonly change: string }
+  | { readonly kind: 'result'; readonly ok: boolean; readonly error?: string };
+
+/** One run's parser: keeps state across lines (pending tool calls, partial replies). */
+export interface StreamParser {
+  line(line: string): ParsedEvent[];
+  end(): ParsedEvent[];
+}
+
+export interface RunContext {
+  /** Ephemeral home for the CLI (under the task's /tmp). */
+  readonly home: string;
+  /** The persistent workspace: the CLI's working directory. */
+  readonly workspace: string;
+  readonly credential?: ProviderCredential;
+  readonly bedrockModels: readonly string[];
+  /** The supervisor's environment, for the few variables a CLI must inherit (PATH, AWS container credentials for bedrock). */
+  readonly inherited: NodeJS.ProcessEnv;
+  /** Provider session id from the previous message of this task, to continue the conversation. */
+  readonly resumeId?: string;
+}
+
+export interface FileToWrite {
+  readonly path: string;
+  readonly content: string;
+}
+
+export interface ProviderAdapter {
+  readonly provider: Provider;
+  /** Executable looked up on PATH. */
+  readonly command: string;
+  /** Directories (under the CLI home) where the CLI reads skills. */
+  skillDirectories(home: string): string[];
+  /** Arguments; the prompt goes to stdin so it never appears in the process list or hits argv limits. */
+  args(context: RunContext): string[];
+  /** Provider variables for the child (credentials the way the CLI expects them). */
+  env(context: RunContext): Record<string, string>;
+  /** Files the CLI can only read from disk (written mode 0600 under the ephemeral home). */
+  files(context: RunContext): FileToWrite[];
+  parser(): StreamParser;
+}
+
+export function parseJsonLine(line: string): Record<string, unknown> | undefined {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(trimmed);
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+export const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);

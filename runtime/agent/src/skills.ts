@@ -1,0 +1,26 @@
+import { cpSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Copies exactly the named skills (`name@version`) from the image's skills folder into each
+ * directory where a CLI looks for skills. Anything not named is never copied, so an agent cannot
+ * read another agent's skills from its own home.
+ */
+export function installSkills(skills: readonly string[], source: string, destinations: readonly string[]): string[] {
+  const installed: string[] = [];
+  for (const ref of skills) {
+    const at = ref.lastIndexOf('@');
+    const name = ref.slice(0, at);
+    const version = ref.slice(at + 1);
+    const from = path.join(source, name, version);
+    if (!existsSync(path.join(from, 'SKILL.md')) || !statSync(from).isDirectory()) {
+      throw new Error(`skill ${ref} is not in the image (expected ${path.join(name, version, 'SKILL.md')} under the skills folder)`);
+    }
+    for (const destination of destinations) {
+      mkdirSync(destination, { recursive: true });
+      cpSync(from, path.join(destination, name), { recursive: true, dereference: true, force: true });
+    }
+    installed.push(ref);
+  }
+  return installed;
+}

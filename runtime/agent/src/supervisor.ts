@@ -1,0 +1,248 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TABLES, pairKey } from '../../shared/tables';
+import { EventLog } from '../../shared/event-log';
+import { Redactor } from '../../shared/redact';
+import type { InboxRow } from '../../shared/rows';
+import { ApprovalStore } from './approvals';
+import type { AgentChild } from './child';
+import { loadConfig, type AgentConfig } from './config';
+import { GuardServer } from './guard-server';
+import { Logger } from './log';
+import { MessageRunner } from './message-runner';
+import { adapterFor } from './providers';
+import type { ProviderAdapter } from './providers/types';
+import { loadSecrets, type LoadedSecrets } from './secrets';
+import { installSkills } from './skills';
+import { InboxTable, SessionTable } from './tables';
+
+export type StopReason = 'sigterm' | 'deadline' | 'idle';
+
+/** Exit codes: 0 for every orderly stop; startup failures are distinct so ECS stop reasons tell them apart. */
+export const EXIT = { ok: 0, failed: 1, config: 78 } as const;
+
+/** After SIGKILL, the time left to write the last events before the process exits regardless. */
+export const FLUSH_BUDGET_MS = 750;
+
+export interface AgentDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly secrets: SecretsManagerClient;
+  /** Operator log sink (stdout in the container). */
+  readonly write: (line: string) => void;
+  /** Epoch ms the process started; the hard cap counts from here. */
+  readonly startedAt: number;
+  readonly taskArn?: string;
+  readonly now?: () => number;
+}
+
+export interface RunningAgent {
+  /** Resolves with the exit code once the agent has stopped (or failed to start). */
+  readonly done: Promise<number>;
+  stop(reason: StopReason): void;
+}
+
+/**
+ * Starts the agent: validate the environment, load secrets, install skills, open the guard socket,
+ * then serve the inbox until stopped by SIGTERM, the hard cap, or the idle timeout.
+ */
+export function startAgent(deps: AgentDeps): RunningAgent {
+  const redactor = new Redactor();
+  const root = new Logger(deps.write, redactor, { service: 'cubicle-agent' });
+  const config = loadConfig(deps.env);
+  if (!config.ok) {
+    root.error('invalid environment', { problems: config.problems });
+    return { done: Promise.resolve(EXIT.config), stop: () => undefined };
+  }
+  const supervisor = new Supervisor(deps, config.config, redactor, root);
+  return { done: supervisor.run(), stop: (reason) => supervisor.stop(reason) };
+}
+
+class Supervisor {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly pk: string;
+  private readonly taskRequestId = `task-${randomUUID()}`;
+  private readonly abort = new AbortController();
+  private stopReason: StopReason | undefined;
+  private child: AgentChild | undefined;
+  private lastActivity: number;
+  private deadline: number;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private forceExit: ((code: number) => void) | undefined;
+
+  constructor(
+    private readonly deps: AgentDeps,
+    private readonly config: AgentConfig,
+    private readonly redactor: Redactor,
+    root: Logger,
+  ) {
+    const { env } = config;
+    this.now = deps.now ?? Date.now;
+    this.pk = pairKey(env.CUBICLE_USER_ID, env.CUBICLE_AGENT_ID);
+    this.log = root.child({ user_id: env.CUBICLE_USER_ID, agent_id: env.CUBICLE_AGENT_ID, deployment: env.CUBICLE_DEPLOYMENT });
+    this.lastActivity = this.now();
+    this.deadline = deps.startedAt + env.CUBICLE_MAX_TASK_DURATION_MS;
+    // The cap holds from the first instruction, before any AWS call can hang.
+    this.armDeadline();
+  }
+
+  stop(reason: StopReason): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    clearTimeout(this.deadlineTimer);
+    const grace = this.config.tuning.CUBICLE_STOP_GRACE_MS;
+    this.log.info('stopping', { reason, agent_running: this.child !== undefined, grace_ms: grace });
+    this.abort.abort();
+    if (this.child) void this.child.stop(grace);
+    // Whatever is still pending (a slow table write), the process ends after the grace and the flush budget.
+    setTimeout(() => this.forceExit?.(EXIT.ok), grace + FLUSH_BUDGET_MS).unref();
+  }
+
+  async run(): Promise<number> {
+    const forced = new Promise<number>((resolve) => (this.forceExit = resolve));
+    const result = this.serve().catch((error: Error) => {
+      this.log.error('agent failed', { error });
+      return EXIT.failed;
+    });
+    const code = await Promise.race([result, forced]);
+    clearTimeout(this.deadlineTimer);
+    return code;
+  }
+
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    const remaining = this.deadline - this.now();
+    if (remaining <= 0) {
+      this.stop('deadline');
+      return;
+    }
+    // setTimeout holds at most 2^31-1 ms; re-arm until the deadline is within range.
+    this.deadlineTimer = setTimeout(() => this.armDeadline(), Math.min(remaining, 2 ** 31 - 1));
+  }
+
+  private async serve(): Promise<number> {
+    const { env, tuning } = this.config;
+    const secrets = await this.step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor));
+    if (!secrets) return EXIT.failed;
+    const adapter = adapterFor(env.CUBICLE_PROVIDER);
+    const runDir = tuning.CUBICLE_RUN_DIR;
+    const home = path.join(runDir, 'home');
+    for (const dir of [runDir, home, path.join(runDir, 'tmp'), path.join(home, '.codex')]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const skills = await this.step('install skills', async () =>
+      installSkills(this.config.skills, tuning.CUBICLE_SKILLS_SOURCE, adapter.skillDirectories(home)),
+    );
+    if (!skills) return EXIT.failed;
+
+    const sessions = new SessionTable(this.deps.dynamo, env[TABLES.sessions.envVar], this.pk, this.deps.taskArn);
+    const inbox = new InboxTable(this.deps.dynamo, env[TABLES.inbox.envVar], this.pk);
+    const events = new EventLog(this.deps.dynamo, env[TABLES.events.envVar], this.pk, this.now);
+    const approvals = new ApprovalStore(this.deps.dynamo, env[TABLES.approvals.envVar], this.pk, {
+      timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,
+      pollMs: tuning.CUBICLE_APPROVAL_POLL_MS,
+      now: this.now,
+    });
+    const session = await sessions.read();
+    if (session?.deadlineAt !== undefined && session.deadlineAt < this.deadline) {
+      this.deadline = session.deadlineAt; // the control plane's deadline started at wake, before this task
+      this.armDeadline();
+    }
+    let cursor = session?.inboxCursor;
+
+    const runner = this.runner(adapter, secrets, home, sessions, inbox, events, approvals);
+    const guard = new GuardServer(path.join(runDir, 'guard.sock'), (request) => runner.guard(request));
+    await guard.listen();
+    runner.socketPath = guard.socketPath;
+
+    await events.append({
+      type: 'session.started',
+      requestId: this.taskRequestId,
+      data: { provider: env.CUBICLE_PROVIDER, outbound: env.CUBICLE_OUTBOUND_POLICY, skills, ...(this.deps.taskArn ? { taskArn: this.deps.taskArn } : {}) },
+    });
+    this.log.info('ready', {
+      provider: env.CUBICLE_PROVIDER,
+      outbound: env.CUBICLE_OUTBOUND_POLICY,
+      skills: skills.length,
+      connections: env.CUBICLE_CONNECTIONS.length,
+      deadline_in_ms: this.deadline - this.now(),
+    });
+
+    try {
+      while (!this.stopReason) {
+        const next: InboxRow | undefined = await inbox.next(cursor);
+        if (this.stopReason) break;
+        if (next) {
+          const finished = await runner.process(next, () => this.stopReason, (child) => (this.child = child));
+          this.child = undefined;
+          if (finished) cursor = next.sk;
+          this.lastActivity = this.now();
+          continue;
+        }
+        if (this.now() - this.lastActivity >= env.CUBICLE_IDLE_TIMEOUT_MS) {
+          this.stop('idle');
+          break;
+        }
+        await sleep(tuning.CUBICLE_POLL_INTERVAL_MS, this.abort.signal);
+      }
+    } finally {
+      await guard.close();
+    }
+    await events
+      .append({ type: 'session.stopping', requestId: this.taskRequestId, data: { reason: this.stopReason ?? 'unknown' } })
+      .catch((error: Error) => this.log.warn('could not record the stop', { error }));
+    this.log.info('stopped', { reason: this.stopReason });
+    return EXIT.ok;
+  }
+
+  private runner(
+    adapter: ProviderAdapter,
+    secrets: LoadedSecrets,
+    home: string,
+    sessions: SessionTable,
+    inbox: InboxTable,
+    events: EventLog,
+    approvals: ApprovalStore,
+  ): MessageRunner {
+    return new MessageRunner({
+      config: this.config,
+      adapter,
+      secrets,
+      home,
+      sessions,
+      inbox,
+      events,
+      approvals,
+      redactor: this.redactor,
+      log: this.log,
+      now: this.now,
+      abortSignal: this.abort.signal,
+      inherited: this.deps.env,
+    });
+  }
+
+  /** Runs a startup step; a failure is one clear log line and a failed start. */
+  private async step<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (error) {
+      this.log.error(`could not ${what}`, { error: error as Error });
+      return undefined;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

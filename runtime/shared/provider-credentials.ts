@@ -1,0 +1,71 @@
+/**
+ * What a provider secret holds. The control plane validates what an employee stores with the same
+ * schema the runtime parses at task start, so a stored credential is always one the CLI can use.
+ *
+ * Secret string: JSON `{ "kind": "...", "value": "..." }`. A bare string (no JSON) is an API key.
+ */
+import { z } from 'zod';
+
+export const PROVIDERS = ['anthropic', 'openai', 'google', 'bedrock'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/**
+ * Credential kinds each provider's CLI accepts.
+ * - anthropic (Claude Code): `api-key` (Console key → ANTHROPIC_API_KEY) or `oauth-token`
+ *   (Claude Pro/Max subscription token from `claude setup-token` → CLAUDE_CODE_OAUTH_TOKEN).
+ * - openai (Codex CLI): `api-key` (→ CODEX_API_KEY) or `access-token` (ChatGPT plan access token
+ *   → CODEX_ACCESS_TOKEN).
+ * - google (Gemini CLI): `api-key` (Gemini API key → GEMINI_API_KEY) or `oauth-creds` (the
+ *   `oauth_creds.json` of "Login with Google", written to the CLI's ephemeral home under /tmp).
+ * - bedrock (Claude Code on Amazon Bedrock): none; the task role invokes the configured models.
+ */
+export const CREDENTIAL_KINDS = {
+  anthropic: ['api-key', 'oauth-token'],
+  openai: ['api-key', 'access-token'],
+  google: ['api-key', 'oauth-creds'],
+  bedrock: [],
+} as const satisfies Record<Provider, readonly string[]>;
+
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[Provider][number];
+
+export interface ProviderCredential {
+  readonly kind: CredentialKind;
+  readonly value: string;
+}
+
+const STORED = z.object({ kind: z.string(), value: z.string().min(1) }).strict();
+
+/**
+ * Parses a stored secret for a provider. Errors never include the secret's content.
+ */
+export function parseProviderCredential(provider: Provider, secretString: string): ProviderCredential {
+  const allowed: readonly string[] = CREDENTIAL_KINDS[provider];
+  if (allowed.length === 0) throw new Error(`provider ${provider} takes no stored credential`);
+  const trimmed = secretString.trim();
+  if (trimmed.length === 0) throw new Error(`the ${provider} credential is empty`);
+  let stored: { kind: string; value: string };
+  if (trimmed.startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(trimmed);
+    } catch {
+      throw new Error(`the ${provider} credential starts with "{" but is not valid JSON`);
+    }
+    const parsed = STORED.safeParse(json);
+    if (!parsed.success) throw new Error(`the ${provider} credential must be { "kind", "value" } with a non-empty value`);
+    stored = parsed.data;
+  } else {
+    stored = { kind: 'api-key', value: trimmed };
+  }
+  if (!allowed.includes(stored.kind)) {
+    throw new Error(`credential kind "${stored.kind}" is not accepted for ${provider} (accepted: ${allowed.join(', ')})`);
+  }
+  if (stored.kind === 'oauth-creds') {
+    try {
+      JSON.parse(stored.value);
+    } catch {
+      throw new Error(`the ${provider} oauth-creds value must be the JSON text of oauth_creds.json`);
+    }
+  }
+  return { kind: stored.kind as CredentialKind, value: stored.value };
+}
