@@ -88,7 +88,8 @@ export const AGENT_TUNING_SCHEMA = z.object({
   CUBICLE_STOP_GRACE_MS: z.coerce.number().int().nonnegative().default(AGENT_STOP_GRACE_MS_DEFAULT),
   CUBICLE_POLL_INTERVAL_MS: positiveMs.default(2_000),
   CUBICLE_HEARTBEAT_INTERVAL_MS: positiveMs.default(60_000),
-  CUBICLE_APPROVAL_TIMEOUT_MS: positiveMs.default(10 * 60_000),
+  /** Below the hooks' 900 s timeout in policy/ (a timed-out hook would not block the call). */
+  CUBICLE_APPROVAL_TIMEOUT_MS: positiveMs.max(14 * 60_000).default(10 * 60_000),
   CUBICLE_APPROVAL_POLL_MS: positiveMs.default(2_000),
   CUBICLE_MAX_MESSAGE_ATTEMPTS: z.coerce.number().int().positive().default(2),
   /** Ephemeral directory for the guard socket and the CLI's home (the task's /tmp volume). */

@@ -188,6 +188,8 @@ class Supervisor {
         await sleep(tuning.CUBICLE_POLL_INTERVAL_MS, this.abort.signal);
       }
     } finally {
+      // Never leave the CLI running behind a failed loop.
+      if (this.child) await this.child.stop(tuning.CUBICLE_STOP_GRACE_MS);
       await guard.close();
     }
     await events

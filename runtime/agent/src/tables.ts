@@ -75,7 +75,7 @@ export class InboxTable {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: from ? '#pk = :pk AND #sk > :from' : '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
+          ExpressionAttributeNames: from ? { '#pk': PARTITION_KEY, '#sk': SORT_KEY } : { '#pk': PARTITION_KEY },
           ExpressionAttributeValues: from ? { ':pk': this.pk, ':from': from } : { ':pk': this.pk },
           ConsistentRead: true,
           Limit: 50,
