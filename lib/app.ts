@@ -3,12 +3,14 @@ import { addComplianceChecks } from './aspects/compliance';
 import { LoadedConfig } from './config/load';
 import { EdgeStack } from './stacks/edge-stack';
 import { NetworkStack } from './stacks/network-stack';
+import { PipelineStack } from './stacks/pipeline-stack';
 import { PlatformStack } from './stacks/platform-stack';
 
 export interface CubicleStacks {
   readonly edge: EdgeStack;
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
+  readonly pipeline: PipelineStack;
 }
 
 /** Builds every Cubicle stack for one config. `bin/cubicle.ts` and the tests both call this. */
@@ -27,6 +29,7 @@ export function createApp(app: App, config: LoadedConfig): CubicleStacks {
     network,
     description: 'Cubicle platform: ECS cluster, agent image, execution role, logs and platform key',
   });
+  const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, { config, description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles' });
   addComplianceChecks(app, config);
-  return { edge, network, platform };
+  return { edge, network, platform, pipeline };
 }

@@ -31,6 +31,7 @@ export function crossCheck(raw: unknown): ConfigProblem[] {
   checkUniqueStrings(asArray(raw.providers), 'providers', 'provider', add);
   checkZones(raw.availabilityZones, defaultRegion, add);
   checkRuntime(raw.runtime, add);
+  checkGithub(raw.github, str(raw.account), add);
 
   if (providers.has('bedrock') && !(isObject(raw.bedrock) && Array.isArray(raw.bedrock.models))) {
     add('bedrock', 'bedrock is listed in providers, so bedrock.models must list the model ids its agents may invoke');
@@ -143,5 +144,25 @@ function checkRuntime(runtime: unknown, add: (path: string, message: string) => 
   const idle = typeof runtime.idleTimeout === 'string' ? parseDuration(runtime.idleTimeout) : 900;
   if (max !== undefined && idle !== undefined && idle >= max) {
     add('runtime.idleTimeout', `idleTimeout (${idle}s) must be shorter than maxTaskDuration (${max}s)`);
+  }
+}
+
+function checkGithub(github: unknown, account: string | undefined, add: (path: string, message: string) => void): void {
+  if (!isObject(github)) return;
+  // GitHub environment names are case-insensitive, so "Prod" and "prod" are one environment.
+  const seen = new Map<string, number>();
+  asArray(github.environments).forEach((env, i) => {
+    if (typeof env !== 'string') return;
+    const first = seen.get(env.toLowerCase());
+    if (first !== undefined) add(`github.environments[${i}]`, `environment "${env}" is listed twice (also [${first}])`);
+    else seen.set(env.toLowerCase(), i);
+  });
+  // AssumeRoleWithWebIdentity only accepts a provider of the role's own account.
+  const arnAccount = str(github.oidcProviderArn)?.split(':')[4];
+  if (arnAccount !== undefined && account !== undefined && arnAccount !== account) {
+    add(
+      'github.oidcProviderArn',
+      `the provider is in account ${arnAccount} but the roles are in account ${account}: import this account's provider or remove oidcProviderArn to create one`,
+    );
   }
 }

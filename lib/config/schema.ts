@@ -132,6 +132,31 @@ const githubSchema = z.strictObject({
     .array(z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'environment names use letters, digits, ".", "_" or "-"'))
     .min(1, 'list at least one GitHub environment')
     .default(['production']),
+  /**
+   * ARN of a GitHub OIDC provider that already exists in this account (IAM allows one provider per
+   * URL per account). Default: the Pipeline stack creates it.
+   */
+  oidcProviderArn: z
+    .string()
+    .regex(
+      /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
+      'oidcProviderArn must be the ARN of the token.actions.githubusercontent.com provider, e.g. ' +
+        'arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com',
+    )
+    .optional(),
+  /**
+   * A read-only diff role for `cdk diff` on pull requests, trusted by `repo:OWNER/REPO:pull_request`.
+   * Off by default: the role can assume the CDK lookup role, which has ReadOnlyAccess to the account.
+   */
+  pullRequestDiff: z.boolean({ error: 'pullRequestDiff must be true or false' }).default(false),
+  /**
+   * The Lambda function the invoke role may call (the control plane's entry for scheduled agent runs).
+   * Default: `<name>-scheduled-run`.
+   */
+  invokeFunctionName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'invokeFunctionName must be a Lambda function name: 1-64 letters, digits, "-" or "_"')
+    .optional(),
 });
 
 const connectionSchema = z.strictObject({
