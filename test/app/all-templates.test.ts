@@ -37,7 +37,7 @@ describe.each([...templates.keys()])('%s', (stackName) => {
     for (const { where, statement } of policyStatements(template)) {
       expect(statement.NotAction, where).toBeUndefined();
       if (statement.Effect !== 'Allow') continue;
-      const actions = [statement.Action].flat();
+      const actions = [statement.Action].flat() as string[];
       const isKeyAdminDelegation =
         where.endsWith('KeyPolicy') && actions.length === 1 && actions[0] === 'kms:*' && isAccountRoot(statement.Principal);
       if (isKeyAdminDelegation) continue; // AWS's default key policy statement: lets IAM policies govern the key
@@ -51,7 +51,7 @@ describe.each([...templates.keys()])('%s', (stackName) => {
     for (const { where, statement, kind } of policyStatements(template)) {
       if (kind !== 'identity' || statement.Effect !== 'Allow') continue;
       if (![statement.Resource].flat().includes('*')) continue;
-      for (const action of [statement.Action].flat()) {
+      for (const action of [statement.Action].flat() as string[]) {
         expect(ACTIONS_REQUIRING_STAR_RESOURCE, `${where}: ${action} on "*"`).toHaveProperty([action]);
       }
     }
