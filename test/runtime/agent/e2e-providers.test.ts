@@ -1,0 +1,140 @@
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../../runtime/shared/event-chain';
+import * as h from './helpers';
+
+let db: h.Db;
+const dir = h.workDir();
+beforeAll(async () => {
+  db = await h.startDb();
+});
+afterAll(async () => {
+  await db.close();
+  dir.cleanup();
+});
+
+const scenario = (shell: string) => ({
+  steps: [
+    { say: 'on it' },
+    { tool: shell, input: { command: 'ls -la && git status' } },
+    { tool: shell, input: { command: 'curl https://acme.my.salesforce.com/x' } },
+    { write: 'out.md' },
+    { printSecret: true },
+    { printEnv: true },
+  ],
+});
+
+async function runOne(p: h.Pair, env: Record<string, string>, body: unknown) {
+  await h.putSession(db, p);
+  const message = await h.sendMessage(db, p, body);
+  const agent = h.spawnAgent(env);
+  try {
+    await h.waitForEvent(db, p, (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'));
+  } finally {
+    agent.proc.kill('SIGTERM');
+    await agent.exited;
+  }
+  const all = await h.events(db, p);
+  expect(verifyChain(all).ok).toBe(true);
+  const bytes = agent.output();
+  for (const secret of [h.PROVIDER_SECRET, h.CRM_SECRET]) {
+    expect(bytes.includes(Buffer.from(secret))).toBe(false);
+    expect(JSON.stringify(all)).not.toContain(secret);
+  }
+  const replies = all.filter((e) => e.type === 'reply').map((e) => String(e.data.text));
+  const names = (/env: ([A-Za-z0-9_,]+)/.exec(replies.join('\n'))?.[1] ?? '').split(',');
+  return { all, replies, names, message, agent };
+}
+
+describe('provider adapters end to end', () => {
+  it('openai: Codex stream, CODEX_API_KEY, outbound policy deny', async () => {
+    const p = h.pair('finance');
+    const { all, replies, names } = await runOne(
+      p,
+      h.agentEnv(db, p, path.join(dir.root, 'codex'), { CUBICLE_PROVIDER: 'openai', CUBICLE_OUTBOUND_POLICY: 'deny' }),
+      scenario('Bash'),
+    );
+    expect(all.some((e) => e.type === 'message.done')).toBe(true);
+    expect(replies).toContain('on it');
+    expect(replies).toContain('tool Bash: allowed (local tool)');
+    expect(replies).toContain("tool Bash: denied (this agent's outbound policy denies calls to the outside world)");
+    expect(replies).toContain('tool apply_patch: allowed (local tool)');
+    expect(all.filter((e) => e.type === 'tool.call').map((e) => e.data.tool)).toEqual(['Bash', 'Bash']);
+    expect(all.find((e) => e.type === 'file.written')?.data).toMatchObject({ change: 'add' });
+    expect(all.some((e) => e.type === 'approval.requested')).toBe(false);
+    expect(names).toEqual(expect.arrayContaining(['CODEX_API_KEY', 'CODEX_HOME']));
+    expect(names).not.toContain('ANTHROPIC_API_KEY');
+  });
+
+  it('google: Gemini stream (reply deltas joined), an oauth-creds credential written only for the run', async () => {
+    const p = h.pair('writer');
+    const creds = JSON.stringify({ access_token: 'ya29.fake-access-token-aaaaaaaaaaaaaaaaaaaa', refresh_token: 'refresh-zz-0123456789abcdef' });
+    const env = h.agentEnv(db, p, path.join(dir.root, 'gemini'), {
+      CUBICLE_PROVIDER: 'google',
+      CUBICLE_OUTBOUND_POLICY: 'allow',
+      HARNESS_SECRETS: JSON.stringify({ [h.PROVIDER_ARN]: JSON.stringify({ kind: 'oauth-creds', value: creds }), [h.CRM_ARN]: h.CRM_SECRET }),
+    });
+    const { all, replies, names, agent } = await runOne(p, env, scenario('run_shell_command'));
+    expect(all.some((e) => e.type === 'message.done')).toBe(true);
+    // Gemini streams assistant text as deltas; consecutive ones form one reply until another event.
+    expect(replies[0]).toBe('on it');
+    const text = replies.join('\n');
+    expect(text).toContain('tool run_shell_command: allowed'); // Gemini's allow carries no reason
+    expect(text).not.toContain('tool run_shell_command: denied');
+    expect(text).toContain('tool write_file: allowed');
+    expect(all.find((e) => e.type === 'file.written')?.data.path).toBe(path.join(env.CUBICLE_WORKSPACE, 'out.md'));
+    expect(names).toContain('GOOGLE_GENAI_USE_GCA');
+    expect(names).not.toContain('GEMINI_API_KEY');
+    // The credentials file existed for the run only.
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(path.join(env.CUBICLE_RUN_DIR, 'home', '.gemini', 'oauth_creds.json'))).toBe(false);
+    expect(agent.output().includes(Buffer.from('refresh-zz-0123456789abcdef'))).toBe(false);
+  });
+
+  it('bedrock: no stored secret, Claude Code pointed at the configured models only', async () => {
+    const p = h.pair('research', 'bruno');
+    const { all, names, replies } = await runOne(
+      p,
+      h.agentEnv(db, p, path.join(dir.root, 'bedrock'), {
+        CUBICLE_PROVIDER: 'bedrock',
+        CUBICLE_PROVIDER_SECRET_ARN: undefined,
+        CUBICLE_BEDROCK_MODELS: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+        CUBICLE_CONNECTIONS: '[]',
+        CUBICLE_SKILLS: '',
+        HARNESS_SECRETS: '{}',
+      }),
+      { steps: [{ say: 'hello from bedrock' }, { printEnv: true }] },
+    );
+    expect(all.some((e) => e.type === 'message.done')).toBe(true);
+    expect(replies).toContain('hello from bedrock');
+    expect(names).toEqual(expect.arrayContaining(['CLAUDE_CODE_USE_BEDROCK', 'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'AWS_REGION']));
+    expect(names).not.toContain('ANTHROPIC_API_KEY');
+    // The supervisor's static test keys are not handed over; in ECS the container-credentials URI is.
+    expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
+  });
+
+  it('anthropic: an approval nobody answers expires, the call is refused and the message still completes', async () => {
+    const p = h.pair('waiting');
+    const { all, replies } = await runOne(
+      p,
+      h.agentEnv(db, p, path.join(dir.root, 'timeout'), { CUBICLE_APPROVAL_TIMEOUT_MS: '600' }),
+      { steps: [{ tool: 'WebSearch', input: { query: 'acme quarterly results' } }, { say: 'carrying on' }] },
+    );
+    expect(replies).toContain('tool WebSearch: denied (no approval arrived in time; the call was not made)');
+    expect(replies).toContain('carrying on');
+    expect(all.find((e) => e.type === 'approval.resolved')?.data).toMatchObject({ status: 'expired' });
+    const [row] = await h.approvals(db, p);
+    expect(row.expiredAt).toBeGreaterThanOrEqual(row.expiresAt);
+    expect(row.decision).toBeUndefined();
+    // The control plane can no longer approve it.
+    await expect(h.decide(db, p, row.sk, 'approved')).rejects.toThrow(/conditional/i);
+  });
+
+  it('a failing CLI run becomes message.failed with a redacted stderr tail for the employee', async () => {
+    const p = h.pair('failing');
+    const { all } = await runOne(p, h.agentEnv(db, p, path.join(dir.root, 'fail')), { steps: [{ printSecret: true }], fail: true, exit: 3 });
+    const failed = all.find((e) => e.type === 'message.failed');
+    expect(failed?.data).toMatchObject({ exitCode: 3, error: 'error_during_execution' });
+    expect(String(failed?.data.stderrTail)).toContain('debug: ANTHROPIC_API_KEY=[REDACTED]');
+  });
+});
