@@ -1,7 +1,10 @@
-import { App } from 'aws-cdk-lib';
+import { Annotations, App } from 'aws-cdk-lib';
 import { addComplianceChecks } from './aspects/compliance';
 import { LoadedConfig } from './config/load';
+import { FleetLockOptions, resolveShardPlan } from './fleet/lock';
+import { fleetStackName } from './fleet/naming';
 import { EdgeStack } from './stacks/edge-stack';
+import { FleetStack } from './stacks/fleet-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 import { PlatformStack } from './stacks/platform-stack';
@@ -10,11 +13,18 @@ export interface CubicleStacks {
   readonly edge: EdgeStack;
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
+  /** `<name>-Fleet-NN`, in shard order. */
+  readonly fleets: FleetStack[];
   readonly pipeline: PipelineStack;
 }
 
+export interface CreateAppOptions {
+  /** The fleet's shard lock: default, the lock file beside the config file (lib/fleet/lock.ts). */
+  readonly fleetLock?: FleetLockOptions;
+}
+
 /** Builds every Cubicle stack for one config. `bin/cubicle.ts` and the tests both call this. */
-export function createApp(app: App, config: LoadedConfig): CubicleStacks {
+export function createApp(app: App, config: LoadedConfig, options: CreateAppOptions = {}): CubicleStacks {
   const prefix = config.name;
   const edge = new EdgeStack(app, `${prefix}-Edge`, {
     config,
@@ -29,7 +39,20 @@ export function createApp(app: App, config: LoadedConfig): CubicleStacks {
     network,
     description: 'Cubicle platform: ECS cluster, agent image, execution role, logs and platform key',
   });
+  const plan = resolveShardPlan(config, options.fleetLock);
+  const fleets = plan.shards.map(
+    ({ shard, users }) =>
+      new FleetStack(app, fleetStackName(prefix, shard), {
+        config,
+        shard,
+        users,
+        network,
+        platform,
+        description: `Cubicle fleet shard ${shard}: per-user keys and secrets, per-agent roles, task definitions and EFS access points`,
+      }),
+  );
+  for (const warning of plan.warnings) Annotations.of(app).addWarningV2('cubicle:fleetShardAboveTarget', warning);
   const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, { config, description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles' });
   addComplianceChecks(app, config);
-  return { edge, network, platform, pipeline };
+  return { edge, network, platform, pipeline, fleets };
 }

@@ -159,6 +159,30 @@ const githubSchema = z.strictObject({
     .optional(),
 });
 
+/** CloudFormation's hard limit on resources in one stack. */
+export const CLOUDFORMATION_MAX_RESOURCES = 500;
+/** Bounds of fleet.maxResourcesPerShard: room for a small user, and headroom under the hard limit. */
+export const MIN_RESOURCES_PER_SHARD = 20;
+export const MAX_RESOURCES_PER_SHARD = 480;
+
+const fleetSchema = z
+  .strictObject({
+    /**
+     * Resources a Fleet shard stack may hold before new users go to a new shard. Assigned users never
+     * move, so the gap to CloudFormation's 500 is the room they have to gain agents and connections.
+     */
+    maxResourcesPerShard: z
+      .number()
+      .int()
+      .min(MIN_RESOURCES_PER_SHARD, `maxResourcesPerShard must be at least ${MIN_RESOURCES_PER_SHARD}`)
+      .max(
+        MAX_RESOURCES_PER_SHARD,
+        `maxResourcesPerShard must be at most ${MAX_RESOURCES_PER_SHARD}: CloudFormation allows ${CLOUDFORMATION_MAX_RESOURCES} resources per stack, and assigned users need headroom to gain agents`,
+      )
+      .default(450),
+  })
+  .prefault({});
+
 const connectionSchema = z.strictObject({
   /** Hosts the agent may reach through this connection (exact names). */
   hosts: z.array(hostname).min(1, 'a connection needs at least one host'),
@@ -213,6 +237,7 @@ export const configSchema = z.strictObject({
     .max(MAX_ROLE_BUDGET, `iamRoleBudget cannot exceed ${MAX_ROLE_BUDGET} (the IAM roles-per-account hard limit)`)
     .default(1000),
   network: networkSchema,
+  fleet: fleetSchema,
   runtime: runtimeSchema,
   logs: logsSchema,
   identity: identitySchema,

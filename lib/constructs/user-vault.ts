@@ -1,0 +1,208 @@
+import { IResolvable, IResolveContext, RemovalPolicy, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
+import { CubicleConfig, UserConfig } from '../config/schema';
+import { stableConstructId } from '../fleet/naming';
+import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn } from '../fleet/principals';
+import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
+import { createRetainedKey } from './retained-key';
+
+/**
+ * The value a vault secret holds until the employee stores a credential (PUT /v1/credentials/...).
+ * Not a credential: the runtime rejects it as "not { kind, value }", so an agent never starts on it.
+ */
+export const VAULT_PLACEHOLDER = '{"cubicle":"no credential stored yet"}';
+
+/** Key administration for the account (IAM decides who), without any use of the key for data. */
+export const KEY_ADMIN_ACTIONS = [
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:DeleteAlias',
+  'kms:DescribeKey',
+  'kms:DisableKey',
+  'kms:DisableKeyRotation',
+  'kms:EnableKey',
+  'kms:EnableKeyRotation',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:ListAliases',
+  'kms:ListGrants',
+  'kms:ListKeyPolicies',
+  'kms:ListKeyRotations',
+  'kms:ListResourceTags',
+  'kms:PutKeyPolicy',
+  'kms:RetireGrant',
+  'kms:RevokeGrant',
+  'kms:RotateKeyOnDemand',
+  'kms:ScheduleKeyDeletion',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateAlias',
+  'kms:UpdateKeyDescription',
+] as const;
+
+export interface UserVaultProps {
+  readonly config: CubicleConfig;
+  readonly user: UserConfig;
+}
+
+/** A vault secret as the user's agents see it. */
+export interface VaultSecret {
+  readonly spec: VaultSecretSpec;
+  readonly secret: secretsmanager.CfnSecret;
+  /** The secret's full ARN (`Ref`). */
+  readonly arn: string;
+}
+
+/**
+ * One user's credentials (isolation claim 3): a KMS key and one secret per provider and per
+ * connection-with-secret that the user's agents use.
+ *
+ * - The key policy has no `kms:*` for the account: the account may administer the key but not use it,
+ *   so no IAM policy (not even AdministratorAccess) can grant Decrypt. Only the agent roles that read a
+ *   secret may decrypt, only via Secrets Manager and only with that secret's ARN as encryption context;
+ *   only the credential writers may encrypt, only via Secrets Manager and only for this user's secrets.
+ * - Each secret's resource policy denies GetSecretValue to every principal except the agent roles that
+ *   read it, and PutSecretValue to everyone except the control plane's credential writer, so an account
+ *   admin cannot read a token without first changing a policy (which CloudTrail records).
+ * - Principals are named in `aws:PrincipalArn` conditions built from role names (lib/fleet/principals.ts),
+ *   so the key and secrets need no reference to roles that may not exist yet.
+ */
+export class UserVault extends Construct {
+  readonly key: kms.Key;
+  /** By secret name. */
+  readonly secrets: ReadonlyMap<string, VaultSecret>;
+
+  constructor(scope: Construct, id: string, props: UserVaultProps) {
+    super(scope, id);
+    const { config, user } = props;
+    const stack = Stack.of(this);
+    const specs = vaultSecrets(config, user);
+    const secretArnPattern = (name: string) => `arn:${stack.partition}:secretsmanager:${stack.region}:${config.account}:secret:${name}`;
+    const viaSecretsManager = { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` };
+    const writer = credentialWriterArn(this, config);
+
+    this.key = createRetainedKey(this, 'Key', {
+      description: `Cubicle: encrypts the credentials of user ${user.id}`,
+      alias: userKeyAlias(config.name, user.id),
+    });
+    withoutAccountRootFullAccess(this.key);
+    const account = new iam.AccountRootPrincipal();
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AccountAdministersButNeverUsesTheKey',
+        principals: [account],
+        actions: [...KEY_ADMIN_ACTIONS],
+        resources: ['*'],
+      }),
+    );
+    for (const spec of specs) {
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: `ReadersDecrypt ${spec.name}`,
+          principals: [account],
+          actions: ['kms:Decrypt'],
+          // In a key policy "*" is this key.
+          resources: ['*'],
+          conditions: {
+            ArnEquals: { 'aws:PrincipalArn': spec.agentIds.map((agentId) => agentRoleArn(this, config, user.id, agentId)) },
+            StringEquals: viaSecretsManager,
+            // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+            ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnPattern(spec.name)}-??????` },
+          },
+        }),
+      );
+    }
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CredentialWritersEncrypt',
+        principals: [account],
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: {
+          ArnEquals: { 'aws:PrincipalArn': [writer, cloudFormationExecutionRoleArn(this, config)] },
+          StringEquals: viaSecretsManager,
+          ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnPattern(`${secretNamePrefix(config.name)}${user.id}/`)}*` },
+        },
+      }),
+    );
+
+    const secrets = new Map<string, VaultSecret>();
+    for (const spec of specs) {
+      const constructId = `${spec.kind === 'provider' ? 'Provider' : 'Connection'}${stableConstructId(spec.id)}`;
+      const secret = new secretsmanager.CfnSecret(this, constructId, {
+        name: spec.name,
+        description: `Cubicle: ${user.id}'s ${spec.kind} credential for ${spec.id} (read by ${spec.agentIds.join(', ')})`,
+        kmsKeyId: this.key.keyArn,
+        secretString: VAULT_PLACEHOLDER,
+      });
+      secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      new secretsmanager.CfnResourcePolicy(this, `${constructId}Policy`, {
+        secretId: secret.ref,
+        resourcePolicy: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'DenyReadExceptAgentRoles',
+              effect: iam.Effect.DENY,
+              principals: [new iam.AnyPrincipal()],
+              actions: ['secretsmanager:GetSecretValue'],
+              resources: ['*'],
+              conditions: {
+                ArnNotEquals: { 'aws:PrincipalArn': spec.agentIds.map((agentId) => agentRoleArn(this, config, user.id, agentId)) },
+              },
+            }),
+            new iam.PolicyStatement({
+              sid: 'DenyWriteExceptCredentialWriter',
+              effect: iam.Effect.DENY,
+              principals: [new iam.AnyPrincipal()],
+              actions: ['secretsmanager:PutSecretValue'],
+              resources: ['*'],
+              conditions: { ArnNotEquals: { 'aws:PrincipalArn': writer } },
+            }),
+          ],
+        }),
+        // A policy that allows another account or the public is refused at deploy.
+        blockPublicPolicy: true,
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.',
+      });
+      Validations.of(secret).acknowledge({
+        id: 'NIST.800.53.R5-SecretsManagerRotationEnabled',
+        reason: 'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.',
+      });
+      secrets.set(spec.name, { spec, secret, arn: secret.ref });
+    }
+    this.secrets = secrets;
+    Tags.of(this).add('user_id', user.id);
+  }
+}
+
+/**
+ * kms.Key always adds "account root may do kms:*" (the defaultKeyPolicies behaviour), which lets any IAM
+ * policy in the account grant Decrypt. This drops exactly that statement (the only one without a Sid:
+ * every statement of the vault and of createRetainedKey has one); the account keeps administration
+ * through AccountAdministersButNeverUsesTheKey, so the key cannot be locked out.
+ */
+function withoutAccountRootFullAccess(key: kms.Key): void {
+  const cfnKey = key.node.defaultChild as kms.CfnKey;
+  cfnKey.keyPolicy = new WithoutAccountRootFullAccess(cfnKey.keyPolicy as iam.PolicyDocument);
+}
+
+class WithoutAccountRootFullAccess implements IResolvable {
+  readonly creationStack: string[] = [];
+  constructor(private readonly document: iam.PolicyDocument) {}
+
+  resolve(context: IResolveContext): unknown {
+    const rendered = this.document.resolve(context) as { Statement: { Sid?: string; Action?: unknown }[] };
+    return { ...rendered, Statement: rendered.Statement.filter((s) => !(s.Sid === undefined && s.Action === 'kms:*')) };
+  }
+
+  toString(): string {
+    return Token.asString(this);
+  }
+}

@@ -1,0 +1,38 @@
+import { Stack } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+import { agentRolePath, credentialWriterRoleName } from '../../runtime/shared/names';
+import { CubicleConfig } from '../config/schema';
+import { agentRoleName } from './naming';
+
+/**
+ * ARNs of the principals the fleet's resource policies name, built from names rather than
+ * CloudFormation references: a key or secret policy may then name a role that another stack creates
+ * (or that does not exist yet) without coupling the stacks' deploy order. They appear in `aws:PrincipalArn`
+ * conditions, never in a Principal element, because IAM rejects a Principal that does not exist.
+ */
+
+/** A literal ARN where the partition is known (`Stack.partition` with partition literals on), so reviewers read names. */
+function roleArn(scope: IConstruct, config: CubicleConfig, pathAndName: string): string {
+  return `arn:${Stack.of(scope).partition}:iam::${config.account}:role/${pathAndName}`;
+}
+
+/** A pair's task role (path `/cubicle/<name>/agents/`). */
+export function agentRoleArn(scope: IConstruct, config: CubicleConfig, userId: string, agentId: string): string {
+  return roleArn(scope, config, `${agentRolePath(config.name).slice(1)}${agentRoleName(config.name, userId, agentId)}`);
+}
+
+/**
+ * Who may write credentials into a user's secrets — the one place to change it:
+ * - the control plane's credential writer (PUT /v1/credentials/...), a role the ControlPlane stack
+ *   creates with exactly this name (runtime/shared/names.ts);
+ * - for the key only: CloudFormation's execution role, which creates each secret with its placeholder
+ *   value (Secrets Manager asks KMS for a data key as the caller). Its name is the CDK bootstrap default
+ *   for the configured qualifier.
+ */
+export function credentialWriterArn(scope: IConstruct, config: CubicleConfig): string {
+  return roleArn(scope, config, credentialWriterRoleName(config.name));
+}
+
+export function cloudFormationExecutionRoleArn(scope: IConstruct, config: CubicleConfig): string {
+  return roleArn(scope, config, `cdk-${config.bootstrapQualifier}-cfn-exec-role-${config.account}-${config.region}`);
+}

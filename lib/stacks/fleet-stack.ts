@@ -1,0 +1,80 @@
+import { Construct } from 'constructs';
+import { TableName, TABLES } from '../../runtime/shared/tables';
+import { UserConfig } from '../config/schema';
+import { AgentCell, AgentPlatformRefs } from '../constructs/agent-cell';
+import { UserVault } from '../constructs/user-vault';
+import { stableConstructId } from '../fleet/naming';
+import { ShardFileSystem } from '../fleet/shard-file-system';
+import { CubicleStack, CubicleStackProps } from './cubicle-stack';
+import { NetworkStack } from './network-stack';
+import { PlatformStack } from './platform-stack';
+
+export interface FleetStackProps extends CubicleStackProps {
+  /** Shard number (from the lock file); never changes for a user. */
+  readonly shard: number;
+  /** The roster users assigned to this shard. */
+  readonly users: readonly UserConfig[];
+  readonly network: NetworkStack;
+  readonly platform: PlatformStack;
+}
+
+/**
+ * One shard of the fleet: its EFS file system, and for each of its users a vault and one cell per agent.
+ * Construct ids come from user and agent ids only (`User<Id>/Agent<Id>/...`), so roster order never
+ * changes a logical id, and adding or removing a user touches only that user's resources.
+ */
+export class FleetStack extends CubicleStack {
+  readonly shard: number;
+  readonly fileSystem: ShardFileSystem;
+  readonly vaults: ReadonlyMap<string, UserVault>;
+  /** By `<user>#<agent>`. */
+  readonly cells: ReadonlyMap<string, AgentCell>;
+
+  constructor(scope: Construct, id: string, props: FleetStackProps) {
+    super(scope, id, props);
+    const { config, network, platform } = props;
+    this.shard = props.shard;
+
+    this.fileSystem = new ShardFileSystem(this, 'Storage', {
+      encryptionKeyArn: platform.key.keyArn,
+      subnets: network.vpc.privateSubnets,
+      securityGroupId: network.efsSecurityGroup.securityGroupId,
+    });
+
+    // Cross-stack values, read once: every cell shares the same references to the Platform stack.
+    const tables = Object.fromEntries(
+      (Object.keys(TABLES) as TableName[]).map((name) => [
+        name,
+        { tableName: platform.tables[name].tableName, tableArn: platform.tables[name].tableArn },
+      ]),
+    ) as AgentPlatformRefs['tables'];
+    const refs: AgentPlatformRefs = {
+      imageUri: platform.agentImage.imageUri,
+      executionRoleArn: platform.executionRole.roleArn,
+      logGroupName: platform.agentLogGroup.logGroupName,
+      tablesKeyArn: platform.key.keyArn,
+      tables,
+    };
+
+    const vaults = new Map<string, UserVault>();
+    const cells = new Map<string, AgentCell>();
+    for (const user of props.users) {
+      const scope = new Construct(this, `User${stableConstructId(user.id)}`);
+      const vault = new UserVault(scope, 'Vault', { config, user });
+      vaults.set(user.id, vault);
+      for (const agent of user.agents) {
+        const cell = new AgentCell(scope, `Agent${stableConstructId(agent.id)}`, {
+          config,
+          user,
+          agent,
+          vault,
+          fileSystem: this.fileSystem,
+          platform: refs,
+        });
+        cells.set(`${user.id}#${agent.id}`, cell);
+      }
+    }
+    this.vaults = vaults;
+    this.cells = cells;
+  }
+}
