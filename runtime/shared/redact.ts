@@ -48,11 +48,13 @@ export class Redactor {
   }
 
   /** Registers a JSON secret: the whole text and every string leaf long enough to be bearer material. */
-  addJson(text: string): void {
+  addJson(text: string, depth = 0): void {
     this.add(text);
     try {
       visitStrings(JSON.parse(text), (s) => {
         if (s.length >= 16) this.add(s);
+        // JSON inside JSON (a credential file stored as a string value).
+        if (depth < 3 && /^\s*[[{]/.test(s)) this.addJson(s, depth + 1);
       });
     } catch {
       // not JSON: the whole text is already registered

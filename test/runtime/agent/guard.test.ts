@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { classify, decide, hostAllowed, hostsIn, isPlainlyLocalCommand } from '../../../runtime/agent/src/guard';
+import { hookOutput, type GuardRequest } from '../../../runtime/agent/src/guard-protocol';
+import { GuardServer } from '../../../runtime/agent/src/guard-server';
+import { REPO, workDir } from './helpers';
+
+const HOOK = path.join(REPO, 'runtime', 'agent', 'dist', 'guard-hook.cjs');
+const CRM = ['acme.my.salesforce.com', '*.bank.example'];
+
+describe('classification', () => {
+  it.each([
+    ['Read', { file_path: '/workspace/a' }, false, []],
+    ['Write', { file_path: '/workspace/a', content: 'x' }, false, []],
+    ['apply_patch', { command: '*** Begin Patch' }, false, []],
+    ['read_file', { absolute_path: '/workspace/a' }, false, []],
+    ['WebFetch', { url: 'https://Acme.My.Salesforce.com:443/x', prompt: 'p' }, true, ['acme.my.salesforce.com']],
+    ['web_fetch', { prompt: 'summarise https://docs.example.org/a and http://x.example' }, true, ['docs.example.org', 'x.example']],
+    ['WebSearch', { query: 'acme' }, true, []],
+    ['google_web_search', { query: 'acme' }, true, []],
+    ['Bash', { command: 'ls -la && grep -r foo . | wc -l' }, false, []],
+    ['Bash', { command: 'git status; git diff --stat' }, false, []],
+    ['Bash', { command: 'git push origin main' }, true, []],
+    ['Bash', { command: 'curl -s https://api.bank.example/v1' }, true, ['api.bank.example']],
+    ['Bash', { command: 'python3 -c "import urllib.request"' }, true, []],
+    ['Bash', { command: 'cat $(which secret)' }, true, []],
+    ['Bash', { command: 'echo hi > /dev/tcp/1.2.3.4/443' }, true, []],
+    ['Bash', { command: 'git clone git@github.com:acme/repo.git' }, true, ['github.com']],
+    ['run_shell_command', { command: 'echo "a;curl x" ' }, false, []],
+    ['mcp__crm__update_lead', { id: 1 }, true, []],
+    ['SomethingNew', {}, true, []],
+  ])('%s %j → outbound=%s hosts=%j', (tool, input, outbound, hosts) => {
+    const c = classify({ tool, input });
+    expect(c.outbound).toBe(outbound);
+    expect(c.hosts).toEqual(hosts);
+  });
+
+  it('only plainly local shell lines count as local', () => {
+    expect(isPlainlyLocalCommand('FOO=1 ls')).toBe(true);
+    expect(isPlainlyLocalCommand('ls | xargs rm')).toBe(false);
+    expect(isPlainlyLocalCommand('node script.js')).toBe(false);
+    expect(isPlainlyLocalCommand('ls `whoami`')).toBe(false);
+    expect(hostsIn('see https://[::1]:8080/x and ssh://user@host.example/p')).toEqual(['[::1]', 'host.example']);
+  });
+});
+
+describe('policy', () => {
+  const outbound = (hosts: string[]) => ({ outbound: true, hosts, summary: 's' });
+  it('local tools always run; unknown hosts are denied whatever the policy', () => {
+    for (const policy of ['allow', 'confirm', 'deny'] as const) {
+      expect(decide(policy, { outbound: false, hosts: [], summary: 's' }, CRM).action).toBe('allow');
+      expect(decide(policy, outbound(['evil.example']), CRM)).toEqual({ action: 'deny', reason: "host evil.example is not in this agent's connections" });
+    }
+  });
+  it('allow / confirm / deny for connection hosts and host-less outbound calls', () => {
+    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM).action).toBe('allow');
+    expect(decide('confirm', outbound(['api.bank.example']), CRM).action).toBe('confirm');
+    expect(decide('deny', outbound(['acme.my.salesforce.com']), CRM).action).toBe('deny');
+    expect(decide('confirm', outbound([]), CRM).action).toBe('confirm');
+    expect(decide('allow', outbound([]), []).action).toBe('allow');
+  });
+  it('host wildcards match subdomains only', () => {
+    expect(hostAllowed('api.bank.example', CRM)).toBe(true);
+    expect(hostAllowed('bank.example', CRM)).toBe(false);
+    expect(hostAllowed('evilbank.example', CRM)).toBe(false);
+    expect(hostAllowed('ACME.my.salesforce.com', CRM)).toBe(true);
+  });
+});
+
+describe('hook command (real process) and guard socket', () => {
+  const dir = workDir();
+  afterAll(() => dir.cleanup());
+
+  function runHook(format: string, stdin: string, socket?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [HOOK, format], { env: { PATH: process.env.PATH, ...(socket ? { CUBICLE_GUARD_SOCKET: socket } : {}) } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(stdin);
+    });
+  }
+
+  it('prints each CLI’s decision shape and forwards the call to the supervisor', async () => {
+    const seen: GuardRequest[] = [];
+    const server = new GuardServer(path.join(dir.root, 'g.sock'), async (request) => {
+      seen.push(request);
+      return request.tool === 'Read' ? { decision: 'allow', reason: 'local tool' } : { decision: 'deny', reason: 'no' };
+    });
+    await server.listen();
+    try {
+      const read = await runHook('claude', JSON.stringify({ tool_name: 'Read', tool_input: { file_path: '/a' }, tool_use_id: 't1' }), server.socketPath);
+      expect(read.code).toBe(0);
+      expect(JSON.parse(read.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: 'local tool' } });
+      const codex = await runHook('codex', JSON.stringify({ tool_name: 'Bash', tool_input: { command: 'curl x' } }), server.socketPath);
+      expect(JSON.parse(codex.stdout).hookSpecificOutput.permissionDecision).toBe('deny');
+      const gemini = await runHook('gemini', JSON.stringify({ tool_name: 'web_fetch', tool_input: {} }), server.socketPath);
+      expect(JSON.parse(gemini.stdout)).toEqual({ decision: 'deny', reason: 'no' });
+      expect(seen.map((r) => [r.format, r.tool, r.toolUseId])).toEqual([
+        ['claude', 'Read', 't1'],
+        ['codex', 'Bash', undefined],
+        ['gemini', 'web_fetch', undefined],
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails closed: no supervisor, bad input or an unknown format all block with exit code 2', async () => {
+    const input = JSON.stringify({ tool_name: 'Read', tool_input: {} });
+    const gone = await runHook('claude', input, path.join(dir.root, 'nobody.sock'));
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain('supervisor unreachable');
+    expect((await runHook('claude', 'not json', path.join(dir.root, 'nobody.sock'))).code).toBe(2);
+    expect((await runHook('vim', input)).code).toBe(2);
+  });
+
+  it('the server denies a malformed request instead of hanging', async () => {
+    const server = new GuardServer(path.join(dir.root, 'h.sock'), async () => ({ decision: 'allow', reason: 'x' }));
+    await server.listen();
+    try {
+      const { connect } = await import('node:net');
+      const answer = await new Promise<string>((resolve) => {
+        const s = connect(server.socketPath, () => s.write('{"v":2}\n'));
+        let data = '';
+        s.on('data', (d) => (data += d));
+        s.on('close', () => resolve(data));
+      });
+      expect(JSON.parse(answer)).toEqual({ decision: 'deny', reason: 'unreadable tool call' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('hook output shapes', () => {
+    expect(JSON.parse(hookOutput('gemini', { decision: 'allow', reason: 'x' }))).toEqual({ decision: 'allow' });
+    expect(JSON.parse(hookOutput('claude', { decision: 'deny', reason: 'r' })).hookSpecificOutput).toEqual({
+      hookEventName: 'PreToolUse',
+      permissionDecision: 'deny',
+      permissionDecisionReason: 'r',
+    });
+  });
+});

@@ -1,0 +1,109 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
+import { describe, expect, it } from 'vitest';
+import { buildAgent, DIST_DIR } from '../../../runtime/agent/build';
+import { AGENT_IMAGE_DIRECTORY } from '../../../lib/stacks/platform-stack';
+import { REPO, workDir } from './helpers';
+
+const AGENT = path.join(REPO, 'runtime', 'agent');
+const dockerfile = readFileSync(path.join(AGENT, 'Dockerfile'), 'utf8');
+const instructions = dockerfile
+  .replace(/\\\n/g, ' ')
+  .split('\n')
+  .filter((l) => l.trim() && !l.trim().startsWith('#'));
+
+describe('agent bundles', () => {
+  it('the committed dist/ is exactly what build.ts produces from the current sources', async () => {
+    const fresh = await buildAgent();
+    for (const [name, text] of Object.entries(fresh)) {
+      const committed = readFileSync(path.join(DIST_DIR, name), 'utf8');
+      expect(committed === text, `${name} is stale: run npx tsx runtime/agent/build.ts`).toBe(true);
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  it('pins the base image by digest and the provider CLIs by exact version', () => {
+    const from = instructions.filter((l) => l.startsWith('FROM'));
+    expect(from).toHaveLength(1);
+    expect(from[0]).toMatch(/^FROM \S+:22-bookworm-slim@sha256:[0-9a-f]{64}$/);
+    const args = Object.fromEntries(instructions.filter((l) => l.startsWith('ARG ')).map((l) => l.slice(4).split('=')));
+    expect(args).toEqual({ CLAUDE_CODE_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/), CODEX_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/), GEMINI_CLI_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
+    const install = instructions.find((l) => l.includes('npm install --global'))!;
+    for (const pkg of ['@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}', '@openai/codex@${CODEX_VERSION}', '@google/gemini-cli@${GEMINI_CLI_VERSION}']) expect(install).toContain(pkg);
+    expect(dockerfile).not.toMatch(/@latest|:latest/);
+  });
+
+  it('runs as operator 10001:10001 from /workspace, with tini and the bundled entrypoint', () => {
+    expect(dockerfile).toContain('groupadd --gid 10001 operator');
+    expect(dockerfile).toContain('useradd --uid 10001 --gid 10001');
+    const user = instructions.filter((l) => l.startsWith('USER'));
+    expect(user).toEqual(['USER 10001:10001']);
+    expect(instructions.indexOf(user[0])).toBeGreaterThan(instructions.findIndex((l) => l.startsWith('RUN groupadd')));
+    expect(instructions).toContain('WORKDIR /workspace');
+    expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(instructions).toContain('CMD ["node", "/opt/cubicle/entrypoint.cjs"]');
+    // Nothing the image needs at run time lives outside /workspace and /tmp (the root is read-only).
+    expect(dockerfile).toContain('HOME=/tmp/cubicle/home');
+  });
+
+  it('installs each CLI’s hook settings where only an admin layer can define them', () => {
+    expect(instructions).toEqual(
+      expect.arrayContaining([
+        'COPY policy/claude-managed-settings.json /etc/claude-code/managed-settings.json',
+        'COPY policy/codex-requirements.toml /etc/codex/requirements.toml',
+        'COPY policy/gemini-system-settings.json /etc/gemini-cli/settings.json',
+      ]),
+    );
+    const claude = JSON.parse(readFileSync(path.join(AGENT, 'policy', 'claude-managed-settings.json'), 'utf8'));
+    expect(claude.hooks.PreToolUse[0].hooks[0]).toEqual({ type: 'command', command: 'node /opt/cubicle/guard-hook.cjs claude', timeout: 900 });
+    expect(claude.allowManagedHooksOnly).toBe(true);
+    const gemini = JSON.parse(readFileSync(path.join(AGENT, 'policy', 'gemini-system-settings.json'), 'utf8'));
+    expect(gemini.hooks.BeforeTool[0].hooks[0]).toMatchObject({ command: 'node /opt/cubicle/guard-hook.cjs gemini', timeout: 900_000 });
+    const codex = readFileSync(path.join(AGENT, 'policy', 'codex-requirements.toml'), 'utf8');
+    expect(codex).toContain('command = "node /opt/cubicle/guard-hook.cjs codex"');
+    expect(codex).toContain('allowed_web_search_modes = ["disabled"]');
+  });
+});
+
+describe('image asset', () => {
+  it('the Platform stack’s asset folder is runtime/agent, and CDK stages only what the image needs (no Docker at synth)', () => {
+    expect(AGENT_IMAGE_DIRECTORY).toBe(AGENT);
+    const dir = workDir();
+    try {
+      const app = new App({ outdir: dir.root });
+      new DockerImageAsset(new Stack(app, 'S'), 'Agent', { directory: AGENT_IMAGE_DIRECTORY });
+      app.synth();
+      const staged = readdirSync(dir.root).find((d) => d.startsWith('asset.') && statSync(path.join(dir.root, d)).isDirectory())!;
+      const files: string[] = [];
+      const walk = (d: string) =>
+        readdirSync(d).forEach((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : files.push(path.relative(path.join(dir.root, staged), path.join(d, f)))));
+      walk(path.join(dir.root, staged));
+      expect(files.sort()).toEqual(
+        [
+          '.dockerignore',
+          'Dockerfile',
+          'dist/entrypoint.cjs',
+          'dist/guard-hook.cjs',
+          'policy/claude-managed-settings.json',
+          'policy/codex-requirements.toml',
+          'policy/gemini-system-settings.json',
+          ...skillFiles(),
+        ].sort(),
+      );
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+function skillFiles(): string[] {
+  const root = path.join(AGENT, 'skills');
+  const out: string[] = [];
+  const walk = (d: string) =>
+    readdirSync(d).forEach((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : out.push(path.relative(AGENT, path.join(d, f)))));
+  walk(root);
+  return out.filter((f) => f !== 'skills/README.md');
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { AGENT_ENV_SCHEMA, agentEnvProblems } from '../../../runtime/shared/agent-env';
+import { canonicalJson, eventHash, GENESIS_HASH, verifyChain } from '../../../runtime/shared/event-chain';
+import { parseProviderCredential } from '../../../runtime/shared/provider-credentials';
+import { MASK, Redactor } from '../../../runtime/shared/redact';
+import { approvalStatus, idFloor, newSortableId, sortableIdTime, type EventRow } from '../../../runtime/shared/rows';
+
+function chain(n: number): EventRow[] {
+  const rows: EventRow[] = [];
+  let prev = GENESIS_HASH;
+  for (let sk = 1; sk <= n; sk += 1) {
+    const base = { pk: 'alice#sales', sk, type: 'reply', at: 1_000 + sk, requestId: 'req-1', messageId: 'm', data: { text: `r${sk}`, n: { b: 1, a: [2, 3] } }, prevHash: prev };
+    const row = { ...base, hash: eventHash(base) };
+    rows.push(row);
+    prev = row.hash;
+  }
+  return rows;
+}
+
+describe('event hash chain', () => {
+  it('verifies an intact chain and hashes independently of key order', () => {
+    expect(verifyChain(chain(5))).toEqual({ ok: true, length: 5 });
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
+  });
+
+  it('detects an edited, deleted or reordered row', () => {
+    const edited = chain(4);
+    edited[2] = { ...edited[2], data: { text: 'forged' } };
+    expect(verifyChain(edited)).toMatchObject({ ok: false, sk: 3, reason: 'hash does not match the row' });
+
+    const rehashed = chain(4);
+    const { hash: _drop, ...base } = { ...rehashed[1], data: { text: 'forged' } };
+    rehashed[1] = { ...base, hash: eventHash(base) };
+    expect(verifyChain(rehashed)).toMatchObject({ ok: false, sk: 3, reason: 'prevHash does not match the previous row' });
+
+    const deleted = chain(4);
+    deleted.splice(1, 1);
+    expect(verifyChain(deleted)).toMatchObject({ ok: false, sk: 3 });
+
+    const swapped = chain(3);
+    [swapped[0], swapped[1]] = [swapped[1], swapped[0]];
+    expect(verifyChain(swapped).ok).toBe(false);
+  });
+});
+
+describe('redactor', () => {
+  it('masks loaded secrets, their common encodings and known token shapes', () => {
+    const r = new Redactor();
+    const secret = 'pa"ss/word+with=odd&chars';
+    r.add(secret);
+    for (const form of [secret, JSON.stringify(secret), encodeURIComponent(secret), Buffer.from(secret).toString('base64')]) {
+      expect(r.redact(`x ${form} y`)).not.toContain(form);
+    }
+    expect(r.redact(JSON.stringify({ msg: `token=${secret}` }))).toBe(JSON.stringify({ msg: `token=${MASK}` }));
+    const shapes = [
+      'sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789',
+      'sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789',
+      'AIzaSyA1234567890abcdefghijklmnopqrstuv',
+      'AKIAIOSFODNN7EXAMPLE',
+      'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    ];
+    for (const shape of shapes) expect(new Redactor().redact(`value: ${shape}.`)).toBe(`value: ${MASK}.`);
+    expect(new Redactor().redact('Authorization: Bearer abcdefghijklmnop1234')).toBe(`Authorization: Bearer ${MASK}`);
+    expect(new Redactor().redact('an ordinary sentence with skills and ids like alice#sales')).toBe('an ordinary sentence with skills and ids like alice#sales');
+  });
+
+  it('registers every long string inside a JSON secret, and redacts nested values', () => {
+    const r = new Redactor();
+    r.addJson(JSON.stringify({ kind: 'oauth-creds', value: JSON.stringify({ refresh_token: 'refresh-0123456789abcdef' }) }));
+    expect(r.redact('leaked refresh-0123456789abcdef')).toBe(`leaked ${MASK}`);
+    expect(r.redactValue({ a: ['refresh-0123456789abcdef', 3], b: { c: 'fine' } })).toEqual({ a: [MASK, 3], b: { c: 'fine' } });
+  });
+});
+
+describe('provider credentials', () => {
+  it('accepts each CLI’s credential kinds and rejects others without echoing the value', () => {
+    expect(parseProviderCredential('anthropic', 'sk-ant-api03-xyz')).toEqual({ kind: 'api-key', value: 'sk-ant-api03-xyz' });
+    expect(parseProviderCredential('anthropic', JSON.stringify({ kind: 'oauth-token', value: 'sk-ant-oat01-xyz' }))).toEqual({ kind: 'oauth-token', value: 'sk-ant-oat01-xyz' });
+    expect(parseProviderCredential('openai', JSON.stringify({ kind: 'access-token', value: 't' })).kind).toBe('access-token');
+    expect(parseProviderCredential('google', JSON.stringify({ kind: 'oauth-creds', value: '{"refresh_token":"r"}' })).kind).toBe('oauth-creds');
+    expect(() => parseProviderCredential('openai', JSON.stringify({ kind: 'oauth-token', value: 'hunter2-secret' }))).toThrow(
+      'credential kind "oauth-token" is not accepted for openai (accepted: api-key, access-token)',
+    );
+    expect(() => parseProviderCredential('google', JSON.stringify({ kind: 'oauth-creds', value: 'not json hunter2' }))).toThrow(/must be the JSON text/);
+    expect(() => parseProviderCredential('anthropic', '{"kind": hunter2')).toThrow(/not valid JSON/);
+    expect(() => parseProviderCredential('bedrock', 'x')).toThrow(/takes no stored credential/);
+    try {
+      parseProviderCredential('google', JSON.stringify({ kind: 'oauth-creds', value: 'not json hunter2' }));
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+  });
+});
+
+describe('ids and rows', () => {
+  it('sortable ids order by time and expose it', () => {
+    const a = newSortableId(1_700_000_000_000);
+    const b = newSortableId(1_700_000_000_001);
+    expect(a < b).toBe(true);
+    expect(sortableIdTime(a)).toBe(1_700_000_000_000);
+    expect(idFloor(1_700_000_000_001) > a).toBe(true);
+    expect(idFloor(1_700_000_000_001) < b).toBe(true);
+    expect(() => sortableIdTime('nope')).toThrow();
+  });
+
+  it('derives approval status from decision and expiry', () => {
+    expect(approvalStatus({})).toBe('pending');
+    expect(approvalStatus({ expiredAt: 1 })).toBe('expired');
+    expect(approvalStatus({ decision: 'denied' })).toBe('denied');
+  });
+});
+
+describe('agent environment rules', () => {
+  const base = {
+    CUBICLE_DEPLOYMENT: 'acme',
+    CUBICLE_USER_ID: 'alice',
+    CUBICLE_AGENT_ID: 'sales',
+    CUBICLE_PROVIDER: 'bedrock',
+    CUBICLE_OUTBOUND_POLICY: 'confirm',
+    CUBICLE_SKILLS: 'crm-notes@1.2.0,bad',
+    CUBICLE_CONNECTIONS: '[]',
+    CUBICLE_MAX_TASK_DURATION_MS: '7200000',
+    CUBICLE_IDLE_TIMEOUT_MS: '900000',
+    SESSIONS_TABLE: 'sss',
+    INBOX_TABLE: 'iii',
+    EVENTS_TABLE: 'eee',
+    APPROVALS_TABLE: 'aaa',
+  };
+  it('requires a secret for every provider but bedrock, models for bedrock, and name@x.y.z skills', () => {
+    expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse(base))).toEqual([
+      'CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)',
+      'CUBICLE_SKILLS: "bad" is not name@x.y.z',
+    ]);
+    expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse({ ...base, CUBICLE_PROVIDER: 'openai', CUBICLE_SKILLS: '' }))).toEqual([
+      'CUBICLE_PROVIDER_SECRET_ARN: required for openai',
+    ]);
+  });
+});
