@@ -1,0 +1,185 @@
+/**
+ * The employee API (everything but credentials): routes over the lifecycle and record modules.
+ * The user is the roster user of the verified token; an agent is addressed only among that user's
+ * agents, so another user's agent and an unknown one are the same plain 404.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import * as z from 'zod/mini';
+import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
+import { SORTABLE_ID_PATTERN, type EventRow } from '../shared/rows';
+import { pairKey } from '../shared/tables';
+import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
+import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
+import { decideApproval, getSessions, putMessage, readEventPage, type RecordDeps } from './records';
+import { agentOf, type Roster, type RosterAgent, type RosterUser } from './roster';
+
+export interface ApiDeps {
+  readonly roster: Roster;
+  readonly lifecycle: LifecycleDeps;
+  readonly records: RecordDeps;
+  readonly logger: Logger;
+}
+
+/** Largest message accepted; DynamoDB items are capped at 400 KB. */
+export const MAX_MESSAGE_CHARS = 32_000;
+
+const MESSAGE_BODY = z.strictObject({
+  text: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`)),
+});
+
+const EVENTS_QUERY = z.strictObject({
+  after: z.optional(z.string().check(z.regex(/^(0|[1-9]\d{0,14})$/, 'must be the cursor (a whole number) from a previous page'))),
+  limit: z.optional(z.string().check(z.regex(/^([1-9]\d?|1\d\d|200)$/, 'must be a whole number from 1 to 200'))),
+});
+
+const APPROVAL_BODY = z.strictObject({
+  agentId: z.string().check(z.maxLength(ID_MAX_LENGTH, 'is not one of your agents'), z.regex(ID_PATTERN, 'is not one of your agents')),
+  decision: z.enum(['approve', 'deny']),
+});
+
+interface Call {
+  readonly event: HttpEvent;
+  readonly user: RosterUser;
+  readonly requestId: string;
+  readonly agent?: RosterAgent;
+}
+
+type Route = (deps: ApiDeps, call: Call) => Promise<HttpResult>;
+
+const ROUTES: Record<string, Route> = {
+  'GET /v1/agents': listAgents,
+  'GET /v1/agents/{agentId}': getAgent,
+  'POST /v1/agents/{agentId}/wake': wakeAgent,
+  'POST /v1/agents/{agentId}/sleep': sleepAgent,
+  'POST /v1/agents/{agentId}/messages': postMessage,
+  'GET /v1/agents/{agentId}/events': listEvents,
+  'POST /v1/approvals/{id}': decide,
+};
+
+export const API_ROUTE_KEYS = Object.keys(ROUTES);
+
+export function createApiHandler(deps: ApiDeps): (event: HttpEvent) => Promise<HttpResult> {
+  return (event) => handleWithIdentity(deps.logger, deps.roster, event, async (user, requestId) => {
+    const route = ROUTES[event.routeKey];
+    if (!route) throw new HttpError(404, 'No such route.');
+    if (route !== listEvents && Object.keys(event.queryStringParameters ?? {}).length > 0) {
+      throw new HttpError(400, 'This route takes no query parameters.');
+    }
+    let agent: RosterAgent | undefined;
+    if (event.routeKey.includes('{agentId}')) {
+      agent = userAgent(user, event.pathParameters?.agentId);
+      deps.logger.appendKeys({ agent_id: agent.id });
+    }
+    return route(deps, { event, user, requestId, agent });
+  });
+}
+
+function userAgent(user: RosterUser, agentId: string | undefined): RosterAgent {
+  const agent = agentId && ID_PATTERN.test(agentId) ? agentOf(user, agentId) : undefined;
+  if (!agent) throw notFound('Agent');
+  return agent;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export function agentView(agent: RosterAgent, row: SessionRow | undefined) {
+  return {
+    agentId: agent.id,
+    provider: agent.provider,
+    status: row?.status ?? 'STOPPED',
+    sessionId: row?.sessionId,
+    startedAt: iso(row?.startedAt),
+    deadlineAt: iso(row?.deadlineAt),
+    lastActivityAt: iso(row?.lastActivityAt),
+    stopReason: row?.stopReason,
+    exitCode: row?.exitCode,
+    wakePending: row?.wakePending !== undefined,
+  };
+}
+
+async function listAgents(deps: ApiDeps, { user }: Call): Promise<HttpResult> {
+  const rows = await getSessions(deps.records, user.agents.map((a) => pairKey(user.id, a.id)));
+  return json(200, { agents: user.agents.map((a) => agentView(a, rows.get(pairKey(user.id, a.id)))) });
+}
+
+async function getAgent(deps: ApiDeps, { user, agent }: Call): Promise<HttpResult> {
+  const a = agent as RosterAgent;
+  return json(200, agentView(a, await getSession(deps.lifecycle, pairKey(user.id, a.id))));
+}
+
+async function wakeAgent(deps: ApiDeps, { user, agent, requestId }: Call): Promise<HttpResult> {
+  const a = agent as RosterAgent;
+  try {
+    const { outcome, session } = await ensureAwake(deps.lifecycle, user.id, a.id, requestId);
+    return json(outcome === 'active' ? 200 : 202, { outcome, agent: agentView(a, session) });
+  } catch (error) {
+    if (error instanceof WakeFailed) return wakeFailed(requestId);
+    throw error;
+  }
+}
+
+function wakeFailed(requestId: string, extra: Record<string, unknown> = {}): HttpResult {
+  return json(503, {
+    message: 'The agent could not be started. Its status shows the reason; try again in a few minutes.',
+    ...extra,
+    requestId,
+  }, { 'retry-after': '60' });
+}
+
+async function sleepAgent(deps: ApiDeps, { user, agent, requestId }: Call): Promise<HttpResult> {
+  const a = agent as RosterAgent;
+  const { outcome, session } = await sleep(deps.lifecycle, user.id, a.id, requestId);
+  return json(outcome === 'stopping' ? 202 : 200, { outcome, agent: agentView(a, session) });
+}
+
+async function postMessage(deps: ApiDeps, { user, agent, event, requestId }: Call): Promise<HttpResult> {
+  const a = agent as RosterAgent;
+  const { text } = parseBody(event, MESSAGE_BODY);
+  const messageId = await putMessage(deps.records, pairKey(user.id, a.id), text, requestId);
+  try {
+    const { outcome, session } = await ensureAwake(deps.lifecycle, user.id, a.id, requestId);
+    return json(202, { messageId, outcome, agent: agentView(a, session) });
+  } catch (error) {
+    // The message is stored either way; it is processed on the next successful wake.
+    if (error instanceof WakeFailed) return wakeFailed(requestId, { messageId });
+    throw error;
+  }
+}
+
+export function eventView(row: EventRow) {
+  return {
+    seq: row.sk,
+    type: row.type,
+    at: new Date(row.at).toISOString(),
+    requestId: row.requestId,
+    messageId: row.messageId,
+    data: row.data,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+async function listEvents(deps: ApiDeps, { user, agent, event }: Call): Promise<HttpResult> {
+  const a = agent as RosterAgent;
+  const query = validate(EVENTS_QUERY, event.queryStringParameters ?? {}, 'query');
+  const after = Number(query.after ?? '0');
+  const page = await readEventPage(deps.records, pairKey(user.id, a.id), after, Number(query.limit ?? '50'));
+  const last = page.events.at(-1)?.sk ?? after;
+  return json(200, { events: page.events.map(eventView), cursor: String(last), more: page.more });
+}
+
+async function decide(deps: ApiDeps, { user, event, requestId }: Call): Promise<HttpResult> {
+  const approvalId = event.pathParameters?.id;
+  if (!approvalId || !SORTABLE_ID_PATTERN.test(approvalId)) throw notFound('Approval');
+  const body = parseBody(event, APPROVAL_BODY);
+  const agent = agentOf(user, body.agentId);
+  if (!agent) throw notFound('Approval');
+  deps.logger.appendKeys({ agent_id: agent.id });
+  const decision = body.decision === 'approve' ? 'approved' : 'denied';
+  const result = await decideApproval(deps.records, pairKey(user.id, agent.id), approvalId, decision, user.id, requestId);
+  if (result.ok) return json(200, { approvalId, decision });
+  if (result.why === 'not-found') throw notFound('Approval');
+  throw new HttpError(409, result.why === 'expired' ? 'This approval has expired.' : `This approval was already ${result.status}.`, {
+    status: result.status,
+  });
+}

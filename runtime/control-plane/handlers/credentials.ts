@@ -1,0 +1,20 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { CREDENTIALS_ENV, ENV, parseEnv } from '../env';
+import type { HttpEvent, HttpResult } from '../http';
+import { loadRosterFile } from '../roster';
+import { lazy } from './lazy';
+
+const logger = new Logger();
+const env = parseEnv(CREDENTIALS_ENV);
+const roster = loadRosterFile();
+
+const ready = lazy(async () => {
+  const [{ secretsClient }, { createCredentialsHandler }] = await Promise.all([import('../aws/secrets.js'), import('../credentials.js')]);
+  return createCredentialsHandler({ roster, logger, secrets: secretsClient(), deployment: env[ENV.deployment] });
+});
+
+export async function handler(event: HttpEvent, context: Context): Promise<HttpResult> {
+  logger.addContext(context);
+  return (await ready())(event);
+}

@@ -1,0 +1,357 @@
+/**
+ * Session lifecycle over the Sessions row of a pair: wake, sleep, and the ECS task state events.
+ *
+ * Every transition is one conditional UpdateItem, so racing callers (100 concurrent wakes, a wake
+ * during a stop, events out of order) resolve in DynamoDB: exactly one caller wins each transition,
+ * the others observe the winner's state. Wake never PutItems over the row (the runtime's inboxCursor
+ * lives on it). A wake costs 2 DynamoDB calls and 1 RunTask; its audit record is the lifecycle event
+ * appended when the task reports RUNNING (or the failure event when it cannot start).
+ */
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { EventLog } from '../shared/event-log';
+import { STARTED_BY } from '../shared/names';
+import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
+import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
+import type { LaunchSettings } from './env';
+import { LaunchError, pairOfTaskDefinition, runPairTask, sessionIdOfGroup, stopTask } from './ecs-calls';
+import { expression, isConditionFailure } from './expressions';
+
+export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+export interface LifecycleDeps {
+  readonly doc: DynamoDBDocumentClient;
+  readonly ecs: ECSClient;
+  readonly sessionsTable: string;
+  readonly eventsTable: string;
+  readonly launch: LaunchSettings;
+  readonly now: () => number;
+  readonly newSessionId: () => string;
+  readonly log: Log;
+}
+
+export type SessionRow = ControlPlaneSessionRow;
+
+export type WakeOutcome =
+  /** A new session was claimed and its task started. */
+  | 'started'
+  /** The agent was already starting or running (its activity clock was refreshed). */
+  | 'active'
+  /** The agent is stopping; it starts again as soon as its task has stopped. */
+  | 'pending';
+
+export interface WakeResult {
+  readonly outcome: WakeOutcome;
+  readonly session: SessionRow;
+}
+
+/** RunTask failed: the session is FAILED with `reason`; the API answers 503. */
+export class WakeFailed extends Error {
+  constructor(
+    readonly session: SessionRow,
+    readonly reason: string,
+  ) {
+    super(reason);
+    this.name = 'WakeFailed';
+  }
+}
+
+const S = {
+  STARTING: 'STARTING',
+  RUNNING: 'RUNNING',
+  STOPPING: 'STOPPING',
+  STOPPED: 'STOPPED',
+  FAILED: 'FAILED',
+} as const satisfies Record<SessionStatus, SessionStatus>;
+
+/** Conditional UpdateItem on a Sessions row; undefined when the condition does not hold. */
+export async function updateSession(
+  deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable'>,
+  pk: string,
+  parts: { UpdateExpression: string; ConditionExpression: string },
+  values: Record<string, unknown>,
+  returnValues: 'ALL_NEW' | 'ALL_OLD' = 'ALL_NEW',
+): Promise<SessionRow | undefined> {
+  try {
+    const out = await deps.doc.send(
+      new UpdateCommand({ TableName: deps.sessionsTable, Key: { pk }, ReturnValues: returnValues, ...expression(parts, values) }),
+    );
+    return (out.Attributes ?? {}) as SessionRow;
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function getSession(deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable'>, pk: string): Promise<SessionRow | undefined> {
+  const out = await deps.doc.send(new GetCommand({ TableName: deps.sessionsTable, Key: { pk }, ConsistentRead: true }));
+  return out.Item as SessionRow | undefined;
+}
+
+export async function appendLifecycleEvent(
+  deps: Pick<LifecycleDeps, 'doc' | 'eventsTable' | 'now'>,
+  pk: string,
+  type: ControlPlaneEventType,
+  requestId: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  const clean = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
+  await new EventLog(deps.doc, deps.eventsTable, pk, deps.now).append({ type, requestId, data: clean });
+}
+
+/**
+ * Wakes the pair unless it is awake: claims a new session (STOPPED/FAILED/absent → STARTING), or
+ * refreshes the activity clock of a starting/running one, or marks a stopping one to restart.
+ */
+export async function ensureAwake(deps: LifecycleDeps, userId: string, agentId: string, requestId: string): Promise<WakeResult> {
+  const pk = pairKey(userId, agentId);
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const claimed = await claimSession(deps, pk, requestId);
+    if (claimed) return { outcome: 'started', session: await launchClaimed(deps, pk, claimed) };
+
+    const now = deps.now();
+    const active = await updateSession(
+      deps,
+      pk,
+      {
+        UpdateExpression: 'SET #lastActivityAt = :now, #version = #version + :one',
+        ConditionExpression: '#status IN (:starting, :running)',
+      },
+      { now, one: 1, starting: S.STARTING, running: S.RUNNING },
+    );
+    if (active) return { outcome: 'active', session: active };
+
+    const pending = await updateSession(
+      deps,
+      pk,
+      { UpdateExpression: 'SET #wakePending = :rid, #version = #version + :one', ConditionExpression: '#status = :stopping' },
+      { rid: requestId, one: 1, stopping: S.STOPPING },
+    );
+    if (pending) return { outcome: 'pending', session: pending };
+    // The row changed between our conditions (e.g. STOPPING → STOPPED): try again from the top.
+  }
+  throw new Error(`session ${pk} kept changing state during wake`);
+}
+
+async function claimSession(deps: LifecycleDeps, pk: string, requestId: string): Promise<SessionRow | undefined> {
+  const now = deps.now();
+  return updateSession(
+    deps,
+    pk,
+    {
+      UpdateExpression:
+        'SET #status = :starting, #sessionId = :sid, #requestId = :rid, #startedAt = :now, #deadlineAt = :deadline, ' +
+        '#lastActivityAt = :now, #activeShard = :shard, #version = if_not_exists(#version, :zero) + :one ' +
+        'REMOVE #taskArn, #stopReason, #stopCode, #exitCode, #wakePending, #runningAt, #stoppingAt, #stoppedAt',
+      ConditionExpression: 'attribute_not_exists(#pk) OR #status IN (:stopped, :failed)',
+    },
+    {
+      starting: S.STARTING,
+      sid: deps.newSessionId(),
+      rid: requestId,
+      now,
+      deadline: now + deps.launch.maxTaskDurationMs,
+      shard: activeShardOf(pk),
+      zero: 0,
+      one: 1,
+      stopped: S.STOPPED,
+      failed: S.FAILED,
+    },
+  );
+}
+
+/** Runs the claimed session's task and records its ARN; marks FAILED and throws WakeFailed if ECS refuses. */
+async function launchClaimed(deps: LifecycleDeps, pk: string, claimed: SessionRow): Promise<SessionRow> {
+  const { userId, agentId } = parsePairKey(pk);
+  const sessionId = claimed.sessionId as string;
+  let taskArn: string;
+  try {
+    taskArn = await runPairTask(deps.ecs, deps.launch, { userId, agentId, sessionId });
+  } catch (error) {
+    const reason = error instanceof LaunchError ? error.reason : 'the task could not be started';
+    deps.log.error('wake failed', { session_id: sessionId, error: error as Error });
+    const failed = await failSession(deps, pk, claimed, reason);
+    throw new WakeFailed(failed ?? { ...claimed, status: S.FAILED, stopReason: reason }, reason);
+  }
+  const recorded = await updateSession(
+    deps,
+    pk,
+    {
+      UpdateExpression: 'SET #taskArn = :arn, #version = #version + :one',
+      ConditionExpression: '#sessionId = :sid AND #status IN (:starting, :stopping) AND attribute_not_exists(#taskArn)',
+    },
+    { arn: taskArn, one: 1, sid: sessionId, starting: S.STARTING, stopping: S.STOPPING },
+  );
+  if (recorded?.status === S.STOPPING) {
+    // A sleep arrived before the task ARN was known; it could not stop the task, so we do.
+    await stopTask(deps.ecs, deps.launch.clusterArn, taskArn, 'Cubicle: stopped by the employee while starting');
+  }
+  deps.log.info('wake started a task', { session_id: sessionId, task_arn: taskArn });
+  return recorded ?? { ...claimed, taskArn };
+}
+
+async function failSession(deps: LifecycleDeps, pk: string, claimed: SessionRow, reason: string): Promise<SessionRow | undefined> {
+  const failed = await updateSession(
+    deps,
+    pk,
+    {
+      UpdateExpression:
+        'SET #status = :failed, #stopReason = :reason, #stoppedAt = :now, #version = #version + :one REMOVE #activeShard, #wakePending',
+      ConditionExpression: '#sessionId = :sid AND #status IN (:starting, :stopping)',
+    },
+    { failed: S.FAILED, reason, now: deps.now(), one: 1, sid: claimed.sessionId, starting: S.STARTING, stopping: S.STOPPING },
+  );
+  await appendLifecycleEvent(deps, pk, 'lifecycle.failed', claimed.requestId ?? 'unknown', {
+    sessionId: claimed.sessionId,
+    reason,
+  });
+  return failed;
+}
+
+export type SleepOutcome = 'stopping' | 'asleep';
+
+/** Stops the pair's task (STARTING/RUNNING → STOPPING) and cancels a pending wake. */
+export async function sleep(
+  deps: LifecycleDeps,
+  userId: string,
+  agentId: string,
+  requestId: string,
+): Promise<{ outcome: SleepOutcome; session?: SessionRow }> {
+  const pk = pairKey(userId, agentId);
+  const now = deps.now();
+  const stopping = await updateSession(
+    deps,
+    pk,
+    {
+      UpdateExpression: 'SET #status = :stopping, #stoppingAt = :now, #stopReason = :reason, #version = #version + :one REMOVE #wakePending',
+      ConditionExpression: '#status IN (:starting, :running)',
+    },
+    { stopping: S.STOPPING, now, reason: 'put to sleep by the employee', one: 1, starting: S.STARTING, running: S.RUNNING },
+  );
+  if (stopping) {
+    if (stopping.taskArn) await stopOrFinalize(deps, pk, stopping, 'Cubicle: put to sleep by the employee');
+    await appendLifecycleEvent(deps, pk, 'lifecycle.sleep', requestId, { sessionId: stopping.sessionId, taskArn: stopping.taskArn });
+    return { outcome: 'stopping', session: stopping };
+  }
+  const cancelled = await updateSession(
+    deps,
+    pk,
+    { UpdateExpression: 'SET #version = #version + :one REMOVE #wakePending', ConditionExpression: '#status = :stopping' },
+    { one: 1, stopping: S.STOPPING },
+  );
+  if (cancelled) return { outcome: 'stopping', session: cancelled };
+  return { outcome: 'asleep', session: await getSession(deps, pk) };
+}
+
+/** StopTask; if ECS no longer knows the task, the STOPPED event will never come, so finalize here. */
+export async function stopOrFinalize(deps: LifecycleDeps, pk: string, row: SessionRow, reason: string): Promise<void> {
+  const known = await stopTask(deps.ecs, deps.launch.clusterArn, row.taskArn as string, reason);
+  if (!known) {
+    await updateSession(
+      deps,
+      pk,
+      {
+        UpdateExpression: 'SET #status = :stopped, #stoppedAt = :now, #version = #version + :one REMOVE #activeShard, #wakePending',
+        ConditionExpression: '#sessionId = :sid AND #status = :stopping',
+      },
+      { stopped: S.STOPPED, now: deps.now(), one: 1, sid: row.sessionId, stopping: S.STOPPING },
+    );
+  }
+}
+
+/** The part of an "ECS Task State Change" event's detail the control plane reads. */
+export interface TaskStateDetail {
+  readonly taskArn: string;
+  readonly clusterArn: string;
+  readonly lastStatus: string;
+  readonly taskDefinitionArn?: string;
+  readonly group?: string;
+  readonly startedBy?: string;
+  readonly stopCode?: string;
+  readonly stoppedReason?: string;
+  readonly containers?: ReadonlyArray<{ readonly name?: string; readonly exitCode?: number }>;
+}
+
+export type TaskEventOutcome = 'running' | 'stopped' | 'failed' | 'ignored';
+
+/**
+ * Applies a task state change to its session. An event counts only if its task is the session's task
+ * (same ARN, or — before the wake recorded the ARN — the same session id in the task's group) and the
+ * transition is forward: stale, duplicate, out-of-order and foreign events change nothing.
+ */
+export async function applyTaskEvent(deps: LifecycleDeps, detail: TaskStateDetail): Promise<TaskEventOutcome> {
+  if (detail.clusterArn !== deps.launch.clusterArn || detail.startedBy !== STARTED_BY) return 'ignored';
+  const pair = pairOfTaskDefinition(deps.launch.deployment, detail.taskDefinitionArn);
+  if (!pair) return 'ignored';
+  const pk = pairKey(pair.userId, pair.agentId);
+  // An unknown session id never matches a real one.
+  const sid = sessionIdOfGroup(detail.group) ?? '-';
+  const ours = '(#taskArn = :arn OR (attribute_not_exists(#taskArn) AND #sessionId = :sid))';
+  const now = deps.now();
+
+  if (detail.lastStatus === 'RUNNING') {
+    const row = await updateSession(
+      deps,
+      pk,
+      {
+        UpdateExpression: 'SET #status = :running, #runningAt = :now, #lastActivityAt = :now, #taskArn = :arn, #version = #version + :one',
+        ConditionExpression: `#status = :starting AND ${ours}`,
+      },
+      { running: S.RUNNING, now, arn: detail.taskArn, one: 1, starting: S.STARTING, sid },
+    );
+    if (!row) return 'ignored';
+    await appendLifecycleEvent(deps, pk, 'lifecycle.running', row.requestId ?? 'unknown', {
+      sessionId: row.sessionId,
+      taskArn: detail.taskArn,
+    });
+    return 'running';
+  }
+
+  if (detail.lastStatus !== 'STOPPED') return 'ignored';
+  const failedToStart = detail.stopCode === 'TaskFailedToStart';
+  const exitCode = detail.containers?.find((c) => typeof c.exitCode === 'number')?.exitCode;
+  const ecsReason = (detail.stoppedReason ?? detail.stopCode ?? 'stopped').slice(0, 500);
+  const old = await updateSession(
+    deps,
+    pk,
+    {
+      UpdateExpression:
+        'SET #status = :final, #stoppedAt = :now, #taskArn = :arn, #stopCode = :code, #stopReason = if_not_exists(#stopReason, :reason), ' +
+        (exitCode !== undefined ? '#exitCode = :exit, ' : '') +
+        '#version = #version + :one REMOVE #activeShard, #wakePending',
+      ConditionExpression: `#status IN (:starting, :running, :stopping) AND ${ours}`,
+    },
+    {
+      final: failedToStart ? S.FAILED : S.STOPPED,
+      now,
+      arn: detail.taskArn,
+      code: detail.stopCode ?? 'unknown',
+      reason: ecsReason,
+      ...(exitCode !== undefined ? { exit: exitCode } : {}),
+      one: 1,
+      starting: S.STARTING,
+      running: S.RUNNING,
+      stopping: S.STOPPING,
+      sid,
+    },
+    'ALL_OLD',
+  );
+  if (!old) return 'ignored';
+  await appendLifecycleEvent(deps, pk, failedToStart ? 'lifecycle.failed' : 'lifecycle.stopped', old.requestId ?? 'unknown', {
+    sessionId: old.sessionId,
+    taskArn: detail.taskArn,
+    stopCode: detail.stopCode,
+    exitCode,
+    reason: old.stopReason ?? ecsReason,
+  });
+  if (old.wakePending) {
+    // A wake (or a message) arrived while the task was stopping: start the next session now.
+    try {
+      await ensureAwake(deps, pair.userId, pair.agentId, old.wakePending);
+    } catch (error) {
+      if (!(error instanceof WakeFailed)) throw error;
+    }
+  }
+  return failedToStart ? 'failed' : 'stopped';
+}

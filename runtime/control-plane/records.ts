@@ -1,0 +1,112 @@
+/**
+ * Inbox, Events and Approvals rows as the employee API reads and writes them. Every key is built from
+ * the caller's verified user id and one of that user's agents, so no request can address another pair.
+ */
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventLog } from '../shared/event-log';
+import { approvalStatus, newSortableId, type ApprovalRow, type EventRow, type InboxRow } from '../shared/rows';
+import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
+import { expression, isConditionFailure } from './expressions';
+import type { SessionRow } from './lifecycle';
+
+export interface RecordDeps {
+  readonly doc: DynamoDBDocumentClient;
+  readonly sessionsTable: string;
+  readonly inboxTable: string;
+  readonly eventsTable: string;
+  readonly approvalsTable: string;
+  readonly now: () => number;
+}
+
+/** Stores a message in the pair's inbox; the runtime reads it in sk (time) order. */
+export async function putMessage(deps: RecordDeps, pk: string, body: string, requestId: string): Promise<string> {
+  const createdAt = deps.now();
+  const row: InboxRow = { pk, sk: newSortableId(createdAt), requestId, body, createdAt };
+  await deps.doc.send(
+    new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),
+  );
+  return row.sk;
+}
+
+/** Sessions rows of several pairs (BatchGetItem, 100 keys per call), keyed by pk. */
+export async function getSessions(deps: RecordDeps, pks: readonly string[]): Promise<Map<string, SessionRow>> {
+  const found = new Map<string, SessionRow>();
+  for (let i = 0; i < pks.length; i += 100) {
+    let keys: Record<string, unknown>[] | undefined = pks.slice(i, i + 100).map((pk) => ({ [PARTITION_KEY]: pk }));
+    for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt += 1) {
+      const out: BatchGetCommandOutput = await deps.doc.send(new BatchGetCommand({ RequestItems: { [deps.sessionsTable]: { Keys: keys } } }));
+      for (const item of out.Responses?.[deps.sessionsTable] ?? []) found.set(item.pk as string, item as SessionRow);
+      keys = out.UnprocessedKeys?.[deps.sessionsTable]?.Keys;
+    }
+  }
+  return found;
+}
+
+export interface EventPage {
+  readonly events: EventRow[];
+  readonly more: boolean;
+}
+
+/** Events with sequence number > after, oldest first. */
+export async function readEventPage(deps: RecordDeps, pk: string, after: number, limit: number): Promise<EventPage> {
+  const out = await deps.doc.send(
+    new QueryCommand({
+      TableName: deps.eventsTable,
+      Limit: limit,
+      ScanIndexForward: true,
+      ...expression({ KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} > :after` }, { pk, after }),
+    }),
+  );
+  return { events: (out.Items ?? []) as EventRow[], more: out.LastEvaluatedKey !== undefined };
+}
+
+export type DecideResult =
+  | { readonly ok: true; readonly row: ApprovalRow }
+  | { readonly ok: false; readonly why: 'not-found' | 'already-decided' | 'expired'; readonly status?: string };
+
+/** Records the employee's decision once, while the request is pending and not past its expiry. */
+export async function decideApproval(
+  deps: RecordDeps,
+  pk: string,
+  approvalId: string,
+  decision: 'approved' | 'denied',
+  userId: string,
+  requestId: string,
+): Promise<DecideResult> {
+  const now = deps.now();
+  try {
+    const out = await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.approvalsTable,
+        Key: { [PARTITION_KEY]: pk, [SORT_KEY]: approvalId },
+        ReturnValues: 'ALL_NEW',
+        ...expression(
+          {
+            UpdateExpression: 'SET #decision = :decision, #decidedAt = :now, #decidedBy = :user',
+            ConditionExpression:
+              'attribute_exists(#pk) AND attribute_not_exists(#decision) AND attribute_not_exists(#expiredAt) AND #expiresAt > :now',
+          },
+          { decision, now, user: userId },
+        ),
+      }),
+    );
+    const row = out.Attributes as ApprovalRow;
+    await new EventLog(deps.doc, deps.eventsTable, pk, deps.now).append({
+      type: 'approval.decided',
+      requestId,
+      messageId: row.messageId,
+      data: { approvalId, decision },
+    });
+    return { ok: true, row };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+  const out = await deps.doc.send(
+    new GetCommand({ TableName: deps.approvalsTable, Key: { [PARTITION_KEY]: pk, [SORT_KEY]: approvalId }, ConsistentRead: true }),
+  );
+  const row = out.Item as ApprovalRow | undefined;
+  if (!row) return { ok: false, why: 'not-found' };
+  const status = approvalStatus(row);
+  if (status === 'pending') return { ok: false, why: 'expired', status: 'expired' };
+  return { ok: false, why: status === 'expired' ? 'expired' : 'already-decided', status };
+}

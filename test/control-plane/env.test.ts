@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { API_ENV, CREDENTIALS_ENV, launchSettings, LIFECYCLE_ENV, parseEnv } from '../../runtime/control-plane/env';
+
+const GOOD = {
+  CUBICLE_DEPLOYMENT: 'acme',
+  CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-cluster',
+  SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
+  SECURITY_GROUP_IDS: 'sg-0a9e17',
+  MAX_TASK_DURATION_MS: '7200000',
+  IDLE_TIMEOUT_MS: '900000',
+  SESSIONS_TABLE: 'acme-Platform-Sessions',
+  INBOX_TABLE: 'acme-Platform-Inbox',
+  EVENTS_TABLE: 'acme-Platform-Events',
+  APPROVALS_TABLE: 'acme-Platform-Approvals',
+};
+
+describe('environment at cold start', () => {
+  it('parses a complete environment', () => {
+    const env = parseEnv(LIFECYCLE_ENV, GOOD);
+    expect(launchSettings(env)).toEqual({
+      deployment: 'acme',
+      clusterArn: GOOD.CLUSTER_ARN,
+      subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
+      securityGroupIds: ['sg-0a9e17'],
+      maxTaskDurationMs: 7_200_000,
+      idleTimeoutMs: 900_000,
+    });
+    expect(parseEnv(CREDENTIALS_ENV, { CUBICLE_DEPLOYMENT: 'acme' })).toEqual({ CUBICLE_DEPLOYMENT: 'acme' });
+  });
+
+  it('names every missing or malformed variable, never its value', () => {
+    const { INBOX_TABLE: _omit, ...missing } = GOOD;
+    const bad = { ...missing, SUBNET_IDS: 'subnet-0aaa,not-a-subnet', IDLE_TIMEOUT_MS: '-5', CLUSTER_ARN: 'hunter2' };
+    expect(() => parseEnv(API_ENV, bad)).toThrow(/INBOX_TABLE is not set/);
+    const message = (() => {
+      try {
+        parseEnv(API_ENV, bad);
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toMatch(/SUBNET_IDS must be comma-separated subnet ids/);
+    expect(message).toMatch(/IDLE_TIMEOUT_MS must be positive/);
+    expect(message).toMatch(/CLUSTER_ARN must be an ECS cluster ARN/);
+    expect(message).not.toContain('hunter2');
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * A real DynamoDB-compatible server on loopback (dynalite) with the control-plane tables created from
+ * the same shapes the Platform stack uses (runtime/shared/tables.ts), and a per-command call counter.
+ */
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+// dynalite ships no types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as (options: { createTableMs: number }) => import('node:http').Server;
+import { ACTIVE_INDEX, PARTITION_KEY, TABLES, type TableName } from '../../../runtime/shared/tables';
+
+export interface TestDynamo {
+  readonly doc: DynamoDBDocumentClient;
+  readonly tables: Record<TableName, string>;
+  /** DynamoDB commands sent since the last reset, by command name (ScanCommand must stay absent). */
+  readonly calls: Map<string, number>;
+  total(): number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startDynamo(): Promise<TestDynamo> {
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
+  const calls = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      calls.set(context.commandName as string, (calls.get(context.commandName as string) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  counter += 1;
+  const tables = {} as Record<TableName, string>;
+  for (const [name, spec] of Object.entries(TABLES) as [TableName, (typeof TABLES)[TableName]][]) {
+    const tableName = `${spec.id}-${process.pid}-${counter}`;
+    const sortKey = 'sortKey' in spec ? spec.sortKey : undefined;
+    const input: CreateTableCommandInput = {
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: PARTITION_KEY, AttributeType: 'S' },
+        ...(sortKey ? [{ AttributeName: sortKey.name, AttributeType: sortKey.type }] : []),
+        ...(name === 'sessions' ? [{ AttributeName: ACTIVE_INDEX.partitionKey, AttributeType: 'S' as const }] : []),
+      ],
+      KeySchema: [
+        { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+        ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
+      ],
+      GlobalSecondaryIndexes:
+        name === 'sessions'
+          ? [
+              {
+                IndexName: ACTIVE_INDEX.name,
+                KeySchema: [
+                  { AttributeName: ACTIVE_INDEX.partitionKey, KeyType: 'HASH' },
+                  { AttributeName: ACTIVE_INDEX.sortKey, KeyType: 'RANGE' },
+                ],
+                Projection: { ProjectionType: 'ALL' },
+              },
+            ]
+          : undefined,
+    };
+    await client.send(new CreateTableCommand(input));
+    tables[name] = tableName;
+  }
+  calls.clear();
+  return {
+    doc,
+    tables,
+    calls,
+    total: () => [...calls.values()].reduce((a, b) => a + b, 0),
+    reset: () => calls.clear(),
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/** Shared fixtures for the control-plane handler tests: roster, launch settings, clock, fakes, events. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { LaunchSettings } from '../../../runtime/control-plane/env';
+import type { HttpEvent } from '../../../runtime/control-plane/http';
+import type { LifecycleDeps } from '../../../runtime/control-plane/lifecycle';
+import type { RecordDeps } from '../../../runtime/control-plane/records';
+import { Roster, type RosterDirectory } from '../../../runtime/control-plane/roster';
+import type { TestDynamo } from './dynamo';
+
+export const ACCOUNT = '111111111111';
+export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
+
+export const LAUNCH: LaunchSettings = {
+  deployment: 'acme',
+  clusterArn: CLUSTER_ARN,
+  subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
+  securityGroupIds: ['sg-0a9e17'],
+  maxTaskDurationMs: 2 * 3600_000,
+  idleTimeoutMs: 15 * 60_000,
+};
+
+export const DIRECTORY: RosterDirectory = {
+  identity: { kind: 'cognito' },
+  users: [
+    {
+      id: 'alice',
+      email: 'alice@acme.example',
+      agents: [
+        { id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: ['crm'] },
+        { id: 'finance', provider: 'openai', providerSecret: true, secretConnections: ['bank-feed'] },
+      ],
+    },
+    {
+      id: 'bruno',
+      email: 'bruno@acme.example',
+      agents: [
+        { id: 'research', provider: 'bedrock', providerSecret: false, secretConnections: [] },
+        { id: 'writer', provider: 'google', providerSecret: true, secretConnections: [] },
+      ],
+    },
+  ],
+};
+
+export const ROSTER = new Roster(DIRECTORY);
+
+export function taskArnOf(id: string | number): string {
+  return `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/acme-cluster/${id}`;
+}
+
+export function taskDefinitionArnOf(userId: string, agentId: string, revision = 1): string {
+  return `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/acme-${userId}_${agentId}:${revision}`;
+}
+
+export class Clock {
+  constructor(public t = Date.UTC(2026, 0, 5, 9, 0, 0)) {}
+  readonly now = () => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/**
+ * ECS faked at the client: RunTask hands out numbered task ARNs unless a test queued another answer
+ * in `runTask` (a function per call, consumed in order); other calls answer empty.
+ */
+export function fakeEcs() {
+  const ecs = new ECSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const mock = mockClient(ecs);
+  const runTask: Array<() => Promise<RunTaskCommandOutput>> = [];
+  let n = 0;
+  mock.on(RunTaskCommand).callsFake(async () => {
+    const queued = runTask.shift();
+    return queued ? queued() : { tasks: [{ taskArn: taskArnOf(`run-${++n}`) }], failures: [] };
+  });
+  mock.on(StopTaskCommand).resolves({});
+  mock.on(ListTasksCommand).resolves({ taskArns: [] });
+  mock.on(DescribeTasksCommand).resolves({ tasks: [] });
+  return { ecs, mock, runTask };
+}
+
+export function silentLogger(): Logger {
+  return new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+}
+
+let sessionCounter = 0;
+
+export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LifecycleDeps {
+  return {
+    doc: dynamo.doc,
+    ecs,
+    sessionsTable: dynamo.tables.sessions,
+    eventsTable: dynamo.tables.events,
+    launch: LAUNCH,
+    now: clock.now,
+    newSessionId: () => `00000000-0000-4000-8000-${String(++sessionCounter).padStart(12, '0')}`,
+    log: logger,
+  };
+}
+
+export function recordDeps(dynamo: TestDynamo, clock: Clock): RecordDeps {
+  return {
+    doc: dynamo.doc,
+    sessionsTable: dynamo.tables.sessions,
+    inboxTable: dynamo.tables.inbox,
+    eventsTable: dynamo.tables.events,
+    approvalsTable: dynamo.tables.approvals,
+    now: clock.now,
+  };
+}
+
+let requestCounter = 0;
+
+export interface EventOptions {
+  /** Cognito username in the verified claims; undefined sends no claims at all. */
+  readonly user?: string;
+  readonly claims?: Record<string, string>;
+  readonly pathParameters?: Record<string, string>;
+  readonly query?: Record<string, string>;
+  readonly body?: unknown;
+  readonly rawBody?: string;
+}
+
+/** An HTTP API (payload 2.0) event as API Gateway delivers it after the JWT authorizer. */
+export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEvent {
+  const [method, path] = routeKey.split(' ');
+  const claims = options.claims ?? (options.user ? { sub: `sub-${options.user}`, username: options.user, token_use: 'access' } : undefined);
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    queryStringParameters: options.query,
+    pathParameters: options.pathParameters,
+    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'api',
+      domainName: 'api.example',
+      domainPrefix: 'api',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+      requestId: `req-${++requestCounter}`,
+      routeKey,
+      stage: '$default',
+      time: '',
+      timeEpoch: 0,
+      authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: claims ?? {}, scopes: [] } },
+    },
+  } as unknown as HttpEvent;
+}
