@@ -64,7 +64,12 @@ export class ApprovalStore {
   /** Waits for the decision. `signal` aborts the wait (task stopping); the row stays pending then. */
   async wait(row: ApprovalRow, signal?: AbortSignal): Promise<ApprovalOutcome> {
     while (true) {
-      if (signal?.aborted) return { approvalId: row.sk, status: 'aborted' };
+      if (signal?.aborted) {
+        // Close the request so nobody approves a call that can no longer happen; a decision that won
+        // the race is reported as it is.
+        const closed = await this.expire(row).catch(() => undefined);
+        return closed && closed.status !== 'expired' ? closed : { approvalId: row.sk, status: 'aborted' };
+      }
       const current = await this.read(row.sk);
       const status = current ? approvalStatus(current) : 'expired';
       if (status !== 'pending') return { approvalId: row.sk, status, decidedBy: current?.decidedBy };

@@ -43,7 +43,7 @@ describe('Dockerfile', () => {
     expect(user).toEqual(['USER 10001:10001']);
     expect(instructions.indexOf(user[0])).toBeGreaterThan(instructions.findIndex((l) => l.startsWith('RUN groupadd')));
     expect(instructions).toContain('WORKDIR /workspace');
-    expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "-s", "--"]');
     expect(instructions).toContain('CMD ["node", "/opt/cubicle/entrypoint.cjs"]');
     // Nothing the image needs at run time lives outside /workspace and /tmp (the root is read-only).
     expect(dockerfile).toContain('HOME=/tmp/cubicle/home');

@@ -34,20 +34,18 @@ describe('lifetime', () => {
     const p = h.pair('capped');
     await h.putSession(db, p);
     const message = await h.sendMessage(db, p, stubborn);
-    const capMs = 2_500;
+    const capMs = 4_000;
     const graceMs = 1_000;
     const agent = h.spawnAgent(
       h.agentEnv(db, p, path.join(dir.root, 'cap'), { CUBICLE_MAX_TASK_DURATION_MS: String(capMs), CUBICLE_STOP_GRACE_MS: String(graceMs) }),
     );
-    const pid = await h.waitFor(async () => (await replies(p)).some((r) => r.startsWith('grandchild')) || undefined, 10_000, 'grandchild').then(
-      async () => grandchildPid(await replies(p)),
-    );
-    expect(h.isAlive(pid)).toBe(true);
     const exit = await agent.exited;
     const lifetime = exit.at - agent.spawnedAt;
     expect(exit.code).toBe(0);
     expect(lifetime).toBeLessThanOrEqual(capMs + graceMs + 1_000);
     expect(lifetime).toBeGreaterThanOrEqual(capMs);
+    // The tool process the CLI started (ignoring SIGTERM too) died with the group.
+    const pid = grandchildPid(await replies(p));
     await h.waitFor(() => !h.isAlive(pid) || undefined, 2_000, 'grandchild to die');
 
     const all = await h.events(db, p);
@@ -91,6 +89,23 @@ describe('lifetime', () => {
     const exit = await agent.exited;
     expect(exit.at - sentAt).toBeLessThan(3_000);
     expect((await h.events(db, p)).find((e) => e.type === 'message.interrupted')?.data).toEqual({ reason: 'sigterm', killed: false });
+  });
+
+  it('a stop during an approval wait closes the approval, so it can no longer be granted', async () => {
+    const p = h.pair('asking');
+    await h.putSession(db, p);
+    await h.sendMessage(db, p, { steps: [{ tool: 'WebSearch', input: { query: 'q' } }] });
+    const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'asking')));
+    const pending = await h.waitFor(async () => (await h.approvals(db, p))[0], 10_000, 'approval');
+    agent.proc.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+    const [row] = await h.approvals(db, p);
+    expect(row.sk).toBe(pending.sk);
+    expect(row.expiredAt).toBeDefined();
+    await expect(h.decide(db, p, row.sk, 'approved')).rejects.toThrow(/conditional/i);
+    const all = await h.events(db, p);
+    expect(all.find((e) => e.type === 'approval.resolved')?.data).toMatchObject({ status: 'aborted' });
+    expect(all.find((e) => e.type === 'message.interrupted')?.data).toMatchObject({ reason: 'sigterm' });
   });
 
   it('heartbeats the session row while a CLI run is in flight, and not while idle', async () => {
