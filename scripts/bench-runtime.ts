@@ -34,7 +34,8 @@ function fakeSecretsManager(): Server {
       res.setHeader('content-type', 'application/x-amz-json-1.1');
       if (target !== 'secretsmanager.GetSecretValue') {
         res.statusCode = 400;
-        return res.end(JSON.stringify({ __type: 'InvalidRequestException', message: target }));
+        res.end(JSON.stringify({ __type: 'InvalidRequestException', message: target }));
+        return;
       }
       const { SecretId } = JSON.parse(body) as { SecretId: string };
       res.end(JSON.stringify({ ARN: SecretId, Name: 'bench', SecretString: 'bench-api-key-0123456789', VersionId: 'v1' }));
