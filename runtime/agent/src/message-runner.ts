@@ -37,6 +37,10 @@ export interface RunnerOptions {
 interface Current {
   readonly row: InboxRow;
   readonly log: Logger;
+  /** Aborted when the task stops or the CLI run ends: pending approval waits give up. */
+  readonly abort: AbortController;
+  /** Guard questions being answered, awaited before the message is closed. */
+  readonly inflight: Set<Promise<unknown>>;
 }
 
 /**
@@ -71,7 +75,11 @@ export class MessageRunner {
       return true;
     }
 
-    this.current = { row, log };
+    const abort = new AbortController();
+    const onStop = () => abort.abort();
+    o.abortSignal.addEventListener('abort', onStop, { once: true });
+    const current: Current = { row, log, abort, inflight: new Set() };
+    this.current = current;
     await o.events.append({ ...base, type: 'message.started', data: { attempt: row.attempts ?? 1 } });
     log.info('message started', { attempt: row.attempts ?? 1, bytes: Buffer.byteLength(row.body) });
     const heartbeat = this.startHeartbeat(log);
@@ -128,6 +136,10 @@ export class MessageRunner {
       exit = await child.exited;
       onParsed(parser.end());
     } finally {
+      // A question the CLI can no longer hear the answer to is closed (its approval expired) first.
+      abort.abort();
+      o.abortSignal.removeEventListener('abort', onStop);
+      await Promise.allSettled([...current.inflight]);
       for (const file of files) rmSync(file, { force: true });
       heartbeat.stop();
       this.current = undefined;
@@ -159,11 +171,18 @@ export class MessageRunner {
   }
 
   /** Answers a hook's question about one tool call. */
-  async guard(request: GuardRequest): Promise<GuardResponse> {
-    const { o } = this;
+  guard(request: GuardRequest): Promise<GuardResponse> {
     const current = this.current;
-    if (!current) return { decision: 'deny', reason: 'no message is being processed' };
-    if (o.abortSignal.aborted) return { decision: 'deny', reason: 'the agent is stopping' };
+    if (!current) return Promise.resolve({ decision: 'deny', reason: 'no message is being processed' });
+    if (current.abort.signal.aborted) return Promise.resolve({ decision: 'deny', reason: 'the agent is stopping' });
+    const answer = this.answer(current, request);
+    current.inflight.add(answer);
+    void answer.finally(() => current.inflight.delete(answer)).catch(() => undefined);
+    return answer;
+  }
+
+  private async answer(current: Current, request: GuardRequest): Promise<GuardResponse> {
+    const { o } = this;
     const base = { requestId: current.row.requestId, messageId: current.row.sk };
     const classification = classify({ tool: request.tool, input: request.input });
     const summary = this.clean({ s: classification.summary }).s as string;
@@ -180,7 +199,7 @@ export class MessageRunner {
       type: 'approval.requested',
       data: this.clean({ approvalId: approval.sk, tool: request.tool, summary, hosts: classification.hosts, expiresAt: approval.expiresAt }),
     });
-    const outcome = await o.approvals.wait(approval, o.abortSignal);
+    const outcome = await o.approvals.wait(approval, current.abort.signal);
     await o.events.append({
       ...base,
       type: 'approval.resolved',
