@@ -3,6 +3,7 @@ import { addComplianceChecks } from './aspects/compliance';
 import { LoadedConfig } from './config/load';
 import { FleetLockOptions, resolveShardPlan } from './fleet/lock';
 import { fleetStackName } from './fleet/naming';
+import { ControlPlaneStack } from './stacks/control-plane-stack';
 import { EdgeStack } from './stacks/edge-stack';
 import { FleetStack } from './stacks/fleet-stack';
 import { NetworkStack } from './stacks/network-stack';
@@ -13,6 +14,7 @@ export interface CubicleStacks {
   readonly edge: EdgeStack;
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
+  readonly controlPlane: ControlPlaneStack;
   /** `<name>-Fleet-NN`, in shard order. */
   readonly fleets: FleetStack[];
   readonly pipeline: PipelineStack;
@@ -39,6 +41,12 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
     network,
     description: 'Cubicle platform: ECS cluster, agent image, execution role, logs and platform key',
   });
+  const controlPlane = new ControlPlaneStack(app, `${prefix}-ControlPlane`, {
+    config,
+    network,
+    platform,
+    description: 'Cubicle control plane: employee API, identity, wake/sleep, task events and the reaper',
+  });
   const plan = resolveShardPlan(config, options.fleetLock);
   const fleets = plan.shards.map(
     ({ shard, users }) =>
@@ -54,5 +62,5 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
   for (const warning of plan.warnings) Annotations.of(app).addWarningV2('cubicle:fleetShardAboveTarget', warning);
   const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, { config, description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles' });
   addComplianceChecks(app, config);
-  return { edge, network, platform, pipeline, fleets };
+  return { edge, network, platform, controlPlane, pipeline, fleets };
 }

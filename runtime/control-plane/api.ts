@@ -11,6 +11,7 @@ import { pairKey } from '../shared/tables';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
 import { decideApproval, getSessions, putMessage, readEventPage, type RecordDeps } from './records';
+import { API_ROUTES } from './routes';
 import { agentOf, type Roster, type RosterAgent, type RosterUser } from './roster';
 
 export interface ApiDeps {
@@ -47,16 +48,14 @@ interface Call {
 type Route = (deps: ApiDeps, call: Call) => Promise<HttpResult>;
 
 const ROUTES: Record<string, Route> = {
-  'GET /v1/agents': listAgents,
-  'GET /v1/agents/{agentId}': getAgent,
-  'POST /v1/agents/{agentId}/wake': wakeAgent,
-  'POST /v1/agents/{agentId}/sleep': sleepAgent,
-  'POST /v1/agents/{agentId}/messages': postMessage,
-  'GET /v1/agents/{agentId}/events': listEvents,
-  'POST /v1/approvals/{id}': decide,
+  [API_ROUTES.listAgents]: listAgents,
+  [API_ROUTES.getAgent]: getAgent,
+  [API_ROUTES.wake]: wakeAgent,
+  [API_ROUTES.sleep]: sleepAgent,
+  [API_ROUTES.postMessage]: postMessage,
+  [API_ROUTES.listEvents]: listEvents,
+  [API_ROUTES.decideApproval]: decide,
 };
-
-export const API_ROUTE_KEYS = Object.keys(ROUTES);
 
 export function createApiHandler(deps: ApiDeps): (event: HttpEvent) => Promise<HttpResult> {
   return (event) => handleWithIdentity(deps.logger, deps.roster, event, async (user, requestId) => {

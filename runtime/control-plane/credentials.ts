@@ -10,6 +10,7 @@ import * as z from 'zod/mini';
 import { connectionSecretName, providerSecretName } from '../shared/names';
 import { handleWithIdentity, HttpError, parseBody, type HttpEvent, type HttpResult } from './http';
 import type { Roster, RosterUser } from './roster';
+import { CREDENTIAL_ROUTES } from './routes';
 
 export interface CredentialDeps {
   readonly roster: Roster;
@@ -28,7 +29,6 @@ const CREDENTIAL_BODY = z.strictObject({
   ),
 });
 
-export const CREDENTIAL_ROUTE_KEYS = ['PUT /v1/credentials/{provider}', 'PUT /v1/connections/{connection}/credential'];
 
 export function createCredentialsHandler(deps: CredentialDeps): (event: HttpEvent) => Promise<HttpResult> {
   return (event) =>
@@ -50,14 +50,14 @@ export function createCredentialsHandler(deps: CredentialDeps): (event: HttpEven
 
 /** The caller's own secret for the route, or 404 when none of the caller's agents uses it. */
 function secretFor(deployment: string, user: RosterUser, event: HttpEvent): string {
-  if (event.routeKey === CREDENTIAL_ROUTE_KEYS[0]) {
+  if (event.routeKey === CREDENTIAL_ROUTES.provider) {
     const provider = event.pathParameters?.provider;
     if (provider && user.agents.some((a) => a.provider === provider && a.providerSecret)) {
       return providerSecretName(deployment, user.id, provider);
     }
     throw new HttpError(404, 'None of your agents uses a stored credential for this provider.');
   }
-  if (event.routeKey === CREDENTIAL_ROUTE_KEYS[1]) {
+  if (event.routeKey === CREDENTIAL_ROUTES.connection) {
     const connection = event.pathParameters?.connection;
     if (connection && user.agents.some((a) => a.secretConnections.includes(connection))) {
       return connectionSecretName(deployment, user.id, connection);

@@ -1,0 +1,275 @@
+import * as path from 'node:path';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Construct } from 'constructs';
+import { ENV } from '../../runtime/control-plane/env';
+import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
+import { agentRolePath, secretNamePrefix, taskFamilyPrefix } from '../../runtime/shared/names';
+import { ACTIVE_INDEX, TABLES, TableName } from '../../runtime/shared/tables';
+import { EncryptedLogGroup } from './encrypted-log-group';
+
+export const REPO_ROOT = path.join(__dirname, '..', '..');
+export const CONTROL_PLANE_HANDLERS = path.join(REPO_ROOT, 'runtime', 'control-plane', 'handlers');
+
+/**
+ * esbuild settings of every control-plane bundle (scripts/bench-control-plane.ts builds with the same).
+ * The AWS SDK is bundled rather than taken from the Lambda runtime, so the SDK the tests ran is the one
+ * that deploys, minified and tree-shaken.
+ */
+export const BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  target: 'node24',
+  format: nodejs.OutputFormat.CJS,
+  mainFields: ['module', 'main'],
+  externalModules: [] as string[],
+} as const;
+
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+export interface CubicleFunctionProps {
+  /** Handler file under runtime/control-plane/handlers, without extension. */
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper';
+  readonly description: string;
+  readonly vpc: ec2.IVpc;
+  /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
+  readonly subnets: readonly ec2.ISubnet[];
+  /** Security group of the control-plane functions (HTTPS egress only). */
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly logRetentionDays: number;
+  /** Key of the function's log group (a key whose policy admits CloudWatch Logs). */
+  readonly logKey: kms.IKey;
+  /** Roster directory file copied next to the bundle as roster.json (the API functions need it). */
+  readonly rosterFile?: string;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /**
+   * Physical role name. Only for a role another stack names by ARN (the credential writer);
+   * @default a generated name
+   */
+  readonly roleName?: string;
+}
+
+/**
+ * A control-plane Lambda function as they all must be: Node.js bundled locally by esbuild, arm64,
+ * active tracing, in the VPC's private subnets behind an HTTPS-only security group (Control Tower
+ * CT.LAMBDA.PR.3), an explicit encrypted log group with the configured retention, and its own role that
+ * starts with nothing but logs, tracing and its network interfaces. Every further permission comes from
+ * a bind* helper below, which sets the environment variable and the grant together.
+ */
+export class CubicleFunction extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  private tableKeyBound = false;
+
+  constructor(scope: Construct, id: string, props: CubicleFunctionProps) {
+    super(scope, id);
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      roleName: props.roleName,
+      description: `Cubicle control plane: ${props.description}`,
+    });
+    const logs = new EncryptedLogGroup(this, 'Logs', {
+      retentionDays: props.logRetentionDays,
+      purpose: `${props.handler} function logs`,
+      encryptionKey: props.logKey,
+    });
+    logs.logGroup.grantWrite(this.role);
+    // What AWSLambdaVPCAccessExecutionRole grants, inline: Lambda manages the function's network
+    // interfaces with its execution role; these EC2 actions do not support resource-level scoping
+    // for Describe, and Lambda picks the interface ids.
+    // https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+
+    const rosterFile = props.rosterFile;
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      entry: path.join(CONTROL_PLANE_HANDLERS, `${props.handler}.ts`),
+      handler: 'handler',
+      description: `Cubicle control plane: ${props.description}`,
+      runtime: FUNCTION_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      tracing: lambda.Tracing.ACTIVE,
+      role: this.role,
+      logGroup: logs.logGroup,
+      vpc: props.vpc,
+      vpcSubnets: { subnets: [...props.subnets] },
+      securityGroups: [props.securityGroup],
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      environment: {
+        POWERTOOLS_SERVICE_NAME: `cubicle-${props.handler}`,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      bundling: {
+        ...BUNDLING,
+        mainFields: [...BUNDLING.mainFields],
+        externalModules: [...BUNDLING.externalModules],
+        commandHooks: rosterFile
+          ? {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (_input: string, output: string) => [`cp "${rosterFile}" "${path.join(output, ROSTER_FILE_NAME)}"`],
+            }
+          : undefined,
+      },
+    });
+
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only actions without resource-level permissions use "*": X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and the EC2 network-interface actions Lambda performs with the execution role in a VPC (the AWSLambdaVPCAccessExecutionRole set).',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'NIST.800.53.R5-LambdaConcurrency',
+      reason: 'Reserved concurrency would be taken from the account\'s unreserved pool (10 in new accounts, which cannot reserve at all) and could throttle employees; the API stage is throttled (rate and burst), EventBridge bounds the task events, and the reaper runs once a minute.',
+    });
+    Validations.of(this.role).acknowledge({
+      id: 'NIST.800.53.R5-IAMNoInlinePolicy',
+      reason: 'The policy is this function\'s own least-privilege grant set, built next to the environment variables it pairs with; it lives and dies with the role.',
+    });
+  }
+
+  /** Adds a statement to the function's role. */
+  allow(statement: iam.PolicyStatement): void {
+    this.role.addToPolicy(statement);
+  }
+
+  setEnv(name: string, value: string): void {
+    this.function.addEnvironment(name, value);
+  }
+
+  /** The tables' key, usable only through DynamoDB (once per function). */
+  bindTableKey(key: kms.IKey): void {
+    if (this.tableKeyBound) return;
+    this.tableKeyBound = true;
+    this.allow(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}
+
+/** DynamoDB item actions the control plane uses; Scan is deliberately not one of them. */
+export type TableAction = 'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:Query';
+
+export interface BindTableOptions {
+  readonly table: dynamodb.ITable;
+  /** The platform key the tables are encrypted with. */
+  readonly key: kms.IKey;
+  readonly actions: readonly TableAction[];
+  /** Query on the Sessions table's sparse active index (the reaper). */
+  readonly queryActiveIndex?: boolean;
+}
+
+/** Sets the table's name variable and grants exactly the listed actions on it (and its key via DynamoDB). */
+export function bindTable(fn: CubicleFunction, name: TableName, options: BindTableOptions): void {
+  fn.setEnv(TABLES[name].envVar, options.table.tableName);
+  fn.allow(new iam.PolicyStatement({ actions: [...options.actions], resources: [options.table.tableArn] }));
+  if (options.queryActiveIndex) {
+    if (name !== 'sessions') throw new Error('only the Sessions table has the active index');
+    fn.allow(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${options.table.tableArn}/index/${ACTIVE_INDEX.name}`] }));
+  }
+  fn.bindTableKey(options.key);
+}
+
+export interface LauncherOptions {
+  readonly deployment: string;
+  readonly cluster: ecs.ICluster;
+  readonly subnets: readonly ec2.ISubnet[];
+  /** The agent tasks' security group (no ingress). */
+  readonly agentSecurityGroup: ec2.ISecurityGroup;
+  /** The shared task execution role, passed with every task definition. */
+  readonly executionRole: iam.IRole;
+  readonly maxTaskDurationSeconds: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+/**
+ * Task ARNs for actions on tasks; every such statement also carries the `ecs:cluster` condition, which
+ * is what limits it to the Cubicle cluster (the cluster's generated name is not known to this stack).
+ */
+export function tasksArn(scope: Construct): string {
+  return Stack.of(scope).formatArn({ service: 'ecs', resource: 'task', resourceName: '*' });
+}
+
+/** Acknowledges one wildcard resource of a function's role, with the reason it cannot be narrower. */
+function acknowledgeWildcard(fn: CubicleFunction, resource: string, reason: string): void {
+  Validations.of(fn.role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+}
+
+/**
+ * Starts and stops agent tasks: RunTask on this deployment's task families only (in this cluster),
+ * PassRole on the fleet's agent-role path and the execution role only to ECS tasks, tags on create
+ * only, StopTask only in this cluster. Sets the launch settings with them.
+ */
+export function bindLauncher(fn: CubicleFunction, options: LauncherOptions): void {
+  const stack = Stack.of(fn);
+  fn.setEnv(ENV.deployment, options.deployment);
+  fn.setEnv(ENV.clusterArn, options.cluster.clusterArn);
+  fn.setEnv(ENV.subnetIds, options.subnets.map((s) => s.subnetId).join(','));
+  fn.setEnv(ENV.securityGroupIds, options.agentSecurityGroup.securityGroupId);
+  fn.setEnv(ENV.maxTaskDurationMs, String(options.maxTaskDurationSeconds * 1000));
+  fn.setEnv(ENV.idleTimeoutMs, String(options.idleTimeoutSeconds * 1000));
+  const inCluster = { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } };
+  const families = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${taskFamilyPrefix(options.deployment)}*` });
+  const agentRoles = stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${agentRolePath(options.deployment).slice(1)}*` });
+  fn.allow(new iam.PolicyStatement({ actions: ['ecs:RunTask'], resources: [families], conditions: inCluster }));
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['ecs:TagResource'],
+      resources: [tasksArn(fn)],
+      conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+    }),
+  );
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['iam:PassRole'],
+      resources: [agentRoles, options.executionRole.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    }),
+  );
+  fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: inCluster }));
+  acknowledgeWildcard(fn, families, 'Every task family of this deployment (`<name>-<user>_<agent>`, one per pair, created by the fleet stacks, any revision), and only in the Cubicle cluster (ecs:cluster condition).');
+  acknowledgeWildcard(fn, agentRoles, 'The fleet\'s per-pair task roles live under this deployment\'s IAM path; PassRole is further limited to ECS tasks (iam:PassedToService).');
+  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks and tagging to tasks of the Cubicle cluster being created by RunTask.');
+}
+
+/** The reaper's view of the cluster: which tasks run, and their details. */
+export function bindTaskObserver(fn: CubicleFunction, cluster: ecs.ICluster): void {
+  const inCluster = { ArnEquals: { 'ecs:cluster': cluster.clusterArn } };
+  fn.allow(new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: [tasksArn(fn)], conditions: inCluster }));
+  // ListTasks has no task resource to name (its resource type is the container instance, which Fargate
+  // does not have); the cluster condition is what scopes it.
+  fn.allow(new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
+}
+
+/** PutSecretValue on this deployment's secrets; nothing can read them (the fleet's policies deny it anyway). */
+export function bindSecretWriter(fn: CubicleFunction, deployment: string): void {
+  fn.setEnv(ENV.deployment, deployment);
+  const secrets = Stack.of(fn).formatArn({ service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `${secretNamePrefix(deployment)}*` });
+  fn.allow(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [secrets] }));
+  acknowledgeWildcard(fn, secrets, 'This deployment\'s secret-name prefix: the fleet stacks create the secrets (their ARNs end in a random suffix), and each secret\'s resource policy admits only this role for PutSecretValue.');
+}
+

@@ -1,0 +1,107 @@
+import { CfnOutput, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Construct } from 'constructs';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { ControlPlaneNetwork } from '../constructs/control-plane-network';
+import { rosterDirectory, writeRosterFile } from '../constructs/control-plane-roster';
+import { allowLogsService } from '../constructs/encrypted-log-group';
+import { createRetainedKey } from '../constructs/retained-key';
+import { LauncherOptions } from '../constructs/cubicle-function';
+import { EmployeeApi, FunctionBase } from '../constructs/employee-api';
+import { EmployeeIdentity } from '../constructs/identity';
+import { LifecycleFunctions } from '../constructs/lifecycle-functions';
+import { CubicleStack, CubicleStackProps } from './cubicle-stack';
+import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
+import { PlatformStack } from './platform-stack';
+
+export interface ControlPlaneStackProps extends CubicleStackProps {
+  readonly network: NetworkStack;
+  readonly platform: PlatformStack;
+}
+
+/**
+ * The control plane: the employee HTTP API (JWT authorizer, Cognito or an external OIDC issuer), the
+ * credential writer, and the lifecycle functions (task state events, reaper) over the Platform stack's
+ * tables and cluster.
+ */
+export class ControlPlaneStack extends CubicleStack {
+  readonly identity: EmployeeIdentity;
+  readonly api: EmployeeApi;
+  readonly lifecycle: LifecycleFunctions;
+  readonly network: ControlPlaneNetwork;
+  readonly functionSecurityGroup: ec2.SecurityGroup;
+  readonly logsKey: kms.Key;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
+    super(scope, id, props);
+    const { config, network, platform } = props;
+
+    this.network = new ControlPlaneNetwork(this, 'Network', { vpc: network.vpc });
+    this.functionSecurityGroup = this.network.securityGroup;
+    this.admitToInterfaceEndpoints(network);
+
+    // Log groups are encrypted with a key of this stack: Control Tower CT.CLOUDWATCH.PR.3 accepts only a
+    // literal key ARN or a reference to a key in the same template.
+    this.logsKey = createRetainedKey(this, 'LogsKey', { description: 'Cubicle: encrypts control-plane function and API access logs' });
+    allowLogsService(this.logsKey);
+
+    const base: FunctionBase = {
+      vpc: network.vpc,
+      subnets: this.network.subnets,
+      securityGroup: this.functionSecurityGroup,
+      logRetentionDays: config.logs.retentionDays,
+      logKey: this.logsKey,
+    };
+    const launcher: LauncherOptions = {
+      deployment: config.name,
+      cluster: platform.cluster,
+      subnets: network.vpc.privateSubnets,
+      agentSecurityGroup: network.agentSecurityGroup,
+      executionRole: platform.executionRole,
+      maxTaskDurationSeconds: config.runtime.maxTaskDuration,
+      idleTimeoutSeconds: config.runtime.idleTimeout,
+    };
+
+    this.identity = new EmployeeIdentity(this, 'Identity', { config });
+    this.api = new EmployeeApi(this, 'EmployeeApi', {
+      base,
+      identity: this.identity,
+      rosterFile: writeRosterFile(rosterDirectory(config)),
+      tables: platform.tables,
+      tableKey: platform.key,
+      launcher,
+    });
+    this.lifecycle = new LifecycleFunctions(this, 'Lifecycle', {
+      base,
+      cluster: platform.cluster,
+      tables: platform.tables,
+      tableKey: platform.key,
+      launcher,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Employee API base URL' });
+    if (this.identity.userPool && this.identity.client) {
+      new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: this.identity.client.userPoolClientId });
+    }
+    Validations.of(this.functionSecurityGroup).acknowledge({
+      id: 'NIST.800.53.R5-EC2RestrictedCommonPorts',
+      reason: 'Egress only (no ingress rule); 443 is the one port open, to reach AWS APIs.',
+    });
+  }
+
+  /**
+   * The interface endpoints (when on) admit agent tasks only; the credential writer reaches Secrets
+   * Manager through them (private DNS), so this stack adds HTTPS from the functions. The rule lives in
+   * this stack (remote rule) to keep the Network stack free of references to it.
+   */
+  private admitToInterfaceEndpoints(network: NetworkStack): void {
+    for (const [id] of INTERFACE_ENDPOINT_SERVICES) {
+      const endpoint = network.vpc.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined;
+      if (!endpoint) continue;
+      for (const group of endpoint.connections.securityGroups) {
+        group.addIngressRule(this.functionSecurityGroup, ec2.Port.tcp(443), 'HTTPS from control-plane functions', true);
+      }
+    }
+  }
+}

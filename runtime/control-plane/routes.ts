@@ -1,0 +1,19 @@
+/**
+ * The employee API's routes, shared by the handlers (dispatch) and the CDK stack (API Gateway routes),
+ * so a route cannot exist on one side only. Every route sits behind the JWT authorizer.
+ */
+export const API_ROUTES = {
+  listAgents: 'GET /v1/agents',
+  getAgent: 'GET /v1/agents/{agentId}',
+  wake: 'POST /v1/agents/{agentId}/wake',
+  sleep: 'POST /v1/agents/{agentId}/sleep',
+  postMessage: 'POST /v1/agents/{agentId}/messages',
+  listEvents: 'GET /v1/agents/{agentId}/events',
+  decideApproval: 'POST /v1/approvals/{id}',
+} as const;
+
+/** Served by the credential writer function. */
+export const CREDENTIAL_ROUTES = {
+  provider: 'PUT /v1/credentials/{provider}',
+  connection: 'PUT /v1/connections/{connection}/credential',
+} as const;

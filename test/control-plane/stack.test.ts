@@ -1,0 +1,294 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { topBlocks } from '../../lib/constructs/control-plane-network';
+import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
+import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/routes';
+import { STARTED_BY } from '../../runtime/shared/names';
+import { TABLES } from '../../runtime/shared/tables';
+import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/assembly';
+import { exampleConfig } from '../support/example-config';
+import { actionsOf, functionOf, granting, outputName, roleIdOf, statementsOf, type FunctionName, type Statement } from './support/template';
+
+const STACK = 'acme-ControlPlane';
+const template = exampleTemplate(STACK);
+const json = exampleTemplates().get(STACK)!;
+const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper'];
+const CLUSTER_ARN_OUTPUT = /ClusterEB0386A7Arn/;
+
+const tableOf = (resource: unknown): string | undefined => /Tables(Sessions|Inbox|Events|Approvals)/.exec(outputName(resource) ?? '')?.[1];
+
+/** Table actions per role: table → sorted actions (index queries as `Sessions/index/active`). */
+function tableGrants(name: FunctionName): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const s of statementsOf(json, name)) {
+    const dynamo = actionsOf(s).filter((a) => a.startsWith('dynamodb:'));
+    if (dynamo.length === 0) continue;
+    const resource = s.Resource as unknown;
+    const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    const key = join ? `${tableOf(join[1][0])}${join[1][1]}` : tableOf(resource);
+    out[key as string] = [...(out[key as string] ?? []), ...dynamo].sort();
+  }
+  return out;
+}
+
+describe('routes and authorizer', () => {
+  it('has exactly the API routes, each behind the JWT authorizer', () => {
+    const routes = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual([...Object.values(API_ROUTES), ...Object.values(CREDENTIAL_ROUTES)].sort());
+    const [[authorizerId]] = resourcesOfType(json, 'AWS::ApiGatewayV2::Authorizer');
+    for (const route of routes) {
+      expect(route.AuthorizationType, route.RouteKey).toBe('JWT');
+      expect(route.AuthorizerId, route.RouteKey).toEqual({ Ref: authorizerId });
+    }
+  });
+
+  it('sends credential routes to the credential writer and the rest to the API function', () => {
+    const integrationFunction = (integrationRef: { Ref: string }) =>
+      json.Resources[integrationRef.Ref].Properties.IntegrationUri['Fn::GetAtt'][0];
+    for (const [, route] of resourcesOfType(json, 'AWS::ApiGatewayV2::Route')) {
+      const target = route.Properties.Target['Fn::Join'][1][1];
+      const expected = Object.values(CREDENTIAL_ROUTES).includes(route.Properties.RouteKey) ? 'credentials' : 'api';
+      expect(integrationFunction(target), route.Properties.RouteKey).toBe(functionOf(json, expected).id);
+    }
+  });
+
+  it('verifies Cognito tokens: issuer of the pool, audience of the app client', () => {
+    const [[poolId]] = resourcesOfType(json, 'AWS::Cognito::UserPool');
+    const [[clientId]] = resourcesOfType(json, 'AWS::Cognito::UserPoolClient');
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Issuer: { 'Fn::Join': ['', ['https://cognito-idp.eu-west-1.amazonaws.com/', { Ref: poolId }]] },
+        Audience: [{ Ref: clientId }],
+      },
+    });
+  });
+
+  it('logs access without headers or bodies, and throttles the stage', () => {
+    const [[, stage]] = resourcesOfType(json, 'AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
+    expect(format.requestId).toBe('$context.requestId');
+    expect(JSON.stringify(format)).not.toMatch(/header|body|authorization/i);
+  });
+});
+
+describe('Cognito user pool', () => {
+  const config = exampleConfig();
+
+  it('holds exactly the roster\'s users (username = user id), admin-created, with required MFA', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: Match.objectLike({ AllowAdminCreateUserOnly: true }),
+      MfaConfiguration: 'ON',
+      EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
+      DeletionProtection: 'ACTIVE',
+    });
+    const users = resourcesOfType(json, 'AWS::Cognito::UserPoolUser').map(([, r]) => r.Properties);
+    expect(users.map((u) => [u.Username, u.UserAttributes])).toEqual(
+      config.users.map((u) => [u.id, [{ Name: 'email', Value: u.email }, { Name: 'email_verified', Value: 'true' }]]),
+    );
+  });
+
+  it('gives the app client no write access to attributes and no client secret', () => {
+    template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      GenerateSecret: false,
+      WriteAttributes: [],
+      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+      PreventUserExistenceErrors: 'ENABLED',
+    });
+  });
+
+  it('the bundled roster directory maps Cognito usernames to the same users and their secret needs', () => {
+    const directory = rosterDirectory(config);
+    expect(directory.identity).toEqual({ kind: 'cognito' });
+    const alice = directory.users.find((u) => u.id === 'alice')!;
+    expect(alice.agents).toEqual([
+      { id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: ['crm'] },
+      { id: 'finance', provider: 'openai', providerSecret: true, secretConnections: ['bank-feed'] },
+    ]);
+    const bruno = directory.users.find((u) => u.id === 'bruno')!;
+    expect(bruno.agents.find((a) => a.id === 'research')).toEqual({ id: 'research', provider: 'bedrock', providerSecret: false, secretConnections: [] });
+  });
+});
+
+describe('lifecycle rules', () => {
+  it('routes the cluster\'s RUNNING/STOPPED task events of Cubicle tasks to the task-events function', () => {
+    const [[, rule]] = resourcesOfType(json, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
+    const pattern = rule.Properties.EventPattern;
+    expect(pattern.source).toEqual(['aws.ecs']);
+    expect(pattern['detail-type']).toEqual(['ECS Task State Change']);
+    expect(pattern.detail.lastStatus).toEqual(['RUNNING', 'STOPPED']);
+    expect(pattern.detail.startedBy).toEqual([STARTED_BY]);
+    expect(outputName(pattern.detail.clusterArn[0])).toMatch(CLUSTER_ARN_OUTPUT);
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionOf(json, 'task-events').id, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 } }),
+    ]);
+  });
+
+  it('ticks the reaper every minute without retries, inside its timeout', () => {
+    const [[, rule]] = resourcesOfType(json, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+    expect(rule.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionOf(json, 'reaper').id, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } }),
+    ]);
+    expect(functionOf(json, 'reaper').resource.Properties.Timeout).toBeLessThan(60);
+  });
+});
+
+describe('functions', () => {
+  it.each(FUNCTIONS)('%s: arm64 Node.js 24, active tracing, own encrypted log group, in the control plane\'s subnets', (name) => {
+    const props = functionOf(json, name).resource.Properties;
+    expect(props.Runtime).toBe('nodejs24.x');
+    expect(props.Architectures).toEqual(['arm64']);
+    expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+    const logGroup = json.Resources[props.LoggingConfig.LogGroup.Ref];
+    expect(logGroup.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LogsKey/), 'Arn'] });
+    expect(logGroup.DeletionPolicy).toBe('Retain');
+    const subnets = props.VpcConfig.SubnetIds.map((s: { Ref: string }) => json.Resources[s.Ref]);
+    expect(subnets.map((s: { Type: string }) => s.Type)).toEqual(['AWS::EC2::Subnet', 'AWS::EC2::Subnet']);
+    expect(props.VpcConfig.SecurityGroupIds).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^NetworkFunctions/), 'GroupId'] }]);
+  });
+
+  it('places the subnets in the last two /24 blocks of the VPC, routed through NAT, with a DynamoDB gateway endpoint', () => {
+    const subnets = resourcesOfType(json, 'AWS::EC2::Subnet').map(([, s]) => s.Properties);
+    expect(subnets.map((s) => s.CidrBlock)).toEqual(['10.0.254.0/24', '10.0.255.0/24']);
+    expect(topBlocks('10.1.0.0/20', 2)).toEqual(['10.1.14.0/24', '10.1.15.0/24']);
+    expect(() => topBlocks('10.0.0.0/24', 2)).toThrow(/literal \/22 or larger/);
+    expect(subnets.every((s) => s.MapPublicIpOnLaunch === false)).toBe(true);
+    const routes = resourcesOfType(json, 'AWS::EC2::Route').map(([, r]) => r.Properties);
+    expect(routes.map((r) => r.DestinationCidrBlock)).toEqual(['0.0.0.0/0', '0.0.0.0/0']);
+    expect(routes.every((r) => outputName(r.NatGatewayId)?.includes('NATGateway'))).toBe(true);
+    const [[, endpoint]] = resourcesOfType(json, 'AWS::EC2::VPCEndpoint');
+    expect(endpoint.Properties.VpcEndpointType).toBe('Gateway');
+    expect(JSON.stringify(endpoint.Properties.ServiceName)).toContain('.dynamodb');
+    expect(endpoint.Properties.RouteTableIds).toHaveLength(2);
+  });
+
+  it('the functions\' security group has no ingress and only HTTPS egress', () => {
+    const [[, group]] = resourcesOfType(json, 'AWS::EC2::SecurityGroup');
+    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+    expect(group.Properties.SecurityGroupEgress).toEqual([
+      { CidrIp: '0.0.0.0/0', Description: expect.any(String), FromPort: 443, IpProtocol: 'tcp', ToPort: 443 },
+    ]);
+    // The one ingress rule this stack adds: HTTPS from the functions on the interface endpoints' group
+    // (the example turns interfaceEndpoints on; the endpoints share one group).
+    const ingress = resourcesOfType(json, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+    expect(ingress).toHaveLength(1);
+    expect(outputName(ingress[0].GroupId)).toMatch(/InterfaceEndpoints/);
+    for (const rule of ingress) {
+      expect(rule).toMatchObject({ FromPort: 443, ToPort: 443, IpProtocol: 'tcp', SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^NetworkFunctions/), 'GroupId'] } });
+    }
+  });
+
+  it('every table variable comes with a grant on that table, and no grant without its variable', () => {
+    for (const name of FUNCTIONS) {
+      const vars = functionOf(json, name).resource.Properties.Environment.Variables as Record<string, unknown>;
+      const tablesWithVar = Object.entries(TABLES).filter(([, spec]) => spec.envVar in vars).map(([, spec]) => spec.id).sort();
+      const tablesWithGrant = [...new Set(Object.keys(tableGrants(name)).map((k) => k.replace(/\/index\/.*/, '')))].sort();
+      expect(tablesWithGrant, name).toEqual(tablesWithVar);
+      for (const [, spec] of Object.entries(TABLES)) {
+        if (spec.envVar in vars) expect(tableOf(vars[spec.envVar])?.toLowerCase(), `${name} ${spec.envVar}`).toBe(spec.id.toLowerCase());
+      }
+    }
+  });
+});
+
+describe('IAM, exactly', () => {
+  it('lists table actions one by one per function, and no Scan anywhere', () => {
+    expect(tableGrants('api')).toEqual({
+      Sessions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      Inbox: ['dynamodb:PutItem'],
+      Events: ['dynamodb:PutItem', 'dynamodb:Query'],
+      Approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
+    expect(tableGrants('task-events')).toEqual({ Sessions: ['dynamodb:UpdateItem'], Events: ['dynamodb:PutItem', 'dynamodb:Query'] });
+    expect(tableGrants('reaper')).toEqual({
+      Sessions: ['dynamodb:UpdateItem'],
+      'Sessions/index/active': ['dynamodb:Query'],
+      Events: ['dynamodb:PutItem', 'dynamodb:Query'],
+    });
+    expect(tableGrants('credentials')).toEqual({});
+    const everyAction = FUNCTIONS.flatMap((n) => statementsOf(json, n).flatMap(actionsOf));
+    expect(everyAction).not.toContain('dynamodb:Scan');
+    expect(everyAction.filter((a) => a.includes('*'))).toEqual([]);
+    expect(everyAction.filter((a) => /Delete(Item|Table)|BatchWrite/.test(a))).toEqual([]);
+  });
+
+  it('RunTask only on this deployment\'s families, in the Cubicle cluster', () => {
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      const [run, ...more] = granting(statementsOf(json, name), 'ecs:RunTask');
+      expect(more).toEqual([]);
+      expect(actionsOf(run)).toEqual(['ecs:RunTask']);
+      expect(run.Resource).toBe('arn:aws:ecs:eu-west-1:111111111111:task-definition/acme-*');
+      expect(Object.keys(run.Condition!)).toEqual(['ArnEquals']);
+      expect(outputName(run.Condition!.ArnEquals['ecs:cluster'])).toMatch(CLUSTER_ARN_OUTPUT);
+    }
+    expect(granting(statementsOf(json, 'credentials'), 'ecs:RunTask')).toEqual([]);
+  });
+
+  it('PassRole only on the fleet\'s agent-role path and the execution role, only to ECS tasks', () => {
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      const [pass, ...more] = granting(statementsOf(json, name), 'iam:PassRole');
+      expect(more).toEqual([]);
+      expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      const [path, executionRole] = pass.Resource as [string, unknown];
+      expect(path).toBe('arn:aws:iam::111111111111:role/cubicle/acme/agents/*');
+      expect(outputName(executionRole)).toMatch(/TaskExecutionRole.*Arn/);
+    }
+  });
+
+  it('StopTask, DescribeTasks and ListTasks only with the cluster condition; tagging only on RunTask', () => {
+    const conditioned = (s: Statement) => outputName(s.Condition?.ArnEquals?.['ecs:cluster']) ?? '';
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      const [stop] = granting(statementsOf(json, name), 'ecs:StopTask');
+      expect(conditioned(stop)).toMatch(CLUSTER_ARN_OUTPUT);
+      const [tag] = granting(statementsOf(json, name), 'ecs:TagResource');
+      expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+    }
+    for (const action of ['ecs:DescribeTasks', 'ecs:ListTasks']) {
+      const [statement] = granting(statementsOf(json, 'reaper'), action);
+      expect(conditioned(statement), action).toMatch(CLUSTER_ARN_OUTPUT);
+      expect(granting(statementsOf(json, 'api'), action), action).toEqual([]);
+    }
+  });
+
+  it('the credential writer has the fleet\'s role name and may only PutSecretValue under this deployment\'s prefix', () => {
+    const role = json.Resources[roleIdOf(json, 'credentials')];
+    expect(role.Properties.RoleName).toBe('acme-credential-writer');
+    expect(role.Properties.Path).toBeUndefined();
+    const secrets = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+    expect(secrets).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:PutSecretValue', Resource: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle/acme/*' }]);
+    expect(statementsOf(json, 'credentials').flatMap(actionsOf).filter((a) => /^(kms|dynamodb|ecs|iam):/.test(a))).toEqual([]);
+  });
+
+  it('no other function touches Secrets Manager; table keys are usable only through DynamoDB', () => {
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      const statements = statementsOf(json, name);
+      expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+      const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+      expect(kms).toHaveLength(1);
+      expect(actionsOf(kms[0]).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
+      expect(kms[0].Condition).toEqual({ StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } });
+    }
+  });
+
+  it('"*" resources hold only X-Ray, Lambda\'s network-interface actions and the cluster-conditioned ListTasks', () => {
+    for (const name of FUNCTIONS) {
+      const wildcard = statementsOf(json, name).filter((s) => s.Resource === '*');
+      const actions = wildcard.flatMap(actionsOf).sort();
+      const allowed = ['ec2:AssignPrivateIpAddresses', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:UnassignPrivateIpAddresses', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments', 'ecs:ListTasks'];
+      expect(actions.filter((a) => !allowed.includes(a)), name).toEqual([]);
+      if (name !== 'reaper') expect(actions, name).not.toContain('ecs:ListTasks');
+    }
+  });
+
+  it('API Gateway may invoke the API functions only from this API and this account', () => {
+    const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').map(([, p]) => p.Properties).filter((p) => p.Principal === 'apigateway.amazonaws.com');
+    expect(permissions).toHaveLength(9);
+    for (const p of permissions) {
+      expect(p.SourceAccount).toBe('111111111111');
+      expect(p.SourceArn['Fn::Join'][1][0]).toBe('arn:aws:execute-api:eu-west-1:111111111111:');
+    }
+  });
+});
