@@ -10,7 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/control-plane/env';
 import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
-import { agentRolePath, secretNamePrefix, taskFamilyPrefix } from '../../runtime/shared/names';
+import { agentRolePath, secretNamePrefix, taskFamilyPrefix, userKeyAlias } from '../../runtime/shared/names';
 import { ACTIVE_INDEX, TABLES, TableName } from '../../runtime/shared/tables';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
@@ -265,9 +265,28 @@ export function bindTaskObserver(fn: CubicleFunction, cluster: ecs.ICluster): vo
   fn.allow(new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
 }
 
-/** PutSecretValue on this deployment's secrets; nothing can read them (the fleet's policies deny it anyway). */
+/**
+ * PutSecretValue on this deployment's secrets, and the user keys' data keys for them through Secrets
+ * Manager only (the fleet's key policies delegate to IAM for this role name). Nothing to read anything.
+ */
 export function bindSecretWriter(fn: CubicleFunction, deployment: string): void {
+  const stack = Stack.of(fn);
   fn.setEnv(ENV.deployment, deployment);
+  const keys = stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['kms:GenerateDataKey', 'kms:Encrypt'],
+      resources: [keys],
+      conditions: {
+        StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` },
+        ArnLike: {
+          'kms:EncryptionContext:SecretARN': stack.formatArn({ service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `${secretNamePrefix(deployment)}*` }),
+        },
+        'ForAnyValue:StringLike': { 'kms:ResourceAliases': `${userKeyAlias(deployment, '*')}` },
+      },
+    }),
+  );
+  acknowledgeWildcard(fn, keys, 'The user keys are created by the fleet stacks (ids unknown here); the conditions limit use to keys aliased under this deployment, through Secrets Manager, for this deployment\'s secrets.');
   const secrets = Stack.of(fn).formatArn({ service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `${secretNamePrefix(deployment)}*` });
   fn.allow(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [secrets] }));
   acknowledgeWildcard(fn, secrets, 'This deployment\'s secret-name prefix: the fleet stacks create the secrets (their ARNs end in a random suffix), and each secret\'s resource policy admits only this role for PutSecretValue.');

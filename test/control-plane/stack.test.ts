@@ -259,7 +259,20 @@ describe('IAM, exactly', () => {
     expect(role.Properties.Path).toBeUndefined();
     const secrets = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
     expect(secrets).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:PutSecretValue', Resource: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle/acme/*' }]);
-    expect(statementsOf(json, 'credentials').flatMap(actionsOf).filter((a) => /^(kms|dynamodb|ecs|iam):/.test(a))).toEqual([]);
+    const keys = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    expect(keys).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: 'arn:aws:kms:eu-west-1:111111111111:key/*',
+        Condition: {
+          StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
+          ArnLike: { 'kms:EncryptionContext:SecretARN': 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle/acme/*' },
+          'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/cubicle/acme/*' },
+        },
+      },
+    ]);
+    expect(statementsOf(json, 'credentials').flatMap(actionsOf).filter((a) => /^(dynamodb|ecs|iam):/.test(a) || a === 'kms:Decrypt')).toEqual([]);
   });
 
   it('no other function touches Secrets Manager; table keys are usable only through DynamoDB', () => {

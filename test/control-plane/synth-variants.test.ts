@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../lib/app';
+import { parseConfigText } from '../../lib/config/load';
+import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
+import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
+import { readTemplates, resourcesOfType } from '../support/assembly';
+import { exampleConfig, minimalConfigText } from '../support/example-config';
+import { CDK_JSON_CONTEXT, synthesize } from '../support/synth';
+import { functionOf, type FunctionName } from './support/template';
+
+describe('with an external OIDC issuer', () => {
+  const config = parseConfigText(
+    minimalConfigText({ identity: '{ oidc: { issuer: "https://login.acme.example/", audience: cubicle-api, userClaim: upn } }' }),
+  );
+  const json = readTemplates(synthesize(config).outdir).get('acme-ControlPlane')!;
+
+  it('verifies the issuer\'s tokens for the configured audience and creates no user pool', () => {
+    const [[, authorizer]] = resourcesOfType(json, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizer.Properties.JwtConfiguration).toEqual({ Issuer: 'https://login.acme.example/', Audience: ['cubicle-api'] });
+    expect(resourcesOfType(json, 'AWS::Cognito::UserPool')).toEqual([]);
+    expect(resourcesOfType(json, 'AWS::Cognito::UserPoolUser')).toEqual([]);
+  });
+
+  it('bundles a directory that maps the configured claim (as an email) to roster users', () => {
+    expect(rosterDirectory(config)).toEqual({
+      identity: { kind: 'oidc', claim: 'upn' },
+      users: [{ id: 'alice', email: 'alice@acme.example', agents: [{ id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: [] }] }],
+    });
+  });
+});
+
+/** The one synth in the suite that bundles (the control plane's functions only). */
+describe('bundled functions', () => {
+  const config = exampleConfig();
+  const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-bundled-'));
+  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': ['acme-ControlPlane'] } });
+  createApp(app, config);
+  app.synth();
+  const json = readTemplates(outdir).get('acme-ControlPlane')!;
+  const assetDir = (name: FunctionName) => {
+    const key: string = functionOf(json, name).resource.Properties.Code.S3Key;
+    return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+  };
+  const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper'];
+
+  it.each(FUNCTIONS)('%s: one minified bundle with the SDK inside, no node_modules', (name) => {
+    const dir = assetDir(name);
+    const bundle = path.join(dir, 'index.js');
+    expect(existsSync(bundle)).toBe(true);
+    expect(existsSync(path.join(dir, 'node_modules'))).toBe(false);
+    const size = statSync(bundle).size;
+    expect(size).toBeGreaterThan(100_000);
+    expect(size).toBeLessThan(1_500_000);
+    // The SDK is inside; the one require left is the optional CRT signer (SigV4a), tried in a try/catch.
+    const external = [...new Set(readFileSync(bundle, 'utf8').match(/require\("@aws-sdk\/[^"]+"\)/g) ?? [])];
+    expect(external.filter((r) => r !== 'require("@aws-sdk/signature-v4-crt")')).toEqual([]);
+  });
+
+  it('ships the roster directory next to the API bundles only', () => {
+    for (const name of ['api', 'credentials'] as const) {
+      expect(JSON.parse(readFileSync(path.join(assetDir(name), ROSTER_FILE_NAME), 'utf8'))).toEqual(rosterDirectory(config));
+    }
+    for (const name of ['task-events', 'reaper'] as const) {
+      expect(existsSync(path.join(assetDir(name), ROSTER_FILE_NAME))).toBe(false);
+    }
+  });
+
+  it('the bundled API answers a caller who is not on the roster with 403, and fails fast on a bad environment', () => {
+    const run = (name: FunctionName, env: Record<string, string>, event: unknown) =>
+      spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const { handler } = require(${JSON.stringify(path.join(assetDir(name), 'index.js'))});
+           const context = { functionName: 'f', memoryLimitInMB: '512', awsRequestId: 'r', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:f', getRemainingTimeInMillis: () => 30000 };
+           handler(${JSON.stringify(event)}, context).then((r) => process.stdout.write('RESULT' + JSON.stringify(r)), (e) => { console.error(e.message); process.exit(3); });`,
+        ],
+        { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env }, encoding: 'utf8', timeout: 30_000 },
+      );
+    const env = {
+      CUBICLE_DEPLOYMENT: 'acme',
+      CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:111111111111:cluster/c',
+      SUBNET_IDS: 'subnet-0aaa',
+      SECURITY_GROUP_IDS: 'sg-0aaa',
+      MAX_TASK_DURATION_MS: '7200000',
+      IDLE_TIMEOUT_MS: '900000',
+      SESSIONS_TABLE: 'sessions',
+      INBOX_TABLE: 'inbox',
+      EVENTS_TABLE: 'events',
+      APPROVALS_TABLE: 'approvals',
+    };
+    const event = { routeKey: 'GET /v1/agents', requestContext: { requestId: 'req-1', authorizer: { jwt: { claims: { username: 'mallory' } } } } };
+    for (const name of ['api', 'credentials'] as const) {
+      const out = run(name, env, event);
+      expect(out.status, out.stderr).toBe(0);
+      const result = JSON.parse(out.stdout.slice(out.stdout.indexOf('RESULT') + 6));
+      expect(result.statusCode).toBe(403);
+      expect(JSON.parse(result.body).requestId).toBe('req-1');
+    }
+    const broken = run('api', { ...env, CLUSTER_ARN: 'not-an-arn' }, event);
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toMatch(/CLUSTER_ARN must be an ECS cluster ARN/);
+  });
+});
