@@ -1,0 +1,278 @@
+/**
+ * `npm run bench:control-plane`: what the control plane costs.
+ *
+ * 1. Each function's bundle, built with the same esbuild settings as the stack (BUNDLING): size, and the
+ *    cold load time of `require(bundle)` in a fresh `node` against a bare `node -e 0` (median of RUNS,
+ *    as a ratio); also load + first invocation where that needs no network.
+ * 2. DynamoDB and ECS calls per wake (and per message, and for the task event that follows), counted at
+ *    the SDK client against dynalite on loopback, ECS faked at the client.
+ * 3. DynamoDB and ECS calls per reaper tick at 1,000 and 5,000 active sessions, with 10,000 stopped
+ *    sessions in the same table (which must cost nothing), 5% of the active ones idle.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ListTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { buildSync } from 'esbuild';
+import { BUNDLING, CONTROL_PLANE_HANDLERS } from '../lib/constructs/cubicle-function';
+import { createApiHandler } from '../runtime/control-plane/api';
+import { applyTaskEvent, ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
+import { reapTick } from '../runtime/control-plane/reaper';
+import { ROSTER_FILE_NAME } from '../runtime/control-plane/roster';
+import { STARTED_BY } from '../runtime/shared/names';
+import { activeShardOf, pairKey } from '../runtime/shared/tables';
+import { startDynamo, type TestDynamo } from '../test/control-plane/support/dynamo';
+import {
+  CLUSTER_ARN,
+  Clock,
+  DIRECTORY,
+  fakeEcs,
+  httpEvent,
+  lifecycleDeps,
+  recordDeps,
+  ROSTER,
+  silentLogger,
+  taskArnOf,
+  taskDefinitionArnOf,
+} from '../test/control-plane/support/fixtures';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const HANDLERS = ['api', 'credentials', 'task-events', 'reaper'] as const;
+const ENV = {
+  CUBICLE_DEPLOYMENT: 'acme',
+  CLUSTER_ARN,
+  SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
+  SECURITY_GROUP_IDS: 'sg-0a9e17',
+  MAX_TASK_DURATION_MS: '7200000',
+  IDLE_TIMEOUT_MS: '900000',
+  SESSIONS_TABLE: 'sessions',
+  INBOX_TABLE: 'inbox',
+  EVENTS_TABLE: 'events',
+  APPROVALS_TABLE: 'approvals',
+  AWS_REGION: 'eu-west-1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+};
+/** First invocations that need no network (the roster refuses the caller, or the event is foreign). */
+const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
+  api: { routeKey: 'GET /v1/agents', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
+  credentials: { routeKey: 'PUT /v1/credentials/{provider}', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
+  'task-events': { id: 'e', detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' } },
+};
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const table = (rows: Record<string, string | number>[]) => console.table(rows);
+
+function build(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const handler of HANDLERS) {
+    const outdir = path.join(dir, handler);
+    buildSync({
+      entryPoints: [path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`)],
+      bundle: true,
+      platform: 'node',
+      target: BUNDLING.target,
+      format: 'cjs',
+      minify: BUNDLING.minify,
+      sourcemap: BUNDLING.sourceMap,
+      mainFields: [...BUNDLING.mainFields],
+      external: [...BUNDLING.externalModules],
+      outfile: path.join(outdir, 'index.js'),
+      logLevel: 'error',
+    });
+    writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(DIRECTORY));
+    out[handler] = path.join(outdir, 'index.js');
+  }
+  return out;
+}
+
+function time(args: string[]): number {
+  const start = performance.now();
+  const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...ENV }, stdio: 'ignore' });
+  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}`);
+  return performance.now() - start;
+}
+
+function bundles(): void {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-cp-'));
+  try {
+    const files = build(dir);
+    const samples: Record<string, { load: number[]; first: number[] }> = {};
+    const base: number[] = [];
+    for (const h of HANDLERS) samples[h] = { load: [], first: [] };
+    for (let run = 0; run < RUNS; run += 1) {
+      base.push(time(['-e', '0']));
+      for (const h of HANDLERS) {
+        samples[h].load.push(time(['-e', `require(${JSON.stringify(files[h])})`]));
+        if (FIRST_CALL[h]) {
+          const call = `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
+            require(${JSON.stringify(files[h])}).handler(${JSON.stringify(FIRST_CALL[h])}, ctx).then(()=>{}, (e)=>{console.error(e);process.exit(1)})`;
+          samples[h].first.push(time(['-e', call]));
+        }
+      }
+    }
+    const bare = median(base);
+    console.log(`\nBundles (esbuild ${BUNDLING.target}, minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`);
+    table(
+      HANDLERS.map((h) => {
+        const load = median(samples[h].load);
+        const first = samples[h].first.length ? median(samples[h].first) : undefined;
+        return {
+          function: h,
+          'bundle KB': Math.round(statSync(files[h]).size / 1024),
+          'load ms': Number(load.toFixed(1)),
+          'load ratio': Number((load / bare).toFixed(2)),
+          'load + 1st call ms': first === undefined ? '-' : Number(first.toFixed(1)),
+          'load + 1st call ratio': first === undefined ? '-' : Number((first / bare).toFixed(2)),
+        };
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function ecsCounts(mock: ReturnType<typeof fakeEcs>['mock']) {
+  return {
+    RunTask: mock.commandCalls(RunTaskCommand).length,
+    StopTask: mock.commandCalls(StopTaskCommand).length,
+    ListTasks: mock.commandCalls(ListTasksCommand).length,
+  };
+}
+
+function ddbCounts(dynamo: TestDynamo): string {
+  return [...dynamo.calls.entries()].map(([name, n]) => `${name.replace(/Command$/, '')} ${n}`).sort().join(', ');
+}
+
+async function perWake(): Promise<void> {
+  const dynamo = await startDynamo();
+  try {
+    const rows: Record<string, string | number>[] = [];
+    const measure = async (label: string, action: (fake: ReturnType<typeof fakeEcs>, clock: Clock) => Promise<unknown>, setup?: (fake: ReturnType<typeof fakeEcs>, clock: Clock) => Promise<unknown>) => {
+      const fake = fakeEcs();
+      const clock = new Clock();
+      await setup?.(fake, clock);
+      fake.mock.resetHistory();
+      dynamo.reset();
+      await action(fake, clock);
+      const ecs = ecsCounts(fake.mock);
+      rows.push({ path: label, 'DynamoDB calls': dynamo.total(), 'DynamoDB detail': ddbCounts(dynamo), RunTask: ecs.RunTask, StopTask: ecs.StopTask });
+    };
+    let n = 0;
+    const fresh = () => ({ userId: 'alice', agentId: `bench-${++n}` });
+    await measure('wake, agent asleep (the API call)', (fake, clock) => {
+      const p = fresh();
+      return ensureAwake(lifecycleDeps(dynamo, fake.ecs, clock), p.userId, p.agentId, 'r');
+    });
+    {
+      const p = fresh();
+      await measure(
+        'wake, agent already running',
+        (fake, clock) => ensureAwake(lifecycleDeps(dynamo, fake.ecs, clock), p.userId, p.agentId, 'r2'),
+        (fake, clock) => ensureAwake(lifecycleDeps(dynamo, fake.ecs, clock), p.userId, p.agentId, 'r1'),
+      );
+    }
+    {
+      const p = fresh();
+      let arn = '';
+      await measure(
+        'task event RUNNING after a wake (async; appends the audit event)',
+        (fake, clock) => applyTaskEvent(lifecycleDeps(dynamo, fake.ecs, clock), { taskArn: arn, clusterArn: CLUSTER_ARN, lastStatus: 'RUNNING', startedBy: STARTED_BY, taskDefinitionArn: taskDefinitionArnOf(p.userId, p.agentId) }),
+        async (fake, clock) => {
+          const deps = lifecycleDeps(dynamo, fake.ecs, clock);
+          await ensureAwake(deps, p.userId, p.agentId, 'r1');
+          arn = (await getSession(deps, pairKey(p.userId, p.agentId)))?.taskArn as string;
+        },
+      );
+    }
+    await measure('POST message, agent asleep (store + wake)', async (fake, clock) => {
+      const api = createApiHandler({ roster: ROSTER, logger: silentLogger(), lifecycle: lifecycleDeps(dynamo, fake.ecs, clock), records: recordDeps(dynamo, clock) });
+      return api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'bruno', pathParameters: { agentId: 'writer' }, body: { text: 'hello' } }));
+    });
+    console.log('\nCalls per wake (target: ≤ 3 DynamoDB calls + 1 RunTask per wake; the task event is a separate, asynchronous invocation)');
+    table(rows);
+  } finally {
+    await dynamo.close();
+  }
+}
+
+async function seed(dynamo: TestDynamo, items: Record<string, unknown>[]): Promise<void> {
+  const chunks: Record<string, unknown>[][] = [];
+  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
+  for (let i = 0; i < chunks.length; i += 8) {
+    await Promise.all(
+      chunks.slice(i, i + 8).map(async (chunk) => {
+        let pending: unknown[] | undefined = chunk.map((Item) => ({ PutRequest: { Item } }));
+        while (pending && pending.length > 0) {
+          const out: BatchWriteCommandOutput = await dynamo.doc.send(new BatchWriteCommand({ RequestItems: { [dynamo.tables.sessions]: pending as never } }));
+          pending = out.UnprocessedItems?.[dynamo.tables.sessions];
+        }
+      }),
+    );
+  }
+}
+
+async function perTick(): Promise<void> {
+  const rows: Record<string, string | number>[] = [];
+  for (const active of [1_000, 5_000]) {
+    const dynamo = await startDynamo();
+    try {
+      const clock = new Clock();
+      const now = clock.t;
+      const items: Record<string, unknown>[] = [];
+      const running: string[] = [];
+      for (let i = 0; i < active; i += 1) {
+        const pk = pairKey(`u${i}`, 'agent');
+        const taskArn = taskArnOf(`t${i}`);
+        running.push(taskArn);
+        const idle = i % 20 === 0; // 5%
+        items.push({ pk, status: 'RUNNING', sessionId: `s${i}`, requestId: `r${i}`, taskArn, version: 1, activeShard: activeShardOf(pk), startedAt: now - 30 * 60_000, runningAt: now - 29 * 60_000, deadlineAt: now + 60 * 60_000, lastActivityAt: idle ? now - 20 * 60_000 : now - 60_000 });
+      }
+      for (let i = 0; i < 10_000; i += 1) {
+        items.push({ pk: pairKey(`z${i}`, 'agent'), status: 'STOPPED', sessionId: `x${i}`, version: 3, startedAt: now - 86_400_000, deadlineAt: now - 80_000_000 });
+      }
+      await seed(dynamo, items);
+      const fake = fakeEcs();
+      fake.mock.on(ListTasksCommand).callsFake(async (input: { nextToken?: string }) => {
+        const from = Number(input.nextToken ?? '0');
+        return { taskArns: running.slice(from, from + 100), nextToken: from + 100 < running.length ? String(from + 100) : undefined };
+      });
+      dynamo.reset();
+      const started = performance.now();
+      const stats = await reapTick({ ...lifecycleDeps(dynamo, fake.ecs, clock), deadline: now + 50_000, sleepMs: async () => undefined, requestId: 'tick' });
+      const ms = performance.now() - started;
+      const ecs = ecsCounts(fake.mock);
+      const queries = dynamo.calls.get('QueryCommand') ?? 0;
+      rows.push({
+        'active sessions': active,
+        'stopped rows (ignored)': 10_000,
+        stopped: stats.stopped,
+        'DynamoDB calls': dynamo.total(),
+        'DynamoDB detail': ddbCounts(dynamo),
+        Scan: dynamo.calls.get('ScanCommand') ?? 0,
+        'index Query pages': queries - stats.stopped, // the rest are event-chain head reads
+        ListTasks: ecs.ListTasks,
+        StopTask: ecs.StopTask,
+        'tick ms (dynalite)': Math.round(ms),
+      });
+    } finally {
+      await dynamo.close();
+    }
+  }
+  console.log('\nCalls per reaper tick (cost proportional to active sessions; stopped rows are never read)');
+  table(rows);
+}
+
+async function main(): Promise<void> {
+  bundles();
+  await perWake();
+  await perTick();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
