@@ -1,5 +1,5 @@
 import { DescribeTasksCommand, ListTasksCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getSession, type SessionRow } from '../../runtime/control-plane/lifecycle';
 import { planReap, reapTick, type ReaperDeps } from '../../runtime/control-plane/reaper';
@@ -202,6 +202,35 @@ describe('reaper', () => {
     const again = await reapTick(reaperDeps(fake, clock));
     expect(fake.mock.commandCalls(StopTaskCommand)).toHaveLength(0);
     expect(again).toMatchObject({ stopped: 0, failed: 0, finalized: 0, orphansStopped: 0 });
+  });
+
+  it('a heartbeat that lands between the plan and the stop keeps the agent running', async () => {
+    const clock = new Clock();
+    const busy = { ...sessionRow('running-idle', 0, clock.t), pk: pairKey('busy', 'agent') };
+    const idle = { ...sessionRow('running-idle', 1, clock.t), pk: pairKey('idle', 'agent') };
+    await seed([busy, idle].map((r) => ({ ...r, activeShard: activeShardOf(r.pk) })));
+    const fake = fakeEcs();
+    listTasksPaged(fake, [busy.taskArn as string, idle.taskArn as string]);
+    // The runtime's heartbeat (lastActivityAt) reaches the row just before the reaper's conditional write.
+    let raced = false;
+    dynamo.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: { pk?: string } };
+        if (!raced && context.commandName === 'UpdateItemCommand' && input.Key?.pk === busy.pk) {
+          raced = true;
+          await dynamo.doc.send(new UpdateCommand({ TableName: dynamo.tables.sessions, Key: { pk: busy.pk }, UpdateExpression: 'SET lastActivityAt = :now', ExpressionAttributeValues: { ':now': clock.t } }));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'heartbeatRace' },
+    );
+    const stats = await reapTick(reaperDeps(fake, clock));
+    expect(raced).toBe(true);
+    expect(stats).toMatchObject({ stopped: 1, errors: 0 });
+    expect(fake.mock.commandCalls(StopTaskCommand).map((c) => c.args[0].input.task)).toEqual([idle.taskArn]);
+    const deps = lifecycleDeps(dynamo, fake.ecs, clock);
+    expect(await getSession(deps, busy.pk)).toMatchObject({ status: 'RUNNING', lastActivityAt: clock.t });
+    expect(await readEvents(dynamo.doc, dynamo.tables.events, busy.pk)).toEqual([]);
   });
 
   it('backs off on ECS throttling and still stops every task', async () => {
