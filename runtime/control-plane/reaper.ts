@@ -213,6 +213,8 @@ async function applyAction(
   if (kind === 'stop') stats.stopped += 1;
   else if (kind === 'fail') stats.failed += 1;
   else stats.finalized += 1;
+  const pair = parsePairKey(row.pk);
+  deps.log.info('reaper action', { user_id: pair.userId, agent_id: pair.agentId, session_id: row.sessionId, reason, status: ACTION_STATUS[kind] });
   await appendLifecycleEvent(deps, row.pk, 'lifecycle.reap', deps.requestId, {
     sessionId: row.sessionId,
     taskArn: row.taskArn,
@@ -220,8 +222,7 @@ async function applyAction(
     status: ACTION_STATUS[kind],
   });
   if (kind === 'finalize' && row.wakePending) {
-    const { userId, agentId } = parsePairKey(row.pk);
-    await ensureAwake(deps, userId, agentId, row.wakePending).catch((error: unknown) => {
+    await ensureAwake(deps, pair.userId, pair.agentId, row.wakePending).catch((error: unknown) => {
       if (!(error instanceof WakeFailed)) throw error;
     });
   }
@@ -232,6 +233,7 @@ async function stopOrphan(deps: ReaperDeps, task: Task, stats: TickStats, ecs: <
   await ecs(() => stopTask(deps.ecs, deps.launch.clusterArn, arn, 'Cubicle reaper: no active session owns this task'));
   stats.orphansStopped += 1;
   const pair = pairOfTaskDefinition(deps.launch.deployment, task.taskDefinitionArn);
+  deps.log.info('reaper stopped an orphan task', { user_id: pair?.userId, agent_id: pair?.agentId, task_arn: arn });
   if (pair) {
     await appendLifecycleEvent(deps, pairKey(pair.userId, pair.agentId), 'lifecycle.orphan', deps.requestId, {
       taskArn: arn,
