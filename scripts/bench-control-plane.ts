@@ -19,7 +19,8 @@ import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dy
 import { buildSync } from 'esbuild';
 import { BUNDLING, CONTROL_PLANE_HANDLERS } from '../lib/constructs/cubicle-function';
 import { createApiHandler } from '../runtime/control-plane/api';
-import { applyTaskEvent, ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
+import { ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
+import { applyTaskEvent } from '../runtime/control-plane/task-events';
 import { reapTick } from '../runtime/control-plane/reaper';
 import { ROSTER_FILE_NAME } from '../runtime/control-plane/roster';
 import { STARTED_BY } from '../runtime/shared/names';

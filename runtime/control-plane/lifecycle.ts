@@ -3,7 +3,7 @@
  *
  * Every transition is one conditional UpdateItem, so racing callers (100 concurrent wakes, a wake
  * during a stop, events out of order) resolve in DynamoDB: exactly one caller wins each transition,
- * the others observe the winner's state. Wake never PutItems over the row (the runtime's inboxCursor
+ * the others observe the winner's state (task state events: task-events.ts). Wake never PutItems over the row (the runtime's inboxCursor
  * lives on it). A wake costs 2 DynamoDB calls and 1 RunTask; its audit record is the lifecycle event
  * appended when the task reports RUNNING (or the failure event when it cannot start).
  */
@@ -11,11 +11,10 @@ import type { ECSClient } from '@aws-sdk/client-ecs';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { EventLog } from '../shared/event-log';
-import { STARTED_BY } from '../shared/names';
 import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
 import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
 import type { LaunchSettings } from './env';
-import { LaunchError, pairOfTaskDefinition, runPairTask, sessionIdOfGroup, stopTask } from './ecs-calls';
+import { LaunchError, runPairTask, stopTask } from './ecs-calls';
 import { expression, isConditionFailure } from './expressions';
 
 export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -258,100 +257,4 @@ export async function stopOrFinalize(deps: LifecycleDeps, pk: string, row: Sessi
       { stopped: S.STOPPED, now: deps.now(), one: 1, sid: row.sessionId, stopping: S.STOPPING },
     );
   }
-}
-
-/** The part of an "ECS Task State Change" event's detail the control plane reads. */
-export interface TaskStateDetail {
-  readonly taskArn: string;
-  readonly clusterArn: string;
-  readonly lastStatus: string;
-  readonly taskDefinitionArn?: string;
-  readonly group?: string;
-  readonly startedBy?: string;
-  readonly stopCode?: string;
-  readonly stoppedReason?: string;
-  readonly containers?: ReadonlyArray<{ readonly name?: string; readonly exitCode?: number }>;
-}
-
-export type TaskEventOutcome = 'running' | 'stopped' | 'failed' | 'ignored';
-
-/**
- * Applies a task state change to its session. An event counts only if its task is the session's task
- * (same ARN, or — before the wake recorded the ARN — the same session id in the task's group) and the
- * transition is forward: stale, duplicate, out-of-order and foreign events change nothing.
- */
-export async function applyTaskEvent(deps: LifecycleDeps, detail: TaskStateDetail): Promise<TaskEventOutcome> {
-  if (detail.clusterArn !== deps.launch.clusterArn || detail.startedBy !== STARTED_BY) return 'ignored';
-  const pair = pairOfTaskDefinition(deps.launch.deployment, detail.taskDefinitionArn);
-  if (!pair) return 'ignored';
-  const pk = pairKey(pair.userId, pair.agentId);
-  // An unknown session id never matches a real one.
-  const sid = sessionIdOfGroup(detail.group) ?? '-';
-  const ours = '(#taskArn = :arn OR (attribute_not_exists(#taskArn) AND #sessionId = :sid))';
-  const now = deps.now();
-
-  if (detail.lastStatus === 'RUNNING') {
-    const row = await updateSession(
-      deps,
-      pk,
-      {
-        UpdateExpression: 'SET #status = :running, #runningAt = :now, #lastActivityAt = :now, #taskArn = :arn, #version = #version + :one',
-        ConditionExpression: `#status = :starting AND ${ours}`,
-      },
-      { running: S.RUNNING, now, arn: detail.taskArn, one: 1, starting: S.STARTING, sid },
-    );
-    if (!row) return 'ignored';
-    await appendLifecycleEvent(deps, pk, 'lifecycle.running', row.requestId ?? 'unknown', {
-      sessionId: row.sessionId,
-      taskArn: detail.taskArn,
-    });
-    return 'running';
-  }
-
-  if (detail.lastStatus !== 'STOPPED') return 'ignored';
-  const failedToStart = detail.stopCode === 'TaskFailedToStart';
-  const exitCode = detail.containers?.find((c) => typeof c.exitCode === 'number')?.exitCode;
-  const ecsReason = (detail.stoppedReason ?? detail.stopCode ?? 'stopped').slice(0, 500);
-  const old = await updateSession(
-    deps,
-    pk,
-    {
-      UpdateExpression:
-        'SET #status = :final, #stoppedAt = :now, #taskArn = :arn, #stopCode = :code, #stopReason = if_not_exists(#stopReason, :reason), ' +
-        (exitCode !== undefined ? '#exitCode = :exit, ' : '') +
-        '#version = #version + :one REMOVE #activeShard, #wakePending',
-      ConditionExpression: `#status IN (:starting, :running, :stopping) AND ${ours}`,
-    },
-    {
-      final: failedToStart ? S.FAILED : S.STOPPED,
-      now,
-      arn: detail.taskArn,
-      code: detail.stopCode ?? 'unknown',
-      reason: ecsReason,
-      ...(exitCode !== undefined ? { exit: exitCode } : {}),
-      one: 1,
-      starting: S.STARTING,
-      running: S.RUNNING,
-      stopping: S.STOPPING,
-      sid,
-    },
-    'ALL_OLD',
-  );
-  if (!old) return 'ignored';
-  await appendLifecycleEvent(deps, pk, failedToStart ? 'lifecycle.failed' : 'lifecycle.stopped', old.requestId ?? 'unknown', {
-    sessionId: old.sessionId,
-    taskArn: detail.taskArn,
-    stopCode: detail.stopCode,
-    exitCode,
-    reason: old.stopReason ?? ecsReason,
-  });
-  if (old.wakePending) {
-    // A wake (or a message) arrived while the task was stopping: start the next session now.
-    try {
-      await ensureAwake(deps, pair.userId, pair.agentId, old.wakePending);
-    } catch (error) {
-      if (!(error instanceof WakeFailed)) throw error;
-    }
-  }
-  return failedToStart ? 'failed' : 'stopped';
 }

@@ -1,7 +1,8 @@
 import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyTaskEvent, ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type TaskStateDetail } from '../../runtime/control-plane/lifecycle';
+import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps } from '../../runtime/control-plane/lifecycle';
+import { applyTaskEvent, type TaskStateDetail } from '../../runtime/control-plane/task-events';
 import { verifyChain } from '../../runtime/shared/event-chain';
 import { readEvents } from '../../runtime/shared/event-log';
 import { STARTED_BY } from '../../runtime/shared/names';
