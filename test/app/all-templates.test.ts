@@ -15,6 +15,10 @@ const ACTIONS_REQUIRING_STAR_RESOURCE: Record<string, string> = {
   'ec2:DeleteNetworkInterface': 'Lambda in a VPC',
   'ec2:AssignPrivateIpAddresses': 'Lambda in a VPC',
   'ec2:UnassignPrivateIpAddresses': 'Lambda in a VPC',
+  'xray:PutTraceSegments': 'X-Ray has no resource-level permissions: https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html',
+  'xray:PutTelemetryRecords': 'X-Ray has no resource-level permissions',
+  'ecs:ListTasks':
+    'its only resource type is container-instance (none on Fargate); the control plane scopes it with an ecs:cluster condition: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html',
 };
 
 const templates = exampleTemplates();
