@@ -28,6 +28,8 @@ export interface CreateAppOptions {
 /** Builds every Cubicle stack for one config. `bin/cubicle.ts` and the tests both call this. */
 export function createApp(app: App, config: LoadedConfig, options: CreateAppOptions = {}): CubicleStacks {
   const prefix = config.name;
+  // First: a lock file that CI may not change fails synth before any work is done.
+  const plan = resolveShardPlan(config, options.fleetLock);
   const edge = new EdgeStack(app, `${prefix}-Edge`, {
     config,
     description: 'Cubicle edge: WAF web ACL for CloudFront (us-east-1)',
@@ -47,7 +49,6 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
     platform,
     description: 'Cubicle control plane: employee API, identity, wake/sleep, task events and the reaper',
   });
-  const plan = resolveShardPlan(config, options.fleetLock);
   const fleets = plan.shards.map(
     ({ shard, users }) =>
       new FleetStack(app, fleetStackName(prefix, shard), {

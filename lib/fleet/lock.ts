@@ -63,10 +63,7 @@ export interface FleetLockOptions {
 
 /** Thrown when the lock would change but must not (CI). */
 export class FrozenLockError extends FleetError {
-  constructor(
-    readonly file: string,
-    readonly added: readonly string[],
-  ) {
+  constructor(file: string, added: readonly string[]) {
     super(
       `${file} has no shard for user${added.length === 1 ? '' : 's'} ${added.map((u) => `"${u}"`).join(', ')}, and CI=true forbids changing it ` +
         `(a user's shard is decided once, on a developer's machine, and reviewed). ` +
@@ -88,9 +85,15 @@ export function resolveShardPlan(config: LoadedConfig, options: FleetLockOptions
   const plan = planShards(config, start);
   if (plan.added.length === 0 || file === undefined) return plan;
   const frozen = options.frozen ?? isCi();
-  if (frozen) throw new FrozenLockError(path.relative(process.cwd(), file) || file, plan.added);
+  if (frozen) throw new FrozenLockError(displayPath(file), plan.added);
   writeFileSync(file, lockFileText(plan.lock));
   return plan;
+}
+
+/** Relative to the working directory when the file is under it, else absolute. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 function isCi(): boolean {

@@ -31,7 +31,8 @@ export class FleetStack extends CubicleStack {
   readonly cells: ReadonlyMap<string, AgentCell>;
 
   constructor(scope: Construct, id: string, props: FleetStackProps) {
-    super(scope, id, props);
+    // A full shard is ~1 MB indented, CloudFormation's limit for a template; without indentation about half.
+    super(scope, id, { ...props, suppressTemplateIndentation: true });
     const { config, network, platform } = props;
     this.shard = props.shard;
 

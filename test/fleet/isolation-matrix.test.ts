@@ -1,0 +1,306 @@
+import { describe, expect, it } from 'vitest';
+import { UserConfig, AgentConfig } from '../../lib/config/schema';
+import { readTemplates } from '../support/assembly';
+import { CfnResolver } from '../support/cfn-intrinsics';
+import { Decision, IamSimulator, SimulatedPrincipal } from '../support/iam-simulator';
+import { rosterConfig } from '../support/roster';
+import { synthesize } from '../support/synth';
+import { readFleetModel, RoleModel, SecretModel } from './fleet-model';
+
+/**
+ * The isolation matrix (DESIGN claims 2, 3, 5, 6): from the synthesized templates of a 20 users × 3 agents
+ * roster spread over several shards, every pair's task role is evaluated by a real IAM evaluator against
+ * every pair's secrets, keys, access points and table partitions. Expected results come from the roster
+ * alone: a pair may reach exactly what its own config names. Nothing is sampled or skipped; the number
+ * of evaluations is asserted.
+ *
+ * Per request, the evaluator sees the role's identity policy together with the resource's policy
+ * (secret resource policy, key policy, file system policy), as AWS would.
+ */
+
+const ACCOUNT = '111111111111';
+const config = rosterConfig({ users: 20, agentsPerUser: 3, maxResourcesPerShard: 120 });
+const REGION = config.region;
+const synthesized = synthesize(config);
+const templates = readTemplates(synthesized.outdir);
+const resolver = new CfnResolver(templates, {
+  account: ACCOUNT,
+  regionOf: (stack) => (stack.endsWith('-Edge') ? 'us-east-1' : REGION),
+});
+const model = readFleetModel({ resolver, templates, deployment: config.name, account: ACCOUNT });
+const pairs = config.users.flatMap((user) => user.agents.map((agent) => ({ user, agent })));
+
+/** The runtime's rights per table, written out here so the matrix does not trust the code it checks. */
+const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = {
+  sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  inbox: ['dynamodb:Query', 'dynamodb:UpdateItem'],
+  events: ['dynamodb:PutItem', 'dynamodb:Query'],
+  approvals: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+};
+const MATRIX_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
+
+/** Whether a pair's config gives it a secret: its provider's credential, or a listed connection's. */
+function reads(user: UserConfig, agent: AgentConfig, secret: SecretModel): boolean {
+  if (secret.userId !== user.id) return false;
+  if (secret.kind === 'provider') return agent.provider === secret.id;
+  return agent.connections.includes(secret.id) && config.connections[secret.id]?.secret === true;
+}
+
+const allowedIf = (condition: boolean): 'Allowed' | 'Denied' => (condition ? 'Allowed' : 'Denied');
+const outcome = (decision: Decision) => (decision === 'Allowed' ? 'Allowed' : 'Denied');
+
+class Matrix {
+  readonly simulator = new IamSimulator();
+  readonly mismatches: string[] = [];
+
+  async check(
+    label: string,
+    expected: 'Allowed' | 'Denied',
+    request: Parameters<IamSimulator['evaluate']>[0],
+  ): Promise<void> {
+    const actual = outcome(await this.simulator.evaluate(request));
+    if (actual !== expected) this.mismatches.push(`${label}: expected ${expected}, got ${actual}`);
+  }
+}
+
+const viaSecretsManager = (secret: SecretModel) => ({
+  'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com`,
+  'kms:EncryptionContext:SecretARN': secret.arn,
+  'kms:CallerAccount': ACCOUNT,
+});
+
+describe('the roster under test', () => {
+  it('has 20 users × 3 agents, spread over several shards', () => {
+    expect(pairs).toHaveLength(60);
+    const shards = new Set(model.roles.map((r) => r.stack));
+    expect(shards.size).toBeGreaterThanOrEqual(3);
+  });
+
+  it('has one task role and one access point per pair, and exactly the secrets the roster implies', () => {
+    const pairIds = pairs.map(({ user, agent }) => `${user.id}#${agent.id}`).sort();
+    expect(model.roles.map((r) => `${r.userId}#${r.agentId}`).sort()).toEqual(pairIds);
+    expect(model.accessPoints.map((a) => `${a.userId}#${a.agentId}`).sort()).toEqual(pairIds);
+    const expectedSecrets = new Set<string>();
+    for (const { user, agent } of pairs) {
+      if (agent.provider !== 'bedrock') expectedSecrets.add(`cubicle/acme/${user.id}/provider/${agent.provider}`);
+      for (const c of agent.connections) if (config.connections[c].secret) expectedSecrets.add(`cubicle/acme/${user.id}/connection/${c}`);
+    }
+    expect(model.secrets.map((s) => s.name).sort()).toEqual([...expectedSecrets].sort());
+    expect(model.secrets.every((s) => s.keyUserTag === s.userId)).toBe(true);
+    expect(Object.keys(model.tables).sort()).toEqual(['approvals', 'events', 'inbox', 'sessions']);
+  });
+});
+
+describe('isolation matrix', () => {
+  it('secrets: each role reads exactly the secrets its config names (GetSecretValue)', async () => {
+    const matrix = new Matrix();
+    for (const role of model.roles) {
+      const { user, agent } = pairOf(role);
+      for (const secret of model.secrets) {
+        await matrix.check(`${role.userId}/${role.agentId} GetSecretValue ${secret.name}`, allowedIf(reads(user, agent, secret)), {
+          principal: role.principal,
+          action: 'secretsmanager:GetSecretValue',
+          resource: secret.arn,
+          resourceAccount: ACCOUNT,
+          resourcePolicy: secret.resourcePolicy,
+        });
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * model.secrets.length);
+  });
+
+  it('keys: each role decrypts, via Secrets Manager, exactly its own secrets (kms:Decrypt with the secret ARN as context)', async () => {
+    const matrix = new Matrix();
+    let missingContext = 0;
+    for (const role of model.roles) {
+      const { user, agent } = pairOf(role);
+      for (const secret of model.secrets) {
+        const own = reads(user, agent, secret);
+        const request = {
+          principal: role.principal,
+          action: 'kms:Decrypt',
+          resource: secret.keyArn,
+          resourceAccount: ACCOUNT,
+          resourcePolicy: secret.keyPolicy,
+        };
+        const label = `${role.userId}/${role.agentId} Decrypt ${secret.name}`;
+        await matrix.check(label, allowedIf(own), { ...request, context: viaSecretsManager(secret) });
+        if (!own) continue;
+        // Its own secret, but not through Secrets Manager, or without (or with another) encryption context.
+        await matrix.check(`${label} without kms:ViaService`, 'Denied', { ...request, context: { ...viaSecretsManager(secret), 'kms:ViaService': undefined } });
+        await matrix.check(`${label} via another service`, 'Denied', { ...request, context: { ...viaSecretsManager(secret), 'kms:ViaService': `s3.${REGION}.amazonaws.com` } });
+        await matrix.check(`${label} without encryption context`, 'Denied', {
+          ...request,
+          context: { ...viaSecretsManager(secret), 'kms:EncryptionContext:SecretARN': undefined },
+        });
+        missingContext += 3;
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * model.secrets.length + missingContext);
+    expect(missingContext).toBe(3 * pairs.reduce((n, { user, agent }) => n + model.secrets.filter((s) => reads(user, agent, s)).length, 0));
+  });
+
+  it('storage: each role mounts and writes through its own access point only (ClientMount/ClientWrite with AccessPointArn)', async () => {
+    const matrix = new Matrix();
+    for (const role of model.roles) {
+      for (const ap of model.accessPoints) {
+        const own = ap.userId === role.userId && ap.agentId === role.agentId;
+        for (const action of ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite']) {
+          await matrix.check(`${role.userId}/${role.agentId} ${action} ${ap.userId}/${ap.agentId}`, allowedIf(own), {
+            principal: role.principal,
+            action,
+            resource: ap.fileSystemArn,
+            resourceAccount: ACCOUNT,
+            resourcePolicy: ap.fileSystemPolicy,
+            context: { 'elasticfilesystem:AccessPointArn': ap.arn, 'elasticfilesystem:AccessedViaMountTarget': 'true' },
+          });
+        }
+        if (!own) continue;
+        const request = { principal: role.principal, resource: ap.fileSystemArn, resourceAccount: ACCOUNT, resourcePolicy: ap.fileSystemPolicy };
+        const label = `${role.userId}/${role.agentId} own access point`;
+        await matrix.check(`${label}: mount without an access point`, 'Denied', { ...request, action: 'elasticfilesystem:ClientMount' });
+        await matrix.check(`${label}: mount without TLS`, 'Denied', {
+          ...request,
+          action: 'elasticfilesystem:ClientMount',
+          context: { 'elasticfilesystem:AccessPointArn': ap.arn, 'aws:SecureTransport': 'false' },
+        });
+        await matrix.check(`${label}: root access`, 'Denied', {
+          ...request,
+          action: 'elasticfilesystem:ClientRootAccess',
+          context: { 'elasticfilesystem:AccessPointArn': ap.arn },
+        });
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * 60 * 2 + 60 * 3);
+  });
+
+  it('rows: each role reads and writes its own partition only (GetItem/PutItem/Query with dynamodb:LeadingKeys)', async () => {
+    const matrix = new Matrix();
+    for (const role of model.roles) {
+      for (const { user, agent } of pairs) {
+        const own = user.id === role.userId && agent.id === role.agentId;
+        for (const [table, { arn }] of Object.entries(model.tables)) {
+          for (const action of MATRIX_TABLE_ACTIONS) {
+            await matrix.check(
+              `${role.userId}/${role.agentId} ${action} ${table} ${user.id}#${agent.id}`,
+              allowedIf(own && EXPECTED_TABLE_ACTIONS[table].includes(action)),
+              { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT, context: { 'dynamodb:LeadingKeys': [`${user.id}#${agent.id}`] } },
+            );
+          }
+        }
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * 60 * 4 * MATRIX_TABLE_ACTIONS.length);
+  });
+
+  it('rows: on its own partition, a role has exactly its runtime rights, and nothing without a partition key', async () => {
+    const matrix = new Matrix();
+    const actions = ['GetItem', 'PutItem', 'Query', 'UpdateItem', 'DeleteItem', 'Scan', 'BatchGetItem', 'BatchWriteItem', 'ConditionCheckItem', 'PartiQLSelect'].map(
+      (a) => `dynamodb:${a}`,
+    );
+    for (const role of model.roles) {
+      const pk = `${role.userId}#${role.agentId}`;
+      for (const [table, { arn }] of Object.entries(model.tables)) {
+        for (const action of actions) {
+          const request = { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT };
+          await matrix.check(`${pk} ${action} ${table}`, allowedIf(EXPECTED_TABLE_ACTIONS[table].includes(action)), {
+            ...request,
+            context: { 'dynamodb:LeadingKeys': [pk] },
+          });
+          await matrix.check(`${pk} ${action} ${table} without dynamodb:LeadingKeys`, 'Denied', request);
+          // A request naming its own and another partition (BatchGetItem-style) is not its own.
+          await matrix.check(`${pk} ${action} ${table} with a second partition`, 'Denied', {
+            ...request,
+            context: { 'dynamodb:LeadingKeys': [pk, 'someone#else'] },
+          });
+        }
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * 4 * actions.length * 3);
+  });
+
+  it('an account administrator (Action "*" on "*") cannot read, decrypt or write a token, or mount as root, without changing a policy', async () => {
+    const matrix = new Matrix();
+    const admin: SimulatedPrincipal = {
+      arn: `arn:aws:iam::${ACCOUNT}:role/Admin`,
+      accountId: ACCOUNT,
+      identityPolicies: [{ name: 'AdministratorAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],
+    };
+    for (const secret of model.secrets) {
+      const onSecret = { principal: admin, resource: secret.arn, resourceAccount: ACCOUNT, resourcePolicy: secret.resourcePolicy };
+      await matrix.check(`admin GetSecretValue ${secret.name}`, 'Denied', { ...onSecret, action: 'secretsmanager:GetSecretValue' });
+      await matrix.check(`admin PutSecretValue ${secret.name}`, 'Denied', { ...onSecret, action: 'secretsmanager:PutSecretValue' });
+      const onKey = { principal: admin, resource: secret.keyArn, resourceAccount: ACCOUNT, resourcePolicy: secret.keyPolicy };
+      await matrix.check(`admin Decrypt ${secret.name}`, 'Denied', { ...onKey, action: 'kms:Decrypt', context: viaSecretsManager(secret) });
+      await matrix.check(`admin GenerateDataKey ${secret.name}`, 'Denied', { ...onKey, action: 'kms:GenerateDataKey', context: viaSecretsManager(secret) });
+      // What the admin may do is administer: read the key policy, schedule the key's deletion (crypto-shredding).
+      await matrix.check(`admin ScheduleKeyDeletion ${secret.name}`, 'Allowed', { ...onKey, action: 'kms:ScheduleKeyDeletion' });
+    }
+    for (const ap of model.accessPoints) {
+      const request = { principal: admin, resource: ap.fileSystemArn, resourceAccount: ACCOUNT, resourcePolicy: ap.fileSystemPolicy };
+      await matrix.check(`admin root access via ${ap.userId}/${ap.agentId}`, 'Denied', {
+        ...request,
+        action: 'elasticfilesystem:ClientRootAccess',
+        context: { 'elasticfilesystem:AccessPointArn': ap.arn },
+      });
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(model.secrets.length * 5 + model.accessPoints.length);
+  });
+
+  it('the credential writer may write every secret and encrypt it via Secrets Manager, and never read or decrypt', async () => {
+    const matrix = new Matrix();
+    const writer: SimulatedPrincipal = {
+      arn: `arn:aws:iam::${ACCOUNT}:role/acme-credential-writer`,
+      accountId: ACCOUNT,
+      identityPolicies: [
+        {
+          name: 'writer',
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: ['secretsmanager:PutSecretValue', 'secretsmanager:GetSecretValue'], Resource: '*' },
+              { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt'], Resource: '*' },
+            ],
+          },
+        },
+      ],
+    };
+    for (const secret of model.secrets) {
+      const onSecret = { principal: writer, resource: secret.arn, resourceAccount: ACCOUNT, resourcePolicy: secret.resourcePolicy };
+      const onKey = { principal: writer, resource: secret.keyArn, resourceAccount: ACCOUNT, resourcePolicy: secret.keyPolicy };
+      await matrix.check(`writer PutSecretValue ${secret.name}`, 'Allowed', { ...onSecret, action: 'secretsmanager:PutSecretValue' });
+      await matrix.check(`writer GenerateDataKey ${secret.name}`, 'Allowed', { ...onKey, action: 'kms:GenerateDataKey', context: viaSecretsManager(secret) });
+      await matrix.check(`writer GenerateDataKey ${secret.name} directly`, 'Denied', {
+        ...onKey,
+        action: 'kms:GenerateDataKey',
+        context: { ...viaSecretsManager(secret), 'kms:ViaService': undefined },
+      });
+      await matrix.check(`writer GetSecretValue ${secret.name}`, 'Denied', { ...onSecret, action: 'secretsmanager:GetSecretValue' });
+      await matrix.check(`writer Decrypt ${secret.name}`, 'Denied', { ...onKey, action: 'kms:Decrypt', context: viaSecretsManager(secret) });
+      // Another user's key never encrypts this user's secrets.
+      const other = model.secrets.find((s) => s.userId !== secret.userId)!;
+      await matrix.check(`writer GenerateDataKey ${secret.name} under ${other.userId}'s key`, 'Denied', {
+        ...onKey,
+        resource: other.keyArn,
+        resourcePolicy: other.keyPolicy,
+        action: 'kms:GenerateDataKey',
+        context: viaSecretsManager(secret),
+      });
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(model.secrets.length * 6);
+  });
+});
+
+function pairOf(role: RoleModel): { user: UserConfig; agent: AgentConfig } {
+  const user = config.users.find((u) => u.id === role.userId);
+  const agent = user?.agents.find((a) => a.id === role.agentId);
+  if (!user || !agent) throw new Error(`role ${role.logicalId} is tagged ${role.userId}/${role.agentId}, not a roster pair`);
+  return { user, agent };
+}

@@ -1,0 +1,175 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfigText } from '../../lib/config/load';
+import { FrozenLockError, lockFileFor, lockFileText, readLockFile, resolveShardPlan } from '../../lib/fleet/lock';
+import { agentRoleName, fleetStackName, stableConstructId } from '../../lib/fleet/naming';
+import { FleetError, planShards, shardBaseResources, userResources } from '../../lib/fleet/shards';
+import { REPO_ROOT } from '../support/example-config';
+import { rosterConfig, rosterConfigText, rosterUsers, shuffled } from '../support/roster';
+
+const EMPTY = { users: {} };
+
+describe('shard planning', () => {
+  // 3 agents per user with these patterns: 16-19 resources per user, shard base 3.
+  const config = rosterConfig({ users: 12, agentsPerUser: 3, maxResourcesPerShard: 60 });
+
+  it('counts a user as key + alias + 2 per secret + 3 per agent', () => {
+    const alice = config.users[0];
+    expect(alice.agents.map((a) => [a.id, a.provider, a.connections])).toEqual([
+      ['sales', 'anthropic', ['crm']],
+      ['finance-1', 'openai', ['bank-feed', 'docs']],
+      ['research', 'bedrock', ['docs']],
+    ]);
+    // Secrets: provider/anthropic, provider/openai, connection/crm, connection/bank-feed (docs has none).
+    expect(userResources(config, alice)).toBe(2 + 2 * 4 + 3 * 3);
+    expect(shardBaseResources(config)).toBe(3);
+  });
+
+  it('fills the least-full shard that has room, opening a shard only when none has', () => {
+    const plan = planShards(config, EMPTY);
+    expect(plan.added).toEqual(config.users.map((u) => u.id));
+    for (const shard of plan.shards) expect(shard.resources).toBeLessThanOrEqual(60);
+    const total = config.users.reduce((n, u) => n + userResources(config, u), 0);
+    expect(plan.shards.reduce((n, s) => n + s.resources - 3, 0)).toBe(total);
+    // A shard is opened only when no earlier shard has room for the user who opens it (the first, by id).
+    expect(plan.shards.length).toBeGreaterThan(1);
+    for (const later of plan.shards.slice(1)) {
+      const opener = later.users[0];
+      for (const earlier of plan.shards.filter((s) => s.shard < later.shard)) {
+        expect(60 - earlier.resources).toBeLessThan(userResources(config, opener));
+      }
+    }
+  });
+
+  it('sends a new user to the least-full shard, never moves anyone, and keeps removed users in the lock', () => {
+    const lock = { users: { u000: 1, u001: 1, u002: 2, gone: 3 } };
+    const plan = planShards(config, lock);
+    for (const [user, shard] of Object.entries(lock.users)) expect(plan.lock.users[user]).toBe(shard);
+    expect(plan.shards.map((s) => s.shard)).toEqual(expect.arrayContaining([1, 2, 3]));
+    // Shard 3 holds only a removed user: it is the least full, so the first new user goes there.
+    expect(plan.lock.users.u003).toBe(3);
+    expect(plan.shards.find((s) => s.shard === 3)!.users.map((u) => u.id)).toContain('u003');
+  });
+
+  it('assigns the same shards whatever the roster order', () => {
+    const users = rosterUsers({ users: 12, agentsPerUser: 3 });
+    const a = planShards(rosterConfig({ users: 12, agentsPerUser: 3, maxResourcesPerShard: 60 }), EMPTY);
+    for (const seed of [1, 2, 3]) {
+      const text = rosterConfigText(shuffled(users, seed).map((u) => ({ ...u, agents: shuffled(u.agents, seed) })), { maxResourcesPerShard: 60 });
+      const b = planShards(parseConfigText(text), EMPTY);
+      expect(b.lock).toEqual(a.lock);
+    }
+  });
+
+  it('refuses a user bigger than a shard, naming the user and the fix', () => {
+    const small = rosterConfig({ users: 1, agentsPerUser: 7, maxResourcesPerShard: 20 });
+    expect(() => planShards(small, EMPTY)).toThrow(FleetError);
+    expect(() => planShards(small, EMPTY)).toThrow(/user "u000" needs \d+ resources .* give the user fewer agents or connections/);
+  });
+
+  it('refuses a shard that grew past CloudFormation\'s 500 resources, and warns above the target', () => {
+    const big = rosterConfig({ users: 30, agentsPerUser: 5, maxResourcesPerShard: 450 });
+    const everyoneInOne = { users: Object.fromEntries(big.users.map((u) => [u.id, 1])) };
+    expect(() => planShards(big, everyoneInOne)).toThrow(/shard 1 would hold \d+ resources, over CloudFormation's 500 per stack/);
+    const grown = { users: Object.fromEntries(big.users.slice(0, 17).map((u) => [u.id, 1])) };
+    const plan = planShards(rosterConfig({ users: 17, agentsPerUser: 5, maxResourcesPerShard: 400 }), grown);
+    expect(plan.warnings).toEqual([expect.stringMatching(/^shard 1 holds 4\d\d resources, above fleet.maxResourcesPerShard 400/)]);
+  });
+});
+
+describe('the lock file', () => {
+  const dir = () => mkdtempSync(path.join(tmpdir(), 'cubicle-lock-'));
+  const write = (d: string, users = rosterUsers({ users: 3, agentsPerUser: 2 })) => {
+    const file = path.join(d, 'acme.yaml');
+    writeFileSync(file, rosterConfigText(users));
+    return file;
+  };
+
+  it('lives beside the config file', () => {
+    expect(lockFileFor('/x/config/example.yaml')).toBe('/x/config/example.lock.json');
+    expect(lockFileFor('/x/acme.yml')).toBe('/x/acme.lock.json');
+  });
+
+  it('is written for new users, sorted, and left alone when nothing changes', () => {
+    const d = dir();
+    const config = loadConfigFile(write(d));
+    resolveShardPlan(config, { frozen: false });
+    const lockFile = path.join(d, 'acme.lock.json');
+    const text = readFileSync(lockFile, 'utf8');
+    expect(JSON.parse(text)).toEqual({ '//': expect.stringContaining('commit it'), version: 1, users: { u000: 1, u001: 1, u002: 1 } });
+    expect(text).toBe(lockFileText(readLockFile(lockFile)));
+    // Frozen with nothing to add: no error, no write.
+    expect(resolveShardPlan(config, { frozen: true }).added).toEqual([]);
+  });
+
+  it('with CI=true, refuses to change it and says how to fix it', () => {
+    const d = dir();
+    const config = loadConfigFile(write(d));
+    const before = process.env.CI;
+    process.env.CI = 'true';
+    try {
+      expect(() => resolveShardPlan(config)).toThrow(FrozenLockError);
+      expect(() => resolveShardPlan(config)).toThrow(
+        'has no shard for users "u000", "u001", "u002", and CI=true forbids changing it (a user\'s shard is decided once, on a developer\'s machine, and reviewed). ' +
+          'Fix: run `npx cdk synth` locally (without CI=true), then commit acme.lock.json.',
+      );
+    } finally {
+      if (before === undefined) delete process.env.CI;
+      else process.env.CI = before;
+    }
+    expect(existsSync(path.join(d, 'acme.lock.json'))).toBe(false);
+  });
+
+  it('for a config parsed from text, stays in memory even with CI=true', () => {
+    const before = process.env.CI;
+    process.env.CI = 'true';
+    try {
+      const plan = resolveShardPlan(rosterConfig({ users: 2, agentsPerUser: 1 }));
+      expect(plan.added).toEqual(['u000', 'u001']);
+    } finally {
+      if (before === undefined) delete process.env.CI;
+      else process.env.CI = before;
+    }
+  });
+
+  it('names what is wrong with a damaged lock file', () => {
+    const d = dir();
+    const file = path.join(d, 'acme.lock.json');
+    writeFileSync(file, JSON.stringify({ version: 1, users: { alice: 0, Bob: 1 } }));
+    expect(() => readLockFile(file)).toThrow(/not a Cubicle shard lock\n {2}users\.alice: shard numbers start at 1\n {2}users\.Bob: /);
+    writeFileSync(file, '{ "version": 1, ');
+    expect(() => readLockFile(file)).toThrow(/not valid JSON .* restore it from version control/);
+  });
+
+  it('is committed complete for the bundled example (CI synthesizes it with CI=true)', () => {
+    const example = loadConfigFile(path.join(REPO_ROOT, 'config', 'example.yaml'));
+    const lock = readLockFile(path.join(REPO_ROOT, 'config', 'example.lock.json'));
+    expect(planShards(example, lock).added).toEqual([]);
+    expect(Object.keys(lock.users).sort()).toEqual(example.users.map((u) => u.id).sort());
+  });
+});
+
+describe('names', () => {
+  it('derive construct ids injectively from ids', () => {
+    expect(stableConstructId('alice')).toBe('Alice');
+    expect(stableConstructId('bank-feed')).toBe('BankFeed');
+    const ids = ['bob1', 'bob-1', 'a-b', 'ab', 'a--b', 'a-', 'a', 'a-b-c', 'a-bc', 'ab-c'];
+    expect(new Set(ids.map(stableConstructId)).size).toBe(ids.length);
+  });
+
+  it('name shard stacks with two-digit numbers', () => {
+    expect(fleetStackName('acme', 1)).toBe('acme-Fleet-01');
+    expect(fleetStackName('acme', 123)).toBe('acme-Fleet-123');
+  });
+
+  it('name a task role after its task family, within IAM\'s 64 characters', () => {
+    expect(agentRoleName('acme', 'alice', 'sales')).toBe('acme-alice_sales');
+    const long = agentRoleName('abcdefghijklmnop', 'u'.repeat(24), 'a'.repeat(24));
+    expect(long).toHaveLength(64);
+    expect(long).toMatch(/^abcdefghijklmnop-u{24}_a{13}-[0-9a-f]{8}$/);
+    expect(agentRoleName('abcdefghijklmnop', 'u'.repeat(24), `${'a'.repeat(23)}b`)).not.toBe(long);
+  });
+});
+
