@@ -4,6 +4,7 @@ import { LoadedConfig } from './config/load';
 import { FleetLockOptions, resolveShardPlan } from './fleet/lock';
 import { fleetStackName } from './fleet/naming';
 import { ControlPlaneStack } from './stacks/control-plane-stack';
+import { EdgeLogsStack } from './stacks/edge-logs-stack';
 import { EdgeStack } from './stacks/edge-stack';
 import { FleetStack } from './stacks/fleet-stack';
 import { NetworkStack } from './stacks/network-stack';
@@ -12,6 +13,8 @@ import { PlatformStack } from './stacks/platform-stack';
 
 export interface CubicleStacks {
   readonly edge: EdgeStack;
+  /** CloudFront access-log delivery (us-east-1), after the ControlPlane stack that holds the distribution. */
+  readonly edgeLogs: EdgeLogsStack;
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
   readonly controlPlane: ControlPlaneStack;
@@ -47,7 +50,13 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
     config,
     network,
     platform,
-    description: 'Cubicle control plane: employee API, identity, wake/sleep, task events and the reaper',
+    webAclArn: edge.webAcl.attrArn,
+    description: 'Cubicle control plane: employee API and its CloudFront distribution, identity, wake/sleep, task events and the reaper',
+  });
+  const edgeLogs = new EdgeLogsStack(app, `${prefix}-EdgeLogs`, {
+    config,
+    distribution: controlPlane.edge.distribution,
+    description: 'Cubicle edge logs: CloudFront access-log delivery to CloudWatch Logs (us-east-1)',
   });
   const fleets = plan.shards.map(
     ({ shard, users }) =>
@@ -63,5 +72,5 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
   for (const warning of plan.warnings) Annotations.of(app).addWarningV2('cubicle:fleetShardAboveTarget', warning);
   const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, { config, description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles' });
   addComplianceChecks(app, config);
-  return { edge, network, platform, controlPlane, pipeline, fleets };
+  return { edge, edgeLogs, network, platform, controlPlane, pipeline, fleets };
 }

@@ -12,6 +12,7 @@ import {
 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { CubicleConfig } from '../config/schema';
+import { disabledCloudFrontRules } from '../constructs/edge-distribution';
 import { RetentionGuard } from './retention-guard';
 
 /** Control Tower CT.CLOUDWATCH.PR.2 wants log groups kept at least this many days. */
@@ -26,6 +27,7 @@ export function disabledControlTowerRules(config: CubicleConfig): Record<string,
   const rules: Record<string, string> = {
     'ct-ecs-pr-2':
       'Container Insights is on with value "enhanced" (a superset of "enabled"); the rule only accepts "enabled".',
+    ...disabledCloudFrontRules(config.edge),
   };
   if (config.logs.retentionDays < CONTROL_TOWER_MIN_RETENTION_DAYS) {
     rules['ct-cloudwatch-pr-2'] =

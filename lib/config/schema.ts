@@ -183,6 +183,71 @@ const fleetSchema = z
   })
   .prefault({});
 
+/** The one region whose ACM certificates CloudFront can use. */
+export const CLOUDFRONT_CERTIFICATE_REGION = 'us-east-1';
+
+/** WAF's bounds on a rate-based rule's limit (requests per evaluation window per IP). */
+export const MIN_RATE_LIMIT = 10;
+export const MAX_RATE_LIMIT = 2_000_000_000;
+
+const certificateArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+    'certificateArn must be an ACM certificate ARN such as arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab',
+  )
+  .superRefine((arn, ctx) => {
+    const region = arn.split(':')[3];
+    if (region !== CLOUDFRONT_CERTIFICATE_REGION) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `certificateArn must be a certificate in ${CLOUDFRONT_CERTIFICATE_REGION} (CloudFront only uses ACM certificates from US East (N. Virginia)); this one is in ${region}: request or import the certificate in ${CLOUDFRONT_CERTIFICATE_REGION}`,
+      });
+    }
+  });
+
+const edgeSchema = z
+  .strictObject({
+    /** AWS managed rule groups of the web ACL, each switchable. */
+    managedRules: z
+      .strictObject({
+        /** AWSManagedRulesCommonRuleSet (OWASP-style checks; body pattern rules only count, see README "Edge"). */
+        commonRuleSet: z.boolean().default(true),
+        /** AWSManagedRulesKnownBadInputsRuleSet (Log4j, Java deserialization, ...). */
+        knownBadInputs: z.boolean().default(true),
+        /** AWSManagedRulesAmazonIpReputationList (addresses Amazon threat intelligence flags). */
+        ipReputation: z.boolean().default(true),
+        /** AWSManagedRulesAnonymousIpList (VPNs, Tor, hosting providers). */
+        anonymousIp: z.boolean().default(true),
+        /** AWSManagedRulesBotControlRuleSet, common level: $10/month plus $1 per million requests. */
+        botControl: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Requests per 5 minutes from one client IP before WAF answers 429. */
+    rateLimit: z
+      .number()
+      .int('rateLimit must be a whole number of requests')
+      .min(MIN_RATE_LIMIT, `rateLimit must be at least ${MIN_RATE_LIMIT} (WAF's minimum)`)
+      .max(MAX_RATE_LIMIT, `rateLimit must be at most ${MAX_RATE_LIMIT} (WAF's maximum)`)
+      .default(1000),
+    /** A custom domain for the API: the host name and its ACM certificate (us-east-1). */
+    domain: z
+      .strictObject({
+        name: hostname,
+        certificateArn,
+      })
+      .optional(),
+    /**
+     * The version id of the origin-verify secret CloudFront sends; set during a rotation (README "Edge").
+     * Default: the version current when the distribution was last updated.
+     */
+    originSecretVersion: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{32,64}$/, 'originSecretVersion must be a Secrets Manager version id (32-64 letters, digits or "-", e.g. a UUID)')
+      .optional(),
+  })
+  .prefault({});
+
 const connectionSchema = z.strictObject({
   /** Hosts the agent may reach through this connection (exact names). */
   hosts: z.array(hostname).min(1, 'a connection needs at least one host'),
@@ -241,6 +306,7 @@ export const configSchema = z.strictObject({
   runtime: runtimeSchema,
   logs: logsSchema,
   identity: identitySchema,
+  edge: edgeSchema,
   github: githubSchema,
   providers: z
     .array(z.enum(PROVIDERS, { error: `providers must be among ${PROVIDERS.join(', ')}` }))
@@ -264,3 +330,4 @@ export type CubicleConfig = z.output<typeof configSchema>;
 export type UserConfig = CubicleConfig['users'][number];
 export type AgentConfig = UserConfig['agents'][number];
 export type ConnectionConfig = CubicleConfig['connections'][string];
+export type EdgeConfig = CubicleConfig['edge'];

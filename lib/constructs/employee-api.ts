@@ -11,6 +11,7 @@ import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/route
 import { credentialWriterRoleName } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
 import { bindLauncher, bindSecretWriter, bindTable, CubicleFunction, CubicleFunctionProps, LauncherOptions } from './cubicle-function';
+import { OriginVerifySecret } from './edge-origin-secret';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { EmployeeIdentity } from './identity';
 
@@ -25,6 +26,8 @@ export interface EmployeeApiProps {
   readonly tables: Record<TableName, dynamodb.ITable>;
   readonly tableKey: kms.IKey;
   readonly launcher: LauncherOptions;
+  /** The header value CloudFront adds; both functions refuse requests without it (origin protection). */
+  readonly originSecret: OriginVerifySecret;
   /** Requests per second across the API, and the burst above it. */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
 }
@@ -78,6 +81,8 @@ export class EmployeeApi extends Construct {
       roleName: credentialWriterRoleName(props.launcher.deployment),
     });
     bindSecretWriter(this.credentialsFunction, props.launcher.deployment);
+    props.originSecret.bindReader(this.apiFunction);
+    props.originSecret.bindReader(this.credentialsFunction);
     for (const fn of [this.apiFunction, this.credentialsFunction]) {
       Validations.of(fn.function).acknowledge({
         id: 'NIST.800.53.R5-LambdaDLQ',
@@ -123,7 +128,7 @@ export class EmployeeApi extends Construct {
     }
   }
 
-  /** The API's invoke URL (the default execute-api endpoint). */
+  /** The API's own invoke URL (the default execute-api endpoint); it refuses requests that bypass CloudFront. */
   get url(): string {
     return this.api.apiEndpoint;
   }

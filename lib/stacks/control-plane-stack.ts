@@ -7,6 +7,8 @@ import { rosterDirectory, writeRosterFile } from '../constructs/control-plane-ro
 import { allowLogsService } from '../constructs/encrypted-log-group';
 import { createRetainedKey } from '../constructs/retained-key';
 import { LauncherOptions } from '../constructs/cubicle-function';
+import { EdgeDistribution } from '../constructs/edge-distribution';
+import { OriginVerifySecret } from '../constructs/edge-origin-secret';
 import { EmployeeApi, FunctionBase } from '../constructs/employee-api';
 import { EmployeeIdentity } from '../constructs/identity';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
@@ -17,12 +19,15 @@ import { PlatformStack } from './platform-stack';
 export interface ControlPlaneStackProps extends CubicleStackProps {
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
+  /** ARN of the Edge stack's web ACL (us-east-1), referenced across regions by the distribution. */
+  readonly webAclArn: string;
 }
 
 /**
  * The control plane: the employee HTTP API (JWT authorizer, Cognito or an external OIDC issuer), the
  * credential writer, and the lifecycle functions (task state events, reaper) over the Platform stack's
- * tables and cluster.
+ * tables and cluster, and the CloudFront distribution in front of the API (README "Edge"): the web ACL comes
+ * from the us-east-1 Edge stack by a cross-region reference.
  */
 export class ControlPlaneStack extends CubicleStack {
   readonly identity: EmployeeIdentity;
@@ -31,9 +36,11 @@ export class ControlPlaneStack extends CubicleStack {
   readonly network: ControlPlaneNetwork;
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly logsKey: kms.Key;
+  readonly originSecret: OriginVerifySecret;
+  readonly edge: EdgeDistribution;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
-    super(scope, id, props);
+    super(scope, id, { ...props, crossRegionReferences: true });
     const { config, network, platform } = props;
 
     this.network = new ControlPlaneNetwork(this, 'Network', { vpc: network.vpc });
@@ -63,6 +70,7 @@ export class ControlPlaneStack extends CubicleStack {
     };
 
     this.identity = new EmployeeIdentity(this, 'Identity', { config });
+    this.originSecret = new OriginVerifySecret(this, 'OriginVerify');
     this.api = new EmployeeApi(this, 'EmployeeApi', {
       base,
       identity: this.identity,
@@ -70,6 +78,7 @@ export class ControlPlaneStack extends CubicleStack {
       tables: platform.tables,
       tableKey: platform.key,
       launcher,
+      originSecret: this.originSecret,
     });
     this.lifecycle = new LifecycleFunctions(this, 'Lifecycle', {
       base,
@@ -79,7 +88,20 @@ export class ControlPlaneStack extends CubicleStack {
       launcher,
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Employee API base URL' });
+    this.edge = new EdgeDistribution(this, 'Edge', {
+      api: this.api.api,
+      webAclArn: props.webAclArn,
+      edge: config.edge,
+      originSecret: this.originSecret,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.edge.url, description: 'Employee API base URL (CloudFront)' });
+    new CfnOutput(this, 'DistributionDomainName', {
+      value: this.edge.distribution.distributionDomainName,
+      description: 'Target of the custom domain\'s CNAME or alias record',
+    });
+    new CfnOutput(this, 'OriginUrl', { value: this.api.url, description: 'The API origin: refuses requests that did not come through CloudFront' });
+    new CfnOutput(this, 'OriginSecretArn', { value: this.originSecret.secret.secretArn, description: 'Origin-verify secret (rotation: README "Edge")' });
     if (this.identity.userPool && this.identity.client) {
       new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.identity.client.userPoolClientId });

@@ -5,6 +5,7 @@ import { API_ENV, ENV, launchSettings, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
 import { lazy } from './lazy';
+import { originChecked } from './origin';
 
 const logger = new Logger();
 const env = parseEnv(API_ENV);
@@ -31,7 +32,10 @@ const ready = lazy(async () => {
   });
 });
 
+// The origin check runs first, before the handler's clients even load.
+const checked = originChecked(logger, async (event) => (await ready())(event));
+
 export async function handler(event: HttpEvent, context: Context): Promise<HttpResult> {
   logger.addContext(context);
-  return (await ready())(event);
+  return checked(event);
 }

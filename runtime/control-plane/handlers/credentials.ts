@@ -4,6 +4,7 @@ import { CREDENTIALS_ENV, ENV, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
 import { lazy } from './lazy';
+import { originChecked } from './origin';
 
 const logger = new Logger();
 const env = parseEnv(CREDENTIALS_ENV);
@@ -14,7 +15,10 @@ const ready = lazy(async () => {
   return createCredentialsHandler({ roster, logger, secrets: secretsClient(), deployment: env[ENV.deployment] });
 });
 
+// The origin check runs first, before the handler's clients even load.
+const checked = originChecked(logger, async (event) => (await ready())(event));
+
 export async function handler(event: HttpEvent, context: Context): Promise<HttpResult> {
   logger.addContext(context);
-  return (await ready())(event);
+  return checked(event);
 }
