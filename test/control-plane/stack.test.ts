@@ -15,6 +15,9 @@ const json = exampleTemplates().get(STACK)!;
 const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper'];
 const CLUSTER_ARN_OUTPUT = /ClusterEB0386A7Arn/;
 
+/** The origin-verify secret's read and decrypt grants (exact in test/stacks/edge-distribution.test.ts). */
+const isOriginVerify = (s: Statement) => /OriginVerify(Secret|Key)/.test(JSON.stringify(s.Resource));
+
 const tableOf = (resource: unknown): string | undefined => /Tables(Sessions|Inbox|Events|Approvals)/.exec(outputName(resource) ?? '')?.[1];
 
 /** Table actions per role: table → sorted actions (index queries as `Sessions/index/active`). */
@@ -257,9 +260,9 @@ describe('IAM, exactly', () => {
     const role = json.Resources[roleIdOf(json, 'credentials')];
     expect(role.Properties.RoleName).toBe('acme-credential-writer');
     expect(role.Properties.Path).toBeUndefined();
-    const secrets = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+    const secrets = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')) && !isOriginVerify(s));
     expect(secrets).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:PutSecretValue', Resource: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle/acme/*' }]);
-    const keys = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+    const keys = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && !isOriginVerify(s));
     expect(keys).toEqual([
       {
         Effect: 'Allow',
@@ -272,12 +275,12 @@ describe('IAM, exactly', () => {
         },
       },
     ]);
-    expect(statementsOf(json, 'credentials').flatMap(actionsOf).filter((a) => /^(dynamodb|ecs|iam):/.test(a) || a === 'kms:Decrypt')).toEqual([]);
+    expect(statementsOf(json, 'credentials').filter((s) => !isOriginVerify(s)).flatMap(actionsOf).filter((a) => /^(dynamodb|ecs|iam):/.test(a) || a === 'kms:Decrypt')).toEqual([]);
   });
 
-  it('no other function touches Secrets Manager; table keys are usable only through DynamoDB', () => {
+  it('no other function touches Secrets Manager (but the origin-verify secret); table keys are usable only through DynamoDB', () => {
     for (const name of ['api', 'task-events', 'reaper'] as const) {
-      const statements = statementsOf(json, name);
+      const statements = statementsOf(json, name).filter((s) => !isOriginVerify(s));
       expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
       const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
       expect(kms).toHaveLength(1);

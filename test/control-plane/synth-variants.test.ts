@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/app';
 import { parseConfigText } from '../../lib/config/load';
 import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
+import { REFUSED_MESSAGE } from '../../runtime/control-plane/origin-verify';
 import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
 import { readTemplates, resourcesOfType } from '../support/assembly';
 import { exampleConfig, minimalConfigText } from '../support/example-config';
@@ -70,7 +71,7 @@ describe('bundled functions', () => {
     }
   });
 
-  it('the bundled API answers a caller who is not on the roster with 403, and fails fast on a bad environment', () => {
+  it('the bundled API functions refuse a request that bypassed CloudFront with 403 before anything else, and fail fast on a bad environment', () => {
     const run = (name: FunctionName, env: Record<string, string>, event: unknown) =>
       spawnSync(
         process.execPath,
@@ -93,6 +94,7 @@ describe('bundled functions', () => {
       INBOX_TABLE: 'inbox',
       EVENTS_TABLE: 'events',
       APPROVALS_TABLE: 'approvals',
+      ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
     };
     const event = { routeKey: 'GET /v1/agents', requestContext: { requestId: 'req-1', authorizer: { jwt: { claims: { username: 'mallory' } } } } };
     for (const name of ['api', 'credentials'] as const) {
@@ -100,7 +102,8 @@ describe('bundled functions', () => {
       expect(out.status, out.stderr).toBe(0);
       const result = JSON.parse(out.stdout.slice(out.stdout.indexOf('RESULT') + 6));
       expect(result.statusCode).toBe(403);
-      expect(JSON.parse(result.body).requestId).toBe('req-1');
+      // No origin-verify header: refused by the origin check, before the roster (and without any AWS call).
+      expect(JSON.parse(result.body)).toEqual({ message: REFUSED_MESSAGE, requestId: 'req-1' });
     }
     const broken = run('api', { ...env, CLUSTER_ARN: 'not-an-arn' }, event);
     expect(broken.status).not.toBe(0);
