@@ -79,8 +79,9 @@ export class EdgeDistribution extends Construct {
       },
     });
 
-    // The execute-api endpoint, HTTPS with TLS 1.2 only. CloudFront replaces a viewer's header of the
-    // same name with its own origin custom header, so a viewer cannot supply or guess-and-override it.
+    // The execute-api endpoint, HTTPS with TLS 1.2 only, with the origin-verify header (an origin custom
+    // header takes precedence over a viewer header of the same name; a viewer would need the value anyway).
+    // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html
     const origin = new origins.HttpOrigin(`${props.api.apiId}.execute-api.${Stack.of(this).region}.amazonaws.com`, {
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
       originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
