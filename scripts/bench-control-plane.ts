@@ -53,11 +53,12 @@ const ENV = {
   INBOX_TABLE: 'inbox',
   EVENTS_TABLE: 'events',
   APPROVALS_TABLE: 'approvals',
+  ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
 };
-/** First invocations that need no network (the roster refuses the caller, or the event is foreign). */
+/** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
 const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
   api: { routeKey: 'GET /v1/agents', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
   credentials: { routeKey: 'PUT /v1/credentials/{provider}', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
