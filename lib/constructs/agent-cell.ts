@@ -9,6 +9,7 @@ import { agentRolePath, taskFamily } from '../../runtime/shared/names';
 import { pairKey, TableName, TABLES } from '../../runtime/shared/tables';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentRoleName } from '../fleet/naming';
+import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
 import { UserVault } from './user-vault';
 
@@ -87,74 +88,55 @@ export class AgentCell extends Construct {
 
     const ownSecrets = [...vault.secrets.values()].filter((s) => s.spec.agentIds.includes(agent.id));
     const providerSecret = ownSecrets.find((s) => s.spec.kind === 'provider' && s.spec.id === agent.provider);
-    const statements: iam.PolicyStatement[] = [];
+    const statements: StatementJson[] = [];
     if (ownSecrets.length > 0) {
       const arns = ownSecrets.map((s) => s.arn);
       statements.push(
-        new iam.PolicyStatement({ sid: 'ReadOwnSecrets', actions: ['secretsmanager:GetSecretValue'], resources: arns }),
-        new iam.PolicyStatement({
-          sid: 'DecryptOwnSecretsViaSecretsManager',
-          actions: ['kms:Decrypt'],
-          resources: [vault.key.keyArn],
-          conditions: {
-            StringEquals: {
-              'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com`,
-              'kms:EncryptionContext:SecretARN': arns,
-            },
-          },
+        allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns),
+        allow('DecryptOwnSecretsViaSecretsManager', ['kms:Decrypt'], [vault.key.keyArn], {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': arns },
         }),
       );
     }
     statements.push(
-      new iam.PolicyStatement({
-        sid: 'MountOwnAccessPoint',
-        actions: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
-        resources: [fileSystem.fileSystemArn],
-        conditions: { StringEquals: { 'elasticfilesystem:AccessPointArn': this.accessPoint.attrArn } },
+      allow('MountOwnAccessPoint', ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'], [fileSystem.fileSystemArn], {
+        StringEquals: { 'elasticfilesystem:AccessPointArn': this.accessPoint.attrArn },
       }),
     );
     for (const table of Object.keys(RUNTIME_TABLE_ACTIONS) as TableName[]) {
       statements.push(
-        new iam.PolicyStatement({
-          sid: `OwnPartitionOf${TABLES[table].id}`,
-          actions: [...RUNTIME_TABLE_ACTIONS[table]],
-          resources: [platform.tables[table].tableArn],
-          conditions: {
-            'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pk] },
-            // ForAllValues is true when the key is absent: a request without a partition key must not pass.
-            Null: { 'dynamodb:LeadingKeys': 'false' },
-          },
+        allow(`OwnPartitionOf${TABLES[table].id}`, RUNTIME_TABLE_ACTIONS[table], [platform.tables[table].tableArn], {
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pk] },
+          // ForAllValues is true when the key is absent: a request without a partition key must not pass.
+          Null: { 'dynamodb:LeadingKeys': 'false' },
         }),
       );
     }
     statements.push(
-      new iam.PolicyStatement({
-        sid: 'TablesKeyViaDynamoDb',
-        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-        resources: [platform.tablesKeyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` } },
+      allow('TablesKeyViaDynamoDb', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [platform.tablesKeyArn], {
+        StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` },
       }),
     );
-    if (agent.provider === 'bedrock') statements.push(bedrockStatement(stack, config));
+    if (agent.provider === 'bedrock') {
+      statements.push(allow('InvokeConfiguredBedrockModels', ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], bedrockModelArns(stack, config)));
+    }
 
     this.role = new iam.CfnRole(this, 'TaskRole', {
       roleName: agentRoleName(config.name, user.id, agent.id),
       path: agentRolePath(config.name),
       description: `Cubicle: task role of agent ${agent.id} of user ${user.id}`,
-      assumeRolePolicyDocument: new iam.PolicyDocument({
-        statements: [
-          new iam.PolicyStatement({
-            actions: ['sts:AssumeRole'],
-            principals: [new iam.ServicePrincipal('ecs-tasks.amazonaws.com')],
-            // Confused-deputy guard: only ECS acting for this account may assume the role.
-            conditions: {
-              StringEquals: { 'aws:SourceAccount': config.account },
-              ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ecs:${stack.region}:${config.account}:*` },
-            },
-          }),
-        ],
+      assumeRolePolicyDocument: policy({
+        Sid: 'EcsTasksOfThisAccount',
+        Effect: 'Allow',
+        Principal: { Service: 'ecs-tasks.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        // Confused-deputy guard: only ECS acting for this account may assume the role.
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': config.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ecs:${stack.region}:${config.account}:*` },
+        },
       }),
-      policies: [{ policyName: 'agent', policyDocument: new iam.PolicyDocument({ statements }) }],
+      policies: [{ policyName: 'agent', policyDocument: policy(...statements) }],
     });
 
     const connections = [...agent.connections].sort(compare).map((connectionId) => {
@@ -266,14 +248,6 @@ const INFERENCE_PROFILE_PREFIX = /^(us|us-gov|eu|apac|jp|au|ca|global)\.(.+)$/;
  * in any region of its geography, so that model is allowed in every region (the profile itself only in
  * the home region). https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html
  */
-function bedrockStatement(stack: Stack, config: CubicleConfig): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    sid: 'InvokeConfiguredBedrockModels',
-    actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-    resources: bedrockModelArns(stack, config),
-  });
-}
-
 function bedrockModelArns(stack: Stack, config: CubicleConfig): string[] {
   const resources = new Set<string>();
   for (const model of config.bedrock?.models ?? []) {

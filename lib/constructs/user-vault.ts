@@ -7,6 +7,7 @@ import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
 import { CubicleConfig, UserConfig } from '../config/schema';
 import { stableConstructId } from '../fleet/naming';
 import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn } from '../fleet/principals';
+import { denyEveryone, policy } from '../fleet/policy-json';
 import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
 import { createRetainedKey } from './retained-key';
 
@@ -142,43 +143,29 @@ export class UserVault extends Construct {
       secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
       new secretsmanager.CfnResourcePolicy(this, `${constructId}Policy`, {
         secretId: secret.ref,
-        resourcePolicy: new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({
-              sid: 'DenyReadExceptAgentRoles',
-              effect: iam.Effect.DENY,
-              principals: [new iam.AnyPrincipal()],
-              actions: ['secretsmanager:GetSecretValue'],
-              resources: ['*'],
-              conditions: {
-                ArnNotEquals: { 'aws:PrincipalArn': spec.agentIds.map((agentId) => agentRoleArn(this, config, user.id, agentId)) },
-              },
-            }),
-            new iam.PolicyStatement({
-              sid: 'DenyWriteExceptCredentialWriter',
-              effect: iam.Effect.DENY,
-              principals: [new iam.AnyPrincipal()],
-              actions: ['secretsmanager:PutSecretValue'],
-              resources: ['*'],
-              conditions: { ArnNotEquals: { 'aws:PrincipalArn': writer } },
-            }),
-          ],
-        }),
+        resourcePolicy: policy(
+          denyEveryone(
+            'DenyReadExceptAgentRoles',
+            ['secretsmanager:GetSecretValue'],
+            { ArnNotEquals: { 'aws:PrincipalArn': spec.agentIds.map((agentId) => agentRoleArn(this, config, user.id, agentId)) } },
+            '*',
+          ),
+          denyEveryone('DenyWriteExceptCredentialWriter', ['secretsmanager:PutSecretValue'], { ArnNotEquals: { 'aws:PrincipalArn': writer } }, '*'),
+        ),
         // A policy that allows another account or the public is refused at deploy.
         blockPublicPolicy: true,
-      });
-      Validations.of(secret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason: 'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.',
-      });
-      Validations.of(secret).acknowledge({
-        id: 'NIST.800.53.R5-SecretsManagerRotationEnabled',
-        reason: 'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.',
       });
       secrets.set(spec.name, { spec, secret, arn: secret.ref });
     }
     this.secrets = secrets;
     Tags.of(this).add('user_id', user.id);
+    // On the vault, so once per user rather than once per secret: it covers every secret above.
+    const noRotation =
+      'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.';
+    Validations.of(this).acknowledge(
+      { id: 'AwsSolutions-SMG4', reason: noRotation },
+      { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason: noRotation },
+    );
   }
 }
 

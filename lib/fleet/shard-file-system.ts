@@ -1,9 +1,9 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { stableConstructId } from './naming';
+import { denyEveryone, policy } from './policy-json';
 
 /** The EFS client actions a file system policy governs. */
 export const EFS_CLIENT_ACTIONS = [
@@ -34,22 +34,18 @@ export class ShardFileSystem extends Construct {
 
   constructor(scope: Construct, id: string, props: ShardFileSystemProps) {
     super(scope, id);
-    // No Resource element: in a file system policy it is the file system itself (as CDK's own EFS policies).
-    const deny = (sid: string, actions: readonly string[], conditions?: Record<string, unknown>) =>
-      new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: [...actions], conditions });
+    // No Resource element: in a file system policy it is the file system itself (as in CDK's own EFS policies).
     this.fileSystem = new efs.CfnFileSystem(this, 'FileSystem', {
       encrypted: true,
       kmsKeyId: props.encryptionKeyArn,
       performanceMode: 'generalPurpose',
       throughputMode: 'elastic',
       backupPolicy: { status: 'ENABLED' },
-      fileSystemPolicy: new iam.PolicyDocument({
-        statements: [
-          deny('DenyWithoutTls', EFS_CLIENT_ACTIONS, { BoolIfExists: { 'aws:SecureTransport': 'false' } }),
-          deny('DenyWithoutAccessPoint', EFS_CLIENT_ACTIONS, { Null: { 'elasticfilesystem:AccessPointArn': 'true' } }),
-          deny('DenyRootAccess', ['elasticfilesystem:ClientRootAccess']),
-        ],
-      }),
+      fileSystemPolicy: policy(
+        denyEveryone('DenyWithoutTls', EFS_CLIENT_ACTIONS, { BoolIfExists: { 'aws:SecureTransport': 'false' } }),
+        denyEveryone('DenyWithoutAccessPoint', EFS_CLIENT_ACTIONS, { Null: { 'elasticfilesystem:AccessPointArn': 'true' } }),
+        denyEveryone('DenyRootAccess', ['elasticfilesystem:ClientRootAccess']),
+      ),
     });
     this.fileSystem.applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(this.fileSystem).acknowledge({

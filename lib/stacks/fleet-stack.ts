@@ -1,3 +1,4 @@
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { TableName, TABLES } from '../../runtime/shared/tables';
 import { UserConfig } from '../config/schema';
@@ -33,6 +34,9 @@ export class FleetStack extends CubicleStack {
   constructor(scope: Construct, id: string, props: FleetStackProps) {
     // A full shard is ~1 MB indented, CloudFormation's limit for a template; without indentation about half.
     super(scope, id, { ...props, suppressTemplateIndentation: true });
+    // A stack trace per resource (for `cdk` error messages) is a tenth of a large fleet's synth time; the
+    // construct paths name every resource here. CDK_DEBUG=true brings the traces back.
+    this.node.setContext(cxapi.DISABLE_CREATION_STACK_TRACES, true);
     const { config, network, platform } = props;
     this.shard = props.shard;
 

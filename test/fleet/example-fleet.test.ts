@@ -230,6 +230,7 @@ describe("alice's sales agent", () => {
       Version: '2012-10-17',
       Statement: [
         {
+          Sid: 'EcsTasksOfThisAccount',
           Effect: 'Allow',
           Principal: { Service: 'ecs-tasks.amazonaws.com' },
           Action: 'sts:AssumeRole',

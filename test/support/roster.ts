@@ -15,6 +15,8 @@ export interface RosterOptions {
   /** Extra user ids appended after the generated ones (each gets the same agent pattern). */
   readonly extraUserIds?: readonly string[];
   readonly name?: string;
+  /** Employees sign in through an external OIDC issuer instead of a Cognito user pool of the roster. */
+  readonly oidc?: boolean;
 }
 
 export const ROSTER_CONNECTIONS = {
@@ -63,13 +65,14 @@ export function rosterUsers(options: RosterOptions): RosterUser[] {
 }
 
 /** A full config for the given users (same platform settings as the bundled example). */
-export function rosterConfigText(users: readonly RosterUser[], options: Pick<RosterOptions, 'maxResourcesPerShard' | 'name'> = {}): string {
+export function rosterConfigText(users: readonly RosterUser[], options: Pick<RosterOptions, 'maxResourcesPerShard' | 'name' | 'oidc'> = {}): string {
   const doc = {
     name: options.name ?? 'acme',
     account: '111111111111',
     region: 'eu-west-1',
     iamRoleBudget: 5000,
     ...(options.maxResourcesPerShard ? { fleet: { maxResourcesPerShard: options.maxResourcesPerShard } } : {}),
+    ...(options.oidc ? { identity: { oidc: { issuer: 'https://login.acme.example', audience: 'cubicle' } } } : {}),
     github: { owner: 'acme', repo: 'cubicle-deploy' },
     providers: ['anthropic', 'openai', 'google', 'bedrock'],
     bedrock: { models: ['us.anthropic.claude-sonnet-4-5-20250929-v1:0'] },
