@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS, AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
+import { APPROVAL_RUNTIME_ATTRIBUTES, INBOX_RUNTIME_ATTRIBUTES, SESSION_RUNTIME_ATTRIBUTES } from '../../runtime/shared/rows';
 import { pairKey, TableName, TABLES } from '../../runtime/shared/tables';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentRoleName } from '../fleet/naming';
@@ -33,6 +34,21 @@ export const RUNTIME_TABLE_ACTIONS: Readonly<Record<TableName, readonly string[]
   /** Ask for approval, read the decision, expire an unanswered request. */
   approvals: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
 };
+
+/**
+ * Attributes a runtime's writes may name (`dynamodb:Attributes`), for the tables whose rows also hold
+ * fields only the control plane may set: a session's status and deadline (else an agent could outlive its
+ * cap), an approval's decision (else an agent could approve its own outbound call), a message's body.
+ * The lists include attributes the runtime's condition expressions read (`taskArn`, `state`), in case
+ * IAM counts those too. Events rows are whole appended items and need no list.
+ */
+export const RUNTIME_WRITABLE_ATTRIBUTES: Readonly<Partial<Record<TableName, readonly string[]>>> = {
+  sessions: [...SESSION_RUNTIME_ATTRIBUTES, 'taskArn'],
+  inbox: INBOX_RUNTIME_ATTRIBUTES,
+  approvals: APPROVAL_RUNTIME_ATTRIBUTES,
+};
+
+const WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
 
 /** Shared values of the Platform stack a cell uses, resolved once per Fleet stack. */
 export interface AgentPlatformRefs {
@@ -104,13 +120,25 @@ export class AgentCell extends Construct {
       }),
     );
     for (const table of Object.keys(RUNTIME_TABLE_ACTIONS) as TableName[]) {
-      statements.push(
-        allow(`OwnPartitionOf${TABLES[table].id}`, RUNTIME_TABLE_ACTIONS[table], [platform.tables[table].tableArn], {
-          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pk] },
-          // ForAllValues is true when the key is absent: a request without a partition key must not pass.
-          Null: { 'dynamodb:LeadingKeys': 'false' },
-        }),
-      );
+      const ownPartition = {
+        'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pk] },
+        // ForAllValues is true when the key is absent: a request without a partition key must not pass.
+        Null: { 'dynamodb:LeadingKeys': 'false' },
+      };
+      const writable = RUNTIME_WRITABLE_ATTRIBUTES[table];
+      const actions = RUNTIME_TABLE_ACTIONS[table];
+      const restricted = writable ? actions.filter((a) => WRITE_ACTIONS.has(a)) : [];
+      const unrestricted = actions.filter((a) => !restricted.includes(a));
+      const tableArn = [platform.tables[table].tableArn];
+      if (unrestricted.length > 0) statements.push(allow(`OwnPartitionOf${TABLES[table].id}`, unrestricted, tableArn, ownPartition));
+      if (writable && restricted.length > 0) {
+        statements.push(
+          allow(`WriteRuntimeAttributesOf${TABLES[table].id}`, restricted, tableArn, {
+            'ForAllValues:StringEquals': { ...ownPartition['ForAllValues:StringEquals'], 'dynamodb:Attributes': [...writable].sort() },
+            Null: { ...ownPartition.Null, 'dynamodb:Attributes': 'false' },
+          }),
+        );
+      }
     }
     statements.push(
       allow('TablesKeyViaDynamoDb', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [platform.tablesKeyArn], {

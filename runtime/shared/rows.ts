@@ -116,7 +116,7 @@ export interface EventRow {
 // ---------------------------------------------------------------------------------------------
 // Approvals: sk = sortable approval id.
 // The runtime writes the pending request (and `expiredAt` on timeout); only the control plane writes
-// the decision. The fleet should deny the task role writes to APPROVAL_DECISION_ATTRIBUTES
+// the decision. The fleet denies the task role writes to APPROVAL_DECISION_ATTRIBUTES
 // (`dynamodb:Attributes`), so an agent with shell access cannot approve its own request.
 // ---------------------------------------------------------------------------------------------
 

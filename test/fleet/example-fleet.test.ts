@@ -243,6 +243,10 @@ describe("alice's sales agent", () => {
   });
 
   it('may do exactly this: its secrets, decrypt via Secrets Manager, its access point, its table partition', () => {
+    const onlyAttributes = (attributes: string[]) => ({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['alice#sales'], 'dynamodb:Attributes': attributes },
+      Null: { 'dynamodb:LeadingKeys': 'false', 'dynamodb:Attributes': 'false' },
+    });
     const own = [arnOfSecret('UserAliceVaultConnectionCrm'), arnOfSecret('UserAliceVaultProviderAnthropic')];
     expect(resolved(roleId).Policies).toEqual([
       {
@@ -265,15 +269,31 @@ describe("alice's sales agent", () => {
               Resource: resolver.getAtt(STACK, fsId, 'Arn'),
               Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': resolver.getAtt(STACK, apId, 'Arn') } },
             },
-            { Sid: 'OwnPartitionOfSessions', Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: tableArn('Sessions'), Condition: pk },
-            { Sid: 'OwnPartitionOfInbox', Effect: 'Allow', Action: ['dynamodb:Query', 'dynamodb:UpdateItem'], Resource: tableArn('Inbox'), Condition: pk },
-            { Sid: 'OwnPartitionOfEvents', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Query'], Resource: tableArn('Events'), Condition: pk },
+            { Sid: 'OwnPartitionOfSessions', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn('Sessions'), Condition: pk },
             {
-              Sid: 'OwnPartitionOfApprovals',
+              Sid: 'WriteRuntimeAttributesOfSessions',
               Effect: 'Allow',
-              Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+              Action: 'dynamodb:UpdateItem',
+              Resource: tableArn('Sessions'),
+              Condition: onlyAttributes(['inboxCursor', 'lastActivityAt', 'pk', 'taskArn']),
+            },
+            { Sid: 'OwnPartitionOfInbox', Effect: 'Allow', Action: 'dynamodb:Query', Resource: tableArn('Inbox'), Condition: pk },
+            {
+              Sid: 'WriteRuntimeAttributesOfInbox',
+              Effect: 'Allow',
+              Action: 'dynamodb:UpdateItem',
+              Resource: tableArn('Inbox'),
+              Condition: onlyAttributes(['attempts', 'finishedAt', 'pk', 'sk', 'startedAt', 'state']),
+            },
+            { Sid: 'OwnPartitionOfEvents', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Query'], Resource: tableArn('Events'), Condition: pk },
+            { Sid: 'OwnPartitionOfApprovals', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn('Approvals'), Condition: pk },
+            {
+              Sid: 'WriteRuntimeAttributesOfApprovals',
+              Effect: 'Allow',
+              Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
               Resource: tableArn('Approvals'),
-              Condition: pk,
+              // Never decision, decidedAt or decidedBy: an agent cannot approve its own outbound call.
+              Condition: onlyAttributes(['createdAt', 'expiredAt', 'expiresAt', 'hosts', 'messageId', 'pk', 'requestId', 'sk', 'summary', 'tool']),
             },
             {
               Sid: 'TablesKeyViaDynamoDb',
@@ -435,7 +455,7 @@ describe('every pair of the example', () => {
       }
       expect([statement.Resource].flat(), where).not.toContain('*');
       if (actions.some((a) => a.startsWith('dynamodb:'))) {
-        expect(statement.Condition, where).toEqual({
+        expect(statement.Condition, where).toMatchObject({
           'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [expect.stringMatching(/^[a-z][a-z0-9-]*#[a-z][a-z0-9-]*$/)] },
           Null: { 'dynamodb:LeadingKeys': 'false' },
         });

@@ -39,6 +39,23 @@ const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = {
 };
 const MATRIX_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
 
+/** Fields only the control plane may write, per table, written out here rather than read from the code. */
+const CONTROL_PLANE_FIELDS: Record<string, readonly string[]> = {
+  sessions: ['status', 'deadlineAt', 'sessionId', 'startedAt', 'version', 'activeShard'],
+  inbox: ['body', 'requestId', 'createdAt'],
+  approvals: ['decision', 'decidedAt', 'decidedBy'],
+};
+/** A field each table's runtime writes (heartbeat, message state, approval expiry; events are whole rows). */
+const RUNTIME_FIELD: Record<string, string> = { sessions: 'lastActivityAt', inbox: 'state', approvals: 'expiredAt', events: 'hash' };
+/** Key attributes of each table's rows (Sessions has one row per pair, no sort key). */
+const keyAttributes = (table: string) => (table === 'sessions' ? ['pk'] : ['pk', 'sk']);
+
+/** Request context of a call on a partition; writes name the attributes they touch, as DynamoDB reports them. */
+function rowContext(table: string, action: string, pk: string): Record<string, string[]> {
+  const writes = action === 'dynamodb:PutItem' || action === 'dynamodb:UpdateItem';
+  return { 'dynamodb:LeadingKeys': [pk], ...(writes ? { 'dynamodb:Attributes': [...keyAttributes(table), RUNTIME_FIELD[table]] } : {}) };
+}
+
 /** Whether a pair's config gives it a secret: its provider's credential, or a listed connection's. */
 function reads(user: UserConfig, agent: AgentConfig, secret: SecretModel): boolean {
   if (secret.userId !== user.id) return false;
@@ -187,7 +204,7 @@ describe('isolation matrix', () => {
             await matrix.check(
               `${role.userId}/${role.agentId} ${action} ${table} ${user.id}#${agent.id}`,
               allowedIf(own && EXPECTED_TABLE_ACTIONS[table].includes(action)),
-              { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT, context: { 'dynamodb:LeadingKeys': [`${user.id}#${agent.id}`] } },
+              { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT, context: rowContext(table, action, `${user.id}#${agent.id}`) },
             );
           }
         }
@@ -209,19 +226,44 @@ describe('isolation matrix', () => {
           const request = { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT };
           await matrix.check(`${pk} ${action} ${table}`, allowedIf(EXPECTED_TABLE_ACTIONS[table].includes(action)), {
             ...request,
-            context: { 'dynamodb:LeadingKeys': [pk] },
+            context: rowContext(table, action, pk),
           });
           await matrix.check(`${pk} ${action} ${table} without dynamodb:LeadingKeys`, 'Denied', request);
           // A request naming its own and another partition (BatchGetItem-style) is not its own.
           await matrix.check(`${pk} ${action} ${table} with a second partition`, 'Denied', {
             ...request,
-            context: { 'dynamodb:LeadingKeys': [pk, 'someone#else'] },
+            context: { ...rowContext(table, action, pk), 'dynamodb:LeadingKeys': [pk, 'someone#else'] },
           });
         }
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
     expect(matrix.simulator.evaluations).toBe(60 * 4 * actions.length * 3);
+  });
+
+  it("rows: a runtime writes only its own fields, never the control plane's (status, deadline, decision, message body)", async () => {
+    const matrix = new Matrix();
+    for (const role of model.roles) {
+      const pk = `${role.userId}#${role.agentId}`;
+      for (const [table, fields] of Object.entries(CONTROL_PLANE_FIELDS)) {
+        const { arn } = model.tables[table as keyof typeof model.tables];
+        for (const action of EXPECTED_TABLE_ACTIONS[table].filter((a) => a === 'dynamodb:PutItem' || a === 'dynamodb:UpdateItem')) {
+          const request = { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT };
+          await matrix.check(`${pk} ${action} ${table} own field`, 'Allowed', { ...request, context: rowContext(table, action, pk) });
+          for (const field of fields) {
+            await matrix.check(`${pk} ${action} ${table} ${field}`, 'Denied', {
+              ...request,
+              context: { 'dynamodb:LeadingKeys': [pk], 'dynamodb:Attributes': [...keyAttributes(table), RUNTIME_FIELD[table], field] },
+            });
+          }
+          // ForAllValues passes when the key is absent: a write that names no attributes must not pass.
+          await matrix.check(`${pk} ${action} ${table} without dynamodb:Attributes`, 'Denied', { ...request, context: { 'dynamodb:LeadingKeys': [pk] } });
+        }
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    // Per role: sessions UpdateItem (1+6+1), inbox UpdateItem (1+3+1), approvals PutItem and UpdateItem (2 × (1+3+1)).
+    expect(matrix.simulator.evaluations).toBe(60 * (8 + 5 + 10));
   });
 
   it('an account administrator (Action "*" on "*") cannot read, decrypt or write a token, or mount as root, without changing a policy', async () => {

@@ -79,24 +79,26 @@ export class ApprovalStore {
   }
 
   private async expire(row: ApprovalRow): Promise<ApprovalOutcome> {
+    // The condition names no decision attribute: the task role may not touch decision attributes at all
+    // (the fleet's dynamodb:Attributes condition), and the control plane decides only while expiredAt is
+    // absent, so a decision read after this write is one that came first and stands.
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PARTITION_KEY]: this.pk, [SORT_KEY]: row.sk },
           UpdateExpression: 'SET expiredAt = :now',
-          ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(decision) AND attribute_not_exists(expiredAt)',
+          ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(expiredAt)',
           ExpressionAttributeNames: { '#sk': SORT_KEY },
           ExpressionAttributeValues: { ':now': this.now() },
         }),
       );
-      return { approvalId: row.sk, status: 'expired' };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const current = await this.read(row.sk); // a decision arrived at the last moment
-      const status = current ? approvalStatus(current) : 'expired';
-      return { approvalId: row.sk, status: status === 'pending' ? 'expired' : status, decidedBy: current?.decidedBy };
     }
+    const current = await this.read(row.sk);
+    const status = current ? approvalStatus(current) : 'expired';
+    return { approvalId: row.sk, status: status === 'pending' ? 'expired' : status, decidedBy: current?.decidedBy };
   }
 
   private async read(sk: string): Promise<ApprovalRow | undefined> {
