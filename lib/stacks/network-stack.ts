@@ -26,6 +26,8 @@ export class NetworkStack extends CubicleStack {
     super(scope, id, props);
     const { config } = props;
 
+    // Subnets are allocated from the bottom of the range; the top /24 blocks belong to the control plane's
+    // function subnets (lib/constructs/control-plane-network.ts), which that stack creates in this VPC.
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: config.network.natGateways,

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { FUNCTION_SUBNET_COUNT, topBlocks } from '../../lib/constructs/control-plane-network';
 import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/assembly';
 
 const template = exampleTemplate('acme-Network');
@@ -156,5 +157,22 @@ describe('security groups', () => {
       SubnetIds: [{ Ref: expect.stringMatching(/^VpcPrivateSubnet1Subnet/) }, { Ref: expect.stringMatching(/^VpcPrivateSubnet2Subnet/) }],
       SecurityGroupIds: [{ 'Fn::GetAtt': [expect.stringMatching(/^DefaultSecurityGroupLockdownFunctionSecurityGroup/), 'GroupId'] }],
     });
+  });
+});
+
+describe('address space', () => {
+  const toRange = (cidr: string): [number, number] => {
+    const [ip, bits] = cidr.split('/');
+    const start = ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+    return [start, start + 2 ** (32 - Number(bits)) - 1];
+  };
+
+  it("leaves the top of the VPC's range to the control plane's function subnets", () => {
+    const vpcCidr = resourcesOfType(json, 'AWS::EC2::VPC')[0][1].Properties.CidrBlock as string;
+    const reserved = topBlocks(vpcCidr, FUNCTION_SUBNET_COUNT).map(toRange);
+    const subnets = resourcesOfType(json, 'AWS::EC2::Subnet').map(([, r]) => toRange(r.Properties.CidrBlock));
+    for (const [start, end] of subnets) {
+      for (const [rStart, rEnd] of reserved) expect(end < rStart || start > rEnd).toBe(true);
+    }
   });
 });
