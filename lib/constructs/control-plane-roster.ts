@@ -13,17 +13,22 @@ import { CubicleConfig, PROVIDERS_WITH_SECRET } from '../config/schema';
 export function rosterDirectory(config: CubicleConfig): RosterDirectory {
   return {
     identity: config.identity.oidc ? { kind: 'oidc', claim: config.identity.oidc.userClaim } : { kind: 'cognito' },
-    users: config.users.map((user) => ({
+    // Sorted by id: reordering the roster must not change the functions' code.
+    users: [...config.users].sort(byId).map((user) => ({
       id: user.id,
       email: user.email.toLowerCase(),
-      agents: user.agents.map((agent) => ({
+      agents: [...user.agents].sort(byId).map((agent) => ({
         id: agent.id,
         provider: agent.provider,
         providerSecret: PROVIDERS_WITH_SECRET.includes(agent.provider),
-        secretConnections: agent.connections.filter((name) => config.connections[name]?.secret === true),
+        secretConnections: agent.connections.filter((name) => config.connections[name]?.secret === true).sort(),
       })),
     })),
   };
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**

@@ -107,11 +107,22 @@ describe('Cognito user pool', () => {
     expect(directory.identity).toEqual({ kind: 'cognito' });
     const alice = directory.users.find((u) => u.id === 'alice')!;
     expect(alice.agents).toEqual([
-      { id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: ['crm'] },
       { id: 'finance', provider: 'openai', providerSecret: true, secretConnections: ['bank-feed'] },
+      { id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: ['crm'] },
     ]);
     const bruno = directory.users.find((u) => u.id === 'bruno')!;
     expect(bruno.agents.find((a) => a.id === 'research')).toEqual({ id: 'research', provider: 'bedrock', providerSecret: false, secretConnections: [] });
+  });
+
+  it('the bundled roster directory does not depend on roster order (the functions\' code stays the same)', () => {
+    const reversed = {
+      ...config,
+      users: [...config.users].reverse().map((user) => ({
+        ...user,
+        agents: [...user.agents].reverse().map((agent) => ({ ...agent, connections: [...agent.connections].reverse() })),
+      })),
+    };
+    expect(JSON.stringify(rosterDirectory(reversed))).toBe(JSON.stringify(rosterDirectory(config)));
   });
 });
 

@@ -35,8 +35,8 @@ const fleetStacks = [...before.keys()].filter((n) => n.includes('-Fleet-'));
 
 /**
  * The ControlPlane stack holds a sign-in user per roster user, and its functions bundle the roster
- * directory (lib/constructs/control-plane-roster.ts), whose code asset follows the roster, today
- * including its order. Nothing else in that stack may change, and no other user's resource in it.
+ * directory (lib/constructs/control-plane-roster.ts, sorted by id), whose code asset changes when users
+ * are added or removed. Nothing else in that stack may change, and no other user's resource in it.
  */
 const CONTROL_PLANE = 'acme-ControlPlane';
 function withoutCodeAssets(template: TemplateJson | undefined, editedUser?: string): unknown {
