@@ -9,13 +9,10 @@ import { stableConstructId } from '../fleet/naming';
 import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn } from '../fleet/principals';
 import { denyEveryone, policy } from '../fleet/policy-json';
 import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
+import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 import { createRetainedKey } from './retained-key';
 
-/**
- * The value a vault secret holds until the employee stores a credential (PUT /v1/credentials/...).
- * Not a credential: the runtime rejects it as "not { kind, value }", so an agent never starts on it.
- */
-export const VAULT_PLACEHOLDER = '{"cubicle":"no credential stored yet"}';
+export { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 
 /** Key administration for the account (IAM decides who), without any use of the key for data. */
 export const KEY_ADMIN_ACTIONS = [

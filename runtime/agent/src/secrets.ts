@@ -2,12 +2,15 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import type { AgentEnv } from '../../shared/agent-env';
 import { parseProviderCredential, type ProviderCredential } from '../../shared/provider-credentials';
 import type { Redactor } from '../../shared/redact';
+import { isVaultPlaceholder } from '../../shared/vault';
 
 export interface LoadedSecrets {
   /** Absent for bedrock. */
   readonly provider?: ProviderCredential;
-  /** Connection id → secret value, for connections that have one. */
+  /** Connection id → secret value, for connections whose credential the employee has stored. */
   readonly connections: ReadonlyMap<string, string>;
+  /** Connections with a secret that still holds the vault's placeholder (no credential stored yet). */
+  readonly connectionsWithoutCredential: readonly string[];
 }
 
 /**
@@ -32,14 +35,23 @@ export async function loadSecrets(client: SecretsManagerClient, env: AgentEnv, r
   let provider: ProviderCredential | undefined;
   if (env.CUBICLE_PROVIDER !== 'bedrock' && env.CUBICLE_PROVIDER_SECRET_ARN) {
     const text = await read(env.CUBICLE_PROVIDER_SECRET_ARN, `${env.CUBICLE_PROVIDER} provider`);
+    if (isVaultPlaceholder(text)) {
+      throw new Error(
+        `no ${env.CUBICLE_PROVIDER} credential is stored yet: the employee stores one with PUT /v1/credentials/${env.CUBICLE_PROVIDER}`,
+      );
+    }
     provider = parseProviderCredential(env.CUBICLE_PROVIDER, text);
     redactor.addJson(provider.value);
   }
 
   const connections = new Map<string, string>();
+  const connectionsWithoutCredential: string[] = [];
   for (const connection of env.CUBICLE_CONNECTIONS) {
     if (!connection.secretArn) continue;
-    connections.set(connection.id, await read(connection.secretArn, `connection "${connection.id}"`));
+    const value = await read(connection.secretArn, `connection "${connection.id}"`);
+    // The placeholder is not a token: the connection runs without a credential rather than sending it.
+    if (isVaultPlaceholder(value)) connectionsWithoutCredential.push(connection.id);
+    else connections.set(connection.id, value);
   }
-  return { provider, connections };
+  return { provider, connections, connectionsWithoutCredential };
 }

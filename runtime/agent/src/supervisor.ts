@@ -128,6 +128,9 @@ class Supervisor {
     const { env, tuning } = this.config;
     const secrets = await this.step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor));
     if (!secrets) return EXIT.failed;
+    if (secrets.connectionsWithoutCredential.length > 0) {
+      this.log.warn('connections without a stored credential', { connections: secrets.connectionsWithoutCredential });
+    }
     const adapter = adapterFor(env.CUBICLE_PROVIDER);
     const runDir = tuning.CUBICLE_RUN_DIR;
     const home = path.join(runDir, 'home');
