@@ -1,4 +1,4 @@
-import { IResolvable, IResolveContext, RemovalPolicy, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -14,33 +14,6 @@ import { createRetainedKey } from './retained-key';
 
 export { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 
-/** Key administration for the account (IAM decides who), without any use of the key for data. */
-export const KEY_ADMIN_ACTIONS = [
-  'kms:CancelKeyDeletion',
-  'kms:CreateAlias',
-  'kms:DeleteAlias',
-  'kms:DescribeKey',
-  'kms:DisableKey',
-  'kms:DisableKeyRotation',
-  'kms:EnableKey',
-  'kms:EnableKeyRotation',
-  'kms:GetKeyPolicy',
-  'kms:GetKeyRotationStatus',
-  'kms:ListAliases',
-  'kms:ListGrants',
-  'kms:ListKeyPolicies',
-  'kms:ListKeyRotations',
-  'kms:ListResourceTags',
-  'kms:PutKeyPolicy',
-  'kms:RetireGrant',
-  'kms:RevokeGrant',
-  'kms:RotateKeyOnDemand',
-  'kms:ScheduleKeyDeletion',
-  'kms:TagResource',
-  'kms:UntagResource',
-  'kms:UpdateAlias',
-  'kms:UpdateKeyDescription',
-] as const;
 
 export interface UserVaultProps {
   readonly config: CubicleConfig;
@@ -86,17 +59,11 @@ export class UserVault extends Construct {
     this.key = createRetainedKey(this, 'Key', {
       description: `Cubicle: encrypts the credentials of user ${user.id}`,
       alias: userKeyAlias(config.name, user.id),
+      // No IAM policy in the account, AdministratorAccess included, can grant Decrypt: only this policy's
+      // statements below (the user's agent roles, via Secrets Manager, per secret) use the key.
+      iamGrantsUse: false,
     });
-    withoutAccountRootFullAccess(this.key);
     const account = new iam.AccountRootPrincipal();
-    this.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AccountAdministersButNeverUsesTheKey',
-        principals: [account],
-        actions: [...KEY_ADMIN_ACTIONS],
-        resources: ['*'],
-      }),
-    );
     for (const spec of specs) {
       this.key.addToResourcePolicy(
         new iam.PolicyStatement({
@@ -163,30 +130,5 @@ export class UserVault extends Construct {
       { id: 'AwsSolutions-SMG4', reason: noRotation },
       { id: 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason: noRotation },
     );
-  }
-}
-
-/**
- * kms.Key always adds "account root may do kms:*" (the defaultKeyPolicies behaviour), which lets any IAM
- * policy in the account grant Decrypt. This drops exactly that statement (the only one without a Sid:
- * every statement of the vault and of createRetainedKey has one); the account keeps administration
- * through AccountAdministersButNeverUsesTheKey, so the key cannot be locked out.
- */
-function withoutAccountRootFullAccess(key: kms.Key): void {
-  const cfnKey = key.node.defaultChild as kms.CfnKey;
-  cfnKey.keyPolicy = new WithoutAccountRootFullAccess(cfnKey.keyPolicy as iam.PolicyDocument);
-}
-
-class WithoutAccountRootFullAccess implements IResolvable {
-  readonly creationStack: string[] = [];
-  constructor(private readonly document: iam.PolicyDocument) {}
-
-  resolve(context: IResolveContext): unknown {
-    const rendered = this.document.resolve(context) as { Statement: { Sid?: string; Action?: unknown }[] };
-    return { ...rendered, Statement: rendered.Statement.filter((s) => !(s.Sid === undefined && s.Action === 'kms:*')) };
-  }
-
-  toString(): string {
-    return Token.asString(this);
   }
 }
