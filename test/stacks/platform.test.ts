@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ACTIVE_INDEX, TABLES } from '../../runtime/shared/tables';
 import { CUSTOM_CREDENTIAL_PATTERNS } from '../../lib/constructs/credential-masking';
+import { Redactor } from '../../runtime/shared/redact';
 import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/assembly';
 
 const template = exampleTemplate('acme-Platform');
@@ -40,6 +41,15 @@ describe('ECS cluster', () => {
   });
 });
 
+/** One token of each shape CloudWatch masks in agent logs. */
+const TOKEN_SAMPLES: Record<string, string> = {
+  AnthropicApiKey: `sk-ant-api03-${'a'.repeat(40)}`,
+  OpenAiApiKey: `sk-proj-${'b'.repeat(40)}`,
+  GoogleApiKey: `AIza${'c'.repeat(35)}`,
+  GitHubToken: `ghp_${'d'.repeat(36)}`,
+  BearerToken: `Bearer ${'e'.repeat(30)}`,
+};
+
 describe('agent log group', () => {
   const [, logGroup] = resourcesOfType(json, 'AWS::Logs::LogGroup').find(([id]) => id.startsWith('AgentLogs'))!;
 
@@ -67,17 +77,20 @@ describe('agent log group', () => {
   });
 
   it('masks the token shapes it claims to (regexes tested against samples)', () => {
-    const samples: Record<string, string> = {
-      AnthropicApiKey: `sk-ant-api03-${'a'.repeat(40)}`,
-      OpenAiApiKey: `sk-proj-${'b'.repeat(40)}`,
-      GoogleApiKey: `AIza${'c'.repeat(35)}`,
-      GitHubToken: `ghp_${'d'.repeat(36)}`,
-      BearerToken: `Bearer ${'e'.repeat(30)}`,
-    };
+    const samples = TOKEN_SAMPLES;
     for (const [name, regex] of CUSTOM_CREDENTIAL_PATTERNS) {
       expect(new RegExp(regex).test(`token=${samples[name]}`), name).toBe(true);
     }
     expect(new RegExp(CUSTOM_CREDENTIAL_PATTERNS[0][1]).test('sk-ant-short')).toBe(false);
+    expect(Object.keys(samples).sort()).toEqual(CUSTOM_CREDENTIAL_PATTERNS.map(([name]) => name).sort());
+  });
+
+  it('masks nothing the runtime redactor would let through (CloudWatch is the second layer, not the only one)', () => {
+    const redactor = new Redactor();
+    for (const [name, sample] of Object.entries(TOKEN_SAMPLES)) {
+      const line = `{"msg":"calling tool","token":"${sample}"}`;
+      expect(redactor.redact(line), name).not.toContain(sample.slice(-12));
+    }
   });
 });
 
