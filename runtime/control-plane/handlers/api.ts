@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { API_ENV, ENV, launchSettings, parseEnv } from '../env';
+import { API_ENV, ENV, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
 import { lazy } from './lazy';
+import { loadLifecycleDeps } from './lifecycle-deps';
 import { originChecked } from './origin';
 
 const logger = new Logger();
@@ -12,24 +12,16 @@ const env = parseEnv(API_ENV);
 const roster = loadRosterFile();
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { ecsClient }, { createApiHandler }] = await Promise.all([
-    import('../aws/dynamo.js'),
-    import('../aws/ecs.js'),
-    import('../api.js'),
-  ]);
-  const doc = documentClient();
-  const tables = {
+  const [lifecycle, { createApiHandler }] = await Promise.all([loadLifecycleDeps(env, logger), import('../api.js')]);
+  const records = {
+    doc: lifecycle.doc,
     sessionsTable: env[ENV.sessionsTable],
     inboxTable: env[ENV.inboxTable],
     eventsTable: env[ENV.eventsTable],
     approvalsTable: env[ENV.approvalsTable],
+    now: Date.now,
   };
-  return createApiHandler({
-    roster,
-    logger,
-    records: { doc, ...tables, now: Date.now },
-    lifecycle: { doc, ecs: ecsClient(), ...tables, launch: launchSettings(env), now: Date.now, newSessionId: randomUUID, log: logger },
-  });
+  return createApiHandler({ roster, logger, records, lifecycle });
 });
 
 // The origin check runs first, before the handler's clients even load.

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { ENV, launchSettings, LIFECYCLE_ENV, parseEnv } from '../env';
+import { LIFECYCLE_ENV, parseEnv } from '../env';
 import { lazy } from './lazy';
+import { loadLifecycleDeps } from './lifecycle-deps';
 
 const logger = new Logger();
 const env = parseEnv(LIFECYCLE_ENV);
@@ -11,24 +11,17 @@ const env = parseEnv(LIFECYCLE_ENV);
 const MARGIN_MS = 10_000;
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { ecsClient }, reaper] = await Promise.all([import('../aws/dynamo.js'), import('../aws/ecs.js'), import('../reaper.js')]);
-  return { doc: documentClient(), ecs: ecsClient(), reapTick: reaper.reapTick };
+  const [deps, { reapTick }] = await Promise.all([loadLifecycleDeps(env, logger), import('../reaper.js')]);
+  return { deps, reapTick };
 });
 
 export async function handler(_event: unknown, context: Context): Promise<void> {
   logger.addContext(context);
-  const { doc, ecs, reapTick } = await ready();
+  const { deps, reapTick } = await ready();
   logger.appendKeys({ request_id: context.awsRequestId });
   try {
     await reapTick({
-      doc,
-      ecs,
-      sessionsTable: env[ENV.sessionsTable],
-      eventsTable: env[ENV.eventsTable],
-      launch: launchSettings(env),
-      now: Date.now,
-      newSessionId: randomUUID,
-      log: logger,
+      ...deps,
       deadline: Date.now() + context.getRemainingTimeInMillis() - MARGIN_MS,
       sleepMs: (ms: number) => sleep(ms),
       requestId: context.awsRequestId,

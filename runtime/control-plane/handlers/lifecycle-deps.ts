@@ -1,0 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import type * as z from 'zod/mini';
+import { ENV, launchSettings, LIFECYCLE_ENV } from '../env';
+import type { LifecycleDeps, Log } from '../lifecycle';
+
+/**
+ * What every function that starts or stops tasks needs (API, task events, reaper), wired once. The SDK
+ * clients load on first use, so a cold start that ends early (bad origin header) never pays for them.
+ */
+export async function loadLifecycleDeps(env: z.output<typeof LIFECYCLE_ENV>, log: Log): Promise<LifecycleDeps> {
+  const [{ documentClient }, { ecsClient }] = await Promise.all([import('../aws/dynamo.js'), import('../aws/ecs.js')]);
+  return {
+    doc: documentClient(),
+    ecs: ecsClient(),
+    sessionsTable: env[ENV.sessionsTable],
+    eventsTable: env[ENV.eventsTable],
+    launch: launchSettings(env),
+    now: Date.now,
+    newSessionId: randomUUID,
+    log,
+  };
+}
