@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfigText } from '../../lib/config/load';
 import { FrozenLockError, lockFileFor, lockFileText, readLockFile, resolveShardPlan } from '../../lib/fleet/lock';
-import { agentRoleName, fleetStackName, stableConstructId } from '../../lib/fleet/naming';
+import { agentRoleName, fleetStackName } from '../../lib/fleet/naming';
 import { FleetError, planShards, shardBaseResources, userResources } from '../../lib/fleet/shards';
 import { REPO_ROOT } from '../support/example-config';
 import { rosterConfig, rosterConfigText, rosterUsers, shuffled } from '../support/roster';
@@ -152,13 +152,6 @@ describe('the lock file', () => {
 });
 
 describe('names', () => {
-  it('derive construct ids injectively from ids', () => {
-    expect(stableConstructId('alice')).toBe('Alice');
-    expect(stableConstructId('bank-feed')).toBe('BankFeed');
-    const ids = ['bob1', 'bob-1', 'a-b', 'ab', 'a--b', 'a-', 'a', 'a-b-c', 'a-bc', 'ab-c'];
-    expect(new Set(ids.map(stableConstructId)).size).toBe(ids.length);
-  });
-
   it('name shard stacks with two-digit numbers', () => {
     expect(fleetStackName('acme', 1)).toBe('acme-Fleet-01');
     expect(fleetStackName('acme', 123)).toBe('acme-Fleet-123');
