@@ -1,3 +1,4 @@
+import { UserError } from '../config/errors';
 import { CLOUDFORMATION_MAX_RESOURCES, CubicleConfig, UserConfig } from '../config/schema';
 import { homeZones } from '../stacks/cubicle-stack';
 import { compare, vaultSecrets } from './vault-secrets';
@@ -51,7 +52,8 @@ export interface ShardPlan {
   readonly warnings: readonly string[];
 }
 
-export class FleetError extends Error {
+/** A fleet problem the platform engineer fixes (printed as one line by `cdk synth`, see lib/config/errors.ts). */
+export class FleetError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'FleetError';
