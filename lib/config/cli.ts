@@ -2,7 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
-import { UserError } from './errors';
+import { configWarnings, UserError } from './errors';
 import { DEFAULT_CONFIG_PATH } from './load';
 
 /** `-c config=PATH`, or the bundled example. */
@@ -21,6 +21,7 @@ export function synthOrExit(app: App, build: () => unknown): void {
   try {
     build();
     pruneStaleTemplates(app.synth());
+    for (const warning of configWarnings(app)) process.stderr.write(`Warning: ${warning}\n`);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
     process.stderr.write(`${err.message}\n`);

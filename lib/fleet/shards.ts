@@ -111,7 +111,10 @@ export function planShards(config: CubicleConfig, lock: ShardLock): ShardPlan {
       );
     }
     if (resources > max) {
-      warnings.push(`shard ${shard} holds ${resources} resources, above fleet.maxResourcesPerShard ${max} (its users grew: ${who}); new users go elsewhere`);
+      warnings.push(
+        `shard ${shard} holds ${resources} resources, above fleet.maxResourcesPerShard ${max} (its users grew: ${who}); new users go to other shards, so nothing to do ` +
+          `unless these users keep growing: a shard stack cannot pass ${CLOUDFORMATION_MAX_RESOURCES}, so then give them fewer agents or connections`,
+      );
     }
     return { shard, users, resources };
   });

@@ -2,8 +2,53 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
-import { describe, expect, it } from 'vitest';
-import { pruneStaleTemplates, quietBundling } from '../../lib/config/cli';
+import { describe, expect, it, vi } from 'vitest';
+import { pruneStaleTemplates, quietBundling, synthOrExit } from '../../lib/config/cli';
+import { addConfigWarning, UserError } from '../../lib/config/errors';
+
+/** What a function writes to stderr. */
+function stderrOf(run: () => void): string[] {
+  const seen: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => seen.push(String(chunk)) > 0);
+  try {
+    run();
+  } finally {
+    spy.mockRestore();
+  }
+  return seen;
+}
+
+describe('synthOrExit (what `cdk synth` runs)', () => {
+  it('prints each config warning as one line after a successful synth', () => {
+    const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'cubicle-out-')) });
+    const lines = stderrOf(() =>
+      synthOrExit(app, () => {
+        new CfnResource(new Stack(app, 'S'), 'Thing', { type: 'AWS::SNS::Topic' });
+        addConfigWarning(app, 'logs.retentionDays is 90: set it to 365 in the config to keep the check');
+      }),
+    );
+    expect(lines).toEqual(['Warning: logs.retentionDays is 90: set it to 365 in the config to keep the check\n']);
+  });
+
+  it('ends a problem the engineer fixes with its message alone and exit code 1, and lets a bug keep its stack', () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as typeof process.exit);
+    try {
+      const lines = stderrOf(() => expect(() => synthOrExit(new App(), () => {
+        throw new UserError('config/acme.lock.json: lock file missing; run `npx cdk synth -c config=config/acme.yaml`');
+      })).toThrow('exit 1'));
+      expect(lines).toEqual(['config/acme.lock.json: lock file missing; run `npx cdk synth -c config=config/acme.yaml`\n']);
+      const bug = new TypeError('cannot read x of undefined');
+      expect(() => synthOrExit(new App(), () => {
+        throw bug;
+      })).toThrow(bug);
+      expect(exit).toHaveBeenCalledTimes(1);
+    } finally {
+      exit.mockRestore();
+    }
+  });
+});
 
 describe('cdk.out after switching configs', () => {
   it('holds only the templates and asset manifests of the last synth', () => {
