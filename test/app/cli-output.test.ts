@@ -81,3 +81,20 @@ describe('quiet bundling', () => {
     expect(seen).toEqual(['a real warning\n', 'Bundling asset X/Y...\n']);
   });
 });
+
+describe('npm test output', () => {
+  it('has no AWS SDK Node-version warning (vitest.config.mts switches it off for every test process)', async () => {
+    const warnings: string[] = [];
+    const listener = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', listener);
+    try {
+      const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+      new DynamoDBClient({ region: 'eu-west-1' }).destroy();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listener);
+    }
+    expect(warnings.filter((w) => w.includes('NodeVersionSupportWarning'))).toEqual([]);
+    expect(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBe('true');
+  });
+});

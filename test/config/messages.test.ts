@@ -118,6 +118,12 @@ describe('lists that are sets', () => {
     expect(a.users[0].agents[0].connections).toEqual(['crm', 'docs']);
   });
 
+  it('hold exact host names: a wildcard is refused, as the README says', () => {
+    expect(problemLines(minimalConfigText({ connections: '{ crm: { hosts: ["*.crm.example"] } }' }))).toEqual([
+      'connections.crm.hosts[0]: must be a lowercase DNS host name such as api.example.com (no scheme, port, path or wildcard), got "*.crm.example"',
+    ]);
+  });
+
   it('refuse a value listed twice', () => {
     expect(problemLines(minimalConfigText({ connections: '{ crm: { hosts: [a.example, b.example, a.example] } }', bedrock: '{ models: [m1, m1] }' }))).toEqual([
       'connections.crm.hosts[2]: host "a.example" is listed twice (also [0]): remove one',
