@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { didYouMean } from './suggest';
+
 /**
  * AWS Regions and their partitions, so a config naming a region that does not exist fails with a clear
  * line at synth instead of a CDK token error (CDK resolves `AWS::Partition` only for regions it knows).
@@ -76,3 +79,22 @@ export const HOME_REGIONS: readonly string[] = Object.keys(AWS_REGIONS).filter((
 export function partitionOf(region: string): string | undefined {
   return Object.prototype.hasOwnProperty.call(AWS_REGIONS, region) ? AWS_REGIONS[region] : undefined;
 }
+
+/** The config's `region`: a home region, or a line saying why not and which was probably meant. */
+export const regionSchema = z
+  .string()
+  .meta({ enum: HOME_REGIONS })
+  .superRefine((value, ctx) => {
+    const partition = partitionOf(value);
+    if (partition === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" is not an AWS region${didYouMean(value, HOME_REGIONS)} (the regions are listed in lib/config/regions.ts; e.g. eu-west-1, us-east-1)`,
+      });
+    } else if (partition !== SUPPORTED_PARTITION) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${value} is in the ${partition} partition; Cubicle deploys only to the ${SUPPORTED_PARTITION} partition (its edge needs CloudFront and WAF in us-east-1): choose a region such as eu-west-1`,
+      });
+    }
+  });

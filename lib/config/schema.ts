@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { ID_MAX_LENGTH, ID_PATTERN, ID_RULE, NAME_MAX_LENGTH, NAME_PATTERN, NAME_RULE } from '../../runtime/shared/ids';
 import { SKILL_REF_PATTERN, SKILL_REF_RULE } from '../../runtime/shared/skills';
 import { parseDuration, DURATION_RULE } from './duration';
-import { HOME_REGIONS, partitionOf, SUPPORTED_PARTITION } from './regions';
-import { didYouMean } from './suggest';
+import { regionSchema } from './regions';
 
 /**
  * The one schema of the config file (platform settings + roster). Field-level rules live here;
@@ -48,24 +47,6 @@ const set = <T extends z.ZodType<string>>(item: T, emptyMessage?: string) =>
 function codePointOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
-
-const region = z
-  .string()
-  .meta({ enum: HOME_REGIONS })
-  .superRefine((value, ctx) => {
-    const partition = partitionOf(value);
-    if (partition === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${value}" is not an AWS region${didYouMean(value, HOME_REGIONS)} (the regions are listed in lib/config/regions.ts; e.g. eu-west-1, us-east-1)`,
-      });
-    } else if (partition !== SUPPORTED_PARTITION) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${value} is in the ${partition} partition; Cubicle deploys only to the ${SUPPORTED_PARTITION} partition (its edge needs CloudFront and WAF in us-east-1): choose a region such as eu-west-1`,
-      });
-    }
-  });
 
 function range(from: number, to: number, step: number): number[] {
   const out: number[] = [];
@@ -311,7 +292,7 @@ export const configSchema = z.strictObject({
     .max(NAME_MAX_LENGTH, `name must be ${NAME_RULE}`)
     .regex(NAME_PATTERN, `name must be ${NAME_RULE}`),
   account: z.string().regex(/^\d{12}$/, 'account must be a 12-digit AWS account id in quotes'),
-  region,
+  region: regionSchema,
   /** The two AZs of the home region; default: the region's "a" and "b" zones. Never looked up. */
   availabilityZones: z
     .tuple([z.string(), z.string()], { error: 'availabilityZones must list exactly two zones' })
