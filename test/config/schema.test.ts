@@ -197,6 +197,6 @@ describe('rejected configs name the path and the rule', () => {
   });
 
   it('rejects an empty file', () => {
-    expect(problems('')).toEqual(['the file is empty']);
+    expect(problems('')).toEqual(['the file is empty: start from a copy of config/example.yaml']);
   });
 });
