@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
 import { createApp } from '../lib/app';
-import { configPathFrom, loadConfigOrExit } from '../lib/config/cli';
+import { configPathFrom, synthOrExit } from '../lib/config/cli';
+import { loadConfigFile } from '../lib/config/load';
 
 const app = new App();
-createApp(app, loadConfigOrExit(configPathFrom(app)));
+synthOrExit(app, () => createApp(app, loadConfigFile(configPathFrom(app))));

@@ -1,5 +1,6 @@
-import { Annotations, App } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { addComplianceChecks } from './aspects/compliance';
+import { addConfigWarning } from './config/errors';
 import { LoadedConfig } from './config/load';
 import { FleetLockOptions, resolveShardPlan } from './fleet/lock';
 import { fleetStackName } from './fleet/naming';
@@ -26,6 +27,12 @@ export interface CubicleStacks {
 export interface CreateAppOptions {
   /** The fleet's shard lock: default, the lock file beside the config file (lib/fleet/lock.ts). */
   readonly fleetLock?: FleetLockOptions;
+  /**
+   * cdk-nag, cfn-guard and the retention guard on synth, as `cdk synth` always runs them. Only tests that
+   * synthesize many apps (test/app/fuzz.test.ts) switch them off, for speed.
+   * @default true
+   */
+  readonly complianceChecks?: boolean;
 }
 
 /** Builds every Cubicle stack for one config. `bin/cubicle.ts` and the tests both call this. */
@@ -69,8 +76,8 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
         description: `Cubicle fleet shard ${shard}: per-user keys and secrets, per-agent roles, task definitions and EFS access points`,
       }),
   );
-  for (const warning of plan.warnings) Annotations.of(app).addWarningV2('cubicle:fleetShardAboveTarget', warning);
+  for (const warning of plan.warnings) addConfigWarning(app, warning);
   const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, { config, description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles' });
-  addComplianceChecks(app, config);
+  if (options.complianceChecks ?? true) addComplianceChecks(app, config);
   return { edge, edgeLogs, network, platform, controlPlane, pipeline, fleets };
 }

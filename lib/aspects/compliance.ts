@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import {
-  Annotations,
   App,
   Aspects,
   IPolicyValidationContextBeta1,
@@ -11,6 +10,7 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
+import { addConfigWarning } from '../config/errors';
 import { CubicleConfig } from '../config/schema';
 import { disabledCloudFrontRules } from '../constructs/edge-distribution';
 import { RetentionGuard } from './retention-guard';
@@ -36,6 +36,14 @@ export function disabledControlTowerRules(config: CubicleConfig): Record<string,
   return rules;
 }
 
+/** What synth says about a retention below Control Tower's minimum: what it means, and what to set. */
+export function shortRetentionWarning(days: number): string {
+  return (
+    `logs.retentionDays is ${days}, below the ${CONTROL_TOWER_MIN_RETENTION_DAYS} days Control Tower's CT.CLOUDWATCH.PR.2 requires, so synth skips that check. ` +
+    `If your organization enforces the control, set logs.retentionDays to ${CONTROL_TOWER_MIN_RETENTION_DAYS} or more in the config; if ${days} days is what you want, there is nothing to do.`
+  );
+}
+
 /**
  * Every synth runs the same checks: cdk-nag (AWS Solutions, NIST 800-53 r5), the Control Tower
  * proactive controls through cfn-guard, and the retention guard. Findings fail synth unless
@@ -45,7 +53,7 @@ export function addComplianceChecks(app: App, config: CubicleConfig): void {
   Aspects.of(app).add(new RetentionGuard());
   const disabled = disabledControlTowerRules(config);
   if (disabled['ct-cloudwatch-pr-2']) {
-    Annotations.of(app).addWarningV2('cubicle:shortLogRetention', `Control Tower CT.CLOUDWATCH.PR.2 is not checked: ${disabled['ct-cloudwatch-pr-2']}`);
+    addConfigWarning(app, shortRetentionWarning(config.logs.retentionDays));
   }
   Validations.of(app).addPlugins(
     new AwsSolutionsChecks(app),

@@ -1,40 +1,47 @@
 import { FARGATE_MEMORY_BY_CPU, MAX_ROLE_BUDGET } from './schema';
 import { parseDuration } from './duration';
+import { LocatedProblem } from './problems';
+import { missingSkill, SkillCatalog } from './skills-catalog';
+import { didYouMean } from './suggest';
 
 /**
- * Rules that relate one part of the file to another. They run on the raw parsed YAML, next to the
- * schema rather than after it, so a file with a bad email still gets its unknown connections reported.
- * Each check looks only at values of the right shape and leaves shape errors to the schema.
+ * Rules that relate one part of the file to another (or to the repository's skills folder). They run on
+ * the raw parsed YAML, next to the schema rather than after it, so a file with a bad email still gets its
+ * unknown connections reported. Each check looks only at values of the right shape and leaves shape
+ * errors to the schema.
  */
 
-export interface ConfigProblem {
-  /** Path in the file, e.g. `users[2].agents[0].connections[1]`. Empty for the whole file. */
-  readonly path: string;
-  readonly message: string;
-}
-
 type Raw = Record<string, unknown>;
+type Add = (at: readonly PropertyKey[], message: string) => void;
 
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-export function crossCheck(raw: unknown): ConfigProblem[] {
+export interface CrossCheckOptions {
+  /** The skills agents may name; omitted, skills are not checked against a folder. */
+  readonly skills?: SkillCatalog;
+}
+
+export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): LocatedProblem[] {
   if (!isObject(raw)) return [];
-  const problems: ConfigProblem[] = [];
-  const add = (path: string, message: string) => problems.push({ path, message });
+  const problems: LocatedProblem[] = [];
+  const add: Add = (at, message) => problems.push({ at, message });
 
   const providers = new Set(asArray(raw.providers).filter((p): p is string => typeof p === 'string'));
   const connections = isObject(raw.connections) ? raw.connections : {};
-  const defaultRegion = str(raw.region);
 
-  checkUniqueStrings(asArray(raw.providers), 'providers', 'provider', add);
-  checkZones(raw.availabilityZones, defaultRegion, add);
+  checkUniqueStrings(asArray(raw.providers), ['providers'], 'provider', add);
+  checkZones(raw.availabilityZones, str(raw.region), add);
   checkRuntime(raw.runtime, add);
   checkGithub(raw.github, str(raw.account), add);
+  for (const [name, connection] of Object.entries(connections)) {
+    if (isObject(connection)) checkUniqueStrings(asArray(connection.hosts), ['connections', name, 'hosts'], 'host', add);
+  }
+  if (isObject(raw.bedrock)) checkUniqueStrings(asArray(raw.bedrock.models), ['bedrock', 'models'], 'model', add);
 
   if (providers.has('bedrock') && !(isObject(raw.bedrock) && Array.isArray(raw.bedrock.models))) {
-    add('bedrock', 'bedrock is listed in providers, so bedrock.models must list the model ids its agents may invoke');
+    add(['bedrock'], 'bedrock is listed in providers, so bedrock.models must list the model ids its agents may invoke');
   }
 
   const userIds = new Map<string, number>();
@@ -42,17 +49,16 @@ export function crossCheck(raw: unknown): ConfigProblem[] {
   let pairs = 0;
   asArray(raw.users).forEach((user, u) => {
     if (!isObject(user)) return;
-    const userPath = `users[${u}]`;
     const userId = str(user.id);
     if (userId !== undefined) {
       const first = userIds.get(userId);
-      if (first !== undefined) add(`${userPath}.id`, `duplicate user id "${userId}" (also users[${first}])`);
+      if (first !== undefined) add(['users', u, 'id'], `duplicate user id "${userId}" (also users[${first}]): give each user their own id`);
       else userIds.set(userId, u);
     }
     const email = str(user.email)?.toLowerCase();
     if (email !== undefined) {
       const first = emails.get(email);
-      if (first !== undefined) add(`${userPath}.email`, `duplicate email "${email}" (also users[${first}])`);
+      if (first !== undefined) add(['users', u, 'email'], `duplicate email "${email}" (also users[${first}]): one employee, one roster entry`);
       else emails.set(email, u);
     }
 
@@ -60,40 +66,42 @@ export function crossCheck(raw: unknown): ConfigProblem[] {
     asArray(user.agents).forEach((agent, a) => {
       if (!isObject(agent)) return;
       pairs += 1;
-      const agentPath = `${userPath}.agents[${a}]`;
+      const at = ['users', u, 'agents', a];
       const agentId = str(agent.id);
       if (agentId !== undefined) {
         const first = agentIds.get(agentId);
-        if (first !== undefined) add(`${agentPath}.id`, `duplicate agent id "${agentId}" for this user (also agents[${first}])`);
+        if (first !== undefined) add([...at, 'id'], `duplicate agent id "${agentId}" for this user (also agents[${first}]): rename one`);
         else agentIds.set(agentId, a);
       }
       const provider = str(agent.provider);
       if (provider !== undefined && providers.size > 0 && !providers.has(provider)) {
-        add(`${agentPath}.provider`, `provider "${provider}" is not listed in providers (${[...providers].join(', ')})`);
+        add([...at, 'provider'], `provider "${provider}" is not listed in providers (${[...providers].join(', ')}): add it there or pick one of those`);
       }
       asArray(agent.connections).forEach((name, c) => {
         if (typeof name === 'string' && !Object.prototype.hasOwnProperty.call(connections, name)) {
           const known = Object.keys(connections);
           add(
-            `${agentPath}.connections[${c}]`,
-            `unknown connection "${name}"${known.length ? ` (defined: ${known.join(', ')})` : ' (no connections are defined)'}`,
+            [...at, 'connections', c],
+            `unknown connection "${name}"${didYouMean(name, known)}${known.length ? ` (defined: ${known.join(', ')})` : ' (no connections are defined: add it under connections)'}`,
           );
         }
       });
-      checkUniqueStrings(asArray(agent.connections), `${agentPath}.connections`, 'connection', add);
-      checkUniqueStrings(
-        asArray(agent.skills).map((s) => (typeof s === 'string' ? s.split('@')[0] : s)),
-        `${agentPath}.skills`,
-        'skill',
-        add,
-      );
+      checkUniqueStrings(asArray(agent.connections), [...at, 'connections'], 'connection', add);
+      const skills = asArray(agent.skills);
+      checkUniqueStrings(skills.map((s) => (typeof s === 'string' ? s.split('@')[0] : s)), [...at, 'skills'], 'skill', add);
+      if (options.skills) {
+        skills.forEach((ref, s) => {
+          const missing = typeof ref === 'string' ? missingSkill(options.skills!, ref) : undefined;
+          if (missing) add([...at, 'skills', s], missing);
+        });
+      }
     });
   });
 
   const budget = typeof raw.iamRoleBudget === 'number' ? raw.iamRoleBudget : 1000;
   if (budget <= MAX_ROLE_BUDGET && pairs > budget) {
     add(
-      'users',
+      ['users'],
       `${pairs} (user, agent) pairs exceed iamRoleBudget ${budget}: each pair has its own IAM role; ` +
         `raise iamRoleBudget (after raising the account's IAM roles quota, at most ${MAX_ROLE_BUDGET}) or remove agents`,
     );
@@ -101,41 +109,36 @@ export function crossCheck(raw: unknown): ConfigProblem[] {
   return problems;
 }
 
-function checkUniqueStrings(
-  values: unknown[],
-  path: string,
-  what: string,
-  add: (path: string, message: string) => void,
-): void {
+function checkUniqueStrings(values: unknown[], at: readonly PropertyKey[], what: string, add: Add): void {
   const seen = new Map<string, number>();
   values.forEach((value, i) => {
     if (typeof value !== 'string') return;
     const first = seen.get(value);
-    if (first !== undefined) add(`${path}[${i}]`, `${what} "${value}" is listed twice (also [${first}])`);
+    if (first !== undefined) add([...at, i], `${what} "${value}" is listed twice (also [${first}]): remove one`);
     else seen.set(value, i);
   });
 }
 
-function checkZones(zones: unknown, region: string | undefined, add: (path: string, message: string) => void): void {
+function checkZones(zones: unknown, region: string | undefined, add: Add): void {
   if (!Array.isArray(zones) || region === undefined) return;
   zones.forEach((zone, i) => {
     if (typeof zone === 'string' && !new RegExp(`^${region}[a-z]$`).test(zone)) {
-      add(`availabilityZones[${i}]`, `"${zone}" is not a zone of region ${region} (expected e.g. ${region}a)`);
+      add(['availabilityZones', i], `"${zone}" is not a zone of region ${region} (expected e.g. ${region}a)`);
     }
   });
   if (zones.length === 2 && zones[0] === zones[1]) {
-    add('availabilityZones[1]', 'the two availability zones must differ');
+    add(['availabilityZones', 1], 'the two availability zones must differ');
   }
 }
 
-function checkRuntime(runtime: unknown, add: (path: string, message: string) => void): void {
+function checkRuntime(runtime: unknown, add: Add): void {
   if (!isObject(runtime)) return;
   const cpu = typeof runtime.cpu === 'number' ? runtime.cpu : 1024;
   const memory = typeof runtime.memoryMiB === 'number' ? runtime.memoryMiB : 2048;
   const allowed = FARGATE_MEMORY_BY_CPU[cpu];
   if (allowed && !allowed.includes(memory)) {
     add(
-      'runtime.memoryMiB',
+      ['runtime', 'memoryMiB'],
       `${memory} MiB is not a Fargate size for cpu ${cpu}; allowed: ${allowed[0]}–${allowed[allowed.length - 1]} ` +
         `in steps of ${allowed.length > 1 ? allowed[1] - allowed[0] : allowed[0]}`,
     );
@@ -143,25 +146,25 @@ function checkRuntime(runtime: unknown, add: (path: string, message: string) => 
   const max = typeof runtime.maxTaskDuration === 'string' ? parseDuration(runtime.maxTaskDuration) : 7200;
   const idle = typeof runtime.idleTimeout === 'string' ? parseDuration(runtime.idleTimeout) : 900;
   if (max !== undefined && idle !== undefined && idle >= max) {
-    add('runtime.idleTimeout', `idleTimeout (${idle}s) must be shorter than maxTaskDuration (${max}s)`);
+    add(['runtime', 'idleTimeout'], `idleTimeout (${idle}s) must be shorter than maxTaskDuration (${max}s)`);
   }
 }
 
-function checkGithub(github: unknown, account: string | undefined, add: (path: string, message: string) => void): void {
+function checkGithub(github: unknown, account: string | undefined, add: Add): void {
   if (!isObject(github)) return;
   // GitHub environment names are case-insensitive, so "Prod" and "prod" are one environment.
   const seen = new Map<string, number>();
   asArray(github.environments).forEach((env, i) => {
     if (typeof env !== 'string') return;
     const first = seen.get(env.toLowerCase());
-    if (first !== undefined) add(`github.environments[${i}]`, `environment "${env}" is listed twice (also [${first}])`);
+    if (first !== undefined) add(['github', 'environments', i], `environment "${env}" is listed twice (also [${first}]): remove one`);
     else seen.set(env.toLowerCase(), i);
   });
   // AssumeRoleWithWebIdentity only accepts a provider of the role's own account.
   const arnAccount = str(github.oidcProviderArn)?.split(':')[4];
   if (arnAccount !== undefined && account !== undefined && arnAccount !== account) {
     add(
-      'github.oidcProviderArn',
+      ['github', 'oidcProviderArn'],
       `the provider is in account ${arnAccount} but the roles are in account ${account}: import this account's provider or remove oidcProviderArn to create one`,
     );
   }

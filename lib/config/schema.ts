@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ID_MAX_LENGTH, ID_PATTERN, ID_RULE, NAME_MAX_LENGTH, NAME_PATTERN, NAME_RULE } from '../../runtime/shared/ids';
+import { SKILL_REF_PATTERN, SKILL_REF_RULE } from '../../runtime/shared/skills';
 import { parseDuration, DURATION_RULE } from './duration';
+import { regionSchema } from './regions';
 
 /**
  * The one schema of the config file (platform settings + roster). Field-level rules live here;
@@ -34,6 +36,17 @@ export const FARGATE_MEMORY_BY_CPU: Readonly<Record<number, readonly number[]>> 
 
 /** IAM allows at most 5,000 roles per account; each (user, agent) pair has one. */
 export const MAX_ROLE_BUDGET = 5000;
+
+/**
+ * A list whose order means nothing (hosts, model ids, skills, ...): sorted before it reaches a template,
+ * so reordering it in the file changes no resource. Duplicates are reported by cross-checks.ts.
+ */
+const set = <T extends z.ZodType<string>>(item: T, emptyMessage?: string) =>
+  (emptyMessage ? z.array(item).min(1, emptyMessage) : z.array(item)).overwrite((values) => [...values].sort(codePointOrder));
+
+function codePointOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 function range(from: number, to: number, step: number): number[] {
   const out: number[] = [];
@@ -128,10 +141,10 @@ const githubSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'owner must be a GitHub user or organization name'),
   repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'repo must be a GitHub repository name'),
-  environments: z
-    .array(z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'environment names use letters, digits, ".", "_" or "-"'))
-    .min(1, 'list at least one GitHub environment')
-    .default(['production']),
+  environments: set(
+    z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'environment names use letters, digits, ".", "_" or "-"'),
+    'list at least one GitHub environment',
+  ).default(['production']),
   /**
    * ARN of a GitHub OIDC provider that already exists in this account (IAM allows one provider per
    * URL per account). Default: the Pipeline stack creates it.
@@ -139,7 +152,7 @@ const githubSchema = z.strictObject({
   oidcProviderArn: z
     .string()
     .regex(
-      /^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
+      /^arn:aws:iam::\d{12}:oidc-provider\/token\.actions\.githubusercontent\.com$/,
       'oidcProviderArn must be the ARN of the token.actions.githubusercontent.com provider, e.g. ' +
         'arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com',
     )
@@ -193,7 +206,7 @@ export const MAX_RATE_LIMIT = 2_000_000_000;
 const certificateArn = z
   .string()
   .regex(
-    /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+    /^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
     'certificateArn must be an ACM certificate ARN such as arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab',
   )
   .superRefine((arn, ctx) => {
@@ -250,23 +263,18 @@ const edgeSchema = z
 
 const connectionSchema = z.strictObject({
   /** Hosts the agent may reach through this connection (exact names). */
-  hosts: z.array(hostname).min(1, 'a connection needs at least one host'),
+  hosts: set(hostname, 'a connection needs at least one host'),
   /** Whether the connection has a credential, stored per (user, connection). */
   secret: z.boolean().default(false),
 });
 
-const skillRef = z
-  .string()
-  .regex(
-    /^[a-z][a-z0-9-]*@(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$/,
-    'skills are written name@semver, e.g. crm-notes@1.2.0',
-  );
+const skillRef = z.string().regex(SKILL_REF_PATTERN, `skills are ${SKILL_REF_RULE}`);
 
 const agentSchema = z.strictObject({
   id: id('agent id'),
   provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
-  skills: z.array(skillRef).default([]),
-  connections: z.array(z.string()).default([]),
+  skills: set(skillRef).default([]),
+  connections: set(z.string()).default([]),
   /** What happens when a tool call reaches the outside world. */
   outbound: z.enum(OUTBOUND_POLICIES, { error: `outbound must be one of ${OUTBOUND_POLICIES.join(', ')}` }).default('confirm'),
 });
@@ -284,7 +292,7 @@ export const configSchema = z.strictObject({
     .max(NAME_MAX_LENGTH, `name must be ${NAME_RULE}`)
     .regex(NAME_PATTERN, `name must be ${NAME_RULE}`),
   account: z.string().regex(/^\d{12}$/, 'account must be a 12-digit AWS account id in quotes'),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'region must be an AWS region code such as eu-west-1'),
+  region: regionSchema,
   /** The two AZs of the home region; default: the region's "a" and "b" zones. Never looked up. */
   availabilityZones: z
     .tuple([z.string(), z.string()], { error: 'availabilityZones must list exactly two zones' })
@@ -308,15 +316,14 @@ export const configSchema = z.strictObject({
   identity: identitySchema,
   edge: edgeSchema,
   github: githubSchema,
-  providers: z
-    .array(z.enum(PROVIDERS, { error: `providers must be among ${PROVIDERS.join(', ')}` }))
-    .min(1, 'list at least one provider'),
+  providers: set(z.enum(PROVIDERS, { error: `providers must be among ${PROVIDERS.join(', ')}` }), 'list at least one provider'),
   bedrock: z
     .strictObject({
       /** Model or inference-profile ids the bedrock agents' task roles may invoke. */
-      models: z
-        .array(z.string().regex(/^[a-zA-Z0-9.:_-]+$/, 'a Bedrock model or inference-profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0'))
-        .min(1, 'list at least one Bedrock model id'),
+      models: set(
+        z.string().regex(/^[a-zA-Z0-9.:_-]+$/, 'a Bedrock model or inference-profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0'),
+        'list at least one Bedrock model id',
+      ),
     })
     .optional(),
   connections: z.record(id('connection id'), connectionSchema).default({}),

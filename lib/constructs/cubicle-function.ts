@@ -29,6 +29,8 @@ export const BUNDLING = {
   format: nodejs.OutputFormat.CJS,
   mainFields: ['module', 'main'],
   externalModules: [] as string[],
+  // esbuild's CLI defaults to "info" (a size table per bundle), which CDK passes through to `cdk synth -q`.
+  logLevel: nodejs.LogLevel.WARNING,
 } as const;
 
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;

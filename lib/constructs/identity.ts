@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
-import { pascalId } from '../../runtime/shared/ids';
+import { constructIdOf } from '../../runtime/shared/ids';
 import { CubicleConfig } from '../config/schema';
 
 export interface EmployeeIdentityProps {
@@ -77,7 +77,7 @@ export class EmployeeIdentity extends Construct {
     });
     for (const user of config.users) {
       // The username is the roster id, which the API maps to the user; construct ids follow user ids.
-      new cognito.CfnUserPoolUser(this, `User${pascalId(user.id)}`, {
+      new cognito.CfnUserPoolUser(this, `User${constructIdOf(user.id)}`, {
         userPoolId: this.userPool.userPoolId,
         username: user.id,
         userAttributes: [

@@ -5,7 +5,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
 import { CubicleConfig, UserConfig } from '../config/schema';
-import { stableConstructId } from '../fleet/naming';
+import { vaultSecretConstructIds } from '../fleet/naming';
 import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn } from '../fleet/principals';
 import { denyEveryone, policy } from '../fleet/policy-json';
 import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
@@ -97,15 +97,15 @@ export class UserVault extends Construct {
 
     const secrets = new Map<string, VaultSecret>();
     for (const spec of specs) {
-      const constructId = `${spec.kind === 'provider' ? 'Provider' : 'Connection'}${stableConstructId(spec.id)}`;
-      const secret = new secretsmanager.CfnSecret(this, constructId, {
+      const ids = vaultSecretConstructIds(spec.kind, spec.id);
+      const secret = new secretsmanager.CfnSecret(this, ids.secret, {
         name: spec.name,
         description: `Cubicle: ${user.id}'s ${spec.kind} credential for ${spec.id} (read by ${spec.agentIds.join(', ')})`,
         kmsKeyId: this.key.keyArn,
         secretString: VAULT_PLACEHOLDER,
       });
       secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      new secretsmanager.CfnResourcePolicy(this, `${constructId}Policy`, {
+      new secretsmanager.CfnResourcePolicy(this, ids.policy, {
         secretId: secret.ref,
         resourcePolicy: policy(
           denyEveryone(

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { constructIdOf } from '../../runtime/shared/ids';
 import { taskFamily } from '../../runtime/shared/names';
 
 /**
@@ -7,12 +8,14 @@ import { taskFamily } from '../../runtime/shared/names';
  */
 
 /**
- * Construct id fragment of a user or agent id: `bank-feed` → `BankFeed`, `bob-1` → `Bob-1`.
- * Injective, unlike a plain PascalCase conversion (`bob1` and `bob-1` must not share a logical id):
- * ids are lowercase, so an upper-case letter can only stand for "-" + that letter; any other "-" stays.
+ * Construct ids of one vault secret and its resource policy: `Connection<Id>` and `Connection<Id>Policy`
+ * (`Provider<Id>` for providers), as since the first release. A connection id ending in "-policy" would
+ * take the id of another connection's policy (`x-policy`'s secret = `x`'s policy), so its two ids carry
+ * a "_", which constructIdOf never produces: every id in a vault is distinct by construction.
  */
-export function stableConstructId(id: string): string {
-  return id.replace(/^[a-z]/, (c) => c.toUpperCase()).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export function vaultSecretConstructIds(kind: 'provider' | 'connection', id: string): { secret: string; policy: string } {
+  const secret = `${kind === 'provider' ? 'Provider' : 'Connection'}${constructIdOf(id)}${id.endsWith('-policy') ? '_' : ''}`;
+  return { secret, policy: `${secret}Policy` };
 }
 
 /** `<name>-Fleet-01`: shard numbers start at 1 and keep at least two digits so stack names sort. */

@@ -2,7 +2,7 @@ import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import { Construct } from 'constructs';
-import { stableConstructId } from './naming';
+import { constructIdOf } from '../../runtime/shared/ids';
 import { denyEveryone, policy } from './policy-json';
 
 /** The EFS client actions a file system policy governs. */
@@ -56,7 +56,7 @@ export class ShardFileSystem extends Construct {
     this.fileSystemArn = this.fileSystem.attrArn;
 
     for (const subnet of props.subnets) {
-      new efs.CfnMountTarget(this, `MountTarget${stableConstructId(subnet.availabilityZone)}`, {
+      new efs.CfnMountTarget(this, `MountTarget${constructIdOf(subnet.availabilityZone)}`, {
         fileSystemId: this.fileSystem.ref,
         subnetId: subnet.subnetId,
         securityGroups: [props.securityGroupId],

@@ -1,3 +1,4 @@
+import { UserError } from '../config/errors';
 import { CLOUDFORMATION_MAX_RESOURCES, CubicleConfig, UserConfig } from '../config/schema';
 import { homeZones } from '../stacks/cubicle-stack';
 import { compare, vaultSecrets } from './vault-secrets';
@@ -51,7 +52,8 @@ export interface ShardPlan {
   readonly warnings: readonly string[];
 }
 
-export class FleetError extends Error {
+/** A fleet problem the platform engineer fixes (printed as one line by `cdk synth`, see lib/config/errors.ts). */
+export class FleetError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'FleetError';
@@ -109,7 +111,10 @@ export function planShards(config: CubicleConfig, lock: ShardLock): ShardPlan {
       );
     }
     if (resources > max) {
-      warnings.push(`shard ${shard} holds ${resources} resources, above fleet.maxResourcesPerShard ${max} (its users grew: ${who}); new users go elsewhere`);
+      warnings.push(
+        `shard ${shard} holds ${resources} resources, above fleet.maxResourcesPerShard ${max} (its users grew: ${who}); new users go to other shards, so nothing to do ` +
+          `unless these users keep growing: a shard stack cannot pass ${CLOUDFORMATION_MAX_RESOURCES}, so then give them fewer agents or connections`,
+      );
     }
     return { shard, users, resources };
   });

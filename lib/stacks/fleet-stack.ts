@@ -1,10 +1,10 @@
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
+import { constructIdOf } from '../../runtime/shared/ids';
 import { TableName, TABLES } from '../../runtime/shared/tables';
 import { UserConfig } from '../config/schema';
 import { AgentCell, AgentPlatformRefs } from '../constructs/agent-cell';
 import { UserVault } from '../constructs/user-vault';
-import { stableConstructId } from '../fleet/naming';
 import { ShardFileSystem } from '../fleet/shard-file-system';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
@@ -64,11 +64,11 @@ export class FleetStack extends CubicleStack {
     const vaults = new Map<string, UserVault>();
     const cells = new Map<string, AgentCell>();
     for (const user of props.users) {
-      const scope = new Construct(this, `User${stableConstructId(user.id)}`);
+      const scope = new Construct(this, `User${constructIdOf(user.id)}`);
       const vault = new UserVault(scope, 'Vault', { config, user });
       vaults.set(user.id, vault);
       for (const agent of user.agents) {
-        const cell = new AgentCell(scope, `Agent${stableConstructId(agent.id)}`, {
+        const cell = new AgentCell(scope, `Agent${constructIdOf(agent.id)}`, {
           config,
           user,
           agent,

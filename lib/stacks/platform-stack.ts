@@ -1,11 +1,12 @@
 import * as path from 'node:path';
-import { Aws, Validations } from 'aws-cdk-lib';
+import { Aws, SymlinkFollowMode, Validations } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { checkImageSkillsLink } from '../config/skills-catalog';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -14,6 +15,12 @@ import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
 
 export const AGENT_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'runtime', 'agent');
+/**
+ * `runtime/agent/skills` links to the repository's `skills/` folder, outside the image's build context:
+ * CDK stages what the link points to (and hashes it), so the image gets the skills the config was checked
+ * against (lib/config/skills-catalog.ts).
+ */
+export const AGENT_IMAGE_FOLLOW_SYMLINKS = SymlinkFollowMode.ALWAYS;
 
 export interface PlatformStackProps extends CubicleStackProps {
   readonly network: NetworkStack;
@@ -45,8 +52,10 @@ export class PlatformStack extends CubicleStack {
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
     });
 
+    checkImageSkillsLink(AGENT_IMAGE_DIRECTORY);
     this.agentImage = new ecrAssets.DockerImageAsset(this, 'AgentImage', {
       directory: AGENT_IMAGE_DIRECTORY,
+      followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,
       platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
     });
 

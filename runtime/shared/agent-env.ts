@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN } from './ids';
+import { parseSkillRef, SKILL_REF_RULE } from './skills';
 import { TABLES } from './tables';
 
 /**
@@ -68,7 +69,7 @@ export function agentEnvProblems(env: AgentEnv): string[] {
     problems.push(`CUBICLE_PROVIDER_SECRET_ARN: required for ${env.CUBICLE_PROVIDER}`);
   }
   for (const skill of env.CUBICLE_SKILLS.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!/^[a-z][a-z0-9-]*@\d+\.\d+\.\d+$/.test(skill)) problems.push(`CUBICLE_SKILLS: "${skill}" is not name@x.y.z`);
+    if (!parseSkillRef(skill)) problems.push(`CUBICLE_SKILLS: "${skill}" is not ${SKILL_REF_RULE}`);
   }
   return problems;
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,10 +20,14 @@ function cdkSynth(args: string[]) {
 }
 
 describe('npx cdk synth', () => {
-  it('synthesizes the bundled example offline with no AWS credentials', () => {
+  it('synthesizes the bundled example offline with no AWS credentials, printing nothing but the CLI\'s summary', () => {
     const result = cdkSynth([]);
     expect(result.stderr).not.toMatch(/credentials|Unable to resolve AWS account/i);
     expect(result.status).toBe(0);
+    // No "Bundling asset ..." lines, esbuild size tables, warnings or SDK notices: with CI=true the CLI's
+    // own two-line summary goes to stdout, and that is all.
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim().split('\n')).toEqual([`Successfully synthesized to ${result.out}`, expect.stringMatching(/^Supply a stack id \(acme-Edge, .*\) to display its template\.$/)]);
     for (const stack of ['acme-Edge', 'acme-Network', 'acme-Platform']) {
       expect(existsSync(path.join(result.out, `${stack}.template.json`)), stack).toBe(true);
     }
@@ -48,12 +52,14 @@ describe('npx cdk synth', () => {
     );
     const result = cdkSynth(['-c', `config=${file}`]);
     expect(result.status).not.toBe(0);
-    const lines = result.stderr.split('\n');
-    expect(lines).toContain(`Invalid Cubicle config ${file}: 3 problems`);
-    expect(lines).toContain('  users[0].agents[0].provider: provider "openai" is not listed in providers (anthropic)');
-    expect(lines).toContain('  users[0].agents[0].connections[1]: unknown connection "bank" (defined: crm)');
-    expect(lines).toContain('  users[1].id: duplicate user id "alice" (also users[0])');
-    expect(result.stderr).not.toMatch(/^\s+at /m);
+    // The problems, then the one line the CDK CLI adds after any failing app (it cannot be switched off).
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `Invalid Cubicle config ${file}: 3 problems`,
+      '  users[0] (alice).agents[0] (sales).provider: provider "openai" is not listed in providers (anthropic): add it there or pick one of those',
+      '  users[0] (alice).agents[0] (sales).connections[1]: unknown connection "bank" (defined: crm)',
+      '  users[1] (alice).id: duplicate user id "alice" (also users[0]): give each user their own id',
+      'npx tsx bin/cubicle.ts: Subprocess exited with error 1',
+    ]);
   });
 
   it('rejects a YAML syntax error the same way', () => {
@@ -64,6 +70,19 @@ describe('npx cdk synth', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('line 2, column 1: YAML syntax:');
     expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('with CI=true and no lock file beside the config, ends in one line naming the file and the command', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-lock-'));
+    const file = path.join(dir, 'lumen.yaml');
+    writeFileSync(file, readFileSync(path.join(REPO_ROOT, 'config', 'example.yaml'), 'utf8'));
+    const result = cdkSynth(['-c', `config=${file}`]);
+    expect(result.status).not.toBe(0);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${dir}/lumen\\.lock\\.json: lock file missing, and CI=true forbids creating it .* run \`npx cdk synth -c config=${file}\` locally`));
+    expect(lines[1]).toBe('npx tsx bin/cubicle.ts: Subprocess exited with error 1');
+    expect(existsSync(path.join(dir, 'lumen.lock.json'))).toBe(false);
   });
 
   it('names a missing config file', () => {

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { addComplianceChecks, disabledControlTowerRules } from '../../lib/aspects/compliance';
+import { configWarnings } from '../../lib/config/errors';
 import { parseConfigText } from '../../lib/config/load';
 import { exampleConfig, minimalConfigText } from '../support/example-config';
 
@@ -48,6 +49,14 @@ describe('the example app under cdk-nag, cfn-guard and the retention guard', () 
     expect(Object.keys(disabledControlTowerRules(exampleConfig()))).toEqual(['ct-ecs-pr-2', ...cloudFront]);
     const shortRetention = parseConfigText(minimalConfigText({ logs: '{ retentionDays: 14 }' }));
     expect(Object.keys(disabledControlTowerRules(shortRetention))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-cloudwatch-pr-2']);
+    // The warning speaks of the config, not of acknowledging an annotation.
+    const app = new App();
+    addComplianceChecks(app, shortRetention);
+    expect(configWarnings(app)).toEqual([
+      "logs.retentionDays is 14, below the 365 days Control Tower's CT.CLOUDWATCH.PR.2 requires, so synth skips that check. " +
+        'If your organization enforces the control, set logs.retentionDays to 365 or more in the config; if 14 days is what you want, there is nothing to do.',
+    ]);
+    expect(app.node.metadata.filter((m) => m.type.startsWith('aws:cdk:'))).toEqual([]);
   });
 });
 

@@ -73,7 +73,7 @@ describe('rejected configs name the path and the rule', () => {
       connections: '{ crm: { hosts: [crm.example.com] } }',
       users: '[{ id: alice, email: a@acme.example, agents: [{ id: sales, provider: anthropic, connections: [crm, bank] }] }]',
     });
-    expect(problems(text)).toEqual(['users[0].agents[0].connections[1]: unknown connection "bank" (defined: crm)']);
+    expect(problems(text)).toEqual(['users[0] (alice).agents[0] (sales).connections[1]: unknown connection "bank" (defined: crm)']);
   });
 
   it('reports every problem of the file at once', () => {
@@ -96,21 +96,21 @@ describe('rejected configs name the path and the rule', () => {
     agents: []`,
     });
     expect(problems(text)).toEqual([
-      'name: name must be a lowercase letter, then lowercase letters, digits or "-", at most 16 characters',
+      'name: name must be a lowercase letter, then lowercase letters, digits or "-", at most 16 characters, got "Acme"',
       'account: must be a string, got 1111 (put it in quotes)',
       'network.natGateways: natGateways must be 1 or 2',
       'runtime.cpu: cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384 (Fargate CPU units)',
       'runtime.maxTaskDuration: maxTaskDuration must be a whole number followed by s, m or h (e.g. 90s, 15m, 2h), got "2x"',
       'logs.retentionDays: retentionDays must be a CloudWatch Logs retention value: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653',
-      'users[0].id: user id must be a lowercase letter, then lowercase letters, digits or "-", at most 24 characters',
-      'users[0].email: email must be an email address',
-      'users[0].agents[0].skills[0]: skills are written name@semver, e.g. crm-notes@1.2.0',
-      'users[0].agents[1].outbound: outbound must be one of allow, confirm, deny, got "maybe"',
-      'users[1].agents: a user needs at least one agent',
-      'unknown key "foo"',
-      'providers[1]: provider "anthropic" is listed twice (also [0])',
-      'users[0].agents[0].provider: provider "openai" is not listed in providers (anthropic)',
-      'users[0].agents[1].id: duplicate agent id "sales" for this user (also agents[0])',
+      'users[0] (Alice).id: user id must be a lowercase letter, then lowercase letters, digits or "-", at most 24 characters, got "Alice"',
+      'users[0] (Alice).email: email must be an email address, got "nope"',
+      'users[0] (Alice).agents[0] (sales).skills[0]: skills are written name@version, e.g. crm-notes@1.2.0 or crm-notes@2.0.0-beta.1: a lowercase name (letters, digits, "-", at most 64 characters) and a semantic version, got "notes"',
+      'users[0] (Alice).agents[1] (sales).outbound: outbound must be one of allow, confirm, deny, got "maybe"',
+      'users[1] (bob).agents: a user needs at least one agent',
+      'unknown key "foo": remove it (allowed here: name, account, region, availabilityZones, bootstrapQualifier, iamRoleBudget, network, fleet, runtime, logs, identity, edge, github, providers, bedrock, connections, users)',
+      'providers[1]: provider "anthropic" is listed twice (also [0]): remove one',
+      'users[0] (Alice).agents[0] (sales).provider: provider "openai" is not listed in providers (anthropic): add it there or pick one of those',
+      'users[0] (Alice).agents[1] (sales).id: duplicate agent id "sales" for this user (also agents[0]): rename one',
     ]);
   });
 
@@ -121,8 +121,8 @@ describe('rejected configs name the path and the rule', () => {
   - { id: alice, email: Alice@Acme.example, agents: [{ id: a, provider: anthropic }] }`,
     });
     expect(problems(text)).toEqual([
-      'users[1].id: duplicate user id "alice" (also users[0])',
-      'users[1].email: duplicate email "alice@acme.example" (also users[0])',
+      'users[1] (alice).id: duplicate user id "alice" (also users[0]): give each user their own id',
+      'users[1] (alice).email: duplicate email "alice@acme.example" (also users[0]): one employee, one roster entry',
     ]);
   });
 
@@ -132,8 +132,8 @@ describe('rejected configs name the path and the rule', () => {
       users: `[{ id: ${'u'.repeat(25)}, email: a@acme.example, agents: [{ id: ${'a'.repeat(24)}, provider: anthropic }] }]`,
     });
     expect(problems(text)).toEqual([
-      'name: name must be a lowercase letter, then lowercase letters, digits or "-", at most 16 characters',
-      'users[0].id: user id must be a lowercase letter, then lowercase letters, digits or "-", at most 24 characters',
+      'name: name must be a lowercase letter, then lowercase letters, digits or "-", at most 16 characters, got "a-deployment-name-x"',
+      `users[0] (${'u'.repeat(25)}).id: user id must be a lowercase letter, then lowercase letters, digits or "-", at most 24 characters, got "${'u'.repeat(25)}"`,
     ]);
   });
 
@@ -180,8 +180,8 @@ describe('rejected configs name the path and the rule', () => {
     expect(
       problems(minimalConfigText({ connections: '{ crm: { hosts: ["https://crm.example.com"], secrets: true } }' })),
     ).toEqual([
-      'connections.crm.hosts[0]: must be a lowercase DNS host name such as api.example.com (no scheme, port, path or wildcard)',
-      'connections.crm: unknown key "secrets"',
+      'connections.crm.hosts[0]: must be a lowercase DNS host name such as api.example.com (no scheme, port, path or wildcard), got "https://crm.example.com"',
+      'connections.crm: unknown key "secrets" — did you mean "secret"?',
     ]);
   });
 
@@ -197,6 +197,6 @@ describe('rejected configs name the path and the rule', () => {
   });
 
   it('rejects an empty file', () => {
-    expect(problems('')).toEqual(['the file is empty']);
+    expect(problems('')).toEqual(['the file is empty: start from a copy of config/example.yaml']);
   });
 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfigText } from '../../lib/config/load';
 import { FrozenLockError, lockFileFor, lockFileText, readLockFile, resolveShardPlan } from '../../lib/fleet/lock';
-import { agentRoleName, fleetStackName, stableConstructId } from '../../lib/fleet/naming';
+import { agentRoleName, fleetStackName } from '../../lib/fleet/naming';
 import { FleetError, planShards, shardBaseResources, userResources } from '../../lib/fleet/shards';
 import { REPO_ROOT } from '../support/example-config';
 import { rosterConfig, rosterConfigText, rosterUsers, shuffled } from '../support/roster';
@@ -104,22 +104,54 @@ describe('the lock file', () => {
     expect(resolveShardPlan(config, { frozen: true }).added).toEqual([]);
   });
 
-  it('with CI=true, refuses to change it and says how to fix it', () => {
+  it('with CI=true, refuses to change it and names the command that does', () => {
+    const d = dir();
+    const file = write(d);
+    const config = loadConfigFile(file);
+    resolveShardPlan(config, { frozen: false });
+    const grown = loadConfigFile(write(d, rosterUsers({ users: 5, agentsPerUser: 2 })));
+    withCi(() => {
+      expect(() => resolveShardPlan(grown)).toThrow(FrozenLockError);
+      expect(() => resolveShardPlan(grown)).toThrow(
+        `${d}/acme.lock.json has no shard for users "u003", "u004", and CI=true forbids changing it (a user's shard is decided once, on a developer's machine, and reviewed). ` +
+          `Fix: run \`npx cdk synth -c config=${file}\` locally (without CI=true), then commit ${d}/acme.lock.json.`,
+      );
+    });
+  });
+
+  it('with CI=true and no lock file, says the lock file is missing instead of listing every user', () => {
     const d = dir();
     const config = loadConfigFile(write(d));
-    const before = process.env.CI;
-    process.env.CI = 'true';
-    try {
-      expect(() => resolveShardPlan(config)).toThrow(FrozenLockError);
+    withCi(() => {
       expect(() => resolveShardPlan(config)).toThrow(
-        'has no shard for users "u000", "u001", "u002", and CI=true forbids changing it (a user\'s shard is decided once, on a developer\'s machine, and reviewed). ' +
-          'Fix: run `npx cdk synth` locally (without CI=true), then commit acme.lock.json.',
+        new FrozenLockError(`${d}/acme.lock.json`, [], `npx cdk synth -c config=${d}/acme.yaml`, true).message,
       );
-    } finally {
-      if (before === undefined) delete process.env.CI;
-      else process.env.CI = before;
-    }
+      expect(() => resolveShardPlan(config)).toThrow(/^\S+acme\.lock\.json: lock file missing, and CI=true forbids creating it .* restore the file from version control/);
+    });
     expect(existsSync(path.join(d, 'acme.lock.json'))).toBe(false);
+  });
+
+  it('with a merge conflict, says to keep both sides\' entries, and names a user both sides placed', () => {
+    const d = dir();
+    const file = path.join(d, 'acme.lock.json');
+    const conflicted = (theirs: string) =>
+      ['{', '  "version": 1,', '  "users": {', '    "alice": 1,', '<<<<<<< HEAD', '    "bruno": 1,', '    "dana": 2', '=======', '    "bruno": 1,', theirs, '    "erin": 1', '>>>>>>> add-erin', '  }', '}', ''].join('\n');
+    writeFileSync(file, conflicted('    "dana": 2,'));
+    const message = () => {
+      try {
+        readLockFile(file, 'npx cdk synth -c config=config/acme.yaml');
+      } catch (err) {
+        expect(err).toBeInstanceOf(FleetError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a merge-conflict error');
+    };
+    expect(message()).toBe(
+      `${file} has an unresolved merge conflict. Resolve it by keeping both sides' entries under "users" (each user keeps the shard it was given), ` +
+        'delete the <<<<<<<, ======= and >>>>>>> lines, then run `npx cdk synth -c config=config/acme.yaml` (it rewrites the file sorted) and commit it.',
+    );
+    writeFileSync(file, conflicted('    "dana": 1,'));
+    expect(message()).toMatch(/ Both sides gave a shard to "dana" \(2 here, 1 there\): keep the one that is deployed/);
   });
 
   it('for a config parsed from text, stays in memory even with CI=true', () => {
@@ -138,7 +170,7 @@ describe('the lock file', () => {
     const d = dir();
     const file = path.join(d, 'acme.lock.json');
     writeFileSync(file, JSON.stringify({ version: 1, users: { alice: 0, Bob: 1 } }));
-    expect(() => readLockFile(file)).toThrow(/not a Cubicle shard lock\n {2}users\.alice: shard numbers start at 1\n {2}users\.Bob: /);
+    expect(() => readLockFile(file)).toThrow(/not a Cubicle shard lock; restore it from version control\n {2}users\.alice: shard numbers start at 1\n {2}users\.Bob: /);
     writeFileSync(file, '{ "version": 1, ');
     expect(() => readLockFile(file)).toThrow(/not valid JSON .* restore it from version control/);
   });
@@ -151,14 +183,18 @@ describe('the lock file', () => {
   });
 });
 
-describe('names', () => {
-  it('derive construct ids injectively from ids', () => {
-    expect(stableConstructId('alice')).toBe('Alice');
-    expect(stableConstructId('bank-feed')).toBe('BankFeed');
-    const ids = ['bob1', 'bob-1', 'a-b', 'ab', 'a--b', 'a-', 'a', 'a-b-c', 'a-bc', 'ab-c'];
-    expect(new Set(ids.map(stableConstructId)).size).toBe(ids.length);
-  });
+function withCi(run: () => void): void {
+  const before = process.env.CI;
+  process.env.CI = 'true';
+  try {
+    run();
+  } finally {
+    if (before === undefined) delete process.env.CI;
+    else process.env.CI = before;
+  }
+}
 
+describe('names', () => {
   it('name shard stacks with two-digit numbers', () => {
     expect(fleetStackName('acme', 1)).toBe('acme-Fleet-01');
     expect(fleetStackName('acme', 123)).toBe('acme-Fleet-123');

@@ -9,7 +9,7 @@ import { parseConfigText } from '../../lib/config/load';
 import { planShards, ShardLock } from '../../lib/fleet/shards';
 import { readTemplates, TemplateJson } from '../support/assembly';
 import { REPO_ROOT } from '../support/example-config';
-import { rosterConfigText, rosterUsers, RosterUser, shuffled } from '../support/roster';
+import { ROSTER_CONNECTIONS, rosterConfigText, rosterUsers, RosterUser, shuffled } from '../support/roster';
 import { CDK_JSON_CONTEXT } from '../support/synth';
 
 /**
@@ -22,10 +22,10 @@ const base = rosterUsers({ users: 9, agentsPerUser: 3 });
 const baseConfig = parseConfigText(rosterConfigText(base, SHARD_SIZE));
 const lock = planShards(baseConfig, { users: {} }).lock;
 
-function synth(users: readonly RosterUser[], shardLock: ShardLock): Map<string, TemplateJson> {
+function synth(users: readonly RosterUser[], shardLock: ShardLock, connections: Record<string, { hosts: readonly string[]; secret: boolean }> = ROSTER_CONNECTIONS): Map<string, TemplateJson> {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-stability-'));
   const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-  createApp(app, parseConfigText(rosterConfigText(users, SHARD_SIZE)), { fleetLock: { lock: shardLock } });
+  createApp(app, parseConfigText(rosterConfigText(users, { ...SHARD_SIZE, connections })), { fleetLock: { lock: shardLock } });
   app.synth();
   return readTemplates(outdir);
 }
@@ -64,13 +64,15 @@ describe('the roster under test', () => {
 });
 
 describe('reordering the roster', () => {
-  it('gives identical templates (users, agents, connections and skills shuffled)', () => {
+  it('gives identical templates (users, agents, connections, skills and a connection\'s hosts shuffled)', () => {
     const reordered = shuffled(base, 7).map((user, i) => ({
       ...user,
       agents: shuffled(user.agents, i).map((agent) => ({ ...agent, connections: [...agent.connections].reverse(), skills: [...agent.skills].reverse() })),
     }));
     expect(reordered.map((u) => u.id)).not.toEqual(base.map((u) => u.id));
-    expectSameStacks(synth(reordered, lock), []);
+    const hostsReversed = Object.fromEntries(Object.entries(ROSTER_CONNECTIONS).map(([name, c]) => [name, { ...c, hosts: [...c.hosts].reverse() }]));
+    expect(hostsReversed.crm.hosts).toEqual(['api.crm.acme.example', 'crm.acme.example']);
+    expectSameStacks(synth(reordered, lock, hostsReversed), []);
   });
 });
 
@@ -147,13 +149,12 @@ describe('`cdk synth` and the lock file', () => {
     });
   }
 
-  it('with CI=true and users missing from the lock: exits non-zero, says how to fix it, writes nothing', () => {
+  it('with CI=true and no lock file: exits non-zero, says the lock is missing and how to fix it, writes nothing', () => {
     const result = cdkSynth(true);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(
-      `FrozenLockError: ${lockFile} has no shard for users "u000", "u001", and CI=true forbids changing it`,
-    );
-    expect(result.stderr).toContain('Fix: run `npx cdk synth` locally (without CI=true), then commit team.lock.json.');
+    expect(result.stderr).toContain(`${lockFile}: lock file missing, and CI=true forbids creating it`);
+    expect(result.stderr).toContain(`run \`npx cdk synth -c config=${configFile}\` locally (without CI=true) and commit ${lockFile}`);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(lockFile)).toBe(false);
   });
 

@@ -83,13 +83,13 @@ describe('config validation of the github section', () => {
 
   it('rejects an environment listed twice, in any case', () => {
     expect(problems({ environments: ['production', 'Production'] })).toEqual([
-      'github.environments[1]: environment "Production" is listed twice (also [0])',
+      'github.environments[1]: environment "Production" is listed twice (also [0]): remove one',
     ]);
   });
 
   it('rejects a function name Lambda would refuse', () => {
     expect(problems({ invokeFunctionName: 'acme:scheduled' })).toEqual([
-      'github.invokeFunctionName: invokeFunctionName must be a Lambda function name: 1-64 letters, digits, "-" or "_"',
+      'github.invokeFunctionName: invokeFunctionName must be a Lambda function name: 1-64 letters, digits, "-" or "_", got "acme:scheduled"',
     ]);
   });
 

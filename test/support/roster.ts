@@ -20,7 +20,7 @@ export interface RosterOptions {
 }
 
 export const ROSTER_CONNECTIONS = {
-  crm: { hosts: ['crm.acme.example'], secret: true },
+  crm: { hosts: ['crm.acme.example', 'api.crm.acme.example'], secret: true },
   'bank-feed': { hosts: ['api.bank.example'], secret: true },
   docs: { hosts: ['docs.acme.example'], secret: false },
 } as const;
@@ -65,7 +65,10 @@ export function rosterUsers(options: RosterOptions): RosterUser[] {
 }
 
 /** A full config for the given users (same platform settings as the bundled example). */
-export function rosterConfigText(users: readonly RosterUser[], options: Pick<RosterOptions, 'maxResourcesPerShard' | 'name' | 'oidc'> = {}): string {
+export function rosterConfigText(
+  users: readonly RosterUser[],
+  options: Pick<RosterOptions, 'maxResourcesPerShard' | 'name' | 'oidc'> & { readonly connections?: Record<string, { hosts: readonly string[]; secret: boolean }> } = {},
+): string {
   const doc = {
     name: options.name ?? 'acme',
     account: '111111111111',
@@ -76,7 +79,7 @@ export function rosterConfigText(users: readonly RosterUser[], options: Pick<Ros
     github: { owner: 'acme', repo: 'cubicle-deploy' },
     providers: ['anthropic', 'openai', 'google', 'bedrock'],
     bedrock: { models: ['us.anthropic.claude-sonnet-4-5-20250929-v1:0'] },
-    connections: ROSTER_CONNECTIONS,
+    connections: options.connections ?? ROSTER_CONNECTIONS,
     users,
   };
   // JSON is YAML: the config loader parses it with every rule of a real file.

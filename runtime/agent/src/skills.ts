@@ -1,5 +1,6 @@
 import { cpSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseSkillRef, SKILL_REF_RULE } from '../../shared/skills';
 
 /**
  * Copies exactly the named skills (`name@version`) from the image's skills folder into each
@@ -9,9 +10,9 @@ import * as path from 'node:path';
 export function installSkills(skills: readonly string[], source: string, destinations: readonly string[]): string[] {
   const installed: string[] = [];
   for (const ref of skills) {
-    const at = ref.lastIndexOf('@');
-    const name = ref.slice(0, at);
-    const version = ref.slice(at + 1);
+    const parsed = parseSkillRef(ref);
+    if (!parsed) throw new Error(`skill ${ref} is not ${SKILL_REF_RULE}`);
+    const { name, version } = parsed;
     const from = path.join(source, name, version);
     if (!existsSync(path.join(from, 'SKILL.md')) || !statSync(from).isDirectory()) {
       throw new Error(`skill ${ref} is not in the image (expected ${path.join(name, version, 'SKILL.md')} under the skills folder)`);

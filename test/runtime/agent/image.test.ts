@@ -4,7 +4,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import { describe, expect, it } from 'vitest';
 import { buildAgent, DIST_DIR } from '../../../runtime/agent/build';
-import { AGENT_IMAGE_DIRECTORY } from '../../../lib/stacks/platform-stack';
+import { AGENT_IMAGE_DIRECTORY, AGENT_IMAGE_FOLLOW_SYMLINKS } from '../../../lib/stacks/platform-stack';
 import { REPO, workDir } from './helpers';
 
 const AGENT = path.join(REPO, 'runtime', 'agent');
@@ -74,7 +74,7 @@ describe('image asset', () => {
     const dir = workDir();
     try {
       const app = new App({ outdir: dir.root });
-      new DockerImageAsset(new Stack(app, 'S'), 'Agent', { directory: AGENT_IMAGE_DIRECTORY });
+      new DockerImageAsset(new Stack(app, 'S'), 'Agent', { directory: AGENT_IMAGE_DIRECTORY, followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS });
       app.synth();
       const staged = readdirSync(dir.root).find((d) => d.startsWith('asset.') && statSync(path.join(dir.root, d)).isDirectory())!;
       const files: string[] = [];

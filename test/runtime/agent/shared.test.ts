@@ -127,10 +127,10 @@ describe('agent environment rules', () => {
     EVENTS_TABLE: 'eee',
     APPROVALS_TABLE: 'aaa',
   };
-  it('requires a secret for every provider but bedrock, models for bedrock, and name@x.y.z skills', () => {
+  it('requires a secret for every provider but bedrock, models for bedrock, and name@version skills', () => {
     expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse(base))).toEqual([
       'CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)',
-      'CUBICLE_SKILLS: "bad" is not name@x.y.z',
+      'CUBICLE_SKILLS: "bad" is not written name@version, e.g. crm-notes@1.2.0 or crm-notes@2.0.0-beta.1: a lowercase name (letters, digits, "-", at most 64 characters) and a semantic version',
     ]);
     expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse({ ...base, CUBICLE_PROVIDER: 'openai', CUBICLE_SKILLS: '' }))).toEqual([
       'CUBICLE_PROVIDER_SECRET_ARN: required for openai',
