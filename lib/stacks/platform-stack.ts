@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { AgentImages } from '../constructs/agent-images';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -23,7 +24,10 @@ export interface PlatformStackProps extends CubicleStackProps {
 export class PlatformStack extends CubicleStack {
   readonly key: kms.Key;
   readonly cluster: ecs.Cluster;
+  /** The agent image without skills. */
   readonly agentImage: ecrAssets.DockerImageAsset;
+  /** One agent image per distinct set of skills in the roster (claim 6). */
+  readonly agentImages: AgentImages;
   readonly executionRole: iam.Role;
   readonly agentLogGroup: logs.LogGroup;
   /** Sessions, Inbox, Events, Approvals: partitioned by `<user>#<agent>` (runtime/shared/tables.ts). */
@@ -45,10 +49,12 @@ export class PlatformStack extends CubicleStack {
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
     });
 
-    this.agentImage = new ecrAssets.DockerImageAsset(this, 'AgentImage', {
+    this.agentImages = new AgentImages(this, 'AgentImages', {
       directory: AGENT_IMAGE_DIRECTORY,
+      skillSets: config.users.flatMap((user) => user.agents.map((agent) => agent.skills)),
       platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
     });
+    this.agentImage = this.agentImages.base;
 
     this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
       retentionDays: config.logs.retentionDays,

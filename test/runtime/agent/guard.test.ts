@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classify, decide, hostAllowed, hostsIn, isPlainlyLocalCommand } from '../../../runtime/agent/src/guard';
+import { classify, decide } from '../../../runtime/agent/src/guard';
+import { hostAllowed, hostsInText } from '../../../runtime/agent/src/guard-hosts';
 import { hookOutput, type GuardRequest } from '../../../runtime/agent/src/guard-protocol';
 import { GuardServer } from '../../../runtime/agent/src/guard-server';
 import { REPO, workDir } from './helpers';
@@ -20,12 +21,13 @@ describe('classification', () => {
     ['WebSearch', { query: 'acme' }, true, []],
     ['google_web_search', { query: 'acme' }, true, []],
     ['Bash', { command: 'ls -la && grep -r foo . | wc -l' }, false, []],
-    ['Bash', { command: 'git status; git diff --stat' }, false, []],
+    ['Bash', { command: 'git status; git diff --stat' }, true, []], // git runs hooks and configured commands
     ['Bash', { command: 'git push origin main' }, true, []],
     ['Bash', { command: 'curl -s https://api.bank.example/v1' }, true, ['api.bank.example']],
     ['Bash', { command: 'python3 -c "import urllib.request"' }, true, []],
-    ['Bash', { command: 'cat $(which secret)' }, true, []],
-    ['Bash', { command: 'echo hi > /dev/tcp/1.2.3.4/443' }, true, []],
+    ['Bash', { command: 'cat $(which secret)' }, false, []],
+    ['Bash', { command: 'cat $(curl -s https://x.example)' }, true, ['x.example']],
+    ['Bash', { command: 'echo hi > /dev/tcp/1.2.3.4/443' }, true, ['1.2.3.4']],
     ['Bash', { command: 'git clone git@github.com:acme/repo.git' }, true, ['github.com']],
     ['run_shell_command', { command: 'echo "a;curl x" ' }, false, []],
     ['mcp__crm__update_lead', { id: 1 }, true, []],
@@ -36,35 +38,41 @@ describe('classification', () => {
     expect(c.hosts).toEqual(hosts);
   });
 
-  it('only plainly local shell lines count as local', () => {
-    expect(isPlainlyLocalCommand('FOO=1 ls')).toBe(true);
-    expect(isPlainlyLocalCommand('ls | xargs rm')).toBe(false);
-    expect(isPlainlyLocalCommand('node script.js')).toBe(false);
-    expect(isPlainlyLocalCommand('ls `whoami`')).toBe(false);
-    expect(hostsIn('see https://[::1]:8080/x and ssh://user@host.example/p')).toEqual(['[::1]', 'host.example']);
+  it('hosts in free text are normalized; addresses that do not parse are skipped', () => {
+    expect(hostsInText('see https://[::1]:8080/x and ssh://user@Host.Example/p, http://2130706433/ and git@github.com:a/b')).toEqual([
+      '[::1]',
+      'host.example',
+      '127.0.0.1',
+      'github.com',
+    ]);
+    expect(hostsInText('https://a\\@b.example/ and https://%65vil.example/')).toEqual([]);
   });
 });
 
 describe('policy', () => {
-  const outbound = (hosts: string[]) => ({ outbound: true, hosts, summary: 's' });
-  it('local tools always run; unknown hosts are denied whatever the policy', () => {
+  const outbound = (hosts: string[]) => ({ outbound: true, hosts, why: 'curl opens network connections', summary: 's' });
+  it('local calls always run; unknown hosts and unreadable calls are denied whatever the policy', () => {
     for (const policy of ['allow', 'confirm', 'deny'] as const) {
-      expect(decide(policy, { outbound: false, hosts: [], summary: 's' }, CRM).action).toBe('allow');
+      expect(decide(policy, { outbound: false, hosts: [], why: 'local tool', summary: 's' }, CRM)).toEqual({ action: 'allow', reason: 'local tool' });
       expect(decide(policy, outbound(['evil.example']), CRM)).toEqual({ action: 'deny', reason: "host evil.example is not in this agent's connections" });
+      expect(decide(policy, { ...outbound([]), refuse: 'x is computed' }, CRM)).toEqual({ action: 'deny', reason: 'refused: x is computed' });
     }
   });
-  it('allow / confirm / deny for connection hosts and host-less outbound calls', () => {
-    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM).action).toBe('allow');
-    expect(decide('confirm', outbound(['api.bank.example']), CRM).action).toBe('confirm');
+  it('allow / confirm / deny for connection hosts and host-less outbound calls, with the reason', () => {
+    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM)).toEqual({ action: 'allow', reason: "outbound (curl opens network connections); this agent's outbound policy allows it" });
+    expect(decide('confirm', outbound(['api.bank.example']), CRM)).toEqual({ action: 'confirm', reason: 'outbound (curl opens network connections); needs the employee’s approval' });
     expect(decide('deny', outbound(['acme.my.salesforce.com']), CRM).action).toBe('deny');
     expect(decide('confirm', outbound([]), CRM).action).toBe('confirm');
     expect(decide('allow', outbound([]), []).action).toBe('allow');
   });
-  it('host wildcards match subdomains only', () => {
+  it('host wildcards match subdomains only; IP literals match only themselves; IDN entries match their punycode', () => {
     expect(hostAllowed('api.bank.example', CRM)).toBe(true);
     expect(hostAllowed('bank.example', CRM)).toBe(false);
     expect(hostAllowed('evilbank.example', CRM)).toBe(false);
-    expect(hostAllowed('ACME.my.salesforce.com', CRM)).toBe(true);
+    expect(hostAllowed('acme.my.salesforce.com', CRM)).toBe(true);
+    expect(hostAllowed('10.0.0.1', ['*.0.0.1'])).toBe(false);
+    expect(hostAllowed('10.0.0.1', ['10.0.0.1'])).toBe(true);
+    expect(hostAllowed('xn--bcher-kva.example', ['bücher.example'])).toBe(true);
   });
 });
 

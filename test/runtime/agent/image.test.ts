@@ -49,6 +49,16 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain('HOME=/tmp/cubicle/home');
   });
 
+  it('copies the skills last (one small layer per skill set) and the shell parser beside the bundles', () => {
+    const skills = instructions.indexOf('COPY skills/ /opt/cubicle/skills/');
+    expect(skills).toBeGreaterThan(-1);
+    expect(instructions[skills + 1]).toBe('RUN chmod -R a+rX,go-w /opt/cubicle/skills');
+    const later = instructions.slice(skills + 2);
+    expect(later.every((l) => /^(ENV|USER|WORKDIR|ENTRYPOINT|CMD) /.test(l))).toBe(true);
+    expect(instructions.filter((l) => l.includes('skills'))).toHaveLength(2);
+    expect(instructions).toContain('COPY dist/node_modules/ /opt/cubicle/node_modules/');
+  });
+
   it('installs each CLI’s hook settings where only an admin layer can define them', () => {
     expect(instructions).toEqual(
       expect.arrayContaining([
@@ -87,6 +97,9 @@ describe('image asset', () => {
           'Dockerfile',
           'dist/entrypoint.cjs',
           'dist/guard-hook.cjs',
+          'dist/node_modules/mvdan-sh/LICENSE',
+          'dist/node_modules/mvdan-sh/index.js',
+          'dist/node_modules/mvdan-sh/package.json',
           'policy/claude-managed-settings.json',
           'policy/codex-requirements.toml',
           'policy/gemini-system-settings.json',
@@ -105,5 +118,5 @@ function skillFiles(): string[] {
   const walk = (d: string) =>
     readdirSync(d).forEach((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : out.push(path.relative(AGENT, path.join(d, f)))));
   walk(root);
-  return out.filter((f) => f !== 'skills/README.md');
+  return out;
 }
