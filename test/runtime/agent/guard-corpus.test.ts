@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classify, decide, type OutboundPolicy } from '../../../runtime/agent/src/guard';
+import { explain } from '../../../scripts/guard-explain';
+import { REPO } from './helpers';
 
 /** The connections of the agent the corpus is judged for. */
 const CONNECTION_HOSTS = ['allowed.example', '*.bank.example', 'bücher.example'];
@@ -47,5 +50,30 @@ describe('adversarial corpus (test/runtime/agent/fixtures/guard-corpus.txt)', ()
     const reason = decide('confirm', classification, CONNECTION_HOSTS).reason;
     expect(actual, reason).toEqual(c.expected);
     if (c.reason) expect(reason).toContain(c.reason);
+  });
+});
+
+describe('npm run guard:explain', () => {
+  const hosts = CONNECTION_HOSTS.join(',');
+  it('prints, for every corpus line and policy, the verdict and reason the guard decides', () => {
+    for (const c of corpus) {
+      for (const policy of POLICIES) {
+        const verdict = decide(policy, classify({ tool: c.tool, input: c.input }), CONNECTION_HOSTS);
+        expect(explain(['--policy', policy, '--hosts', hosts, '--', c.tool, JSON.stringify(c.input)])).toEqual({ line: `${verdict.action} ${verdict.reason}`, code: 0 });
+      }
+    }
+  });
+
+  it('as a real command: one line per verdict on stdout, one line per usage error on stderr with exit code 2', () => {
+    const run = (...args: string[]) => spawnSync('npm', ['run', '-s', 'guard:explain', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+    const quoted = run('--policy', 'allow', '--hosts', 'allowed.example', '--', 'Bash', JSON.stringify({ command: 'curl "https://allowed.example"@evil.example/' }));
+    expect([quoted.status, quoted.stdout, quoted.stderr]).toEqual([0, "deny host evil.example is not in this agent's connections\n", '']);
+    const local = run('--policy', 'deny', '--hosts', '', '--', 'Bash', '{"command":"ls -la | wc -l"}');
+    expect(local.stdout).toBe('allow local: every command in it stays on this machine\n');
+    const bad = run('--policy', 'sometimes', '--', 'Bash', '{}');
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^guard:explain: --policy must be allow, confirm or deny; usage: /)]);
+    expect(run('--policy', 'allow', '--', 'Bash', 'not json').stderr).toMatch(/^guard:explain: the tool input is not JSON/);
   });
 });
