@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { App, Stack } from 'aws-cdk-lib';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import { AgentImages, shippedSkills } from '../../lib/constructs/agent-images';
+import { AGENT_IMAGE_DIRECTORY } from '../../lib/stacks/platform-stack';
 import { installSkills } from '../../runtime/agent/src/skills';
 import { taskFamily } from '../../runtime/shared/names';
 import { exampleTemplates, resourcesOfType } from '../support/assembly';
@@ -52,6 +56,14 @@ describe('agent images per skill set', () => {
     expect(others.size).toBe(1);
     // The example has three distinct skill sets: none, crm-notes, style-guide.
     expect(new Set(contexts.values()).size).toBe(3);
+  });
+
+  it('a skill that is not in runtime/agent/skills fails synth with its name', () => {
+    expect([...shippedSkills(path.join(AGENT_IMAGE_DIRECTORY, 'skills'))].sort()).toEqual(['crm-notes@1.2.0', 'style-guide@0.3.1']);
+    const stack = new Stack(new App(), 'S');
+    expect(() => new AgentImages(stack, 'Images', { directory: AGENT_IMAGE_DIRECTORY, skillSets: [['crm-notes@1.2.0', 'crm-notes@9.9.9']], platform: Platform.LINUX_AMD64 })).toThrow(
+      `skill crm-notes@9.9.9 is not in ${path.join(AGENT_IMAGE_DIRECTORY, 'skills')} (expected <name>/<version>/SKILL.md)`,
+    );
   });
 
   it('agents with the same skills share one image', () => {
