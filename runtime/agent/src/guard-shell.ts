@@ -3,6 +3,7 @@
  * or run a program the guard cannot judge), which hosts it names, and whether it can be judged at all.
  * Anything the parser cannot read, or whose destination is computed, is refused (fail closed).
  */
+import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { COMPUTED, authorityHost, hostsInText, addressHost, type HostResult } from './guard-hosts';
 import { EXEC_REASONS, LOCAL, NETWORK } from './guard-programs';
@@ -14,6 +15,11 @@ export interface GuardPaths {
   readonly workspace: string;
   /** The task's run directory under /tmp: the CLI's home and the guard socket. */
   readonly runDir: string;
+  /**
+   * Where an absolute path really leads (symbolic links resolved), when the guard can look: a link planted
+   * in the workspace must not turn a workspace write into a write to the CLI's home. Absent: paths as written.
+   */
+  readonly resolve?: (absolutePath: string) => string;
 }
 
 export const DEFAULT_GUARD_PATHS: GuardPaths = { workspace: '/workspace', runDir: '/tmp/cubicle' };
@@ -155,6 +161,16 @@ function textHosts(words: ShellWord[]): HostResult[] {
  * /dev/null-like targets. With `workspaceOnly` (cd), /tmp is outside too.
  */
 export function writeProblem(word: ShellWord, paths: GuardPaths, workspaceOnly = false): string | undefined {
+  const problem = pathProblem(word, paths, workspaceOnly);
+  if (problem || !paths.resolve || word.computed || word.pattern || word.text.startsWith('~')) return problem;
+  const absolute = path.posix.resolve(paths.workspace, word.text);
+  const real = paths.resolve(absolute);
+  if (real === absolute) return undefined;
+  const behind = pathProblem({ text: real, computed: false, pattern: false }, paths, workspaceOnly);
+  return behind ? `${behind} (${word.text} is a symbolic link there)` : undefined;
+}
+
+function pathProblem(word: ShellWord, paths: GuardPaths, workspaceOnly: boolean): string | undefined {
   if (word.computed) return 'writes to a computed path';
   const p = word.text;
   if (!workspaceOnly && (['/dev/null', '/dev/stdout', '/dev/stderr', '-'].includes(p) || /^\/dev\/fd\/\d+$/.test(p))) return undefined;
@@ -166,4 +182,19 @@ export function writeProblem(word: ShellWord, paths: GuardPaths, workspaceOnly =
   if (inside(paths.workspace)) return undefined;
   if (!workspaceOnly && inside('/tmp') && !inside(paths.runDir)) return undefined;
   return `writes to ${p}, outside the workspace`;
+}
+
+/** A path with its symbolic links resolved, as far as it exists (the rest appended as written). */
+export function realPath(absolute: string): string {
+  const rest: string[] = [];
+  let head = absolute;
+  for (;;) {
+    try {
+      return path.join(realpathSync(head), ...rest.reverse());
+    } catch {
+      if (head === path.dirname(head)) return absolute;
+      rest.push(path.basename(head));
+      head = path.dirname(head);
+    }
+  }
 }

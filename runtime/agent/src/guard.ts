@@ -71,7 +71,8 @@ export function classify(call: ToolCall, paths: GuardPaths = DEFAULT_GUARD_PATHS
 
   if (READ_TOOLS.has(call.tool)) return local('local tool');
   if (WRITE_TOOLS.has(call.tool) || call.tool === 'apply_patch') {
-    const targets = call.tool === 'apply_patch' ? patchTargets(str('command') || str('input') || str('patch')) : [str('file_path') || str('notebook_path') || str('path') || str('absolute_path')];
+    const targets = call.tool === 'apply_patch' ? patchTargets(patchText(input)) : [str('file_path') || str('notebook_path') || str('path') || str('absolute_path')];
+    if (targets.length === 0 || targets.some((t) => t === '')) return outbound(`${call.tool}`, [], 'it names no file the guard can check');
     const problems = targets.map((t) => writeProblem({ text: t, computed: false, pattern: false }, paths)).filter(Boolean) as string[];
     return problems.length === 0 ? local('local tool') : outbound(`${call.tool} ${problems[0]}`, []);
   }
@@ -115,7 +116,7 @@ export function summarize(call: ToolCall): string {
     const target = str('file_path') || str('notebook_path') || str('path') || str('absolute_path') || str('pattern');
     return `${call.tool}${target ? ` ${target}` : ''}`;
   }
-  if (call.tool === 'apply_patch') return `apply_patch ${patchTargets(str('command') || str('input') || str('patch')).join(', ')}`;
+  if (call.tool === 'apply_patch') return `apply_patch ${patchTargets(patchText(input)).join(', ')}`;
   if (FETCH_TOOLS.has(call.tool)) return `${call.tool} ${str('url') || str('prompt')}`;
   if (SEARCH_TOOLS.has(call.tool)) return `${call.tool} ${str('query')}`;
   if (SHELL_TOOLS.has(call.tool)) return `${call.tool}: ${shellLine(input.command) ?? ''}`;
@@ -129,6 +130,13 @@ function shellLine(command: unknown): string | undefined {
   const argv = command as string[];
   if (argv.length === 3 && /^(\/usr)?(\/bin\/)?(ba|z)?sh$/.test(argv[0]) && /^-l?c$/.test(argv[1])) return argv[2];
   return argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+}
+
+/** The patch text of an apply_patch input, wherever the CLI puts it (a string, or inside an argv list). */
+function patchText(input: Record<string, unknown>): string {
+  return ['command', 'input', 'patch']
+    .flatMap((key) => (typeof input[key] === 'string' ? [input[key]] : Array.isArray(input[key]) ? (input[key] as unknown[]).filter((v) => typeof v === 'string') : []))
+    .join('\n');
 }
 
 /** Files an apply_patch input adds, updates, deletes or moves to. */

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { EventLog } from '../../shared/event-log';
 import type { Redactor } from '../../shared/redact';
@@ -8,6 +8,7 @@ import { AgentChild, type ChildExit } from './child';
 import type { AgentConfig } from './config';
 import { classify, decide, summarize } from './guard';
 import { GUARD_SOCKET_ENV, type GuardRequest, type GuardResponse } from './guard-protocol';
+import { realPath } from './guard-shell';
 import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
 import type { LoadedSecrets } from './secrets';
@@ -185,7 +186,8 @@ export class MessageRunner {
     const { o } = this;
     const base = { requestId: current.row.requestId, messageId: current.row.sk };
     const { tuning } = o.config;
-    const classification = classify({ tool: request.tool, input: request.input }, { workspace: tuning.CUBICLE_WORKSPACE, runDir: tuning.CUBICLE_RUN_DIR });
+    const paths = { workspace: tuning.CUBICLE_WORKSPACE, runDir: tuning.CUBICLE_RUN_DIR, resolve: realPath };
+    const classification = classify({ tool: request.tool, input: request.input }, paths);
     const summary = this.clean({ s: classification.summary }).s as string;
     const verdict = decide(o.config.env.CUBICLE_OUTBOUND_POLICY, classification, this.connectionHosts);
     current.log.info('tool guard', { tool: request.tool, outbound: classification.outbound, hosts: classification.hosts.length, action: verdict.action });

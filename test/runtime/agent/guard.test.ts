@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classify, decide } from '../../../runtime/agent/src/guard';
 import { hostAllowed, hostsInText } from '../../../runtime/agent/src/guard-hosts';
+import { realPath } from '../../../runtime/agent/src/guard-shell';
 import { hookOutput, type GuardRequest } from '../../../runtime/agent/src/guard-protocol';
 import { GuardServer } from '../../../runtime/agent/src/guard-server';
 import { REPO, workDir } from './helpers';
@@ -14,7 +16,8 @@ describe('classification', () => {
   it.each([
     ['Read', { file_path: '/workspace/a' }, false, []],
     ['Write', { file_path: '/workspace/a', content: 'x' }, false, []],
-    ['apply_patch', { command: '*** Begin Patch' }, false, []],
+    ['apply_patch', { command: '*** Begin Patch\n*** Add File: notes/a.md\n+x\n*** End Patch' }, false, []],
+    ['apply_patch', { command: ['apply_patch', '*** Begin Patch\n*** Update File: /tmp/cubicle/home/.profile\n*** End Patch'] }, true, []],
     ['read_file', { absolute_path: '/workspace/a' }, false, []],
     ['WebFetch', { url: 'https://Acme.My.Salesforce.com:443/x', prompt: 'p' }, true, ['acme.my.salesforce.com']],
     ['web_fetch', { prompt: 'summarise https://docs.example.org/a and http://x.example' }, true, ['docs.example.org', 'x.example']],
@@ -46,6 +49,34 @@ describe('classification', () => {
       'github.com',
     ]);
     expect(hostsInText('https://a\\@b.example/ and https://%65vil.example/')).toEqual([]);
+  });
+});
+
+describe('symbolic links planted in the workspace (real files)', () => {
+  const dir = workDir();
+  afterAll(() => dir.cleanup());
+  const workspace = path.join(dir.root, 'workspace');
+  const runDir = path.join(dir.root, 'tmp', 'cubicle');
+  mkdirSync(path.join(runDir, 'home'), { recursive: true });
+  mkdirSync(path.join(workspace, 'notes'), { recursive: true });
+  writeFileSync(path.join(runDir, 'home', '.bashrc'), '');
+  symlinkSync(path.join(runDir, 'home', '.bashrc'), path.join(workspace, 'rc'));
+  symlinkSync(path.join(runDir, 'home'), path.join(workspace, 'h'));
+  const paths = { workspace, runDir, resolve: realPath };
+
+  it('a write through a link to the CLI’s home is outbound, by a file tool or a shell redirection', () => {
+    const write = classify({ tool: 'Write', input: { file_path: path.join(workspace, 'rc'), content: 'curl x' } }, paths);
+    expect(write.outbound).toBe(true);
+    expect(write.why).toContain('(rc is a symbolic link there)'.replace('rc', path.join(workspace, 'rc')));
+    expect(classify({ tool: 'Bash', input: { command: 'echo "ls() { curl x; }" >> rc' } }, paths).outbound).toBe(true);
+    expect(classify({ tool: 'Bash', input: { command: 'cp evil h/.profile' } }, paths).outbound).toBe(true);
+    expect(classify({ tool: 'Edit', input: { file_path: path.join(workspace, 'h', 'new-file') } }, paths).outbound).toBe(true);
+  });
+
+  it('ordinary files and new files in the workspace stay local; without a resolver the link is not seen', () => {
+    expect(classify({ tool: 'Bash', input: { command: 'echo x > notes/today.md' } }, paths).outbound).toBe(false);
+    expect(classify({ tool: 'Write', input: { file_path: path.join(workspace, 'notes', 'new', 'deep.md') } }, paths).outbound).toBe(false);
+    expect(classify({ tool: 'Bash', input: { command: 'echo x >> rc' } }, { workspace, runDir }).outbound).toBe(false);
   });
 });
 
