@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
@@ -21,6 +22,26 @@ describe('agent bundles', () => {
       const committed = readFileSync(path.join(DIST_DIR, name), 'utf8');
       expect(committed === text, `${name} is stale: run npx tsx runtime/agent/build.ts`).toBe(true);
     }
+  });
+});
+
+describe('shell parser beside the bundles', () => {
+  it('the supervisor bundle requires mvdan-sh at run time, which resolves to the copy in dist/node_modules (the image’s /opt/cubicle/node_modules)', () => {
+    expect(readFileSync(path.join(DIST_DIR, 'entrypoint.cjs'), 'utf8')).toContain('require("mvdan-sh")');
+    const resolved = createRequire(path.join(DIST_DIR, 'entrypoint.cjs')).resolve('mvdan-sh');
+    expect(resolved).toBe(path.join(DIST_DIR, 'node_modules', 'mvdan-sh', 'index.js'));
+    expect(readFileSync(path.join(DIST_DIR, 'node_modules', 'mvdan-sh', 'LICENSE'), 'utf8')).toContain('Daniel Martí');
+    // The hook stays dependency-free: it starts once per tool call.
+    expect(readFileSync(path.join(DIST_DIR, 'guard-hook.cjs'), 'utf8')).not.toContain('mvdan-sh');
+  });
+
+  it('loading the parser leaves the process’s globals as they were (GopherJS sets two)', async () => {
+    const { parseShell } = await import('../../../runtime/agent/src/shell-syntax');
+    const limit = Error.stackTraceLimit;
+    const hadRequire = 'require' in globalThis;
+    expect(parseShell('ls | wc -l').calls).toHaveLength(2);
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect('require' in globalThis).toBe(hadRequire);
   });
 });
 
