@@ -183,3 +183,34 @@ describe('hook command (real process) and guard socket', () => {
     });
   });
 });
+
+describe('quote removal matches bash (real bash prints the words it would pass)', () => {
+  // Static words only: bash runs nothing but its printf builtin here.
+  const WORDS = [
+    `"https://allowed.example"@evil.example/`,
+    `c\\url`,
+    `'a'"b"c\\ d`,
+    `"a\\"b" "\\$x" "\\\\" "\\q"`,
+    `'it'\\''s'`,
+    `c''url "cu"rl`,
+    `x\\\ny`,
+    `"line\\\ncontinued"`,
+    `'https://allowed.example'\\@evil.example`,
+    `https://[::1]:8080/ http://0x7f.1/`,
+    `$'plain' "tab\there"`,
+  ];
+  it.each(WORDS)('%s', async (words) => {
+    const { parseShell } = await import('../../../runtime/agent/src/shell-syntax');
+    const line = `printf '%s\\0' ${words}`;
+    const bash = await new Promise<string>((resolve, reject) => {
+      const child = spawn('bash', ['-c', line], { env: { PATH: process.env.PATH } });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('close', () => resolve(out));
+    });
+    const [call] = parseShell(line).calls;
+    expect(call.words.slice(2).every((w) => !w.computed)).toBe(true);
+    expect(call.words.slice(2).map((w) => w.text)).toEqual(bash.split('\0').slice(0, -1));
+  });
+});
