@@ -52,7 +52,8 @@ const WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
 
 /** Shared values of the Platform stack a cell uses, resolved once per Fleet stack. */
 export interface AgentPlatformRefs {
-  readonly imageUri: string;
+  /** The agent image holding exactly these skills (lib/constructs/agent-images.ts). */
+  imageUriFor(skills: readonly string[]): string;
   readonly executionRoleArn: string;
   readonly logGroupName: string;
   /** The platform key, which encrypts the control-plane tables. */
@@ -219,7 +220,7 @@ export class AgentCell extends Construct {
       containerDefinitions: [
         {
           name: AGENT_CONTAINER_NAME,
-          image: platform.imageUri,
+          image: platform.imageUriFor(agent.skills),
           essential: true,
           memory: config.runtime.memoryMiB,
           user: `${AGENT_POSIX_ID}:${AGENT_POSIX_ID}`,

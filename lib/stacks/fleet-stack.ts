@@ -54,7 +54,7 @@ export class FleetStack extends CubicleStack {
       ]),
     ) as AgentPlatformRefs['tables'];
     const refs: AgentPlatformRefs = {
-      imageUri: platform.agentImage.imageUri,
+      imageUriFor: (skills) => platform.agentImages.imageFor(skills).imageUri,
       executionRoleArn: platform.executionRole.roleArn,
       logGroupName: platform.agentLogGroup.logGroupName,
       tablesKeyArn: platform.key.keyArn,

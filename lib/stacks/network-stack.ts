@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { DefaultSecurityGroupLockdown } from '../constructs/default-sg-lockdown';
 import { AgentSecurityGroups } from '../constructs/agent-security-groups';
+import { EgressFirewall } from '../constructs/egress-firewall';
 import { EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 
@@ -16,11 +17,13 @@ export const INTERFACE_ENDPOINT_SERVICES = [
   ['Sts', ec2.InterfaceVpcEndpointAwsService.STS],
 ] as const;
 
-/** The VPC (2 AZs), its endpoints and flow logs, and the security groups of agent tasks and EFS. */
+/** The VPC (2 AZs), its endpoints, flow logs and DNS firewall, and the security groups of agent tasks and EFS. */
 export class NetworkStack extends CubicleStack {
   readonly vpc: ec2.Vpc;
   readonly agentSecurityGroup: ec2.SecurityGroup;
   readonly efsSecurityGroup: ec2.SecurityGroup;
+  /** DNS allow-list on the VPC: names outside it do not resolve (egress enforced outside the task). */
+  readonly egressFirewall: EgressFirewall;
 
   constructor(scope: Construct, id: string, props: CubicleStackProps) {
     super(scope, id, props);
@@ -57,6 +60,7 @@ export class NetworkStack extends CubicleStack {
     if (config.network.interfaceEndpoints) this.addInterfaceEndpoints(groups.agentTasks);
 
     new DefaultSecurityGroupLockdown(this, 'DefaultSecurityGroupLockdown', this.vpc);
+    this.egressFirewall = new EgressFirewall(this, 'EgressFirewall', { vpc: this.vpc, config });
 
     for (const subnet of this.vpc.publicSubnets) {
       Validations.of(subnet).acknowledge({

@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkImageSkillsLink } from '../config/skills-catalog';
+import { AgentImages } from '../constructs/agent-images';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -30,7 +31,10 @@ export interface PlatformStackProps extends CubicleStackProps {
 export class PlatformStack extends CubicleStack {
   readonly key: kms.Key;
   readonly cluster: ecs.Cluster;
+  /** The agent image without skills. */
   readonly agentImage: ecrAssets.DockerImageAsset;
+  /** One agent image per distinct set of skills in the roster (claim 6). */
+  readonly agentImages: AgentImages;
   readonly executionRole: iam.Role;
   readonly agentLogGroup: logs.LogGroup;
   /** Sessions, Inbox, Events, Approvals: partitioned by `<user>#<agent>` (runtime/shared/tables.ts). */
@@ -53,11 +57,13 @@ export class PlatformStack extends CubicleStack {
     });
 
     checkImageSkillsLink(AGENT_IMAGE_DIRECTORY);
-    this.agentImage = new ecrAssets.DockerImageAsset(this, 'AgentImage', {
+    this.agentImages = new AgentImages(this, 'AgentImages', {
       directory: AGENT_IMAGE_DIRECTORY,
       followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,
+      skillSets: config.users.flatMap((user) => user.agents.map((agent) => agent.skills)),
       platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
     });
+    this.agentImage = this.agentImages.base;
 
     this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
       retentionDays: config.logs.retentionDays,

@@ -3,7 +3,12 @@
  * this folder alone, so the image copies finished bundles instead of building TypeScript. Run
  * `npx tsx runtime/agent/build.ts` after changing `runtime/agent/src` or `runtime/shared`; a test
  * fails while the committed bundles differ from a fresh build.
+ *
+ * The shell parser (mvdan-sh, 1.5 MB) stays out of the supervisor's bundle: it is copied unchanged to
+ * `dist/node_modules/` (the image's /opt/cubicle/node_modules) and loaded on the first shell tool call,
+ * so it costs nothing at start-up.
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 
@@ -25,14 +30,22 @@ const COMMON: BuildOptions = {
   // Paths in the bundle are relative to the repository, so the output is the same on every machine.
   absWorkingDir: path.join(AGENT_DIR, '..', '..'),
   logLevel: 'silent',
+  external: ['mvdan-sh'],
 };
 
-/** Builds both bundles in memory; returns file name → contents. */
+/** Packages shipped beside the bundles, file by file (their licenses travel with them). */
+const VENDORED = { 'mvdan-sh': ['index.js', 'LICENSE', 'package.json'] } as const;
+
+/** Builds both bundles in memory, with the vendored packages; returns path under dist/ → contents. */
 export async function buildAgent(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, entry] of Object.entries(BUNDLES)) {
     const result = await build({ ...COMMON, entryPoints: [entry], write: false, outfile: path.join(DIST_DIR, name) });
     out[name] = result.outputFiles[0].text;
+  }
+  for (const [pkg, files] of Object.entries(VENDORED)) {
+    const dir = path.dirname(require.resolve(`${pkg}/package.json`));
+    for (const file of files) out[path.join('node_modules', pkg, file)] = readFileSync(path.join(dir, file), 'utf8');
   }
   return out;
 }
@@ -40,8 +53,8 @@ export async function buildAgent(): Promise<Record<string, string>> {
 if (require.main === module) {
   void (async () => {
     const { mkdirSync, writeFileSync } = await import('node:fs');
-    mkdirSync(DIST_DIR, { recursive: true });
     for (const [name, text] of Object.entries(await buildAgent())) {
+      mkdirSync(path.dirname(path.join(DIST_DIR, name)), { recursive: true });
       writeFileSync(path.join(DIST_DIR, name), text);
       console.log(`${path.relative(process.cwd(), path.join(DIST_DIR, name))}  ${(text.length / 1024).toFixed(0)} KiB`);
     }

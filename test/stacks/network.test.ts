@@ -1,6 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_SUBNET_COUNT, topBlocks } from '../../lib/constructs/control-plane-network';
+import { AWS_ENDPOINTS, EGRESS_FIREWALL_PRIORITY, egressAllowList } from '../../lib/constructs/egress-firewall';
+import type { CubicleConfig } from '../../lib/config/schema';
+import { exampleConfig } from '../support/example-config';
 import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/assembly';
 
 const template = exampleTemplate('acme-Network');
@@ -174,5 +177,109 @@ describe('address space', () => {
     for (const [start, end] of subnets) {
       for (const [rStart, rEnd] of reserved) expect(end < rStart || start > rEnd).toBe(true);
     }
+  });
+});
+
+describe('egress firewall (Route 53 Resolver DNS Firewall on the VPC)', () => {
+  const config = exampleConfig();
+  const lists = resourcesOfType(json, 'AWS::Route53Resolver::FirewallDomainList');
+  const listId = (domains: string[]) => {
+    const found = lists.filter(([, r]) => JSON.stringify(r.Properties.Domains) === JSON.stringify(domains));
+    expect(found).toHaveLength(1);
+    return found[0][0];
+  };
+  const ALLOWED = [
+    // providers (all four in the example)
+    'api.anthropic.com',
+    'api.openai.com',
+    'chatgpt.com',
+    'auth.openai.com',
+    'generativelanguage.googleapis.com',
+    'cloudcode-pa.googleapis.com',
+    'oauth2.googleapis.com',
+    'bedrock-runtime.eu-west-1.amazonaws.com',
+    // the connections' hosts
+    'acme.my.salesforce.com',
+    'api.bank.example',
+    'docs.acme.example',
+    // AWS endpoints of the agent tasks and the control plane
+    'dynamodb.eu-west-1.amazonaws.com',
+    'secretsmanager.eu-west-1.amazonaws.com',
+    'logs.eu-west-1.amazonaws.com',
+    'api.ecr.eu-west-1.amazonaws.com',
+    '111111111111.dkr.ecr.eu-west-1.amazonaws.com',
+    'prod-eu-west-1-starport-layer-bucket.s3.eu-west-1.amazonaws.com',
+    '*.efs.eu-west-1.amazonaws.com',
+    'ecs.eu-west-1.amazonaws.com',
+    'sts.eu-west-1.amazonaws.com',
+    'kms.eu-west-1.amazonaws.com',
+    'cognito-idp.eu-west-1.amazonaws.com',
+  ].sort();
+
+  it('has exactly two domain lists: the deployment’s allow-list and everything', () => {
+    expect(lists.map(([, r]) => r.Properties.Domains).sort()).toEqual([['*'], ALLOWED].sort());
+    expect(egressAllowList(config)).toEqual(ALLOWED);
+  });
+
+  it('allows the list (trusting the CNAME chains of allowed names), then blocks every other name with NXDOMAIN', () => {
+    const groups = resourcesOfType(json, 'AWS::Route53Resolver::FirewallRuleGroup');
+    expect(groups).toHaveLength(1);
+    const { Tags: _groupTags, ...group } = groups[0][1].Properties;
+    expect(group).toEqual({
+      FirewallRules: [
+        { Priority: 100, Action: 'ALLOW', FirewallDomainListId: { 'Fn::GetAtt': [listId(ALLOWED), 'Id'] }, FirewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN' },
+        { Priority: 200, Action: 'BLOCK', BlockResponse: 'NXDOMAIN', FirewallDomainListId: { 'Fn::GetAtt': [listId(['*']), 'Id'] } },
+      ],
+    });
+    const associations = resourcesOfType(json, 'AWS::Route53Resolver::FirewallRuleGroupAssociation');
+    expect(associations.map(([, r]) => ({ ...r.Properties, Tags: undefined }))).toEqual([
+      {
+        FirewallRuleGroupId: { 'Fn::GetAtt': [groups[0][0], 'Id'] },
+        VpcId: { Ref: resourcesOfType(json, 'AWS::EC2::VPC')[0][0] },
+        Priority: EGRESS_FIREWALL_PRIORITY,
+        MutationProtection: 'ENABLED',
+        Tags: undefined,
+      },
+    ]);
+  });
+
+  it('what the synthesized rules answer: allowed names resolve, exfiltration by name does not', () => {
+    // DNS Firewall semantics: rules by priority; `name` matches itself, `*.name` its subdomains, `*` everything.
+    const groups = resourcesOfType(json, 'AWS::Route53Resolver::FirewallRuleGroup');
+    const domainsOf = (ref: { 'Fn::GetAtt': [string, string] }) => json.Resources[ref['Fn::GetAtt'][0]].Properties.Domains as string[];
+    const rules = [...groups[0][1].Properties.FirewallRules].sort((a, b) => a.Priority - b.Priority);
+    const answer = (name: string) =>
+      rules.find((rule) =>
+        domainsOf(rule.FirewallDomainListId).some((d) => d === '*' || d === name || (d.startsWith('*.') && name.endsWith(d.slice(1)))),
+      )?.Action;
+    for (const name of ['api.anthropic.com', 'acme.my.salesforce.com', 'fs-0123abcd.efs.eu-west-1.amazonaws.com', 'dynamodb.eu-west-1.amazonaws.com']) {
+      expect(answer(name), name).toBe('ALLOW');
+    }
+    for (const name of [
+      'evil.example',
+      'allowed.example.evil.example',
+      'attacker-bucket.s3.amazonaws.com',
+      'attacker-bucket.s3.eu-west-1.amazonaws.com',
+      'abcdef1234.execute-api.eu-west-1.amazonaws.com',
+      'c2VjcmV0.tunnel.evil.example',
+      'anthropic.com',
+      'efs.eu-west-1.amazonaws.com',
+    ]) {
+      expect(answer(name), name).toBe('BLOCK');
+    }
+  });
+
+  it('the allow-list follows the config: only listed providers, IDN hosts as punycode, wildcards kept, an external OIDC issuer', () => {
+    const variant = {
+      ...config,
+      providers: ['anthropic'],
+      connections: { wiki: { hosts: ['Bücher.example', '*.bank.example'], secret: false } },
+      identity: { ...config.identity, oidc: { issuer: 'https://login.acme.example/realms/staff', audience: 'cubicle', userClaim: 'email' } },
+    } as unknown as CubicleConfig;
+    const domains = egressAllowList(variant);
+    expect(domains).toEqual(expect.arrayContaining(['api.anthropic.com', 'xn--bcher-kva.example', '*.bank.example', 'login.acme.example']));
+    expect(domains.some((d) => /openai|chatgpt|google|bedrock/.test(d))).toBe(false);
+    expect(domains.filter((d) => d.endsWith('amazonaws.com'))).toHaveLength(AWS_ENDPOINTS.length);
+    expect(domains.some((d) => d === '*.amazonaws.com' || d === 'amazonaws.com' || d.startsWith('*.s3') || d.includes('execute-api'))).toBe(false);
   });
 });

@@ -1,12 +1,17 @@
 /**
- * The tool guard's policy: which tool calls reach the outside world, which hosts they name, and what
- * the agent's outbound policy makes of them. Pure functions; the supervisor adds approvals and events.
+ * The tool guard's policy: which tool calls can reach the outside world, which hosts they name, and
+ * what the agent's outbound policy makes of them. Pure functions; the supervisor adds approvals and
+ * events, and `npm run guard:explain` prints the same verdicts.
  *
- * What this is and is not: it sees every tool call the CLI makes through its hook, and judges it by
- * tool name and arguments. It is not a network sandbox: a shell command that reaches the network in a
- * way the classifier cannot see (a script, an interpreter one-liner) is still judged "outbound" because
- * only a short list of plainly local commands counts as local; anything else goes to the policy.
+ * A call is local only when everything it can do is known to stay on this machine: file tools inside
+ * the workspace, and shell lines whose every command is on the local list (guard-programs.ts) with no
+ * option that runs another program. Anything that can run other programs or open sockets is outbound;
+ * a call the guard cannot read (a shell syntax error, a computed destination, an address tools would
+ * read differently) is refused under every policy. The network enforces the host allow-list too
+ * (lib/constructs/egress-firewall.ts): the guard is the first line, not the only one.
  */
+import { addressHost, hostAllowed, hostsInText, type HostResult } from './guard-hosts';
+import { DEFAULT_GUARD_PATHS, judgeShell, writeProblem, type GuardPaths } from './guard-shell';
 
 export type OutboundPolicy = 'allow' | 'confirm' | 'deny';
 
@@ -17,8 +22,12 @@ export interface ToolCall {
 
 export interface Classification {
   readonly outbound: boolean;
-  /** Hosts the call names (lowercased, without port). */
+  /** Hosts the call names (normalized: lower case, punycode, canonical IP literals, no port). */
   readonly hosts: string[];
+  /** Why the call is outbound, or what keeps it local. */
+  readonly why: string;
+  /** Set when the call cannot be judged: it is refused under every policy. */
+  readonly refuse?: string;
   /** One line for the employee (approval prompt) and the event; the caller redacts it. */
   readonly summary: string;
 }
@@ -28,19 +37,19 @@ export type Verdict =
   | { readonly action: 'confirm'; readonly reason: string }
   | { readonly action: 'deny'; readonly reason: string };
 
-/** Tools of Claude Code, Codex and Gemini CLI that only touch the workspace or the CLI's own state. */
-const LOCAL_TOOLS = new Set([
+/** Tools of Claude Code, Codex and Gemini CLI that only read the workspace or the CLI's own state. */
+const READ_TOOLS = new Set([
   // Claude Code
-  'Read', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'NotebookRead', 'Glob', 'Grep', 'LS', 'TodoWrite',
-  'TodoRead', 'Task', 'Agent', 'ExitPlanMode', 'EnterPlanMode', 'BashOutput', 'KillShell', 'KillBash', 'Skill',
-  'SlashCommand', 'ToolSearch', 'TaskOutput', 'TaskStop',
+  'Read', 'NotebookRead', 'Glob', 'Grep', 'LS', 'TodoWrite', 'TodoRead', 'Task', 'Agent', 'ExitPlanMode', 'EnterPlanMode',
+  'BashOutput', 'KillShell', 'KillBash', 'Skill', 'SlashCommand', 'ToolSearch', 'TaskOutput', 'TaskStop',
   // Codex
-  'apply_patch', 'update_plan', 'view_image',
+  'update_plan', 'view_image',
   // Gemini CLI
-  'read_file', 'write_file', 'replace', 'edit', 'glob', 'search_file_content', 'grep_search', 'list_directory',
-  'read_many_files', 'save_memory', 'write_todos', 'activate_skill',
+  'read_file', 'glob', 'search_file_content', 'grep_search', 'list_directory', 'read_many_files', 'save_memory',
+  'write_todos', 'activate_skill',
 ]);
-
+/** Tools that write the file named in their input. */
+const WRITE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'write_file', 'replace', 'edit']);
 /** Tools that fetch a URL named in their input. */
 const FETCH_TOOLS = new Set(['WebFetch', 'web_fetch']);
 /** Tools that search the web (no host of ours is named). */
@@ -48,126 +57,89 @@ const SEARCH_TOOLS = new Set(['WebSearch', 'google_web_search', 'web_search']);
 /** Shell tools. */
 const SHELL_TOOLS = new Set(['Bash', 'run_shell_command', 'shell', 'exec_command', 'local_shell']);
 
-/** Commands that never open a connection by themselves (when not combined with substitutions). */
-const LOCAL_COMMANDS = new Set([
-  'ls', 'cat', 'head', 'tail', 'wc', 'grep', 'egrep', 'fgrep', 'rg', 'find', 'pwd', 'echo', 'printf', 'mkdir',
-  'rmdir', 'touch', 'cp', 'mv', 'rm', 'ln', 'sed', 'awk', 'sort', 'uniq', 'cut', 'tr', 'diff', 'cmp', 'file',
-  'stat', 'du', 'df', 'date', 'basename', 'dirname', 'realpath', 'readlink', 'tee', 'true', 'false', 'test', '[',
-  'jq', 'cd', 'sleep', 'chmod', 'tar', 'gzip', 'gunzip', 'zip', 'unzip', 'md5sum', 'sha256sum', 'base64',
-  'nl', 'column', 'paste', 'comm', 'fold', 'rev', 'seq', 'yes', 'which', 'type', 'whoami', 'id', 'uname', 'tree',
-]);
-/** Git subcommands that stay local. */
-const LOCAL_GIT = new Set([
-  'status', 'diff', 'log', 'add', 'commit', 'show', 'branch', 'checkout', 'switch', 'restore', 'init', 'rev-parse',
-  'ls-files', 'mv', 'rm', 'stash', 'tag', 'merge', 'rebase', 'reset', 'blame', 'grep', 'config', 'describe',
-  'cherry-pick', 'revert', 'shortlog', 'show-ref', 'worktree',
-]);
-
-export function classify(call: ToolCall): Classification {
+export function classify(call: ToolCall, paths: GuardPaths = DEFAULT_GUARD_PATHS): Classification {
   const input = (call.input && typeof call.input === 'object' ? call.input : {}) as Record<string, unknown>;
   const str = (key: string) => (typeof input[key] === 'string' ? (input[key] as string) : '');
+  const summary = summarize(call);
+  const local = (why: string): Classification => ({ outbound: false, hosts: [], why, summary });
+  const outbound = (why: string, results: HostResult[], refuse?: string): Classification => {
+    const hosts = results.flatMap((r) => ('host' in r ? [r.host] : []));
+    const error = results.find((r): r is { error: string } => 'error' in r);
+    const refusal = refuse ?? (error ? `cannot tell where it connects: ${error.error}` : undefined);
+    return { outbound: true, hosts: [...new Set(hosts)], why, summary, ...(refusal ? { refuse: refusal } : {}) };
+  };
 
-  if (LOCAL_TOOLS.has(call.tool)) {
-    const target = str('file_path') || str('path') || str('absolute_path') || str('pattern');
-    return { outbound: false, hosts: [], summary: `${call.tool}${target ? ` ${target}` : ''}` };
+  if (READ_TOOLS.has(call.tool)) return local('local tool');
+  if (WRITE_TOOLS.has(call.tool) || call.tool === 'apply_patch') {
+    const targets = call.tool === 'apply_patch' ? patchTargets(patchText(input)) : [str('file_path') || str('notebook_path') || str('path') || str('absolute_path')];
+    if (targets.length === 0 || targets.some((t) => t === '')) return outbound(`${call.tool}`, [], 'it names no file the guard can check');
+    const problems = targets.map((t) => writeProblem({ text: t, computed: false, pattern: false }, paths)).filter(Boolean) as string[];
+    return problems.length === 0 ? local('local tool') : outbound(`${call.tool} ${problems[0]}`, []);
   }
   if (FETCH_TOOLS.has(call.tool)) {
-    const text = str('url') || str('prompt');
-    return { outbound: true, hosts: hostsIn(text), summary: `${call.tool} ${text}` };
+    const url = str('url');
+    if (url) return outbound(`${call.tool} fetches a URL`, [addressHost(url) ?? { error: 'file: URLs are not fetched' }]);
+    return outbound(`${call.tool} fetches the URLs in its prompt`, hostsInText(str('prompt')).map((host) => ({ host })));
   }
-  if (SEARCH_TOOLS.has(call.tool)) {
-    return { outbound: true, hosts: [], summary: `${call.tool} ${str('query')}` };
-  }
+  if (SEARCH_TOOLS.has(call.tool)) return outbound(`${call.tool} searches the web`, []);
   if (SHELL_TOOLS.has(call.tool)) {
-    const command = str('command') || (Array.isArray(input.command) ? (input.command as unknown[]).join(' ') : '');
-    const hosts = hostsIn(command);
-    return { outbound: hosts.length > 0 || !isPlainlyLocalCommand(command), hosts, summary: `${call.tool}: ${command}` };
+    const command = shellLine(input.command);
+    if (command === undefined) return outbound(`${call.tool}`, [], 'the shell command is not a string or a list of strings');
+    const workdir = [input.workdir, input.cwd, input.directory, input.dir_path].find((v) => typeof v === 'string') as string | undefined;
+    const judged = judgeShell(command, paths);
+    const reasons = [...judged.outbound];
+    const moved = workdir ? writeProblem({ text: workdir, computed: false, pattern: false }, paths, true) : undefined;
+    if (moved) reasons.unshift(`its working directory ${workdir} is outside the workspace`);
+    if (reasons.length === 0 && !judged.refuse && judged.hosts.length === 0) return local('local: every command in it stays on this machine');
+    const why = reasons.length === 0 ? 'it names hosts' : reasons.length === 1 ? reasons[0] : `${reasons[0]}; and ${reasons.length - 1} more`;
+    return outbound(why, judged.hosts.map((host) => ({ host })), judged.refuse);
   }
   // MCP tools and anything unknown: assume they reach out.
-  const text = JSON.stringify(call.input ?? {});
-  return { outbound: true, hosts: hostsIn(text), summary: `${call.tool} ${text}` };
+  return outbound(`${call.tool} is not a tool the guard knows to stay local`, hostsInText(JSON.stringify(call.input ?? {})).map((host) => ({ host })));
 }
 
 export function decide(policy: OutboundPolicy, c: Classification, connectionHosts: readonly string[]): Verdict {
-  if (!c.outbound) return { action: 'allow', reason: 'local tool' };
+  if (c.refuse) return { action: 'deny', reason: `refused: ${c.refuse}` };
   const unknown = c.hosts.filter((h) => !hostAllowed(h, connectionHosts));
-  if (unknown.length > 0) {
-    return { action: 'deny', reason: `host ${unknown.join(', ')} is not in this agent's connections` };
+  if (unknown.length > 0) return { action: 'deny', reason: `host ${unknown.join(', ')} is not in this agent's connections` };
+  if (!c.outbound) return { action: 'allow', reason: c.why };
+  if (policy === 'allow') return { action: 'allow', reason: `outbound (${c.why}); this agent's outbound policy allows it` };
+  if (policy === 'deny') return { action: 'deny', reason: `outbound (${c.why}); this agent's outbound policy denies calls to the outside world` };
+  return { action: 'confirm', reason: `outbound (${c.why}); needs the employee’s approval` };
+}
+
+/** One line describing the call: the file for file tools, the URL, the query, or the command. */
+export function summarize(call: ToolCall): string {
+  const input = (call.input && typeof call.input === 'object' ? call.input : {}) as Record<string, unknown>;
+  const str = (key: string) => (typeof input[key] === 'string' ? (input[key] as string) : '');
+  if (READ_TOOLS.has(call.tool) || WRITE_TOOLS.has(call.tool)) {
+    const target = str('file_path') || str('notebook_path') || str('path') || str('absolute_path') || str('pattern');
+    return `${call.tool}${target ? ` ${target}` : ''}`;
   }
-  if (policy === 'allow') return { action: 'allow', reason: 'outbound policy allows' };
-  if (policy === 'deny') return { action: 'deny', reason: "this agent's outbound policy denies calls to the outside world" };
-  return { action: 'confirm', reason: 'outbound call needs the employee’s approval' };
+  if (call.tool === 'apply_patch') return `apply_patch ${patchTargets(patchText(input)).join(', ')}`;
+  if (FETCH_TOOLS.has(call.tool)) return `${call.tool} ${str('url') || str('prompt')}`;
+  if (SEARCH_TOOLS.has(call.tool)) return `${call.tool} ${str('query')}`;
+  if (SHELL_TOOLS.has(call.tool)) return `${call.tool}: ${shellLine(input.command) ?? ''}`;
+  return `${call.tool} ${JSON.stringify(call.input ?? {})}`;
 }
 
-/** `api.example.com` matches itself; `*.example.com` matches any subdomain (not the apex). */
-export function hostAllowed(host: string, allowed: readonly string[]): boolean {
-  const h = host.toLowerCase();
-  return allowed.some((pattern) => {
-    const p = pattern.toLowerCase();
-    return p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p;
-  });
+/** A shell tool's command: a string, or an argv list (Codex), turned into the line bash would run. */
+function shellLine(command: unknown): string | undefined {
+  if (typeof command === 'string') return command;
+  if (!Array.isArray(command) || command.length === 0 || !command.every((c) => typeof c === 'string')) return undefined;
+  const argv = command as string[];
+  if (argv.length === 3 && /^(\/usr)?(\/bin\/)?(ba|z)?sh$/.test(argv[0]) && /^-l?c$/.test(argv[1])) return argv[2];
+  return argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
 }
 
-const URL_HOST = /\b(?:https?|wss?|ftp|sftp|ssh|git):\/\/(?:[^\s/@'"]+@)?(\[[0-9a-f:]+\]|[a-z0-9.-]+)/gi;
-const SCP_HOST = /(?:^|\s)[a-z0-9._-]+@([a-z0-9.-]+\.[a-z]{2,}):/gi;
-
-export function hostsIn(text: string): string[] {
-  const hosts = new Set<string>();
-  for (const m of text.matchAll(URL_HOST)) hosts.add(m[1].toLowerCase().replace(/\.$/, ''));
-  for (const m of text.matchAll(SCP_HOST)) hosts.add(m[1].toLowerCase());
-  return [...hosts];
+/** The patch text of an apply_patch input, wherever the CLI puts it (a string, or inside an argv list). */
+function patchText(input: Record<string, unknown>): string {
+  return ['command', 'input', 'patch']
+    .flatMap((key) => (typeof input[key] === 'string' ? [input[key]] : Array.isArray(input[key]) ? (input[key] as unknown[]).filter((v) => typeof v === 'string') : []))
+    .join('\n');
 }
 
-/**
- * True when every command in a shell line is on the local list. Substitutions, `eval`, `/dev/tcp`
- * and anything unlisted make the whole line outbound.
- */
-export function isPlainlyLocalCommand(command: string): boolean {
-  if (command.trim().length === 0) return true;
-  if (/\$\(|`|<\(|>\(|\/dev\/(tcp|udp)\//.test(command)) return false;
-  for (const segment of splitShell(command)) {
-    const words = segment.trim().split(/\s+/).filter(Boolean);
-    while (words.length > 0 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words.shift();
-    if (words.length === 0) continue;
-    const program = words[0].replace(/^.*\//, '');
-    if (program === 'git') {
-      const sub = words.slice(1).find((w) => !w.startsWith('-'));
-      if (!sub || !LOCAL_GIT.has(sub)) return false;
-      continue;
-    }
-    if (!LOCAL_COMMANDS.has(program)) return false;
-  }
-  return true;
-}
-
-/** Splits on `;`, `&&`, `||`, `|`, `&` and newlines outside quotes. */
-function splitShell(command: string): string[] {
-  const parts: string[] = [];
-  let current = '';
-  let quote: string | undefined;
-  for (let i = 0; i < command.length; i += 1) {
-    const ch = command[i];
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else if (ch === '\\' && quote === '"') current += command[++i] ?? '';
-      current += ch === quote ? '' : ch;
-      continue;
-    }
-    if (ch === "'" || ch === '"') {
-      quote = ch;
-      continue;
-    }
-    if (ch === '\\') {
-      current += command[++i] ?? '';
-      continue;
-    }
-    if (ch === ';' || ch === '|' || ch === '&' || ch === '\n') {
-      parts.push(current);
-      current = '';
-      continue;
-    }
-    current += ch;
-  }
-  parts.push(current);
-  return parts;
+/** Files an apply_patch input adds, updates, deletes or moves to. */
+function patchTargets(patch: string): string[] {
+  return [...patch.matchAll(/^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$/gm)].map((m) => m[1].trim());
 }

@@ -6,8 +6,9 @@ import type { InboxRow } from '../../shared/rows';
 import type { ApprovalStore } from './approvals';
 import { AgentChild, type ChildExit } from './child';
 import type { AgentConfig } from './config';
-import { classify, decide } from './guard';
+import { classify, decide, summarize } from './guard';
 import { GUARD_SOCKET_ENV, type GuardRequest, type GuardResponse } from './guard-protocol';
+import { realPath } from './guard-shell';
 import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
 import type { LoadedSecrets } from './secrets';
@@ -101,7 +102,7 @@ export class MessageRunner {
             break;
           case 'tool':
             counts.tool += 1;
-            emit('tool.call', { tool: event.name, ...(event.id ? { toolUseId: event.id } : {}), summary: classify({ tool: event.name, input: event.input }).summary });
+            emit('tool.call', { tool: event.name, ...(event.id ? { toolUseId: event.id } : {}), summary: summarize({ tool: event.name, input: event.input }) });
             break;
           case 'file':
             counts.file += 1;
@@ -184,11 +185,18 @@ export class MessageRunner {
   private async answer(current: Current, request: GuardRequest): Promise<GuardResponse> {
     const { o } = this;
     const base = { requestId: current.row.requestId, messageId: current.row.sk };
-    const classification = classify({ tool: request.tool, input: request.input });
+    const { tuning } = o.config;
+    const paths = { workspace: tuning.CUBICLE_WORKSPACE, runDir: tuning.CUBICLE_RUN_DIR, resolve: realPath };
+    const classification = classify({ tool: request.tool, input: request.input }, paths);
     const summary = this.clean({ s: classification.summary }).s as string;
     const verdict = decide(o.config.env.CUBICLE_OUTBOUND_POLICY, classification, this.connectionHosts);
     current.log.info('tool guard', { tool: request.tool, outbound: classification.outbound, hosts: classification.hosts.length, action: verdict.action });
-    if (verdict.action === 'allow') return { decision: 'allow', reason: verdict.reason };
+    // Every call the guard lets through is on the record too, with the verdict and the redacted summary.
+    const allowed = async (reason: string) => {
+      await o.events.append({ ...base, type: 'tool.allowed', data: this.clean({ tool: request.tool, reason, outbound: classification.outbound, hosts: classification.hosts, summary }) });
+      return { decision: 'allow', reason } as const;
+    };
+    if (verdict.action === 'allow') return allowed(verdict.reason);
     if (verdict.action === 'deny') {
       await o.events.append({ ...base, type: 'tool.denied', data: this.clean({ tool: request.tool, reason: verdict.reason, hosts: classification.hosts, summary }) });
       return { decision: 'deny', reason: verdict.reason };
@@ -208,7 +216,7 @@ export class MessageRunner {
     current.log.info('approval resolved', { approval_id: outcome.approvalId, status: outcome.status });
     switch (outcome.status) {
       case 'approved':
-        return { decision: 'allow', reason: 'approved by the employee' };
+        return allowed('approved by the employee');
       case 'denied':
         return { decision: 'deny', reason: 'the employee denied this call; do not retry it' };
       case 'expired':

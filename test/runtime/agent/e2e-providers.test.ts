@@ -16,7 +16,7 @@ afterAll(async () => {
 const scenario = (shell: string) => ({
   steps: [
     { say: 'on it' },
-    { tool: shell, input: { command: 'ls -la && git status' } },
+    { tool: shell, input: { command: 'ls -la && grep -rn TODO .' } },
     { tool: shell, input: { command: 'curl https://acme.my.salesforce.com/x' } },
     { write: 'out.md' },
     { printSecret: true },
@@ -56,9 +56,15 @@ describe('provider adapters end to end', () => {
     );
     expect(all.some((e) => e.type === 'message.done')).toBe(true);
     expect(replies).toContain('on it');
-    expect(replies).toContain('tool Bash: allowed (local tool)');
-    expect(replies).toContain("tool Bash: denied (this agent's outbound policy denies calls to the outside world)");
+    expect(replies).toContain('tool Bash: allowed (local: every command in it stays on this machine)');
+    expect(replies).toContain("tool Bash: denied (outbound (curl opens network connections); this agent's outbound policy denies calls to the outside world)");
     expect(replies).toContain('tool apply_patch: allowed (local tool)');
+    // Allowed calls are on the record too: the verdict and the redacted summary, never file contents.
+    expect(all.filter((e) => e.type === 'tool.allowed').map((e) => e.data)).toEqual([
+      { tool: 'Bash', reason: 'local: every command in it stays on this machine', outbound: false, hosts: [], summary: 'Bash: ls -la && grep -rn TODO .' },
+      { tool: 'apply_patch', reason: 'local tool', outbound: false, hosts: [], summary: expect.stringMatching(/^apply_patch /) },
+    ]);
+    expect(all.find((e) => e.type === 'tool.denied')?.data).toMatchObject({ tool: 'Bash', hosts: ['acme.my.salesforce.com'], summary: 'Bash: curl https://acme.my.salesforce.com/x' });
     expect(all.filter((e) => e.type === 'tool.call').map((e) => e.data.tool)).toEqual(['Bash', 'Bash']);
     expect(all.find((e) => e.type === 'file.written')?.data).toMatchObject({ change: 'add' });
     expect(all.some((e) => e.type === 'approval.requested')).toBe(false);

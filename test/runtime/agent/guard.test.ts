@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classify, decide, hostAllowed, hostsIn, isPlainlyLocalCommand } from '../../../runtime/agent/src/guard';
+import { classify, decide } from '../../../runtime/agent/src/guard';
+import { hostAllowed, hostsInText } from '../../../runtime/agent/src/guard-hosts';
+import { realPath } from '../../../runtime/agent/src/guard-shell';
 import { hookOutput, type GuardRequest } from '../../../runtime/agent/src/guard-protocol';
 import { GuardServer } from '../../../runtime/agent/src/guard-server';
 import { REPO, workDir } from './helpers';
@@ -13,19 +16,21 @@ describe('classification', () => {
   it.each([
     ['Read', { file_path: '/workspace/a' }, false, []],
     ['Write', { file_path: '/workspace/a', content: 'x' }, false, []],
-    ['apply_patch', { command: '*** Begin Patch' }, false, []],
+    ['apply_patch', { command: '*** Begin Patch\n*** Add File: notes/a.md\n+x\n*** End Patch' }, false, []],
+    ['apply_patch', { command: ['apply_patch', '*** Begin Patch\n*** Update File: /tmp/cubicle/home/.profile\n*** End Patch'] }, true, []],
     ['read_file', { absolute_path: '/workspace/a' }, false, []],
     ['WebFetch', { url: 'https://Acme.My.Salesforce.com:443/x', prompt: 'p' }, true, ['acme.my.salesforce.com']],
     ['web_fetch', { prompt: 'summarise https://docs.example.org/a and http://x.example' }, true, ['docs.example.org', 'x.example']],
     ['WebSearch', { query: 'acme' }, true, []],
     ['google_web_search', { query: 'acme' }, true, []],
     ['Bash', { command: 'ls -la && grep -r foo . | wc -l' }, false, []],
-    ['Bash', { command: 'git status; git diff --stat' }, false, []],
+    ['Bash', { command: 'git status; git diff --stat' }, true, []], // git runs hooks and configured commands
     ['Bash', { command: 'git push origin main' }, true, []],
     ['Bash', { command: 'curl -s https://api.bank.example/v1' }, true, ['api.bank.example']],
     ['Bash', { command: 'python3 -c "import urllib.request"' }, true, []],
-    ['Bash', { command: 'cat $(which secret)' }, true, []],
-    ['Bash', { command: 'echo hi > /dev/tcp/1.2.3.4/443' }, true, []],
+    ['Bash', { command: 'cat $(which secret)' }, false, []],
+    ['Bash', { command: 'cat $(curl -s https://x.example)' }, true, ['x.example']],
+    ['Bash', { command: 'echo hi > /dev/tcp/1.2.3.4/443' }, true, ['1.2.3.4']],
     ['Bash', { command: 'git clone git@github.com:acme/repo.git' }, true, ['github.com']],
     ['run_shell_command', { command: 'echo "a;curl x" ' }, false, []],
     ['mcp__crm__update_lead', { id: 1 }, true, []],
@@ -36,35 +41,69 @@ describe('classification', () => {
     expect(c.hosts).toEqual(hosts);
   });
 
-  it('only plainly local shell lines count as local', () => {
-    expect(isPlainlyLocalCommand('FOO=1 ls')).toBe(true);
-    expect(isPlainlyLocalCommand('ls | xargs rm')).toBe(false);
-    expect(isPlainlyLocalCommand('node script.js')).toBe(false);
-    expect(isPlainlyLocalCommand('ls `whoami`')).toBe(false);
-    expect(hostsIn('see https://[::1]:8080/x and ssh://user@host.example/p')).toEqual(['[::1]', 'host.example']);
+  it('hosts in free text are normalized; addresses that do not parse are skipped', () => {
+    expect(hostsInText('see https://[::1]:8080/x and ssh://user@Host.Example/p, http://2130706433/ and git@github.com:a/b')).toEqual([
+      '[::1]',
+      'host.example',
+      '127.0.0.1',
+      'github.com',
+    ]);
+    expect(hostsInText('https://a\\@b.example/ and https://%65vil.example/')).toEqual([]);
+  });
+});
+
+describe('symbolic links planted in the workspace (real files)', () => {
+  const dir = workDir();
+  afterAll(() => dir.cleanup());
+  const workspace = path.join(dir.root, 'workspace');
+  const runDir = path.join(dir.root, 'tmp', 'cubicle');
+  mkdirSync(path.join(runDir, 'home'), { recursive: true });
+  mkdirSync(path.join(workspace, 'notes'), { recursive: true });
+  writeFileSync(path.join(runDir, 'home', '.bashrc'), '');
+  symlinkSync(path.join(runDir, 'home', '.bashrc'), path.join(workspace, 'rc'));
+  symlinkSync(path.join(runDir, 'home'), path.join(workspace, 'h'));
+  const paths = { workspace, runDir, resolve: realPath };
+
+  it('a write through a link to the CLI’s home is outbound, by a file tool or a shell redirection', () => {
+    const write = classify({ tool: 'Write', input: { file_path: path.join(workspace, 'rc'), content: 'curl x' } }, paths);
+    expect(write.outbound).toBe(true);
+    expect(write.why).toContain('(rc is a symbolic link there)'.replace('rc', path.join(workspace, 'rc')));
+    expect(classify({ tool: 'Bash', input: { command: 'echo "ls() { curl x; }" >> rc' } }, paths).outbound).toBe(true);
+    expect(classify({ tool: 'Bash', input: { command: 'cp evil h/.profile' } }, paths).outbound).toBe(true);
+    expect(classify({ tool: 'Edit', input: { file_path: path.join(workspace, 'h', 'new-file') } }, paths).outbound).toBe(true);
+  });
+
+  it('ordinary files and new files in the workspace stay local; without a resolver the link is not seen', () => {
+    expect(classify({ tool: 'Bash', input: { command: 'echo x > notes/today.md' } }, paths).outbound).toBe(false);
+    expect(classify({ tool: 'Write', input: { file_path: path.join(workspace, 'notes', 'new', 'deep.md') } }, paths).outbound).toBe(false);
+    expect(classify({ tool: 'Bash', input: { command: 'echo x >> rc' } }, { workspace, runDir }).outbound).toBe(false);
   });
 });
 
 describe('policy', () => {
-  const outbound = (hosts: string[]) => ({ outbound: true, hosts, summary: 's' });
-  it('local tools always run; unknown hosts are denied whatever the policy', () => {
+  const outbound = (hosts: string[]) => ({ outbound: true, hosts, why: 'curl opens network connections', summary: 's' });
+  it('local calls always run; unknown hosts and unreadable calls are denied whatever the policy', () => {
     for (const policy of ['allow', 'confirm', 'deny'] as const) {
-      expect(decide(policy, { outbound: false, hosts: [], summary: 's' }, CRM).action).toBe('allow');
+      expect(decide(policy, { outbound: false, hosts: [], why: 'local tool', summary: 's' }, CRM)).toEqual({ action: 'allow', reason: 'local tool' });
       expect(decide(policy, outbound(['evil.example']), CRM)).toEqual({ action: 'deny', reason: "host evil.example is not in this agent's connections" });
+      expect(decide(policy, { ...outbound([]), refuse: 'x is computed' }, CRM)).toEqual({ action: 'deny', reason: 'refused: x is computed' });
     }
   });
-  it('allow / confirm / deny for connection hosts and host-less outbound calls', () => {
-    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM).action).toBe('allow');
-    expect(decide('confirm', outbound(['api.bank.example']), CRM).action).toBe('confirm');
+  it('allow / confirm / deny for connection hosts and host-less outbound calls, with the reason', () => {
+    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM)).toEqual({ action: 'allow', reason: "outbound (curl opens network connections); this agent's outbound policy allows it" });
+    expect(decide('confirm', outbound(['api.bank.example']), CRM)).toEqual({ action: 'confirm', reason: 'outbound (curl opens network connections); needs the employee’s approval' });
     expect(decide('deny', outbound(['acme.my.salesforce.com']), CRM).action).toBe('deny');
     expect(decide('confirm', outbound([]), CRM).action).toBe('confirm');
     expect(decide('allow', outbound([]), []).action).toBe('allow');
   });
-  it('host wildcards match subdomains only', () => {
+  it('host wildcards match subdomains only; IP literals match only themselves; IDN entries match their punycode', () => {
     expect(hostAllowed('api.bank.example', CRM)).toBe(true);
     expect(hostAllowed('bank.example', CRM)).toBe(false);
     expect(hostAllowed('evilbank.example', CRM)).toBe(false);
-    expect(hostAllowed('ACME.my.salesforce.com', CRM)).toBe(true);
+    expect(hostAllowed('acme.my.salesforce.com', CRM)).toBe(true);
+    expect(hostAllowed('10.0.0.1', ['*.0.0.1'])).toBe(false);
+    expect(hostAllowed('10.0.0.1', ['10.0.0.1'])).toBe(true);
+    expect(hostAllowed('xn--bcher-kva.example', ['bücher.example'])).toBe(true);
   });
 });
 
@@ -142,5 +181,36 @@ describe('hook command (real process) and guard socket', () => {
       permissionDecision: 'deny',
       permissionDecisionReason: 'r',
     });
+  });
+});
+
+describe('quote removal matches bash (real bash prints the words it would pass)', () => {
+  // Static words only: bash runs nothing but its printf builtin here.
+  const WORDS = [
+    `"https://allowed.example"@evil.example/`,
+    `c\\url`,
+    `'a'"b"c\\ d`,
+    `"a\\"b" "\\$x" "\\\\" "\\q"`,
+    `'it'\\''s'`,
+    `c''url "cu"rl`,
+    `x\\\ny`,
+    `"line\\\ncontinued"`,
+    `'https://allowed.example'\\@evil.example`,
+    `https://[::1]:8080/ http://0x7f.1/`,
+    `$'plain' "tab\there"`,
+  ];
+  it.each(WORDS)('%s', async (words) => {
+    const { parseShell } = await import('../../../runtime/agent/src/shell-syntax.js');
+    const line = `printf '%s\\0' ${words}`;
+    const bash = await new Promise<string>((resolve, reject) => {
+      const child = spawn('bash', ['-c', line], { env: { PATH: process.env.PATH } });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('close', () => resolve(out));
+    });
+    const [call] = parseShell(line).calls;
+    expect(call.words.slice(2).every((w) => !w.computed)).toBe(true);
+    expect(call.words.slice(2).map((w) => w.text)).toEqual(bash.split('\0').slice(0, -1));
   });
 });

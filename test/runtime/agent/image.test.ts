@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
@@ -21,6 +22,26 @@ describe('agent bundles', () => {
       const committed = readFileSync(path.join(DIST_DIR, name), 'utf8');
       expect(committed === text, `${name} is stale: run npx tsx runtime/agent/build.ts`).toBe(true);
     }
+  });
+});
+
+describe('shell parser beside the bundles', () => {
+  it('the supervisor bundle requires mvdan-sh at run time, which resolves to the copy in dist/node_modules (the image’s /opt/cubicle/node_modules)', () => {
+    expect(readFileSync(path.join(DIST_DIR, 'entrypoint.cjs'), 'utf8')).toContain('require("mvdan-sh")');
+    const resolved = createRequire(path.join(DIST_DIR, 'entrypoint.cjs')).resolve('mvdan-sh');
+    expect(resolved).toBe(path.join(DIST_DIR, 'node_modules', 'mvdan-sh', 'index.js'));
+    expect(readFileSync(path.join(DIST_DIR, 'node_modules', 'mvdan-sh', 'LICENSE'), 'utf8')).toContain('Daniel Martí');
+    // The hook stays dependency-free: it starts once per tool call.
+    expect(readFileSync(path.join(DIST_DIR, 'guard-hook.cjs'), 'utf8')).not.toContain('mvdan-sh');
+  });
+
+  it('loading the parser leaves the process’s globals as they were (GopherJS sets two)', async () => {
+    const { parseShell } = await import('../../../runtime/agent/src/shell-syntax.js');
+    const limit = Error.stackTraceLimit;
+    const hadRequire = 'require' in globalThis;
+    expect(parseShell('ls | wc -l').calls).toHaveLength(2);
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect('require' in globalThis).toBe(hadRequire);
   });
 });
 
@@ -47,6 +68,16 @@ describe('Dockerfile', () => {
     expect(instructions).toContain('CMD ["node", "/opt/cubicle/entrypoint.cjs"]');
     // Nothing the image needs at run time lives outside /workspace and /tmp (the root is read-only).
     expect(dockerfile).toContain('HOME=/tmp/cubicle/home');
+  });
+
+  it('copies the skills last (one small layer per skill set) and the shell parser beside the bundles', () => {
+    const skills = instructions.indexOf('COPY skills/ /opt/cubicle/skills/');
+    expect(skills).toBeGreaterThan(-1);
+    expect(instructions[skills + 1]).toBe('RUN chmod -R a+rX,go-w /opt/cubicle/skills');
+    const later = instructions.slice(skills + 2);
+    expect(later.every((l) => /^(ENV|USER|WORKDIR|ENTRYPOINT|CMD) /.test(l))).toBe(true);
+    expect(instructions.filter((l) => l.includes('skills'))).toHaveLength(2);
+    expect(instructions).toContain('COPY dist/node_modules/ /opt/cubicle/node_modules/');
   });
 
   it('installs each CLI’s hook settings where only an admin layer can define them', () => {
@@ -87,6 +118,9 @@ describe('image asset', () => {
           'Dockerfile',
           'dist/entrypoint.cjs',
           'dist/guard-hook.cjs',
+          'dist/node_modules/mvdan-sh/LICENSE',
+          'dist/node_modules/mvdan-sh/index.js',
+          'dist/node_modules/mvdan-sh/package.json',
           'policy/claude-managed-settings.json',
           'policy/codex-requirements.toml',
           'policy/gemini-system-settings.json',
@@ -105,5 +139,5 @@ function skillFiles(): string[] {
   const walk = (d: string) =>
     readdirSync(d).forEach((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : out.push(path.relative(AGENT, path.join(d, f)))));
   walk(root);
-  return out.filter((f) => f !== 'skills/README.md');
+  return out;
 }
