@@ -94,6 +94,9 @@ export function agentView(agent: RosterAgent, row: SessionRow | undefined) {
     stopReason: row?.stopReason,
     exitCode: row?.exitCode,
     wakePending: row?.wakePending !== undefined,
+    /** What the employee can store for this agent (PUT /v1/credentials/{provider}, /v1/connections/{c}/credential). */
+    providerCredential: agent.providerSecret,
+    connections: [...agent.secretConnections],
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * GET /v1/approvals: the caller's own pending approvals across their agents, read from their own pairs'
- * partitions only, against a real DynamoDB-compatible server (dynalite).
+ * What the employee console and CLI need from the API, against a real DynamoDB-compatible server
+ * (dynalite): GET /v1/approvals (the caller's own pending approvals across their agents, read from their
+ * own pairs' partitions only) and the credentials each agent takes, in the agent view.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -147,5 +148,17 @@ describe('GET /v1/approvals', () => {
       expect(result.statusCode).toBe(400);
       expect(body(result).message).toBe('This route takes no query parameters.');
     }
+  });
+});
+
+describe('the agent view names the credentials the employee can store', () => {
+  it('the provider credential (none for bedrock) and the connections that take the user\'s own credential', async () => {
+    const mine = (await api(httpEvent(API_ROUTES.listAgents, { user: alice })).then(body)).agents;
+    expect(mine.map((a: Record<string, unknown>) => [a.agentId, a.provider, a.providerCredential, a.connections])).toEqual([
+      ['sales', 'anthropic', true, ['crm']],
+      ['finance', 'openai', true, ['bank-feed']],
+    ]);
+    const theirs = (await api(httpEvent(API_ROUTES.getAgent, { user: bruno, pathParameters: { agentId: 'research' } })).then(body));
+    expect(theirs).toMatchObject({ agentId: 'research', provider: 'bedrock', providerCredential: false, connections: [] });
   });
 });
