@@ -144,7 +144,7 @@ function Timeline({ store, agentId, events, loading }: { store: Store; agentId: 
     }
     const d = describeEvent(e);
     items.push(
-      <li key={e.seq} class={`item ${d.kind}`}>
+      <li key={e.seq} class={`item k-${d.kind}`}>
         {d.kind === 'reply' ? <div class="bubble agent">{d.text}</div> : <p>{d.text}</p>}
         {d.kind === 'problem' && <p class="muted small">request id <code>{d.requestId}</code></p>}
       </li>,
@@ -159,9 +159,9 @@ function Timeline({ store, agentId, events, loading }: { store: Store; agentId: 
   }, [items.length]);
   return (
     <ol class="timeline" role="log" aria-label="Messages and activity" ref={list}>
-      {loading && <li class="item status"><p>Loading the conversation…</p></li>}
+      {loading && <li class="item k-status"><p>Loading the conversation…</p></li>}
       {!loading && items.length === 0 && (
-        <li class="item status empty-chat">
+        <li class="item k-status empty-chat">
           <p>No messages yet. Say hello: the agent wakes up when you send something.</p>
         </li>
       )}
