@@ -57,13 +57,13 @@ describe('routes and authorizer', () => {
 
   it('verifies Cognito tokens: issuer of the pool, audience of the app client', () => {
     const [[poolId]] = resourcesOfType(json, 'AWS::Cognito::UserPool');
-    const [[clientId]] = resourcesOfType(json, 'AWS::Cognito::UserPoolClient');
+    const clientIds = resourcesOfType(json, 'AWS::Cognito::UserPoolClient').map(([id]) => id); // the CLI's, the console's
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: {
         Issuer: { 'Fn::Join': ['', ['https://cognito-idp.eu-west-1.amazonaws.com/', { Ref: poolId }]] },
-        Audience: [{ Ref: clientId }],
+        Audience: clientIds.map((id) => ({ Ref: id })),
       },
     });
   });
