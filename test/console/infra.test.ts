@@ -61,7 +61,7 @@ describe('the console bucket', () => {
       },
       {
         Action: 's3:GetObject',
-        Condition: { StringEquals: { 'AWS:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::111111111111:distribution/', { Ref: distribution.id }]] } } },
+        Condition: { StringEquals: { 'AWS:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: distribution.id }]] } } },
         Effect: 'Allow',
         Principal: { Service: 'cloudfront.amazonaws.com' },
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket.id, 'Arn'] }, '/*']] },
