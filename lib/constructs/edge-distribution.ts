@@ -26,10 +26,15 @@ export const SECURITY_HEADERS = {
 export const HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 3600;
 
 /**
- * Viewer-request function of the default behavior: a path outside /v1/ never reaches the origin, it gets
- * a JSON 404 from the edge (scanners for /.env, /wp-admin and the like stop here). JavaScript runtime 2.0.
+ * Viewer-request function of the default behavior: only the console's files reach its bucket (`/`,
+ * `/index.html`, `/config.json`, `/assets/<file>`); any other path outside /v1/ gets a JSON 404 from the
+ * edge (scanners for /.env, /wp-admin and the like stop here). JavaScript runtime 2.0.
  */
 export const NOT_FOUND_FUNCTION_CODE = `function handler(event) {
+  var uri = event.request.uri;
+  if (uri === '/' || uri === '/index.html' || uri === '/config.json' || /^\\/assets\\/[A-Za-z0-9._-]+$/.test(uri)) {
+    return event.request;
+  }
   return {
     statusCode: 404,
     statusDescription: 'Not Found',
@@ -49,6 +54,8 @@ export interface EdgeDistributionProps {
   readonly webAclArn: string;
   readonly edge: EdgeConfig;
   readonly originSecret: OriginVerifySecret;
+  /** The employee console (lib/constructs/console-site.ts), served by the default behavior at `/`. */
+  readonly console?: { readonly origin: cloudfront.IOrigin; readonly responseHeaders: cloudfront.IResponseHeadersPolicy };
 }
 
 /**
@@ -126,11 +133,24 @@ export class EdgeDistribution extends Construct {
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
       enableIpv6: true,
-      defaultBehavior: {
-        ...apiBehavior,
-        origin,
-        functionAssociations: [{ function: notFound, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
-      },
+      defaultBehavior: props.console
+        ? {
+            // Static files, cached at the edge (pages say no-cache, assets are content-hashed); a browser
+            // typing the plain http address is redirected (no token travels on that first request).
+            origin: props.console.origin,
+            viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+            responseHeadersPolicy: props.console.responseHeaders,
+            compress: true,
+            functionAssociations: [{ function: notFound, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+          }
+        : {
+            ...apiBehavior,
+            origin,
+            functionAssociations: [{ function: notFound, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+          },
+      defaultRootObject: props.console ? 'index.html' : undefined,
       additionalBehaviors: { [API_PATH_PATTERN]: { ...apiBehavior, origin } },
       ...domain,
     });
@@ -159,10 +179,8 @@ export class EdgeDistribution extends Construct {
  */
 export function disabledCloudFrontRules(edge: EdgeConfig): Record<string, string> {
   const rules: Record<string, string> = {
-    'ct-cloudfront-pr-1':
-      'An API has no root object: "/" and every path outside /v1/ are answered with a JSON 404 at the edge by the default behavior\'s function.',
     'ct-cloudfront-pr-4':
-      'One origin, the API in the home region: origin groups fail over only GET, HEAD and OPTIONS, and a second origin would be a second control plane.',
+      'One API origin in the home region (and the console\'s bucket): origin groups fail over only GET, HEAD and OPTIONS, and a second API origin would be a second control plane.',
     'ct-cloudfront-pr-5':
       'Access logs go to CloudWatch Logs through standard logging v2 (<name>-EdgeLogs stack); the rule accepts only legacy S3 logging, whose bucket must use ACLs (against CT.S3.PR.5).',
   };

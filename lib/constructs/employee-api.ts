@@ -70,7 +70,7 @@ export class EmployeeApi extends Construct {
     bindTable(this.apiFunction, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
     bindTable(this.apiFunction, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
     bindTable(this.apiFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
-    bindTable(this.apiFunction, 'approvals', { table: tables.approvals, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+    bindTable(this.apiFunction, 'approvals', { table: tables.approvals, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] });
     bindLauncher(this.apiFunction, props.launcher);
 
     this.credentialsFunction = new CubicleFunction(this, 'CredentialWriterFunction', {

@@ -1,8 +1,10 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
+import { CLI_REDIRECT_URI, cognitoSettings, oidcSettings, type AuthSettings } from '../../console/settings';
 import { constructIdOf } from '../../runtime/shared/ids';
 import { CubicleConfig } from '../config/schema';
+import { consoleClient, managedLoginDomain, managedLoginUrl, OAUTH_SCOPES } from './console-sign-in';
 
 export interface EmployeeIdentityProps {
   readonly config: CubicleConfig;
@@ -27,6 +29,14 @@ export class EmployeeIdentity extends Construct {
   readonly audience: string[];
   readonly userPool?: cognito.UserPool;
   readonly client?: cognito.UserPoolClient;
+  /** The console's app client (code + PKCE, callback = the console's URL) and the managed-login domain. */
+  readonly consoleClient?: cognito.UserPoolClient;
+  readonly domain?: cognito.UserPoolDomain;
+  /** How the console and the CLI sign in (their config.json). */
+  readonly auth: AuthSettings;
+  /** The identity provider's origins the console's page calls (its CSP's connect-src). */
+  readonly connectOrigins: string[];
+  private consoleUrl?: string;
 
   constructor(scope: Construct, id: string, props: EmployeeIdentityProps) {
     super(scope, id);
@@ -35,6 +45,8 @@ export class EmployeeIdentity extends Construct {
     if (oidc) {
       this.issuer = oidc.issuer;
       this.audience = [oidc.audience];
+      this.auth = oidcSettings({ issuer: oidc.issuer, clientId: oidc.audience });
+      this.connectOrigins = [new URL(oidc.issuer).origin];
       return;
     }
 
@@ -74,7 +86,11 @@ export class EmployeeIdentity extends Construct {
       readAttributes: new cognito.ClientAttributes().withStandardAttributes({ email: true, emailVerified: true }),
       // Employees cannot edit their own attributes: the email is the platform team's.
       writeAttributes: new cognito.ClientAttributes(),
+      // The `cubicle` CLI: code + PKCE to its loopback listener (RFC 8252), never the implicit flow.
+      oAuth: { flows: { authorizationCodeGrant: true }, scopes: OAUTH_SCOPES, callbackUrls: [CLI_REDIRECT_URI], logoutUrls: [CLI_REDIRECT_URI] },
     });
+    this.domain = managedLoginDomain(this.userPool, config.name);
+    this.consoleClient = consoleClient(this.userPool, () => this.requireConsoleUrl());
     for (const user of config.users) {
       // The username is the roster id, which the API maps to the user; construct ids follow user ids.
       new cognito.CfnUserPoolUser(this, `User${constructIdOf(user.id)}`, {
@@ -88,7 +104,14 @@ export class EmployeeIdentity extends Construct {
       });
     }
     this.issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${this.userPool.userPoolId}`;
-    this.audience = [this.client.userPoolClientId];
+    this.audience = [this.client.userPoolClientId, this.consoleClient.userPoolClientId];
+    this.auth = cognitoSettings({
+      domainUrl: managedLoginUrl(config.name, Stack.of(this)),
+      issuer: this.issuer,
+      clientId: this.consoleClient.userPoolClientId,
+      cliClientId: this.client.userPoolClientId,
+    });
+    this.connectOrigins = [managedLoginUrl(config.name, Stack.of(this)), `https://cognito-idp.${Stack.of(this).region}.amazonaws.com`];
 
     Validations.of(this.userPool).acknowledge({
       id: 'AwsSolutions-COG8',
@@ -104,5 +127,15 @@ export class EmployeeIdentity extends Construct {
         reason: `identity.mfa is "${config.identity.mfa}" in the config; the platform team chose it (the default is "required").`,
       });
     }
+  }
+
+  /** The console's public URL (the distribution's or edge.domain): its sign-in callback and sign-out target. */
+  useConsoleAt(url: string): void {
+    this.consoleUrl = url;
+  }
+
+  private requireConsoleUrl(): string {
+    if (!this.consoleUrl) throw new Error('EmployeeIdentity: useConsoleAt(url) was never called, so the console client has no callback URL.');
+    return this.consoleUrl;
   }
 }

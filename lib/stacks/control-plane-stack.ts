@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { ControlPlaneNetwork } from '../constructs/control-plane-network';
 import { rosterDirectory, writeRosterFile } from '../constructs/control-plane-roster';
+import { ConsoleSite } from '../constructs/console-site';
 import { allowLogsService } from '../constructs/encrypted-log-group';
 import { createRetainedKey } from '../constructs/retained-key';
 import { LauncherOptions } from '../constructs/cubicle-function';
@@ -38,6 +39,7 @@ export class ControlPlaneStack extends CubicleStack {
   readonly logsKey: kms.Key;
   readonly originSecret: OriginVerifySecret;
   readonly edge: EdgeDistribution;
+  readonly console: ConsoleSite;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, { ...props, crossRegionReferences: true });
@@ -88,14 +90,26 @@ export class ControlPlaneStack extends CubicleStack {
       launcher,
     });
 
+    this.console = new ConsoleSite(this, 'Console', {
+      auth: this.identity.auth,
+      connectOrigins: this.identity.connectOrigins,
+      logRetentionDays: config.logs.retentionDays,
+      vpc: network.vpc,
+      subnets: this.network.subnets,
+      securityGroup: this.functionSecurityGroup,
+      logKey: this.logsKey,
+    });
     this.edge = new EdgeDistribution(this, 'Edge', {
       api: this.api.api,
       webAclArn: props.webAclArn,
       edge: config.edge,
       originSecret: this.originSecret,
+      console: this.console,
     });
+    this.identity.useConsoleAt(this.edge.url);
 
     new CfnOutput(this, 'ApiUrl', { value: this.edge.url, description: 'Employee API base URL (CloudFront)' });
+    new CfnOutput(this, 'ConsoleUrl', { value: `${this.edge.url}/`, description: 'The employee console; `cubicle login --url` takes this address' });
     new CfnOutput(this, 'DistributionDomainName', {
       value: this.edge.distribution.distributionDomainName,
       description: 'Target of the custom domain\'s CNAME or alias record',

@@ -6,11 +6,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod/mini';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
-import { SORTABLE_ID_PATTERN, type EventRow } from '../shared/rows';
+import { SORTABLE_ID_PATTERN, type ApprovalRow, type EventRow } from '../shared/rows';
 import { pairKey } from '../shared/tables';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
-import { decideApproval, getSessions, putMessage, readEventPage, type RecordDeps } from './records';
+import { decideApproval, getSessions, putMessage, readEventPage, readPendingApprovals, type RecordDeps } from './records';
 import { API_ROUTES } from './routes';
 import { agentOf, type Roster, type RosterAgent, type RosterUser } from './roster';
 
@@ -54,6 +54,7 @@ const ROUTES: Record<string, Route> = {
   [API_ROUTES.sleep]: sleepAgent,
   [API_ROUTES.postMessage]: postMessage,
   [API_ROUTES.listEvents]: listEvents,
+  [API_ROUTES.listApprovals]: listApprovals,
   [API_ROUTES.decideApproval]: decide,
 };
 
@@ -93,6 +94,9 @@ export function agentView(agent: RosterAgent, row: SessionRow | undefined) {
     stopReason: row?.stopReason,
     exitCode: row?.exitCode,
     wakePending: row?.wakePending !== undefined,
+    /** What the employee can store for this agent (PUT /v1/credentials/{provider}, /v1/connections/{c}/credential). */
+    providerCredential: agent.providerSecret,
+    connections: [...agent.secretConnections],
   };
 }
 
@@ -165,6 +169,28 @@ async function listEvents(deps: ApiDeps, { user, agent, event }: Call): Promise<
   const page = await readEventPage(deps.records, pairKey(user.id, a.id), after, Number(query.limit ?? '50'));
   const last = page.events.at(-1)?.sk ?? after;
   return json(200, { events: page.events.map(eventView), cursor: String(last), more: page.more });
+}
+
+export function approvalView(agent: RosterAgent, row: ApprovalRow) {
+  return {
+    approvalId: row.sk,
+    agentId: agent.id,
+    messageId: row.messageId,
+    tool: row.tool,
+    hosts: row.hosts,
+    summary: row.summary,
+    createdAt: new Date(row.createdAt).toISOString(),
+    expiresAt: new Date(row.expiresAt).toISOString(),
+  };
+}
+
+/** The caller's pending approvals across their own agents (one bounded Query per agent), soonest to expire first. */
+async function listApprovals(deps: ApiDeps, { user }: Call): Promise<HttpResult> {
+  const perAgent = await Promise.all(
+    user.agents.map(async (a) => (await readPendingApprovals(deps.records, pairKey(user.id, a.id))).map((row) => approvalView(a, row))),
+  );
+  const approvals = perAgent.flat().sort((x, y) => x.expiresAt.localeCompare(y.expiresAt) || x.approvalId.localeCompare(y.approvalId));
+  return json(200, { approvals });
 }
 
 async function decide(deps: ApiDeps, { user, event, requestId }: Call): Promise<HttpResult> {

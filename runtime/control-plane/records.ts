@@ -4,7 +4,7 @@
  */
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EventLog } from '../shared/event-log';
-import { approvalStatus, newSortableId, type ApprovalRow, type EventRow, type InboxRow } from '../shared/rows';
+import { approvalStatus, idFloor, newSortableId, type ApprovalRow, type EventRow, type InboxRow } from '../shared/rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import type { SessionRow } from './lifecycle';
@@ -58,6 +58,42 @@ export async function readEventPage(deps: RecordDeps, pk: string, after: number,
     }),
   );
   return { events: (out.Items ?? []) as EventRow[], more: out.LastEvaluatedKey !== undefined };
+}
+
+/**
+ * How far back a pending approval can have been created: longer than the longest wait a runtime may be
+ * configured with (CUBICLE_APPROVAL_TIMEOUT_MS, at most 14 minutes), so the query reads a bounded slice
+ * of the pair's approvals instead of its whole history.
+ */
+export const PENDING_APPROVAL_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Approvals of one pair still waiting for a decision (no decision, not expired, not past expiresAt),
+ * oldest first. One Query per pair on its own partition, bounded by the window above.
+ */
+export async function readPendingApprovals(deps: RecordDeps, pk: string): Promise<ApprovalRow[]> {
+  const now = deps.now();
+  const rows: ApprovalRow[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.approvalsTable,
+        ExclusiveStartKey: start,
+        ScanIndexForward: true,
+        ...expression(
+          {
+            KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} >= :floor`,
+            FilterExpression: 'attribute_not_exists(#decision) AND attribute_not_exists(#expiredAt) AND #expiresAt > :now',
+          },
+          { pk, floor: idFloor(now - PENDING_APPROVAL_WINDOW_MS), now },
+        ),
+      }),
+    );
+    rows.push(...((out.Items ?? []) as ApprovalRow[]));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return rows;
 }
 
 export type DecideResult =

@@ -9,6 +9,7 @@ export const API_ROUTES = {
   sleep: 'POST /v1/agents/{agentId}/sleep',
   postMessage: 'POST /v1/agents/{agentId}/messages',
   listEvents: 'GET /v1/agents/{agentId}/events',
+  listApprovals: 'GET /v1/approvals',
   decideApproval: 'POST /v1/approvals/{id}',
 } as const;
 

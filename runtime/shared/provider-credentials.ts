@@ -4,7 +4,8 @@
  *
  * Secret string: JSON `{ "kind": "...", "value": "..." }`. A bare string (no JSON) is an API key.
  */
-import { z } from 'zod';
+// zod/mini: the employee console bundles this module too (full zod would add ~440 KB to the page).
+import * as z from 'zod/mini';
 
 export const PROVIDERS = ['anthropic', 'openai', 'google', 'bedrock'] as const;
 export type Provider = (typeof PROVIDERS)[number];
@@ -33,7 +34,7 @@ export interface ProviderCredential {
   readonly value: string;
 }
 
-const STORED = z.object({ kind: z.string(), value: z.string().min(1) }).strict();
+const STORED = z.strictObject({ kind: z.string(), value: z.string().check(z.minLength(1)) });
 
 /**
  * Parses a stored secret for a provider. Errors never include the secret's content.

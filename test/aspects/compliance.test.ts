@@ -43,9 +43,9 @@ describe('the example app under cdk-nag, cfn-guard and the retention guard', () 
   });
 
   it('disables only the Control Tower rules it documents', () => {
-    // CloudFront: no root object, one origin, logging v2 (README "Security"); the certificate controls
+    // CloudFront: one API origin, logging v2 (README "Security"); the certificate controls
     // only while no edge.domain is configured (test/stacks/edge-distribution.test.ts checks them with one).
-    const cloudFront = ['ct-cloudfront-pr-1', 'ct-cloudfront-pr-4', 'ct-cloudfront-pr-5', 'ct-cloudfront-pr-6', 'ct-cloudfront-pr-7', 'ct-cloudfront-pr-9'];
+    const cloudFront = ['ct-cloudfront-pr-4', 'ct-cloudfront-pr-5', 'ct-cloudfront-pr-6', 'ct-cloudfront-pr-7', 'ct-cloudfront-pr-9'];
     expect(Object.keys(disabledControlTowerRules(exampleConfig()))).toEqual(['ct-ecs-pr-2', ...cloudFront]);
     const shortRetention = parseConfigText(minimalConfigText({ logs: '{ retentionDays: 14 }' }));
     expect(Object.keys(disabledControlTowerRules(shortRetention))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-cloudwatch-pr-2']);

@@ -66,7 +66,7 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     sessions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
     inbox: ['dynamodb:PutItem'],
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
-    approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
   },
   credentials: {},
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },

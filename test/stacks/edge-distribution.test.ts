@@ -26,8 +26,13 @@ function only(template: TemplateJson, type: string) {
 
 const distribution = only(controlPlane, 'AWS::CloudFront::Distribution');
 const config = distribution.props.DistributionConfig;
-const behaviors: any[] = [config.DefaultCacheBehavior, ...(config.CacheBehaviors ?? [])];
-const headersPolicy = only(controlPlane, 'AWS::CloudFront::ResponseHeadersPolicy');
+/** The API's behaviors (the default behavior serves the console: test/console/infra.test.ts). */
+const behaviors: any[] = config.CacheBehaviors ?? [];
+const headersPolicy = (() => {
+  const [[id, resource]] = resourcesOfType(controlPlane, 'AWS::CloudFront::ResponseHeadersPolicy').filter(([i]) => i.startsWith('EdgeSecurityHeaders'));
+  return { id, resource, props: resource.Properties };
+})();
+const apiOrigins = (origins: any[]) => origins.filter((o) => o.CustomOriginConfig);
 const secret = only(controlPlane, 'AWS::SecretsManager::Secret');
 
 describe('the distribution in front of the employee API (example config)', () => {
@@ -38,13 +43,14 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect((edge as any).Outputs[ref.OutputName].Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WebAcl/), 'Arn'] });
   });
 
-  it('has a /v1/* behavior and a default behavior, both to the API origin', () => {
+  it('has a /v1/* behavior to the API origin and a default behavior to the console\'s bucket', () => {
     expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual([API_PATH_PATTERN]);
-    const [origin] = config.Origins;
+    const [origin] = apiOrigins(config.Origins);
     for (const behavior of behaviors) expect(behavior.TargetOriginId).toBe(origin.Id);
+    expect(config.Origins.find((o: any) => o.Id === config.DefaultCacheBehavior.TargetOriginId).S3OriginConfig).toBeDefined();
   });
 
-  it('every behavior: HTTPS only, every method, caching disabled, all viewer headers but Host, the security headers policy', () => {
+  it('every API behavior: HTTPS only, every method, caching disabled, all viewer headers but Host, the security headers policy', () => {
     for (const behavior of behaviors) {
       expect(behavior).toMatchObject({
         ViewerProtocolPolicy: 'https-only',
@@ -72,7 +78,7 @@ describe('the distribution in front of the employee API (example config)', () =>
   });
 
   it('reaches the origin over HTTPS with TLS 1.2 only, at the HTTP API\'s execute-api host', () => {
-    const [origin, ...more] = config.Origins;
+    const [origin, ...more] = apiOrigins(config.Origins);
     expect(more).toEqual([]);
     const [[apiId]] = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api');
     expect(origin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: apiId }, '.execute-api.eu-west-1.amazonaws.com']] });
@@ -80,7 +86,7 @@ describe('the distribution in front of the employee API (example config)', () =>
   });
 
   it('adds the origin-verify header as a Secrets Manager dynamic reference, never a value', () => {
-    expect(config.Origins[0].OriginCustomHeaders).toEqual([
+    expect(apiOrigins(config.Origins)[0].OriginCustomHeaders).toEqual([
       { HeaderName: ORIGIN_VERIFY_HEADER, HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret.id }, ':SecretString:::}}']] } },
     ]);
     expect(secret.props.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false });
@@ -182,9 +188,15 @@ describe('with a custom domain, Bot Control and a pinned origin secret version (
     expect((cp as any).Outputs.ApiUrl.Value).toBe('https://api.acme.example');
   });
 
+  it('the console\'s sign-in callback and sign-out address are the domain', () => {
+    const [[, client]] = resourcesOfType(cp, 'AWS::Cognito::UserPoolClient').filter(([id]) => id.startsWith('IdentityEmployeesConsole'));
+    expect(client.Properties.CallbackURLs).toEqual(['https://api.acme.example/']);
+    expect(client.Properties.LogoutURLs).toEqual(['https://api.acme.example/']);
+  });
+
   it('passes Control Tower\'s certificate, SNI and TLS controls (they are checked, not disabled)', () => {
     const disabled = Object.keys(disabledControlTowerRules(domainConfig));
-    expect(disabled.filter((r) => r.startsWith('ct-cloudfront'))).toEqual(['ct-cloudfront-pr-1', 'ct-cloudfront-pr-4', 'ct-cloudfront-pr-5']);
+    expect(disabled.filter((r) => r.startsWith('ct-cloudfront'))).toEqual(['ct-cloudfront-pr-4', 'ct-cloudfront-pr-5']);
     const report = JSON.parse(readFileSync(path.join(synth.outdir, 'validation-report.json'), 'utf8'));
     // The report lists only plugins with findings; synthesize() would have thrown on any.
     const guard = report.pluginReports.filter((p: any) => p.pluginName === 'cdk-validator-cfnguard');
@@ -192,7 +204,7 @@ describe('with a custom domain, Bot Control and a pinned origin secret version (
   });
 
   it('pins the header to the configured secret version', () => {
-    const [header] = dist.Origins[0].OriginCustomHeaders;
+    const [header] = apiOrigins(dist.Origins)[0].OriginCustomHeaders;
     expect(header.HeaderValue['Fn::Join'][1][2]).toBe(`:SecretString:::${VERSION}}}`);
   });
 

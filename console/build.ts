@@ -1,0 +1,83 @@
+/**
+ * Builds the employee console into a plain directory of static files: `index.html`, `assets/` (content-
+ * hashed JS and CSS, the icon). `config.json` is not part of the build: whoever serves the console writes
+ * it beside these files (the CDK construct from stack values, local mode from its own address), so one
+ * build runs everywhere. Synchronous (esbuild's buildSync) so a CDK construct can call it at synth;
+ * deterministic (paths relative to the repository) so the asset hash only changes with the code.
+ *
+ *   npm run build:console      # writes console/dist and prints the shipped sizes
+ */
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { buildSync } from 'esbuild';
+
+export const CONSOLE_DIR = __dirname;
+/** Where `npm run build:console` (and local mode, on demand) puts the build. */
+export const CONSOLE_DIST = path.join(CONSOLE_DIR, 'dist');
+const REPO_ROOT = path.join(CONSOLE_DIR, '..');
+
+export interface BuiltFile {
+  /** Path relative to the build directory, with forward slashes. */
+  readonly file: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+}
+
+export interface ConsoleBuild {
+  readonly dir: string;
+  readonly files: readonly BuiltFile[];
+}
+
+/** Builds the console into `outdir` (emptied first) and returns what it wrote. */
+export function buildConsole(outdir: string = CONSOLE_DIST): ConsoleBuild {
+  const result = buildSync({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: { app: 'console/src/app/main.tsx', style: 'console/src/app/styles.css' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    entryNames: '[name]-[hash]',
+    outdir: 'assets',
+    write: false,
+    legalComments: 'eof',
+    charset: 'utf8',
+    logLevel: 'silent',
+    // Node built-ins must never reach the page.
+    external: [],
+  });
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(path.join(outdir, 'assets'), { recursive: true });
+  const names: Record<string, string> = {};
+  for (const output of result.outputFiles) {
+    const name = path.basename(output.path);
+    writeFileSync(path.join(outdir, 'assets', name), output.contents);
+    names[name.endsWith('.css') ? 'CSS' : 'JS'] = name;
+  }
+  if (!names.JS || !names.CSS) throw new Error('the console build produced no script or no stylesheet');
+  const html = readFileSync(path.join(CONSOLE_DIR, 'static', 'index.html'), 'utf8').replace(/\{\{(JS|CSS)\}\}/g, (_, key: string) => names[key]);
+  writeFileSync(path.join(outdir, 'index.html'), html);
+  copyFileSync(path.join(CONSOLE_DIR, 'static', 'icon.svg'), path.join(outdir, 'assets', 'icon.svg'));
+  const files = ['index.html', `assets/${names.JS}`, `assets/${names.CSS}`, 'assets/icon.svg'].map((file) => {
+    const data = readFileSync(path.join(outdir, file));
+    return { file, bytes: data.length, gzipBytes: gzipSync(data, { level: 9 }).length };
+  });
+  return { dir: outdir, files };
+}
+
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+/** The size table the build prints: every shipped file, raw and gzipped, and the total. */
+export function sizeReport(build: ConsoleBuild): string {
+  const rows = build.files.map((f) => `  ${f.file.padEnd(32)} ${kib(f.bytes).padStart(10)} ${kib(f.gzipBytes).padStart(10)} gz`);
+  const total = build.files.reduce((acc, f) => ({ bytes: acc.bytes + f.bytes, gz: acc.gz + f.gzipBytes }), { bytes: 0, gz: 0 });
+  return [`console: ${build.dir}`, ...rows, `  ${'total shipped'.padEnd(32)} ${kib(total.bytes).padStart(10)} ${kib(total.gz).padStart(10)} gz`].join('\n');
+}
+
+if (require.main === module) {
+  console.log(sizeReport(buildConsole(process.argv[2] ? path.resolve(process.argv[2]) : CONSOLE_DIST)));
+}

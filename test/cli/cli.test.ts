@@ -1,0 +1,205 @@
+/**
+ * The `cubicle` CLI against the real API handlers, a relay speaking the device protocol and a PKCE issuer
+ * (the phase-A harness, test/console/support/harness.ts), in-process; and the committed bundle as a real
+ * process. Every command, its exit code and its --json output.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCli, CLI_BUNDLE } from '../../cli/build';
+import { run, type RunIo } from '../../cli/cubicle';
+import { EXIT } from '../../cli/errors';
+import { sessionFile } from '../../cli/session';
+import { startHarness, type Harness } from '../console/support/harness';
+
+let harness: Harness;
+beforeAll(async () => {
+  harness = await startHarness();
+});
+afterAll(async () => {
+  await harness?.close();
+});
+
+interface Ran {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+function io(env: NodeJS.ProcessEnv, stdin = '', signal = new AbortController().signal): RunIo & { out: (l: string) => void; lines: { out: string[]; err: string[] } } {
+  const lines = { out: [] as string[], err: [] as string[] };
+  return { env, lines, out: (l) => lines.out.push(l), err: (l) => lines.err.push(l), secret: async () => stdin, signal };
+}
+
+async function cubicle(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<Ran> {
+  const i = io(env, stdin);
+  const code = await run(args, i);
+  return { code, ...i.lines };
+}
+
+const home = () => ({ CUBICLE_CONFIG_DIR: mkdtempSync(path.join(tmpdir(), 'cubicle-cli-')) });
+
+async function signedIn(user: string): Promise<NodeJS.ProcessEnv> {
+  const env = home();
+  const login = await cubicle(env, ['login', '--url', harness.origin, '--user', user]);
+  expect(login).toEqual({ code: 0, out: [`Signed in as ${user} at ${harness.origin}.`], err: [] });
+  return env;
+}
+
+describe('login and the session file', () => {
+  it('signs in with PKCE through the loopback redirect, and keeps the tokens in a file only the user can read', async () => {
+    const env = home();
+    const i = io(env);
+    const pending = run(['login', '--url', harness.origin, '--no-browser'], i);
+    // Play the browser: open the printed address, pick alice, follow the redirect to the loopback listener.
+    let address: string | undefined;
+    for (let n = 0; n < 100 && !address; n++) {
+      address = i.lines.err.join('\n').match(/https?:\/\/\S+\/local\/authorize\S+/)?.[0];
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(address).toBeDefined();
+    const page = await (await fetch(address!)).text();
+    const link = /href="([^"]+user=alice[^"]*)"/.exec(page)![1].replace(/&amp;/g, '&');
+    const redirect = await fetch(new URL(link, harness.origin), { redirect: 'manual' });
+    const callback = redirect.headers.get('location')!;
+    expect(callback).toMatch(/^http:\/\/localhost:53682\/callback\?code=/);
+    expect(await (await fetch(callback.replace('localhost', '127.0.0.1'))).text()).toBe('Signed in to Cubicle. You can close this tab.');
+    expect(await pending).toBe(EXIT.ok);
+    expect(i.lines.out).toEqual([`Signed in as alice at ${harness.origin}.`]);
+    expect(harness.pkce.at(-1)).toEqual({ user: 'alice', verified: true });
+    expect(statSync(sessionFile(env)).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(sessionFile(env))).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(readFileSync(sessionFile(env), 'utf8')).tokens.refreshToken).toMatch(/^[0-9a-f]{32}$/);
+    expect((await cubicle(env, ['agents', '--json'])).code).toBe(EXIT.ok);
+    expect(await cubicle(env, ['logout'])).toEqual({ code: 0, out: ['Signed out.'], err: [] });
+    expect(await cubicle(env, ['agents'])).toEqual({ code: EXIT.auth, out: [], err: ['cubicle: You are not signed in: run "cubicle login --url <console address>".'] });
+  });
+});
+
+describe('commands', () => {
+  let alice: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    alice = await signedIn('alice');
+  });
+
+  it('agents: a table, or JSON for scripts', async () => {
+    const table = await cubicle(alice, ['agents']);
+    expect(table.code).toBe(0);
+    expect(table.out[0]).toMatch(/^AGENT\s+STATUS\s+PROVIDER\s+LAST ACTIVITY$/);
+    expect(table.out.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['sales', 'finance']);
+    const json = JSON.parse((await cubicle(alice, ['agents', '--json'])).out[0]);
+    expect(json.agents.map((a: { agentId: string; connections: string[] }) => [a.agentId, a.connections])).toEqual([['sales', ['crm']], ['finance', ['bank-feed']]]);
+  });
+
+  it('wake and sleep say what happened', async () => {
+    expect(await cubicle(alice, ['wake', 'finance'])).toEqual({ code: 0, out: ['finance is starting.'], err: [] });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await cubicle(alice, ['wake', 'finance'])).out).toEqual(['finance is already awake.']);
+    expect((await cubicle(alice, ['sleep', 'finance'])).out).toEqual(['finance is going to sleep.']);
+  });
+
+  it('send waits for the reply and prints it; --no-wait prints the message id', async () => {
+    expect(await cubicle(alice, ['send', 'sales', 'hello', 'from', 'the', 'cli'])).toEqual({ code: 0, out: ['echo: hello from the cli'], err: [] });
+    const quick = await cubicle(alice, ['send', 'sales', 'later', '--no-wait', '--json']);
+    expect(quick.code).toBe(0);
+    expect(JSON.parse(quick.out[0]).messageId).toMatch(/^\d{13}-[0-9a-f]{16}$/);
+  });
+
+  it('send with an outbound fetch: the approval shows in `approvals`, `approve` lets it through and send prints the result', async () => {
+    const sending = cubicle(alice, ['send', 'sales', 'fetch https://acme.my.salesforce.com/x']);
+    let listed: { approvals: Array<{ approvalId: string; agentId: string; hosts: string[] }> } = { approvals: [] };
+    for (let n = 0; n < 100 && listed.approvals.length === 0; n++) {
+      await new Promise((r) => setTimeout(r, 50));
+      listed = JSON.parse((await cubicle(alice, ['approvals', '--json'])).out[0]);
+    }
+    const [pending] = listed.approvals;
+    expect(pending).toMatchObject({ agentId: 'sales', hosts: ['acme.my.salesforce.com'] });
+    const human = await cubicle(alice, ['approvals']);
+    expect(human.out[1]).toMatch(new RegExp(`^${pending.approvalId}\\s+sales\\s+WebFetch\\s+acme.my.salesforce.com\\s+\\d:\\d\\d left\\s+GET https://acme.my.salesforce.com/x$`));
+    expect(await cubicle(alice, ['approve', pending.approvalId])).toEqual({ code: 0, out: ['Approved: sales goes ahead.'], err: [] });
+    const sent = await sending;
+    expect(sent.code).toBe(0);
+    expect(sent.out).toEqual(['fetched acme.my.salesforce.com']);
+    expect(sent.err.join('\n')).toContain(`cubicle approve ${pending.approvalId}`);
+    // Decided once: a second decision is refused (409), an unknown id is not found.
+    const again = await cubicle(alice, ['deny', pending.approvalId, '--agent', 'sales']);
+    expect(again.code).toBe(EXIT.refused);
+    expect(again.err[0]).toMatch(/^cubicle: This approval was already approved\. \(request id: req-\d+\)$/);
+    expect((await cubicle(alice, ['deny', pending.approvalId])).code).toBe(EXIT.notFound);
+  });
+
+  it('tail follows live over the relay and resumes after a drop: every event once, in order', async () => {
+    const abort = new AbortController();
+    const i = io(alice, '', abort.signal);
+    const tailing = run(['tail', 'finance', '--json'], i);
+    await new Promise((r) => setTimeout(r, 300));
+    await cubicle(alice, ['send', 'finance', 'one', '--no-wait']);
+    await until(() => i.lines.out.some((l) => l.includes('echo: one')));
+    harness.relay.dropAll();
+    await cubicle(alice, ['send', 'finance', 'two', '--no-wait']);
+    await until(() => i.lines.out.some((l) => l.includes('echo: two')));
+    abort.abort();
+    expect(await tailing).toBe(0);
+    const seqs = i.lines.out.map((l) => JSON.parse(l).seq as number);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, n) => seqs[0] + n));
+    expect(i.lines.out.filter((l) => l.includes('echo: two'))).toHaveLength(1);
+  });
+
+  it('credential set reads the value from stdin, validates it with the shared schema, and never prints it', async () => {
+    const stored = await cubicle(alice, ['credential', 'set', 'anthropic', '--kind', 'oauth-token'], 'sk-ant-oat01-cli\n');
+    expect(stored).toEqual({ code: 0, out: ['Stored your anthropic credential; sales use it from their next start.'], err: [] });
+    expect(harness.api.secrets.at(-1)).toEqual({ name: 'cubicle/acme/alice/provider/anthropic', value: '{"kind":"oauth-token","value":"sk-ant-oat01-cli"}' });
+    expect((await cubicle(alice, ['credential', 'set', 'crm'], 'crm-token')).code).toBe(0);
+    expect(harness.api.secrets.at(-1)).toEqual({ name: 'cubicle/acme/alice/connection/crm', value: 'crm-token' });
+    const count = harness.api.secrets.length;
+    const wrongKind = await cubicle(alice, ['credential', 'set', 'anthropic', '--kind', 'access-token'], 'secret-x');
+    expect(wrongKind).toEqual({ code: EXIT.usage, out: [], err: ['cubicle: --kind must be one of api-key, oauth-token for anthropic.'] });
+    const empty = await cubicle(alice, ['credential', 'set', 'openai'], '  \n');
+    expect(empty.err).toEqual(['cubicle: Enter the credential: the field is empty.']);
+    const inArgv = await cubicle(alice, ['credential', 'set', 'openai', 'sk-in-argv']);
+    expect(inArgv.code).toBe(EXIT.usage);
+    expect(inArgv.err[0]).toMatch(/never from the command line/);
+    expect((await cubicle(alice, ['credential', 'set', 'github'], 'x')).code).toBe(EXIT.notFound);
+    expect(harness.api.secrets).toHaveLength(count);
+  });
+
+  it('errors are one line with the exit code: not found (another user\'s agent), usage', async () => {
+    const bruno = await signedIn('bruno');
+    const theirs = await cubicle(bruno, ['send', 'sales', 'let me in', '--no-wait']);
+    expect(theirs.code).toBe(EXIT.notFound);
+    expect(theirs.err).toHaveLength(1);
+    expect(theirs.err[0]).toMatch(/^cubicle: Agent not found \(request id: req-\d+\)$/);
+    expect((await cubicle(bruno, ['wake'])).err).toEqual(['cubicle: missing the agent id. Run "cubicle --help".']);
+    expect((await cubicle(bruno, ['agents', '--bogus'])).code).toBe(EXIT.usage);
+    expect((await cubicle(bruno, ['send', 'research', 'x', '--timeout', 'soon'])).err).toEqual(['cubicle: --timeout must be a whole number, got "soon".']);
+  });
+
+  it('CUBICLE_TOKEN with CUBICLE_URL works without a session file', async () => {
+    const token = ((await (await fetch(`${harness.origin}/local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"bruno"}' })).json()) as { token: string }).token;
+    const listed = await cubicle({ ...home(), CUBICLE_TOKEN: token, CUBICLE_URL: harness.origin }, ['agents', '--json']);
+    expect(JSON.parse(listed.out[0]).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
+  });
+});
+
+describe('the bundle', () => {
+  it('the committed cli/dist/cubicle.cjs is a fresh build of cli/ (run "npm run build:cli")', () => {
+    expect(readFileSync(CLI_BUNDLE, 'utf8') === buildCli()).toBe(true);
+  });
+
+  it('runs as a real process with Node alone: help, a usage error and a sign-in error, with their exit codes', () => {
+    const env = { PATH: process.env.PATH, CUBICLE_CONFIG_DIR: home().CUBICLE_CONFIG_DIR };
+    expect(spawnSync(process.execPath, [CLI_BUNDLE, '--help'], { env, encoding: 'utf8' })).toMatchObject({ status: 0, stdout: expect.stringContaining('Usage: cubicle <command>') });
+    expect(spawnSync(process.execPath, [CLI_BUNDLE, 'frobnicate'], { env, encoding: 'utf8' })).toMatchObject({ status: 2, stderr: 'cubicle: unknown command "frobnicate". Run "cubicle --help".\n' });
+    expect(spawnSync(process.execPath, [CLI_BUNDLE, 'agents'], { env, encoding: 'utf8' })).toMatchObject({ status: 3, stdout: '' });
+  });
+});
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,227 @@
+/// <reference lib="dom" />
+/**
+ * The built console in a real headless Chromium (Debian's `chromium`, driven by playwright-core; never a
+ * downloaded browser), served with its strict CSP by the phase-A harness (test/console/support/harness.ts:
+ * the real API handlers, a relay speaking the device protocol, a PKCE sign-in issuer, a stand-in agent).
+ * Screenshots of the main pages go to $TMPDIR/cubicle-console-screenshots.
+ */
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConsole, sizeReport } from '../../console/build';
+import { startHarness, type Harness } from './support/harness';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = path.join(tmpdir(), 'cubicle-console-screenshots');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+// CI installs Chromium (.ci/run); elsewhere a machine without it skips these tests and says so.
+const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
+if (!runBrowser) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+let harness: Harness;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!runBrowser) return;
+  const build = buildConsole(mkdtempSync(path.join(tmpdir(), 'cubicle-console-')));
+  console.log(sizeReport(build));
+  harness = await startHarness({ consoleDir: build.dir });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await harness?.close();
+});
+
+interface Watched {
+  readonly page: Page;
+  readonly context: BrowserContext;
+  readonly console: string[];
+  readonly errors: string[];
+  readonly violations: () => Promise<Array<{ directive: string; blocked: string }>>;
+}
+
+/** A fresh tab that records console messages, page errors and CSP violation events. */
+async function open(): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const page = await context.newPage();
+  const consoleLines: string[] = [];
+  const errors: string[] = [];
+  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.addInitScript(() => {
+    const w = window as unknown as { __violations: Array<{ directive: string; blocked: string }> };
+    w.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => w.__violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }));
+  });
+  return {
+    page,
+    context,
+    console: consoleLines,
+    errors,
+    violations: () => page.evaluate(() => (window as unknown as { __violations: Array<{ directive: string; blocked: string }> }).__violations),
+  };
+}
+
+async function signIn(w: Watched, user: string): Promise<void> {
+  await w.page.goto(harness.origin);
+  await w.page.getByRole('button', { name: 'Sign in' }).click();
+  await w.page.getByRole('link', { name: user, exact: true }).click();
+  await w.page.getByRole('heading', { name: 'Your agents' }).waitFor();
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+describe.skipIf(!runBrowser)('the console in Chromium', () => {
+  it('loads under the strict CSP with no violation and no error; an injected inline script and style are blocked', async () => {
+    const w = await open();
+    const response = await w.page.goto(harness.origin);
+    expect(response?.headers()['content-security-policy']).toBe(harness.csp);
+    await w.page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await shot(w.page, '0-sign-in');
+    expect(await w.violations()).toEqual([]);
+    expect(w.errors).toEqual([]);
+    expect(w.console.filter((l) => l.startsWith('error'))).toEqual([]);
+
+    // Markup injected into the page: its inline script and style never run.
+    const injected = await open();
+    await injected.page.goto(`${harness.origin}/injected.html`);
+    await injected.page.getByRole('button', { name: 'Sign in' }).waitFor(); // the console itself still runs
+    expect(await injected.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
+    expect(await injected.page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe('rgb(255, 0, 0)');
+    expect((await injected.violations()).map((v) => v.directive).sort()).toEqual(['script-src-elem', 'style-src-elem']);
+    expect(injected.console.filter((l) => /^error: Executing inline script violates the following Content Security Policy directive 'script-src 'self''.*The action has been blocked\.$/.test(l))).toHaveLength(1);
+    await injected.context.close();
+
+    // Script and style added through the DOM at run time: Trusted Types and style-src block them.
+    const outcome = await w.page.evaluate(() => {
+      const result: Record<string, string> = {};
+      const script = document.createElement('script');
+      try {
+        script.textContent = 'window.__injected = true';
+        document.body.appendChild(script);
+        result.script = 'appended';
+      } catch (error) {
+        result.script = (error as Error).name;
+      }
+      const div = document.createElement('div');
+      div.setAttribute('style', 'color: red');
+      document.body.appendChild(div);
+      result.style = getComputedStyle(div).color;
+      return result;
+    });
+    expect(outcome.script).toBe('TypeError'); // "This document requires 'TrustedScript' assignment"
+    expect(outcome.style).not.toBe('rgb(255, 0, 0)');
+    expect(await w.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
+    expect((await w.violations()).map((v) => v.directive)).toEqual(expect.arrayContaining(['require-trusted-types-for', 'style-src-attr']));
+    expect(w.console.some((l) => /requires 'TrustedScript' assignment/.test(l))).toBe(true);
+    await w.context.close();
+  });
+
+  it('alice signs in with PKCE, sends a message and sees the reply live, approves an outbound fetch and sees its result', async () => {
+    const w = await open();
+    await signIn(w, 'alice');
+    expect(harness.pkce.at(-1)).toEqual({ user: 'alice', verified: true });
+    expect(w.page.url()).toBe(`${harness.origin}/#/`); // the code is gone from the address bar
+    for (const id of ['sales', 'finance']) await w.page.getByRole('link', { name: id, exact: true }).waitFor();
+    await shot(w.page, '1-agents');
+
+    await w.page.getByRole('link', { name: 'sales', exact: true }).click();
+    await w.page.getByRole('heading', { name: 'sales' }).waitFor();
+    await w.page.getByText('Live', { exact: true }).waitFor();
+    await w.page.getByRole('textbox', { name: 'Message' }).fill('hello there');
+    await w.page.getByRole('button', { name: 'Send' }).click();
+    await w.page.getByText('echo: hello there', { exact: true }).waitFor();
+
+    await w.page.getByRole('textbox', { name: 'Message' }).fill('fetch https://acme.my.salesforce.com/x');
+    await w.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    const region = w.page.getByRole('region', { name: 'Pending approvals' });
+    await region.getByText('acme.my.salesforce.com', { exact: true }).waitFor();
+    await region.getByText(/\d:\d\d left/).waitFor();
+    await w.page.getByRole('link', { name: /Approvals/ }).getByText('1').waitFor(); // the badge
+    await shot(w.page, '2-conversation-approval');
+    await region.getByRole('button', { name: 'Approve' }).click();
+    await w.page.getByText('fetched acme.my.salesforce.com', { exact: true }).waitFor();
+    await shot(w.page, '3-conversation-done');
+    expect(await w.page.getByText('echo: hello there', { exact: true }).count()).toBe(1);
+
+    // Tokens only in memory.
+    const stored = await w.page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    expect(stored).toBe('{}{}');
+    expect(await w.violations()).toEqual([]);
+    expect(w.errors).toEqual([]);
+    await w.context.close();
+  });
+
+  it('reconnects after the relay drops and shows what happened meanwhile once, without a reload', async () => {
+    const w = await open();
+    await signIn(w, 'alice');
+    await w.page.goto(`${harness.origin}/#/agents/finance`);
+    await w.page.getByText('Live', { exact: true }).waitFor();
+    harness.relay.dropAll();
+    await w.page.getByRole('textbox', { name: 'Message' }).fill('after the drop');
+    await w.page.getByRole('button', { name: 'Send' }).click();
+    await w.page.getByText('echo: after the drop', { exact: true }).waitFor();
+    await w.page.getByText('Live', { exact: true }).waitFor();
+    await w.page.waitForTimeout(300);
+    expect(await w.page.getByText('echo: after the drop', { exact: true }).count()).toBe(1);
+    await w.context.close();
+  });
+
+  it('approvals page, credentials stored after validation and never shown again, keyboard reach, sign out', async () => {
+    const w = await open();
+    await signIn(w, 'alice');
+    await w.page.getByRole('link', { name: /Approvals/ }).click();
+    await w.page.getByRole('region', { name: 'Pending approvals' }).getByText('Nothing is waiting for you.').waitFor();
+    await shot(w.page, '4-approvals-empty');
+
+    await w.page.getByRole('link', { name: 'Credentials' }).click();
+    const anthropic = w.page.getByRole('form', { name: /anthropic/ });
+    await anthropic.getByLabel('Kind').selectOption('oauth-token');
+    const field = anthropic.getByLabel(/for anthropic/);
+    expect(await field.getAttribute('type')).toBe('password');
+    await field.fill('sk-ant-oat01-test-value');
+    await anthropic.getByRole('button', { name: 'Save' }).click();
+    await anthropic.getByRole('status').getByText(/Saved/).waitFor();
+    expect(await field.inputValue()).toBe('');
+    expect(harness.api.secrets.at(-1)).toEqual({ name: 'cubicle/acme/alice/provider/anthropic', value: JSON.stringify({ kind: 'oauth-token', value: 'sk-ant-oat01-test-value' }) });
+    const before = harness.api.secrets.length;
+    const crm = w.page.getByRole('form', { name: /crm/ });
+    await crm.getByLabel(/Token for crm/).fill('   ');
+    await crm.getByRole('button', { name: 'Save' }).click();
+    await crm.getByRole('alert').getByText('Enter the credential: the field is empty.').waitFor();
+    expect(harness.api.secrets).toHaveLength(before); // refused before sending
+    expect(await w.page.content()).not.toContain('sk-ant-oat01-test-value');
+    await shot(w.page, '5-credentials');
+
+    // Every control is reachable with Tab: walk until Sign out is focused.
+    await w.page.goto(`${harness.origin}/#/agents/sales`);
+    await w.page.getByRole('textbox', { name: 'Message' }).waitFor();
+    const reached = new Set<string>();
+    for (let i = 0; i < 40 && !reached.has('Sign out'); i++) {
+      await w.page.keyboard.press('Tab');
+      reached.add(await w.page.evaluate(() => (document.activeElement as HTMLElement | null)?.textContent?.trim() || (document.activeElement as HTMLElement | null)?.id || ''));
+    }
+    expect([...reached]).toEqual(expect.arrayContaining(['Agents', 'Approvals', 'Credentials', 'Sign out']));
+
+    await w.page.getByRole('button', { name: 'Sign out' }).click();
+    await w.page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await w.context.close();
+  });
+
+  it('bruno does not see alice\'s agent, and its address shows "not found"', async () => {
+    const w = await open();
+    await signIn(w, 'bruno');
+    await w.page.getByRole('link', { name: 'research', exact: true }).waitFor();
+    expect(await w.page.getByRole('link', { name: 'sales', exact: true }).count()).toBe(0);
+    await w.page.goto(`${harness.origin}/#/agents/sales`);
+    await w.page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await shot(w.page, '6-not-found');
+    await w.context.close();
+  });
+});
