@@ -90,11 +90,11 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
   const simulator = new IamSimulator();
   const categories = new Map(CATEGORIES.map((c) => [c.id, { ...c, evaluations: 0, allowedAsExpected: 0, deniedAsExpected: 0 }]));
   const unexpected: Unexpected[] = [];
-  const check = async (categoryId: string, label: string, expected: Outcome, request: SimulatedRequest): Promise<Outcome> => {
+  const check = async (categoryId: string, label: string, expected: Outcome, request: SimulatedRequest, claims?: number[]): Promise<Outcome> => {
     const category = categories.get(categoryId)!;
     const actual = outcome(await simulator.evaluate(request));
     category.evaluations += 1;
-    if (actual !== expected) unexpected.push({ category: categoryId, claims: category.claims, request: label, expected, actual });
+    if (actual !== expected) unexpected.push({ category: categoryId, claims: claims ?? category.claims, request: label, expected, actual });
     else if (actual === 'Allowed') category.allowedAsExpected += 1;
     else category.deniedAsExpected += 1;
     return actual;
@@ -117,16 +117,18 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
     for (const secret of targetSecrets) {
       const own = pair.ownSecretArns.has(secret.arn);
       const expected: Outcome = own ? 'Allowed' : 'Denied';
-      await check('secrets', `${who} GetSecretValue ${secret.name}`, expected, {
-        principal,
-        action: 'secretsmanager:GetSecretValue',
-        resource: secret.arn,
-        resourceAccount: account,
-        resourcePolicy: secret.resourcePolicy,
-      });
+      // Another user's secret breaks claim 3; another agent's of the same user, claims 3 and 6.
+      const claims = secret.userId === pair.userId ? [3, 6] : [3];
+      await check(
+        'secrets',
+        `${who} GetSecretValue ${secret.name}`,
+        expected,
+        { principal, action: 'secretsmanager:GetSecretValue', resource: secret.arn, resourceAccount: account, resourcePolicy: secret.resourcePolicy },
+        claims,
+      );
       const onKey = { principal, action: 'kms:Decrypt', resource: secret.key.arn, resourceAccount: account, resourcePolicy: secret.key.policy };
       const context = viaSecretsManager(assembly, secret);
-      await check('keys', `${who} Decrypt ${secret.name}`, expected, { ...onKey, context });
+      await check('keys', `${who} Decrypt ${secret.name}`, expected, { ...onKey, context }, claims);
       if (!own) continue;
       await check('keys-context', `${who} Decrypt ${secret.name} without kms:ViaService`, 'Denied', { ...onKey, context: { ...context, 'kms:ViaService': undefined } });
       await check('keys-context', `${who} Decrypt ${secret.name} via s3`, 'Denied', { ...onKey, context: { ...context, 'kms:ViaService': `s3.${assembly.region}.amazonaws.com` } });
@@ -191,7 +193,9 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
         const context = rowContext(pair.role, table, action, pair.key);
         for (const field of controlPlane.fields) {
           const attributes = [...new Set([...[context['dynamodb:Attributes'] ?? []].flat(), field])];
-          await check('fields', `${who} ${action} ${table.label} ${field}`, 'Denied', { ...base, action, context: { ...context, 'dynamodb:Attributes': attributes } });
+          await check('fields', `${who} ${action} ${table.label} ${field}`, 'Denied', { ...base, action, context: { ...context, 'dynamodb:Attributes': attributes } }, [
+            controlPlane.claim,
+          ]);
         }
       }
     }
