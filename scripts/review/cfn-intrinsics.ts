@@ -134,6 +134,12 @@ export class CfnResolver {
         return this.arn(stackName, 'dynamodb', `table/${ref}`);
       case 'AWS::Logs::LogGroup.Arn':
         return this.arn(stackName, 'logs', `log-group:${ref}:*`);
+      case 'AWS::ECS::Cluster.Arn':
+        return this.arn(stackName, 'ecs', `cluster/${ref}`);
+      case 'AWS::Lambda::Function.Arn':
+        return this.arn(stackName, 'lambda', `function:${ref}`);
+      case 'AWS::Events::Rule.Arn':
+        return this.arn(stackName, 'events', `rule/${ref}`);
       default:
         return `${ref}.${attr}`;
     }

@@ -55,7 +55,7 @@ export const perAgentScope: Check = {
         lines.push(`${pair.userId}/${pair.agentId}: secrets ${own.map((s) => code(s.name.split('/').slice(-2).join('/'))).join(', ') || 'none'}; skills ${code(env.CUBICLE_SKILLS ?? '')}`);
       }
     }
-    return outcome([`${fleet.pairs.length} pairs; the first ${lines.length}:`, ...lines.map((l) => `  ${l}`)], findings);
+    return outcome([`${fleet.pairs.length} pairs; the first ${lines.length}:`, ...lines], findings);
   },
 };
 export const scopeMatrix = matrixCheck('scope.matrix', 6, ['secrets', 'keys'], "Evaluated: no agent reads or decrypts a secret its task definition does not name, including its own user's other agents' secrets");
