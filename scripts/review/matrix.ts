@@ -257,7 +257,7 @@ function plan(fleet: FleetModel, budget: number): MatrixResult['sampling'] {
       `every pair against its own resources and every pair of its own user, and against ${others} pairs of other users ` +
       `chosen per pair (deterministically, from a hash of the pair's key), with those users' secrets and keys; ` +
       `the full matrix would take about ${full.toLocaleString('en-US')} evaluations. Every pair's policy is also checked, without sampling, ` +
-      "to name no other pair's secret, key, access point or partition (structural checks of claims 2, 3, 5 and 6).",
+      "to name no other pair's secret, key, access point or partition (structural checks of claims 2, 3, 5 and 6)",
   };
 }
 

@@ -65,7 +65,7 @@ export const hardCap: Check = {
       for (const td of pair.taskDefinitions) {
         const env = environmentOf(td.props);
         const cap = Number(env.CUBICLE_MAX_TASK_DURATION_MS);
-        caps.add(env.CUBICLE_MAX_TASK_DURATION_MS);
+        if (env.CUBICLE_MAX_TASK_DURATION_MS !== undefined) caps.add(env.CUBICLE_MAX_TASK_DURATION_MS);
         if (!(cap > 0 && cap <= MAX_CAP_MS)) findings.push(`${pair.userId}/${pair.agentId}: CUBICLE_MAX_TASK_DURATION_MS is ${env.CUBICLE_MAX_TASK_DURATION_MS ?? 'unset'}`);
         if (!(Number(env.CUBICLE_IDLE_TIMEOUT_MS) > 0)) findings.push(`${pair.userId}/${pair.agentId}: CUBICLE_IDLE_TIMEOUT_MS is ${env.CUBICLE_IDLE_TIMEOUT_MS ?? 'unset'}`);
         for (const c of td.props.ContainerDefinitions ?? []) {
