@@ -70,9 +70,18 @@ export function diffAssemblies(old: Assembly, current: Assembly): DiffResult {
   };
 }
 
+interface Atom {
+  readonly effect: string;
+  readonly where: string;
+  readonly action: string;
+  /** Everything but the action: `on RESOURCE to PRINCIPALS`. */
+  readonly target: string;
+  readonly condition: string;
+}
+
 /** Each Allow/Deny as atoms (holder, principal, action, resource) with its condition. */
-function atoms(assembly: Assembly): Map<string, { effect: string; where: string; text: string; condition: string }> {
-  const out = new Map<string, { effect: string; where: string; text: string; condition: string }>();
+function atoms(assembly: Assembly): Map<string, Atom> {
+  const out = new Map<string, Atom>();
   for (const s of resolvedStatements(assembly)) {
     if (s.kind === 'trust') continue;
     const where = `${s.stack} ${s.where}`;
@@ -83,9 +92,9 @@ function atoms(assembly: Assembly): Map<string, { effect: string; where: string;
     for (const action of actions) {
       for (const resource of resources.length > 0 ? resources : ['(this resource)']) {
         const key = [s.stack, s.logicalId, s.statement.Effect, principals, action, resource].join('\u0000');
-        const text = `${s.statement.Effect} ${action} on ${resource}${principals ? ` to ${principals}` : ''}`;
+        const target = `on ${resource}${principals ? ` to ${principals}` : ''}`;
         const previous = out.get(key);
-        out.set(key, { effect: s.statement.Effect, where, text, condition: previous ? `${previous.condition} | ${condition}` : condition });
+        out.set(key, { effect: s.statement.Effect, where, action, target, condition: previous ? `${previous.condition} | ${condition}` : condition });
       }
     }
   }
@@ -95,20 +104,28 @@ function atoms(assembly: Assembly): Map<string, { effect: string; where: string;
 function grantChanges(old: Assembly, current: Assembly): Change[] {
   const before = atoms(old);
   const after = atoms(current);
-  const changes: Change[] = [];
+  // Changed atoms, grouped back into statements: actions of one holder, target and condition change together.
+  const groups = new Map<string, { kind: ChangeKind; where: string; effect: string; actions: string[]; rest: string }>();
+  const note = (kind: ChangeKind, atom: Atom, rest: string) => {
+    const key = [kind, atom.where, atom.effect, atom.target, rest].join('\u0000');
+    const group = groups.get(key) ?? { kind, where: atom.where, effect: atom.effect, actions: [], rest };
+    group.actions.push(atom.action);
+    groups.set(key, group);
+  };
+  const when = (condition: string) => (condition !== '{}' ? ` when ${condition}` : '');
   for (const [key, atom] of after) {
     const was = before.get(key);
     if (atom.effect !== 'Allow') continue;
-    if (!was) changes.push({ kind: 'grant-added', where: atom.where, detail: `${atom.text}${atom.condition !== '{}' ? ` when ${atom.condition}` : ''}` });
-    else if (was.condition !== atom.condition) changes.push({ kind: 'grant-widened', where: atom.where, detail: `${atom.text}: condition ${was.condition} → ${atom.condition}` });
+    if (!was) note('grant-added', atom, `${atom.target}${when(atom.condition)}`);
+    else if (was.condition !== atom.condition) note('grant-widened', atom, `${atom.target}: condition ${was.condition} → ${atom.condition}`);
   }
   for (const [key, atom] of before) {
     if (atom.effect !== 'Deny') continue;
     const now = after.get(key);
-    if (!now) changes.push({ kind: 'deny-removed', where: atom.where, detail: `${atom.text}${atom.condition !== '{}' ? ` when ${atom.condition}` : ''}` });
-    else if (now.condition !== atom.condition) changes.push({ kind: 'deny-removed', where: atom.where, detail: `${atom.text}: condition ${atom.condition} → ${now.condition} (the deny may now apply to fewer requests)` });
+    if (!now) note('deny-removed', atom, `${atom.target}${when(atom.condition)}`);
+    else if (now.condition !== atom.condition) note('deny-removed', atom, `${atom.target}: condition ${atom.condition} → ${now.condition} (the deny may now apply to fewer requests)`);
   }
-  return changes;
+  return [...groups.values()].map((g) => ({ kind: g.kind, where: g.where, detail: `${g.effect} ${g.actions.join(', ')} ${g.rest}` }));
 }
 
 function trustChanges(old: Assembly, current: Assembly): Change[] {
