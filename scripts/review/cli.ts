@@ -47,11 +47,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     review = await runReview({ assemblyDir: args.assembly!, againstDir: args.against, evaluationBudget: budget, rerunControlTower: args['rerun-control-tower'] });
   } catch (error) {
-    if (error instanceof AssemblyError) {
-      process.stderr.write(`review: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    // One line: what is wrong with the assembly (a missing file, or a template that does not resolve).
+    process.stderr.write(`review: ${(error as Error).message}\n`);
+    if (!(error instanceof AssemblyError) && process.env.REVIEW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    return 2;
   }
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'security-review.md'), renderMarkdown(review));
