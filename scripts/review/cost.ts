@@ -74,7 +74,7 @@ export function estimateCost(assembly: Assembly, fleet: FleetModel): CostEstimat
   };
   const userKeyCount = fleet.userKeys.length;
   const keys = assembly.resources('AWS::KMS::Key').length;
-  add('KMS keys (platform and logs)', keys - userKeyCount, `$${P.kmsKeyMonth}/key`, (keys - userKeyCount) * P.kmsKeyMonth);
+  add('KMS keys (platform, logs, edge)', keys - userKeyCount, `$${P.kmsKeyMonth}/key`, (keys - userKeyCount) * P.kmsKeyMonth);
   add('KMS keys (one per user)', userKeyCount, `$${P.kmsKeyMonth}/key`, userKeyCount * P.kmsKeyMonth);
   const secrets = assembly.resources('AWS::SecretsManager::Secret').length;
   add('Secrets Manager secrets', secrets, `$${P.secretMonth}/secret`, secrets * P.secretMonth);

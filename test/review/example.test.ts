@@ -30,11 +30,10 @@ beforeAll(async () => {
 });
 
 describe('the example assembly', () => {
-  it('passes, in well under 30 s (printed)', () => {
+  it('passes', () => {
     expect(review.failing).toEqual([]);
     expect(review.verdict).toBe('pass');
-    console.log(`review of the example: ${review.timings.total} ms (${JSON.stringify(review.timings)})`);
-    expect(review.timings.total).toBeLessThan(30_000);
+    console.log(`review of the example, Control Tower rules re-run: ${review.timings.total} ms (${JSON.stringify(review.timings)})`);
   });
 
   it('reports each numbered claim of docs/isolation-claims.md, quoting it, with at least one check', () => {
@@ -175,6 +174,8 @@ describe('npm run review (the CLI)', () => {
     const result = run('--assembly', assembly, '--out', out);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^Security review of acme \(7 stacks, 7 pairs\): PASS in \d+\.\d s; isolation matrix \d+ evaluations, 0 unexpected\n/);
+    // The issue's bound for the example: 30 s.
+    expect(Number(/PASS in (\d+\.\d) s/.exec(result.stdout)![1])).toBeLessThan(30);
     const json = JSON.parse(readFileSync(path.join(out, 'security-review.json'), 'utf8'));
     expect(json.verdict).toBe('pass');
     expect(readFileSync(path.join(out, 'security-review.md'), 'utf8')).toContain('## Verdict');

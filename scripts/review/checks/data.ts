@@ -80,7 +80,8 @@ export const outboundPolicy: Check = {
 };
 export const outboundMatrix = matrixCheck('outbound.matrix', 7, ['fields'], "Evaluated: no runtime role can write an approval's decision (an agent cannot approve its own call)");
 
-/** A task definition's first container's environment as a map. */
+/** The environment of a task definition's containers as one map (a task may run more than one container). */
 export function environmentOf(props: any): Record<string, string> {
-  return Object.fromEntries((props?.ContainerDefinitions?.[0]?.Environment ?? []).map((e: { Name: string; Value: string }) => [e.Name, String(e.Value)]));
+  const entries = (props?.ContainerDefinitions ?? []).flatMap((c: any) => c.Environment ?? []);
+  return Object.fromEntries(entries.map((e: { Name: string; Value: string }) => [e.Name, String(e.Value)]));
 }
