@@ -68,8 +68,10 @@ export interface MatrixResult {
   readonly unexpected: readonly Unexpected[];
   readonly categories: readonly MatrixCategory[];
   readonly sampling: { readonly full: boolean; readonly othersPerPair: number | null; readonly description: string };
-  /** What each pair's role may do on its own partition of each table, as evaluated. */
+  /** What each pair's role may do on its own partition of each table, as evaluated (reported, not judged). */
   readonly ownRowRights: Readonly<Record<string, readonly string[]>>;
+  /** Evaluations behind ownRowRights, not counted in `evaluations`. */
+  readonly ownRowEvaluations: number;
   readonly millis: number;
 }
 
@@ -106,6 +108,7 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
   const secretsByUser = groupBy(secrets, (s) => s.userId);
   const pairsByUser = groupBy(pairs, (p) => p.userId);
   const ownRowRights: Record<string, string[]> = {};
+  let ownRowEvaluations = 0;
 
   for (const pair of pairs) {
     const who = `${pair.userId}/${pair.agentId}`;
@@ -171,6 +174,7 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
         const context = rowContext(pair.role, table, action, pair.key);
         // Own partition: what the role may do there is reported, not judged (the runtime's needs change).
         const decision = outcome(await simulator.evaluate({ ...base, action, context }));
+        ownRowEvaluations += 1;
         if (decision === 'Allowed') rights.push(action.replace('dynamodb:', ''));
         for (const target of targets) {
           if (target === pair) continue;
@@ -231,6 +235,7 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
     categories: all,
     sampling,
     ownRowRights,
+    ownRowEvaluations,
     millis: Math.round(performance.now() - started),
   };
 }

@@ -89,7 +89,7 @@ export function renderMarkdown(review: Review): string {
       const k = `${table}: ${actions.join(', ') || 'nothing'}`;
       distinct.set(k, (distinct.get(k) ?? 0) + 1);
     }
-    out.push('What a pair\'s role may do on its own partition (as evaluated; the same for every pair unless counts differ):', '');
+    out.push(`What a pair's role may do on its own partition (${n(m.ownRowEvaluations)} more evaluations, reported rather than judged: the runtime's needs change; the same for every pair unless counts differ):`, '');
     for (const [k, count] of distinct) out.push(`- ${k} (${n(count)} pairs)`);
     out.push('');
   }

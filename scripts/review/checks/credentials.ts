@@ -138,21 +138,25 @@ export const agentsCannotLaunch: Check = {
   async run({ assembly, fleet }) {
     const simulator = new IamSimulator();
     const findings: string[] = [];
-    const target = fleet.taskDefinitions[0];
-    const probes = [
-      ['ecs:RunTask', `arn:aws:ecs:${assembly.region}:${assembly.account}:task-definition/${target?.family ?? 'any'}:1`],
-      ['ecs:StopTask', `arn:aws:ecs:${assembly.region}:${assembly.account}:task/any`],
-      ['iam:PassRole', fleet.pairs[0]?.role.arn ?? `arn:aws:iam::${assembly.account}:role/any`],
-      ['ecs:RegisterTaskDefinition', '*'],
-    ];
+    const taskDefinition = (family: string) => `arn:aws:ecs:${assembly.region}:${assembly.account}:task-definition/${family}:1`;
     for (const pair of fleet.pairs) {
+      const other = fleet.pairs.find((p) => p !== pair);
+      // Its own family (restart itself with overrides) and another pair's (run as that pair).
+      const probes: [string, string][] = [
+        ...pair.taskDefinitions.map((t) => ['ecs:RunTask', taskDefinition(t.family)] as [string, string]),
+        ...(other?.taskDefinitions ?? []).map((t) => ['ecs:RunTask', taskDefinition(t.family)] as [string, string]),
+        ['iam:PassRole', pair.role.arn],
+        ...(other ? [['iam:PassRole', other.role.arn] as [string, string]] : []),
+        ['ecs:StopTask', `arn:aws:ecs:${assembly.region}:${assembly.account}:task/any`],
+        ['ecs:RegisterTaskDefinition', '*'],
+      ];
       for (const [action, resource] of probes) {
         if ((await simulator.evaluate({ principal: pair.role.principal, action, resource, resourceAccount: assembly.account })) === 'Allowed') {
           findings.push(`${pair.userId}/${pair.agentId} may ${action} on ${resource}`);
         }
       }
     }
-    return outcome([`${fleet.pairs.length} agent roles × ${probes.map((p) => p[0]).join(', ')}: ${simulator.evaluations} evaluations`], findings);
+    return outcome([`${fleet.pairs.length} agent roles × RunTask (own and another pair's family), PassRole (own and another pair's role), StopTask, RegisterTaskDefinition: ${simulator.evaluations} evaluations`], findings);
   },
 };
 
@@ -165,22 +169,28 @@ export const launcher: Check = {
     const simulator = new IamSimulator();
     const reachable = internetReachableRoles(assembly);
     const clusters = assembly.resources('AWS::ECS::Cluster').map((c) => assembly.resolver.getAtt(c.stack, c.logicalId, 'Arn'));
-    const target = fleet.taskDefinitions[0];
     const launchers: string[] = [];
     const findings: string[] = [];
-    if (!target) return outcome(['no task definitions'], []);
     for (const role of fleet.roles.filter((r) => !isAgentRole(assembly, r))) {
-      const decision = await simulator.evaluate({
-        principal: role.principal,
-        action: 'ecs:RunTask',
-        resource: `arn:aws:ecs:${assembly.region}:${assembly.account}:task-definition/${target.family}:1`,
-        resourceAccount: assembly.account,
-        context: { 'ecs:cluster': clusters[0] },
-      });
-      if (decision !== 'Allowed') continue;
+      // Every pair's family, until one is allowed: a role may be scoped to some families only.
+      let target: string | undefined;
+      for (const td of fleet.taskDefinitions) {
+        const decision = await simulator.evaluate({
+          principal: role.principal,
+          action: 'ecs:RunTask',
+          resource: `arn:aws:ecs:${assembly.region}:${assembly.account}:task-definition/${td.family}:1`,
+          resourceAccount: assembly.account,
+          context: { 'ecs:cluster': clusters[0] },
+        });
+        if (decision === 'Allowed') {
+          target = td.family;
+          break;
+        }
+      }
+      if (!target) continue;
       const via = reachable.get(role.arn);
       launchers.push(`${role.stack} ${role.logicalId}${via ? ` (reached from the internet via ${via})` : ''}`);
-      if (via) findings.push(`${role.stack} ${role.logicalId} may RunTask ${target.family} and is reached from the internet via ${via}`);
+      if (via) findings.push(`${role.stack} ${role.logicalId} may RunTask ${target} and is reached from the internet via ${via}`);
     }
     return outcome([`roles that may RunTask a pair's task definition: ${launchers.join('; ') || 'none'}`], findings);
   },
