@@ -140,6 +140,19 @@ export class Assembly {
   }
 }
 
+/** An assembly of templates already in memory (no metadata: construct paths fall back to logical ids). */
+export function assemblyFromTemplates(templates: ReadonlyMap<string, TemplateJson>, env: { readonly account: string; readonly regionOf: (stackName: string) => string }): Assembly {
+  const stacks = [...templates].map(([name, template]) => ({
+    name,
+    account: env.account,
+    region: env.regionOf(name),
+    templateFile: `${name}.template.json`,
+    template: { ...template, Resources: template.Resources ?? {} },
+    metadata: {},
+  }));
+  return new Assembly('(templates in memory)', stacks);
+}
+
 /** Reads a cloud assembly directory (`cdk.out`): its manifest, and each stack's template and metadata. */
 export function readAssembly(dir: string): Assembly {
   const manifestPath = path.join(dir, 'manifest.json');

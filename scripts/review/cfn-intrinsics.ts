@@ -14,7 +14,7 @@ import { TemplateJson } from './templates';
 export class CfnResolver {
   constructor(
     private readonly templates: ReadonlyMap<string, TemplateJson>,
-    private readonly env: { readonly account: string; readonly regionOf: (stackName: string) => string },
+    readonly env: { readonly account: string; readonly regionOf: (stackName: string) => string },
   ) {}
 
   template(stackName: string): TemplateJson {

@@ -26,7 +26,9 @@ export function renderMarkdown(review: Review): string {
   out.push('## Verdict', '');
   if (review.verdict === 'pass') out.push('**PASS**: every claim that these templates can show holds, and so does the least-privilege baseline.', '');
   else {
-    out.push(`**FAIL**: ${review.failing.map((f) => (typeof f.claim === 'number' ? `claim ${f.claim} (${f.title})` : f.title)).join(', ')} does not hold.`, '');
+    const names = review.failing.map((f) => (typeof f.claim === 'number' ? `claim ${f.claim} (${f.title})` : `the ${f.title.toLowerCase()} ${f.claim === 'baseline' ? 'baseline' : ''}`.trim()));
+    const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0];
+    out.push(`**FAIL**: ${list} ${names.length > 1 ? 'do' : 'does'} not hold.`, '');
     for (const f of review.failing) {
       out.push(`- ${typeof f.claim === 'number' ? `Claim ${f.claim}, ${f.title}` : f.title} (${f.checks.join(', ')}):`);
       for (const finding of f.findings.slice(0, 10)) out.push(`  - ${finding}`);
