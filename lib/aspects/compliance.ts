@@ -13,6 +13,7 @@ import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { addConfigWarning } from '../config/errors';
 import { CubicleConfig } from '../config/schema';
 import { disabledCloudFrontRules } from '../constructs/edge-distribution';
+import { ComplianceRecorder } from './compliance-record';
 import { RetentionGuard } from './retention-guard';
 
 /** Control Tower CT.CLOUDWATCH.PR.2 wants log groups kept at least this many days. */
@@ -55,10 +56,12 @@ export function addComplianceChecks(app: App, config: CubicleConfig): void {
   if (disabled['ct-cloudwatch-pr-2']) {
     addConfigWarning(app, shortRetentionWarning(config.logs.retentionDays));
   }
+  // The recorder writes what ran, with pass counts, into the assembly for `npm run review`.
+  const record = new ComplianceRecorder();
   Validations.of(app).addPlugins(
-    new AwsSolutionsChecks(app),
-    new NIST80053R5Checks(app),
-    new ControlTowerGuard({ disabledRules: Object.keys(disabled), maxBuffer: 64 * 1024 * 1024 }),
+    record.nag(new AwsSolutionsChecks(app)),
+    record.nag(new NIST80053R5Checks(app)),
+    record.controlTower(new ControlTowerGuard({ disabledRules: Object.keys(disabled), maxBuffer: 64 * 1024 * 1024 }), disabled),
   );
 }
 

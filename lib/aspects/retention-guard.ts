@@ -13,7 +13,7 @@ export const STATEFUL_TYPES = [
 
 /**
  * Fails synth when a stateful resource is not retained on stack deletion and on replacement
- * (isolation claim 12). It reports rather than fixes: each construct states its own removal policy.
+ * (claim 12, docs/isolation-claims.md). It reports rather than fixes: each construct states its own removal policy.
  */
 export class RetentionGuard implements IAspect {
   visit(node: IConstruct): void {

@@ -75,7 +75,7 @@ export interface AgentCellProps {
 type AgentEnvironment = Record<keyof z.input<typeof AGENT_ENV_SCHEMA>, string | undefined>;
 
 /**
- * One (user, agent) pair (isolation claims 1, 2, 4, 5, 6): its task role, EFS access point and Fargate
+ * One (user, agent) pair (claims 1, 2, 4, 5, 6, docs/isolation-claims.md): its task role, EFS access point and Fargate
  * task definition. The role may read only the pair's own secrets, decrypt them only through Secrets
  * Manager, mount only its own access point, and touch only its own partition of the control-plane
  * tables. L1 resources: what a reviewer reads in the template is exactly what is written here, and

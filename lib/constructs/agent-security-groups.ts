@@ -6,7 +6,7 @@ export interface AgentSecurityGroupsProps {
 }
 
 /**
- * Isolation claim 1 at the network layer: agent tasks accept no inbound connection at all and may
+ * Claim 1 (docs/isolation-claims.md) at the network layer: agent tasks accept no inbound connection at all and may
  * only open HTTPS (443) and NFS to the EFS group; EFS accepts NFS from agent tasks and nothing else.
  */
 export class AgentSecurityGroups extends Construct {

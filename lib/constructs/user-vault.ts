@@ -29,7 +29,7 @@ export interface VaultSecret {
 }
 
 /**
- * One user's credentials (isolation claim 3): a KMS key and one secret per provider and per
+ * One user's credentials (claim 3, docs/isolation-claims.md): a KMS key and one secret per provider and per
  * connection-with-secret that the user's agents use.
  *
  * - The key policy has no `kms:*` for the account: the account may administer the key but not use it,

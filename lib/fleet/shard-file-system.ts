@@ -22,7 +22,7 @@ export interface ShardFileSystemProps {
 }
 
 /**
- * A shard's file system (isolation claim 2): encrypted, elastic throughput, automatic backups, retained.
+ * A shard's file system (claim 2, docs/isolation-claims.md): encrypted, elastic throughput, automatic backups, retained.
  * Its policy replaces EFS's default (anonymous full access) and only denies: any client that does not
  * mount through an access point, that does not use TLS, or that asks for root. It allows nothing, so
  * a pair's role reaches the file system only through its own identity policy (its own access point).

@@ -22,7 +22,7 @@ export interface EnvironmentRoles {
 }
 
 /**
- * GitHub Actions deploys through OIDC (isolation claim 11): no long-lived keys, and each role trusts
+ * GitHub Actions deploys through OIDC (claim 11, docs/isolation-claims.md): no long-lived keys, and each role trusts
  * exactly one `sub` of the configured repository, with the STS audience, by StringEquals.
  */
 export class PipelineStack extends CubicleStack {

@@ -3,23 +3,7 @@ import { STATEFUL_TYPES } from '../../lib/aspects/retention-guard';
 import { REPO_ROOT } from '../support/example-config';
 import { exampleTemplates, TemplateJson } from '../support/assembly';
 import { policyStatements } from '../support/policies';
-
-/**
- * Identity-policy actions that AWS only authorizes on Resource "*", each with the reason. A new
- * entry here is a security decision: add it with its documentation link.
- */
-const ACTIONS_REQUIRING_STAR_RESOURCE: Record<string, string> = {
-  'ecr:GetAuthorizationToken': 'https://docs.aws.amazon.com/AmazonECR/latest/userguide/security_iam_id-based-policy-examples.html',
-  'ec2:CreateNetworkInterface': 'Lambda in a VPC: https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html',
-  'ec2:DescribeNetworkInterfaces': 'Lambda in a VPC',
-  'ec2:DeleteNetworkInterface': 'Lambda in a VPC',
-  'ec2:AssignPrivateIpAddresses': 'Lambda in a VPC',
-  'ec2:UnassignPrivateIpAddresses': 'Lambda in a VPC',
-  'xray:PutTraceSegments': 'X-Ray has no resource-level permissions: https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html',
-  'xray:PutTelemetryRecords': 'X-Ray has no resource-level permissions',
-  'ecs:ListTasks':
-    'its only resource type is container-instance (none on Fargate); the control plane scopes it with an ecs:cluster condition: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html',
-};
+import { ACTIONS_REQUIRING_STAR_RESOURCE } from '../../scripts/review/checks/least-privilege';
 
 const templates = exampleTemplates();
 

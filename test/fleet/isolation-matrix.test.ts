@@ -8,7 +8,7 @@ import { synthesize } from '../support/synth';
 import { readFleetModel, RoleModel, SecretModel } from './fleet-model';
 
 /**
- * The isolation matrix (DESIGN claims 2, 3, 5, 6): from the synthesized templates of a 20 users × 3 agents
+ * The isolation matrix (claims 2, 3, 5, 6, docs/isolation-claims.md): from the synthesized templates of a 20 users × 3 agents
  * roster spread over several shards, every pair's task role is evaluated by a real IAM evaluator against
  * every pair's secrets, keys, access points and table partitions. Expected results come from the roster
  * alone: a pair may reach exactly what its own config names. Nothing is sampled or skipped; the number

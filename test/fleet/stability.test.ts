@@ -13,7 +13,7 @@ import { ROSTER_CONNECTIONS, rosterConfigText, rosterUsers, RosterUser, shuffled
 import { CDK_JSON_CONTEXT } from '../support/synth';
 
 /**
- * Roster edits never replace another user's stateful resources (DESIGN claim 12): logical ids and
+ * Roster edits never replace another user's stateful resources (claim 12, docs/isolation-claims.md): logical ids and
  * properties derive from user and agent ids only, and a user's shard never changes.
  */
 
