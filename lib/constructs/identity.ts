@@ -1,7 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
-import { pascalId } from '../../runtime/shared/ids';
 import { CubicleConfig } from '../config/schema';
 
 export interface EmployeeIdentityProps {
@@ -16,8 +15,9 @@ const MFA: Record<CubicleConfig['identity']['mfa'], cognito.Mfa> = {
 
 /**
  * Who an employee is, for the API's JWT authorizer: by default a Cognito user pool holding exactly the
- * roster's users (username = roster user id, email from the config, no self sign-up, MFA per config);
- * or an external OIDC issuer from the config. Either way the API maps the verified token to a roster
+ * roster's users (username = roster user id, email from the config, no self sign-up, MFA per config),
+ * kept in line with the roster by the directory sync (lib/constructs/directory-sync.ts), not by one
+ * resource per user; or an external OIDC issuer from the config. Either way the API maps the verified token to a roster
  * user through the bundled roster directory (runtime/control-plane/roster.ts).
  */
 export class EmployeeIdentity extends Construct {
@@ -75,18 +75,6 @@ export class EmployeeIdentity extends Construct {
       // Employees cannot edit their own attributes: the email is the platform team's.
       writeAttributes: new cognito.ClientAttributes(),
     });
-    for (const user of config.users) {
-      // The username is the roster id, which the API maps to the user; construct ids follow user ids.
-      new cognito.CfnUserPoolUser(this, `User${pascalId(user.id)}`, {
-        userPoolId: this.userPool.userPoolId,
-        username: user.id,
-        userAttributes: [
-          { name: 'email', value: user.email },
-          { name: 'email_verified', value: 'true' },
-        ],
-        desiredDeliveryMediums: ['EMAIL'],
-      });
-    }
     this.issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${this.userPool.userPoolId}`;
     this.audience = [this.client.userPoolClientId];
 
