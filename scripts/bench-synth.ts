@@ -65,8 +65,8 @@ function child(variant: Variant, pairs: number, countsFile?: string): Measuremen
   const start = performance.now();
   const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const config = parseConfigText(
-    // OIDC sign-in: the default Cognito user pool holds one resource per user, in the ControlPlane stack.
-    rosterConfigText(rosterUsers({ users: pairs / AGENTS_PER_USER, agentsPerUser: AGENTS_PER_USER }), { name: 'bench', oidc: true }),
+    // The default identity (Cognito user pool + directory sync).
+    rosterConfigText(rosterUsers({ users: pairs / AGENTS_PER_USER, agentsPerUser: AGENTS_PER_USER }), { name: 'bench' }),
     'bench roster',
   );
   if (variant.startsWith('fleet')) {

@@ -4,6 +4,8 @@ import { TableName, TABLES } from '../../runtime/shared/tables';
 import { UserConfig } from '../config/schema';
 import { AgentCell, AgentPlatformRefs } from '../constructs/agent-cell';
 import { UserVault } from '../constructs/user-vault';
+import { declareIdScope } from '../aspects/resource-shapes';
+import { compare } from '../fleet/vault-secrets';
 import { stableConstructId } from '../fleet/naming';
 import { ShardFileSystem } from '../fleet/shard-file-system';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
@@ -65,6 +67,9 @@ export class FleetStack extends CubicleStack {
     const cells = new Map<string, AgentCell>();
     for (const user of props.users) {
       const scope = new Construct(this, `User${stableConstructId(user.id)}`);
+      // One owner's resources: the compliance checks evaluate one user per shape (lib/aspects/resource-shapes.ts).
+      const agentIds = user.agents.map((a) => a.id).sort(compare);
+      declareIdScope(scope, [user.id, stableConstructId(user.id), ...agentIds.flatMap((id) => [id, stableConstructId(id)])]);
       const vault = new UserVault(scope, 'Vault', { config, user });
       vaults.set(user.id, vault);
       for (const agent of user.agents) {

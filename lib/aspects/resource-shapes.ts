@@ -1,0 +1,359 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CfnResource, IPolicyValidationContextBeta1, Stack, Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/**
+ * Resource shapes: which resources of the synthesized templates are the same resource written for
+ * different ids, so that a compliance check may evaluate one representative and stand for all of them.
+ *
+ * An *id scope* is a construct whose subtree belongs to one owner (a Fleet user: the vault and the
+ * user's agent cells), declared with the strings that name the owner (user id, agent ids and their
+ * construct-id forms). Its resources form a *group*. A group's canonical form is the JSON of all its
+ * resources as they are in the template, with every acknowledgement on them or their ancestors, in which
+ * each occurrence of a declared id, the stack's name and the group's own logical ids is replaced by a
+ * placeholder. Two groups share a shape when their canonical forms are equal, their ids have the same
+ * character classes position by position (so length and pattern limits judge them alike), and the
+ * resources outside the group they reference are identical. The canonical form is checked to expand back
+ * to each group's exact JSON, so two groups of one shape differ *only* in their ids. Any other difference
+ * puts a group in its own shape; a group that anything outside it references is always its own shape.
+ *
+ * What the checks rely on: a rule's verdict on a resource depends on the resource, its acknowledgements
+ * and the resources linked to it by references, not on which valid id is written where. Reviewers who
+ * want every resource evaluated run synth with `-c cubicle:fullChecks=true`.
+ */
+
+const ID_SCOPES = new WeakMap<IConstruct, readonly string[]>();
+
+/** Declares `scope` an id scope named by `ids` (longest first is not required; order is part of the shape). */
+export function declareIdScope(scope: IConstruct, ids: readonly string[]): void {
+  ID_SCOPES.set(scope, ids);
+}
+
+/** A resource a finding can name. */
+export interface ResourceRef {
+  readonly templatePath: string;
+  readonly logicalId: string;
+  readonly constructPath: string;
+}
+
+interface GroupResource extends ResourceRef {
+  /** Path below the id scope, ids replaced. */
+  readonly canonicalPath: string;
+}
+
+interface Group {
+  readonly ownerPath: string;
+  readonly templatePath: string;
+  readonly resources: GroupResource[];
+  shape: string;
+  pinned: boolean;
+  /** The canonical form expanded with this group's ids reproduced its JSON exactly. */
+  roundTrip: boolean;
+}
+
+export interface ShapeSummary {
+  readonly templates: number;
+  readonly resources: number;
+  readonly groups: number;
+  readonly shapes: number;
+  readonly pinnedGroups: number;
+  /** Resources the checks evaluate: everything outside groups plus the representatives' resources. */
+  readonly checkedResources: number;
+  /** Every group's canonical form expanded back to its exact JSON. */
+  readonly allRoundTrip: boolean;
+  /** One line per shape: digest, representative, members, resources per member. */
+  readonly byShape: readonly { readonly shape: string; readonly representative: string; readonly members: number; readonly resources: number }[];
+}
+
+type Json = unknown;
+const NUL = '\u0000'; // never in JSON.stringify output (control characters are escaped): placeholders cannot collide
+
+export class ShapeIndex {
+  private readonly groups: Group[] = [];
+  private readonly byConstructPath = new Map<string, { group: Group; canonicalPath: string }>();
+  private readonly byLogicalId = new Map<string, { group: Group; canonicalPath: string }>();
+  private readonly representatives = new Map<string, Group>();
+  private readonly members = new Map<string, Group[]>();
+  private readonly reducedPaths = new Map<string, string>();
+  private readonly originalPaths = new Map<string, string>();
+  private reducedDir?: string;
+  private totalResources = 0;
+
+  constructor(root: IConstruct, templatePaths: readonly string[]) {
+    const byFile = new Map(templatePaths.map((p) => [path.basename(p), p]));
+    const scoped = new Map<IConstruct, { stack: Stack; resources: CfnResource[] }>();
+    const visit = (node: IConstruct, scope: IConstruct | undefined) => {
+      const here = ID_SCOPES.has(node) ? node : scope;
+      if (here && CfnResource.isCfnResource(node)) {
+        const entry = scoped.get(here) ?? { stack: Stack.of(node), resources: [] };
+        entry.resources.push(node);
+        scoped.set(here, entry);
+      }
+      for (const child of node.node.children) visit(child, here);
+    };
+    visit(root, undefined);
+
+    const templates = new Map<string, { json: any; groups: Group[]; stackName: string; scopes: [IConstruct, CfnResource[]][] }>();
+    for (const [scope, { stack, resources }] of scoped) {
+      const templatePath = byFile.get(stack.templateFile);
+      if (!templatePath) continue;
+      const t = templates.get(templatePath) ?? { json: undefined, groups: [], stackName: stack.stackName, scopes: [] };
+      t.scopes.push([scope, resources]);
+      templates.set(templatePath, t);
+    }
+    for (const templatePath of [...byFile.values()].sort()) {
+      const t = templates.get(templatePath);
+      if (!t) {
+        this.totalResources += Object.keys(readJson(templatePath).Resources ?? {}).length;
+        continue;
+      }
+      t.json = readJson(templatePath);
+      this.totalResources += Object.keys(t.json.Resources ?? {}).length;
+      this.indexTemplate(templatePath, t.json, t.stackName, t.scopes);
+    }
+    for (const group of this.groups) {
+      const list = this.members.get(group.shape) ?? [];
+      list.push(group);
+      this.members.set(group.shape, list);
+      if (!this.representatives.has(group.shape)) this.representatives.set(group.shape, group);
+    }
+  }
+
+  private indexTemplate(templatePath: string, json: any, stackName: string, scopes: [IConstruct, CfnResource[]][]): void {
+    const resources: Record<string, any> = json.Resources ?? {};
+    const ownerOf = new Map<string, Group>();
+    const groups: { group: Group; ids: readonly string[]; nodes: CfnResource[] }[] = [];
+    for (const [scope, nodes] of scopes.sort(([a], [b]) => compare(a.node.path, b.node.path))) {
+      const ids = ID_SCOPES.get(scope)!;
+      const substitute = substitution([...ids.map((id, i) => [id, `${NUL}${i}${NUL}`] as [string, string]), [stackName, `${NUL}S${NUL}`]]);
+      const prefix = `${scope.node.path}/`;
+      const groupResources = nodes
+        .map((node) => {
+          const logicalId = logicalIdOf(node);
+          return { templatePath, logicalId, constructPath: node.node.path, canonicalPath: substitute(node.node.path.slice(prefix.length)) };
+        })
+        .sort((a, b) => compare(a.canonicalPath, b.canonicalPath));
+      const group: Group = { ownerPath: scope.node.path, templatePath, resources: groupResources, shape: '', pinned: false, roundTrip: false };
+      for (const r of groupResources) ownerOf.set(r.logicalId, group);
+      groups.push({ group, ids, nodes });
+    }
+    // Anything outside a group that references into it pins the group (its context is not shared).
+    const inbound = (from: Group | undefined, value: Json) => {
+      for (const target of references(value)) {
+        const owner = ownerOf.get(target);
+        if (owner && owner !== from) owner.pinned = true;
+      }
+    };
+    for (const [logicalId, resource] of Object.entries(resources)) inbound(ownerOf.get(logicalId), resource);
+    inbound(undefined, json.Outputs ?? {});
+
+    for (const { group, ids, nodes } of groups) {
+      const acks = new Map(nodes.map((n) => [n.node.path, acknowledgements(n)]));
+      const own = new Set(group.resources.map((r) => r.logicalId));
+      const body = JSON.stringify(group.resources.map((r) => [r.canonicalPath, resources[r.logicalId] ?? null, acks.get(r.constructPath)]));
+      const pairs: [string, string][] = [
+        ...group.resources.map((r) => [r.logicalId, `${NUL}L${r.canonicalPath}${NUL}`] as [string, string]),
+        ...ids.map((id, i) => [id, `${NUL}${i}${NUL}`] as [string, string]),
+        [stackName, `${NUL}S${NUL}`],
+      ];
+      const canonical = substitution(pairs)(body);
+      // A resource the template does not hold under the expected id would make the group look empty.
+      if (group.resources.some((r) => !(r.logicalId in resources))) group.pinned = true;
+      group.roundTrip = substitution(pairs.map(([a, b]) => [b, a]))(canonical) === body;
+      // Resources outside the group it points at, with what they point at: part of its context.
+      const external = new Map<string, Json>();
+      const pending = group.resources.flatMap((r) => references(resources[r.logicalId]));
+      while (pending.length > 0) {
+        const target = pending.pop()!;
+        if (own.has(target) || external.has(target)) continue;
+        if (ownerOf.has(target)) group.pinned = true;
+        external.set(target, resources[target] ?? null);
+        pending.push(...references(resources[target]));
+      }
+      const context = substitution([[stackName, `${NUL}S${NUL}`]])(JSON.stringify([...external].sort(([a], [b]) => compare(a, b))));
+      group.shape =
+        group.pinned || !group.roundTrip
+          ? `own:${templatePath}#${group.ownerPath}`
+          : createHash('sha256').update(`${ids.map(characterClasses).join(',')}\n${canonical}\n${context}`).digest('hex');
+      this.groups.push(group);
+      for (const r of group.resources) {
+        this.byConstructPath.set(r.constructPath, { group, canonicalPath: r.canonicalPath });
+        this.byLogicalId.set(`${templatePath}\n${r.logicalId}`, { group, canonicalPath: r.canonicalPath });
+      }
+    }
+  }
+
+  /** Whether a check evaluates this resource (outside every group, or in its shape's representative). */
+  isChecked(node: CfnResource): boolean {
+    const entry = this.byConstructPath.get(node.node.path);
+    return !entry || this.representatives.get(entry.group.shape) === entry.group;
+  }
+
+  /** The resources a finding on `constructPath` stands for: itself, or every member of its shape. */
+  membersByConstructPath(constructPath: string): string[] {
+    const entry = this.byConstructPath.get(constructPath);
+    if (!entry) return [constructPath];
+    return this.members.get(entry.group.shape)!.map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!.constructPath);
+  }
+
+  /** Same, by template and logical id (template paths of the original assembly). */
+  membersByLogicalId(templatePath: string, logicalId: string): ResourceRef[] {
+    const entry = this.byLogicalId.get(`${templatePath}\n${logicalId}`);
+    if (!entry) return [{ templatePath, logicalId, constructPath: '' }];
+    return this.members.get(entry.group.shape)!.map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!);
+  }
+
+  /**
+   * Each template with the groups that are not their shape's representative taken out (written once, to a
+   * temporary directory, with the original file names). Nothing outside a group references into it, so
+   * every remaining reference resolves.
+   */
+  reducedTemplatePath(templatePath: string): string {
+    if (!this.groups.some((g) => g.templatePath === templatePath)) return templatePath;
+    let reduced = this.reducedPaths.get(templatePath);
+    if (!reduced) {
+      this.reducedDir ??= mkdtempSync(path.join(tmpdir(), 'cubicle-shapes-'));
+      const json = readJson(templatePath);
+      for (const group of this.groups) {
+        if (group.templatePath !== templatePath || this.representatives.get(group.shape) === group) continue;
+        for (const r of group.resources) delete json.Resources[r.logicalId];
+      }
+      reduced = path.join(this.reducedDir, path.basename(templatePath));
+      writeFileSync(reduced, JSON.stringify(json));
+      this.reducedPaths.set(templatePath, reduced);
+      this.originalPaths.set(reduced, templatePath);
+    }
+    return reduced;
+  }
+
+  originalTemplatePath(reducedOrOriginal: string): string {
+    return this.originalPaths.get(reducedOrOriginal) ?? reducedOrOriginal;
+  }
+
+  dispose(): void {
+    if (this.reducedDir) rmSync(this.reducedDir, { recursive: true, force: true });
+    this.reducedDir = undefined;
+    this.reducedPaths.clear();
+    this.originalPaths.clear();
+  }
+
+  summary(): ShapeSummary {
+    const inGroups = this.groups.reduce((n, g) => n + g.resources.length, 0);
+    const representativeResources = [...this.representatives.values()].reduce((n, g) => n + g.resources.length, 0);
+    return {
+      templates: new Set(this.groups.map((g) => g.templatePath)).size,
+      resources: this.totalResources,
+      groups: this.groups.length,
+      shapes: this.representatives.size,
+      pinnedGroups: this.groups.filter((g) => g.pinned).length,
+      checkedResources: this.totalResources - inGroups + representativeResources,
+      allRoundTrip: this.groups.every((g) => g.roundTrip),
+      byShape: [...this.representatives].map(([shape, rep]) => ({
+        shape: shape.startsWith('own:') ? 'own' : shape.slice(0, 12),
+        representative: rep.ownerPath,
+        members: this.members.get(shape)!.length,
+        resources: rep.resources.length,
+      })),
+    };
+  }
+}
+
+const INDEXES = new WeakMap<IConstruct, ShapeIndex>();
+
+/** The index for a validation run, built once and shared by every plugin of the run. */
+export function shapeIndexFor(context: IPolicyValidationContextBeta1): ShapeIndex {
+  const root = (context as { appConstruct?: IConstruct }).appConstruct;
+  if (!root) throw new Error('the validation context has no construct tree (aws-cdk-lib >= 2.262 provides it)');
+  let index = INDEXES.get(root);
+  if (!index) {
+    const created = new ShapeIndex(root, context.templatePaths);
+    process.once('exit', () => created.dispose());
+    INDEXES.set(root, created);
+    index = created;
+  }
+  return index;
+}
+
+/** The index of the last validation of `root`, if its checks ran scoped (for reports and the bench). */
+export function shapeIndexOf(root: IConstruct): ShapeIndex | undefined {
+  return INDEXES.get(root);
+}
+
+/**
+ * A resource's logical id without resolving its token (Stack.resolve is a tenth of the index's time at
+ * 5,000 pairs): the override if one was set, else the id the stack allocates. A wrong id cannot go
+ * unnoticed: the group is then kept apart (see indexTemplate).
+ */
+function logicalIdOf(node: CfnResource): string {
+  return (node as unknown as { _logicalIdOverride?: string })._logicalIdOverride ?? Stack.of(node).getLogicalId(node);
+}
+
+function readJson(file: string): any {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/** Replaces every occurrence of each `from` by its `to`, longest `from` first, in one pass. */
+function substitution(pairs: readonly [string, string][]): (text: string) => string {
+  const map = new Map(pairs.filter(([from]) => from.length > 0));
+  if (map.size === 0) return (text) => text;
+  const pattern = new RegExp([...map.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  return (text) => text.replace(pattern, (m) => map.get(m)!);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `alice-2` → `aaaaa-0`: ids with the same classes have the same length and match the same patterns. */
+function characterClasses(id: string): string {
+  return id.replace(/[a-z]/g, 'a').replace(/[A-Z]/g, 'A').replace(/[0-9]/g, '0');
+}
+
+/** Logical ids a template value points at: Ref, Fn::GetAtt, DependsOn and `${Id}` / `${Id.Attr}` in Fn::Sub. */
+function references(value: Json): string[] {
+  const out: string[] = [];
+  const walk = (v: Json, key?: string) => {
+    if (typeof v === 'string') {
+      if (key === 'Ref' || key === 'DependsOn') out.push(v);
+      return;
+    }
+    if (Array.isArray(v)) {
+      if (key === 'Fn::GetAtt' && typeof v[0] === 'string') out.push(v[0]);
+      if (key === 'Fn::Sub' && typeof v[0] === 'string') out.push(...subReferences(v[0]));
+      if (key === 'DependsOn') for (const d of v) if (typeof d === 'string') out.push(d);
+      for (const item of v) walk(item);
+      return;
+    }
+    if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k === 'Fn::Sub' && typeof child === 'string') out.push(...subReferences(child));
+        walk(child, k);
+      }
+    }
+  };
+  walk(value);
+  return out;
+}
+
+function subReferences(text: string): string[] {
+  return [...text.matchAll(/\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}/g)].map((m) => m[1]);
+}
+
+/** Every acknowledgement on the resource and its ancestors, sorted. */
+function acknowledgements(node: IConstruct): [string, string][] {
+  const out: [string, string][] = [];
+  for (let current: IConstruct | undefined = node; current; current = current.node.scope) {
+    for (const entry of current.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY || !entry.data) continue;
+      out.push(...Object.entries(entry.data as Record<string, string>).map(([id, reason]) => [id, String(reason)] as [string, string]));
+    }
+  }
+  return out.sort(([a], [b]) => compare(a, b));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
