@@ -81,8 +81,11 @@ export class ShapeIndex {
   private readonly originalPaths = new Map<string, string>();
   private reducedDir?: string;
   private totalResources = 0;
+  /** Time it took to build this index (reported by the bench). */
+  readonly buildMs: number;
 
   constructor(root: IConstruct, templatePaths: readonly string[]) {
+    const started = performance.now();
     const byFile = new Map(templatePaths.map((p) => [path.basename(p), p]));
     const scoped = new Map<IConstruct, { stack: Stack; resources: CfnResource[] }>();
     const visit = (node: IConstruct, scope: IConstruct | undefined) => {
@@ -120,6 +123,7 @@ export class ShapeIndex {
       this.members.set(group.shape, list);
       if (!this.representatives.has(group.shape)) this.representatives.set(group.shape, group);
     }
+    this.buildMs = performance.now() - started;
   }
 
   private indexTemplate(templatePath: string, json: any, stackName: string, scopes: [IConstruct, CfnResource[]][]): void {

@@ -12,6 +12,7 @@ import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
+import { AGENT_CLI_OF_PROVIDER, AgentCli } from './agent-images';
 import { UserVault } from './user-vault';
 
 /** uid and gid of the agent process and owner of its EFS directory (never root). */
@@ -52,7 +53,8 @@ const WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
 
 /** Shared values of the Platform stack a cell uses, resolved once per Fleet stack. */
 export interface AgentPlatformRefs {
-  readonly imageUri: string;
+  /** The agent images by CLI (lib/constructs/agent-images.ts). */
+  readonly imageUris: Readonly<Partial<Record<AgentCli, string>>>;
   readonly executionRoleArn: string;
   readonly logGroupName: string;
   /** The platform key, which encrypts the control-plane tables. */
@@ -219,7 +221,7 @@ export class AgentCell extends Construct {
       containerDefinitions: [
         {
           name: AGENT_CONTAINER_NAME,
-          image: platform.imageUri,
+          image: imageOf(platform, agent.provider),
           essential: true,
           memory: config.runtime.memoryMiB,
           user: `${AGENT_POSIX_ID}:${AGENT_POSIX_ID}`,
@@ -266,6 +268,12 @@ export class AgentCell extends Construct {
       }
     }
   }
+}
+
+function imageOf(platform: AgentPlatformRefs, provider: AgentConfig['provider']): string {
+  const image = platform.imageUris[AGENT_CLI_OF_PROVIDER[provider]];
+  if (!image) throw new Error(`no agent image with the ${AGENT_CLI_OF_PROVIDER[provider]} CLI for provider ${provider}`);
+  return image;
 }
 
 /** Geographic prefixes of Bedrock cross-region inference profiles (`us.anthropic.…`). */

@@ -56,7 +56,7 @@ export class FleetStack extends CubicleStack {
       ]),
     ) as AgentPlatformRefs['tables'];
     const refs: AgentPlatformRefs = {
-      imageUri: platform.agentImage.imageUri,
+      imageUris: Object.fromEntries([...platform.agentImages].map(([cli, image]) => [cli, image.imageUri])),
       executionRoleArn: platform.executionRole.roleArn,
       logGroupName: platform.agentLogGroup.logGroupName,
       tablesKeyArn: platform.key.keyArn,

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Aws, Validations } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -6,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { AgentCli, agentImages } from '../constructs/agent-images';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -13,17 +13,18 @@ import { allowLogsService, EncryptedLogGroup } from '../constructs/encrypted-log
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
 
-export const AGENT_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'runtime', 'agent');
+export { AGENT_IMAGE_DIRECTORY } from '../constructs/agent-images';
 
 export interface PlatformStackProps extends CubicleStackProps {
   readonly network: NetworkStack;
 }
 
-/** Shared by every agent: the ECS cluster, the agent image, the execution role, logs and the platform key. */
+/** Shared by every agent: the ECS cluster, the agent images (one per CLI), the execution role, logs and the platform key. */
 export class PlatformStack extends CubicleStack {
   readonly key: kms.Key;
   readonly cluster: ecs.Cluster;
-  readonly agentImage: ecrAssets.DockerImageAsset;
+  /** By CLI, for the CLIs the roster's agents use. */
+  readonly agentImages: ReadonlyMap<AgentCli, ecrAssets.DockerImageAsset>;
   readonly executionRole: iam.Role;
   readonly agentLogGroup: logs.LogGroup;
   /** Sessions, Inbox, Events, Approvals: partitioned by `<user>#<agent>` (runtime/shared/tables.ts). */
@@ -45,10 +46,7 @@ export class PlatformStack extends CubicleStack {
       containerInsightsV2: ecs.ContainerInsights.ENHANCED,
     });
 
-    this.agentImage = new ecrAssets.DockerImageAsset(this, 'AgentImage', {
-      directory: AGENT_IMAGE_DIRECTORY,
-      platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
-    });
+    this.agentImages = agentImages(this, config);
 
     this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
       retentionDays: config.logs.retentionDays,
@@ -67,7 +65,7 @@ export class PlatformStack extends CubicleStack {
         },
       }),
     });
-    this.agentImage.repository.grantPull(this.executionRole);
+    for (const image of this.agentImages.values()) image.repository.grantPull(this.executionRole);
     this.agentLogGroup.grantWrite(this.executionRole);
     Validations.of(this.executionRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

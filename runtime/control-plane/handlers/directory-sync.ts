@@ -1,8 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { cognitoClient } from '../aws/cognito';
 import { type CustomResourceOutcome, sendResponse } from '../custom-resource';
-import { syncDirectory } from '../directory-sync';
 import { loadRosterFile } from '../roster';
 
 const logger = new Logger();
@@ -26,6 +24,8 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
       outcome = { status: 'SUCCESS', physicalResourceId: event.PhysicalResourceId };
     } else {
       const users = roster.directory.users.map((u) => ({ id: u.id, email: u.email }));
+      // The Cognito client loads only when there is work (a Delete needs none).
+      const [{ cognitoClient }, { syncDirectory }] = await Promise.all([import('../aws/cognito.js'), import('../directory-sync.js')]);
       const result = await syncDirectory(cognitoClient(), users, {
         userPoolId,
         deadline: Date.now() + context.getRemainingTimeInMillis() - MARGIN_MS,
