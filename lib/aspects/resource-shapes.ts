@@ -77,8 +77,10 @@ export class ShapeIndex {
   private readonly byLogicalId = new Map<string, { group: Group; canonicalPath: string }>();
   private readonly representatives = new Map<string, Group>();
   private readonly members = new Map<string, Group[]>();
-  private readonly reducedPaths = new Map<string, string>();
   private readonly originalPaths = new Map<string, string>();
+  private readonly duplicates = new Map<string, string[]>();
+  private readonly stackNames = new Map<string, string>();
+  private reduced?: string[];
   private reducedDir?: string;
   private totalResources = 0;
   /** Time it took to build this index (reported by the bench). */
@@ -114,6 +116,7 @@ export class ShapeIndex {
         continue;
       }
       t.json = readJson(templatePath);
+      this.stackNames.set(templatePath, t.stackName);
       this.totalResources += Object.keys(t.json.Resources ?? {}).length;
       this.indexTemplate(templatePath, t.json, t.stackName, t.scopes);
     }
@@ -206,42 +209,67 @@ export class ShapeIndex {
   /** Same, by template and logical id (template paths of the original assembly). */
   membersByLogicalId(templatePath: string, logicalId: string): ResourceRef[] {
     const entry = this.byLogicalId.get(`${templatePath}\n${logicalId}`);
-    if (!entry) return [{ templatePath, logicalId, constructPath: '' }];
+    if (!entry) return this.sameTemplates(templatePath).map((t) => ({ templatePath: t, logicalId, constructPath: '' }));
     return this.members.get(entry.group.shape)!.map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!);
   }
 
   /**
-   * Each template with the groups that are not their shape's representative taken out (written once, to a
-   * temporary directory, with the original file names). Nothing outside a group references into it, so
-   * every remaining reference resolves.
+   * The templates the checks read: each with the groups that are not their shape's representative taken
+   * out (written once, to a temporary directory, under the original file names; nothing outside a group
+   * references into it, so every remaining reference resolves). A reduced template identical to an earlier
+   * one but for its stack's name (a shard whose users are all represented elsewhere: only its file system
+   * is left) is not read again: its findings are the earlier one's, reported on it.
    */
-  reducedTemplatePath(templatePath: string): string {
-    if (!this.groups.some((g) => g.templatePath === templatePath)) return templatePath;
-    let reduced = this.reducedPaths.get(templatePath);
-    if (!reduced) {
-      this.reducedDir ??= mkdtempSync(path.join(tmpdir(), 'cubicle-shapes-'));
-      const json = readJson(templatePath);
-      for (const group of this.groups) {
-        if (group.templatePath !== templatePath || this.representatives.get(group.shape) === group) continue;
-        for (const r of group.resources) delete json.Resources[r.logicalId];
+  checkedTemplates(templatePaths: readonly string[]): string[] {
+    if (!this.reduced) {
+      this.reduced = [];
+      const seen = new Map<string, string>();
+      for (const templatePath of templatePaths) {
+        if (!this.groups.some((g) => g.templatePath === templatePath)) {
+          this.reduced.push(templatePath);
+          continue;
+        }
+        this.reducedDir ??= mkdtempSync(path.join(tmpdir(), 'cubicle-shapes-'));
+        const json = readJson(templatePath);
+        for (const group of this.groups) {
+          if (group.templatePath !== templatePath || this.representatives.get(group.shape) === group) continue;
+          for (const r of group.resources) delete json.Resources[r.logicalId];
+        }
+        const text = JSON.stringify(json);
+        const stackName = this.stackNames.get(templatePath)!;
+        const canonical = substitution([[stackName, `${NUL}S${NUL}`]])(text);
+        const hasRepresentative = this.groups.some((g) => g.templatePath === templatePath && this.representatives.get(g.shape) === g);
+        const earlier = hasRepresentative ? undefined : seen.get(canonical);
+        if (earlier) {
+          this.duplicates.set(earlier, [...(this.duplicates.get(earlier) ?? []), templatePath]);
+          continue;
+        }
+        if (!hasRepresentative) seen.set(canonical, templatePath);
+        const reduced = path.join(this.reducedDir, path.basename(templatePath));
+        writeFileSync(reduced, text);
+        this.originalPaths.set(reduced, templatePath);
+        this.reduced.push(reduced);
       }
-      reduced = path.join(this.reducedDir, path.basename(templatePath));
-      writeFileSync(reduced, JSON.stringify(json));
-      this.reducedPaths.set(templatePath, reduced);
-      this.originalPaths.set(reduced, templatePath);
     }
-    return reduced;
+    return this.reduced;
   }
 
-  originalTemplatePath(reducedOrOriginal: string): string {
-    return this.originalPaths.get(reducedOrOriginal) ?? reducedOrOriginal;
+  /** The original template of a checked one (reduced or not). */
+  originalTemplatePath(checked: string): string {
+    return this.originalPaths.get(checked) ?? checked;
+  }
+
+  /** The templates a finding in `templatePath` (original) stands for: itself and the identical ones not read. */
+  sameTemplates(templatePath: string): string[] {
+    return [templatePath, ...(this.duplicates.get(templatePath) ?? [])];
   }
 
   dispose(): void {
     if (this.reducedDir) rmSync(this.reducedDir, { recursive: true, force: true });
     this.reducedDir = undefined;
-    this.reducedPaths.clear();
+    this.reduced = undefined;
     this.originalPaths.clear();
+    this.duplicates.clear();
   }
 
   summary(): ShapeSummary {

@@ -65,11 +65,11 @@ export class ScopedNIST80053R5Checks extends representativesOnly(NIST80053R5Chec
 /** Runs a template-reading plugin on the reduced templates, then maps findings back and expands them. */
 export function onReducedTemplates(context: Context, run: (reduced: Context) => Report): Report {
   const index = shapeIndexFor(context);
-  const reduce = (p: string) => index.reducedTemplatePath(p);
+  const checked = index.checkedTemplates(context.templatePaths);
   const reduced: Context = {
     ...context,
-    templatePaths: context.templatePaths.map(reduce),
-    stackTemplates: context.stackTemplates.map((s) => ({ ...s, templatePath: reduce(s.templatePath) })),
+    templatePaths: checked,
+    stackTemplates: checked.map((p) => ({ ...context.stackTemplates.find((s) => s.templatePath === index.originalTemplatePath(p))!, templatePath: p })),
   };
   const report = run(reduced);
   const violations = report.violations.map((v) => ({
@@ -77,7 +77,7 @@ export function onReducedTemplates(context: Context, run: (reduced: Context) => 
     violatingResources: v.violatingResources.flatMap((r) => {
       const templatePath = r.templatePath === undefined ? undefined : index.originalTemplatePath(r.templatePath);
       if (templatePath === undefined) return [r];
-      if (!r.resourceLogicalId) return [{ ...r, templatePath }];
+      if (!r.resourceLogicalId) return index.sameTemplates(templatePath).map((t) => ({ ...r, templatePath: t }));
       return index.membersByLogicalId(templatePath, r.resourceLogicalId).map((m) => ({
         ...r,
         templatePath: m.templatePath,
