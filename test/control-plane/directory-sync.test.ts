@@ -308,3 +308,62 @@ describe('custom resource response', () => {
     expect((seen.body as { Reason: string }).Reason).toHaveLength(1000);
   });
 });
+
+describe('the directory-sync function (bundled as deployed, in its own process)', () => {
+  /** Runs the bundle and returns the response CloudFormation received, the exit code and the logs (stdout and stderr). */
+  async function invoke(event: Record<string, unknown>): Promise<{ body: any; code: number | null; stdout: string }> {
+    const { buildSync } = await import('esbuild');
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { spawn } = await import('node:child_process');
+    const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-dirsync-'));
+    let body: unknown;
+    const server = createServer((req: IncomingMessage, res) => {
+      let text = '';
+      req.on('data', (d) => (text += d));
+      req.on('end', () => {
+        body = JSON.parse(text);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      buildSync({ entryPoints: [path.join(__dirname, '..', '..', 'runtime', 'control-plane', 'handlers', 'directory-sync.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: path.join(dir, 'index.js'), logLevel: 'error' });
+      writeFileSync(path.join(dir, 'roster.json'), JSON.stringify({ identity: { kind: 'cognito' }, users: [{ id: 'alice', email: 'alice@acme.example', agents: [] }] }));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/presigned`;
+      const script = `require(${JSON.stringify(path.join(dir, 'index.js'))}).handler(${JSON.stringify({ ...event, ResponseURL: url })}, { getRemainingTimeInMillis: () => 60000, functionName: 'f', awsRequestId: 'r' }).then(() => process.exit(0), (e) => { console.error(e); process.exit(2); })`;
+      const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', POWERTOOLS_LOG_LEVEL: 'INFO', AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stdout += d));
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      return { body, code, stdout };
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const base = {
+    StackId: 'arn:aws:cloudformation:eu-west-1:111111111111:stack/acme-ControlPlane/1',
+    RequestId: 'req-9',
+    LogicalResourceId: 'DirectorySync',
+    ResourceType: 'Custom::CubicleDirectorySync',
+    ServiceToken: 'x',
+  };
+
+  it('answers SUCCESS to a Delete and touches no user (the pool and its users are kept)', async () => {
+    const { body, code } = await invoke({ ...base, RequestType: 'Delete', PhysicalResourceId: `directory-sync-${POOL}`, ResourceProperties: { ServiceToken: 'x', UserPoolId: POOL } });
+    expect(code).toBe(0);
+    expect(body).toEqual({ Status: 'SUCCESS', PhysicalResourceId: `directory-sync-${POOL}`, StackId: base.StackId, RequestId: 'req-9', LogicalResourceId: 'DirectorySync' });
+  }, 60_000);
+
+  it('answers FAILED with the reason rather than leaving CloudFormation waiting, and logs no email', async () => {
+    const { body, code, stdout } = await invoke({ ...base, RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', UserPoolId: 'not a pool' } });
+    expect(code).toBe(0);
+    expect(body).toMatchObject({ Status: 'FAILED', Reason: 'Error: UserPoolId is not a Cognito user pool id', PhysicalResourceId: 'directory-sync-not a pool' });
+    expect(stdout).toContain('directory sync failed');
+    expect(stdout).not.toContain('alice@acme.example');
+  }, 60_000);
+});
