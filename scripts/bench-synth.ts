@@ -10,7 +10,7 @@
  * Then the control-plane functions' cold starts and the supervisor's start-to-ready (the other bench
  * scripts, fewer runs), the agent image's estimated size and the wake time on paper (scripts/bench/image.ts).
  *
- * Options: --pairs 5000 (2 agents per user)   --skip-cold-start
+ * Options: --pairs 5000 (2 agents per user)   --skip-cold-start (`npm run bench` runs the cold-start benches just before)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -203,7 +203,8 @@ function main(): void {
     console.log(`  Evaluated ${proof.checkedResources} of ${proof.resources} resources; findings on a representative are reported on every member.`);
     printTable([['shape', 'representative', 'members', 'resources each'], ...proof.byShape.map((b) => [b.shape, b.representative, String(b.members), String(b.resources)])], '    ');
   }
-  console.log(`\nReports: ${Object.entries(checked.conclusions).map(([k, v]) => `${k} ${v}`).join('; ') || 'all checks passed (no findings, nothing written)'}`);
+  console.log(`\nReports (plugins with no finding and no acknowledgement are not listed): ${Object.entries(checked.conclusions).map(([k, v]) => `${k} ${v}`).join('; ') || 'none'}`);
+  console.log(`The shape index is built inside the first plugin that runs (${Object.keys(checked.plugins)[0] ?? '-'}).`);
 
   const skipCold = args.includes('--skip-cold-start');
   const cold = skipCold ? undefined : json(['scripts/bench-control-plane.ts', '--cold-start-json'], { BENCH_RUNS: '7' });
@@ -215,12 +216,16 @@ function main(): void {
   const summary: string[][] = [['measure', 'measured', 'target', '']];
   const add = (name: string, value: string, target: string, ok: boolean | undefined) => summary.push([name, value, target, ok === undefined ? '-' : mark(ok)]);
   const wall = (m: Measurement) => m.constructMs + m.synthMs;
+  const cfnValidate = (m: Measurement) => m.plugins['CloudFormation Validate'] ?? 0;
+  const passed = Object.values(checked.conclusions).every((c) => c.startsWith('success (0 open)'));
   add(`synth with every check, ${pairs} pairs (wall; cpu)`, `${s(wall(checked))}; ${s(checked.cpuMs)}`, '≤ 90 s', wall(checked) <= 90_000);
+  add('  the same without CDK\'s own template validator (wall)', s(wall(checked) - cfnValidate(checked)), '≤ 90 s', wall(checked) - cfnValidate(checked) <= 90_000);
   add('synth with every check, bundled example (wall; cpu)', `${s(wall(example))}; ${s(example.cpuMs)}`, '≤ 25 s', wall(example) <= 25_000);
+  add('  the same without CDK\'s own template validator (wall)', s(wall(example) - cfnValidate(example)), '≤ 25 s', wall(example) - cfnValidate(example) <= 25_000);
   add('synth without checks / content floor (wall; cpu)', `${x(wall(fleet) / wall(floor))}; ${x(fleet.cpuMs / floor.cpuMs)}`, '≤ 2×', wall(fleet) <= 2 * wall(floor));
   add(`peak memory, ${pairs} pairs with checks`, `${checked.peakMiB.toFixed(0)} MiB`, '≤ 1.5 GB', checked.peakMiB <= 1536);
   add('most resources in one stack', String(checked.maxResources), '≤ 450', checked.maxResources <= 450);
-  add('every check passed', Object.keys(checked.conclusions).length === 0 ? 'yes' : 'no', 'yes', Object.keys(checked.conclusions).length === 0);
+  add('every check passed (no open finding)', passed ? 'yes' : 'no', 'yes', passed);
   if (cold) {
     add('control-plane module load / bare node (worst function)', x(worst('loadRatio')), '≤ 1.5×', worst('loadRatio') <= 1.5);
     add('control-plane load + first call / bare node (worst)', x(worst('firstCallRatio')), '≤ 2.5×', worst('firstCallRatio') <= 2.5);
