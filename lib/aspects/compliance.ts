@@ -15,6 +15,7 @@ import { CubicleConfig } from '../config/schema';
 import { disabledCloudFrontRules } from '../constructs/edge-distribution';
 import { ComplianceRecorder } from './compliance-record';
 import { RetentionGuard } from './retention-guard';
+import { OnReducedTemplates, ScopedAwsSolutionsChecks, ScopedCloudFormationValidate, ScopedNIST80053R5Checks } from './scoped-checks';
 
 /** Control Tower CT.CLOUDWATCH.PR.2 wants log groups kept at least this many days. */
 export const CONTROL_TOWER_MIN_RETENTION_DAYS = 365;
@@ -47,10 +48,11 @@ export function shortRetentionWarning(days: number): string {
 
 /**
  * Every synth runs the same checks: cdk-nag (AWS Solutions, NIST 800-53 r5), the Control Tower
- * proactive controls through cfn-guard, and the retention guard. Findings fail synth unless
- * acknowledged with a reason next to the construct.
+ * proactive controls through cfn-guard, CDK's template validator, and the retention guard. Findings fail
+ * synth unless acknowledged with a reason next to the construct. The plugins evaluate one resource per
+ * shape and report findings on every resource of the shape (lib/aspects/resource-shapes.ts).
  */
-export function addComplianceChecks(app: App, config: CubicleConfig): void {
+export function addComplianceChecks(app: App, config: CubicleConfig, options: ComplianceOptions = {}): void {
   Aspects.of(app).add(new RetentionGuard());
   const disabled = disabledControlTowerRules(config);
   if (disabled['ct-cloudwatch-pr-2']) {
@@ -58,11 +60,34 @@ export function addComplianceChecks(app: App, config: CubicleConfig): void {
   }
   // The recorder writes what ran, with pass counts, into the assembly for `npm run review`.
   const record = new ComplianceRecorder();
+  const guard = new ControlTowerGuard({ disabledRules: Object.keys(disabled), maxBuffer: 64 * 1024 * 1024 });
+  const full = options.scope === 'full' || [true, 'true'].includes(app.node.tryGetContext(FULL_CHECKS_CONTEXT));
+  if (full) {
+    Validations.of(app).addPlugins(record.nag(new AwsSolutionsChecks(app)), record.nag(new NIST80053R5Checks(app)), record.controlTower(guard, disabled));
+    return;
+  }
   Validations.of(app).addPlugins(
-    record.nag(new AwsSolutionsChecks(app)),
-    record.nag(new NIST80053R5Checks(app)),
-    record.controlTower(new ControlTowerGuard({ disabledRules: Object.keys(disabled), maxBuffer: 64 * 1024 * 1024 }), disabled),
+    record.nag(new ScopedAwsSolutionsChecks(app)),
+    record.nag(new ScopedNIST80053R5Checks(app)),
+    record.controlTower(new OnReducedTemplates(guard) as unknown as IPolicyValidationPluginBeta1, disabled),
   );
+  // CDK's own template validator, scoped the same way; registering it keeps CDK from adding its default
+  // instance, so its switches are honoured here. https://docs.aws.amazon.com/cdk/v2/guide/validation.html
+  if (app._builtinCloudFormationValidation && process.env.CDK_VALIDATION !== 'false') {
+    Validations.of(app).addPlugins(new ScopedCloudFormationValidate());
+  }
+}
+
+/** Context key (`-c cubicle:fullChecks=true`): evaluate every resource, not one per shape. */
+export const FULL_CHECKS_CONTEXT = 'cubicle:fullChecks';
+
+export interface ComplianceOptions {
+  /**
+   * 'shapes': each check evaluates one representative per resource shape (lib/aspects/resource-shapes.ts)
+   * and reports its findings on every member; 'full': every resource.
+   * @default 'shapes', or 'full' with the context `cubicle:fullChecks=true`
+   */
+  readonly scope?: 'shapes' | 'full';
 }
 
 /**

@@ -12,6 +12,7 @@ import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
+import type { AgentImageNeeds } from './agent-images';
 import { UserVault } from './user-vault';
 
 /** uid and gid of the agent process and owner of its EFS directory (never root). */
@@ -52,8 +53,8 @@ const WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
 
 /** Shared values of the Platform stack a cell uses, resolved once per Fleet stack. */
 export interface AgentPlatformRefs {
-  /** The agent image holding exactly these skills (lib/constructs/agent-images.ts). */
-  imageUriFor(skills: readonly string[]): string;
+  /** The agent image with the agent's CLI and exactly its skills (lib/constructs/agent-images.ts). */
+  imageUriFor(agent: AgentImageNeeds): string;
   readonly executionRoleArn: string;
   readonly logGroupName: string;
   /** The platform key, which encrypts the control-plane tables. */
@@ -220,7 +221,7 @@ export class AgentCell extends Construct {
       containerDefinitions: [
         {
           name: AGENT_CONTAINER_NAME,
-          image: platform.imageUriFor(agent.skills),
+          image: platform.imageUriFor(agent),
           essential: true,
           memory: config.runtime.memoryMiB,
           user: `${AGENT_POSIX_ID}:${AGENT_POSIX_ID}`,
@@ -268,6 +269,7 @@ export class AgentCell extends Construct {
     }
   }
 }
+
 
 /** Geographic prefixes of Bedrock cross-region inference profiles (`us.anthropic.…`). */
 const INFERENCE_PROFILE_PREFIX = /^(us|us-gov|eu|apac|jp|au|ca|global)\.(.+)$/;

@@ -37,7 +37,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers, without extension. */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper';
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync';
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */

@@ -2,7 +2,6 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { CLI_REDIRECT_URI, cognitoSettings, oidcSettings, type AuthSettings } from '../../console/settings';
-import { constructIdOf } from '../../runtime/shared/ids';
 import { CubicleConfig } from '../config/schema';
 import { consoleClient, managedLoginDomain, managedLoginUrl, OAUTH_SCOPES } from './console-sign-in';
 
@@ -18,8 +17,9 @@ const MFA: Record<CubicleConfig['identity']['mfa'], cognito.Mfa> = {
 
 /**
  * Who an employee is, for the API's JWT authorizer: by default a Cognito user pool holding exactly the
- * roster's users (username = roster user id, email from the config, no self sign-up, MFA per config);
- * or an external OIDC issuer from the config. Either way the API maps the verified token to a roster
+ * roster's users (username = roster user id, email from the config, no self sign-up, MFA per config),
+ * kept in line with the roster by the directory sync (lib/constructs/directory-sync.ts), not by one
+ * resource per user; or an external OIDC issuer from the config. Either way the API maps the verified token to a roster
  * user through the bundled roster directory (runtime/control-plane/roster.ts).
  */
 export class EmployeeIdentity extends Construct {
@@ -91,18 +91,6 @@ export class EmployeeIdentity extends Construct {
     });
     this.domain = managedLoginDomain(this.userPool, config.name);
     this.consoleClient = consoleClient(this.userPool, () => this.requireConsoleUrl());
-    for (const user of config.users) {
-      // The username is the roster id, which the API maps to the user; construct ids follow user ids.
-      new cognito.CfnUserPoolUser(this, `User${constructIdOf(user.id)}`, {
-        userPoolId: this.userPool.userPoolId,
-        username: user.id,
-        userAttributes: [
-          { name: 'email', value: user.email },
-          { name: 'email_verified', value: 'true' },
-        ],
-        desiredDeliveryMediums: ['EMAIL'],
-      });
-    }
     this.issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${this.userPool.userPoolId}`;
     this.audience = [this.client.userPoolClientId, this.consoleClient.userPoolClientId];
     this.auth = cognitoSettings({

@@ -11,6 +11,7 @@ import { LauncherOptions } from '../constructs/cubicle-function';
 import { EdgeDistribution } from '../constructs/edge-distribution';
 import { OriginVerifySecret } from '../constructs/edge-origin-secret';
 import { EmployeeApi, FunctionBase } from '../constructs/employee-api';
+import { DirectorySync } from '../constructs/directory-sync';
 import { EmployeeIdentity } from '../constructs/identity';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
@@ -32,6 +33,8 @@ export interface ControlPlaneStackProps extends CubicleStackProps {
  */
 export class ControlPlaneStack extends CubicleStack {
   readonly identity: EmployeeIdentity;
+  /** The default identity's user sync (absent with an external OIDC issuer). */
+  readonly directorySync?: DirectorySync;
   readonly api: EmployeeApi;
   readonly lifecycle: LifecycleFunctions;
   readonly network: ControlPlaneNetwork;
@@ -71,12 +74,16 @@ export class ControlPlaneStack extends CubicleStack {
       idleTimeoutSeconds: config.runtime.idleTimeout,
     };
 
+    const rosterFile = writeRosterFile(rosterDirectory(config));
     this.identity = new EmployeeIdentity(this, 'Identity', { config });
+    if (this.identity.userPool) {
+      this.directorySync = new DirectorySync(this, 'DirectorySync', { base, config, userPool: this.identity.userPool, rosterFile });
+    }
     this.originSecret = new OriginVerifySecret(this, 'OriginVerify');
     this.api = new EmployeeApi(this, 'EmployeeApi', {
       base,
       identity: this.identity,
-      rosterFile: writeRosterFile(rosterDirectory(config)),
+      rosterFile,
       tables: platform.tables,
       tableKey: platform.key,
       launcher,

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Aws, SymlinkFollowMode, Validations } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -7,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkImageSkillsLink } from '../config/skills-catalog';
-import { AgentImages } from '../constructs/agent-images';
+import { AGENT_IMAGE_DIRECTORY, AgentImages } from '../constructs/agent-images';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -15,7 +14,7 @@ import { allowLogsService, EncryptedLogGroup } from '../constructs/encrypted-log
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
 
-export const AGENT_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'runtime', 'agent');
+export { AGENT_IMAGE_DIRECTORY } from '../constructs/agent-images';
 /**
  * `runtime/agent/skills` links to the repository's `skills/` folder, outside the image's build context:
  * CDK stages what the link points to (and hashes it), so the image gets the skills the config was checked
@@ -27,13 +26,11 @@ export interface PlatformStackProps extends CubicleStackProps {
   readonly network: NetworkStack;
 }
 
-/** Shared by every agent: the ECS cluster, the agent image, the execution role, logs and the platform key. */
+/** Shared by every agent: the ECS cluster, the agent images (one per CLI), the execution role, logs and the platform key. */
 export class PlatformStack extends CubicleStack {
   readonly key: kms.Key;
   readonly cluster: ecs.Cluster;
-  /** The agent image without skills. */
-  readonly agentImage: ecrAssets.DockerImageAsset;
-  /** One agent image per distinct set of skills in the roster (claim 6). */
+  /** One agent image per (CLI, set of skills) the roster's agents use (claim 6; README "Wake time"). */
   readonly agentImages: AgentImages;
   readonly executionRole: iam.Role;
   readonly agentLogGroup: logs.LogGroup;
@@ -60,10 +57,9 @@ export class PlatformStack extends CubicleStack {
     this.agentImages = new AgentImages(this, 'AgentImages', {
       directory: AGENT_IMAGE_DIRECTORY,
       followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,
-      skillSets: config.users.flatMap((user) => user.agents.map((agent) => agent.skills)),
+      agents: config.users.flatMap((user) => user.agents.map((agent) => ({ provider: agent.provider, skills: agent.skills }))),
       platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
     });
-    this.agentImage = this.agentImages.base;
 
     this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
       retentionDays: config.logs.retentionDays,
@@ -82,7 +78,7 @@ export class PlatformStack extends CubicleStack {
         },
       }),
     });
-    this.agentImage.repository.grantPull(this.executionRole);
+    for (const image of this.agentImages.all) image.repository.grantPull(this.executionRole);
     this.agentLogGroup.grantWrite(this.executionRole);
     Validations.of(this.executionRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

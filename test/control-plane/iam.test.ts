@@ -45,6 +45,7 @@ const ROLES: Record<FunctionName, SimulatedPrincipal> = {
   credentials: principalOf('credentials'),
   'task-events': principalOf('task-events'),
   reaper: principalOf('reaper'),
+  'directory-sync': principalOf('directory-sync'),
 };
 
 const ITEM_ACTIONS = [
@@ -71,6 +72,7 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
   credentials: {},
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   reaper: { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
+  'directory-sync': {},
 };
 
 const simulator = new IamSimulator();
@@ -92,7 +94,7 @@ describe('control-plane roles × tables (every partition, every item action)', (
       }
     }
     expect(mismatches).toEqual([]);
-    expect(evaluations).toBe(4 * 4 * ITEM_ACTIONS.length);
+    expect(evaluations).toBe(Object.keys(ROLES).length * 4 * ITEM_ACTIONS.length);
   });
 
   it('only the reaper queries the active index; nobody queries another index or scans it', async () => {

@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { topBlocks } from '../../lib/constructs/control-plane-network';
 import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
+import { DIRECTORY_SYNC_ACTIONS, DIRECTORY_SYNC_TYPE, rosterIdentityDigest } from '../../lib/constructs/directory-sync';
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/routes';
 import { STARTED_BY } from '../../runtime/shared/names';
 import { TABLES } from '../../runtime/shared/tables';
@@ -80,17 +81,51 @@ describe('routes and authorizer', () => {
 describe('Cognito user pool', () => {
   const config = exampleConfig();
 
-  it('holds exactly the roster\'s users (username = user id), admin-created, with required MFA', () => {
+  it('is admin-created only, with required MFA, and holds no resource per user', () => {
     template.hasResourceProperties('AWS::Cognito::UserPool', {
       AdminCreateUserConfig: Match.objectLike({ AllowAdminCreateUserOnly: true }),
       MfaConfiguration: 'ON',
       EnabledMfas: ['SOFTWARE_TOKEN_MFA'],
       DeletionProtection: 'ACTIVE',
     });
-    const users = resourcesOfType(json, 'AWS::Cognito::UserPoolUser').map(([, r]) => r.Properties);
-    expect(users.map((u) => [u.Username, u.UserAttributes])).toEqual(
-      config.users.map((u) => [u.id, [{ Name: 'email', Value: u.email }, { Name: 'email_verified', Value: 'true' }]]),
-    );
+    expect(resourcesOfType(json, 'AWS::Cognito::UserPoolUser')).toEqual([]);
+  });
+
+  it('syncs the roster into the pool with one custom resource: the pool id and a digest of the roster\'s identities', () => {
+    const [[poolId]] = resourcesOfType(json, 'AWS::Cognito::UserPool');
+    const sync = resourcesOfType(json, DIRECTORY_SYNC_TYPE);
+    expect(sync).toHaveLength(1);
+    expect(sync[0][1].Properties).toEqual({
+      ServiceToken: { 'Fn::GetAtt': [functionOf(json, 'directory-sync').id, 'Arn'] },
+      ServiceTimeout: '1200',
+      UserPoolId: { Ref: poolId },
+      RosterIdentities: rosterIdentityDigest(config),
+    });
+  });
+
+  it('lets the sync function create, update, enable, disable and sign out users of this pool only: never delete, never touch passwords or MFA', () => {
+    const [[poolId]] = resourcesOfType(json, 'AWS::Cognito::UserPool');
+    const cognito = statementsOf(json, 'directory-sync').filter((s) => actionsOf(s).some((a) => a.startsWith('cognito-idp:')));
+    expect(cognito).toEqual([
+      {
+        Effect: 'Allow',
+        Action: [...DIRECTORY_SYNC_ACTIONS],
+        Resource: { 'Fn::GetAtt': [poolId, 'Arn'] },
+      },
+    ]);
+    const all = statementsOf(json, 'directory-sync').flatMap(actionsOf);
+    for (const action of ['cognito-idp:AdminDeleteUser', 'cognito-idp:AdminSetUserPassword', 'cognito-idp:AdminSetUserMFAPreference', 'cognito-idp:AdminResetUserPassword', 'cognito-idp:*']) {
+      expect(all, action).not.toContain(action);
+    }
+  });
+
+  it('changes the digest when a user or an email changes, not when agents change', () => {
+    const base = rosterIdentityDigest(config);
+    const [first, ...rest] = config.users;
+    expect(rosterIdentityDigest({ ...config, users: [...rest].reverse().concat(first) })).toBe(base);
+    expect(rosterIdentityDigest({ ...config, users: [{ ...first, agents: first.agents.slice(1) }, ...rest] })).toBe(base);
+    expect(rosterIdentityDigest({ ...config, users: [{ ...first, email: 'new@acme.example' }, ...rest] })).not.toBe(base);
+    expect(rosterIdentityDigest({ ...config, users: rest })).not.toBe(base);
   });
 
   it('gives the app client no write access to attributes and no client secret', () => {

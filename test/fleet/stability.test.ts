@@ -34,16 +34,17 @@ const before = synth(base, lock);
 const fleetStacks = [...before.keys()].filter((n) => n.includes('-Fleet-'));
 
 /**
- * The ControlPlane stack holds a sign-in user per roster user, and its functions bundle the roster
- * directory (lib/constructs/control-plane-roster.ts, sorted by id), whose code asset changes when users
- * are added or removed. Nothing else in that stack may change, and no other user's resource in it.
+ * The ControlPlane stack's functions bundle the roster directory (lib/constructs/control-plane-roster.ts,
+ * sorted by id), whose code asset changes when users are added or removed, and the directory sync's input
+ * is a digest of the roster's identities (lib/constructs/directory-sync.ts), which changes with them. It
+ * holds no resource per user. Nothing else in that stack may change.
  */
 const CONTROL_PLANE = 'acme-ControlPlane';
 function withoutCodeAssets(template: TemplateJson | undefined, editedUser?: string): unknown {
   const resources = Object.entries(template?.Resources ?? {}).filter(([id]) => !(editedUser && id.includes(`User${editedUser}`)));
-  return JSON.parse(JSON.stringify({ ...template, Resources: Object.fromEntries(resources) }).replace(/"S3Key":"[0-9a-f]{64}\.zip"/g, '"S3Key":"<code>"'));
+  return JSON.parse(JSON.stringify({ ...template, Resources: Object.fromEntries(resources) }).replace(/"S3Key":"[0-9a-f]{64}\.zip"/g, '"S3Key":"<code>"').replace(/"RosterIdentities":"[0-9a-f]{64}"/g, '"RosterIdentities":"<digest>"'));
 }
-/** Every stack but `except` is unchanged; in the ControlPlane, all but `editedUser`'s sign-in user and the code. */
+/** Every stack but `except` is unchanged; in the ControlPlane, all but the code and the roster digest. */
 function expectSameStacks(after: Map<string, TemplateJson>, except: string[], editedUser?: string): void {
   expect([...after.keys()]).toEqual([...before.keys()]);
   for (const [name, template] of before) {

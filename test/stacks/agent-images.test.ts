@@ -54,21 +54,24 @@ describe('agent images per skill set', () => {
       others.add(JSON.stringify(files(context).filter((f) => !f.startsWith('skills/'))));
     }
     expect(others.size).toBe(1);
-    // The example has three distinct skill sets: none, crm-notes, style-guide.
-    expect(new Set(contexts.values()).size).toBe(3);
+    // The example's (CLI, skills) pairs: claude with none or crm-notes, codex with none or crm-notes, gemini
+    // with style-guide.
+    expect(new Set(contexts.values()).size).toBe(5);
   });
 
   it('a skill that is not in runtime/agent/skills fails synth with its name', () => {
     expect([...shippedSkills(path.join(AGENT_IMAGE_DIRECTORY, 'skills'))].sort()).toEqual(['crm-notes@1.2.0', 'style-guide@0.3.1']);
     const stack = new Stack(new App(), 'S');
-    expect(() => new AgentImages(stack, 'Images', { directory: AGENT_IMAGE_DIRECTORY, skillSets: [['crm-notes@1.2.0', 'crm-notes@9.9.9']], platform: Platform.LINUX_AMD64 })).toThrow(
+    expect(() => new AgentImages(stack, 'Images', { directory: AGENT_IMAGE_DIRECTORY, agents: [{ provider: 'anthropic', skills: ['crm-notes@1.2.0', 'crm-notes@9.9.9'] }], platform: Platform.LINUX_AMD64 })).toThrow(
       `skill crm-notes@9.9.9 is not in ${path.join(AGENT_IMAGE_DIRECTORY, 'skills')} (expected <name>/<version>/SKILL.md)`,
     );
   });
 
-  it('agents with the same skills share one image', () => {
-    expect(contextOf('alice', 'sales')).toBe(contextOf('chen', 'analyst'));
-    expect(contextOf('alice', 'finance')).toBe(contextOf('chen', 'scout'));
+  it('agents with the same CLI and skills share one image; another CLI or other skills get another', () => {
+    expect(contextOf('bruno', 'research')).toBe(contextOf('chen', 'ops')); // bedrock and anthropic: Claude Code, no skills
+    expect(contextOf('bruno', 'research')).toBe(contextOf('chen', 'scout'));
+    expect(contextOf('alice', 'sales')).not.toBe(contextOf('chen', 'analyst')); // same skills, Claude Code vs Codex
+    expect(contextOf('alice', 'sales')).not.toBe(contextOf('chen', 'ops')); // same CLI, other skills
     expect(contextOf('alice', 'sales')).not.toBe(contextOf('bruno', 'writer'));
   });
 

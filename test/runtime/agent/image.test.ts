@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -6,6 +6,7 @@ import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import { describe, expect, it } from 'vitest';
 import { buildAgent, DIST_DIR } from '../../../runtime/agent/build';
 import { AGENT_IMAGE_DIRECTORY, AGENT_IMAGE_FOLLOW_SYMLINKS } from '../../../lib/stacks/platform-stack';
+import { imageEstimate } from '../../../scripts/bench/image';
 import { REPO, workDir } from './helpers';
 
 const AGENT = path.join(REPO, 'runtime', 'agent');
@@ -51,9 +52,19 @@ describe('Dockerfile', () => {
     expect(from).toHaveLength(1);
     expect(from[0]).toMatch(/^FROM \S+:22-bookworm-slim@sha256:[0-9a-f]{64}$/);
     const args = Object.fromEntries(instructions.filter((l) => l.startsWith('ARG ')).map((l) => l.slice(4).split('=')));
-    expect(args).toEqual({ CLAUDE_CODE_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/), CODEX_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/), GEMINI_CLI_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
+    expect(args).toEqual({
+      CLAUDE_CODE_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+      CODEX_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+      GEMINI_CLI_VERSION: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+      // No default: the Platform stack names the CLI of each image (lib/constructs/agent-images.ts).
+      AGENT_CLI: undefined,
+    });
     const install = instructions.find((l) => l.includes('npm install --global'))!;
-    for (const pkg of ['@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}', '@openai/codex@${CODEX_VERSION}', '@google/gemini-cli@${GEMINI_CLI_VERSION}']) expect(install).toContain(pkg);
+    for (const pkg of ['claude) package="@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}"', 'codex) package="@openai/codex@${CODEX_VERSION}"', 'gemini) package="@google/gemini-cli@${GEMINI_CLI_VERSION}"']) {
+      expect(install).toContain(pkg);
+    }
+    // Anything else stops the build rather than producing an image without a CLI.
+    expect(install).toMatch(/\*\) echo "AGENT_CLI must be claude, codex or gemini .*exit 1/);
     expect(dockerfile).not.toMatch(/@latest|:latest/);
   });
 
@@ -141,3 +152,22 @@ function skillFiles(): string[] {
   walk(root);
   return out;
 }
+
+describe('image size estimate (scripts/bench/image.ts)', () => {
+  it('has a measured size for the Dockerfile’s base, apt packages and every pinned CLI version, and each image stays under 300 MB', () => {
+    const estimate = imageEstimate(AGENT);
+    expect(Object.keys(estimate.byCli).sort()).toEqual(['claude', 'codex', 'gemini']);
+    for (const [cli, mib] of Object.entries(estimate.byCli)) expect(mib * 1.048576, cli).toBeLessThanOrEqual(300);
+  });
+
+  it('refuses a Dockerfile whose CLI version has no measured size', () => {
+    const dir = workDir();
+    try {
+      for (const f of ['Dockerfile', 'image-sizes.json']) writeFileSync(path.join(dir.root, f), readFileSync(path.join(AGENT, f), 'utf8').replace('CODEX_VERSION=0.169.0', 'CODEX_VERSION=0.170.0'));
+      for (const d of ['dist', 'policy', 'skills']) cpSync(path.join(AGENT, d), path.join(dir.root, d), { recursive: true });
+      expect(() => imageEstimate(dir.root)).toThrow('image-sizes.json has no size for @openai/codex@0.170.0');
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
