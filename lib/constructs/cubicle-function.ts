@@ -8,6 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { TOKEN_ENV } from '../../runtime/control-plane/auth/token-verifier';
 import { ENV } from '../../runtime/control-plane/env';
 import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
 import { agentRolePath, secretNamePrefix, taskFamilyPrefix, userKeyAlias } from '../../runtime/shared/names';
@@ -292,3 +293,21 @@ export function bindSecretWriter(fn: CubicleFunction, deployment: string): void 
   acknowledgeWildcard(fn, secrets, 'This deployment\'s secret-name prefix: the fleet stacks create the secrets (their ARNs end in a random suffix), and each secret\'s resource policy admits only this role for PutSecretValue.');
 }
 
+
+/** What a function needs to verify employees' tokens itself (runtime/control-plane/auth). */
+export interface TokenIssuer {
+  /** `cognito` for the default user pool (access tokens of its app client), `oidc` for an external issuer. */
+  readonly kind: 'cognito' | 'oidc';
+  readonly issuer: string;
+  readonly audience: readonly string[];
+}
+
+/**
+ * The token verifier's settings: issuer, audience (or Cognito app client) and kind. No grant goes with
+ * them: the issuer's JWKS is public, fetched over HTTPS through the functions' egress.
+ */
+export function bindTokenVerifier(fn: CubicleFunction, issuer: TokenIssuer): void {
+  fn.setEnv(TOKEN_ENV.kind, issuer.kind);
+  fn.setEnv(TOKEN_ENV.issuer, issuer.issuer);
+  fn.setEnv(TOKEN_ENV.audience, issuer.audience.join(','));
+}

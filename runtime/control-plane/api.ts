@@ -8,14 +8,16 @@ import * as z from 'zod/mini';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
 import { SORTABLE_ID_PATTERN, type EventRow } from '../shared/rows';
 import { pairKey } from '../shared/tables';
+import type { Authenticator } from './auth';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
 import { decideApproval, getSessions, putMessage, readEventPage, type RecordDeps } from './records';
 import { API_ROUTES } from './routes';
-import { agentOf, type Roster, type RosterAgent, type RosterUser } from './roster';
+import { agentOf, type RosterAgent, type RosterUser } from './roster';
 
 export interface ApiDeps {
-  readonly roster: Roster;
+  /** Verifies the bearer token and maps it to a roster user. */
+  readonly auth: Authenticator;
   readonly lifecycle: LifecycleDeps;
   readonly records: RecordDeps;
   readonly logger: Logger;
@@ -58,7 +60,7 @@ const ROUTES: Record<string, Route> = {
 };
 
 export function createApiHandler(deps: ApiDeps): (event: HttpEvent) => Promise<HttpResult> {
-  return (event) => handleWithIdentity(deps.logger, deps.roster, event, async (user, requestId) => {
+  return (event) => handleWithIdentity(deps.logger, deps.auth, event, async (user, requestId) => {
     const route = ROUTES[event.routeKey];
     if (!route) throw new HttpError(404, 'No such route.');
     if (route !== listEvents && Object.keys(event.queryStringParameters ?? {}).length > 0) {
