@@ -6,10 +6,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod/mini';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
-import { SORTABLE_ID_PATTERN, type EventRow } from '../shared/rows';
+import { SORTABLE_ID_PATTERN } from '../shared/rows';
 import { pairKey } from '../shared/tables';
 import type { Authenticator } from './auth';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
+import { eventView } from './event-view';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
 import { decideApproval, getSessions, putMessage, readEventPage, type RecordDeps } from './records';
 import { API_ROUTES } from './routes';
@@ -81,6 +82,8 @@ function userAgent(user: RosterUser, agentId: string | undefined): RosterAgent {
   return agent;
 }
 
+export { eventView };
+
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 export function agentView(agent: RosterAgent, row: SessionRow | undefined) {
@@ -145,19 +148,6 @@ async function postMessage(deps: ApiDeps, { user, agent, event, requestId }: Cal
     if (error instanceof WakeFailed) return wakeFailed(requestId, { messageId });
     throw error;
   }
-}
-
-export function eventView(row: EventRow) {
-  return {
-    seq: row.sk,
-    type: row.type,
-    at: new Date(row.at).toISOString(),
-    requestId: row.requestId,
-    messageId: row.messageId,
-    data: row.data,
-    prevHash: row.prevHash,
-    hash: row.hash,
-  };
 }
 
 async function listEvents(deps: ApiDeps, { user, agent, event }: Call): Promise<HttpResult> {

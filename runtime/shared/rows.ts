@@ -186,6 +186,16 @@ export interface ControlPlaneSessionRow extends SessionRow {
   readonly exitCode?: number;
   /** Request id of a wake that arrived while STOPPING: the STOPPED event starts a new session. */
   readonly wakePending?: string;
+  /**
+   * The session's relay nonce (base64url of 32 random bytes), generated at wake; claimed once by the
+   * session's task over the relay (runtime/relay/runtime-auth.ts). No runtime role can read this table.
+   */
+  readonly relayNonce?: string;
+  /** When the nonce was claimed, and by which task id. */
+  readonly relayClaimedAt?: number;
+  readonly relayTask?: string;
+  /** Sequence number of the last runtime frame the relay applied for this session. */
+  readonly relaySeq?: number;
 }
 
 /** Event types the control plane appends (data never holds message bodies or credentials). */
@@ -197,5 +207,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'lifecycle.reap',
   'lifecycle.orphan',
   'approval.decided',
+  /** A second claim of a session's relay nonce (security-relevant: someone else tried to be the runtime). */
+  'relay.claim_refused',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];
