@@ -33,6 +33,7 @@ export const RUNTIME_TABLE_ACTIONS: Readonly<Record<TableName, readonly string[]
   events: ['dynamodb:PutItem', 'dynamodb:Query'],
   /** Ask for approval, read the decision, expire an unanswered request. */
   approvals: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  connections: [],
 };
 
 /**

@@ -80,6 +80,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void upgrade(req, socket, head));
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy()); // a client that gave up mid-handshake
     const url = new URL(req.url ?? '/', 'http://local');
     const api = apiAt(url.pathname);
     if (!api) return refuseUpgrade(socket, 404, 'no such API');
@@ -107,6 +108,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       const connection: Connection = { socket: ws, api, queue: Promise.resolve(), connectedAt: Date.now() };
       open.set(connectionId, connection);
       sockets.set(connectionId, ws);
+      ws.on('error', () => ws.terminate()); // a reset client; 'close' follows
       ws.on('message', (data, isBinary) => {
         connection.queue = connection.queue.then(() =>
           invoke(api, {
@@ -162,7 +164,9 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       for (const { socket } of open.values()) socket.terminate();
       await Promise.all([...open.values()].map((c) => c.queue));
       wss.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections(); // the management clients keep connections alive
+      await closed;
     },
   };
 }

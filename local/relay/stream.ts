@@ -1,10 +1,12 @@
 /**
  * A stand-in for the DynamoDB streams the relay's fan-out reads in AWS (dynalite has none): a middleware
  * on a DynamoDB client that, after each successful PutItem on the Events or Inbox table, hands the new
- * row to the same fan-out functions the stream handler calls (runtime/relay/fanout.ts). Attach it to the
- * client every local writer of those tables uses.
+ * row to the same fan-out functions the stream handler calls (runtime/relay/fanout.ts). Like a stream,
+ * rows that arrive while a fan-out runs are handed over together, in order, as the next batch. Attach it
+ * to the client every local writer of those tables uses.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventRow } from '../../runtime/shared/rows';
 
@@ -17,17 +19,20 @@ export interface StreamTargets {
   readonly onError?: (error: unknown) => void;
 }
 
-export function attachStreamStandIn(client: DynamoDBClient, targets: StreamTargets): void {
-  client.middlewareStack.add(
+/** `client`: the DynamoDB client (or a document client over it: they share one middleware stack). */
+export function attachStreamStandIn(client: Pick<DynamoDBClient | DynamoDBDocumentClient, 'middlewareStack'>, targets: StreamTargets): void {
+  const events = batcher<EventRow>((rows) => targets.onEvents(rows), targets.onError);
+  const inbox = batcher<string>((pairs) => targets.onInbox(pairs), targets.onError);
+  (client.middlewareStack as DynamoDBClient['middlewareStack']).add(
     (next, context) => async (args) => {
       const result = await next(args);
       if (context.commandName === 'PutItemCommand') {
         const input = args.input as { TableName?: string; Item?: Record<string, unknown> };
         const item = input.Item && isMarshalled(input.Item) ? unmarshall(input.Item as never) : input.Item;
         if (item && input.TableName === targets.eventsTable) {
-          void targets.onEvents([item as EventRow]).catch((error) => targets.onError?.(error));
+          events(item as EventRow);
         } else if (item && input.TableName === targets.inboxTable) {
-          void targets.onInbox([String(item.pk)]).catch((error) => targets.onError?.(error));
+          inbox(String(item.pk));
         }
       }
       return result;
@@ -39,4 +44,23 @@ export function attachStreamStandIn(client: DynamoDBClient, targets: StreamTarge
 function isMarshalled(item: Record<string, unknown>): boolean {
   const pk = item.pk as Record<string, unknown> | undefined;
   return typeof pk === 'object' && pk !== null && 'S' in pk;
+}
+
+/** Queues items and hands them to `run` in order, one batch at a time. */
+function batcher<T>(run: (batch: T[]) => Promise<void>, onError: ((error: unknown) => void) | undefined): (item: T) => void {
+  let pending: T[] = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      await run(batch).catch((error) => onError?.(error));
+    }
+    draining = false;
+  };
+  return (item) => {
+    pending.push(item);
+    if (!draining) void drain();
+  };
 }

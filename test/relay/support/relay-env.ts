@@ -1,0 +1,146 @@
+/**
+ * The relay as it runs locally, for tests: dynalite with every control-plane table, the real device,
+ * runtime and fan-out handlers behind the local `ws` adapter (local/relay/), the @connections API they
+ * post through with the real SDK client, the stream stand-in, and the IAM stand-in for task identities.
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ensureAwake, getSession } from '../../../runtime/control-plane/lifecycle';
+import { Roster } from '../../../runtime/control-plane/roster';
+import { createDeviceHandler } from '../../../runtime/relay/device';
+import { fanOutEvents, nudgeInbox, type FanoutDeps } from '../../../runtime/relay/fanout';
+import { managementPoster } from '../../../runtime/relay/poster';
+import { RoleDirectory } from '../../../runtime/relay/runtime-auth';
+import { createRuntimeHandler } from '../../../runtime/relay/runtime-side';
+import { agentRoleName } from '../../../runtime/shared/names';
+import type { EventLog } from '../../../runtime/shared/event-log';
+import type { AwsCredentials } from '../../../runtime/shared/sigv4-connect';
+import { pairKey } from '../../../runtime/shared/tables';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { startRelayAdapter, type RelayAdapter } from '../../../local/relay/adapter';
+import { IamStandIn } from '../../../local/relay/iam';
+import { attachStreamStandIn } from '../../../local/relay/stream';
+import { startDynamo, type TestDynamo } from '../../control-plane/support/dynamo';
+import { ACCOUNT, Clock, DIRECTORY, fakeEcs, lifecycleDeps } from '../../control-plane/support/fixtures';
+import { ISSUER } from '../../support/tokens';
+
+export const DEVICE_PATH = '/v1/relay';
+export const RUNTIME_PATH = '/runtime';
+/** The fixtures' roster plus carol, whose agents give tests fresh pairs. */
+export const ROSTER = new Roster({
+  ...DIRECTORY,
+  users: [
+    ...DIRECTORY.users,
+    { id: 'carol', email: 'carol@acme.example', agents: ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight'].map((id) => ({ id, provider: 'anthropic', providerSecret: true, secretConnections: [] })) },
+  ],
+});
+
+export interface Task {
+  readonly userId: string;
+  readonly agentId: string;
+  readonly pair: string;
+  readonly taskId: string;
+  readonly sessionId: string;
+  readonly credentials: AwsCredentials;
+}
+
+export interface RelayEnv {
+  readonly dynamo: TestDynamo;
+  readonly adapter: RelayAdapter;
+  readonly iam: IamStandIn;
+  readonly fanout: FanoutDeps;
+  readonly deviceUrl: string;
+  readonly runtimeUrl: string;
+  readonly errors: unknown[];
+  /** Wakes a pair for real (lifecycle.ts, ECS faked) and registers its task's credentials. */
+  wake(userId: string, agentId: string): Promise<Task>;
+  /** Credentials standing for an arbitrary role session (attacks). */
+  principal(arn: string): AwsCredentials;
+  close(): Promise<void>;
+}
+
+const silent = () => new Logger({ serviceName: 'relay-test', logLevel: 'SILENT' });
+
+export async function startRelayEnv(options: { deviceRate?: { frames: number; windowMs: number } } = {}): Promise<RelayEnv> {
+  const dynamo = await startDynamo();
+  const iam = new IamStandIn();
+  const errors: unknown[] = [];
+  const eventLogs = new Map<string, EventLog>();
+  let adapter: RelayAdapter | undefined;
+  const client = (path: string) =>
+    new ApiGatewayManagementApiClient({
+      endpoint: adapter?.managementEndpoint(path),
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'relay', secretAccessKey: 'relay' },
+      maxAttempts: 1,
+    });
+  // Endpoints are known once the adapter listens: the posters resolve them lazily.
+  const lazyPoster = (path: string) => {
+    let poster: ReturnType<typeof managementPoster> | undefined;
+    const get = () => (poster ??= managementPoster(client(path)));
+    return { post: (id: string, m: unknown) => get().post(id, m), close: (id: string) => get().close(id) };
+  };
+  const devices = lazyPoster(DEVICE_PATH);
+  const runtimes = lazyPoster(RUNTIME_PATH);
+  const tables = dynamo.tables;
+  const base = { doc: dynamo.doc, eventsTable: tables.events, connectionsTable: tables.connections, now: Date.now };
+  const fanout: FanoutDeps = { ...base, devices, runtimes };
+  const device = createDeviceHandler({ ...base, devices, auth: ISSUER.authenticator(ROSTER), log: silent(), rateLimit: options.deviceRate });
+  const runtime = createRuntimeHandler({
+    ...base,
+    sessionsTable: tables.sessions,
+    inboxTable: tables.inbox,
+    approvalsTable: tables.approvals,
+    eventLogs,
+    runtimes,
+    roles: new RoleDirectory('acme', ROSTER, ACCOUNT),
+    log: silent(),
+  });
+  attachStreamStandIn(dynamo.doc, {
+    eventsTable: tables.events,
+    inboxTable: tables.inbox,
+    onEvents: (rows) => fanOutEvents(fanout, rows),
+    onInbox: (pairs) => nudgeInbox(fanout, pairs),
+    onError: (error) => errors.push(error),
+  });
+  adapter = await startRelayAdapter({
+    accountId: ACCOUNT,
+    apis: [
+      { path: DEVICE_PATH, handler: device },
+      { path: RUNTIME_PATH, handler: runtime, iam },
+    ],
+  });
+  const fake = fakeEcs();
+  const clock = new Clock(Date.now());
+  const lifecycle = { ...lifecycleDeps(dynamo, fake.ecs, clock), now: Date.now };
+
+  const principal = (arn: string): AwsCredentials => {
+    const credentials = { accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(20).toString('base64'), sessionToken: randomBytes(24).toString('base64') };
+    iam.register({ ...credentials, arn });
+    return credentials;
+  };
+
+  return {
+    dynamo,
+    adapter,
+    iam,
+    fanout,
+    errors,
+    deviceUrl: adapter.url(DEVICE_PATH),
+    runtimeUrl: adapter.url(RUNTIME_PATH),
+    principal,
+    async wake(userId, agentId) {
+      const pair = pairKey(userId, agentId);
+      await ensureAwake(lifecycle, userId, agentId, `wake-${randomBytes(4).toString('hex')}`);
+      const session = await getSession(lifecycle, pair);
+      const taskId = String(session?.taskArn).split('/').at(-1) as string;
+      const credentials = principal(`arn:aws:sts::${ACCOUNT}:assumed-role/${agentRoleName('acme', userId, agentId)}/${taskId}`);
+      return { userId, agentId, pair, taskId, sessionId: session?.sessionId as string, credentials };
+    },
+    async close() {
+      await adapter?.close();
+      fake.mock.restore();
+      await dynamo.close();
+    },
+  };
+}
