@@ -55,7 +55,19 @@ function batcher<T>(run: (batch: T[]) => Promise<void>, onError: ((error: unknow
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
-      await run(batch).catch((error) => onError?.(error));
+      // Like a stream, a failed batch is retried (deliveries are idempotent per cursor) before it is reported.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await run(batch);
+          break;
+        } catch (error) {
+          if (attempt >= 3) {
+            onError?.(error);
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
     }
     draining = false;
   };

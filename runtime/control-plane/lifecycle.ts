@@ -144,7 +144,7 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
         'SET #status = :starting, #sessionId = :sid, #requestId = :rid, #startedAt = :now, #deadlineAt = :deadline, ' +
         '#lastActivityAt = :now, #activeShard = :shard, #version = if_not_exists(#version, :zero) + :one, #relayNonce = :nonce ' +
         'REMOVE #taskArn, #stopReason, #stopCode, #exitCode, #wakePending, #runningAt, #stoppingAt, #stoppedAt, ' +
-        '#relayClaimedAt, #relayTask, #relaySeq',
+        '#relayClaimedAt, #relayTask',
       ConditionExpression: 'attribute_not_exists(#pk) OR #status IN (:stopped, :failed)',
     },
     {

@@ -6,6 +6,8 @@
  * - `<user>#<agent>` / `device#<connectionId>`: a device's subscription to that pair, with the cursor of
  *   the last event sent to it.
  * - `<user>#<agent>` / `runtime#<connectionId>`: an authenticated runtime connection of that pair.
+ * - `<user>#<agent>` / `session#<sessionId>`: the session's frame sequence — the last frame applied, and
+ *   the one being applied (sequence numbers continue across a runtime's reconnects).
  *
  * Fan-out reads a pair's partition with one consistent Query: no index lag between a subscribe and the
  * first live event. Every item expires (TTL) after API Gateway's 2-hour connection limit plus a margin.
@@ -204,4 +206,62 @@ export async function countFrame(deps: ConnectionDeps, connectionId: string, max
     if (!isConditionFailure(error)) throw error;
     return false;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frame sequence of a session: a frame is claimed (`applying`) before its operations run, so a
+// copy of it (sent again after a reconnect while the first is still being applied) can never run twice;
+// a claim older than `staleMs` (the function died mid-frame) may be taken over by the same frame.
+// ---------------------------------------------------------------------------------------------
+
+/** A session may live 24 hours (runtime.maxTaskDuration's limit); its sequence row a little longer. */
+const SEQUENCE_TTL_SECONDS = 26 * 3600;
+const sequenceKey = (pair: string, sessionId: string) => ({ [PARTITION_KEY]: pair, [SORT_KEY]: `session#${sessionId}` });
+
+export interface FrameSequence {
+  /** The last frame applied (0: none). */
+  readonly seq: number;
+  /** A frame being applied right now (not stale). */
+  readonly busy: boolean;
+}
+
+export async function frameSequence(deps: ConnectionDeps, pair: string, sessionId: string, staleMs: number): Promise<FrameSequence> {
+  const out = await deps.doc.send(new GetCommand({ TableName: deps.connectionsTable, Key: sequenceKey(pair, sessionId), ConsistentRead: true }));
+  const item = out.Item as { seq?: number; applying?: number; applyingAt?: number } | undefined;
+  return { seq: item?.seq ?? 0, busy: item?.applying !== undefined && deps.now() - (item.applyingAt ?? 0) < staleMs };
+}
+
+/** Claims frame `seq` (the next after the last applied, and no live claim); false otherwise. */
+export async function beginFrame(deps: ConnectionDeps, pair: string, sessionId: string, seq: number, staleMs: number): Promise<boolean> {
+  const now = deps.now();
+  try {
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.connectionsTable,
+        Key: sequenceKey(pair, sessionId),
+        ...expression(
+          {
+            UpdateExpression: 'SET #applying = :seq, #applyingAt = :now, #expiresAt = :ttl',
+            ConditionExpression: `${seq === 1 ? '(attribute_not_exists(#seq) OR #seq = :previous)' : '#seq = :previous'} AND (attribute_not_exists(#applying) OR #applyingAt < :stale)`,
+          },
+          { seq, now, ttl: Math.floor(now / 1000) + SEQUENCE_TTL_SECONDS, previous: seq - 1, stale: now - staleMs },
+        ),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** Records frame `seq` as applied. */
+export async function endFrame(deps: ConnectionDeps, pair: string, sessionId: string, seq: number): Promise<void> {
+  await deps.doc.send(
+    new UpdateCommand({
+      TableName: deps.connectionsTable,
+      Key: sequenceKey(pair, sessionId),
+      ...expression({ UpdateExpression: 'SET #seq = :seq REMOVE #applying, #applyingAt', ConditionExpression: '#applying = :seq' }, { seq }),
+    }),
+  );
 }

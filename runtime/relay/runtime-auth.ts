@@ -109,29 +109,3 @@ export function claimedNonce(session: SessionRow | undefined, task: TaskIdentity
   if (!session || session.sessionId !== sessionId || session.relayTask !== task.taskId || !session.relayNonce) return undefined;
   return Buffer.from(session.relayNonce, 'base64url');
 }
-
-/** Records frame `seq` as applied: only from `seq - 1`, only for the claiming task (replays lose here too). */
-export async function advanceSeq(deps: SessionDeps, task: TaskIdentity, sessionId: string, seq: number): Promise<boolean> {
-  try {
-    await deps.doc.send(
-      new UpdateCommand({
-        TableName: deps.sessionsTable,
-        Key: { pk: task.pair },
-        ...expression(
-          {
-            UpdateExpression: 'SET #relaySeq = :seq',
-            ConditionExpression:
-              seq === 1
-                ? '#sessionId = :sid AND #relayTask = :task AND attribute_not_exists(#relaySeq)'
-                : '#sessionId = :sid AND #relayTask = :task AND #relaySeq = :previous',
-          },
-          seq === 1 ? { seq, sid: sessionId, task: task.taskId } : { seq, sid: sessionId, task: task.taskId, previous: seq - 1 },
-        ),
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
-}

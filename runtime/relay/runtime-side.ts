@@ -12,10 +12,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { appendLifecycleEvent } from '../control-plane/lifecycle';
 import { frameMac, macMatches } from '../shared/relay-mac';
 import { MAX_RUNTIME_FRAME_BYTES, RUNTIME_BODY, RUNTIME_FRAME, type RelayMessage, type ResumedBody, type SessionInfo } from '../shared/relay-protocol';
-import { authenticateRuntime, forgetConnection, getConnection, putConnection, type ConnectionDeps, type RuntimeConnection } from './connections';
+import { authenticateRuntime, beginFrame, endFrame, forgetConnection, frameSequence, getConnection, putConnection, type ConnectionDeps, type RuntimeConnection } from './connections';
 import type { Poster } from './poster';
 import { applyOp, type RowDeps, type RuntimeContext } from './runtime-rows';
-import { advanceSeq, claimedNonce, claimNonce, readSession, sessionOfTask, type RoleDirectory, type SessionRow, type TaskIdentity } from './runtime-auth';
+import { claimedNonce, claimNonce, readSession, sessionOfTask, type RoleDirectory, type SessionRow, type TaskIdentity } from './runtime-auth';
 import { frameText, ok, refuse, type WsEvent, type WsResult } from './ws-event';
 
 export interface RuntimeSideDeps extends ConnectionDeps, RowDeps {
@@ -24,6 +24,9 @@ export interface RuntimeSideDeps extends ConnectionDeps, RowDeps {
   readonly runtimes: Poster;
   readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
+
+/** A frame claimed longer ago than this was abandoned (the function died): the same frame may run again. */
+export const STALE_FRAME_MS = 60_000;
 
 export function createRuntimeHandler(deps: RuntimeSideDeps): (event: WsEvent) => Promise<WsResult> {
   return async (event) => {
@@ -112,8 +115,11 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   if (!nonce || !session) return reject(deps, connectionId, connection, 'no-nonce', 'No claimed nonce for this task.');
   if (frame.type === 'resume') {
     if (!macMatches(nonce, 'runtime', connectionId, 0, frame.body, frame.mac)) return reject(deps, connectionId, connection, 'forged', 'Frame refused.');
+    const sequence = await frameSequence(deps, task.pair, connection.sessionId, STALE_FRAME_MS);
+    // A frame of the previous connection is still being applied: its outcome decides where to resume.
+    if (sequence.busy) return reject(deps, connectionId, connection, 'busy', 'A frame is still being applied; resume again shortly.', false);
     await authenticateRuntime(deps, connection);
-    const body: ResumedBody = { lastSeq: session.relaySeq ?? 0, session: sessionInfo(session) };
+    const body: ResumedBody = { lastSeq: sequence.seq, session: sessionInfo(session) };
     const text = JSON.stringify(body);
     await post({ type: 'resumed', body: text, mac: frameMac(nonce, 'relay', connectionId, 0, text) });
     return;
@@ -122,8 +128,6 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   // A signed frame: authenticated connection, valid MAC, the next sequence number, well-formed body.
   if (connection.authenticated !== true) return reject(deps, connectionId, connection, 'unauthenticated', 'Claim or resume first.');
   if (!macMatches(nonce, 'runtime', connectionId, frame.seq, frame.body, frame.mac)) return reject(deps, connectionId, connection, 'forged', 'Frame refused.');
-  const expected = (session.relaySeq ?? 0) + 1;
-  if (frame.seq !== expected) return reject(deps, connectionId, connection, frame.seq < expected ? 'replayed' : 'reordered', 'Frame out of sequence.');
   let body;
   try {
     body = RUNTIME_BODY.safeParse(JSON.parse(frame.body));
@@ -131,19 +135,31 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
     return reject(deps, connectionId, connection, 'malformed', 'Malformed frame body.');
   }
   if (!body.success) return reject(deps, connectionId, connection, 'malformed', 'Malformed frame body.');
+  // Claimed before it runs: a replayed or reordered frame, or a copy of one being applied, never runs.
+  if (!(await beginFrame(deps, task.pair, connection.sessionId, frame.seq, STALE_FRAME_MS))) {
+    const { seq } = await frameSequence(deps, task.pair, connection.sessionId, STALE_FRAME_MS);
+    return reject(deps, connectionId, connection, frame.seq <= seq ? 'replayed' : frame.seq > seq + 1 ? 'reordered' : 'busy', 'Frame out of sequence.');
+  }
   const ctx: RuntimeContext = { pair: task.pair, taskId: task.taskId, taskArn: session.taskArn as string, sessionId: connection.sessionId };
   const results = [];
   for (const op of body.data.ops) results.push(await applyOp(deps, ctx, op));
-  if (!(await advanceSeq(deps, task, connection.sessionId, frame.seq))) return reject(deps, connectionId, connection, 'replayed', 'Frame out of sequence.');
+  await endFrame(deps, task.pair, connection.sessionId, frame.seq);
   const ack = JSON.stringify({ results });
   await post({ type: 'ack', seq: frame.seq, body: ack, mac: frameMac(nonce, 'relay', connectionId, frame.seq, ack) });
 }
 
-/** Refuses a frame: a security log line, an error frame, and the connection closed. */
-async function reject(deps: RuntimeSideDeps, connectionId: string, connection: Awaited<ReturnType<typeof getConnection>>, why: string, message: string): Promise<void> {
+/** Refuses a frame: a log line (a security event unless it is a retry signal), an error frame, and the connection closed. */
+async function reject(
+  deps: RuntimeSideDeps,
+  connectionId: string,
+  connection: Awaited<ReturnType<typeof getConnection>>,
+  why: string,
+  message: string,
+  security = true,
+): Promise<void> {
   const task = connection?.kind === 'runtime' ? taskOf(connection) : undefined;
   deps.log.warn('relay runtime frame refused', {
-    security_event: `relay.runtime.${why}`,
+    ...(security ? { security_event: `relay.runtime.${why}` } : { reason: why }),
     connection_id: connectionId,
     ...(task ? { user_id: task.userId, agent_id: task.agentId, task_id: task.taskId } : {}),
   });

@@ -194,8 +194,6 @@ export interface ControlPlaneSessionRow extends SessionRow {
   /** When the nonce was claimed, and by which task id. */
   readonly relayClaimedAt?: number;
   readonly relayTask?: string;
-  /** Sequence number of the last runtime frame the relay applied for this session. */
-  readonly relaySeq?: number;
 }
 
 /** Event types the control plane appends (data never holds message bodies or credentials). */

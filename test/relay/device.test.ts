@@ -174,6 +174,6 @@ describe('reconnect and resume', () => {
     collect(device);
     expect(seen).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1));
     await device.close();
-    expect(env.errors).toEqual([]);
+    expect(env.errors.map((e) => `${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`)).toEqual([]);
   });
 });
