@@ -19,7 +19,8 @@ import { claimedNonce, claimNonce, readSession, sessionOfTask, type RoleDirector
 import { frameText, ok, refuse, type WsEvent, type WsResult } from './ws-event';
 
 export interface RuntimeSideDeps extends ConnectionDeps, RowDeps {
-  readonly roles: RoleDirectory;
+  /** Maps the caller's role session ARN to its pair and task. */
+  readonly roles: Pick<RoleDirectory, 'identify'>;
   /** The runtime API's @connections. */
   readonly runtimes: Poster;
   readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;

@@ -3,7 +3,8 @@
  * runtime and fan-out handlers behind the local `ws` adapter (local/relay/), the @connections API they
  * post through with the real SDK client, the stream stand-in, and the IAM stand-in for task identities.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ensureAwake, getSession } from '../../../runtime/control-plane/lifecycle';
 import { Roster } from '../../../runtime/control-plane/roster';
@@ -56,6 +57,11 @@ export interface RelayEnv {
   wake(userId: string, agentId: string): Promise<Task>;
   /** Credentials standing for an arbitrary role session (attacks). */
   principal(arn: string): AwsCredentials;
+  /**
+   * A session row for a pair outside the roster (the agent tests' pairs), its role known to the relay,
+   * and credentials for its task: what a wake and ECS would give a real task.
+   */
+  runningSession(userId: string, agentId: string, extra?: Record<string, unknown>, credentials?: AwsCredentials): Promise<Task>;
   close(): Promise<void>;
 }
 
@@ -66,6 +72,9 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
   const iam = new IamStandIn();
   const errors: unknown[] = [];
   const eventLogs = new Map<string, EventLog>();
+  const directory = new RoleDirectory('acme', ROSTER, ACCOUNT);
+  /** Pairs outside the roster, by role name (runningSession). */
+  const extra = new Map<string, (arn: string | null | undefined) => ReturnType<RoleDirectory['identify']>>();
   let adapter: RelayAdapter | undefined;
   const client = (path: string) =>
     new ApiGatewayManagementApiClient({
@@ -93,7 +102,7 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
     approvalsTable: tables.approvals,
     eventLogs,
     runtimes,
-    roles: new RoleDirectory('acme', ROSTER, ACCOUNT),
+    roles: { identify: (arn) => directory.identify(arn) ?? extra.get(String(arn).split('/')[1] ?? '')?.(arn) },
     log: silent(),
   });
   attachStreamStandIn(dynamo.doc, {
@@ -136,6 +145,34 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
       const taskId = String(session?.taskArn).split('/').at(-1) as string;
       const credentials = principal(`arn:aws:sts::${ACCOUNT}:assumed-role/${agentRoleName('acme', userId, agentId)}/${taskId}`);
       return { userId, agentId, pair, taskId, sessionId: session?.sessionId as string, credentials };
+    },
+    async runningSession(userId, agentId, more = {}, given) {
+      const pair = pairKey(userId, agentId);
+      const role = agentRoleName('acme', userId, agentId);
+      extra.set(role, (arn) => {
+        const taskId = String(arn).split('/')[2];
+        return String(arn).startsWith(`arn:aws:sts::${ACCOUNT}:assumed-role/${role}/`) ? { pair, userId, agentId, taskId } : undefined;
+      });
+      const taskId = randomBytes(16).toString('hex');
+      const sessionId = randomUUID();
+      await dynamo.doc.send(
+        new PutCommand({
+          TableName: dynamo.tables.sessions,
+          Item: {
+            pk: pair,
+            status: 'RUNNING',
+            startedAt: Date.now(),
+            sessionId,
+            taskArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/acme-cluster/${taskId}`,
+            relayNonce: randomBytes(32).toString('base64url'),
+            ...more,
+          },
+        }),
+      );
+      const arn = `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${taskId}`;
+      const credentials = given ?? principal(arn);
+      if (given) iam.register({ ...given, arn });
+      return { userId, agentId, pair, taskId, sessionId, credentials };
     },
     async close() {
       await adapter?.close();

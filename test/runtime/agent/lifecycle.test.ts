@@ -34,7 +34,7 @@ describe('lifetime', () => {
     const p = h.pair('capped');
     await h.putSession(db, p);
     const message = await h.sendMessage(db, p, stubborn);
-    const capMs = 4_000;
+    const capMs = 6_000; // start-up (tsx, secrets, the relay's nonce) must fit well inside it
     const graceMs = 1_000;
     const agent = h.spawnAgent(
       h.agentEnv(db, p, path.join(dir.root, 'cap'), { CUBICLE_MAX_TASK_DURATION_MS: String(capMs), CUBICLE_STOP_GRACE_MS: String(graceMs) }),
