@@ -17,6 +17,17 @@ import { EncryptedLogGroup } from './encrypted-log-group';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const CONTROL_PLANE_HANDLERS = path.join(REPO_ROOT, 'runtime', 'control-plane', 'handlers');
+export const RELAY_HANDLERS = path.join(REPO_ROOT, 'runtime', 'relay', 'handlers');
+
+/** The relay's functions (runtime/relay/handlers/<name>.ts) by handler name. */
+const RELAY_ENTRIES = { 'relay-device': 'device', 'relay-runtime': 'runtime', 'relay-fanout': 'fanout' } as const;
+
+/** Source file of a function's handler. */
+export function handlerEntry(handler: CubicleFunctionProps['handler']): string {
+  return handler in RELAY_ENTRIES
+    ? path.join(RELAY_HANDLERS, `${RELAY_ENTRIES[handler as keyof typeof RELAY_ENTRIES]}.ts`)
+    : path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`);
+}
 
 /**
  * esbuild settings of every control-plane bundle (scripts/bench-control-plane.ts builds with the same).
@@ -35,8 +46,8 @@ export const BUNDLING = {
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
-  /** Handler file under runtime/control-plane/handlers, without extension. */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper';
+  /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
@@ -101,7 +112,7 @@ export class CubicleFunction extends Construct {
 
     const rosterFile = props.rosterFile;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(CONTROL_PLANE_HANDLERS, `${props.handler}.ts`),
+      entry: handlerEntry(props.handler),
       handler: 'handler',
       description: `Cubicle control plane: ${props.description}`,
       runtime: FUNCTION_RUNTIME,
@@ -173,7 +184,7 @@ export class CubicleFunction extends Construct {
 }
 
 /** DynamoDB item actions the control plane uses; Scan is deliberately not one of them. */
-export type TableAction = 'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:Query';
+export type TableAction = 'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem' | 'dynamodb:Query';
 
 export interface BindTableOptions {
   readonly table: dynamodb.ITable;

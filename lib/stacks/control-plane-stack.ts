@@ -9,9 +9,10 @@ import { createRetainedKey } from '../constructs/retained-key';
 import { LauncherOptions } from '../constructs/cubicle-function';
 import { EdgeDistribution } from '../constructs/edge-distribution';
 import { OriginVerifySecret } from '../constructs/edge-origin-secret';
-import { EmployeeApi, FunctionBase } from '../constructs/employee-api';
+import { EmployeeApi, FunctionBase, tokenIssuer } from '../constructs/employee-api';
 import { EmployeeIdentity } from '../constructs/identity';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
+import { Relay } from '../constructs/relay';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
@@ -38,6 +39,7 @@ export class ControlPlaneStack extends CubicleStack {
   readonly logsKey: kms.Key;
   readonly originSecret: OriginVerifySecret;
   readonly edge: EdgeDistribution;
+  readonly relay: Relay;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, { ...props, crossRegionReferences: true });
@@ -71,10 +73,11 @@ export class ControlPlaneStack extends CubicleStack {
 
     this.identity = new EmployeeIdentity(this, 'Identity', { config });
     this.originSecret = new OriginVerifySecret(this, 'OriginVerify');
+    const rosterFile = writeRosterFile(rosterDirectory(config));
     this.api = new EmployeeApi(this, 'EmployeeApi', {
       base,
       identity: this.identity,
-      rosterFile: writeRosterFile(rosterDirectory(config)),
+      rosterFile,
       tables: platform.tables,
       tableKey: platform.key,
       launcher,
@@ -88,8 +91,19 @@ export class ControlPlaneStack extends CubicleStack {
       launcher,
     });
 
+    this.relay = new Relay(this, 'Relay', {
+      base,
+      deployment: config.name,
+      rosterFile,
+      issuer: tokenIssuer(this.identity),
+      tables: platform.tables,
+      tableKey: platform.key,
+      originSecret: this.originSecret,
+    });
+
     this.edge = new EdgeDistribution(this, 'Edge', {
       api: this.api.api,
+      relayApi: this.relay.deviceApi,
       webAclArn: props.webAclArn,
       edge: config.edge,
       originSecret: this.originSecret,
@@ -100,6 +114,8 @@ export class ControlPlaneStack extends CubicleStack {
       value: this.edge.distribution.distributionDomainName,
       description: 'Target of the custom domain\'s CNAME or alias record',
     });
+    new CfnOutput(this, 'RelayUrl', { value: `${this.edge.url.replace(/^https:/, 'wss:')}/v1/relay`, description: 'Device relay (WebSocket; subprotocols cubicle.v1 and bearer.<JWT>)' });
+    new CfnOutput(this, 'RuntimeRelayUrl', { value: this.relay.runtimeUrl, description: 'Runtime relay (agent tasks only: IAM-authorized $connect)' });
     new CfnOutput(this, 'OriginUrl', { value: this.api.url, description: 'The API origin: refuses requests that did not come through CloudFront' });
     new CfnOutput(this, 'OriginSecretArn', { value: this.originSecret.secret.secretArn, description: 'Origin-verify secret (rotation: README "Edge")' });
     if (this.identity.userPool && this.identity.client) {

@@ -1,8 +1,8 @@
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
-import { TableName, TABLES } from '../../runtime/shared/tables';
 import { UserConfig } from '../config/schema';
 import { AgentCell, AgentPlatformRefs } from '../constructs/agent-cell';
+import { Relay } from '../constructs/relay';
 import { UserVault } from '../constructs/user-vault';
 import { stableConstructId } from '../fleet/naming';
 import { ShardFileSystem } from '../fleet/shard-file-system';
@@ -17,6 +17,8 @@ export interface FleetStackProps extends CubicleStackProps {
   readonly users: readonly UserConfig[];
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
+  /** The control plane's relay: the tasks' only way to the control plane (runtime API). */
+  readonly relay: Relay;
 }
 
 /**
@@ -46,19 +48,13 @@ export class FleetStack extends CubicleStack {
       securityGroupId: network.efsSecurityGroup.securityGroupId,
     });
 
-    // Cross-stack values, read once: every cell shares the same references to the Platform stack.
-    const tables = Object.fromEntries(
-      (Object.keys(TABLES) as TableName[]).map((name) => [
-        name,
-        { tableName: platform.tables[name].tableName, tableArn: platform.tables[name].tableArn },
-      ]),
-    ) as AgentPlatformRefs['tables'];
+    // Cross-stack values, read once: every cell shares the same references to the Platform and
+    // ControlPlane stacks.
     const refs: AgentPlatformRefs = {
       imageUri: platform.agentImage.imageUri,
       executionRoleArn: platform.executionRole.roleArn,
       logGroupName: platform.agentLogGroup.logGroupName,
-      tablesKeyArn: platform.key.keyArn,
-      tables,
+      relay: { url: props.relay.runtimeUrl, connectArn: props.relay.runtimeConnectArn },
     };
 
     const vaults = new Map<string, UserVault>();
