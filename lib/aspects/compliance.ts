@@ -13,6 +13,7 @@ import {
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { CubicleConfig } from '../config/schema';
 import { disabledCloudFrontRules } from '../constructs/edge-distribution';
+import { DISABLED_RELAY_RULES } from '../constructs/relay';
 import { RetentionGuard } from './retention-guard';
 
 /** Control Tower CT.CLOUDWATCH.PR.2 wants log groups kept at least this many days. */
@@ -28,6 +29,7 @@ export function disabledControlTowerRules(config: CubicleConfig): Record<string,
     'ct-ecs-pr-2':
       'Container Insights is on with value "enhanced" (a superset of "enabled"); the rule only accepts "enabled".',
     ...disabledCloudFrontRules(config.edge),
+    ...DISABLED_RELAY_RULES,
   };
   if (config.logs.retentionDays < CONTROL_TOWER_MIN_RETENTION_DAYS) {
     rules['ct-cloudwatch-pr-2'] =
