@@ -95,6 +95,9 @@ describe('bundled functions', () => {
       EVENTS_TABLE: 'events',
       APPROVALS_TABLE: 'approvals',
       ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+      TOKEN_KIND: 'cognito',
+      TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+      TOKEN_AUDIENCE: 'cubicletestclient',
     };
     const event = { routeKey: 'GET /v1/agents', requestContext: { requestId: 'req-1', authorizer: { jwt: { claims: { username: 'mallory' } } } } };
     for (const name of ['api', 'credentials'] as const) {
@@ -108,5 +111,9 @@ describe('bundled functions', () => {
     const broken = run('api', { ...env, CLUSTER_ARN: 'not-an-arn' }, event);
     expect(broken.status).not.toBe(0);
     expect(broken.stderr).toMatch(/CLUSTER_ARN must be an ECS cluster ARN/);
+    // A token issuer over plain http (not loopback) fails the cold start too.
+    const insecure = run('api', { ...env, TOKEN_KIND: 'oidc', TOKEN_ISSUER: 'http://login.acme.example' }, event);
+    expect(insecure.status).not.toBe(0);
+    expect(insecure.stderr).toMatch(/TOKEN_ISSUER must be an https URL/);
   });
 });

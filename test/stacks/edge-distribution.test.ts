@@ -5,6 +5,7 @@ import { disabledControlTowerRules } from '../../lib/aspects/compliance';
 import { parseConfigText } from '../../lib/config/load';
 import { API_PATH_PATTERN, HSTS_MAX_AGE_SECONDS, NOT_FOUND_FUNCTION_CODE, SECURITY_HEADERS } from '../../lib/constructs/edge-distribution';
 import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV } from '../../runtime/control-plane/origin-verify';
+import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
 import { exampleTemplates, resourcesOfType, type TemplateJson } from '../support/assembly';
 import { exampleConfigText } from '../support/example-config';
 import { synthesize } from '../support/synth';
@@ -26,7 +27,11 @@ function only(template: TemplateJson, type: string) {
 
 const distribution = only(controlPlane, 'AWS::CloudFront::Distribution');
 const config = distribution.props.DistributionConfig;
-const behaviors: any[] = [config.DefaultCacheBehavior, ...(config.CacheBehaviors ?? [])];
+/** The HTTP API's behaviors (default and /v1/*); the relay's /v1/relay behavior is checked in test/control-plane/relay-stack.test.ts. */
+const behaviors: any[] = [config.DefaultCacheBehavior, ...(config.CacheBehaviors ?? []).filter((b: any) => b.PathPattern !== RELAY_PATH)];
+const apiBehavior = config.CacheBehaviors.find((b: any) => b.PathPattern === API_PATH_PATTERN);
+const httpApiId = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api').find(([, r]) => r.Properties.ProtocolType === 'HTTP')![0];
+const apiOrigin = config.Origins.find((o: any) => JSON.stringify(o.DomainName).includes(httpApiId));
 const headersPolicy = only(controlPlane, 'AWS::CloudFront::ResponseHeadersPolicy');
 const secret = only(controlPlane, 'AWS::SecretsManager::Secret');
 
@@ -38,10 +43,9 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect((edge as any).Outputs[ref.OutputName].Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WebAcl/), 'Arn'] });
   });
 
-  it('has a /v1/* behavior and a default behavior, both to the API origin', () => {
-    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual([API_PATH_PATTERN]);
-    const [origin] = config.Origins;
-    for (const behavior of behaviors) expect(behavior.TargetOriginId).toBe(origin.Id);
+  it('has the relay\'s /v1/relay behavior first, then /v1/* and a default behavior to the API origin', () => {
+    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual([RELAY_PATH, API_PATH_PATTERN]);
+    for (const behavior of behaviors) expect(behavior.TargetOriginId).toBe(apiOrigin.Id);
   });
 
   it('every behavior: HTTPS only, every method, caching disabled, all viewer headers but Host, the security headers policy', () => {
@@ -58,8 +62,9 @@ describe('the distribution in front of the employee API (example config)', () =>
   });
 
   it('the API behavior runs no function; the default behavior answers 404 JSON at the edge', () => {
-    expect(config.CacheBehaviors[0].FunctionAssociations).toBeUndefined();
-    const fn = only(controlPlane, 'AWS::CloudFront::Function');
+    expect(apiBehavior.FunctionAssociations).toBeUndefined();
+    const [fnId, fnResource] = resourcesOfType(controlPlane, 'AWS::CloudFront::Function').find(([, r]) => r.Properties.FunctionCode === NOT_FOUND_FUNCTION_CODE)!;
+    const fn = { id: fnId, props: fnResource.Properties };
     expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
     expect(fn.props.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
     expect(fn.props.FunctionCode).toBe(NOT_FOUND_FUNCTION_CODE);
@@ -71,16 +76,16 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect(JSON.parse(response.body.data)).toEqual({ message: 'Not found. The Cubicle API is under /v1/.' });
   });
 
-  it('reaches the origin over HTTPS with TLS 1.2 only, at the HTTP API\'s execute-api host', () => {
-    const [origin, ...more] = config.Origins;
-    expect(more).toEqual([]);
-    const [[apiId]] = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api');
-    expect(origin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: apiId }, '.execute-api.eu-west-1.amazonaws.com']] });
-    expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 30 });
+  it('reaches the origins over HTTPS with TLS 1.2 only, at the HTTP API\'s and the device relay\'s execute-api hosts', () => {
+    expect(config.Origins).toHaveLength(2);
+    expect(apiOrigin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: httpApiId }, '.execute-api.eu-west-1.amazonaws.com']] });
+    for (const origin of config.Origins) {
+      expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 30 });
+    }
   });
 
   it('adds the origin-verify header as a Secrets Manager dynamic reference, never a value', () => {
-    expect(config.Origins[0].OriginCustomHeaders).toEqual([
+    for (const origin of config.Origins) expect(origin.OriginCustomHeaders).toEqual([
       { HeaderName: ORIGIN_VERIFY_HEADER, HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret.id }, ':SecretString:::}}']] } },
     ]);
     expect(secret.props.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false });
@@ -92,7 +97,7 @@ describe('the distribution in front of the employee API (example config)', () =>
   });
 
   it('the API and credential functions get the secret\'s ARN with read access to it alone, decrypting only through Secrets Manager', () => {
-    for (const name of ['api', 'credentials'] as const) {
+    for (const name of ['api', 'credentials', 'relay-device'] as const) {
       const fn = functionOf(controlPlane, name).resource;
       expect(fn.Properties.Environment.Variables[ORIGIN_VERIFY_SECRET_ENV]).toEqual({ Ref: secret.id });
       const statements = statementsOf(controlPlane, name);
