@@ -132,6 +132,24 @@ describe('lifetime', () => {
     }
   });
 
+  it('a message sent while the agent idles is pushed to it: done in seconds, though its safety re-read is 30 s away', async () => {
+    const p = h.pair('pushed');
+    await h.putSession(db, p);
+    const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'pushed'), { CUBICLE_POLL_INTERVAL_MS: '30000' }));
+    try {
+      await agent.waitForLog('ready');
+      await new Promise((r) => setTimeout(r, 500)); // idle, waiting for a nudge
+      const sentAt = Date.now();
+      const message = await h.sendMessage(db, p, 'ping over the relay');
+      const done = await h.waitForEvent(db, p, (e) => e.messageId === message.sk && e.type === 'message.done', 10_000);
+      expect(done.at - sentAt).toBeLessThan(8_000);
+      expect((await h.events(db, p)).some((e) => e.type === 'reply' && e.data.text === 'echo: ping over the relay')).toBe(true);
+    } finally {
+      agent.proc.kill('SIGTERM');
+      await agent.exited;
+    }
+  });
+
   it('stops itself after the idle timeout with no work', async () => {
     const p = h.pair('idle');
     await h.putSession(db, p);
