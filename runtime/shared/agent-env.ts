@@ -7,7 +7,7 @@ import { ID_PATTERN } from './ids';
  */
 
 /** The runtime relay's stage URL: wss, or ws on loopback only (local mode). */
-export const RELAY_URL_PATTERN = /^(wss:\/\/[a-z0-9.-]+(:\d+)?|ws:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/[\w./-]*$/;
+export const RELAY_URL_PATTERN = /^(wss:\/\/[A-Za-z0-9.-]+(:\d+)?|ws:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/[\w./-]*$/;
 
 const id = z.string().regex(ID_PATTERN);
 const arn = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/);

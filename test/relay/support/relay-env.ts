@@ -8,25 +8,18 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ensureAwake, getSession } from '../../../runtime/control-plane/lifecycle';
 import { Roster } from '../../../runtime/control-plane/roster';
-import { createDeviceHandler } from '../../../runtime/relay/device';
-import { fanOutEvents, nudgeInbox, type FanoutDeps } from '../../../runtime/relay/fanout';
-import { managementPoster } from '../../../runtime/relay/poster';
 import { RoleDirectory } from '../../../runtime/relay/runtime-auth';
-import { createRuntimeHandler } from '../../../runtime/relay/runtime-side';
+import type { FanoutDeps } from '../../../runtime/relay/fanout';
+import { LOCAL_RUNTIME_PATH, startLocalRelay, type IamStandIn, type RelayAdapter } from '../../../local/relay';
 import { agentRoleName } from '../../../runtime/shared/names';
-import type { EventLog } from '../../../runtime/shared/event-log';
 import type { AwsCredentials } from '../../../runtime/shared/sigv4-connect';
 import { pairKey } from '../../../runtime/shared/tables';
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { startRelayAdapter, type RelayAdapter } from '../../../local/relay/adapter';
-import { IamStandIn } from '../../../local/relay/iam';
-import { attachStreamStandIn } from '../../../local/relay/stream';
 import { startDynamo, type TestDynamo } from '../../control-plane/support/dynamo';
 import { ACCOUNT, Clock, DIRECTORY, fakeEcs, lifecycleDeps } from '../../control-plane/support/fixtures';
 import { ISSUER } from '../../support/tokens';
 
 export const DEVICE_PATH = '/v1/relay';
-export const RUNTIME_PATH = '/runtime';
+export const RUNTIME_PATH = LOCAL_RUNTIME_PATH;
 /** The fixtures' roster plus carol, whose agents give tests fresh pairs. */
 export const ROSTER = new Roster({
   ...DIRECTORY,
@@ -69,56 +62,21 @@ const silent = () => new Logger({ serviceName: 'relay-test', logLevel: 'SILENT' 
 
 export async function startRelayEnv(options: { deviceRate?: { frames: number; windowMs: number } } = {}): Promise<RelayEnv> {
   const dynamo = await startDynamo();
-  const iam = new IamStandIn();
   const errors: unknown[] = [];
-  const eventLogs = new Map<string, EventLog>();
   const directory = new RoleDirectory('acme', ROSTER, ACCOUNT);
   /** Pairs outside the roster, by role name (runningSession). */
   const extra = new Map<string, (arn: string | null | undefined) => ReturnType<RoleDirectory['identify']>>();
-  let adapter: RelayAdapter | undefined;
-  const client = (path: string) =>
-    new ApiGatewayManagementApiClient({
-      endpoint: adapter?.managementEndpoint(path),
-      region: 'eu-west-1',
-      credentials: { accessKeyId: 'relay', secretAccessKey: 'relay' },
-      maxAttempts: 1,
-    });
-  // Endpoints are known once the adapter listens: the posters resolve them lazily.
-  const lazyPoster = (path: string) => {
-    let poster: ReturnType<typeof managementPoster> | undefined;
-    const get = () => (poster ??= managementPoster(client(path)));
-    return { post: (id: string, m: unknown) => get().post(id, m), close: (id: string) => get().close(id) };
-  };
-  const devices = lazyPoster(DEVICE_PATH);
-  const runtimes = lazyPoster(RUNTIME_PATH);
-  const tables = dynamo.tables;
-  const base = { doc: dynamo.doc, eventsTable: tables.events, connectionsTable: tables.connections, now: Date.now };
-  const fanout: FanoutDeps = { ...base, devices, runtimes };
-  const device = createDeviceHandler({ ...base, devices, auth: ISSUER.authenticator(ROSTER), log: silent(), rateLimit: options.deviceRate });
-  const runtime = createRuntimeHandler({
-    ...base,
-    sessionsTable: tables.sessions,
-    inboxTable: tables.inbox,
-    approvalsTable: tables.approvals,
-    eventLogs,
-    runtimes,
+  const relay = await startLocalRelay({
+    doc: dynamo.doc,
+    tables: dynamo.tables,
+    auth: ISSUER.authenticator(ROSTER),
     roles: { identify: (arn) => directory.identify(arn) ?? extra.get(String(arn).split('/')[1] ?? '')?.(arn) },
-    log: silent(),
-  });
-  attachStreamStandIn(dynamo.doc, {
-    eventsTable: tables.events,
-    inboxTable: tables.inbox,
-    onEvents: (rows) => fanOutEvents(fanout, rows),
-    onInbox: (pairs) => nudgeInbox(fanout, pairs),
-    onError: (error) => errors.push(error),
-  });
-  adapter = await startRelayAdapter({
     accountId: ACCOUNT,
-    apis: [
-      { path: DEVICE_PATH, handler: device },
-      { path: RUNTIME_PATH, handler: runtime, iam },
-    ],
+    deviceRate: options.deviceRate,
+    log: silent(),
+    onFanoutError: (error) => errors.push(error),
   });
+  const { adapter, iam, fanout } = relay;
   const fake = fakeEcs();
   const clock = new Clock(Date.now());
   const lifecycle = { ...lifecycleDeps(dynamo, fake.ecs, clock), now: Date.now };
@@ -135,8 +93,8 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
     iam,
     fanout,
     errors,
-    deviceUrl: adapter.url(DEVICE_PATH),
-    runtimeUrl: adapter.url(RUNTIME_PATH),
+    deviceUrl: relay.deviceUrl,
+    runtimeUrl: relay.runtimeUrl,
     principal,
     async wake(userId, agentId) {
       const pair = pairKey(userId, agentId);
@@ -175,7 +133,7 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
       return { userId, agentId, pair, taskId, sessionId, credentials };
     },
     async close() {
-      await adapter?.close();
+      await relay.close();
       fake.mock.restore();
       await dynamo.close();
     },
