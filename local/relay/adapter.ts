@@ -59,6 +59,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
   const selected = new WeakMap<IncomingMessage, string>();
   const apiAt = (pathname: string) => options.apis.find((api) => api.path === pathname);
   let requests = 0;
+  let closing = false;
 
   const base = (api: LocalWebSocketApi, connectionId: string, routeKey: string, eventType: WsEvent['requestContext']['eventType']) => ({
     routeKey,
@@ -69,6 +70,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
   });
 
   const invoke = async (api: LocalWebSocketApi, event: WsEvent): Promise<WsResult> => {
+    if (closing && event.requestContext.routeKey !== '$disconnect') return { statusCode: 410 };
     try {
       return await api.handler(event);
     } catch {
@@ -83,7 +85,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
     socket.on('error', () => socket.destroy()); // a client that gave up mid-handshake
     const url = new URL(req.url ?? '/', 'http://local');
     const api = apiAt(url.pathname);
-    if (!api) return refuseUpgrade(socket, 404, 'no such API');
+    if (!api || closing) return refuseUpgrade(socket, closing ? 410 : 404, 'no such API');
     let userArn: string | undefined;
     if (api.iam) {
       userArn = await api.iam.verify(req);
@@ -161,6 +163,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
     managementEndpoint: (path) => `http://127.0.0.1:${port}${path}`,
     connections: sockets,
     close: async () => {
+      closing = true; // queued messages are dropped; only the invocations already running finish
       for (const { socket } of open.values()) socket.terminate();
       await Promise.all([...open.values()].map((c) => c.queue));
       wss.close();

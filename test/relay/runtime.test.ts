@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { RelayClient } from '../../runtime/agent/src/relay-client';
 import { putMessage, decideApproval } from '../../runtime/control-plane/records';
 import { readEvents } from '../../runtime/shared/event-log';
@@ -180,15 +180,17 @@ describe('the supervisor\'s relay client', () => {
     const task = await env.wake('carol', 'five');
     const client = new RelayClient({ url: env.runtimeUrl, region: 'eu-west-1', credentials: async () => task.credentials, log: silentLog, backoff: { initialMs: 20, maxMs: 200 } });
     const session = await client.start();
+    onTestFinished(() => client.close(0));
     expect(session.sessionId).toBe(task.sessionId);
     let done = 0;
     const sent = Array.from({ length: 1_000 }, (_, i) => client.call(reply(`event ${i}`)).then(() => (done += 1)));
     // Drop the connection four times while frames are in flight.
     for (const at of [150, 350, 550, 750]) {
-      await waitUntil(() => done >= at, 30_000);
+      await waitUntil(() => done >= at, 60_000);
       const reconnects = client.reconnects;
       client.dropConnection();
-      await waitUntil(() => client.reconnects > reconnects, 10_000);
+      // A resume waits while the dropped connection's frame is still being applied (up to 100 appends).
+      await waitUntil(() => client.reconnects > reconnects, 60_000);
     }
     await Promise.all(sent);
     expect(client.reconnects).toBeGreaterThanOrEqual(3);

@@ -22,8 +22,11 @@ export type StopReason = 'sigterm' | 'deadline' | 'idle';
 /** Exit codes: 0 for every orderly stop; startup failures are distinct so ECS stop reasons tell them apart. */
 export const EXIT = { ok: 0, failed: 1, config: 78 } as const;
 
-/** After SIGKILL, the time left to write the last events before the process exits regardless. */
-export const FLUSH_BUDGET_MS = 750;
+/**
+ * After SIGKILL, the time left to send the last events through the relay before the process exits
+ * regardless (a few frames; ECS's stopTimeout leaves 15 s beyond the grace, AGENT_CONTAINER_STOP_TIMEOUT_SECONDS).
+ */
+export const FLUSH_BUDGET_MS = 5_000;
 
 export interface AgentDeps {
   readonly env: NodeJS.ProcessEnv;
