@@ -39,6 +39,8 @@ interface ConnectionBase {
 export interface DeviceConnection extends ConnectionBase {
   readonly kind: 'device';
   readonly userId: string;
+  /** The expiry of the token the connection was opened with (epoch ms): the connection ends then. */
+  readonly tokenExpiresAt?: number;
   /** Agents this connection subscribes to (to remove the subscriptions on disconnect). */
   readonly agents?: string[];
 }
@@ -61,6 +63,8 @@ export interface SubscriptionRow {
   /** Sequence number of the last event sent on this subscription. */
   readonly cursor: number;
   readonly expiresAt: number;
+  /** The connection's token expiry (epoch ms): nothing is sent after it. */
+  readonly tokenExpiresAt?: number;
 }
 
 const connectionKey = (connectionId: string) => ({ [PARTITION_KEY]: `conn#${connectionId}`, [SORT_KEY]: '-' });
@@ -104,6 +108,7 @@ export async function subscribe(deps: ConnectionDeps, connection: DeviceConnecti
     agentId,
     cursor,
     expiresAt: expiry(deps),
+    ...(connection.tokenExpiresAt !== undefined ? { tokenExpiresAt: connection.tokenExpiresAt } : {}),
   };
   if (!(connection.agents ?? []).includes(agentId)) {
     await deps.doc.send(

@@ -42,6 +42,13 @@ export async function deliver(
   sub: SubscriptionRow,
   options: { readonly limit: number; readonly upTo?: number; readonly known?: readonly EventRow[] },
 ): Promise<Delivered> {
+  if (sub.tokenExpiresAt !== undefined && deps.now() >= sub.tokenExpiresAt) {
+    // The token the connection was opened with has expired: it gets nothing more, and is closed.
+    await deps.devices.post(sub.connectionId, { type: 'error', message: 'Your sign-in has expired: reconnect with a new token.' } satisfies DeviceMessage);
+    await deps.devices.close(sub.connectionId);
+    await forgetConnection(deps, await getConnection(deps, sub.connectionId), sub.connectionId);
+    return { cursor: sub.cursor, more: false, gone: true };
+  }
   let cursor = sub.cursor;
   let sent = 0;
   let more = false;

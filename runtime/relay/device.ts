@@ -24,6 +24,7 @@ export interface DeviceDeps extends DeliveryDeps {
 }
 
 export const DEFAULT_DEVICE_RATE = { frames: 60, windowMs: 60_000 };
+export const TOKEN_EXPIRED = 'Your sign-in has expired: reconnect with a new token.';
 /** Same answer for another user's agent and an agent that does not exist. */
 export const NO_SUCH_AGENT = 'No such agent.';
 
@@ -68,7 +69,7 @@ async function connect(deps: DeviceDeps, event: WsEvent): Promise<WsResult> {
     deps.log.warn('relay connect refused: token', { request_id: requestId, reason: identity.reason });
     return refuse(401, 'Sign in again: the relay needs a valid Cubicle token of a roster user.');
   }
-  await putConnection(deps, { kind: 'device', connectionId, userId: identity.user.id });
+  await putConnection(deps, { kind: 'device', connectionId, userId: identity.user.id, ...(identity.expiresAt !== undefined ? { tokenExpiresAt: identity.expiresAt } : {}) });
   deps.log.info('relay device connected', { request_id: requestId, user_id: identity.user.id });
   return ok({ 'Sec-WebSocket-Protocol': DEVICE_SUBPROTOCOL });
 }
@@ -78,6 +79,12 @@ async function message(deps: DeviceDeps, event: WsEvent): Promise<WsResult> {
   const reply = (m: DeviceMessage) => deps.devices.post(connectionId, m);
   const connection = await getConnection(deps, connectionId);
   if (connection?.kind !== 'device') {
+    await deps.devices.close(connectionId);
+    return ok();
+  }
+  if (connection.tokenExpiresAt !== undefined && deps.now() >= connection.tokenExpiresAt) {
+    // A connection lives no longer than the token it was opened with.
+    await reply({ type: 'error', message: TOKEN_EXPIRED });
     await deps.devices.close(connectionId);
     return ok();
   }

@@ -117,6 +117,22 @@ describe('subscriptions', () => {
   });
 });
 
+describe('token expiry', () => {
+  it('a connection lives no longer than its token: after exp, frames get an error, live events stop, the socket closes', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = ISSUER.mint({ sub: 'sub-carol', username: 'carol', exp: now + 2 }, now);
+    const device = await openDevice(env.deviceUrl, token);
+    device.send({ type: 'subscribe', agentId: 'three' });
+    await device.next((m) => m.type === 'subscribed');
+    await new Promise((r) => setTimeout(r, 2_500));
+    await append('carol', 'three', 1);
+    const expired = await device.next((m) => m.type === 'error', 5_000);
+    expect(expired.message).toMatch(/expired/);
+    await device.closed;
+    expect(events(device, 'three')).toHaveLength(0);
+  });
+});
+
 describe('bad frames and rate limits', () => {
   it('answers bad frames with an error and keeps the connection', async () => {
     const device = await openDevice(env.deviceUrl, ISSUER.tokenFor('carol'));

@@ -6,7 +6,8 @@ import type { Roster, RosterUser } from '../roster';
 import { InvalidToken, type TokenVerifier } from './token-verifier';
 
 export type Authentication =
-  | { readonly ok: true; readonly user: RosterUser }
+  /** `expiresAt`: the token's expiry (epoch ms), after which a connection opened with it must end. */
+  | { readonly ok: true; readonly user: RosterUser; readonly expiresAt?: number }
   /** 401: no token, or one that does not verify. 403: a valid token of someone not on the roster. */
   | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
 
@@ -29,7 +30,8 @@ export class Authenticator {
       throw error;
     }
     const user = this.roster.identify(claims as Parameters<Roster['identify']>[0]);
-    return user ? { ok: true, user } : { ok: false, status: 403, reason: 'not on the roster' };
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+    return user ? { ok: true, user, ...(exp !== undefined ? { expiresAt: exp } : {}) } : { ok: false, status: 403, reason: 'not on the roster' };
   }
 }
 
