@@ -61,7 +61,7 @@ export interface RelayEnv {
 const silent = () => new Logger({ serviceName: 'relay-test', logLevel: 'SILENT' });
 
 export async function startRelayEnv(options: { deviceRate?: { frames: number; windowMs: number } } = {}): Promise<RelayEnv> {
-  const dynamo = await startDynamo();
+  const dynamo = await startDynamo({ maxAttempts: 3 });
   const errors: unknown[] = [];
   const directory = new RoleDirectory('acme', ROSTER, ACCOUNT);
   /** Pairs outside the roster, by role name (runningSession). */

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
+import { FLUSH_BUDGET_MS } from '../../../runtime/agent/src/supervisor';
 import * as h from './helpers';
 
 /**
@@ -42,7 +43,8 @@ describe('lifetime', () => {
     const exit = await agent.exited;
     const lifetime = exit.at - agent.spawnedAt;
     expect(exit.code).toBe(0);
-    expect(lifetime).toBeLessThanOrEqual(capMs + graceMs + 1_000);
+    // The last frames through the relay may take up to the flush budget after the CLI is killed.
+    expect(lifetime).toBeLessThanOrEqual(capMs + graceMs + FLUSH_BUDGET_MS);
     expect(lifetime).toBeGreaterThanOrEqual(capMs);
     // The tool process the CLI started (ignoring SIGTERM too) died with the group.
     const pid = grandchildPid(await replies(p));
@@ -70,7 +72,7 @@ describe('lifetime', () => {
     const exit = await agent.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - sentAt).toBeGreaterThanOrEqual(graceMs - 50); // the CLI ignored SIGTERM: the grace ran out
-    expect(exit.at - sentAt).toBeLessThanOrEqual(graceMs + 1_000);
+    expect(exit.at - sentAt).toBeLessThanOrEqual(graceMs + FLUSH_BUDGET_MS);
     await h.waitFor(() => !h.isAlive(pid) || undefined, 2_000, 'grandchild to die');
     const all = await h.events(db, p);
     expect(all.find((e) => e.type === 'message.interrupted')?.data).toEqual({ reason: 'sigterm', killed: true });
