@@ -50,7 +50,8 @@ type AgentEnvironment = Record<keyof z.input<typeof AGENT_ENV_SCHEMA>, string | 
 /**
  * One (user, agent) pair (isolation claims 1, 2, 4, 5, 6): its task role, EFS access point and Fargate
  * task definition. The role may read only the pair's own secrets, decrypt them only through Secrets
- * Manager, mount only its own access point, and connect to the runtime relay (no table access at all). L1 resources: what a reviewer reads in the template is exactly what is written here, and
+ * Manager, mount only its own access point, and connect to the runtime relay (no table access at all).
+ * L1 resources: what a reviewer reads in the template is exactly what is written here, and
  * thousands of cells synthesize in seconds.
  */
 export class AgentCell extends Construct {
@@ -195,11 +196,11 @@ export class AgentCell extends Construct {
     Tags.of(this).add('agent_id', agent.id);
     Validations.of(this.role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'Each pair has its own policy naming only its own secrets, key, access point and table partition; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).',
+      reason: 'Each pair has its own policy naming only its own secrets, key, access point and the runtime relay\'s $connect; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).',
     });
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'The environment carries ids, table names and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
+      reason: 'The environment carries ids, the relay URL and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
     });
     if (agent.provider === 'bedrock') {
       for (const resource of bedrockModelArns(stack, config).filter((arn) => arn.includes('*'))) {
