@@ -73,6 +73,7 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
         users,
         network,
         platform,
+        relay: controlPlane.relay,
         description: `Cubicle fleet shard ${shard}: per-user keys and secrets, per-agent roles, task definitions and EFS access points`,
       }),
   );

@@ -34,7 +34,7 @@ import {
   httpEvent,
   lifecycleDeps,
   recordDeps,
-  ROSTER,
+  AUTH,
   silentLogger,
   taskArnOf,
   taskDefinitionArnOf,
@@ -53,6 +53,9 @@ const ENV = {
   INBOX_TABLE: 'inbox',
   EVENTS_TABLE: 'events',
   APPROVALS_TABLE: 'approvals',
+  TOKEN_KIND: 'cognito',
+  TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+  TOKEN_AUDIENCE: 'cubicletestclient',
   ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
@@ -220,7 +223,7 @@ async function perWake(): Promise<void> {
       );
     }
     await measure('POST message, agent asleep (store + wake)', async (fake, clock) => {
-      const api = createApiHandler({ roster: ROSTER, logger: silentLogger(), lifecycle: lifecycleDeps(dynamo, fake.ecs, clock), records: recordDeps(dynamo, clock) });
+      const api = createApiHandler({ auth: AUTH, logger: silentLogger(), lifecycle: lifecycleDeps(dynamo, fake.ecs, clock), records: recordDeps(dynamo, clock) });
       return api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'bruno', pathParameters: { agentId: 'writer' }, body: { text: 'hello' } }));
     });
     console.log('\nCalls per wake (target: ≤ 3 DynamoDB calls + 1 RunTask per wake; the task event is a separate, asynchronous invocation)');

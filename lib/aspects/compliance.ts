@@ -14,6 +14,7 @@ import { addConfigWarning } from '../config/errors';
 import { CubicleConfig } from '../config/schema';
 import { disabledCloudFrontRules } from '../constructs/edge-distribution';
 import { ComplianceRecorder } from './compliance-record';
+import { DISABLED_RELAY_RULES } from '../constructs/relay';
 import { RetentionGuard } from './retention-guard';
 import { OnReducedTemplates, ScopedAwsSolutionsChecks, ScopedCloudFormationValidate, ScopedNIST80053R5Checks } from './scoped-checks';
 
@@ -30,6 +31,7 @@ export function disabledControlTowerRules(config: CubicleConfig): Record<string,
     'ct-ecs-pr-2':
       'Container Insights is on with value "enhanced" (a superset of "enabled"); the rule only accepts "enabled".',
     ...disabledCloudFrontRules(config.edge),
+    ...DISABLED_RELAY_RULES,
   };
   if (config.logs.retentionDays < CONTROL_TOWER_MIN_RETENTION_DAYS) {
     rules['ct-cloudwatch-pr-2'] =

@@ -6,8 +6,6 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS, AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
-import { APPROVAL_RUNTIME_ATTRIBUTES, INBOX_RUNTIME_ATTRIBUTES, SESSION_RUNTIME_ATTRIBUTES } from '../../runtime/shared/rows';
-import { pairKey, TableName, TABLES } from '../../runtime/shared/tables';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
@@ -21,35 +19,12 @@ export const AGENT_CONTAINER_NAME = 'agent';
 export const WORKSPACE_PATH = '/workspace';
 
 /**
- * What a runtime may do in its own partition of each control-plane table, and nothing else: no Scan,
- * no Delete, no batch or transaction calls, never another pair's key (runtime/agent/src/tables.ts,
- * approvals.ts and runtime/shared/event-log.ts are the callers).
+ * What a runtime may do with the relay, and nothing else of the control plane: open a connection to the
+ * runtime WebSocket API (execute-api:Invoke on its `$connect`, which API Gateway authorizes with IAM).
+ * The runtime has no table access at all: every row it needs read or written goes through the relay
+ * (runtime/relay/runtime-rows.ts), in the partition of the session its nonce belongs to.
  */
-export const RUNTIME_TABLE_ACTIONS: Readonly<Record<TableName, readonly string[]>> = {
-  /** Read its session row; heartbeat and inbox cursor update it. */
-  sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  /** Read its messages in order; claim and finish each one. */
-  inbox: ['dynamodb:Query', 'dynamodb:UpdateItem'],
-  /** Append to its hash chain; read the chain's head to continue it after a restart. */
-  events: ['dynamodb:PutItem', 'dynamodb:Query'],
-  /** Ask for approval, read the decision, expire an unanswered request. */
-  approvals: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-};
-
-/**
- * Attributes a runtime's writes may name (`dynamodb:Attributes`), for the tables whose rows also hold
- * fields only the control plane may set: a session's status and deadline (else an agent could outlive its
- * cap), an approval's decision (else an agent could approve its own outbound call), a message's body.
- * The lists include attributes the runtime's condition expressions read (`taskArn`, `state`), in case
- * IAM counts those too. Events rows are whole appended items and need no list.
- */
-export const RUNTIME_WRITABLE_ATTRIBUTES: Readonly<Partial<Record<TableName, readonly string[]>>> = {
-  sessions: [...SESSION_RUNTIME_ATTRIBUTES, 'taskArn'],
-  inbox: INBOX_RUNTIME_ATTRIBUTES,
-  approvals: APPROVAL_RUNTIME_ATTRIBUTES,
-};
-
-const WRITE_ACTIONS = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
+export const RUNTIME_RELAY_ACTIONS = ['execute-api:Invoke'] as const;
 
 /** Shared values of the Platform stack a cell uses, resolved once per Fleet stack. */
 export interface AgentPlatformRefs {
@@ -57,9 +32,8 @@ export interface AgentPlatformRefs {
   imageUriFor(agent: AgentImageNeeds): string;
   readonly executionRoleArn: string;
   readonly logGroupName: string;
-  /** The platform key, which encrypts the control-plane tables. */
-  readonly tablesKeyArn: string;
-  readonly tables: Readonly<Record<TableName, { readonly tableName: string; readonly tableArn: string }>>;
+  /** The runtime relay: its stage URL and the ARN of its `$connect` route. */
+  readonly relay: { readonly url: string; readonly connectArn: string };
 }
 
 export interface AgentCellProps {
@@ -78,8 +52,8 @@ type AgentEnvironment = Record<keyof z.input<typeof AGENT_ENV_SCHEMA>, string | 
 /**
  * One (user, agent) pair (claims 1, 2, 4, 5, 6, docs/isolation-claims.md): its task role, EFS access point and Fargate
  * task definition. The role may read only the pair's own secrets, decrypt them only through Secrets
- * Manager, mount only its own access point, and touch only its own partition of the control-plane
- * tables. L1 resources: what a reviewer reads in the template is exactly what is written here, and
+ * Manager, mount only its own access point, and connect to the runtime relay (no table access at all).
+ * L1 resources: what a reviewer reads in the template is exactly what is written here, and
  * thousands of cells synthesize in seconds.
  */
 export class AgentCell extends Construct {
@@ -93,7 +67,6 @@ export class AgentCell extends Construct {
     super(scope, id);
     const { config, user, agent, vault, fileSystem, platform } = props;
     const stack = Stack.of(this);
-    const pk = pairKey(user.id, agent.id);
 
     this.accessPoint = new efs.CfnAccessPoint(this, 'AccessPoint', {
       fileSystemId: fileSystem.fileSystemId,
@@ -121,32 +94,7 @@ export class AgentCell extends Construct {
         StringEquals: { 'elasticfilesystem:AccessPointArn': this.accessPoint.attrArn },
       }),
     );
-    for (const table of Object.keys(RUNTIME_TABLE_ACTIONS) as TableName[]) {
-      const ownPartition = {
-        'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [pk] },
-        // ForAllValues is true when the key is absent: a request without a partition key must not pass.
-        Null: { 'dynamodb:LeadingKeys': 'false' },
-      };
-      const writable = RUNTIME_WRITABLE_ATTRIBUTES[table];
-      const actions = RUNTIME_TABLE_ACTIONS[table];
-      const restricted = writable ? actions.filter((a) => WRITE_ACTIONS.has(a)) : [];
-      const unrestricted = actions.filter((a) => !restricted.includes(a));
-      const tableArn = [platform.tables[table].tableArn];
-      if (unrestricted.length > 0) statements.push(allow(`OwnPartitionOf${TABLES[table].id}`, unrestricted, tableArn, ownPartition));
-      if (writable && restricted.length > 0) {
-        statements.push(
-          allow(`WriteRuntimeAttributesOf${TABLES[table].id}`, restricted, tableArn, {
-            'ForAllValues:StringEquals': { ...ownPartition['ForAllValues:StringEquals'], 'dynamodb:Attributes': [...writable].sort() },
-            Null: { ...ownPartition.Null, 'dynamodb:Attributes': 'false' },
-          }),
-        );
-      }
-    }
-    statements.push(
-      allow('TablesKeyViaDynamoDb', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [platform.tablesKeyArn], {
-        StringEquals: { 'kms:ViaService': `dynamodb.${stack.region}.amazonaws.com` },
-      }),
-    );
+    statements.push(allow('ConnectToTheRuntimeRelay', [...RUNTIME_RELAY_ACTIONS], [platform.relay.connectArn]));
     if (agent.provider === 'bedrock') {
       statements.push(allow('InvokeConfiguredBedrockModels', ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], bedrockModelArns(stack, config)));
     }
@@ -185,10 +133,7 @@ export class AgentCell extends Construct {
       CUBICLE_BEDROCK_MODELS: agent.provider === 'bedrock' ? (config.bedrock?.models ?? []).join(',') : undefined,
       CUBICLE_MAX_TASK_DURATION_MS: String(config.runtime.maxTaskDuration * 1000),
       CUBICLE_IDLE_TIMEOUT_MS: String(config.runtime.idleTimeout * 1000),
-      [TABLES.sessions.envVar]: platform.tables.sessions.tableName,
-      [TABLES.inbox.envVar]: platform.tables.inbox.tableName,
-      [TABLES.events.envVar]: platform.tables.events.tableName,
-      [TABLES.approvals.envVar]: platform.tables.approvals.tableName,
+      CUBICLE_RELAY_URL: platform.relay.url,
     };
     this.environment = Object.fromEntries(
       Object.entries(environment).filter((entry): entry is [string, string] => entry[1] !== undefined),
@@ -253,11 +198,11 @@ export class AgentCell extends Construct {
     Tags.of(this).add('agent_id', agent.id);
     Validations.of(this.role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'Each pair has its own policy naming only its own secrets, key, access point and table partition; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).',
+      reason: 'Each pair has its own policy naming only its own secrets, key, access point and the runtime relay\'s $connect; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).',
     });
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'The environment carries ids, table names and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
+      reason: 'The environment carries ids, the relay URL and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
     });
     if (agent.provider === 'bedrock') {
       for (const resource of bedrockModelArns(stack, config).filter((arn) => arn.includes('*'))) {

@@ -4,13 +4,15 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ACTIVE_INDEX, PARTITION_KEY, TABLES, TableName } from '../../runtime/shared/tables';
 
+const STREAM_VIEW = { NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE, KEYS_ONLY: dynamodb.StreamViewType.KEYS_ONLY } as const;
+
 export interface ControlPlaneTablesProps {
   readonly encryptionKey: kms.IKey;
 }
 
 /**
- * Sessions, Inbox, Events and Approvals (shapes in runtime/shared/tables.ts): on-demand, point-in-time
- * recovery, deletion protection, encrypted with the platform key, retained.
+ * Every table of TABLES (runtime/shared/tables.ts): on-demand, point-in-time recovery, deletion
+ * protection, encrypted with the platform key, retained; TTL and streams as the registry says.
  */
 export class ControlPlaneTables extends Construct {
   readonly tables: Record<TableName, dynamodb.Table>;
@@ -34,6 +36,8 @@ export class ControlPlaneTables extends Construct {
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         deletionProtection: true,
         removalPolicy: RemovalPolicy.RETAIN,
+        timeToLiveAttribute: 'timeToLive' in spec ? spec.timeToLive : undefined,
+        stream: 'stream' in spec ? STREAM_VIEW[spec.stream] : undefined,
       });
       Validations.of(table).acknowledge({
         id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
@@ -41,7 +45,7 @@ export class ControlPlaneTables extends Construct {
       });
       return table;
     };
-    this.tables = { sessions: make('sessions'), inbox: make('inbox'), events: make('events'), approvals: make('approvals') };
+    this.tables = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((name) => [name, make(name)])) as Record<TableName, dynamodb.Table>;
     this.tables.sessions.addGlobalSecondaryIndex({
       indexName: ACTIVE_INDEX.name,
       partitionKey: { name: ACTIVE_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },

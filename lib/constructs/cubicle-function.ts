@@ -8,6 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { TOKEN_ENV } from '../../runtime/control-plane/auth/token-verifier';
 import { ENV } from '../../runtime/control-plane/env';
 import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
 import { agentRolePath, secretNamePrefix, taskFamilyPrefix, userKeyAlias } from '../../runtime/shared/names';
@@ -16,6 +17,17 @@ import { EncryptedLogGroup } from './encrypted-log-group';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const CONTROL_PLANE_HANDLERS = path.join(REPO_ROOT, 'runtime', 'control-plane', 'handlers');
+export const RELAY_HANDLERS = path.join(REPO_ROOT, 'runtime', 'relay', 'handlers');
+
+/** The relay's functions (runtime/relay/handlers/<name>.ts) by handler name. */
+const RELAY_ENTRIES = { 'relay-device': 'device', 'relay-runtime': 'runtime', 'relay-fanout': 'fanout' } as const;
+
+/** Source file of a function's handler. */
+export function handlerEntry(handler: CubicleFunctionProps['handler']): string {
+  return handler in RELAY_ENTRIES
+    ? path.join(RELAY_HANDLERS, `${RELAY_ENTRIES[handler as keyof typeof RELAY_ENTRIES]}.ts`)
+    : path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`);
+}
 
 /**
  * esbuild settings of every control-plane bundle (scripts/bench-control-plane.ts builds with the same).
@@ -36,8 +48,8 @@ export const BUNDLING = {
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
-  /** Handler file under runtime/control-plane/handlers, without extension. */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync';
+  /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
@@ -102,7 +114,7 @@ export class CubicleFunction extends Construct {
 
     const rosterFile = props.rosterFile;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: path.join(CONTROL_PLANE_HANDLERS, `${props.handler}.ts`),
+      entry: handlerEntry(props.handler),
       handler: 'handler',
       description: `Cubicle control plane: ${props.description}`,
       runtime: FUNCTION_RUNTIME,
@@ -174,7 +186,7 @@ export class CubicleFunction extends Construct {
 }
 
 /** DynamoDB item actions the control plane uses; Scan is deliberately not one of them. */
-export type TableAction = 'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:Query';
+export type TableAction = 'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem' | 'dynamodb:Query';
 
 export interface BindTableOptions {
   readonly table: dynamodb.ITable;
@@ -294,3 +306,21 @@ export function bindSecretWriter(fn: CubicleFunction, deployment: string): void 
   acknowledgeWildcard(fn, secrets, 'This deployment\'s secret-name prefix: the fleet stacks create the secrets (their ARNs end in a random suffix), and each secret\'s resource policy admits only this role for PutSecretValue.');
 }
 
+
+/** What a function needs to verify employees' tokens itself (runtime/control-plane/auth). */
+export interface TokenIssuer {
+  /** `cognito` for the default user pool (access tokens of its app client), `oidc` for an external issuer. */
+  readonly kind: 'cognito' | 'oidc';
+  readonly issuer: string;
+  readonly audience: readonly string[];
+}
+
+/**
+ * The token verifier's settings: issuer, audience (or Cognito app client) and kind. No grant goes with
+ * them: the issuer's JWKS is public, fetched over HTTPS through the functions' egress.
+ */
+export function bindTokenVerifier(fn: CubicleFunction, issuer: TokenIssuer): void {
+  fn.setEnv(TOKEN_ENV.kind, issuer.kind);
+  fn.setEnv(TOKEN_ENV.issuer, issuer.issuer);
+  fn.setEnv(TOKEN_ENV.audience, issuer.audience.join(','));
+}

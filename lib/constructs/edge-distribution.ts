@@ -5,7 +5,9 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { Construct } from 'constructs';
 import { ORIGIN_VERIFY_HEADER } from '../../runtime/control-plane/origin-verify';
+import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
 import { EdgeConfig } from '../config/schema';
+import { DEVICE_STAGE } from './relay';
 import { OriginVerifySecret } from './edge-origin-secret';
 
 /** The path pattern of the API behavior; everything else is answered at the edge. */
@@ -47,9 +49,31 @@ export const NOT_FOUND_FUNCTION_CODE = `function handler(event) {
 }
 `;
 
+/**
+ * Viewer-request function of the relay behavior: API Gateway serves a WebSocket API only at `/<stage>`
+ * (a longer path is a 403), so `/v1/relay` becomes `/relay`; and a URL with a query string is refused
+ * here already (a token never belongs in a URL; the relay refuses it again). JavaScript runtime 2.0.
+ */
+export const RELAY_FUNCTION_CODE = `function handler(event) {
+  var request = event.request;
+  if (Object.keys(request.querystring).length > 0) {
+    return {
+      statusCode: 400,
+      statusDescription: 'Bad Request',
+      headers: { 'content-type': { value: 'application/json; charset=utf-8' }, 'cache-control': { value: 'no-store' } },
+      body: { encoding: 'text', data: '{"message":"The relay URL takes no query string: offer the token as the bearer.<JWT> subprotocol."}' }
+    };
+  }
+  request.uri = '/${DEVICE_STAGE}';
+  return request;
+}
+`;
+
 export interface EdgeDistributionProps {
   /** The employee HTTP API (its default execute-api endpoint is the origin). */
   readonly api: apigwv2.IHttpApi;
+  /** The relay's device WebSocket API, served at RELAY_PATH (/v1/relay). */
+  readonly relayApi: apigwv2.IWebSocketApi;
   /** ARN of the WAFv2 web ACL (scope CLOUDFRONT, us-east-1). */
   readonly webAclArn: string;
   readonly edge: EdgeConfig;
@@ -109,6 +133,20 @@ export class EdgeDistribution extends Construct {
       responseHeadersPolicy: this.responseHeaders,
       compress: false,
     };
+    // The relay: the same origin settings on the device WebSocket API. The origin request policy forwards
+    // every viewer header (Sec-WebSocket-Key, -Version, -Protocol among them), as WebSockets need.
+    // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-working-with.websockets.html
+    const relayOrigin = new origins.HttpOrigin(`${props.relayApi.apiId}.execute-api.${Stack.of(this).region}.amazonaws.com`, {
+      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+      customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret.headerValue(edge.originSecretVersion) },
+      readTimeout: Duration.seconds(30),
+    });
+    const relayPath = new cloudfront.Function(this, 'RelayPath', {
+      comment: 'Cubicle: /v1/relay to the relay stage; no query strings',
+      code: cloudfront.FunctionCode.fromInline(RELAY_FUNCTION_CODE),
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+    });
     const notFound = new cloudfront.Function(this, 'NotFound', {
       comment: 'Cubicle: JSON 404 for paths outside /v1/',
       code: cloudfront.FunctionCode.fromInline(NOT_FOUND_FUNCTION_CODE),
@@ -151,7 +189,16 @@ export class EdgeDistribution extends Construct {
             functionAssociations: [{ function: notFound, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
           },
       defaultRootObject: props.console ? 'index.html' : undefined,
-      additionalBehaviors: { [API_PATH_PATTERN]: { ...apiBehavior, origin } },
+      // In order: the relay's exact path first, then the rest of /v1/.
+      additionalBehaviors: {
+        [RELAY_PATH]: {
+          ...apiBehavior,
+          allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+          origin: relayOrigin,
+          functionAssociations: [{ function: relayPath, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+        },
+        [API_PATH_PATTERN]: { ...apiBehavior, origin },
+      },
       ...domain,
     });
     this.url = `https://${edge.domain?.name ?? this.distribution.distributionDomainName}`;

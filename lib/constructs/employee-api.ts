@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/routes';
 import { credentialWriterRoleName } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
-import { bindLauncher, bindSecretWriter, bindTable, CubicleFunction, CubicleFunctionProps, LauncherOptions } from './cubicle-function';
+import { bindLauncher, bindSecretWriter, bindTable, bindTokenVerifier, CubicleFunction, CubicleFunctionProps, LauncherOptions, TokenIssuer } from './cubicle-function';
 import { OriginVerifySecret } from './edge-origin-secret';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { EmployeeIdentity } from './identity';
@@ -81,6 +81,7 @@ export class EmployeeApi extends Construct {
       roleName: credentialWriterRoleName(props.launcher.deployment),
     });
     bindSecretWriter(this.credentialsFunction, props.launcher.deployment);
+    for (const fn of [this.apiFunction, this.credentialsFunction]) bindTokenVerifier(fn, tokenIssuer(props.identity));
     props.originSecret.bindReader(this.apiFunction);
     props.originSecret.bindReader(this.credentialsFunction);
     for (const fn of [this.apiFunction, this.credentialsFunction]) {
@@ -132,4 +133,9 @@ export class EmployeeApi extends Construct {
   get url(): string {
     return this.api.apiEndpoint;
   }
+}
+
+/** The identity's token issuer as the functions' verifier sees it. */
+export function tokenIssuer(identity: EmployeeIdentity): TokenIssuer {
+  return { kind: identity.userPool ? 'cognito' : 'oidc', issuer: identity.issuer, audience: identity.audience };
 }

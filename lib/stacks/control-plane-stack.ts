@@ -10,10 +10,11 @@ import { createRetainedKey } from '../constructs/retained-key';
 import { LauncherOptions } from '../constructs/cubicle-function';
 import { EdgeDistribution } from '../constructs/edge-distribution';
 import { OriginVerifySecret } from '../constructs/edge-origin-secret';
-import { EmployeeApi, FunctionBase } from '../constructs/employee-api';
+import { EmployeeApi, FunctionBase, tokenIssuer } from '../constructs/employee-api';
 import { DirectorySync } from '../constructs/directory-sync';
 import { EmployeeIdentity } from '../constructs/identity';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
+import { Relay } from '../constructs/relay';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
@@ -43,6 +44,7 @@ export class ControlPlaneStack extends CubicleStack {
   readonly originSecret: OriginVerifySecret;
   readonly edge: EdgeDistribution;
   readonly console: ConsoleSite;
+  readonly relay: Relay;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, { ...props, crossRegionReferences: true });
@@ -106,8 +108,19 @@ export class ControlPlaneStack extends CubicleStack {
       securityGroup: this.functionSecurityGroup,
       logKey: this.logsKey,
     });
+    this.relay = new Relay(this, 'Relay', {
+      base,
+      deployment: config.name,
+      rosterFile,
+      issuer: tokenIssuer(this.identity),
+      tables: platform.tables,
+      tableKey: platform.key,
+      originSecret: this.originSecret,
+    });
+
     this.edge = new EdgeDistribution(this, 'Edge', {
       api: this.api.api,
+      relayApi: this.relay.deviceApi,
       webAclArn: props.webAclArn,
       edge: config.edge,
       originSecret: this.originSecret,
@@ -121,6 +134,8 @@ export class ControlPlaneStack extends CubicleStack {
       value: this.edge.distribution.distributionDomainName,
       description: 'Target of the custom domain\'s CNAME or alias record',
     });
+    new CfnOutput(this, 'RelayUrl', { value: `${this.edge.url.replace(/^https:/, 'wss:')}/v1/relay`, description: 'Device relay (WebSocket; subprotocols cubicle.v1 and bearer.<JWT>)' });
+    new CfnOutput(this, 'RuntimeRelayUrl', { value: this.relay.runtimeUrl, description: 'Runtime relay (agent tasks only: IAM-authorized $connect)' });
     new CfnOutput(this, 'OriginUrl', { value: this.api.url, description: 'The API origin: refuses requests that did not come through CloudFront' });
     new CfnOutput(this, 'OriginSecretArn', { value: this.originSecret.secret.secretArn, description: 'Origin-verify secret (rotation: README "Edge")' });
     if (this.identity.userPool && this.identity.client) {

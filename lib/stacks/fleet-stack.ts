@@ -1,9 +1,9 @@
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { constructIdOf } from '../../runtime/shared/ids';
-import { TableName, TABLES } from '../../runtime/shared/tables';
 import { UserConfig } from '../config/schema';
 import { AgentCell, AgentPlatformRefs } from '../constructs/agent-cell';
+import { Relay } from '../constructs/relay';
 import { UserVault } from '../constructs/user-vault';
 import { declareIdScope } from '../aspects/resource-shapes';
 import { compare } from '../fleet/vault-secrets';
@@ -19,6 +19,8 @@ export interface FleetStackProps extends CubicleStackProps {
   readonly users: readonly UserConfig[];
   readonly network: NetworkStack;
   readonly platform: PlatformStack;
+  /** The control plane's relay: the tasks' only way to the control plane (runtime API). */
+  readonly relay: Relay;
 }
 
 /**
@@ -48,19 +50,13 @@ export class FleetStack extends CubicleStack {
       securityGroupId: network.efsSecurityGroup.securityGroupId,
     });
 
-    // Cross-stack values, read once: every cell shares the same references to the Platform stack.
-    const tables = Object.fromEntries(
-      (Object.keys(TABLES) as TableName[]).map((name) => [
-        name,
-        { tableName: platform.tables[name].tableName, tableArn: platform.tables[name].tableArn },
-      ]),
-    ) as AgentPlatformRefs['tables'];
+    // Cross-stack values, read once: every cell shares the same references to the Platform and
+    // ControlPlane stacks.
     const refs: AgentPlatformRefs = {
       imageUriFor: (agent) => platform.agentImages.imageFor(agent).imageUri,
       executionRoleArn: platform.executionRole.roleArn,
       logGroupName: platform.agentLogGroup.logGroupName,
-      tablesKeyArn: platform.key.keyArn,
-      tables,
+      relay: { url: props.relay.runtimeUrl, connectArn: props.relay.runtimeConnectArn },
     };
 
     const vaults = new Map<string, UserVault>();

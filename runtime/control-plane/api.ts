@@ -6,16 +6,19 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod/mini';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
-import { SORTABLE_ID_PATTERN, type ApprovalRow, type EventRow } from '../shared/rows';
+import { SORTABLE_ID_PATTERN, type ApprovalRow } from '../shared/rows';
 import { pairKey } from '../shared/tables';
+import type { Authenticator } from './auth';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
+import { eventView } from './event-view';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
 import { decideApproval, getSessions, putMessage, readEventPage, readPendingApprovals, type RecordDeps } from './records';
 import { API_ROUTES } from './routes';
-import { agentOf, type Roster, type RosterAgent, type RosterUser } from './roster';
+import { agentOf, type RosterAgent, type RosterUser } from './roster';
 
 export interface ApiDeps {
-  readonly roster: Roster;
+  /** Verifies the bearer token and maps it to a roster user. */
+  readonly auth: Authenticator;
   readonly lifecycle: LifecycleDeps;
   readonly records: RecordDeps;
   readonly logger: Logger;
@@ -59,7 +62,7 @@ const ROUTES: Record<string, Route> = {
 };
 
 export function createApiHandler(deps: ApiDeps): (event: HttpEvent) => Promise<HttpResult> {
-  return (event) => handleWithIdentity(deps.logger, deps.roster, event, async (user, requestId) => {
+  return (event) => handleWithIdentity(deps.logger, deps.auth, event, async (user, requestId) => {
     const route = ROUTES[event.routeKey];
     if (!route) throw new HttpError(404, 'No such route.');
     if (route !== listEvents && Object.keys(event.queryStringParameters ?? {}).length > 0) {
@@ -79,6 +82,8 @@ function userAgent(user: RosterUser, agentId: string | undefined): RosterAgent {
   if (!agent) throw notFound('Agent');
   return agent;
 }
+
+export { eventView };
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -147,19 +152,6 @@ async function postMessage(deps: ApiDeps, { user, agent, event, requestId }: Cal
     if (error instanceof WakeFailed) return wakeFailed(requestId, { messageId });
     throw error;
   }
-}
-
-export function eventView(row: EventRow) {
-  return {
-    seq: row.sk,
-    type: row.type,
-    at: new Date(row.at).toISOString(),
-    requestId: row.requestId,
-    messageId: row.messageId,
-    data: row.data,
-    prevHash: row.prevHash,
-    hash: row.hash,
-  };
 }
 
 async function listEvents(deps: ApiDeps, { user, agent, event }: Call): Promise<HttpResult> {

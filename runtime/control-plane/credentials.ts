@@ -9,11 +9,13 @@ import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import * as z from 'zod/mini';
 import { connectionSecretName, providerSecretName } from '../shared/names';
 import { handleWithIdentity, HttpError, parseBody, type HttpEvent, type HttpResult } from './http';
-import type { Roster, RosterUser } from './roster';
+import type { Authenticator } from './auth';
+import type { RosterUser } from './roster';
 import { CREDENTIAL_ROUTES } from './routes';
 
 export interface CredentialDeps {
-  readonly roster: Roster;
+  /** Verifies the bearer token and maps it to a roster user. */
+  readonly auth: Authenticator;
   readonly secrets: SecretsManagerClient;
   readonly deployment: string;
   readonly logger: Logger;
@@ -32,7 +34,7 @@ const CREDENTIAL_BODY = z.strictObject({
 
 export function createCredentialsHandler(deps: CredentialDeps): (event: HttpEvent) => Promise<HttpResult> {
   return (event) =>
-    handleWithIdentity(deps.logger, deps.roster, event, async (user) => {
+    handleWithIdentity(deps.logger, deps.auth, event, async (user) => {
       const secretName = secretFor(deps.deployment, user, event);
       const { value } = parseBody(event, CREDENTIAL_BODY);
       try {

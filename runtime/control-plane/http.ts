@@ -5,7 +5,8 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type * as z from 'zod/mini';
-import type { Roster, RosterUser } from './roster';
+import { bearerFromHeaders, NOT_ON_ROSTER, NOT_SIGNED_IN, type Authenticator } from './auth';
+import type { RosterUser } from './roster';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -94,12 +95,14 @@ function article(type: string): string {
 }
 
 /**
- * Shared by both API functions: request id and user on every log line, identity from the verified
- * claims, errors mapped to the API's contract. Never logs the event, bodies or tokens.
+ * Shared by both API functions: request id and user on every log line, identity from the bearer token
+ * this function verifies itself (`Authorization` header), errors mapped to the API's contract. API
+ * Gateway's JWT authorizer stays in front, but its claims are never read: a direct invoke with made-up
+ * claims is a 401. Never logs the event, bodies or tokens.
  */
 export async function handleWithIdentity(
   logger: Logger,
-  roster: Roster,
+  auth: Authenticator,
   event: HttpEvent,
   run: (user: RosterUser, requestId: string) => Promise<HttpResult>,
 ): Promise<HttpResult> {
@@ -107,12 +110,13 @@ export async function handleWithIdentity(
   logger.appendKeys({ request_id: requestId });
   let result: HttpResult;
   try {
-    const user = roster.identify(event.requestContext?.authorizer?.jwt?.claims);
-    if (!user) {
-      result = json(403, { message: 'Your sign-in is valid but you are not on the Cubicle roster. Ask your platform team to add you.', requestId });
+    const identity = await auth.authenticate(bearerFromHeaders(event.headers));
+    if (!identity.ok) {
+      if (identity.status === 401) logger.warn('token refused', { reason: identity.reason });
+      result = json(identity.status, { message: identity.status === 401 ? NOT_SIGNED_IN : NOT_ON_ROSTER, requestId }, identity.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
     } else {
-      logger.appendKeys({ user_id: user.id });
-      result = await run(user, requestId);
+      logger.appendKeys({ user_id: identity.user.id });
+      result = await run(identity.user, requestId);
     }
   } catch (error) {
     if (error instanceof HttpError) {

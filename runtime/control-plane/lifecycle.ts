@@ -11,6 +11,7 @@ import type { ECSClient } from '@aws-sdk/client-ecs';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { EventLog } from '../shared/event-log';
+import { newNonce } from '../shared/relay-mac';
 import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
 import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
 import type { LaunchSettings } from './env';
@@ -141,8 +142,9 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
     {
       UpdateExpression:
         'SET #status = :starting, #sessionId = :sid, #requestId = :rid, #startedAt = :now, #deadlineAt = :deadline, ' +
-        '#lastActivityAt = :now, #activeShard = :shard, #version = if_not_exists(#version, :zero) + :one ' +
-        'REMOVE #taskArn, #stopReason, #stopCode, #exitCode, #wakePending, #runningAt, #stoppingAt, #stoppedAt',
+        '#lastActivityAt = :now, #activeShard = :shard, #version = if_not_exists(#version, :zero) + :one, #relayNonce = :nonce ' +
+        'REMOVE #taskArn, #stopReason, #stopCode, #exitCode, #wakePending, #runningAt, #stoppingAt, #stoppedAt, ' +
+        '#relayClaimedAt, #relayTask',
       ConditionExpression: 'attribute_not_exists(#pk) OR #status IN (:stopped, :failed)',
     },
     {
@@ -156,6 +158,8 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
       one: 1,
       stopped: S.STOPPED,
       failed: S.FAILED,
+      // The task's relay nonce, claimable once by the task (runtime/relay/runtime-auth.ts).
+      nonce: newNonce().toString('base64url'),
     },
   );
 }

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { ID_PATTERN } from './ids';
 import { parseSkillRef, SKILL_REF_RULE } from './skills';
-import { TABLES } from './tables';
 
 /**
- * The environment of an agent container: ids, table names and secret ARNs, never secret values.
+ * The environment of an agent container: ids, the relay's URL and secret ARNs, never secret values.
  * The fleet's task definitions set exactly these variables and the entrypoint validates them.
  */
+
+/** The runtime relay's stage URL: wss, or ws on loopback only (local mode). */
+export const RELAY_URL_PATTERN = /^(wss:\/\/[A-Za-z0-9.-]+(:\d+)?|ws:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/[\w./-]*$/;
 
 const id = z.string().regex(ID_PATTERN);
 const arn = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/);
@@ -44,10 +46,8 @@ export const AGENT_ENV_SCHEMA = z.object({
   CUBICLE_BEDROCK_MODELS: z.string().optional(),
   CUBICLE_MAX_TASK_DURATION_MS: positiveMs,
   CUBICLE_IDLE_TIMEOUT_MS: positiveMs,
-  [TABLES.sessions.envVar]: z.string().min(3),
-  [TABLES.inbox.envVar]: z.string().min(3),
-  [TABLES.events.envVar]: z.string().min(3),
-  [TABLES.approvals.envVar]: z.string().min(3),
+  /** The runtime relay (runtime/relay/runtime-side.ts): the runtime's only way to the control plane's tables. */
+  CUBICLE_RELAY_URL: z.string().regex(RELAY_URL_PATTERN, 'must be the runtime relay\'s wss:// URL'),
 });
 
 export type AgentEnv = z.output<typeof AGENT_ENV_SCHEMA>;
@@ -87,11 +87,15 @@ export const AGENT_CONTAINER_STOP_TIMEOUT_SECONDS = 45;
  */
 export const AGENT_TUNING_SCHEMA = z.object({
   CUBICLE_STOP_GRACE_MS: z.coerce.number().int().nonnegative().default(AGENT_STOP_GRACE_MS_DEFAULT),
-  CUBICLE_POLL_INTERVAL_MS: positiveMs.default(2_000),
+  /** Safety re-read of the inbox while connected (new messages are pushed as nudges). */
+  CUBICLE_POLL_INTERVAL_MS: positiveMs.default(60_000),
   CUBICLE_HEARTBEAT_INTERVAL_MS: positiveMs.default(60_000),
   /** Below the hooks' 900 s timeout in policy/ (a timed-out hook would not block the call). */
   CUBICLE_APPROVAL_TIMEOUT_MS: positiveMs.max(14 * 60_000).default(10 * 60_000),
-  CUBICLE_APPROVAL_POLL_MS: positiveMs.default(2_000),
+  /** Safety re-read of a pending approval (decisions are pushed as nudges). */
+  CUBICLE_APPROVAL_POLL_MS: positiveMs.default(30_000),
+  /** How long start-up waits for the relay to hand over the session's nonce. */
+  CUBICLE_RELAY_START_TIMEOUT_MS: positiveMs.default(120_000),
   CUBICLE_MAX_MESSAGE_ATTEMPTS: z.coerce.number().int().positive().default(2),
   /** Ephemeral directory for the guard socket and the CLI's home (the task's /tmp volume). */
   CUBICLE_RUN_DIR: z.string().min(1).default('/tmp/cubicle'),

@@ -1,7 +1,7 @@
 /**
  * The per-pair audit chain: each Events row carries the hash of the row before it, so a deleted,
- * reordered or edited row breaks verification. The control plane and the runtime both append, so both
- * compute hashes here.
+ * reordered or edited row breaks verification. Only the control plane appends (the relay on a runtime's
+ * behalf); writers and verifiers compute hashes here.
  */
 import { createHash } from 'node:crypto';
 import type { EventRow } from './rows';

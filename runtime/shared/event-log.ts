@@ -1,7 +1,7 @@
 /**
  * Appends to a pair's Events partition: a conditional put on the next sequence number, carrying the
- * previous row's hash. Two writers (the runtime and the control plane) may race; the loser re-reads the
- * head and retries, so the chain stays linear.
+ * previous row's hash. Several control-plane writers (the relay for a runtime, the API, the lifecycle
+ * functions) may race; the loser re-reads the head and retries, so the chain stays linear.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';

@@ -4,6 +4,7 @@
  * cycles): task families, role paths, secret names, and the credential writer's role name.
  * All are deterministic functions of ids, never of list positions.
  */
+import { createHash } from 'node:crypto';
 
 /** IAM path of every per-(user, agent) task role; the control plane's iam:PassRole is scoped to it. */
 export function agentRolePath(deployment: string): string {
@@ -53,3 +54,20 @@ export function credentialWriterRoleName(deployment: string): string {
 
 /** `startedBy` on every task the control plane starts (ECS allows 36 characters). */
 export const STARTED_BY = 'cubicle-control-plane';
+
+/** IAM caps role names at 64 characters. */
+export const ROLE_NAME_MAX_LENGTH = 64;
+
+/**
+ * Name of a pair's task role: the pair's task family (`<name>-<user>_<agent>`), so a role in the
+ * console, CloudTrail or a key policy reads as the pair it serves. The name is fixed (not generated)
+ * so the user's key policy and secret policies can name the role's ARN without a CloudFormation
+ * reference to it, and so the relay can map a task's identity back to its pair. A family longer than
+ * 64 characters keeps its first 55 and a hash of the whole.
+ */
+export function agentRoleName(deployment: string, userId: string, agentId: string): string {
+  const family = taskFamily(deployment, userId, agentId);
+  if (family.length <= ROLE_NAME_MAX_LENGTH) return family;
+  const digest = createHash('sha256').update(family).digest('hex').slice(0, 8);
+  return `${family.slice(0, ROLE_NAME_MAX_LENGTH - digest.length - 1)}-${digest}`;
+}

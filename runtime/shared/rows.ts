@@ -41,10 +41,10 @@ export interface SessionRow {
   readonly startedAt?: number;
   /** Hard deadline the reaper enforces (start + max task duration). */
   readonly deadlineAt?: number;
-  /** Written by the runtime while busy (heartbeat); the reaper measures idleness from it. */
+  /** Written for the runtime while busy (its heartbeat frames, via the relay); the reaper measures idleness from it. */
   readonly lastActivityAt?: number;
   /**
-   * Written by the runtime: id of the last inbox message it finished. Survives across sessions, so the
+   * Written for the runtime (via the relay): id of the last inbox message it finished. Survives across sessions, so the
    * control plane's wake must UPDATE the row (never PutItem over an existing one).
    */
   readonly inboxCursor?: string;
@@ -52,11 +52,8 @@ export interface SessionRow {
   readonly version?: number;
 }
 
-/** Attributes the runtime writes on its Sessions row (for the fleet's `dynamodb:Attributes` condition). */
-export const SESSION_RUNTIME_ATTRIBUTES = ['pk', 'lastActivityAt', 'inboxCursor'] as const;
-
 // ---------------------------------------------------------------------------------------------
-// Inbox: sk = sortable message id. The control plane puts rows; the runtime updates their state.
+// Inbox: sk = sortable message id. The API puts rows; the relay updates their state for the runtime.
 // ---------------------------------------------------------------------------------------------
 
 export type InboxState = 'queued' | 'running' | 'done' | 'failed' | 'interrupted';
@@ -75,8 +72,6 @@ export interface InboxRow {
   readonly startedAt?: number;
   readonly finishedAt?: number;
 }
-
-export const INBOX_RUNTIME_ATTRIBUTES = ['pk', 'sk', 'state', 'attempts', 'startedAt', 'finishedAt'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Events: sk = sequence number (1, 2, 3, ...); hash-chained per pair (see event-chain.ts).
@@ -115,9 +110,8 @@ export interface EventRow {
 
 // ---------------------------------------------------------------------------------------------
 // Approvals: sk = sortable approval id.
-// The runtime writes the pending request (and `expiredAt` on timeout); only the control plane writes
-// the decision. The fleet denies the task role writes to APPROVAL_DECISION_ATTRIBUTES
-// (`dynamodb:Attributes`), so an agent with shell access cannot approve its own request.
+// The relay writes the pending request (and `expiredAt` on timeout) for the runtime; only the API writes
+// the decision. The task role has no table access at all, so an agent cannot approve its own request.
 // ---------------------------------------------------------------------------------------------
 
 export type ApprovalDecision = 'approved' | 'denied';
@@ -144,19 +138,6 @@ export interface ApprovalRow {
   readonly decidedBy?: string;
 }
 
-export const APPROVAL_RUNTIME_ATTRIBUTES = [
-  'pk',
-  'sk',
-  'requestId',
-  'messageId',
-  'tool',
-  'summary',
-  'hosts',
-  'createdAt',
-  'expiresAt',
-  'expiredAt',
-] as const;
-export const APPROVAL_DECISION_ATTRIBUTES = ['decision', 'decidedAt', 'decidedBy'] as const;
 
 export function approvalStatus(row: Pick<ApprovalRow, 'decision' | 'expiredAt'>): ApprovalStatus {
   if (row.decision) return row.decision;
@@ -186,6 +167,14 @@ export interface ControlPlaneSessionRow extends SessionRow {
   readonly exitCode?: number;
   /** Request id of a wake that arrived while STOPPING: the STOPPED event starts a new session. */
   readonly wakePending?: string;
+  /**
+   * The session's relay nonce (base64url of 32 random bytes), generated at wake; claimed once by the
+   * session's task over the relay (runtime/relay/runtime-auth.ts). No runtime role can read this table.
+   */
+  readonly relayNonce?: string;
+  /** When the nonce was claimed, and by which task id. */
+  readonly relayClaimedAt?: number;
+  readonly relayTask?: string;
 }
 
 /** Event types the control plane appends (data never holds message bodies or credentials). */
@@ -197,5 +186,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'lifecycle.reap',
   'lifecycle.orphan',
   'approval.decided',
+  /** A second claim of a session's relay nonce (security-relevant: someone else tried to be the runtime). */
+  'relay.claim_refused',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];

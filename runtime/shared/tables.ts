@@ -28,6 +28,13 @@ export interface TableSpec {
   readonly envVar: string;
   /** Sort key attribute and type, if the table has many rows per pair. */
   readonly sortKey?: { readonly name: typeof SORT_KEY; readonly type: 'S' | 'N' };
+  /** Attribute holding the epoch second after which DynamoDB deletes the item (TTL). */
+  readonly timeToLive?: string;
+  /**
+   * DynamoDB stream the relay's fan-out reads (runtime/relay/fanout.ts): new events go to subscribed
+   * devices, new inbox messages nudge the pair's runtime. KEYS_ONLY where the keys are enough.
+   */
+  readonly stream?: 'NEW_IMAGE' | 'KEYS_ONLY';
 }
 
 /**
@@ -35,12 +42,16 @@ export interface TableSpec {
  * - Inbox: messages in order; sk is a sortable message id.
  * - Events: append-only; sk is the pair's sequence number, each row carries the previous row's hash.
  * - Approvals: pending outbound actions; sk is the approval id.
+ * - Connections: the relay's WebSocket connections (runtime/relay/connections.ts): one row per connection
+ *   (pk `conn#<id>`) and one per subscription or runtime presence in the pair's partition, gone by TTL
+ *   after API Gateway's 2-hour connection limit even if a disconnect was missed.
  */
 export const TABLES = {
   sessions: { id: 'Sessions', envVar: 'SESSIONS_TABLE' },
-  inbox: { id: 'Inbox', envVar: 'INBOX_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
-  events: { id: 'Events', envVar: 'EVENTS_TABLE', sortKey: { name: SORT_KEY, type: 'N' } },
+  inbox: { id: 'Inbox', envVar: 'INBOX_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, stream: 'KEYS_ONLY' },
+  events: { id: 'Events', envVar: 'EVENTS_TABLE', sortKey: { name: SORT_KEY, type: 'N' }, stream: 'NEW_IMAGE' },
   approvals: { id: 'Approvals', envVar: 'APPROVALS_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
+  connections: { id: 'Connections', envVar: 'CONNECTIONS_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, timeToLive: 'expiresAt' },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableName = keyof typeof TABLES;

@@ -46,9 +46,10 @@ describe('the example app under cdk-nag, cfn-guard and the retention guard', () 
     // CloudFront: one API origin, logging v2 (README "Security"); the certificate controls
     // only while no edge.domain is configured (test/stacks/edge-distribution.test.ts checks them with one).
     const cloudFront = ['ct-cloudfront-pr-4', 'ct-cloudfront-pr-5', 'ct-cloudfront-pr-6', 'ct-cloudfront-pr-7', 'ct-cloudfront-pr-9'];
-    expect(Object.keys(disabledControlTowerRules(exampleConfig()))).toEqual(['ct-ecs-pr-2', ...cloudFront]);
+    // API Gateway V2 routes: WebSocket APIs authorize at $connect only (lib/constructs/relay.ts).
+    expect(Object.keys(disabledControlTowerRules(exampleConfig()))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-apigateway-pr-5']);
     const shortRetention = parseConfigText(minimalConfigText({ logs: '{ retentionDays: 14 }' }));
-    expect(Object.keys(disabledControlTowerRules(shortRetention))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-cloudwatch-pr-2']);
+    expect(Object.keys(disabledControlTowerRules(shortRetention))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-apigateway-pr-5', 'ct-cloudwatch-pr-2']);
     // The warning speaks of the config, not of acknowledging an annotation.
     const app = new App();
     addComplianceChecks(app, shortRetention);

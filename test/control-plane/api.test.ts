@@ -12,7 +12,8 @@ import { STARTED_BY } from '../../runtime/shared/names';
 import { newSortableId, type ApprovalRow } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
-import { CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, ROSTER, silentLogger, taskDefinitionArnOf } from './support/fixtures';
+import { AUTH, CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger, taskDefinitionArnOf } from './support/fixtures';
+import { ISSUER, TestIssuer } from '../support/tokens';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -30,7 +31,7 @@ beforeEach(() => {
   fake = fakeEcs();
   clock = new Clock();
   const logger = silentLogger();
-  deps = { roster: ROSTER, logger, lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger), records: recordDeps(dynamo, clock) };
+  deps = { auth: AUTH, logger, lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger), records: recordDeps(dynamo, clock) };
   api = createApiHandler(deps);
 });
 
@@ -51,35 +52,52 @@ function freshUser(): { api: ReturnType<typeof createApiHandler>; user: string }
     ...DIRECTORY,
     users: [...DIRECTORY.users, { id: user, email: `${user}@acme.example`, agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }] }],
   });
-  return { api: createApiHandler({ ...deps, roster }), user };
+  return { api: createApiHandler({ ...deps, auth: ISSUER.authenticator(roster) }), user };
 }
 
 describe('identity', () => {
-  it('answers 403 to a verified token that is not on the roster, and to one without claims', async () => {
-    for (const event of [httpEvent('GET /v1/agents', { user: 'mallory' }), httpEvent('GET /v1/agents')]) {
-      const result = await api(event);
-      expect(result.statusCode).toBe(403);
-      expect(body(result).message).toMatch(/not on the Cubicle roster/);
-    }
+  it('answers 403 to a verified token of someone not on the roster, and 401 without a token', async () => {
+    const stranger = await api(httpEvent('GET /v1/agents', { user: 'mallory' }));
+    expect(stranger.statusCode).toBe(403);
+    expect(body(stranger).message).toMatch(/not on the Cubicle roster/);
+    const anonymous = await api(httpEvent('GET /v1/agents'));
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers?.['www-authenticate']).toBe('Bearer');
   });
 
-  it('takes the user from the token only: path, query, body and headers cannot name another user', async () => {
+  it('takes the user from the token only: path, query, body, headers and the authorizer\'s claims cannot name another user', async () => {
     const event = httpEvent('GET /v1/agents', { user: 'bruno', query: { user: 'alice' } });
     event.headers['x-user-id'] = 'alice';
     const result = await api(event);
     expect(result.statusCode).toBe(400); // unknown query parameters are refused, never used
     const plain = await api(httpEvent('GET /v1/agents', { user: 'bruno' }));
     expect(body(plain).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
+    // Bruno's token with Alice's claims in the authorizer context: Bruno's agents.
+    const mixed = await api(httpEvent('GET /v1/agents', { user: 'bruno', claims: { sub: 'sub-alice', username: 'alice', token_use: 'access' } }));
+    expect(body(mixed).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
+  });
+
+  it('a direct invoke with made-up authorizer claims and no token (or a forged one) is a 401', async () => {
+    const claims = { sub: 'sub-alice', username: 'alice', token_use: 'access' };
+    const forged = new TestIssuer(ISSUER.settings, ISSUER.kid).tokenFor('alice'); // same kid, another key
+    for (const event of [httpEvent('GET /v1/agents', { claims }), httpEvent('GET /v1/agents', { claims, token: forged })]) {
+      const result = await api(event);
+      expect(result.statusCode).toBe(401);
+      expect(result.body).not.toMatch(/sales|finance/);
+    }
   });
 
   it('maps an external OIDC issuer\'s email claim to the roster, case-insensitively, and refuses unverified emails', async () => {
-    const oidc = createApiHandler({ ...deps, roster: new Roster({ ...DIRECTORY, identity: { kind: 'oidc', claim: 'email' } }) });
-    const ok = await oidc(httpEvent('GET /v1/agents', { claims: { sub: 'x', email: 'Bruno@ACME.example', email_verified: 'true' } }));
+    const issuer = TestIssuer.oidc();
+    const oidc = createApiHandler({ ...deps, auth: issuer.authenticator(new Roster({ ...DIRECTORY, identity: { kind: 'oidc', claim: 'email' } })) });
+    const ok = await oidc(httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', email: 'Bruno@ACME.example', email_verified: true }) }));
     expect(body(ok).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
-    const unverified = await oidc(httpEvent('GET /v1/agents', { claims: { sub: 'x', email: 'bruno@acme.example', email_verified: 'false' } }));
+    const unverified = await oidc(httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', email: 'bruno@acme.example', email_verified: false }) }));
     expect(unverified.statusCode).toBe(403);
-    const usernameOnly = await oidc(httpEvent('GET /v1/agents', { user: 'bruno' }));
+    const usernameOnly = await oidc(httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', username: 'bruno' }) }));
     expect(usernameOnly.statusCode).toBe(403);
+    // A Cognito token is not one of this issuer's.
+    expect((await oidc(httpEvent('GET /v1/agents', { user: 'bruno' }))).statusCode).toBe(401);
   });
 });
 

@@ -14,6 +14,7 @@ import { AGENT_TUNING_SCHEMA } from '../../runtime/shared/agent-env';
 import { newSortableId, type ApprovalRow } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
+import { ISSUER } from '../support/tokens';
 import { Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger } from './support/fixtures';
 
 let dynamo: TestDynamo;
@@ -39,7 +40,7 @@ beforeEach(() => {
   bruno = `bruno${run}`;
   const [a, b] = DIRECTORY.users;
   const roster = new Roster({ ...DIRECTORY, users: [{ ...a, id: alice }, { ...b, id: bruno }] });
-  deps = { roster, logger, lifecycle: lifecycleDeps(dynamo, fakeEcs().ecs, clock, logger), records: recordDeps(dynamo, clock) };
+  deps = { auth: ISSUER.authenticator(roster), logger, lifecycle: lifecycleDeps(dynamo, fakeEcs().ecs, clock, logger), records: recordDeps(dynamo, clock) };
   api = createApiHandler(deps);
 });
 

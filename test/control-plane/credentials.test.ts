@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCredentialsHandler, MAX_CREDENTIAL_CHARS } from '../../runtime/control-plane/credentials';
 import { connectionSecretName, providerSecretName } from '../../runtime/shared/names';
-import { httpEvent, ROSTER } from './support/fixtures';
+import { AUTH, httpEvent } from './support/fixtures';
 
 const SECRET = 'sk-ant-api03-TOP-SECRET-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -41,7 +41,7 @@ beforeEach(() => {
   mock.on(PutSecretValueCommand).resolves({});
   // The most verbose level, so anything the code path could log is in the capture.
   logger = new Logger({ serviceName: 'credentials', logLevel: 'DEBUG' });
-  handler = createCredentialsHandler({ roster: ROSTER, secrets, deployment: 'acme', logger });
+  handler = createCredentialsHandler({ auth: AUTH, secrets, deployment: 'acme', logger });
 });
 afterEach(() => output.restore());
 

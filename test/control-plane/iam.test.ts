@@ -46,6 +46,9 @@ const ROLES: Record<FunctionName, SimulatedPrincipal> = {
   'task-events': principalOf('task-events'),
   reaper: principalOf('reaper'),
   'directory-sync': principalOf('directory-sync'),
+  'relay-device': principalOf('relay-device'),
+  'relay-runtime': principalOf('relay-runtime'),
+  'relay-fanout': principalOf('relay-fanout'),
 };
 
 const ITEM_ACTIONS = [
@@ -61,6 +64,9 @@ const ITEM_ACTIONS = [
   'dynamodb:UpdateTable',
 ] as const;
 
+/** The relay's own rows (connections, subscriptions, frame sequences): the only deletes anywhere. */
+const CONNECTION_ROWS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
+
 /** What each role may do on each table, written out. */
 const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]>>> = {
   api: {
@@ -73,6 +79,15 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   reaper: { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   'directory-sync': {},
+  'relay-device': { events: ['dynamodb:Query'], connections: CONNECTION_ROWS },
+  'relay-runtime': {
+    sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    inbox: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    events: ['dynamodb:PutItem', 'dynamodb:Query'],
+    approvals: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    connections: CONNECTION_ROWS,
+  },
+  'relay-fanout': { events: ['dynamodb:Query'], connections: CONNECTION_ROWS },
 };
 
 const simulator = new IamSimulator();
@@ -80,7 +95,7 @@ const decide = async (request: SimulatedRequest) => ((await simulator.evaluate(r
 
 
 describe('control-plane roles × tables (every partition, every item action)', () => {
-  it('each role has exactly its listed actions on each table, and Scan, deletes and table changes on none', async () => {
+  it('each role has exactly its listed actions on each table, and Scan, table changes and deletes (but the relay\'s Connections rows) on none', async () => {
     const mismatches: string[] = [];
     let evaluations = 0;
     for (const [name, principal] of Object.entries(ROLES) as [FunctionName, SimulatedPrincipal][]) {
@@ -94,7 +109,8 @@ describe('control-plane roles × tables (every partition, every item action)', (
       }
     }
     expect(mismatches).toEqual([]);
-    expect(evaluations).toBe(Object.keys(ROLES).length * 4 * ITEM_ACTIONS.length);
+    expect(evaluations).toBe(Object.keys(ROLES).length * Object.keys(TABLES).length * ITEM_ACTIONS.length);
+    expect(Object.keys(ROLES)).toHaveLength(8);
   });
 
   it('only the reaper queries the active index; nobody queries another index or scans it', async () => {

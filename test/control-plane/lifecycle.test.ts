@@ -57,6 +57,31 @@ describe('wake', () => {
     expect(row).toMatchObject({ status: 'STARTING', taskArn: taskArnOf('run-1'), activeShard: activeShardOf(pair.pk) });
   });
 
+  it('puts a fresh 32-byte relay nonce on each new session, unclaimed; waking an awake agent keeps it', async () => {
+    const pair = freshPair();
+    await ensureAwake(deps, pair.userId, pair.agentId, 'req-1');
+    const first = await getSession(deps, pair.pk);
+    expect(Buffer.from(first?.relayNonce as string, 'base64url')).toHaveLength(32);
+    await ensureAwake(deps, pair.userId, pair.agentId, 'req-2');
+    expect((await getSession(deps, pair.pk))?.relayNonce).toBe(first?.relayNonce);
+    // A claimed nonce of a stopped session: the next session gets a new, unclaimed one.
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: dynamo.tables.sessions,
+        Key: { pk: pair.pk },
+        UpdateExpression: 'SET #s = :stopped, relayClaimedAt = :t, relayTask = :task',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':stopped': 'STOPPED', ':t': 1, ':task': 'old-task' },
+      }),
+    );
+    await ensureAwake(deps, pair.userId, pair.agentId, 'req-3');
+    const next = await getSession(deps, pair.pk);
+    expect(next?.relayNonce).not.toBe(first?.relayNonce);
+    expect(Buffer.from(next?.relayNonce as string, 'base64url')).toHaveLength(32);
+    expect(next?.relayClaimedAt).toBeUndefined();
+    expect(next?.relayTask).toBeUndefined();
+  });
+
   it('runs the pair\'s family privately, idempotently and tagged, with at most 3 DynamoDB calls', async () => {
     const pair = freshPair();
     dynamo.reset();

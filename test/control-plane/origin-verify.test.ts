@@ -16,7 +16,7 @@ import {
   REFUSED_MESSAGE,
   withOriginCheck,
 } from '../../runtime/control-plane/origin-verify';
-import { Clock, httpEvent, ROSTER, silentLogger } from './support/fixtures';
+import { AUTH, Clock, httpEvent, silentLogger } from './support/fixtures';
 
 const CURRENT = 'c'.repeat(40) + 'CURRENT0123456789abcdefghijkl';
 const PREVIOUS = 'p'.repeat(40) + 'PREVIOUS012345678abcdefghijkl';
@@ -127,10 +127,10 @@ describe('withOriginCheck around the real API and credential handlers', () => {
   let verifier: OriginVerifier;
   let secret: ReturnType<typeof fakeSecret>;
   const logger = silentLogger();
-  const api = createApiHandler({ roster: ROSTER, logger, lifecycle: {} as never, records: {} as never });
+  const api = createApiHandler({ auth: AUTH, logger, lifecycle: {} as never, records: {} as never });
   const sm = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   let smMock: ReturnType<typeof mockClient>;
-  const credentials = createCredentialsHandler({ roster: ROSTER, logger, secrets: sm, deployment: 'acme' });
+  const credentials = createCredentialsHandler({ auth: AUTH, logger, secrets: sm, deployment: 'acme' });
   beforeAll(() => {
     smMock = mockClient(sm);
   });
@@ -145,7 +145,7 @@ describe('withOriginCheck around the real API and credential handlers', () => {
 
   const refusedCases: Array<[string, HttpEvent]> = [
     ['an unknown route (would be 404)', httpEvent('GET /v1/nothing', { user: 'alice' })],
-    ['no verified claims (would be the roster 403)', httpEvent('GET /v1/agents')],
+    ['no token (would be 401)', httpEvent('GET /v1/agents')],
     ['someone not on the roster', httpEvent('GET /v1/agents', { user: 'mallory' })],
     ['another user\'s agent (would be 404)', httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'sales' } })],
     ['a malformed body (would be 400)', httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: { agentId: 'sales' }, rawBody: '{' })],

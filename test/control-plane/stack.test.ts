@@ -37,7 +37,10 @@ function tableGrants(name: FunctionName): Record<string, string[]> {
 
 describe('routes and authorizer', () => {
   it('has exactly the API routes, each behind the JWT authorizer', () => {
-    const routes = resourcesOfType(json, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    const [[httpApi]] = resourcesOfType(json, 'AWS::ApiGatewayV2::Api').filter(([, r]) => r.Properties.ProtocolType === 'HTTP');
+    const routes = resourcesOfType(json, 'AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties)
+      .filter((r) => r.ApiId.Ref === httpApi);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([...Object.values(API_ROUTES), ...Object.values(CREDENTIAL_ROUTES)].sort());
     const [[authorizerId]] = resourcesOfType(json, 'AWS::ApiGatewayV2::Authorizer');
     for (const route of routes) {
@@ -49,7 +52,7 @@ describe('routes and authorizer', () => {
   it('sends credential routes to the credential writer and the rest to the API function', () => {
     const integrationFunction = (integrationRef: { Ref: string }) =>
       json.Resources[integrationRef.Ref].Properties.IntegrationUri['Fn::GetAtt'][0];
-    for (const [, route] of resourcesOfType(json, 'AWS::ApiGatewayV2::Route')) {
+    for (const [, route] of resourcesOfType(json, 'AWS::ApiGatewayV2::Route').filter(([, r]) => !String(r.Properties.RouteKey).startsWith('$'))) {
       const target = route.Properties.Target['Fn::Join'][1][1];
       const expected = Object.values(CREDENTIAL_ROUTES).includes(route.Properties.RouteKey) ? 'credentials' : 'api';
       expect(integrationFunction(target), route.Properties.RouteKey).toBe(functionOf(json, expected).id);
@@ -345,9 +348,10 @@ describe('IAM, exactly', () => {
     }
   });
 
-  it('API Gateway may invoke the API functions only from this API and this account', () => {
+  it('API Gateway may invoke the API and relay functions only from this account\'s APIs', () => {
     const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').map(([, p]) => p.Properties).filter((p) => p.Principal === 'apigateway.amazonaws.com');
-    expect(permissions).toHaveLength(Object.keys(API_ROUTES).length + Object.keys(CREDENTIAL_ROUTES).length); // one per route
+    // One per HTTP route, and 3 routes of each relay API.
+    expect(permissions).toHaveLength(Object.keys(API_ROUTES).length + Object.keys(CREDENTIAL_ROUTES).length + 6);
     for (const p of permissions) {
       expect(p.SourceAccount).toBe('111111111111');
       expect(p.SourceArn['Fn::Join'][1][0]).toBe('arn:aws:execute-api:eu-west-1:111111111111:');

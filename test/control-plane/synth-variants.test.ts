@@ -47,7 +47,7 @@ describe('bundled functions', () => {
     const key: string = functionOf(json, name).resource.Properties.Code.S3Key;
     return path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
   };
-  const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper'];
+  const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper', 'relay-device', 'relay-runtime', 'relay-fanout'];
 
   it.each(FUNCTIONS)('%s: one minified bundle with the SDK inside, no node_modules', (name) => {
     const dir = assetDir(name);
@@ -62,11 +62,11 @@ describe('bundled functions', () => {
     expect(external.filter((r) => r !== 'require("@aws-sdk/signature-v4-crt")')).toEqual([]);
   });
 
-  it('ships the roster directory next to the API bundles only', () => {
-    for (const name of ['api', 'credentials'] as const) {
+  it('ships the roster directory next to the API and relay bundles only', () => {
+    for (const name of ['api', 'credentials', 'relay-device', 'relay-runtime'] as const) {
       expect(JSON.parse(readFileSync(path.join(assetDir(name), ROSTER_FILE_NAME), 'utf8'))).toEqual(rosterDirectory(config));
     }
-    for (const name of ['task-events', 'reaper'] as const) {
+    for (const name of ['task-events', 'reaper', 'relay-fanout'] as const) {
       expect(existsSync(path.join(assetDir(name), ROSTER_FILE_NAME))).toBe(false);
     }
   });
@@ -95,6 +95,9 @@ describe('bundled functions', () => {
       EVENTS_TABLE: 'events',
       APPROVALS_TABLE: 'approvals',
       ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+      TOKEN_KIND: 'cognito',
+      TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+      TOKEN_AUDIENCE: 'cubicletestclient',
     };
     const event = { routeKey: 'GET /v1/agents', requestContext: { requestId: 'req-1', authorizer: { jwt: { claims: { username: 'mallory' } } } } };
     for (const name of ['api', 'credentials'] as const) {
@@ -108,5 +111,17 @@ describe('bundled functions', () => {
     const broken = run('api', { ...env, CLUSTER_ARN: 'not-an-arn' }, event);
     expect(broken.status).not.toBe(0);
     expect(broken.stderr).toMatch(/CLUSTER_ARN must be an ECS cluster ARN/);
+    // The device relay refuses a $connect that did not come through CloudFront, before the token is looked at.
+    const relayEnv = { ...env, RELAY_DEVICE_ENDPOINT: 'https://abc.execute-api.eu-west-1.amazonaws.com/relay', CONNECTIONS_TABLE: 'connections' };
+    const connect = { requestContext: { routeKey: '$connect', eventType: 'CONNECT', connectionId: 'c1', requestId: 'req-2' }, headers: { 'Sec-WebSocket-Protocol': 'cubicle.v1, bearer.x' } };
+    const relay = run('relay-device', relayEnv, connect);
+    expect(relay.status, relay.stderr).toBe(0);
+    const relayResult = JSON.parse(relay.stdout.slice(relay.stdout.indexOf('RESULT') + 6));
+    expect(relayResult.statusCode).toBe(403);
+    expect(JSON.parse(relayResult.body)).toEqual({ message: REFUSED_MESSAGE });
+    // A token issuer over plain http (not loopback) fails the cold start too.
+    const insecure = run('api', { ...env, TOKEN_KIND: 'oidc', TOKEN_ISSUER: 'http://login.acme.example' }, event);
+    expect(insecure.status).not.toBe(0);
+    expect(insecure.stderr).toMatch(/TOKEN_ISSUER must be an https URL/);
   });
 });

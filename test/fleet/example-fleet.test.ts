@@ -24,13 +24,11 @@ const idOf = (prefix: string, type: string) => {
   return found[0][0];
 };
 const arnOfSecret = (prefix: string) => resolver.ref(STACK, idOf(prefix, 'AWS::SecretsManager::Secret'));
-const tableArn = (id: string) => resolver.getAtt('acme-Platform', tableId(id), 'Arn');
-const tableName = (id: string) => resolver.ref('acme-Platform', tableId(id));
-function tableId(id: string): string {
-  const found = resourcesOfType(templates.get('acme-Platform')!, 'AWS::DynamoDB::Table').find(([logical]) => new RegExp(`^Tables${id}[0-9A-F]{8}$`).test(logical));
-  if (!found) throw new Error(`no table ${id}`);
-  return found[0];
-}
+/** The relay's runtime API id, as the ControlPlane template resolves it. */
+const runtimeApiId = resolver.ref(
+  'acme-ControlPlane',
+  Object.entries(templates.get('acme-ControlPlane')!.Resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && /agent runtimes/.test(String(r.Properties?.Description)))![0],
+);
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/cubicle/acme/agents/${name}`;
 const secretArnLike = (name: string) => `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:${name}`;
 
@@ -215,7 +213,6 @@ describe("alice's sales agent", () => {
   const roleId = idOf('UserAliceAgentSalesTaskRole', 'AWS::IAM::Role');
   const apId = idOf('UserAliceAgentSalesAccessPoint', 'AWS::EFS::AccessPoint');
   const fsId = idOf('StorageFileSystem', 'AWS::EFS::FileSystem');
-  const pk = { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['alice#sales'] }, Null: { 'dynamodb:LeadingKeys': 'false' } };
 
   it('has a task role under the deployment path, assumable by ECS tasks of this account only', () => {
     const props = resolved(roleId);
@@ -242,11 +239,7 @@ describe("alice's sales agent", () => {
     expect(props.PermissionsBoundary).toBeUndefined();
   });
 
-  it('may do exactly this: its secrets, decrypt via Secrets Manager, its access point, its table partition', () => {
-    const onlyAttributes = (attributes: string[]) => ({
-      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['alice#sales'], 'dynamodb:Attributes': attributes },
-      Null: { 'dynamodb:LeadingKeys': 'false', 'dynamodb:Attributes': 'false' },
-    });
+  it('may do exactly this: its secrets, decrypt via Secrets Manager, its access point, open the runtime relay', () => {
     const own = [arnOfSecret('UserAliceVaultConnectionCrm'), arnOfSecret('UserAliceVaultProviderAnthropic')];
     expect(resolved(roleId).Policies).toEqual([
       {
@@ -269,38 +262,12 @@ describe("alice's sales agent", () => {
               Resource: resolver.getAtt(STACK, fsId, 'Arn'),
               Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': resolver.getAtt(STACK, apId, 'Arn') } },
             },
-            { Sid: 'OwnPartitionOfSessions', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn('Sessions'), Condition: pk },
+            // The relay's runtime API, $connect only: the runtime's one way to the control plane (no table access).
             {
-              Sid: 'WriteRuntimeAttributesOfSessions',
+              Sid: 'ConnectToTheRuntimeRelay',
               Effect: 'Allow',
-              Action: 'dynamodb:UpdateItem',
-              Resource: tableArn('Sessions'),
-              Condition: onlyAttributes(['inboxCursor', 'lastActivityAt', 'pk', 'taskArn']),
-            },
-            { Sid: 'OwnPartitionOfInbox', Effect: 'Allow', Action: 'dynamodb:Query', Resource: tableArn('Inbox'), Condition: pk },
-            {
-              Sid: 'WriteRuntimeAttributesOfInbox',
-              Effect: 'Allow',
-              Action: 'dynamodb:UpdateItem',
-              Resource: tableArn('Inbox'),
-              Condition: onlyAttributes(['attempts', 'finishedAt', 'pk', 'sk', 'startedAt', 'state']),
-            },
-            { Sid: 'OwnPartitionOfEvents', Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Query'], Resource: tableArn('Events'), Condition: pk },
-            { Sid: 'OwnPartitionOfApprovals', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn('Approvals'), Condition: pk },
-            {
-              Sid: 'WriteRuntimeAttributesOfApprovals',
-              Effect: 'Allow',
-              Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-              Resource: tableArn('Approvals'),
-              // Never decision, decidedAt or decidedBy: an agent cannot approve its own outbound call.
-              Condition: onlyAttributes(['createdAt', 'expiredAt', 'expiresAt', 'hosts', 'messageId', 'pk', 'requestId', 'sk', 'summary', 'tool']),
-            },
-            {
-              Sid: 'TablesKeyViaDynamoDb',
-              Effect: 'Allow',
-              Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-              Resource: resolver.getAtt('acme-Platform', idOfIn('acme-Platform', 'PlatformKey', 'AWS::KMS::Key'), 'Arn'),
-              Condition: { StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } },
+              Action: 'execute-api:Invoke',
+              Resource: `arn:aws:execute-api:eu-west-1:111111111111:${runtimeApiId}/runtime/$connect`,
             },
           ],
         },
@@ -386,10 +353,7 @@ describe("alice's sales agent", () => {
       CUBICLE_PROVIDER_SECRET_ARN: arnOfSecret('UserAliceVaultProviderAnthropic'),
       CUBICLE_MAX_TASK_DURATION_MS: '7200000',
       CUBICLE_IDLE_TIMEOUT_MS: '900000',
-      SESSIONS_TABLE: tableName('Sessions'),
-      INBOX_TABLE: tableName('Inbox'),
-      EVENTS_TABLE: tableName('Events'),
-      APPROVALS_TABLE: tableName('Approvals'),
+      CUBICLE_RELAY_URL: `wss://${runtimeApiId}.execute-api.eu-west-1.amazonaws.com/runtime`,
     });
   });
 });

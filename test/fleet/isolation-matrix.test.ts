@@ -30,13 +30,11 @@ const resolver = new CfnResolver(templates, {
 const model = readFleetModel({ resolver, templates, deployment: config.name, account: ACCOUNT });
 const pairs = config.users.flatMap((user) => user.agents.map((agent) => ({ user, agent })));
 
-/** The runtime's rights per table, written out here so the matrix does not trust the code it checks. */
-const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = {
-  sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-  inbox: ['dynamodb:Query', 'dynamodb:UpdateItem'],
-  events: ['dynamodb:PutItem', 'dynamodb:Query'],
-  approvals: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-};
+/**
+ * The runtime's rights per table, written out here so the matrix does not trust the code it checks:
+ * none. Every row a runtime needs is read or written by the relay for it (runtime/relay/runtime-rows.ts).
+ */
+const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = { sessions: [], inbox: [], events: [], approvals: [], connections: [] };
 const MATRIX_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
 
 /** Fields only the control plane may write, per table, written out here rather than read from the code. */
@@ -46,7 +44,7 @@ const CONTROL_PLANE_FIELDS: Record<string, readonly string[]> = {
   approvals: ['decision', 'decidedAt', 'decidedBy'],
 };
 /** A field each table's runtime writes (heartbeat, message state, approval expiry; events are whole rows). */
-const RUNTIME_FIELD: Record<string, string> = { sessions: 'lastActivityAt', inbox: 'state', approvals: 'expiredAt', events: 'hash' };
+const RUNTIME_FIELD: Record<string, string> = { sessions: 'lastActivityAt', inbox: 'state', approvals: 'expiredAt', events: 'hash', connections: 'cursor' };
 /** Key attributes of each table's rows (Sessions has one row per pair, no sort key). */
 const keyAttributes = (table: string) => (table === 'sessions' ? ['pk'] : ['pk', 'sk']);
 
@@ -104,7 +102,7 @@ describe('the roster under test', () => {
     }
     expect(model.secrets.map((s) => s.name).sort()).toEqual([...expectedSecrets].sort());
     expect(model.secrets.every((s) => s.keyUserTag === s.userId)).toBe(true);
-    expect(Object.keys(model.tables).sort()).toEqual(['approvals', 'events', 'inbox', 'sessions']);
+    expect(Object.keys(model.tables).sort()).toEqual(['approvals', 'connections', 'events', 'inbox', 'sessions']);
   });
 });
 
@@ -194,7 +192,7 @@ describe('isolation matrix', () => {
     expect(matrix.simulator.evaluations).toBe(60 * 60 * 2 + 60 * 3);
   });
 
-  it('rows: each role reads and writes its own partition only (GetItem/PutItem/Query with dynamodb:LeadingKeys)', async () => {
+  it('rows: no role reads or writes any partition, its own included (GetItem/PutItem/Query with dynamodb:LeadingKeys)', async () => {
     const matrix = new Matrix();
     for (const role of model.roles) {
       for (const { user, agent } of pairs) {
@@ -211,10 +209,10 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 60 * 4 * MATRIX_TABLE_ACTIONS.length);
+    expect(matrix.simulator.evaluations).toBe(60 * 60 * 5 * MATRIX_TABLE_ACTIONS.length);
   });
 
-  it('rows: on its own partition, a role has exactly its runtime rights, and nothing without a partition key', async () => {
+  it('rows: on its own partition, a role has no table action at all, with or without a partition key', async () => {
     const matrix = new Matrix();
     const actions = ['GetItem', 'PutItem', 'Query', 'UpdateItem', 'DeleteItem', 'Scan', 'BatchGetItem', 'BatchWriteItem', 'ConditionCheckItem', 'PartiQLSelect'].map(
       (a) => `dynamodb:${a}`,
@@ -238,32 +236,58 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 4 * actions.length * 3);
+    expect(matrix.simulator.evaluations).toBe(60 * 5 * actions.length * 3);
   });
 
-  it("rows: a runtime writes only its own fields, never the control plane's (status, deadline, decision, message body)", async () => {
+  it("rows: no runtime role can write Events or Approvals (or any table) at all, whatever the fields: the relay writes for it", async () => {
     const matrix = new Matrix();
+    const writes = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'PartiQLInsert', 'PartiQLUpdate'].map((a) => `dynamodb:${a}`);
     for (const role of model.roles) {
       const pk = `${role.userId}#${role.agentId}`;
-      for (const [table, fields] of Object.entries(CONTROL_PLANE_FIELDS)) {
-        const { arn } = model.tables[table as keyof typeof model.tables];
-        for (const action of EXPECTED_TABLE_ACTIONS[table].filter((a) => a === 'dynamodb:PutItem' || a === 'dynamodb:UpdateItem')) {
+      for (const [table, { arn }] of Object.entries(model.tables)) {
+        for (const action of writes) {
           const request = { principal: role.principal, action, resource: arn, resourceAccount: ACCOUNT };
-          await matrix.check(`${pk} ${action} ${table} own field`, 'Allowed', { ...request, context: rowContext(table, action, pk) });
-          for (const field of fields) {
-            await matrix.check(`${pk} ${action} ${table} ${field}`, 'Denied', {
+          for (const fields of [[RUNTIME_FIELD[table]], [...(CONTROL_PLANE_FIELDS[table] ?? [])]]) {
+            await matrix.check(`${pk} ${action} ${table} ${fields.join(',')}`, 'Denied', {
               ...request,
-              context: { 'dynamodb:LeadingKeys': [pk], 'dynamodb:Attributes': [...keyAttributes(table), RUNTIME_FIELD[table], field] },
+              context: { 'dynamodb:LeadingKeys': [pk], 'dynamodb:Attributes': [...keyAttributes(table), ...fields] },
             });
           }
-          // ForAllValues passes when the key is absent: a write that names no attributes must not pass.
-          await matrix.check(`${pk} ${action} ${table} without dynamodb:Attributes`, 'Denied', { ...request, context: { 'dynamodb:LeadingKeys': [pk] } });
         }
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    // Per role: sessions UpdateItem (1+6+1), inbox UpdateItem (1+3+1), approvals PutItem and UpdateItem (2 × (1+3+1)).
-    expect(matrix.simulator.evaluations).toBe(60 * (8 + 5 + 10));
+    expect(matrix.simulator.evaluations).toBe(60 * 5 * writes.length * 2);
+  });
+
+  it('relay: each role may open the runtime relay ($connect) and nothing else of either relay API; no role may post to or close any connection', async () => {
+    const matrix = new Matrix();
+    const apis = relayApis();
+    const execute = (api: string, tail: string) => `arn:aws:execute-api:${REGION}:${ACCOUNT}:${api}/${tail}`;
+    for (const role of model.roles) {
+      const label = `${role.userId}/${role.agentId}`;
+      const at = (action: string, resource: string) => ({ principal: role.principal, action, resource, resourceAccount: ACCOUNT });
+      // iam-simulate's validation does not know WebSocket route ARNs (`api/stage/route`): the role's
+      // policy is validated on a request it knows first; the route requests then use the same engine.
+      await matrix.check(`${label} GetItem sessions`, 'Denied', { ...at('dynamodb:GetItem', model.tables.sessions.arn), context: rowContext('sessions', 'dynamodb:GetItem', `${role.userId}#${role.agentId}`) });
+      await matrix.check(`${label} Invoke runtime $connect`, 'Allowed', at('execute-api:Invoke', execute(apis.runtime, 'runtime/$connect')));
+      for (const [what, resource] of [
+        ['runtime $default', execute(apis.runtime, 'runtime/$default')],
+        ['runtime $connect of another stage', execute(apis.runtime, 'other/$connect')],
+        ['device $connect', execute(apis.device, 'relay/$connect')],
+        ['device $default', execute(apis.device, 'relay/$default')],
+      ]) {
+        await matrix.check(`${label} Invoke ${what}`, 'Denied', at('execute-api:Invoke', resource));
+      }
+      for (const api of [apis.runtime, apis.device]) {
+        const stage = api === apis.runtime ? 'runtime' : 'relay';
+        for (const method of ['POST', 'DELETE', 'GET']) {
+          await matrix.check(`${label} ManageConnections ${method} ${stage}`, 'Denied', at('execute-api:ManageConnections', execute(api, `${stage}/${method}/@connections/some-connection`)));
+        }
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * (1 + 1 + 4 + 6));
   });
 
   it('an account administrator (Action "*" on "*") cannot read, decrypt or write a token, or mount as root, without changing a policy', async () => {
@@ -345,4 +369,12 @@ function pairOf(role: RoleModel): { user: UserConfig; agent: AgentConfig } {
   const agent = user?.agents.find((a) => a.id === role.agentId);
   if (!user || !agent) throw new Error(`role ${role.logicalId} is tagged ${role.userId}/${role.agentId}, not a roster pair`);
   return { user, agent };
+}
+
+/** The two relay APIs' ids, as the ControlPlane template resolves them. */
+function relayApis(): { runtime: string; device: string } {
+  const stack = `${config.name}-ControlPlane`;
+  const apis = Object.entries(templates.get(stack)!.Resources).filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && r.Properties?.ProtocolType === 'WEBSOCKET');
+  const id = (match: RegExp) => resolver.ref(stack, apis.find(([, r]) => match.test(String(r.Properties?.Description)))![0]);
+  return { runtime: id(/agent runtimes/), device: id(/devices/) };
 }

@@ -9,6 +9,7 @@ import { exampleTemplates, resourcesOfType, type TemplateJson } from '../support
 import { exampleConfigText } from '../support/example-config';
 import { synthesize } from '../support/synth';
 import { functionOf, statementsOf } from '../control-plane/support/template';
+import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
 
 /** AWS managed policy ids (CloudFront documentation, "Use managed cache/origin request policies"). */
 const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
@@ -26,12 +27,19 @@ function only(template: TemplateJson, type: string) {
 
 const distribution = only(controlPlane, 'AWS::CloudFront::Distribution');
 const config = distribution.props.DistributionConfig;
-/** The API's behaviors (the default behavior serves the console: test/console/infra.test.ts). */
-const behaviors: any[] = config.CacheBehaviors ?? [];
+/**
+ * The HTTP API's behaviors (/v1/*); the default behavior serves the console (test/console/infra.test.ts) and
+ * the relay's /v1/relay behavior is checked in test/control-plane/relay-stack.test.ts.
+ */
+const behaviors: any[] = (config.CacheBehaviors ?? []).filter((b: any) => b.PathPattern !== RELAY_PATH);
+const apiBehavior = config.CacheBehaviors.find((b: any) => b.PathPattern === API_PATH_PATTERN);
+const httpApiId = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api').find(([, r]) => r.Properties.ProtocolType === 'HTTP')![0];
+const apiOrigin = config.Origins.find((o: any) => JSON.stringify(o.DomainName).includes(httpApiId));
 const headersPolicy = (() => {
   const [[id, resource]] = resourcesOfType(controlPlane, 'AWS::CloudFront::ResponseHeadersPolicy').filter(([i]) => i.startsWith('EdgeSecurityHeaders'));
   return { id, resource, props: resource.Properties };
 })();
+/** Origins reached over HTTPS: the HTTP API and the device relay. */
 const apiOrigins = (origins: any[]) => origins.filter((o) => o.CustomOriginConfig);
 const secret = only(controlPlane, 'AWS::SecretsManager::Secret');
 
@@ -43,10 +51,9 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect((edge as any).Outputs[ref.OutputName].Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WebAcl/), 'Arn'] });
   });
 
-  it('has a /v1/* behavior to the API origin and a default behavior to the console\'s bucket', () => {
-    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual([API_PATH_PATTERN]);
-    const [origin] = apiOrigins(config.Origins);
-    for (const behavior of behaviors) expect(behavior.TargetOriginId).toBe(origin.Id);
+  it('has the relay\'s /v1/relay behavior first, then /v1/* to the API origin, and a default behavior to the console\'s bucket', () => {
+    expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual([RELAY_PATH, API_PATH_PATTERN]);
+    for (const behavior of behaviors) expect(behavior.TargetOriginId).toBe(apiOrigin.Id);
     expect(config.Origins.find((o: any) => o.Id === config.DefaultCacheBehavior.TargetOriginId).S3OriginConfig).toBeDefined();
   });
 
@@ -64,8 +71,9 @@ describe('the distribution in front of the employee API (example config)', () =>
   });
 
   it('the API behavior runs no function; the default behavior answers 404 JSON at the edge', () => {
-    expect(config.CacheBehaviors[0].FunctionAssociations).toBeUndefined();
-    const fn = only(controlPlane, 'AWS::CloudFront::Function');
+    expect(apiBehavior.FunctionAssociations).toBeUndefined();
+    const [fnId, fnResource] = resourcesOfType(controlPlane, 'AWS::CloudFront::Function').find(([, r]) => r.Properties.FunctionCode === NOT_FOUND_FUNCTION_CODE)!;
+    const fn = { id: fnId, props: fnResource.Properties };
     expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
     expect(fn.props.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
     expect(fn.props.FunctionCode).toBe(NOT_FOUND_FUNCTION_CODE);
@@ -77,16 +85,16 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect(JSON.parse(response.body.data)).toEqual({ message: 'Not found. The Cubicle API is under /v1/.' });
   });
 
-  it('reaches the origin over HTTPS with TLS 1.2 only, at the HTTP API\'s execute-api host', () => {
-    const [origin, ...more] = apiOrigins(config.Origins);
-    expect(more).toEqual([]);
-    const [[apiId]] = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api');
-    expect(origin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: apiId }, '.execute-api.eu-west-1.amazonaws.com']] });
-    expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 30 });
+  it('reaches the origins over HTTPS with TLS 1.2 only, at the HTTP API\'s and the device relay\'s execute-api hosts', () => {
+    expect(apiOrigins(config.Origins)).toHaveLength(2);
+    expect(apiOrigin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: httpApiId }, '.execute-api.eu-west-1.amazonaws.com']] });
+    for (const origin of apiOrigins(config.Origins)) {
+      expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 30 });
+    }
   });
 
   it('adds the origin-verify header as a Secrets Manager dynamic reference, never a value', () => {
-    expect(apiOrigins(config.Origins)[0].OriginCustomHeaders).toEqual([
+    for (const origin of apiOrigins(config.Origins)) expect(origin.OriginCustomHeaders).toEqual([
       { HeaderName: ORIGIN_VERIFY_HEADER, HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret.id }, ':SecretString:::}}']] } },
     ]);
     expect(secret.props.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false });
@@ -98,7 +106,7 @@ describe('the distribution in front of the employee API (example config)', () =>
   });
 
   it('the API and credential functions get the secret\'s ARN with read access to it alone, decrypting only through Secrets Manager', () => {
-    for (const name of ['api', 'credentials'] as const) {
+    for (const name of ['api', 'credentials', 'relay-device'] as const) {
       const fn = functionOf(controlPlane, name).resource;
       expect(fn.Properties.Environment.Variables[ORIGIN_VERIFY_SECRET_ENV]).toEqual({ Ref: secret.id });
       const statements = statementsOf(controlPlane, name);

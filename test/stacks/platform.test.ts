@@ -135,14 +135,15 @@ describe('task execution role', () => {
 describe('control-plane tables', () => {
   const tables = resourcesOfType(json, 'AWS::DynamoDB::Table');
 
-  it('are the four tables, partitioned by pair key, with the documented sort keys', () => {
+  it('are the registry\'s five tables, partitioned by pair key (Connections by connection or pair), with the documented sort keys', () => {
     const byId = Object.fromEntries(tables.map(([id, r]) => [id.replace(/[A-F0-9]{8}$/, ''), r.Properties.KeySchema]));
     for (const spec of Object.values(TABLES)) {
       const expected = [{ AttributeName: 'pk', KeyType: 'HASH' }];
       if ('sortKey' in spec) expected.push({ AttributeName: 'sk', KeyType: 'RANGE' });
       expect(byId[`Tables${spec.id}`]).toEqual(expected);
     }
-    expect(tables).toHaveLength(4);
+    expect(tables).toHaveLength(Object.keys(TABLES).length);
+    expect(tables).toHaveLength(5);
   });
 
   it('are on-demand, point-in-time recoverable, deletion-protected, KMS-encrypted and retained', () => {

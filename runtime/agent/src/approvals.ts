@@ -1,7 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { approvalStatus, newSortableId, type ApprovalRow, type ApprovalStatus } from '../../shared/rows';
-import { PARTITION_KEY, SORT_KEY } from '../../shared/tables';
+import type { EventEmitter } from 'node:events';
+import { newSortableId, type ApprovalStatus } from '../../shared/rows';
+import type { RelayLink } from './tables';
 
 export interface ApprovalRequest {
   readonly requestId: string;
@@ -11,25 +10,27 @@ export interface ApprovalRequest {
   readonly hosts: string[];
 }
 
+export interface PendingApproval extends ApprovalRequest {
+  /** The approval id. */
+  readonly sk: string;
+  readonly expiresAt: number;
+}
+
 export interface ApprovalOutcome {
   readonly approvalId: string;
   readonly status: Exclude<ApprovalStatus, 'pending'> | 'aborted';
   readonly decidedBy?: string;
 }
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
-
 /**
- * Pending approvals in the pair's Approvals partition. The runtime writes the request and waits,
- * polling the row, until the control plane writes a decision or the timeout passes (then it marks the
- * row expired, unless a decision won the race).
+ * Approval requests through the relay: the control plane writes the pending row; the employee's decision
+ * arrives as a nudge (the relay's fan-out of the `approval.decided` event), then is read with a signed
+ * frame. `pollMs` is only the safety net for a lost nudge. On timeout or stop the request is closed
+ * (expired) unless a decision won the race.
  */
 export class ApprovalStore {
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly pk: string,
+    private readonly relay: RelayLink & Pick<EventEmitter, 'on' | 'off'>,
     private readonly options: { timeoutMs: number; pollMs: number; now?: () => number },
   ) {}
 
@@ -37,86 +38,50 @@ export class ApprovalStore {
     return (this.options.now ?? Date.now)();
   }
 
-  async create(request: ApprovalRequest): Promise<ApprovalRow> {
+  async create(request: ApprovalRequest): Promise<PendingApproval> {
     const createdAt = this.now();
-    const row: ApprovalRow = {
-      pk: this.pk,
-      sk: newSortableId(createdAt),
-      requestId: request.requestId,
-      messageId: request.messageId,
-      tool: request.tool,
-      summary: request.summary,
-      hosts: request.hosts,
-      createdAt,
-      expiresAt: createdAt + this.options.timeoutMs,
-    };
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: row,
-        ConditionExpression: 'attribute_not_exists(#sk)',
-        ExpressionAttributeNames: { '#sk': SORT_KEY },
-      }),
-    );
-    return row;
+    const approvalId = newSortableId(createdAt);
+    const result = await this.relay.call({ op: 'approval.request', approvalId, ...request, expiresAt: createdAt + this.options.timeoutMs });
+    return { ...request, sk: approvalId, expiresAt: Number(result.expiresAt ?? createdAt + this.options.timeoutMs) };
   }
 
-  /** Waits for the decision. `signal` aborts the wait (task stopping); the row stays pending then. */
-  async wait(row: ApprovalRow, signal?: AbortSignal): Promise<ApprovalOutcome> {
+  /** Waits for the decision. `signal` aborts the wait (task stopping); the request is closed then. */
+  async wait(row: PendingApproval, signal?: AbortSignal): Promise<ApprovalOutcome> {
     while (true) {
       if (signal?.aborted) {
-        // Close the request so nobody approves a call that can no longer happen; a decision that won
-        // the race is reported as it is.
         const closed = await this.expire(row).catch(() => undefined);
         return closed && closed.status !== 'expired' ? closed : { approvalId: row.sk, status: 'aborted' };
       }
-      const current = await this.read(row.sk);
-      const status = current ? approvalStatus(current) : 'expired';
-      if (status !== 'pending') return { approvalId: row.sk, status, decidedBy: current?.decidedBy };
+      const current = await this.outcome(row.sk, 'approval.status');
+      if (current.status !== 'pending') return current as ApprovalOutcome;
       if (this.now() >= row.expiresAt) return this.expire(row);
-      await sleep(Math.min(this.options.pollMs, Math.max(1, row.expiresAt - this.now())), signal);
+      await this.nudgeOr(Math.min(this.options.pollMs, Math.max(1, row.expiresAt - this.now())), signal);
     }
   }
 
-  private async expire(row: ApprovalRow): Promise<ApprovalOutcome> {
-    // The condition names no decision attribute: the task role may not touch decision attributes at all
-    // (the fleet's dynamodb:Attributes condition), and the control plane decides only while expiredAt is
-    // absent, so a decision read after this write is one that came first and stands.
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [PARTITION_KEY]: this.pk, [SORT_KEY]: row.sk },
-          UpdateExpression: 'SET expiredAt = :now',
-          ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(expiredAt)',
-          ExpressionAttributeNames: { '#sk': SORT_KEY },
-          ExpressionAttributeValues: { ':now': this.now() },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.read(row.sk);
-    const status = current ? approvalStatus(current) : 'expired';
-    return { approvalId: row.sk, status: status === 'pending' ? 'expired' : status, decidedBy: current?.decidedBy };
+  private async expire(row: PendingApproval): Promise<ApprovalOutcome> {
+    const outcome = await this.outcome(row.sk, 'approval.expire');
+    return { ...outcome, status: outcome.status === 'pending' ? 'expired' : outcome.status } as ApprovalOutcome;
   }
 
-  private async read(sk: string): Promise<ApprovalRow | undefined> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { [PARTITION_KEY]: this.pk, [SORT_KEY]: sk }, ConsistentRead: true }),
-    );
-    return out.Item as ApprovalRow | undefined;
+  private async outcome(approvalId: string, op: 'approval.status' | 'approval.expire'): Promise<{ approvalId: string; status: ApprovalStatus; decidedBy?: string }> {
+    const result = await this.relay.call({ op, approvalId });
+    return { approvalId, status: result.status as ApprovalStatus, ...(typeof result.decidedBy === 'string' ? { decidedBy: result.decidedBy } : {}) };
   }
-}
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  /** Resolves on an approval nudge, after `ms`, or on abort, whichever comes first. */
+  private nudgeOr(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.relay.off('nudge', onNudge);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const onNudge = (what: string) => what === 'approval' && done();
+      const timer = setTimeout(done, ms);
+      this.relay.on('nudge', onNudge);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
 }

@@ -1,11 +1,10 @@
 /**
- * The container's main process. Wires real AWS clients, stdout logging and ECS's SIGTERM to the
+ * The container's main process. Wires the Secrets Manager client (whose credentials, the task role's,
+ * also sign the relay connection), stdout logging and ECS's SIGTERM to the
  * supervisor, and exits with its code.
  */
 import { performance } from 'node:perf_hooks';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readTaskArn } from './ecs-metadata';
 import { startAgent } from './supervisor';
 
@@ -23,12 +22,8 @@ export async function main(): Promise<void> {
     stop?.('sigterm');
   });
 
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 5 }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
   const agent = startAgent({
     env: process.env,
-    dynamo,
     secrets: new SecretsManagerClient({ maxAttempts: 5 }),
     write: (line) => process.stdout.write(line),
     startedAt,

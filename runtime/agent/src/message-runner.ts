@@ -1,6 +1,5 @@
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { EventLog } from '../../shared/event-log';
 import type { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import type { ApprovalStore } from './approvals';
@@ -12,7 +11,7 @@ import { realPath } from './guard-shell';
 import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
 import type { LoadedSecrets } from './secrets';
-import type { InboxTable, SessionTable } from './tables';
+import type { EventSink, InboxTable, SessionTable } from './tables';
 
 /** Largest text kept in one event (DynamoDB items stop at 400 KB). */
 const MAX_EVENT_TEXT = 64 * 1024;
@@ -26,7 +25,7 @@ export interface RunnerOptions {
   readonly home: string;
   readonly sessions: SessionTable;
   readonly inbox: InboxTable;
-  readonly events: EventLog;
+  readonly events: EventSink;
   readonly approvals: ApprovalStore;
   readonly redactor: Redactor;
   readonly log: Logger;

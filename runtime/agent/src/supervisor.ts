@@ -2,9 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TABLES, pairKey } from '../../shared/tables';
-import { EventLog } from '../../shared/event-log';
 import { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
@@ -17,19 +14,23 @@ import { adapterFor } from './providers';
 import type { ProviderAdapter } from './providers/types';
 import { loadSecrets, type LoadedSecrets } from './secrets';
 import { installSkills } from './skills';
-import { InboxTable, SessionTable } from './tables';
+import { RelayClient } from './relay-client';
+import { InboxTable, RelayEventLog, SessionTable, type EventSink } from './tables';
 
 export type StopReason = 'sigterm' | 'deadline' | 'idle';
 
 /** Exit codes: 0 for every orderly stop; startup failures are distinct so ECS stop reasons tell them apart. */
 export const EXIT = { ok: 0, failed: 1, config: 78 } as const;
 
-/** After SIGKILL, the time left to write the last events before the process exits regardless. */
-export const FLUSH_BUDGET_MS = 750;
+/**
+ * After SIGKILL, the time left to send the last events through the relay before the process exits
+ * regardless (a few frames; ECS's stopTimeout leaves 15 s beyond the grace, AGENT_CONTAINER_STOP_TIMEOUT_SECONDS).
+ */
+export const FLUSH_BUDGET_MS = 5_000;
 
 export interface AgentDeps {
   readonly env: NodeJS.ProcessEnv;
-  readonly dynamo: DynamoDBDocumentClient;
+  /** Secrets Manager; its credentials (the task role's) also sign the relay connection. */
   readonly secrets: SecretsManagerClient;
   /** Operator log sink (stdout in the container). */
   readonly write: (line: string) => void;
@@ -64,7 +65,6 @@ export function startAgent(deps: AgentDeps): RunningAgent {
 class Supervisor {
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly pk: string;
   private readonly taskRequestId = `task-${randomUUID()}`;
   private readonly abort = new AbortController();
   private stopReason: StopReason | undefined;
@@ -73,6 +73,7 @@ class Supervisor {
   private deadline: number;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private forceExit: ((code: number) => void) | undefined;
+  private wakeUp: (() => void) | undefined;
 
   constructor(
     private readonly deps: AgentDeps,
@@ -82,7 +83,6 @@ class Supervisor {
   ) {
     const { env } = config;
     this.now = deps.now ?? Date.now;
-    this.pk = pairKey(env.CUBICLE_USER_ID, env.CUBICLE_AGENT_ID);
     this.log = root.child({ user_id: env.CUBICLE_USER_ID, agent_id: env.CUBICLE_AGENT_ID, deployment: env.CUBICLE_DEPLOYMENT });
     this.lastActivity = this.now();
     this.deadline = deps.startedAt + env.CUBICLE_MAX_TASK_DURATION_MS;
@@ -140,20 +140,34 @@ class Supervisor {
     );
     if (!skills) return EXIT.failed;
 
-    const sessions = new SessionTable(this.deps.dynamo, env[TABLES.sessions.envVar], this.pk, this.deps.taskArn);
-    const inbox = new InboxTable(this.deps.dynamo, env[TABLES.inbox.envVar], this.pk);
-    const events = new EventLog(this.deps.dynamo, env[TABLES.events.envVar], this.pk, this.now);
-    const approvals = new ApprovalStore(this.deps.dynamo, env[TABLES.approvals.envVar], this.pk, {
-      timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,
-      pollMs: tuning.CUBICLE_APPROVAL_POLL_MS,
-      now: this.now,
+    // The relay is the only way to the control plane: the session's nonce, then every row, through it.
+    const relay = new RelayClient({
+      url: env.CUBICLE_RELAY_URL,
+      region: this.deps.env.AWS_REGION ?? this.deps.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      credentials: () => this.deps.secrets.config.credentials(),
+      log: this.log,
     });
-    const session = await sessions.read();
-    if (session?.deadlineAt !== undefined && session.deadlineAt < this.deadline) {
+    const session = await this.step('connect to the relay', () => withTimeout(relay.start(), tuning.CUBICLE_RELAY_START_TIMEOUT_MS, 'the relay did not hand over the session'));
+    if (!session) {
+      await relay.close(0);
+      return EXIT.failed;
+    }
+    const sessions = new SessionTable(relay);
+    const inbox = new InboxTable(relay);
+    const events = new RelayEventLog(relay);
+    const approvals = new ApprovalStore(relay, { timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS, pollMs: tuning.CUBICLE_APPROVAL_POLL_MS, now: this.now });
+    if (session.deadlineAt !== undefined && session.deadlineAt < this.deadline) {
       this.deadline = session.deadlineAt; // the control plane's deadline started at wake, before this task
       this.armDeadline();
     }
-    let cursor = session?.inboxCursor;
+    let cursor = session.inboxCursor;
+    let nudged = false;
+    relay.on('nudge', (what: string) => {
+      if (what === 'inbox') {
+        nudged = true;
+        this.wakeUp?.();
+      }
+    });
 
     const runner = this.runner(adapter, secrets, home, sessions, inbox, events, approvals);
     const guard = new GuardServer(path.join(runDir, 'guard.sock'), (request) => runner.guard(request));
@@ -175,6 +189,7 @@ class Supervisor {
 
     try {
       while (!this.stopReason) {
+        nudged = false;
         const next: InboxRow | undefined = await inbox.next(cursor);
         if (this.stopReason) break;
         if (next) {
@@ -184,11 +199,13 @@ class Supervisor {
           this.lastActivity = this.now();
           continue;
         }
-        if (this.now() - this.lastActivity >= env.CUBICLE_IDLE_TIMEOUT_MS) {
+        const idleFor = this.now() - this.lastActivity;
+        if (idleFor >= env.CUBICLE_IDLE_TIMEOUT_MS) {
           this.stop('idle');
           break;
         }
-        await sleep(tuning.CUBICLE_POLL_INTERVAL_MS, this.abort.signal);
+        // New messages are pushed (a nudge); the timer is a safety re-read and the idle check.
+        if (!nudged) await this.pause(Math.min(tuning.CUBICLE_POLL_INTERVAL_MS, env.CUBICLE_IDLE_TIMEOUT_MS - idleFor));
       }
     } finally {
       // Never leave the CLI running behind a failed loop.
@@ -198,6 +215,8 @@ class Supervisor {
     await events
       .append({ type: 'session.stopping', requestId: this.taskRequestId, data: { reason: this.stopReason ?? 'unknown' } })
       .catch((error: Error) => this.log.warn('could not record the stop', { error }));
+    // Drain what is queued; stop() bounds the whole stop with the grace and the flush budget anyway.
+    await relay.close(30_000);
     this.log.info('stopped', { reason: this.stopReason });
     return EXIT.ok;
   }
@@ -208,7 +227,7 @@ class Supervisor {
     home: string,
     sessions: SessionTable,
     inbox: InboxTable,
-    events: EventLog,
+    events: EventSink,
     approvals: ApprovalStore,
   ): MessageRunner {
     return new MessageRunner({
@@ -228,6 +247,22 @@ class Supervisor {
     });
   }
 
+  /** Waits `ms`, or less if a nudge or a stop comes first. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(1, ms));
+      this.wakeUp = done;
+      if (this.abort.signal.aborted) return done();
+      this.abort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
   /** Runs a startup step; a failure is one clear log line and a failed start. */
   private async step<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
@@ -239,15 +274,8 @@ class Supervisor {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,125 +1,65 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { idFloor, sortableIdTime, type InboxRow, type InboxState, type SessionRow } from '../../shared/rows';
-import { PARTITION_KEY, SORT_KEY } from '../../shared/tables';
+import type { AppendInput } from '../../shared/event-log';
+import type { RuntimeOp } from '../../shared/relay-protocol';
+import type { InboxRow, InboxState } from '../../shared/rows';
 
-export const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException || (error as Error)?.name === 'ConditionalCheckFailedException';
+/**
+ * The runtime's view of its rows, all through the relay (relay-client.ts): the task role has no table
+ * access, the control plane writes every row (runtime/relay/runtime-rows.ts) in the partition of the
+ * session the nonce belongs to.
+ */
+export interface RelayLink {
+  call(op: RuntimeOp): Promise<Record<string, unknown>>;
+}
 
-/** Message ids minted this much out of order (clock skew between writers) are still picked up. */
-export const INBOX_SKEW_MS = 5 * 60_000;
-const FINISHED: ReadonlySet<InboxState> = new Set(['done', 'failed', 'interrupted']);
-
-/** The runtime's own Sessions row: read once, heartbeat, inbox cursor. */
+/** Heartbeat and inbox cursor on the session's own row. */
 export class SessionTable {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly pk: string,
-    private readonly taskArn: string | undefined,
-  ) {}
+  constructor(private readonly relay: RelayLink) {}
 
-  async read(): Promise<SessionRow | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [PARTITION_KEY]: this.pk }, ConsistentRead: true }));
-    return out.Item as SessionRow | undefined;
-  }
-
-  /** Refreshes lastActivityAt. Only on an existing row, and only while the row names this task (if known). */
-  async heartbeat(now: number): Promise<boolean> {
-    return this.update('SET lastActivityAt = :now', { ':now': now });
+  /** Refreshes lastActivityAt; false when the row no longer names this task. */
+  async heartbeat(_now: number): Promise<boolean> {
+    return (await this.relay.call({ op: 'heartbeat' })).ok === true;
   }
 
   async advanceCursor(messageId: string): Promise<boolean> {
-    return this.update('SET inboxCursor = :id', { ':id': messageId }, '(attribute_not_exists(inboxCursor) OR inboxCursor < :id)');
-  }
-
-  private async update(expression: string, values: Record<string, unknown>, extraCondition?: string): Promise<boolean> {
-    const conditions = ['attribute_exists(#pk)'];
-    if (this.taskArn) {
-      conditions.push('taskArn = :taskArn');
-      values = { ...values, ':taskArn': this.taskArn };
-    }
-    if (extraCondition) conditions.push(extraCondition);
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [PARTITION_KEY]: this.pk },
-          UpdateExpression: expression,
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return (await this.relay.call({ op: 'inbox.cursor', messageId })).ok === true;
   }
 }
 
-/** The runtime's Inbox partition: find the next unfinished message, claim it, record how it ended. */
+/** The inbox: the next unfinished message, claiming it, recording how it ended. */
 export class InboxTable {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly pk: string,
-  ) {}
+  constructor(private readonly relay: RelayLink) {}
 
   async next(cursor: string | undefined): Promise<InboxRow | undefined> {
-    const from = cursor ? idFloor(sortableIdTime(cursor) - INBOX_SKEW_MS) : undefined;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: from ? '#pk = :pk AND #sk > :from' : '#pk = :pk',
-          ExpressionAttributeNames: from ? { '#pk': PARTITION_KEY, '#sk': SORT_KEY } : { '#pk': PARTITION_KEY },
-          ExpressionAttributeValues: from ? { ':pk': this.pk, ':from': from } : { ':pk': this.pk },
-          ConsistentRead: true,
-          Limit: 50,
-          ExclusiveStartKey: start,
-        }),
-      );
-      const row = (out.Items as InboxRow[] | undefined)?.find((r) => !r.state || !FINISHED.has(r.state));
-      if (row) return row;
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return undefined;
+    const { row } = await this.relay.call({ op: 'inbox.next', ...(cursor ? { after: cursor } : {}) });
+    return (row as InboxRow | null) ?? undefined;
   }
 
   /** Marks the row running and counts the attempt. Undefined when another writer finished it first. */
-  async claim(row: InboxRow, now: number): Promise<InboxRow | undefined> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [PARTITION_KEY]: this.pk, [SORT_KEY]: row.sk },
-          UpdateExpression: 'SET #state = :running, attempts = if_not_exists(attempts, :zero) + :one, startedAt = :now',
-          ConditionExpression: 'attribute_exists(#sk) AND (attribute_not_exists(#state) OR #state IN (:queued, :running))',
-          ExpressionAttributeNames: { '#state': 'state', '#sk': SORT_KEY },
-          ExpressionAttributeValues: { ':running': 'running', ':queued': 'queued', ':zero': 0, ':one': 1, ':now': now },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes as InboxRow;
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
-    }
+  async claim(row: InboxRow, _now: number): Promise<InboxRow | undefined> {
+    const { row: claimed } = await this.relay.call({ op: 'inbox.claim', messageId: row.sk });
+    return (claimed as InboxRow | null) ?? undefined;
   }
 
-  async finish(messageId: string, state: Exclude<InboxState, 'queued' | 'running'>, now: number): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { [PARTITION_KEY]: this.pk, [SORT_KEY]: messageId },
-        UpdateExpression: 'SET #state = :state, finishedAt = :now',
-        ConditionExpression: 'attribute_exists(#sk)',
-        ExpressionAttributeNames: { '#state': 'state', '#sk': SORT_KEY },
-        ExpressionAttributeValues: { ':state': state, ':now': now },
-      }),
-    );
+  async finish(messageId: string, state: Exclude<InboxState, 'queued' | 'running'>, _now: number): Promise<void> {
+    await this.relay.call({ op: 'inbox.finish', messageId, state });
+  }
+}
+
+/** Where the runtime's events go: appended to the pair's hash chain by the control plane. */
+export interface EventSink {
+  append(input: AppendInput): Promise<unknown>;
+}
+
+export class RelayEventLog implements EventSink {
+  constructor(private readonly relay: RelayLink) {}
+
+  async append(input: AppendInput): Promise<unknown> {
+    return this.relay.call({
+      op: 'event',
+      type: input.type as Extract<RuntimeOp, { op: 'event' }>['type'],
+      requestId: input.requestId,
+      ...(input.messageId !== undefined ? { messageId: input.messageId } : {}),
+      data: input.data ?? {},
+    });
   }
 }

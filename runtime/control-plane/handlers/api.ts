@@ -3,13 +3,14 @@ import type { Context } from 'aws-lambda';
 import { API_ENV, ENV, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
+import { loadAuthenticator } from './auth';
 import { lazy } from './lazy';
 import { loadLifecycleDeps } from './lifecycle-deps';
 import { originChecked } from './origin';
 
 const logger = new Logger();
 const env = parseEnv(API_ENV);
-const roster = loadRosterFile();
+const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
   const [lifecycle, { createApiHandler }] = await Promise.all([loadLifecycleDeps(env, logger), import('../api.js')]);
@@ -21,7 +22,7 @@ const ready = lazy(async () => {
     approvalsTable: env[ENV.approvalsTable],
     now: Date.now,
   };
-  return createApiHandler({ roster, logger, records, lifecycle });
+  return createApiHandler({ auth, logger, records, lifecycle });
 });
 
 // The origin check runs first, before the handler's clients even load.

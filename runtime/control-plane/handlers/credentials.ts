@@ -3,16 +3,17 @@ import type { Context } from 'aws-lambda';
 import { CREDENTIALS_ENV, ENV, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
+import { loadAuthenticator } from './auth';
 import { lazy } from './lazy';
 import { originChecked } from './origin';
 
 const logger = new Logger();
 const env = parseEnv(CREDENTIALS_ENV);
-const roster = loadRosterFile();
+const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
   const [{ secretsClient }, { createCredentialsHandler }] = await Promise.all([import('../aws/secrets.js'), import('../credentials.js')]);
-  return createCredentialsHandler({ roster, logger, secrets: secretsClient(), deployment: env[ENV.deployment] });
+  return createCredentialsHandler({ auth, logger, secrets: secretsClient(), deployment: env[ENV.deployment] });
 });
 
 // The origin check runs first, before the handler's clients even load.

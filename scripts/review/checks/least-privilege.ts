@@ -14,6 +14,7 @@ export const ACTIONS_REQUIRING_STAR_RESOURCE: Readonly<Record<string, string>> =
   'ec2:UnassignPrivateIpAddresses': 'Lambda in a VPC',
   'xray:PutTraceSegments': 'X-Ray has no resource-level permissions: https://docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html',
   'xray:PutTelemetryRecords': 'X-Ray has no resource-level permissions',
+  'dynamodb:ListStreams': 'no resource-level permissions (the relay fan-out\'s stream source): https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html',
   'ecs:ListTasks':
     'its only resource type is container-instance (none on Fargate); the control plane scopes it with an ecs:cluster condition: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html',
 };

@@ -9,6 +9,7 @@ import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { jwtVerify, SignJWT } from 'jose';
 import { createApiHandler, type ApiDeps } from '../../../runtime/control-plane/api';
+import { Authenticator, InvalidToken, type TokenVerifier } from '../../../runtime/control-plane/auth';
 import { createCredentialsHandler } from '../../../runtime/control-plane/credentials';
 import type { HttpEvent, HttpResult } from '../../../runtime/control-plane/http';
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../../runtime/control-plane/routes';
@@ -16,6 +17,18 @@ import { startDynamo, type TestDynamo } from '../../control-plane/support/dynamo
 import { Clock, fakeEcs, lifecycleDeps, recordDeps, ROSTER, silentLogger } from '../../control-plane/support/fixtures';
 
 const SECRET = new TextEncoder().encode('test-only-signing-key-for-the-console-harness');
+
+/** The handlers verify the bearer token themselves: here, the harness's own HS256 issuer. */
+const HARNESS_VERIFIER: TokenVerifier = {
+  async verify(token) {
+    try {
+      return (await jwtVerify(token, SECRET, { issuer: TEST_ISSUER })).payload as Awaited<ReturnType<TokenVerifier['verify']>>;
+    } catch {
+      throw new InvalidToken('the harness issuer did not sign this token');
+    }
+  },
+};
+const HARNESS_AUTH = new Authenticator(HARNESS_VERIFIER, ROSTER);
 export const TEST_ISSUER = 'https://issuer.test';
 
 /** A token as the identity provider would issue it (username claim = roster user id, like Cognito's access token). */
@@ -66,7 +79,7 @@ export async function startTestApi(after?: AfterCall): Promise<TestApi> {
   const ecs = fakeEcs();
   const logger = silentLogger();
   const clock = { now: () => Date.now() } as Clock; // real time: the browser counts down expiries
-  const deps: ApiDeps = { roster: ROSTER, logger, lifecycle: lifecycleDeps(dynamo, ecs.ecs, clock, logger), records: recordDeps(dynamo, clock) };
+  const deps: ApiDeps = { auth: HARNESS_AUTH, logger, lifecycle: lifecycleDeps(dynamo, ecs.ecs, clock, logger), records: recordDeps(dynamo, clock) };
   const api = createApiHandler(deps);
   const secretsClient = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   const secrets: Array<{ name: string; value: string }> = [];
@@ -76,7 +89,7 @@ export async function startTestApi(after?: AfterCall): Promise<TestApi> {
       secrets.push({ name: input.SecretId, value: input.SecretString });
       return {};
     });
-  const credentials = createCredentialsHandler({ roster: ROSTER, secrets: secretsClient, deployment: 'acme', logger });
+  const credentials = createCredentialsHandler({ auth: HARNESS_AUTH, secrets: secretsClient, deployment: 'acme', logger });
   const calls: Array<{ routeKey: string; status: number }> = [];
   let requests = 0;
 

@@ -8,6 +8,7 @@ import type { LifecycleDeps } from '../../../runtime/control-plane/lifecycle';
 import type { RecordDeps } from '../../../runtime/control-plane/records';
 import { Roster, type RosterDirectory } from '../../../runtime/control-plane/roster';
 import type { TestDynamo } from './dynamo';
+import { ISSUER } from '../../support/tokens';
 
 export const ACCOUNT = '111111111111';
 export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
@@ -44,6 +45,8 @@ export const DIRECTORY: RosterDirectory = {
 };
 
 export const ROSTER = new Roster(DIRECTORY);
+/** Verifies the fixtures' tokens (test/support/tokens.ts) and maps them to ROSTER. */
+export const AUTH = ISSUER.authenticator(ROSTER);
 
 export function taskArnOf(id: string | number): string {
   return `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/acme-cluster/${id}`;
@@ -113,8 +116,11 @@ export function recordDeps(dynamo: TestDynamo, clock: Clock): RecordDeps {
 let requestCounter = 0;
 
 export interface EventOptions {
-  /** Cognito username in the verified claims; undefined sends no claims at all. */
+  /** Roster user whose access token goes in the Authorization header; undefined sends none. */
   readonly user?: string;
+  /** A bearer token to send instead (another issuer's, a forged one...). */
+  readonly token?: string;
+  /** Claims API Gateway's authorizer would pass on; the handlers must ignore them. */
   readonly claims?: Record<string, string>;
   readonly pathParameters?: Record<string, string>;
   readonly query?: Record<string, string>;
@@ -125,13 +131,14 @@ export interface EventOptions {
 /** An HTTP API (payload 2.0) event as API Gateway delivers it after the JWT authorizer. */
 export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEvent {
   const [method, path] = routeKey.split(' ');
+  const token = options.token ?? (options.user ? ISSUER.tokenFor(options.user) : undefined);
   const claims = options.claims ?? (options.user ? { sub: `sub-${options.user}`, username: options.user, token_use: 'access' } : undefined);
   return {
     version: '2.0',
     routeKey,
     rawPath: path,
     rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     queryStringParameters: options.query,
     pathParameters: options.pathParameters,
     body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),

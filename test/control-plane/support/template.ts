@@ -1,7 +1,7 @@
 /** Reading the ControlPlane template: functions by construct path, their roles' statements. */
 import type { TemplateJson } from '../../support/assembly';
 
-export type FunctionName = 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync';
+export type FunctionName = 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'relay-device' | 'relay-runtime' | 'relay-fanout';
 
 /** Logical-id prefixes, from the construct paths (EmployeeApi/ApiFunction/Function, ...). */
 export const FUNCTION_IDS: Record<FunctionName, string> = {
@@ -10,6 +10,9 @@ export const FUNCTION_IDS: Record<FunctionName, string> = {
   'task-events': 'LifecycleTaskEventsFunction',
   reaper: 'LifecycleReaperFunction',
   'directory-sync': 'DirectorySyncFunction',
+  'relay-device': 'RelayDeviceFunction',
+  'relay-runtime': 'RelayRuntimeFunction',
+  'relay-fanout': 'RelayFanoutFunction',
 };
 
 export interface Statement {

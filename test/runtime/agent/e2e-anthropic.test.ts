@@ -71,20 +71,20 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       expect(rows).not.toContain(h.CRM_SECRET);
 
       // The child's environment: its credential and connection secret, none of the supervisor's AWS
-      // credentials or table names.
+      // credentials or relay URL.
       const envLine = replies.find((r) => r.startsWith('env: '))!;
       const names = envLine.slice(5).split(',');
       expect(names).toEqual(expect.arrayContaining(['ANTHROPIC_API_KEY', 'CUBICLE_CONNECTION_CRM_SECRET', 'CUBICLE_GUARD_SOCKET', 'HOME']));
-      for (const leaked of ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'SESSIONS_TABLE', 'CUBICLE_PROVIDER_SECRET_ARN', 'HARNESS_SECRETS']) expect(names).not.toContain(leaked);
+      for (const leaked of ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SESSION_TOKEN', 'CUBICLE_RELAY_URL', 'CUBICLE_PROVIDER_SECRET_ARN', 'HARNESS_SECRETS']) expect(names).not.toContain(leaked);
 
       // Only the agent's own skill was installed into the CLI's home.
       const skills = path.join(env.CUBICLE_RUN_DIR, 'home', '.claude', 'skills');
       expect(readFileSync(path.join(skills, 'crm-notes', 'SKILL.md'), 'utf8')).toContain('CRM notes');
       expect(existsSync(path.join(skills, 'style-guide'))).toBe(false);
 
-      // Inbox row finished, cursor moved.
-      expect((await h.getInbox(db, p, message.sk))?.state).toBe('done');
-      expect((await h.getSession(db, p))?.inboxCursor).toBe(message.sk);
+      // Inbox row finished, cursor moved (the frames right after message.done).
+      await h.waitFor(async () => (await h.getInbox(db, p, message.sk))?.state === 'done' || undefined, 5_000, 'inbox row done');
+      await h.waitFor(async () => (await h.getSession(db, p))?.inboxCursor === message.sk || undefined, 5_000, 'inbox cursor');
     } finally {
       agent.proc.kill('SIGTERM');
       await agent.exited;

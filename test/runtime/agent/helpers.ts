@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readEvents } from '../../../runtime/shared/event-log';
 import { newSortableId, type ApprovalRow, type EventRow, type InboxRow, type SessionRow } from '../../../runtime/shared/rows';
-import { pairKey, TABLES } from '../../../runtime/shared/tables';
+import { pairKey, type TableName } from '../../../runtime/shared/tables';
+import { startRelayEnv, type RelayEnv, type Task } from '../../relay/support/relay-env';
+import type { AwsCredentials } from '../../../runtime/shared/sigv4-connect';
+import { createHash } from 'node:crypto';
 
 export const REPO = path.join(__dirname, '..', '..', '..');
 const FAKE_CLI = path.join(__dirname, 'fixtures', 'fake-cli.cjs');
@@ -19,42 +20,18 @@ export const CRM_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cub
 export const PROVIDER_SECRET = 'zq7-provider-Secret-41f0c9e2b8d6a7';
 export const CRM_SECRET = 'crm-token-9Xk2Lm8Qp4Rs7Tv1';
 
-const TABLE_NAMES = { sessions: 'test-sessions', inbox: 'test-inbox', events: 'test-events', approvals: 'test-approvals' } as const;
-
 export interface Db {
-  readonly endpoint: string;
   readonly doc: DynamoDBDocumentClient;
+  /** The relay the agent talks to (test/relay/support/relay-env.ts): dynalite, handlers, local ws adapter. */
+  readonly relay: RelayEnv;
+  readonly tables: Record<TableName, string>;
   close(): Promise<void>;
 }
 
-/** dynalite on loopback with the four control-plane tables. */
+/** dynalite with the control-plane tables and the relay in front of them. */
 export async function startDb(): Promise<Db> {
-  // dynalite ships no types.
-  const dynalite = require('dynalite') as (options: { createTableMs: number }) => Server;
-  const server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  for (const [key, spec] of Object.entries(TABLES)) {
-    const sortKey = 'sortKey' in spec ? spec.sortKey : undefined;
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE_NAMES[key as keyof typeof TABLE_NAMES],
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(sortKey ? [{ AttributeName: sortKey.name, AttributeType: sortKey.type }] : [])],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : [])],
-      }),
-    );
-  }
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-  return {
-    endpoint,
-    doc,
-    close: async () => {
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  const relay = await startRelayEnv();
+  return { doc: relay.dynamo.doc, relay, tables: relay.dynamo.tables, close: () => relay.close() };
 }
 
 /** A directory with `claude`, `codex` and `gemini` on PATH, each the fake CLI in that CLI's format. */
@@ -86,6 +63,7 @@ export function workDir(): { root: string; cleanup(): void } {
 
 /** The environment the fleet's task definition sets, plus short test timings. */
 export function agentEnv(db: Db, p: Pair, root: string, overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const credentials = taskCredentials(p);
   const env: Record<string, string | undefined> = {
     PATH: `${fakeBin(root)}:${process.env.PATH}`,
     CUBICLE_DEPLOYMENT: 'acme',
@@ -98,22 +76,22 @@ export function agentEnv(db: Db, p: Pair, root: string, overrides: Record<string
     CUBICLE_PROVIDER_SECRET_ARN: PROVIDER_ARN,
     CUBICLE_MAX_TASK_DURATION_MS: '60000',
     CUBICLE_IDLE_TIMEOUT_MS: '60000',
-    [TABLES.sessions.envVar]: TABLE_NAMES.sessions,
-    [TABLES.inbox.envVar]: TABLE_NAMES.inbox,
-    [TABLES.events.envVar]: TABLE_NAMES.events,
-    [TABLES.approvals.envVar]: TABLE_NAMES.approvals,
+    CUBICLE_RELAY_URL: db.relay.runtimeUrl,
     CUBICLE_STOP_GRACE_MS: '1000',
-    CUBICLE_POLL_INTERVAL_MS: '100',
+    // Messages and decisions are pushed: a long safety re-read proves the push works.
+    CUBICLE_POLL_INTERVAL_MS: '30000',
     CUBICLE_HEARTBEAT_INTERVAL_MS: '200',
     CUBICLE_APPROVAL_TIMEOUT_MS: '5000',
-    CUBICLE_APPROVAL_POLL_MS: '100',
+    CUBICLE_APPROVAL_POLL_MS: '30000',
+    CUBICLE_RELAY_START_TIMEOUT_MS: '10000',
     CUBICLE_RUN_DIR: path.join(root, 'run'),
     CUBICLE_WORKSPACE: path.join(root, 'workspace'),
     CUBICLE_SKILLS_SOURCE: path.join(REPO, 'runtime', 'agent', 'skills'),
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIDTESTONLY',
-    AWS_SECRET_ACCESS_KEY: 'test-secret-access-key',
-    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+    AWS_REGION: 'eu-west-1',
+    // The task role's credentials (the relay's IAM stand-in knows them as the pair's role session).
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_SESSION_TOKEN: credentials.sessionToken,
     NODE_NO_WARNINGS: '1',
     HARNESS_SECRETS: JSON.stringify({ [PROVIDER_ARN]: PROVIDER_SECRET, [CRM_ARN]: CRM_SECRET }),
     ...overrides,
@@ -170,12 +148,19 @@ export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefi
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function putSession(db: Db, p: Pair, extra: Partial<SessionRow> = {}): Promise<void> {
-  await db.doc.send(new PutCommand({ TableName: TABLE_NAMES.sessions, Item: { pk: p.pk, status: 'RUNNING', startedAt: Date.now(), ...extra } }));
+/** The pair's task credentials in these tests (fixed per pair; putSession binds them to the new task). */
+export function taskCredentials(p: Pair): AwsCredentials {
+  const h = (label: string) => createHash('sha256').update(`${label}/${p.pk}`).digest('hex');
+  return { accessKeyId: `AKIA${h('id').slice(0, 16).toUpperCase()}`, secretAccessKey: h('secret'), sessionToken: h('token') };
+}
+
+/** A running session as a wake leaves it (session id, task ARN, relay nonce); the pair's credentials name its task. */
+export async function putSession(db: Db, p: Pair, extra: Partial<SessionRow> = {}): Promise<Task> {
+  return db.relay.runningSession(p.userId, p.agentId, extra, taskCredentials(p));
 }
 
 export async function getSession(db: Db, p: Pair): Promise<SessionRow | undefined> {
-  return (await db.doc.send(new GetCommand({ TableName: TABLE_NAMES.sessions, Key: { pk: p.pk }, ConsistentRead: true }))).Item as SessionRow | undefined;
+  return (await db.doc.send(new GetCommand({ TableName: db.tables.sessions, Key: { pk: p.pk }, ConsistentRead: true }))).Item as SessionRow | undefined;
 }
 
 /** What the control plane does on POST /messages. */
@@ -189,16 +174,16 @@ export async function sendMessage(db: Db, p: Pair, body: unknown, extra: Partial
     createdAt,
     ...extra,
   };
-  await db.doc.send(new PutCommand({ TableName: TABLE_NAMES.inbox, Item: row }));
+  await db.doc.send(new PutCommand({ TableName: db.tables.inbox, Item: row }));
   return row;
 }
 
 export async function getInbox(db: Db, p: Pair, sk: string): Promise<InboxRow | undefined> {
-  return (await db.doc.send(new GetCommand({ TableName: TABLE_NAMES.inbox, Key: { pk: p.pk, sk }, ConsistentRead: true }))).Item as InboxRow | undefined;
+  return (await db.doc.send(new GetCommand({ TableName: db.tables.inbox, Key: { pk: p.pk, sk }, ConsistentRead: true }))).Item as InboxRow | undefined;
 }
 
 export function events(db: Db, p: Pair): Promise<EventRow[]> {
-  return readEvents(db.doc, TABLE_NAMES.events, p.pk);
+  return readEvents(db.doc, db.tables.events, p.pk);
 }
 
 export async function waitForEvent(db: Db, p: Pair, match: (e: EventRow) => boolean, timeoutMs = 15_000): Promise<EventRow> {
@@ -207,7 +192,7 @@ export async function waitForEvent(db: Db, p: Pair, match: (e: EventRow) => bool
 
 export async function approvals(db: Db, p: Pair): Promise<ApprovalRow[]> {
   const out = await db.doc.send(
-    new QueryCommand({ TableName: TABLE_NAMES.approvals, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': p.pk }, ConsistentRead: true }),
+    new QueryCommand({ TableName: db.tables.approvals, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': p.pk }, ConsistentRead: true }),
   );
   return (out.Items ?? []) as ApprovalRow[];
 }
@@ -216,7 +201,7 @@ export async function approvals(db: Db, p: Pair): Promise<ApprovalRow[]> {
 export async function decide(db: Db, p: Pair, approvalId: string, decision: 'approved' | 'denied'): Promise<void> {
   await db.doc.send(
     new UpdateCommand({
-      TableName: TABLE_NAMES.approvals,
+      TableName: db.tables.approvals,
       Key: { pk: p.pk, sk: approvalId },
       UpdateExpression: 'SET decision = :d, decidedAt = :now, decidedBy = :who',
       ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(decision) AND attribute_not_exists(expiredAt)',

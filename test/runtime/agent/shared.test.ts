@@ -122,11 +122,17 @@ describe('agent environment rules', () => {
     CUBICLE_CONNECTIONS: '[]',
     CUBICLE_MAX_TASK_DURATION_MS: '7200000',
     CUBICLE_IDLE_TIMEOUT_MS: '900000',
-    SESSIONS_TABLE: 'sss',
-    INBOX_TABLE: 'iii',
-    EVENTS_TABLE: 'eee',
-    APPROVALS_TABLE: 'aaa',
+    CUBICLE_RELAY_URL: 'wss://abc123.execute-api.eu-west-1.amazonaws.com/runtime',
   };
+  it('takes the relay over wss only (ws on loopback for local mode), never a URL with a query string', () => {
+    for (const url of ['wss://abc.execute-api.eu-west-1.amazonaws.com/runtime', 'ws://127.0.0.1:4321/runtime']) {
+      expect(AGENT_ENV_SCHEMA.safeParse({ ...base, CUBICLE_RELAY_URL: url }).success, url).toBe(true);
+    }
+    for (const url of ['ws://abc.execute-api.eu-west-1.amazonaws.com/runtime', 'https://x/runtime', 'wss://x/runtime?token=abc', '']) {
+      expect(AGENT_ENV_SCHEMA.safeParse({ ...base, CUBICLE_RELAY_URL: url }).success, url).toBe(false);
+    }
+  });
+
   it('requires a secret for every provider but bedrock, models for bedrock, and name@version skills', () => {
     expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse(base))).toEqual([
       'CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)',

@@ -1,0 +1,48 @@
+/**
+ * Environment of the relay functions, validated at cold start; the CDK side (lib/constructs/relay.ts)
+ * sets each variable with the grant it needs.
+ */
+import * as z from 'zod/mini';
+import { ID_PATTERN } from '../shared/ids';
+import { TABLES } from '../shared/tables';
+
+export const RELAY_ENV = {
+  deployment: 'CUBICLE_DEPLOYMENT',
+  account: 'CUBICLE_ACCOUNT',
+  /** Callback URLs (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`) of the two WebSocket APIs. */
+  deviceEndpoint: 'RELAY_DEVICE_ENDPOINT',
+  runtimeEndpoint: 'RELAY_RUNTIME_ENDPOINT',
+  sessionsTable: TABLES.sessions.envVar,
+  inboxTable: TABLES.inbox.envVar,
+  eventsTable: TABLES.events.envVar,
+  approvalsTable: TABLES.approvals.envVar,
+  connectionsTable: TABLES.connections.envVar,
+} as const;
+
+const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
+const endpoint = z.string().check(z.regex(/^https?:\/\/[^\s?#]+$/, 'must be an http(s) URL without query'));
+
+export const DEVICE_RELAY_ENV = z.object({
+  [RELAY_ENV.deviceEndpoint]: endpoint,
+  [RELAY_ENV.eventsTable]: tableName,
+  [RELAY_ENV.connectionsTable]: tableName,
+});
+
+export const RUNTIME_RELAY_ENV = z.object({
+  [RELAY_ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
+  [RELAY_ENV.account]: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit account id')),
+  [RELAY_ENV.runtimeEndpoint]: endpoint,
+  [RELAY_ENV.sessionsTable]: tableName,
+  [RELAY_ENV.inboxTable]: tableName,
+  [RELAY_ENV.eventsTable]: tableName,
+  [RELAY_ENV.approvalsTable]: tableName,
+  [RELAY_ENV.connectionsTable]: tableName,
+});
+
+export const FANOUT_RELAY_ENV = z.object({
+  [RELAY_ENV.deviceEndpoint]: endpoint,
+  [RELAY_ENV.runtimeEndpoint]: endpoint,
+  [RELAY_ENV.inboxTable]: tableName,
+  [RELAY_ENV.eventsTable]: tableName,
+  [RELAY_ENV.connectionsTable]: tableName,
+});

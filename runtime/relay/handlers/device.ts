@@ -1,0 +1,51 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { headerValue } from '../../control-plane/auth';
+import { parseEnv } from '../../control-plane/env';
+import { loadAuthenticator } from '../../control-plane/handlers/auth';
+import { lazy } from '../../control-plane/handlers/lazy';
+import { ORIGIN_ENV } from '../../control-plane/handlers/origin';
+import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV, OriginVerifier, REFUSED_MESSAGE } from '../../control-plane/origin-verify';
+import { loadRosterFile } from '../../control-plane/roster';
+import { DEVICE_RELAY_ENV, RELAY_ENV } from '../env';
+import { refuse, type WsEvent, type WsResult } from '../ws-event';
+
+const logger = new Logger();
+const env = parseEnv(DEVICE_RELAY_ENV);
+const auth = loadAuthenticator(loadRosterFile());
+const originSecretArn = parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV];
+
+const ready = lazy(async () => {
+  const [{ documentClient }, { secretsClient }, { originSecretFetcher }, { managementClient, managementPoster }, { createDeviceHandler }] = await Promise.all([
+    import('../../control-plane/aws/dynamo.js'),
+    import('../../control-plane/aws/secrets.js'),
+    import('../../control-plane/aws/origin-secret.js'),
+    import('../poster.js'),
+    import('../device.js'),
+  ]);
+  const origin = new OriginVerifier({ now: Date.now, fetchValues: originSecretFetcher(secretsClient(), originSecretArn) });
+  const handle = createDeviceHandler({
+    doc: documentClient(),
+    eventsTable: env[RELAY_ENV.eventsTable],
+    connectionsTable: env[RELAY_ENV.connectionsTable],
+    devices: managementPoster(managementClient(env[RELAY_ENV.deviceEndpoint])),
+    auth,
+    log: logger,
+    now: Date.now,
+  });
+  return { origin, handle };
+});
+
+/** The origin check (CloudFront's secret header) runs on `$connect` before anything else. */
+export async function handler(event: WsEvent, context: Context): Promise<WsResult> {
+  logger.addContext(context);
+  const { origin, handle } = await ready();
+  if (event.requestContext.routeKey === '$connect') {
+    const verdict = await origin.verify(headerValue(event.headers, ORIGIN_VERIFY_HEADER)).catch(() => 'unavailable' as const);
+    if (verdict !== 'accepted') {
+      logger.warn('relay connect refused: it did not come through CloudFront', { request_id: event.requestContext.requestId });
+      return verdict === 'unavailable' ? refuse(503, 'The relay is temporarily unavailable.') : refuse(403, REFUSED_MESSAGE);
+    }
+  }
+  return handle(event);
+}

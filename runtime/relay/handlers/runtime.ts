@@ -1,0 +1,39 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { parseEnv } from '../../control-plane/env';
+import { lazy } from '../../control-plane/handlers/lazy';
+import { loadRosterFile } from '../../control-plane/roster';
+import type { EventLog } from '../../shared/event-log';
+import { RELAY_ENV, RUNTIME_RELAY_ENV } from '../env';
+import { RoleDirectory } from '../runtime-auth';
+import type { WsEvent, WsResult } from '../ws-event';
+
+const logger = new Logger();
+const env = parseEnv(RUNTIME_RELAY_ENV);
+const roles = new RoleDirectory(env[RELAY_ENV.deployment], loadRosterFile(), env[RELAY_ENV.account]);
+
+const ready = lazy(async () => {
+  const [{ documentClient }, { managementClient, managementPoster }, { createRuntimeHandler }] = await Promise.all([
+    import('../../control-plane/aws/dynamo.js'),
+    import('../poster.js'),
+    import('../runtime-side.js'),
+  ]);
+  return createRuntimeHandler({
+    doc: documentClient(),
+    sessionsTable: env[RELAY_ENV.sessionsTable],
+    inboxTable: env[RELAY_ENV.inboxTable],
+    eventsTable: env[RELAY_ENV.eventsTable],
+    approvalsTable: env[RELAY_ENV.approvalsTable],
+    connectionsTable: env[RELAY_ENV.connectionsTable],
+    eventLogs: new Map<string, EventLog>(),
+    runtimes: managementPoster(managementClient(env[RELAY_ENV.runtimeEndpoint])),
+    roles,
+    log: logger,
+    now: Date.now,
+  });
+});
+
+export async function handler(event: WsEvent, context: Context): Promise<WsResult> {
+  logger.addContext(context);
+  return (await ready())(event);
+}

@@ -1,0 +1,111 @@
+/**
+ * Who a runtime connection is, and its session's nonce.
+ *
+ * Task identity: the runtime API authorizes `$connect` with IAM (SigV4 signed by the task role's
+ * credentials), so API Gateway itself has checked the signature before any code runs, and hands over the
+ * caller as `arn:aws:sts::<account>:assumed-role/<role>/<session>`. The role name is the pair's task role
+ * (runtime/shared/names.ts agentRoleName) and ECS names the role session after the task id (CloudTrail
+ * shows task-role calls as `assumed-role/<role>/<32-hex task id>`), so the caller names exactly one pair
+ * and one task; the pair's Sessions row must name that task. Chosen over a presigned STS
+ * GetCallerIdentity forwarded to STS (HashiCorp Vault's scheme): no bearer credential travels, an
+ * unsigned connect never reaches a function, and the grant is an IAM statement a reviewer reads in the
+ * template (execute-api:Invoke on this API's $connect only).
+ *
+ * Nonce: 32 random bytes put on the Sessions row at wake (lifecycle.ts claimSession), claimable exactly
+ * once, by that task; a second claim fails and is recorded (a `relay.claim_refused` event in the pair's
+ * chain and a security log line).
+ */
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { expression, isConditionFailure } from '../control-plane/expressions';
+import type { Roster } from '../control-plane/roster';
+import { agentRoleName } from '../shared/names';
+import type { ControlPlaneSessionRow } from '../shared/rows';
+import { pairKey } from '../shared/tables';
+
+export interface TaskIdentity {
+  readonly pair: string;
+  readonly userId: string;
+  readonly agentId: string;
+  readonly taskId: string;
+}
+
+const ASSUMED_ROLE = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([\w+=,.@-]{1,64})\/([A-Za-z0-9-]{1,64})$/;
+
+/** Maps a task role's session ARN to its pair, over the roster's pairs. */
+export class RoleDirectory {
+  private readonly byRole = new Map<string, { userId: string; agentId: string }>();
+
+  constructor(
+    deployment: string,
+    roster: Roster,
+    private readonly account: string,
+  ) {
+    for (const user of roster.directory.users) {
+      for (const agent of user.agents) this.byRole.set(agentRoleName(deployment, user.id, agent.id), { userId: user.id, agentId: agent.id });
+    }
+  }
+
+  identify(userArn: string | null | undefined): TaskIdentity | undefined {
+    const match = userArn ? ASSUMED_ROLE.exec(userArn) : null;
+    if (!match || match[1] !== this.account) return undefined;
+    const pair = this.byRole.get(match[2]);
+    return pair ? { ...pair, pair: pairKey(pair.userId, pair.agentId), taskId: match[3] } : undefined;
+  }
+}
+
+export interface SessionDeps {
+  readonly doc: DynamoDBDocumentClient;
+  readonly sessionsTable: string;
+  readonly now: () => number;
+}
+
+export type SessionRow = ControlPlaneSessionRow;
+
+export function taskIdOf(taskArn: string | undefined): string | undefined {
+  return taskArn?.split('/').at(-1);
+}
+
+export async function readSession(deps: SessionDeps, pair: string): Promise<SessionRow | undefined> {
+  const out = await deps.doc.send(new GetCommand({ TableName: deps.sessionsTable, Key: { pk: pair }, ConsistentRead: true }));
+  return out.Item as SessionRow | undefined;
+}
+
+/** The pair's session if its row names this task; undefined otherwise. */
+export async function sessionOfTask(deps: SessionDeps, task: TaskIdentity): Promise<SessionRow | undefined> {
+  const row = await readSession(deps, task.pair);
+  return row?.sessionId && taskIdOf(row.taskArn) === task.taskId ? row : undefined;
+}
+
+export type ClaimResult = { readonly ok: true; readonly nonce: Buffer; readonly session: SessionRow } | { readonly ok: false; readonly reclaim: boolean };
+
+/** Claims the session's nonce for its task: succeeds once per session. */
+export async function claimNonce(deps: SessionDeps, task: TaskIdentity, session: SessionRow): Promise<ClaimResult> {
+  try {
+    const out = await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.sessionsTable,
+        Key: { pk: task.pair },
+        ReturnValues: 'ALL_NEW',
+        ...expression(
+          {
+            UpdateExpression: 'SET #relayClaimedAt = :now, #relayTask = :task',
+            ConditionExpression: '#sessionId = :sid AND #taskArn = :arn AND attribute_exists(#relayNonce) AND attribute_not_exists(#relayClaimedAt)',
+          },
+          { now: deps.now(), task: task.taskId, sid: session.sessionId, arn: session.taskArn },
+        ),
+      }),
+    );
+    const row = out.Attributes as SessionRow;
+    return { ok: true, nonce: Buffer.from(row.relayNonce as string, 'base64url'), session: row };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+  const now = await readSession(deps, task.pair);
+  return { ok: false, reclaim: now?.sessionId === session.sessionId && now?.relayClaimedAt !== undefined };
+}
+
+/** The nonce of a session its task has claimed, for verifying that task's frames. */
+export function claimedNonce(session: SessionRow | undefined, task: TaskIdentity, sessionId: string): Buffer | undefined {
+  if (!session || session.sessionId !== sessionId || session.relayTask !== task.taskId || !session.relayNonce) return undefined;
+  return Buffer.from(session.relayNonce, 'base64url');
+}
