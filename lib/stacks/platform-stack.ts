@@ -30,7 +30,7 @@ export interface PlatformStackProps extends CubicleStackProps {
 export class PlatformStack extends CubicleStack {
   readonly key: kms.Key;
   readonly cluster: ecs.Cluster;
-  /** One agent image per (CLI, set of skills) the roster's agents use (claim 6; README "Wake time"). */
+  /** One agent image per (CLI, set of skills) the roster's agents use (claim 6 of docs/isolation-claims.md; README "Wake time"). */
   readonly agentImages: AgentImages;
   readonly executionRole: iam.Role;
   readonly agentLogGroup: logs.LogGroup;

@@ -86,6 +86,7 @@ export const EVENT_TYPES = [
   'message.interrupted',
   'reply',
   'tool.call',
+  'tool.allowed',
   'tool.denied',
   'file.written',
   'approval.requested',

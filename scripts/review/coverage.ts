@@ -63,6 +63,16 @@ export const RESOURCE_COVERAGE: Readonly<Record<string, { readonly claims: reado
   'AWS::EC2::VPCEndpoint': { claims: [], note: 'private paths to AWS APIs' },
   'AWS::EC2::FlowLog': { claims: [], note: 'network audit' },
   'Custom::VpcRestrictDefaultSG': { claims: [], note: "empties the VPC's default security group" },
+  'AWS::CloudFront::OriginAccessControl': { claims: [10], note: "CloudFront signs its requests to the console's private bucket" },
+  'AWS::S3::BucketPolicy': { claims: [10, 'baseline'], note: 'read by the public-surface and resource-policy checks' },
+  'AWS::Cognito::UserPoolDomain': { claims: [], note: "the managed sign-in pages (code + PKCE); a public entry point listed under claim 10" },
+  'Custom::CubicleDirectorySync': { claims: [], note: 'creates, updates and disables the roster\'s Cognito users (never deletes)' },
+  'Custom::CDKBucketDeployment': { claims: [], note: "copies the console's static files into its bucket at deploy" },
+  'AWS::Lambda::LayerVersion': { claims: [], note: "the AWS CLI layer of the console's deployment function" },
+  'AWS::Lambda::EventSourceMapping': { claims: [5], note: "the relay's fan-out reads the Events and Inbox streams" },
+  'AWS::Route53Resolver::FirewallDomainList': { claims: [7], note: 'egress allow-list enforced outside the task (DNS Firewall)' },
+  'AWS::Route53Resolver::FirewallRuleGroup': { claims: [7], note: 'egress allow-list enforced outside the task (DNS Firewall)' },
+  'AWS::Route53Resolver::FirewallRuleGroupAssociation': { claims: [7], note: 'egress allow-list enforced outside the task (DNS Firewall)' },
 };
 
 export interface CoverageResult {

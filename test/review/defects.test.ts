@@ -13,6 +13,8 @@ import { copyAssembly, failingClaims, findingsOf, resource, reviewWith } from '.
 const FLEET = 'acme-Fleet-01';
 const ROLE_ARN = (name: string) => `arn:aws:iam::111111111111:role/cubicle/acme/agents/acme-${name}`;
 const fleet = (t: Map<string, TemplateJson>) => t.get(FLEET)!;
+/** A control-plane table's ARN as the review resolves it (CloudFormation names tables `<stack>-<logical id>-<suffix>`). */
+const TABLE_ARN = (table: string) => `arn:aws:dynamodb:eu-west-1:111111111111:table/acme-Platform-Tables${table}*`;
 const statements = (role: TemplateJson['Resources'][string]) => role.Properties.Policies[0].PolicyDocument.Statement as any[];
 
 describe('the review fails, naming the claim, when', () => {
@@ -87,10 +89,12 @@ describe('the review fails, naming the claim, when', () => {
     ]);
   });
 
-  it("a pair's role loses its partition condition (claim 5)", async () => {
+  it("a pair's role gets table access without a partition condition (claim 5)", async () => {
+    // Task roles have no table access at all (every row goes through the relay): a grant without a
+    // dynamodb:LeadingKeys condition is the defect a construct bug would add back.
     const review = await reviewWith((t) => {
       const role = resource(fleet(t), 'UserChenAgentOpsTaskRole').resource;
-      delete statements(role).find((s) => s.Sid === 'OwnPartitionOfSessions').Condition;
+      statements(role).push({ Sid: 'Injected', Effect: 'Allow', Action: ['dynamodb:GetItem'], Resource: TABLE_ARN('Sessions') });
     });
     expect(failingClaims(review)).toEqual([5]);
     expect(findingsOf(review, 5, 'data.matrix')).toContain('chen/ops dynamodb:GetItem Sessions alice#sales: expected Denied, evaluated Allowed');
@@ -100,8 +104,17 @@ describe('the review fails, naming the claim, when', () => {
   it("a runtime may write an approval's decision (claim 7)", async () => {
     const review = await reviewWith((t) => {
       const role = resource(fleet(t), 'UserChenAgentOpsTaskRole').resource;
-      const write = statements(role).find((s) => s.Sid === 'WriteRuntimeAttributesOfApprovals');
-      write.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'].push('decision');
+      // Its own partition only, but the decision among the attributes it may write.
+      statements(role).push({
+        Sid: 'Injected',
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: TABLE_ARN('Approvals'),
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['chen#ops'], 'dynamodb:Attributes': ['decision', 'pk', 'sk'] },
+          Null: { 'dynamodb:LeadingKeys': 'false', 'dynamodb:Attributes': 'false' },
+        },
+      });
     });
     expect(failingClaims(review)).toEqual([7]);
     expect(findingsOf(review, 7)).toEqual(['chen/ops dynamodb:PutItem Approvals decision: expected Denied, evaluated Allowed', 'chen/ops dynamodb:UpdateItem Approvals decision: expected Denied, evaluated Allowed']);
@@ -166,7 +179,8 @@ describe('the review fails, naming the claim, when', () => {
     expect(failingClaims(review)).toEqual([10]);
     expect(findingsOf(review, 10, 'edge.distributions')).toEqual([
       expect.stringMatching(/EdgeDistribution\w+: no WAF web ACL of this assembly \(WebACLId unset\)$/),
-      expect.stringMatching(/behavior \(default\): Strict-Transport-Security is not set/),
+      // The API's policy serves the relay and the API behaviors (the console's default behavior has its own).
+      expect.stringMatching(/behavior \/v1\/relay: Strict-Transport-Security is not set/),
       expect.stringMatching(/behavior \/v1\/\*: Strict-Transport-Security is not set/),
     ]);
   });

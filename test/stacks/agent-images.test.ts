@@ -14,7 +14,7 @@ import { exampleTemplates, resourcesOfType } from '../support/assembly';
 import { exampleConfig } from '../support/example-config';
 
 /**
- * Claim 6 for skills: each agent's image holds only the skills that agent names. Read from the example
+ * Claim 6 (docs/isolation-claims.md) for skills: each agent's image holds only the skills that agent names. Read from the example
  * assembly (synthesized once by the global setup): every task definition's image, the build context CDK
  * staged for it, and a real process that tries to read another agent's skill.
  */

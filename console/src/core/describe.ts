@@ -31,6 +31,8 @@ export function describeEvent(event: AgentEvent): Described {
       return { kind: 'tool', text: `Used ${str(d.tool) ?? 'a tool'}${str(d.summary) ? `: ${d.summary}` : ''}` };
     case 'file.written':
       return { kind: 'tool', text: `${str(d.change) === 'deleted' ? 'Deleted' : 'Wrote'} ${str(d.path) ?? 'a file'}` };
+    case 'tool.allowed':
+      return { kind: 'tool', text: `Allowed ${str(d.tool) ?? 'a tool'}${hostsOf(d)}${str(d.reason) ? ` (${d.reason})` : ''}` };
     case 'tool.denied':
       return problem(`Blocked ${str(d.tool) ?? 'a tool'}${hostsOf(d)}: ${str(d.reason) ?? 'not allowed for this agent'}`);
     case 'approval.requested':

@@ -71,7 +71,9 @@ export const publicSurface: Check = {
       const id = assembly.resolver.ref(api.stack, api.logicalId);
       const props = assembly.props(api);
       const fronted = origins.filter((o) => o.domain.includes(id));
-      if (fronted.length === 0 && props.DisableExecuteApiEndpoint !== true) findings.push(`API ${api.stack} ${api.logicalId} (${props.Name ?? ''}) is public and not behind a CloudFront distribution`);
+      if (fronted.length === 0 && iamOnly(assembly, api)) {
+        evidence.push(`API ${api.stack} ${api.logicalId} (${props.ProtocolType ?? 'REST'}): not behind CloudFront, but every connection must be signed with AWS credentials (AWS_IAM on ${props.ProtocolType === 'WEBSOCKET' ? '$connect' : 'every route'})`);
+      } else if (fronted.length === 0 && props.DisableExecuteApiEndpoint !== true) findings.push(`API ${api.stack} ${api.logicalId} (${props.Name ?? ''}) is public and not behind a CloudFront distribution`);
       else if (fronted.length > 0 && fronted.every((o) => o.headers.length === 0)) findings.push(`API ${api.stack} ${api.logicalId} is behind CloudFront but its execute-api endpoint stays open and no origin header tells CloudFront's requests apart`);
       else evidence.push(`API ${api.stack} ${api.logicalId} (${props.ProtocolType ?? 'REST'}): origin of a distribution that adds ${fronted.flatMap((o) => o.headers).map(code).join(', ')}`);
     }
@@ -98,6 +100,22 @@ export const publicSurface: Check = {
     return outcome(evidence, findings);
   },
 };
+
+/**
+ * An API no unsigned request gets into: a WebSocket API whose `$connect` (the only route API Gateway
+ * authorizes on a WebSocket API) or an HTTP API whose every route requires AWS_IAM.
+ */
+function iamOnly(assembly: Assembly, api: { stack: string; logicalId: string }): boolean {
+  const props = assembly.props(api as never);
+  const routes = assembly
+    .resources('AWS::ApiGatewayV2::Route')
+    // The raw template value: a route names its API with { Ref: <logical id> }.
+    .filter((r) => r.stack === api.stack && JSON.stringify(r.resource.Properties?.ApiId ?? '') === JSON.stringify({ Ref: api.logicalId }))
+    .map((r) => assembly.props(r));
+  if (routes.length === 0) return false;
+  if (props.ProtocolType === 'WEBSOCKET') return routes.find((r) => r.RouteKey === '$connect')?.AuthorizationType === 'AWS_IAM';
+  return routes.every((r) => r.AuthorizationType === 'AWS_IAM');
+}
 
 /** What the internet can reach, by resource type: the "public surface" `--against` also compares. */
 export function publicEntryPoints(assembly: Assembly): string[] {
