@@ -1,0 +1,160 @@
+/**
+ * Envelope encryption of the employee's words in the control-plane tables (isolation claim 5): message
+ * text, replies, tool and approval summaries are sealed under the user's own KMS key with the AWS
+ * Encryption SDK, so an operator who can read the tables reads ciphertext. The user key's policy
+ * (lib/constructs/user-vault.ts) lets only that user's agent roles and the named control-plane roles use
+ * it, only with an encryption context naming this user (and, for an agent role, its own agent); no IAM
+ * policy in the account can grant it.
+ *
+ * - One call seals a value, one opens it: `seal`/`open` for text, `sealData`/`openData` for a record's
+ *   JSON data (an event's `data`, an approval's summary fields).
+ * - Encryption context: `user_id`, `agent_id`, `record` (which field: a sealed message body cannot be
+ *   replayed as a reply). `open` refuses a value whose context is not exactly the one expected, and the
+ *   strict keyring refuses one not under the user's key: a row an administrator forged under a key of
+ *   their own is refused, not read.
+ * - Data keys are cached (the SDK's caching materials manager over a bounded LRU): a data key seals at
+ *   most CACHE_LIMITS.maxMessages values and lives at most CACHE_LIMITS.maxAgeMs, per (user, agent,
+ *   record); opening a value under a cached data key calls KMS once per cache entry.
+ * https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/data-key-caching.html
+ */
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import {
+  AlgorithmSuiteIdentifier,
+  buildClient,
+  CommitmentPolicy,
+  getLocalCryptographicMaterialsCache,
+  KmsKeyringNode,
+  NodeCachingMaterialsManager,
+  type NodeAlgorithmSuite,
+} from '@aws-crypto/client-node';
+
+/** Prefix of every sealed value: the format version, then the Encryption SDK message in base64. */
+export const SEALED_PREFIX = 'cubicle-sealed:v1:';
+
+/** The fields sealed today and those the relay branch seals next (events' data, approval summaries). */
+export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary'] as const;
+export type SealedRecord = (typeof SEALED_RECORDS)[number];
+
+/** Encryption context keys; the user keys' policies name them (kms:EncryptionContext:<key>). */
+export const CONTEXT_KEYS = { user: 'user_id', agent: 'agent_id', record: 'record' } as const;
+
+export interface RecordContext {
+  readonly userId: string;
+  readonly agentId: string;
+  readonly record: SealedRecord;
+}
+
+/** Bounds of the data-key cache (per process). */
+export const CACHE_LIMITS = {
+  /** Entries across all users, agents and records (LRU). */
+  capacity: 1000,
+  maxAgeMs: 5 * 60_000,
+  /** Values sealed under one data key before a new one is generated. */
+  maxMessages: 1000,
+  maxBytes: 64 * 1024 * 1024,
+} as const;
+
+/** Committing key derivation, no signature: every reader of a pair's records may also write them through the control plane. */
+const SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
+
+/** The user key's ARN for a user: the runtime knows its own (task definition); the control plane resolves aliases. */
+export type KeyArnOf = (userId: string) => Promise<string>;
+
+export class SealError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SealError';
+  }
+}
+
+export function encryptionContext(ctx: RecordContext): Record<string, string> {
+  return { [CONTEXT_KEYS.user]: ctx.userId, [CONTEXT_KEYS.agent]: ctx.agentId, [CONTEXT_KEYS.record]: ctx.record };
+}
+
+export function isSealed(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(SEALED_PREFIX);
+}
+
+/**
+ * Seals and opens records under users' keys. One per process: its cache and its materials managers
+ * (one per user key) live as long as the process.
+ */
+export class RecordSealer {
+  private readonly client = buildClient({ commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT, maxEncryptedDataKeys: 1 });
+  private readonly cache = getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(CACHE_LIMITS.capacity);
+  private readonly managers = new Map<string, NodeCachingMaterialsManager>();
+  private readonly kms: KmsMethods;
+
+  constructor(
+    kms: KMSClient,
+    private readonly keyArnOf: KeyArnOf,
+  ) {
+    this.kms = kmsMethods(kms);
+  }
+
+  async seal(ctx: RecordContext, plaintext: string): Promise<string> {
+    const bytes = Buffer.from(plaintext, 'utf8');
+    const { result } = await this.client.encrypt(await this.manager(ctx.userId), bytes, {
+      encryptionContext: encryptionContext(ctx),
+      suiteId: SUITE,
+      plaintextLength: bytes.length,
+    });
+    return SEALED_PREFIX + result.toString('base64');
+  }
+
+  /** Opens a sealed value; throws SealError when it is not sealed, not under the user's key, or sealed for another context. */
+  async open(ctx: RecordContext, sealed: unknown): Promise<string> {
+    if (!isSealed(sealed)) throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} is not sealed`);
+    let out;
+    try {
+      out = await this.client.decrypt(await this.manager(ctx.userId), Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'));
+    } catch (error) {
+      throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} could not be opened (${(error as Error).name})`);
+    }
+    const expected = encryptionContext(ctx);
+    const actual = out.messageHeader.encryptionContext;
+    const same = Object.keys(actual).length === Object.keys(expected).length && Object.entries(expected).every(([k, v]) => actual[k] === v);
+    if (!same) throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} was sealed for another record`);
+    return out.plaintext.toString('utf8');
+  }
+
+  /** A record's JSON data as one sealed value. */
+  async sealData(ctx: RecordContext, data: Record<string, unknown>): Promise<string> {
+    return this.seal(ctx, JSON.stringify(data));
+  }
+
+  async openData(ctx: RecordContext, sealed: unknown): Promise<Record<string, unknown>> {
+    return JSON.parse(await this.open(ctx, sealed)) as Record<string, unknown>;
+  }
+
+  private async manager(userId: string): Promise<NodeCachingMaterialsManager> {
+    const keyArn = await this.keyArnOf(userId);
+    let manager = this.managers.get(keyArn);
+    if (!manager) {
+      // Strict: the generator is the one key that may seal, and the only key a value may be opened with.
+      const keyring = new KmsKeyringNode({ generatorKeyId: keyArn, clientProvider: () => this.kms as never });
+      manager = new NodeCachingMaterialsManager({
+        backingMaterials: keyring,
+        cache: this.cache,
+        partition: keyArn,
+        maxAge: CACHE_LIMITS.maxAgeMs,
+        maxMessagesEncrypted: CACHE_LIMITS.maxMessages,
+        maxBytesEncrypted: CACHE_LIMITS.maxBytes,
+      });
+      this.managers.set(keyArn, manager);
+    }
+    return manager;
+  }
+}
+
+type KmsMethods = Record<'generateDataKey' | 'encrypt' | 'decrypt', (input: never) => Promise<unknown>>;
+
+/** The Encryption SDK calls `client.generateDataKey(...)`; the bare v3 client has only `send`. */
+function kmsMethods(kms: KMSClient): KmsMethods {
+  return {
+    generateDataKey: (input) => kms.send(new GenerateDataKeyCommand(input)),
+    encrypt: (input) => kms.send(new EncryptCommand(input)),
+    decrypt: (input) => kms.send(new DecryptCommand(input)),
+  };
+}
