@@ -57,6 +57,7 @@ export class FleetStack extends CubicleStack {
       imageUri: platform.agentImage.imageUri,
       executionRoleArn: platform.executionRole.roleArn,
       logGroupName: platform.agentLogGroup.logGroupName,
+      clusterName: platform.cluster.clusterName,
       tablesKeyArn: platform.key.keyArn,
       tables,
     };
@@ -67,6 +68,7 @@ export class FleetStack extends CubicleStack {
       const scope = new Construct(this, `User${stableConstructId(user.id)}`);
       const vault = new UserVault(scope, 'Vault', { config, user });
       vaults.set(user.id, vault);
+      const readers = [];
       for (const agent of user.agents) {
         const cell = new AgentCell(scope, `Agent${stableConstructId(agent.id)}`, {
           config,
@@ -77,7 +79,9 @@ export class FleetStack extends CubicleStack {
           platform: refs,
         });
         cells.set(`${user.id}#${agent.id}`, cell);
+        readers.push({ agentId: agent.id, role: cell.role });
       }
+      vault.admit(readers);
     }
     this.vaults = vaults;
     this.cells = cells;

@@ -18,6 +18,7 @@
  * https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/data-key-caching.html
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { encryptionContext, isSealed, SEALED_PREFIX, type RecordContext } from './sealed';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import {
   AlgorithmSuiteIdentifier,
@@ -29,21 +30,7 @@ import {
   type NodeAlgorithmSuite,
 } from '@aws-crypto/client-node';
 
-/** Prefix of every sealed value: the format version, then the Encryption SDK message in base64. */
-export const SEALED_PREFIX = 'cubicle-sealed:v1:';
-
-/** The fields sealed today and those the relay branch seals next (events' data, approval summaries). */
-export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary'] as const;
-export type SealedRecord = (typeof SEALED_RECORDS)[number];
-
-/** Encryption context keys; the user keys' policies name them (kms:EncryptionContext:<key>). */
-export const CONTEXT_KEYS = { user: 'user_id', agent: 'agent_id', record: 'record' } as const;
-
-export interface RecordContext {
-  readonly userId: string;
-  readonly agentId: string;
-  readonly record: SealedRecord;
-}
+export { CONTEXT_KEYS, encryptionContext, isSealed, SEALED_PREFIX, SEALED_RECORDS, type RecordContext, type SealedRecord } from './sealed';
 
 /** Bounds of the data-key cache (per process). */
 export const CACHE_LIMITS = {
@@ -61,19 +48,15 @@ const SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COM
 /** The user key's ARN for a user: the runtime knows its own (task definition); the control plane resolves aliases. */
 export type KeyArnOf = (userId: string) => Promise<string>;
 
+/** KMS failures that say nothing about the value (the SDK folds the keyring's KMS errors into one message). */
+const TRANSIENT = /Throttling|KMSInternalException|DependencyTimeoutException|ServiceUnavailable|TimeoutError|ECONNRESET|ETIMEDOUT|EAI_AGAIN|socket hang up/;
+
+/** A value that is not sealed, not under the user's key, or sealed for another context. */
 export class SealError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'SealError';
   }
-}
-
-export function encryptionContext(ctx: RecordContext): Record<string, string> {
-  return { [CONTEXT_KEYS.user]: ctx.userId, [CONTEXT_KEYS.agent]: ctx.agentId, [CONTEXT_KEYS.record]: ctx.record };
-}
-
-export function isSealed(value: unknown): value is string {
-  return typeof value === 'string' && value.startsWith(SEALED_PREFIX);
 }
 
 /**
@@ -110,6 +93,8 @@ export class RecordSealer {
     try {
       out = await this.client.decrypt(await this.manager(ctx.userId), Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'));
     } catch (error) {
+      // A throttled or unavailable KMS is worth another try; anything else is a value this key cannot open.
+      if (TRANSIENT.test(String((error as Error).message))) throw error;
       throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} could not be opened (${(error as Error).name})`);
     }
     const expected = encryptionContext(ctx);

@@ -66,7 +66,10 @@ export interface InboxRow {
   readonly sk: string;
   /** Request id of the API call that stored the message; carried into every event and log line. */
   readonly requestId: string;
-  /** The employee's message. Never logged. */
+  /**
+   * The employee's message, sealed under the user's key (`cubicle-sealed:v1:...`, runtime/shared/envelope.ts);
+   * the runtime holds it opened in memory only. Never logged.
+   */
   readonly body: string;
   readonly createdAt: number;
   /** Absent means queued. */

@@ -2,9 +2,10 @@
  * KMS faked at the SDK client boundary (KMS has no local stand-in): GenerateDataKey and Decrypt with real
  * AES-256-GCM wrapping under one master key per key ARN, the encryption context bound as additional
  * authenticated data, as KMS binds it. A data key wrapped under one key or context never unwraps under
- * another. Counts calls, so tests can see the data-key cache work.
+ * another. Counts calls, so tests can see the data-key cache work. A key's master is derived from its ARN,
+ * so a runtime process and the test that drives it share keys (test/runtime/agent/fixtures/harness.ts).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -19,10 +20,11 @@ export interface FakeKms {
 const canonical = (context: Record<string, string> | undefined) =>
   JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-export function fakeKms(region = 'eu-west-1', account = '111111111111'): FakeKms {
+/** Fakes one client, or (with a class) every client the process creates. */
+export function fakeKms(region = 'eu-west-1', account = '111111111111', target?: typeof KMSClient): FakeKms {
   const client = new KMSClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  const mock = mockClient(client);
-  const keys = new Map<string, Buffer>();
+  const mock = mockClient(target ?? client);
+  const keys = { get: (arn: string) => (/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/.+$/.test(arn) ? createHash('sha256').update(`fake-kms:${arn}`).digest() : undefined) };
   const invalid = () => Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
 
   mock.on(GenerateDataKeyCommand).callsFake(async (input: { KeyId: string; NumberOfBytes?: number; EncryptionContext?: Record<string, string> }) => {
@@ -54,10 +56,8 @@ export function fakeKms(region = 'eu-west-1', account = '111111111111'): FakeKms
     client,
     mock,
     createKey(name) {
-      const arn = `arn:aws:kms:${region}:${account}:key/${name}`;
-      keys.set(arn, randomBytes(32));
-      return arn;
+      return `arn:aws:kms:${region}:${account}:key/${name}`;
     },
-    calls: (command) => mock.commandCalls(command === 'GenerateDataKey' ? GenerateDataKeyCommand : DecryptCommand).length,
+    calls: (command) => (command === 'GenerateDataKey' ? mock.commandCalls(GenerateDataKeyCommand) : mock.commandCalls(DecryptCommand)).length,
   };
 }

@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readTaskArn } from './ecs-metadata';
@@ -30,6 +31,7 @@ export async function main(): Promise<void> {
     env: process.env,
     dynamo,
     secrets: new SecretsManagerClient({ maxAttempts: 5 }),
+    kms: new KMSClient({ maxAttempts: 5 }),
     write: (line) => process.stdout.write(line),
     startedAt,
     taskArn: await readTaskArn(process.env),

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES, pairKey } from '../../shared/tables';
+import { RecordSealer } from '../../shared/envelope';
 import { EventLog } from '../../shared/event-log';
 import { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
@@ -31,6 +33,8 @@ export interface AgentDeps {
   readonly env: NodeJS.ProcessEnv;
   readonly dynamo: DynamoDBDocumentClient;
   readonly secrets: SecretsManagerClient;
+  /** Opens the inbox's sealed messages under the user's key. */
+  readonly kms: KMSClient;
   /** Operator log sink (stdout in the container). */
   readonly write: (line: string) => void;
   /** Epoch ms the process started; the hard cap counts from here. */
@@ -141,7 +145,9 @@ class Supervisor {
     if (!skills) return EXIT.failed;
 
     const sessions = new SessionTable(this.deps.dynamo, env[TABLES.sessions.envVar], this.pk, this.deps.taskArn);
-    const inbox = new InboxTable(this.deps.dynamo, env[TABLES.inbox.envVar], this.pk);
+    const sealer = new RecordSealer(this.deps.kms, async () => env.CUBICLE_USER_KEY_ARN);
+    const bodies = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID, record: 'inbox.body' } as const;
+    const inbox = new InboxTable(this.deps.dynamo, env[TABLES.inbox.envVar], this.pk, (sealed) => sealer.open(bodies, sealed));
     const events = new EventLog(this.deps.dynamo, env[TABLES.events.envVar], this.pk, this.now);
     const approvals = new ApprovalStore(this.deps.dynamo, env[TABLES.approvals.envVar], this.pk, {
       timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,

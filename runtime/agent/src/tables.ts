@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SealError } from '../../shared/envelope';
 import { idFloor, sortableIdTime, type InboxRow, type InboxState, type SessionRow } from '../../shared/rows';
 import { PARTITION_KEY, SORT_KEY } from '../../shared/tables';
 
@@ -59,15 +60,23 @@ export class SessionTable {
   }
 }
 
+/** An inbox row as the runtime holds it: body opened in memory, or why it could not be opened. */
+export interface OpenedInboxRow extends InboxRow {
+  /** Set when the sealed body could not be opened (not sealed, another key or context): the message fails, unread. */
+  readonly unreadable?: string;
+}
+
 /** The runtime's Inbox partition: find the next unfinished message, claim it, record how it ended. */
 export class InboxTable {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly pk: string,
+    /** Opens a sealed body (RecordSealer.open for this pair's `inbox.body`). */
+    private readonly openBody: (sealed: unknown) => Promise<string>,
   ) {}
 
-  async next(cursor: string | undefined): Promise<InboxRow | undefined> {
+  async next(cursor: string | undefined): Promise<OpenedInboxRow | undefined> {
     const from = cursor ? idFloor(sortableIdTime(cursor) - INBOX_SKEW_MS) : undefined;
     let start: Record<string, unknown> | undefined;
     do {
@@ -83,14 +92,23 @@ export class InboxTable {
         }),
       );
       const row = (out.Items as InboxRow[] | undefined)?.find((r) => !r.state || !FINISHED.has(r.state));
-      if (row) return row;
+      if (row) return this.opened(row);
       start = out.LastEvaluatedKey;
     } while (start);
     return undefined;
   }
 
+  private async opened(row: InboxRow): Promise<OpenedInboxRow> {
+    try {
+      return { ...row, body: await this.openBody(row.body) };
+    } catch (error) {
+      if (!(error instanceof SealError)) throw error; // KMS unavailable: the next poll tries again
+      return { ...row, body: '', unreadable: error.message };
+    }
+  }
+
   /** Marks the row running and counts the attempt. Undefined when another writer finished it first. */
-  async claim(row: InboxRow, now: number): Promise<InboxRow | undefined> {
+  async claim(row: OpenedInboxRow, now: number): Promise<OpenedInboxRow | undefined> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
@@ -103,7 +121,8 @@ export class InboxTable {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return out.Attributes as InboxRow;
+      // The stored body stays sealed; the opened one is what the runner uses.
+      return { ...(out.Attributes as InboxRow), body: row.body, ...(row.unreadable ? { unreadable: row.unreadable } : {}) };
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;

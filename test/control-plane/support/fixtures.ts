@@ -7,6 +7,8 @@ import type { HttpEvent } from '../../../runtime/control-plane/http';
 import type { LifecycleDeps } from '../../../runtime/control-plane/lifecycle';
 import type { RecordDeps } from '../../../runtime/control-plane/records';
 import { Roster, type RosterDirectory } from '../../../runtime/control-plane/roster';
+import { RecordSealer } from '../../../runtime/shared/envelope';
+import { fakeKms } from '../../support/fake-kms';
 import type { TestDynamo } from './dynamo';
 
 export const ACCOUNT = '111111111111';
@@ -99,8 +101,25 @@ export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, 
   };
 }
 
-export function recordDeps(dynamo: TestDynamo, clock: Clock): RecordDeps {
+/**
+ * Users' keys in a KMS faked at the client (test/support/fake-kms.ts), one per roster user, and the
+ * sealer the control plane and the runtime use over them.
+ */
+export function userKeys() {
+  const kms = fakeKms();
+  const keys = new Map<string, string>();
+  const keyArnOf = async (userId: string) => {
+    if (!keys.has(userId)) keys.set(userId, kms.createKey(`key-of-${userId}`));
+    return keys.get(userId)!;
+  };
+  return { kms, keyArnOf, sealer: new RecordSealer(kms.client, keyArnOf) };
+}
+
+let sharedKeys: ReturnType<typeof userKeys> | undefined;
+
+export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSealer = (sharedKeys ??= userKeys()).sealer): RecordDeps {
   return {
+    sealer,
     doc: dynamo.doc,
     sessionsTable: dynamo.tables.sessions,
     inboxTable: dynamo.tables.inbox,
