@@ -11,7 +11,9 @@ import { EdgeDistribution } from '../constructs/edge-distribution';
 import { OriginVerifySecret } from '../constructs/edge-origin-secret';
 import { EmployeeApi, FunctionBase } from '../constructs/employee-api';
 import { EmployeeIdentity } from '../constructs/identity';
+import { LauncherFunction } from '../constructs/launcher-function';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
+import { SecurityEvents } from '../constructs/security-events';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
@@ -33,6 +35,9 @@ export class ControlPlaneStack extends CubicleStack {
   readonly identity: EmployeeIdentity;
   readonly api: EmployeeApi;
   readonly lifecycle: LifecycleFunctions;
+  /** The only function that starts agent tasks. */
+  readonly launcher: LauncherFunction;
+  readonly securityEvents: SecurityEvents;
   readonly network: ControlPlaneNetwork;
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly logsKey: kms.Key;
@@ -69,6 +74,7 @@ export class ControlPlaneStack extends CubicleStack {
       idleTimeoutSeconds: config.runtime.idleTimeout,
     };
 
+    this.launcher = new LauncherFunction(this, 'Launcher', { base, tables: platform.tables, tableKey: platform.key, launcher });
     this.identity = new EmployeeIdentity(this, 'Identity', { config });
     this.originSecret = new OriginVerifySecret(this, 'OriginVerify');
     this.api = new EmployeeApi(this, 'EmployeeApi', {
@@ -78,6 +84,7 @@ export class ControlPlaneStack extends CubicleStack {
       tables: platform.tables,
       tableKey: platform.key,
       launcher,
+      launcherFunction: this.launcher,
       originSecret: this.originSecret,
     });
     this.lifecycle = new LifecycleFunctions(this, 'Lifecycle', {
@@ -86,6 +93,7 @@ export class ControlPlaneStack extends CubicleStack {
       tables: platform.tables,
       tableKey: platform.key,
       launcher,
+      launcherFunction: this.launcher,
     });
 
     this.edge = new EdgeDistribution(this, 'Edge', {
@@ -93,6 +101,17 @@ export class ControlPlaneStack extends CubicleStack {
       webAclArn: props.webAclArn,
       edge: config.edge,
       originSecret: this.originSecret,
+    });
+
+    this.securityEvents = new SecurityEvents(this, 'SecurityEvents', {
+      deployment: config.name,
+      launcherRole: this.launcher.fn.role,
+      credentialWriterRole: this.api.credentialsFunction.role,
+      functionStackName: this.stackName,
+    });
+    new CfnOutput(this, 'SecurityEventsTopicArn', {
+      value: this.securityEvents.topic.topicArn,
+      description: 'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team',
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.edge.url, description: 'Employee API base URL (CloudFront)' });

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { AuditTrail } from '../constructs/audit-trail';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -28,6 +29,8 @@ export class PlatformStack extends CubicleStack {
   readonly agentLogGroup: logs.LogGroup;
   /** Sessions, Inbox, Events, Approvals: partitioned by `<user>#<agent>` (runtime/shared/tables.ts). */
   readonly tables: ControlPlaneTables['tables'];
+  /** With `audit.trail: true`: this deployment's CloudTrail trail (management + table data events). */
+  readonly auditTrail?: AuditTrail;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -39,6 +42,9 @@ export class PlatformStack extends CubicleStack {
     allowLogsService(this.key);
 
     this.tables = new ControlPlaneTables(this, 'Tables', { encryptionKey: this.key }).tables;
+    if (config.audit.trail) {
+      this.auditTrail = new AuditTrail(this, 'Audit', { tables: Object.values(this.tables), retentionDays: config.logs.retentionDays });
+    }
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: network.vpc,

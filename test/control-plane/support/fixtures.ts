@@ -2,7 +2,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { LaunchSettings } from '../../../runtime/control-plane/env';
+import type { LaunchSettings, TaskNetwork } from '../../../runtime/control-plane/env';
+import { inProcessLauncher, type LauncherDeps } from '../../../runtime/control-plane/launcher';
 import type { HttpEvent } from '../../../runtime/control-plane/http';
 import type { LifecycleDeps } from '../../../runtime/control-plane/lifecycle';
 import type { RecordDeps } from '../../../runtime/control-plane/records';
@@ -14,7 +15,7 @@ import type { TestDynamo } from './dynamo';
 export const ACCOUNT = '111111111111';
 export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
 
-export const LAUNCH: LaunchSettings = {
+export const LAUNCH: LaunchSettings & TaskNetwork = {
   deployment: 'acme',
   clusterArn: CLUSTER_ARN,
   subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
@@ -88,6 +89,11 @@ export function silentLogger(): Logger {
 
 let sessionCounter = 0;
 
+export function launcherDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LauncherDeps {
+  return { doc: dynamo.doc, ecs, sessionsTable: dynamo.tables.sessions, eventsTable: dynamo.tables.events, network: LAUNCH, now: clock.now, log: logger };
+}
+
+/** Lifecycle over the launcher in process: a wake's RunTask happens before the wake returns. */
 export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LifecycleDeps {
   return {
     doc: dynamo.doc,
@@ -95,6 +101,7 @@ export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, 
     sessionsTable: dynamo.tables.sessions,
     eventsTable: dynamo.tables.events,
     launch: LAUNCH,
+    launcher: inProcessLauncher(launcherDeps(dynamo, ecs, clock, logger)),
     now: clock.now,
     newSessionId: () => `00000000-0000-4000-8000-${String(++sessionCounter).padStart(12, '0')}`,
     log: logger,
@@ -117,7 +124,12 @@ export function userKeys() {
 
 let sharedKeys: ReturnType<typeof userKeys> | undefined;
 
-export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSealer = (sharedKeys ??= userKeys()).sealer): RecordDeps {
+/** The users' keys recordDeps seals with by default. */
+export function sharedUserKeys(): ReturnType<typeof userKeys> {
+  return (sharedKeys ??= userKeys());
+}
+
+export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSealer = sharedUserKeys().sealer): RecordDeps {
   return {
     sealer,
     doc: dynamo.doc,
