@@ -229,8 +229,12 @@ describe('IAM, exactly', () => {
     expect(everyAction.filter((a) => /Delete(Item|Table)|BatchWrite/.test(a))).toEqual([]);
   });
 
-  it('RunTask only on this deployment\'s families, in the Cubicle cluster', () => {
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+  it('RunTask only by the launcher, only on this deployment\'s families, in the Cubicle cluster', () => {
+    for (const name of ['api', 'task-events', 'reaper', 'credentials'] as const) {
+      expect(granting(statementsOf(json, name), 'ecs:RunTask'), name).toEqual([]);
+      expect(granting(statementsOf(json, name), 'iam:PassRole'), name).toEqual([]);
+    }
+    for (const name of ['launcher'] as const) {
       const [run, ...more] = granting(statementsOf(json, name), 'ecs:RunTask');
       expect(more).toEqual([]);
       expect(actionsOf(run)).toEqual(['ecs:RunTask']);
@@ -238,11 +242,30 @@ describe('IAM, exactly', () => {
       expect(Object.keys(run.Condition!)).toEqual(['ArnEquals']);
       expect(outputName(run.Condition!.ArnEquals['ecs:cluster'])).toMatch(CLUSTER_ARN_OUTPUT);
     }
-    expect(granting(statementsOf(json, 'credentials'), 'ecs:RunTask')).toEqual([]);
+  });
+
+  it('the API, task-events and reaper functions invoke the launcher, and no other function', () => {
+    const launcherArn = { 'Fn::GetAtt': [functionOf(json, 'launcher').id, 'Arn'] };
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      expect(granting(statementsOf(json, name), 'lambda:InvokeFunction'), name).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: launcherArn }]);
+      expect(functionOf(json, name).resource.Properties.Environment.Variables.LAUNCHER_FUNCTION).toEqual({ Ref: functionOf(json, 'launcher').id });
+    }
+    for (const name of ['credentials', 'launcher'] as const) expect(granting(statementsOf(json, name), 'lambda:InvokeFunction'), name).toEqual([]);
+    // Nothing but IAM principals invoke it: no API route, no URL, no resource policy.
+    const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(functionOf(json, 'launcher').id));
+    expect(permissions).toEqual([]);
+    expect(resourcesOfType(json, 'AWS::Lambda::Url')).toEqual([]);
+    // Only the launcher knows the tasks' network.
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      expect(Object.keys(functionOf(json, name).resource.Properties.Environment.Variables), name).not.toContain('SUBNET_IDS');
+    }
+    expect(Object.keys(functionOf(json, 'launcher').resource.Properties.Environment.Variables).sort()).toEqual(
+      ['CLUSTER_ARN', 'CUBICLE_DEPLOYMENT', 'EVENTS_TABLE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'SECURITY_GROUP_IDS', 'SESSIONS_TABLE', 'SUBNET_IDS'],
+    );
   });
 
   it('PassRole only on the fleet\'s agent-role path and the execution role, only to ECS tasks', () => {
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+    for (const name of ['launcher'] as const) {
       const [pass, ...more] = granting(statementsOf(json, name), 'iam:PassRole');
       expect(more).toEqual([]);
       expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
@@ -254,12 +277,13 @@ describe('IAM, exactly', () => {
 
   it('StopTask, DescribeTasks and ListTasks only with the cluster condition; tagging only on RunTask', () => {
     const conditioned = (s: Statement) => outputName(s.Condition?.ArnEquals?.['ecs:cluster']) ?? '';
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+    for (const name of ['api', 'task-events', 'reaper', 'launcher'] as const) {
       const [stop] = granting(statementsOf(json, name), 'ecs:StopTask');
       expect(conditioned(stop)).toMatch(CLUSTER_ARN_OUTPUT);
-      const [tag] = granting(statementsOf(json, name), 'ecs:TagResource');
-      expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
     }
+    const [tag] = granting(statementsOf(json, 'launcher'), 'ecs:TagResource');
+    expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+    for (const name of ['api', 'task-events', 'reaper'] as const) expect(granting(statementsOf(json, name), 'ecs:TagResource'), name).toEqual([]);
     for (const action of ['ecs:DescribeTasks', 'ecs:ListTasks']) {
       const [statement] = granting(statementsOf(json, 'reaper'), action);
       expect(conditioned(statement), action).toMatch(CLUSTER_ARN_OUTPUT);
@@ -290,10 +314,11 @@ describe('IAM, exactly', () => {
   });
 
   it('no other function touches Secrets Manager (but the origin-verify secret); table keys are usable only through DynamoDB', () => {
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+    for (const name of ['api', 'task-events', 'reaper', 'launcher'] as const) {
       const statements = statementsOf(json, name).filter((s) => !isOriginVerify(s));
       expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
-      const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+      // The API's record-sealing statements are checked on their own (user keys, below).
+      const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && !JSON.stringify(s.Condition ?? {}).includes('kms:ResourceAliases'));
       expect(kms).toHaveLength(1);
       expect(actionsOf(kms[0]).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
       expect(kms[0].Condition).toEqual({ StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } });

@@ -130,6 +130,8 @@ export class CfnResolver {
       case 'AWS::IAM::Role.RoleId':
         // IAM's unique id of a role (AROA + 17 characters): what aws:userid starts with.
         return `AROA${stand(stackName, `${id}/RoleId`, 17).toUpperCase()}`;
+      case 'AWS::Lambda::Function.Arn':
+        return this.arn(stackName, 'lambda', `function:${ref}`);
       case 'AWS::DynamoDB::Table.Arn':
         return this.arn(stackName, 'dynamodb', `table/${ref}`);
       case 'AWS::Logs::LogGroup.Arn':

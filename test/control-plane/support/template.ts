@@ -1,7 +1,7 @@
 /** Reading the ControlPlane template: functions by construct path, their roles' statements. */
 import type { TemplateJson } from '../../support/assembly';
 
-export type FunctionName = 'api' | 'credentials' | 'task-events' | 'reaper';
+export type FunctionName = 'api' | 'credentials' | 'task-events' | 'reaper' | 'launcher';
 
 /** Logical-id prefixes, from the construct paths (EmployeeApi/ApiFunction/Function, ...). */
 export const FUNCTION_IDS: Record<FunctionName, string> = {
@@ -9,6 +9,7 @@ export const FUNCTION_IDS: Record<FunctionName, string> = {
   credentials: 'EmployeeApiCredentialWriterFunction',
   'task-events': 'LifecycleTaskEventsFunction',
   reaper: 'LifecycleReaperFunction',
+  launcher: 'LauncherFunction',
 };
 
 export interface Statement {
