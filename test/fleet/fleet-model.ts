@@ -31,6 +31,14 @@ export interface SecretModel {
   readonly keyUserTag: string;
 }
 
+/** A user's key: it seals their records as well as their secrets. */
+export interface UserKeyModel {
+  readonly stack: string;
+  readonly userId: string;
+  readonly arn: string;
+  readonly policy: PolicyJson;
+}
+
 export interface AccessPointModel {
   readonly stack: string;
   readonly userId: string;
@@ -43,6 +51,7 @@ export interface AccessPointModel {
 export interface FleetModel {
   readonly roles: RoleModel[];
   readonly secrets: SecretModel[];
+  readonly keys: UserKeyModel[];
   readonly accessPoints: AccessPointModel[];
   readonly tables: Record<TableName, { readonly arn: string }>;
 }
@@ -60,6 +69,7 @@ export function readFleetModel(options: {
   const fleetStacks = [...templates.keys()].filter((name) => name.startsWith(`${deployment}-Fleet-`));
   const roles: RoleModel[] = [];
   const secrets: SecretModel[] = [];
+  const userKeys: UserKeyModel[] = [];
   const accessPoints: AccessPointModel[] = [];
 
   for (const stack of fleetStacks) {
@@ -79,6 +89,8 @@ export function readFleetModel(options: {
         principal: {
           arn: resolver.getAtt(stack, id, 'Arn'),
           accountId: account,
+          // A task's session of the role: its unique id, then the session name ECS picks.
+          userId: `${resolver.getAtt(stack, id, 'RoleId')}:4f1c2a9b8e7d6c5b`,
           tags,
           identityPolicies: (p.Policies ?? []).map((x: { PolicyName: string; PolicyDocument: PolicyJson }) => ({
             name: x.PolicyName,
@@ -92,6 +104,7 @@ export function readFleetModel(options: {
     for (const id of ofType('AWS::KMS::Key')) {
       const p = props(id);
       keys.set(resolver.getAtt(stack, id, 'Arn'), { policy: p.KeyPolicy, userTag: tagsOf(p.Tags).user_id });
+      userKeys.push({ stack, userId: tagsOf(p.Tags).user_id, arn: resolver.getAtt(stack, id, 'Arn'), policy: p.KeyPolicy });
     }
     const secretPolicies = new Map<string, PolicyJson>();
     for (const id of ofType('AWS::SecretsManager::ResourcePolicy')) {
@@ -148,5 +161,5 @@ export function readFleetModel(options: {
     const name = (Object.keys(TABLES) as TableName[]).find((t) => new RegExp(`^Tables${TABLES[t].id}[0-9A-F]{8}$`).test(id));
     if (name) tables[name] = { arn: resolver.getAtt(platform, id, 'Arn') };
   }
-  return { roles, secrets, accessPoints, tables };
+  return { roles, secrets, keys: userKeys, accessPoints, tables };
 }
