@@ -20,15 +20,12 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { encryptionContext, isSealed, SEALED_PREFIX, type RecordContext } from './sealed';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
-import {
-  AlgorithmSuiteIdentifier,
-  buildClient,
-  CommitmentPolicy,
-  getLocalCryptographicMaterialsCache,
-  KmsKeyringNode,
-  NodeCachingMaterialsManager,
-  type NodeAlgorithmSuite,
-} from '@aws-crypto/client-node';
+import type { NodeAlgorithmSuite, NodeCachingMaterialsManager } from '@aws-crypto/client-node';
+
+/** The Encryption SDK loads on the first seal or open (~0.5 s of require): a process that never seals pays nothing. */
+type Esdk = typeof import('@aws-crypto/client-node');
+let esdk: Promise<Esdk> | undefined;
+const loadEsdk = () => (esdk ??= import('@aws-crypto/client-node'));
 
 export { CONTEXT_KEYS, encryptionContext, isSealed, SEALED_PREFIX, SEALED_RECORDS, type RecordContext, type SealedRecord } from './sealed';
 
@@ -42,8 +39,11 @@ export const CACHE_LIMITS = {
   maxBytes: 64 * 1024 * 1024,
 } as const;
 
-/** Committing key derivation, no signature: every reader of a pair's records may also write them through the control plane. */
-const SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
+/**
+ * ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY (0x0478): committing key derivation, no signature (every
+ * reader of a pair's records may also write them through the control plane, so a signature adds nothing).
+ */
+const SUITE = 0x0478;
 
 /** The user key's ARN for a user: the runtime knows its own (task definition); the control plane resolves aliases. */
 export type KeyArnOf = (userId: string) => Promise<string>;
@@ -64,8 +64,7 @@ export class SealError extends Error {
  * (one per user key) live as long as the process.
  */
 export class RecordSealer {
-  private readonly client = buildClient({ commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT, maxEncryptedDataKeys: 1 });
-  private readonly cache = getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(CACHE_LIMITS.capacity);
+  private sdk: Promise<{ esdk: Esdk; client: ReturnType<Esdk['buildClient']>; cache: ReturnType<Esdk['getLocalCryptographicMaterialsCache']> }> | undefined;
   private readonly managers = new Map<string, NodeCachingMaterialsManager>();
   private readonly kms: KmsMethods;
 
@@ -78,7 +77,8 @@ export class RecordSealer {
 
   async seal(ctx: RecordContext, plaintext: string): Promise<string> {
     const bytes = Buffer.from(plaintext, 'utf8');
-    const { result } = await this.client.encrypt(await this.manager(ctx.userId), bytes, {
+    const { client } = await this.loaded();
+    const { result } = await client.encrypt(await this.manager(ctx.userId), bytes, {
       encryptionContext: encryptionContext(ctx),
       suiteId: SUITE,
       plaintextLength: bytes.length,
@@ -89,9 +89,10 @@ export class RecordSealer {
   /** Opens a sealed value; throws SealError when it is not sealed, not under the user's key, or sealed for another context. */
   async open(ctx: RecordContext, sealed: unknown): Promise<string> {
     if (!isSealed(sealed)) throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} is not sealed`);
+    const { client } = await this.loaded();
     let out;
     try {
-      out = await this.client.decrypt(await this.manager(ctx.userId), Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'));
+      out = await client.decrypt(await this.manager(ctx.userId), Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'));
     } catch (error) {
       // A throttled or unavailable KMS is worth another try; anything else is a value this key cannot open.
       if (TRANSIENT.test(String((error as Error).message))) throw error;
@@ -113,15 +114,26 @@ export class RecordSealer {
     return JSON.parse(await this.open(ctx, sealed)) as Record<string, unknown>;
   }
 
+  private loaded() {
+    this.sdk ??= loadEsdk().then((esdk) => ({
+      esdk,
+      client: esdk.buildClient({ commitmentPolicy: esdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT, maxEncryptedDataKeys: 1 }),
+      cache: esdk.getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(CACHE_LIMITS.capacity),
+    }));
+    return this.sdk;
+  }
+
   private async manager(userId: string): Promise<NodeCachingMaterialsManager> {
     const keyArn = await this.keyArnOf(userId);
+    const { esdk, cache } = await this.loaded();
+    const { KmsKeyringNode, NodeCachingMaterialsManager } = esdk;
     let manager = this.managers.get(keyArn);
     if (!manager) {
       // Strict: the generator is the one key that may seal, and the only key a value may be opened with.
       const keyring = new KmsKeyringNode({ generatorKeyId: keyArn, clientProvider: () => this.kms as never });
       manager = new NodeCachingMaterialsManager({
         backingMaterials: keyring,
-        cache: this.cache,
+        cache,
         partition: keyArn,
         maxAge: CACHE_LIMITS.maxAgeMs,
         maxMessagesEncrypted: CACHE_LIMITS.maxMessages,

@@ -152,7 +152,10 @@ describe('lifetime', () => {
       await h.waitFor(async () => (await h.getInbox(db, p, poison.sk))?.state === 'failed' || undefined, 10_000, 'poison given up');
       expect(await h.getInbox(db, p, retried.sk)).toMatchObject({ state: 'done', attempts: 2 });
       const all = await h.events(db, p);
-      expect(all.find((e) => e.messageId === poison.sk && e.type === 'message.failed')?.data).toEqual({ reason: 'gave up after 2 attempts' });
+      expect(all.find((e) => e.messageId === poison.sk && e.type === 'message.failed')?.data).toEqual({
+        message: `Your agent could not finish this message. Try again; if it keeps failing, quote request id ${poison.requestId} to your platform team.`,
+        requestId: poison.requestId,
+      });
       expect(all.some((e) => e.type === 'reply' && e.data.text === 'echo: hello again')).toBe(true);
     } finally {
       agent.proc.kill('SIGTERM');
