@@ -83,11 +83,13 @@ export class EmployeeApi extends Construct {
     this.credentialsFunction = new CubicleFunction(this, 'CredentialWriterFunction', {
       ...props.base,
       handler: 'credentials',
-      description: 'credential writer (PUT /v1/credentials, /v1/connections/.../credential)',
+      description: 'credential writer (PUT and DELETE /v1/credentials, /v1/connections/.../credential)',
       rosterFile: props.rosterFile,
       roleName: credentialWriterRoleName(props.launcher.deployment),
     });
     bindSecretWriter(this.credentialsFunction, props.launcher.deployment);
+    // Revocations are recorded on the chains of the agents that used the credential.
+    bindTable(this.credentialsFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
     props.originSecret.bindReader(this.apiFunction);
     props.originSecret.bindReader(this.credentialsFunction);
     for (const fn of [this.apiFunction, this.credentialsFunction]) {

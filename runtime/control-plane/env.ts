@@ -70,6 +70,7 @@ export const LAUNCHER_ENV = z.object({
 
 export const CREDENTIALS_ENV = z.object({
   [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
+  [ENV.eventsTable]: tableName,
 });
 
 /** Parses the environment; the error names the variables and the rule, never their values. */

@@ -200,5 +200,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'lifecycle.reap',
   'lifecycle.orphan',
   'approval.decided',
+  /** A stored credential was revoked (DELETE /v1/credentials/..., /v1/connections/.../credential). */
+  'credential.revoked',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];

@@ -27,7 +27,7 @@ describe('environment at cold start', () => {
       subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
       securityGroupIds: ['sg-0a9e17'],
     });
-    expect(parseEnv(CREDENTIALS_ENV, { CUBICLE_DEPLOYMENT: 'acme' })).toEqual({ CUBICLE_DEPLOYMENT: 'acme' });
+    expect(parseEnv(CREDENTIALS_ENV, { CUBICLE_DEPLOYMENT: 'acme', EVENTS_TABLE: 'acme-Events' })).toEqual({ CUBICLE_DEPLOYMENT: 'acme', EVENTS_TABLE: 'acme-Events' });
   });
 
   it('names every missing or malformed variable, never its value', () => {
