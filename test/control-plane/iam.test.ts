@@ -69,7 +69,7 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
     approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   },
-  credentials: {},
+  credentials: { events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   reaper: { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   launcher: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
