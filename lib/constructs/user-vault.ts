@@ -128,6 +128,8 @@ export class UserVault extends Construct {
     }
     this.secrets = secrets;
     Tags.of(this).add('user_id', user.id);
+    // Without admit() the secrets would have no resource policy, and the agents no grant.
+    this.node.addValidation({ validate: () => (this.admitted ? [] : [`the vault of ${user.id} never admitted its agents (call admit() with their roles)`]) });
     // On the vault, so once per user rather than once per secret: it covers every secret above.
     const noRotation =
       'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.';
