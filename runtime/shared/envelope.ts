@@ -105,6 +105,11 @@ export class RecordSealer {
     return out.plaintext.toString('utf8');
   }
 
+  /** Loads the Encryption SDK ahead of the first seal or open (a process that will need it starts it early). */
+  warm(): void {
+    this.loaded().catch(() => undefined);
+  }
+
   /** A record's JSON data as one sealed value. */
   async sealData(ctx: RecordContext, data: Record<string, unknown>): Promise<string> {
     return this.seal(ctx, JSON.stringify(data));

@@ -130,6 +130,8 @@ class Supervisor {
 
   private async serve(): Promise<number> {
     const { env, tuning } = this.config;
+    const sealer = new RecordSealer(this.deps.kms, async () => env.CUBICLE_USER_KEY_ARN);
+    sealer.warm(); // while the secrets are read: the first message is opened without waiting for it
     const secrets = await this.step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor));
     if (!secrets) return EXIT.failed;
     if (secrets.connectionsWithoutCredential.length > 0) {
@@ -145,7 +147,6 @@ class Supervisor {
     if (!skills) return EXIT.failed;
 
     const sessions = new SessionTable(this.deps.dynamo, env[TABLES.sessions.envVar], this.pk, this.deps.taskArn);
-    const sealer = new RecordSealer(this.deps.kms, async () => env.CUBICLE_USER_KEY_ARN);
     const bodies = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID, record: 'inbox.body' } as const;
     const inbox = new InboxTable(this.deps.dynamo, env[TABLES.inbox.envVar], this.pk, (sealed) => sealer.open(bodies, sealed));
     const events = new EventLog(this.deps.dynamo, env[TABLES.events.envVar], this.pk, this.now);
