@@ -16,6 +16,16 @@
  *   most CACHE_LIMITS.maxMessages values and lives at most CACHE_LIMITS.maxAgeMs, per (user, agent,
  *   record); opening a value under a cached data key calls KMS once per cache entry.
  * https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/data-key-caching.html
+ *
+ * Applying it to events and approvals (once the control plane writes them for the runtime):
+ * - Events: the writer replaces `data` with `{ sealed: await sealer.sealData({ userId, agentId, record:
+ *   'event.data' }, data) }` before EventLog.append, so the chain hashes the sealed form (verifiable without
+ *   the key); readers (GET events, the relay's push) call `openData` on `data.sealed`. Lifecycle events carry
+ *   no employee words and may stay open.
+ * - Approvals: `summary` (and `hosts`, which name what the agent reaches) sealed as one value with record
+ *   'approval.summary'; `tool`, ids, times and the decision stay open for the conditions that need them.
+ * - The writer's role must be one of RECORD_SEALERS (runtime/shared/names.ts), whose key statements allow
+ *   GenerateDataKey and Decrypt for exactly these context keys; the runtime only ever opens.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { encryptionContext, isSealed, SEALED_PREFIX, type RecordContext } from './sealed';
