@@ -34,7 +34,9 @@ describe('lifetime', () => {
     const p = h.pair('capped');
     await h.putSession(db, p);
     const message = await h.sendMessage(db, p, stubborn);
-    const capMs = 4_000;
+    // Long enough for the CLI to be running when the cap hits, on a busy 2-core machine too (start-up: tsx, the
+    // SDKs, the Encryption SDK, secrets, the first message opened under the user's key).
+    const capMs = 6_000;
     const graceMs = 1_000;
     const agent = h.spawnAgent(
       h.agentEnv(db, p, path.join(dir.root, 'cap'), { CUBICLE_MAX_TASK_DURATION_MS: String(capMs), CUBICLE_STOP_GRACE_MS: String(graceMs) }),
