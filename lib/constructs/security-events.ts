@@ -42,14 +42,15 @@ export class SecurityEvents extends Construct {
   constructor(scope: Construct, id: string, props: SecurityEventsProps) {
     super(scope, id);
     this.key = createRetainedKey(this, 'Key', { description: 'Cubicle: encrypts the security-event topic' });
-    // EventBridge publishes to the encrypted topic with this key (SNS asks KMS for data keys as the publisher).
+    // EventBridge publishes to the encrypted topic with this key (SNS asks KMS for data keys as the publisher);
+    // which rules may publish is the topic policy's business (the targets below add it).
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'EventBridgePublishes',
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', {

@@ -66,6 +66,18 @@ describe('security events', () => {
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
     for (const [id, rule] of rules) expect(rule.Properties.Targets.map((t: { Arn: unknown }) => t.Arn), id).toEqual([{ Ref: topicId }]);
     expect((json.Outputs as Record<string, { Value: unknown }>).SecurityEventsTopicArn.Value).toEqual({ Ref: topicId });
+    // EventBridge can publish: the topic policy lets it, and the topic's key lets it encrypt (else no alert arrives).
+    const [[, topicPolicy]] = resourcesOfType(json, 'AWS::SNS::TopicPolicy');
+    expect(topicPolicy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'events.amazonaws.com' } }));
+    const keyId = topic.Properties.KmsMasterKeyId['Fn::GetAtt'][0];
+    expect(json.Resources[keyId].Properties.KeyPolicy.Statement).toContainEqual({
+      Sid: 'EventBridgePublishes',
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+    });
+    expect(json.Resources[keyId]).toMatchObject({ DeletionPolicy: 'Retain', Properties: { EnableKeyRotation: true } });
   });
 });
 
