@@ -111,8 +111,8 @@ const auditSchema = z
   .strictObject({
     /**
      * A CloudTrail trail of this deployment (lib/constructs/audit-trail.ts): management events plus data
-     * events of the control-plane tables and the vault's secrets, encrypted, validated, retained. Off by
-     * default: an organization trail usually records management events already.
+     * events of the control-plane tables, encrypted, validated, retained. Off by default: an organization
+     * trail usually records management events already. The security events need some trail to fire.
      */
     trail: z.boolean().default(false),
   })

@@ -29,10 +29,11 @@ export interface SecurityEventRule {
  * What an account administrator can still do and Cubicle cannot prevent inside one account, raised as
  * security events the moment CloudTrail records it (isolation claim 3; README "What an account
  * administrator can and cannot do"): an encrypted SNS topic (output `SecurityEventsTopicArn`) receives one
- * message per matching API call. EventBridge gets CloudTrail's management (write) events of this region
- * without a trail. Changes a CloudFormation deploy makes (key and secret policies, roles) are raised too:
- * an operator compares them with the deploy that ran.
- * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html#eb-service-event-cloudtrail
+ * message per matching API call. EventBridge receives "AWS API Call via CloudTrail" events only while a
+ * CloudTrail trail is logging in the account and region (an organization trail counts; `audit.trail: true`
+ * adds one): without a trail, no alert arrives. Changes a CloudFormation deploy makes (key and secret
+ * policies, roles) are raised too: an operator compares them with the deploy that ran.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html
  */
 export class SecurityEvents extends Construct {
   readonly topic: sns.Topic;

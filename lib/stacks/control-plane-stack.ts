@@ -111,7 +111,7 @@ export class ControlPlaneStack extends CubicleStack {
     });
     new CfnOutput(this, 'SecurityEventsTopicArn', {
       value: this.securityEvents.topic.topicArn,
-      description: 'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team',
+      description: 'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team; they need a CloudTrail trail logging in this region',
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.edge.url, description: 'Employee API base URL (CloudFront)' });
