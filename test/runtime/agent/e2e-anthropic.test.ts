@@ -82,8 +82,8 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       expect(readFileSync(path.join(skills, 'crm-notes', 'SKILL.md'), 'utf8')).toContain('CRM notes');
       expect(existsSync(path.join(skills, 'style-guide'))).toBe(false);
 
-      // Inbox row finished, cursor moved.
-      expect((await h.getInbox(db, p, message.sk))?.state).toBe('done');
+      // Inbox row finished (just after message.done is appended), cursor moved.
+      await h.waitFor(async () => (await h.getInbox(db, p, message.sk))?.state === 'done' || undefined, 5_000, 'inbox row done');
       expect((await h.getSession(db, p))?.inboxCursor).toBe(message.sk);
     } finally {
       agent.proc.kill('SIGTERM');
