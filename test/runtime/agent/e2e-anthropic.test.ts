@@ -84,7 +84,7 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
 
       // Inbox row finished (just after message.done is appended), cursor moved.
       await h.waitFor(async () => (await h.getInbox(db, p, message.sk))?.state === 'done' || undefined, 5_000, 'inbox row done');
-      expect((await h.getSession(db, p))?.inboxCursor).toBe(message.sk);
+      await h.waitFor(async () => (await h.getSession(db, p))?.inboxCursor === message.sk || undefined, 5_000, 'inbox cursor moved');
     } finally {
       agent.proc.kill('SIGTERM');
       await agent.exited;
