@@ -41,7 +41,7 @@ import {
 } from '../test/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const HANDLERS = ['api', 'credentials', 'task-events', 'reaper', 'directory-sync'] as const;
+const HANDLERS = ['api', 'credentials', 'task-events', 'reaper', 'directory-sync', 'launcher'] as const;
 const ENV = {
   CUBICLE_DEPLOYMENT: 'acme',
   CLUSTER_ARN,
@@ -49,6 +49,7 @@ const ENV = {
   SECURITY_GROUP_IDS: 'sg-0a9e17',
   MAX_TASK_DURATION_MS: '7200000',
   IDLE_TIMEOUT_MS: '900000',
+  LAUNCHER_FUNCTION: 'acme-launcher',
   SESSIONS_TABLE: 'sessions',
   INBOX_TABLE: 'inbox',
   EVENTS_TABLE: 'events',
@@ -65,6 +66,7 @@ const ENV = {
 const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
   api: { routeKey: 'GET /v1/agents', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
   credentials: { routeKey: 'PUT /v1/credentials/{provider}', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
+  launcher: { userId: 'alice', agentId: 'sales', sessionId: 'not-a-session' },
   'task-events': { id: 'e', detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' } },
   // A stack deletion: no Cognito call; the response PUT goes to a closed local port (refused at once).
   'directory-sync': {

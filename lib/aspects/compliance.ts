@@ -37,6 +37,13 @@ export function disabledControlTowerRules(config: CubicleConfig): Record<string,
     rules['ct-cloudwatch-pr-2'] =
       `logs.retentionDays is ${config.logs.retentionDays} in the config; the control wants >= ${CONTROL_TOWER_MIN_RETENTION_DAYS}.`;
   }
+  if (config.audit.trail) {
+    // Only the audit trail's bucket and trail exist to be checked by these (lib/constructs/audit-trail.ts).
+    rules['ct-s3-pr-2'] =
+      'audit.trail is on: the trail\'s own bucket would log its access to another bucket that needs the same; reads of it are CloudTrail events.';
+    rules['ct-cloudtrail-pr-3'] =
+      'audit.trail is on: the trail delivers to S3 under Object Lock; every table data event in CloudWatch Logs would cost more than the trail, and security events reach EventBridge without it.';
+  }
   return rules;
 }
 

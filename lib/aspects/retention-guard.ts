@@ -5,6 +5,8 @@ import { IConstruct } from 'constructs';
 export const STATEFUL_TYPES = [
   'AWS::KMS::Key',
   'AWS::SecretsManager::Secret',
+  // A secret's denials: without them a retained secret is readable by anyone IAM allows.
+  'AWS::SecretsManager::ResourcePolicy',
   'AWS::EFS::FileSystem',
   'AWS::DynamoDB::Table',
   'AWS::DynamoDB::GlobalTable',

@@ -120,6 +120,17 @@ const logsSchema = z
   })
   .prefault({});
 
+const auditSchema = z
+  .strictObject({
+    /**
+     * A CloudTrail trail of this deployment (lib/constructs/audit-trail.ts): management events plus data
+     * events of the control-plane tables, encrypted, validated, retained. Off by default: an organization
+     * trail usually records management events already. The security events need some trail to fire.
+     */
+    trail: z.boolean().default(false),
+  })
+  .prefault({});
+
 const identitySchema = z
   .strictObject({
     /** MFA for the default Cognito user pool (ignored with an external OIDC issuer, which owns MFA). */
@@ -313,6 +324,7 @@ export const configSchema = z.strictObject({
   fleet: fleetSchema,
   runtime: runtimeSchema,
   logs: logsSchema,
+  audit: auditSchema,
   identity: identitySchema,
   edge: edgeSchema,
   github: githubSchema,

@@ -11,7 +11,7 @@ import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
 import type { AgentImageNeeds } from './agent-images';
-import { UserVault } from './user-vault';
+import { secretArnPattern, UserVault } from './user-vault';
 
 /** uid and gid of the agent process and owner of its EFS directory (never root). */
 export const AGENT_POSIX_ID = 10001;
@@ -34,6 +34,8 @@ export interface AgentPlatformRefs {
   readonly logGroupName: string;
   /** The runtime relay: its stage URL and the ARN of its `$connect` route. */
   readonly relay: { readonly url: string; readonly connectArn: string };
+  /** The Cubicle cluster's name: the task roles trust only its tasks. */
+  readonly clusterName: string;
 }
 
 export interface AgentCellProps {
@@ -81,13 +83,10 @@ export class AgentCell extends Construct {
     const providerSecret = ownSecrets.find((s) => s.spec.kind === 'provider' && s.spec.id === agent.provider);
     const statements: StatementJson[] = [];
     if (ownSecrets.length > 0) {
-      const arns = ownSecrets.map((s) => s.arn);
-      statements.push(
-        allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns),
-        allow('DecryptOwnSecretsViaSecretsManager', ['kms:Decrypt'], [vault.key.keyArn], {
-          StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': arns },
-        }),
-      );
+      // By name, not by reference: the user's key and secrets name this role's unique id, so the role may
+      // not reference them (a cycle). The key's policy grants the decrypt; the secrets' policies deny the rest.
+      const arns = ownSecrets.map((s) => `${secretArnPattern(stack, config, s.spec.name)}-??????`);
+      statements.push(allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns));
     }
     statements.push(
       allow('MountOwnAccessPoint', ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'], [fileSystem.fileSystemArn], {
@@ -108,10 +107,16 @@ export class AgentCell extends Construct {
         Effect: 'Allow',
         Principal: { Service: 'ecs-tasks.amazonaws.com' },
         Action: 'sts:AssumeRole',
-        // Confused-deputy guard: only ECS acting for this account may assume the role.
+        // Confused-deputy guard: only ECS acting for this account, for a task of the Cubicle cluster, may
+        // assume the role (the source is the task, `task/<cluster>/<id>`; the cluster's own ARN is listed too).
         Condition: {
           StringEquals: { 'aws:SourceAccount': config.account },
-          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ecs:${stack.region}:${config.account}:*` },
+          ArnLike: {
+            'aws:SourceArn': [
+              `arn:${stack.partition}:ecs:${stack.region}:${config.account}:cluster/${platform.clusterName}`,
+              `arn:${stack.partition}:ecs:${stack.region}:${config.account}:task/${platform.clusterName}/*`,
+            ],
+          },
         },
       }),
       policies: [{ policyName: 'agent', policyDocument: policy(...statements) }],
@@ -130,6 +135,7 @@ export class AgentCell extends Construct {
       CUBICLE_SKILLS: [...agent.skills].sort(compare).join(','),
       CUBICLE_CONNECTIONS: stack.toJsonString(connections),
       CUBICLE_PROVIDER_SECRET_ARN: providerSecret?.arn,
+      CUBICLE_USER_KEY_ARN: vault.key.keyArn,
       CUBICLE_BEDROCK_MODELS: agent.provider === 'bedrock' ? (config.bedrock?.models ?? []).join(',') : undefined,
       CUBICLE_MAX_TASK_DURATION_MS: String(config.runtime.maxTaskDuration * 1000),
       CUBICLE_IDLE_TIMEOUT_MS: String(config.runtime.idleTimeout * 1000),

@@ -12,6 +12,7 @@ import { TOKEN_ENV } from '../../runtime/control-plane/auth/token-verifier';
 import { ENV } from '../../runtime/control-plane/env';
 import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
 import { agentRolePath, secretNamePrefix, taskFamilyPrefix, userKeyAlias } from '../../runtime/shared/names';
+import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
 import { ACTIVE_INDEX, TABLES, TableName } from '../../runtime/shared/tables';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
@@ -49,7 +50,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | keyof typeof RELAY_ENTRIES;
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
@@ -234,18 +235,17 @@ function acknowledgeWildcard(fn: CubicleFunction, resource: string, reason: stri
 }
 
 /**
- * Starts and stops agent tasks: RunTask on this deployment's task families only (in this cluster),
- * PassRole on the fleet's agent-role path and the execution role only to ECS tasks, tags on create
- * only, StopTask only in this cluster. Sets the launch settings with them.
+ * The launcher's rights, and only the launcher's (lib/constructs/launcher-function.ts): RunTask on this
+ * deployment's task families only (in this cluster), PassRole on the fleet's agent-role path and the
+ * execution role only to ECS tasks, tags on create only, StopTask only in this cluster (a sleep that came
+ * while starting). Sets the tasks' network with them.
  */
-export function bindLauncher(fn: CubicleFunction, options: LauncherOptions): void {
+export function bindTaskStarter(fn: CubicleFunction, options: LauncherOptions): void {
   const stack = Stack.of(fn);
   fn.setEnv(ENV.deployment, options.deployment);
   fn.setEnv(ENV.clusterArn, options.cluster.clusterArn);
   fn.setEnv(ENV.subnetIds, options.subnets.map((s) => s.subnetId).join(','));
   fn.setEnv(ENV.securityGroupIds, options.agentSecurityGroup.securityGroupId);
-  fn.setEnv(ENV.maxTaskDurationMs, String(options.maxTaskDurationSeconds * 1000));
-  fn.setEnv(ENV.idleTimeoutMs, String(options.idleTimeoutSeconds * 1000));
   const inCluster = { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } };
   const families = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${taskFamilyPrefix(options.deployment)}*` });
   const agentRoles = stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${agentRolePath(options.deployment).slice(1)}*` });
@@ -267,7 +267,52 @@ export function bindLauncher(fn: CubicleFunction, options: LauncherOptions): voi
   fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: inCluster }));
   acknowledgeWildcard(fn, families, 'Every task family of this deployment (`<name>-<user>_<agent>`, one per pair, created by the fleet stacks, any revision), and only in the Cubicle cluster (ecs:cluster condition).');
   acknowledgeWildcard(fn, agentRoles, 'The fleet\'s per-pair task roles live under this deployment\'s IAM path; PassRole is further limited to ECS tasks (iam:PassedToService).');
-  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks and tagging to tasks of the Cubicle cluster being created by RunTask.');
+  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask and tagging to tasks of the Cubicle cluster being created by RunTask.');
+}
+
+/**
+ * What the functions that wake, stop and reap agents get: the session timings, the cluster, and StopTask
+ * in this cluster only. They start nothing themselves: they invoke the launcher (bindLaunchInvoker).
+ */
+export function bindTaskStopper(fn: CubicleFunction, options: LauncherOptions): void {
+  fn.setEnv(ENV.deployment, options.deployment);
+  fn.setEnv(ENV.clusterArn, options.cluster.clusterArn);
+  fn.setEnv(ENV.maxTaskDurationMs, String(options.maxTaskDurationSeconds * 1000));
+  fn.setEnv(ENV.idleTimeoutMs, String(options.idleTimeoutSeconds * 1000));
+  fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } } }));
+  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks to tasks of the Cubicle cluster.');
+}
+
+/** Invoking the launcher function (its name in LAUNCHER_FUNCTION), and nothing else of Lambda. */
+export function bindLaunchInvoker(fn: CubicleFunction, launcher: CubicleFunction): void {
+  fn.setEnv(ENV.launcherFunction, launcher.function.functionName);
+  fn.allow(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [launcher.function.functionArn] }));
+}
+
+/**
+ * Sealing and opening employees' records under the user keys (runtime/shared/envelope.ts): DescribeKey to
+ * resolve a user's alias, GenerateDataKey and Decrypt with exactly the envelope's encryption context keys,
+ * on keys aliased under this deployment. The user keys' policies admit this role by name and only for their
+ * own user (lib/constructs/user-vault.ts); the role's name is fixed for that (runtime/shared/names.ts).
+ */
+export function bindRecordSealer(fn: CubicleFunction, deployment: string): void {
+  const stack = Stack.of(fn);
+  fn.setEnv(ENV.deployment, deployment);
+  const keys = stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+  const userKeys = { 'ForAnyValue:StringLike': { 'kms:ResourceAliases': userKeyAlias(deployment, '*') } };
+  fn.allow(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [keys], conditions: userKeys }));
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: [keys],
+      conditions: {
+        ...userKeys,
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.values(CONTEXT_KEYS) },
+        Null: { 'kms:EncryptionContextKeys': 'false' },
+      },
+    }),
+  );
+  acknowledgeWildcard(fn, keys, 'The user keys are created by the fleet stacks (ids unknown here); the conditions limit use to keys aliased under this deployment and to records\' encryption context, and each key\'s policy admits this role for its own user only.');
 }
 
 /** The reaper's view of the cluster: which tasks run, and their details. */

@@ -8,12 +8,13 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/routes';
-import { credentialWriterRoleName } from '../../runtime/shared/names';
+import { credentialWriterRoleName, recordSealerRoleName } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
-import { bindLauncher, bindSecretWriter, bindTable, bindTokenVerifier, CubicleFunction, CubicleFunctionProps, LauncherOptions, TokenIssuer } from './cubicle-function';
+import { bindRecordSealer, bindSecretWriter, bindTable, bindTaskStopper, bindTokenVerifier, CubicleFunction, CubicleFunctionProps, LauncherOptions, TokenIssuer } from './cubicle-function';
 import { OriginVerifySecret } from './edge-origin-secret';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { EmployeeIdentity } from './identity';
+import type { LauncherFunction } from './launcher-function';
 
 /** What every control-plane function shares (network, logs). */
 export type FunctionBase = Pick<CubicleFunctionProps, 'vpc' | 'subnets' | 'securityGroup' | 'logRetentionDays' | 'logKey'>;
@@ -26,6 +27,8 @@ export interface EmployeeApiProps {
   readonly tables: Record<TableName, dynamodb.ITable>;
   readonly tableKey: kms.IKey;
   readonly launcher: LauncherOptions;
+  /** Starts the tasks a wake claims; the API function only invokes it. */
+  readonly launcherFunction: LauncherFunction;
   /** The header value CloudFront adds; both functions refuse requests without it (origin protection). */
   readonly originSecret: OriginVerifySecret;
   /** Requests per second across the API, and the burst above it. */
@@ -66,22 +69,28 @@ export class EmployeeApi extends Construct {
       handler: 'api',
       description: 'employee API (agents, wake, sleep, messages, events, approvals)',
       rosterFile: props.rosterFile,
+      // Named: every user key's policy admits it, by this name, to seal and open that user's records.
+      roleName: recordSealerRoleName(props.launcher.deployment, 'api'),
     });
     bindTable(this.apiFunction, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
     bindTable(this.apiFunction, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
     bindTable(this.apiFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
     bindTable(this.apiFunction, 'approvals', { table: tables.approvals, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] });
-    bindLauncher(this.apiFunction, props.launcher);
+    bindTaskStopper(this.apiFunction, props.launcher);
+    props.launcherFunction.allowInvokeBy(this.apiFunction);
+    bindRecordSealer(this.apiFunction, props.launcher.deployment);
 
     this.credentialsFunction = new CubicleFunction(this, 'CredentialWriterFunction', {
       ...props.base,
       handler: 'credentials',
-      description: 'credential writer (PUT /v1/credentials, /v1/connections/.../credential)',
+      description: 'credential writer (PUT and DELETE /v1/credentials, /v1/connections/.../credential)',
       rosterFile: props.rosterFile,
       roleName: credentialWriterRoleName(props.launcher.deployment),
     });
     bindSecretWriter(this.credentialsFunction, props.launcher.deployment);
     for (const fn of [this.apiFunction, this.credentialsFunction]) bindTokenVerifier(fn, tokenIssuer(props.identity));
+    // Revocations are recorded on the chains of the agents that used the credential.
+    bindTable(this.credentialsFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
     props.originSecret.bindReader(this.apiFunction);
     props.originSecret.bindReader(this.credentialsFunction);
     for (const fn of [this.apiFunction, this.credentialsFunction]) {

@@ -7,8 +7,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { STARTED_BY } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
-import { bindLauncher, bindTable, bindTaskObserver, CubicleFunction, LauncherOptions } from './cubicle-function';
+import { bindTable, bindTaskObserver, bindTaskStopper, CubicleFunction, LauncherOptions } from './cubicle-function';
 import { FunctionBase } from './employee-api';
+import type { LauncherFunction } from './launcher-function';
 
 export interface LifecycleFunctionsProps {
   readonly base: FunctionBase;
@@ -16,6 +17,8 @@ export interface LifecycleFunctionsProps {
   readonly tables: Record<TableName, dynamodb.ITable>;
   readonly tableKey: kms.IKey;
   readonly launcher: LauncherOptions;
+  /** A pending wake starts through it when a task has stopped (task events, reaper). */
+  readonly launcherFunction: LauncherFunction;
 }
 
 /** The reaper's tick stops starting work 10 s before this; the next tick starts a minute after the last. */
@@ -44,7 +47,8 @@ export class LifecycleFunctions extends Construct {
     bindTable(this.taskEvents, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'] });
     bindTable(this.taskEvents, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
     // A wake that arrived while the task was stopping starts the next session from the STOPPED event.
-    bindLauncher(this.taskEvents, props.launcher);
+    bindTaskStopper(this.taskEvents, props.launcher);
+    props.launcherFunction.allowInvokeBy(this.taskEvents);
 
     this.taskEventRule = new events.Rule(this, 'TaskStateChanges', {
       description: 'Cubicle: RUNNING and STOPPED of the tasks the control plane started',
@@ -68,7 +72,8 @@ export class LifecycleFunctions extends Construct {
     });
     bindTable(this.reaper, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'], queryActiveIndex: true });
     bindTable(this.reaper, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
-    bindLauncher(this.reaper, props.launcher);
+    bindTaskStopper(this.reaper, props.launcher);
+    props.launcherFunction.allowInvokeBy(this.reaper);
     bindTaskObserver(this.reaper, props.cluster);
 
     this.schedule = new events.Rule(this, 'ReaperSchedule', {

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { agentRolePath, credentialWriterRoleName } from '../../runtime/shared/names';
+import { agentRolePath, credentialWriterRoleName, RECORD_SEALERS, recordSealerRoleName } from '../../runtime/shared/names';
 import { CubicleConfig } from '../config/schema';
 import { agentRoleName } from './naming';
 
@@ -35,4 +35,14 @@ export function credentialWriterArn(scope: IConstruct, config: CubicleConfig): s
 
 export function cloudFormationExecutionRoleArn(scope: IConstruct, config: CubicleConfig): string {
   return roleArn(scope, config, `cdk-${config.bootstrapQualifier}-cfn-exec-role-${config.account}-${config.region}`);
+}
+
+/**
+ * The control-plane roles that seal and open employees' records (messages, replies, summaries) under the
+ * user keys, for a verified user only (runtime/shared/names.ts RECORD_SEALERS). Bound by name: they live in
+ * the ControlPlane stack, which the fleet does not reference; re-creating one means deleting a live role,
+ * which CloudTrail records and the security-event rule raises.
+ */
+export function recordSealerArns(scope: IConstruct, config: CubicleConfig): string[] {
+  return RECORD_SEALERS.map((fn) => roleArn(scope, config, recordSealerRoleName(config.name, fn)));
 }

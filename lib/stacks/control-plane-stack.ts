@@ -13,8 +13,10 @@ import { OriginVerifySecret } from '../constructs/edge-origin-secret';
 import { EmployeeApi, FunctionBase, tokenIssuer } from '../constructs/employee-api';
 import { DirectorySync } from '../constructs/directory-sync';
 import { EmployeeIdentity } from '../constructs/identity';
+import { LauncherFunction } from '../constructs/launcher-function';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
 import { Relay } from '../constructs/relay';
+import { SecurityEvents } from '../constructs/security-events';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
@@ -38,6 +40,9 @@ export class ControlPlaneStack extends CubicleStack {
   readonly directorySync?: DirectorySync;
   readonly api: EmployeeApi;
   readonly lifecycle: LifecycleFunctions;
+  /** The only function that starts agent tasks. */
+  readonly launcher: LauncherFunction;
+  readonly securityEvents: SecurityEvents;
   readonly network: ControlPlaneNetwork;
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly logsKey: kms.Key;
@@ -77,6 +82,7 @@ export class ControlPlaneStack extends CubicleStack {
     };
 
     const rosterFile = writeRosterFile(rosterDirectory(config));
+    this.launcher = new LauncherFunction(this, 'Launcher', { base, tables: platform.tables, tableKey: platform.key, launcher });
     this.identity = new EmployeeIdentity(this, 'Identity', { config });
     if (this.identity.userPool) {
       this.directorySync = new DirectorySync(this, 'DirectorySync', { base, config, userPool: this.identity.userPool, rosterFile });
@@ -89,6 +95,7 @@ export class ControlPlaneStack extends CubicleStack {
       tables: platform.tables,
       tableKey: platform.key,
       launcher,
+      launcherFunction: this.launcher,
       originSecret: this.originSecret,
     });
     this.lifecycle = new LifecycleFunctions(this, 'Lifecycle', {
@@ -97,6 +104,7 @@ export class ControlPlaneStack extends CubicleStack {
       tables: platform.tables,
       tableKey: platform.key,
       launcher,
+      launcherFunction: this.launcher,
     });
 
     this.console = new ConsoleSite(this, 'Console', {
@@ -127,6 +135,16 @@ export class ControlPlaneStack extends CubicleStack {
       console: this.console,
     });
     this.identity.useConsoleAt(this.edge.url);
+    this.securityEvents = new SecurityEvents(this, 'SecurityEvents', {
+      deployment: config.name,
+      launcherRole: this.launcher.fn.role,
+      credentialWriterRole: this.api.credentialsFunction.role,
+      functionStackName: this.stackName,
+    });
+    new CfnOutput(this, 'SecurityEventsTopicArn', {
+      value: this.securityEvents.topic.topicArn,
+      description: 'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team; they need a CloudTrail trail logging in this region',
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.edge.url, description: 'Employee API base URL (CloudFront)' });
     new CfnOutput(this, 'ConsoleUrl', { value: `${this.edge.url}/`, description: 'The employee console; `cubicle login --url` takes this address' });

@@ -57,6 +57,7 @@ export class FleetStack extends CubicleStack {
       executionRoleArn: platform.executionRole.roleArn,
       logGroupName: platform.agentLogGroup.logGroupName,
       relay: { url: props.relay.runtimeUrl, connectArn: props.relay.runtimeConnectArn },
+      clusterName: platform.cluster.clusterName,
     };
 
     const vaults = new Map<string, UserVault>();
@@ -73,6 +74,7 @@ export class FleetStack extends CubicleStack {
         declareIdScope(scope, [user.id, constructIdOf(user.id), ...agentIds.flatMap((id) => [id, constructIdOf(id)])]);
         const vault = new UserVault(scope, 'Vault', { config, user });
         vaults.set(user.id, vault);
+        const readers = [];
         for (const agent of user.agents) {
           const cell = new AgentCell(scope, `Agent${constructIdOf(agent.id)}`, {
             config,
@@ -83,7 +85,9 @@ export class FleetStack extends CubicleStack {
             platform: refs,
           });
           cells.set(`${user.id}#${agent.id}`, cell);
+          readers.push({ agentId: agent.id, role: cell.role });
         }
+        vault.admit(readers);
       }
     } finally {
       Error.stackTraceLimit = traceLimit;

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { checkImageSkillsLink } from '../config/skills-catalog';
 import { AGENT_IMAGE_DIRECTORY, AgentImages } from '../constructs/agent-images';
+import { AuditTrail } from '../constructs/audit-trail';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -36,6 +37,8 @@ export class PlatformStack extends CubicleStack {
   readonly agentLogGroup: logs.LogGroup;
   /** Sessions, Inbox, Events, Approvals: partitioned by `<user>#<agent>` (runtime/shared/tables.ts). */
   readonly tables: ControlPlaneTables['tables'];
+  /** With `audit.trail: true`: this deployment's CloudTrail trail (management + table data events). */
+  readonly auditTrail?: AuditTrail;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -47,6 +50,9 @@ export class PlatformStack extends CubicleStack {
     allowLogsService(this.key);
 
     this.tables = new ControlPlaneTables(this, 'Tables', { encryptionKey: this.key }).tables;
+    if (config.audit.trail) {
+      this.auditTrail = new AuditTrail(this, 'Audit', { tables: Object.values(this.tables), retentionDays: config.logs.retentionDays });
+    }
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: network.vpc,

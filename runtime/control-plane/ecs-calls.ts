@@ -12,7 +12,7 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { STARTED_BY, taskFamily } from '../shared/names';
-import type { LaunchSettings } from './env';
+import type { TaskNetwork } from './env';
 
 /** `group` of a session's task: the task state events carry it, so an event can name its session. */
 export const TASK_GROUP_PREFIX = 'cubicle:';
@@ -47,8 +47,11 @@ export interface LaunchRequest {
   readonly sessionId: string;
 }
 
-/** Starts the pair's task; throws LaunchError with a reason fit for the session row. */
-export async function runPairTask(ecs: ECSClient, settings: LaunchSettings, req: LaunchRequest): Promise<string> {
+/**
+ * Starts the pair's task; throws LaunchError with a reason fit for the session row. Never sends overrides:
+ * the task runs exactly as its task definition says (the security-event rule raises any RunTask that does).
+ */
+export async function runPairTask(ecs: ECSClient, settings: TaskNetwork, req: LaunchRequest): Promise<string> {
   let out;
   try {
     out = await ecs.send(

@@ -16,6 +16,8 @@ export const ENV = {
   securityGroupIds: 'SECURITY_GROUP_IDS',
   maxTaskDurationMs: 'MAX_TASK_DURATION_MS',
   idleTimeoutMs: 'IDLE_TIMEOUT_MS',
+  /** The launcher function's name (lib/constructs/launcher-function.ts), for those that wake agents. */
+  launcherFunction: 'LAUNCHER_FUNCTION',
   sessionsTable: TABLES.sessions.envVar,
   inboxTable: TABLES.inbox.envVar,
   eventsTable: TABLES.events.envVar,
@@ -30,13 +32,17 @@ const csv = (pattern: RegExp, what: string) =>
   ).check(z.refine((parts) => parts.every((p) => pattern.test(p)), `must be comma-separated ${what}s`));
 const positiveMs = z.coerce.number().check(z.int('must be whole milliseconds'), z.positive('must be positive'));
 
-const launch = {
+const cluster = {
   [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [ENV.clusterArn]: z.string().check(z.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'must be an ECS cluster ARN')),
-  [ENV.subnetIds]: csv(/^subnet-[0-9a-f]+$/, 'subnet id'),
-  [ENV.securityGroupIds]: csv(/^sg-[0-9a-f]+$/, 'security group id'),
+};
+
+/** What the functions that wake, stop and reap need; they start tasks only through the launcher. */
+const launch = {
+  ...cluster,
   [ENV.maxTaskDurationMs]: positiveMs,
   [ENV.idleTimeoutMs]: positiveMs,
+  [ENV.launcherFunction]: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name')),
 };
 
 export const API_ENV = z.object({
@@ -53,8 +59,18 @@ export const LIFECYCLE_ENV = z.object({
   [ENV.eventsTable]: tableName,
 });
 
+/** The launcher: the only function that runs tasks, so the only one that knows their network. */
+export const LAUNCHER_ENV = z.object({
+  ...cluster,
+  [ENV.subnetIds]: csv(/^subnet-[0-9a-f]+$/, 'subnet id'),
+  [ENV.securityGroupIds]: csv(/^sg-[0-9a-f]+$/, 'security group id'),
+  [ENV.sessionsTable]: tableName,
+  [ENV.eventsTable]: tableName,
+});
+
 export const CREDENTIALS_ENV = z.object({
   [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
+  [ENV.eventsTable]: tableName,
 });
 
 /** Parses the environment; the error names the variables and the rule, never their values. */
@@ -72,19 +88,32 @@ export function parseEnv<T extends z.ZodMiniType>(schema: T, env: NodeJS.Process
 export interface LaunchSettings {
   readonly deployment: string;
   readonly clusterArn: string;
-  readonly subnetIds: readonly string[];
-  readonly securityGroupIds: readonly string[];
   readonly maxTaskDurationMs: number;
   readonly idleTimeoutMs: number;
+}
+
+/** Where the launcher runs tasks (lib/constructs/cubicle-function.ts bindTaskStarter). */
+export interface TaskNetwork {
+  readonly deployment: string;
+  readonly clusterArn: string;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
 }
 
 export function launchSettings(env: z.output<typeof LIFECYCLE_ENV>): LaunchSettings {
   return {
     deployment: env[ENV.deployment],
     clusterArn: env[ENV.clusterArn],
-    subnetIds: env[ENV.subnetIds],
-    securityGroupIds: env[ENV.securityGroupIds],
     maxTaskDurationMs: env[ENV.maxTaskDurationMs],
     idleTimeoutMs: env[ENV.idleTimeoutMs],
+  };
+}
+
+export function taskNetwork(env: z.output<typeof LAUNCHER_ENV>): TaskNetwork {
+  return {
+    deployment: env[ENV.deployment],
+    clusterArn: env[ENV.clusterArn],
+    subnetIds: env[ENV.subnetIds],
+    securityGroupIds: env[ENV.securityGroupIds],
   };
 }

@@ -15,7 +15,8 @@ import { newNonce } from '../shared/relay-mac';
 import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
 import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
 import type { LaunchSettings } from './env';
-import { LaunchError, runPairTask, stopTask } from './ecs-calls';
+import { stopTask } from './ecs-calls';
+import type { Launcher } from './launcher';
 import { expression, isConditionFailure } from './expressions';
 
 export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -26,6 +27,8 @@ export interface LifecycleDeps {
   readonly sessionsTable: string;
   readonly eventsTable: string;
   readonly launch: LaunchSettings;
+  /** Starts a claimed session's task (runtime/control-plane/launcher.ts); the only way a task starts. */
+  readonly launcher: Launcher;
   readonly now: () => number;
   readonly newSessionId: () => string;
   readonly log: Log;
@@ -164,37 +167,36 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
   );
 }
 
-/** Runs the claimed session's task and records its ARN; marks FAILED and throws WakeFailed if ECS refuses. */
+/**
+ * Hands the claimed session to the launcher. A launcher that cannot be reached fails the session here; one
+ * that reports a failed launch (in-process) fails the wake. The Lambda launcher reports nothing: its
+ * failure shows in the session's status.
+ */
 async function launchClaimed(deps: LifecycleDeps, pk: string, claimed: SessionRow): Promise<SessionRow> {
   const { userId, agentId } = parsePairKey(pk);
   const sessionId = claimed.sessionId as string;
-  let taskArn: string;
+  let launched: SessionRow | undefined;
   try {
-    taskArn = await runPairTask(deps.ecs, deps.launch, { userId, agentId, sessionId });
+    launched = await deps.launcher.launch({ userId, agentId, sessionId });
   } catch (error) {
-    const reason = error instanceof LaunchError ? error.reason : 'the task could not be started';
+    const reason = 'the launcher could not be reached';
     deps.log.error('wake failed', { session_id: sessionId, error: error as Error });
     const failed = await failSession(deps, pk, claimed, reason);
     throw new WakeFailed(failed ?? { ...claimed, status: S.FAILED, stopReason: reason }, reason);
   }
-  const recorded = await updateSession(
-    deps,
-    pk,
-    {
-      UpdateExpression: 'SET #taskArn = :arn, #version = #version + :one',
-      ConditionExpression: '#sessionId = :sid AND #status IN (:starting, :stopping) AND attribute_not_exists(#taskArn)',
-    },
-    { arn: taskArn, one: 1, sid: sessionId, starting: S.STARTING, stopping: S.STOPPING },
-  );
-  if (recorded?.status === S.STOPPING) {
-    // A sleep arrived before the task ARN was known; it could not stop the task, so we do.
-    await stopTask(deps.ecs, deps.launch.clusterArn, taskArn, 'Cubicle: stopped by the employee while starting');
+  if (launched?.sessionId === sessionId && launched.status === S.FAILED) {
+    throw new WakeFailed(launched, launched.stopReason ?? 'the task could not be started');
   }
-  deps.log.info('wake started a task', { session_id: sessionId, task_arn: taskArn });
-  return recorded ?? { ...claimed, taskArn };
+  return launched ?? claimed;
 }
 
-async function failSession(deps: LifecycleDeps, pk: string, claimed: SessionRow, reason: string): Promise<SessionRow | undefined> {
+/** A claimed session that could not start: FAILED with the reason, and the failure on the pair's chain. */
+export async function failSession(
+  deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable' | 'eventsTable' | 'now'>,
+  pk: string,
+  claimed: SessionRow,
+  reason: string,
+): Promise<SessionRow | undefined> {
   const failed = await updateSession(
     deps,
     pk,

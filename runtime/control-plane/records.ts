@@ -3,9 +3,10 @@
  * the caller's verified user id and one of that user's agents, so no request can address another pair.
  */
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { RecordSealer } from '../shared/envelope';
 import { EventLog } from '../shared/event-log';
 import { approvalStatus, idFloor, newSortableId, type ApprovalRow, type EventRow, type InboxRow } from '../shared/rows';
-import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
+import { PARTITION_KEY, parsePairKey, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import type { SessionRow } from './lifecycle';
 
@@ -16,11 +17,15 @@ export interface RecordDeps {
   readonly eventsTable: string;
   readonly approvalsTable: string;
   readonly now: () => number;
+  /** Seals message text under the user's key (runtime/shared/envelope.ts). */
+  readonly sealer: Pick<RecordSealer, 'seal'>;
 }
 
-/** Stores a message in the pair's inbox; the runtime reads it in sk (time) order. */
-export async function putMessage(deps: RecordDeps, pk: string, body: string, requestId: string): Promise<string> {
+/** Stores a message, sealed under the user's key, in the pair's inbox; the runtime reads it in sk (time) order. */
+export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string): Promise<string> {
   const createdAt = deps.now();
+  const { userId, agentId } = parsePairKey(pk);
+  const body = await deps.sealer.seal({ userId, agentId, record: 'inbox.body' }, text);
   const row: InboxRow = { pk, sk: newSortableId(createdAt), requestId, body, createdAt };
   await deps.doc.send(
     new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),

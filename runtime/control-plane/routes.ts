@@ -13,8 +13,10 @@ export const API_ROUTES = {
   decideApproval: 'POST /v1/approvals/{id}',
 } as const;
 
-/** Served by the credential writer function. */
+/** Served by the credential writer function. DELETE revokes: the secret returns to the vault's placeholder. */
 export const CREDENTIAL_ROUTES = {
   provider: 'PUT /v1/credentials/{provider}',
   connection: 'PUT /v1/connections/{connection}/credential',
+  revokeProvider: 'DELETE /v1/credentials/{provider}',
+  revokeConnection: 'DELETE /v1/connections/{connection}/credential',
 } as const;

@@ -40,6 +40,8 @@ export const AGENT_ENV_SCHEMA = z.object({
       return z.NEVER;
     }
   }),
+  /** The user's KMS key: inbox messages are sealed under it (runtime/shared/envelope.ts); only this key may open them. */
+  CUBICLE_USER_KEY_ARN: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/),
   /** The provider credential's secret; absent for bedrock (the task role invokes the models). */
   CUBICLE_PROVIDER_SECRET_ARN: arn.optional(),
   /** Comma-separated Bedrock model or inference-profile ids (bedrock provider only). */

@@ -52,6 +52,18 @@ export function credentialWriterRoleName(deployment: string): string {
   return `${deployment}-credential-writer`;
 }
 
+/**
+ * Control-plane functions that seal and open employees' records under the user keys
+ * (runtime/shared/envelope.ts). Each runs with a role of a fixed name, `<name>-<function>`, which every
+ * user key's policy names (lib/fleet/principals.ts). A function that starts sealing is added here.
+ */
+export const RECORD_SEALERS = ['api'] as const;
+export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
+
+export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction): string {
+  return `${deployment}-${fn}`;
+}
+
 /** `startedBy` on every task the control plane starts (ECS allows 36 characters). */
 export const STARTED_BY = 'cubicle-control-plane';
 

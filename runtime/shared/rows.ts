@@ -63,7 +63,10 @@ export interface InboxRow {
   readonly sk: string;
   /** Request id of the API call that stored the message; carried into every event and log line. */
   readonly requestId: string;
-  /** The employee's message. Never logged. */
+  /**
+   * The employee's message, sealed under the user's key (`cubicle-sealed:v1:...`, runtime/shared/envelope.ts);
+   * the runtime holds it opened in memory only. Never logged.
+   */
   readonly body: string;
   readonly createdAt: number;
   /** Absent means queued. */
@@ -189,5 +192,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'approval.decided',
   /** A second claim of a session's relay nonce (security-relevant: someone else tried to be the runtime). */
   'relay.claim_refused',
+  /** A stored credential was revoked (DELETE /v1/credentials/..., /v1/connections/.../credential). */
+  'credential.revoked',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];

@@ -130,6 +130,9 @@ export class CfnResolver {
         return ref;
       case 'AWS::IAM::Role.Arn':
         return `arn:aws:iam::${this.env.account}:role${props.Path ? this.resolve(stackName, props.Path) : '/'}${ref}`;
+      case 'AWS::IAM::Role.RoleId':
+        // IAM's unique id of a role (AROA + 17 characters): what aws:userid starts with.
+        return `AROA${stand(stackName, `${id}/RoleId`, 17).toUpperCase()}`;
       case 'AWS::DynamoDB::Table.Arn':
         return this.arn(stackName, 'dynamodb', `table/${ref}`);
       case 'AWS::Logs::LogGroup.Arn':

@@ -52,6 +52,8 @@ export interface SimulatedPrincipal {
   readonly arn: string;
   readonly accountId: string;
   readonly tags?: Readonly<Record<string, string>>;
+  /** `aws:userid` of its sessions (a role's unique id, `:`, the session name), when the policies read it. */
+  readonly userId?: string;
   readonly identityPolicies: readonly { readonly name: string; readonly policy: PolicyJson }[];
 }
 
@@ -158,6 +160,7 @@ export class IamSimulator {
       'aws:PrincipalArn': principal.arn,
       'aws:PrincipalAccount': principal.accountId,
       'aws:SecureTransport': 'true',
+      ...(principal.userId ? { 'aws:userid': principal.userId } : {}),
       ...Object.fromEntries(Object.entries(principal.tags ?? {}).map(([k, v]) => [`aws:PrincipalTag/${k}`, v])),
       ...request.context,
     };

@@ -72,7 +72,8 @@ export function readRoles(assembly: Assembly): RoleModel[] {
       maxSessionDuration: props.MaxSessionDuration,
       identityPolicies,
       awsManagedPolicies,
-      principal: { arn, accountId: assembly.account, tags, identityPolicies },
+      // A session of the role: `aws:userid` is its unique id, then the session name (a task id for ECS).
+      principal: { arn, accountId: assembly.account, tags, identityPolicies, userId: `${assembly.resolver.getAtt(ref.stack, ref.logicalId, 'RoleId')}:4f1c2a9b8e7d6c5b` },
     });
   }
   return roles;

@@ -12,7 +12,7 @@ import { STARTED_BY } from '../../runtime/shared/names';
 import { newSortableId, type ApprovalRow } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
-import { AUTH, CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger, taskDefinitionArnOf } from './support/fixtures';
+import { AUTH, CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger, taskDefinitionArnOf } from './support/fixtures';
 import { ISSUER, TestIssuer } from '../support/tokens';
 
 let dynamo: TestDynamo;
@@ -167,7 +167,9 @@ describe('messages and lifecycle routes', () => {
     expect(outcome).toBe('started');
     expect(agent.status).toBe('STARTING');
     const rows = await inbox(pairKey(user, 'helper'));
-    expect(rows).toEqual([{ pk: pairKey(user, 'helper'), sk: messageId, body: 'summarize my week', requestId: expect.stringMatching(/^req-/), createdAt: clock.t }]);
+    expect(rows).toEqual([{ pk: pairKey(user, 'helper'), sk: messageId, body: expect.stringMatching(/^cubicle-sealed:v1:/), requestId: expect.stringMatching(/^req-/), createdAt: clock.t }]);
+    // Sealed under the user's key for this agent's inbox: only that context opens it.
+    expect(await sharedUserKeys().sealer.open({ userId: user, agentId: 'helper', record: 'inbox.body' }, rows[0].body)).toBe('summarize my week');
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
     expect(fake.mock.commandCalls(RunTaskCommand)[0].args[0].input.taskDefinition).toBe(`acme-${user}_helper`);
   });

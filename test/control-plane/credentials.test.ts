@@ -1,12 +1,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readEvents } from '../../runtime/shared/event-log';
+import { pairKey } from '../../runtime/shared/tables';
+import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
+import { startDynamo, type TestDynamo } from './support/dynamo';
 import { createCredentialsHandler, MAX_CREDENTIAL_CHARS } from '../../runtime/control-plane/credentials';
 import { connectionSecretName, providerSecretName } from '../../runtime/shared/names';
 import { AUTH, httpEvent } from './support/fixtures';
 
 const SECRET = 'sk-ant-api03-TOP-SECRET-0123456789abcdefghijklmnopqrstuvwxyz';
+
+let dynamo: TestDynamo;
+beforeAll(async () => {
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  await dynamo.close();
+});
 
 /** Captures every byte written to stdout and stderr (the Lambda log stream) while a test runs. */
 function captureOutput() {
@@ -41,7 +53,7 @@ beforeEach(() => {
   mock.on(PutSecretValueCommand).resolves({});
   // The most verbose level, so anything the code path could log is in the capture.
   logger = new Logger({ serviceName: 'credentials', logLevel: 'DEBUG' });
-  handler = createCredentialsHandler({ auth: AUTH, secrets, deployment: 'acme', logger });
+  handler = createCredentialsHandler({ auth: AUTH, secrets, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, now: Date.now } });
 });
 afterEach(() => output.restore());
 
@@ -123,5 +135,49 @@ describe('credential writer', () => {
     expect(logged).not.toContain('sk-ant-api03');
     // Nor is it echoed to the caller.
     expect(failed.body).not.toContain('TOP-SECRET');
+  });
+});
+
+describe('credential checks and revocation', () => {
+  const revokeProvider = (user: string, name: string) => httpEvent('DELETE /v1/credentials/{provider}', { user, pathParameters: { provider: name } });
+  const revokeConnection = (user: string, name: string) => httpEvent('DELETE /v1/connections/{connection}/credential', { user, pathParameters: { connection: name } });
+
+  it('refuses a provider credential the runtime could not use (wrong kind, bad JSON), before writing, without echoing it', async () => {
+    const bad = [
+      JSON.stringify({ kind: 'oauth-token', value: SECRET }), // openai takes api-key or access-token
+      JSON.stringify({ kind: 'api-key' }),
+      `{"kind":"api-key","value":"${SECRET}"`,
+      JSON.stringify({ kind: 'api-key', value: SECRET, extra: 1 }),
+    ];
+    for (const value of bad) {
+      const result = await handler(provider('alice', 'openai', { value }));
+      expect(result.statusCode, value).toBe(400);
+      expect(result.body).not.toContain('TOP-SECRET');
+      expect(JSON.parse(result.body as string).message).toMatch(/^Invalid body: value /);
+    }
+    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    // The kinds the runtime accepts pass: a bare key, and { kind, value } JSON.
+    expect((await handler(provider('alice', 'openai', { value: SECRET }))).statusCode).toBe(204);
+    expect((await handler(provider('alice', 'openai', { value: JSON.stringify({ kind: 'access-token', value: SECRET }) }))).statusCode).toBe(204);
+    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('DELETE puts the placeholder back and records credential.revoked on every agent that used it; another user\'s is a 404', async () => {
+    expect((await handler(revokeConnection('alice', 'crm'))).statusCode).toBe(204);
+    expect((await handler(revokeProvider('alice', 'anthropic'))).statusCode).toBe(204);
+    expect(mock.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: connectionSecretName('acme', 'alice', 'crm'), SecretString: VAULT_PLACEHOLDER },
+      { SecretId: providerSecretName('acme', 'alice', 'anthropic'), SecretString: VAULT_PLACEHOLDER },
+    ]);
+    const sales = await readEvents(dynamo.doc, dynamo.tables.events, pairKey('alice', 'sales'));
+    expect(sales.filter((e) => e.type === 'credential.revoked').map((e) => e.data)).toEqual([
+      { kind: 'connection', id: 'crm' },
+      { kind: 'provider', id: 'anthropic' },
+    ]);
+    expect((await readEvents(dynamo.doc, dynamo.tables.events, pairKey('alice', 'finance'))).filter((e) => e.type === 'credential.revoked')).toEqual([]);
+    for (const event of [revokeProvider('bruno', 'anthropic'), revokeConnection('bruno', 'crm'), revokeProvider('bruno', 'bedrock')]) {
+      expect((await handler(event)).statusCode).toBe(404);
+    }
+    expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(2);
   });
 });

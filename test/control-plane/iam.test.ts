@@ -5,7 +5,7 @@ import { CfnResolver } from '../support/cfn-intrinsics';
 import { exampleConfig } from '../support/example-config';
 import { IamSimulator, type PolicyJson, type SimulatedPrincipal, type SimulatedRequest } from '../support/iam-simulator';
 import { readFleetModel } from '../fleet/fleet-model';
-import { roleIdOf, type FunctionName } from './support/template';
+import { functionOf, roleIdOf, type FunctionName } from './support/template';
 
 /**
  * The control plane's roles evaluated by a real IAM evaluator against the deployed shape of the example
@@ -49,6 +49,7 @@ const ROLES: Record<FunctionName, SimulatedPrincipal> = {
   'relay-device': principalOf('relay-device'),
   'relay-runtime': principalOf('relay-runtime'),
   'relay-fanout': principalOf('relay-fanout'),
+  launcher: principalOf('launcher'),
 };
 
 const ITEM_ACTIONS = [
@@ -75,7 +76,7 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
     approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
   },
-  credentials: {},
+  credentials: { events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   reaper: { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   'directory-sync': {},
@@ -88,6 +89,7 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     connections: CONNECTION_ROWS,
   },
   'relay-fanout': { events: ['dynamodb:Query'], connections: CONNECTION_ROWS },
+  launcher: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
 };
 
 const simulator = new IamSimulator();
@@ -110,7 +112,7 @@ describe('control-plane roles × tables (every partition, every item action)', (
     }
     expect(mismatches).toEqual([]);
     expect(evaluations).toBe(Object.keys(ROLES).length * Object.keys(TABLES).length * ITEM_ACTIONS.length);
-    expect(Object.keys(ROLES)).toHaveLength(8);
+    expect(Object.keys(ROLES)).toHaveLength(9);
   });
 
   it('only the reaper queries the active index; nobody queries another index or scans it', async () => {
@@ -159,7 +161,7 @@ describe('control-plane roles × the fleet\'s secrets and user keys', () => {
       if (otherKey !== 'Denied') mismatches.push(`GenerateDataKey with a key outside the deployment ${secret.name}: ${otherKey}`);
       const decrypt = await decide({ ...request, action: 'kms:Decrypt', context: viaSecretsManager });
       if (decrypt !== 'Denied') mismatches.push(`writer Decrypt ${secret.name}: ${decrypt}`);
-      for (const name of ['api', 'task-events', 'reaper'] as const) {
+      for (const name of ['api', 'task-events', 'reaper', 'launcher'] as const) {
         const other = await decide({ ...request, principal: ROLES[name], action: 'kms:Decrypt', context: viaSecretsManager });
         if (other !== 'Denied') mismatches.push(`${name} Decrypt ${secret.name}: ${other}`);
       }
@@ -169,7 +171,8 @@ describe('control-plane roles × the fleet\'s secrets and user keys', () => {
 });
 
 describe('control-plane roles × ECS and PassRole', () => {
-  const launchers = ['api', 'task-events', 'reaper'] as const;
+  const launchers = ['launcher'] as const;
+  const wakers = ['api', 'task-events', 'reaper'] as const;
   const family = (user: string, agent: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/acme-${user}_${agent}:7`;
   const agentRole = (user: string, agent: string) => `arn:aws:iam::${ACCOUNT}:role/cubicle/acme/agents/acme-${user}-${agent}`;
   const task = `arn:aws:ecs:${REGION}:${ACCOUNT}:task/cluster/0123456789abcdef`;
@@ -197,12 +200,26 @@ describe('control-plane roles × ECS and PassRole', () => {
     expect(await pass(ROLES.credentials.arn, 'ecs-tasks.amazonaws.com')).toBe('Denied');
   });
 
-  it.each(launchers)('%s stops tasks of the Cubicle cluster only; tags only when RunTask creates', async (name) => {
+  it.each(wakers)('%s (internet-facing or woken by events) starts no task and passes no role: it invokes the launcher', async (name) => {
+    const principal = ROLES[name];
+    const request = (action: string, resource: string, context: Record<string, string | undefined> = {}) =>
+      decide({ principal, action, resource, resourceAccount: ACCOUNT, context });
+    expect(await request('ecs:RunTask', family(pair.user, pair.agent), { 'ecs:cluster': clusterArn })).toBe('Denied');
+    expect(await request('ecs:StartTask', family(pair.user, pair.agent), { 'ecs:cluster': clusterArn })).toBe('Denied');
+    expect(await request('iam:PassRole', agentRole(pair.user, pair.agent), { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' })).toBe('Denied');
+    expect(await request('iam:PassRole', executionRoleArn, { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' })).toBe('Denied');
+    expect(await request('ecs:TagResource', task, { 'ecs:CreateAction': 'RunTask' })).toBe('Denied');
+    const launcherFunction = resolver.getAtt(STACK, functionOf(json, 'launcher').id, 'Arn');
+    expect(await request('lambda:InvokeFunction', launcherFunction)).toBe('Allowed');
+    expect(await request('lambda:InvokeFunction', resolver.getAtt(STACK, functionOf(json, 'credentials').id, 'Arn'))).toBe('Denied');
+  });
+
+  it.each([...launchers, ...wakers])('%s stops tasks of the Cubicle cluster only; only the launcher tags, when RunTask creates', async (name) => {
     const principal = ROLES[name];
     const request = (action: string, context: Record<string, string | undefined>) => decide({ principal, action, resource: task, resourceAccount: ACCOUNT, context });
     expect(await request('ecs:StopTask', { 'ecs:cluster': clusterArn })).toBe('Allowed');
     expect(await request('ecs:StopTask', { 'ecs:cluster': `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/other` })).toBe('Denied');
-    expect(await request('ecs:TagResource', { 'ecs:CreateAction': 'RunTask' })).toBe('Allowed');
+    expect(await request('ecs:TagResource', { 'ecs:CreateAction': 'RunTask' })).toBe(name === 'launcher' ? 'Allowed' : 'Denied');
     expect(await request('ecs:TagResource', { 'ecs:CreateAction': undefined })).toBe('Denied');
     expect(await request('ecs:DescribeTasks', { 'ecs:cluster': clusterArn })).toBe(name === 'reaper' ? 'Allowed' : 'Denied');
   });

@@ -130,7 +130,7 @@ describe('withOriginCheck around the real API and credential handlers', () => {
   const api = createApiHandler({ auth: AUTH, logger, lifecycle: {} as never, records: {} as never });
   const sm = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   let smMock: ReturnType<typeof mockClient>;
-  const credentials = createCredentialsHandler({ auth: AUTH, logger, secrets: sm, deployment: 'acme' });
+  const credentials = createCredentialsHandler({ auth: AUTH, logger, secrets: sm, deployment: 'acme', events: {} as never });
   beforeAll(() => {
     smMock = mockClient(sm);
   });

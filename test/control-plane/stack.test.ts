@@ -260,15 +260,20 @@ describe('IAM, exactly', () => {
       'Sessions/index/active': ['dynamodb:Query'],
       Events: ['dynamodb:PutItem', 'dynamodb:Query'],
     });
-    expect(tableGrants('credentials')).toEqual({});
+    // Revocations go on the agents' chains.
+    expect(tableGrants('credentials')).toEqual({ Events: ['dynamodb:PutItem', 'dynamodb:Query'] });
     const everyAction = FUNCTIONS.flatMap((n) => statementsOf(json, n).flatMap(actionsOf));
     expect(everyAction).not.toContain('dynamodb:Scan');
     expect(everyAction.filter((a) => a.includes('*'))).toEqual([]);
     expect(everyAction.filter((a) => /Delete(Item|Table)|BatchWrite/.test(a))).toEqual([]);
   });
 
-  it('RunTask only on this deployment\'s families, in the Cubicle cluster', () => {
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+  it('RunTask only by the launcher, only on this deployment\'s families, in the Cubicle cluster', () => {
+    for (const name of ['api', 'task-events', 'reaper', 'credentials'] as const) {
+      expect(granting(statementsOf(json, name), 'ecs:RunTask'), name).toEqual([]);
+      expect(granting(statementsOf(json, name), 'iam:PassRole'), name).toEqual([]);
+    }
+    for (const name of ['launcher'] as const) {
       const [run, ...more] = granting(statementsOf(json, name), 'ecs:RunTask');
       expect(more).toEqual([]);
       expect(actionsOf(run)).toEqual(['ecs:RunTask']);
@@ -276,11 +281,30 @@ describe('IAM, exactly', () => {
       expect(Object.keys(run.Condition!)).toEqual(['ArnEquals']);
       expect(outputName(run.Condition!.ArnEquals['ecs:cluster'])).toMatch(CLUSTER_ARN_OUTPUT);
     }
-    expect(granting(statementsOf(json, 'credentials'), 'ecs:RunTask')).toEqual([]);
+  });
+
+  it('the API, task-events and reaper functions invoke the launcher, and no other function', () => {
+    const launcherArn = { 'Fn::GetAtt': [functionOf(json, 'launcher').id, 'Arn'] };
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      expect(granting(statementsOf(json, name), 'lambda:InvokeFunction'), name).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: launcherArn }]);
+      expect(functionOf(json, name).resource.Properties.Environment.Variables.LAUNCHER_FUNCTION).toEqual({ Ref: functionOf(json, 'launcher').id });
+    }
+    for (const name of ['credentials', 'launcher'] as const) expect(granting(statementsOf(json, name), 'lambda:InvokeFunction'), name).toEqual([]);
+    // Nothing but IAM principals invoke it: no API route, no URL, no resource policy.
+    const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(functionOf(json, 'launcher').id));
+    expect(permissions).toEqual([]);
+    expect(resourcesOfType(json, 'AWS::Lambda::Url')).toEqual([]);
+    // Only the launcher knows the tasks' network.
+    for (const name of ['api', 'task-events', 'reaper'] as const) {
+      expect(Object.keys(functionOf(json, name).resource.Properties.Environment.Variables), name).not.toContain('SUBNET_IDS');
+    }
+    expect(Object.keys(functionOf(json, 'launcher').resource.Properties.Environment.Variables).sort()).toEqual(
+      ['CLUSTER_ARN', 'CUBICLE_DEPLOYMENT', 'EVENTS_TABLE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'SECURITY_GROUP_IDS', 'SESSIONS_TABLE', 'SUBNET_IDS'],
+    );
   });
 
   it('PassRole only on the fleet\'s agent-role path and the execution role, only to ECS tasks', () => {
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+    for (const name of ['launcher'] as const) {
       const [pass, ...more] = granting(statementsOf(json, name), 'iam:PassRole');
       expect(more).toEqual([]);
       expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
@@ -292,12 +316,13 @@ describe('IAM, exactly', () => {
 
   it('StopTask, DescribeTasks and ListTasks only with the cluster condition; tagging only on RunTask', () => {
     const conditioned = (s: Statement) => outputName(s.Condition?.ArnEquals?.['ecs:cluster']) ?? '';
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+    for (const name of ['api', 'task-events', 'reaper', 'launcher'] as const) {
       const [stop] = granting(statementsOf(json, name), 'ecs:StopTask');
       expect(conditioned(stop)).toMatch(CLUSTER_ARN_OUTPUT);
-      const [tag] = granting(statementsOf(json, name), 'ecs:TagResource');
-      expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
     }
+    const [tag] = granting(statementsOf(json, 'launcher'), 'ecs:TagResource');
+    expect(tag.Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RunTask' } });
+    for (const name of ['api', 'task-events', 'reaper'] as const) expect(granting(statementsOf(json, name), 'ecs:TagResource'), name).toEqual([]);
     for (const action of ['ecs:DescribeTasks', 'ecs:ListTasks']) {
       const [statement] = granting(statementsOf(json, 'reaper'), action);
       expect(conditioned(statement), action).toMatch(CLUSTER_ARN_OUTPUT);
@@ -311,7 +336,8 @@ describe('IAM, exactly', () => {
     expect(role.Properties.Path).toBeUndefined();
     const secrets = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')) && !isOriginVerify(s));
     expect(secrets).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:PutSecretValue', Resource: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle/acme/*' }]);
-    const keys = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && !isOriginVerify(s));
+    // (The tables' key through DynamoDB is checked with the other functions' below.)
+    const keys = statementsOf(json, 'credentials').filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && !isOriginVerify(s) && !JSON.stringify(s.Condition).includes('dynamodb.'));
     expect(keys).toEqual([
       {
         Effect: 'Allow',
@@ -324,14 +350,15 @@ describe('IAM, exactly', () => {
         },
       },
     ]);
-    expect(statementsOf(json, 'credentials').filter((s) => !isOriginVerify(s)).flatMap(actionsOf).filter((a) => /^(dynamodb|ecs|iam):/.test(a) || a === 'kms:Decrypt')).toEqual([]);
+    expect(statementsOf(json, 'credentials').filter((s) => !isOriginVerify(s) && !JSON.stringify(s.Condition ?? {}).includes('dynamodb.')).flatMap(actionsOf).filter((a) => /^(ecs|iam):/.test(a) || a === 'kms:Decrypt')).toEqual([]);
   });
 
   it('no other function touches Secrets Manager (but the origin-verify secret); table keys are usable only through DynamoDB', () => {
-    for (const name of ['api', 'task-events', 'reaper'] as const) {
+    for (const name of ['api', 'task-events', 'reaper', 'launcher'] as const) {
       const statements = statementsOf(json, name).filter((s) => !isOriginVerify(s));
       expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
-      const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+      // The API's record-sealing statements are checked on their own (user keys, below).
+      const kms = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && !JSON.stringify(s.Condition ?? {}).includes('kms:ResourceAliases'));
       expect(kms).toHaveLength(1);
       expect(actionsOf(kms[0]).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
       expect(kms[0].Condition).toEqual({ StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } });
@@ -350,7 +377,7 @@ describe('IAM, exactly', () => {
 
   it('API Gateway may invoke the API and relay functions only from this account\'s APIs', () => {
     const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').map(([, p]) => p.Properties).filter((p) => p.Principal === 'apigateway.amazonaws.com');
-    // One per HTTP route, and 3 routes of each relay API.
+    // One per HTTP route (the API's and the credential writer's PUT and DELETE routes), and 3 routes of each relay API.
     expect(permissions).toHaveLength(Object.keys(API_ROUTES).length + Object.keys(CREDENTIAL_ROUTES).length + 6);
     for (const p of permissions) {
       expect(p.SourceAccount).toBe('111111111111');

@@ -90,6 +90,7 @@ describe('bundled functions', () => {
       SECURITY_GROUP_IDS: 'sg-0aaa',
       MAX_TASK_DURATION_MS: '7200000',
       IDLE_TIMEOUT_MS: '900000',
+      LAUNCHER_FUNCTION: 'acme-ControlPlane-LauncherFunction-AbC123',
       SESSIONS_TABLE: 'sessions',
       INBOX_TABLE: 'inbox',
       EVENTS_TABLE: 'events',

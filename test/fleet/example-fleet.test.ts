@@ -30,6 +30,11 @@ const runtimeApiId = resolver.ref(
   Object.entries(templates.get('acme-ControlPlane')!.Resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && /agent runtimes/.test(String(r.Properties?.Description)))![0],
 );
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/cubicle/acme/agents/${name}`;
+/** `aws:userid` of a pair's role sessions: the role's unique id (GetAtt RoleId), never its name. */
+const userIdOf = (user: string, agent: string) => `${resolver.getAtt(STACK, idOf(`User${cap(user)}Agent${cap(agent)}TaskRole`, 'AWS::IAM::Role'), 'RoleId')}:*`;
+function cap(id: string): string {
+  return id[0].toUpperCase() + id.slice(1);
+}
 const secretArnLike = (name: string) => `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:${name}`;
 
 describe('the example fleet', () => {
@@ -62,9 +67,9 @@ describe('the example fleet', () => {
     });
   });
 
-  it('retains keys, secrets and the file system; roles, task definitions and access points are replaceable', () => {
+  it("retains keys, secrets, secrets' policies and the file system; roles, task definitions and access points are replaceable", () => {
     for (const [id, resource] of Object.entries(fleet.Resources)) {
-      const retained = ['AWS::KMS::Key', 'AWS::SecretsManager::Secret', 'AWS::EFS::FileSystem'].includes(resource.Type);
+      const retained = ['AWS::KMS::Key', 'AWS::SecretsManager::Secret', 'AWS::SecretsManager::ResourcePolicy', 'AWS::EFS::FileSystem'].includes(resource.Type);
       expect({ id, deletion: resource.DeletionPolicy, replace: resource.UpdateReplacePolicy }).toEqual(
         retained ? { id, deletion: 'Retain', replace: 'Retain' } : { id, deletion: undefined, replace: undefined },
       );
@@ -92,16 +97,32 @@ describe("alice's vault", () => {
       AliasName: 'alias/cubicle/acme/alice',
       TargetKeyId: resolver.getAtt(STACK, keyId, 'Arn'),
     });
+    const boundTo = (agents: string[]) => ({
+      StringEquals: { 'aws:PrincipalAccount': ACCOUNT },
+      ArnEquals: { 'aws:PrincipalArn': agents.map((a) => role(`acme-alice_${a}`)) },
+      StringLike: { 'aws:userid': agents.map((a) => userIdOf('alice', a)) },
+    });
     const decrypt = (name: string, readers: string[]) => ({
       Sid: `ReadersDecrypt ${name}`,
       Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+      Principal: { AWS: '*' },
       Action: 'kms:Decrypt',
       Resource: '*',
       Condition: {
-        ArnEquals: { 'aws:PrincipalArn': readers.map(role) },
-        StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
+        ...boundTo(readers),
+        StringEquals: { 'aws:PrincipalAccount': ACCOUNT, 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
         ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnLike(name)}-??????` },
+      },
+    });
+    const records = (agent: string) => ({
+      Sid: `AgentOpensOwnRecords ${agent}`,
+      Effect: 'Allow',
+      Principal: { AWS: '*' },
+      Action: 'kms:Decrypt',
+      Resource: '*',
+      Condition: {
+        ...boundTo([agent]),
+        StringEquals: { 'aws:PrincipalAccount': ACCOUNT, 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': agent },
       },
     });
     expect(key.KeyPolicy).toEqual({
@@ -128,10 +149,6 @@ describe("alice's vault", () => {
           ],
           Resource: '*',
         },
-        decrypt('cubicle/acme/alice/connection/bank-feed', ['acme-alice_finance']),
-        decrypt('cubicle/acme/alice/connection/crm', ['acme-alice_sales']),
-        decrypt('cubicle/acme/alice/provider/anthropic', ['acme-alice_sales']),
-        decrypt('cubicle/acme/alice/provider/openai', ['acme-alice_finance']),
         {
           Sid: 'CredentialWritersEncrypt',
           Effect: 'Allow',
@@ -149,21 +166,48 @@ describe("alice's vault", () => {
             ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnLike('cubicle/acme/alice/')}*` },
           },
         },
+        {
+          Sid: 'ControlPlaneSealsAndOpensRecords',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: '*',
+          Condition: {
+            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`] },
+            StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
+            Null: { 'kms:EncryptionContextKeys': 'false' },
+          },
+        },
+        decrypt('cubicle/acme/alice/connection/bank-feed', ['finance']),
+        decrypt('cubicle/acme/alice/connection/crm', ['sales']),
+        decrypt('cubicle/acme/alice/provider/anthropic', ['sales']),
+        decrypt('cubicle/acme/alice/provider/openai', ['finance']),
+        records('finance'),
+        records('sales'),
       ],
     });
   });
 
-  it('has no statement that lets IAM policies use any user key (no kms:* for the account)', () => {
+  it('has no statement that lets IAM policies use any user key, and every use is bound to a purpose', () => {
     for (const [id] of resourcesOfType(fleet, 'AWS::KMS::Key')) {
       for (const statement of resolved(id).KeyPolicy.Statement) {
         if (statement.Effect !== 'Allow') continue;
         const actions = [statement.Action].flat();
         expect(actions.some((a: string) => a.includes('*')), `${id} ${statement.Sid}`).toBe(false);
-        if (actions.some((a: string) => ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom'].includes(a))) {
-          expect(statement.Condition.ArnEquals['aws:PrincipalArn'], `${id} ${statement.Sid}`).toBeDefined();
-          expect(statement.Condition.StringEquals['kms:ViaService']).toBe('secretsmanager.eu-west-1.amazonaws.com');
-          expect(statement.Condition.ArnLike['kms:EncryptionContext:SecretARN']).toMatch(/^arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle\/acme\/[a-z]+\//);
+        if (!actions.some((a: string) => ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom'].includes(a))) continue;
+        // Every use names its principals...
+        expect(statement.Condition.ArnEquals['aws:PrincipalArn'], `${id} ${statement.Sid}`).toBeDefined();
+        // ...a principal "*" only together with the account and the roles' unique ids...
+        if (statement.Principal.AWS === '*') {
+          expect(statement.Condition.StringEquals['aws:PrincipalAccount'], `${id} ${statement.Sid}`).toBe(ACCOUNT);
+          expect([statement.Condition.StringLike['aws:userid']].flat().every((u: string) => /^AROA[A-Z0-9]{17}:\*$/.test(u)), `${id} ${statement.Sid}`).toBe(true);
         }
+        // ...and a purpose: a secret via Secrets Manager, or records of this key's user.
+        const viaSecretsManager = statement.Condition.StringEquals?.['kms:ViaService'] === 'secretsmanager.eu-west-1.amazonaws.com';
+        const records = statement.Condition.StringEquals?.['kms:EncryptionContext:user_id'] !== undefined;
+        expect(viaSecretsManager !== records, `${id} ${statement.Sid}`).toBe(true);
+        if (viaSecretsManager) expect(statement.Condition.ArnLike['kms:EncryptionContext:SecretARN']).toMatch(/^arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle\/acme\/[a-z]+\//);
       }
     }
   });
@@ -189,7 +233,8 @@ describe("alice's vault", () => {
             Principal: { AWS: '*' },
             Action: 'secretsmanager:GetSecretValue',
             Resource: '*',
-            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [role('acme-alice_sales')] } },
+            // Bound to the role that exists now: the same name created again is another unique id.
+            Condition: { StringNotLike: { 'aws:userid': [userIdOf('alice', 'sales')] } },
           },
           {
             Sid: 'DenyWriteExceptCredentialWriter',
@@ -198,6 +243,14 @@ describe("alice's vault", () => {
             Action: 'secretsmanager:PutSecretValue',
             Resource: '*',
             Condition: { ArnNotEquals: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/acme-credential-writer` } },
+          },
+          {
+            Sid: 'DenyChangesExceptCloudFormation',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: ['secretsmanager:DeleteResourcePolicy', 'secretsmanager:PutResourcePolicy', 'secretsmanager:UpdateSecret'],
+            Resource: '*',
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1` } },
           },
         ],
       },
@@ -214,7 +267,9 @@ describe("alice's sales agent", () => {
   const apId = idOf('UserAliceAgentSalesAccessPoint', 'AWS::EFS::AccessPoint');
   const fsId = idOf('StorageFileSystem', 'AWS::EFS::FileSystem');
 
-  it('has a task role under the deployment path, assumable by ECS tasks of this account only', () => {
+  const cluster = resolver.ref('acme-Platform', resourcesOfType(templates.get('acme-Platform')!, 'AWS::ECS::Cluster')[0][0]);
+
+  it('has a task role under the deployment path, assumable by ECS tasks of the Cubicle cluster only', () => {
     const props = resolved(roleId);
     expect(props.RoleName).toBe('acme-alice_sales');
     expect(props.Path).toBe('/cubicle/acme/agents/');
@@ -231,7 +286,12 @@ describe("alice's sales agent", () => {
           Effect: 'Allow',
           Principal: { Service: 'ecs-tasks.amazonaws.com' },
           Action: 'sts:AssumeRole',
-          Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT }, ArnLike: { 'aws:SourceArn': `arn:aws:ecs:eu-west-1:${ACCOUNT}:*` } },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': ACCOUNT },
+            ArnLike: {
+              'aws:SourceArn': [`arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/${cluster}`, `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/${cluster}/*`],
+            },
+          },
         },
       ],
     });
@@ -239,8 +299,8 @@ describe("alice's sales agent", () => {
     expect(props.PermissionsBoundary).toBeUndefined();
   });
 
-  it('may do exactly this: its secrets, decrypt via Secrets Manager, its access point, open the runtime relay', () => {
-    const own = [arnOfSecret('UserAliceVaultConnectionCrm'), arnOfSecret('UserAliceVaultProviderAnthropic')];
+  it('may do exactly this: its secrets (by name: the key and secrets bind the role, not the reverse), its access point, open the runtime relay', () => {
+    const own = [`${secretArnLike('cubicle/acme/alice/connection/crm')}-??????`, `${secretArnLike('cubicle/acme/alice/provider/anthropic')}-??????`];
     expect(resolved(roleId).Policies).toEqual([
       {
         PolicyName: 'agent',
@@ -248,13 +308,6 @@ describe("alice's sales agent", () => {
           Version: '2012-10-17',
           Statement: [
             { Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: own },
-            {
-              Sid: 'DecryptOwnSecretsViaSecretsManager',
-              Effect: 'Allow',
-              Action: 'kms:Decrypt',
-              Resource: resolver.getAtt(STACK, idOf('UserAliceVaultKey', 'AWS::KMS::Key'), 'Arn'),
-              Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com', 'kms:EncryptionContext:SecretARN': own } },
-            },
             {
               Sid: 'MountOwnAccessPoint',
               Effect: 'Allow',
@@ -351,6 +404,7 @@ describe("alice's sales agent", () => {
       CUBICLE_SKILLS: 'crm-notes@1.2.0',
       CUBICLE_CONNECTIONS: JSON.stringify([{ id: 'crm', hosts: ['acme.my.salesforce.com'], secretArn: arnOfSecret('UserAliceVaultConnectionCrm') }]),
       CUBICLE_PROVIDER_SECRET_ARN: arnOfSecret('UserAliceVaultProviderAnthropic'),
+      CUBICLE_USER_KEY_ARN: resolver.getAtt(STACK, idOf('UserAliceVaultKey', 'AWS::KMS::Key'), 'Arn'),
       CUBICLE_MAX_TASK_DURATION_MS: '7200000',
       CUBICLE_IDLE_TIMEOUT_MS: '900000',
       CUBICLE_RELAY_URL: `wss://${runtimeApiId}.execute-api.eu-west-1.amazonaws.com/runtime`,

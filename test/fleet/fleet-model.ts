@@ -32,6 +32,14 @@ export interface SecretModel {
   readonly keyUserTag: string;
 }
 
+/** A user's key: it seals their records as well as their secrets. */
+export interface UserKeyModel {
+  readonly stack: string;
+  readonly userId: string;
+  readonly arn: string;
+  readonly policy: PolicyJson;
+}
+
 export interface AccessPointModel {
   readonly stack: string;
   readonly userId: string;
@@ -44,6 +52,7 @@ export interface AccessPointModel {
 export interface FleetModel {
   readonly roles: RoleModel[];
   readonly secrets: SecretModel[];
+  readonly keys: UserKeyModel[];
   readonly accessPoints: AccessPointModel[];
   readonly tables: Record<TableName, { readonly arn: string }>;
 }
@@ -86,6 +95,7 @@ export function readFleetModel(options: {
       if (!a.fileSystem?.policy || !a.userId || !a.agentId) throw new Error(`access point ${a.logicalId} lacks its file system policy or its tags in ${a.stack}`);
       return { stack: a.stack, userId: a.userId, agentId: a.agentId, arn: a.arn, fileSystemArn: a.fileSystem.arn, fileSystemPolicy: a.fileSystem.policy };
     }),
+    keys: model.userKeys.map((k) => ({ stack: k.stack, userId: k.userId, arn: k.arn, policy: k.policy })),
     tables,
   };
 }

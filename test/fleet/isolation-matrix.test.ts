@@ -364,6 +364,136 @@ describe('isolation matrix', () => {
   });
 });
 
+describe('isolation matrix: records under user keys, the account administrator, and roles created again (issue 13)', () => {
+  const records = (userId: string, agentId: string, record = 'inbox.body') => ({
+    'kms:EncryptionContext:user_id': userId,
+    'kms:EncryptionContext:agent_id': agentId,
+    'kms:EncryptionContext:record': record,
+    'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'],
+    'kms:CallerAccount': ACCOUNT,
+  });
+  const anything: SimulatedPrincipal['identityPolicies'] = [{ name: 'AdministratorAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }];
+  const role = (name: string, identityPolicies = anything): SimulatedPrincipal => ({
+    arn: `arn:aws:iam::${ACCOUNT}:role/${name}`,
+    accountId: ACCOUNT,
+    userId: `AROA${name.replace(/[^A-Za-z0-9]/g, '').toUpperCase().padEnd(17, 'X').slice(0, 17)}:session`,
+    identityPolicies,
+  });
+  /** What ReadOnlyAccess grants that matters here, and kms:Decrypt on top (worst case: a broader read-only policy). */
+  const readOnly = role('ReadOnly', [
+    {
+      name: 'ReadOnlyAccess',
+      policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:Decrypt', 'secretsmanager:Describe*', 'secretsmanager:GetResourcePolicy'], Resource: '*' }] },
+    },
+  ]);
+
+  it('each agent role opens its own pair\'s records, under its own user\'s key only, and nothing else\'s', async () => {
+    const matrix = new Matrix();
+    for (const r of model.roles) {
+      for (const key of model.keys) {
+        const user = config.users.find((u) => u.id === key.userId)!;
+        for (const agent of user.agents) {
+          const own = key.userId === r.userId && agent.id === r.agentId;
+          await matrix.check(`${r.userId}/${r.agentId} Decrypt records of ${key.userId}/${agent.id}`, allowedIf(own), {
+            principal: r.principal,
+            action: 'kms:Decrypt',
+            resource: key.arn,
+            resourceAccount: ACCOUNT,
+            resourcePolicy: key.policy,
+            context: records(key.userId, agent.id),
+          });
+        }
+        // Under its own user's key, a context naming another user is never its own.
+        if (key.userId === r.userId) {
+          await matrix.check(`${r.userId}/${r.agentId} records labelled for another user`, 'Denied', {
+            principal: r.principal, action: 'kms:Decrypt', resource: key.arn, resourceAccount: ACCOUNT, resourcePolicy: key.policy, context: records('someone-else', r.agentId),
+          });
+          await matrix.check(`${r.userId}/${r.agentId} GenerateDataKey for its records`, 'Denied', {
+            principal: r.principal, action: 'kms:GenerateDataKey', resource: key.arn, resourceAccount: ACCOUNT, resourcePolicy: key.policy, context: records(r.userId, r.agentId),
+          });
+        }
+      }
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(60 * 60 + 60 * 2);
+  });
+
+  it('a role deleted and created again under the same name (same ARN, new unique id) gets no secret, no key use, no record', async () => {
+    const matrix = new Matrix();
+    for (const r of model.roles) {
+      const { user, agent } = pairOf(r);
+      const recreated: SimulatedPrincipal = { ...r.principal, userId: `AROARECREATEDROLE0000:${r.agentId}` };
+      expect(recreated.arn).toBe(r.principal.arn);
+      for (const secret of model.secrets.filter((x) => reads(user, agent, x))) {
+        await matrix.check(`recreated ${r.userId}/${r.agentId} GetSecretValue ${secret.name}`, 'Denied', {
+          principal: recreated, action: 'secretsmanager:GetSecretValue', resource: secret.arn, resourceAccount: ACCOUNT, resourcePolicy: secret.resourcePolicy,
+        });
+        await matrix.check(`recreated ${r.userId}/${r.agentId} Decrypt ${secret.name}`, 'Denied', {
+          principal: recreated, action: 'kms:Decrypt', resource: secret.keyArn, resourceAccount: ACCOUNT, resourcePolicy: secret.keyPolicy, context: viaSecretsManager(secret),
+        });
+        // The role that exists may (the control for the two checks above).
+        await matrix.check(`${r.userId}/${r.agentId} GetSecretValue ${secret.name}`, 'Allowed', {
+          principal: r.principal, action: 'secretsmanager:GetSecretValue', resource: secret.arn, resourceAccount: ACCOUNT, resourcePolicy: secret.resourcePolicy,
+        });
+      }
+      const key = model.keys.find((k) => k.userId === r.userId)!;
+      await matrix.check(`recreated ${r.userId}/${r.agentId} Decrypt its records`, 'Denied', {
+        principal: recreated, action: 'kms:Decrypt', resource: key.arn, resourceAccount: ACCOUNT, resourcePolicy: key.policy, context: records(r.userId, r.agentId),
+      });
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(pairs.reduce((n, { user, agent }) => n + 3 * model.secrets.filter((x) => reads(user, agent, x)).length + 1, 0));
+  });
+
+  it('the account administrator and ReadOnlyAccess read the tables, but open no record and seal none, under any user\'s key', async () => {
+    const matrix = new Matrix();
+    for (const principal of [role('Admin'), readOnly]) {
+      for (const key of model.keys) {
+        const user = config.users.find((u) => u.id === key.userId)!;
+        for (const agent of user.agents) {
+          for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom']) {
+            await matrix.check(`${principal.arn} ${action} records of ${key.userId}/${agent.id}`, 'Denied', {
+              principal, action, resource: key.arn, resourceAccount: ACCOUNT, resourcePolicy: key.policy, context: records(key.userId, agent.id),
+            });
+          }
+        }
+      }
+      // What they do read: the rows, whose message text is sealed.
+      await matrix.check(`${principal.arn} Query inbox`, 'Allowed', { principal, action: 'dynamodb:Query', resource: model.tables.inbox.arn, resourceAccount: ACCOUNT });
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(2 * (pairs.length * 3 + 1));
+  });
+
+  it('control-plane roles: the record sealer (API) uses a user\'s key only for that user\'s agents\' records; the others never', async () => {
+    const matrix = new Matrix();
+    const sealer = role('acme-api');
+    const others = ['acme-credential-writer', 'acme-relay', 'acme-launcher', 'acme-ControlPlane-Reaper'].map((n) => role(n));
+    for (const key of model.keys) {
+      const user = config.users.find((u) => u.id === key.userId)!;
+      const stranger = config.users.find((u) => u.id !== key.userId)!;
+      const on = (principal: SimulatedPrincipal, action: string, context: Record<string, string | string[] | undefined>) => ({
+        principal, action, resource: key.arn, resourceAccount: ACCOUNT, resourcePolicy: key.policy, context,
+      });
+      for (const agent of user.agents) {
+        for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+          await matrix.check(`api ${action} ${key.userId}/${agent.id}`, 'Allowed', on(sealer, action, records(key.userId, agent.id)));
+          for (const other of others) await matrix.check(`${other.arn} ${action} ${key.userId}/${agent.id}`, 'Denied', on(other, action, records(key.userId, agent.id)));
+        }
+      }
+      const agentId = user.agents[0].id;
+      // Outside the allowed context: another user's records, another user's agent, extra or missing context keys, via another service.
+      await matrix.check(`api records of ${stranger.id} under ${key.userId}'s key`, 'Denied', on(sealer, 'kms:Decrypt', records(stranger.id, stranger.agents[0].id)));
+      await matrix.check(`api an agent ${key.userId} does not have`, 'Denied', on(sealer, 'kms:Decrypt', records(key.userId, 'not-an-agent')));
+      await matrix.check(`api extra context key`, 'Denied', on(sealer, 'kms:Decrypt', { ...records(key.userId, agentId), 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record', 'SecretARN'] }));
+      await matrix.check(`api no context`, 'Denied', on(sealer, 'kms:Decrypt', { 'kms:CallerAccount': ACCOUNT }));
+      await matrix.check(`api a secret via Secrets Manager`, 'Denied', on(sealer, 'kms:Decrypt', { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:cubicle/acme/${key.userId}/provider/anthropic-AbCdEf` }));
+    }
+    expect(matrix.mismatches.slice(0, 20)).toEqual([]);
+    expect(matrix.simulator.evaluations).toBe(model.keys.length * 5 + pairs.length * 2 * (1 + 4));
+  });
+});
+
 function pairOf(role: RoleModel): { user: UserConfig; agent: AgentConfig } {
   const user = config.users.find((u) => u.id === role.userId);
   const agent = user?.agents.find((a) => a.id === role.agentId);

@@ -4,6 +4,7 @@
  * supervisor, and exits with its code.
  */
 import { performance } from 'node:perf_hooks';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readTaskArn } from './ecs-metadata';
 import { startAgent } from './supervisor';
@@ -25,6 +26,7 @@ export async function main(): Promise<void> {
   const agent = startAgent({
     env: process.env,
     secrets: new SecretsManagerClient({ maxAttempts: 5 }),
+    kms: new KMSClient({ maxAttempts: 5 }),
     write: (line) => process.stdout.write(line),
     startedAt,
     taskArn: await readTaskArn(process.env),

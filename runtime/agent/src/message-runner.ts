@@ -11,7 +11,7 @@ import { realPath } from './guard-shell';
 import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
 import type { LoadedSecrets } from './secrets';
-import type { EventSink, InboxTable, SessionTable } from './tables';
+import type { EventSink, InboxTable, OpenedInboxRow, SessionTable } from './tables';
 
 /** Largest text kept in one event (DynamoDB items stop at 400 KB). */
 const MAX_EVENT_TEXT = 64 * 1024;
@@ -70,7 +70,15 @@ export class MessageRunner {
     const maxAttempts = o.config.tuning.CUBICLE_MAX_MESSAGE_ATTEMPTS;
     if ((row.attempts ?? 1) > maxAttempts) {
       log.warn('message given up', { attempts: row.attempts });
-      await o.events.append({ ...base, type: 'message.failed', data: { reason: `gave up after ${maxAttempts} attempts` } });
+      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
+      await this.finish(row, 'failed');
+      return true;
+    }
+    const unreadable = (row as OpenedInboxRow).unreadable;
+    if (unreadable) {
+      // Not sealed for this pair under its user's key: written by someone other than the control plane.
+      log.error('message refused: its sealed body could not be opened', { reason: unreadable });
+      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
       await this.finish(row, 'failed');
       return true;
     }
@@ -158,13 +166,10 @@ export class MessageRunner {
       await o.events.append({ ...base, type: 'message.done', data: {} });
       await this.finish(row, 'done');
     } else {
-      log.warn('message failed', { ...fields, spawn_error: exit.spawnError, stderr_lines: stderrTail.length });
+      // The detail is for operators (redacted by the logger); the employee gets a plain message and the request id.
       const error = result?.kind === 'result' ? result.error : undefined;
-      await o.events.append({
-        ...base,
-        type: 'message.failed',
-        data: this.clean({ exitCode: exit.code, signal: exit.signal, ...(exit.spawnError ? { spawnError: exit.spawnError } : {}), ...(error ? { error } : {}), stderrTail: stderrTail.join('\n') }),
-      });
+      log.warn('message failed', { ...fields, spawn_error: exit.spawnError, cli_error: error, stderr_tail: stderrTail.join('\n') });
+      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
       await this.finish(row, 'failed');
     }
     return true;
@@ -294,6 +299,14 @@ export class MessageRunner {
       Object.entries(redacted).map(([k, v]) => [k, typeof v === 'string' ? limit(v, k === 'summary' || k === 's' ? MAX_SUMMARY : MAX_EVENT_TEXT) : v]),
     );
   }
+}
+
+/** What an employee reads when a message fails: plain words and the request id to quote, never the CLI's output. */
+export function failedForEmployee(requestId: string): Record<string, unknown> {
+  return {
+    message: `Your agent could not finish this message. Try again; if it keeps failing, quote request id ${requestId} to your platform team.`,
+    requestId,
+  };
 }
 
 /** `bank-feed` → `CUBICLE_CONNECTION_BANK_FEED_SECRET`. */

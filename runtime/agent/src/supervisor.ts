@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RecordSealer } from '../../shared/envelope';
 import { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
@@ -32,6 +34,8 @@ export interface AgentDeps {
   readonly env: NodeJS.ProcessEnv;
   /** Secrets Manager; its credentials (the task role's) also sign the relay connection. */
   readonly secrets: SecretsManagerClient;
+  /** Opens the inbox's sealed messages under the user's key. */
+  readonly kms: KMSClient;
   /** Operator log sink (stdout in the container). */
   readonly write: (line: string) => void;
   /** Epoch ms the process started; the hard cap counts from here. */
@@ -126,6 +130,8 @@ class Supervisor {
 
   private async serve(): Promise<number> {
     const { env, tuning } = this.config;
+    const sealer = new RecordSealer(this.deps.kms, async () => env.CUBICLE_USER_KEY_ARN);
+    sealer.warm(); // while the secrets are read: the first message is opened without waiting for it
     const secrets = await this.step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor));
     if (!secrets) return EXIT.failed;
     if (secrets.connectionsWithoutCredential.length > 0) {
@@ -153,7 +159,8 @@ class Supervisor {
       return EXIT.failed;
     }
     const sessions = new SessionTable(relay);
-    const inbox = new InboxTable(relay);
+    const bodies = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID, record: 'inbox.body' } as const;
+    const inbox = new InboxTable(relay, (sealed) => sealer.open(bodies, sealed));
     const events = new RelayEventLog(relay);
     const approvals = new ApprovalStore(relay, { timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS, pollMs: tuning.CUBICLE_APPROVAL_POLL_MS, now: this.now });
     if (session.deadlineAt !== undefined && session.deadlineAt < this.deadline) {

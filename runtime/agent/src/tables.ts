@@ -1,3 +1,4 @@
+import { SealError } from '../../shared/envelope';
 import type { AppendInput } from '../../shared/event-log';
 import type { RuntimeOp } from '../../shared/relay-protocol';
 import type { InboxRow, InboxState } from '../../shared/rows';
@@ -25,19 +26,43 @@ export class SessionTable {
   }
 }
 
-/** The inbox: the next unfinished message, claiming it, recording how it ended. */
-export class InboxTable {
-  constructor(private readonly relay: RelayLink) {}
+/** An inbox row as the runtime holds it: body opened in memory, or why it could not be opened. */
+export interface OpenedInboxRow extends InboxRow {
+  /** Set when the sealed body could not be opened (not sealed, another key or context): the message fails, unread. */
+  readonly unreadable?: string;
+}
 
-  async next(cursor: string | undefined): Promise<InboxRow | undefined> {
+/**
+ * The inbox: the next unfinished message, claiming it, recording how it ended. Bodies travel sealed under
+ * the user's key (the relay never holds them in plaintext); only this pair's role can open them.
+ */
+export class InboxTable {
+  constructor(
+    private readonly relay: RelayLink,
+    /** Opens a sealed body (RecordSealer.open for this pair's `inbox.body`). */
+    private readonly openBody: (sealed: unknown) => Promise<string>,
+  ) {}
+
+  async next(cursor: string | undefined): Promise<OpenedInboxRow | undefined> {
     const { row } = await this.relay.call({ op: 'inbox.next', ...(cursor ? { after: cursor } : {}) });
-    return (row as InboxRow | null) ?? undefined;
+    return row ? this.opened(row as InboxRow) : undefined;
+  }
+
+  private async opened(row: InboxRow): Promise<OpenedInboxRow> {
+    try {
+      return { ...row, body: await this.openBody(row.body) };
+    } catch (error) {
+      if (!(error instanceof SealError)) throw error; // KMS unavailable: the next read tries again
+      return { ...row, body: '', unreadable: error.message };
+    }
   }
 
   /** Marks the row running and counts the attempt. Undefined when another writer finished it first. */
-  async claim(row: InboxRow, _now: number): Promise<InboxRow | undefined> {
+  async claim(row: OpenedInboxRow, _now: number): Promise<OpenedInboxRow | undefined> {
     const { row: claimed } = await this.relay.call({ op: 'inbox.claim', messageId: row.sk });
-    return (claimed as InboxRow | null) ?? undefined;
+    if (!claimed) return undefined;
+    // The stored body stays sealed; the opened one is what the runner uses.
+    return { ...(claimed as InboxRow), body: row.body, ...(row.unreadable ? { unreadable: row.unreadable } : {}) };
   }
 
   async finish(messageId: string, state: Exclude<InboxState, 'queued' | 'running'>, _now: number): Promise<void> {

@@ -13,8 +13,15 @@ const env = parseEnv(API_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [lifecycle, { createApiHandler }] = await Promise.all([loadLifecycleDeps(env, logger), import('../api.js')]);
+  const [lifecycle, { createApiHandler }, { kmsClient, userKeyArns }, { RecordSealer }] = await Promise.all([
+    loadLifecycleDeps(env, logger),
+    import('../api.js'),
+    import('../aws/kms.js'),
+    import('../../shared/envelope.js'),
+  ]);
+  const kms = kmsClient();
   const records = {
+    sealer: new RecordSealer(kms, userKeyArns(kms, env[ENV.deployment])),
     doc: lifecycle.doc,
     sessionsTable: env[ENV.sessionsTable],
     inboxTable: env[ENV.inboxTable],

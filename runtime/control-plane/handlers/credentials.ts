@@ -12,8 +12,18 @@ const env = parseEnv(CREDENTIALS_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [{ secretsClient }, { createCredentialsHandler }] = await Promise.all([import('../aws/secrets.js'), import('../credentials.js')]);
-  return createCredentialsHandler({ auth, logger, secrets: secretsClient(), deployment: env[ENV.deployment] });
+  const [{ secretsClient }, { documentClient }, { createCredentialsHandler }] = await Promise.all([
+    import('../aws/secrets.js'),
+    import('../aws/dynamo.js'),
+    import('../credentials.js'),
+  ]);
+  return createCredentialsHandler({
+    auth,
+    logger,
+    secrets: secretsClient(),
+    deployment: env[ENV.deployment],
+    events: { doc: documentClient(), table: env[ENV.eventsTable], now: Date.now },
+  });
 });
 
 // The origin check runs first, before the handler's clients even load.

@@ -4,17 +4,23 @@ import { ENV, launchSettings, LIFECYCLE_ENV } from '../env';
 import type { LifecycleDeps, Log } from '../lifecycle';
 
 /**
- * What every function that starts or stops tasks needs (API, task events, reaper), wired once. The SDK
+ * What every function that wakes or stops agents needs (API, task events, reaper), wired once: tasks start
+ * only through the launcher function, which they invoke. The SDK
  * clients load on first use, so a cold start that ends early (bad origin header) never pays for them.
  */
 export async function loadLifecycleDeps(env: z.output<typeof LIFECYCLE_ENV>, log: Log): Promise<LifecycleDeps> {
-  const [{ documentClient }, { ecsClient }] = await Promise.all([import('../aws/dynamo.js'), import('../aws/ecs.js')]);
+  const [{ documentClient }, { ecsClient }, { lambdaLauncher }] = await Promise.all([
+    import('../aws/dynamo.js'),
+    import('../aws/ecs.js'),
+    import('../aws/launcher-invoker.js'),
+  ]);
   return {
     doc: documentClient(),
     ecs: ecsClient(),
     sessionsTable: env[ENV.sessionsTable],
     eventsTable: env[ENV.eventsTable],
     launch: launchSettings(env),
+    launcher: lambdaLauncher(env[ENV.launcherFunction]),
     now: Date.now,
     newSessionId: randomUUID,
     log,

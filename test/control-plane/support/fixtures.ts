@@ -2,18 +2,21 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { LaunchSettings } from '../../../runtime/control-plane/env';
+import type { LaunchSettings, TaskNetwork } from '../../../runtime/control-plane/env';
+import { inProcessLauncher, type LauncherDeps } from '../../../runtime/control-plane/launcher';
 import type { HttpEvent } from '../../../runtime/control-plane/http';
 import type { LifecycleDeps } from '../../../runtime/control-plane/lifecycle';
 import type { RecordDeps } from '../../../runtime/control-plane/records';
 import { Roster, type RosterDirectory } from '../../../runtime/control-plane/roster';
+import { RecordSealer } from '../../../runtime/shared/envelope';
+import { fakeKms } from '../../support/fake-kms';
 import type { TestDynamo } from './dynamo';
 import { ISSUER } from '../../support/tokens';
 
 export const ACCOUNT = '111111111111';
 export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
 
-export const LAUNCH: LaunchSettings = {
+export const LAUNCH: LaunchSettings & TaskNetwork = {
   deployment: 'acme',
   clusterArn: CLUSTER_ARN,
   subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
@@ -89,6 +92,11 @@ export function silentLogger(): Logger {
 
 let sessionCounter = 0;
 
+export function launcherDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LauncherDeps {
+  return { doc: dynamo.doc, ecs, sessionsTable: dynamo.tables.sessions, eventsTable: dynamo.tables.events, network: LAUNCH, now: clock.now, log: logger };
+}
+
+/** Lifecycle over the launcher in process: a wake's RunTask happens before the wake returns. */
 export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LifecycleDeps {
   return {
     doc: dynamo.doc,
@@ -96,14 +104,37 @@ export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, 
     sessionsTable: dynamo.tables.sessions,
     eventsTable: dynamo.tables.events,
     launch: LAUNCH,
+    launcher: inProcessLauncher(launcherDeps(dynamo, ecs, clock, logger)),
     now: clock.now,
     newSessionId: () => `00000000-0000-4000-8000-${String(++sessionCounter).padStart(12, '0')}`,
     log: logger,
   };
 }
 
-export function recordDeps(dynamo: TestDynamo, clock: Clock): RecordDeps {
+/**
+ * Users' keys in a KMS faked at the client (test/support/fake-kms.ts), one per roster user, and the
+ * sealer the control plane and the runtime use over them.
+ */
+export function userKeys() {
+  const kms = fakeKms();
+  const keys = new Map<string, string>();
+  const keyArnOf = async (userId: string) => {
+    if (!keys.has(userId)) keys.set(userId, kms.createKey(`key-of-${userId}`));
+    return keys.get(userId)!;
+  };
+  return { kms, keyArnOf, sealer: new RecordSealer(kms.client, keyArnOf) };
+}
+
+let sharedKeys: ReturnType<typeof userKeys> | undefined;
+
+/** The users' keys recordDeps seals with by default. */
+export function sharedUserKeys(): ReturnType<typeof userKeys> {
+  return (sharedKeys ??= userKeys());
+}
+
+export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSealer = sharedUserKeys().sealer): RecordDeps {
   return {
+    sealer,
     doc: dynamo.doc,
     sessionsTable: dynamo.tables.sessions,
     inboxTable: dynamo.tables.inbox,

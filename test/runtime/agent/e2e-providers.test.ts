@@ -136,11 +136,19 @@ describe('provider adapters end to end', () => {
     await expect(h.decide(db, p, row.sk, 'approved')).rejects.toThrow(/conditional/i);
   });
 
-  it('a failing CLI run becomes message.failed with a redacted stderr tail for the employee', async () => {
+  it('a failing CLI run: the employee reads a plain message with the request id, the operator log has the redacted detail', async () => {
     const p = h.pair('failing');
-    const { all } = await runOne(p, h.agentEnv(db, p, path.join(dir.root, 'fail')), { steps: [{ printSecret: true }], fail: true, exit: 3 });
+    const { all, agent, message } = await runOne(p, h.agentEnv(db, p, path.join(dir.root, 'fail')), { steps: [{ printSecret: true }], fail: true, exit: 3 });
     const failed = all.find((e) => e.type === 'message.failed');
-    expect(failed?.data).toMatchObject({ exitCode: 3, error: 'error_during_execution' });
-    expect(String(failed?.data.stderrTail)).toContain('debug: ANTHROPIC_API_KEY=[REDACTED]');
+    expect(failed?.data).toEqual({
+      message: `Your agent could not finish this message. Try again; if it keeps failing, quote request id ${message.requestId} to your platform team.`,
+      requestId: message.requestId,
+    });
+    // Nothing of the CLI's output reaches the employee in the failure...
+    expect(JSON.stringify(failed)).not.toMatch(/stderr|debug|ANTHROPIC_API_KEY|error_during_execution|exitCode/);
+    // ...it is in the operator log, redacted.
+    const line = agent.logs().find((l) => l.msg === 'message failed');
+    expect(line).toMatchObject({ exit_code: 3, cli_error: 'error_during_execution', request_id: message.requestId });
+    expect(String(line?.stderr_tail)).toContain('debug: ANTHROPIC_API_KEY=[REDACTED]');
   });
 });

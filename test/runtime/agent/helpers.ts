@@ -3,12 +3,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { RecordSealer } from '../../../runtime/shared/envelope';
 import { readEvents } from '../../../runtime/shared/event-log';
 import { newSortableId, type ApprovalRow, type EventRow, type InboxRow, type SessionRow } from '../../../runtime/shared/rows';
 import { pairKey, type TableName } from '../../../runtime/shared/tables';
 import { startRelayEnv, type RelayEnv, type Task } from '../../relay/support/relay-env';
 import type { AwsCredentials } from '../../../runtime/shared/sigv4-connect';
 import { createHash } from 'node:crypto';
+import { fakeKms } from '../../support/fake-kms';
 
 export const REPO = path.join(__dirname, '..', '..', '..');
 const FAKE_CLI = path.join(__dirname, 'fixtures', 'fake-cli.cjs');
@@ -16,6 +18,10 @@ const HARNESS = path.join(__dirname, 'fixtures', 'harness.ts');
 
 export const PROVIDER_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cubicle/alice/provider-AbCdEf';
 export const CRM_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cubicle/alice/crm-AbCdEf';
+/** Each test user's key in the fake KMS the harness installs (keys derive from their ARNs). */
+export const userKeyArn = (userId: string) => `arn:aws:kms:us-east-1:111111111111:key/key-of-${userId}`;
+/** Seals messages as the control plane does on POST /messages. */
+export const sealer = new RecordSealer(fakeKms('us-east-1').client, async (userId) => userKeyArn(userId));
 /** Shaped like nothing TOKEN_PATTERNS knows, so only value-based redaction can catch it. */
 export const PROVIDER_SECRET = 'zq7-provider-Secret-41f0c9e2b8d6a7';
 export const CRM_SECRET = 'crm-token-9Xk2Lm8Qp4Rs7Tv1';
@@ -74,6 +80,7 @@ export function agentEnv(db: Db, p: Pair, root: string, overrides: Record<string
     CUBICLE_SKILLS: 'crm-notes@1.2.0',
     CUBICLE_CONNECTIONS: JSON.stringify([{ id: 'crm', hosts: ['acme.my.salesforce.com'], secretArn: CRM_ARN }]),
     CUBICLE_PROVIDER_SECRET_ARN: PROVIDER_ARN,
+    CUBICLE_USER_KEY_ARN: userKeyArn(p.userId),
     CUBICLE_MAX_TASK_DURATION_MS: '60000',
     CUBICLE_IDLE_TIMEOUT_MS: '60000',
     CUBICLE_RELAY_URL: db.relay.runtimeUrl,
@@ -163,14 +170,15 @@ export async function getSession(db: Db, p: Pair): Promise<SessionRow | undefine
   return (await db.doc.send(new GetCommand({ TableName: db.tables.sessions, Key: { pk: p.pk }, ConsistentRead: true }))).Item as SessionRow | undefined;
 }
 
-/** What the control plane does on POST /messages. */
+/** What the control plane does on POST /messages (the body sealed under the user's key). */
 export async function sendMessage(db: Db, p: Pair, body: unknown, extra: Partial<InboxRow> = {}): Promise<InboxRow> {
   const createdAt = Date.now();
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
   const row: InboxRow = {
     pk: p.pk,
     sk: newSortableId(createdAt),
     requestId: `req-${Math.random().toString(36).slice(2, 10)}`,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: await sealer.seal({ userId: p.userId, agentId: p.agentId, record: 'inbox.body' }, text),
     createdAt,
     ...extra,
   };

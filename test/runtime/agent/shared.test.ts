@@ -113,6 +113,7 @@ describe('ids and rows', () => {
 
 describe('agent environment rules', () => {
   const base = {
+    CUBICLE_USER_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     CUBICLE_DEPLOYMENT: 'acme',
     CUBICLE_USER_ID: 'alice',
     CUBICLE_AGENT_ID: 'sales',

@@ -1,0 +1,29 @@
+/**
+ * The shape of sealed records, shared by the envelope (runtime/shared/envelope.ts) and the user keys'
+ * policies (lib/constructs/user-vault.ts), which name the encryption context keys. No crypto here, so the
+ * CDK app imports it without loading the Encryption SDK.
+ */
+
+/** Prefix of every sealed value: the format version, then the Encryption SDK message in base64. */
+export const SEALED_PREFIX = 'cubicle-sealed:v1:';
+
+/** The fields sealed today and those the relay branch seals next (events' data, approval summaries). */
+export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary'] as const;
+export type SealedRecord = (typeof SEALED_RECORDS)[number];
+
+/** Encryption context keys; the user keys' policies name them (kms:EncryptionContext:<key>). */
+export const CONTEXT_KEYS = { user: 'user_id', agent: 'agent_id', record: 'record' } as const;
+
+export interface RecordContext {
+  readonly userId: string;
+  readonly agentId: string;
+  readonly record: SealedRecord;
+}
+
+export function encryptionContext(ctx: RecordContext): Record<string, string> {
+  return { [CONTEXT_KEYS.user]: ctx.userId, [CONTEXT_KEYS.agent]: ctx.agentId, [CONTEXT_KEYS.record]: ctx.record };
+}
+
+export function isSealed(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(SEALED_PREFIX);
+}
