@@ -3,12 +3,12 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { z } from 'zod';
-import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS, AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
+import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS } from '../../runtime/shared/agent-env';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
 import { APPROVAL_RUNTIME_ATTRIBUTES, INBOX_RUNTIME_ATTRIBUTES, SESSION_RUNTIME_ATTRIBUTES } from '../../runtime/shared/rows';
 import { pairKey, TableName, TABLES } from '../../runtime/shared/tables';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
+import { agentEnvironment, ownSecrets } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
@@ -70,9 +70,6 @@ export interface AgentCellProps {
   readonly platform: AgentPlatformRefs;
 }
 
-/** Every variable of the agent container (runtime/shared/agent-env.ts); undefined = not set. */
-type AgentEnvironment = Record<keyof z.input<typeof AGENT_ENV_SCHEMA>, string | undefined>;
-
 /**
  * One (user, agent) pair (isolation claims 1, 2, 4, 5, 6): its task role, EFS access point and Fargate
  * task definition. The role may read only the pair's own secrets, decrypt them only through Secrets
@@ -102,11 +99,10 @@ export class AgentCell extends Construct {
       posixUser: { uid: String(AGENT_POSIX_ID), gid: String(AGENT_POSIX_ID) },
     });
 
-    const ownSecrets = [...vault.secrets.values()].filter((s) => s.spec.agentIds.includes(agent.id));
-    const providerSecret = ownSecrets.find((s) => s.spec.kind === 'provider' && s.spec.id === agent.provider);
+    const readable = ownSecrets(vault.secrets.values(), agent.id);
     const statements: StatementJson[] = [];
-    if (ownSecrets.length > 0) {
-      const arns = ownSecrets.map((s) => s.arn);
+    if (readable.length > 0) {
+      const arns = readable.map((s) => s.arn);
       statements.push(
         allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns),
         allow('DecryptOwnSecretsViaSecretsManager', ['kms:Decrypt'], [vault.key.keyArn], {
@@ -167,30 +163,10 @@ export class AgentCell extends Construct {
       policies: [{ policyName: 'agent', policyDocument: policy(...statements) }],
     });
 
-    const connections = [...agent.connections].sort(compare).map((connectionId) => {
-      const secret = ownSecrets.find((s) => s.spec.kind === 'connection' && s.spec.id === connectionId);
-      return { id: connectionId, hosts: config.connections[connectionId].hosts, ...(secret ? { secretArn: secret.arn } : {}) };
-    });
-    const environment: AgentEnvironment = {
-      CUBICLE_DEPLOYMENT: config.name,
-      CUBICLE_USER_ID: user.id,
-      CUBICLE_AGENT_ID: agent.id,
-      CUBICLE_PROVIDER: agent.provider,
-      CUBICLE_OUTBOUND_POLICY: agent.outbound,
-      CUBICLE_SKILLS: [...agent.skills].sort(compare).join(','),
-      CUBICLE_CONNECTIONS: stack.toJsonString(connections),
-      CUBICLE_PROVIDER_SECRET_ARN: providerSecret?.arn,
-      CUBICLE_BEDROCK_MODELS: agent.provider === 'bedrock' ? (config.bedrock?.models ?? []).join(',') : undefined,
-      CUBICLE_MAX_TASK_DURATION_MS: String(config.runtime.maxTaskDuration * 1000),
-      CUBICLE_IDLE_TIMEOUT_MS: String(config.runtime.idleTimeout * 1000),
-      [TABLES.sessions.envVar]: platform.tables.sessions.tableName,
-      [TABLES.inbox.envVar]: platform.tables.inbox.tableName,
-      [TABLES.events.envVar]: platform.tables.events.tableName,
-      [TABLES.approvals.envVar]: platform.tables.approvals.tableName,
-    };
-    this.environment = Object.fromEntries(
-      Object.entries(environment).filter((entry): entry is [string, string] => entry[1] !== undefined),
-    );
+    const tableNames = Object.fromEntries(
+      Object.entries(platform.tables).map(([name, table]) => [name, table.tableName]),
+    ) as Record<TableName, string>;
+    this.environment = agentEnvironment(config, user, agent, { secrets: vault.secrets.values(), tableNames, toJson: (v) => stack.toJsonString(v) });
 
     this.taskDefinition = new ecs.CfnTaskDefinition(this, 'TaskDefinition', {
       family: taskFamily(config.name, user.id, agent.id),

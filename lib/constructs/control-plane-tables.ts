@@ -42,7 +42,7 @@ export class ControlPlaneTables extends Construct {
       return table;
     };
     this.tables = { sessions: make('sessions'), inbox: make('inbox'), events: make('events'), approvals: make('approvals') };
-    this.tables.sessions.addGlobalSecondaryIndex({
+    this.tables[ACTIVE_INDEX.table].addGlobalSecondaryIndex({
       indexName: ACTIVE_INDEX.name,
       partitionKey: { name: ACTIVE_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: ACTIVE_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
