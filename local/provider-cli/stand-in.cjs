@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/**
+ * The stand-in provider CLI of local mode: `stand-in.cjs <claude|codex|gemini> [the CLI's own args]`,
+ * installed as `claude`, `codex` and `gemini` on the PATH of local agent processes only
+ * (local/provider-cli/bin). It speaks the headless stream format of the CLI it stands in for, so the
+ * supervisor's adapters parse it as they parse the real one, and it asks the tool-guard hook before every
+ * tool call exactly as the real CLIs do: the hook command comes from the CLI's settings in its home
+ * (placed there from runtime/agent/policy by local mode), run through the shell, with the hook payload
+ * on stdin; exit code 2 or a "deny" answer blocks the call.
+ *
+ * The prompt (stdin):
+ *   - each line `fetch https://<host>/<path>` is an outbound tool call for that URL (the stand-in never
+ *     connects anywhere); the answer is `fetched <host>` if the guard allowed it (or the employee
+ *     approved it) and `refused <host>` otherwise;
+ *   - the rest of the message is answered with `echo: <text>`.
+ */
+'use strict';
+const { spawn } = require('node:child_process');
+const { existsSync, readFileSync } = require('node:fs');
+const path = require('node:path');
+
+const format = process.argv[2];
+if (!['claude', 'codex', 'gemini'].includes(format)) {
+  process.stderr.write('usage: stand-in.cjs <claude|codex|gemini>\n');
+  process.exit(64);
+}
+const sessionId = `stand-in-${format}-${process.pid}`;
+const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+let counter = 0;
+
+function readStdin() {
+  return new Promise((resolve) => {
+    const chunks = [];
+    process.stdin.on('data', (c) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** The hook command the CLI's settings configure (the first one for all tools), or undefined. */
+function hookCommand() {
+  const home = process.env.HOME || '';
+  try {
+    if (format === 'claude') {
+      const settings = JSON.parse(readFileSync(path.join(home, '.claude', 'settings.json'), 'utf8'));
+      return settings.hooks?.PreToolUse?.[0]?.hooks?.[0]?.command;
+    }
+    if (format === 'gemini') {
+      const settings = JSON.parse(readFileSync(path.join(home, '.gemini', 'settings.json'), 'utf8'));
+      return settings.hooks?.BeforeTool?.[0]?.hooks?.[0]?.command;
+    }
+    const file = path.join(process.env.CODEX_HOME || path.join(home, '.codex'), 'config.toml');
+    if (!existsSync(file)) return undefined;
+    return /^\s*command\s*=\s*"([^"]*)"\s*$/m.exec(readFileSync(file, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the hook for one tool call: { allowed, reason }. Anything but a clear "allow" is a refusal. */
+function askHook(tool, input, id) {
+  const command = hookCommand();
+  if (!command) return Promise.resolve({ allowed: false, reason: 'no tool-guard hook is configured' });
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', (e) => resolve({ allowed: false, reason: `hook failed to start (${e.code || e.name})` }));
+    child.on('close', (code) => {
+      if (code === 2) return resolve({ allowed: false, reason: err.trim() });
+      if (code !== 0) return resolve({ allowed: false, reason: `hook exited with ${code}` });
+      try {
+        const answer = JSON.parse(out);
+        const decision = format === 'gemini' ? answer.decision : answer.hookSpecificOutput?.permissionDecision;
+        const reason = (format === 'gemini' ? answer.reason : answer.hookSpecificOutput?.permissionDecisionReason) || '';
+        resolve({ allowed: decision === 'allow', reason });
+      } catch {
+        resolve({ allowed: false, reason: 'unreadable hook answer' });
+      }
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(
+      JSON.stringify({
+        session_id: sessionId,
+        hook_event_name: format === 'gemini' ? 'BeforeTool' : 'PreToolUse',
+        cwd: process.cwd(),
+        tool_name: tool,
+        tool_input: input,
+        tool_use_id: id,
+      }),
+    );
+  });
+}
+
+const out = {
+  start() {
+    if (format === 'claude') emit({ type: 'system', subtype: 'init', session_id: sessionId, model: 'stand-in' });
+    if (format === 'codex') emit({ type: 'thread.started', thread_id: sessionId }), emit({ type: 'turn.started' });
+    if (format === 'gemini') emit({ type: 'init', session_id: sessionId, model: 'stand-in' });
+  },
+  say(text) {
+    if (format === 'claude') emit({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text }] }, session_id: sessionId });
+    if (format === 'codex') emit({ type: 'item.completed', item: { id: `item_${counter++}`, type: 'agent_message', text } });
+    if (format === 'gemini') emit({ type: 'message', role: 'assistant', content: text, delta: false });
+  },
+  toolUse(id, tool, input) {
+    if (format === 'claude') emit({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'tool_use', id, name: tool, input }] }, session_id: sessionId });
+    if (format === 'codex') emit({ type: 'item.started', item: { id, type: 'command_execution', command: input.command, status: 'in_progress' } });
+    if (format === 'gemini') emit({ type: 'tool_use', tool_name: tool, tool_id: id, parameters: input });
+  },
+  toolResult(id, input, ok, text) {
+    if (format === 'claude') emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, is_error: !ok, content: text }] } });
+    if (format === 'codex') emit({ type: 'item.completed', item: { id, type: 'command_execution', command: input.command, status: ok ? 'completed' : 'declined', aggregated_output: text } });
+    if (format === 'gemini') emit({ type: 'tool_result', tool_id: id, status: ok ? 'success' : 'error', output: text });
+  },
+  end() {
+    if (format === 'claude') emit({ type: 'result', subtype: 'success', is_error: false, result: 'done', session_id: sessionId });
+    if (format === 'codex') emit({ type: 'turn.completed', usage: { input_tokens: 0, output_tokens: 0 } });
+    if (format === 'gemini') emit({ type: 'result', status: 'success', stats: {} });
+  },
+};
+
+/** The tool each CLI would use to fetch a URL. */
+function fetchCall(url) {
+  if (format === 'claude') return { tool: 'WebFetch', input: { url, prompt: 'Fetch this page.' } };
+  if (format === 'gemini') return { tool: 'web_fetch', input: { prompt: `Fetch ${url}` } };
+  return { tool: 'Bash', input: { command: `curl -fsS ${url}` } };
+}
+
+const FETCH_LINE = /^\s*fetch\s+(https?:\/\/([^\s/?#:]+)(?::\d+)?\S*)\s*$/i;
+
+async function main() {
+  const prompt = await readStdin();
+  out.start();
+  const rest = [];
+  for (const line of prompt.split(/\r?\n/)) {
+    const match = FETCH_LINE.exec(line);
+    if (!match) {
+      rest.push(line);
+      continue;
+    }
+    const [, url, host] = match;
+    const id = format === 'claude' ? `toolu_stand_in_${counter++}` : `call_${counter++}`;
+    const { tool, input } = fetchCall(url);
+    out.toolUse(id, tool, input);
+    const verdict = await askHook(tool, input, id);
+    out.toolResult(id, input, verdict.allowed, verdict.allowed ? `(stand-in: nothing was fetched from ${host})` : verdict.reason);
+    out.say(`${verdict.allowed ? 'fetched' : 'refused'} ${host.toLowerCase()}`);
+  }
+  const text = rest.join('\n').trim();
+  if (text || rest.length === prompt.split(/\r?\n/).length) out.say(`echo: ${text}`);
+  out.end();
+}
+
+void main();
