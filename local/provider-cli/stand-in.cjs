@@ -12,11 +12,14 @@
  *   - each line `fetch https://<host>/<path>` is an outbound tool call for that URL (the stand-in never
  *     connects anywhere); the answer is `fetched <host>` if the guard allowed it (or the employee
  *     approved it) and `refused <host>` otherwise;
+ *   - `write <file> <text>` writes the text to a file of the workspace (the CLI's file-write tool) and
+ *     answers `wrote <file>`; `read <file>` answers `read <file>: <text>` (file tools, local: the guard
+ *     allows them without asking);
  *   - the rest of the message is answered with `echo: <text>`.
  */
 'use strict';
 const { spawn } = require('node:child_process');
-const { existsSync, readFileSync } = require('node:fs');
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const format = process.argv[2];
@@ -121,6 +124,13 @@ const out = {
   },
 };
 
+/** The tool each CLI uses to write and read a file. */
+function fileCall(kind, file, content) {
+  if (format === 'claude') return kind === 'write' ? { tool: 'Write', input: { file_path: file, content } } : { tool: 'Read', input: { file_path: file } };
+  if (format === 'gemini') return kind === 'write' ? { tool: 'write_file', input: { file_path: file, content } } : { tool: 'read_file', input: { absolute_path: file } };
+  return kind === 'write' ? { tool: 'Bash', input: { command: `tee ${file}` } } : { tool: 'Bash', input: { command: `cat ${file}` } };
+}
+
 /** The tool each CLI would use to fetch a URL. */
 function fetchCall(url) {
   if (format === 'claude') return { tool: 'WebFetch', input: { url, prompt: 'Fetch this page.' } };
@@ -129,23 +139,58 @@ function fetchCall(url) {
 }
 
 const FETCH_LINE = /^\s*fetch\s+(https?:\/\/([^\s/?#:]+)(?::\d+)?\S*)\s*$/i;
+/** A plain file name in the workspace (no directories: the stand-in stays in its working directory). */
+const FILE_LINE = /^\s*(write|read)\s+([A-Za-z0-9][A-Za-z0-9._-]{0,99})(?:\s(.*))?$/;
+
+async function tool(tool, input) {
+  const id = format === 'claude' ? `toolu_stand_in_${counter++}` : `call_${counter++}`;
+  out.toolUse(id, tool, input);
+  const verdict = await askHook(tool, input, id);
+  return { id, verdict };
+}
+
+async function fileLine(kind, name, text) {
+  const file = path.join(process.cwd(), name);
+  const call = fileCall(kind, file, text);
+  const { id, verdict } = await tool(call.tool, call.input);
+  if (!verdict.allowed) {
+    out.toolResult(id, call.input, false, verdict.reason);
+    return out.say(`refused ${kind} ${name}`);
+  }
+  try {
+    if (kind === 'write') {
+      writeFileSync(file, `${text}\n`);
+      out.toolResult(id, call.input, true, 'ok');
+      return out.say(`wrote ${name}`);
+    }
+    const content = readFileSync(file, 'utf8').trimEnd();
+    out.toolResult(id, call.input, true, content);
+    return out.say(`read ${name}: ${content}`);
+  } catch (error) {
+    out.toolResult(id, call.input, false, error.code || error.message);
+    return out.say(`could not ${kind} ${name}`);
+  }
+}
 
 async function main() {
   const prompt = await readStdin();
   out.start();
   const rest = [];
   for (const line of prompt.split(/\r?\n/)) {
+    const file = FILE_LINE.exec(line);
+    if (file) {
+      await fileLine(file[1], file[2], file[3] ?? '');
+      continue;
+    }
     const match = FETCH_LINE.exec(line);
     if (!match) {
       rest.push(line);
       continue;
     }
     const [, url, host] = match;
-    const id = format === 'claude' ? `toolu_stand_in_${counter++}` : `call_${counter++}`;
-    const { tool, input } = fetchCall(url);
-    out.toolUse(id, tool, input);
-    const verdict = await askHook(tool, input, id);
-    out.toolResult(id, input, verdict.allowed, verdict.allowed ? `(stand-in: nothing was fetched from ${host})` : verdict.reason);
+    const call = fetchCall(url);
+    const { id, verdict } = await tool(call.tool, call.input);
+    out.toolResult(id, call.input, verdict.allowed, verdict.allowed ? `(stand-in: nothing was fetched from ${host})` : verdict.reason);
     out.say(`${verdict.allowed ? 'fetched' : 'refused'} ${host.toLowerCase()}`);
   }
   const text = rest.join('\n').trim();

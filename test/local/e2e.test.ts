@@ -71,6 +71,11 @@ describe('local mode, end to end', () => {
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'refused evil.example');
     expect((await events(base, alice, 'sales')).filter((e) => e.type === 'tool.denied').map((e) => e.data.hosts)).toEqual([['evil.example']]);
     expect((await events(base, alice, 'sales')).filter((e) => e.type === 'approval.requested')).toHaveLength(1);
+
+    // File tools stay in the pair's workspace and need no approval.
+    await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'write notes.md call the bank on monday' });
+    await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'wrote notes.md');
+    expect((await events(base, alice, 'sales')).find((e) => e.type === 'file.written')?.data.path).toBe(path.join(data, 'workspaces', 'alice', 'sales', 'notes.md'));
   });
 
   it('stops every process it started on Ctrl-C, even with an agent waiting for an approval', async () => {
@@ -107,9 +112,10 @@ describe('local mode, end to end', () => {
     expect(history.filter((e) => e.type === 'approval.resolved').at(-1)?.data.status).toBe('aborted');
     expect((await call(base, 'GET', '/v1/agents/sales', alice)).body.status).toBe('STOPPED');
 
-    // The stored credential is still there: the agent starts (it refuses to without one) and answers.
-    await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'again' });
+    // The stored credential is still there (the agent refuses to start without one), and so is its workspace.
+    await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'again\nread notes.md' });
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'echo: again');
+    await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'read notes.md: call the bank on monday');
     expect(await running.interrupt()).toBe(0);
 
     // Nothing the employee stored is on disk in plaintext (nor base64): vault, tables, logs, workspaces.
