@@ -27,6 +27,7 @@ import { jwtAuthorizer } from './front/api-gateway';
 import { functionBundles } from './functions/bundle';
 import { localFunctionEnvironment, type LocalEndpoints, type VerifierSettings } from './functions/environment';
 import { FunctionHosts } from './functions/hosts';
+import { REAPER_INTERVAL_MS } from './functions/registry';
 import { LOCAL_CLIENT_ID, LocalIssuer } from './identity/issuer';
 import { ISSUER_PATH } from './identity/routes';
 import { LogSink } from './logs';
@@ -53,8 +54,6 @@ export interface LocalPlatform {
   /** SIGKILL to every agent process, for a second Ctrl-C. */
   kill(): void;
 }
-
-const REAPER_INTERVAL_MS = 60_000;
 
 export async function startLocal(options: LocalOptions): Promise<LocalPlatform> {
   const { config } = options;

@@ -19,6 +19,9 @@ export interface LocalFunction {
   readonly env: readonly z.ZodMiniObject[];
 }
 
+/** How often the reaper runs (the stack's schedule: `rate(1 minute)`). */
+export const REAPER_INTERVAL_MS = 60_000;
+
 export const LOCAL_FUNCTIONS: Readonly<Record<FunctionName, LocalFunction>> = {
   api: { timeoutMs: 30_000, env: [API_ENV, ORIGIN_ENV] },
   credentials: { timeoutMs: 30_000, env: [CREDENTIALS_ENV, ORIGIN_ENV] },
