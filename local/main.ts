@@ -7,7 +7,6 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../lib/config/load';
 import { loadConfigOrExit } from '../lib/config/cli';
 import { LocalError } from './data-dir';
-import { startLocal } from './platform';
 
 const USAGE = `Usage: npm start -- [--config PATH] [--port N] [--data DIR] [--real-providers] [--verbose]
   --config PATH      the roster and platform file (default ${DEFAULT_CONFIG_PATH})
@@ -59,6 +58,8 @@ function parse() {
 async function main(): Promise<void> {
   const args = parse();
   const config = loadConfigOrExit(args.config);
+  // Loaded only once the arguments and the config are valid, so bad input is answered at once.
+  const { startLocal } = await import('./platform.js');
   let platform: Awaited<ReturnType<typeof startLocal>>;
   try {
     platform = await startLocal({ config, dataDir: args.data, port: args.port, realProviders: args.realProviders, verbose: args.verbose });
