@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 
 export class LogSink {
   private readonly streams = new Map<string, WriteStream>();
+  private closed = false;
 
   constructor(
     readonly dir: string,
@@ -20,7 +21,8 @@ export class LogSink {
   follow(source: Readable, file: string, prefix: string): void {
     const out = this.stream(file);
     source.on('data', (chunk: Buffer) => {
-      out.write(chunk);
+      // A process may still print while local mode stops; after close() its lines go nowhere.
+      if (!this.closed) out.write(chunk);
       if (this.verbose) process.stderr.write(chunk.toString('utf8').replace(/^(?=.)/gm, `[${prefix}] `));
     });
   }
@@ -28,11 +30,12 @@ export class LogSink {
   /** One line from local mode itself (`local.log`). */
   line(message: string, fields: Record<string, unknown> = {}): void {
     const text = `${JSON.stringify({ time: new Date().toISOString(), msg: message, ...fields })}\n`;
-    this.stream('local.log').write(text);
+    if (!this.closed) this.stream('local.log').write(text);
     if (this.verbose) process.stderr.write(`[local] ${text}`);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.streams.values()].map((s) => new Promise<void>((resolve) => s.end(resolve))));
     this.streams.clear();
   }

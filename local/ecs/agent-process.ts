@@ -61,8 +61,13 @@ export class AgentProcessLauncher implements TaskLauncher {
     const taskDir = mkdtempSync(path.join(tmpdir(), 'cubicle-task-'));
     const runDir = path.join(taskDir, 'run');
     const hookDir = path.join(taskDir, 'opt');
-    symlinkSync(AGENT_DIST, hookDir);
-    seedHookSettings(path.join(runDir, 'home'), hookDir);
+    try {
+      symlinkSync(AGENT_DIST, hookDir);
+      seedHookSettings(path.join(runDir, 'home'), hookDir);
+    } catch (error) {
+      rmSync(taskDir, { recursive: true, force: true });
+      throw error;
+    }
     const keys = s.credentials.issue({ kind: 'agent', userId: definition.userId, agentId: definition.agentId, taskArn: task.taskArn });
     this.running.set(task.taskArn, { taskDir, accessKeyId: keys.accessKeyId });
 
