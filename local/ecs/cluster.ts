@@ -146,7 +146,8 @@ export class LocalCluster {
         task.version += 1;
         this.save();
         this.publish(task);
-        if (task.desiredStatus === 'STOPPED') this.signal(task, 'SIGTERM');
+        // A StopTask that came while the process was starting.
+        if (task.desiredStatus === 'STOPPED') this.terminate(task, this.stopTimeoutMs);
       }
       this.track();
     } catch (error) {
@@ -166,14 +167,7 @@ export class LocalCluster {
     task.stoppedReason = reason || 'Task stopped by user';
     task.stoppingAt = Date.now();
     task.version += 1;
-    if (task.lastStatus === 'RUNNING') {
-      task.lastStatus = 'DEACTIVATING';
-      this.signal(task, 'SIGTERM');
-      this.killTimers.set(
-        task.taskArn,
-        setTimeout(() => this.signal(task, 'SIGKILL'), this.stopTimeoutMs),
-      );
-    }
+    if (task.lastStatus === 'RUNNING') this.terminate(task, this.stopTimeoutMs);
     this.save();
     return task;
   }
@@ -183,8 +177,8 @@ export class LocalCluster {
     const running = [...this.tasks.values()].filter((t) => t.lastStatus !== 'STOPPED');
     for (const task of running) {
       this.stopTask(task.taskArn, reason);
-      clearTimeout(this.killTimers.get(task.taskArn));
-      this.killTimers.set(task.taskArn, setTimeout(() => this.signal(task, 'SIGKILL'), timeoutMs));
+      // A shorter grace than ECS's stop timeout: local mode is shutting down.
+      if (task.lastStatus === 'DEACTIVATING') this.terminate(task, timeoutMs);
     }
     await Promise.all(running.map((t) => this.exits.get(t.taskArn)));
     clearInterval(this.tracker);
@@ -234,6 +228,20 @@ export class LocalCluster {
     task.version += 1;
     this.save();
     this.publish(task);
+  }
+
+  /**
+   * SIGTERM to the task's main process (as the container's init forwards ECS's SIGTERM to it; the
+   * supervisor stops its CLI itself), SIGKILL to every group of the task after `graceMs`.
+   */
+  private terminate(task: TaskRecord, graceMs: number): void {
+    if (task.lastStatus !== 'DEACTIVATING') {
+      task.lastStatus = 'DEACTIVATING';
+      // The main process leads its own group (it was started detached).
+      if (task.pid !== undefined && task.pidStart !== undefined) signalGroup({ pgid: task.pid, members: [{ pid: task.pid, start: task.pidStart }] }, 'SIGTERM');
+    }
+    clearTimeout(this.killTimers.get(task.taskArn));
+    this.killTimers.set(task.taskArn, setTimeout(() => this.signal(task, 'SIGKILL'), graceMs));
   }
 
   private signal(task: TaskRecord, signal: NodeJS.Signals): void {

@@ -148,8 +148,12 @@ describe('lifecycle of local agents', () => {
     const row = await stoppedRow(taskArn);
     expect(row).toMatchObject({ stopReason: 'reached its maximum duration', stopCode: 'UserInitiated', exitCode: 0 });
     expect(processStart(pid)).toBeUndefined();
-    const types = (await readEvents(doc, tables.events, pk)).map((e) => e.type);
-    expect(types.slice(-3)).toEqual(['lifecycle.reap', 'session.stopping', 'lifecycle.stopped']);
+    // The reaper's record and the supervisor's last event race each other; the STOPPED record comes last.
+    const types = await waitFor(async () => {
+      const all = (await readEvents(doc, tables.events, pk)).map((e) => e.type);
+      return all.at(-1) === 'lifecycle.stopped' ? all : undefined;
+    }, 30_000, 'lifecycle.stopped');
+    expect(types.slice(-3).sort()).toEqual(['lifecycle.reap', 'lifecycle.stopped', 'session.stopping']);
   });
 
   it('the reaper stops an idle agent', async () => {
