@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../lib/config/load';
 import { loadConfigOrExit } from '../lib/config/cli';
 import { LocalError } from './data-dir';
+import { realProviderProblems } from './provider-cli/real-providers';
 
 const USAGE = `Usage: npm start -- [--config PATH] [--port N] [--data DIR] [--real-providers] [--verbose]
   --config PATH      the roster and platform file (default ${DEFAULT_CONFIG_PATH})
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     if (error instanceof LocalError || !args.verbose) fail((error as Error).message);
     throw error;
   }
+  if (args.realProviders) for (const line of realProviderProblems(config, process.env.PATH ?? '')) process.stderr.write(`cubicle local: ${line}\n`);
   process.stdout.write(`Cubicle local: ${platform.url}\n`);
 
   // A terminal's Ctrl-C reaches npm and this process, and npm forwards it once more: signals within a

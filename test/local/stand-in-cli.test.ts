@@ -3,11 +3,13 @@
  * real adapters, and its tool calls go through the hook the image configures (placed in the CLI's home by
  * local mode), the real guard and the approval flow.
  */
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAND_IN_BIN } from '../../local/ecs/agent-process';
 import { AGENT_DIST, seedHookSettings } from '../../local/provider-cli/hooks';
+import { realProviderProblems } from '../../local/provider-cli/real-providers';
+import { exampleConfig } from '../support/example-config';
 import { agentEnv, decide, events, pair, putSession, sendMessage, spawnAgent, startDb, waitForEvent, workDir, type Db } from '../runtime/agent/helpers';
 
 let db: Db;
@@ -75,5 +77,19 @@ describe('stand-in provider CLI', () => {
     expect(all.filter((e) => e.type === 'approval.requested')).toEqual([]);
     agent.proc.kill('SIGTERM');
     await agent.exited;
+  });
+});
+
+describe('--real-providers', () => {
+  it('names the agents whose CLI is not on PATH, and the bedrock agents', () => {
+    const bin = path.join(work.root, 'real-bin');
+    mkdirSync(bin, { recursive: true });
+    for (const name of ['claude', 'gemini']) {
+      writeFileSync(path.join(bin, name), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    expect(realProviderProblems(exampleConfig(), bin)).toEqual([
+      '--real-providers: codex is not on PATH; the messages of alice/finance, chen/analyst will fail',
+      '--real-providers: bedrock agents (bruno/research, chen/scout) cannot reach Amazon Bedrock locally',
+    ]);
   });
 });
