@@ -15,6 +15,7 @@ const data = mkdtempSync(path.join(tmpdir(), 'cubicle-e2e-'));
 /** Shaped like no known token, so only the vault's encryption can keep it off the disk. */
 const CANARY = `zq-local-canary-${randomBytes(12).toString('hex')}`;
 let running: LocalProcess | undefined;
+let firstApproval = '';
 
 afterAll(async () => {
   if (running && running.child.exitCode === null) await running.interrupt();
@@ -47,6 +48,7 @@ describe('local mode, end to end', () => {
     const requested = await waitForEvent(base, alice, 'sales', (e) => e.type === 'approval.requested');
     expect(requested.data.hosts).toEqual(['acme.my.salesforce.com']);
     const approvalId = requested.data.approvalId as string;
+    firstApproval = approvalId;
 
     // Another employee can neither see, message, wake nor approve for alice's agent: the same 404 as
     // for an agent that does not exist.
@@ -111,6 +113,9 @@ describe('local mode, end to end', () => {
     expect(history.filter((e) => e.type === 'lifecycle.stopped').at(-1)?.data).toMatchObject({ stopCode: 'UserInitiated', exitCode: 0 });
     expect(history.filter((e) => e.type === 'approval.resolved').at(-1)?.data.status).toBe('aborted');
     expect((await call(base, 'GET', '/v1/agents/sales', alice)).body.status).toBe('STOPPED');
+    // The Approvals table kept its rows: the first approval is still decided.
+    const again = await call(base, 'POST', `/v1/approvals/${firstApproval}`, alice, { agentId: 'sales', decision: 'deny' });
+    expect(again).toMatchObject({ status: 409, body: { status: 'approved' } });
 
     // The stored credential is still there (the agent refuses to start without one), and so is its workspace.
     await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'again\nread notes.md' });
