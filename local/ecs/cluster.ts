@@ -157,7 +157,7 @@ export class LocalCluster {
     return task;
   }
 
-  /** StopTask: SIGTERM to the task's processes now, SIGKILL after the stop timeout. */
+  /** StopTask: SIGTERM to the task's main process now, SIGKILL to all its processes after the stop timeout. */
   stopTask(taskRef: string, reason: string): TaskRecord {
     const task = this.find(taskRef);
     if (!task) throw new AwsError('InvalidParameterException', 'The referenced task was not found.');
