@@ -15,7 +15,8 @@
  *   - `write <file> <text>` writes the text to a file of the workspace (the CLI's file-write tool) and
  *     answers `wrote <file>`; `read <file>` answers `read <file>: <text>` (file tools, local: the guard
  *     allows them without asking);
- *   - the rest of the message is answered with `echo: <text>`.
+ *   - other text is answered with `echo: <text>`.
+ * Lines are answered in order.
  */
 'use strict';
 const { spawn } = require('node:child_process');
@@ -175,16 +176,26 @@ async function fileLine(kind, name, text) {
 async function main() {
   const prompt = await readStdin();
   out.start();
-  const rest = [];
-  for (const line of prompt.split(/\r?\n/)) {
+  // Lines are answered in order: plain text as one `echo:` per run of lines, each command on its own.
+  const lines = prompt.split(/\r?\n/);
+  let text = [];
+  let commands = 0;
+  const flush = () => {
+    const joined = text.join('\n').trim();
+    if (joined) out.say(`echo: ${joined}`);
+    text = [];
+  };
+  for (const line of lines) {
     const file = FILE_LINE.exec(line);
-    if (file) {
-      await fileLine(file[1], file[2], file[3] ?? '');
+    const match = file ? null : FETCH_LINE.exec(line);
+    if (!file && !match) {
+      text.push(line);
       continue;
     }
-    const match = FETCH_LINE.exec(line);
-    if (!match) {
-      rest.push(line);
+    flush();
+    commands += 1;
+    if (file) {
+      await fileLine(file[1], file[2], file[3] ?? '');
       continue;
     }
     const [, url, host] = match;
@@ -193,8 +204,9 @@ async function main() {
     out.toolResult(id, call.input, verdict.allowed, verdict.allowed ? `(stand-in: nothing was fetched from ${host})` : verdict.reason);
     out.say(`${verdict.allowed ? 'fetched' : 'refused'} ${host.toLowerCase()}`);
   }
-  const text = rest.join('\n').trim();
-  if (text || rest.length === prompt.split(/\r?\n/).length) out.say(`echo: ${text}`);
+  // A message without commands is always answered, even an empty one.
+  if (commands === 0 && text.join('').trim() === '') out.say('echo: ');
+  flush();
   out.end();
 }
 

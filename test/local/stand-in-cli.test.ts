@@ -53,7 +53,7 @@ describe('stand-in provider CLI', () => {
       await waitForEvent(db, p, (e) => e.type === 'message.done' && e.messageId === message.sk);
 
       const replies = (await events(db, p)).filter((e) => e.type === 'reply').map((e) => e.data.text);
-      expect(replies).toEqual(['fetched acme.my.salesforce.com', 'refused evil.example', 'wrote notes.md', 'echo: hello there']);
+      expect(replies).toEqual(['echo: hello there', 'fetched acme.my.salesforce.com', 'refused evil.example', 'wrote notes.md']);
       const denied = (await events(db, p)).filter((e) => e.type === 'tool.denied');
       expect(denied.map((e) => e.data.hosts)).toEqual([['evil.example']]);
 
