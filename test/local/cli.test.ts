@@ -1,7 +1,7 @@
 /**
  * `npm start` refuses bad input the way synth does: one line per problem, exit 1, no stack trace.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,18 +13,23 @@ import { REPO, startLocalProcess } from './support';
 const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[]) {
-  const out = spawnSync(process.execPath, ['--import', 'tsx', 'local/main.ts', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
-  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
+/** `npm start`'s entry with these arguments, to its exit. */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', ...args], { cwd: REPO });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 
 describe('npm start: bad input', () => {
-  it('prints every config problem on its own line, as synth does, and exits 1', () => {
+  it('prints every config problem on its own line, as synth does, and exits 1', async () => {
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(file, minimalConfigText({ providers: '[anthropic]', users: '[{ id: Alice, email: nope, agents: [{ id: sales, provider: openai }] }]' }));
-    const { code, stdout, stderr } = run(['--config', file, '--data', path.join(dir, 'data')]);
+    const { code, stdout, stderr } = await run(['--config', file, '--data', path.join(dir, 'data')]);
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toMatch(new RegExp(`^Invalid Cubicle config ${file.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}: \\d+ problems\\n`));
@@ -33,13 +38,11 @@ describe('npm start: bad input', () => {
     noStack(stderr);
   });
 
-  it('names a missing config file and a bad option in one line', () => {
-    const missing = run(['--config', path.join(dir, 'none.yaml')]);
+  it('names a missing config file and a bad option in one line', async () => {
+    const [missing, port, unknown] = await Promise.all([run(['--config', path.join(dir, 'none.yaml')]), run(['--port', 'eighty']), run(['--prot', '80'])]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^Invalid Cubicle config .*none\.yaml: 1 problem\n {2}cannot read config: file not found\n$/);
-    const port = run(['--port', 'eighty']);
     expect(port).toMatchObject({ code: 1, stderr: 'cubicle local: --port must be a whole number from 0 to 65535, got "eighty"\n' });
-    const unknown = run(['--prot', '80']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.split('\n')[0]).toMatch(/^cubicle local: Unknown option '--prot'/);
     noStack(unknown.stderr);
@@ -49,7 +52,7 @@ describe('npm start: bad input', () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
-    const busy = run(['--port', String(port), '--data', path.join(dir, 'busy')]);
+    const busy = await run(['--port', String(port), '--data', path.join(dir, 'busy')]);
     blocker.close();
     expect(busy).toMatchObject({ code: 1, stdout: '' });
     expect(busy.stderr).toBe(`cubicle local: port ${port} is already in use on 127.0.0.1; pass another with --port N (0 picks a free one)\n`);
@@ -57,7 +60,7 @@ describe('npm start: bad input', () => {
     const data = path.join(dir, 'shared');
     const first = await startLocalProcess(['--data', data], 'node');
     try {
-      const second = run(['--data', data]);
+      const second = await run(['--data', data]);
       expect(second.code).toBe(1);
       expect(second.stderr).toBe(`cubicle local: another Cubicle local (pid ${first.child.pid}) is using ${data}; stop it or pass --data DIR\n`);
     } finally {
@@ -65,16 +68,9 @@ describe('npm start: bad input', () => {
     }
   });
 
-  it('prints its usage for --help', () => {
-    const help = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--help'], { cwd: REPO });
-    let text = '';
-    help.stdout.on('data', (d: Buffer) => (text += d));
-    return new Promise<void>((resolve) =>
-      help.on('exit', (code) => {
-        expect(code).toBe(0);
-        expect(text).toMatch(/^Usage: npm start -- \[--config PATH\]/);
-        resolve();
-      }),
-    );
+  it('prints its usage for --help', async () => {
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm start -- \[--config PATH\]/);
   });
 });
