@@ -1,6 +1,6 @@
 /**
  * What each local principal may do: the local form of the IAM grants and resource policies the stacks
- * write. test/local/policy.test.ts checks these lists against the synthesized ControlPlane template, so a
+ * write. test/local/matches-stacks.test.ts checks these lists against the synthesized ControlPlane template, so a
  * grant added to a function's role without adding it here (or the reverse) fails the suite.
  *
  * - The control-plane functions get what their roles get (lib/constructs/cubicle-function.ts bind* helpers,

@@ -1,7 +1,7 @@
 /**
  * The control-plane tables, created from the same definitions as the Platform stack's
  * (lib/constructs/control-plane-tables.ts): TABLES for keys, ACTIVE_INDEX for the sparse index.
- * test/local/tables.test.ts compares them with the synthesized template.
+ * test/local/matches-stacks.test.ts compares them with the synthesized template.
  */
 import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ACTIVE_INDEX, PARTITION_KEY, TABLES, type TableName } from '../../runtime/shared/tables';

@@ -1,6 +1,6 @@
 /**
  * ECS task state changes, delivered the way EventBridge does: "ECS Task State Change" events that match
- * the control plane's rule (lib/constructs/lifecycle-functions.ts; test/local/policy.test.ts compares the
+ * the control plane's rule (lib/constructs/lifecycle-functions.ts; test/local/matches-stacks.test.ts compares the
  * pattern with the synthesized rule) go to the task-events function, in order, retried on failure.
  * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html
  */
