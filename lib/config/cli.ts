@@ -3,12 +3,26 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { configWarnings, UserError } from './errors';
-import { DEFAULT_CONFIG_PATH } from './load';
+import { DEFAULT_CONFIG_PATH, loadConfigFile, type LoadedConfig } from './load';
 
 /** `-c config=PATH`, or the bundled example. */
 export function configPathFrom(app: App): string {
   const value: unknown = app.node.tryGetContext('config');
   return typeof value === 'string' && value.length > 0 ? value : DEFAULT_CONFIG_PATH;
+}
+
+/**
+ * Loads the config for a command other than synth (local mode): a problem the engineer must fix is printed
+ * as synth prints it (one line per problem, no stack trace) and the process exits 1.
+ */
+export function loadConfigOrExit(file: string): LoadedConfig {
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }
 
 /**

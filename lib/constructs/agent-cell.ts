@@ -3,10 +3,10 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { z } from 'zod';
-import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS, AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
+import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS } from '../../runtime/shared/agent-env';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
+import { agentEnvironment, ownSecrets } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
@@ -48,9 +48,6 @@ export interface AgentCellProps {
   readonly platform: AgentPlatformRefs;
 }
 
-/** Every variable of the agent container (runtime/shared/agent-env.ts); undefined = not set. */
-type AgentEnvironment = Record<keyof z.input<typeof AGENT_ENV_SCHEMA>, string | undefined>;
-
 /**
  * One (user, agent) pair (claims 1, 2, 4, 5, 6, docs/isolation-claims.md): its task role, EFS access point and Fargate
  * task definition. The role may read only the pair's own secrets, decrypt them only through Secrets
@@ -79,13 +76,12 @@ export class AgentCell extends Construct {
       posixUser: { uid: String(AGENT_POSIX_ID), gid: String(AGENT_POSIX_ID) },
     });
 
-    const ownSecrets = [...vault.secrets.values()].filter((s) => s.spec.agentIds.includes(agent.id));
-    const providerSecret = ownSecrets.find((s) => s.spec.kind === 'provider' && s.spec.id === agent.provider);
+    const readable = ownSecrets(vault.secrets.values(), agent.id);
     const statements: StatementJson[] = [];
-    if (ownSecrets.length > 0) {
+    if (readable.length > 0) {
       // By name, not by reference: the user's key and secrets name this role's unique id, so the role may
       // not reference them (a cycle). The key's policy grants the decrypt; the secrets' policies deny the rest.
-      const arns = ownSecrets.map((s) => `${secretArnPattern(stack, config, s.spec.name)}-??????`);
+      const arns = readable.map((s) => `${secretArnPattern(stack, config, s.spec.name)}-??????`);
       statements.push(allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns));
     }
     statements.push(
@@ -122,28 +118,12 @@ export class AgentCell extends Construct {
       policies: [{ policyName: 'agent', policyDocument: policy(...statements) }],
     });
 
-    const connections = [...agent.connections].sort(compare).map((connectionId) => {
-      const secret = ownSecrets.find((s) => s.spec.kind === 'connection' && s.spec.id === connectionId);
-      return { id: connectionId, hosts: config.connections[connectionId].hosts, ...(secret ? { secretArn: secret.arn } : {}) };
+    this.environment = agentEnvironment(config, user, agent, {
+      secrets: vault.secrets.values(),
+      userKeyArn: vault.key.keyArn,
+      relayUrl: platform.relay.url,
+      toJson: (v) => stack.toJsonString(v),
     });
-    const environment: AgentEnvironment = {
-      CUBICLE_DEPLOYMENT: config.name,
-      CUBICLE_USER_ID: user.id,
-      CUBICLE_AGENT_ID: agent.id,
-      CUBICLE_PROVIDER: agent.provider,
-      CUBICLE_OUTBOUND_POLICY: agent.outbound,
-      CUBICLE_SKILLS: [...agent.skills].sort(compare).join(','),
-      CUBICLE_CONNECTIONS: stack.toJsonString(connections),
-      CUBICLE_PROVIDER_SECRET_ARN: providerSecret?.arn,
-      CUBICLE_USER_KEY_ARN: vault.key.keyArn,
-      CUBICLE_BEDROCK_MODELS: agent.provider === 'bedrock' ? (config.bedrock?.models ?? []).join(',') : undefined,
-      CUBICLE_MAX_TASK_DURATION_MS: String(config.runtime.maxTaskDuration * 1000),
-      CUBICLE_IDLE_TIMEOUT_MS: String(config.runtime.idleTimeout * 1000),
-      CUBICLE_RELAY_URL: platform.relay.url,
-    };
-    this.environment = Object.fromEntries(
-      Object.entries(environment).filter((entry): entry is [string, string] => entry[1] !== undefined),
-    );
 
     this.taskDefinition = new ecs.CfnTaskDefinition(this, 'TaskDefinition', {
       family: taskFamily(config.name, user.id, agent.id),

@@ -46,7 +46,7 @@ export class ControlPlaneTables extends Construct {
       return table;
     };
     this.tables = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((name) => [name, make(name)])) as Record<TableName, dynamodb.Table>;
-    this.tables.sessions.addGlobalSecondaryIndex({
+    this.tables[ACTIVE_INDEX.table].addGlobalSecondaryIndex({
       indexName: ACTIVE_INDEX.name,
       partitionKey: { name: ACTIVE_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: ACTIVE_INDEX.sortKey, type: dynamodb.AttributeType.STRING },

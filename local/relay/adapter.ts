@@ -41,6 +41,8 @@ export interface RelayAdapter {
   managementEndpoint(path: string): string;
   /** Open connections by id (tests observe them). */
   readonly connections: ReadonlyMap<string, WebSocket>;
+  /** Takes an upgrade another server received (local mode serves `/v1/relay` on its front port). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -162,6 +164,7 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
     url: (path) => `ws://127.0.0.1:${port}${path}`,
     managementEndpoint: (path) => `http://127.0.0.1:${port}${path}`,
     connections: sockets,
+    handleUpgrade: (req, socket, head) => void upgrade(req, socket, head),
     close: async () => {
       closing = true; // queued messages are dropped; only the invocations already running finish
       for (const { socket } of open.values()) socket.terminate();

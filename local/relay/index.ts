@@ -45,6 +45,11 @@ export interface LocalRelayOptions {
   readonly log: Log;
   /** Fan-out failures after the stand-in's retries. */
   readonly onFanoutError?: (error: unknown) => void;
+  /**
+   * Attach the stream stand-in to `doc` (default). Local mode, whose writers are several processes, puts
+   * its stand-in in front of DynamoDB instead (local/dynamo/stream-proxy.ts) and turns this off.
+   */
+  readonly attachStream?: boolean;
 }
 
 export interface LocalRelay {
@@ -56,6 +61,17 @@ export interface LocalRelay {
   /** `ws://127.0.0.1:<port>/runtime`: CUBICLE_RELAY_URL of local runtimes. */
   readonly runtimeUrl: string;
   close(): Promise<void>;
+}
+
+/** Where the stream stand-ins hand new Events and Inbox rows: the fan-out the stream handler runs in AWS. */
+export function streamTargets(fanout: FanoutDeps, tables: Readonly<Record<TableName, string>>, onError?: (error: unknown) => void) {
+  return {
+    eventsTable: tables.events,
+    inboxTable: tables.inbox,
+    onEvents: (rows: Parameters<typeof fanOutEvents>[1]) => fanOutEvents(fanout, rows),
+    onInbox: (pairs: string[]) => nudgeInbox(fanout, pairs),
+    onError,
+  };
 }
 
 export async function startLocalRelay(o: LocalRelayOptions): Promise<LocalRelay> {
@@ -92,13 +108,7 @@ export async function startLocalRelay(o: LocalRelayOptions): Promise<LocalRelay>
     roles: o.roles,
     log: o.log,
   });
-  attachStreamStandIn(o.doc, {
-    eventsTable: tables.events,
-    inboxTable: tables.inbox,
-    onEvents: (rows) => fanOutEvents(fanout, rows),
-    onInbox: (pairs) => nudgeInbox(fanout, pairs),
-    onError: o.onFanoutError,
-  });
+  if (o.attachStream ?? true) attachStreamStandIn(o.doc, streamTargets(fanout, tables, o.onFanoutError));
   adapter = await startRelayAdapter({
     port: o.port,
     accountId: o.accountId,

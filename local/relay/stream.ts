@@ -47,7 +47,7 @@ function isMarshalled(item: Record<string, unknown>): boolean {
 }
 
 /** Queues items and hands them to `run` in order, one batch at a time. */
-function batcher<T>(run: (batch: T[]) => Promise<void>, onError: ((error: unknown) => void) | undefined): (item: T) => void {
+export function batcher<T>(run: (batch: T[]) => Promise<void>, onError: ((error: unknown) => void) | undefined): (item: T) => void {
   let pending: T[] = [];
   let draining = false;
   const drain = async () => {

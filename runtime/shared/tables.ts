@@ -63,6 +63,8 @@ export type TableName = keyof typeof TABLES;
  */
 export const ACTIVE_INDEX = {
   name: 'active',
+  /** The table that carries the index. */
+  table: 'sessions',
   partitionKey: 'activeShard',
   sortKey: PARTITION_KEY,
   shards: 8,

@@ -1,0 +1,50 @@
+/**
+ * Who calls the local stand-ins. In AWS every caller has an IAM identity (a function's role, a task's
+ * role); locally each process gets its own access key pair for its principal, the stand-ins verify the
+ * request's SigV4 signature with it (local/aws/sigv4.ts), and local/aws/policy.ts decides what the
+ * principal may do. A task's keys are revoked when the task stops, like its role session.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** The control-plane functions, as the stack names their handlers (runtime/control-plane/handlers/<name>.ts). */
+export const FUNCTION_NAMES = ['api', 'credentials', 'task-events', 'reaper', 'launcher'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+export type Principal =
+  | { readonly kind: 'function'; readonly name: FunctionName }
+  | { readonly kind: 'agent'; readonly userId: string; readonly agentId: string; readonly taskArn: string };
+
+export interface AccessKeys {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export function describePrincipal(principal: Principal): string {
+  return principal.kind === 'function' ? `function ${principal.name}` : `agent ${principal.userId}/${principal.agentId}`;
+}
+
+const KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** `ASIA` + 16 characters: the shape of temporary AWS keys, which the agents' redactor already masks. */
+function newAccessKeyId(): string {
+  return `ASIA${[...randomBytes(16)].map((b) => KEY_ID_ALPHABET[b % 32]).join('')}`;
+}
+
+/** Access keys of the running processes, in memory only (a restart issues new ones). */
+export class CredentialStore {
+  private readonly byKeyId = new Map<string, { principal: Principal; secretAccessKey: string }>();
+
+  issue(principal: Principal): AccessKeys {
+    const keys = { accessKeyId: newAccessKeyId(), secretAccessKey: randomBytes(30).toString('base64') };
+    this.byKeyId.set(keys.accessKeyId, { principal, secretAccessKey: keys.secretAccessKey });
+    return keys;
+  }
+
+  revoke(accessKeyId: string): void {
+    this.byKeyId.delete(accessKeyId);
+  }
+
+  lookup(accessKeyId: string): { principal: Principal; secretAccessKey: string } | undefined {
+    return this.byKeyId.get(accessKeyId);
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * Local mode, assembled: the stand-ins at the AWS boundary (DynamoDB, ECS, Secrets Manager + KMS), the
+ * control-plane functions in their own processes, the issuer and the front port. Everything listens on
+ * 127.0.0.1. `stop()` stops every agent (SIGTERM, then SIGKILL), delivers their STOPPED events, and
+ * closes everything in reverse order, so the next start finds consistent state.
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createServer, type Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { rosterDirectory } from '../lib/constructs/control-plane-roster';
+import type { CubicleConfig } from '../lib/config/schema';
+import { FLUSH_BUDGET_MS } from '../runtime/agent/src/supervisor';
+import { Authenticator, createTokenVerifier } from '../runtime/control-plane/auth';
+import type { HttpResult } from '../runtime/control-plane/http';
+import { Roster } from '../runtime/control-plane/roster';
+import { RoleDirectory } from '../runtime/relay/runtime-auth';
+import { agentRoleName } from '../runtime/shared/names';
+import { closeServer, listenLoopback } from './aws/json-server';
+import { localAuthorizer } from './aws/policy';
+import { CredentialStore, FUNCTION_NAMES } from './aws/principals';
+import { LocalError, openDataDir } from './data-dir';
+import { startDynamo, type LocalDynamo } from './dynamo/server';
+import { startStreamProxy } from './dynamo/stream-proxy';
+import { localTableNames } from './dynamo/tables';
+import { AgentProcessLauncher, LOCAL_AGENT_TUNING } from './ecs/agent-process';
+import { LocalCluster } from './ecs/cluster';
+import { TaskEventBus, taskEventPattern, taskStateEvent } from './ecs/events';
+import { createEcsServer } from './ecs/server';
+import { taskDefinitions } from './ecs/task-definitions';
+import { attachFront } from './front/server';
+import { jwtAuthorizer } from './front/api-gateway';
+import { functionBundles } from './functions/bundle';
+import { localFunctionEnvironment, localLauncherName, type LocalEndpoints, type VerifierSettings } from './functions/environment';
+import { FunctionHosts } from './functions/hosts';
+import { REAPER_INTERVAL_MS } from './functions/registry';
+import { LOCAL_CLIENT_ID, LocalIssuer } from './identity/issuer';
+import { ISSUER_PATH } from './identity/routes';
+import { createLambdaServer } from './lambda/server';
+import { LogSink } from './logs';
+import { startLocalRelay, streamTargets } from './relay';
+import { createVaultServer } from './vault/server';
+import { LocalVault } from './vault/vault';
+import { RELAY_PATH } from '../runtime/shared/relay-protocol';
+
+export interface LocalOptions {
+  readonly config: CubicleConfig;
+  readonly dataDir: string;
+  /** 0 for a free port. */
+  readonly port: number;
+  readonly realProviders: boolean;
+  readonly verbose: boolean;
+  /** How often the reaper runs (the stack's schedule: every minute). */
+  readonly reaperIntervalMs?: number;
+  /** Extra agent tuning variables (tests shorten timings). */
+  readonly agentTuning?: Readonly<Record<string, string>>;
+}
+
+export interface LocalPlatform {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  stop(): Promise<void>;
+  /** SIGKILL to every agent process, for a second Ctrl-C. */
+  kill(): void;
+}
+
+export async function startLocal(options: LocalOptions): Promise<LocalPlatform> {
+  const { config } = options;
+  const data = openDataDir(options.dataDir);
+  const logs = new LogSink(data.path('logs'), options.verbose);
+  const cleanup: Array<() => Promise<void> | void> = [() => data.release(), () => logs.close()];
+  const teardown = async () => {
+    for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+  };
+  try {
+    const bundles = functionBundles();
+    bundles.catch(() => undefined);
+    const credentials = new CredentialStore();
+    const authorizer = localAuthorizer(config.name);
+    const vault = new LocalVault(data.path('vault'), config);
+    const tableNames = localTableNames(config.name);
+    const dynamo: LocalDynamo = await startDynamo(data.path('dynamodb'), config.region, tableNames);
+    cleanup.push(() => dynamo.close());
+
+    const front = createServer();
+    const url = await listen(front, options.port);
+    cleanup.push(() => closeServer(front));
+    const roster = rosterDirectory(config);
+    const issuer = await LocalIssuer.open(data.path('issuer'), `${url}${ISSUER_PATH}`, roster);
+    const verifier: VerifierSettings = { issuer: issuer.issuer, audience: LOCAL_CLIENT_ID, jwksUri: `${issuer.issuer}/jwks.json`, jwks: issuer.jwks() };
+
+    // The relay in this process: the same device, runtime and fan-out handlers, on the local ws adapter.
+    // Its DynamoDB client goes through the streams stand-in like every other writer.
+    const relayDoc = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: dynamo.endpoint, region: config.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    );
+    const relay = await startLocalRelay({
+      doc: relayDoc,
+      tables: tableNames,
+      auth: new Authenticator(createTokenVerifier({ kind: 'oidc', issuer: verifier.issuer, audience: [verifier.audience] }, { jwks: verifier.jwks as never }), new Roster(roster)),
+      roles: new RoleDirectory(config.name, new Roster(roster), config.account),
+      accountId: config.account,
+      attachStream: false,
+      log: relayLog(logs),
+      onFanoutError: (error) => logs.line('relay fan-out failed', { error: (error as Error).message }),
+    });
+    cleanup.push(() => relay.close());
+    const streams = await startStreamProxy(dynamo.endpoint, streamTargets(relay.fanout, tableNames, (error) => logs.line('relay fan-out failed', { error: (error as Error).message })));
+    cleanup.push(() => streams.close());
+    relayDoc.config.endpoint = async () => new URL(streams.endpoint) as never;
+
+    const clusterArn = `arn:aws:ecs:${config.region}:${config.account}:cluster/${config.name}-local`;
+    const bus = new TaskEventBus(taskEventPattern(clusterArn), (event, error) =>
+      logs.line('task state event not delivered', { task_arn: event.detail.taskArn, error: error.message }),
+    );
+    const endpoints: { -readonly [K in keyof LocalEndpoints]: string } = { dynamodb: streams.endpoint, ecs: '', vault: '', lambda: '' };
+    const launcher = new AgentProcessLauncher({
+      region: config.region,
+      get vaultEndpoint() {
+        return endpoints.vault;
+      },
+      get ecsEndpoint() {
+        return endpoints.ecs;
+      },
+      workspaces: data.path('workspaces'),
+      realProviders: options.realProviders,
+      credentials,
+      // The task's role session, as the runtime relay's IAM check knows it (assumed-role/<role>/<task id>).
+      admit: (task, definition, keys) =>
+        relay.iam.register({
+          ...keys,
+          arn: `arn:aws:sts::${config.account}:assumed-role/${agentRoleName(config.name, definition.userId, definition.agentId)}/${task.taskArn.split('/').pop()}`,
+        }),
+      logs,
+      tuning: options.agentTuning,
+    });
+    const definitions = taskDefinitions(config, (userId) => vault.secretRefs(userId), { relayUrl: relay.runtimeUrl, userKeyArn: (userId) => vault.userKeyArn(userId) });
+    const cluster = new LocalCluster(clusterArn, definitions, data.path('ecs'), launcher, (task) =>
+      bus.publish(taskStateEvent(task, config.account, config.region)),
+    );
+    cluster.recover();
+    const ecsServer = createEcsServer(cluster, credentials, authorizer);
+    endpoints.ecs = await listenLoopback(ecsServer);
+    cleanup.push(() => closeServer(ecsServer));
+    const vaultServer = createVaultServer(vault, credentials, authorizer);
+    endpoints.vault = await listenLoopback(vaultServer);
+    cleanup.push(() => closeServer(vaultServer));
+    let hostsReady: FunctionHosts | undefined;
+    const lambdaServer = createLambdaServer({
+      credentials,
+      authorizer,
+      functions: { launcher: localLauncherName(config.name) },
+      invoke: async (fn, event) => {
+        if (!hostsReady) throw new Error('the functions are not running yet');
+        return hostsReady.invoke(fn, event);
+      },
+      log: (message, fields) => logs.line(message, fields),
+    });
+    endpoints.lambda = await listenLoopback(lambdaServer);
+    cleanup.push(() => closeServer(lambdaServer));
+    const home = data.path('functions', '.home');
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    const hosts = new FunctionHosts({
+      bundles: await bundles,
+      dir: data.path('functions'),
+      roster,
+      logs,
+      env: (name) =>
+        localFunctionEnvironment(name, {
+          config,
+          tableNames,
+          clusterArn,
+          originSecretArn: vault.originSecretArn,
+          endpoints,
+          verifier,
+          home,
+          keys: credentials.issue({ kind: 'function', name }),
+          verbose: options.verbose,
+        }),
+    });
+    cleanup.push(() => hosts.stop());
+    await hosts.start();
+    hostsReady = hosts;
+    bus.attach(async (event) => {
+      await hosts.invoke('task-events', event);
+    });
+
+    // The stack's schedule invokes the reaper every minute; a tick never overlaps the previous one.
+    let ticking: Promise<unknown> | undefined;
+    const reaper = setInterval(() => {
+      ticking ??= hosts
+        .invoke('reaper', scheduledEvent(config.account, config.region))
+        .catch((error: Error) => logs.line('reaper tick failed', { error: error.message }))
+        .finally(() => (ticking = undefined));
+    }, options.reaperIntervalMs ?? REAPER_INTERVAL_MS);
+    reaper.unref();
+
+    attachFront(front, {
+      issuer,
+      authorizer: jwtAuthorizer(issuer.issuer, LOCAL_CLIENT_ID, issuer.jwks()),
+      account: config.account,
+      invoke: async (fn, event) => (await hosts.invoke(fn, event)) as HttpResult,
+      originHeaderValue: () => vault.originHeaderValue(),
+      // Devices reach the relay on the console's origin, as through CloudFront.
+      upgrades: { [RELAY_PATH]: (req, socket, head) => relay.adapter.handleUpgrade(req, socket, head) },
+      log: (message, fields) => logs.line(message, fields),
+    });
+    logs.line('ready', { url, functions: FUNCTION_NAMES.length, agents: definitions.size });
+
+    const agentStopMs = Number(options.agentTuning?.CUBICLE_STOP_GRACE_MS ?? LOCAL_AGENT_TUNING.CUBICLE_STOP_GRACE_MS) + FLUSH_BUDGET_MS + 1_000;
+    let stopped: Promise<void> | undefined;
+    return {
+      url,
+      stop: () =>
+        (stopped ??= (async () => {
+          clearInterval(reaper);
+          await closeServer(front);
+          await ticking;
+          await cluster.stopAll('Cubicle local mode is stopping', agentStopMs);
+          await bus.drain();
+          await teardown();
+        })()),
+      kill: () => cluster.killAll(),
+    };
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
+
+/** The relay's log lines, in local mode's log (never message bodies or tokens: the handlers log ids only). */
+function relayLog(logs: LogSink) {
+  const line = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.line(`relay ${level}: ${message}`, fields);
+  return { info: line('info'), warn: line('warn'), error: line('error') } as never;
+}
+
+async function listen(server: Server, port: number): Promise<string> {
+  try {
+    return await listenLoopback(server, port);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new LocalError(`port ${port} is already in use on 127.0.0.1; pass another with --port N (0 picks a free one)`);
+    throw error;
+  }
+}
+
+/** What an EventBridge schedule sends its target. */
+function scheduledEvent(account: string, region: string) {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account,
+    time: new Date().toISOString(),
+    region,
+    resources: [`arn:aws:events:${region}:${account}:rule/cubicle-local-reaper`],
+    detail: {},
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Local mode is built from the same definitions as the stacks; these tests hold it to the synthesized
+ * example, so a change on either side that the other does not follow fails here: the tables, each
+ * function's variables and timeout, what each function's role may do on ECS and Secrets Manager, the
+ * task state event rule, the reaper's schedule, each pair's task definition (family, container name,
+ * environment).
+ */
+import { describe, expect, it } from 'vitest';
+import { AGENT_CONTAINER_NAME } from '../../lib/constructs/agent-cell';
+import { vaultSecrets } from '../../lib/fleet/vault-secrets';
+import { REAPER_TIMEOUT } from '../../lib/constructs/lifecycle-functions';
+import { TABLES, type TableName } from '../../runtime/shared/tables';
+import { FUNCTION_GRANTS, FUNCTION_KMS_GRANTS } from '../../local/aws/policy';
+import { FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
+import { createTableInput, localTableNames } from '../../local/dynamo/tables';
+import { taskEventPattern } from '../../local/ecs/events';
+import { CONTAINER_NAME } from '../../local/ecs/server';
+import { taskDefinitions } from '../../local/ecs/task-definitions';
+import { localFunctionEnvironment } from '../../local/functions/environment';
+import { LOCAL_FUNCTIONS, REAPER_INTERVAL_MS } from '../../local/functions/registry';
+import { exampleTemplates, resourcesOfType, type TemplateJson } from '../support/assembly';
+import { CfnResolver } from '../support/cfn-intrinsics';
+import { exampleConfig } from '../support/example-config';
+
+const config = exampleConfig();
+const templates = exampleTemplates();
+const controlPlane = templates.get('acme-ControlPlane')!;
+const resolver = new CfnResolver(templates, { account: config.account, regionOf: (s) => (s.endsWith('-Edge') || s.endsWith('-EdgeLogs') ? 'us-east-1' : config.region) });
+
+/** The example's control-plane functions by handler name (POWERTOOLS_SERVICE_NAME is `cubicle-<handler>`). */
+function deployedFunctions(): Map<FunctionName, TemplateJson['Resources'][string]> {
+  const out = new Map<FunctionName, TemplateJson['Resources'][string]>();
+  for (const [, fn] of resourcesOfType(controlPlane, 'AWS::Lambda::Function')) {
+    const service = fn.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME as string | undefined;
+    if (service?.startsWith('cubicle-')) out.set(service.slice('cubicle-'.length) as FunctionName, fn);
+  }
+  return out;
+}
+
+function roleActions(fn: TemplateJson['Resources'][string]): { actions: Set<string>; kmsStatements: any[] } {
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  const actions = new Set<string>();
+  const kmsStatements: any[] = [];
+  for (const [, policy] of resourcesOfType(controlPlane, 'AWS::IAM::Policy')) {
+    if (!policy.Properties.Roles.some((r: { Ref?: string }) => r.Ref === roleId)) continue;
+    for (const statement of policy.Properties.PolicyDocument.Statement) {
+      const list: string[] = [].concat(statement.Action);
+      for (const action of list) actions.add(action);
+      if (list.some((a) => a.startsWith('kms:'))) kmsStatements.push(statement);
+    }
+  }
+  return { actions, kmsStatements };
+}
+
+describe('local mode matches the synthesized stacks', () => {
+  it('creates the Platform stack\'s tables: keys, attributes and the active index', () => {
+    const platform = templates.get('acme-Platform')!;
+    const tables = resourcesOfType(platform, 'AWS::DynamoDB::Table');
+    expect(tables).toHaveLength(Object.keys(TABLES).length);
+    for (const name of Object.keys(TABLES) as TableName[]) {
+      const [, deployed] = tables.find(([id]) => id.startsWith(`Tables${TABLES[name].id}`))!;
+      const local = createTableInput(name, localTableNames('acme')[name]);
+      expect(local.KeySchema).toEqual(deployed.Properties.KeySchema);
+      expect(local.AttributeDefinitions).toEqual(deployed.Properties.AttributeDefinitions);
+      expect(local.GlobalSecondaryIndexes).toEqual(deployed.Properties.GlobalSecondaryIndexes);
+    }
+  });
+
+  it('gives each function the variables and the timeout its Lambda function has', () => {
+    const deployed = deployedFunctions();
+    expect([...deployed.keys()].sort()).toEqual([...FUNCTION_NAMES].sort());
+    for (const name of FUNCTION_NAMES) {
+      const fn = deployed.get(name)!;
+      const local = localFunctionEnvironment(name, {
+        config,
+        tableNames: localTableNames('acme'),
+        clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local',
+        originSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:acme-origin-verify-AbCdEf',
+        endpoints: { dynamodb: 'http://127.0.0.1:1', ecs: 'http://127.0.0.1:2', vault: 'http://127.0.0.1:3' },
+        verifier: { issuer: 'http://127.0.0.1:4/local', audience: 'cubicle-local', jwksUri: 'http://127.0.0.1:4/local/jwks.json', jwks: { keys: [] } },
+        home: '/tmp/home',
+        keys: { accessKeyId: 'ASIA0000000000000000', secretAccessKey: 'x' },
+        verbose: false,
+      });
+      for (const variable of Object.keys(fn.Properties.Environment.Variables)) expect(local, `${name}: ${variable}`).toHaveProperty(variable);
+      const localOwn = Object.keys(local).filter((k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED)$/.test(k));
+      expect(localOwn.sort(), name).toEqual(Object.keys(fn.Properties.Environment.Variables).sort());
+      expect(LOCAL_FUNCTIONS[name].timeoutMs, name).toBe(fn.Properties.Timeout * 1000);
+    }
+    expect(LOCAL_FUNCTIONS.reaper.timeoutMs).toBe(REAPER_TIMEOUT.toMilliseconds());
+  });
+
+  it('lets each function do on ECS and Secrets Manager what its role allows, and use no KMS key directly', () => {
+    for (const [name, fn] of deployedFunctions()) {
+      const { actions, kmsStatements } = roleActions(fn);
+      // ecs:TagResource is allowed only with ecs:CreateAction = RunTask: tagging is part of RunTask here.
+      const deployed = [...actions].filter((a) => /^(ecs|secretsmanager):/.test(a) && a !== 'ecs:TagResource').sort();
+      expect([...FUNCTION_GRANTS[name]].sort(), name).toEqual(deployed);
+      // Every KMS grant of a function is through a service (DynamoDB, Secrets Manager), none direct.
+      for (const statement of kmsStatements) expect(statement.Condition?.StringEquals?.['kms:ViaService'], `${name}: ${JSON.stringify(statement)}`).toBeDefined();
+      expect(FUNCTION_KMS_GRANTS[name]).toEqual([]);
+    }
+  });
+
+  it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {
+    const rules = resourcesOfType(controlPlane, 'AWS::Events::Rule');
+    const taskRule = rules.find(([, r]) => r.Properties.EventPattern)![1];
+    const cluster = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
+    const deployed = JSON.parse(JSON.stringify(taskRule.Properties.EventPattern).replace(/\{"Fn::GetStackOutput":[^}]*\}\}/, JSON.stringify(cluster)));
+    expect(taskEventPattern(cluster)).toEqual(deployed);
+    const schedule = rules.find(([, r]) => r.Properties.ScheduleExpression)![1];
+    expect(schedule.Properties.ScheduleExpression).toBe(`rate(${REAPER_INTERVAL_MS / 60_000} minute)`);
+  });
+
+  it('runs each pair with the family, container name and environment of its task definition', () => {
+    const deployed = new Map<string, Record<string, string>>();
+    for (const [stackName, template] of templates) {
+      if (!stackName.includes('-Fleet-')) continue;
+      for (const [, def] of resourcesOfType(template, 'AWS::ECS::TaskDefinition')) {
+        const [container] = def.Properties.ContainerDefinitions;
+        expect(container.Name).toBe(CONTAINER_NAME);
+        const env = Object.fromEntries(container.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, String(resolver.resolve(stackName, e.Value))]));
+        deployed.set(def.Properties.Family, env);
+      }
+    }
+    expect(CONTAINER_NAME).toBe(AGENT_CONTAINER_NAME);
+    // The user's vault secrets with the ARNs CloudFormation gives them (their random suffix aside).
+    const refs = (userId: string) =>
+      vaultSecrets(config, config.users.find((u) => u.id === userId)!).map((spec) => ({ spec, arn: `arn:aws:secretsmanager:eu-west-1:111111111111:secret:${spec.name}-XXXXXX` }));
+    const normalize = (env: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(env)
+          .filter(([k]) => !Object.values(TABLES).some((t) => t.envVar === k))
+          .map(([k, v]) => [k, v.replace(/(:secret:[^"]+?)-[A-Za-z0-9]{6}(?=$|")/g, '$1-XXXXXX')]),
+      );
+    const rebuilt = taskDefinitions(config, refs, 'ws://127.0.0.1:1/runtime');
+    expect([...rebuilt.keys()].sort()).toEqual([...deployed.keys()].sort());
+    for (const [family, definition] of rebuilt) {
+      expect(Object.keys(definition.environment).sort(), family).toEqual(Object.keys(deployed.get(family)!).sort());
+      expect(normalize(definition.environment), family).toEqual(normalize(deployed.get(family)!));
+    }
+  });
+});
