@@ -1,13 +1,14 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InboxTable } from '../../runtime/agent/src/tables';
+import { InboxTable, type RelayLink } from '../../runtime/agent/src/tables';
+import { applyOp } from '../../runtime/relay/runtime-rows';
 import { createApiHandler } from '../../runtime/control-plane/api';
 import { RecordSealer } from '../../runtime/shared/envelope';
 import { newSortableId } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
-import { Clock, fakeEcs, httpEvent, lifecycleDeps, recordDeps, ROSTER, silentLogger, userKeys } from './support/fixtures';
+import { AUTH, Clock, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger, userKeys } from './support/fixtures';
 
 /**
  * Message text is sealed under the user's key from the API to the runtime (isolation claim 5): a canary
@@ -25,6 +26,21 @@ afterAll(async () => {
   await dynamo.close();
 });
 
+/** The relay's row functions for one pair's verified runtime: what the runtime's inbox frames do. */
+function relayFor(pk: string): RelayLink {
+  const deps = {
+    doc: dynamo.doc,
+    sessionsTable: dynamo.tables.sessions,
+    inboxTable: dynamo.tables.inbox,
+    eventsTable: dynamo.tables.events,
+    approvalsTable: dynamo.tables.approvals,
+    now: Date.now,
+    eventLogs: new Map(),
+  };
+  const ctx = { pair: pk, taskId: 'task-1', taskArn: 'arn:aws:ecs:eu-west-1:111111111111:task/cubicle/task-1', sessionId: 'session-1' };
+  return { call: (op) => applyOp(deps, ctx, op) };
+}
+
 /** Every table's items as DynamoDB stores them (the raw wire format, no unmarshalling). */
 async function rawItems(): Promise<string> {
   const client = dynamo.doc as unknown as { send: (c: ScanCommand) => Promise<{ Items?: unknown[] }> };
@@ -38,7 +54,7 @@ describe('sealed message text', () => {
     const keys = userKeys();
     const clock = new Clock();
     const fake = fakeEcs();
-    const api = createApiHandler({ roster: ROSTER, logger: silentLogger(), lifecycle: lifecycleDeps(dynamo, fake.ecs, clock), records: recordDeps(dynamo, clock, keys.sealer) });
+    const api = createApiHandler({ auth: AUTH, logger: silentLogger(), lifecycle: lifecycleDeps(dynamo, fake.ecs, clock), records: recordDeps(dynamo, clock, keys.sealer) });
     const result = await api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: { agentId: 'sales' }, body: { text: CANARY } }));
     expect(result.statusCode).toBe(202);
 
@@ -48,7 +64,7 @@ describe('sealed message text', () => {
 
     // The runtime of alice/sales holds its user's key ARN (task definition) and opens its own inbox.
     const runtimeSealer = new RecordSealer(keys.kms.client, async () => keys.keyArnOf('alice'));
-    const inbox = new InboxTable(dynamo.doc, dynamo.tables.inbox, pairKey('alice', 'sales'), (sealed) =>
+    const inbox = new InboxTable(relayFor(pairKey('alice', 'sales')), (sealed) =>
       runtimeSealer.open({ userId: 'alice', agentId: 'sales', record: 'inbox.body' }, sealed),
     );
     const row = await inbox.next(undefined);
@@ -56,9 +72,9 @@ describe('sealed message text', () => {
     expect(row?.unreadable).toBeUndefined();
 
     // The same ciphertext copied into alice/finance's inbox is not finance's to open.
-    const stored = (await new InboxTable(dynamo.doc, dynamo.tables.inbox, pairKey('alice', 'sales'), async (s) => String(s)).next(undefined))!;
+    const stored = (await new InboxTable(relayFor(pairKey('alice', 'sales')), async (s) => String(s)).next(undefined))!;
     await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.inbox, Item: { ...stored, pk: pairKey('alice', 'finance') } }));
-    const finance = new InboxTable(dynamo.doc, dynamo.tables.inbox, pairKey('alice', 'finance'), (sealed) =>
+    const finance = new InboxTable(relayFor(pairKey('alice', 'finance')), (sealed) =>
       runtimeSealer.open({ userId: 'alice', agentId: 'finance', record: 'inbox.body' }, sealed),
     );
     const copied = await finance.next(undefined);
@@ -80,7 +96,7 @@ describe('sealed message text', () => {
       }),
     );
     const runtimeSealer = new RecordSealer(keys.kms.client, async () => keys.keyArnOf('bruno'));
-    const inbox = new InboxTable(dynamo.doc, dynamo.tables.inbox, pk, (sealed) => runtimeSealer.open({ userId: 'bruno', agentId: 'writer', record: 'inbox.body' }, sealed));
+    const inbox = new InboxTable(relayFor(pk), (sealed) => runtimeSealer.open({ userId: 'bruno', agentId: 'writer', record: 'inbox.body' }, sealed));
     const first = await inbox.next(undefined);
     expect(first).toMatchObject({ requestId: 'forged-1', body: '', unreadable: expect.stringMatching(/is not sealed/) });
     await inbox.finish(first!.sk, 'failed', now);

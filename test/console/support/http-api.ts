@@ -89,7 +89,7 @@ export async function startTestApi(after?: AfterCall): Promise<TestApi> {
       secrets.push({ name: input.SecretId, value: input.SecretString });
       return {};
     });
-  const credentials = createCredentialsHandler({ auth: HARNESS_AUTH, secrets: secretsClient, deployment: 'acme', logger });
+  const credentials = createCredentialsHandler({ auth: HARNESS_AUTH, secrets: secretsClient, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, now: Date.now } });
   const calls: Array<{ routeKey: string; status: number }> = [];
   let requests = 0;
 
