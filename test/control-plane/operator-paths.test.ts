@@ -4,6 +4,7 @@ import { exampleTemplates, readTemplates, resourcesOfType } from '../support/ass
 import { minimalConfigText } from '../support/example-config';
 import { synthesize } from '../support/synth';
 import { functionOf, statementsOf } from './support/template';
+import { TABLES } from '../../runtime/shared/tables';
 
 /**
  * Template facts behind README "What an account administrator can and cannot do": the API's role is the
@@ -92,7 +93,8 @@ describe('audit trail (audit.trail)', () => {
       [
         { Field: 'eventCategory', Equals: ['Data'] },
         { Field: 'resources.type', Equals: ['AWS::DynamoDB::Table'] },
-        { Field: 'resources.ARN', Equals: ['Sessions', 'Inbox', 'Events', 'Approvals'].map((t) => ({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Tables${t}`)), 'Arn'] })) },
+        // Every control-plane table (runtime/shared/tables.ts).
+        { Field: 'resources.ARN', Equals: Object.values(TABLES).map((t) => ({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Tables${t.id}`)), 'Arn'] })) },
       ],
     ]);
     const [[, bucket]] = resourcesOfType(platform, 'AWS::S3::Bucket');

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeTasks, listStartedTasks, runPairTask, stopTask } from '../../runtime/control-plane/ecs-calls';
-import type { LaunchSettings } from '../../runtime/control-plane/env';
+import type { TaskNetwork } from '../../runtime/control-plane/env';
 import { STARTED_BY } from '../../runtime/shared/names';
 import { closeServer, listenLoopback } from '../../local/aws/json-server';
 import { localAuthorizer } from '../../local/aws/policy';
@@ -23,14 +23,8 @@ import type { LocalTaskDefinition } from '../../local/ecs/task-definitions';
 import { waitFor } from './support';
 
 const CLUSTER = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
-const LAUNCH: LaunchSettings = {
-  deployment: 'acme',
-  clusterArn: CLUSTER,
-  subnetIds: ['subnet-0a'],
-  securityGroupIds: ['sg-0a'],
-  maxTaskDurationMs: 60_000,
-  idleTimeoutMs: 60_000,
-};
+/** Where the launcher runs tasks (only the launcher function's role may RunTask). */
+const LAUNCH: TaskNetwork = { deployment: 'acme', clusterArn: CLUSTER, subnetIds: ['subnet-0a'], securityGroupIds: ['sg-0a'] };
 const definition = (userId: string, agentId: string, mode: string): LocalTaskDefinition => ({
   family: `acme-${userId}_${agentId}`,
   arn: `arn:aws:ecs:eu-west-1:111111111111:task-definition/acme-${userId}_${agentId}:1`,
@@ -111,7 +105,7 @@ const eventsOf = (arn: string) => published.filter((e) => e.detail.taskArn === a
 
 describe('ECS stand-in', () => {
   it('runs a pair task for RunTask (idempotent per client token) and stops it for StopTask', async () => {
-    const api = client(credentials.issue({ kind: 'function', name: 'api' }));
+    const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
     const reaper = client(credentials.issue({ kind: 'function', name: 'reaper' }));
     const request = { userId: 'alice', agentId: 'polite', sessionId: '00000000-0000-4000-8000-000000000001' };
     const arn = await runPairTask(api, LAUNCH, request);
@@ -155,7 +149,7 @@ describe('ECS stand-in', () => {
   });
 
   it('sends SIGTERM, then SIGKILL to every process group of the task after the stop timeout', async () => {
-    const api = client(credentials.issue({ kind: 'function', name: 'api' }));
+    const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
     const arn = await runPairTask(api, LAUNCH, { userId: 'alice', agentId: 'stubborn', sessionId: '00000000-0000-4000-8000-000000000002' });
     const tool = await waitFor(() => launcher.tools.get(arn), 10_000, 'the tool process');
     // The stand-in records the task's process groups every second.
@@ -194,7 +188,7 @@ describe('ECS stand-in', () => {
     });
     await expect(run(client({ accessKeyId: agentKeys.accessKeyId, secretAccessKey: 'forged' }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
     await expect(run(client({ accessKeyId: 'ASIAUNKNOWNKEY000000', secretAccessKey: 'x' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
-    const api = client(credentials.issue({ kind: 'function', name: 'api' }));
+    const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
     await expect(run(api, { cluster: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other' })).rejects.toMatchObject({ name: 'ClusterNotFoundException' });
     await expect(run(api, { overrides: { containerOverrides: [{ name: 'agent', environment: [{ name: 'X', value: 'y' }] }] } })).rejects.toMatchObject({
       name: 'InvalidParameterException',
@@ -204,7 +198,7 @@ describe('ECS stand-in', () => {
   });
 
   it('serves each task its own metadata (task ARN) at ECS_CONTAINER_METADATA_URI_V4', async () => {
-    const api = client(credentials.issue({ kind: 'function', name: 'api' }));
+    const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
     const arn = await runPairTask(api, LAUNCH, { userId: 'alice', agentId: 'polite', sessionId: '00000000-0000-4000-8000-000000000004' });
     const task = cluster.find(arn)!;
     const response = await fetch(`${endpoint}/v4/${task.metadataToken}/task`);

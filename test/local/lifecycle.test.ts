@@ -13,11 +13,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator, type TokenVerifier } from '../../runtime/control-plane/auth';
+import { inProcessLauncher } from '../../runtime/control-plane/launcher';
 import { ensureAwake, getSession, type LifecycleDeps } from '../../runtime/control-plane/lifecycle';
+import { Roster } from '../../runtime/control-plane/roster';
+import { RoleDirectory } from '../../runtime/relay/runtime-auth';
+import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
 import { reapTick } from '../../runtime/control-plane/reaper';
 import { createTaskEventHandler } from '../../runtime/control-plane/task-events';
 import { readEvents } from '../../runtime/shared/event-log';
-import { providerSecretName } from '../../runtime/shared/names';
+import { agentRoleName, providerSecretName } from '../../runtime/shared/names';
 import { pairKey } from '../../runtime/shared/tables';
 import { closeServer, listenLoopback } from '../../local/aws/json-server';
 import { localAuthorizer } from '../../local/aws/policy';
@@ -31,6 +36,7 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import { taskDefinitions } from '../../local/ecs/task-definitions';
 import { LogSink } from '../../local/logs';
+import { startLocalRelay, type LocalRelay } from '../../local/relay';
 import { createVaultServer } from '../../local/vault/server';
 import { LocalVault } from '../../local/vault/vault';
 import { exampleConfig } from '../support/example-config';
@@ -39,7 +45,6 @@ import { waitFor } from './support';
 const config = exampleConfig();
 const CLUSTER = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
 const tables = localTableNames('acme');
-const RELAY_URL = 'ws://127.0.0.1:1/runtime';
 const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 let dir: string;
 let dynamo: LocalDynamo;
@@ -49,6 +54,7 @@ let bus: TaskEventBus;
 let deps: LifecycleDeps;
 let doc: DynamoDBDocumentClient;
 let logs: LogSink;
+let relay: LocalRelay;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'cubicle-lifecycle-'));
@@ -59,9 +65,21 @@ beforeAll(async () => {
   const vaultServer = createVaultServer(vault, credentials, localAuthorizer('acme'));
   const endpoints = { vault: await listenLoopback(vaultServer), ecs: '' };
   logs = new LogSink(path.join(dir, 'logs'), false);
+  const keys = credentials.issue({ kind: 'function', name: 'reaper' });
+  doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'eu-west-1', credentials: keys }), { marshallOptions: { removeUndefinedValues: true } });
+  // The runtime relay the supervisors talk to (devices are not part of this test: no token verifies).
+  const roster = new Roster(rosterDirectory(config));
+  const noDevices: TokenVerifier = { verify: async () => Promise.reject(new Error('no devices here')) };
+  relay = await startLocalRelay({
+    doc,
+    tables,
+    auth: new Authenticator(noDevices, roster),
+    roles: new RoleDirectory('acme', roster, '111111111111'),
+    accountId: '111111111111',
+    log: logger,
+  });
   const launcher = new AgentProcessLauncher({
     region: 'eu-west-1',
-    dynamodbEndpoint: dynamo.endpoint,
     vaultEndpoint: endpoints.vault,
     get ecsEndpoint() {
       return endpoints.ecs;
@@ -69,34 +87,44 @@ beforeAll(async () => {
     workspaces: path.join(dir, 'workspaces'),
     realProviders: false,
     credentials,
+    admit: (task, definition, taskKeys) =>
+      relay.iam.register({ ...taskKeys, arn: `arn:aws:sts::111111111111:assumed-role/${agentRoleName('acme', definition.userId, definition.agentId)}/${task.taskArn.split('/').pop()}` }),
     logs,
     tuning: { CUBICLE_STOP_GRACE_MS: '1000' },
   });
   bus = new TaskEventBus(taskEventPattern(CLUSTER), (_e, error) => {
     throw error;
   });
-  cluster = new LocalCluster(CLUSTER, taskDefinitions(config, (u) => vault.secretRefs(u), RELAY_URL), path.join(dir, 'ecs'), launcher, (task) =>
+  cluster = new LocalCluster(CLUSTER, taskDefinitions(config, (u) => vault.secretRefs(u), { relayUrl: relay.runtimeUrl, userKeyArn: (u) => vault.userKeyArn(u) }), path.join(dir, 'ecs'), launcher, (task) =>
     bus.publish(taskStateEvent(task, '111111111111', 'eu-west-1')),
   );
   const ecsServer = createEcsServer(cluster, credentials, localAuthorizer('acme'));
   endpoints.ecs = await listenLoopback(ecsServer);
   servers = [vaultServer, ecsServer];
 
-  const keys = credentials.issue({ kind: 'function', name: 'reaper' });
-  doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'eu-west-1', credentials: keys }), { marshallOptions: { removeUndefinedValues: true } });
+  const launcherKeys = credentials.issue({ kind: 'function', name: 'launcher' });
+  const ecs = new ECSClient({ endpoint: endpoints.ecs, region: 'eu-west-1', credentials: keys, maxAttempts: 1 });
   deps = {
     doc,
-    ecs: new ECSClient({ endpoint: endpoints.ecs, region: 'eu-west-1', credentials: keys, maxAttempts: 1 }),
+    ecs,
     sessionsTable: tables.sessions,
     eventsTable: tables.events,
     launch: {
       deployment: 'acme',
       clusterArn: CLUSTER,
-      subnetIds: ['subnet-0a'],
-      securityGroupIds: ['sg-0a'],
       maxTaskDurationMs: config.runtime.maxTaskDuration * 1000,
       idleTimeoutMs: config.runtime.idleTimeout * 1000,
     },
+    // The launcher function's code, in process, with the launcher's own credentials (only it may RunTask).
+    launcher: inProcessLauncher({
+      doc,
+      ecs: new ECSClient({ endpoint: endpoints.ecs, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }),
+      sessionsTable: tables.sessions,
+      eventsTable: tables.events,
+      network: { deployment: 'acme', clusterArn: CLUSTER, subnetIds: ['subnet-0a'], securityGroupIds: ['sg-0a'] },
+      now: Date.now,
+      log: logger,
+    }),
     now: Date.now,
     newSessionId: randomUUID,
     log: logger,
@@ -111,6 +139,7 @@ afterAll(async () => {
   await cluster.stopAll('test over', 3_000);
   await bus.drain();
   for (const s of servers) await closeServer(s);
+  await relay.close();
   await dynamo.close();
   await logs.close();
   rmSync(dir, { recursive: true, force: true });

@@ -76,7 +76,7 @@ describe('local mode matches the synthesized stacks', () => {
         tableNames: localTableNames('acme'),
         clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local',
         originSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:acme-origin-verify-AbCdEf',
-        endpoints: { dynamodb: 'http://127.0.0.1:1', ecs: 'http://127.0.0.1:2', vault: 'http://127.0.0.1:3' },
+        endpoints: { dynamodb: 'http://127.0.0.1:1', ecs: 'http://127.0.0.1:2', vault: 'http://127.0.0.1:3', lambda: 'http://127.0.0.1:5' },
         verifier: { issuer: 'http://127.0.0.1:4/local', audience: 'cubicle-local', jwksUri: 'http://127.0.0.1:4/local/jwks.json', jwks: { keys: [] } },
         home: '/tmp/home',
         keys: { accessKeyId: 'ASIA0000000000000000', secretAccessKey: 'x' },
@@ -130,10 +130,11 @@ describe('local mode matches the synthesized stacks', () => {
     const normalize = (env: Record<string, string>) =>
       Object.fromEntries(
         Object.entries(env)
-          .filter(([k]) => !Object.values(TABLES).some((t) => t.envVar === k))
+          // Where the relay and the user's key are differs by construction (a stage URL, a key ARN).
+          .filter(([k]) => k !== 'CUBICLE_RELAY_URL' && k !== 'CUBICLE_USER_KEY_ARN')
           .map(([k, v]) => [k, v.replace(/(:secret:[^"]+?)-[A-Za-z0-9]{6}(?=$|")/g, '$1-XXXXXX')]),
       );
-    const rebuilt = taskDefinitions(config, refs, 'ws://127.0.0.1:1/runtime');
+    const rebuilt = taskDefinitions(config, refs, { relayUrl: 'ws://127.0.0.1:1/runtime', userKeyArn: (u) => `arn:aws:kms:eu-west-1:111111111111:key/key-of-${u}` });
     expect([...rebuilt.keys()].sort()).toEqual([...deployed.keys()].sort());
     for (const [family, definition] of rebuilt) {
       expect(Object.keys(definition.environment).sort(), family).toEqual(Object.keys(deployed.get(family)!).sort());

@@ -106,7 +106,7 @@ describe('vault stand-in', () => {
     const writer = secrets({ kind: 'function', name: 'credentials' });
     const key = `zq-provider-${randomBytes(8).toString('hex')}`;
     await writer.send(new PutSecretValueCommand({ SecretId: providerSecretName('acme', 'alice', 'anthropic'), SecretString: key }));
-    const definition = taskDefinitions(config, (u) => vault.secretRefs(u), 'ws://127.0.0.1:1/runtime').get('acme-alice_sales')!;
+    const definition = taskDefinitions(config, (u) => vault.secretRefs(u), { relayUrl: 'ws://127.0.0.1:1/runtime', userKeyArn: (u) => vault.userKeyArn(u) }).get('acme-alice_sales')!;
     const env = AGENT_ENV_SCHEMA.parse(definition.environment);
     const loaded = await loadSecrets(secrets(agent('alice', 'sales')), env, new Redactor());
     expect(loaded.provider).toEqual({ kind: 'api-key', value: key });

@@ -211,7 +211,11 @@ describe('the supervisor\'s relay client', () => {
     const messageId = await putMessage({ ...records, now: Date.now }, task.pair, 'hello agent', 'req-m');
     await waitUntil(() => nudges.includes('inbox'), 1_000);
     expect(Date.now() - postedAt).toBeLessThan(1_000);
-    expect(await client.call({ op: 'inbox.next' })).toMatchObject({ row: { sk: messageId, body: 'hello agent' } });
+    // The body travels sealed under the user's key: the relay never holds it in plaintext, the runtime opens it.
+    const next = (await client.call({ op: 'inbox.next' })) as { row: { sk: string; body: string } };
+    expect(next.row.sk).toBe(messageId);
+    expect(next.row.body).toMatch(/^cubicle-sealed:v1:/);
+    expect(next.row.body).not.toContain('hello agent');
     expect(await client.call({ op: 'inbox.claim', messageId })).toMatchObject({ row: { state: 'running', attempts: 1 } });
     // Claimed again by the same task (a lost ack): no second attempt counted.
     expect(await client.call({ op: 'inbox.claim', messageId })).toMatchObject({ row: { attempts: 1 } });

@@ -38,7 +38,7 @@ export const auditArchive: Check = {
   id: 'audit.archive',
   claim: 8,
   title: 'Audit records are archived to an S3 bucket with Object Lock in compliance mode',
-  advisory: 'The audit archive is not built yet (issue 13 adds CloudTrail and security events); make this a gate when it is.',
+  advisory: 'The Object Lock archive of audit events (issue 14 item 3) is not built yet; make this a gate when it is.',
   run({ assembly }) {
     const buckets = assembly.resources('AWS::S3::Bucket').map((b) => ({ b, props: assembly.props(b) }));
     const locked = buckets.filter(({ props }) => props.ObjectLockEnabled === true && props.ObjectLockConfiguration?.Rule?.DefaultRetention?.Mode === 'COMPLIANCE');

@@ -1,3 +1,5 @@
+import { RECORD_SEALERS, recordSealerRoleName } from '../../../runtime/shared/names';
+import { CONTEXT_KEYS } from '../../../runtime/shared/sealed';
 import { VAULT_PLACEHOLDER } from '../../../runtime/shared/vault';
 import { IamSimulator } from '../iam-simulator';
 import { actionMatches, listOf, principalsOf, statementsOf } from '../policies';
@@ -14,10 +16,12 @@ const KEY_USE = ['kms:Decrypt', 'kms:ReEncryptFrom', 'kms:CreateGrant', 'kms:Gen
 export const userKeys: Check = {
   id: 'credentials.user-keys',
   claim: 3,
-  title: "User keys rotate, and their policies let no one but the user's agent roles (via Secrets Manager, per secret) and the credential writers use them",
+  title:
+    "User keys rotate, and their policies let no one but the user's agent roles use them for tokens (via Secrets Manager, per secret); sealed records (claim 5) only with the records' encryption context, by their own pair's role or the control plane's record sealers",
   run({ fleet, assembly }) {
     const findings: string[] = [];
     const agentArns = new Map(fleet.pairs.map((p) => [p.role.arn, p]));
+    const sealers = new Set(RECORD_SEALERS.map((fn) => `arn:aws:iam::${assembly.account}:role/${recordSealerRoleName(assembly.deployment, fn)}`));
     for (const key of fleet.userKeys) {
       const where = `user ${key.userId}'s key ${key.stack} ${key.logicalId}`;
       if (key.props.EnableKeyRotation !== true) findings.push(`${where}: rotation is off`);
@@ -32,6 +36,11 @@ export const userKeys: Check = {
         }
         const condition = (statement.Condition ?? {}) as Record<string, Record<string, unknown>>;
         const principals = [...listOf(condition.ArnEquals?.['aws:PrincipalArn']), ...listOf(condition.StringEquals?.['aws:PrincipalArn'])];
+        const recordUser = condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`];
+        if (recordUser !== undefined) {
+          findings.push(...recordStatementFindings(label, key.userId, condition, principals, agentArns, sealers));
+          continue;
+        }
         const via = listOf(condition.StringEquals?.['kms:ViaService']);
         const context = [...listOf(condition.ArnLike?.['kms:EncryptionContext:SecretARN']), ...listOf(condition.StringEquals?.['kms:EncryptionContext:SecretARN'])];
         if (principals.length === 0) findings.push(`${label} without an aws:PrincipalArn condition`);
@@ -66,6 +75,42 @@ export const userKeys: Check = {
   },
 };
 
+/**
+ * A key statement for sealed records (runtime/shared/envelope.ts): pinned to this key's user, to the records'
+ * exact context keys, and to the pair's own role (its own agent id) or the control plane's record sealers.
+ */
+function recordStatementFindings(
+  label: string,
+  keyUser: string,
+  condition: Record<string, Record<string, unknown>>,
+  principals: readonly string[],
+  agentArns: ReadonlyMap<string, { readonly userId: string; readonly agentId: string }>,
+  sealers: ReadonlySet<string>,
+): string[] {
+  const findings: string[] = [];
+  const users = listOf(condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`]);
+  const agents = listOf(condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]);
+  if (users.length !== 1 || users[0] !== keyUser) findings.push(`${label}: records of user ${users.join(', ')}, not only ${keyUser}'s`);
+  if (principals.length === 0) findings.push(`${label} without an aws:PrincipalArn condition`);
+  if (agents.length === 0) findings.push(`${label} without a kms:EncryptionContext:${CONTEXT_KEYS.agent} condition`);
+  for (const arn of principals) {
+    const pair = agentArns.get(arn);
+    if (pair) {
+      if (pair.userId !== keyUser) findings.push(`${label}: records for ${pair.userId}/${pair.agentId}, an agent of another user`);
+      else if (agents.length !== 1 || agents[0] !== pair.agentId) findings.push(`${label}: ${pair.userId}/${pair.agentId} may open records of agents ${agents.join(', ')}, not only its own`);
+      if (condition.StringLike?.['aws:userid'] === undefined) findings.push(`${label}: ${pair.userId}/${pair.agentId} is not bound by its role's unique id (aws:userid)`);
+    } else if (sealers.has(arn)) {
+      const keys = listOf(condition['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys']).sort();
+      if (keys.join(',') !== Object.values(CONTEXT_KEYS).sort().join(',') || condition.Null?.['kms:EncryptionContextKeys'] !== 'false') {
+        findings.push(`${label}: the record sealer ${arn} is not held to the records' exact encryption context keys`);
+      }
+    } else {
+      findings.push(`${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer`);
+    }
+  }
+  return findings;
+}
+
 export const secrets: Check = {
   id: 'credentials.secrets',
   claim: 3,
@@ -86,7 +131,12 @@ export const secrets: Check = {
       if (secret.resourcePolicyProps?.BlockPublicPolicy !== true) findings.push(`${where}: BlockPublicPolicy is off`);
       const statements = statementsOf([secret.resourcePolicy]).map((s) => s.statement);
       const denyRead = statements.find((s) => s.Effect === 'Deny' && principalsOf(s).includes('*') && listOf(s.Action).some((a) => actionMatches(a, 'secretsmanager:GetSecretValue')));
-      const allowed = listOf((denyRead?.Condition as any)?.ArnNotEquals?.['aws:PrincipalArn']);
+      // Readers named by role ARN, or by the role's unique id (aws:userid, so a recreated role is not one).
+      const byUserId = new Map(fleet.pairs.map((p) => [String(p.role.principal.userId ?? '').replace(/:.*$/, ':*'), p.role.arn]));
+      const allowed = [
+        ...listOf((denyRead?.Condition as any)?.ArnNotEquals?.['aws:PrincipalArn']),
+        ...listOf((denyRead?.Condition as any)?.StringNotLike?.['aws:userid']).map((id) => byUserId.get(id) ?? `the role with unique id ${id}`),
+      ];
       const expected = readers.get(secret.arn) ?? new Set<string>();
       if (!denyRead) findings.push(`${where}: its policy does not deny GetSecretValue to every other principal`);
       for (const arn of allowed) if (!expected.has(arn)) findings.push(`${where}: its policy lets ${arn} read it, but that role's task definition does not use it`);
@@ -164,7 +214,6 @@ export const launcher: Check = {
   id: 'credentials.launcher',
   claim: 3,
   title: 'Only a launcher that no internet request reaches may RunTask a pair\'s task definition',
-  advisory: 'The launcher function (issue 13) is not in every assembly yet; make this a gate once it is.',
   async run({ assembly, fleet }) {
     const simulator = new IamSimulator();
     const reachable = internetReachableRoles(assembly);
