@@ -90,10 +90,22 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     const issuer = await LocalIssuer.open(data.path('issuer'), `${url}${ISSUER_PATH}`, roster);
     const verifier: VerifierSettings = { issuer: issuer.issuer, audience: LOCAL_CLIENT_ID, jwksUri: `${issuer.issuer}/jwks.json`, jwks: issuer.jwks() };
 
+    // DynamoDB Streams stand-in in front of dynalite: every local writer's Events and Inbox rows reach the
+    // relay's fan-out (set once the relay is up; nothing writes before that).
+    let fanout: ReturnType<typeof streamTargets> | undefined;
+    const fanoutError = (error: unknown) => logs.line('relay fan-out failed', { error: (error as Error).message });
+    const streams = await startStreamProxy(dynamo.endpoint, {
+      eventsTable: tableNames.events,
+      inboxTable: tableNames.inbox,
+      onEvents: async (rows) => fanout?.onEvents(rows),
+      onInbox: async (pairs) => fanout?.onInbox(pairs),
+      onError: fanoutError,
+    });
+    cleanup.push(() => streams.close());
+
     // The relay in this process: the same device, runtime and fan-out handlers, on the local ws adapter.
-    // Its DynamoDB client goes through the streams stand-in like every other writer.
     const relayDoc = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: dynamo.endpoint, region: config.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      new DynamoDBClient({ endpoint: streams.endpoint, region: config.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
       { marshallOptions: { removeUndefinedValues: true } },
     );
     const relay = await startLocalRelay({
@@ -104,12 +116,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
       accountId: config.account,
       attachStream: false,
       log: relayLog(logs),
-      onFanoutError: (error) => logs.line('relay fan-out failed', { error: (error as Error).message }),
+      onFanoutError: fanoutError,
     });
     cleanup.push(() => relay.close());
-    const streams = await startStreamProxy(dynamo.endpoint, streamTargets(relay.fanout, tableNames, (error) => logs.line('relay fan-out failed', { error: (error as Error).message })));
-    cleanup.push(() => streams.close());
-    relayDoc.config.endpoint = async () => new URL(streams.endpoint) as never;
+    fanout = streamTargets(relay.fanout, tableNames, fanoutError);
 
     const clusterArn = `arn:aws:ecs:${config.region}:${config.account}:cluster/${config.name}-local`;
     const bus = new TaskEventBus(taskEventPattern(clusterArn), (event, error) =>

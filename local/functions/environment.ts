@@ -73,6 +73,7 @@ export function localFunctionEnvironment(name: FunctionName, input: FunctionEnvi
     [ENV.maxTaskDurationMs]: String(config.runtime.maxTaskDuration * 1000),
     [ENV.idleTimeoutMs]: String(config.runtime.idleTimeout * 1000),
     [ENV.launcherFunction]: localLauncherName(config.name),
+    ...verifierEnvironment(input.verifier),
     [ORIGIN_VERIFY_SECRET_ENV]: input.originSecretArn,
   };
   for (const [table, spec] of Object.entries(TABLES)) values[spec.envVar] = input.tableNames[table as TableName];
@@ -95,6 +96,5 @@ export function localFunctionEnvironment(name: FunctionName, input: FunctionEnvi
     POWERTOOLS_LOG_LEVEL: input.verbose ? 'DEBUG' : 'INFO',
     POWERTOOLS_TRACE_ENABLED: 'false',
     ...functionEnvironment(name, values),
-    ...verifierEnvironment(input.verifier),
   };
 }

@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import type * as z from 'zod/mini';
+import { TOKEN_ENV_SCHEMA } from '../../runtime/control-plane/auth';
 import { API_ENV, CREDENTIALS_ENV, LAUNCHER_ENV, LIFECYCLE_ENV } from '../../runtime/control-plane/env';
 import { ORIGIN_ENV } from '../../runtime/control-plane/handlers/origin';
 import type { FunctionName } from '../aws/principals';
@@ -23,8 +24,8 @@ export interface LocalFunction {
 export const REAPER_INTERVAL_MS = 60_000;
 
 export const LOCAL_FUNCTIONS: Readonly<Record<FunctionName, LocalFunction>> = {
-  api: { timeoutMs: 30_000, env: [API_ENV, ORIGIN_ENV] },
-  credentials: { timeoutMs: 30_000, env: [CREDENTIALS_ENV, ORIGIN_ENV] },
+  api: { timeoutMs: 30_000, env: [API_ENV, ORIGIN_ENV, TOKEN_ENV_SCHEMA] },
+  credentials: { timeoutMs: 30_000, env: [CREDENTIALS_ENV, ORIGIN_ENV, TOKEN_ENV_SCHEMA] },
   'task-events': { timeoutMs: 30_000, env: [LIFECYCLE_ENV] },
   reaper: { timeoutMs: 55_000, env: [LIFECYCLE_ENV] },
   launcher: { timeoutMs: 30_000, env: [LAUNCHER_ENV] },

@@ -33,8 +33,8 @@ describe('npm start: bad input', () => {
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toMatch(new RegExp(`^Invalid Cubicle config ${file.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}: \\d+ problems\\n`));
-    expect(stderr).toContain('  users[0].id:');
-    expect(stderr).toContain('  users[0].agents[0].provider:');
+    expect(stderr).toContain('  users[0] (Alice).id:');
+    expect(stderr).toContain('  users[0] (Alice).agents[0] (sales).provider:');
     noStack(stderr);
   });
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { call, events, filesUnder, processesUnder, startLocalProcess, stillAlive, tokenFor, waitForEvent, type LocalProcess } from './support';
+import { call, events, filesUnder, processesUnder, relayDevice, startLocalProcess, stillAlive, tokenFor, waitFor, waitForEvent, type LocalProcess } from './support';
 
 const data = mkdtempSync(path.join(tmpdir(), 'cubicle-e2e-'));
 /** Shaped like no known token, so only the vault's encryption can keep it off the disk. */
@@ -38,10 +38,31 @@ describe('local mode, end to end', () => {
     expect(stored.status).toBe(204);
     expect((await call(base, 'PUT', '/v1/connections/crm/credential', alice, { value: `${CANARY}-crm` })).status).toBe(204);
 
+    // Alice's device on the relay (same origin, token as a subprotocol) sees the reply pushed live; a
+    // token in the URL is refused, and bruno's device gets no more of alice's agent than an unknown one.
+    const device = await relayDevice(base, alice);
+    device.send({ type: 'subscribe', agentId: 'sales' });
+    await expect(relayDevice(base, 'x', `/v1/relay?token=${alice}`)).rejects.toThrow(/relay answered 4\d\d/);
+    const brunoDevice = await relayDevice(base, bruno);
+    brunoDevice.send({ type: 'subscribe', agentId: 'sales' });
+    brunoDevice.send({ type: 'subscribe', agentId: 'no-such-agent' });
+    const errors = await waitFor(() => (brunoDevice.frames.filter((f) => f.type === 'error').length === 2 ? brunoDevice.frames : undefined), 10_000, "bruno's two refusals");
+    expect(errors[0]).toEqual(errors[1]);
+
     const sent = await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'hello' });
     expect(sent.status).toBe(202);
     expect(sent.body.outcome).toBe('started');
-    await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'echo: hello');
+    const pushed = await waitFor(
+      () => device.frames.find((f) => f.type === 'event' && (f.event as { type: string; data: { text?: string } }).type === 'reply' && (f.event as { data: { text?: string } }).data.text === 'echo: hello'),
+      30_000,
+      'echo: hello over the relay',
+    );
+    expect(pushed.agentId).toBe('sales');
+    const seqs = device.frames.filter((f) => f.type === 'event').map((f) => f.seq as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(brunoDevice.frames.filter((f) => f.type === 'event')).toEqual([]);
+    device.close();
+    brunoDevice.close();
 
     // An outbound call to a host of the agent's connection waits for the employee.
     await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'fetch https://acme.my.salesforce.com/accounts' });
@@ -88,11 +109,11 @@ describe('local mode, end to end', () => {
 
     const before = processesUnder(running!.child.pid!);
     const commands = before.map((p) => p.cmd).join('\n');
-    // The supervisor, the stand-in CLI and its hook (waiting for the approval), and the four functions.
+    // The supervisor, the stand-in CLI and its hook (waiting for the approval), and the five functions.
     expect(commands).toContain('runtime/agent/dist/entrypoint.cjs');
     expect(commands).toContain('stand-in.cjs claude');
     expect(commands).toContain('guard-hook.cjs claude');
-    expect(before.filter((p) => p.cmd.includes('host/index.js'))).toHaveLength(4);
+    expect(before.filter((p) => p.cmd.includes('host/index.js'))).toHaveLength(5);
 
     // npm exits on the signal (by the signal); what matters is that everything under it is gone.
     await running!.interrupt();

@@ -163,7 +163,7 @@ describe('ECS stand-in', () => {
   });
 
   it('kills what a task left behind when its process exits by itself', async () => {
-    const api = client(credentials.issue({ kind: 'function', name: 'task-events' }));
+    const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
     const arn = await runPairTask(api, LAUNCH, { userId: 'alice', agentId: 'crash', sessionId: '00000000-0000-4000-8000-000000000003' });
     const tool = await waitFor(() => launcher.tools.get(arn), 10_000, 'the tool process');
     await waitFor(() => eventsOf(arn).some((e) => e.detail.lastStatus === 'STOPPED'), 10_000, 'STOPPED');

@@ -10,7 +10,7 @@ import { AGENT_CONTAINER_NAME } from '../../lib/constructs/agent-cell';
 import { vaultSecrets } from '../../lib/fleet/vault-secrets';
 import { REAPER_TIMEOUT } from '../../lib/constructs/lifecycle-functions';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { FUNCTION_GRANTS, FUNCTION_KMS_GRANTS } from '../../local/aws/policy';
+import { FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS } from '../../local/aws/policy';
 import { FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
 import { createTableInput, localTableNames } from '../../local/dynamo/tables';
 import { taskEventPattern } from '../../local/ecs/events';
@@ -28,12 +28,24 @@ const controlPlane = templates.get('acme-ControlPlane')!;
 const resolver = new CfnResolver(templates, { account: config.account, regionOf: (s) => (s.endsWith('-Edge') || s.endsWith('-EdgeLogs') ? 'us-east-1' : config.region) });
 
 /** The example's control-plane functions by handler name (POWERTOOLS_SERVICE_NAME is `cubicle-<handler>`). */
+/**
+ * Deployed functions local mode does not host in processes of their own: the relay's three run in local
+ * mode's own process (local/relay/, the same handler code), and the directory sync keeps a Cognito pool
+ * in step with the roster, which local mode's own issuer reads directly.
+ */
+const NOT_HOSTED = ['directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime'];
+
 function deployedFunctions(): Map<FunctionName, TemplateJson['Resources'][string]> {
   const out = new Map<FunctionName, TemplateJson['Resources'][string]>();
+  const other: string[] = [];
   for (const [, fn] of resourcesOfType(controlPlane, 'AWS::Lambda::Function')) {
     const service = fn.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME as string | undefined;
-    if (service?.startsWith('cubicle-')) out.set(service.slice('cubicle-'.length) as FunctionName, fn);
+    if (!service?.startsWith('cubicle-')) continue;
+    const name = service.slice('cubicle-'.length);
+    if ((FUNCTION_NAMES as readonly string[]).includes(name)) out.set(name as FunctionName, fn);
+    else other.push(name);
   }
+  expect(other.sort()).toEqual(NOT_HOSTED);
   return out;
 }
 
@@ -83,23 +95,35 @@ describe('local mode matches the synthesized stacks', () => {
         verbose: false,
       });
       for (const variable of Object.keys(fn.Properties.Environment.Variables)) expect(local, `${name}: ${variable}`).toHaveProperty(variable);
-      const localOwn = Object.keys(local).filter((k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED)$/.test(k));
+      // TOKEN_JWKS_URI: the local issuer is an OIDC issuer on loopback; the example deploys Cognito, whose
+      // JWKS location the verifier derives from the pool.
+      const localOwn = Object.keys(local).filter((k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED|TOKEN_JWKS_URI)$/.test(k));
       expect(localOwn.sort(), name).toEqual(Object.keys(fn.Properties.Environment.Variables).sort());
       expect(LOCAL_FUNCTIONS[name].timeoutMs, name).toBe(fn.Properties.Timeout * 1000);
     }
     expect(LOCAL_FUNCTIONS.reaper.timeoutMs).toBe(REAPER_TIMEOUT.toMilliseconds());
   });
 
-  it('lets each function do on ECS and Secrets Manager what its role allows, and use no KMS key directly', () => {
-    for (const [name, fn] of deployedFunctions()) {
+  it('lets each function do on ECS, Secrets Manager, KMS and Lambda what its role allows', () => {
+    const functions = deployedFunctions();
+    const arnOf = new Map([...functions].map(([name, fn]) => [name, fn]));
+    for (const [name, fn] of functions) {
       const { actions, kmsStatements } = roleActions(fn);
       // ecs:TagResource is allowed only with ecs:CreateAction = RunTask: tagging is part of RunTask here.
       const deployed = [...actions].filter((a) => /^(ecs|secretsmanager):/.test(a) && a !== 'ecs:TagResource').sort();
       expect([...FUNCTION_GRANTS[name]].sort(), name).toEqual(deployed);
-      // Every KMS grant of a function is through a service (DynamoDB, Secrets Manager), none direct.
-      for (const statement of kmsStatements) expect(statement.Condition?.StringEquals?.['kms:ViaService'], `${name}: ${JSON.stringify(statement)}`).toBeDefined();
-      expect(FUNCTION_KMS_GRANTS[name]).toEqual([]);
+      // KMS: through a service (DynamoDB, Secrets Manager), or directly on sealed records (the record sealers).
+      const direct = kmsStatements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === undefined);
+      for (const statement of direct) {
+        const recordsOnly = statement.Condition?.['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys'] !== undefined;
+        if (!recordsOnly) expect([].concat(statement.Action), `${name}: ${JSON.stringify(statement)}`).toEqual(['kms:DescribeKey']);
+      }
+      expect([...FUNCTION_KMS_GRANTS[name]].sort(), name).toEqual([...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort());
+      // Which functions each may invoke (the launcher's callers).
+      const invokes = [...actions].includes('lambda:InvokeFunction') ? ['launcher'] : [];
+      expect([...FUNCTION_INVOKE_GRANTS[name]], name).toEqual(invokes);
     }
+    expect(arnOf.get('launcher')).toBeDefined();
   });
 
   it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {

@@ -135,3 +135,24 @@ export function filesUnder(dir: string): string[] {
     return entry.isDirectory() ? filesUnder(full) : entry.isFile() ? [full] : [];
   });
 }
+
+/** A device on the relay, as the console and the CLI connect: subprotocols `cubicle.v1` and `bearer.<JWT>`. */
+export interface Device {
+  readonly frames: Record<string, unknown>[];
+  send(frame: Record<string, unknown>): void;
+  close(): void;
+}
+
+export async function relayDevice(base: string, token: string, path = '/v1/relay'): Promise<Device> {
+  const { WebSocket } = await import('ws');
+  const socket = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`, ['cubicle.v1', `bearer.${token}`]);
+  const frames: Record<string, unknown>[] = [];
+  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`relay answered ${res.statusCode}`)));
+    socket.once('error', reject);
+  });
+  if (socket.protocol !== 'cubicle.v1') throw new Error(`relay selected ${socket.protocol}`);
+  return { frames, send: (frame) => socket.send(JSON.stringify(frame)), close: () => socket.close() };
+}
