@@ -27,7 +27,7 @@ export interface SecurityEventRule {
 
 /**
  * What an account administrator can still do and Cubicle cannot prevent inside one account, raised as
- * security events the moment CloudTrail records it (isolation claim 3; README "What an account
+ * security events the moment CloudTrail records it (docs/isolation-claims.md claim 3; README "What an account
  * administrator can and cannot do"): an encrypted SNS topic (output `SecurityEventsTopicArn`) receives one
  * message per matching API call. EventBridge receives "AWS API Call via CloudTrail" events only while a
  * CloudTrail trail is logging in the account and region (an organization trail counts; `audit.trail: true`

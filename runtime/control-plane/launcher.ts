@@ -1,5 +1,5 @@
 /**
- * The launcher (isolation claim 3): the only code that starts agent tasks. It runs in its own function,
+ * The launcher (docs/isolation-claims.md claim 3): the only code that starts agent tasks. It runs in its own function,
  * whose role alone holds ecs:RunTask and iam:PassRole for the pairs, and which no internet request reaches:
  * the API, task-events and reaper functions invoke it asynchronously with (user, agent, session id) and
  * nothing else. It re-reads the session row and starts a task only for a STARTING session with that id

@@ -1,5 +1,5 @@
 /**
- * Envelope encryption of the employee's words in the control-plane tables (isolation claim 5): message
+ * Envelope encryption of the employee's words in the control-plane tables (docs/isolation-claims.md claim 5): message
  * text, replies, tool and approval summaries are sealed under the user's own KMS key with the AWS
  * Encryption SDK, so an operator who can read the tables reads ciphertext. The user key's policy
  * (lib/constructs/user-vault.ts) lets only that user's agent roles and the named control-plane roles use

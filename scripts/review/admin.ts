@@ -78,7 +78,12 @@ export async function evaluateAdministrator(assembly: Assembly, fleet: FleetMode
   ]);
   await row('cannot', 4, "assume a pair's task role (`sts:AssumeRole`)", 'task roles trust only ECS tasks of this account', fleet.pairs.map((p) => ({ label: p.role.name, action: 'sts:AssumeRole', resource: p.role.arn, resourcePolicy: p.role.trust })));
 
-  await row('can', undefined, 'change a secret\'s resource policy (`secretsmanager:PutResourcePolicy`), then read it', 'the policy change comes first and CloudTrail records it: alert on PutResourcePolicy/DeleteResourcePolicy for `cubicle/*` secrets', secrets.slice(0, 50).map((s) => ({ ...s, action: 'secretsmanager:PutResourcePolicy' })));
+  await row('cannot', 3, "change or delete a secret's policy directly (`secretsmanager:PutResourcePolicy`, `DeleteResourcePolicy`)", "each secret's policy denies policy changes to every principal but CloudFormation's execution role", [
+    ...secrets.map((s) => ({ ...s, action: 'secretsmanager:PutResourcePolicy' })),
+    ...secrets.map((s) => ({ ...s, label: `${s.label} delete policy`, action: 'secretsmanager:DeleteResourcePolicy' })),
+  ]);
+
+  await row('can', undefined, "change a secret's policy through a CloudFormation deploy (`cloudformation:CreateChangeSet`), then read it", 'the deploy is the only way in: `npm run review -- --against` lists the change before it runs, CloudTrail records it and the security events topic raises `VaultSecretChanged`', assembly.stacks.filter((s) => fleet.secrets.some((x) => x.stack === s.name)).map((s) => ({ label: s.name, action: 'cloudformation:CreateChangeSet', resource: `arn:aws:cloudformation:${assembly.region}:${account}:stack/${s.name}/*` })));
   await row('can', undefined, "change a user key's policy (`kms:PutKeyPolicy`), then decrypt", 'the account root administers user keys (AWS refuses a key policy that locks the account out); CloudTrail records PutKeyPolicy', userKeys.slice(0, 50).map((k) => ({ ...k, action: 'kms:PutKeyPolicy' })));
   await row('can', undefined, 'schedule a user key\'s deletion (`kms:ScheduleKeyDeletion`)', "crypto-shredding when a user leaves (README, offboarding); 7-30 days' waiting period, cancellable", userKeys.slice(0, 50).map((k) => ({ ...k, action: 'kms:ScheduleKeyDeletion' })));
   await row('can', undefined, 'read control-plane table items (`dynamodb:GetItem`, `Scan`)', 'rows hold ids, states and event records; claim 5 keeps message text as ciphertext under the user\'s key (runtime behaviour, not visible in templates)', fleet.tables.flatMap((t) => ['dynamodb:GetItem', 'dynamodb:Scan'].map((action) => ({ label: `${t.label} ${action}`, action, resource: t.arn }))));

@@ -11,7 +11,7 @@ import { startDynamo, type TestDynamo } from './support/dynamo';
 import { AUTH, Clock, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger, userKeys } from './support/fixtures';
 
 /**
- * Message text is sealed under the user's key from the API to the runtime (isolation claim 5): a canary
+ * Message text is sealed under the user's key from the API to the runtime (docs/isolation-claims.md claim 5): a canary
  * sent through the API appears in no raw item of any table, the runtime of that pair opens it, and a row
  * an administrator writes by hand (plaintext, or sealed under a key of their own) is refused unread.
  */

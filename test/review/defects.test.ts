@@ -15,6 +15,8 @@ const ROLE_ARN = (name: string) => `arn:aws:iam::111111111111:role/cubicle/acme/
 const fleet = (t: Map<string, TemplateJson>) => t.get(FLEET)!;
 /** A control-plane table's ARN as the review resolves it (CloudFormation names tables `<stack>-<logical id>-<suffix>`). */
 const TABLE_ARN = (table: string) => `arn:aws:dynamodb:eu-west-1:111111111111:table/acme-Platform-Tables${table}*`;
+/** A secret policy names its readers by unique id (`<RoleId>:*`), as the vault writes it. */
+const uniqueIdOf = (t: Map<string, TemplateJson>, role: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [resource(fleet(t), role, 'AWS::IAM::Role').id, 'RoleId'] }, ':*']] });
 const statements = (role: TemplateJson['Resources'][string]) => role.Properties.Policies[0].PolicyDocument.Statement as any[];
 
 describe('the review fails, naming the claim, when', () => {
@@ -25,7 +27,7 @@ describe('the review fails, naming the claim, when', () => {
       // The vault and the cell both list bruno/writer as a reader of alice's Anthropic token.
       statements(role).find((s) => s.Sid === 'ReadOwnSecrets').Resource = [{ Ref: 'UserBrunoVaultProviderGoogle42393F01' }, { Ref: secret }];
       const policy = resource(fleet(t), 'UserAliceVaultProviderAnthropicPolicy').resource;
-      policy.Properties.ResourcePolicy.Statement[0].Condition.ArnNotEquals['aws:PrincipalArn'].push(ROLE_ARN('bruno_writer'));
+      policy.Properties.ResourcePolicy.Statement[0].Condition.StringNotLike['aws:userid'].push(uniqueIdOf(t, 'UserBrunoAgentWriterTaskRole'));
     });
     expect(failingClaims(review)).toContain(3);
     expect(findingsOf(review, 3, 'credentials.matrix')).toContain('bruno/writer GetSecretValue cubicle/acme/alice/provider/anthropic: expected Denied, evaluated Allowed');
@@ -43,7 +45,7 @@ describe('the review fails, naming the claim, when', () => {
     const review = await reviewWith((t) => {
       const role = resource(fleet(t), 'UserAliceAgentSalesTaskRole').resource;
       statements(role).find((s) => s.Sid === 'ReadOwnSecrets').Resource.push({ Ref: 'UserAliceVaultProviderOpenaiE4175B54' });
-      resource(fleet(t), 'UserAliceVaultProviderOpenaiPolicy').resource.Properties.ResourcePolicy.Statement[0].Condition.ArnNotEquals['aws:PrincipalArn'].push(ROLE_ARN('alice_sales'));
+      resource(fleet(t), 'UserAliceVaultProviderOpenaiPolicy').resource.Properties.ResourcePolicy.Statement[0].Condition.StringNotLike['aws:userid'].push(uniqueIdOf(t, 'UserAliceAgentSalesTaskRole'));
     });
     expect(failingClaims(review)).toEqual(expect.arrayContaining([3, 6]));
     expect(findingsOf(review, 6, 'scope.matrix')).toContain('alice/sales GetSecretValue cubicle/acme/alice/provider/openai: expected Denied, evaluated Allowed');
