@@ -44,7 +44,7 @@ const TASK_SCRIPT = `
 const { spawn } = require('node:child_process');
 const mode = process.env.MODE;
 const tool = () => { const g = spawn('sh', ['-c', 'trap "" TERM; sleep 1000'], { detached: true, stdio: 'ignore' }); process.stdout.write('tool ' + g.pid + '\\n'); };
-if (mode === 'polite') process.on('SIGTERM', () => process.exit(0));
+if (mode === 'polite') { process.on('SIGTERM', () => process.exit(0)); process.stdout.write('ready\\n'); }
 if (mode === 'stubborn') { process.on('SIGTERM', () => undefined); tool(); }
 if (mode === 'crash') { tool(); setTimeout(() => process.exit(3), 1500); }
 setInterval(() => undefined, 1000);
@@ -52,11 +52,14 @@ setInterval(() => undefined, 1000);
 
 class ScriptLauncher implements TaskLauncher {
   readonly tools = new Map<string, number>();
+  /** Tasks whose script has its SIGTERM handler in place (a loaded machine may take seconds to get there). */
+  readonly ready = new Set<string>();
   async start(task: TaskRecord, def: LocalTaskDefinition, exited: (code: number | null, signal: NodeJS.Signals | null) => void) {
     const child = spawn(process.execPath, ['-e', TASK_SCRIPT], { env: { ...def.environment, PATH: process.env.PATH }, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
     child.stdout!.on('data', (d: Buffer) => {
       const m = /tool (\d+)/.exec(d.toString());
       if (m) this.tools.set(task.taskArn, Number(m[1]));
+      if (d.toString().includes('ready')) this.ready.add(task.taskArn);
     });
     return new Promise<{ pid: number }>((resolve, reject) => {
       child.once('spawn', () => {
@@ -133,6 +136,7 @@ describe('ECS stand-in', () => {
     ]);
 
     const pid = cluster.find(arn)!.pid!;
+    await waitFor(() => launcher.ready.has(arn), 10_000, 'SIGTERM handler');
     expect(await stopTask(api, CLUSTER, arn, 'Cubicle: put to sleep by the employee')).toBe(true);
     await waitFor(() => eventsOf(arn).some((e) => e.detail.lastStatus === 'STOPPED'), 10_000, 'STOPPED');
     expect(eventsOf(arn).map((e) => e.detail.lastStatus)).toEqual(['RUNNING', 'STOPPED']);
