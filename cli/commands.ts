@@ -1,6 +1,6 @@
 /** The CLI's commands over the shared API client; each prints plain lines, or JSON with --json. */
 import { ApiClient, type AgentEvent } from '../console/src/core/api';
-import { credentialPayload, credentialTargets } from '../console/src/core/credentials';
+import { credentialPayload, credentialTargets, whoUsesIt } from '../console/src/core/credentials';
 import { describeEvent, endsMessage, relativeTime, statusText, timeLeft } from '../console/src/core/describe';
 import { CliError, EXIT } from './errors';
 import { follow } from './follow';
@@ -138,6 +138,6 @@ export async function credentialSet({ api, io, json }: Context, name: string, ki
   }
   if (target.kind === 'provider') await api.storeProviderCredential(name, payload);
   else await api.storeConnectionCredential(name, payload);
-  io.out(json ? JSON.stringify({ stored: name, kind: target.kind }) : `Stored your ${name} credential; ${target.agents.join(', ')} use it from their next start.`);
+  io.out(json ? JSON.stringify({ stored: name, kind: target.kind }) : `Stored your ${name} credential; ${whoUsesIt(target.agents)} from the next start.`);
   return EXIT.ok;
 }

@@ -29,6 +29,7 @@ import { LocalCluster } from './ecs/cluster';
 import { TaskEventBus, taskEventPattern, taskStateEvent } from './ecs/events';
 import { createEcsServer } from './ecs/server';
 import { taskDefinitions } from './ecs/task-definitions';
+import { openConsoleSite } from './front/console-site';
 import { attachFront } from './front/server';
 import { jwtAuthorizer } from './front/api-gateway';
 import { functionBundles } from './functions/bundle';
@@ -63,6 +64,8 @@ export interface LocalPlatform {
   stop(): Promise<void>;
   /** SIGKILL to every agent process, for a second Ctrl-C. */
   kill(): void;
+  /** Drops every device connection to the relay (as a network drop would); returns how many. For tests of reconnect-and-resume. */
+  dropDevices(): number;
 }
 
 export async function startLocal(options: LocalOptions): Promise<LocalPlatform> {
@@ -209,6 +212,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
 
     attachFront(front, {
       issuer,
+      console: openConsoleSite(data.path('console'), issuer.issuer),
       authorizer: jwtAuthorizer(issuer.issuer, LOCAL_CLIENT_ID, issuer.jwks()),
       account: config.account,
       invoke: async (fn, event) => (await hosts.invoke(fn, event)) as HttpResult,
@@ -226,13 +230,18 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
       stop: () =>
         (stopped ??= (async () => {
           clearInterval(reaper);
-          await closeServer(front);
+          // A server's close waits for every socket it accepted, upgraded ones too: devices (an open
+          // console tab, `cubicle tail`) are dropped here, or stopping would wait for them forever.
+          const frontClosed = closeServer(front);
+          relay.adapter.drop(RELAY_PATH);
+          await frontClosed;
           await ticking;
           await cluster.stopAll('Cubicle local mode is stopping', agentStopMs);
           await bus.drain();
           await teardown();
         })()),
       kill: () => cluster.killAll(),
+      dropDevices: () => relay.adapter.drop(RELAY_PATH),
     };
   } catch (error) {
     await teardown();

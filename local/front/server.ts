@@ -1,6 +1,7 @@
 /**
  * The one user-facing port of local mode, on 127.0.0.1 only. It plays the edge (CloudFront: the
- * origin-verify header on every API request, the security response headers, a JSON 404 outside /v1/),
+ * origin-verify header on every API request, the security response headers, the console at `/`, a JSON
+ * 404 for any other path outside /v1/),
  * API Gateway (routes, the JWT authorizer, the payload 2.0 event) and the local issuer (`/local/*`).
  *
  * A request whose Host header is not this loopback address is refused (DNS rebinding: a web page must
@@ -14,6 +15,7 @@ import { ORIGIN_VERIFY_HEADER } from '../../runtime/control-plane/origin-verify'
 import { readBody } from '../aws/json-server';
 import { handleIdentity, type LocalRequest } from '../identity/routes';
 import type { LocalIssuer } from '../identity/issuer';
+import type { ConsoleSite } from './console-site';
 import { buildEvent, matchRoute, type JwtAuthorizer, type MatchedRoute } from './api-gateway';
 
 /** API Gateway's payload limit. */
@@ -46,6 +48,8 @@ export interface FrontOptions {
   readonly invoke: (fn: MatchedRoute['fn'], event: HttpEvent) => Promise<HttpResult>;
   /** The value CloudFront sends in the origin-verify header. */
   readonly originHeaderValue: () => string;
+  /** The employee console at `/` (its page, config.json and assets). */
+  readonly console?: ConsoleSite;
   /** WebSocket upgrades at their paths (the relay mounts `/v1/relay` here). */
   readonly upgrades?: Readonly<Record<string, UpgradeHandler>>;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
@@ -90,7 +94,10 @@ async function handle(server: Server, options: FrontOptions, req: IncomingMessag
   const local: LocalRequest = { req, res, url, body, origin };
   if (await handleIdentity(options.issuer, local)) return;
 
-  if (!url.pathname.startsWith('/v1/')) return sendRaw(res, 404, EDGE_NOT_FOUND, EDGE_RESPONSE_HEADERS);
+  if (!url.pathname.startsWith('/v1/')) {
+    if (options.console?.serve(local)) return;
+    return sendRaw(res, 404, EDGE_NOT_FOUND, EDGE_RESPONSE_HEADERS);
+  }
   const route = matchRoute(req.method ?? 'GET', url.pathname);
   if (!route) return sendJson(res, 404, { message: 'Not Found' }, EDGE_RESPONSE_HEADERS);
   const claims = await options.authorizer.verify(req.headers.authorization);

@@ -19,6 +19,8 @@ export const LOCAL_CLIENT_ID = 'cubicle-local';
 /** As the default Cognito client's access and ID tokens (lib/constructs/identity.ts). */
 export const TOKEN_LIFETIME_SECONDS = 3600;
 const CODE_LIFETIME_MS = 60_000;
+/** As the default Cognito client's refresh tokens (30 days); kept in memory, so a restart signs everyone out. */
+const REFRESH_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 const ALG = 'RS256';
 
 type SigningKey = Awaited<ReturnType<typeof importJWK>>;
@@ -44,12 +46,21 @@ interface PendingCode {
 export interface TokenSet {
   readonly access_token: string;
   readonly id_token: string;
+  /** Issued with the authorization code grant only; a refresh keeps the one the client has (as Cognito). */
+  readonly refresh_token?: string;
   readonly token_type: 'Bearer';
   readonly expires_in: number;
 }
 
+interface RefreshGrant {
+  readonly userId: string;
+  readonly clientId: string;
+  readonly expiresAt: number;
+}
+
 export class LocalIssuer {
   private readonly codes = new Map<string, PendingCode>();
+  private readonly refreshTokens = new Map<string, RefreshGrant>();
 
   private constructor(
     readonly issuer: string,
@@ -134,7 +145,28 @@ export class LocalIssuer {
     if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code challenge.');
     const user = this.user(pending.userId);
     if (!user) throw new OAuthError('invalid_grant', 'The user is no longer on the roster.');
-    return this.tokens(user, pending.nonce);
+    const refreshToken = randomBytes(32).toString('base64url');
+    this.refreshTokens.set(refreshToken, { userId: user.id, clientId: pending.clientId, expiresAt: Date.now() + REFRESH_LIFETIME_MS });
+    return { ...(await this.tokens(user, pending.nonce)), refresh_token: refreshToken };
+  }
+
+  /** New access and ID tokens for a refresh token issued to the same client (RFC 6749 §6); the user must still be on the roster. */
+  async refresh(request: { refreshToken: string; clientId: string }): Promise<TokenSet> {
+    const grant = this.refreshTokens.get(request.refreshToken);
+    if (!grant || grant.expiresAt <= Date.now()) throw new OAuthError('invalid_grant', 'The refresh token is unknown, revoked or expired.');
+    if (grant.clientId !== request.clientId) throw new OAuthError('invalid_grant', 'The refresh token was issued to another client.');
+    const user = this.user(grant.userId);
+    if (!user) {
+      this.refreshTokens.delete(request.refreshToken);
+      throw new OAuthError('invalid_grant', 'The user is no longer on the roster.');
+    }
+    return this.tokens(user);
+  }
+
+  /** Revokes a refresh token (RFC 7009 §2.2: an unknown token is not an error). */
+  revoke(token: string, clientId: string): void {
+    const grant = this.refreshTokens.get(token);
+    if (grant && grant.clientId === clientId) this.refreshTokens.delete(token);
   }
 
   private sign(user: RosterUser, claims: Record<string, unknown>): Promise<string> {

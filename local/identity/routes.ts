@@ -5,7 +5,9 @@
  * - `GET /local/authorize?response_type=code&client_id&redirect_uri&code_challenge&code_challenge_method=S256&state[&nonce]`
  *   (the same list) → `POST /local/authorize` → 303 to `redirect_uri?code=…&state=…`
  * - `POST /local/token`: `{"user":"<id>"}` as JSON → `{"token":"<JWT>"}` (scripts); or the OAuth form
- *   `grant_type=authorization_code&code&redirect_uri&client_id&code_verifier` → tokens (RFC 6749 §4.1.3).
+ *   `grant_type=authorization_code&code&redirect_uri&client_id&code_verifier` → tokens with a refresh token
+ *   (RFC 6749 §4.1.3), or `grant_type=refresh_token&refresh_token&client_id` → new tokens (§6).
+ * - `POST /local/revoke`: `token&client_id` → 200 (RFC 7009), as the console and CLI call at sign-out.
  * Redirect URIs must be loopback (RFC 8252 §7.3) or this server's own origin: nothing leaves the machine.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -45,6 +47,11 @@ export async function handleIdentity(issuer: LocalIssuer, r: LocalRequest): Prom
       return authorize(issuer, r, req.method === 'GET' ? url.searchParams : form(r));
     case `POST ${ISSUER_PATH}/token`:
       return token(issuer, r);
+    case `POST ${ISSUER_PATH}/revoke`: {
+      const params = form(r);
+      issuer.revoke(params.get('token') ?? '', params.get('client_id') ?? '');
+      return sendJson(r, 200, {});
+    }
     default:
       if (url.pathname === ISSUER_PATH || url.pathname.startsWith(`${ISSUER_PATH}/`)) return sendJson(r, 404, { message: 'Not found.' });
       return false;
@@ -56,9 +63,10 @@ function discovery(issuer: LocalIssuer) {
     issuer: issuer.issuer,
     authorization_endpoint: `${issuer.issuer}/authorize`,
     token_endpoint: `${issuer.issuer}/token`,
+    revocation_endpoint: `${issuer.issuer}/revoke`,
     jwks_uri: `${issuer.issuer}/jwks.json`,
     response_types_supported: ['code'],
-    grant_types_supported: ['authorization_code'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['none'],
     subject_types_supported: ['public'],
@@ -126,7 +134,9 @@ async function token(issuer: LocalIssuer, r: LocalRequest): Promise<true> {
   }
   const params = form(r);
   try {
-    if (params.get('grant_type') !== 'authorization_code') throw new OAuthError('unsupported_grant_type', 'Only grant_type=authorization_code is supported.');
+    const grant = params.get('grant_type');
+    if (grant === 'refresh_token') return sendJson(r, 200, await issuer.refresh({ refreshToken: params.get('refresh_token') ?? '', clientId: params.get('client_id') ?? '' }));
+    if (grant !== 'authorization_code') throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
     const tokens = await issuer.redeem({
       code: params.get('code') ?? '',
       clientId: params.get('client_id') ?? '',

@@ -41,6 +41,11 @@ export interface RelayAdapter {
   managementEndpoint(path: string): string;
   /** Open connections by id (tests observe them). */
   readonly connections: ReadonlyMap<string, WebSocket>;
+  /**
+   * Closes every open connection of the API at `path` abnormally (1006 at the client), as API Gateway does
+   * at its 2-hour connection limit or a network drop; returns how many. Clients must reconnect and resume.
+   */
+  drop(path: string): number;
   /** Takes an upgrade another server received (local mode serves `/v1/relay` on its front port). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   close(): Promise<void>;
@@ -165,6 +170,11 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
     managementEndpoint: (path) => `http://127.0.0.1:${port}${path}`,
     connections: sockets,
     handleUpgrade: (req, socket, head) => void upgrade(req, socket, head),
+    drop: (path) => {
+      const dropped = [...open.values()].filter((c) => c.api.path === path);
+      for (const { socket } of dropped) socket.terminate();
+      return dropped.length;
+    },
     close: async () => {
       closing = true; // queued messages are dropped; only the invocations already running finish
       for (const { socket } of open.values()) socket.terminate();

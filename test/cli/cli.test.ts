@@ -1,7 +1,7 @@
 /**
- * The `cubicle` CLI against the real API handlers, a relay speaking the device protocol and a PKCE issuer
- * (the phase-A harness, test/console/support/harness.ts), in-process; and the committed bundle as a real
- * process. Every command, its exit code and its --json output.
+ * The `cubicle` CLI against local mode (issue 11: the real API, relay, issuer and a supervisor per agent
+ * with the stand-in provider CLI), in-process; and the committed bundle as a real process. Every
+ * command, its exit code and its --json output.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -12,15 +12,31 @@ import { buildCli, CLI_BUNDLE } from '../../cli/build';
 import { run, type RunIo } from '../../cli/cubicle';
 import { EXIT } from '../../cli/errors';
 import { sessionFile } from '../../cli/session';
-import { startHarness, type Harness } from '../console/support/harness';
+import { startLocalConsole, type LocalConsole } from '../console/support/local';
 
-let harness: Harness;
+let local: LocalConsole;
 beforeAll(async () => {
-  harness = await startHarness();
+  local = await startLocalConsole();
 });
 afterAll(async () => {
-  await harness?.close();
+  await local?.close();
 });
+
+/** An agent's start spawns its supervisor: on a loaded machine a first reply takes seconds. */
+const AGENT_MS = 45_000;
+/** A request id as API Gateway gives one (local mode: a UUID). */
+const REQUEST_ID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/** Stores a credential through the API, as setup for commands that need a running agent. */
+async function storeCredential(user: string, route: string, value: string): Promise<void> {
+  const token = await tokenOf(user);
+  const response = await fetch(`${local.origin}${route}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+  expect(response.status).toBe(204);
+}
+
+async function tokenOf(user: string): Promise<string> {
+  return ((await (await fetch(`${local.origin}/local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) })).json()) as { token: string }).token;
+}
 
 interface Ran {
   code: number;
@@ -43,8 +59,8 @@ const home = () => ({ CUBICLE_CONFIG_DIR: mkdtempSync(path.join(tmpdir(), 'cubic
 
 async function signedIn(user: string): Promise<NodeJS.ProcessEnv> {
   const env = home();
-  const login = await cubicle(env, ['login', '--url', harness.origin, '--user', user]);
-  expect(login).toEqual({ code: 0, out: [`Signed in as ${user} at ${harness.origin}.`], err: [] });
+  const login = await cubicle(env, ['login', '--url', local.origin, '--user', user]);
+  expect(login).toEqual({ code: 0, out: [`Signed in as ${user} at ${local.origin}.`], err: [] });
   return env;
 }
 
@@ -52,8 +68,8 @@ describe('login and the session file', () => {
   it('signs in with PKCE through the loopback redirect, and keeps the tokens in a file only the user can read', async () => {
     const env = home();
     const i = io(env);
-    const pending = run(['login', '--url', harness.origin, '--no-browser'], i);
-    // Play the browser: open the printed address, pick alice, follow the redirect to the loopback listener.
+    const pending = run(['login', '--url', local.origin, '--no-browser'], i);
+    // Play the browser: open the printed address, pick alice on the issuer's page, follow the redirect to the loopback listener.
     let address: string | undefined;
     for (let n = 0; n < 100 && !address; n++) {
       address = i.lines.err.join('\n').match(/https?:\/\/\S+\/local\/authorize\S+/)?.[0];
@@ -61,17 +77,19 @@ describe('login and the session file', () => {
     }
     expect(address).toBeDefined();
     const page = await (await fetch(address!)).text();
-    const link = /href="([^"]+user=alice[^"]*)"/.exec(page)![1].replace(/&amp;/g, '&');
-    const redirect = await fetch(new URL(link, harness.origin), { redirect: 'manual' });
+    expect(page).toContain('Sign in as alice (alice@');
+    const form = new URLSearchParams([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2].replace(/&#38;/g, '&')]));
+    expect(form.get('code_challenge_method')).toBe('S256');
+    form.set('user', 'alice');
+    const redirect = await fetch(`${local.origin}/local/authorize`, { method: 'POST', body: form, redirect: 'manual' });
     const callback = redirect.headers.get('location')!;
     expect(callback).toMatch(/^http:\/\/localhost:53682\/callback\?code=/);
     expect(await (await fetch(callback.replace('localhost', '127.0.0.1'))).text()).toBe('Signed in to Cubicle. You can close this tab.');
     expect(await pending).toBe(EXIT.ok);
-    expect(i.lines.out).toEqual([`Signed in as alice at ${harness.origin}.`]);
-    expect(harness.pkce.at(-1)).toEqual({ user: 'alice', verified: true });
+    expect(i.lines.out).toEqual([`Signed in as alice at ${local.origin}.`]);
     expect(statSync(sessionFile(env)).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(sessionFile(env))).mode & 0o777).toBe(0o700);
-    expect(JSON.parse(readFileSync(sessionFile(env), 'utf8')).tokens.refreshToken).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.parse(readFileSync(sessionFile(env), 'utf8')).tokens.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await cubicle(env, ['agents', '--json'])).code).toBe(EXIT.ok);
     expect(await cubicle(env, ['logout'])).toEqual({ code: 0, out: ['Signed out.'], err: [] });
     expect(await cubicle(env, ['agents'])).toEqual({ code: EXIT.auth, out: [], err: ['cubicle: You are not signed in: run "cubicle login --url <console address>".'] });
@@ -82,15 +100,19 @@ describe('commands', () => {
   let alice: NodeJS.ProcessEnv;
   beforeAll(async () => {
     alice = await signedIn('alice');
+    await storeCredential('alice', '/v1/credentials/anthropic', JSON.stringify({ kind: 'api-key', value: 'sk-ant-api03-setup' }));
+    await storeCredential('alice', '/v1/connections/crm/credential', 'crm-setup');
+    await storeCredential('alice', '/v1/credentials/openai', JSON.stringify({ kind: 'api-key', value: 'sk-openai-setup' }));
+    await storeCredential('alice', '/v1/connections/bank-feed/credential', 'bank-setup');
   });
 
   it('agents: a table, or JSON for scripts', async () => {
     const table = await cubicle(alice, ['agents']);
     expect(table.code).toBe(0);
     expect(table.out[0]).toMatch(/^AGENT\s+STATUS\s+PROVIDER\s+LAST ACTIVITY$/);
-    expect(table.out.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['sales', 'finance']);
+    expect(table.out.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['finance', 'sales']);
     const json = JSON.parse((await cubicle(alice, ['agents', '--json'])).out[0]);
-    expect(json.agents.map((a: { agentId: string; connections: string[] }) => [a.agentId, a.connections])).toEqual([['sales', ['crm']], ['finance', ['bank-feed']]]);
+    expect(json.agents.map((a: { agentId: string; connections: string[] }) => [a.agentId, a.connections])).toEqual([['finance', ['bank-feed']], ['sales', ['crm']]]);
   });
 
   it('wake and sleep say what happened', async () => {
@@ -110,14 +132,14 @@ describe('commands', () => {
   it('send with an outbound fetch: the approval shows in `approvals`, `approve` lets it through and send prints the result', async () => {
     const sending = cubicle(alice, ['send', 'sales', 'fetch https://acme.my.salesforce.com/x']);
     let listed: { approvals: Array<{ approvalId: string; agentId: string; hosts: string[] }> } = { approvals: [] };
-    for (let n = 0; n < 100 && listed.approvals.length === 0; n++) {
+    for (let n = 0; n < AGENT_MS / 50 && listed.approvals.length === 0; n++) {
       await new Promise((r) => setTimeout(r, 50));
       listed = JSON.parse((await cubicle(alice, ['approvals', '--json'])).out[0]);
     }
     const [pending] = listed.approvals;
     expect(pending).toMatchObject({ agentId: 'sales', hosts: ['acme.my.salesforce.com'] });
     const human = await cubicle(alice, ['approvals']);
-    expect(human.out[1]).toMatch(new RegExp(`^${pending.approvalId}\\s+sales\\s+WebFetch\\s+acme.my.salesforce.com\\s+\\d:\\d\\d left\\s+GET https://acme.my.salesforce.com/x$`));
+    expect(human.out[1]).toMatch(new RegExp(`^${pending.approvalId}\\s+sales\\s+WebFetch\\s+acme.my.salesforce.com\\s+\\d:\\d\\d left\\s+WebFetch https://acme.my.salesforce.com/x$`));
     expect(await cubicle(alice, ['approve', pending.approvalId])).toEqual({ code: 0, out: ['Approved: sales goes ahead.'], err: [] });
     const sent = await sending;
     expect(sent.code).toBe(0);
@@ -126,7 +148,7 @@ describe('commands', () => {
     // Decided once: a second decision is refused (409), an unknown id is not found.
     const again = await cubicle(alice, ['deny', pending.approvalId, '--agent', 'sales']);
     expect(again.code).toBe(EXIT.refused);
-    expect(again.err[0]).toMatch(/^cubicle: This approval was already approved\. \(request id: req-\d+\)$/);
+    expect(again.err[0]).toMatch(new RegExp(`^cubicle: This approval was already approved\\. \\(request id: ${REQUEST_ID}\\)$`));
     expect((await cubicle(alice, ['deny', pending.approvalId])).code).toBe(EXIT.notFound);
   });
 
@@ -136,10 +158,10 @@ describe('commands', () => {
     const tailing = run(['tail', 'finance', '--json'], i);
     await new Promise((r) => setTimeout(r, 300));
     await cubicle(alice, ['send', 'finance', 'one', '--no-wait']);
-    await until(() => i.lines.out.some((l) => l.includes('echo: one')));
-    harness.relay.dropAll();
+    await until(() => i.lines.out.some((l) => l.includes('echo: one')), AGENT_MS);
+    expect(local.platform.dropDevices()).toBeGreaterThan(0);
     await cubicle(alice, ['send', 'finance', 'two', '--no-wait']);
-    await until(() => i.lines.out.some((l) => l.includes('echo: two')));
+    await until(() => i.lines.out.some((l) => l.includes('echo: two')), AGENT_MS);
     abort.abort();
     expect(await tailing).toBe(0);
     const seqs = i.lines.out.map((l) => JSON.parse(l).seq as number);
@@ -149,11 +171,11 @@ describe('commands', () => {
 
   it('credential set reads the value from stdin, validates it with the shared schema, and never prints it', async () => {
     const stored = await cubicle(alice, ['credential', 'set', 'anthropic', '--kind', 'oauth-token'], 'sk-ant-oat01-cli\n');
-    expect(stored).toEqual({ code: 0, out: ['Stored your anthropic credential; sales use it from their next start.'], err: [] });
-    expect(harness.api.secrets.at(-1)).toEqual({ name: 'cubicle/acme/alice/provider/anthropic', value: '{"kind":"oauth-token","value":"sk-ant-oat01-cli"}' });
+    expect(stored).toEqual({ code: 0, out: ['Stored your anthropic credential; sales uses it from the next start.'], err: [] });
+    expect(local.secret('cubicle/acme/alice/provider/anthropic')).toBe('{"kind":"oauth-token","value":"sk-ant-oat01-cli"}');
     expect((await cubicle(alice, ['credential', 'set', 'crm'], 'crm-token')).code).toBe(0);
-    expect(harness.api.secrets.at(-1)).toEqual({ name: 'cubicle/acme/alice/connection/crm', value: 'crm-token' });
-    const count = harness.api.secrets.length;
+    expect(local.secret('cubicle/acme/alice/connection/crm')).toBe('crm-token');
+    const openai = local.secret('cubicle/acme/alice/provider/openai');
     const wrongKind = await cubicle(alice, ['credential', 'set', 'anthropic', '--kind', 'access-token'], 'secret-x');
     expect(wrongKind).toEqual({ code: EXIT.usage, out: [], err: ['cubicle: --kind must be one of api-key, oauth-token for anthropic.'] });
     const empty = await cubicle(alice, ['credential', 'set', 'openai'], '  \n');
@@ -162,7 +184,7 @@ describe('commands', () => {
     expect(inArgv.code).toBe(EXIT.usage);
     expect(inArgv.err[0]).toMatch(/never from the command line/);
     expect((await cubicle(alice, ['credential', 'set', 'github'], 'x')).code).toBe(EXIT.notFound);
-    expect(harness.api.secrets).toHaveLength(count);
+    expect(local.secret('cubicle/acme/alice/provider/openai')).toBe(openai);
   });
 
   it('errors are one line with the exit code: not found (another user\'s agent), usage', async () => {
@@ -170,15 +192,15 @@ describe('commands', () => {
     const theirs = await cubicle(bruno, ['send', 'sales', 'let me in', '--no-wait']);
     expect(theirs.code).toBe(EXIT.notFound);
     expect(theirs.err).toHaveLength(1);
-    expect(theirs.err[0]).toMatch(/^cubicle: Agent not found \(request id: req-\d+\)$/);
+    expect(theirs.err[0]).toMatch(new RegExp(`^cubicle: Agent not found \\(request id: ${REQUEST_ID}\\)$`));
     expect((await cubicle(bruno, ['wake'])).err).toEqual(['cubicle: missing the agent id. Run "cubicle --help".']);
     expect((await cubicle(bruno, ['agents', '--bogus'])).code).toBe(EXIT.usage);
     expect((await cubicle(bruno, ['send', 'research', 'x', '--timeout', 'soon'])).err).toEqual(['cubicle: --timeout must be a whole number, got "soon".']);
   });
 
   it('CUBICLE_TOKEN with CUBICLE_URL works without a session file', async () => {
-    const token = ((await (await fetch(`${harness.origin}/local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"bruno"}' })).json()) as { token: string }).token;
-    const listed = await cubicle({ ...home(), CUBICLE_TOKEN: token, CUBICLE_URL: harness.origin }, ['agents', '--json']);
+    const token = await tokenOf('bruno');
+    const listed = await cubicle({ ...home(), CUBICLE_TOKEN: token, CUBICLE_URL: local.origin }, ['agents', '--json']);
     expect(JSON.parse(listed.out[0]).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
   });
 });

@@ -1,17 +1,16 @@
 /// <reference lib="dom" />
 /**
  * The built console in a real headless Chromium (Debian's `chromium`, driven by playwright-core; never a
- * downloaded browser), served with its strict CSP by the phase-A harness (test/console/support/harness.ts:
- * the real API handlers, a relay speaking the device protocol, a PKCE sign-in issuer, a stand-in agent).
- * Screenshots of the main pages go to $TMPDIR/cubicle-console-screenshots.
+ * downloaded browser), served by local mode (issue 11) at its root with its strict CSP: the local issuer's
+ * sign-in page (authorization code + PKCE), the real API and relay, a real supervisor per agent with the
+ * stand-in provider CLI. Screenshots of the main pages go to $TMPDIR/cubicle-console-screenshots.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConsole, sizeReport } from '../../console/build';
-import { startHarness, type Harness } from './support/harness';
+import { startLocalConsole, type LocalConsole } from './support/local';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(tmpdir(), 'cubicle-console-screenshots');
@@ -21,21 +20,21 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
 const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
 if (!runBrowser) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
-let harness: Harness;
+let local: LocalConsole;
 let browser: Browser;
+/** The agents' first start in local mode spawns a supervisor: replies take seconds, not milliseconds. */
+const AGENT_MS = 45_000;
 
 beforeAll(async () => {
   if (!runBrowser) return;
-  const build = buildConsole(mkdtempSync(path.join(tmpdir(), 'cubicle-console-')));
-  console.log(sizeReport(build));
-  harness = await startHarness({ consoleDir: build.dir });
+  local = await startLocalConsole();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   mkdirSync(SHOTS, { recursive: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await harness?.close();
+  await local?.close();
 });
 
 interface Watched {
@@ -68,20 +67,32 @@ async function open(): Promise<Watched> {
   };
 }
 
+/** Through the console's Sign in button and the local issuer's page (authorization code + PKCE). */
 async function signIn(w: Watched, user: string): Promise<void> {
-  await w.page.goto(harness.origin);
+  await w.page.goto(local.origin);
   await w.page.getByRole('button', { name: 'Sign in' }).click();
-  await w.page.getByRole('link', { name: user, exact: true }).click();
+  await w.page.getByRole('heading', { name: 'Sign in to Cubicle (local)' }).waitFor();
+  await w.page.getByRole('button', { name: new RegExp(`^Sign in as ${user} \\(`) }).click();
   await w.page.getByRole('heading', { name: 'Your agents' }).waitFor();
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 
-describe.skipIf(!runBrowser)('the console in Chromium', () => {
+/** The console's page as an attacker who got markup into it would have it served: same headers, an inline script and style added. */
+async function injectMarkup(page: Page): Promise<void> {
+  await page.route(`${local.origin}/`, async (route) => {
+    const response = await route.fetch();
+    const html = (await response.text()).replace('</head>', '<script>window.__injected = true</script><style>body { background: red }</style></head>');
+    await route.fulfill({ response, body: html });
+  });
+}
+
+describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
   it('loads under the strict CSP with no violation and no error; an injected inline script and style are blocked', async () => {
     const w = await open();
-    const response = await w.page.goto(harness.origin);
-    expect(response?.headers()['content-security-policy']).toBe(harness.csp);
+    const response = await w.page.goto(local.origin);
+    expect(response?.headers()['content-security-policy']).toBe(local.csp);
+    expect(response?.headers()).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' });
     await w.page.getByRole('button', { name: 'Sign in' }).waitFor();
     await shot(w.page, '0-sign-in');
     expect(await w.violations()).toEqual([]);
@@ -90,7 +101,8 @@ describe.skipIf(!runBrowser)('the console in Chromium', () => {
 
     // Markup injected into the page: its inline script and style never run.
     const injected = await open();
-    await injected.page.goto(`${harness.origin}/injected.html`);
+    await injectMarkup(injected.page);
+    await injected.page.goto(local.origin);
     await injected.page.getByRole('button', { name: 'Sign in' }).waitFor(); // the console itself still runs
     expect(await injected.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
     expect(await injected.page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe('rgb(255, 0, 0)');
@@ -123,30 +135,49 @@ describe.skipIf(!runBrowser)('the console in Chromium', () => {
     await w.context.close();
   });
 
-  it('alice signs in with PKCE, sends a message and sees the reply live, approves an outbound fetch and sees its result', async () => {
+  it('alice signs in, stores her credentials, sends a message and sees the reply live, approves an outbound fetch and sees its result', async () => {
     const w = await open();
     await signIn(w, 'alice');
-    expect(harness.pkce.at(-1)).toEqual({ user: 'alice', verified: true });
-    expect(w.page.url()).toBe(`${harness.origin}/#/`); // the code is gone from the address bar
+    expect(w.page.url()).toBe(`${local.origin}/#/`); // the code is gone from the address bar
     for (const id of ['sales', 'finance']) await w.page.getByRole('link', { name: id, exact: true }).waitFor();
     await shot(w.page, '1-agents');
 
+    // The agent's provider and connection credentials, as an employee stores them before the first message.
+    await w.page.getByRole('link', { name: 'Credentials' }).click();
+    const anthropic = w.page.getByRole('form', { name: /anthropic/ });
+    await anthropic.getByLabel('Kind').selectOption('oauth-token');
+    const field = anthropic.getByLabel(/for anthropic/);
+    expect(await field.getAttribute('type')).toBe('password');
+    await field.fill('sk-ant-oat01-test-value');
+    await anthropic.getByRole('button', { name: 'Save' }).click();
+    await anthropic.getByRole('status').getByText(/Saved/).waitFor();
+    expect(await field.inputValue()).toBe('');
+    expect(local.secret('cubicle/acme/alice/provider/anthropic')).toBe(JSON.stringify({ kind: 'oauth-token', value: 'sk-ant-oat01-test-value' }));
+    const crm = w.page.getByRole('form', { name: /crm/ });
+    await crm.getByLabel(/Token for crm/).fill('crm-token-from-the-console');
+    await crm.getByRole('button', { name: 'Save' }).click();
+    await crm.getByRole('status').getByText(/Saved/).waitFor();
+    expect(local.secret('cubicle/acme/alice/connection/crm')).toBe('crm-token-from-the-console');
+    expect(await w.page.content()).not.toContain('sk-ant-oat01-test-value');
+    await shot(w.page, '5-credentials');
+
+    await w.page.getByRole('link', { name: 'Agents' }).click();
     await w.page.getByRole('link', { name: 'sales', exact: true }).click();
     await w.page.getByRole('heading', { name: 'sales' }).waitFor();
     await w.page.getByText('Live', { exact: true }).waitFor();
     await w.page.getByRole('textbox', { name: 'Message' }).fill('hello there');
     await w.page.getByRole('button', { name: 'Send' }).click();
-    await w.page.getByText('echo: hello there', { exact: true }).waitFor();
+    await w.page.getByText('echo: hello there', { exact: true }).waitFor({ timeout: AGENT_MS });
 
     await w.page.getByRole('textbox', { name: 'Message' }).fill('fetch https://acme.my.salesforce.com/x');
     await w.page.getByRole('textbox', { name: 'Message' }).press('Enter');
     const region = w.page.getByRole('region', { name: 'Pending approvals' });
-    await region.getByText('acme.my.salesforce.com', { exact: true }).waitFor();
+    await region.getByText('acme.my.salesforce.com', { exact: true }).waitFor({ timeout: AGENT_MS });
     await region.getByText(/\d:\d\d left/).waitFor();
     await w.page.getByRole('link', { name: /Approvals/ }).getByText('1').waitFor(); // the badge
     await shot(w.page, '2-conversation-approval');
     await region.getByRole('button', { name: 'Approve' }).click();
-    await w.page.getByText('fetched acme.my.salesforce.com', { exact: true }).waitFor();
+    await w.page.getByText('fetched acme.my.salesforce.com', { exact: true }).waitFor({ timeout: AGENT_MS });
     await shot(w.page, '3-conversation-done');
     expect(await w.page.getByText('echo: hello there', { exact: true }).count()).toBe(1);
 
@@ -161,19 +192,21 @@ describe.skipIf(!runBrowser)('the console in Chromium', () => {
   it('reconnects after the relay drops and shows what happened meanwhile once, without a reload', async () => {
     const w = await open();
     await signIn(w, 'alice');
-    await w.page.goto(`${harness.origin}/#/agents/finance`);
+    await w.page.goto(`${local.origin}/#/agents/sales`);
     await w.page.getByText('Live', { exact: true }).waitFor();
-    harness.relay.dropAll();
+    expect(local.platform.dropDevices()).toBeGreaterThan(0);
     await w.page.getByRole('textbox', { name: 'Message' }).fill('after the drop');
     await w.page.getByRole('button', { name: 'Send' }).click();
-    await w.page.getByText('echo: after the drop', { exact: true }).waitFor();
+    await w.page.getByText('echo: after the drop', { exact: true }).waitFor({ timeout: AGENT_MS });
     await w.page.getByText('Live', { exact: true }).waitFor();
     await w.page.waitForTimeout(300);
     expect(await w.page.getByText('echo: after the drop', { exact: true }).count()).toBe(1);
+    // The history before the drop is there once too.
+    expect(await w.page.getByText('echo: hello there', { exact: true }).count()).toBe(1);
     await w.context.close();
   });
 
-  it('approvals page, credentials stored after validation and never shown again, keyboard reach, sign out', async () => {
+  it('approvals page, a credential refused before it is sent, keyboard reach, sign out', async () => {
     const w = await open();
     await signIn(w, 'alice');
     await w.page.getByRole('link', { name: /Approvals/ }).click();
@@ -181,26 +214,15 @@ describe.skipIf(!runBrowser)('the console in Chromium', () => {
     await shot(w.page, '4-approvals-empty');
 
     await w.page.getByRole('link', { name: 'Credentials' }).click();
-    const anthropic = w.page.getByRole('form', { name: /anthropic/ });
-    await anthropic.getByLabel('Kind').selectOption('oauth-token');
-    const field = anthropic.getByLabel(/for anthropic/);
-    expect(await field.getAttribute('type')).toBe('password');
-    await field.fill('sk-ant-oat01-test-value');
-    await anthropic.getByRole('button', { name: 'Save' }).click();
-    await anthropic.getByRole('status').getByText(/Saved/).waitFor();
-    expect(await field.inputValue()).toBe('');
-    expect(harness.api.secrets.at(-1)).toEqual({ name: 'cubicle/acme/alice/provider/anthropic', value: JSON.stringify({ kind: 'oauth-token', value: 'sk-ant-oat01-test-value' }) });
-    const before = harness.api.secrets.length;
-    const crm = w.page.getByRole('form', { name: /crm/ });
-    await crm.getByLabel(/Token for crm/).fill('   ');
-    await crm.getByRole('button', { name: 'Save' }).click();
-    await crm.getByRole('alert').getByText('Enter the credential: the field is empty.').waitFor();
-    expect(harness.api.secrets).toHaveLength(before); // refused before sending
-    expect(await w.page.content()).not.toContain('sk-ant-oat01-test-value');
-    await shot(w.page, '5-credentials');
+    const before = local.secret('cubicle/acme/alice/connection/bank-feed');
+    const bank = w.page.getByRole('form', { name: /bank-feed/ });
+    await bank.getByLabel(/Token for bank-feed/).fill('   ');
+    await bank.getByRole('button', { name: 'Save' }).click();
+    await bank.getByRole('alert').getByText('Enter the credential: the field is empty.').waitFor();
+    expect(local.secret('cubicle/acme/alice/connection/bank-feed')).toBe(before); // refused before sending
 
     // Every control is reachable with Tab: walk until Sign out is focused.
-    await w.page.goto(`${harness.origin}/#/agents/sales`);
+    await w.page.goto(`${local.origin}/#/agents/sales`);
     await w.page.getByRole('textbox', { name: 'Message' }).waitFor();
     const reached = new Set<string>();
     for (let i = 0; i < 40 && !reached.has('Sign out'); i++) {
@@ -219,7 +241,7 @@ describe.skipIf(!runBrowser)('the console in Chromium', () => {
     await signIn(w, 'bruno');
     await w.page.getByRole('link', { name: 'research', exact: true }).waitFor();
     expect(await w.page.getByRole('link', { name: 'sales', exact: true }).count()).toBe(0);
-    await w.page.goto(`${harness.origin}/#/agents/sales`);
+    await w.page.goto(`${local.origin}/#/agents/sales`);
     await w.page.getByRole('heading', { name: 'Not found' }).waitFor();
     await shot(w.page, '6-not-found');
     await w.context.close();

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cognitoSettings, consoleContentSecurityPolicy, connectOriginsOf, oidcSettings, parseSettings, relayUrl, type ConsoleSettings } from '../../console/settings';
 import { ApiClient, ApiError, describeError, routePath, type AgentView } from '../../console/src/core/api';
-import { credentialPayload, credentialTargets } from '../../console/src/core/credentials';
+import { credentialPayload, credentialTargets, whoUsesIt } from '../../console/src/core/credentials';
 import { describeEvent, relativeTime, statusText, timeLeft } from '../../console/src/core/describe';
 import { authorizeUrl, endpointsOf, exchangeCode, jwtClaims, refreshTokens, signOutUrl, tokensFrom } from '../../console/src/core/oauth';
 import { base64url, challengeOf, createVerifier, startPkce } from '../../console/src/core/pkce';
@@ -256,5 +256,13 @@ describe('plain language', () => {
     expect(relativeTime(new Date(now - 5 * 60_000).toISOString(), now)).toBe('5 min ago');
     expect(timeLeft(new Date(now + 65_000).toISOString(), now)).toBe('1:05 left');
     expect(timeLeft(new Date(now - 1).toISOString(), now)).toBe('expired');
+  });
+});
+
+describe('who uses a stored credential', () => {
+  it('reads as a sentence for one, two and three agents', () => {
+    expect(whoUsesIt(['sales'])).toBe('sales uses it');
+    expect(whoUsesIt(['sales', 'finance'])).toBe('sales and finance use it');
+    expect(whoUsesIt(['a', 'b', 'c'])).toBe('a, b and c use it');
   });
 });

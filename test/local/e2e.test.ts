@@ -115,8 +115,12 @@ describe('local mode, end to end', () => {
     expect(commands).toContain('guard-hook.cjs claude');
     expect(before.filter((p) => p.cmd.includes('host/index.js'))).toHaveLength(5);
 
+    // An open console tab (a device on the relay) does not hold up stopping.
+    const tab = await relayDevice(base, alice);
+    tab.send({ type: 'subscribe', agentId: 'sales' });
     // npm exits on the signal (by the signal); what matters is that everything under it is gone.
-    await running!.interrupt();
+    await running!.interrupt(30_000);
+    tab.close();
     expect(stillAlive(before)).toEqual([]);
     expect(running!.stdout()).toMatch(/^Cubicle local: http:\/\/127\.0\.0\.1:\d+\n$/);
     expect(running!.stderr()).toBe('');

@@ -70,3 +70,9 @@ export function credentialPayload(target: Pick<CredentialTarget, 'kind' | 'name'
   }
   return payload;
 }
+
+/** "sales uses it", "sales and finance use it", "a, b and c use it": who picks up a stored credential. */
+export function whoUsesIt(agents: readonly string[]): string {
+  if (agents.length <= 1) return `${agents[0] ?? 'no agent'} uses it`;
+  return `${agents.slice(0, -1).join(', ')} and ${agents[agents.length - 1]} use it`;
+}

@@ -1,6 +1,6 @@
 /**
  * A small relay speaking the device protocol (README "Relay") over a real `ws` server, for the client's
- * tests and the console/CLI harness: selects `cubicle.v1` only when a `bearer.<token>` the test accepts
+ * tests (duplicates, drops and gaps a real relay would not produce on purpose): selects `cubicle.v1` only when a `bearer.<token>` the test accepts
  * is offered, replays a per-agent event log after `after`, then pushes appended events live. Tests can
  * drop connections, duplicate frames and leave gaps to exercise the client.
  */

@@ -3,7 +3,7 @@
  * runtime's own schema before it is sent, cleared after, and never shown again (the API never returns it).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { credentialPayload, credentialTargets, KIND_LABELS, type CredentialTarget } from '../../core/credentials';
+import { credentialPayload, credentialTargets, KIND_LABELS, whoUsesIt, type CredentialTarget } from '../../core/credentials';
 import type { Store } from '../store';
 
 export function CredentialsPage({ store }: { store: Store }) {
@@ -52,7 +52,7 @@ function CredentialForm({ store, target }: { store: Store; target: CredentialTar
       if (target.kind === 'provider') await store.api.storeProviderCredential(target.name, payload);
       else await store.api.storeConnectionCredential(target.name, payload);
       setValue('');
-      setResult({ tone: 'ok', text: `Saved. ${target.agents.join(', ')} will use it from their next start.` });
+      setResult({ tone: 'ok', text: `Saved. ${whoUsesIt(target.agents)} from the next start.` });
     } catch (error) {
       setResult({ tone: 'error', text: store.describe(error) });
     } finally {
