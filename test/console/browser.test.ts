@@ -95,6 +95,9 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     expect(response?.headers()).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' });
     await w.page.getByRole('button', { name: 'Sign in' }).waitFor();
     await shot(w.page, '0-sign-in');
+    // Only the console's files are served at the root, as the edge's viewer function allows.
+    for (const probe of ['/.env', '/assets/', '/wp-admin/index.html', '/console/index.html']) expect((await fetch(`${local.origin}${probe}`)).status, probe).toBe(404);
+    expect(await (await fetch(`${local.origin}/config.json`)).json()).toMatchObject({ apiUrl: '', relayUrl: '', auth: { issuer: `${local.origin}/local`, clientId: 'cubicle-local' } });
     expect(await w.violations()).toEqual([]);
     expect(w.errors).toEqual([]);
     expect(w.console.filter((l) => l.startsWith('error'))).toEqual([]);

@@ -135,6 +135,21 @@ describe('local issuer', () => {
     expect((await call(base, 'GET', '/v1/agents', tokens.access_token)).status).toBe(200);
     const idToken = JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString());
     expect(idToken).toMatchObject({ sub: 'alice', nonce: 'n-1', token_use: 'id' });
+
+    // Silent refresh: new tokens for the same client only, none after revocation (RFC 7009).
+    expect(tokens.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const refresh = (fields: Record<string, string>) => form('/local/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: LOCAL_CLIENT_ID, ...fields });
+    const refreshed: any = await (await refresh({})).json();
+    expect(refreshed).toMatchObject({ token_type: 'Bearer', expires_in: 3600 });
+    expect(refreshed.refresh_token).toBeUndefined(); // kept by the client, as with Cognito
+    expect((await call(base, 'GET', '/v1/agents', refreshed.access_token)).status).toBe(200);
+    expect(await (await refresh({ client_id: 'someone-else' })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(await (await refresh({ refresh_token: randomBytes(32).toString('base64url') })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect((await form('/local/revoke', { token: tokens.refresh_token, client_id: 'someone-else' })).status).toBe(200);
+    expect((await refresh({})).status).toBe(200); // another client cannot revoke it
+    expect((await form('/local/revoke', { token: tokens.refresh_token, client_id: LOCAL_CLIENT_ID })).status).toBe(200);
+    expect(await (await refresh({})).json()).toMatchObject({ error: 'invalid_grant', error_description: 'The refresh token is unknown, revoked or expired.' });
+    expect(await (await form('/local/token', { grant_type: 'password' })).json()).toMatchObject({ error: 'unsupported_grant_type' });
   });
 
   it('never redirects outside this machine and requires PKCE', async () => {
