@@ -67,6 +67,8 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
   const apiAt = (pathname: string) => options.apis.find((api) => api.path === pathname);
   let requests = 0;
   let closing = false;
+  /** `$disconnect` invocations still running (they write to the tables: close() waits for them). */
+  const disconnecting = new Set<Promise<unknown>>();
 
   const base = (api: LocalWebSocketApi, connectionId: string, routeKey: string, eventType: WsEvent['requestContext']['eventType']) => ({
     routeKey,
@@ -130,7 +132,10 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       ws.on('close', () => {
         open.delete(connectionId);
         sockets.delete(connectionId);
-        connection.queue = connection.queue.then(() => invoke(api, { requestContext: base(api, connectionId, '$disconnect', 'DISCONNECT') }));
+        const disconnected = connection.queue.then(() => invoke(api, { requestContext: base(api, connectionId, '$disconnect', 'DISCONNECT') }));
+        connection.queue = disconnected;
+        disconnecting.add(disconnected);
+        void disconnected.finally(() => disconnecting.delete(disconnected));
       });
     });
   }
@@ -176,9 +181,14 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       return dropped.length;
     },
     close: async () => {
-      closing = true; // queued messages are dropped; only the invocations already running finish
-      for (const { socket } of open.values()) socket.terminate();
-      await Promise.all([...open.values()].map((c) => c.queue));
+      closing = true; // queued messages are dropped; only the invocations already running and $disconnect finish
+      const connections = [...open.values()];
+      const terminated = connections.map((c) => new Promise<void>((resolve) => (c.socket.readyState === WebSocket.CLOSED ? resolve() : c.socket.once('close', () => resolve()))));
+      for (const { socket } of connections) socket.terminate();
+      await Promise.all(terminated);
+      // Each 'close' queued its $disconnect, whose handler deletes the connection's row: a caller closes its
+      // tables after this, so nothing may still be writing.
+      await Promise.all([...connections.map((c) => c.queue), ...disconnecting]);
       wss.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections(); // the management clients keep connections alive
