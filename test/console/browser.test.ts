@@ -47,7 +47,8 @@ interface Watched {
 
 /** A fresh tab that records console messages, page errors and CSP violation events. */
 async function open(): Promise<Watched> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  // Notifications allowed, as after the employee turned them on under Approvals.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, permissions: ['notifications'] });
   const page = await context.newPage();
   const consoleLines: string[] = [];
   const errors: string[] = [];
@@ -57,6 +58,16 @@ async function open(): Promise<Watched> {
     const w = window as unknown as { __violations: Array<{ directive: string; blocked: string }> };
     w.__violations = [];
     document.addEventListener('securitypolicyviolation', (e) => w.__violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }));
+    // Headless Chromium shows no notification: record what the page asks to show.
+    const Real = window.Notification;
+    const shown: Array<{ title: string; body?: string }> = [];
+    (window as unknown as { __notifications: typeof shown }).__notifications = shown;
+    window.Notification = class extends Real {
+      constructor(title: string, options?: NotificationOptions) {
+        super(title, options);
+        shown.push({ title, body: options?.body });
+      }
+    } as typeof Notification;
   });
   return {
     page,
@@ -178,6 +189,9 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     await region.getByText('acme.my.salesforce.com', { exact: true }).waitFor({ timeout: AGENT_MS });
     await region.getByText(/\d:\d\d left/).waitFor();
     await w.page.getByRole('link', { name: /Approvals/ }).getByText('1').waitFor(); // the badge
+    expect(await w.page.title()).toBe('(1) Cubicle');
+    await w.page.waitForFunction(() => (window as unknown as { __notifications: unknown[] }).__notifications.length > 0);
+    expect(await w.page.evaluate(() => (window as unknown as { __notifications: unknown[] }).__notifications)).toEqual([{ title: 'sales asks to use WebFetch', body: 'acme.my.salesforce.com' }]);
     await shot(w.page, '2-conversation-approval');
     await region.getByRole('button', { name: 'Approve' }).click();
     await w.page.getByText('fetched acme.my.salesforce.com', { exact: true }).waitFor({ timeout: AGENT_MS });
