@@ -152,15 +152,16 @@ describe('commands', () => {
     expect((await cubicle(alice, ['deny', pending.approvalId])).code).toBe(EXIT.notFound);
   });
 
+  // sales is awake from the sends above (finance was just put to sleep, and a restart on a loaded machine is slow).
   it('tail follows live over the relay and resumes after a drop: every event once, in order', async () => {
     const abort = new AbortController();
     const i = io(alice, '', abort.signal);
-    const tailing = run(['tail', 'finance', '--json'], i);
+    const tailing = run(['tail', 'sales', '--json'], i);
     await new Promise((r) => setTimeout(r, 300));
-    await cubicle(alice, ['send', 'finance', 'one', '--no-wait']);
+    await cubicle(alice, ['send', 'sales', 'one', '--no-wait']);
     await until(() => i.lines.out.some((l) => l.includes('echo: one')), AGENT_MS);
     expect(local.platform.dropDevices()).toBeGreaterThan(0);
-    await cubicle(alice, ['send', 'finance', 'two', '--no-wait']);
+    await cubicle(alice, ['send', 'sales', 'two', '--no-wait']);
     await until(() => i.lines.out.some((l) => l.includes('echo: two')), AGENT_MS);
     abort.abort();
     expect(await tailing).toBe(0);
