@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_MAX_LENGTH, ID_PATTERN, ID_RULE, NAME_MAX_LENGTH, NAME_PATTERN, NAME_RULE } from '../../runtime/shared/ids';
 import { SKILL_REF_PATTERN, SKILL_REF_RULE } from '../../runtime/shared/skills';
+import { PROVIDERS } from '../../runtime/shared/providers';
 import { parseDuration, DURATION_RULE } from './duration';
 import { regionSchema } from './regions';
 
@@ -10,11 +11,8 @@ import { regionSchema } from './regions';
  * so that every problem is reported in one run, even when some fields are malformed.
  */
 
-export const PROVIDERS = ['anthropic', 'openai', 'google', 'bedrock'] as const;
-export type Provider = (typeof PROVIDERS)[number];
-
-/** Providers whose agents need a stored credential (bedrock uses the task role instead). */
-export const PROVIDERS_WITH_SECRET: readonly Provider[] = ['anthropic', 'openai', 'google'];
+// The provider registry is the one list (runtime/shared/providers.ts).
+export { PROVIDERS, PROVIDERS_WITH_SECRET, type Provider } from '../../runtime/shared/providers';
 
 export const OUTBOUND_POLICIES = ['allow', 'confirm', 'deny'] as const;
 

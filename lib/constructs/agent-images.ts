@@ -4,20 +4,12 @@ import * as path from 'node:path';
 import { SymlinkFollowMode } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
-import type { Provider } from '../../runtime/shared/provider-credentials';
+import { cliOf, type Provider } from '../../runtime/shared/providers';
 
 export const AGENT_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'runtime', 'agent');
 
 /** The CLIs an agent image can hold (the Dockerfile's AGENT_CLI build argument). */
-export type AgentCli = 'claude' | 'codex' | 'gemini';
-
-/** Which CLI runs each provider (runtime/agent/src/providers/index.ts picks the same). */
-export const AGENT_CLI_OF_PROVIDER: Readonly<Record<Provider, AgentCli>> = {
-  anthropic: 'claude',
-  bedrock: 'claude',
-  openai: 'codex',
-  google: 'gemini',
-};
+export type { AgentCli } from '../../runtime/shared/providers';
 
 /** What decides an agent's image: its provider's CLI and its skills. */
 export interface AgentImageNeeds {
@@ -56,7 +48,7 @@ export class AgentImages extends Construct {
       for (const ref of need.skills) {
         if (!shipped.has(ref)) throw new Error(`skill ${ref} is not in ${path.join(props.directory, 'skills')} (expected <name>/<version>/SKILL.md)`);
       }
-      const cli = AGENT_CLI_OF_PROVIDER[need.provider];
+      const cli = cliOf(need.provider);
       const skills = skillSetKey(need.skills);
       const constructId = `AgentImage${cli[0].toUpperCase()}${cli.slice(1)}${skills ? `Skills${createHash('sha256').update(skills).digest('hex').slice(0, 12)}` : ''}`;
       // On the stack (not under this construct): the ids of the per-CLI images are what earlier versions used.
@@ -95,7 +87,7 @@ function skillSetKey(refs: readonly string[]): string {
 }
 
 function imageKey(need: AgentImageNeeds): string {
-  return `${AGENT_CLI_OF_PROVIDER[need.provider]}|${skillSetKey(need.skills)}`;
+  return `${cliOf(need.provider)}|${skillSetKey(need.skills)}`;
 }
 
 /** `name@version` of every `skills/<name>/<version>/SKILL.md` in the build context. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ID_PATTERN } from './ids';
 import { parseSkillRef, SKILL_REF_RULE } from './skills';
+import { PROVIDERS } from './providers';
 
 /**
  * The environment of an agent container: ids, the relay's URL and secret ARNs, never secret values.
@@ -27,7 +28,7 @@ export const AGENT_ENV_SCHEMA = z.object({
   CUBICLE_DEPLOYMENT: id,
   CUBICLE_USER_ID: id,
   CUBICLE_AGENT_ID: id,
-  CUBICLE_PROVIDER: z.enum(['anthropic', 'openai', 'google', 'bedrock']),
+  CUBICLE_PROVIDER: z.enum(PROVIDERS),
   CUBICLE_OUTBOUND_POLICY: z.enum(['allow', 'confirm', 'deny']),
   /** Comma-separated `name@version`; empty for none. */
   CUBICLE_SKILLS: z.string(),

@@ -6,28 +6,16 @@
  */
 // zod/mini: the employee console bundles this module too (full zod would add ~440 KB to the page).
 import * as z from 'zod/mini';
+import { PROVIDER_REGISTRY, PROVIDERS, type Provider } from './providers';
 
-export const PROVIDERS = ['anthropic', 'openai', 'google', 'bedrock'] as const;
-export type Provider = (typeof PROVIDERS)[number];
+export { PROVIDERS, type Provider } from './providers';
 
-/**
- * Credential kinds each provider's CLI accepts.
- * - anthropic (Claude Code): `api-key` (Console key → ANTHROPIC_API_KEY) or `oauth-token`
- *   (Claude Pro/Max subscription token from `claude setup-token` → CLAUDE_CODE_OAUTH_TOKEN).
- * - openai (Codex CLI): `api-key` (→ CODEX_API_KEY) or `access-token` (ChatGPT plan access token
- *   → CODEX_ACCESS_TOKEN).
- * - google (Gemini CLI): `api-key` (Gemini API key → GEMINI_API_KEY) or `oauth-creds` (the
- *   `oauth_creds.json` of "Login with Google", written to the CLI's ephemeral home under /tmp).
- * - bedrock (Claude Code on Amazon Bedrock): none; the task role invokes the configured models.
- */
-export const CREDENTIAL_KINDS = {
-  anthropic: ['api-key', 'oauth-token'],
-  openai: ['api-key', 'access-token'],
-  google: ['api-key', 'oauth-creds'],
-  bedrock: [],
-} as const satisfies Record<Provider, readonly string[]>;
+/** Credential kinds each provider's CLI accepts (runtime/shared/providers.ts says what each one is). */
+export const CREDENTIAL_KINDS = Object.fromEntries(PROVIDERS.map((p) => [p, PROVIDER_REGISTRY[p].credentialKinds])) as {
+  readonly [P in Provider]: (typeof PROVIDER_REGISTRY)[P]['credentialKinds'];
+};
 
-export type CredentialKind = (typeof CREDENTIAL_KINDS)[Provider][number];
+export type CredentialKind = (typeof PROVIDER_REGISTRY)[Provider]['credentialKinds'][number];
 
 export interface ProviderCredential {
   readonly kind: CredentialKind;

@@ -4,15 +4,17 @@
  * that should never be logged whoever owns them.
  */
 
+import { PROVIDER_TOKEN_SHAPES } from './providers';
+
 export const MASK = '[REDACTED]';
 
-/** Common bearer-material shapes. Kept specific enough not to eat ordinary words or ids. */
+/**
+ * Common bearer-material shapes. Kept specific enough not to eat ordinary words or ids. The providers'
+ * key and token shapes come from the provider registry (the same list masks CloudWatch logs).
+ */
 export const TOKEN_PATTERNS: readonly RegExp[] = [
-  /sk-ant-[A-Za-z0-9_-]{10,}/g, // Anthropic API keys and OAuth tokens
-  /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/g, // OpenAI keys
-  /\bAIza[0-9A-Za-z_-]{35}\b/g, // Google API keys
-  /\bya29\.[0-9A-Za-z_.-]{20,}/g, // Google OAuth access tokens
-  /\b1\/\/0[0-9A-Za-z_-]{20,}/g, // Google OAuth refresh tokens
+  ...PROVIDER_TOKEN_SHAPES.map((shape) => new RegExp(`\\b${shape.regex}`, 'g')),
+  /sk-ant-[A-Za-z0-9_-]{10,}/g, // Anthropic keys and OAuth tokens, also when shorter than a real key (test fixtures, truncated logs)
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
   /\bgh[pousr]_[A-Za-z0-9]{30,}\b/g, // GitHub tokens
   /\bgithub_pat_[A-Za-z0-9_]{30,}\b/g,

@@ -46,6 +46,10 @@ const TOKEN_SAMPLES: Record<string, string> = {
   AnthropicApiKey: `sk-ant-api03-${'a'.repeat(40)}`,
   OpenAiApiKey: `sk-proj-${'b'.repeat(40)}`,
   GoogleApiKey: `AIza${'c'.repeat(35)}`,
+  GoogleOAuthAccessToken: `ya29.${'f'.repeat(40)}`,
+  GoogleOAuthRefreshToken: `1//0${'g'.repeat(40)}`,
+  XaiApiKey: `xai-${'h'.repeat(40)}`,
+  OpenRouterApiKey: `sk-or-v1-${'0'.repeat(64)}`,
   GitHubToken: `ghp_${'d'.repeat(36)}`,
   BearerToken: `Bearer ${'e'.repeat(30)}`,
 };

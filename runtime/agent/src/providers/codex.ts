@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { providerSpec, type CodexModelProvider, type Provider } from '../../../shared/providers';
 import { asRecord, asString, parseJsonLine, type ParsedEvent, type ProviderAdapter, type RunContext, type StreamParser } from './types';
 
 /**
@@ -7,9 +8,10 @@ import { asRecord, asString, parseJsonLine, type ParsedEvent, type ProviderAdapt
  * tool call goes through the PreToolUse hook in /etc/codex/requirements.toml. Codex's hosted web
  * search cannot be hooked, so it is disabled (and pinned off in requirements.toml).
  */
-export function codexAdapter(): ProviderAdapter {
+export function codexAdapter(provider: Provider = 'openai'): ProviderAdapter {
+  const custom = providerSpec(provider).codex;
   return {
-    provider: 'openai',
+    provider,
     command: 'codex',
     skillDirectories: (home) => [path.join(home, '.codex', 'skills')],
     args: (context: RunContext) => [
@@ -20,14 +22,16 @@ export function codexAdapter(): ProviderAdapter {
       'danger-full-access',
       '-c',
       'web_search="disabled"',
+      ...(custom ? customProviderArgs(custom) : []),
       ...(context.resumeId ? ['resume', context.resumeId] : []),
       '-',
     ],
     env(context: RunContext) {
       const credential = context.credential;
-      if (!credential) throw new Error('openai needs a credential');
+      if (!credential) throw new Error(`${provider} needs a credential`);
       const env: Record<string, string> = { CODEX_HOME: path.join(context.home, '.codex') };
-      if (credential.kind === 'access-token') env.CODEX_ACCESS_TOKEN = credential.value;
+      if (custom) env[custom.envKey] = credential.value;
+      else if (credential.kind === 'access-token') env.CODEX_ACCESS_TOKEN = credential.value;
       else env.CODEX_API_KEY = credential.value;
       return env;
     },
@@ -35,6 +39,19 @@ export function codexAdapter(): ProviderAdapter {
     parser: () => new CodexParser(),
   };
 }
+
+/**
+ * Codex's config overrides (`-c key=value`, values in TOML) for a custom model provider: the provider's
+ * table, the provider and the model. The pinned Codex accepts only the Responses wire API.
+ * https://developers.openai.com/codex/config-advanced
+ */
+export function customProviderArgs(custom: CodexModelProvider): string[] {
+  const table = `{ name = ${toml(custom.name)}, base_url = ${toml(custom.baseUrl)}, env_key = ${toml(custom.envKey)}, wire_api = "responses" }`;
+  return ['-c', `model_providers.${custom.id}=${table}`, '-c', `model_provider=${toml(custom.id)}`, '-m', custom.model];
+}
+
+/** A TOML basic string (JSON's escaping is a subset TOML accepts for these values). */
+const toml = (value: string) => JSON.stringify(value);
 
 class CodexParser implements StreamParser {
   line(line: string): ParsedEvent[] {
