@@ -27,13 +27,16 @@ const FORMATS = [
   { provider: 'anthropic', cli: 'claude', fetchTool: 'WebFetch' },
   { provider: 'openai', cli: 'codex', fetchTool: 'Bash' },
   { provider: 'google', cli: 'gemini', fetchTool: 'web_fetch' },
+  // xAI and OpenRouter run Codex as a custom model provider: the same stream, hook and guard.
+  { provider: 'xai', cli: 'codex', fetchTool: 'Bash' },
+  { provider: 'openrouter', cli: 'codex', fetchTool: 'Bash' },
 ] as const;
 
 describe('stand-in provider CLI', () => {
   for (const { provider, cli, fetchTool } of FORMATS) {
-    it(`speaks ${cli}'s stream: echo, an approved fetch, a refused fetch, a file through the file tool`, async () => {
-      const p = pair(`stand-in-${cli}`);
-      const root = path.join(work.root, cli);
+    it(`${provider} speaks ${cli}'s stream: echo, an approved fetch, a refused fetch, a file through the file tool`, async () => {
+      const p = pair(`stand-in-${provider}`);
+      const root = path.join(work.root, provider);
       mkdirSync(root, { recursive: true });
       const env = agentEnv(db, p, root, {
         CUBICLE_PROVIDER: provider,
