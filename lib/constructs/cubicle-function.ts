@@ -296,6 +296,18 @@ export function bindLaunchInvoker(fn: CubicleFunction, launcher: CubicleFunction
  * own user (lib/constructs/user-vault.ts); the role's name is fixed for that (runtime/shared/names.ts).
  */
 export function bindRecordSealer(fn: CubicleFunction, deployment: string): void {
+  bindRecordKeys(fn, deployment, ['kms:Decrypt', 'kms:GenerateDataKey']);
+}
+
+/**
+ * Opening records only (the relay's device side and fan-out hand devices plaintext): Decrypt, never a data
+ * key to seal with, under the same conditions (RECORD_OPENERS in runtime/shared/names.ts).
+ */
+export function bindRecordOpener(fn: CubicleFunction, deployment: string): void {
+  bindRecordKeys(fn, deployment, ['kms:Decrypt']);
+}
+
+function bindRecordKeys(fn: CubicleFunction, deployment: string, actions: readonly string[]): void {
   const stack = Stack.of(fn);
   fn.setEnv(ENV.deployment, deployment);
   const keys = stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
@@ -303,7 +315,7 @@ export function bindRecordSealer(fn: CubicleFunction, deployment: string): void 
   fn.allow(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [keys], conditions: userKeys }));
   fn.allow(
     new iam.PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      actions: [...actions],
       resources: [keys],
       conditions: {
         ...userKeys,

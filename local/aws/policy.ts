@@ -10,12 +10,14 @@
  *   key policy's `AgentOpensOwnRecords`); no ECS.
  * - Secrets' key use goes through Secrets Manager (`kms:ViaService`), which the local vault does inside
  *   itself. Sealed records (runtime/shared/envelope.ts) use the user keys directly: the API function
- *   (a record sealer, bindRecordSealer) seals and opens any of a user's records, with the records' context.
+ *   and the runtime relay (record sealers, bindRecordSealer) seal and open any of a user's records, with the
+ *   records' context; the relay's device side and fan-out (record openers, bindRecordOpener) only open them.
+ *   The relay's functions touch no ECS, secret or function.
  * - Only the launcher runs tasks; the API, task-events and reaper functions invoke it (bindLaunchInvoker).
  */
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
 import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
-import type { FunctionName, Principal } from './principals';
+import type { FunctionName, Principal, RelayFunctionName } from './principals';
 
 export type EcsAction = 'ecs:RunTask' | 'ecs:StopTask' | 'ecs:ListTasks' | 'ecs:DescribeTasks';
 export type SecretsAction = 'secretsmanager:GetSecretValue' | 'secretsmanager:PutSecretValue';
@@ -39,6 +41,13 @@ export const FUNCTION_KMS_GRANTS: Readonly<Record<FunctionName, readonly KmsActi
   'task-events': [],
   reaper: [],
   launcher: [],
+};
+
+/** Direct KMS use of the relay's functions (they run in local mode's own process, each with its own keys). */
+export const RELAY_KMS_GRANTS: Readonly<Record<RelayFunctionName, readonly KmsAction[]>> = {
+  'relay-runtime': ['kms:DescribeKey', 'kms:Decrypt', 'kms:GenerateDataKey'],
+  'relay-device': ['kms:DescribeKey', 'kms:Decrypt'],
+  'relay-fanout': ['kms:DescribeKey', 'kms:Decrypt'],
 };
 
 /** Which functions may invoke which (the launcher's callers). */
@@ -71,6 +80,7 @@ export function localAuthorizer(deployment: string): Authorizer {
   return {
     ecs: (principal, action) => principal.kind === 'function' && FUNCTION_GRANTS[principal.name].includes(action),
     secret(principal, action, secret) {
+      if (principal.kind === 'relay') return false;
       if (principal.kind === 'agent') {
         // user-vault.ts: GetSecretValue is denied to every principal but the agent roles that read the secret.
         return action === 'secretsmanager:GetSecretValue' && secret.userId === principal.userId && secret.readerAgentIds.includes(principal.agentId);
@@ -90,7 +100,8 @@ export function localAuthorizer(deployment: string): Authorizer {
       if (principal.kind === 'agent') {
         return action === 'kms:Decrypt' && isRecord && owner === principal.userId && context[CONTEXT_KEYS.agent] === principal.agentId;
       }
-      if (!FUNCTION_KMS_GRANTS[principal.name].includes(action)) return false;
+      const grants = principal.kind === 'relay' ? RELAY_KMS_GRANTS[principal.name] : FUNCTION_KMS_GRANTS[principal.name];
+      if (!grants.includes(action)) return false;
       if (action === 'kms:DescribeKey') return owner !== undefined;
       return isRecord;
     },

@@ -22,7 +22,9 @@ export const RELAY_ENV = {
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
 const endpoint = z.string().check(z.regex(/^https?:\/\/[^\s?#]+$/, 'must be an http(s) URL without query'));
 
+/** The device and fan-out sides open sealed records: they resolve user keys by the deployment's aliases. */
 export const DEVICE_RELAY_ENV = z.object({
+  [RELAY_ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [RELAY_ENV.deviceEndpoint]: endpoint,
   [RELAY_ENV.eventsTable]: tableName,
   [RELAY_ENV.connectionsTable]: tableName,
@@ -40,6 +42,7 @@ export const RUNTIME_RELAY_ENV = z.object({
 });
 
 export const FANOUT_RELAY_ENV = z.object({
+  [RELAY_ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [RELAY_ENV.deviceEndpoint]: endpoint,
   [RELAY_ENV.runtimeEndpoint]: endpoint,
   [RELAY_ENV.inboxTable]: tableName,

@@ -54,13 +54,22 @@ export function credentialWriterRoleName(deployment: string): string {
 
 /**
  * Control-plane functions that seal and open employees' records under the user keys
- * (runtime/shared/envelope.ts). Each runs with a role of a fixed name, `<name>-<function>`, which every
- * user key's policy names (lib/fleet/principals.ts). A function that starts sealing is added here.
+ * (runtime/shared/envelope.ts): the API (messages; opens events and approvals for GET) and the runtime
+ * relay (a runtime's events and approval requests). Each runs with a role of a fixed name,
+ * `<name>-<function>`, which every user key's policy names (lib/fleet/principals.ts). A function that
+ * starts sealing is added here.
  */
-export const RECORD_SEALERS = ['api'] as const;
+export const RECORD_SEALERS = ['api', 'relay-runtime'] as const;
 export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
 
-export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction): string {
+/**
+ * Functions that only open records (Decrypt, never a data key to seal with): the relay's device side
+ * (replay after a subscribe) and its fan-out (live events), which hand devices plaintext.
+ */
+export const RECORD_OPENERS = ['relay-device', 'relay-fanout'] as const;
+export type RecordOpenerFunction = (typeof RECORD_OPENERS)[number];
+
+export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction | RecordOpenerFunction): string {
   return `${deployment}-${fn}`;
 }
 

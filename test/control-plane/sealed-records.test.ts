@@ -27,8 +27,9 @@ afterAll(async () => {
 });
 
 /** The relay's row functions for one pair's verified runtime: what the runtime's inbox frames do. */
-function relayFor(pk: string): RelayLink {
+function relayFor(pk: string, sealer: RecordSealer = userKeys().sealer): RelayLink {
   const deps = {
+    sealer,
     doc: dynamo.doc,
     sessionsTable: dynamo.tables.sessions,
     inboxTable: dynamo.tables.inbox,

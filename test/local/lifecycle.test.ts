@@ -36,7 +36,7 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import { taskDefinitions } from '../../local/ecs/task-definitions';
 import { LogSink } from '../../local/logs';
-import { startLocalRelay, type LocalRelay } from '../../local/relay';
+import { localRelaySealers, startLocalRelay, type LocalRelay } from '../../local/relay';
 import { createVaultServer } from '../../local/vault/server';
 import { LocalVault } from '../../local/vault/vault';
 import { exampleConfig } from '../support/example-config';
@@ -76,6 +76,7 @@ beforeAll(async () => {
     auth: new Authenticator(noDevices, roster),
     roles: new RoleDirectory('acme', roster, '111111111111'),
     accountId: '111111111111',
+    sealers: localRelaySealers({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', deployment: 'acme', credentials }),
     log: logger,
   });
   const launcher = new AgentProcessLauncher({

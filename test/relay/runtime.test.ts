@@ -8,7 +8,7 @@ import { agentRoleName } from '../../runtime/shared/names';
 import { newSortableId } from '../../runtime/shared/rows';
 import { ACCOUNT, recordDeps, Clock } from '../control-plane/support/fixtures';
 import { openRuntime, type RawRuntime } from './support/runtime-client';
-import { startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
+import { opened, startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
 
 /**
  * Runtimes against the real relay handlers behind the local `ws` adapter: task identity at the
@@ -118,7 +118,7 @@ describe('frames', () => {
     expect(JSON.parse(ack.body).results[0]).toEqual({ seq: 2 });
     await c.close();
     const rows = await chain(task.pair);
-    expect(rows.filter((r) => r.type === 'reply').map((r) => r.data.text)).toEqual(['first', 'second']);
+    expect((await opened(rows)).filter((r) => r.type === 'reply').map((r) => r.data.text)).toEqual(['first', 'second']);
     expect(verifyChain(rows).ok).toBe(true);
   });
 
@@ -195,7 +195,7 @@ describe('the supervisor\'s relay client', () => {
     await Promise.all(sent);
     expect(client.reconnects).toBeGreaterThanOrEqual(3);
     const rows = (await chain(task.pair)).filter((r) => r.type === 'reply');
-    expect(rows.map((r) => r.data.text)).toEqual(Array.from({ length: 1_000 }, (_, i) => `event ${i}`));
+    expect((await opened(rows)).map((r) => r.data.text)).toEqual(Array.from({ length: 1_000 }, (_, i) => `event ${i}`));
     expect(verifyChain(await chain(task.pair)).ok).toBe(true);
     await client.close();
   });

@@ -1,0 +1,18 @@
+/**
+ * The relay's record sealers in local mode: one KMS client per relay function, signed with that function's
+ * own local keys, so the vault stand-in holds each to its grant (local/aws/policy.ts RELAY_KMS_GRANTS) as
+ * the user keys' policies hold the deployed roles (the runtime side seals; device and fan-out only open).
+ */
+import { KMSClient } from '@aws-sdk/client-kms';
+import { userKeyArns } from '../../runtime/control-plane/aws/kms';
+import { RecordSealer } from '../../runtime/shared/envelope';
+import type { CredentialStore, RelayFunctionName } from '../aws/principals';
+import type { RelaySealers } from './index';
+
+export function localRelaySealers(o: { readonly vaultEndpoint: string; readonly region: string; readonly deployment: string; readonly credentials: CredentialStore }): RelaySealers {
+  const sealer = (name: RelayFunctionName) => {
+    const kms = new KMSClient({ endpoint: o.vaultEndpoint, region: o.region, credentials: o.credentials.issue({ kind: 'relay', name }), maxAttempts: 2 });
+    return new RecordSealer(kms, userKeyArns(kms, o.deployment));
+  };
+  return { runtime: sealer('relay-runtime'), device: sealer('relay-device'), fanout: sealer('relay-fanout') };
+}
