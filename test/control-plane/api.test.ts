@@ -9,6 +9,7 @@ import { Roster } from '../../runtime/control-plane/roster';
 import { EventLog, readEvents } from '../../runtime/shared/event-log';
 import { verifyChain } from '../../runtime/shared/event-chain';
 import { STARTED_BY } from '../../runtime/shared/names';
+import { sealApproval } from '../../runtime/shared/sealed-rows';
 import { newSortableId, type ApprovalRow } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
@@ -154,7 +155,8 @@ async function pendingApproval(pk: string, over: Partial<ApprovalRow> = {}): Pro
     expiresAt: clock.t + 10 * 60_000,
     ...over,
   };
-  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: row }));
+  // Stored as the relay stores it: summary and hosts sealed under the user's key.
+  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }));
   return id;
 }
 

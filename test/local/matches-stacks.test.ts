@@ -10,8 +10,8 @@ import { AGENT_CONTAINER_NAME } from '../../lib/constructs/agent-cell';
 import { vaultSecrets } from '../../lib/fleet/vault-secrets';
 import { REAPER_TIMEOUT } from '../../lib/constructs/lifecycle-functions';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS } from '../../local/aws/policy';
-import { FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
+import { FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS, RELAY_KMS_GRANTS } from '../../local/aws/policy';
+import { FUNCTION_NAMES, RELAY_FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
 import { createTableInput, localTableNames } from '../../local/dynamo/tables';
 import { taskEventPattern } from '../../local/ecs/events';
 import { CONTAINER_NAME } from '../../local/ecs/server';
@@ -124,6 +124,17 @@ describe('local mode matches the synthesized stacks', () => {
       expect([...FUNCTION_INVOKE_GRANTS[name]], name).toEqual(invokes);
     }
     expect(arnOf.get('launcher')).toBeDefined();
+  });
+
+  it('lets each relay function (run in local mode\'s own process) use the user keys directly as its role allows, and nothing else', () => {
+    for (const name of RELAY_FUNCTION_NAMES) {
+      const [, fn] = resourcesOfType(controlPlane, 'AWS::Lambda::Function').find(([, f]) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === `cubicle-${name}`)!;
+      const { actions, kmsStatements } = roleActions(fn);
+      // (The device function also reads the origin-verify secret, which local mode's front port stands in for.)
+      expect([...actions].filter((a) => /^(ecs|lambda):/.test(a) || a === 'secretsmanager:PutSecretValue'), name).toEqual([]);
+      const direct = kmsStatements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === undefined);
+      expect([...RELAY_KMS_GRANTS[name]].sort(), name).toEqual([...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort());
+    }
   });
 
   it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {

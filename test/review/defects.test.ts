@@ -70,6 +70,18 @@ describe('the review fails, naming the claim, when', () => {
     expect(findingsOf(review, 'baseline', 'baseline.wildcard-actions')).toEqual([expect.stringMatching(/UserAliceVaultKey\w+\.KeyPolicy: Allow kms:\* to arn:aws:iam::111111111111:root$/)]);
   });
 
+  it("a user key lets a record opener (the relay's device side) seal, not only open (claim 3)", async () => {
+    const review = await reviewWith((t) => {
+      const key = resource(fleet(t), 'UserAliceVaultKey', 'AWS::KMS::Key').resource;
+      key.Properties.KeyPolicy.Statement.find((s: { Sid?: string }) => s.Sid === 'RelayOpensRecordsForDevices').Action = ['kms:Decrypt', 'kms:GenerateDataKey'];
+    });
+    expect(failingClaims(review)).toContain(3);
+    expect(findingsOf(review, 3, 'credentials.user-keys')).toEqual([
+      expect.stringMatching(/statement RelayOpensRecordsForDevices allows kms:Decrypt, kms:GenerateDataKey .*: the record opener arn:aws:iam::111111111111:role\/acme-relay-device may kms:Decrypt, kms:GenerateDataKey, not only Decrypt$/),
+      expect.stringMatching(/the record opener arn:aws:iam::111111111111:role\/acme-relay-fanout may/),
+    ]);
+  });
+
   it('a stateful resource is not retained (claim 12)', async () => {
     const review = await reviewWith((t) => {
       const table = resource(t.get('acme-Platform'), 'TablesSessions', 'AWS::DynamoDB::Table').resource;
