@@ -39,7 +39,7 @@ import { LOCAL_CLIENT_ID, LocalIssuer } from './identity/issuer';
 import { ISSUER_PATH } from './identity/routes';
 import { createLambdaServer } from './lambda/server';
 import { LogSink } from './logs';
-import { localRelaySealers, startLocalRelay, streamTargets } from './relay';
+import { localRelayChainKey, localRelaySealers, startLocalRelay, streamTargets } from './relay';
 import { createVaultServer } from './vault/server';
 import { LocalVault } from './vault/vault';
 import { RELAY_PATH } from '../runtime/shared/relay-protocol';
@@ -121,6 +121,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
       accountId: config.account,
       attachStream: false,
       sealers: localRelaySealers({ vaultEndpoint, region: config.region, deployment: config.name, credentials }),
+      chain: localRelayChainKey({ vaultEndpoint, region: config.region, credentials, keyArn: vault.chainKeyArn }),
       log: relayLog(logs),
       onFanoutError: fanoutError,
     });
@@ -186,6 +187,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
           tableNames,
           clusterArn,
           originSecretArn: vault.originSecretArn,
+          chainKeyArn: vault.chainKeyArn,
           endpoints,
           verifier,
           home,

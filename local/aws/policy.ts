@@ -16,12 +16,12 @@
  * - Only the launcher runs tasks; the API, task-events and reaper functions invoke it (bindLaunchInvoker).
  */
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
-import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
+import { chainKeyAlias, secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
 import type { FunctionName, Principal, RelayFunctionName } from './principals';
 
 export type EcsAction = 'ecs:RunTask' | 'ecs:StopTask' | 'ecs:ListTasks' | 'ecs:DescribeTasks';
 export type SecretsAction = 'secretsmanager:GetSecretValue' | 'secretsmanager:PutSecretValue';
-export type KmsAction = 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:DescribeKey';
+export type KmsAction = 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:DescribeKey' | 'kms:GenerateMac' | 'kms:VerifyMac';
 export type LambdaAction = 'lambda:InvokeFunction';
 export type Action = EcsAction | SecretsAction | KmsAction | LambdaAction;
 
@@ -49,6 +49,13 @@ export const RELAY_KMS_GRANTS: Readonly<Record<RelayFunctionName, readonly KmsAc
   'relay-device': ['kms:DescribeKey', 'kms:Decrypt'],
   'relay-fanout': ['kms:DescribeKey', 'kms:Decrypt'],
 };
+
+/**
+ * Who may MAC appended events under the audit chain key (lib/constructs/audit-archive.ts: the key policy
+ * names exactly the roles of the functions that append events). No one else may use it locally: VerifyMac is
+ * for auditors, who in AWS get it through IAM.
+ */
+export const CHAIN_APPENDERS: readonly (FunctionName | RelayFunctionName)[] = ['api', 'credentials', 'task-events', 'reaper', 'launcher', 'relay-runtime'];
 
 /** Which functions may invoke which (the launcher's callers). */
 export const FUNCTION_INVOKE_GRANTS: Readonly<Record<FunctionName, readonly FunctionName[]>> = {
@@ -93,6 +100,9 @@ export function localAuthorizer(deployment: string): Authorizer {
       return !secret.originVerify && secret.name.startsWith(secretNamePrefix(deployment));
     },
     key(principal, action, key, context = {}) {
+      if (key.alias === chainKeyAlias(deployment) || action === 'kms:GenerateMac' || action === 'kms:VerifyMac') {
+        return key.alias === chainKeyAlias(deployment) && action === 'kms:GenerateMac' && principal.kind !== 'agent' && CHAIN_APPENDERS.includes(principal.name);
+      }
       const owner = userOfKey(deployment, key.alias);
       // The records' encryption context, exactly (user-vault.ts: kms:EncryptionContextKeys), for the key's own user.
       const keys = Object.keys(context).sort();

@@ -13,6 +13,7 @@ import { fanOutEvents, nudgeInbox, type FanoutDeps } from '../../runtime/relay/f
 import { managementPoster, type Poster } from '../../runtime/relay/poster';
 import type { RoleDirectory } from '../../runtime/relay/runtime-auth';
 import { createRuntimeHandler } from '../../runtime/relay/runtime-side';
+import type { ChainKey } from '../../runtime/shared/event-chain';
 import type { EventLog } from '../../runtime/shared/event-log';
 import type { DataOpener, DataSealer } from '../../runtime/shared/sealed-rows';
 import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
@@ -24,7 +25,7 @@ import { attachStreamStandIn } from './stream';
 export { startRelayAdapter, type RelayAdapter } from './adapter';
 export { IamStandIn, type LocalPrincipal } from './iam';
 export { attachStreamStandIn } from './stream';
-export { localRelaySealers } from './sealers';
+export { localRelayChainKey, localRelaySealers } from './sealers';
 
 /** What each relay function seals or opens records with (in AWS: each function's own role, RECORD_SEALERS / RECORD_OPENERS). */
 export interface RelaySealers {
@@ -54,6 +55,8 @@ export interface LocalRelayOptions {
   readonly log: Log;
   /** Seals a runtime's events and approvals; opens events for devices (local mode: localRelaySealers). */
   readonly sealers: RelaySealers;
+  /** MACs the events the runtime relay appends (the audit chain key; local mode: localRelayChainKey). */
+  readonly chain: ChainKey;
   /** Fan-out failures after the stand-in's retries. */
   readonly onFanoutError?: (error: unknown) => void;
   /**
@@ -112,6 +115,7 @@ export async function startLocalRelay(o: LocalRelayOptions): Promise<LocalRelay>
   const runtime = createRuntimeHandler({
     ...base,
     sealer: o.sealers.runtime,
+    chain: o.chain,
     sessionsTable: tables.sessions,
     inboxTable: tables.inbox,
     approvalsTable: tables.approvals,

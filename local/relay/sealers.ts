@@ -5,7 +5,9 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { userKeyArns } from '../../runtime/control-plane/aws/kms';
+import { kmsChainKey } from '../../runtime/shared/chain-key';
 import { RecordSealer } from '../../runtime/shared/envelope';
+import type { ChainKey } from '../../runtime/shared/event-chain';
 import type { CredentialStore, RelayFunctionName } from '../aws/principals';
 import type { RelaySealers } from './index';
 
@@ -15,4 +17,10 @@ export function localRelaySealers(o: { readonly vaultEndpoint: string; readonly 
     return new RecordSealer(kms, userKeyArns(kms, o.deployment));
   };
   return { runtime: sealer('relay-runtime'), device: sealer('relay-device'), fanout: sealer('relay-fanout') };
+}
+
+/** The runtime relay's MAC under the audit chain key (GenerateMac, as the relay-runtime principal). */
+export function localRelayChainKey(o: { readonly vaultEndpoint: string; readonly region: string; readonly credentials: CredentialStore; readonly keyArn: string }): ChainKey {
+  const kms = new KMSClient({ endpoint: o.vaultEndpoint, region: o.region, credentials: o.credentials.issue({ kind: 'relay', name: 'relay-runtime' }), maxAttempts: 2 });
+  return kmsChainKey(kms, o.keyArn);
 }

@@ -4,6 +4,7 @@
  */
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RecordSealer } from '../shared/envelope';
+import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import { approvalStatus, idFloor, newSortableId, type EventRow, type InboxRow } from '../shared/rows';
 import type { StoredApprovalRow } from '../shared/sealed-rows';
@@ -16,6 +17,8 @@ export interface RecordDeps {
   readonly sessionsTable: string;
   readonly inboxTable: string;
   readonly eventsTable: string;
+  /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
+  readonly chain: Pick<ChainKey, 'mac'>;
   readonly approvalsTable: string;
   readonly now: () => number;
   /** Seals message text, opens events' data and approvals' summaries, under the user's key (runtime/shared/envelope.ts). */
@@ -133,7 +136,7 @@ export async function decideApproval(
       }),
     );
     const row = out.Attributes as StoredApprovalRow;
-    await new EventLog(deps.doc, deps.eventsTable, pk, deps.now).append({
+    await new EventLog(deps.doc, deps.eventsTable, pk, deps.chain, deps.now).append({
       type: 'approval.decided',
       requestId,
       messageId: row.messageId,

@@ -3,6 +3,7 @@
  * sets each variable with the grant it needs.
  */
 import * as z from 'zod/mini';
+import { CHAIN_KEY_ENV } from '../shared/chain-key';
 import { ID_PATTERN } from '../shared/ids';
 import { TABLES } from '../shared/tables';
 
@@ -17,6 +18,7 @@ export const RELAY_ENV = {
   eventsTable: TABLES.events.envVar,
   approvalsTable: TABLES.approvals.envVar,
   connectionsTable: TABLES.connections.envVar,
+  chainKey: CHAIN_KEY_ENV,
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
@@ -39,6 +41,7 @@ export const RUNTIME_RELAY_ENV = z.object({
   [RELAY_ENV.eventsTable]: tableName,
   [RELAY_ENV.approvalsTable]: tableName,
   [RELAY_ENV.connectionsTable]: tableName,
+  [RELAY_ENV.chainKey]: z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')),
 });
 
 export const FANOUT_RELAY_ENV = z.object({

@@ -6,6 +6,7 @@
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../control-plane/expressions';
+import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import type { RuntimeOp } from '../shared/relay-protocol';
 import { approvalStatus, idFloor, sortableIdTime, type InboxRow, type InboxState } from '../shared/rows';
@@ -17,6 +18,8 @@ export interface RowDeps {
   readonly sessionsTable: string;
   readonly inboxTable: string;
   readonly eventsTable: string;
+  /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
+  readonly chain: Pick<ChainKey, 'mac'>;
   readonly approvalsTable: string;
   readonly now: () => number;
   /** Event logs by pair, kept across invocations (the head is re-read when another writer appended). */
@@ -70,7 +73,7 @@ export async function applyOp(deps: RowDeps, ctx: RuntimeContext, op: RuntimeOp)
 export async function appendRuntimeEvent(deps: RowDeps, ctx: RuntimeContext, op: Extract<RuntimeOp, { op: 'event' }>): Promise<OpResult> {
   let log = deps.eventLogs.get(ctx.pair);
   if (!log) {
-    log = new EventLog(deps.doc, deps.eventsTable, ctx.pair, deps.now);
+    log = new EventLog(deps.doc, deps.eventsTable, ctx.pair, deps.chain, deps.now);
     deps.eventLogs.set(ctx.pair, log);
   }
   const data = await sealEventData(deps.sealer, ctx.pair, op.data ?? {});

@@ -45,6 +45,14 @@ export function userKeyAlias(deployment: string, userId: string): string {
 }
 
 /**
+ * Alias of local mode's audit chain key (an HMAC key; in AWS the appenders get its ARN, no alias): outside
+ * `alias/cubicle/<name>/`, whose names are user ids.
+ */
+export function chainKeyAlias(deployment: string): string {
+  return `alias/cubicle-local/${deployment}/audit-chain`;
+}
+
+/**
  * Role of the control plane's credential writer (PUT /v1/credentials/...). Named so the fleet can
  * put it on every secret's allow-list and key policy by ARN, without depending on the control plane stack.
  */

@@ -15,6 +15,7 @@ import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { AUTH, CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger, taskDefinitionArnOf } from './support/fixtures';
 import { ISSUER, TestIssuer } from '../support/tokens';
+import { TEST_CHAIN } from '../support/chain-key';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -218,7 +219,7 @@ describe('messages and lifecycle routes', () => {
 
   it('pages through events with an opaque cursor', async () => {
     const { api: userApi, user } = freshUser();
-    const log = new EventLog(dynamo.doc, dynamo.tables.events, pairKey(user, 'helper'), clock.now);
+    const log = new EventLog(dynamo.doc, dynamo.tables.events, pairKey(user, 'helper'), TEST_CHAIN, clock.now);
     for (let i = 1; i <= 5; i += 1) await log.append({ type: 'reply', requestId: `r${i}`, data: { n: i } });
     const page = async (query?: Record<string, string>) =>
       body(await userApi(httpEvent('GET /v1/agents/{agentId}/events', { user, pathParameters: { agentId: 'helper' }, query })));
@@ -254,7 +255,7 @@ describe('approvals', () => {
 
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, pk);
     expect(chain.filter((e) => e.type === 'approval.decided').map((e) => e.data)).toEqual([{ approvalId: id, decision: 'denied' }]);
-    expect(verifyChain(chain).ok).toBe(true);
+    expect((await verifyChain(chain, TEST_CHAIN)).ok).toBe(true);
   });
 });
 

@@ -36,7 +36,9 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import { taskDefinitions } from '../../local/ecs/task-definitions';
 import { LogSink } from '../../local/logs';
-import { localRelaySealers, startLocalRelay, type LocalRelay } from '../../local/relay';
+import { localRelayChainKey, localRelaySealers, startLocalRelay, type LocalRelay } from '../../local/relay';
+import { kmsChainKey } from '../../runtime/shared/chain-key';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { createVaultServer } from '../../local/vault/server';
 import { LocalVault } from '../../local/vault/vault';
 import { exampleConfig } from '../support/example-config';
@@ -77,6 +79,7 @@ beforeAll(async () => {
     roles: new RoleDirectory('acme', roster, '111111111111'),
     accountId: '111111111111',
     sealers: localRelaySealers({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', deployment: 'acme', credentials }),
+    chain: localRelayChainKey({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', credentials, keyArn: vault.chainKeyArn }),
     log: logger,
   });
   const launcher = new AgentProcessLauncher({
@@ -110,6 +113,8 @@ beforeAll(async () => {
     ecs,
     sessionsTable: tables.sessions,
     eventsTable: tables.events,
+    // The audit chain key in the local vault, used as the reaper (an event appender) may.
+    chain: kmsChainKey(new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: keys, maxAttempts: 1 }), vault.chainKeyArn),
     launch: {
       deployment: 'acme',
       clusterArn: CLUSTER,
@@ -122,6 +127,7 @@ beforeAll(async () => {
       ecs: new ECSClient({ endpoint: endpoints.ecs, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }),
       sessionsTable: tables.sessions,
       eventsTable: tables.events,
+      chain: kmsChainKey(new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }), vault.chainKeyArn),
       network: { deployment: 'acme', clusterArn: CLUSTER, subnetIds: ['subnet-0a'], securityGroupIds: ['sg-0a'] },
       now: Date.now,
       log: logger,

@@ -88,6 +88,7 @@ describe('local mode matches the synthesized stacks', () => {
         tableNames: localTableNames('acme'),
         clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local',
         originSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:acme-origin-verify-AbCdEf',
+        chainKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
         endpoints: { dynamodb: 'http://127.0.0.1:1', ecs: 'http://127.0.0.1:2', vault: 'http://127.0.0.1:3', lambda: 'http://127.0.0.1:5' },
         verifier: { issuer: 'http://127.0.0.1:4/local', audience: 'cubicle-local', jwksUri: 'http://127.0.0.1:4/local/jwks.json', jwks: { keys: [] } },
         home: '/tmp/home',

@@ -9,6 +9,7 @@ import { newSortableId } from '../../runtime/shared/rows';
 import { ACCOUNT, recordDeps, Clock } from '../control-plane/support/fixtures';
 import { openRuntime, type RawRuntime } from './support/runtime-client';
 import { opened, startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
+import { TEST_CHAIN } from '../support/chain-key';
 
 /**
  * Runtimes against the real relay handlers behind the local `ws` adapter: task identity at the
@@ -119,7 +120,7 @@ describe('frames', () => {
     await c.close();
     const rows = await chain(task.pair);
     expect((await opened(rows)).filter((r) => r.type === 'reply').map((r) => r.data.text)).toEqual(['first', 'second']);
-    expect(verifyChain(rows).ok).toBe(true);
+    expect((await verifyChain(rows, TEST_CHAIN)).ok).toBe(true);
   });
 
   it('refuses 100% of forged, replayed, reordered, cross-pair and malformed frames, closing the connection and writing nothing', async () => {
@@ -164,7 +165,7 @@ describe('frames', () => {
     c.send(c.frame(++seq, [reply('after the attacks')]));
     expect((await c.next((m) => m.type === 'ack')).seq).toBe(seq);
     await c.close();
-    expect(verifyChain(await chain(task.pair)).ok).toBe(true);
+    expect((await verifyChain(await chain(task.pair), TEST_CHAIN)).ok).toBe(true);
   });
 
   it('another pair\'s task cannot resume this pair\'s session, even holding its nonce', async () => {
@@ -196,7 +197,7 @@ describe('the supervisor\'s relay client', () => {
     expect(client.reconnects).toBeGreaterThanOrEqual(3);
     const rows = (await chain(task.pair)).filter((r) => r.type === 'reply');
     expect((await opened(rows)).map((r) => r.data.text)).toEqual(Array.from({ length: 1_000 }, (_, i) => `event ${i}`));
-    expect(verifyChain(await chain(task.pair)).ok).toBe(true);
+    expect((await verifyChain(await chain(task.pair), TEST_CHAIN)).ok).toBe(true);
     await client.close();
   });
 

@@ -12,6 +12,7 @@ import { ISSUER } from '../support/tokens';
 import { openDevice } from './support/clients';
 import { ROSTER, relaySealer, startRelayEnv, type RelayEnv } from './support/relay-env';
 import { openRuntime } from './support/runtime-client';
+import { TEST_CHAIN } from '../support/chain-key';
 
 /**
  * A runtime's replies, tool activity and approval requests are sealed under the user's key by the relay
@@ -95,7 +96,7 @@ describe('sealed runtime events and approvals', () => {
   it('rows forged by hand (plaintext, another pair\'s ciphertext, an administrator\'s own key) read as unreadable, never as the agent\'s words', async () => {
     const task = await env.wake('carol', 'two');
     const admin = new RecordSealer(fakeKms('us-east-1').client, async () => 'arn:aws:kms:us-east-1:111111111111:key/admin-own-key');
-    const log = new EventLog(env.dynamo.doc, env.dynamo.tables.events, task.pair);
+    const log = new EventLog(env.dynamo.doc, env.dynamo.tables.events, task.pair, TEST_CHAIN);
     const otherPair = (await relaySealer.sealData({ userId: 'carol', agentId: 'one', record: 'event.data' }, { text: 'from one' })) as string;
     await log.append({ type: 'reply', requestId: 'forged-1', data: { sealed: 'not sealed at all' } });
     await log.append({ type: 'reply', requestId: 'forged-2', data: { sealed: otherPair } });

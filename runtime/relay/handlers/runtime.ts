@@ -20,6 +20,7 @@ const ready = lazy(async () => {
     import('../runtime-side.js'),
     loadSealer(env[RELAY_ENV.deployment]),
   ]);
+  const { chainKey } = await import('../../control-plane/aws/kms.js');
   return createRuntimeHandler({
     doc: documentClient(),
     sessionsTable: env[RELAY_ENV.sessionsTable],
@@ -28,6 +29,7 @@ const ready = lazy(async () => {
     approvalsTable: env[RELAY_ENV.approvalsTable],
     connectionsTable: env[RELAY_ENV.connectionsTable],
     eventLogs: new Map<string, EventLog>(),
+    chain: chainKey(env[RELAY_ENV.chainKey]),
     sealer,
     runtimes: managementPoster(managementClient(env[RELAY_ENV.runtimeEndpoint])),
     roles,

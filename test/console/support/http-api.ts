@@ -15,6 +15,7 @@ import type { HttpEvent, HttpResult } from '../../../runtime/control-plane/http'
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../../runtime/control-plane/routes';
 import { startDynamo, type TestDynamo } from '../../control-plane/support/dynamo';
 import { Clock, fakeEcs, lifecycleDeps, recordDeps, ROSTER, silentLogger } from '../../control-plane/support/fixtures';
+import { TEST_CHAIN } from '../../support/chain-key';
 
 const SECRET = new TextEncoder().encode('test-only-signing-key-for-the-console-harness');
 
@@ -89,7 +90,7 @@ export async function startTestApi(after?: AfterCall): Promise<TestApi> {
       secrets.push({ name: input.SecretId, value: input.SecretString });
       return {};
     });
-  const credentials = createCredentialsHandler({ auth: HARNESS_AUTH, secrets: secretsClient, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, now: Date.now } });
+  const credentials = createCredentialsHandler({ auth: HARNESS_AUTH, secrets: secretsClient, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, chain: TEST_CHAIN, now: Date.now } });
   const calls: Array<{ routeKey: string; status: number }> = [];
   let requests = 0;
 

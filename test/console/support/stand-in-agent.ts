@@ -13,6 +13,7 @@ import { approvalStatus, newSortableId, type ApprovalRow, type EventRow } from '
 import { pairKey } from '../../../runtime/shared/tables';
 import type { AgentEvent } from '../../../console/src/core/api';
 import type { TestDynamo } from '../../control-plane/support/dynamo';
+import { TEST_CHAIN } from '../../support/chain-key';
 
 export class StandInAgent {
   private readonly logs = new Map<string, EventLog>();
@@ -28,7 +29,7 @@ export class StandInAgent {
   private log(user: string, agentId: string): EventLog {
     const pk = pairKey(user, agentId);
     let log = this.logs.get(pk);
-    if (!log) this.logs.set(pk, (log = new EventLog(this.dynamo.doc, this.dynamo.tables.events, pk)));
+    if (!log) this.logs.set(pk, (log = new EventLog(this.dynamo.doc, this.dynamo.tables.events, pk, TEST_CHAIN)));
     return log;
   }
 

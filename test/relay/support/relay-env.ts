@@ -21,6 +21,7 @@ import { fakeKms } from '../../support/fake-kms';
 import { RecordSealer } from '../../../runtime/shared/envelope';
 import { openApproval, openEvent, type StoredApprovalRow } from '../../../runtime/shared/sealed-rows';
 import type { ApprovalRow, EventRow } from '../../../runtime/shared/rows';
+import { TEST_CHAIN } from '../../support/chain-key';
 
 /**
  * Users' keys for the relay's records: the fake-KMS keys (`key-of-<user>`, us-east-1) the agent tests'
@@ -89,6 +90,7 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
     accountId: ACCOUNT,
     deviceRate: options.deviceRate,
     sealers: { runtime: relaySealer, device: relaySealer, fanout: relaySealer },
+    chain: TEST_CHAIN,
     log: silent(),
     onFanoutError: (error) => errors.push(error),
   });
