@@ -25,6 +25,9 @@ export const ENV = {
   approvalsTable: TABLES.approvals.envVar,
   /** The audit chain's KMS HMAC key, for every function that appends events (lib/constructs/audit-archive.ts). */
   chainKey: CHAIN_KEY_ENV,
+  /** The audit archive's bucket and the security-event topic (lib/constructs/audit-archive.ts). */
+  archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
+  securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
@@ -80,6 +83,12 @@ export const CREDENTIALS_ENV = z.object({
   [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [ENV.eventsTable]: tableName,
   [ENV.chainKey]: chainKeyArn,
+});
+
+/** The audit archive's stream consumer: where events go, and where tampering is raised. */
+export const ARCHIVE_ENV = z.object({
+  [ENV.archiveBucket]: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
+  [ENV.securityTopic]: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')),
 });
 
 /** Parses the environment; the error names the variables and the rule, never their values. */
