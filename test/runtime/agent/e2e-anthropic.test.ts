@@ -50,7 +50,7 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       const done = await h.waitForEvent(db, p, (e) => e.type === 'message.done' || e.type === 'message.failed');
       expect(done.type).toBe('message.done');
       const all = await h.events(db, p);
-      expect(await verifyChain(all, TEST_CHAIN)).toEqual({ ok: true, length: all.length });
+      expect(await verifyChain(await h.storedEvents(db, p), TEST_CHAIN)).toEqual({ ok: true, length: all.length });
       const replies = all.filter((e) => e.type === 'reply').map((e) => String(e.data.text));
       expect(replies).toContain('working on it');
       expect(replies).toContain('tool Read: allowed (local tool)');

@@ -191,6 +191,11 @@ export async function getInbox(db: Db, p: Pair, sk: string): Promise<InboxRow | 
   return (await db.doc.send(new GetCommand({ TableName: db.tables.inbox, Key: { pk: p.pk, sk }, ConsistentRead: true }))).Item as InboxRow | undefined;
 }
 
+/** The pair's events as stored (data sealed): what the chain is verified on. */
+export function storedEvents(db: Db, p: Pair): Promise<EventRow[]> {
+  return readEvents(db.doc, db.tables.events, p.pk);
+}
+
 /** The pair's events with their data opened, as the employee reads them. */
 export async function events(db: Db, p: Pair): Promise<EventRow[]> {
   return opened(await readEvents(db.doc, db.tables.events, p.pk));

@@ -54,7 +54,7 @@ describe('lifetime', () => {
     await h.waitFor(() => !h.isAlive(pid) || undefined, 2_000, 'grandchild to die');
 
     const all = await h.events(db, p);
-    expect((await verifyChain(all, TEST_CHAIN)).ok).toBe(true);
+    expect((await verifyChain(await h.storedEvents(db, p), TEST_CHAIN)).ok).toBe(true);
     expect(all.find((e) => e.type === 'message.interrupted')?.data).toEqual({ reason: 'deadline', killed: true });
     expect(all.at(-1)?.type).toBe('session.stopping');
     expect(all.at(-1)?.data).toEqual({ reason: 'deadline' });
