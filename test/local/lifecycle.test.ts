@@ -36,7 +36,8 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import { taskDefinitions } from '../../local/ecs/task-definitions';
 import { LogSink } from '../../local/logs';
-import { localRelayChainKey, localRelaySealers, startLocalRelay, type LocalRelay } from '../../local/relay';
+import { localRelayChainKey, localRelaySealers, startLocalRelay, type LocalRelay, type RelaySealers } from '../../local/relay';
+import { openEvent } from '../../runtime/shared/sealed-rows';
 import { kmsChainKey } from '../../runtime/shared/chain-key';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { createVaultServer } from '../../local/vault/server';
@@ -78,7 +79,7 @@ beforeAll(async () => {
     auth: new Authenticator(noDevices, roster),
     roles: new RoleDirectory('acme', roster, '111111111111'),
     accountId: '111111111111',
-    sealers: localRelaySealers({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', deployment: 'acme', credentials }),
+    sealers: (sealers = localRelaySealers({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', deployment: 'acme', credentials })),
     chain: localRelayChainKey({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', credentials, keyArn: vault.chainKeyArn }),
     log: logger,
   });
@@ -153,6 +154,8 @@ afterAll(async () => {
 });
 
 const pk = pairKey('alice', 'sales');
+/** The relay's sealers over the local vault: runtime events' data is sealed, and opened as a device would. */
+let sealers: RelaySealers;
 
 async function wakeRunning(launch: Partial<LifecycleDeps['launch']> = {}): Promise<{ taskArn: string; pid: number }> {
   const { session } = await ensureAwake({ ...deps, launch: { ...deps.launch, ...launch } }, 'alice', 'sales', `req-${Date.now()}`);
@@ -161,7 +164,8 @@ async function wakeRunning(launch: Partial<LifecycleDeps['launch']> = {}): Promi
     return r?.status === 'RUNNING' && r.sessionId === session.sessionId ? r : undefined;
   }, 30_000, 'the session to be RUNNING');
   // The supervisor is up once it has recorded its start.
-  await waitFor(async () => (await readEvents(doc, tables.events, pk)).some((e) => e.type === 'session.started' && e.data.taskArn === row.taskArn), 30_000, 'session.started');
+  const started = async () => Promise.all((await readEvents(doc, tables.events, pk)).filter((e) => e.type === 'session.started').map((e) => openEvent(sealers.device, e)));
+  await waitFor(async () => (await started()).some((e) => e.data.taskArn === row.taskArn), 30_000, 'session.started');
   return { taskArn: row.taskArn!, pid: cluster.find(row.taskArn!)!.pid! };
 }
 
@@ -206,6 +210,6 @@ describe('lifecycle of local agents', () => {
     const row = await stoppedRow(taskArn);
     expect(row).toMatchObject({ stopCode: 'EssentialContainerExited', exitCode: 0 });
     const stopping = (await readEvents(doc, tables.events, pk)).filter((e) => e.type === 'session.stopping').at(-1);
-    expect(stopping?.data.reason).toBe('deadline');
+    expect((await openEvent(sealers.device, stopping!)).data.reason).toBe('deadline');
   });
 });
