@@ -1,6 +1,6 @@
 /**
- * The employee's words in Events and Approvals rows, sealed under the user's key (docs/isolation-claims.md
- * claim 5; runtime/shared/envelope.ts): a runtime event's `data` becomes `{ sealed }` (record 'event.data'),
+ * The employee's words in Events and Approvals rows, sealed under the user's key
+ * (docs/isolation-claims.md claim 5; runtime/shared/envelope.ts): a runtime event's `data` becomes `{ sealed }` (record 'event.data'),
  * an approval's `summary` and `hosts` become one `sealed` value (record 'approval.summary'). The runtime
  * relay seals as it writes for a runtime; the API and the relay's device side open as they hand rows to the
  * employee. Lifecycle events (wake, stop, decisions) carry no employee words and stay open.
