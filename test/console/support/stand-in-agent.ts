@@ -14,6 +14,8 @@ import { pairKey } from '../../../runtime/shared/tables';
 import type { AgentEvent } from '../../../console/src/core/api';
 import type { TestDynamo } from '../../control-plane/support/dynamo';
 import { TEST_CHAIN } from '../../support/chain-key';
+import { sealApproval } from '../../../runtime/shared/sealed-rows';
+import { sharedUserKeys } from '../../control-plane/support/fixtures';
 
 export class StandInAgent {
   private readonly logs = new Map<string, EventLog>();
@@ -73,7 +75,8 @@ export class StandInAgent {
         createdAt,
         expiresAt: createdAt + this.approvalMs,
       };
-      await this.dynamo.doc.send(new PutCommand({ TableName: this.dynamo.tables.approvals, Item: approval }));
+      // Stored as the relay stores it: summary and hosts sealed under the user's key (the API opens them).
+      await this.dynamo.doc.send(new PutCommand({ TableName: this.dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, approval) }));
       await this.append(user, agentId, { ...base, type: 'approval.requested', data: { approvalId: approval.sk, tool: approval.tool, summary: approval.summary, hosts: approval.hosts, expiresAt: approval.expiresAt } });
       let status = 'pending';
       while (status === 'pending' && Date.now() < approval.expiresAt && !this.stopped) {
