@@ -10,7 +10,7 @@ import { AGENT_CONTAINER_NAME } from '../../lib/constructs/agent-cell';
 import { vaultSecrets } from '../../lib/fleet/vault-secrets';
 import { REAPER_TIMEOUT } from '../../lib/constructs/lifecycle-functions';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS, RELAY_KMS_GRANTS } from '../../local/aws/policy';
+import { CHAIN_APPENDERS, FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS, RELAY_KMS_GRANTS } from '../../local/aws/policy';
 import { FUNCTION_NAMES, RELAY_FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
 import { createTableInput, localTableNames } from '../../local/dynamo/tables';
 import { taskEventPattern } from '../../local/ecs/events';
@@ -137,6 +137,16 @@ describe('local mode matches the synthesized stacks', () => {
       const direct = kmsStatements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === undefined);
       expect([...RELAY_KMS_GRANTS[name]].sort(), name).toEqual([...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort());
     }
+  });
+
+  it('lets exactly the functions the chain key\'s policy names MAC events (GenerateMac)', () => {
+    const [, key] = resourcesOfType(controlPlane, 'AWS::KMS::Key').find(([, k]) => k.Properties.KeySpec === 'HMAC_256')!;
+    const statement = key.Properties.KeyPolicy.Statement.find((s: { Sid?: string }) => s.Sid === 'ControlPlaneAppendsEvents');
+    const roleIds = new Set([].concat(statement.Principal.AWS).map((p: { 'Fn::GetAtt': [string] }) => p['Fn::GetAtt'][0]));
+    const named = resourcesOfType(controlPlane, 'AWS::Lambda::Function')
+      .filter(([, fn]) => roleIds.has(fn.Properties.Role['Fn::GetAtt'][0]))
+      .map(([, fn]) => String(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).slice('cubicle-'.length));
+    expect([...CHAIN_APPENDERS].sort()).toEqual(named.sort());
   });
 
   it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {
