@@ -55,24 +55,30 @@ export async function archiveRecords(deps: ArchiveDeps, records: readonly Dynamo
 }
 
 /**
- * Writes the row once: `If-None-Match: *` makes a retried batch a no-op instead of a second version, and
- * the SHA-256 checksum is what S3 requires of writes into an Object Lock bucket.
+ * Writes the row once: `If-None-Match: *` makes a redelivered record a no-op instead of a second version
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html); the SHA-256 checksum is
+ * what S3 requires of writes into an Object Lock bucket. Should S3 refuse the condition (501), a plain put
+ * is still right: a second version of the same bytes, locked like the first.
  */
 async function archiveRow(deps: ArchiveDeps, row: EventRow): Promise<void> {
-  try {
-    await deps.s3.send(
+  const put = (conditional: boolean) =>
+    deps.s3.send(
       new PutObjectCommand({
         Bucket: deps.bucket,
         Key: archiveKey(row.pk, row.sk),
         Body: canonicalJson(row),
         ContentType: 'application/json',
         ChecksumAlgorithm: 'SHA256',
-        IfNoneMatch: '*',
+        ...(conditional ? { IfNoneMatch: '*' } : {}),
       }),
     );
+  try {
+    await put(true);
   } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     // Archived by an earlier delivery of this record (the stream delivers at least once).
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412 || (error as Error).name === 'PreconditionFailed') return;
+    if (status === 412 || (error as Error).name === 'PreconditionFailed') return;
+    if (status === 501) return void (await put(false));
     throw error;
   }
 }

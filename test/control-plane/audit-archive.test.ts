@@ -95,6 +95,18 @@ describe('the Events stream consumer', () => {
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
   });
 
+  it('falls back to a plain put when S3 refuses the condition (501): a second locked version of the same bytes', async () => {
+    const pk = pairKey('alice', 'unconditional');
+    s3Mock.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string; IfNoneMatch?: string }) => {
+      if (input.IfNoneMatch) throw Object.assign(new Error('NotImplemented'), { name: 'NotImplemented', $metadata: { httpStatusCode: 501 } });
+      objects.set(input.Key, input.Body);
+      return {};
+    });
+    const row = { pk, sk: 1, type: 'reply', at: 1, requestId: 'r', data: {}, prevHash: GENESIS_HASH, hash: 'h' };
+    expect(await archiveRecords(deps, [record('INSERT', row)])).toBeUndefined();
+    expect(JSON.parse(objects.get(archiveKey(pk, 1)) as string)).toEqual(row);
+  });
+
   it('raises a security event for every MODIFY and REMOVE of an event row, naming the row', async () => {
     const [row] = await appended('tampered', 1);
     expect(await archiveRecords(deps, [record('MODIFY', { ...row, data: { text: 'forged' } }), record('REMOVE', { pk: row.pk, sk: row.sk })])).toBeUndefined();
