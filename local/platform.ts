@@ -40,7 +40,7 @@ import { LOCAL_CLIENT_ID, LocalIssuer } from './identity/issuer';
 import { ISSUER_PATH } from './identity/routes';
 import { createLambdaServer } from './lambda/server';
 import { LogSink } from './logs';
-import { startLocalRelay, streamTargets } from './relay';
+import { localRelayChainKey, localRelaySealers, startLocalRelay, streamTargets } from './relay';
 import { createVaultServer } from './vault/server';
 import { LocalVault } from './vault/vault';
 import { RELAY_PATH } from '../runtime/shared/relay-protocol';
@@ -106,6 +106,11 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     });
     cleanup.push(() => streams.close());
 
+    // Secrets Manager and KMS: before the relay, whose functions seal and open records under the user keys.
+    const vaultServer = createVaultServer(vault, credentials, authorizer);
+    const vaultEndpoint = await listenLoopback(vaultServer);
+    cleanup.push(() => closeServer(vaultServer));
+
     // The relay in this process: the same device, runtime and fan-out handlers, on the local ws adapter.
     const relayDoc = DynamoDBDocumentClient.from(
       new DynamoDBClient({ endpoint: streams.endpoint, region: config.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
@@ -118,6 +123,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
       roles: new RoleDirectory(config.name, new Roster(roster), config.account),
       accountId: config.account,
       attachStream: false,
+      sealers: localRelaySealers({ vaultEndpoint, region: config.region, deployment: config.name, credentials }),
+      chain: localRelayChainKey({ vaultEndpoint, region: config.region, credentials, keyArn: vault.chainKeyArn }),
       log: relayLog(logs),
       onFanoutError: fanoutError,
     });
@@ -128,7 +135,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     const bus = new TaskEventBus(taskEventPattern(clusterArn), (event, error) =>
       logs.line('task state event not delivered', { task_arn: event.detail.taskArn, error: error.message }),
     );
-    const endpoints: { -readonly [K in keyof LocalEndpoints]: string } = { dynamodb: streams.endpoint, ecs: '', vault: '', lambda: '' };
+    const endpoints: { -readonly [K in keyof LocalEndpoints]: string } = { dynamodb: streams.endpoint, ecs: '', vault: vaultEndpoint, lambda: '' };
     const launcher = new AgentProcessLauncher({
       region: config.region,
       get vaultEndpoint() {
@@ -157,9 +164,6 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     const ecsServer = createEcsServer(cluster, credentials, authorizer);
     endpoints.ecs = await listenLoopback(ecsServer);
     cleanup.push(() => closeServer(ecsServer));
-    const vaultServer = createVaultServer(vault, credentials, authorizer);
-    endpoints.vault = await listenLoopback(vaultServer);
-    cleanup.push(() => closeServer(vaultServer));
     let hostsReady: FunctionHosts | undefined;
     const lambdaServer = createLambdaServer({
       credentials,
@@ -186,6 +190,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
           tableNames,
           clusterArn,
           originSecretArn: vault.originSecretArn,
+          chainKeyArn: vault.chainKeyArn,
           endpoints,
           verifier,
           home,

@@ -14,6 +14,7 @@ import { pairKey } from '../runtime/shared/tables';
 import { ISSUER } from '../test/support/tokens';
 import { openDevice } from '../test/relay/support/clients';
 import { startRelayEnv } from '../test/relay/support/relay-env';
+import { TEST_CHAIN } from '../test/support/chain-key';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 300);
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
     const device = await openDevice(env.deviceUrl, ISSUER.tokenFor('carol'));
     device.send({ type: 'subscribe', agentId: 'seven' });
     await device.next((m) => m.type === 'subscribed');
-    const log = new EventLog(env.dynamo.doc, env.dynamo.tables.events, pairKey('carol', 'seven'));
+    const log = new EventLog(env.dynamo.doc, env.dynamo.tables.events, pairKey('carol', 'seven'), TEST_CHAIN);
     const latencies: number[] = [];
     for (let i = 0; i < EVENTS; i += 1) {
       const start = performance.now();

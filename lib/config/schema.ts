@@ -126,6 +126,12 @@ const auditSchema = z
      * trail usually records management events already. The security events need some trail to fire.
      */
     trail: z.boolean().default(false),
+    /**
+     * Days every agent event stays locked in the audit archive (lib/constructs/audit-archive.ts: S3 Object
+     * Lock in compliance mode, which no one, the root user included, can shorten or lift). Archived events
+     * are never expired; the lock is what makes them unchangeable.
+     */
+    archiveRetentionDays: z.number().int().min(1, 'archiveRetentionDays must be at least 1 day').max(36500, 'archiveRetentionDays must be at most 36500 (100 years)').default(365),
   })
   .prefault({});
 

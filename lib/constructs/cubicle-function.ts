@@ -50,7 +50,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | keyof typeof RELAY_ENTRIES;
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'audit-archive' | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
@@ -296,6 +296,18 @@ export function bindLaunchInvoker(fn: CubicleFunction, launcher: CubicleFunction
  * own user (lib/constructs/user-vault.ts); the role's name is fixed for that (runtime/shared/names.ts).
  */
 export function bindRecordSealer(fn: CubicleFunction, deployment: string): void {
+  bindRecordKeys(fn, deployment, ['kms:Decrypt', 'kms:GenerateDataKey']);
+}
+
+/**
+ * Opening records only (the relay's device side and fan-out hand devices plaintext): Decrypt, never a data
+ * key to seal with, under the same conditions (RECORD_OPENERS in runtime/shared/names.ts).
+ */
+export function bindRecordOpener(fn: CubicleFunction, deployment: string): void {
+  bindRecordKeys(fn, deployment, ['kms:Decrypt']);
+}
+
+function bindRecordKeys(fn: CubicleFunction, deployment: string, actions: readonly string[]): void {
   const stack = Stack.of(fn);
   fn.setEnv(ENV.deployment, deployment);
   const keys = stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
@@ -303,7 +315,7 @@ export function bindRecordSealer(fn: CubicleFunction, deployment: string): void 
   fn.allow(new iam.PolicyStatement({ actions: ['kms:DescribeKey'], resources: [keys], conditions: userKeys }));
   fn.allow(
     new iam.PolicyStatement({
-      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      actions: [...actions],
       resources: [keys],
       conditions: {
         ...userKeys,

@@ -9,8 +9,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { RELAY_ENV } from '../../runtime/relay/env';
+import { recordSealerRoleName } from '../../runtime/shared/names';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { bindTable, bindTokenVerifier, CubicleFunction, type TokenIssuer } from './cubicle-function';
+import { bindRecordOpener, bindRecordSealer, bindTable, bindTokenVerifier, CubicleFunction, type TokenIssuer } from './cubicle-function';
 import type { OriginVerifySecret } from './edge-origin-secret';
 import type { FunctionBase } from './employee-api';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -73,7 +74,10 @@ export class Relay extends Construct {
       handler: 'relay-device',
       description: 'relay for devices (WebSocket /v1/relay: token at the handshake, subscriptions, replay)',
       rosterFile: props.rosterFile,
+      // Named: every user key's policy admits it, by this name, to open that user's records for devices.
+      roleName: recordSealerRoleName(props.deployment, 'relay-device'),
     });
+    bindRecordOpener(this.deviceFunction, props.deployment);
     bindTokenVerifier(this.deviceFunction, props.issuer);
     props.originSecret.bindReader(this.deviceFunction);
     bindTable(this.deviceFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query'] });
@@ -84,7 +88,10 @@ export class Relay extends Construct {
       handler: 'relay-runtime',
       description: 'relay for agent runtimes (task identity, nonce, HMAC frames; writes their rows)',
       rosterFile: props.rosterFile,
+      // Named: every user key's policy admits it, by this name, to seal a runtime's events and approvals.
+      roleName: recordSealerRoleName(props.deployment, 'relay-runtime'),
     });
+    bindRecordSealer(this.runtimeFunction, props.deployment);
     this.runtimeFunction.setEnv(RELAY_ENV.deployment, props.deployment);
     this.runtimeFunction.setEnv(RELAY_ENV.account, stack.account);
     bindTable(this.runtimeFunction, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
@@ -97,7 +104,10 @@ export class Relay extends Construct {
       ...props.base,
       handler: 'relay-fanout',
       description: 'relay fan-out (Events and Inbox streams to devices and runtimes)',
+      // Named: every user key's policy admits it, by this name, to open that user's records for devices.
+      roleName: recordSealerRoleName(props.deployment, 'relay-fanout'),
     });
+    bindRecordOpener(this.fanoutFunction, props.deployment);
     bindTable(this.fanoutFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query'] });
     // Only the Inbox stream's keys (pairs with a new message), never its items.
     this.fanoutFunction.setEnv(TABLES.inbox.envVar, tables.inbox.tableName);

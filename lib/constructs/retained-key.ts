@@ -14,6 +14,13 @@ export interface RetainedKeyProps {
    * @default true
    */
   readonly iamGrantsUse?: boolean;
+  /**
+   * An HMAC_256 key (GenerateMac/VerifyMac) instead of a symmetric encryption key. KMS rotates only
+   * symmetric encryption keys automatically, so an HMAC key has rotation off.
+   * https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html
+   * @default false
+   */
+  readonly hmac?: boolean;
 }
 
 /** Key administration for the account (IAM decides who), without any use of the key for data. */
@@ -54,7 +61,8 @@ export const KEY_ADMIN_ACTIONS = [
 export function createRetainedKey(scope: Construct, id: string, props: RetainedKeyProps): kms.Key {
   const key = new kms.Key(scope, id, {
     description: props.description,
-    enableKeyRotation: true,
+    enableKeyRotation: props.hmac !== true,
+    ...(props.hmac === true ? { keySpec: kms.KeySpec.HMAC_256, keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC } : {}),
     removalPolicy: RemovalPolicy.RETAIN,
     alias: props.alias,
   });

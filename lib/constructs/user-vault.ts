@@ -7,7 +7,7 @@ import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
 import { CubicleConfig, UserConfig } from '../config/schema';
 import { vaultSecretConstructIds } from '../fleet/naming';
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
-import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn, recordSealerArns } from '../fleet/principals';
+import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn, recordOpenerArns, recordSealerArns } from '../fleet/principals';
 import { denyEveryone, policy } from '../fleet/policy-json';
 import { compare, VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
 import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
@@ -96,14 +96,14 @@ export class UserVault extends Construct {
       }),
     );
     const agentIds = user.agents.map((a) => a.id).sort(compare);
-    this.key.addToResourcePolicy(
+    const records = (sid: string, actions: string[], principalArns: string[]) =>
       new iam.PolicyStatement({
-        sid: 'ControlPlaneSealsAndOpensRecords',
+        sid,
         principals: [account],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        actions,
         resources: ['*'],
         conditions: {
-          ArnEquals: { 'aws:PrincipalArn': recordSealerArns(this, config) },
+          ArnEquals: { 'aws:PrincipalArn': principalArns },
           StringEquals: {
             [`kms:EncryptionContext:${CONTEXT_KEYS.user}`]: user.id,
             [`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]: agentIds,
@@ -112,8 +112,10 @@ export class UserVault extends Construct {
           'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.values(CONTEXT_KEYS) },
           Null: { 'kms:EncryptionContextKeys': 'false' },
         },
-      }),
-    );
+      });
+    this.key.addToResourcePolicy(records('ControlPlaneSealsAndOpensRecords', ['kms:Decrypt', 'kms:GenerateDataKey'], recordSealerArns(this, config)));
+    // The relay's device side and fan-out hand devices plaintext: they open, and never get a data key to seal with.
+    this.key.addToResourcePolicy(records('RelayOpensRecordsForDevices', ['kms:Decrypt'], recordOpenerArns(this, config)));
 
     const secrets = new Map<string, VaultSecret>();
     for (const spec of specs) {

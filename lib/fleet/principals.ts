@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { agentRolePath, credentialWriterRoleName, RECORD_SEALERS, recordSealerRoleName } from '../../runtime/shared/names';
+import { agentRolePath, credentialWriterRoleName, RECORD_OPENERS, RECORD_SEALERS, recordSealerRoleName } from '../../runtime/shared/names';
 import { CubicleConfig } from '../config/schema';
 import { agentRoleName } from './naming';
 
@@ -45,4 +45,9 @@ export function cloudFormationExecutionRoleArn(scope: IConstruct, config: Cubicl
  */
 export function recordSealerArns(scope: IConstruct, config: CubicleConfig): string[] {
   return RECORD_SEALERS.map((fn) => roleArn(scope, config, recordSealerRoleName(config.name, fn)));
+}
+
+/** The control-plane roles that only open records for devices (RECORD_OPENERS), bound by name like the sealers. */
+export function recordOpenerArns(scope: IConstruct, config: CubicleConfig): string[] {
+  return RECORD_OPENERS.map((fn) => roleArn(scope, config, recordSealerRoleName(config.name, fn)));
 }

@@ -17,6 +17,7 @@ import { LauncherFunction } from '../constructs/launcher-function';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
 import { Relay } from '../constructs/relay';
 import { SecurityEvents } from '../constructs/security-events';
+import { AuditArchive } from '../constructs/audit-archive';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
@@ -50,6 +51,7 @@ export class ControlPlaneStack extends CubicleStack {
   readonly edge: EdgeDistribution;
   readonly console: ConsoleSite;
   readonly relay: Relay;
+  readonly audit: AuditArchive;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, { ...props, crossRegionReferences: true });
@@ -141,6 +143,19 @@ export class ControlPlaneStack extends CubicleStack {
       credentialWriterRole: this.api.credentialsFunction.role,
       functionStackName: this.stackName,
     });
+    this.audit = new AuditArchive(this, 'Audit', {
+      base,
+      events: platform.tables.events,
+      tableKey: platform.key,
+      retentionDays: config.audit.archiveRetentionDays,
+      securityTopic: this.securityEvents.topic,
+      securityTopicKey: this.securityEvents.key,
+    });
+    // Every function with PutItem on Events (test/control-plane/audit-archive.test.ts holds this list to the grants).
+    const api = this.api;
+    this.audit.admitAppenders([api.apiFunction, api.credentialsFunction, this.lifecycle.taskEvents, this.lifecycle.reaper, this.launcher.fn, this.relay.runtimeFunction]);
+    new CfnOutput(this, 'AuditArchiveBucket', { value: this.audit.bucket.bucketName, description: 'Audit archive (S3 Object Lock, compliance): npm run audit:verify -- --bucket' });
+    new CfnOutput(this, 'AuditChainKeyArn', { value: this.audit.chainKey.keyArn, description: 'The audit chain\'s HMAC key (VerifyMac): npm run audit:verify -- --chain-key' });
     new CfnOutput(this, 'SecurityEventsTopicArn', {
       value: this.securityEvents.topic.topicArn,
       description: 'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team; they need a CloudTrail trail logging in this region',

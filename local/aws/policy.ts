@@ -10,16 +10,18 @@
  *   key policy's `AgentOpensOwnRecords`); no ECS.
  * - Secrets' key use goes through Secrets Manager (`kms:ViaService`), which the local vault does inside
  *   itself. Sealed records (runtime/shared/envelope.ts) use the user keys directly: the API function
- *   (a record sealer, bindRecordSealer) seals and opens any of a user's records, with the records' context.
+ *   and the runtime relay (record sealers, bindRecordSealer) seal and open any of a user's records, with the
+ *   records' context; the relay's device side and fan-out (record openers, bindRecordOpener) only open them.
+ *   The relay's functions touch no ECS, secret or function.
  * - Only the launcher runs tasks; the API, task-events and reaper functions invoke it (bindLaunchInvoker).
  */
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
-import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
-import type { FunctionName, Principal } from './principals';
+import { chainKeyAlias, secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
+import type { FunctionName, Principal, RelayFunctionName } from './principals';
 
 export type EcsAction = 'ecs:RunTask' | 'ecs:StopTask' | 'ecs:ListTasks' | 'ecs:DescribeTasks';
 export type SecretsAction = 'secretsmanager:GetSecretValue' | 'secretsmanager:PutSecretValue';
-export type KmsAction = 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:DescribeKey';
+export type KmsAction = 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:DescribeKey' | 'kms:GenerateMac' | 'kms:VerifyMac';
 export type LambdaAction = 'lambda:InvokeFunction';
 export type Action = EcsAction | SecretsAction | KmsAction | LambdaAction;
 
@@ -40,6 +42,20 @@ export const FUNCTION_KMS_GRANTS: Readonly<Record<FunctionName, readonly KmsActi
   reaper: [],
   launcher: [],
 };
+
+/** Direct KMS use of the relay's functions (they run in local mode's own process, each with its own keys). */
+export const RELAY_KMS_GRANTS: Readonly<Record<RelayFunctionName, readonly KmsAction[]>> = {
+  'relay-runtime': ['kms:DescribeKey', 'kms:Decrypt', 'kms:GenerateDataKey'],
+  'relay-device': ['kms:DescribeKey', 'kms:Decrypt'],
+  'relay-fanout': ['kms:DescribeKey', 'kms:Decrypt'],
+};
+
+/**
+ * Who may MAC appended events under the audit chain key (lib/constructs/audit-archive.ts: the key policy
+ * names exactly the roles of the functions that append events). No one else may use it locally: VerifyMac is
+ * for auditors, who in AWS get it through IAM.
+ */
+export const CHAIN_APPENDERS: readonly (FunctionName | RelayFunctionName)[] = ['api', 'credentials', 'task-events', 'reaper', 'launcher', 'relay-runtime'];
 
 /** Which functions may invoke which (the launcher's callers). */
 export const FUNCTION_INVOKE_GRANTS: Readonly<Record<FunctionName, readonly FunctionName[]>> = {
@@ -71,6 +87,7 @@ export function localAuthorizer(deployment: string): Authorizer {
   return {
     ecs: (principal, action) => principal.kind === 'function' && FUNCTION_GRANTS[principal.name].includes(action),
     secret(principal, action, secret) {
+      if (principal.kind === 'relay') return false;
       if (principal.kind === 'agent') {
         // user-vault.ts: GetSecretValue is denied to every principal but the agent roles that read the secret.
         return action === 'secretsmanager:GetSecretValue' && secret.userId === principal.userId && secret.readerAgentIds.includes(principal.agentId);
@@ -83,6 +100,9 @@ export function localAuthorizer(deployment: string): Authorizer {
       return !secret.originVerify && secret.name.startsWith(secretNamePrefix(deployment));
     },
     key(principal, action, key, context = {}) {
+      if (key.alias === chainKeyAlias(deployment) || action === 'kms:GenerateMac' || action === 'kms:VerifyMac') {
+        return key.alias === chainKeyAlias(deployment) && action === 'kms:GenerateMac' && principal.kind !== 'agent' && CHAIN_APPENDERS.includes(principal.name);
+      }
       const owner = userOfKey(deployment, key.alias);
       // The records' encryption context, exactly (user-vault.ts: kms:EncryptionContextKeys), for the key's own user.
       const keys = Object.keys(context).sort();
@@ -90,7 +110,8 @@ export function localAuthorizer(deployment: string): Authorizer {
       if (principal.kind === 'agent') {
         return action === 'kms:Decrypt' && isRecord && owner === principal.userId && context[CONTEXT_KEYS.agent] === principal.agentId;
       }
-      if (!FUNCTION_KMS_GRANTS[principal.name].includes(action)) return false;
+      const grants = principal.kind === 'relay' ? RELAY_KMS_GRANTS[principal.name] : FUNCTION_KMS_GRANTS[principal.name];
+      if (!grants.includes(action)) return false;
       if (action === 'kms:DescribeKey') return owner !== undefined;
       return isRecord;
     },

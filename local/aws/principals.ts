@@ -10,8 +10,13 @@ import { randomBytes } from 'node:crypto';
 export const FUNCTION_NAMES = ['api', 'credentials', 'task-events', 'reaper', 'launcher'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
+/** The relay's functions, which local mode runs in its own process (local/relay/), each with its own keys. */
+export const RELAY_FUNCTION_NAMES = ['relay-runtime', 'relay-device', 'relay-fanout'] as const;
+export type RelayFunctionName = (typeof RELAY_FUNCTION_NAMES)[number];
+
 export type Principal =
   | { readonly kind: 'function'; readonly name: FunctionName }
+  | { readonly kind: 'relay'; readonly name: RelayFunctionName }
   | { readonly kind: 'agent'; readonly userId: string; readonly agentId: string; readonly taskArn: string };
 
 export interface AccessKeys {
@@ -20,7 +25,7 @@ export interface AccessKeys {
 }
 
 export function describePrincipal(principal: Principal): string {
-  return principal.kind === 'function' ? `function ${principal.name}` : `agent ${principal.userId}/${principal.agentId}`;
+  return principal.kind === 'agent' ? `agent ${principal.userId}/${principal.agentId}` : `function ${principal.name}`;
 }
 
 const KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -61,6 +61,8 @@ export interface FunctionEnvironmentInput {
   readonly home: string;
   readonly keys: AccessKeys;
   readonly verbose: boolean;
+  /** The audit chain key of the local vault (appenders MAC events with it). */
+  readonly chainKeyArn: string;
 }
 
 export function localFunctionEnvironment(name: FunctionName, input: FunctionEnvironmentInput): Record<string, string> {
@@ -75,6 +77,7 @@ export function localFunctionEnvironment(name: FunctionName, input: FunctionEnvi
     [ENV.launcherFunction]: localLauncherName(config.name),
     ...verifierEnvironment(input.verifier),
     [ORIGIN_VERIFY_SECRET_ENV]: input.originSecretArn,
+    [ENV.chainKey]: input.chainKeyArn,
   };
   for (const [table, spec] of Object.entries(TABLES)) values[spec.envVar] = input.tableNames[table as TableName];
   return {

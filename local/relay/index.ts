@@ -13,7 +13,9 @@ import { fanOutEvents, nudgeInbox, type FanoutDeps } from '../../runtime/relay/f
 import { managementPoster, type Poster } from '../../runtime/relay/poster';
 import type { RoleDirectory } from '../../runtime/relay/runtime-auth';
 import { createRuntimeHandler } from '../../runtime/relay/runtime-side';
+import type { ChainKey } from '../../runtime/shared/event-chain';
 import type { EventLog } from '../../runtime/shared/event-log';
+import type { DataOpener, DataSealer } from '../../runtime/shared/sealed-rows';
 import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
 import type { TableName } from '../../runtime/shared/tables';
 import { startRelayAdapter, type RelayAdapter } from './adapter';
@@ -23,6 +25,14 @@ import { attachStreamStandIn } from './stream';
 export { startRelayAdapter, type RelayAdapter } from './adapter';
 export { IamStandIn, type LocalPrincipal } from './iam';
 export { attachStreamStandIn } from './stream';
+export { localRelayChainKey, localRelaySealers } from './sealers';
+
+/** What each relay function seals or opens records with (in AWS: each function's own role, RECORD_SEALERS / RECORD_OPENERS). */
+export interface RelaySealers {
+  readonly runtime: DataSealer;
+  readonly device: DataOpener;
+  readonly fanout: DataOpener;
+}
 
 /** Path of the runtime API on the local adapter (in AWS: the runtime API's `runtime` stage). */
 export const LOCAL_RUNTIME_PATH = '/runtime';
@@ -43,6 +53,10 @@ export interface LocalRelayOptions {
   readonly accountId?: string;
   readonly deviceRate?: { readonly frames: number; readonly windowMs: number };
   readonly log: Log;
+  /** Seals a runtime's events and approvals; opens events for devices (local mode: localRelaySealers). */
+  readonly sealers: RelaySealers;
+  /** MACs the events the runtime relay appends (the audit chain key; local mode: localRelayChainKey). */
+  readonly chain: ChainKey;
   /** Fan-out failures after the stand-in's retries. */
   readonly onFanoutError?: (error: unknown) => void;
   /**
@@ -96,10 +110,12 @@ export async function startLocalRelay(o: LocalRelayOptions): Promise<LocalRelay>
   const runtimes = poster(LOCAL_RUNTIME_PATH);
   const { tables } = o;
   const base = { doc: o.doc, eventsTable: tables.events, connectionsTable: tables.connections, now: Date.now };
-  const fanout: FanoutDeps = { ...base, devices, runtimes };
-  const device = createDeviceHandler({ ...base, devices, auth: o.auth, log: o.log, rateLimit: o.deviceRate });
+  const fanout: FanoutDeps = { ...base, devices, runtimes, opener: o.sealers.fanout };
+  const device = createDeviceHandler({ ...base, devices, opener: o.sealers.device, auth: o.auth, log: o.log, rateLimit: o.deviceRate });
   const runtime = createRuntimeHandler({
     ...base,
+    sealer: o.sealers.runtime,
+    chain: o.chain,
     sessionsTable: tables.sessions,
     inboxTable: tables.inbox,
     approvalsTable: tables.approvals,

@@ -6,7 +6,7 @@
  *
  * Blob: "CLK1" | key id (36 ASCII) | IV (12) | tag (16) | ciphertext.
  */
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../../runtime/shared/event-chain';
@@ -20,6 +20,8 @@ export interface KeyRecord {
   readonly arn: string;
   readonly alias?: string;
   readonly description: string;
+  /** ENCRYPT_DECRYPT (default) or GENERATE_VERIFY_MAC (an HMAC_256 key: the audit chain's). */
+  readonly usage?: 'ENCRYPT_DECRYPT' | 'GENERATE_VERIFY_MAC';
 }
 
 interface StoredKey extends KeyRecord {
@@ -50,7 +52,7 @@ export class LocalKms {
   }
 
   /** The key with this alias, created on first use (a restart finds it again). */
-  ensureKey(alias: string, description: string): KeyRecord {
+  ensureKey(alias: string, description: string, usage: KeyRecord['usage'] = 'ENCRYPT_DECRYPT'): KeyRecord {
     const existing = this.aliases.get(alias);
     if (existing) return this.record(this.keys.get(existing)!);
     const keyId = randomUUID();
@@ -59,6 +61,7 @@ export class LocalKms {
       arn: `arn:aws:kms:${this.region}:${this.account}:key/${keyId}`,
       alias,
       description,
+      usage,
       material: randomBytes(32).toString('base64'),
       createdAt: Date.now(),
     };
@@ -81,6 +84,7 @@ export class LocalKms {
 
   encrypt(keyId: string, plaintext: Buffer, context: EncryptionContext = {}): Buffer {
     const key = this.keys.get(this.resolve(keyId).keyId)!;
+    if (key.usage === 'GENERATE_VERIFY_MAC') throw invalidKeyUsage(key.arn);
     const iv = randomBytes(IV_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', Buffer.from(key.material, 'base64'), iv);
     cipher.setAAD(additionalData(key.keyId, context));
@@ -116,13 +120,30 @@ export class LocalKms {
     return { keyId: this.resolve(keyId).keyId, plaintext, blob: this.encrypt(keyId, plaintext, context) };
   }
 
+  /** HMAC-SHA256 of `message` under an HMAC key (KMS GenerateMac with HMAC_SHA_256). */
+  generateMac(keyId: string, message: Buffer): Buffer {
+    const key = this.keys.get(this.resolve(keyId).keyId)!;
+    if (key.usage !== 'GENERATE_VERIFY_MAC') throw invalidKeyUsage(key.arn);
+    return createHmac('sha256', Buffer.from(key.material, 'base64')).update(message).digest();
+  }
+
+  /** KMS VerifyMac: throws KMSInvalidMacException for a MAC that does not match, as KMS does. */
+  verifyMac(keyId: string, message: Buffer, mac: Buffer): void {
+    const expected = this.generateMac(keyId, message);
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw new AwsError('KMSInvalidMacException', 'The MAC is not valid for this key and message.');
+  }
+
   private record(key: StoredKey): KeyRecord {
-    return { keyId: key.keyId, arn: key.arn, alias: key.alias, description: key.description };
+    return { keyId: key.keyId, arn: key.arn, alias: key.alias, description: key.description, usage: key.usage ?? 'ENCRYPT_DECRYPT' };
   }
 }
 
 function additionalData(keyId: string, context: EncryptionContext): Buffer {
   return Buffer.from(canonicalJson({ keyId, context }), 'utf8');
+}
+
+function invalidKeyUsage(arn: string): AwsError {
+  return new AwsError('InvalidKeyUsageException', `The key usage of ${arn} does not allow this operation.`);
 }
 
 function invalidCiphertext(): AwsError {

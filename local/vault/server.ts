@@ -74,6 +74,17 @@ export function createVaultServer(vault: LocalVault, credentials: CredentialStor
       const dataKey = vault.kms.generateDataKey(key.keyId, contextOf(input), bytes);
       return { CiphertextBlob: dataKey.blob.toString('base64'), Plaintext: dataKey.plaintext.toString('base64'), KeyId: key.arn };
     },
+    async GenerateMac(input, principal) {
+      const key = keyFor(principal, 'kms:GenerateMac', requireString(input, 'KeyId'));
+      macAlgorithm(input);
+      return { Mac: vault.kms.generateMac(key.keyId, blobOf(input, 'Message')).toString('base64'), KeyId: key.arn, MacAlgorithm: 'HMAC_SHA_256' };
+    },
+    async VerifyMac(input, principal) {
+      const key = keyFor(principal, 'kms:VerifyMac', requireString(input, 'KeyId'));
+      macAlgorithm(input);
+      vault.kms.verifyMac(key.keyId, blobOf(input, 'Message'), blobOf(input, 'Mac'));
+      return { MacValid: true, KeyId: key.arn, MacAlgorithm: 'HMAC_SHA_256' };
+    },
     async DescribeKey(input, principal) {
       const key = keyFor(principal, 'kms:DescribeKey', requireString(input, 'KeyId'));
       return {
@@ -83,8 +94,8 @@ export function createVaultServer(vault: LocalVault, credentials: CredentialStor
           Description: key.description,
           Enabled: true,
           KeyState: 'Enabled',
-          KeyUsage: 'ENCRYPT_DECRYPT',
-          KeySpec: 'SYMMETRIC_DEFAULT',
+          KeyUsage: key.usage ?? 'ENCRYPT_DECRYPT',
+          KeySpec: key.usage === 'GENERATE_VERIFY_MAC' ? 'HMAC_256' : 'SYMMETRIC_DEFAULT',
           KeyManager: 'CUSTOMER',
           Origin: 'AWS_KMS',
         },
@@ -106,6 +117,11 @@ function denied(principal: Principal, action: string, resource: string): AwsErro
     'AccessDeniedException',
     `User: ${describePrincipal(principal)} is not authorized to perform: ${action} on resource: ${resource} because no policy allows it`,
   );
+}
+
+/** The chain key is an HMAC_256 key: HMAC_SHA_256 is its one algorithm. */
+function macAlgorithm(input: Record<string, unknown>): void {
+  if (input.MacAlgorithm !== 'HMAC_SHA_256') throw new AwsError('InvalidKeyUsageException', 'MacAlgorithm must be HMAC_SHA_256 for this key.');
 }
 
 function blobOf(input: Record<string, unknown>, key: string): Buffer {

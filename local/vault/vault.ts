@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { userKeyAlias } from '../../runtime/shared/names';
+import { chainKeyAlias, userKeyAlias } from '../../runtime/shared/names';
 import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 import type { CubicleConfig } from '../../lib/config/schema';
 import type { AgentSecretRef } from '../../lib/fleet/agent-environment';
@@ -18,6 +18,8 @@ export class LocalVault {
   readonly kms: LocalKms;
   readonly secrets: LocalSecrets;
   readonly originSecretArn: string;
+  /** The audit chain's HMAC key (runtime/shared/event-chain.ts): only event appenders may GenerateMac with it. */
+  readonly chainKeyArn: string;
   private readonly refs = new Map<string, AgentSecretRef[]>();
   private readonly userKeys = new Map<string, string>();
   private readonly accessByName = new Map<string, SecretAccess>();
@@ -41,6 +43,7 @@ export class LocalVault {
     const originKey = this.kms.ensureKey(`alias/cubicle-local/${config.name}/origin-verify`, 'Cubicle: encrypts the CloudFront origin-verify secret');
     this.originSecretArn = this.secrets.ensure(this.originSecretName, originKey.keyId, randomBytes(48).toString('base64url'));
     this.accessByName.set(this.originSecretName, { name: this.originSecretName, readerAgentIds: [], originVerify: true });
+    this.chainKeyArn = this.kms.ensureKey(chainKeyAlias(config.name), 'Cubicle: MACs the audit chain of agent events', 'GENERATE_VERIFY_MAC').arn;
   }
 
   /** The user's vault secrets with their ARNs, for the agents' environment. */

@@ -7,6 +7,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod/mini';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
 import { SORTABLE_ID_PATTERN, type ApprovalRow } from '../shared/rows';
+import { openApproval, openEvent, type Unreadable } from '../shared/sealed-rows';
 import { pairKey } from '../shared/tables';
 import type { Authenticator } from './auth';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
@@ -160,10 +161,11 @@ async function listEvents(deps: ApiDeps, { user, agent, event }: Call): Promise<
   const after = Number(query.after ?? '0');
   const page = await readEventPage(deps.records, pairKey(user.id, a.id), after, Number(query.limit ?? '50'));
   const last = page.events.at(-1)?.sk ?? after;
-  return json(200, { events: page.events.map(eventView), cursor: String(last), more: page.more });
+  const events = await Promise.all(page.events.map(async (row) => eventView(await openEvent(deps.records.sealer, row))));
+  return json(200, { events, cursor: String(last), more: page.more });
 }
 
-export function approvalView(agent: RosterAgent, row: ApprovalRow) {
+export function approvalView(agent: RosterAgent, row: ApprovalRow & Partial<Unreadable>) {
   return {
     approvalId: row.sk,
     agentId: agent.id,
@@ -171,6 +173,7 @@ export function approvalView(agent: RosterAgent, row: ApprovalRow) {
     tool: row.tool,
     hosts: row.hosts,
     summary: row.summary,
+    ...(row.unreadable !== undefined ? { unreadable: row.unreadable } : {}),
     createdAt: new Date(row.createdAt).toISOString(),
     expiresAt: new Date(row.expiresAt).toISOString(),
   };
@@ -179,7 +182,10 @@ export function approvalView(agent: RosterAgent, row: ApprovalRow) {
 /** The caller's pending approvals across their own agents (one bounded Query per agent), soonest to expire first. */
 async function listApprovals(deps: ApiDeps, { user }: Call): Promise<HttpResult> {
   const perAgent = await Promise.all(
-    user.agents.map(async (a) => (await readPendingApprovals(deps.records, pairKey(user.id, a.id))).map((row) => approvalView(a, row))),
+    user.agents.map(async (a) => {
+      const rows = await readPendingApprovals(deps.records, pairKey(user.id, a.id));
+      return Promise.all(rows.map(async (row) => approvalView(a, await openApproval(deps.records.sealer, row))));
+    }),
   );
   const approvals = perAgent.flat().sort((x, y) => x.expiresAt.localeCompare(y.expiresAt) || x.approvalId.localeCompare(y.approvalId));
   return json(200, { approvals });

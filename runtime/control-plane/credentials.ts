@@ -13,6 +13,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import { connectionSecretName, providerSecretName } from '../shared/names';
 import { parseProviderCredential, PROVIDERS, type Provider } from '../shared/provider-credentials';
@@ -30,7 +31,7 @@ export interface CredentialDeps {
   readonly deployment: string;
   readonly logger: Logger;
   /** Where revocations are recorded (the Events table). */
-  readonly events: { readonly doc: DynamoDBDocumentClient; readonly table: string; readonly now: () => number };
+  readonly events: { readonly doc: DynamoDBDocumentClient; readonly table: string; readonly chain: Pick<ChainKey, 'mac'>; readonly now: () => number };
 }
 
 /** Secrets Manager's limit for a secret value. */
@@ -71,7 +72,7 @@ export function createCredentialsHandler(deps: CredentialDeps): (event: HttpEven
       }
       if (revoke) {
         for (const agentId of target.agentIds) {
-          await new EventLog(deps.events.doc, deps.events.table, pairKey(user.id, agentId), deps.events.now).append({
+          await new EventLog(deps.events.doc, deps.events.table, pairKey(user.id, agentId), deps.events.chain, deps.events.now).append({
             type: 'credential.revoked',
             requestId,
             data: { kind: target.kind, id: target.id },

@@ -6,6 +6,7 @@
  * zod/mini rather than zod: the full build adds ~450 KB to every bundle and ~30 ms to each cold start.
  */
 import * as z from 'zod/mini';
+import { CHAIN_KEY_ENV } from '../shared/chain-key';
 import { ID_PATTERN } from '../shared/ids';
 import { TABLES } from '../shared/tables';
 
@@ -22,6 +23,11 @@ export const ENV = {
   inboxTable: TABLES.inbox.envVar,
   eventsTable: TABLES.events.envVar,
   approvalsTable: TABLES.approvals.envVar,
+  /** The audit chain's KMS HMAC key, for every function that appends events (lib/constructs/audit-archive.ts). */
+  chainKey: CHAIN_KEY_ENV,
+  /** The audit archive's bucket and the security-event topic (lib/constructs/audit-archive.ts). */
+  archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
+  securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
@@ -30,6 +36,8 @@ const csv = (pattern: RegExp, what: string) =>
     z.string().check(z.minLength(1, `must list at least one ${what}`)),
     z.transform((text) => text.split(',').map((part) => part.trim())),
   ).check(z.refine((parts) => parts.every((p) => pattern.test(p)), `must be comma-separated ${what}s`));
+/** The chain key's ARN: an appender MACs every event it appends (runtime/shared/event-chain.ts). */
+export const chainKeyArn = z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN'));
 const positiveMs = z.coerce.number().check(z.int('must be whole milliseconds'), z.positive('must be positive'));
 
 const cluster = {
@@ -51,12 +59,14 @@ export const API_ENV = z.object({
   [ENV.inboxTable]: tableName,
   [ENV.eventsTable]: tableName,
   [ENV.approvalsTable]: tableName,
+  [ENV.chainKey]: chainKeyArn,
 });
 
 export const LIFECYCLE_ENV = z.object({
   ...launch,
   [ENV.sessionsTable]: tableName,
   [ENV.eventsTable]: tableName,
+  [ENV.chainKey]: chainKeyArn,
 });
 
 /** The launcher: the only function that runs tasks, so the only one that knows their network. */
@@ -66,11 +76,19 @@ export const LAUNCHER_ENV = z.object({
   [ENV.securityGroupIds]: csv(/^sg-[0-9a-f]+$/, 'security group id'),
   [ENV.sessionsTable]: tableName,
   [ENV.eventsTable]: tableName,
+  [ENV.chainKey]: chainKeyArn,
 });
 
 export const CREDENTIALS_ENV = z.object({
   [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [ENV.eventsTable]: tableName,
+  [ENV.chainKey]: chainKeyArn,
+});
+
+/** The audit archive's stream consumer: where events go, and where tampering is raised. */
+export const ARCHIVE_ENV = z.object({
+  [ENV.archiveBucket]: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
+  [ENV.securityTopic]: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')),
 });
 
 /** Parses the environment; the error names the variables and the rule, never their values. */

@@ -14,6 +14,7 @@ import type { ECSClient } from '@aws-sdk/client-ecs';
 import * as z from 'zod/mini';
 import { ID_PATTERN } from '../shared/ids';
 import { pairKey } from '../shared/tables';
+import type { ChainKey } from '../shared/event-chain';
 import type { TaskNetwork } from './env';
 import { LaunchError, runPairTask, stopTask, type LaunchRequest } from './ecs-calls';
 import { failSession, getSession, updateSession, type Log, type SessionRow } from './lifecycle';
@@ -37,6 +38,8 @@ export interface LauncherDeps {
   readonly ecs: ECSClient;
   readonly sessionsTable: string;
   readonly eventsTable: string;
+  /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
+  readonly chain: Pick<ChainKey, 'mac'>;
   readonly network: TaskNetwork;
   readonly now: () => number;
   readonly log: Log;

@@ -10,6 +10,7 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import { newNonce } from '../shared/relay-mac';
 import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
@@ -26,6 +27,8 @@ export interface LifecycleDeps {
   readonly ecs: ECSClient;
   readonly sessionsTable: string;
   readonly eventsTable: string;
+  /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
+  readonly chain: Pick<ChainKey, 'mac'>;
   readonly launch: LaunchSettings;
   /** Starts a claimed session's task (runtime/control-plane/launcher.ts); the only way a task starts. */
   readonly launcher: Launcher;
@@ -93,14 +96,14 @@ export async function getSession(deps: Pick<LifecycleDeps, 'doc' | 'sessionsTabl
 }
 
 export async function appendLifecycleEvent(
-  deps: Pick<LifecycleDeps, 'doc' | 'eventsTable' | 'now'>,
+  deps: Pick<LifecycleDeps, 'doc' | 'eventsTable' | 'chain' | 'now'>,
   pk: string,
   type: ControlPlaneEventType,
   requestId: string,
   data: Record<string, unknown>,
 ): Promise<void> {
   const clean = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
-  await new EventLog(deps.doc, deps.eventsTable, pk, deps.now).append({ type, requestId, data: clean });
+  await new EventLog(deps.doc, deps.eventsTable, pk, deps.chain, deps.now).append({ type, requestId, data: clean });
 }
 
 /**
@@ -192,7 +195,7 @@ async function launchClaimed(deps: LifecycleDeps, pk: string, claimed: SessionRo
 
 /** A claimed session that could not start: FAILED with the reason, and the failure on the pair's chain. */
 export async function failSession(
-  deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable' | 'eventsTable' | 'now'>,
+  deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable' | 'eventsTable' | 'chain' | 'now'>,
   pk: string,
   claimed: SessionRow,
   reason: string,

@@ -4,8 +4,10 @@
  */
 import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RecordSealer } from '../shared/envelope';
+import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
-import { approvalStatus, idFloor, newSortableId, type ApprovalRow, type EventRow, type InboxRow } from '../shared/rows';
+import { approvalStatus, idFloor, newSortableId, type EventRow, type InboxRow } from '../shared/rows';
+import type { StoredApprovalRow } from '../shared/sealed-rows';
 import { PARTITION_KEY, parsePairKey, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import type { SessionRow } from './lifecycle';
@@ -15,10 +17,12 @@ export interface RecordDeps {
   readonly sessionsTable: string;
   readonly inboxTable: string;
   readonly eventsTable: string;
+  /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
+  readonly chain: Pick<ChainKey, 'mac'>;
   readonly approvalsTable: string;
   readonly now: () => number;
-  /** Seals message text under the user's key (runtime/shared/envelope.ts). */
-  readonly sealer: Pick<RecordSealer, 'seal'>;
+  /** Seals message text, opens events' data and approvals' summaries, under the user's key (runtime/shared/envelope.ts). */
+  readonly sealer: Pick<RecordSealer, 'seal' | 'openData'>;
 }
 
 /** Stores a message, sealed under the user's key, in the pair's inbox; the runtime reads it in sk (time) order. */
@@ -76,9 +80,9 @@ export const PENDING_APPROVAL_WINDOW_MS = 15 * 60_000;
  * Approvals of one pair still waiting for a decision (no decision, not expired, not past expiresAt),
  * oldest first. One Query per pair on its own partition, bounded by the window above.
  */
-export async function readPendingApprovals(deps: RecordDeps, pk: string): Promise<ApprovalRow[]> {
+export async function readPendingApprovals(deps: RecordDeps, pk: string): Promise<StoredApprovalRow[]> {
   const now = deps.now();
-  const rows: ApprovalRow[] = [];
+  const rows: StoredApprovalRow[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const out = await deps.doc.send(
@@ -95,14 +99,14 @@ export async function readPendingApprovals(deps: RecordDeps, pk: string): Promis
         ),
       }),
     );
-    rows.push(...((out.Items ?? []) as ApprovalRow[]));
+    rows.push(...((out.Items ?? []) as StoredApprovalRow[]));
     start = out.LastEvaluatedKey;
   } while (start);
   return rows;
 }
 
 export type DecideResult =
-  | { readonly ok: true; readonly row: ApprovalRow }
+  | { readonly ok: true; readonly row: StoredApprovalRow }
   | { readonly ok: false; readonly why: 'not-found' | 'already-decided' | 'expired'; readonly status?: string };
 
 /** Records the employee's decision once, while the request is pending and not past its expiry. */
@@ -131,8 +135,8 @@ export async function decideApproval(
         ),
       }),
     );
-    const row = out.Attributes as ApprovalRow;
-    await new EventLog(deps.doc, deps.eventsTable, pk, deps.now).append({
+    const row = out.Attributes as StoredApprovalRow;
+    await new EventLog(deps.doc, deps.eventsTable, pk, deps.chain, deps.now).append({
       type: 'approval.decided',
       requestId,
       messageId: row.messageId,
@@ -145,7 +149,7 @@ export async function decideApproval(
   const out = await deps.doc.send(
     new GetCommand({ TableName: deps.approvalsTable, Key: { [PARTITION_KEY]: pk, [SORT_KEY]: approvalId }, ConsistentRead: true }),
   );
-  const row = out.Item as ApprovalRow | undefined;
+  const row = out.Item as StoredApprovalRow | undefined;
   if (!row) return { ok: false, why: 'not-found' };
   const status = approvalStatus(row);
   if (status === 'pending') return { ok: false, why: 'expired', status: 'expired' };

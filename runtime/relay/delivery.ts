@@ -11,6 +11,7 @@ import { expression } from '../control-plane/expressions';
 import { eventView } from '../control-plane/event-view';
 import type { DeviceMessage } from '../shared/relay-protocol';
 import type { EventRow } from '../shared/rows';
+import { openEvent, type DataOpener } from '../shared/sealed-rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 import { advanceCursor, forgetConnection, getConnection, type ConnectionDeps, type SubscriptionRow } from './connections';
 import type { Poster } from './poster';
@@ -20,6 +21,8 @@ export interface DeliveryDeps extends ConnectionDeps {
   readonly eventsTable: string;
   /** The device API's @connections. */
   readonly devices: Poster;
+  /** Opens runtime events' sealed data for the pair's own employee (runtime/shared/sealed-rows.ts). */
+  readonly opener: DataOpener;
 }
 
 export interface Delivered {
@@ -57,7 +60,7 @@ export async function deliver(
     const rows = fromKnown(options.known, cursor, want, options.upTo) ?? (await readAfter(deps, sub.pk, cursor, want, options.upTo));
     if (rows.length === 0) break;
     for (const row of rows) {
-      const message: DeviceMessage = { type: 'event', agentId: sub.agentId, seq: row.sk, event: eventView(row) };
+      const message: DeviceMessage = { type: 'event', agentId: sub.agentId, seq: row.sk, event: eventView(await openEvent(deps.opener, row)) };
       if (!(await deps.devices.post(sub.connectionId, message))) {
         await forgetConnection(deps, await getConnection(deps, sub.connectionId), sub.connectionId);
         return { cursor, more: false, gone: true };

@@ -3,6 +3,7 @@
  * sets each variable with the grant it needs.
  */
 import * as z from 'zod/mini';
+import { CHAIN_KEY_ENV } from '../shared/chain-key';
 import { ID_PATTERN } from '../shared/ids';
 import { TABLES } from '../shared/tables';
 
@@ -17,12 +18,15 @@ export const RELAY_ENV = {
   eventsTable: TABLES.events.envVar,
   approvalsTable: TABLES.approvals.envVar,
   connectionsTable: TABLES.connections.envVar,
+  chainKey: CHAIN_KEY_ENV,
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
 const endpoint = z.string().check(z.regex(/^https?:\/\/[^\s?#]+$/, 'must be an http(s) URL without query'));
 
+/** The device and fan-out sides open sealed records: they resolve user keys by the deployment's aliases. */
 export const DEVICE_RELAY_ENV = z.object({
+  [RELAY_ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [RELAY_ENV.deviceEndpoint]: endpoint,
   [RELAY_ENV.eventsTable]: tableName,
   [RELAY_ENV.connectionsTable]: tableName,
@@ -37,9 +41,11 @@ export const RUNTIME_RELAY_ENV = z.object({
   [RELAY_ENV.eventsTable]: tableName,
   [RELAY_ENV.approvalsTable]: tableName,
   [RELAY_ENV.connectionsTable]: tableName,
+  [RELAY_ENV.chainKey]: z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')),
 });
 
 export const FANOUT_RELAY_ENV = z.object({
+  [RELAY_ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
   [RELAY_ENV.deviceEndpoint]: endpoint,
   [RELAY_ENV.runtimeEndpoint]: endpoint,
   [RELAY_ENV.inboxTable]: tableName,

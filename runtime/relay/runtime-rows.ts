@@ -1,14 +1,16 @@
 /**
  * The rows a runtime's frames become: one function per row kind, each the only place that row is built
- * on a runtime's behalf (the envelope encryption of message text, replies and summaries under the user's
- * key plugs in here and in records.ts putMessage). The pair always comes from the connection's verified
- * task (runtime-auth.ts), never from an operation.
+ * on a runtime's behalf. Event data and approval summaries are sealed under the user's key here
+ * (runtime/shared/sealed-rows.ts) before they reach a table. The pair always comes from the connection's
+ * verified task (runtime-auth.ts), never from an operation.
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../control-plane/expressions';
+import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import type { RuntimeOp } from '../shared/relay-protocol';
-import { approvalStatus, idFloor, sortableIdTime, type ApprovalRow, type InboxRow, type InboxState } from '../shared/rows';
+import { approvalStatus, idFloor, sortableIdTime, type InboxRow, type InboxState } from '../shared/rows';
+import { sealApproval, sealEventData, type DataSealer, type StoredApprovalRow } from '../shared/sealed-rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 
 export interface RowDeps {
@@ -16,10 +18,14 @@ export interface RowDeps {
   readonly sessionsTable: string;
   readonly inboxTable: string;
   readonly eventsTable: string;
+  /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
+  readonly chain: Pick<ChainKey, 'mac'>;
   readonly approvalsTable: string;
   readonly now: () => number;
   /** Event logs by pair, kept across invocations (the head is re-read when another writer appended). */
   readonly eventLogs: Map<string, EventLog>;
+  /** Seals event data and approval summaries under the pair's user key. */
+  readonly sealer: DataSealer;
 }
 
 /** The verified runtime a frame came from. */
@@ -67,17 +73,18 @@ export async function applyOp(deps: RowDeps, ctx: RuntimeContext, op: RuntimeOp)
 export async function appendRuntimeEvent(deps: RowDeps, ctx: RuntimeContext, op: Extract<RuntimeOp, { op: 'event' }>): Promise<OpResult> {
   let log = deps.eventLogs.get(ctx.pair);
   if (!log) {
-    log = new EventLog(deps.doc, deps.eventsTable, ctx.pair, deps.now);
+    log = new EventLog(deps.doc, deps.eventsTable, ctx.pair, deps.chain, deps.now);
     deps.eventLogs.set(ctx.pair, log);
   }
-  const row = await log.append({ type: op.type, requestId: op.requestId, messageId: op.messageId, data: op.data });
+  const data = await sealEventData(deps.sealer, ctx.pair, op.data ?? {});
+  const row = await log.append({ type: op.type, requestId: op.requestId, messageId: op.messageId, data });
   return { seq: row.sk };
 }
 
 /** A pending approval. Idempotent by approval id (a frame resent after a lost ack changes nothing). */
 export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Extract<RuntimeOp, { op: 'approval.request' }>): Promise<OpResult> {
   const createdAt = deps.now();
-  const row: ApprovalRow = {
+  const row = await sealApproval(deps.sealer, {
     pk: ctx.pair,
     sk: op.approvalId,
     requestId: op.requestId,
@@ -87,7 +94,7 @@ export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Ex
     hosts: op.hosts,
     createdAt,
     expiresAt: Math.min(op.expiresAt, createdAt + MAX_APPROVAL_WAIT_MS),
-  };
+  });
   try {
     await deps.doc.send(new PutCommand({ TableName: deps.approvalsTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }));
   } catch (error) {
@@ -98,7 +105,7 @@ export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Ex
 
 export async function approvalOutcome(deps: RowDeps, ctx: RuntimeContext, approvalId: string): Promise<OpResult> {
   const out = await deps.doc.send(new GetCommand({ TableName: deps.approvalsTable, Key: { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: approvalId }, ConsistentRead: true }));
-  const row = out.Item as ApprovalRow | undefined;
+  const row = out.Item as StoredApprovalRow | undefined;
   return { status: row ? approvalStatus(row) : 'expired', ...(row?.decidedBy ? { decidedBy: row.decidedBy } : {}) };
 }
 

@@ -17,15 +17,12 @@
  *   record); opening a value under a cached data key calls KMS once per cache entry.
  * https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/data-key-caching.html
  *
- * Applying it to events and approvals (once the control plane writes them for the runtime):
- * - Events: the writer replaces `data` with `{ sealed: await sealer.sealData({ userId, agentId, record:
- *   'event.data' }, data) }` before EventLog.append, so the chain hashes the sealed form (verifiable without
- *   the key); readers (GET events, the relay's push) call `openData` on `data.sealed`. Lifecycle events carry
- *   no employee words and may stay open.
- * - Approvals: `summary` (and `hosts`, which name what the agent reaches) sealed as one value with record
- *   'approval.summary'; `tool`, ids, times and the decision stay open for the conditions that need them.
- * - The writer's role must be one of RECORD_SEALERS (runtime/shared/names.ts), whose key statements allow
- *   GenerateDataKey and Decrypt for exactly these context keys; the runtime only ever opens.
+ * Where it applies (runtime/shared/sealed-rows.ts): inbox bodies (the API seals, the runtime opens);
+ * runtime events' `data` as `{ sealed }` (record 'event.data') and approvals' summary + hosts as one value
+ * (record 'approval.summary'), sealed by the runtime relay before EventLog.append / PutItem, so the chain
+ * hashes the sealed form; the API and the relay's device side and fan-out open them for the employee.
+ * Lifecycle events carry no employee words and stay open. Sealers are RECORD_SEALERS, openers (Decrypt
+ * only) RECORD_OPENERS (runtime/shared/names.ts); the runtime only ever opens its own inbox.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { encryptionContext, isSealed, SEALED_PREFIX, type RecordContext } from './sealed';

@@ -1,11 +1,11 @@
 /**
  * Appends to a pair's Events partition: a conditional put on the next sequence number, carrying the
- * previous row's hash. Several control-plane writers (the relay for a runtime, the API, the lifecycle
+ * previous row's hash, MAC'd under the chain key (event-chain.ts). Several control-plane writers (the relay for a runtime, the API, the lifecycle
  * functions) may race; the loser re-reads the head and retries, so the chain stays linear.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { eventHash, GENESIS_HASH } from './event-chain';
+import { eventHash, GENESIS_HASH, type ChainKey } from './event-chain';
 import type { EventRow } from './rows';
 import { PARTITION_KEY, SORT_KEY } from './tables';
 
@@ -24,6 +24,8 @@ export class EventLog {
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly pk: string,
+    /** GenerateMac under the chain key: only control-plane appenders hold it. */
+    private readonly chain: Pick<ChainKey, 'mac'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -47,7 +49,7 @@ export class EventLog {
         data: input.data ?? {},
         prevHash: head.hash,
       };
-      const row: EventRow = { ...base, hash: eventHash(base) };
+      const row: EventRow = { ...base, hash: await eventHash(this.chain, base) };
       try {
         await this.doc.send(
           new PutCommand({

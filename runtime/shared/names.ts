@@ -45,6 +45,14 @@ export function userKeyAlias(deployment: string, userId: string): string {
 }
 
 /**
+ * Alias of local mode's audit chain key (an HMAC key; in AWS the appenders get its ARN, no alias): outside
+ * `alias/cubicle/<name>/`, whose names are user ids.
+ */
+export function chainKeyAlias(deployment: string): string {
+  return `alias/cubicle-local/${deployment}/audit-chain`;
+}
+
+/**
  * Role of the control plane's credential writer (PUT /v1/credentials/...). Named so the fleet can
  * put it on every secret's allow-list and key policy by ARN, without depending on the control plane stack.
  */
@@ -54,13 +62,22 @@ export function credentialWriterRoleName(deployment: string): string {
 
 /**
  * Control-plane functions that seal and open employees' records under the user keys
- * (runtime/shared/envelope.ts). Each runs with a role of a fixed name, `<name>-<function>`, which every
- * user key's policy names (lib/fleet/principals.ts). A function that starts sealing is added here.
+ * (runtime/shared/envelope.ts): the API (messages; opens events and approvals for GET) and the runtime
+ * relay (a runtime's events and approval requests). Each runs with a role of a fixed name,
+ * `<name>-<function>`, which every user key's policy names (lib/fleet/principals.ts). A function that
+ * starts sealing is added here.
  */
-export const RECORD_SEALERS = ['api'] as const;
+export const RECORD_SEALERS = ['api', 'relay-runtime'] as const;
 export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
 
-export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction): string {
+/**
+ * Functions that only open records (Decrypt, never a data key to seal with): the relay's device side
+ * (replay after a subscribe) and its fan-out (live events), which hand devices plaintext.
+ */
+export const RECORD_OPENERS = ['relay-device', 'relay-fanout'] as const;
+export type RecordOpenerFunction = (typeof RECORD_OPENERS)[number];
+
+export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction | RecordOpenerFunction): string {
   return `${deployment}-${fn}`;
 }
 

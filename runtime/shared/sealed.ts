@@ -7,7 +7,7 @@
 /** Prefix of every sealed value: the format version, then the Encryption SDK message in base64. */
 export const SEALED_PREFIX = 'cubicle-sealed:v1:';
 
-/** The fields sealed today and those the relay branch seals next (events' data, approval summaries). */
+/** The sealed fields: inbox bodies, runtime events' data, approval summaries (runtime/shared/sealed-rows.ts). */
 export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary'] as const;
 export type SealedRecord = (typeof SEALED_RECORDS)[number];
 

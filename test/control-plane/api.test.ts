@@ -9,11 +9,13 @@ import { Roster } from '../../runtime/control-plane/roster';
 import { EventLog, readEvents } from '../../runtime/shared/event-log';
 import { verifyChain } from '../../runtime/shared/event-chain';
 import { STARTED_BY } from '../../runtime/shared/names';
+import { sealApproval } from '../../runtime/shared/sealed-rows';
 import { newSortableId, type ApprovalRow } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { AUTH, CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger, taskDefinitionArnOf } from './support/fixtures';
 import { ISSUER, TestIssuer } from '../support/tokens';
+import { TEST_CHAIN } from '../support/chain-key';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -154,7 +156,8 @@ async function pendingApproval(pk: string, over: Partial<ApprovalRow> = {}): Pro
     expiresAt: clock.t + 10 * 60_000,
     ...over,
   };
-  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: row }));
+  // Stored as the relay stores it: summary and hosts sealed under the user's key.
+  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }));
   return id;
 }
 
@@ -216,7 +219,7 @@ describe('messages and lifecycle routes', () => {
 
   it('pages through events with an opaque cursor', async () => {
     const { api: userApi, user } = freshUser();
-    const log = new EventLog(dynamo.doc, dynamo.tables.events, pairKey(user, 'helper'), clock.now);
+    const log = new EventLog(dynamo.doc, dynamo.tables.events, pairKey(user, 'helper'), TEST_CHAIN, clock.now);
     for (let i = 1; i <= 5; i += 1) await log.append({ type: 'reply', requestId: `r${i}`, data: { n: i } });
     const page = async (query?: Record<string, string>) =>
       body(await userApi(httpEvent('GET /v1/agents/{agentId}/events', { user, pathParameters: { agentId: 'helper' }, query })));
@@ -252,7 +255,7 @@ describe('approvals', () => {
 
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, pk);
     expect(chain.filter((e) => e.type === 'approval.decided').map((e) => e.data)).toEqual([{ approvalId: id, decision: 'denied' }]);
-    expect(verifyChain(chain).ok).toBe(true);
+    expect((await verifyChain(chain, TEST_CHAIN)).ok).toBe(true);
   });
 });
 

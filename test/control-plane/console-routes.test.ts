@@ -12,10 +12,11 @@ import { API_ROUTES } from '../../runtime/control-plane/routes';
 import { Roster } from '../../runtime/control-plane/roster';
 import { AGENT_TUNING_SCHEMA } from '../../runtime/shared/agent-env';
 import { newSortableId, type ApprovalRow } from '../../runtime/shared/rows';
+import { sealApproval } from '../../runtime/shared/sealed-rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { ISSUER } from '../support/tokens';
-import { Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger } from './support/fixtures';
+import { Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger } from './support/fixtures';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -61,7 +62,8 @@ async function approval(user: string, agent: string, over: Partial<ApprovalRow> 
     expiresAt: createdAt + 10 * 60_000,
     ...over,
   };
-  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: row }));
+  // Stored as the relay stores it: summary and hosts sealed under the user's key.
+  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }));
   return id;
 }
 

@@ -9,6 +9,7 @@ import { startDynamo, type TestDynamo } from './support/dynamo';
 import { createCredentialsHandler, MAX_CREDENTIAL_CHARS } from '../../runtime/control-plane/credentials';
 import { connectionSecretName, providerSecretName } from '../../runtime/shared/names';
 import { AUTH, httpEvent } from './support/fixtures';
+import { TEST_CHAIN } from '../support/chain-key';
 
 const SECRET = 'sk-ant-api03-TOP-SECRET-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -53,7 +54,7 @@ beforeEach(() => {
   mock.on(PutSecretValueCommand).resolves({});
   // The most verbose level, so anything the code path could log is in the capture.
   logger = new Logger({ serviceName: 'credentials', logLevel: 'DEBUG' });
-  handler = createCredentialsHandler({ auth: AUTH, secrets, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, now: Date.now } });
+  handler = createCredentialsHandler({ auth: AUTH, secrets, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, chain: TEST_CHAIN, now: Date.now } });
 });
 afterEach(() => output.restore());
 

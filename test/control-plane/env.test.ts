@@ -13,6 +13,7 @@ const GOOD = {
   INBOX_TABLE: 'acme-Platform-Inbox',
   EVENTS_TABLE: 'acme-Platform-Events',
   APPROVALS_TABLE: 'acme-Platform-Approvals',
+  CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
 };
 
 describe('environment at cold start', () => {
@@ -27,7 +28,8 @@ describe('environment at cold start', () => {
       subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
       securityGroupIds: ['sg-0a9e17'],
     });
-    expect(parseEnv(CREDENTIALS_ENV, { CUBICLE_DEPLOYMENT: 'acme', EVENTS_TABLE: 'acme-Events' })).toEqual({ CUBICLE_DEPLOYMENT: 'acme', EVENTS_TABLE: 'acme-Events' });
+    const credentials = { CUBICLE_DEPLOYMENT: 'acme', EVENTS_TABLE: 'acme-Events', CUBICLE_CHAIN_KEY_ARN: GOOD.CUBICLE_CHAIN_KEY_ARN };
+    expect(parseEnv(CREDENTIALS_ENV, credentials)).toEqual(credentials);
   });
 
   it('names every missing or malformed variable, never its value', () => {

@@ -50,6 +50,7 @@ const ROLES: Record<FunctionName, SimulatedPrincipal> = {
   'relay-runtime': principalOf('relay-runtime'),
   'relay-fanout': principalOf('relay-fanout'),
   launcher: principalOf('launcher'),
+  'audit-archive': principalOf('audit-archive'),
 };
 
 const ITEM_ACTIONS = [
@@ -90,6 +91,8 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
   },
   'relay-fanout': { events: ['dynamodb:Query'], connections: CONNECTION_ROWS },
   launcher: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
+  // The audit archive reads the Events stream only: no item of any table.
+  'audit-archive': {},
 };
 
 const simulator = new IamSimulator();
@@ -112,7 +115,7 @@ describe('control-plane roles × tables (every partition, every item action)', (
     }
     expect(mismatches).toEqual([]);
     expect(evaluations).toBe(Object.keys(ROLES).length * Object.keys(TABLES).length * ITEM_ACTIONS.length);
-    expect(Object.keys(ROLES)).toHaveLength(9);
+    expect(Object.keys(ROLES)).toHaveLength(10);
   });
 
   it('only the reaper queries the active index; nobody queries another index or scans it', async () => {

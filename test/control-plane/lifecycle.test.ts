@@ -9,6 +9,7 @@ import { STARTED_BY } from '../../runtime/shared/names';
 import { activeShardOf, pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { CLUSTER_ARN, Clock, fakeEcs, LAUNCH, lifecycleDeps, taskArnOf, taskDefinitionArnOf } from './support/fixtures';
+import { TEST_CHAIN } from '../support/chain-key';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -167,7 +168,7 @@ describe('sleep and wake while STOPPING', () => {
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, pair.pk);
     expect(chain.map((e) => e.type)).toEqual(['lifecycle.running', 'lifecycle.sleep', 'lifecycle.stopped']);
     expect(chain[2].data).toMatchObject({ reason: 'put to sleep by the employee', exitCode: 0, stopCode: 'UserInitiated' });
-    expect(verifyChain(chain)).toEqual({ ok: true, length: 3 });
+    expect(await verifyChain(chain, TEST_CHAIN)).toEqual({ ok: true, length: 3 });
   });
 
   it('a sleep during STOPPING cancels the pending wake', async () => {
@@ -254,7 +255,7 @@ describe('task events', () => {
       ['lifecycle.running', 'req-2'],
       ['lifecycle.stopped', 'req-2'],
     ]);
-    expect(verifyChain(chain).ok).toBe(true);
+    expect((await verifyChain(chain, TEST_CHAIN)).ok).toBe(true);
   });
 
   it('matches a task by the session id in its group before the wake recorded the ARN', async () => {

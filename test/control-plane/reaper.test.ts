@@ -8,6 +8,7 @@ import { readEvents } from '../../runtime/shared/event-log';
 import { activeShardOf, pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { Clock, fakeEcs, LAUNCH, lifecycleDeps, taskArnOf, taskDefinitionArnOf } from './support/fixtures';
+import { TEST_CHAIN } from '../support/chain-key';
 
 const MIN = 60_000;
 
@@ -191,10 +192,10 @@ describe('reaper', () => {
     // Every action is an event on the pair's chain, carrying the tick's request id.
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, byKind('running-idle')[0].pk);
     expect(chain.map((e) => [e.type, e.requestId, e.data.reason])).toEqual([['lifecycle.reap', 'reaper-tick-1', 'idle']]);
-    expect(verifyChain(chain).ok).toBe(true);
+    expect((await verifyChain(chain, TEST_CHAIN)).ok).toBe(true);
     const orphanChain = await readEvents(dynamo.doc, dynamo.tables.events, pairKey('orphan-owner', 'agent'));
     expect(orphanChain.map((e) => e.type)).toEqual(Array(20).fill('lifecycle.orphan'));
-    expect(verifyChain(orphanChain).ok).toBe(true);
+    expect((await verifyChain(orphanChain, TEST_CHAIN)).ok).toBe(true);
 
     // A second tick right after finds nothing new to stop.
     fake.mock.resetHistory();

@@ -89,7 +89,9 @@ describe('relay APIs', () => {
   });
 
   it('the fan-out reads the Events and Inbox streams, reporting failed batch items, from the latest record', () => {
-    const mappings = resourcesOfType(json, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    // The audit archive reads the Events stream too (test/control-plane/audit-stack.test.ts).
+    const fanout = { Ref: functionOf(json, 'relay-fanout').id };
+    const mappings = resourcesOfType(json, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties).filter((m) => m.FunctionName.Ref === fanout.Ref);
     expect(mappings).toHaveLength(2);
     for (const m of mappings) {
       expect(m.FunctionName).toEqual({ Ref: functionOf(json, 'relay-fanout').id });

@@ -9,6 +9,7 @@ import { newSortableId } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { AUTH, Clock, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger, userKeys } from './support/fixtures';
+import { TEST_CHAIN } from '../support/chain-key';
 
 /**
  * Message text is sealed under the user's key from the API to the runtime (docs/isolation-claims.md claim 5): a canary
@@ -27,12 +28,14 @@ afterAll(async () => {
 });
 
 /** The relay's row functions for one pair's verified runtime: what the runtime's inbox frames do. */
-function relayFor(pk: string): RelayLink {
+function relayFor(pk: string, sealer: RecordSealer = userKeys().sealer): RelayLink {
   const deps = {
+    sealer,
     doc: dynamo.doc,
     sessionsTable: dynamo.tables.sessions,
     inboxTable: dynamo.tables.inbox,
     eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
     approvalsTable: dynamo.tables.approvals,
     now: Date.now,
     eventLogs: new Map(),

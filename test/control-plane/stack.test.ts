@@ -299,7 +299,7 @@ describe('IAM, exactly', () => {
       expect(Object.keys(functionOf(json, name).resource.Properties.Environment.Variables), name).not.toContain('SUBNET_IDS');
     }
     expect(Object.keys(functionOf(json, 'launcher').resource.Properties.Environment.Variables).sort()).toEqual(
-      ['CLUSTER_ARN', 'CUBICLE_DEPLOYMENT', 'EVENTS_TABLE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'SECURITY_GROUP_IDS', 'SESSIONS_TABLE', 'SUBNET_IDS'],
+      ['CLUSTER_ARN', 'CUBICLE_CHAIN_KEY_ARN', 'CUBICLE_DEPLOYMENT', 'EVENTS_TABLE', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME', 'SECURITY_GROUP_IDS', 'SESSIONS_TABLE', 'SUBNET_IDS'],
     );
   });
 

@@ -95,6 +95,7 @@ describe('bundled functions', () => {
       INBOX_TABLE: 'inbox',
       EVENTS_TABLE: 'events',
       APPROVALS_TABLE: 'approvals',
+      CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
       ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
       TOKEN_KIND: 'cognito',
       TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',

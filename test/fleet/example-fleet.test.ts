@@ -173,7 +173,21 @@ describe("alice's vault", () => {
           Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
           Resource: '*',
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`] },
+            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`] },
+            StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
+            Null: { 'kms:EncryptionContextKeys': 'false' },
+          },
+        },
+        {
+          // The relay's device side and fan-out open records for devices, and never seal.
+          Sid: 'RelayOpensRecordsForDevices',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: {
+            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-relay-device`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-fanout`] },
             StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
             'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
             Null: { 'kms:EncryptionContextKeys': 'false' },

@@ -36,7 +36,10 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import { taskDefinitions } from '../../local/ecs/task-definitions';
 import { LogSink } from '../../local/logs';
-import { startLocalRelay, type LocalRelay } from '../../local/relay';
+import { localRelayChainKey, localRelaySealers, startLocalRelay, type LocalRelay, type RelaySealers } from '../../local/relay';
+import { openEvent } from '../../runtime/shared/sealed-rows';
+import { kmsChainKey } from '../../runtime/shared/chain-key';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { createVaultServer } from '../../local/vault/server';
 import { LocalVault } from '../../local/vault/vault';
 import { exampleConfig } from '../support/example-config';
@@ -76,6 +79,8 @@ beforeAll(async () => {
     auth: new Authenticator(noDevices, roster),
     roles: new RoleDirectory('acme', roster, '111111111111'),
     accountId: '111111111111',
+    sealers: (sealers = localRelaySealers({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', deployment: 'acme', credentials })),
+    chain: localRelayChainKey({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', credentials, keyArn: vault.chainKeyArn }),
     log: logger,
   });
   const launcher = new AgentProcessLauncher({
@@ -109,6 +114,8 @@ beforeAll(async () => {
     ecs,
     sessionsTable: tables.sessions,
     eventsTable: tables.events,
+    // The audit chain key in the local vault, used as the reaper (an event appender) may.
+    chain: kmsChainKey(new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: keys, maxAttempts: 1 }), vault.chainKeyArn),
     launch: {
       deployment: 'acme',
       clusterArn: CLUSTER,
@@ -121,6 +128,7 @@ beforeAll(async () => {
       ecs: new ECSClient({ endpoint: endpoints.ecs, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }),
       sessionsTable: tables.sessions,
       eventsTable: tables.events,
+      chain: kmsChainKey(new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }), vault.chainKeyArn),
       network: { deployment: 'acme', clusterArn: CLUSTER, subnetIds: ['subnet-0a'], securityGroupIds: ['sg-0a'] },
       now: Date.now,
       log: logger,
@@ -146,6 +154,8 @@ afterAll(async () => {
 });
 
 const pk = pairKey('alice', 'sales');
+/** The relay's sealers over the local vault: runtime events' data is sealed, and opened as a device would. */
+let sealers: RelaySealers;
 
 async function wakeRunning(launch: Partial<LifecycleDeps['launch']> = {}): Promise<{ taskArn: string; pid: number }> {
   const { session } = await ensureAwake({ ...deps, launch: { ...deps.launch, ...launch } }, 'alice', 'sales', `req-${Date.now()}`);
@@ -154,7 +164,8 @@ async function wakeRunning(launch: Partial<LifecycleDeps['launch']> = {}): Promi
     return r?.status === 'RUNNING' && r.sessionId === session.sessionId ? r : undefined;
   }, 30_000, 'the session to be RUNNING');
   // The supervisor is up once it has recorded its start.
-  await waitFor(async () => (await readEvents(doc, tables.events, pk)).some((e) => e.type === 'session.started' && e.data.taskArn === row.taskArn), 30_000, 'session.started');
+  const started = async () => Promise.all((await readEvents(doc, tables.events, pk)).filter((e) => e.type === 'session.started').map((e) => openEvent(sealers.device, e)));
+  await waitFor(async () => (await started()).some((e) => e.data.taskArn === row.taskArn), 30_000, 'session.started');
   return { taskArn: row.taskArn!, pid: cluster.find(row.taskArn!)!.pid! };
 }
 
@@ -199,6 +210,6 @@ describe('lifecycle of local agents', () => {
     const row = await stoppedRow(taskArn);
     expect(row).toMatchObject({ stopCode: 'EssentialContainerExited', exitCode: 0 });
     const stopping = (await readEvents(doc, tables.events, pk)).filter((e) => e.type === 'session.stopping').at(-1);
-    expect(stopping?.data.reason).toBe('deadline');
+    expect((await openEvent(sealers.device, stopping!)).data.reason).toBe('deadline');
   });
 });

@@ -10,8 +10,8 @@ import { AGENT_CONTAINER_NAME } from '../../lib/constructs/agent-cell';
 import { vaultSecrets } from '../../lib/fleet/vault-secrets';
 import { REAPER_TIMEOUT } from '../../lib/constructs/lifecycle-functions';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS } from '../../local/aws/policy';
-import { FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
+import { CHAIN_APPENDERS, FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS, RELAY_KMS_GRANTS } from '../../local/aws/policy';
+import { FUNCTION_NAMES, RELAY_FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
 import { createTableInput, localTableNames } from '../../local/dynamo/tables';
 import { taskEventPattern } from '../../local/ecs/events';
 import { CONTAINER_NAME } from '../../local/ecs/server';
@@ -30,10 +30,11 @@ const resolver = new CfnResolver(templates, { account: config.account, regionOf:
 /** The example's control-plane functions by handler name (POWERTOOLS_SERVICE_NAME is `cubicle-<handler>`). */
 /**
  * Deployed functions local mode does not host in processes of their own: the relay's three run in local
- * mode's own process (local/relay/, the same handler code), and the directory sync keeps a Cognito pool
- * in step with the roster, which local mode's own issuer reads directly.
+ * mode's own process (local/relay/, the same handler code), the directory sync keeps a Cognito pool
+ * in step with the roster, which local mode's own issuer reads directly, and the audit archive copies the
+ * Events stream to S3 Object Lock, which local mode has no stand-in for (its chain is keyed all the same).
  */
-const NOT_HOSTED = ['directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime'];
+const NOT_HOSTED = ['audit-archive', 'directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime'];
 
 function deployedFunctions(): Map<FunctionName, TemplateJson['Resources'][string]> {
   const out = new Map<FunctionName, TemplateJson['Resources'][string]>();
@@ -88,6 +89,7 @@ describe('local mode matches the synthesized stacks', () => {
         tableNames: localTableNames('acme'),
         clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local',
         originSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:acme-origin-verify-AbCdEf',
+        chainKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
         endpoints: { dynamodb: 'http://127.0.0.1:1', ecs: 'http://127.0.0.1:2', vault: 'http://127.0.0.1:3', lambda: 'http://127.0.0.1:5' },
         verifier: { issuer: 'http://127.0.0.1:4/local', audience: 'cubicle-local', jwksUri: 'http://127.0.0.1:4/local/jwks.json', jwks: { keys: [] } },
         home: '/tmp/home',
@@ -124,6 +126,27 @@ describe('local mode matches the synthesized stacks', () => {
       expect([...FUNCTION_INVOKE_GRANTS[name]], name).toEqual(invokes);
     }
     expect(arnOf.get('launcher')).toBeDefined();
+  });
+
+  it('lets each relay function (run in local mode\'s own process) use the user keys directly as its role allows, and nothing else', () => {
+    for (const name of RELAY_FUNCTION_NAMES) {
+      const [, fn] = resourcesOfType(controlPlane, 'AWS::Lambda::Function').find(([, f]) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === `cubicle-${name}`)!;
+      const { actions, kmsStatements } = roleActions(fn);
+      // (The device function also reads the origin-verify secret, which local mode's front port stands in for.)
+      expect([...actions].filter((a) => /^(ecs|lambda):/.test(a) || a === 'secretsmanager:PutSecretValue'), name).toEqual([]);
+      const direct = kmsStatements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === undefined);
+      expect([...RELAY_KMS_GRANTS[name]].sort(), name).toEqual([...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort());
+    }
+  });
+
+  it('lets exactly the functions the chain key\'s policy names MAC events (GenerateMac)', () => {
+    const [, key] = resourcesOfType(controlPlane, 'AWS::KMS::Key').find(([, k]) => k.Properties.KeySpec === 'HMAC_256')!;
+    const statement = key.Properties.KeyPolicy.Statement.find((s: { Sid?: string }) => s.Sid === 'ControlPlaneAppendsEvents');
+    const roleIds = new Set([].concat(statement.Principal.AWS).map((p: { 'Fn::GetAtt': [string] }) => p['Fn::GetAtt'][0]));
+    const named = resourcesOfType(controlPlane, 'AWS::Lambda::Function')
+      .filter(([, fn]) => roleIds.has(fn.Properties.Role['Fn::GetAtt'][0]))
+      .map(([, fn]) => String(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).slice('cubicle-'.length));
+    expect([...CHAIN_APPENDERS].sort()).toEqual(named.sort());
   });
 
   it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {

@@ -12,6 +12,7 @@ import { DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyComm
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecrets } from '../../runtime/agent/src/secrets';
+import { kmsChainKey } from '../../runtime/shared/chain-key';
 import { originSecretFetcher } from '../../runtime/control-plane/aws/origin-secret';
 import { AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
 import { connectionSecretName, providerSecretName, userKeyAlias } from '../../runtime/shared/names';
@@ -182,5 +183,25 @@ describe('vault stand-in', () => {
     } finally {
       await closeServer(open.server);
     }
+  });
+});
+
+describe('the audit chain key in the local vault', () => {
+  it('lets the event appenders GenerateMac (HMAC-SHA256, as KMS), and nobody else; a user key makes no MAC, the chain key encrypts nothing', async () => {
+    const chainKey = (principal: Principal) => kmsChainKey(kms(credentials.issue(principal), endpoint), vault.chainKeyArn);
+    const digest = randomBytes(32);
+    const macs = await Promise.all((['api', 'credentials', 'task-events', 'reaper', 'launcher'] as const).map((name) => chainKey({ kind: 'function', name }).mac(digest)));
+    macs.push(await chainKey({ kind: 'relay', name: 'relay-runtime' }).mac(digest));
+    expect(new Set(macs).size).toBe(1);
+    expect(macs[0]).toMatch(/^[0-9a-f]{64}$/);
+    for (const principal of [agent('alice', 'sales'), { kind: 'relay', name: 'relay-device' } as Principal, { kind: 'relay', name: 'relay-fanout' } as Principal]) {
+      await expect(chainKey(principal).mac(digest)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    }
+    const api = kms(credentials.issue({ kind: 'function', name: 'api' }), endpoint);
+    await expect(kmsChainKey(api, vault.userKeyArn('alice')).mac(digest)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(api.send(new EncryptCommand({ KeyId: vault.chainKeyArn, Plaintext: Buffer.from('x') }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    // The MAC is the key's: the same digest under the vault's key material, checked without KMS.
+    expect(vault.kms.generateMac(vault.chainKeyArn, digest).toString('hex')).toBe(macs[0]);
+    expect(() => vault.kms.verifyMac(vault.chainKeyArn, digest, Buffer.alloc(32))).toThrow(/not valid/);
   });
 });

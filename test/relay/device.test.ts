@@ -5,6 +5,7 @@ import { pairKey } from '../../runtime/shared/tables';
 import { ISSUER, TestIssuer } from '../support/tokens';
 import { openDevice, type Client } from './support/clients';
 import { startRelayEnv, type RelayEnv } from './support/relay-env';
+import { TEST_CHAIN } from '../support/chain-key';
 
 /**
  * Devices against the real relay handlers behind the local `ws` adapter, with real `ws` clients and
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 const append = (userId: string, agentId: string, n: number, type = 'reply') => {
-  const log = new EventLog(env.dynamo.doc, env.dynamo.tables.events, pairKey(userId, agentId));
+  const log = new EventLog(env.dynamo.doc, env.dynamo.tables.events, pairKey(userId, agentId), TEST_CHAIN);
   return (async () => {
     for (let i = 0; i < n; i += 1) await log.append({ type, requestId: `req-${i}`, data: { text: `${agentId} ${i}` } });
   })();

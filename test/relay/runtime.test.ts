@@ -8,7 +8,8 @@ import { agentRoleName } from '../../runtime/shared/names';
 import { newSortableId } from '../../runtime/shared/rows';
 import { ACCOUNT, recordDeps, Clock } from '../control-plane/support/fixtures';
 import { openRuntime, type RawRuntime } from './support/runtime-client';
-import { startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
+import { opened, startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
+import { TEST_CHAIN } from '../support/chain-key';
 
 /**
  * Runtimes against the real relay handlers behind the local `ws` adapter: task identity at the
@@ -118,8 +119,8 @@ describe('frames', () => {
     expect(JSON.parse(ack.body).results[0]).toEqual({ seq: 2 });
     await c.close();
     const rows = await chain(task.pair);
-    expect(rows.filter((r) => r.type === 'reply').map((r) => r.data.text)).toEqual(['first', 'second']);
-    expect(verifyChain(rows).ok).toBe(true);
+    expect((await opened(rows)).filter((r) => r.type === 'reply').map((r) => r.data.text)).toEqual(['first', 'second']);
+    expect((await verifyChain(rows, TEST_CHAIN)).ok).toBe(true);
   });
 
   it('refuses 100% of forged, replayed, reordered, cross-pair and malformed frames, closing the connection and writing nothing', async () => {
@@ -164,7 +165,7 @@ describe('frames', () => {
     c.send(c.frame(++seq, [reply('after the attacks')]));
     expect((await c.next((m) => m.type === 'ack')).seq).toBe(seq);
     await c.close();
-    expect(verifyChain(await chain(task.pair)).ok).toBe(true);
+    expect((await verifyChain(await chain(task.pair), TEST_CHAIN)).ok).toBe(true);
   });
 
   it('another pair\'s task cannot resume this pair\'s session, even holding its nonce', async () => {
@@ -195,8 +196,8 @@ describe('the supervisor\'s relay client', () => {
     await Promise.all(sent);
     expect(client.reconnects).toBeGreaterThanOrEqual(3);
     const rows = (await chain(task.pair)).filter((r) => r.type === 'reply');
-    expect(rows.map((r) => r.data.text)).toEqual(Array.from({ length: 1_000 }, (_, i) => `event ${i}`));
-    expect(verifyChain(await chain(task.pair)).ok).toBe(true);
+    expect((await opened(rows)).map((r) => r.data.text)).toEqual(Array.from({ length: 1_000 }, (_, i) => `event ${i}`));
+    expect((await verifyChain(await chain(task.pair), TEST_CHAIN)).ok).toBe(true);
     await client.close();
   });
 

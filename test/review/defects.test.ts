@@ -70,6 +70,37 @@ describe('the review fails, naming the claim, when', () => {
     expect(findingsOf(review, 'baseline', 'baseline.wildcard-actions')).toEqual([expect.stringMatching(/UserAliceVaultKey\w+\.KeyPolicy: Allow kms:\* to arn:aws:iam::111111111111:root$/)]);
   });
 
+  it("a user key lets a record opener (the relay's device side) seal, not only open (claim 3)", async () => {
+    const review = await reviewWith((t) => {
+      const key = resource(fleet(t), 'UserAliceVaultKey', 'AWS::KMS::Key').resource;
+      key.Properties.KeyPolicy.Statement.find((s: { Sid?: string }) => s.Sid === 'RelayOpensRecordsForDevices').Action = ['kms:Decrypt', 'kms:GenerateDataKey'];
+    });
+    expect(failingClaims(review)).toContain(3);
+    expect(findingsOf(review, 3, 'credentials.user-keys')).toEqual([
+      expect.stringMatching(/statement RelayOpensRecordsForDevices allows kms:Decrypt, kms:GenerateDataKey .*: the record opener arn:aws:iam::111111111111:role\/acme-relay-device may kms:Decrypt, kms:GenerateDataKey, not only Decrypt$/),
+      expect.stringMatching(/the record opener arn:aws:iam::111111111111:role\/acme-relay-fanout may/),
+    ]);
+  });
+
+  it('the audit chain key lets an agent role or the whole account MAC rows, or the archive lock is only governance (claim 8)', async () => {
+    const review = await reviewWith((t) => {
+      const cp = t.get('acme-ControlPlane')!;
+      const key = Object.values(cp.Resources).find((r: any) => r.Type === 'AWS::KMS::Key' && r.Properties.KeySpec === 'HMAC_256') as any;
+      key.Properties.KeyPolicy.Statement.push(
+        { Sid: 'Injected', Effect: 'Allow', Principal: { AWS: ROLE_ARN('alice_sales') }, Action: 'kms:GenerateMac', Resource: '*' },
+        { Sid: 'InjectedRoot', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111111111111:root' }, Action: 'kms:GenerateMac', Resource: '*' },
+      );
+      const bucket = Object.values(cp.Resources).find((r: any) => r.Type === 'AWS::S3::Bucket' && r.Properties.ObjectLockConfiguration?.Rule?.DefaultRetention?.Mode === 'COMPLIANCE') as any;
+      bucket.Properties.ObjectLockConfiguration.Rule.DefaultRetention.Mode = 'GOVERNANCE';
+    });
+    expect(failingClaims(review)).toContain(8);
+    expect(findingsOf(review, 8, 'audit.archive')).toEqual([
+      expect.stringMatching(/statement Injected lets the agent role arn:aws:iam::111111111111:role\/cubicle\/acme\/agents\/acme-alice_sales GenerateMac$/),
+      expect.stringMatching(/statement InjectedRoot lets arn:aws:iam::111111111111:root GenerateMac, so any IAM policy in the account can forge rows$/),
+      'no S3 bucket with Object Lock in compliance mode: audit records are not archived immutably in these templates',
+    ]);
+  });
+
   it('a stateful resource is not retained (claim 12)', async () => {
     const review = await reviewWith((t) => {
       const table = resource(t.get('acme-Platform'), 'TablesSessions', 'AWS::DynamoDB::Table').resource;

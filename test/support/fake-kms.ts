@@ -5,8 +5,8 @@
  * another. Counts calls, so tests can see the data-key cache work. A key's master is derived from its ARN,
  * so a runtime process and the test that drives it share keys (test/runtime/agent/fixtures/harness.ts).
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DecryptCommand, GenerateDataKeyCommand, GenerateMacCommand, KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export interface FakeKms {
@@ -50,6 +50,22 @@ export function fakeKms(region = 'eu-west-1', account = '111111111111', target?:
     } catch {
       throw invalid();
     }
+  });
+
+  // HMAC keys (the audit chain key): HMAC-SHA256 under the key's master, as KMS GenerateMac computes it.
+  const hmac = (input: { KeyId: string; Message: Uint8Array; MacAlgorithm?: string }) => {
+    const master = keys.get(input.KeyId);
+    if (!master) throw Object.assign(new Error(`key ${input.KeyId} not found`), { name: 'NotFoundException' });
+    if (input.MacAlgorithm !== 'HMAC_SHA_256') throw Object.assign(new Error('bad MacAlgorithm'), { name: 'InvalidKeyUsageException' });
+    return createHmac('sha256', master).update(Buffer.from(input.Message)).digest();
+  };
+  mock.on(GenerateMacCommand).callsFake(async (input) => ({ KeyId: input.KeyId, Mac: new Uint8Array(hmac(input)), MacAlgorithm: 'HMAC_SHA_256' }));
+  mock.on(VerifyMacCommand).callsFake(async (input: { KeyId: string; Message: Uint8Array; Mac: Uint8Array; MacAlgorithm?: string }) => {
+    const expected = hmac(input);
+    const given = Buffer.from(input.Mac);
+    // KMS answers a MAC that does not match with KMSInvalidMacException, never MacValid: false.
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw Object.assign(new Error('KMSInvalidMacException'), { name: 'KMSInvalidMacException' });
+    return { KeyId: input.KeyId, MacValid: true, MacAlgorithm: 'HMAC_SHA_256' };
   });
 
   return {

@@ -1,4 +1,6 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { kmsChainKey } from '../../shared/chain-key';
+import type { ChainKey } from '../../shared/event-chain';
 import type { KeyArnOf } from '../../shared/envelope';
 import { userKeyAlias } from '../../shared/names';
 import { traced } from './tracing';
@@ -32,4 +34,9 @@ export function userKeyArns(kms: KMSClient, deployment: string, now: () => numbe
     arn.catch(() => cache.delete(userId));
     return arn;
   };
+}
+
+/** The audit chain's key (runtime/shared/chain-key.ts) through this process's KMS client. */
+export function chainKey(keyArn: string, kms: KMSClient = kmsClient()): ChainKey {
+  return kmsChainKey(kms, keyArn);
 }

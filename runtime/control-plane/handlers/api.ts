@@ -21,6 +21,7 @@ const ready = lazy(async () => {
   ]);
   const kms = kmsClient();
   const records = {
+    chain: lifecycle.chain,
     sealer: new RecordSealer(kms, userKeyArns(kms, env[ENV.deployment])),
     doc: lifecycle.doc,
     sessionsTable: env[ENV.sessionsTable],

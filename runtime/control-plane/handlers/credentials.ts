@@ -12,17 +12,18 @@ const env = parseEnv(CREDENTIALS_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [{ secretsClient }, { documentClient }, { createCredentialsHandler }] = await Promise.all([
+  const [{ secretsClient }, { documentClient }, { createCredentialsHandler }, { chainKey }] = await Promise.all([
     import('../aws/secrets.js'),
     import('../aws/dynamo.js'),
     import('../credentials.js'),
+    import('../aws/kms.js'),
   ]);
   return createCredentialsHandler({
     auth,
     logger,
     secrets: secretsClient(),
     deployment: env[ENV.deployment],
-    events: { doc: documentClient(), table: env[ENV.eventsTable], now: Date.now },
+    events: { doc: documentClient(), table: env[ENV.eventsTable], chain: chainKey(env[ENV.chainKey]), now: Date.now },
   });
 });
 

@@ -7,16 +7,18 @@ const logger = new Logger();
 const env = parseEnv(LAUNCHER_ENV);
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { ecsClient }, { launchSession }] = await Promise.all([
+  const [{ documentClient }, { ecsClient }, { launchSession }, { chainKey }] = await Promise.all([
     import('../aws/dynamo.js'),
     import('../aws/ecs.js'),
     import('../launcher.js'),
+    import('../aws/kms.js'),
   ]);
   const deps = {
     doc: documentClient(),
     ecs: ecsClient(),
     sessionsTable: env[ENV.sessionsTable],
     eventsTable: env[ENV.eventsTable],
+    chain: chainKey(env[ENV.chainKey]),
     network: taskNetwork(env),
     now: Date.now,
     log: logger,

@@ -9,16 +9,18 @@ import type { LifecycleDeps, Log } from '../lifecycle';
  * clients load on first use, so a cold start that ends early (bad origin header) never pays for them.
  */
 export async function loadLifecycleDeps(env: z.output<typeof LIFECYCLE_ENV>, log: Log): Promise<LifecycleDeps> {
-  const [{ documentClient }, { ecsClient }, { lambdaLauncher }] = await Promise.all([
+  const [{ documentClient }, { ecsClient }, { lambdaLauncher }, { chainKey }] = await Promise.all([
     import('../aws/dynamo.js'),
     import('../aws/ecs.js'),
     import('../aws/launcher-invoker.js'),
+    import('../aws/kms.js'),
   ]);
   return {
     doc: documentClient(),
     ecs: ecsClient(),
     sessionsTable: env[ENV.sessionsTable],
     eventsTable: env[ENV.eventsTable],
+    chain: chainKey(env[ENV.chainKey]),
     launch: launchSettings(env),
     launcher: lambdaLauncher(env[ENV.launcherFunction]),
     now: Date.now,

@@ -9,6 +9,7 @@ import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV, OriginVerifier, REFUSED
 import { loadRosterFile } from '../../control-plane/roster';
 import { DEVICE_RELAY_ENV, RELAY_ENV } from '../env';
 import { refuse, type WsEvent, type WsResult } from '../ws-event';
+import { loadSealer } from './sealer';
 
 const logger = new Logger();
 const env = parseEnv(DEVICE_RELAY_ENV);
@@ -16,12 +17,13 @@ const auth = loadAuthenticator(loadRosterFile());
 const originSecretArn = parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV];
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { secretsClient }, { originSecretFetcher }, { managementClient, managementPoster }, { createDeviceHandler }] = await Promise.all([
+  const [{ documentClient }, { secretsClient }, { originSecretFetcher }, { managementClient, managementPoster }, { createDeviceHandler }, opener] = await Promise.all([
     import('../../control-plane/aws/dynamo.js'),
     import('../../control-plane/aws/secrets.js'),
     import('../../control-plane/aws/origin-secret.js'),
     import('../poster.js'),
     import('../device.js'),
+    loadSealer(env[RELAY_ENV.deployment]),
   ]);
   const origin = new OriginVerifier({ now: Date.now, fetchValues: originSecretFetcher(secretsClient(), originSecretArn) });
   const handle = createDeviceHandler({
@@ -29,6 +31,7 @@ const ready = lazy(async () => {
     eventsTable: env[RELAY_ENV.eventsTable],
     connectionsTable: env[RELAY_ENV.connectionsTable],
     devices: managementPoster(managementClient(env[RELAY_ENV.deviceEndpoint])),
+    opener,
     auth,
     log: logger,
     now: Date.now,

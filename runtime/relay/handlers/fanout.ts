@@ -5,15 +5,17 @@ import { parseEnv } from '../../control-plane/env';
 import { lazy } from '../../control-plane/handlers/lazy';
 import type { EventRow } from '../../shared/rows';
 import { FANOUT_RELAY_ENV, RELAY_ENV } from '../env';
+import { loadSealer } from './sealer';
 
 const logger = new Logger();
 const env = parseEnv(FANOUT_RELAY_ENV);
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { managementClient, managementPoster }, fanout] = await Promise.all([
+  const [{ documentClient }, { managementClient, managementPoster }, fanout, opener] = await Promise.all([
     import('../../control-plane/aws/dynamo.js'),
     import('../poster.js'),
     import('../fanout.js'),
+    loadSealer(env[RELAY_ENV.deployment]),
   ]);
   const deps = {
     doc: documentClient(),
@@ -21,6 +23,7 @@ const ready = lazy(async () => {
     connectionsTable: env[RELAY_ENV.connectionsTable],
     devices: managementPoster(managementClient(env[RELAY_ENV.deviceEndpoint])),
     runtimes: managementPoster(managementClient(env[RELAY_ENV.runtimeEndpoint])),
+    opener,
     now: Date.now,
   };
   return { deps, fanout };

@@ -7,17 +7,20 @@ import type { EventLog } from '../../shared/event-log';
 import { RELAY_ENV, RUNTIME_RELAY_ENV } from '../env';
 import { RoleDirectory } from '../runtime-auth';
 import type { WsEvent, WsResult } from '../ws-event';
+import { loadSealer } from './sealer';
 
 const logger = new Logger();
 const env = parseEnv(RUNTIME_RELAY_ENV);
 const roles = new RoleDirectory(env[RELAY_ENV.deployment], loadRosterFile(), env[RELAY_ENV.account]);
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { managementClient, managementPoster }, { createRuntimeHandler }] = await Promise.all([
+  const [{ documentClient }, { managementClient, managementPoster }, { createRuntimeHandler }, sealer] = await Promise.all([
     import('../../control-plane/aws/dynamo.js'),
     import('../poster.js'),
     import('../runtime-side.js'),
+    loadSealer(env[RELAY_ENV.deployment]),
   ]);
+  const { chainKey } = await import('../../control-plane/aws/kms.js');
   return createRuntimeHandler({
     doc: documentClient(),
     sessionsTable: env[RELAY_ENV.sessionsTable],
@@ -26,6 +29,8 @@ const ready = lazy(async () => {
     approvalsTable: env[RELAY_ENV.approvalsTable],
     connectionsTable: env[RELAY_ENV.connectionsTable],
     eventLogs: new Map<string, EventLog>(),
+    chain: chainKey(env[RELAY_ENV.chainKey]),
+    sealer,
     runtimes: managementPoster(managementClient(env[RELAY_ENV.runtimeEndpoint])),
     roles,
     log: logger,

@@ -3,7 +3,7 @@ import { environmentOf } from './data';
 import { matrixCheck } from './shared';
 import { Check, code, outcome } from './types';
 
-/** Claims 8 and 9: encrypted, retained logs with credential masking; a hard cap every task carries. */
+/** Claims 8 and 9: encrypted, retained logs with credential masking; a hard cap every task carries (the archive: audit-archive.ts). */
 
 export const logGroups: Check = {
   id: 'audit.log-groups',
@@ -30,22 +30,6 @@ export const logGroups: Check = {
     return outcome(
       [`${groups.length} log groups, retention ${retentions.map(code).join(', ')} days; ${masked} agent log group(s) with a data protection policy`],
       findings,
-    );
-  },
-};
-
-export const auditArchive: Check = {
-  id: 'audit.archive',
-  claim: 8,
-  title: 'Audit records are archived to an S3 bucket with Object Lock in compliance mode',
-  advisory: 'The Object Lock archive of audit events (issue 14 item 3) is not built yet; make this a gate when it is.',
-  run({ assembly }) {
-    const buckets = assembly.resources('AWS::S3::Bucket').map((b) => ({ b, props: assembly.props(b) }));
-    const locked = buckets.filter(({ props }) => props.ObjectLockEnabled === true && props.ObjectLockConfiguration?.Rule?.DefaultRetention?.Mode === 'COMPLIANCE');
-    const trails = assembly.resources('AWS::CloudTrail::Trail');
-    return outcome(
-      [`${buckets.length} S3 buckets, ${locked.length} with Object Lock in compliance mode; ${trails.length} CloudTrail trails`],
-      locked.length > 0 ? [] : ['no S3 bucket with Object Lock in compliance mode: audit records are not archived immutably in these templates'],
     );
   },
 };

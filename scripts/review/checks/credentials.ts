@@ -1,4 +1,4 @@
-import { RECORD_SEALERS, recordSealerRoleName } from '../../../runtime/shared/names';
+import { RECORD_OPENERS, RECORD_SEALERS, recordSealerRoleName } from '../../../runtime/shared/names';
 import { CONTEXT_KEYS } from '../../../runtime/shared/sealed';
 import { VAULT_PLACEHOLDER } from '../../../runtime/shared/vault';
 import { IamSimulator } from '../iam-simulator';
@@ -17,11 +17,13 @@ export const userKeys: Check = {
   id: 'credentials.user-keys',
   claim: 3,
   title:
-    "User keys rotate, and their policies let no one but the user's agent roles use them for tokens (via Secrets Manager, per secret); sealed records (claim 5) only with the records' encryption context, by their own pair's role or the control plane's record sealers",
+    "User keys rotate, and their policies let no one but the user's agent roles use them for tokens (via Secrets Manager, per secret); sealed records (claim 5) only with the records' encryption context, by their own pair's role, the control plane's record sealers, or (Decrypt only) its record openers",
   run({ fleet, assembly }) {
     const findings: string[] = [];
     const agentArns = new Map(fleet.pairs.map((p) => [p.role.arn, p]));
-    const sealers = new Set(RECORD_SEALERS.map((fn) => `arn:aws:iam::${assembly.account}:role/${recordSealerRoleName(assembly.deployment, fn)}`));
+    const roleArn = (fn: Parameters<typeof recordSealerRoleName>[1]) => `arn:aws:iam::${assembly.account}:role/${recordSealerRoleName(assembly.deployment, fn)}`;
+    const sealers = new Set(RECORD_SEALERS.map(roleArn));
+    const openers = new Set(RECORD_OPENERS.map(roleArn));
     for (const key of fleet.userKeys) {
       const where = `user ${key.userId}'s key ${key.stack} ${key.logicalId}`;
       if (key.props.EnableKeyRotation !== true) findings.push(`${where}: rotation is off`);
@@ -38,7 +40,7 @@ export const userKeys: Check = {
         const principals = [...listOf(condition.ArnEquals?.['aws:PrincipalArn']), ...listOf(condition.StringEquals?.['aws:PrincipalArn'])];
         const recordUser = condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`];
         if (recordUser !== undefined) {
-          findings.push(...recordStatementFindings(label, key.userId, condition, principals, agentArns, sealers));
+          findings.push(...recordStatementFindings(label, key.userId, condition, principals, agentArns, sealers, openers, uses));
           continue;
         }
         const via = listOf(condition.StringEquals?.['kms:ViaService']);
@@ -77,7 +79,8 @@ export const userKeys: Check = {
 
 /**
  * A key statement for sealed records (runtime/shared/envelope.ts): pinned to this key's user, to the records'
- * exact context keys, and to the pair's own role (its own agent id) or the control plane's record sealers.
+ * exact context keys, and to the pair's own role (its own agent id), the control plane's record sealers, or
+ * its record openers, which may only Decrypt (they hand devices plaintext and never seal).
  */
 function recordStatementFindings(
   label: string,
@@ -86,6 +89,8 @@ function recordStatementFindings(
   principals: readonly string[],
   agentArns: ReadonlyMap<string, { readonly userId: string; readonly agentId: string }>,
   sealers: ReadonlySet<string>,
+  openers: ReadonlySet<string>,
+  uses: readonly string[],
 ): string[] {
   const findings: string[] = [];
   const users = listOf(condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`]);
@@ -99,13 +104,14 @@ function recordStatementFindings(
       if (pair.userId !== keyUser) findings.push(`${label}: records for ${pair.userId}/${pair.agentId}, an agent of another user`);
       else if (agents.length !== 1 || agents[0] !== pair.agentId) findings.push(`${label}: ${pair.userId}/${pair.agentId} may open records of agents ${agents.join(', ')}, not only its own`);
       if (condition.StringLike?.['aws:userid'] === undefined) findings.push(`${label}: ${pair.userId}/${pair.agentId} is not bound by its role's unique id (aws:userid)`);
-    } else if (sealers.has(arn)) {
+    } else if (sealers.has(arn) || openers.has(arn)) {
+      if (openers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:Decrypt'))) findings.push(`${label}: the record opener ${arn} may ${uses.join(', ')}, not only Decrypt`);
       const keys = listOf(condition['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys']).sort();
       if (keys.join(',') !== Object.values(CONTEXT_KEYS).sort().join(',') || condition.Null?.['kms:EncryptionContextKeys'] !== 'false') {
         findings.push(`${label}: the record sealer ${arn} is not held to the records' exact encryption context keys`);
       }
     } else {
-      findings.push(`${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer`);
+      findings.push(`${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer or opener`);
     }
   }
   return findings;

@@ -1,4 +1,5 @@
-import { hardCap, lifetimeMatrix, logGroups, auditArchive } from './audit-lifetime';
+import { auditArchive } from './audit-archive';
+import { hardCap, lifetimeMatrix, logGroups } from './audit-lifetime';
 import { agentNetwork, taskDefinitions } from './compute';
 import {
   agentsCannotLaunch,

@@ -12,6 +12,7 @@ import { RecordSealer } from '../../../runtime/shared/envelope';
 import { fakeKms } from '../../support/fake-kms';
 import type { TestDynamo } from './dynamo';
 import { ISSUER } from '../../support/tokens';
+import { TEST_CHAIN } from '../../support/chain-key';
 
 export const ACCOUNT = '111111111111';
 export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
@@ -93,7 +94,7 @@ export function silentLogger(): Logger {
 let sessionCounter = 0;
 
 export function launcherDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LauncherDeps {
-  return { doc: dynamo.doc, ecs, sessionsTable: dynamo.tables.sessions, eventsTable: dynamo.tables.events, network: LAUNCH, now: clock.now, log: logger };
+  return { doc: dynamo.doc, ecs, sessionsTable: dynamo.tables.sessions, eventsTable: dynamo.tables.events, chain: TEST_CHAIN, network: LAUNCH, now: clock.now, log: logger };
 }
 
 /** Lifecycle over the launcher in process: a wake's RunTask happens before the wake returns. */
@@ -103,6 +104,7 @@ export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, 
     ecs,
     sessionsTable: dynamo.tables.sessions,
     eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
     launch: LAUNCH,
     launcher: inProcessLauncher(launcherDeps(dynamo, ecs, clock, logger)),
     now: clock.now,
@@ -139,6 +141,7 @@ export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSeale
     sessionsTable: dynamo.tables.sessions,
     inboxTable: dynamo.tables.inbox,
     eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
     approvalsTable: dynamo.tables.approvals,
     now: clock.now,
   };

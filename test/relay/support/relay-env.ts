@@ -17,6 +17,22 @@ import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../control-plane/support/dynamo';
 import { ACCOUNT, Clock, DIRECTORY, fakeEcs, lifecycleDeps } from '../../control-plane/support/fixtures';
 import { ISSUER } from '../../support/tokens';
+import { fakeKms } from '../../support/fake-kms';
+import { RecordSealer } from '../../../runtime/shared/envelope';
+import { openApproval, openEvent, type StoredApprovalRow } from '../../../runtime/shared/sealed-rows';
+import type { ApprovalRow, EventRow } from '../../../runtime/shared/rows';
+import { TEST_CHAIN } from '../../support/chain-key';
+
+/**
+ * Users' keys for the relay's records: the fake-KMS keys (`key-of-<user>`, us-east-1) the agent tests'
+ * runtimes and their inbox sealer use too (test/runtime/agent/helpers.ts).
+ */
+export const relaySealer = new RecordSealer(fakeKms('us-east-1').client, async (userId) => `arn:aws:kms:us-east-1:111111111111:key/key-of-${userId}`);
+
+/** Event rows as the employee reads them (data opened), from rows as stored. */
+export const opened = (rows: readonly EventRow[]): Promise<EventRow[]> => Promise.all(rows.map((row) => openEvent(relaySealer, row)));
+/** Approval rows as the employee reads them (summary and hosts opened). */
+export const openedApprovals = (rows: readonly StoredApprovalRow[]): Promise<ApprovalRow[]> => Promise.all(rows.map((row) => openApproval(relaySealer, row)));
 
 export const DEVICE_PATH = '/v1/relay';
 export const RUNTIME_PATH = LOCAL_RUNTIME_PATH;
@@ -73,6 +89,8 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
     roles: { identify: (arn) => directory.identify(arn) ?? extra.get(String(arn).split('/')[1] ?? '')?.(arn) },
     accountId: ACCOUNT,
     deviceRate: options.deviceRate,
+    sealers: { runtime: relaySealer, device: relaySealer, fanout: relaySealer },
+    chain: TEST_CHAIN,
     log: silent(),
     onFanoutError: (error) => errors.push(error),
   });

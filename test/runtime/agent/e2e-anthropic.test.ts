@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
 import { MASK } from '../../../runtime/shared/redact';
 import * as h from './helpers';
+import { TEST_CHAIN } from '../../support/chain-key';
 
 let db: h.Db;
 const dir = h.workDir();
@@ -49,7 +50,7 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       const done = await h.waitForEvent(db, p, (e) => e.type === 'message.done' || e.type === 'message.failed');
       expect(done.type).toBe('message.done');
       const all = await h.events(db, p);
-      expect(verifyChain(all)).toEqual({ ok: true, length: all.length });
+      expect(await verifyChain(await h.storedEvents(db, p), TEST_CHAIN)).toEqual({ ok: true, length: all.length });
       const replies = all.filter((e) => e.type === 'reply').map((e) => String(e.data.text));
       expect(replies).toContain('working on it');
       expect(replies).toContain('tool Read: allowed (local tool)');

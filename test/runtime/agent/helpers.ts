@@ -7,7 +7,8 @@ import { RecordSealer } from '../../../runtime/shared/envelope';
 import { readEvents } from '../../../runtime/shared/event-log';
 import { newSortableId, type ApprovalRow, type EventRow, type InboxRow, type SessionRow } from '../../../runtime/shared/rows';
 import { pairKey, type TableName } from '../../../runtime/shared/tables';
-import { startRelayEnv, type RelayEnv, type Task } from '../../relay/support/relay-env';
+import { opened, openedApprovals, startRelayEnv, type RelayEnv, type Task } from '../../relay/support/relay-env';
+import type { StoredApprovalRow } from '../../../runtime/shared/sealed-rows';
 import type { AwsCredentials } from '../../../runtime/shared/sigv4-connect';
 import { createHash } from 'node:crypto';
 import { fakeKms } from '../../support/fake-kms';
@@ -190,8 +191,14 @@ export async function getInbox(db: Db, p: Pair, sk: string): Promise<InboxRow | 
   return (await db.doc.send(new GetCommand({ TableName: db.tables.inbox, Key: { pk: p.pk, sk }, ConsistentRead: true }))).Item as InboxRow | undefined;
 }
 
-export function events(db: Db, p: Pair): Promise<EventRow[]> {
+/** The pair's events as stored (data sealed): what the chain is verified on. */
+export function storedEvents(db: Db, p: Pair): Promise<EventRow[]> {
   return readEvents(db.doc, db.tables.events, p.pk);
+}
+
+/** The pair's events with their data opened, as the employee reads them. */
+export async function events(db: Db, p: Pair): Promise<EventRow[]> {
+  return opened(await readEvents(db.doc, db.tables.events, p.pk));
 }
 
 export async function waitForEvent(db: Db, p: Pair, match: (e: EventRow) => boolean, timeoutMs = 15_000): Promise<EventRow> {
@@ -202,7 +209,7 @@ export async function approvals(db: Db, p: Pair): Promise<ApprovalRow[]> {
   const out = await db.doc.send(
     new QueryCommand({ TableName: db.tables.approvals, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': p.pk }, ConsistentRead: true }),
   );
-  return (out.Items ?? []) as ApprovalRow[];
+  return openedApprovals((out.Items ?? []) as StoredApprovalRow[]);
 }
 
 /** What the control plane does when the employee answers an approval. */

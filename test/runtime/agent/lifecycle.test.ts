@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
 import { FLUSH_BUDGET_MS } from '../../../runtime/agent/src/supervisor';
 import * as h from './helpers';
+import { TEST_CHAIN } from '../../support/chain-key';
 
 /**
  * Lifetime behaviour observed on real processes: the supervisor (through the harness) and the fake CLI
@@ -53,7 +54,7 @@ describe('lifetime', () => {
     await h.waitFor(() => !h.isAlive(pid) || undefined, 2_000, 'grandchild to die');
 
     const all = await h.events(db, p);
-    expect(verifyChain(all).ok).toBe(true);
+    expect((await verifyChain(await h.storedEvents(db, p), TEST_CHAIN)).ok).toBe(true);
     expect(all.find((e) => e.type === 'message.interrupted')?.data).toEqual({ reason: 'deadline', killed: true });
     expect(all.at(-1)?.type).toBe('session.stopping');
     expect(all.at(-1)?.data).toEqual({ reason: 'deadline' });

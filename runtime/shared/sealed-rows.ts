@@ -1,0 +1,71 @@
+/**
+ * The employee's words in Events and Approvals rows, sealed under the user's key
+ * (docs/isolation-claims.md claim 5; runtime/shared/envelope.ts): a runtime event's `data` becomes `{ sealed }` (record 'event.data'),
+ * an approval's `summary` and `hosts` become one `sealed` value (record 'approval.summary'). The runtime
+ * relay seals as it writes for a runtime; the API and the relay's device side open as they hand rows to the
+ * employee. Lifecycle events (wake, stop, decisions) carry no employee words and stay open.
+ *
+ * The chain (event-chain.ts) hashes the sealed form, so it is verified without opening anything.
+ */
+import type { RecordSealer } from './envelope';
+import type { ApprovalRow, EventRow } from './rows';
+import { isSealed } from './sealed';
+import { parsePairKey } from './tables';
+
+export type DataSealer = Pick<RecordSealer, 'sealData'>;
+export type DataOpener = Pick<RecordSealer, 'openData'>;
+
+/** What an opened row carries instead of its data when the sealed value cannot be opened (forged, or another pair's). */
+export interface Unreadable {
+  readonly unreadable: string;
+}
+
+/** An approval as stored: everything but the summary and hosts, which travel sealed together. */
+export type StoredApprovalRow = Omit<ApprovalRow, 'summary' | 'hosts'> & { readonly sealed: string };
+
+export async function sealEventData(sealer: DataSealer, pk: string, data: Record<string, unknown>): Promise<{ sealed: string }> {
+  const { userId, agentId } = parsePairKey(pk);
+  return { sealed: await sealer.sealData({ userId, agentId, record: 'event.data' }, data) };
+}
+
+/** True when the row's data is the sealed form (a runtime event), not a lifecycle event's open data. */
+export function hasSealedData(row: Pick<EventRow, 'data'>): boolean {
+  const keys = Object.keys(row.data ?? {});
+  return keys.length === 1 && keys[0] === 'sealed';
+}
+
+/**
+ * The row with its data opened for its own pair. A value that is not sealed, or not openable as this
+ * pair's event data, is replaced by `{ unreadable }`: never shown as if the agent had said it. Transient
+ * KMS failures throw (the caller retries).
+ */
+export async function openEvent(opener: DataOpener, row: EventRow): Promise<EventRow> {
+  if (!hasSealedData(row)) return row;
+  const { userId, agentId } = parsePairKey(row.pk);
+  try {
+    return { ...row, data: await opener.openData({ userId, agentId, record: 'event.data' }, row.data.sealed) };
+  } catch (error) {
+    if ((error as Error).name !== 'SealError') throw error;
+    return { ...row, data: { unreadable: (error as Error).message } satisfies Unreadable };
+  }
+}
+
+export async function sealApproval(sealer: DataSealer, row: ApprovalRow): Promise<StoredApprovalRow> {
+  const { summary, hosts, ...open } = row;
+  const { userId, agentId } = parsePairKey(row.pk);
+  return { ...open, sealed: await sealer.sealData({ userId, agentId, record: 'approval.summary' }, { summary, hosts }) };
+}
+
+/** The approval with its summary and hosts opened; an unopenable one reads as empty plus `unreadable`. */
+export async function openApproval(opener: DataOpener, row: StoredApprovalRow): Promise<ApprovalRow & Partial<Unreadable>> {
+  const { sealed, ...open } = row;
+  const { userId, agentId } = parsePairKey(row.pk);
+  try {
+    if (!isSealed(sealed)) throw Object.assign(new Error(`approval.summary of ${userId}/${agentId} is not sealed`), { name: 'SealError' });
+    const data = await opener.openData({ userId, agentId, record: 'approval.summary' }, sealed);
+    return { ...open, summary: String(data.summary ?? ''), hosts: Array.isArray(data.hosts) ? data.hosts.map(String) : [] };
+  } catch (error) {
+    if ((error as Error).name !== 'SealError') throw error;
+    return { ...open, summary: '', hosts: [], unreadable: (error as Error).message };
+  }
+}
