@@ -22,6 +22,7 @@ export const ENV = {
   inboxTable: TABLES.inbox.envVar,
   eventsTable: TABLES.events.envVar,
   approvalsTable: TABLES.approvals.envVar,
+  idempotencyTable: TABLES.idempotency.envVar,
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
@@ -51,6 +52,7 @@ export const API_ENV = z.object({
   [ENV.inboxTable]: tableName,
   [ENV.eventsTable]: tableName,
   [ENV.approvalsTable]: tableName,
+  [ENV.idempotencyTable]: tableName,
 });
 
 export const LIFECYCLE_ENV = z.object({

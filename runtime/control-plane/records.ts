@@ -6,6 +6,7 @@ import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, Qu
 import type { RecordSealer } from '../shared/envelope';
 import { EventLog } from '../shared/event-log';
 import { approvalStatus, idFloor, newSortableId, type ApprovalRow, type EventRow, type InboxRow } from '../shared/rows';
+import type { ScheduledMessagePolicy } from '../shared/schedules';
 import { PARTITION_KEY, parsePairKey, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import type { SessionRow } from './lifecycle';
@@ -16,20 +17,43 @@ export interface RecordDeps {
   readonly inboxTable: string;
   readonly eventsTable: string;
   readonly approvalsTable: string;
+  /** Idempotency-Key claims of POST /messages (runtime/control-plane/idempotency.ts). */
+  readonly idempotencyTable: string;
   readonly now: () => number;
   /** Seals message text under the user's key (runtime/shared/envelope.ts). */
   readonly sealer: Pick<RecordSealer, 'seal'>;
 }
 
+export interface MessageOptions {
+  /**
+   * The id to store the message under (an Idempotency-Key's claimed id): if a message of that id is
+   * already stored, nothing is written and its id is returned. @default a new sortable id
+   */
+  readonly messageId?: string;
+  /** Only for scheduled messages: the unattended-run policy the runtime applies to this message. */
+  readonly schedule?: ScheduledMessagePolicy;
+}
+
 /** Stores a message, sealed under the user's key, in the pair's inbox; the runtime reads it in sk (time) order. */
-export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string): Promise<string> {
+export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string, options: MessageOptions = {}): Promise<string> {
   const createdAt = deps.now();
   const { userId, agentId } = parsePairKey(pk);
   const body = await deps.sealer.seal({ userId, agentId, record: 'inbox.body' }, text);
-  const row: InboxRow = { pk, sk: newSortableId(createdAt), requestId, body, createdAt };
-  await deps.doc.send(
-    new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),
-  );
+  const row: InboxRow = {
+    pk,
+    sk: options.messageId ?? newSortableId(createdAt),
+    requestId,
+    body,
+    createdAt,
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+  };
+  try {
+    await deps.doc.send(
+      new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),
+    );
+  } catch (error) {
+    if (!(options.messageId && isConditionFailure(error))) throw error;
+  }
   return row.sk;
 }
 

@@ -140,6 +140,7 @@ export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSeale
     inboxTable: dynamo.tables.inbox,
     eventsTable: dynamo.tables.events,
     approvalsTable: dynamo.tables.approvals,
+    idempotencyTable: dynamo.tables.idempotency,
     now: clock.now,
   };
 }
