@@ -55,6 +55,15 @@ export const API_ENV = z.object({
   [ENV.idempotencyTable]: tableName,
 });
 
+/** The scheduled-run function: posts to inboxes (sealed) and wakes agents, like the API's POST /messages. */
+export const SCHEDULED_RUN_ENV = z.object({
+  ...launch,
+  [ENV.sessionsTable]: tableName,
+  [ENV.inboxTable]: tableName,
+  [ENV.eventsTable]: tableName,
+  [ENV.idempotencyTable]: tableName,
+});
+
 export const LIFECYCLE_ENV = z.object({
   ...launch,
   [ENV.sessionsTable]: tableName,

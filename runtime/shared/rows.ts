@@ -200,5 +200,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'relay.claim_refused',
   /** A stored credential was revoked (DELETE /v1/credentials/..., /v1/connections/.../credential). */
   'credential.revoked',
+  /** A schedule of the config posted its message (runtime/control-plane/scheduled-run.ts). */
+  'schedule.posted',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];
