@@ -16,6 +16,7 @@ import { EmployeeIdentity } from '../constructs/identity';
 import { LauncherFunction } from '../constructs/launcher-function';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
 import { Relay } from '../constructs/relay';
+import { ScheduledRuns } from '../constructs/scheduled-runs';
 import { SecurityEvents } from '../constructs/security-events';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
@@ -50,6 +51,8 @@ export class ControlPlaneStack extends CubicleStack {
   readonly edge: EdgeDistribution;
   readonly console: ConsoleSite;
   readonly relay: Relay;
+  /** The scheduled-run function (the pipeline invoke role's one target) and the config's schedules. */
+  readonly scheduledRuns: ScheduledRuns;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, { ...props, crossRegionReferences: true });
@@ -101,6 +104,15 @@ export class ControlPlaneStack extends CubicleStack {
     this.lifecycle = new LifecycleFunctions(this, 'Lifecycle', {
       base,
       cluster: platform.cluster,
+      tables: platform.tables,
+      tableKey: platform.key,
+      launcher,
+      launcherFunction: this.launcher,
+    });
+    this.scheduledRuns = new ScheduledRuns(this, 'ScheduledRuns', {
+      base,
+      config,
+      rosterFile,
       tables: platform.tables,
       tableKey: platform.key,
       launcher,

@@ -57,7 +57,7 @@ export function credentialWriterRoleName(deployment: string): string {
  * (runtime/shared/envelope.ts). Each runs with a role of a fixed name, `<name>-<function>`, which every
  * user key's policy names (lib/fleet/principals.ts). A function that starts sealing is added here.
  */
-export const RECORD_SEALERS = ['api'] as const;
+export const RECORD_SEALERS = ['api', 'scheduled-run'] as const;
 export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
 
 export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction): string {
