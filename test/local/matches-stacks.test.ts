@@ -31,9 +31,10 @@ const resolver = new CfnResolver(templates, { account: config.account, regionOf:
 /**
  * Deployed functions local mode does not host in processes of their own: the relay's three run in local
  * mode's own process (local/relay/, the same handler code), and the directory sync keeps a Cognito pool
- * in step with the roster, which local mode's own issuer reads directly.
+ * in step with the roster, which local mode's own issuer reads directly. Scheduled runs need EventBridge
+ * Scheduler, which local mode does not stand in for (the function's logic is tested against dynalite).
  */
-const NOT_HOSTED = ['directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime'];
+const NOT_HOSTED = ['directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime', 'scheduled-run'];
 
 function deployedFunctions(): Map<FunctionName, TemplateJson['Resources'][string]> {
   const out = new Map<FunctionName, TemplateJson['Resources'][string]>();

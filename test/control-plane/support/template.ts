@@ -1,7 +1,17 @@
 /** Reading the ControlPlane template: functions by construct path, their roles' statements. */
 import type { TemplateJson } from '../../support/assembly';
 
-export type FunctionName = 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'relay-device' | 'relay-runtime' | 'relay-fanout';
+export type FunctionName =
+  | 'api'
+  | 'credentials'
+  | 'task-events'
+  | 'reaper'
+  | 'directory-sync'
+  | 'launcher'
+  | 'scheduled-run'
+  | 'relay-device'
+  | 'relay-runtime'
+  | 'relay-fanout';
 
 /** Logical-id prefixes, from the construct paths (EmployeeApi/ApiFunction/Function, ...). */
 export const FUNCTION_IDS: Record<FunctionName, string> = {
@@ -14,6 +24,7 @@ export const FUNCTION_IDS: Record<FunctionName, string> = {
   'relay-runtime': 'RelayRuntimeFunction',
   'relay-fanout': 'RelayFanoutFunction',
   launcher: 'LauncherFunction',
+  'scheduled-run': 'ScheduledRunsFunction',
 };
 
 export interface Statement {
