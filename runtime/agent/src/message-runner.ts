@@ -191,7 +191,7 @@ export class MessageRunner {
     await Promise.all(pending);
     await heartbeat.beat(); // the run itself was activity
 
-    const reason = stopping() ?? (capped && unattended ? `the scheduled run reached its time cap (${Math.round(unattended.maxRunMs / 60_000)} min)` : undefined);
+    const reason = stopping() ?? (capped && unattended ? `the scheduled run reached its time cap (${capText(unattended.maxRunMs)})` : undefined);
     const fields = { exit_code: exit.code, signal: exit.signal, killed: exit.killed, ...counts };
     if (reason) {
       log.warn('message interrupted', { reason, ...fields });
@@ -351,6 +351,10 @@ export function failedForEmployee(requestId: string): Record<string, unknown> {
 /** `bank-feed` → `CUBICLE_CONNECTION_BANK_FEED_SECRET`. */
 export function connectionEnvName(id: string): string {
   return `CUBICLE_CONNECTION_${id.toUpperCase().replace(/-/g, '_')}_SECRET`;
+}
+
+function capText(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 }
 
 function limit(text: string, max: number): string {
