@@ -12,6 +12,8 @@ beforeAll(async () => {
   db = await h.startDb();
 });
 afterAll(async () => {
+  // A stopped agent's last requests may still be in dynalite's hands.
+  await new Promise((r) => setTimeout(r, 500));
   await db.close();
   dir.cleanup();
 });
@@ -43,7 +45,8 @@ describe('scheduled messages in the agent', () => {
     try {
       const interrupted = await h.waitForEvent(db, p, (e) => e.type === 'message.interrupted', 30_000);
       expect(interrupted.data).toMatchObject({ reason: 'the scheduled run reached its time cap (4 s)', killed: true });
-      expect((await h.getInbox(db, p, long.sk))?.state).toBe('interrupted');
+      // The row's state follows the event (the relay's finish, then the cursor).
+      await h.waitFor(async () => ((await h.getInbox(db, p, long.sk))?.state === 'interrupted') || undefined, 10_000, 'inbox row interrupted');
       await h.sendMessage(db, p, { steps: [{ say: 'next one' }] });
       await h.waitForEvent(db, p, (e) => e.type === 'reply' && e.data.text === 'next one', 30_000);
     } finally {
