@@ -1,4 +1,5 @@
-import { FARGATE_MEMORY_BY_CPU, MAX_ROLE_BUDGET } from './schema';
+import { DEFAULT_SCHEDULED_RUN_MINUTES } from '../../runtime/shared/schedules';
+import { FARGATE_MEMORY_BY_CPU, MAX_ROLE_BUDGET, MAX_SCHEDULES } from './schema';
 import { parseDuration } from './duration';
 import { LocatedProblem } from './problems';
 import { missingSkill, SkillCatalog } from './skills-catalog';
@@ -46,7 +47,9 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
 
   const userIds = new Map<string, number>();
   const emails = new Map<string, number>();
+  const maxTaskSeconds = isObject(raw.runtime) && typeof raw.runtime.maxTaskDuration === 'string' ? parseDuration(raw.runtime.maxTaskDuration) : 7200;
   let pairs = 0;
+  let schedules = 0;
   asArray(raw.users).forEach((user, u) => {
     if (!isObject(user)) return;
     const userId = str(user.id);
@@ -87,6 +90,7 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
         }
       });
       checkUniqueStrings(asArray(agent.connections), [...at, 'connections'], 'connection', add);
+      schedules += checkSchedules(agent, at, connections, maxTaskSeconds, add);
       const skills = asArray(agent.skills);
       checkUniqueStrings(skills.map((s) => (typeof s === 'string' ? s.split('@')[0] : s)), [...at, 'skills'], 'skill', add);
       if (options.skills) {
@@ -98,6 +102,10 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
     });
   });
 
+  if (schedules > MAX_SCHEDULES) {
+    add(['users'], `${schedules} schedules exceed the limit of ${MAX_SCHEDULES} per deployment (each is a resource of the ControlPlane stack): remove some or merge them`);
+  }
+
   const budget = typeof raw.iamRoleBudget === 'number' ? raw.iamRoleBudget : 1000;
   if (budget <= MAX_ROLE_BUDGET && pairs > budget) {
     add(
@@ -107,6 +115,38 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
     );
   }
   return problems;
+}
+
+/** Schedules of one agent: unique ids, hosts among the agent's connections, run cap within a task's life. */
+function checkSchedules(agent: Raw, at: readonly PropertyKey[], connections: Raw, maxTaskSeconds: number | undefined, add: Add): number {
+  const list = asArray(agent.schedules);
+  checkUniqueStrings(list.map((s) => (isObject(s) ? s.id : undefined)), [...at, 'schedules'], 'schedule id', add);
+  const reachable = new Set(
+    asArray(agent.connections).flatMap((name) => {
+      const connection = typeof name === 'string' && Object.prototype.hasOwnProperty.call(connections, name) ? connections[name] : undefined;
+      return isObject(connection) ? asArray(connection.hosts).filter((h): h is string => typeof h === 'string') : [];
+    }),
+  );
+  list.forEach((schedule, i) => {
+    if (!isObject(schedule)) return;
+    const here = [...at, 'schedules', i];
+    asArray(schedule.outbound).forEach((host, h) => {
+      if (typeof host === 'string' && !reachable.has(host)) {
+        add(
+          [...here, 'outbound', h],
+          `host "${host}" is not a host of this agent's connections${reachable.size ? ` (${[...reachable].sort().join(', ')})` : ' (it has none)'}: the egress allow-list would block it; add the connection to the agent or remove the host`,
+        );
+      }
+    });
+    const minutes = typeof schedule.maxRunMinutes === 'number' ? schedule.maxRunMinutes : DEFAULT_SCHEDULED_RUN_MINUTES;
+    if (maxTaskSeconds !== undefined && minutes * 60 > maxTaskSeconds) {
+      add([...here, 'maxRunMinutes'], `${minutes} minutes is longer than runtime.maxTaskDuration (${maxTaskSeconds}s): a task never lives that long; lower maxRunMinutes`);
+    }
+    if (schedule.rate !== undefined && schedule.timezone !== undefined && schedule.timezone !== 'UTC') {
+      add([...here, 'timezone'], 'timezone applies to cron only: remove it from a rate schedule');
+    }
+  });
+  return list.length;
 }
 
 function checkUniqueStrings(values: unknown[], at: readonly PropertyKey[], what: string, add: Add): void {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_MAX_LENGTH, ID_PATTERN, ID_RULE, NAME_MAX_LENGTH, NAME_PATTERN, NAME_RULE } from '../../runtime/shared/ids';
+import { DEFAULT_SCHEDULED_RUN_MINUTES } from '../../runtime/shared/schedules';
 import { SKILL_REF_PATTERN, SKILL_REF_RULE } from '../../runtime/shared/skills';
 import { PROVIDERS } from '../../runtime/shared/providers';
 import { parseDuration, DURATION_RULE } from './duration';
@@ -285,6 +286,77 @@ const connectionSchema = z.strictObject({
 
 const skillRef = z.string().regex(SKILL_REF_PATTERN, `skills are ${SKILL_REF_RULE}`);
 
+/** Most schedules one deployment may declare: each is a resource of the ControlPlane stack (500 at most). */
+export const MAX_SCHEDULES = 100;
+/** Longest text a schedule may post (the API's message limit, runtime/control-plane/api.ts). */
+export const MAX_SCHEDULE_TEXT = 32_000;
+/** Longest run cap of a scheduled message; cross-checks.ts also keeps it within runtime.maxTaskDuration. */
+export const MAX_SCHEDULED_RUN_MINUTES = 24 * 60;
+
+/**
+ * EventBridge Scheduler's cron: six fields (minutes hours day-of-month month day-of-week year), one of
+ * day-of-month and day-of-week `?`. https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based
+ */
+export const CRON_RULE = 'six fields "minutes hours day-of-month month day-of-week year" with "?" in day-of-month or day-of-week, e.g. "0 8 ? * MON-FRI *"';
+const CRON_FIELD = /^[0-9A-Za-z*?,\/#L W-]+$/;
+const cron = z.string().superRefine((text, ctx) => {
+  const fields = text.trim().split(/\s+/);
+  if (fields.length !== 6 || !fields.every((f) => CRON_FIELD.test(f))) {
+    ctx.addIssue({ code: 'custom', message: `cron must be ${CRON_RULE}, got "${text}"` });
+  } else if ((fields[2] === '?') === (fields[4] === '?')) {
+    ctx.addIssue({ code: 'custom', message: `cron must have "?" in exactly one of day-of-month and day-of-week (Scheduler cannot use both), got "${text}"` });
+  }
+});
+
+export const RATE_RULE = '"<n> minute(s)|hour(s)|day(s)", e.g. "1 day" or "6 hours"';
+const rate = z.string().superRefine((text, ctx) => {
+  const m = /^([1-9]\d{0,5}) (minute|minutes|hour|hours|day|days)$/.exec(text.trim());
+  if (!m) ctx.addIssue({ code: 'custom', message: `rate must be ${RATE_RULE}, got "${text}"` });
+  else if ((m[1] === '1') !== !m[2].endsWith('s')) {
+    ctx.addIssue({ code: 'custom', message: `rate "${text}": use the singular unit for 1 and the plural otherwise ("1 hour", "2 hours")` });
+  }
+});
+
+const timezone = z.string().refine((tz) => tz === 'UTC' || Intl.supportedValuesOf('timeZone').includes(tz), {
+  message: 'timezone must be an IANA time zone name such as Europe/Paris or UTC',
+});
+
+const scheduleSchema = z
+  .strictObject({
+    id: id('schedule id'),
+    /** When it runs: exactly one of cron (Scheduler's six-field cron) and rate. */
+    cron: cron.optional(),
+    rate: rate.optional(),
+    /** Time zone of the cron expression (daylight saving is followed). */
+    timezone: timezone.default('UTC'),
+    /** The message posted to the agent's inbox at each run. */
+    text: z
+      .string()
+      .min(1, 'text must not be empty')
+      .max(MAX_SCHEDULE_TEXT, `text must be at most ${MAX_SCHEDULE_TEXT} characters`),
+    /**
+     * Nobody is there to approve an unattended run: `deny` refuses every outbound tool call, a list of
+     * hosts allows calls to those hosts only (each must be a host of the agent's connections).
+     */
+    outbound: z
+      .union([z.literal('deny'), set(hostname, 'outbound hosts must list at least one host (or use deny)')], {
+        error: 'outbound must be deny or a list of host names',
+      })
+      .default('deny'),
+    /** The CLI run of a scheduled message is stopped after this many minutes. */
+    maxRunMinutes: z
+      .number()
+      .int('maxRunMinutes must be a whole number of minutes')
+      .min(1, 'maxRunMinutes must be at least 1')
+      .max(MAX_SCHEDULED_RUN_MINUTES, `maxRunMinutes must be at most ${MAX_SCHEDULED_RUN_MINUTES}`)
+      .default(DEFAULT_SCHEDULED_RUN_MINUTES),
+  })
+  .superRefine((schedule, ctx) => {
+    if ((schedule.cron === undefined) === (schedule.rate === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: 'a schedule needs exactly one of cron and rate' });
+    }
+  });
+
 const agentSchema = z.strictObject({
   id: id('agent id'),
   provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
@@ -292,6 +364,8 @@ const agentSchema = z.strictObject({
   connections: set(z.string()).default([]),
   /** What happens when a tool call reaches the outside world. */
   outbound: z.enum(OUTBOUND_POLICIES, { error: `outbound must be one of ${OUTBOUND_POLICIES.join(', ')}` }).default('confirm'),
+  /** Messages posted to the agent on a schedule (EventBridge Scheduler → the scheduled-run function). */
+  schedules: z.array(scheduleSchema).default([]),
 });
 
 const userSchema = z.strictObject({
@@ -352,5 +426,6 @@ export type CubicleConfigInput = z.input<typeof configSchema>;
 export type CubicleConfig = z.output<typeof configSchema>;
 export type UserConfig = CubicleConfig['users'][number];
 export type AgentConfig = UserConfig['agents'][number];
+export type ScheduleConfig = AgentConfig['schedules'][number];
 export type ConnectionConfig = CubicleConfig['connections'][string];
 export type EdgeConfig = CubicleConfig['edge'];

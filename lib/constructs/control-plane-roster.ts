@@ -22,6 +22,11 @@ export function rosterDirectory(config: CubicleConfig): RosterDirectory {
         provider: agent.provider,
         providerSecret: PROVIDERS_WITH_SECRET.includes(agent.provider),
         secretConnections: agent.connections.filter((name) => config.connections[name]?.secret === true).sort(),
+        ...(agent.schedules.length > 0
+          ? {
+              schedules: [...agent.schedules].sort(byId).map((s) => ({ id: s.id, text: s.text, outbound: s.outbound, maxRunMinutes: s.maxRunMinutes })),
+            }
+          : {}),
       })),
     })),
   };

@@ -50,7 +50,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'audit-archive' | keyof typeof RELAY_ENTRIES;
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'audit-archive' | 'scheduled-run' | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
@@ -69,6 +69,11 @@ export interface CubicleFunctionProps {
    * @default a generated name
    */
   readonly roleName?: string;
+  /**
+   * Physical function name. Only for a function something outside this stack names (the pipeline's
+   * invoke role may call exactly one function, by name); @default a generated name
+   */
+  readonly functionName?: string;
 }
 
 /**
@@ -117,6 +122,7 @@ export class CubicleFunction extends Construct {
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: handlerEntry(props.handler),
       handler: 'handler',
+      functionName: props.functionName,
       description: `Cubicle control plane: ${props.description}`,
       runtime: FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
@@ -275,12 +281,20 @@ export function bindTaskStarter(fn: CubicleFunction, options: LauncherOptions): 
  * in this cluster only. They start nothing themselves: they invoke the launcher (bindLaunchInvoker).
  */
 export function bindTaskStopper(fn: CubicleFunction, options: LauncherOptions): void {
+  bindLaunchSettings(fn, options);
+  fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } } }));
+  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks to tasks of the Cubicle cluster.');
+}
+
+/**
+ * The session timings and the cluster a wake records on a session row; no grant goes with them (a function
+ * that only wakes agents stops nothing: it invokes the launcher, bindLaunchInvoker).
+ */
+export function bindLaunchSettings(fn: CubicleFunction, options: LauncherOptions): void {
   fn.setEnv(ENV.deployment, options.deployment);
   fn.setEnv(ENV.clusterArn, options.cluster.clusterArn);
   fn.setEnv(ENV.maxTaskDurationMs, String(options.maxTaskDurationSeconds * 1000));
   fn.setEnv(ENV.idleTimeoutMs, String(options.idleTimeoutSeconds * 1000));
-  fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } } }));
-  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks to tasks of the Cubicle cluster.');
 }
 
 /** Invoking the launcher function (its name in LAUNCHER_FUNCTION), and nothing else of Lambda. */

@@ -75,6 +75,8 @@ export class EmployeeApi extends Construct {
     bindTable(this.apiFunction, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
     bindTable(this.apiFunction, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
     bindTable(this.apiFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    // Idempotency-Key claims of POST /messages: claim, read back, store the answer (runtime/control-plane/idempotency.ts).
+    bindTable(this.apiFunction, 'idempotency', { table: tables.idempotency, key, actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
     bindTable(this.apiFunction, 'approvals', { table: tables.approvals, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] });
     bindTaskStopper(this.apiFunction, props.launcher);
     props.launcherFunction.allowInvokeBy(this.apiFunction);

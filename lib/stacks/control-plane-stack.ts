@@ -16,6 +16,7 @@ import { EmployeeIdentity } from '../constructs/identity';
 import { LauncherFunction } from '../constructs/launcher-function';
 import { LifecycleFunctions } from '../constructs/lifecycle-functions';
 import { Relay } from '../constructs/relay';
+import { ScheduledRuns } from '../constructs/scheduled-runs';
 import { SecurityEvents } from '../constructs/security-events';
 import { AuditArchive } from '../constructs/audit-archive';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
@@ -52,6 +53,8 @@ export class ControlPlaneStack extends CubicleStack {
   readonly console: ConsoleSite;
   readonly relay: Relay;
   readonly audit: AuditArchive;
+  /** The scheduled-run function (the pipeline invoke role's one target) and the config's schedules. */
+  readonly scheduledRuns: ScheduledRuns;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, { ...props, crossRegionReferences: true });
@@ -108,6 +111,15 @@ export class ControlPlaneStack extends CubicleStack {
       launcher,
       launcherFunction: this.launcher,
     });
+    this.scheduledRuns = new ScheduledRuns(this, 'ScheduledRuns', {
+      base,
+      config,
+      rosterFile,
+      tables: platform.tables,
+      tableKey: platform.key,
+      launcher,
+      launcherFunction: this.launcher,
+    });
 
     this.console = new ConsoleSite(this, 'Console', {
       auth: this.identity.auth,
@@ -153,7 +165,7 @@ export class ControlPlaneStack extends CubicleStack {
     });
     // Every function with PutItem on Events (test/control-plane/audit-archive.test.ts holds this list to the grants).
     const api = this.api;
-    this.audit.admitAppenders([api.apiFunction, api.credentialsFunction, this.lifecycle.taskEvents, this.lifecycle.reaper, this.launcher.fn, this.relay.runtimeFunction]);
+    this.audit.admitAppenders([api.apiFunction, api.credentialsFunction, this.lifecycle.taskEvents, this.lifecycle.reaper, this.launcher.fn, this.relay.runtimeFunction, this.scheduledRuns.fn]);
     new CfnOutput(this, 'AuditArchiveBucket', { value: this.audit.bucket.bucketName, description: 'Audit archive (S3 Object Lock, compliance): npm run audit:verify -- --bucket' });
     new CfnOutput(this, 'AuditChainKeyArn', { value: this.audit.chainKey.keyArn, description: 'The audit chain\'s HMAC key (VerifyMac): npm run audit:verify -- --chain-key' });
     new CfnOutput(this, 'SecurityEventsTopicArn', {

@@ -6,12 +6,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod/mini';
 import { ID_MAX_LENGTH, ID_PATTERN } from '../shared/ids';
-import { SORTABLE_ID_PATTERN, type ApprovalRow } from '../shared/rows';
+import { newSortableId, SORTABLE_ID_PATTERN, type ApprovalRow } from '../shared/rows';
 import { openApproval, openEvent, type Unreadable } from '../shared/sealed-rows';
 import { pairKey } from '../shared/tables';
 import type { Authenticator } from './auth';
 import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
 import { eventView } from './event-view';
+import { fingerprintOf, idempotencyKeyOf, runIdempotent } from './idempotency';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
 import { decideApproval, getSessions, putMessage, readEventPage, readPendingApprovals, type RecordDeps } from './records';
 import { API_ROUTES } from './routes';
@@ -141,10 +142,29 @@ async function sleepAgent(deps: ApiDeps, { user, agent, requestId }: Call): Prom
   return json(outcome === 'stopping' ? 202 : 200, { outcome, agent: agentView(a, session) });
 }
 
-async function postMessage(deps: ApiDeps, { user, agent, event, requestId }: Call): Promise<HttpResult> {
-  const a = agent as RosterAgent;
+/**
+ * Stores the message and wakes the agent. With an Idempotency-Key header, retries of the same request
+ * store nothing more and get the first answer back (runtime/control-plane/idempotency.ts).
+ */
+async function postMessage(deps: ApiDeps, call: Call): Promise<HttpResult> {
+  const { user, agent, event } = call;
+  const key = idempotencyKeyOf(event.headers);
   const { text } = parseBody(event, MESSAGE_BODY);
-  const messageId = await putMessage(deps.records, pairKey(user.id, a.id), text, requestId);
+  if (key === undefined) return storeAndWake(deps, call, text);
+  const pk = pairKey(user.id, (agent as RosterAgent).id);
+  return runIdempotent(
+    { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
+    pk,
+    key,
+    fingerprintOf(API_ROUTES.postMessage, { text }),
+    () => newSortableId(deps.records.now()),
+    (messageId) => storeAndWake(deps, call, text, messageId),
+  );
+}
+
+async function storeAndWake(deps: ApiDeps, { user, agent, requestId }: Call, text: string, claimedId?: string): Promise<HttpResult> {
+  const a = agent as RosterAgent;
+  const messageId = await putMessage(deps.records, pairKey(user.id, a.id), text, requestId, { messageId: claimedId });
   try {
     const { outcome, session } = await ensureAwake(deps.lifecycle, user.id, a.id, requestId);
     return json(202, { messageId, outcome, agent: agentView(a, session) });

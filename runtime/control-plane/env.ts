@@ -28,6 +28,7 @@ export const ENV = {
   /** The audit archive's bucket and the security-event topic (lib/constructs/audit-archive.ts). */
   archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
   securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
+  idempotencyTable: TABLES.idempotency.envVar,
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
@@ -59,6 +60,17 @@ export const API_ENV = z.object({
   [ENV.inboxTable]: tableName,
   [ENV.eventsTable]: tableName,
   [ENV.approvalsTable]: tableName,
+  [ENV.chainKey]: chainKeyArn,
+  [ENV.idempotencyTable]: tableName,
+});
+
+/** The scheduled-run function: posts to inboxes (sealed) and wakes agents, like the API's POST /messages. */
+export const SCHEDULED_RUN_ENV = z.object({
+  ...launch,
+  [ENV.sessionsTable]: tableName,
+  [ENV.inboxTable]: tableName,
+  [ENV.eventsTable]: tableName,
+  [ENV.idempotencyTable]: tableName,
   [ENV.chainKey]: chainKeyArn,
 });
 

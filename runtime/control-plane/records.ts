@@ -8,6 +8,7 @@ import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import { approvalStatus, idFloor, newSortableId, type EventRow, type InboxRow } from '../shared/rows';
 import type { StoredApprovalRow } from '../shared/sealed-rows';
+import type { ScheduledMessagePolicy } from '../shared/schedules';
 import { PARTITION_KEY, parsePairKey, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import type { SessionRow } from './lifecycle';
@@ -20,20 +21,43 @@ export interface RecordDeps {
   /** MACs appended events under the chain key (runtime/shared/event-chain.ts). */
   readonly chain: Pick<ChainKey, 'mac'>;
   readonly approvalsTable: string;
+  /** Idempotency-Key claims of POST /messages (runtime/control-plane/idempotency.ts). */
+  readonly idempotencyTable: string;
   readonly now: () => number;
   /** Seals message text, opens events' data and approvals' summaries, under the user's key (runtime/shared/envelope.ts). */
   readonly sealer: Pick<RecordSealer, 'seal' | 'openData'>;
 }
 
+export interface MessageOptions {
+  /**
+   * The id to store the message under (an Idempotency-Key's claimed id): if a message of that id is
+   * already stored, nothing is written and its id is returned. @default a new sortable id
+   */
+  readonly messageId?: string;
+  /** Only for scheduled messages: the unattended-run policy the runtime applies to this message. */
+  readonly schedule?: ScheduledMessagePolicy;
+}
+
 /** Stores a message, sealed under the user's key, in the pair's inbox; the runtime reads it in sk (time) order. */
-export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string): Promise<string> {
+export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string, options: MessageOptions = {}): Promise<string> {
   const createdAt = deps.now();
   const { userId, agentId } = parsePairKey(pk);
   const body = await deps.sealer.seal({ userId, agentId, record: 'inbox.body' }, text);
-  const row: InboxRow = { pk, sk: newSortableId(createdAt), requestId, body, createdAt };
-  await deps.doc.send(
-    new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),
-  );
+  const row: InboxRow = {
+    pk,
+    sk: options.messageId ?? newSortableId(createdAt),
+    requestId,
+    body,
+    createdAt,
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+  };
+  try {
+    await deps.doc.send(
+      new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),
+    );
+  } catch (error) {
+    if (!(options.messageId && isConditionFailure(error))) throw error;
+  }
   return row.sk;
 }
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { DeclaredSchedule } from '../shared/schedules';
 
 export const ROSTER_FILE_NAME = 'roster.json';
 
@@ -21,6 +22,8 @@ export interface RosterAgent {
   readonly providerSecret: boolean;
   /** Connections of this agent that have a per-user credential. */
   readonly secretConnections: readonly string[];
+  /** Schedules declared for this agent in the config (absent when none); only the scheduled-run function reads them. */
+  readonly schedules?: readonly DeclaredSchedule[];
 }
 
 export interface RosterUser {

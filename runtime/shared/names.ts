@@ -67,7 +67,7 @@ export function credentialWriterRoleName(deployment: string): string {
  * `<name>-<function>`, which every user key's policy names (lib/fleet/principals.ts). A function that
  * starts sealing is added here.
  */
-export const RECORD_SEALERS = ['api', 'relay-runtime'] as const;
+export const RECORD_SEALERS = ['api', 'relay-runtime', 'scheduled-run'] as const;
 export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
 
 /**

@@ -4,6 +4,7 @@
  * Timestamps are epoch milliseconds (numbers) so conditions can compare them.
  */
 import { randomBytes } from 'node:crypto';
+import type { ScheduledMessagePolicy } from './schedules';
 
 // ---------------------------------------------------------------------------------------------
 // Sortable ids (Inbox sk, Approvals sk): 13-digit zero-padded epoch ms, "-", 16 hex characters.
@@ -69,6 +70,11 @@ export interface InboxRow {
    */
   readonly body: string;
   readonly createdAt: number;
+  /**
+   * Only on messages a schedule posted (runtime/control-plane/scheduled-run.ts): nobody is there to approve,
+   * so the runtime applies this outbound policy and run cap instead of the agent's own policy.
+   */
+  readonly schedule?: ScheduledMessagePolicy;
   /** Absent means queued. */
   readonly state?: InboxState;
   readonly attempts?: number;
@@ -194,5 +200,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'relay.claim_refused',
   /** A stored credential was revoked (DELETE /v1/credentials/..., /v1/connections/.../credential). */
   'credential.revoked',
+  /** A schedule of the config posted its message (runtime/control-plane/scheduled-run.ts). */
+  'schedule.posted',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];

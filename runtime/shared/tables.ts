@@ -45,6 +45,8 @@ export interface TableSpec {
  * - Connections: the relay's WebSocket connections (runtime/relay/connections.ts): one row per connection
  *   (pk `conn#<id>`) and one per subscription or runtime presence in the pair's partition, gone by TTL
  *   after API Gateway's 2-hour connection limit even if a disconnect was missed.
+ * - Idempotency: one row per (pair, Idempotency-Key) of POST /messages (runtime/control-plane/idempotency.ts):
+ *   the claimed message id, the request's fingerprint and the answer; gone by TTL after a day.
  */
 export const TABLES = {
   sessions: { id: 'Sessions', envVar: 'SESSIONS_TABLE' },
@@ -52,6 +54,7 @@ export const TABLES = {
   events: { id: 'Events', envVar: 'EVENTS_TABLE', sortKey: { name: SORT_KEY, type: 'N' }, stream: 'NEW_IMAGE' },
   approvals: { id: 'Approvals', envVar: 'APPROVALS_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
   connections: { id: 'Connections', envVar: 'CONNECTIONS_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, timeToLive: 'expiresAt' },
+  idempotency: { id: 'Idempotency', envVar: 'IDEMPOTENCY_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, timeToLive: 'expiresAt' },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableName = keyof typeof TABLES;

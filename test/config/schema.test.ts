@@ -51,7 +51,7 @@ describe('defaults', () => {
     expect(config.iamRoleBudget).toBe(1000);
     expect(config.bootstrapQualifier).toBe('hnb659fds');
     expect(config.connections).toEqual({});
-    expect(config.users[0].agents[0]).toEqual({ id: 'sales', provider: 'anthropic', skills: [], connections: [], outbound: 'confirm' });
+    expect(config.users[0].agents[0]).toEqual({ id: 'sales', provider: 'anthropic', skills: [], connections: [], outbound: 'confirm', schedules: [] });
   });
 });
 

@@ -51,6 +51,7 @@ const ROLES: Record<FunctionName, SimulatedPrincipal> = {
   'relay-fanout': principalOf('relay-fanout'),
   launcher: principalOf('launcher'),
   'audit-archive': principalOf('audit-archive'),
+  'scheduled-run': principalOf('scheduled-run'),
 };
 
 const ITEM_ACTIONS = [
@@ -76,6 +77,13 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     inbox: ['dynamodb:PutItem'],
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
     approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    idempotency: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  },
+  'scheduled-run': {
+    sessions: ['dynamodb:UpdateItem'],
+    inbox: ['dynamodb:PutItem'],
+    events: ['dynamodb:PutItem', 'dynamodb:Query'],
+    idempotency: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
   },
   credentials: { events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
@@ -215,6 +223,21 @@ describe('control-plane roles × ECS and PassRole', () => {
     const launcherFunction = resolver.getAtt(STACK, functionOf(json, 'launcher').id, 'Arn');
     expect(await request('lambda:InvokeFunction', launcherFunction)).toBe('Allowed');
     expect(await request('lambda:InvokeFunction', resolver.getAtt(STACK, functionOf(json, 'credentials').id, 'Arn'))).toBe('Denied');
+  });
+
+  it('scheduled-run wakes through the launcher only: no RunTask, no PassRole, no StopTask, no other function', async () => {
+    const principal = ROLES['scheduled-run'];
+    const request = (action: string, resource: string, context: Record<string, string | undefined> = {}) =>
+      decide({ principal, action, resource, resourceAccount: ACCOUNT, context });
+    expect(await request('ecs:RunTask', family(pair.user, pair.agent), { 'ecs:cluster': clusterArn })).toBe('Denied');
+    expect(await request('iam:PassRole', agentRole(pair.user, pair.agent), { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' })).toBe('Denied');
+    expect(await request('ecs:StopTask', task, { 'ecs:cluster': clusterArn })).toBe('Denied');
+    expect(await request('lambda:InvokeFunction', resolver.getAtt(STACK, functionOf(json, 'launcher').id, 'Arn'))).toBe('Allowed');
+    for (const other of ['api', 'credentials', 'reaper'] as const) {
+      expect(await request('lambda:InvokeFunction', resolver.getAtt(STACK, functionOf(json, other).id, 'Arn')), other).toBe('Denied');
+    }
+    // Its own name: it cannot call itself (a schedule cannot fan out).
+    expect(await request('lambda:InvokeFunction', resolver.getAtt(STACK, functionOf(json, 'scheduled-run').id, 'Arn'))).toBe('Denied');
   });
 
   it.each([...launchers, ...wakers])('%s stops tasks of the Cubicle cluster only; only the launcher tags, when RunTask creates', async (name) => {

@@ -13,13 +13,13 @@ import { actionsOf, functionOf, granting, outputName, roleIdOf, statementsOf, ty
 const STACK = 'acme-ControlPlane';
 const template = exampleTemplate(STACK);
 const json = exampleTemplates().get(STACK)!;
-const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper'];
+const FUNCTIONS: FunctionName[] = ['api', 'credentials', 'task-events', 'reaper', 'scheduled-run'];
 const CLUSTER_ARN_OUTPUT = /ClusterEB0386A7Arn/;
 
 /** The origin-verify secret's read and decrypt grants (exact in test/stacks/edge-distribution.test.ts). */
 const isOriginVerify = (s: Statement) => /OriginVerify(Secret|Key)/.test(JSON.stringify(s.Resource));
 
-const tableOf = (resource: unknown): string | undefined => /Tables(Sessions|Inbox|Events|Approvals)/.exec(outputName(resource) ?? '')?.[1];
+const tableOf = (resource: unknown): string | undefined => /Tables(Sessions|Inbox|Events|Approvals|Idempotency)/.exec(outputName(resource) ?? '')?.[1];
 
 /** Table actions per role: table → sorted actions (index queries as `Sessions/index/active`). */
 function tableGrants(name: FunctionName): Record<string, string[]> {
@@ -146,7 +146,14 @@ describe('Cognito user pool', () => {
     const alice = directory.users.find((u) => u.id === 'alice')!;
     expect(alice.agents).toEqual([
       { id: 'finance', provider: 'openai', providerSecret: true, secretConnections: ['bank-feed'] },
-      { id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: ['crm'] },
+      {
+        id: 'sales',
+        provider: 'anthropic',
+        providerSecret: true,
+        secretConnections: ['crm'],
+        // Only agents with schedules carry them; only the scheduled-run function reads them.
+        schedules: [{ id: 'morning-brief', text: "Summarize yesterday's new leads in crm-notes.md", outbound: ['acme.my.salesforce.com'], maxRunMinutes: 20 }],
+      },
     ]);
     const bruno = directory.users.find((u) => u.id === 'bruno')!;
     expect(bruno.agents.find((a) => a.id === 'research')).toEqual({ id: 'research', provider: 'bedrock', providerSecret: false, secretConnections: [] });
@@ -253,6 +260,13 @@ describe('IAM, exactly', () => {
       Inbox: ['dynamodb:PutItem'],
       Events: ['dynamodb:PutItem', 'dynamodb:Query'],
       Approvals: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      Idempotency: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    });
+    expect(tableGrants('scheduled-run')).toEqual({
+      Sessions: ['dynamodb:UpdateItem'],
+      Inbox: ['dynamodb:PutItem'],
+      Events: ['dynamodb:PutItem', 'dynamodb:Query'],
+      Idempotency: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
     expect(tableGrants('task-events')).toEqual({ Sessions: ['dynamodb:UpdateItem'], Events: ['dynamodb:PutItem', 'dynamodb:Query'] });
     expect(tableGrants('reaper')).toEqual({
@@ -269,7 +283,7 @@ describe('IAM, exactly', () => {
   });
 
   it('RunTask only by the launcher, only on this deployment\'s families, in the Cubicle cluster', () => {
-    for (const name of ['api', 'task-events', 'reaper', 'credentials'] as const) {
+    for (const name of ['api', 'task-events', 'reaper', 'credentials', 'scheduled-run'] as const) {
       expect(granting(statementsOf(json, name), 'ecs:RunTask'), name).toEqual([]);
       expect(granting(statementsOf(json, name), 'iam:PassRole'), name).toEqual([]);
     }

@@ -173,7 +173,7 @@ describe("alice's vault", () => {
           Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
           Resource: '*',
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`] },
+            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`, `arn:aws:iam::${ACCOUNT}:role/acme-scheduled-run`] },
             StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
             'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
             Null: { 'kms:EncryptionContextKeys': 'false' },

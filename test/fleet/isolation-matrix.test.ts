@@ -34,7 +34,7 @@ const pairs = config.users.flatMap((user) => user.agents.map((agent) => ({ user,
  * The runtime's rights per table, written out here so the matrix does not trust the code it checks:
  * none. Every row a runtime needs is read or written by the relay for it (runtime/relay/runtime-rows.ts).
  */
-const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = { sessions: [], inbox: [], events: [], approvals: [], connections: [] };
+const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = { sessions: [], inbox: [], events: [], approvals: [], connections: [], idempotency: [] };
 const MATRIX_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
 
 /** Fields only the control plane may write, per table, written out here rather than read from the code. */
@@ -44,7 +44,7 @@ const CONTROL_PLANE_FIELDS: Record<string, readonly string[]> = {
   approvals: ['decision', 'decidedAt', 'decidedBy'],
 };
 /** A field each table's runtime writes (heartbeat, message state, approval expiry; events are whole rows). */
-const RUNTIME_FIELD: Record<string, string> = { sessions: 'lastActivityAt', inbox: 'state', approvals: 'expiredAt', events: 'hash', connections: 'cursor' };
+const RUNTIME_FIELD: Record<string, string> = { sessions: 'lastActivityAt', inbox: 'state', approvals: 'expiredAt', events: 'hash', connections: 'cursor', idempotency: 'answer' };
 /** Key attributes of each table's rows (Sessions has one row per pair, no sort key). */
 const keyAttributes = (table: string) => (table === 'sessions' ? ['pk'] : ['pk', 'sk']);
 
@@ -102,7 +102,7 @@ describe('the roster under test', () => {
     }
     expect(model.secrets.map((s) => s.name).sort()).toEqual([...expectedSecrets].sort());
     expect(model.secrets.every((s) => s.keyUserTag === s.userId)).toBe(true);
-    expect(Object.keys(model.tables).sort()).toEqual(['approvals', 'connections', 'events', 'inbox', 'sessions']);
+    expect(Object.keys(model.tables).sort()).toEqual(['approvals', 'connections', 'events', 'idempotency', 'inbox', 'sessions']);
   });
 });
 
@@ -209,7 +209,7 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 60 * 5 * MATRIX_TABLE_ACTIONS.length);
+    expect(matrix.simulator.evaluations).toBe(60 * 60 * 6 * MATRIX_TABLE_ACTIONS.length);
   });
 
   it('rows: on its own partition, a role has no table action at all, with or without a partition key', async () => {
@@ -236,7 +236,7 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 5 * actions.length * 3);
+    expect(matrix.simulator.evaluations).toBe(60 * 6 * actions.length * 3);
   });
 
   it("rows: no runtime role can write Events or Approvals (or any table) at all, whatever the fields: the relay writes for it", async () => {
@@ -257,7 +257,7 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 5 * writes.length * 2);
+    expect(matrix.simulator.evaluations).toBe(60 * 6 * writes.length * 2);
   });
 
   it('relay: each role may open the runtime relay ($connect) and nothing else of either relay API; no role may post to or close any connection', async () => {

@@ -31,10 +31,12 @@ const resolver = new CfnResolver(templates, { account: config.account, regionOf:
 /**
  * Deployed functions local mode does not host in processes of their own: the relay's three run in local
  * mode's own process (local/relay/, the same handler code), the directory sync keeps a Cognito pool
- * in step with the roster, which local mode's own issuer reads directly, and the audit archive copies the
- * Events stream to S3 Object Lock, which local mode has no stand-in for (its chain is keyed all the same).
+ * in step with the roster, which local mode's own issuer reads directly, the audit archive copies the
+ * Events stream to S3 Object Lock, which local mode has no stand-in for (its chain is keyed all the same),
+ * and scheduled runs need EventBridge Scheduler, which local mode does not stand in for either (the
+ * function's logic is tested against dynalite).
  */
-const NOT_HOSTED = ['audit-archive', 'directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime'];
+const NOT_HOSTED = ['audit-archive', 'directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime', 'scheduled-run'];
 
 function deployedFunctions(): Map<FunctionName, TemplateJson['Resources'][string]> {
   const out = new Map<FunctionName, TemplateJson['Resources'][string]>();

@@ -241,13 +241,13 @@ describe('the review fails, naming the claim, when', () => {
 describe('the review does not crash on what it does not know', () => {
   it('a resource type no check covers is listed as "not covered by a claim", and the review still passes', async () => {
     const review = await reviewWith((t) => {
-      t.get('acme-Platform')!.Resources.ReplayQueue = { Type: 'AWS::SQS::Queue', Properties: { KmsMasterKeyId: 'alias/aws/sqs' } };
+      t.get('acme-Platform')!.Resources.ReplayStream = { Type: 'AWS::Kinesis::Stream', Properties: { StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } } };
       t.get('acme-ControlPlane')!.Resources.Relay = { Type: 'AWS::Foo::Bar', Properties: { Anything: { 'Fn::If': ['x', 1, 2] } } };
     });
     expect(review.verdict).toBe('pass');
     expect(review.coverage.uncovered).toEqual([
       { type: 'AWS::Foo::Bar', count: 1, resources: ['acme-ControlPlane Relay'] },
-      { type: 'AWS::SQS::Queue', count: 1, resources: ['acme-Platform ReplayQueue'] },
+      { type: 'AWS::Kinesis::Stream', count: 1, resources: ['acme-Platform ReplayStream'] },
     ]);
   });
 });

@@ -10,6 +10,7 @@
  * read differently) is refused under every policy. The network enforces the host allow-list too
  * (lib/constructs/egress-firewall.ts): the guard is the first line, not the only one.
  */
+import type { ScheduledOutbound } from '../../shared/schedules';
 import { addressHost, hostAllowed, hostsInText, type HostResult } from './guard-hosts';
 import { DEFAULT_GUARD_PATHS, judgeShell, writeProblem, type GuardPaths } from './guard-shell';
 
@@ -106,6 +107,28 @@ export function decide(policy: OutboundPolicy, c: Classification, connectionHost
   if (policy === 'allow') return { action: 'allow', reason: `outbound (${c.why}); this agent's outbound policy allows it` };
   if (policy === 'deny') return { action: 'deny', reason: `outbound (${c.why}); this agent's outbound policy denies calls to the outside world` };
   return { action: 'confirm', reason: `outbound (${c.why}); needs the employee’s approval` };
+}
+
+/**
+ * A scheduled message's policy (runtime/shared/schedules.ts): nobody is there to approve, so nothing ever
+ * waits. `deny` refuses every outbound call; a host list allows an outbound call only when it names hosts
+ * and every one of them is pre-approved (and among the connections' hosts); anything else is refused.
+ */
+export function decideUnattended(outbound: ScheduledOutbound, c: Classification, connectionHosts: readonly string[]): Verdict {
+  const strict = decide('deny', c, connectionHosts);
+  if (strict.action !== 'deny' || c.refuse || !c.outbound) return strict;
+  if (outbound === 'deny') return { action: 'deny', reason: `outbound (${c.why}); a scheduled run may not reach the outside world (its schedule's outbound is deny)` };
+  const preApproved = [...outbound];
+  if (c.hosts.length > 0 && c.hosts.every((h) => hostAllowed(h, preApproved) && hostAllowed(h, connectionHosts))) {
+    return { action: 'allow', reason: `outbound (${c.why}); ${c.hosts.join(', ')} pre-approved for this scheduled run` };
+  }
+  const unnamed = c.hosts.length === 0;
+  return {
+    action: 'deny',
+    reason: unnamed
+      ? `outbound (${c.why}); a scheduled run allows only calls that name its pre-approved hosts, and nobody is there to approve`
+      : `host ${c.hosts.filter((h) => !hostAllowed(h, preApproved)).join(', ')} is not pre-approved for this scheduled run`,
+  };
 }
 
 /** One line describing the call: the file for file tools, the URL, the query, or the command. */

@@ -5,7 +5,8 @@ import type { InboxRow } from '../../shared/rows';
 import type { ApprovalStore } from './approvals';
 import { AgentChild, type ChildExit } from './child';
 import type { AgentConfig } from './config';
-import { classify, decide, summarize } from './guard';
+import { DEFAULT_SCHEDULED_RUN_MINUTES, type ScheduledOutbound } from '../../shared/schedules';
+import { classify, decide, decideUnattended, summarize } from './guard';
 import { GUARD_SOCKET_ENV, type GuardRequest, type GuardResponse } from './guard-protocol';
 import { realPath } from './guard-shell';
 import type { Logger } from './log';
@@ -41,6 +42,29 @@ interface Current {
   readonly abort: AbortController;
   /** Guard questions being answered, awaited before the message is closed. */
   readonly inflight: Set<Promise<unknown>>;
+  /** Set for a scheduled message: its outbound policy and run cap replace the agent's policy. */
+  readonly unattended?: UnattendedPolicy;
+}
+
+interface UnattendedPolicy {
+  readonly key: string;
+  readonly outbound: ScheduledOutbound;
+  readonly maxRunMs: number;
+}
+
+const HOST_SHAPE = /^[a-z0-9.-]{1,253}$/;
+
+/**
+ * The schedule policy of a scheduled message, read fail-closed: a malformed policy denies every outbound
+ * call and keeps the default cap; a row without one is an employee's message (undefined).
+ */
+export function unattendedPolicy(row: InboxRow): UnattendedPolicy | undefined {
+  const s = row.schedule as unknown;
+  if (s === undefined || s === null) return undefined;
+  const raw = (typeof s === 'object' ? s : {}) as Record<string, unknown>;
+  const hosts = Array.isArray(raw.outbound) && raw.outbound.length > 0 && raw.outbound.every((h) => typeof h === 'string' && HOST_SHAPE.test(h)) ? (raw.outbound as string[]) : undefined;
+  const cap = typeof raw.maxRunMs === 'number' && Number.isInteger(raw.maxRunMs) && raw.maxRunMs > 0 ? raw.maxRunMs : DEFAULT_SCHEDULED_RUN_MINUTES * 60_000;
+  return { key: typeof raw.key === 'string' ? raw.key.slice(0, 80) : 'unknown', outbound: hosts ?? 'deny', maxRunMs: cap };
 }
 
 /**
@@ -83,12 +107,13 @@ export class MessageRunner {
       return true;
     }
 
+    const unattended = unattendedPolicy(row);
     const abort = new AbortController();
     const onStop = () => abort.abort();
     o.abortSignal.addEventListener('abort', onStop, { once: true });
-    const current: Current = { row, log, abort, inflight: new Set() };
+    const current: Current = { row, log, abort, inflight: new Set(), unattended };
     this.current = current;
-    await o.events.append({ ...base, type: 'message.started', data: { attempt: row.attempts ?? 1 } });
+    await o.events.append({ ...base, type: 'message.started', data: { attempt: row.attempts ?? 1, ...(unattended ? { scheduleId: unattended.key } : {}) } });
     log.info('message started', { attempt: row.attempts ?? 1, bytes: Buffer.byteLength(row.body) });
     const heartbeat = this.startHeartbeat(log);
     const pending: Promise<unknown>[] = [];
@@ -124,6 +149,8 @@ export class MessageRunner {
 
     const files = this.writeCredentialFiles();
     let exit: ChildExit;
+    let capTimer: NodeJS.Timeout | undefined;
+    let capped = false;
     try {
       const context = this.context();
       const parser = o.adapter.parser();
@@ -141,9 +168,18 @@ export class MessageRunner {
       });
       setChild(child);
       if (stopping()) void child.stop(o.config.tuning.CUBICLE_STOP_GRACE_MS);
+      // A scheduled run is stopped at its cap like a sleep: SIGTERM, the grace period, SIGKILL.
+      if (unattended) {
+        capTimer = setTimeout(() => {
+          capped = true;
+          abort.abort();
+          void child.stop(o.config.tuning.CUBICLE_STOP_GRACE_MS);
+        }, unattended.maxRunMs);
+      }
       exit = await child.exited;
       onParsed(parser.end());
     } finally {
+      clearTimeout(capTimer);
       // A question the CLI can no longer hear the answer to is closed (its approval expired) first.
       abort.abort();
       o.abortSignal.removeEventListener('abort', onStop);
@@ -155,7 +191,7 @@ export class MessageRunner {
     await Promise.all(pending);
     await heartbeat.beat(); // the run itself was activity
 
-    const reason = stopping();
+    const reason = stopping() ?? (capped && unattended ? `the scheduled run reached its time cap (${capText(unattended.maxRunMs)})` : undefined);
     const fields = { exit_code: exit.code, signal: exit.signal, killed: exit.killed, ...counts };
     if (reason) {
       log.warn('message interrupted', { reason, ...fields });
@@ -193,7 +229,10 @@ export class MessageRunner {
     const paths = { workspace: tuning.CUBICLE_WORKSPACE, runDir: tuning.CUBICLE_RUN_DIR, resolve: realPath };
     const classification = classify({ tool: request.tool, input: request.input }, paths);
     const summary = this.clean({ s: classification.summary }).s as string;
-    const verdict = decide(o.config.env.CUBICLE_OUTBOUND_POLICY, classification, this.connectionHosts);
+    // A scheduled message carries its own policy: nobody is there to approve, so it never waits.
+    const verdict = current.unattended
+      ? decideUnattended(current.unattended.outbound, classification, this.connectionHosts)
+      : decide(o.config.env.CUBICLE_OUTBOUND_POLICY, classification, this.connectionHosts);
     current.log.info('tool guard', { tool: request.tool, outbound: classification.outbound, hosts: classification.hosts.length, action: verdict.action });
     // Every call the guard lets through is on the record too, with the verdict and the redacted summary.
     const allowed = async (reason: string) => {
@@ -312,6 +351,10 @@ export function failedForEmployee(requestId: string): Record<string, unknown> {
 /** `bank-feed` → `CUBICLE_CONNECTION_BANK_FEED_SECRET`. */
 export function connectionEnvName(id: string): string {
   return `CUBICLE_CONNECTION_${id.toUpperCase().replace(/-/g, '_')}_SECRET`;
+}
+
+function capText(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 }
 
 function limit(text: string, max: number): string {

@@ -28,6 +28,7 @@ const ready = lazy(async () => {
     inboxTable: env[ENV.inboxTable],
     eventsTable: env[ENV.eventsTable],
     approvalsTable: env[ENV.approvalsTable],
+    idempotencyTable: env[ENV.idempotencyTable],
     now: Date.now,
   };
   return createApiHandler({ auth, logger, records, lifecycle });

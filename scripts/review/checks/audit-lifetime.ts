@@ -76,6 +76,8 @@ function reaperSchedules(assembly: Parameters<Check['run']>[0]['assembly']): str
   return assembly
     .resources('AWS::Events::Rule', 'AWS::Scheduler::Schedule')
     .map((r) => assembly.props(r))
+    // A scheduled run (`{"scheduleId": ...}`) invokes a function that wakes agents; it reaps nothing.
+    .filter((p) => !String(p.Target?.Input ?? '').includes('"scheduleId"'))
     .filter((p) => {
       const minutes = /^rate\((\d+) minutes?\)$/.exec(String(p.ScheduleExpression ?? ''));
       const targets = [...(p.Targets ?? []).map((t: any) => String(t.Arn)), String(p.Target?.Arn ?? '')];

@@ -143,6 +143,7 @@ export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSeale
     eventsTable: dynamo.tables.events,
     chain: TEST_CHAIN,
     approvalsTable: dynamo.tables.approvals,
+    idempotencyTable: dynamo.tables.idempotency,
     now: clock.now,
   };
 }

@@ -1,7 +1,18 @@
 /** Reading the ControlPlane template: functions by construct path, their roles' statements. */
 import type { TemplateJson } from '../../support/assembly';
 
-export type FunctionName = 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'relay-device' | 'relay-runtime' | 'relay-fanout' | 'audit-archive';
+export type FunctionName =
+  | 'api'
+  | 'credentials'
+  | 'task-events'
+  | 'reaper'
+  | 'directory-sync'
+  | 'launcher'
+  | 'scheduled-run'
+  | 'relay-device'
+  | 'relay-runtime'
+  | 'relay-fanout'
+  | 'audit-archive';
 
 /** Logical-id prefixes, from the construct paths (EmployeeApi/ApiFunction/Function, ...). */
 export const FUNCTION_IDS: Record<FunctionName, string> = {
@@ -15,6 +26,7 @@ export const FUNCTION_IDS: Record<FunctionName, string> = {
   'relay-fanout': 'RelayFanoutFunction',
   launcher: 'LauncherFunction',
   'audit-archive': 'AuditArchiverFunction',
+  'scheduled-run': 'ScheduledRunsFunction',
 };
 
 export interface Statement {

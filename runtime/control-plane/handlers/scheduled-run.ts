@@ -1,0 +1,56 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { ENV, parseEnv, SCHEDULED_RUN_ENV } from '../env';
+import { loadRosterFile } from '../roster';
+import { lazy } from './lazy';
+import { loadLifecycleDeps } from './lifecycle-deps';
+
+const logger = new Logger();
+const env = parseEnv(SCHEDULED_RUN_ENV);
+const roster = loadRosterFile();
+
+const ready = lazy(async () => {
+  const [lifecycle, { runSchedule }, { kmsClient, userKeyArns }, { RecordSealer }] = await Promise.all([
+    loadLifecycleDeps(env, logger),
+    import('../scheduled-run.js'),
+    import('../aws/kms.js'),
+    import('../../shared/envelope.js'),
+  ]);
+  const kms = kmsClient();
+  const records = {
+    sealer: new RecordSealer(kms, userKeyArns(kms, env[ENV.deployment])),
+    doc: lifecycle.doc,
+    sessionsTable: env[ENV.sessionsTable],
+    inboxTable: env[ENV.inboxTable],
+    eventsTable: env[ENV.eventsTable],
+    // Read by nothing here (the scheduled-run function answers no approvals); the type is shared with the API.
+    approvalsTable: '',
+    idempotencyTable: env[ENV.idempotencyTable],
+    chain: lifecycle.chain,
+    now: Date.now,
+  };
+  return (event: unknown, requestId: string) => runSchedule({ roster, records, lifecycle, log: logger }, event, requestId);
+});
+
+/**
+ * Invoked by EventBridge Scheduler (lib/constructs/scheduled-runs.ts) and by the pipeline's invoke role
+ * with `{ "scheduleId": "<user>/<agent>/<schedule>" }` only; anything else fails the invocation with the
+ * reason, before any client loads.
+ */
+export async function handler(event: unknown, context: Context): Promise<{ scheduleId: string; messageId: string; outcome: string }> {
+  logger.addContext(context);
+  logger.appendKeys({ request_id: context.awsRequestId });
+  try {
+    const { declaredSchedule } = await import('../scheduled-run.js');
+    const { userId, agentId } = declaredSchedule(roster, event);
+    logger.appendKeys({ user_id: userId, agent_id: agentId });
+    const result = await (await ready())(event, context.awsRequestId);
+    logger.info('scheduled message posted', { schedule_id: result.scheduleId, message_id: result.messageId, outcome: result.outcome });
+    return result;
+  } catch (error) {
+    logger.error('scheduled run refused or failed', { error: error as Error });
+    throw error;
+  } finally {
+    logger.resetKeys();
+  }
+}

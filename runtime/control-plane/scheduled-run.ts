@@ -1,0 +1,100 @@
+/**
+ * Scheduled runs: EventBridge Scheduler (or the pipeline's invoke role) invokes the scheduled-run function
+ * with `{ "scheduleId": "<user>/<agent>/<schedule>" }`, nothing else. The function looks the schedule up
+ * among those the config declares (bundled roster.json), posts the schedule's own text to that agent's
+ * inbox as a scheduled message (sealed under the user's key, with the schedule's outbound policy and run
+ * cap), and wakes the agent through the same lifecycle path as POST /messages. An undeclared id, a
+ * malformed one, any other field or any free text is refused: the caller chooses which declared schedule
+ * runs, never what the agent is told.
+ */
+import { appendLifecycleEvent, ensureAwake, WakeFailed, type LifecycleDeps, type Log } from './lifecycle';
+import { fingerprintOf, runIdempotent } from './idempotency';
+import { json } from './http';
+import { putMessage, type RecordDeps } from './records';
+import { agentOf, type Roster } from './roster';
+import { newSortableId } from '../shared/rows';
+import { parseScheduleKey, scheduleKey, type ScheduledMessagePolicy } from '../shared/schedules';
+import { pairKey } from '../shared/tables';
+
+export interface ScheduledRunDeps {
+  readonly roster: Roster;
+  readonly records: RecordDeps;
+  readonly lifecycle: LifecycleDeps;
+  readonly log: Log;
+}
+
+/** The invocation is not `{ scheduleId }` of a declared schedule; nothing was stored. */
+export class ScheduleRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScheduleRefused';
+  }
+}
+
+export const SCHEDULED_RUN_INPUT = 'the scheduled-run function accepts only {"scheduleId": "<user>/<agent>/<schedule>"} naming a schedule declared in the config';
+
+export interface ScheduledRunResult {
+  readonly scheduleId: string;
+  readonly messageId: string;
+  /** `started`, `active` or `pending` (lifecycle.ts), or `wake-failed`: the message waits for the next wake. */
+  readonly outcome: string;
+}
+
+/** Only `{ scheduleId: string }`: the key of a schedule of the config. */
+export function declaredSchedule(roster: Roster, event: unknown) {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got ${describe(event)}`);
+  const fields = Object.keys(event);
+  if (fields.length !== 1 || fields[0] !== 'scheduleId') {
+    throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got the field(s) ${fields.map((f) => JSON.stringify(f.slice(0, 40))).join(', ') || 'none'}`);
+  }
+  const key = (event as { scheduleId: unknown }).scheduleId;
+  if (typeof key !== 'string') throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; scheduleId is ${describe(key)}`);
+  const parts = parseScheduleKey(key);
+  const user = parts && roster.user(parts.userId);
+  const agent = parts && user && agentOf(user, parts.agentId);
+  const schedule = parts && agent?.schedules?.find((s) => s.id === parts.scheduleId);
+  if (!parts || !user || !agent || !schedule) {
+    // The refused value is echoed only when it has the shape of a key (never free text).
+    throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; ${parts ? `"${key}" is not declared` : 'scheduleId is not of that form'}`);
+  }
+  return { userId: user.id, agentId: agent.id, schedule };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'string' ? 'a string' : `a ${typeof value}`;
+}
+
+/**
+ * Posts the schedule's message and wakes the agent, once per invocation: a retried invocation (same
+ * request id, e.g. Lambda's async retry) stores nothing more (the Idempotency table, as POST /messages).
+ */
+export async function runSchedule(deps: ScheduledRunDeps, event: unknown, requestId: string): Promise<ScheduledRunResult> {
+  const { userId, agentId, schedule } = declaredSchedule(deps.roster, event);
+  const key = scheduleKey(userId, agentId, schedule.id);
+  const pk = pairKey(userId, agentId);
+  const policy: ScheduledMessagePolicy = { key, outbound: schedule.outbound, maxRunMs: schedule.maxRunMinutes * 60_000 };
+  const answer = await runIdempotent(
+    { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
+    pk,
+    `scheduled.${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
+    fingerprintOf('scheduled-run', key),
+    () => newSortableId(deps.records.now()),
+    async (claimed) => {
+      const messageId = await putMessage(deps.records, pk, schedule.text, requestId, { messageId: claimed, schedule: policy });
+      await appendLifecycleEvent(deps.lifecycle, pk, 'schedule.posted', requestId, { scheduleId: key, messageId });
+      let outcome: string;
+      try {
+        outcome = (await ensureAwake(deps.lifecycle, userId, agentId, requestId)).outcome;
+      } catch (error) {
+        if (!(error instanceof WakeFailed)) throw error;
+        // Stored either way: the message runs on the next successful wake.
+        deps.log.warn('scheduled run could not wake the agent', { schedule_id: key, reason: error.reason });
+        outcome = 'wake-failed';
+      }
+      return json(202, { scheduleId: key, messageId, outcome });
+    },
+  );
+  return JSON.parse(String(answer.body)) as ScheduledRunResult;
+}
