@@ -22,7 +22,7 @@ describe('the audit chain key', () => {
     expect(raw.DeletionPolicy).toBe('Retain');
     // Every function with PutItem on Events appends, so each must MAC; no other function may.
     const appenders = FUNCTIONS.filter((name) => granting(statementsOf(json, name), 'dynamodb:PutItem').some((s) => JSON.stringify(s.Resource).includes('Events'))).sort();
-    expect(appenders).toEqual(['api', 'credentials', 'launcher', 'reaper', 'relay-runtime', 'task-events']);
+    expect(appenders).toEqual(['api', 'credentials', 'launcher', 'reaper', 'relay-runtime', 'scheduled-run', 'task-events']);
     const generate = statement('ControlPlaneAppendsEvents');
     expect(generate).toMatchObject({ Effect: 'Allow', Action: 'kms:GenerateMac', Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } } });
     const principals = [].concat(generate.Principal.AWS).map((p: { 'Fn::GetAtt': [string, string] }) => p['Fn::GetAtt'][0]).sort();

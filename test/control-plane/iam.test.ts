@@ -123,7 +123,7 @@ describe('control-plane roles × tables (every partition, every item action)', (
     }
     expect(mismatches).toEqual([]);
     expect(evaluations).toBe(Object.keys(ROLES).length * Object.keys(TABLES).length * ITEM_ACTIONS.length);
-    expect(Object.keys(ROLES)).toHaveLength(10);
+    expect(Object.keys(ROLES)).toHaveLength(11);
   });
 
   it('only the reaper queries the active index; nobody queries another index or scans it', async () => {

@@ -83,6 +83,7 @@ describe('bundled functions', () => {
       INBOX_TABLE: 'inbox',
       EVENTS_TABLE: 'events',
       IDEMPOTENCY_TABLE: 'idempotency',
+      CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
     };
     const invoke = (event: unknown) =>
       spawnSync(

@@ -148,7 +148,9 @@ describe('local mode matches the synthesized stacks', () => {
     const named = resourcesOfType(controlPlane, 'AWS::Lambda::Function')
       .filter(([, fn]) => roleIds.has(fn.Properties.Role['Fn::GetAtt'][0]))
       .map(([, fn]) => String(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).slice('cubicle-'.length));
-    expect([...CHAIN_APPENDERS].sort()).toEqual(named.sort());
+    // The scheduled-run function needs EventBridge Scheduler, which local mode does not stand in for.
+    expect([...CHAIN_APPENDERS].sort()).toEqual(named.filter((name) => name !== 'scheduled-run').sort());
+    expect(named).toContain('scheduled-run');
   });
 
   it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {

@@ -54,7 +54,7 @@ describe('the example assembly', () => {
     const archive = review.claims.flatMap((c) => c.checks).find((c) => c.id === 'audit.archive')!;
     expect(archive.status).toBe('pass');
     expect(archive.evidence).toEqual([
-      expect.stringMatching(/^1 HMAC_256 chain key\(s\); GenerateMac allowed to 6 principal\(s\) by key policy: /),
+      expect.stringMatching(/^1 HMAC_256 chain key\(s\); GenerateMac allowed to 7 principal\(s\) by key policy: /),
       '1 S3 bucket(s) with Object Lock in compliance mode, default retention `{"Days":365,"Mode":"COMPLIANCE"}`; 1 stream consumer(s) writing to them',
     ]);
   });
