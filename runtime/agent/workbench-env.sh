@@ -12,7 +12,7 @@
 # configuration to exist).
 exec >/dev/null 2>&1
 exec /usr/bin/env -i \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  PATH="${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}" \
   HOME=/tmp/cubicle/home \
   LANG=C.UTF-8 \
   NODE_ENV=production \
