@@ -134,11 +134,19 @@ export function workbenchEnv(env: Record<string, string>): Record<string, string
   };
 }
 
+/** How the workbench process is started (default: the daemon, plainly, with workbenchEnv). */
+export interface WorkbenchLaunch {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+}
+
 /** Starts the task's two parts as real processes: the entrypoint (through the harness) and the workbench. */
-export function spawnAgent(env: Record<string, string>): AgentProcess {
+export function spawnAgent(env: Record<string, string>, launch?: WorkbenchLaunch): AgentProcess {
   const spawnedAt = Date.now();
   const proc = spawn(process.execPath, ['--import', 'tsx', HARNESS], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const workbench = spawn(process.execPath, [WORKBENCH], { cwd: env.CUBICLE_WORKSPACE, env: workbenchEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const wb = launch ?? { command: process.execPath, args: [WORKBENCH], env: workbenchEnv(env) };
+  const workbench = spawn(wb.command, [...wb.args], { cwd: env.CUBICLE_WORKSPACE, env: wb.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   for (const stream of [proc.stdout!, proc.stderr!, workbench.stdout!, workbench.stderr!]) stream.on('data', (d: Buffer) => chunks.push(d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
