@@ -161,6 +161,10 @@ class Supervisor {
       this.log.warn('connections without a stored credential', { connections: secrets.connectionsWithoutCredential });
     }
     const adapter = adapterFor(env.CUBICLE_PROVIDER);
+    if (env.CUBICLE_PROVIDER === 'bedrock') {
+      // The task role stays with the supervisor; credentials scoped to the configured models are not built yet.
+      this.log.warn('bedrock: the workbench holds no AWS credentials, so model calls will be refused (README, "Not done: Bedrock agents")');
+    }
     const place = await this.step('reach the workbench', () => workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS));
     if (!place) return EXIT.failed;
     const skills = await this.step('install skills', () => workbench.prepare(this.config.skills, adapter.skillDirectories(place.home)));
