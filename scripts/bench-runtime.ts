@@ -1,23 +1,26 @@
 /**
- * `npm run bench:runtime`: how long the agent entrypoint (the bundle the image runs) takes from spawn
- * to "ready", against a bare `node` start, and how much memory the supervisor holds at rest.
+ * `npm run bench:runtime`: how long an agent task takes from spawn to "ready" in the task definition's
+ * layout — the supervisor (the bundle the image runs) and the workbench daemon as two processes with
+ * separate environments — against a bare `node` start, and how much memory each holds at rest.
  *
- * AWS is faked: DynamoDB is dynalite on loopback, Secrets Manager a minimal local endpoint for
- * GetSecretValue (the bundle carries its own SDK copy, so it cannot be mocked in-process).
+ * AWS is faked: the runtime relay is the local one (test/relay/support/relay-env.ts: dynalite, the real
+ * handlers, the IAM stand-in for the task's credentials); Secrets Manager is a minimal local endpoint for
+ * GetSecretValue (the bundle carries its own SDK copy, so it cannot be mocked in-process); KMS is not
+ * reachable (the supervisor only warms its data key, which is not on the path to "ready").
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLES } from '../runtime/shared/tables';
+import { startRelayEnv, type RelayEnv } from '../test/relay/support/relay-env';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const REPO = path.join(__dirname, '..');
 const ENTRYPOINT = path.join(REPO, 'runtime', 'agent', 'dist', 'entrypoint.cjs');
+const WORKBENCH = path.join(REPO, 'runtime', 'agent', 'dist', 'workbench.cjs');
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:bench-provider-AbCdEf';
 
 async function listen(server: Server): Promise<string> {
@@ -49,9 +52,8 @@ function quantile(values: number[], q: number): number {
 }
 
 /** Spawns a process and resolves when its stdout carries a line matching `ready`. */
-function timeToLine(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean) {
+function timeToLine(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean, started = performance.now()) {
   return new Promise<{ ms: number; pid: number; stop: () => Promise<void> }>((resolve, reject) => {
-    const started = performance.now();
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buffer = '';
     let stderr = '';
@@ -84,83 +86,119 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/** One task: a fresh session for a new pair, the supervisor and the workbench; resolves at "ready". */
+async function startTask(relay: RelayEnv, run: string, base: NodeJS.ProcessEnv, root: string) {
+  const task = await relay.runningSession('bench', run);
+  const dir = path.join(root, run);
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    CUBICLE_AGENT_ID: run,
+    AWS_ACCESS_KEY_ID: task.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: task.credentials.secretAccessKey,
+    AWS_SESSION_TOKEN: task.credentials.sessionToken,
+    CUBICLE_RUN_DIR: path.join(dir, 'supervisor'),
+    CUBICLE_EXCHANGE_DIR: path.join(dir, 'exchange'),
+  };
+  const workbenchEnv = {
+    PATH: process.env.PATH,
+    NODE_NO_WARNINGS: '1',
+    CUBICLE_EXCHANGE_DIR: env.CUBICLE_EXCHANGE_DIR,
+    CUBICLE_RUN_DIR: path.join(dir, 'workbench'),
+    CUBICLE_SKILLS_SOURCE: base.CUBICLE_SKILLS_SOURCE,
+  };
+  const started = performance.now();
+  const workbench = spawn(process.execPath, [WORKBENCH], { env: workbenchEnv, stdio: 'ignore' });
+  const supervisor = await timeToLine(process.execPath, [ENTRYPOINT], env, (l) => l.includes('"msg":"ready"'), started);
+  return { ...supervisor, workbench };
+}
+
 async function main(): Promise<void> {
-  const dynalite = require('dynalite') as (options: { createTableMs: number }) => Server;
-  const db = dynalite({ createTableMs: 0 });
+  const relay = await startRelayEnv();
   const sm = fakeSecretsManager();
-  const [dbUrl, smUrl] = await Promise.all([listen(db), listen(sm)]);
-  const client = new DynamoDBClient({ endpoint: dbUrl, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const names: Record<string, string> = {};
-  for (const spec of Object.values(TABLES)) {
-    const sortKey = 'sortKey' in spec ? spec.sortKey : undefined;
-    names[spec.envVar] = `bench-${spec.id}`;
-    await client.send(
-      new CreateTableCommand({
-        TableName: names[spec.envVar],
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(sortKey ? [{ AttributeName: sortKey.name, AttributeType: sortKey.type }] : [])],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : [])],
-      }),
-    );
-  }
+  const smUrl = await listen(sm);
   const root = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     NODE_NO_WARNINGS: '1',
     AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_ENDPOINT_URL_DYNAMODB: dbUrl,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: smUrl,
-    CUBICLE_DEPLOYMENT: 'bench',
-    CUBICLE_USER_ID: 'alice',
-    CUBICLE_AGENT_ID: 'sales',
+    AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:9',
+    CUBICLE_DEPLOYMENT: 'acme',
+    CUBICLE_USER_ID: 'bench',
     CUBICLE_PROVIDER: 'anthropic',
     CUBICLE_OUTBOUND_POLICY: 'confirm',
     CUBICLE_SKILLS: 'crm-notes@1.2.0',
     CUBICLE_CONNECTIONS: '[]',
     CUBICLE_PROVIDER_SECRET_ARN: SECRET_ARN,
+    CUBICLE_USER_KEY_ARN: 'arn:aws:kms:us-east-1:111111111111:key/bench',
+    CUBICLE_RELAY_URL: relay.runtimeUrl,
     CUBICLE_MAX_TASK_DURATION_MS: '600000',
     CUBICLE_IDLE_TIMEOUT_MS: '600000',
-    CUBICLE_RUN_DIR: path.join(root, 'run'),
     CUBICLE_WORKSPACE: root,
     CUBICLE_SKILLS_SOURCE: path.join(REPO, 'runtime', 'agent', 'skills'),
-    ...names,
   };
 
   const bare: number[] = [];
   const agent: number[] = [];
-  const rss: number[] = [];
+  const supervisorRss: number[] = [];
+  const workbenchRss: number[] = [];
   try {
     // One warm-up each (file cache), not counted.
     await (await timeToLine(process.execPath, ['-e', 'console.log("ready")'], env, (l) => l === 'ready')).stop();
-    await (await timeToLine(process.execPath, [ENTRYPOINT], env, (l) => l.includes('"msg":"ready"'))).stop();
+    const warm = await startTask(relay, 'warm-up', env, root);
+    await warm.stop();
     for (let i = 0; i < RUNS; i += 1) {
       const b = await timeToLine(process.execPath, ['-e', 'console.log("ready")'], env, (l) => l === 'ready');
       bare.push(b.ms);
       await b.stop();
-      const a = await timeToLine(process.execPath, [ENTRYPOINT], env, (l) => l.includes('"msg":"ready"'));
+      const a = await startTask(relay, `run${i}`, env, root);
       agent.push(a.ms);
-      await new Promise((r) => setTimeout(r, 1_000)); // at rest: polling an empty inbox
-      rss.push(rssMiB(a.pid));
+      await new Promise((r) => setTimeout(r, 1_000)); // at rest: an empty inbox, a connected relay
+      supervisorRss.push(rssMiB(a.pid));
+      workbenchRss.push(rssMiB(a.workbench.pid!));
       await a.stop();
+      await exitOf(a.workbench);
     }
   } finally {
-    client.destroy();
-    await new Promise<void>((r) => db.close(() => r()));
+    await relay.close();
     await new Promise<void>((r) => sm.close(() => r()));
     rmSync(root, { recursive: true, force: true });
   }
 
   const row = (label: string, values: number[], unit: string) =>
-    `${label.padEnd(34)} median ${quantile(values, 0.5).toFixed(1).padStart(7)} ${unit}   p90 ${quantile(values, 0.9).toFixed(1).padStart(7)} ${unit}`;
+    `${label.padEnd(40)} median ${quantile(values, 0.5).toFixed(1).padStart(7)} ${unit}   p90 ${quantile(values, 0.9).toFixed(1).padStart(7)} ${unit}`;
+  const total = supervisorRss.map((v, i) => v + workbenchRss[i]);
   const ratio = quantile(agent, 0.5) / quantile(bare, 0.5);
-  console.log(`runs: ${RUNS} (node ${process.version}, ${process.platform}/${process.arch})`);
+  console.log(`runs: ${RUNS} (node ${process.version}, ${process.platform}/${process.arch}); layout: supervisor + workbench, two processes`);
   console.log(row('bare node start → first line', bare, 'ms'));
-  console.log(row('entrypoint start → ready', agent, 'ms'));
-  console.log(`${'start-to-ready ratio (median)'.padEnd(34)} ${ratio.toFixed(2)}×`);
-  console.log(row('supervisor RSS at rest', rss, 'MiB'));
-  console.log(JSON.stringify({ runs: RUNS, bareMedianMs: quantile(bare, 0.5), readyMedianMs: quantile(agent, 0.5), ratio, rssMedianMiB: quantile(rss, 0.5) }));
+  console.log(row('task start (both processes) → ready', agent, 'ms'));
+  console.log(`${'start-to-ready ratio (median)'.padEnd(40)} ${ratio.toFixed(2)}×`);
+  console.log(row('supervisor RSS at rest', supervisorRss, 'MiB'));
+  console.log(row('workbench daemon RSS at rest', workbenchRss, 'MiB'));
+  console.log(row('task RSS at rest (both)', total, 'MiB'));
+  console.log(
+    JSON.stringify({
+      runs: RUNS,
+      layout: 'supervisor+workbench',
+      bareMedianMs: quantile(bare, 0.5),
+      readyMedianMs: quantile(agent, 0.5),
+      ratio,
+      supervisorRssMedianMiB: quantile(supervisorRss, 0.5),
+      workbenchRssMedianMiB: quantile(workbenchRss, 0.5),
+      taskRssMedianMiB: quantile(total, 0.5),
+    }),
+  );
+}
+
+function exitOf(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 void main().catch((error) => {

@@ -3,20 +3,19 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { AGENT_CONTAINER_STOP_TIMEOUT_SECONDS } from '../../runtime/shared/agent-env';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentEnvironment, ownSecrets } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { compare } from '../fleet/vault-secrets';
+import { AGENT_POSIX_ID, containerDefinitions, ephemeralVolumes, SUPERVISOR_CONTAINER_NAME, VOLUMES } from './agent-containers';
 import type { AgentImageNeeds } from './agent-images';
 import { secretArnPattern, UserVault } from './user-vault';
 
-/** uid and gid of the agent process and owner of its EFS directory (never root). */
-export const AGENT_POSIX_ID = 10001;
-export const AGENT_CONTAINER_NAME = 'agent';
-export const WORKSPACE_PATH = '/workspace';
+export { AGENT_POSIX_ID, WORKSPACE_PATH } from './agent-containers';
+/** The container ECS reports a task's state for (the supervisor; lib/constructs/agent-containers.ts). */
+export const AGENT_CONTAINER_NAME = SUPERVISOR_CONTAINER_NAME;
 
 /**
  * What a runtime may do with the relay, and nothing else of the control plane: open a connection to the
@@ -139,45 +138,23 @@ export class AgentCell extends Construct {
       taskRoleArn: this.role.attrArn,
       volumes: [
         {
-          name: 'workspace',
+          name: VOLUMES.workspace,
           efsVolumeConfiguration: {
             filesystemId: fileSystem.fileSystemId,
             transitEncryption: 'ENABLED',
             authorizationConfig: { accessPointId: this.accessPoint.attrAccessPointId, iam: 'ENABLED' },
           },
         },
-        // No host path: a Fargate bind-mount volume on the task's ephemeral storage, gone with the task.
-        { name: 'tmp' },
+        ...ephemeralVolumes(),
       ],
-      containerDefinitions: [
-        {
-          name: AGENT_CONTAINER_NAME,
-          image: platform.imageUriFor(agent),
-          essential: true,
-          memory: config.runtime.memoryMiB,
-          user: `${AGENT_POSIX_ID}:${AGENT_POSIX_ID}`,
-          privileged: false,
-          readonlyRootFilesystem: true,
-          linuxParameters: { initProcessEnabled: true, capabilities: { drop: ['ALL'] } },
-          // The entrypoint's grace (30 s) for the agent plus time to write its final events.
-          stopTimeout: AGENT_CONTAINER_STOP_TIMEOUT_SECONDS,
-          mountPoints: [
-            { sourceVolume: 'workspace', containerPath: WORKSPACE_PATH, readOnly: false },
-            { sourceVolume: 'tmp', containerPath: '/tmp', readOnly: false },
-          ],
-          environment: Object.entries(this.environment)
-            .sort(([a], [b]) => compare(a, b))
-            .map(([name, value]) => ({ name, value })),
-          logConfiguration: {
-            logDriver: 'awslogs',
-            options: {
-              'awslogs-group': platform.logGroupName,
-              'awslogs-region': stack.region,
-              'awslogs-stream-prefix': `${user.id}/${agent.id}`,
-            },
-          },
-        },
-      ],
+      containerDefinitions: containerDefinitions({
+        image: platform.imageUriFor(agent),
+        taskMemoryMiB: config.runtime.memoryMiB,
+        environment: Object.entries(this.environment)
+          .sort(([a], [b]) => compare(a, b))
+          .map(([name, value]) => ({ name, value })),
+        log: { group: platform.logGroupName, region: stack.region, streamPrefix: `${user.id}/${agent.id}` },
+      }),
     });
 
     Tags.of(this).add('user_id', user.id);

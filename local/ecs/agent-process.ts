@@ -1,15 +1,19 @@
 /**
- * Runs a local task: the agent image's supervisor (the committed bundle runtime/agent/dist/entrypoint.cjs,
- * what the image runs) as its own process group, with
+ * Runs a local task as the task definition's two containers: the agent image's supervisor (the committed
+ * bundle runtime/agent/dist/entrypoint.cjs, what the image runs) as its own process group, with
  * - the task definition's environment, plus what Fargate and the image provide: the task role's
  *   credentials (its own access keys, revoked when the task stops), the task metadata endpoint, and the
  *   AWS endpoints of the local stand-ins;
  * - its own workspace (`<data>/workspaces/<user>/<agent>`, kept) and an ephemeral directory for the
  *   guard socket and the CLI's home (the task's /tmp, removed when the task stops);
- * - the stand-in provider CLI first on its PATH (or the machine's PATH with --real-providers).
- * Nothing else from local mode's own environment reaches it.
+ * and the workbench daemon (runtime/agent/dist/workbench.cjs) as a second process with an environment of
+ * its own: no AWS variable, no task metadata, only the exchange directory, its home and the stand-in
+ * provider CLI first on its PATH (or the machine's PATH with --real-providers). The two share only the
+ * exchange directory (the supervisor's sockets) and the workspace. Locally both run as the same OS user
+ * (in AWS the workbench has its own uid and PID namespace: lib/constructs/agent-containers.ts).
+ * Nothing else from local mode's own environment reaches either.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -17,10 +21,12 @@ import type { CredentialStore } from '../aws/principals';
 import type { LogSink } from '../logs';
 import { AGENT_DIST, seedHookSettings } from '../provider-cli/hooks';
 import type { TaskLauncher, TaskRecord } from './cluster';
+import { groupsUnder, signalGroup } from './processes';
 import type { LocalTaskDefinition } from './task-definitions';
 
 const REPO = path.join(__dirname, '..', '..');
 export const ENTRYPOINT = path.join(AGENT_DIST, 'entrypoint.cjs');
+export const WORKBENCH = path.join(AGENT_DIST, 'workbench.cjs');
 const SKILLS = path.join(REPO, 'runtime', 'agent', 'skills');
 export const STAND_IN_BIN = path.join(REPO, 'local', 'provider-cli', 'bin');
 
@@ -52,7 +58,7 @@ export interface AgentLaunchSettings {
 }
 
 export class AgentProcessLauncher implements TaskLauncher {
-  private readonly running = new Map<string, { taskDir: string; accessKeyId: string; revoke: () => void }>();
+  private readonly running = new Map<string, { taskDir: string; accessKeyId: string; revoke: () => void; workbench?: ChildProcess }>();
 
   constructor(private readonly settings: AgentLaunchSettings) {}
 
@@ -62,10 +68,12 @@ export class AgentProcessLauncher implements TaskLauncher {
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
     const taskDir = mkdtempSync(path.join(tmpdir(), 'cubicle-task-'));
     const runDir = path.join(taskDir, 'run');
+    const workbenchDir = path.join(taskDir, 'workbench');
+    const exchangeDir = path.join(taskDir, 'exchange');
     const hookDir = path.join(taskDir, 'opt');
     try {
       symlinkSync(AGENT_DIST, hookDir);
-      seedHookSettings(path.join(runDir, 'home'), hookDir);
+      seedHookSettings(path.join(workbenchDir, 'home'), hookDir);
     } catch (error) {
       rmSync(taskDir, { recursive: true, force: true });
       throw error;
@@ -74,16 +82,18 @@ export class AgentProcessLauncher implements TaskLauncher {
     const revoke = s.admit?.(task, definition, keys) ?? (() => undefined);
     this.running.set(task.taskArn, { taskDir, accessKeyId: keys.accessKeyId, revoke });
 
+    const cliPath = s.realProviders ? (process.env.PATH ?? '') : [STAND_IN_BIN, path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
     const env: Record<string, string> = {
       ...definition.environment,
       ...LOCAL_AGENT_TUNING,
       ...s.tuning,
-      PATH: s.realProviders ? (process.env.PATH ?? '') : [STAND_IN_BIN, path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+      PATH: [path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
       HOME: path.join(runDir, 'home'),
       LANG: 'C.UTF-8',
       NODE_ENV: 'production',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       CUBICLE_RUN_DIR: runDir,
+      CUBICLE_EXCHANGE_DIR: exchangeDir,
       CUBICLE_WORKSPACE: workspace,
       CUBICLE_SKILLS_SOURCE: SKILLS,
       AWS_REGION: s.region,
@@ -98,6 +108,20 @@ export class AgentProcessLauncher implements TaskLauncher {
     const log = path.join('agents', definition.userId, `${definition.agentId}.log`);
     s.logs.follow(child.stdout!, log, `${definition.userId}/${definition.agentId}`);
     s.logs.follow(child.stderr!, log, `${definition.userId}/${definition.agentId}`);
+    // The workbench's own output is discarded, as its entrypoint does in AWS: the CLI's lines reach the
+    // supervisor over the socket and the log only through its redactor.
+    const workbenchEnv: Record<string, string> = {
+      PATH: cliPath,
+      HOME: path.join(workbenchDir, 'home'),
+      LANG: 'C.UTF-8',
+      NODE_ENV: 'production',
+      CUBICLE_EXCHANGE_DIR: exchangeDir,
+      CUBICLE_RUN_DIR: workbenchDir,
+      CUBICLE_SKILLS_SOURCE: SKILLS,
+    };
+    const workbench = spawn(process.execPath, [WORKBENCH], { cwd: workspace, env: workbenchEnv, detached: true, stdio: 'ignore' });
+    workbench.once('error', () => undefined);
+    this.running.get(task.taskArn)!.workbench = workbench;
     return new Promise((resolve, reject) => {
       child.once('spawn', () => {
         child.once('exit', (code, signal) => exited(code, signal));
@@ -114,6 +138,15 @@ export class AgentProcessLauncher implements TaskLauncher {
     const run = this.running.get(task.taskArn);
     if (!run) return;
     this.running.delete(task.taskArn);
+    // The workbench ends with the supervisor's socket; whatever it left running ends with the task.
+    if (run.workbench?.pid !== undefined) {
+      for (const group of groupsUnder(run.workbench.pid)) signalGroup(group, 'SIGKILL');
+      try {
+        process.kill(-run.workbench.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     this.settings.credentials.revoke(run.accessKeyId);
     run.revoke();
     rmSync(run.taskDir, { recursive: true, force: true });

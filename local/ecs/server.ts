@@ -11,8 +11,8 @@ import type { Authorizer, EcsAction } from '../aws/policy';
 import { describePrincipal, type CredentialStore, type Principal } from '../aws/principals';
 import type { LocalCluster, TaskRecord } from './cluster';
 
-/** The agent container's name in every pair's task definition (lib/constructs/agent-cell.ts AGENT_CONTAINER_NAME). */
-export const CONTAINER_NAME = 'agent';
+/** The supervisor container's name in every pair's task definition (lib/constructs/agent-cell.ts AGENT_CONTAINER_NAME). */
+export const CONTAINER_NAME = 'supervisor';
 
 export function createEcsServer(cluster: LocalCluster, credentials: CredentialStore, authorizer: Authorizer): Server {
   const allow = (principal: Principal, action: EcsAction, input: Record<string, unknown>) => {

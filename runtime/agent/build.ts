@@ -1,5 +1,5 @@
 /**
- * Bundles the supervisor and the hook command into `dist/` (committed): the Docker build context is
+ * Bundles the supervisor, the workbench daemon and the hook command into `dist/` (committed): the Docker build context is
  * this folder alone, so the image copies finished bundles instead of building TypeScript. Run
  * `npx tsx runtime/agent/build.ts` after changing `runtime/agent/src` or `runtime/shared`; a test
  * fails while the committed bundles differ from a fresh build.
@@ -17,6 +17,7 @@ export const DIST_DIR = path.join(AGENT_DIR, 'dist');
 export const BUNDLES = {
   'entrypoint.cjs': path.join(AGENT_DIR, 'src', 'entrypoint.ts'),
   'guard-hook.cjs': path.join(AGENT_DIR, 'src', 'guard-hook.ts'),
+  'workbench.cjs': path.join(AGENT_DIR, 'src', 'workbench.ts'),
 } as const;
 
 const COMMON: BuildOptions = {

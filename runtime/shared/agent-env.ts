@@ -100,8 +100,15 @@ export const AGENT_TUNING_SCHEMA = z.object({
   /** How long start-up waits for the relay to hand over the session's nonce. */
   CUBICLE_RELAY_START_TIMEOUT_MS: positiveMs.default(120_000),
   CUBICLE_MAX_MESSAGE_ATTEMPTS: z.coerce.number().int().positive().default(2),
-  /** Ephemeral directory for the guard socket and the CLI's home (the task's /tmp volume). */
+  /** The supervisor's ephemeral directory (the task's /tmp volume). */
   CUBICLE_RUN_DIR: z.string().min(1).default('/tmp/cubicle'),
+  /**
+   * Shared with the workbench container (an ephemeral bind-mount volume): the supervisor's workbench and
+   * guard sockets, nothing else (runtime/agent/src/workbench-protocol.ts).
+   */
+  CUBICLE_EXCHANGE_DIR: z.string().min(1).default('/run/cubicle'),
+  /** How long start-up waits for the workbench's daemon to connect. */
+  CUBICLE_WORKBENCH_START_TIMEOUT_MS: positiveMs.default(120_000),
   CUBICLE_WORKSPACE: z.string().min(1).default('/workspace'),
   CUBICLE_SKILLS_SOURCE: z.string().min(1).default('/opt/cubicle/skills'),
 });

@@ -355,7 +355,7 @@ describe("alice's sales agent", () => {
     });
   });
 
-  it('runs in a hardened Fargate task: read-only root, no capabilities, uid 10001, /workspace from its access point, /tmp ephemeral', () => {
+  it('runs in a hardened Fargate task: two containers, read-only roots, no capabilities, uids 10001 and 10002, /workspace from its access point, ephemeral /tmp and exchange', () => {
     const task = resolved(idOf('UserAliceAgentSalesTaskDefinition', 'AWS::ECS::TaskDefinition'));
     const { ContainerDefinitions, Tags, ...rest } = task;
     expect(rest).toEqual({
@@ -377,38 +377,66 @@ describe("alice's sales agent", () => {
           },
         },
         { Name: 'tmp' },
+        { Name: 'workbench-tmp' },
+        { Name: 'exchange' },
       ],
     });
+    expect(rest).not.toHaveProperty('PidMode'); // each container its own PID namespace
     expect(Tags).toEqual([
       { Key: 'agent_id', Value: 'sales' },
       { Key: 'cubicle:deployment', Value: 'acme' },
       { Key: 'user_id', Value: 'alice' },
     ]);
-    expect(ContainerDefinitions).toHaveLength(1);
+    expect(ContainerDefinitions).toHaveLength(2);
+    const logs = {
+      LogDriver: 'awslogs',
+      Options: {
+        'awslogs-group': resolver.ref('acme-Platform', idOfIn('acme-Platform', 'AgentLogsLogGroup', 'AWS::Logs::LogGroup')),
+        'awslogs-region': 'eu-west-1',
+        'awslogs-stream-prefix': 'alice/sales',
+      },
+    };
     const { Environment, Image, ...container } = ContainerDefinitions[0];
     expect(container).toEqual({
-      Name: 'agent',
+      Name: 'supervisor',
       Essential: true,
-      Memory: 2048,
+      Memory: 384,
       User: '10001:10001',
       Privileged: false,
       ReadonlyRootFilesystem: true,
       LinuxParameters: { InitProcessEnabled: true, Capabilities: { Drop: ['ALL'] } },
       StopTimeout: 45,
       MountPoints: [
-        { SourceVolume: 'workspace', ContainerPath: '/workspace', ReadOnly: false },
+        { SourceVolume: 'workspace', ContainerPath: '/workspace', ReadOnly: true },
         { SourceVolume: 'tmp', ContainerPath: '/tmp', ReadOnly: false },
+        { SourceVolume: 'exchange', ContainerPath: '/run/cubicle', ReadOnly: false },
       ],
-      LogConfiguration: {
-        LogDriver: 'awslogs',
-        Options: {
-          'awslogs-group': resolver.ref('acme-Platform', idOfIn('acme-Platform', 'AgentLogsLogGroup', 'AWS::Logs::LogGroup')),
-          'awslogs-region': 'eu-west-1',
-          'awslogs-stream-prefix': 'alice/sales',
-        },
-      },
+      LogConfiguration: logs,
     });
     expect(Image).toMatch(/^111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/cdk-hnb659fds-container-assets-111111111111-eu-west-1:[0-9a-f]{64}$/);
+    // The workbench: same image, another uid, no environment of its own, no ECS init (its PID 1 would keep the
+    // injected credentials URI), the exchange read-only, its output discarded by its entrypoint.
+    expect(ContainerDefinitions[1]).toEqual({
+      Name: 'workbench',
+      Image,
+      Essential: true,
+      Memory: 2048 - 384,
+      User: '10002:10002',
+      Privileged: false,
+      ReadonlyRootFilesystem: true,
+      LinuxParameters: { InitProcessEnabled: false, Capabilities: { Drop: ['ALL'] } },
+      StopTimeout: 45,
+      EntryPoint: ['/opt/cubicle/workbench-env.sh'],
+      Command: ['/usr/bin/tini', '-s', '--', 'node', '/opt/cubicle/workbench.cjs'],
+      DependsOn: [{ ContainerName: 'supervisor', Condition: 'START' }],
+      MountPoints: [
+        { SourceVolume: 'workspace', ContainerPath: '/workspace', ReadOnly: false },
+        { SourceVolume: 'workbench-tmp', ContainerPath: '/tmp', ReadOnly: false },
+        { SourceVolume: 'exchange', ContainerPath: '/run/cubicle', ReadOnly: true },
+      ],
+      Environment: [],
+      LogConfiguration: logs,
+    });
     expect(Object.fromEntries(Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]))).toEqual({
       CUBICLE_DEPLOYMENT: 'acme',
       CUBICLE_USER_ID: 'alice',

@@ -143,7 +143,7 @@ describe('ECS stand-in', () => {
     expect(eventsOf(arn)[1].detail).toMatchObject({
       stopCode: 'UserInitiated',
       stoppedReason: 'Cubicle: put to sleep by the employee',
-      containers: [{ name: 'agent', exitCode: 0 }],
+      containers: [{ name: 'supervisor', exitCode: 0 }],
     });
     expect(processStart(pid)).toBeUndefined();
     expect((await listStartedTasks(reaper, CLUSTER)).arns).toEqual([]);
@@ -194,7 +194,7 @@ describe('ECS stand-in', () => {
     await expect(run(client({ accessKeyId: 'ASIAUNKNOWNKEY000000', secretAccessKey: 'x' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
     const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
     await expect(run(api, { cluster: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other' })).rejects.toMatchObject({ name: 'ClusterNotFoundException' });
-    await expect(run(api, { overrides: { containerOverrides: [{ name: 'agent', environment: [{ name: 'X', value: 'y' }] }] } })).rejects.toMatchObject({
+    await expect(run(api, { overrides: { containerOverrides: [{ name: 'supervisor', environment: [{ name: 'X', value: 'y' }] }] } })).rejects.toMatchObject({
       name: 'InvalidParameterException',
     });
     await expect(run(api, { taskDefinition: 'acme-bruno_research' })).rejects.toMatchObject({ name: 'ClientException' });

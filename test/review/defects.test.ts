@@ -170,8 +170,8 @@ describe('the review fails, naming the claim, when', () => {
     });
     expect(failingClaims(review)).toEqual([1, 10]);
     expect(findingsOf(review, 1, 'compute.task-definitions')).toEqual([
-      expect.stringMatching(/^alice\/sales acme-Fleet-01 UserAliceAgentSalesTaskDefinition\w+ container agent: root filesystem is writable$/),
-      expect.stringMatching(/container agent: privileged$/),
+      expect.stringMatching(/^alice\/sales acme-Fleet-01 UserAliceAgentSalesTaskDefinition\w+ container supervisor: root filesystem is writable$/),
+      expect.stringMatching(/container supervisor: privileged$/),
     ]);
     expect(findingsOf(review, 1, 'compute.network')).toEqual([expect.stringMatching(/^acme-Network SecurityGroupsAgentTasks\w+: ingress tcp 22 0\.0\.0\.0\/0$/)]);
     expect(findingsOf(review, 10, 'edge.public-surface')).toEqual([expect.stringMatching(/ingress from anywhere \(tcp 22 0\.0\.0\.0\/0\)$/)]);
@@ -185,8 +185,26 @@ describe('the review fails, naming the claim, when', () => {
     });
     expect(failingClaims(review)).toEqual([3]);
     expect(findingsOf(review, 3, 'credentials.task-configuration')).toEqual([
-      expect.stringMatching(/container agent: ECS Secrets CRM_TOKEN put secret values in the environment$/),
-      expect.stringMatching(/container agent: ANTHROPIC_API_KEY holds something other than a secret ARN$/),
+      expect.stringMatching(/container supervisor: ECS Secrets CRM_TOKEN put secret values in the environment$/),
+      expect.stringMatching(/container supervisor: ANTHROPIC_API_KEY holds something other than a secret ARN$/),
+    ]);
+  });
+
+  it("the CLI's container gets the supervisor's uid, a task-role variable, ECS's init and a writable exchange (claim 4)", async () => {
+    const review = await reviewWith((t) => {
+      const [supervisor, workbench] = resource(fleet(t), 'UserAliceAgentSalesTaskDefinition').resource.Properties.ContainerDefinitions;
+      workbench.User = supervisor.User;
+      workbench.Environment = [{ Name: 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', Value: '/v2/credentials/x' }];
+      workbench.LinuxParameters.InitProcessEnabled = true;
+      workbench.MountPoints.find((m: { ContainerPath: string }) => m.ContainerPath === '/run/cubicle').ReadOnly = false;
+    });
+    // The variable is no secret ARN either: claim 3's task-configuration check names it too.
+    expect(failingClaims(review)).toEqual([3, 4]);
+    expect(findingsOf(review, 4, 'identity.workbench')).toEqual([
+      expect.stringMatching(/^alice\/sales acme-Fleet-01 UserAliceAgentSalesTaskDefinition\w+: the workbench runs as the supervisor's uid 10001:10001$/),
+      expect.stringMatching(/the workbench has ECS's init as PID 1/),
+      expect.stringMatching(/the workbench has environment variables AWS_CONTAINER_CREDENTIALS_RELATIVE_URI$/),
+      expect.stringMatching(/the workbench can write the exchange volume/),
     ]);
   });
 

@@ -1,10 +1,11 @@
 /**
  * The wire format between the hook command (run by the CLI before each tool call) and the supervisor:
- * one JSON line each way over a unix socket in the task's /tmp.
+ * one JSON line each way over a unix socket in the exchange directory the supervisor shares with the
+ * workbench (runtime/agent/src/workbench-protocol.ts).
  */
 
 export const GUARD_SOCKET_ENV = 'CUBICLE_GUARD_SOCKET';
-export const DEFAULT_GUARD_SOCKET = '/tmp/cubicle/guard.sock';
+export const DEFAULT_GUARD_SOCKET = '/run/cubicle/guard.sock';
 
 /** Which CLI is asking: decides the shape of the hook's answer. */
 export type HookFormat = 'claude' | 'codex' | 'gemini';

@@ -16,17 +16,21 @@ export class GuardServer {
   constructor(
     readonly socketPath: string,
     private readonly handle: (request: GuardRequest) => Promise<GuardResponse>,
+    /** Told about every request refused unread (malformed, oversized, a forged answer): the operator log. */
+    private readonly refused: (why: string) => void = () => undefined,
   ) {}
 
   async listen(): Promise<void> {
-    mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    // The directory is the supervisor's: the workbench may connect but not replace the socket.
+    mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
     rmSync(this.socketPath, { force: true });
     const server = createServer((socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.socketPath, () => resolve());
     });
-    chmodSync(this.socketPath, 0o600);
+    // The hook runs in the workbench, as another uid.
+    chmodSync(this.socketPath, 0o666);
     this.server = server;
   }
 
@@ -53,7 +57,10 @@ export class GuardServer {
     socket.on('data', (data: string) => {
       if (answered) return;
       buffer += data;
-      if (buffer.length > MAX_REQUEST_BYTES) return answer({ decision: 'deny', reason: 'tool call too large to review' });
+      if (buffer.length > MAX_REQUEST_BYTES) {
+        this.refused('oversized request');
+        return answer({ decision: 'deny', reason: 'tool call too large to review' });
+      }
       const end = buffer.indexOf('\n');
       if (end === -1) return;
       let request: GuardRequest;
@@ -61,6 +68,7 @@ export class GuardServer {
         request = JSON.parse(buffer.slice(0, end)) as GuardRequest;
         if (request.v !== 1 || typeof request.tool !== 'string') throw new Error('bad request');
       } catch {
+        this.refused('unreadable request');
         return answer({ decision: 'deny', reason: 'unreadable tool call' });
       }
       this.handle(request).then(answer, () => answer({ decision: 'deny', reason: 'the tool guard failed; denied' }));

@@ -1,9 +1,7 @@
-import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import * as path from 'node:path';
 import type { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import type { ApprovalStore } from './approvals';
-import { AgentChild, type ChildExit } from './child';
+import type { ChildExit } from './child';
 import type { AgentConfig } from './config';
 import { DEFAULT_SCHEDULED_RUN_MINUTES, type ScheduledOutbound } from '../../shared/schedules';
 import { classify, decide, decideUnattended, summarize } from './guard';
@@ -13,6 +11,8 @@ import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
 import type { LoadedSecrets } from './secrets';
 import type { EventSink, InboxTable, OpenedInboxRow, SessionTable } from './tables';
+import type { CliRun, WorkbenchLink } from './workbench-link';
+import type { Hello } from './workbench-protocol';
 
 /** Largest text kept in one event (DynamoDB items stop at 400 KB). */
 const MAX_EVENT_TEXT = 64 * 1024;
@@ -23,7 +23,10 @@ export interface RunnerOptions {
   readonly config: AgentConfig;
   readonly adapter: ProviderAdapter;
   readonly secrets: LoadedSecrets;
-  readonly home: string;
+  /** Where the workbench keeps the CLI's home and temporary files (its hello). */
+  readonly place: Hello;
+  readonly workbench: WorkbenchLink;
+  readonly guardSocket: string;
   readonly sessions: SessionTable;
   readonly inbox: InboxTable;
   readonly events: EventSink;
@@ -72,7 +75,6 @@ export function unattendedPolicy(row: InboxRow): UnattendedPolicy | undefined {
  * events, answer its tool-guard questions, heartbeat while it runs, and record how it ended.
  */
 export class MessageRunner {
-  socketPath = '';
   private current: Current | undefined;
   private resumeId: string | undefined;
   private readonly connectionHosts: string[];
@@ -85,7 +87,7 @@ export class MessageRunner {
    * Processes one message. Returns true when the message is finished (done, failed, interrupted or
    * given up), so the caller may move its cursor past it.
    */
-  async process(next: InboxRow, stopping: () => string | undefined, setChild: (child: AgentChild) => void): Promise<boolean> {
+  async process(next: InboxRow, stopping: () => string | undefined, setChild: (child: CliRun) => void): Promise<boolean> {
     const { o } = this;
     const row = await o.inbox.claim(next, o.now());
     if (!row) return true; // finished by someone else meanwhile
@@ -147,19 +149,20 @@ export class MessageRunner {
       }
     };
 
-    const files = this.writeCredentialFiles();
     let exit: ChildExit;
     let capTimer: NodeJS.Timeout | undefined;
     let capped = false;
     try {
       const context = this.context();
       const parser = o.adapter.parser();
-      const child = new AgentChild({
+      // The CLI runs in the workbench, under another uid, without the supervisor's environment.
+      const child = o.workbench.run({
         command: o.adapter.command,
         args: o.adapter.args(context),
         env: this.childEnv(context),
         cwd: o.config.tuning.CUBICLE_WORKSPACE,
         stdin: row.body,
+        files: o.adapter.files(context),
         onStdoutLine: (line) => onParsed(parser.line(line)),
         onStderrLine: (line) => {
           stderrTail.push(line.slice(0, 500));
@@ -184,7 +187,6 @@ export class MessageRunner {
       abort.abort();
       o.abortSignal.removeEventListener('abort', onStop);
       await Promise.allSettled([...current.inflight]);
-      for (const file of files) rmSync(file, { force: true });
       heartbeat.stop();
       this.current = undefined;
     }
@@ -226,7 +228,7 @@ export class MessageRunner {
     const { o } = this;
     const base = { requestId: current.row.requestId, messageId: current.row.sk };
     const { tuning } = o.config;
-    const paths = { workspace: tuning.CUBICLE_WORKSPACE, runDir: tuning.CUBICLE_RUN_DIR, resolve: realPath };
+    const paths = { workspace: tuning.CUBICLE_WORKSPACE, runDir: o.place.runDir, resolve: realPath };
     const classification = classify({ tool: request.tool, input: request.input }, paths);
     const summary = this.clean({ s: classification.summary }).s as string;
     // A scheduled message carries its own policy: nobody is there to approve, so it never waits.
@@ -278,7 +280,7 @@ export class MessageRunner {
 
   private context(): RunContext {
     return {
-      home: this.o.home,
+      home: this.o.place.home,
       workspace: this.o.config.tuning.CUBICLE_WORKSPACE,
       credential: this.o.secrets.provider,
       bedrockModels: this.o.config.bedrockModels,
@@ -287,30 +289,25 @@ export class MessageRunner {
     };
   }
 
-  /** The child's whole environment, built from scratch: the supervisor's own variables do not leak. */
+  /**
+   * The child's whole environment, built from scratch: the supervisor's own variables do not leak, and the
+   * workbench drops anything naming an AWS identity or the task metadata even if an adapter added it.
+   */
   private childEnv(context: RunContext): Record<string, string> {
-    const { inherited } = this.o;
+    const { inherited, place } = this.o;
     const env: Record<string, string> = {
-      PATH: inherited.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: this.o.home,
-      TMPDIR: path.join(this.o.config.tuning.CUBICLE_RUN_DIR, 'tmp'),
+      PATH: place.path,
+      HOME: place.home,
+      TMPDIR: place.tmp,
       LANG: 'C.UTF-8',
       TZ: inherited.TZ || 'UTC',
       TERM: 'dumb',
       NO_COLOR: '1',
       GIT_TERMINAL_PROMPT: '0',
-      [GUARD_SOCKET_ENV]: this.socketPath,
+      [GUARD_SOCKET_ENV]: this.o.guardSocket,
     };
     for (const [id, value] of this.o.secrets.connections) env[connectionEnvName(id)] = value;
     return { ...env, ...this.o.adapter.env(context) };
-  }
-
-  private writeCredentialFiles(): string[] {
-    return this.o.adapter.files(this.context()).map((file) => {
-      mkdirSync(path.dirname(file.path), { recursive: true, mode: 0o700 });
-      writeFileSync(file.path, file.content, { mode: 0o600 });
-      return file.path;
-    });
   }
 
   private startHeartbeat(log: Logger): { beat(): Promise<void>; stop(): void } {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -7,7 +6,7 @@ import { RecordSealer } from '../../shared/envelope';
 import { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
-import type { AgentChild } from './child';
+
 import { loadConfig, type AgentConfig } from './config';
 import { GuardServer } from './guard-server';
 import { Logger } from './log';
@@ -15,11 +14,12 @@ import { MessageRunner } from './message-runner';
 import { adapterFor } from './providers';
 import type { ProviderAdapter } from './providers/types';
 import { loadSecrets, type LoadedSecrets } from './secrets';
-import { installSkills } from './skills';
 import { RelayClient } from './relay-client';
 import { InboxTable, RelayEventLog, SessionTable, type EventSink } from './tables';
+import { WorkbenchLink, type CliRun } from './workbench-link';
+import { GUARD_SOCKET, type Hello } from './workbench-protocol';
 
-export type StopReason = 'sigterm' | 'deadline' | 'idle';
+export type StopReason = 'sigterm' | 'deadline' | 'idle' | 'workbench';
 
 /** Exit codes: 0 for every orderly stop; startup failures are distinct so ECS stop reasons tell them apart. */
 export const EXIT = { ok: 0, failed: 1, config: 78 } as const;
@@ -72,7 +72,7 @@ class Supervisor {
   private readonly taskRequestId = `task-${randomUUID()}`;
   private readonly abort = new AbortController();
   private stopReason: StopReason | undefined;
-  private child: AgentChild | undefined;
+  private child: CliRun | undefined;
   private lastActivity: number;
   private deadline: number;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -129,6 +129,29 @@ class Supervisor {
   }
 
   private async serve(): Promise<number> {
+    const { tuning } = this.config;
+    // Listening first: the workbench connects while the secrets are read, before any CLI can exist.
+    const workbench = new WorkbenchLink(tuning.CUBICLE_EXCHANGE_DIR, this.log);
+    try {
+      await workbench.listen();
+    } catch (error) {
+      this.log.error('could not open the workbench socket', { error: error as Error });
+      return EXIT.failed;
+    }
+    void workbench.lost.then((why) => {
+      if (this.stopReason) return;
+      // The CLI's side of the task is gone (it exited, or a tool process killed it): the task ends, on the record.
+      this.log.warn('workbench lost', { why });
+      this.stop('workbench');
+    });
+    try {
+      return await this.serveWith(workbench);
+    } finally {
+      await workbench.close();
+    }
+  }
+
+  private async serveWith(workbench: WorkbenchLink): Promise<number> {
     const { env, tuning } = this.config;
     const sealer = new RecordSealer(this.deps.kms, async () => env.CUBICLE_USER_KEY_ARN);
     sealer.warm(); // while the secrets are read: the first message is opened without waiting for it
@@ -138,12 +161,13 @@ class Supervisor {
       this.log.warn('connections without a stored credential', { connections: secrets.connectionsWithoutCredential });
     }
     const adapter = adapterFor(env.CUBICLE_PROVIDER);
-    const runDir = tuning.CUBICLE_RUN_DIR;
-    const home = path.join(runDir, 'home');
-    for (const dir of [runDir, home, path.join(runDir, 'tmp'), path.join(home, '.codex')]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const skills = await this.step('install skills', async () =>
-      installSkills(this.config.skills, tuning.CUBICLE_SKILLS_SOURCE, adapter.skillDirectories(home)),
-    );
+    if (env.CUBICLE_PROVIDER === 'bedrock') {
+      // The task role stays with the supervisor; credentials scoped to the configured models are not built yet.
+      this.log.warn('bedrock: the workbench holds no AWS credentials, so model calls will be refused (README, "Not done: Bedrock agents")');
+    }
+    const place = await this.step('reach the workbench', () => workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS));
+    if (!place) return EXIT.failed;
+    const skills = await this.step('install skills', () => workbench.prepare(this.config.skills, adapter.skillDirectories(place.home)));
     if (!skills) return EXIT.failed;
 
     // The relay is the only way to the control plane: the session's nonce, then every row, through it.
@@ -176,10 +200,10 @@ class Supervisor {
       }
     });
 
-    const runner = this.runner(adapter, secrets, home, sessions, inbox, events, approvals);
-    const guard = new GuardServer(path.join(runDir, 'guard.sock'), (request) => runner.guard(request));
+    const guardSocket = path.join(tuning.CUBICLE_EXCHANGE_DIR, GUARD_SOCKET);
+    const runner = this.runner(adapter, secrets, { place, workbench, guardSocket }, sessions, inbox, events, approvals);
+    const guard = new GuardServer(guardSocket, (request) => runner.guard(request), (why) => this.log.warn('guard socket: request refused', { why }));
     await guard.listen();
-    runner.socketPath = guard.socketPath;
 
     await events.append({
       type: 'session.started',
@@ -231,7 +255,7 @@ class Supervisor {
   private runner(
     adapter: ProviderAdapter,
     secrets: LoadedSecrets,
-    home: string,
+    where: { place: Hello; workbench: WorkbenchLink; guardSocket: string },
     sessions: SessionTable,
     inbox: InboxTable,
     events: EventSink,
@@ -241,7 +265,7 @@ class Supervisor {
       config: this.config,
       adapter,
       secrets,
-      home,
+      ...where,
       sessions,
       inbox,
       events,

@@ -19,6 +19,7 @@ import { invokeRoles, noLongLivedKeys, oidcTrust } from './pipeline';
 import { retained } from './retention';
 import { accessPoints, fileSystems, storageAdministrator, storageMatrix, storageOwnResources } from './storage';
 import { Check } from './types';
+import { workbenchIdentity } from './workbench';
 
 /**
  * Every check the review runs, in report order. Adding a check is one entry here (and its claim number);
@@ -41,6 +42,7 @@ export const CHECKS: readonly Check[] = [
   agentsCannotLaunch,
   launcher,
   taskRoles,
+  workbenchIdentity,
   apiAuthorizers,
   identityAdministrator,
   tables,

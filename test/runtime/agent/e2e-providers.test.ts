@@ -116,8 +116,10 @@ describe('provider adapters end to end', () => {
     expect(replies).toContain('hello from bedrock');
     expect(names).toEqual(expect.arrayContaining(['CLAUDE_CODE_USE_BEDROCK', 'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'AWS_REGION']));
     expect(names).not.toContain('ANTHROPIC_API_KEY');
-    // The supervisor's static test keys are not handed over; in ECS the container-credentials URI is.
+    // Neither the supervisor's keys nor, in ECS, the task role's container-credentials URI are handed over
+    // (scoped Bedrock credentials for the workbench are not built yet: README, "Not done: Bedrock agents").
     expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
+    expect(names).not.toContain('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI');
   });
 
   it('anthropic: an approval nobody answers expires, the call is refused and the message still completes', async () => {

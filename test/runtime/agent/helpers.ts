@@ -16,6 +16,8 @@ import { fakeKms } from '../../support/fake-kms';
 export const REPO = path.join(__dirname, '..', '..', '..');
 const FAKE_CLI = path.join(__dirname, 'fixtures', 'fake-cli.cjs');
 const HARNESS = path.join(__dirname, 'fixtures', 'harness.ts');
+/** The workbench daemon as the image runs it (the committed bundle). */
+export const WORKBENCH = path.join(REPO, 'runtime', 'agent', 'dist', 'workbench.cjs');
 
 export const PROVIDER_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cubicle/alice/provider-AbCdEf';
 export const CRM_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:cubicle/alice/crm-AbCdEf';
@@ -93,6 +95,7 @@ export function agentEnv(db: Db, p: Pair, root: string, overrides: Record<string
     CUBICLE_APPROVAL_POLL_MS: '30000',
     CUBICLE_RELAY_START_TIMEOUT_MS: '10000',
     CUBICLE_RUN_DIR: path.join(root, 'run'),
+    CUBICLE_EXCHANGE_DIR: path.join(root, 'exchange'),
     CUBICLE_WORKSPACE: path.join(root, 'workspace'),
     CUBICLE_SKILLS_SOURCE: path.join(REPO, 'runtime', 'agent', 'skills'),
     AWS_REGION: 'eu-west-1',
@@ -109,7 +112,10 @@ export function agentEnv(db: Db, p: Pair, root: string, overrides: Record<string
 }
 
 export interface AgentProcess {
+  /** The supervisor. */
   readonly proc: ChildProcess;
+  /** The workbench daemon: a second process, with an environment of its own (no AWS variable). */
+  readonly workbench: ChildProcess;
   readonly spawnedAt: number;
   /** Everything the supervisor wrote to stdout and stderr, as bytes. */
   output(): Buffer;
@@ -118,16 +124,37 @@ export interface AgentProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-/** Starts the entrypoint (through the harness) as a real process. */
-export function spawnAgent(env: Record<string, string>): AgentProcess {
+/** What the workbench container gets from the task definition and its entrypoint: no AWS variable at all. */
+export function workbenchEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: env.PATH,
+    NODE_NO_WARNINGS: '1',
+    CUBICLE_EXCHANGE_DIR: env.CUBICLE_EXCHANGE_DIR,
+    CUBICLE_RUN_DIR: env.CUBICLE_RUN_DIR,
+    CUBICLE_SKILLS_SOURCE: env.CUBICLE_SKILLS_SOURCE,
+  };
+}
+
+/** How the workbench process is started (default: the daemon, plainly, with workbenchEnv). */
+export interface WorkbenchLaunch {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
+}
+
+/** Starts the task's two parts as real processes: the entrypoint (through the harness) and the workbench. */
+export function spawnAgent(env: Record<string, string>, launch?: WorkbenchLaunch): AgentProcess {
   const spawnedAt = Date.now();
   const proc = spawn(process.execPath, ['--import', 'tsx', HARNESS], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const wb = launch ?? { command: process.execPath, args: [WORKBENCH], env: workbenchEnv(env) };
+  const workbench = spawn(wb.command, [...wb.args], { cwd: env.CUBICLE_WORKSPACE, env: wb.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
-  proc.stdout!.on('data', (d: Buffer) => chunks.push(d));
-  proc.stderr!.on('data', (d: Buffer) => chunks.push(d));
+  for (const stream of [proc.stdout!, proc.stderr!, workbench.stdout!, workbench.stderr!]) stream.on('data', (d: Buffer) => chunks.push(d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
+  // The workbench ends with the supervisor's socket; never leave one behind a test.
+  void exited.then(() => setTimeout(() => workbench.kill('SIGKILL'), 5_000).unref());
   const output = () => Buffer.concat(chunks);
   const logs = () =>
     output()
@@ -137,6 +164,7 @@ export function spawnAgent(env: Record<string, string>): AgentProcess {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     proc,
+    workbench,
     spawnedAt,
     output,
     logs,

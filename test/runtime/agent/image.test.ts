@@ -86,9 +86,17 @@ describe('Dockerfile', () => {
     expect(skills).toBeGreaterThan(-1);
     expect(instructions[skills + 1]).toBe('RUN chmod -R a+rX,go-w /opt/cubicle/skills');
     const later = instructions.slice(skills + 2);
-    expect(later.every((l) => /^(ENV|USER|WORKDIR|ENTRYPOINT|CMD) /.test(l))).toBe(true);
+    expect(later.every((l) => /^(ENV|VOLUME|USER|WORKDIR|ENTRYPOINT|CMD) /.test(l))).toBe(true);
     expect(instructions.filter((l) => l.includes('skills'))).toHaveLength(2);
     expect(instructions).toContain('COPY dist/node_modules/ /opt/cubicle/node_modules/');
+  });
+
+  it('ships the workbench (its daemon and the entrypoint that empties its environment) and a second uid for it', () => {
+    expect(instructions).toContain('COPY dist/entrypoint.cjs dist/guard-hook.cjs dist/workbench.cjs workbench-env.sh /opt/cubicle/');
+    expect(dockerfile).toContain('useradd --uid 10002 --gid 10002');
+    // The exchange volume is the supervisor's, so the workbench cannot create sockets there.
+    expect(dockerfile).toContain('chown 10001:10001 /workspace /run/cubicle');
+    expect(instructions).toContain('VOLUME ["/run/cubicle"]');
   });
 
   it('installs each CLI’s hook settings where only an admin layer can define them', () => {
@@ -132,9 +140,11 @@ describe('image asset', () => {
           'dist/node_modules/mvdan-sh/LICENSE',
           'dist/node_modules/mvdan-sh/index.js',
           'dist/node_modules/mvdan-sh/package.json',
+          'dist/workbench.cjs',
           'policy/claude-managed-settings.json',
           'policy/codex-requirements.toml',
           'policy/gemini-system-settings.json',
+          'workbench-env.sh',
           ...skillFiles(),
         ].sort(),
       );

@@ -47,7 +47,7 @@ describe('Claude Code adapter', () => {
     expect(claude.args(ctx({ resumeId: 's-1' }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--resume', 's-1']);
   });
 
-  it('bedrock: the configured models only, the task role through the container-credentials endpoint', () => {
+  it('bedrock: the configured models only, and never the task role (its container-credentials URI stays with the supervisor)', () => {
     const bedrock = adapterFor('bedrock');
     const env = bedrock.env(ctx({ bedrockModels: ['us.anthropic.claude-sonnet-4-5-20250929-v1:0'] }));
     expect(env).toEqual({
@@ -58,7 +58,6 @@ describe('Claude Code adapter', () => {
       ANTHROPIC_SMALL_FAST_MODEL: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
       ANTHROPIC_DEFAULT_HAIKU_MODEL: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
       AWS_REGION: 'eu-west-1',
-      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/abc',
     });
     expect(bedrock.env(ctx({ bedrockModels: ['big', 'small'] }))).toMatchObject({ ANTHROPIC_MODEL: 'big', ANTHROPIC_SMALL_FAST_MODEL: 'small' });
   });

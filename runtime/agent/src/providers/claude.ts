@@ -26,14 +26,9 @@ export function claudeAdapter(provider: 'anthropic' | 'bedrock'): ProviderAdapte
         // Claude Code uses a second, small model for background work; keep it inside the allowed list.
         env.ANTHROPIC_SMALL_FAST_MODEL = small ?? main;
         env.ANTHROPIC_DEFAULT_HAIKU_MODEL = small ?? main;
-        for (const name of [
-          'AWS_REGION',
-          'AWS_DEFAULT_REGION',
-          'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-          'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-          'AWS_CONTAINER_AUTHORIZATION_TOKEN',
-          'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
-        ]) {
+        // Only the region: the CLI never receives the task role's credentials endpoint (the workbench drops
+        // every identity variable, runtime/agent/src/workbench-protocol.ts).
+        for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION']) {
           const value = context.inherited[name];
           if (value) env[name] = value;
         }
