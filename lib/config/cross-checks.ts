@@ -171,6 +171,9 @@ function checkZones(zones: unknown, region: string | undefined, add: Add): void 
   }
 }
 
+/** Smallest task memory two containers fit in (agent-containers.ts asserts the same at synth). */
+const MIN_TASK_MEMORY_MIB = 896;
+
 function checkRuntime(runtime: unknown, add: Add): void {
   if (!isObject(runtime)) return;
   const cpu = typeof runtime.cpu === 'number' ? runtime.cpu : 1024;
@@ -182,6 +185,10 @@ function checkRuntime(runtime: unknown, add: Add): void {
       `${memory} MiB is not a Fargate size for cpu ${cpu}; allowed: ${allowed[0]}–${allowed[allowed.length - 1]} ` +
         `in steps of ${allowed.length > 1 ? allowed[1] - allowed[0] : allowed[0]}`,
     );
+  }
+  // Two containers share the task (lib/constructs/agent-containers.ts): the supervisor keeps 384 MiB, the workbench's CLI needs 512.
+  if (memory < MIN_TASK_MEMORY_MIB) {
+    add(['runtime', 'memoryMiB'], `${memory} MiB is too small: the supervisor keeps 384 MiB and the CLI needs 512, so use at least ${MIN_TASK_MEMORY_MIB} (e.g. 1024 with cpu 256)`);
   }
   const max = typeof runtime.maxTaskDuration === 'string' ? parseDuration(runtime.maxTaskDuration) : 7200;
   const idle = typeof runtime.idleTimeout === 'string' ? parseDuration(runtime.idleTimeout) : 900;

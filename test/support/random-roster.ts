@@ -22,7 +22,8 @@ export function randomId(maxLength: number): fc.Arbitrary<string> {
 const ids = (max: number, min: number, maxLength = ID_MAX_LENGTH) => fc.uniqueArray(randomId(maxLength), { minLength: min, maxLength: max });
 
 const SKILLS = [...readSkillCatalog().versions].flatMap(([name, versions]) => versions.map((v) => `${name}@${v}`));
-const SIZES = Object.entries(FARGATE_MEMORY_BY_CPU).map(([cpu, memory]) => [Number(cpu), memory[0]] as const);
+// The smallest Fargate size per cpu that fits the supervisor and the workbench (at least 896 MiB, lib/config/cross-checks.ts).
+const SIZES = Object.entries(FARGATE_MEMORY_BY_CPU).map(([cpu, memory]) => [Number(cpu), memory.find((m) => m >= 896)!] as const);
 
 export const randomConfigText: fc.Arbitrary<string> = fc
   .record({
