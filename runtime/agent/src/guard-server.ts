@@ -1,6 +1,6 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import { listenExchangeSocket } from './exchange-socket';
 import type { GuardRequest, GuardResponse } from './guard-protocol';
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -21,17 +21,7 @@ export class GuardServer {
   ) {}
 
   async listen(): Promise<void> {
-    // The directory is the supervisor's: the workbench may connect but not replace the socket.
-    mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
-    rmSync(this.socketPath, { force: true });
-    const server = createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => resolve());
-    });
-    // The hook runs in the workbench, as another uid.
-    chmodSync(this.socketPath, 0o666);
-    this.server = server;
+    this.server = await listenExchangeSocket(this.socketPath, (socket) => this.accept(socket));
   }
 
   async close(): Promise<void> {

@@ -3,9 +3,10 @@
  * the exchange directory, accepts exactly one peer (the workbench daemon, which connects before any CLI
  * exists) and refuses and reports every later connection, so a tool process cannot pose as the daemon.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { rmSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
 import * as path from 'node:path';
+import { listenExchangeSocket } from './exchange-socket';
 import type { ChildExit } from './child';
 import type { Logger } from './log';
 import { frameReader, WORKBENCH_SOCKET, type FromWorkbench, type Hello, type ToWorkbench } from './workbench-protocol';
@@ -58,18 +59,7 @@ export class WorkbenchLink {
   }
 
   async listen(): Promise<void> {
-    // The directory is the supervisor's (mode 0755): the workbench can connect to its sockets but cannot
-    // replace them with its own.
-    mkdirSync(this.exchangeDir, { recursive: true, mode: 0o755 });
-    rmSync(this.socketPath, { force: true });
-    const server = createServer((socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => resolve());
-    });
-    // The workbench runs as another uid.
-    chmodSync(this.socketPath, 0o666);
-    this.server = server;
+    this.server = await listenExchangeSocket(this.socketPath, (socket) => this.accept(socket));
   }
 
   /** The workbench's hello, or a rejection after `timeoutMs`. */
