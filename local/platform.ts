@@ -41,6 +41,8 @@ import { ISSUER_PATH } from './identity/routes';
 import { createLambdaServer } from './lambda/server';
 import { LogSink } from './logs';
 import { localRelayChainKey, localRelaySealers, startLocalRelay, streamTargets } from './relay';
+import { localBedrockInvokerArn } from './ecs/task-definitions';
+import { stsHandler } from './sts/server';
 import { createVaultServer } from './vault/server';
 import { LocalVault } from './vault/vault';
 import { RELAY_PATH } from '../runtime/shared/relay-protocol';
@@ -107,7 +109,11 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     cleanup.push(() => streams.close());
 
     // Secrets Manager and KMS: before the relay, whose functions seal and open records under the user keys.
-    const vaultServer = createVaultServer(vault, credentials, authorizer);
+    // STS on the same port: Bedrock agents' supervisors assume the model invoker role for their CLI.
+    const invokerRoleArn = config.providers.includes('bedrock') ? localBedrockInvokerArn(config) : undefined;
+    const bedrockAgents = new Set(config.users.flatMap((u) => u.agents.filter((a) => a.provider === 'bedrock').map((a) => `${u.id}#${a.id}`)));
+    const sts = stsHandler({ credentials, invokerRoleArn, isBedrockAgent: (userId, agentId) => bedrockAgents.has(`${userId}#${agentId}`) });
+    const vaultServer = createVaultServer(vault, credentials, authorizer, sts);
     const vaultEndpoint = await listenLoopback(vaultServer);
     cleanup.push(() => closeServer(vaultServer));
 
@@ -156,7 +162,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
       logs,
       tuning: options.agentTuning,
     });
-    const definitions = taskDefinitions(config, (userId) => vault.secretRefs(userId), { relayUrl: relay.runtimeUrl, userKeyArn: (userId) => vault.userKeyArn(userId) });
+    const definitions = taskDefinitions(config, (userId) => vault.secretRefs(userId), { relayUrl: relay.runtimeUrl, userKeyArn: (userId) => vault.userKeyArn(userId), bedrockRoleArn: invokerRoleArn });
     const cluster = new LocalCluster(clusterArn, definitions, data.path('ecs'), launcher, (task) =>
       bus.publish(taskStateEvent(task, config.account, config.region)),
     );

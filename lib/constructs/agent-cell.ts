@@ -8,9 +8,11 @@ import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentEnvironment, ownSecrets } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
+import { bedrockInvokerArn } from '../fleet/principals';
 import { compare } from '../fleet/vault-secrets';
 import { AGENT_POSIX_ID, containerDefinitions, ephemeralVolumes, SUPERVISOR_CONTAINER_NAME, VOLUMES } from './agent-containers';
 import type { AgentImageNeeds } from './agent-images';
+import { PROVIDER_TAG } from './bedrock-invoker';
 import { secretArnPattern, UserVault } from './user-vault';
 
 export { AGENT_POSIX_ID, WORKSPACE_PATH } from './agent-containers';
@@ -90,7 +92,8 @@ export class AgentCell extends Construct {
     );
     statements.push(allow('ConnectToTheRuntimeRelay', [...RUNTIME_RELAY_ACTIONS], [platform.relay.connectArn]));
     if (agent.provider === 'bedrock') {
-      statements.push(allow('InvokeConfiguredBedrockModels', ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], bedrockModelArns(stack, config)));
+      // Not the models themselves: a session of the invoker role, which the supervisor hands the CLI (claim 4).
+      statements.push(allow('AssumeModelInvokerRole', ['sts:AssumeRole'], [bedrockInvokerArn(stack, config)]));
     }
 
     this.role = new iam.CfnRole(this, 'TaskRole', {
@@ -121,6 +124,7 @@ export class AgentCell extends Construct {
       secrets: vault.secrets.values(),
       userKeyArn: vault.key.keyArn,
       relayUrl: platform.relay.url,
+      bedrockRoleArn: bedrockInvokerArn(stack, config),
       toJson: (v) => stack.toJsonString(v),
     });
 
@@ -159,6 +163,8 @@ export class AgentCell extends Construct {
 
     Tags.of(this).add('user_id', user.id);
     Tags.of(this).add('agent_id', agent.id);
+    // The model invoker role trusts task roles by this tag (lib/constructs/bedrock-invoker.ts).
+    if (agent.provider === 'bedrock') Tags.of(this.role).add(PROVIDER_TAG, agent.provider);
     Validations.of(this.role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
       reason: 'Each pair has its own policy naming only its own secrets, key, access point and the runtime relay\'s $connect; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).',
@@ -167,36 +173,5 @@ export class AgentCell extends Construct {
       id: 'AwsSolutions-ECS2',
       reason: 'The environment carries ids, the relay URL and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
     });
-    if (agent.provider === 'bedrock') {
-      for (const resource of bedrockModelArns(stack, config).filter((arn) => arn.includes('*'))) {
-        Validations.of(this.role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::${resource}]`,
-          reason: 'A cross-region inference profile routes to its foundation model in any region of its geography, so the model must be allowed in every region; only the configured models are allowed.',
-        });
-      }
-    }
   }
-}
-
-
-/** Geographic prefixes of Bedrock cross-region inference profiles (`us.anthropic.…`). */
-const INFERENCE_PROFILE_PREFIX = /^(us|us-gov|eu|apac|jp|au|ca|global)\.(.+)$/;
-
-/**
- * Invoking the configured Bedrock models. A cross-region inference profile routes to its foundation model
- * in any region of its geography, so that model is allowed in every region (the profile itself only in
- * the home region). https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html
- */
-function bedrockModelArns(stack: Stack, config: CubicleConfig): string[] {
-  const resources = new Set<string>();
-  for (const model of config.bedrock?.models ?? []) {
-    const profile = INFERENCE_PROFILE_PREFIX.exec(model);
-    if (profile) {
-      resources.add(`arn:${stack.partition}:bedrock:${stack.region}:${config.account}:inference-profile/${model}`);
-      resources.add(`arn:${stack.partition}:bedrock:*::foundation-model/${profile[2]}`);
-    } else {
-      resources.add(`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${model}`);
-    }
-  }
-  return [...resources].sort(compare);
 }

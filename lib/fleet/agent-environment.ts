@@ -34,6 +34,8 @@ export function agentEnvironment(
     readonly userKeyArn: string;
     /** The runtime relay's stage URL (the runtime's only way to the control plane). */
     readonly relayUrl: string;
+    /** The deployment's model invoker role (set for bedrock agents only). */
+    readonly bedrockRoleArn?: string;
     readonly toJson?: (value: unknown) => string;
   },
 ): Record<string, string> {
@@ -54,6 +56,7 @@ export function agentEnvironment(
     CUBICLE_PROVIDER_SECRET_ARN: providerSecret?.arn,
     CUBICLE_USER_KEY_ARN: refs.userKeyArn,
     CUBICLE_BEDROCK_MODELS: agent.provider === 'bedrock' ? (config.bedrock?.models ?? []).join(',') : undefined,
+    CUBICLE_BEDROCK_ROLE_ARN: agent.provider === 'bedrock' ? refs.bedrockRoleArn : undefined,
     CUBICLE_MAX_TASK_DURATION_MS: String(config.runtime.maxTaskDuration * 1000),
     CUBICLE_IDLE_TIMEOUT_MS: String(config.runtime.idleTimeout * 1000),
     CUBICLE_RELAY_URL: refs.relayUrl,

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { agentRolePath, credentialWriterRoleName, RECORD_OPENERS, RECORD_SEALERS, recordSealerRoleName } from '../../runtime/shared/names';
+import { agentRolePath, bedrockInvokerRoleName, credentialWriterRoleName, platformRolePath, RECORD_OPENERS, RECORD_SEALERS, recordSealerRoleName } from '../../runtime/shared/names';
 import { CubicleConfig } from '../config/schema';
 import { agentRoleName } from './naming';
 
@@ -31,6 +31,16 @@ export function agentRoleArn(scope: IConstruct, config: CubicleConfig, userId: s
  */
 export function credentialWriterArn(scope: IConstruct, config: CubicleConfig): string {
   return roleArn(scope, config, credentialWriterRoleName(config.name));
+}
+
+/** The Bedrock agents' model invoker role (lib/constructs/bedrock-invoker.ts), created by the Platform stack. */
+export function bedrockInvokerArn(scope: IConstruct, config: CubicleConfig): string {
+  return roleArn(scope, config, `${platformRolePath(config.name).slice(1)}${bedrockInvokerRoleName(config.name)}`);
+}
+
+/** Every task role of the deployment, as an `aws:PrincipalArn` pattern. */
+export function agentRolesPattern(scope: IConstruct, config: CubicleConfig): string {
+  return roleArn(scope, config, `${agentRolePath(config.name).slice(1)}*`);
 }
 
 export function cloudFormationExecutionRoleArn(scope: IConstruct, config: CubicleConfig): string {

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { checkImageSkillsLink } from '../config/skills-catalog';
 import { AGENT_IMAGE_DIRECTORY, AgentImages } from '../constructs/agent-images';
 import { AuditTrail } from '../constructs/audit-trail';
+import { BedrockInvoker } from '../constructs/bedrock-invoker';
 import { ControlPlaneTables } from '../constructs/control-plane-tables';
 import { credentialMaskingPolicy } from '../constructs/credential-masking';
 import { createRetainedKey } from '../constructs/retained-key';
@@ -39,6 +40,8 @@ export class PlatformStack extends CubicleStack {
   readonly tables: ControlPlaneTables['tables'];
   /** With `audit.trail: true`: this deployment's CloudTrail trail (management + table data events). */
   readonly auditTrail?: AuditTrail;
+  /** With `bedrock` in `providers`: the role Bedrock agents' CLIs get short-lived sessions of. */
+  readonly bedrockInvoker?: BedrockInvoker;
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
@@ -66,6 +69,8 @@ export class PlatformStack extends CubicleStack {
       agents: config.users.flatMap((user) => user.agents.map((agent) => ({ provider: agent.provider, skills: agent.skills }))),
       platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
     });
+
+    if (config.providers.includes('bedrock')) this.bedrockInvoker = new BedrockInvoker(this, 'BedrockInvoker', { config });
 
     this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
       retentionDays: config.logs.retentionDays,

@@ -87,7 +87,7 @@ export function localAuthorizer(deployment: string): Authorizer {
   return {
     ecs: (principal, action) => principal.kind === 'function' && FUNCTION_GRANTS[principal.name].includes(action),
     secret(principal, action, secret) {
-      if (principal.kind === 'relay') return false;
+      if (principal.kind === 'relay' || principal.kind === 'model') return false;
       if (principal.kind === 'agent') {
         // user-vault.ts: GetSecretValue is denied to every principal but the agent roles that read the secret.
         return action === 'secretsmanager:GetSecretValue' && secret.userId === principal.userId && secret.readerAgentIds.includes(principal.agentId);
@@ -100,6 +100,8 @@ export function localAuthorizer(deployment: string): Authorizer {
       return !secret.originVerify && secret.name.startsWith(secretNamePrefix(deployment));
     },
     key(principal, action, key, context = {}) {
+      // The model invoker role allows bedrock:InvokeModel* only (lib/constructs/bedrock-invoker.ts).
+      if (principal.kind === 'model') return false;
       if (key.alias === chainKeyAlias(deployment) || action === 'kms:GenerateMac' || action === 'kms:VerifyMac') {
         return key.alias === chainKeyAlias(deployment) && action === 'kms:GenerateMac' && principal.kind !== 'agent' && CHAIN_APPENDERS.includes(principal.name);
       }

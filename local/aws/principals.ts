@@ -17,7 +17,9 @@ export type RelayFunctionName = (typeof RELAY_FUNCTION_NAMES)[number];
 export type Principal =
   | { readonly kind: 'function'; readonly name: FunctionName }
   | { readonly kind: 'relay'; readonly name: RelayFunctionName }
-  | { readonly kind: 'agent'; readonly userId: string; readonly agentId: string; readonly taskArn: string };
+  | { readonly kind: 'agent'; readonly userId: string; readonly agentId: string; readonly taskArn: string }
+  /** A session of the model invoker role, assumed by a Bedrock agent's task for its CLI (local/sts): may do nothing here. */
+  | { readonly kind: 'model'; readonly userId: string; readonly agentId: string; readonly taskArn: string };
 
 export interface AccessKeys {
   readonly accessKeyId: string;
@@ -25,7 +27,9 @@ export interface AccessKeys {
 }
 
 export function describePrincipal(principal: Principal): string {
-  return principal.kind === 'agent' ? `agent ${principal.userId}/${principal.agentId}` : `function ${principal.name}`;
+  if (principal.kind === 'agent') return `agent ${principal.userId}/${principal.agentId}`;
+  if (principal.kind === 'model') return `model session of ${principal.userId}/${principal.agentId}`;
+  return `function ${principal.name}`;
 }
 
 const KEY_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -47,6 +51,13 @@ export class CredentialStore {
 
   revoke(accessKeyId: string): void {
     this.byKeyId.delete(accessKeyId);
+  }
+
+  /** Revokes every key of a task, its model sessions included (they end with the task here). */
+  revokeTask(taskArn: string): void {
+    for (const [keyId, { principal }] of this.byKeyId) {
+      if ((principal.kind === 'agent' || principal.kind === 'model') && principal.taskArn === taskArn) this.byKeyId.delete(keyId);
+    }
   }
 
   lookup(accessKeyId: string): { principal: Principal; secretAccessKey: string } | undefined {

@@ -102,6 +102,7 @@ export class AgentProcessLauncher implements TaskLauncher {
       AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: s.vaultEndpoint,
       AWS_ENDPOINT_URL_KMS: s.vaultEndpoint,
+      AWS_ENDPOINT_URL_STS: s.vaultEndpoint,
       ECS_CONTAINER_METADATA_URI_V4: `${s.ecsEndpoint}/v4/${task.metadataToken}`,
     };
     const child = spawn(process.execPath, [ENTRYPOINT], { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -148,6 +149,7 @@ export class AgentProcessLauncher implements TaskLauncher {
       }
     }
     this.settings.credentials.revoke(run.accessKeyId);
+    this.settings.credentials.revokeTask(task.taskArn); // and its model sessions
     run.revoke();
     rmSync(run.taskDir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@
  */
 import type { CubicleConfig } from '../../lib/config/schema';
 import { agentEnvironment, type AgentSecretRef } from '../../lib/fleet/agent-environment';
-import { taskFamily } from '../../runtime/shared/names';
+import { bedrockInvokerRoleName, platformRolePath, taskFamily } from '../../runtime/shared/names';
 
 export interface LocalTaskDefinition {
   readonly family: string;
@@ -19,7 +19,7 @@ export interface LocalTaskDefinition {
 export function taskDefinitions(
   config: CubicleConfig,
   secrets: (userId: string) => Iterable<AgentSecretRef>,
-  refs: { readonly relayUrl: string; readonly userKeyArn: (userId: string) => string },
+  refs: { readonly relayUrl: string; readonly userKeyArn: (userId: string) => string; readonly bedrockRoleArn?: string },
 ): Map<string, LocalTaskDefinition> {
   const definitions = new Map<string, LocalTaskDefinition>();
   for (const user of config.users) {
@@ -30,9 +30,19 @@ export function taskDefinitions(
         arn: `arn:aws:ecs:${config.region}:${config.account}:task-definition/${family}:1`,
         userId: user.id,
         agentId: agent.id,
-        environment: agentEnvironment(config, user, agent, { secrets: secrets(user.id), userKeyArn: refs.userKeyArn(user.id), relayUrl: refs.relayUrl }),
+        environment: agentEnvironment(config, user, agent, {
+          secrets: secrets(user.id),
+          userKeyArn: refs.userKeyArn(user.id),
+          relayUrl: refs.relayUrl,
+          bedrockRoleArn: refs.bedrockRoleArn,
+        }),
       });
     }
   }
   return definitions;
+}
+
+/** The model invoker role's ARN as the Platform stack names it (lib/fleet/principals.ts bedrockInvokerArn). */
+export function localBedrockInvokerArn(config: CubicleConfig): string {
+  return `arn:aws:iam::${config.account}:role${platformRolePath(config.name)}${bedrockInvokerRoleName(config.name)}`;
 }

@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { AwsError } from '../aws/errors';
-import { createJsonServer, epochSeconds, optionalString, requireString, type Operation } from '../aws/json-server';
+import { createJsonServer, epochSeconds, optionalString, requireString, type JsonServerOptions, type Operation } from '../aws/json-server';
 import type { Authorizer, KmsAction, SecretsAction } from '../aws/policy';
 import { describePrincipal, type CredentialStore, type Principal } from '../aws/principals';
 import type { EncryptionContext } from './kms';
@@ -14,7 +14,8 @@ import type { LocalVault } from './vault';
 /** Secrets Manager's limit for a secret value. */
 const MAX_SECRET_BYTES = 65_536;
 
-export function createVaultServer(vault: LocalVault, credentials: CredentialStore, authorizer: Authorizer): Server {
+/** `other`: requests that are not JSON protocol calls, e.g. the STS stand-in on the same port (local/sts). */
+export function createVaultServer(vault: LocalVault, credentials: CredentialStore, authorizer: Authorizer, other?: JsonServerOptions['other']): Server {
   const secretName = (principal: Principal, action: SecretsAction, secretId: string): string => {
     const name = vault.secrets.nameOf(secretId);
     const access = vault.access(name ?? secretId);
@@ -105,6 +106,7 @@ export function createVaultServer(vault: LocalVault, credentials: CredentialStor
 
   return createJsonServer({
     credentials,
+    other,
     services: [
       { targetPrefix: 'secretsmanager', signingName: 'secretsmanager', operations: secretsManager },
       { targetPrefix: 'TrentService', signingName: 'kms', operations: kms },

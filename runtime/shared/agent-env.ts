@@ -43,10 +43,15 @@ export const AGENT_ENV_SCHEMA = z.object({
   }),
   /** The user's KMS key: inbox messages are sealed under it (runtime/shared/envelope.ts); only this key may open them. */
   CUBICLE_USER_KEY_ARN: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/),
-  /** The provider credential's secret; absent for bedrock (the task role invokes the models). */
+  /** The provider credential's secret; absent for bedrock (nothing is stored: an IAM role invokes the models). */
   CUBICLE_PROVIDER_SECRET_ARN: arn.optional(),
   /** Comma-separated Bedrock model or inference-profile ids (bedrock provider only). */
   CUBICLE_BEDROCK_MODELS: z.string().optional(),
+  /**
+   * The deployment's model invoker role (bedrock provider only): the supervisor assumes it for each run and
+   * hands the CLI that session, never the task role's (runtime/agent/src/model-credentials.ts).
+   */
+  CUBICLE_BEDROCK_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN').optional(),
   CUBICLE_MAX_TASK_DURATION_MS: positiveMs,
   CUBICLE_IDLE_TIMEOUT_MS: positiveMs,
   /** The runtime relay (runtime/relay/runtime-side.ts): the runtime's only way to the control plane's tables. */
@@ -64,10 +69,13 @@ export const AGENT_ENV_KEYS = Object.keys(AGENT_ENV_SCHEMA.shape) as (keyof Agen
 export function agentEnvProblems(env: AgentEnv): string[] {
   const problems: string[] = [];
   if (env.CUBICLE_PROVIDER === 'bedrock') {
-    if (env.CUBICLE_PROVIDER_SECRET_ARN) problems.push('CUBICLE_PROVIDER_SECRET_ARN: must be absent for bedrock (the task role invokes the models)');
+    if (env.CUBICLE_PROVIDER_SECRET_ARN) problems.push('CUBICLE_PROVIDER_SECRET_ARN: must be absent for bedrock (an IAM role invokes the models)');
     if (!env.CUBICLE_BEDROCK_MODELS?.split(',').some((m) => m.trim().length > 0)) {
       problems.push('CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)');
     }
+    if (!env.CUBICLE_BEDROCK_ROLE_ARN) problems.push('CUBICLE_BEDROCK_ROLE_ARN: required for bedrock (the role whose sessions invoke the models)');
+  } else if (env.CUBICLE_BEDROCK_ROLE_ARN) {
+    problems.push(`CUBICLE_BEDROCK_ROLE_ARN: only bedrock agents get the model invoker role, not ${env.CUBICLE_PROVIDER}`);
   } else if (!env.CUBICLE_PROVIDER_SECRET_ARN) {
     problems.push(`CUBICLE_PROVIDER_SECRET_ARN: required for ${env.CUBICLE_PROVIDER}`);
   }

@@ -81,6 +81,21 @@ export function recordSealerRoleName(deployment: string, fn: RecordSealerFunctio
   return `${deployment}-${fn}`;
 }
 
+/**
+ * The model invoker role of a deployment's Bedrock agents (lib/constructs/bedrock-invoker.ts): named so
+ * each bedrock agent's task role can be allowed to assume it, and its environment can carry its ARN,
+ * without a reference from every Fleet stack to the Platform stack. Outside the agents' path, so the
+ * control plane's `iam:PassRole` never covers it.
+ */
+export function bedrockInvokerRoleName(deployment: string): string {
+  return `${deployment}-bedrock-invoker`;
+}
+
+/** IAM path of the deployment's own roles that are not task roles. */
+export function platformRolePath(deployment: string): string {
+  return `/cubicle/${deployment}/`;
+}
+
 /** `startedBy` on every task the control plane starts (ECS allows 36 characters). */
 export const STARTED_BY = 'cubicle-control-plane';
 

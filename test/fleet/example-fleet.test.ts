@@ -463,7 +463,7 @@ describe('every pair of the example', () => {
     for (const { user, agent } of pairs) {
       const task = tasks.find((t) => t.task.Family === `acme-${user.id}_${agent.id}`)!.task;
       const env = Object.fromEntries(task.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]));
-      const notApplicable = agent.provider === 'bedrock' ? ['CUBICLE_PROVIDER_SECRET_ARN'] : ['CUBICLE_BEDROCK_MODELS'];
+      const notApplicable = agent.provider === 'bedrock' ? ['CUBICLE_PROVIDER_SECRET_ARN'] : ['CUBICLE_BEDROCK_MODELS', 'CUBICLE_BEDROCK_ROLE_ARN'];
       expect(Object.keys(env).sort(), `${user.id}/${agent.id}`).toEqual(AGENT_ENV_KEYS.filter((k) => !notApplicable.includes(k)).sort());
       const parsed = AGENT_ENV_SCHEMA.parse(env);
       expect(agentEnvProblems(parsed), `${user.id}/${agent.id}`).toEqual([]);
@@ -471,22 +471,22 @@ describe('every pair of the example', () => {
     }
   });
 
-  it('gives bedrock agents the configured models, and no stored provider secret', () => {
+  it('gives bedrock agents the configured models and the invoker role to assume, and no stored provider secret', () => {
     const research = tasks.find((t) => t.task.Family === 'acme-bruno_research')!.task;
     const env = Object.fromEntries(research.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]));
     expect(env.CUBICLE_BEDROCK_MODELS).toBe('us.anthropic.claude-sonnet-4-5-20250929-v1:0');
     expect(JSON.parse(env.CUBICLE_CONNECTIONS)).toEqual([{ id: 'docs', hosts: ['docs.acme.example'] }]);
     const policy = resolved(idOf('UserBrunoAgentResearchTaskRole', 'AWS::IAM::Role')).Policies[0].PolicyDocument.Statement;
     expect(policy.map((s: { Sid: string }) => s.Sid)).not.toContain('ReadOwnSecrets');
-    expect(policy.find((s: { Sid: string }) => s.Sid === 'InvokeConfiguredBedrockModels')).toEqual({
-      Sid: 'InvokeConfiguredBedrockModels',
+    // No model rights of its own: the supervisor assumes the invoker role and hands the CLI that session.
+    expect(env.CUBICLE_BEDROCK_ROLE_ARN).toBe(`arn:aws:iam::${ACCOUNT}:role/cubicle/acme/acme-bedrock-invoker`);
+    expect(policy.find((s: { Sid: string }) => s.Sid === 'AssumeModelInvokerRole')).toEqual({
+      Sid: 'AssumeModelInvokerRole',
       Effect: 'Allow',
-      Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-      Resource: [
-        'arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0',
-        `arn:aws:bedrock:eu-west-1:${ACCOUNT}:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0`,
-      ],
+      Action: 'sts:AssumeRole',
+      Resource: `arn:aws:iam::${ACCOUNT}:role/cubicle/acme/acme-bedrock-invoker`,
     });
+    expect(JSON.stringify(policy)).not.toContain('bedrock:');
   });
 
   it('hardens every container the same way', () => {

@@ -82,6 +82,9 @@ describe('local mode, end to end', () => {
     const brunoAgents = await call(base, 'GET', '/v1/agents', bruno);
     expect(brunoAgents.body.agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
     for (const agent of ['research', 'writer']) expect(await events(base, bruno, agent)).toEqual([]);
+    // A Bedrock agent: nothing stored, its supervisor assumes the model invoker role (local STS) for the CLI.
+    expect((await call(base, 'POST', '/v1/agents/research/messages', bruno, { text: 'hello bedrock' })).status).toBe(202);
+    await waitForEvent(base, bruno, 'research', (e) => e.type === 'reply' && e.data.text === 'echo: hello bedrock');
 
     const decided = await call(base, 'POST', `/v1/approvals/${approvalId}`, alice, { agentId: 'sales', decision: 'approve' });
     expect(decided).toMatchObject({ status: 200, body: { approvalId, decision: 'approved' } });

@@ -208,6 +208,21 @@ describe('the review fails, naming the claim, when', () => {
     ]);
   });
 
+  it('a non-Bedrock task role may assume the model invoker, which may also read secrets and trusts any role (claim 4)', async () => {
+    const review = await reviewWith((t) => {
+      const role = resource(fleet(t), 'UserAliceAgentSalesTaskRole', 'AWS::IAM::Role').resource;
+      role.Properties.Policies[0].PolicyDocument.Statement.push({ Sid: 'X', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: 'arn:aws:iam::111111111111:role/cubicle/acme/acme-bedrock-invoker' });
+      const invoker = resource(t.get('acme-Platform'), 'BedrockInvokerRole', 'AWS::IAM::Role').resource;
+      invoker.Properties.Policies[0].PolicyDocument.Statement.push({ Sid: 'Y', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle/acme/*' });
+      delete invoker.Properties.AssumeRolePolicyDocument.Statement[0].Condition.ArnLike;
+    });
+    expect(findingsOf(review, 4, 'identity.model-invoker')).toEqual([
+      expect.stringMatching(/^acme-bedrock-invoker: has statements beyond InvokeModel\*: .*secretsmanager:GetSecretValue/),
+      'acme-bedrock-invoker: its trust is not limited to arn:aws:iam::111111111111:role/cubicle/acme/agents/*',
+      'alice/sales: may assume acme-bedrock-invoker but is not tagged provider = bedrock',
+    ]);
+  });
+
   it('the deploy role trusts any branch of any repository (claim 11)', async () => {
     const review = await reviewWith((t) => {
       const role = resource(t.get('acme-Pipeline'), 'EnvironmentproductionDeployRole', 'AWS::IAM::Role').resource;

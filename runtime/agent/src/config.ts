@@ -5,6 +5,7 @@ import {
   type AgentEnv,
   type AgentTuning,
 } from '../../shared/agent-env';
+import { PROVIDERS } from '../../shared/providers';
 
 export interface AgentConfig {
   readonly env: AgentEnv;
@@ -25,7 +26,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): ConfigResult {
   if (!env.success) {
     for (const issue of env.error.issues) {
       const name = issue.path.join('.') || '(environment)';
-      problems.push(name === 'CUBICLE_PROVIDER' ? `${name}: unknown or missing provider; expected anthropic, openai, google or bedrock` : `${name}: ${issue.message}`);
+      problems.push(name === 'CUBICLE_PROVIDER' ? `${name}: unknown or missing provider; expected one of ${PROVIDERS.join(', ')}` : `${name}: ${issue.message}`);
     }
   }
   const tuning = AGENT_TUNING_SCHEMA.safeParse(source);

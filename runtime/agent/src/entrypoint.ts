@@ -7,7 +7,16 @@ import { performance } from 'node:perf_hooks';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readTaskArn } from './ecs-metadata';
+import type { AssumeModelRole } from './model-credentials';
 import { startAgent } from './supervisor';
+
+let sts: import('@aws-sdk/client-sts').STSClient | undefined;
+/** Loaded on first use: only Bedrock agents call STS, and the others should not pay for parsing it at start. */
+const assumeModelRole: AssumeModelRole = async ({ roleArn, sessionName, durationSeconds }) => {
+  const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
+  sts ??= new STSClient({ maxAttempts: 5 });
+  return sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: durationSeconds }));
+};
 
 export async function main(): Promise<void> {
   const startedAt = Math.floor(performance.timeOrigin);
@@ -30,6 +39,7 @@ export async function main(): Promise<void> {
     write: (line) => process.stdout.write(line),
     startedAt,
     taskArn: await readTaskArn(process.env),
+    ...(process.env.CUBICLE_PROVIDER === 'bedrock' ? { assumeModelRole } : {}),
   });
   stop = (reason) => agent.stop(reason);
   if (stopRequested) agent.stop('sigterm');
@@ -39,3 +49,4 @@ export async function main(): Promise<void> {
 }
 
 if (require.main === module) void main();
+

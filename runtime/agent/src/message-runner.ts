@@ -9,10 +9,11 @@ import { GUARD_SOCKET_ENV, type GuardRequest, type GuardResponse } from './guard
 import { realPath } from './guard-shell';
 import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
+import type { ModelCredentialSource } from './model-credentials';
 import type { LoadedSecrets } from './secrets';
 import type { EventSink, InboxTable, OpenedInboxRow, SessionTable } from './tables';
 import type { CliRun, WorkbenchLink } from './workbench-link';
-import type { Hello } from './workbench-protocol';
+import type { Hello, ModelSession } from './workbench-protocol';
 
 /** Largest text kept in one event (DynamoDB items stop at 400 KB). */
 const MAX_EVENT_TEXT = 64 * 1024;
@@ -36,6 +37,8 @@ export interface RunnerOptions {
   readonly now: () => number;
   readonly abortSignal: AbortSignal;
   readonly inherited: NodeJS.ProcessEnv;
+  /** Bedrock agents: where each run's model session comes from (model-credentials.ts). */
+  readonly modelCredentials?: ModelCredentialSource;
 }
 
 interface Current {
@@ -117,6 +120,18 @@ export class MessageRunner {
     this.current = current;
     await o.events.append({ ...base, type: 'message.started', data: { attempt: row.attempts ?? 1, ...(unattended ? { scheduleId: unattended.key } : {}) } });
     log.info('message started', { attempt: row.attempts ?? 1, bytes: Buffer.byteLength(row.body) });
+    let model: ModelSession | undefined;
+    try {
+      model = await o.modelCredentials?.forRun();
+    } catch (error) {
+      // Without a model session the CLI cannot answer: the employee gets the apology, operators the cause.
+      log.error('message failed: no model session', { error: error as Error });
+      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
+      await this.finish(row, 'failed');
+      this.current = undefined;
+      o.abortSignal.removeEventListener('abort', onStop);
+      return true;
+    }
     const heartbeat = this.startHeartbeat(log);
     const pending: Promise<unknown>[] = [];
     const emit = (type: string, data: Record<string, unknown>) =>
@@ -163,6 +178,7 @@ export class MessageRunner {
         cwd: o.config.tuning.CUBICLE_WORKSPACE,
         stdin: row.body,
         files: o.adapter.files(context),
+        ...(model ? { model: { accessKeyId: model.accessKeyId, secretAccessKey: model.secretAccessKey, sessionToken: model.sessionToken } } : {}),
         onStdoutLine: (line) => onParsed(parser.line(line)),
         onStderrLine: (line) => {
           stderrTail.push(line.slice(0, 500));

@@ -11,6 +11,7 @@ import { loadConfig, type AgentConfig } from './config';
 import { GuardServer } from './guard-server';
 import { Logger } from './log';
 import { MessageRunner } from './message-runner';
+import { ModelCredentialSource, modelSessionName, type AssumeModelRole } from './model-credentials';
 import { adapterFor } from './providers';
 import type { ProviderAdapter } from './providers/types';
 import { loadSecrets, type LoadedSecrets } from './secrets';
@@ -42,6 +43,8 @@ export interface AgentDeps {
   readonly startedAt: number;
   readonly taskArn?: string;
   readonly now?: () => number;
+  /** Bedrock agents: STS AssumeRole of the model invoker role, with the task role's credentials. */
+  readonly assumeModelRole?: AssumeModelRole;
 }
 
 export interface RunningAgent {
@@ -72,6 +75,8 @@ class Supervisor {
   private readonly taskRequestId = `task-${randomUUID()}`;
   private readonly abort = new AbortController();
   private stopReason: StopReason | undefined;
+  /** Bedrock agents: the model invoker's sessions for the CLI. */
+  private modelCredentials: ModelCredentialSource | undefined;
   private child: CliRun | undefined;
   private lastActivity: number;
   private deadline: number;
@@ -162,8 +167,21 @@ class Supervisor {
     }
     const adapter = adapterFor(env.CUBICLE_PROVIDER);
     if (env.CUBICLE_PROVIDER === 'bedrock') {
-      // The task role stays with the supervisor; credentials scoped to the configured models are not built yet.
-      this.log.warn('bedrock: the workbench holds no AWS credentials, so model calls will be refused (README, "Not done: Bedrock agents")');
+      // The task role stays here; the CLI gets sessions of the model invoker role, one per run at most an hour old.
+      const assume = this.deps.assumeModelRole;
+      if (!assume || !env.CUBICLE_BEDROCK_ROLE_ARN) {
+        this.log.error('could not assume the model invoker role: no STS client or role ARN');
+        return EXIT.failed;
+      }
+      this.modelCredentials = new ModelCredentialSource({
+        assume,
+        roleArn: env.CUBICLE_BEDROCK_ROLE_ARN,
+        sessionName: modelSessionName(env.CUBICLE_USER_ID, env.CUBICLE_AGENT_ID),
+        now: this.now,
+        redact: (secret) => this.redactor.add(secret),
+      });
+      // At start, so a role that cannot be assumed stops the task with one clear line instead of failing each message.
+      if (!(await this.step('assume the model invoker role', () => this.modelCredentials!.forRun()))) return EXIT.failed;
     }
     const place = await this.step('reach the workbench', () => workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS));
     if (!place) return EXIT.failed;
@@ -275,6 +293,7 @@ class Supervisor {
       now: this.now,
       abortSignal: this.abort.signal,
       inherited: this.deps.env,
+      modelCredentials: this.modelCredentials,
     });
   }
 

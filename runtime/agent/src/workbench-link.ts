@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { listenExchangeSocket } from './exchange-socket';
 import type { ChildExit } from './child';
 import type { Logger } from './log';
-import { frameReader, WORKBENCH_SOCKET, type FromWorkbench, type Hello, type ToWorkbench } from './workbench-protocol';
+import { frameReader, WORKBENCH_SOCKET, type FromWorkbench, type Hello, type ModelSession, type ToWorkbench } from './workbench-protocol';
 
 /** A CLI run in the workbench, as the message runner sees it. */
 export interface CliRun {
@@ -24,6 +24,8 @@ export interface RunRequest {
   readonly cwd: string;
   readonly stdin: string;
   readonly files: ReadonlyArray<{ readonly path: string; readonly content: string }>;
+  /** Bedrock agents: the model invoker's session for this run. */
+  readonly model?: ModelSession;
   readonly onStdoutLine: (line: string) => void;
   readonly onStderrLine: (line: string) => void;
 }

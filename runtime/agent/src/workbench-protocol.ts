@@ -22,6 +22,13 @@ export interface Hello {
   readonly path: string;
 }
 
+/** A session of the model invoker role: may only invoke the configured Bedrock models. */
+export interface ModelSession {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+}
+
 export interface FileToPlace {
   readonly path: string;
   readonly content: string;
@@ -40,6 +47,11 @@ export type ToWorkbench =
       readonly stdin: string;
       /** Written mode 0600 under the workbench's home before the CLI starts, removed when it ends. */
       readonly files: readonly FileToPlace[];
+      /**
+       * Bedrock agents only: the short-lived model session (model-credentials.ts). The daemon sets the three
+       * static credential variables from this field alone; `env` never carries an AWS identity.
+       */
+      readonly model?: ModelSession;
     }
   | { readonly t: 'stop'; readonly id: string; readonly graceMs: number };
 

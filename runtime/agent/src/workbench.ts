@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { AgentChild } from './child';
 import { installSkills } from './skills';
+import { modelCredentialVariables } from './model-credentials';
 import { DEFAULT_EXCHANGE_DIR, frameReader, isIdentityVariable, WORKBENCH_SOCKET, type FromWorkbench, type ToWorkbench } from './workbench-protocol';
 
 export interface WorkbenchSettings {
@@ -86,6 +87,8 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
 
     const start = (run: Extract<ToWorkbench, { t: 'run' }>) => {
       const env = Object.fromEntries(Object.entries(run.env).filter(([name]) => !isIdentityVariable(name)));
+      // The one AWS identity a CLI may hold: the model invoker's session, for Bedrock agents.
+      if (run.model) Object.assign(env, modelCredentialVariables(run.model));
       const placed: string[] = [];
       try {
         for (const file of run.files) {

@@ -15,6 +15,7 @@ import { outboundMatrix, outboundPolicy, perAgentScope, rowsMatrix, rowsOwnResou
 import { distributions, publicSurface } from './edge';
 import { apiAuthorizers, identityAdministrator, taskRoles } from './identity';
 import { starResources, wildcardActions } from './least-privilege';
+import { modelInvoker } from './model-invoker';
 import { invokeRoles, noLongLivedKeys, oidcTrust } from './pipeline';
 import { retained } from './retention';
 import { accessPoints, fileSystems, storageAdministrator, storageMatrix, storageOwnResources } from './storage';
@@ -43,6 +44,7 @@ export const CHECKS: readonly Check[] = [
   launcher,
   taskRoles,
   workbenchIdentity,
+  modelInvoker,
   apiAuthorizers,
   identityAdministrator,
   tables,

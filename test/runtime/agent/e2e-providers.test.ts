@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
@@ -98,28 +100,84 @@ describe('provider adapters end to end', () => {
     expect(agent.output().includes(Buffer.from('refresh-zz-0123456789abcdef'))).toBe(false);
   });
 
-  it('bedrock: no stored secret, Claude Code pointed at the configured models only', async () => {
-    const p = h.pair('research', 'bruno');
-    const { all, names, replies } = await runOne(
-      p,
-      h.agentEnv(db, p, path.join(dir.root, 'bedrock'), {
+  describe('bedrock: the CLI invokes the models with a session of the invoker role, never the task role', () => {
+    const ROLE = 'arn:aws:iam::123456789012:role/cubicle/acme/acme-bedrock-invoker';
+    const MODEL_SESSION = { accessKeyId: 'ASIAMODELSESSIONKEY1', secretAccessKey: `model-secret-${'s'.repeat(30)}`, sessionToken: `model-session-token-${'t'.repeat(60)}` };
+    const bedrockEnv = (p: h.Pair, name: string, sts: Record<string, unknown> | undefined) =>
+      h.agentEnv(db, p, path.join(dir.root, name), {
         CUBICLE_PROVIDER: 'bedrock',
         CUBICLE_PROVIDER_SECRET_ARN: undefined,
         CUBICLE_BEDROCK_MODELS: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+        CUBICLE_BEDROCK_ROLE_ARN: ROLE,
         CUBICLE_CONNECTIONS: '[]',
         CUBICLE_SKILLS: '',
         HARNESS_SECRETS: '{}',
-      }),
-      { steps: [{ say: 'hello from bedrock' }, { printEnv: true }] },
-    );
-    expect(all.some((e) => e.type === 'message.done')).toBe(true);
-    expect(replies).toContain('hello from bedrock');
-    expect(names).toEqual(expect.arrayContaining(['CLAUDE_CODE_USE_BEDROCK', 'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'AWS_REGION']));
-    expect(names).not.toContain('ANTHROPIC_API_KEY');
-    // Neither the supervisor's keys nor, in ECS, the task role's container-credentials URI are handed over
-    // (scoped Bedrock credentials for the workbench are not built yet: README, "Not done: Bedrock agents").
-    expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
-    expect(names).not.toContain('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI');
+        HARNESS_STS: sts ? JSON.stringify(sts) : undefined,
+        HARNESS_STS_CALLS: path.join(dir.root, `${name}-sts.jsonl`),
+      });
+    const stsCalls = (name: string) =>
+      existsSync(path.join(dir.root, `${name}-sts.jsonl`)) ? readFileSync(path.join(dir.root, `${name}-sts.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+
+    /** Two messages through one task; returns every event and the agent's output. */
+    async function twoMessages(p: h.Pair, env: Record<string, string>) {
+      await h.putSession(db, p);
+      const agent = h.spawnAgent(env);
+      try {
+        for (const body of [{ steps: [{ say: 'hello from bedrock' }, { printEnv: true }, { printAwsKeyId: true }, { printSecret: true }] }, { steps: [{ say: 'second' }] }]) {
+          const message = await h.sendMessage(db, p, body);
+          await h.waitForEvent(db, p, (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'));
+        }
+      } finally {
+        agent.proc.kill('SIGTERM');
+        await agent.exited;
+      }
+      return { all: await h.events(db, p), bytes: agent.output() };
+    }
+
+    it('hands the CLI the model session (three static variables), not the task role\'s keys, and keeps its secrets out of every record', async () => {
+      const p = h.pair('research', 'bruno');
+      const env = bedrockEnv(p, 'bedrock', { ...MODEL_SESSION, expiresInMs: 3_600_000 });
+      const { all, bytes } = await twoMessages(p, env);
+      expect(all.filter((e) => e.type === 'message.done')).toHaveLength(2);
+      const replies = all.filter((e) => e.type === 'reply').map((e) => String(e.data.text));
+      expect(replies).toContain('hello from bedrock');
+      const names = (/env: ([A-Za-z0-9_,]+)/.exec(replies.join('\n'))?.[1] ?? '').split(',');
+      expect(names).toEqual(expect.arrayContaining(['CLAUDE_CODE_USE_BEDROCK', 'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']));
+      expect(names).not.toContain('ANTHROPIC_API_KEY');
+      expect(names.filter((n) => /CONTAINER_CREDENTIALS|METADATA|^ECS_/.test(n))).toEqual([]);
+      // The session's key id, never the supervisor's (the task role's) own.
+      const digest = (id: string) => createHash('sha256').update(id).digest('hex').slice(0, 16);
+      expect(replies).toContain(`aws key: ${digest(MODEL_SESSION.accessKeyId)}`);
+      expect(digest(MODEL_SESSION.accessKeyId)).not.toBe(digest(env.AWS_ACCESS_KEY_ID));
+      // The CLI printed the session's secret and token: both are redacted before any event or log line.
+      expect(replies.filter((r) => r.startsWith('my AWS_'))).toHaveLength(2);
+      for (const secret of [MODEL_SESSION.secretAccessKey, MODEL_SESSION.sessionToken, env.AWS_SECRET_ACCESS_KEY]) {
+        expect(JSON.stringify(all)).not.toContain(secret);
+        expect(bytes.includes(Buffer.from(secret))).toBe(false);
+      }
+      // One AssumeRole for the task (at start; both runs reuse it: it has more than 50 minutes left), exactly so.
+      expect(stsCalls('bedrock')).toEqual([{ RoleArn: ROLE, RoleSessionName: 'bruno.research', DurationSeconds: 3600 }]);
+    });
+
+    it('assumes the role again for a run when the session has less than 50 minutes left', async () => {
+      const p = h.pair('scout', 'chen');
+      const { all } = await twoMessages(p, bedrockEnv(p, 'short', { ...MODEL_SESSION, expiresInMs: 20 * 60_000 }));
+      expect(all.filter((e) => e.type === 'message.done')).toHaveLength(2);
+      expect(stsCalls('short')).toHaveLength(3); // start, then one per run
+    });
+
+    it('stops at start with one clear line when the invoker role cannot be assumed, leaving the message for the next wake', async () => {
+      const p = h.pair('denied', 'chen');
+      await h.putSession(db, p);
+      const message = await h.sendMessage(db, p, { steps: [{ say: 'never' }] });
+      const agent = h.spawnAgent(bedrockEnv(p, 'denied', undefined));
+      const exit = await agent.exited;
+      expect(exit.code).toBe(1);
+      expect(agent.logs().find((l) => l.level === 'error')).toMatchObject({ msg: 'could not assume the model invoker role', error: { name: 'AccessDenied' } });
+      expect(stsCalls('denied')).toHaveLength(1);
+      const events = await h.events(db, p);
+      expect(events.filter((e) => e.messageId === message.sk)).toEqual([]);
+    });
   });
 
   it('anthropic: an approval nobody answers expires, the call is refused and the message still completes', async () => {

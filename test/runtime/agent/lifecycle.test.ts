@@ -197,7 +197,7 @@ describe('lifetime', () => {
     expect(line).toMatchObject({ level: 'error', msg: 'invalid environment' });
     expect(line.problems).toEqual(
       expect.arrayContaining([
-        'CUBICLE_PROVIDER: unknown or missing provider; expected anthropic, openai, google or bedrock',
+        'CUBICLE_PROVIDER: unknown or missing provider; expected one of anthropic, openai, google, bedrock, xai, openrouter',
         expect.stringMatching(/^CUBICLE_MAX_TASK_DURATION_MS: /),
       ]),
     );
