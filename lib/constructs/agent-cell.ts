@@ -92,7 +92,7 @@ export class AgentCell extends Construct {
     );
     statements.push(allow('ConnectToTheRuntimeRelay', [...RUNTIME_RELAY_ACTIONS], [platform.relay.connectArn]));
     if (agent.provider === 'bedrock') {
-      // Not the models themselves: a session of the invoker role, which the supervisor hands the CLI (claim 4).
+      // Not the models themselves: a session of the invoker role, which the supervisor hands the CLI (claim 4, docs/isolation-claims.md).
       statements.push(allow('AssumeModelInvokerRole', ['sts:AssumeRole'], [bedrockInvokerArn(stack, config)]));
     }
 

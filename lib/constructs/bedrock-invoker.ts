@@ -14,8 +14,8 @@ export const PROVIDER_TAG = 'provider';
 export const MODEL_INVOKE_ACTIONS = ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'] as const;
 
 /**
- * The role whose short-lived sessions a Bedrock agent's CLI invokes its models with (claim 4,
- * docs/isolation-claims.md: the CLI holds no identity of the task's). The supervisor assumes it with the
+ * The role whose short-lived sessions a Bedrock agent's CLI invokes its models with (claim 4, docs/isolation-claims.md:
+ * the CLI holds no identity of the task's). The supervisor assumes it with the
  * task role for each run (runtime/agent/src/model-credentials.ts) and hands the workbench that session
  * only. One role per deployment: every Bedrock agent may invoke the same configured models, so a role per
  * pair would grant nothing narrower and would double the account's roles.

@@ -60,7 +60,7 @@ describe('skills', () => {
     const folders: Record<string, string[]> = {};
     for (const [name, version] of refs.map((r) => r.split('@'))) (folders[name] ??= []).push(version);
     const catalog = catalogOf(folders);
-    const env = { CUBICLE_DEPLOYMENT: 'acme', CUBICLE_USER_ID: 'alice', CUBICLE_AGENT_ID: 'sales', CUBICLE_PROVIDER: 'bedrock', CUBICLE_OUTBOUND_POLICY: 'confirm', CUBICLE_CONNECTIONS: '[]', CUBICLE_BEDROCK_MODELS: 'm', CUBICLE_MAX_TASK_DURATION_MS: '1', CUBICLE_IDLE_TIMEOUT_MS: '1', CUBICLE_RELAY_URL: 'wss://relay.example/runtime', CUBICLE_USER_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/k' };
+    const env = { CUBICLE_DEPLOYMENT: 'acme', CUBICLE_USER_ID: 'alice', CUBICLE_AGENT_ID: 'sales', CUBICLE_PROVIDER: 'bedrock', CUBICLE_OUTBOUND_POLICY: 'confirm', CUBICLE_CONNECTIONS: '[]', CUBICLE_BEDROCK_MODELS: 'm', CUBICLE_BEDROCK_ROLE_ARN: 'arn:aws:iam::111111111111:role/cubicle/acme/acme-bedrock-invoker', CUBICLE_MAX_TASK_DURATION_MS: '1', CUBICLE_IDLE_TIMEOUT_MS: '1', CUBICLE_RELAY_URL: 'wss://relay.example/runtime', CUBICLE_USER_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/k' };
     const verdicts = refs.map((ref) => {
       const config = parseOk(minimalConfigText({ users: `[{ id: alice, email: a@acme.example, agents: [{ id: sales, provider: anthropic, skills: ["${ref}"] }] }]` }), catalog);
       const runtime = agentEnvProblems(AGENT_ENV_SCHEMA.parse({ ...env, CUBICLE_SKILLS: ref })).length === 0;

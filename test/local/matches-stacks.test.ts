@@ -15,7 +15,7 @@ import { FUNCTION_NAMES, RELAY_FUNCTION_NAMES, type FunctionName } from '../../l
 import { createTableInput, localTableNames } from '../../local/dynamo/tables';
 import { taskEventPattern } from '../../local/ecs/events';
 import { CONTAINER_NAME } from '../../local/ecs/server';
-import { taskDefinitions } from '../../local/ecs/task-definitions';
+import { localBedrockInvokerArn, taskDefinitions } from '../../local/ecs/task-definitions';
 import { localFunctionEnvironment } from '../../local/functions/environment';
 import { LOCAL_FUNCTIONS, REAPER_INTERVAL_MS } from '../../local/functions/registry';
 import { exampleTemplates, resourcesOfType, type TemplateJson } from '../support/assembly';
@@ -185,7 +185,11 @@ describe('local mode matches the synthesized stacks', () => {
           .filter(([k]) => k !== 'CUBICLE_RELAY_URL' && k !== 'CUBICLE_USER_KEY_ARN')
           .map(([k, v]) => [k, v.replace(/(:secret:[^"]+?)-[A-Za-z0-9]{6}(?=$|")/g, '$1-XXXXXX')]),
       );
-    const rebuilt = taskDefinitions(config, refs, { relayUrl: 'ws://127.0.0.1:1/runtime', userKeyArn: (u) => `arn:aws:kms:eu-west-1:111111111111:key/key-of-${u}` });
+    const rebuilt = taskDefinitions(config, refs, {
+      relayUrl: 'ws://127.0.0.1:1/runtime',
+      userKeyArn: (u) => `arn:aws:kms:eu-west-1:111111111111:key/key-of-${u}`,
+      bedrockRoleArn: localBedrockInvokerArn(config),
+    });
     expect([...rebuilt.keys()].sort()).toEqual([...deployed.keys()].sort());
     for (const [family, definition] of rebuilt) {
       expect(Object.keys(definition.environment).sort(), family).toEqual(Object.keys(deployed.get(family)!).sort());

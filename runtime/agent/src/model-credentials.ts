@@ -1,5 +1,5 @@
 /**
- * Short-lived credentials a Bedrock agent's CLI invokes its models with (claim 5, docs/isolation-claims.md).
+ * Short-lived credentials a Bedrock agent's CLI invokes its models with (claim 4, docs/isolation-claims.md).
  *
  * The task role stays with the supervisor: it may do one thing for the CLI, assume the deployment's model
  * invoker role (lib/constructs/bedrock-invoker.ts), which may only `bedrock:InvokeModel*` the configured

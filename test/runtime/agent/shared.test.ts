@@ -95,13 +95,20 @@ describe('agent environment rules', () => {
     }
   });
 
-  it('requires a secret for every provider but bedrock, models for bedrock, and name@version skills', () => {
+  it('requires a secret for every provider but bedrock, models and the invoker role for bedrock, and name@version skills', () => {
     expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse(base))).toEqual([
       'CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)',
+      'CUBICLE_BEDROCK_ROLE_ARN: required for bedrock (the role whose sessions invoke the models)',
       'CUBICLE_SKILLS: "bad" is not written name@version, e.g. crm-notes@1.2.0 or crm-notes@2.0.0-beta.1: a lowercase name (letters, digits, "-", at most 64 characters) and a semantic version',
     ]);
     expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse({ ...base, CUBICLE_PROVIDER: 'openai', CUBICLE_SKILLS: '' }))).toEqual([
       'CUBICLE_PROVIDER_SECRET_ARN: required for openai',
     ]);
+    // Only bedrock agents get the model invoker role.
+    const role = 'arn:aws:iam::111111111111:role/cubicle/acme/acme-bedrock-invoker';
+    expect(agentEnvProblems(AGENT_ENV_SCHEMA.parse({ ...base, CUBICLE_PROVIDER: 'openai', CUBICLE_SKILLS: '', CUBICLE_PROVIDER_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:x', CUBICLE_BEDROCK_ROLE_ARN: role }))).toEqual([
+      'CUBICLE_BEDROCK_ROLE_ARN: only bedrock agents get the model invoker role, not openai',
+    ]);
+    expect(AGENT_ENV_SCHEMA.safeParse({ ...base, CUBICLE_BEDROCK_ROLE_ARN: 'arn:aws:iam::111111111111:user/admin' }).success).toBe(false);
   });
 });
