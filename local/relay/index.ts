@@ -4,6 +4,7 @@
  * endpoint, the stream stand-in on the DynamoDB client every local writer uses, and the IAM stand-in for
  * runtimes' task identities. Everything at the AWS boundary is a stand-in; the handler code is AWS's.
  */
+import type { NonceSealer } from '../../runtime/relay/runtime-auth';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -29,7 +30,7 @@ export { localRelayChainKey, localRelaySealers } from './sealers';
 
 /** What each relay function seals or opens records with (in AWS: each function's own role, RECORD_SEALERS / RECORD_OPENERS). */
 export interface RelaySealers {
-  readonly runtime: DataSealer;
+  readonly runtime: DataSealer & DataOpener & NonceSealer;
   readonly device: DataOpener;
   readonly fanout: DataOpener;
 }

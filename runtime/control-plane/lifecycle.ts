@@ -12,7 +12,6 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
-import { newNonce } from '../shared/relay-mac';
 import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
 import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
 import type { LaunchSettings } from './env';
@@ -148,9 +147,10 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
     {
       UpdateExpression:
         'SET #status = :starting, #sessionId = :sid, #requestId = :rid, #startedAt = :now, #deadlineAt = :deadline, ' +
-        '#lastActivityAt = :now, #activeShard = :shard, #version = if_not_exists(#version, :zero) + :one, #relayNonce = :nonce ' +
+        '#lastActivityAt = :now, #activeShard = :shard, #version = if_not_exists(#version, :zero) + :one ' +
         'REMOVE #taskArn, #stopReason, #stopCode, #exitCode, #wakePending, #runningAt, #stoppingAt, #stoppedAt, ' +
-        '#relayClaimedAt, #relayTask',
+        // The new task's relay nonce is made when it claims it (runtime/relay/runtime-auth.ts), sealed there.
+        '#relayClaimedAt, #relayTask, #relayNonce',
       ConditionExpression: 'attribute_not_exists(#pk) OR #status IN (:stopped, :failed)',
     },
     {
@@ -164,8 +164,6 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
       one: 1,
       stopped: S.STOPPED,
       failed: S.FAILED,
-      // The task's relay nonce, claimable once by the task (runtime/relay/runtime-auth.ts).
-      nonce: newNonce().toString('base64url'),
     },
   );
 }

@@ -7,7 +7,7 @@ import type { RecordSealer } from '../shared/envelope';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import { approvalStatus, idFloor, newSortableId, type EventRow, type InboxRow } from '../shared/rows';
-import type { StoredApprovalRow } from '../shared/sealed-rows';
+import { sealDecision, type StoredApprovalRow } from '../shared/sealed-rows';
 import type { ScheduledMessagePolicy } from '../shared/schedules';
 import { PARTITION_KEY, parsePairKey, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
@@ -25,7 +25,7 @@ export interface RecordDeps {
   readonly idempotencyTable: string;
   readonly now: () => number;
   /** Seals message text, opens events' data and approvals' summaries, under the user's key (runtime/shared/envelope.ts). */
-  readonly sealer: Pick<RecordSealer, 'seal' | 'openData'>;
+  readonly sealer: Pick<RecordSealer, 'seal' | 'sealData' | 'openData'>;
 }
 
 export interface MessageOptions {
@@ -143,6 +143,8 @@ export async function decideApproval(
   requestId: string,
 ): Promise<DecideResult> {
   const now = deps.now();
+  // Sealed for the verified employee: the runtime relay honours no decision without it (sealed-rows.ts).
+  const seal = await sealDecision(deps.sealer, pk, { approvalId, decision, decidedBy: userId });
   try {
     const out = await deps.doc.send(
       new UpdateCommand({
@@ -151,11 +153,11 @@ export async function decideApproval(
         ReturnValues: 'ALL_NEW',
         ...expression(
           {
-            UpdateExpression: 'SET #decision = :decision, #decidedAt = :now, #decidedBy = :user',
+            UpdateExpression: 'SET #decision = :decision, #decidedAt = :now, #decidedBy = :user, #decisionSeal = :seal',
             ConditionExpression:
               'attribute_exists(#pk) AND attribute_not_exists(#decision) AND attribute_not_exists(#expiredAt) AND #expiresAt > :now',
           },
-          { decision, now, user: userId },
+          { decision, now, user: userId, seal },
         ),
       }),
     );

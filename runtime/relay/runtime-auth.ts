@@ -11,14 +11,17 @@
  * unsigned connect never reaches a function, and the grant is an IAM statement a reviewer reads in the
  * template (execute-api:Invoke on this API's $connect only).
  *
- * Nonce: 32 random bytes put on the Sessions row at wake (lifecycle.ts claimSession), claimable exactly
- * once, by that task; a second claim fails and is recorded (a `relay.claim_refused` event in the pair's
- * chain and a security log line).
+ * Nonce: 32 random bytes made when the session's task claims it, exactly once (a second claim fails and
+ * is recorded: a `relay.claim_refused` event in the pair's chain and a security log line). The Sessions row
+ * keeps it sealed under the user's key (record 'relay.nonce', runtime/shared/envelope.ts): whoever can read
+ * the table, an account administrator included, cannot sign frames to or from the runtime with it.
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../control-plane/expressions';
 import type { Roster } from '../control-plane/roster';
+import type { RecordSealer } from '../shared/envelope';
 import { agentRoleName } from '../shared/names';
+import { newNonce } from '../shared/relay-mac';
 import type { ControlPlaneSessionRow } from '../shared/rows';
 import { pairKey } from '../shared/tables';
 
@@ -78,8 +81,13 @@ export async function sessionOfTask(deps: SessionDeps, task: TaskIdentity): Prom
 
 export type ClaimResult = { readonly ok: true; readonly nonce: Buffer; readonly session: SessionRow } | { readonly ok: false; readonly reclaim: boolean };
 
-/** Claims the session's nonce for its task: succeeds once per session. */
-export async function claimNonce(deps: SessionDeps, task: TaskIdentity, session: SessionRow): Promise<ClaimResult> {
+/** Seals and opens nonces under the pair's user key (the runtime relay's RecordSealer). */
+export type NonceSealer = Pick<RecordSealer, 'seal' | 'open'>;
+
+/** Makes the session's nonce for its task and stores it sealed: succeeds once per session. */
+export async function claimNonce(deps: SessionDeps, sealer: NonceSealer, task: TaskIdentity, session: SessionRow): Promise<ClaimResult> {
+  const nonce = newNonce();
+  const sealed = await sealer.seal({ userId: task.userId, agentId: task.agentId, record: 'relay.nonce' }, nonce.toString('base64url'));
   try {
     const out = await deps.doc.send(
       new UpdateCommand({
@@ -88,15 +96,14 @@ export async function claimNonce(deps: SessionDeps, task: TaskIdentity, session:
         ReturnValues: 'ALL_NEW',
         ...expression(
           {
-            UpdateExpression: 'SET #relayClaimedAt = :now, #relayTask = :task',
-            ConditionExpression: '#sessionId = :sid AND #taskArn = :arn AND attribute_exists(#relayNonce) AND attribute_not_exists(#relayClaimedAt)',
+            UpdateExpression: 'SET #relayClaimedAt = :now, #relayTask = :task, #relayNonce = :sealed',
+            ConditionExpression: '#sessionId = :sid AND #taskArn = :arn AND attribute_not_exists(#relayClaimedAt)',
           },
-          { now: deps.now(), task: task.taskId, sid: session.sessionId, arn: session.taskArn },
+          { now: deps.now(), task: task.taskId, sid: session.sessionId, arn: session.taskArn, sealed },
         ),
       }),
     );
-    const row = out.Attributes as SessionRow;
-    return { ok: true, nonce: Buffer.from(row.relayNonce as string, 'base64url'), session: row };
+    return { ok: true, nonce, session: out.Attributes as SessionRow };
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
   }
@@ -104,8 +111,16 @@ export async function claimNonce(deps: SessionDeps, task: TaskIdentity, session:
   return { ok: false, reclaim: now?.sessionId === session.sessionId && now?.relayClaimedAt !== undefined };
 }
 
-/** The nonce of a session its task has claimed, for verifying that task's frames. */
-export function claimedNonce(session: SessionRow | undefined, task: TaskIdentity, sessionId: string): Buffer | undefined {
+/**
+ * The nonce of a session its task has claimed, for verifying that task's frames; undefined when the row
+ * names another session or task, or its nonce does not open as this pair's (written by someone else).
+ */
+export async function claimedNonce(sealer: NonceSealer, session: SessionRow | undefined, task: TaskIdentity, sessionId: string): Promise<Buffer | undefined> {
   if (!session || session.sessionId !== sessionId || session.relayTask !== task.taskId || !session.relayNonce) return undefined;
-  return Buffer.from(session.relayNonce, 'base64url');
+  try {
+    return Buffer.from(await sealer.open({ userId: task.userId, agentId: task.agentId, record: 'relay.nonce' }, session.relayNonce), 'base64url');
+  } catch (error) {
+    if ((error as Error).name !== 'SealError') throw error;
+    return undefined;
+  }
 }

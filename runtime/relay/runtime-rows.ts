@@ -4,14 +4,16 @@
  * (runtime/shared/sealed-rows.ts) before they reach a table. The pair always comes from the connection's
  * verified task (runtime-auth.ts), never from an operation.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../control-plane/expressions';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import type { RuntimeOp } from '../shared/relay-protocol';
 import { approvalStatus, idFloor, sortableIdTime, type InboxRow, type InboxState } from '../shared/rows';
-import { sealApproval, sealEventData, type DataSealer, type StoredApprovalRow } from '../shared/sealed-rows';
+import { sealApproval, sealEventData, verifiedDecision, type DataOpener, type DataSealer, type StoredApprovalRow } from '../shared/sealed-rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
+import type { NonceSealer } from './runtime-auth';
 
 export interface RowDeps {
   readonly doc: DynamoDBDocumentClient;
@@ -24,8 +26,10 @@ export interface RowDeps {
   readonly now: () => number;
   /** Event logs by pair, kept across invocations (the head is re-read when another writer appended). */
   readonly eventLogs: Map<string, EventLog>;
-  /** Seals event data and approval summaries under the pair's user key. */
-  readonly sealer: DataSealer;
+  /** Seals event data and approval summaries under the pair's user key, and opens the employee's sealed decisions. */
+  readonly sealer: DataSealer & DataOpener & NonceSealer;
+  /** Security log lines (a decision that was not sealed for the employee). */
+  readonly log?: Pick<Logger, 'warn'>;
 }
 
 /** The verified runtime a frame came from. */
@@ -106,7 +110,16 @@ export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Ex
 export async function approvalOutcome(deps: RowDeps, ctx: RuntimeContext, approvalId: string): Promise<OpResult> {
   const out = await deps.doc.send(new GetCommand({ TableName: deps.approvalsTable, Key: { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: approvalId }, ConsistentRead: true }));
   const row = out.Item as StoredApprovalRow | undefined;
-  return { status: row ? approvalStatus(row) : 'expired', ...(row?.decidedBy ? { decidedBy: row.decidedBy } : {}) };
+  if (!row) return { status: 'expired' };
+  if (!row.decision) return { status: approvalStatus(row) };
+  // A decision counts only as the API sealed it for the employee; one written into the table by anyone
+  // else (or copied from another approval) is refused: the call does not run.
+  const decided = await verifiedDecision(deps.sealer, row);
+  if (!decided) {
+    deps.log?.warn('approval decision refused: not sealed by the control plane for this approval', { pair: ctx.pair, approval_id: approvalId, security_event: 'approval.unsealed_decision' });
+    return { status: 'denied' };
+  }
+  return { status: decided.decision, decidedBy: decided.decidedBy };
 }
 
 /** Closes an unanswered request; a decision that came first stands (the control plane decides only while expiredAt is absent). */

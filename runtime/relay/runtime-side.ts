@@ -99,7 +99,7 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   }
   const session = await readSession(deps, task.pair);
   if (frame.type === 'claim') {
-    const claimed = session?.sessionId === connection.sessionId ? await claimNonce(deps, task, session) : { ok: false as const, reclaim: false };
+    const claimed = session?.sessionId === connection.sessionId ? await claimNonce(deps, deps.sealer, task, session) : { ok: false as const, reclaim: false };
     if (!claimed.ok) {
       if (claimed.reclaim) {
         await appendLifecycleEvent(deps, task.pair, 'relay.claim_refused', `relay-${connectionId}`, { sessionId: connection.sessionId, taskId: task.taskId });
@@ -112,7 +112,7 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
     return;
   }
 
-  const nonce = claimedNonce(session, task, connection.sessionId);
+  const nonce = await claimedNonce(deps.sealer, session, task, connection.sessionId);
   if (!nonce || !session) return reject(deps, connectionId, connection, 'no-nonce', 'No claimed nonce for this task.');
   if (frame.type === 'resume') {
     if (!macMatches(nonce, 'runtime', connectionId, 0, frame.body, frame.mac)) return reject(deps, connectionId, connection, 'forged', 'Frame refused.');

@@ -146,6 +146,11 @@ export interface ApprovalRow {
   readonly decision?: ApprovalDecision;
   readonly decidedAt?: number;
   readonly decidedBy?: string;
+  /**
+   * `{ approvalId, decision, decidedBy }` sealed under the user's key (record 'approval.decision') by the API
+   * for the verified employee: the runtime relay honours `decision` only when this opens and matches.
+   */
+  readonly decisionSeal?: string;
 }
 
 
@@ -178,8 +183,9 @@ export interface ControlPlaneSessionRow extends SessionRow {
   /** Request id of a wake that arrived while STOPPING: the STOPPED event starts a new session. */
   readonly wakePending?: string;
   /**
-   * The session's relay nonce (base64url of 32 random bytes), generated at wake; claimed once by the
-   * session's task over the relay (runtime/relay/runtime-auth.ts). No runtime role can read this table.
+   * The session's relay nonce (32 random bytes), made when the session's task claims it over the relay and
+   * stored sealed under the user's key (record 'relay.nonce'; runtime/relay/runtime-auth.ts). No runtime
+   * role can read this table, and a reader of it gets only the sealed form.
    */
   readonly relayNonce?: string;
   /** When the nonce was claimed, and by which task id. */

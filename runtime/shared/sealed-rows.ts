@@ -69,3 +69,37 @@ export async function openApproval(opener: DataOpener, row: StoredApprovalRow): 
     return { ...open, summary: '', hosts: [], unreadable: (error as Error).message };
   }
 }
+
+/** An employee's decision as the API seals it beside the row's `decision` (ApprovalRow.decisionSeal). */
+export interface SealedDecision {
+  readonly approvalId: string;
+  readonly decision: 'approved' | 'denied';
+  readonly decidedBy: string;
+}
+
+export async function sealDecision(sealer: DataSealer, pk: string, decision: SealedDecision): Promise<string> {
+  const { userId, agentId } = parsePairKey(pk);
+  return sealer.sealData({ userId, agentId, record: 'approval.decision' }, { ...decision });
+}
+
+/**
+ * The decision a row really carries: its sealed decision, if that opens as this pair's and names this
+ * approval and the row's decision. Undefined for a decision written without one (someone with write access
+ * to the table, not the API acting for the employee) or copied from another approval. Transient KMS
+ * failures throw (the caller retries).
+ */
+export async function verifiedDecision(
+  opener: DataOpener,
+  row: Pick<ApprovalRow, 'pk' | 'sk' | 'decision' | 'decisionSeal'>,
+): Promise<SealedDecision | undefined> {
+  if (!row.decision || !isSealed(row.decisionSeal)) return undefined;
+  const { userId, agentId } = parsePairKey(row.pk);
+  try {
+    const data = await opener.openData({ userId, agentId, record: 'approval.decision' }, row.decisionSeal);
+    if (data.approvalId !== row.sk || data.decision !== row.decision || typeof data.decidedBy !== 'string') return undefined;
+    return { approvalId: row.sk, decision: row.decision, decidedBy: data.decidedBy };
+  } catch (error) {
+    if ((error as Error).name !== 'SealError') throw error;
+    return undefined;
+  }
+}

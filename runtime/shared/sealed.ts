@@ -7,8 +7,13 @@
 /** Prefix of every sealed value: the format version, then the Encryption SDK message in base64. */
 export const SEALED_PREFIX = 'cubicle-sealed:v1:';
 
-/** The sealed fields: inbox bodies, runtime events' data, approval summaries (runtime/shared/sealed-rows.ts). */
-export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary'] as const;
+/**
+ * The sealed fields: inbox bodies, runtime events' data, approval summaries (runtime/shared/sealed-rows.ts),
+ * an employee's decision on an approval (only a function acting for the verified employee can seal one, so a
+ * decision written into the table by anyone else is no decision), and a session's relay nonce (which would
+ * let whoever reads it sign frames to the runtime).
+ */
+export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary', 'approval.decision', 'relay.nonce'] as const;
 export type SealedRecord = (typeof SEALED_RECORDS)[number];
 
 /** Encryption context keys; the user keys' policies name them (kms:EncryptionContext:<key>). */

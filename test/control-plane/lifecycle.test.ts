@@ -58,27 +58,36 @@ describe('wake', () => {
     expect(row).toMatchObject({ status: 'STARTING', taskArn: taskArnOf('run-1'), activeShard: activeShardOf(pair.pk) });
   });
 
-  it('puts a fresh 32-byte relay nonce on each new session, unclaimed; waking an awake agent keeps it', async () => {
+  it('starts each new session with no relay nonce and unclaimed (its task makes and seals one on claim); waking an awake agent changes nothing', async () => {
     const pair = freshPair();
     await ensureAwake(deps, pair.userId, pair.agentId, 'req-1');
     const first = await getSession(deps, pair.pk);
-    expect(Buffer.from(first?.relayNonce as string, 'base64url')).toHaveLength(32);
-    await ensureAwake(deps, pair.userId, pair.agentId, 'req-2');
-    expect((await getSession(deps, pair.pk))?.relayNonce).toBe(first?.relayNonce);
-    // A claimed nonce of a stopped session: the next session gets a new, unclaimed one.
+    expect(first?.relayNonce).toBeUndefined();
+    // A claimed session (runtime/relay/runtime-auth.ts leaves a sealed nonce); waking it again keeps the claim.
     await dynamo.doc.send(
       new UpdateCommand({
         TableName: dynamo.tables.sessions,
         Key: { pk: pair.pk },
-        UpdateExpression: 'SET #s = :stopped, relayClaimedAt = :t, relayTask = :task',
+        UpdateExpression: 'SET relayClaimedAt = :t, relayTask = :task, relayNonce = :n',
+        ExpressionAttributeValues: { ':t': 1, ':task': 'old-task', ':n': 'cubicle-sealed:v1:old' },
+      }),
+    );
+    await ensureAwake(deps, pair.userId, pair.agentId, 'req-2');
+    expect(await getSession(deps, pair.pk)).toMatchObject({ relayNonce: 'cubicle-sealed:v1:old', relayClaimedAt: 1, relayTask: 'old-task' });
+    // Stopped: the next session starts without the old nonce or claim.
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: dynamo.tables.sessions,
+        Key: { pk: pair.pk },
+        UpdateExpression: 'SET #s = :stopped',
         ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':stopped': 'STOPPED', ':t': 1, ':task': 'old-task' },
+        ExpressionAttributeValues: { ':stopped': 'STOPPED' },
       }),
     );
     await ensureAwake(deps, pair.userId, pair.agentId, 'req-3');
     const next = await getSession(deps, pair.pk);
-    expect(next?.relayNonce).not.toBe(first?.relayNonce);
-    expect(Buffer.from(next?.relayNonce as string, 'base64url')).toHaveLength(32);
+    expect(next?.sessionId).not.toBe(first?.sessionId);
+    expect(next?.relayNonce).toBeUndefined();
     expect(next?.relayClaimedAt).toBeUndefined();
     expect(next?.relayTask).toBeUndefined();
   });

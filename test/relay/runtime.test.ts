@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { RelayClient } from '../../runtime/agent/src/relay-client';
 import { putMessage, decideApproval } from '../../runtime/control-plane/records';
@@ -8,7 +9,7 @@ import { agentRoleName } from '../../runtime/shared/names';
 import { newSortableId } from '../../runtime/shared/rows';
 import { ACCOUNT, recordDeps, Clock } from '../control-plane/support/fixtures';
 import { openRuntime, type RawRuntime } from './support/runtime-client';
-import { opened, startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
+import { opened, relaySealer, startRelayEnv, type RelayEnv, type Task } from './support/relay-env';
 import { TEST_CHAIN } from '../support/chain-key';
 
 /**
@@ -25,6 +26,7 @@ afterAll(async () => {
 });
 
 const chain = (pair: string) => readEvents(env.dynamo.doc, env.dynamo.tables.events, pair);
+const sessionRow = async (pair: string) => (await env.dynamo.doc.send(new GetCommand({ TableName: env.dynamo.tables.sessions, Key: { pk: pair } }))).Item!;
 const reply = (text: string) => ({ op: 'event' as const, type: 'reply' as const, requestId: 'req-1', data: { text } });
 const silentLog = { info: () => undefined, warn: () => undefined };
 
@@ -78,6 +80,39 @@ describe('the nonce', () => {
     first.send(first.frame(1, [reply('still here')]));
     expect((await first.next((m) => m.type === 'ack')).seq).toBe(1);
     await first.close();
+  });
+
+  it('is kept sealed under the user\'s key: a table reader never sees it, and a nonce written into the row signs nothing', async () => {
+    const task = await env.wake('carol', 'seven');
+    // Nothing to read before the task claims it.
+    expect((await sessionRow(task.pair)).relayNonce).toBeUndefined();
+    const runtime = await openRuntime(env.runtimeUrl, task.credentials);
+    await runtime.claim();
+    const nonce = runtime.nonce as Buffer;
+    const stored = String((await sessionRow(task.pair)).relayNonce);
+    expect(stored).toMatch(/^cubicle-sealed:v1:/);
+    for (const form of [nonce.toString('base64url'), nonce.toString('base64'), nonce.toString('hex')]) expect(stored).not.toContain(form);
+    runtime.send(runtime.frame(1, [reply('sealed nonce works')]));
+    expect((await runtime.next((m) => m.type === 'ack')).seq).toBe(1);
+    await runtime.close();
+
+    // An administrator with table write access puts a nonce of their own on the row (plaintext, or another
+    // pair's sealed nonce): frames signed with it are refused, and so are the task's own from then on.
+    const mine = randomBytes(32);
+    const other = await env.wake('carol', 'eight');
+    const otherRuntime = await openRuntime(env.runtimeUrl, other.credentials);
+    await otherRuntime.claim();
+    await otherRuntime.close();
+    for (const planted of [mine.toString('base64url'), String((await sessionRow(other.pair)).relayNonce)]) {
+      await env.dynamo.doc.send(new UpdateCommand({ TableName: env.dynamo.tables.sessions, Key: { pk: task.pair }, UpdateExpression: 'SET relayNonce = :n', ExpressionAttributeValues: { ':n': planted } }));
+      const forger = await openRuntime(env.runtimeUrl, task.credentials);
+      expect((await forger.resume(mine)).type).toBe('error');
+      await forger.closed;
+      const honest = await openRuntime(env.runtimeUrl, task.credentials);
+      expect((await honest.resume(nonce)).type).toBe('error');
+      await honest.closed;
+    }
+    expect((await chain(task.pair)).filter((e) => e.type === 'reply').map((e) => e.data)).toEqual([{ sealed: expect.stringMatching(/^cubicle-sealed:v1:/) }]);
   });
 });
 
@@ -207,7 +242,7 @@ describe('the supervisor\'s relay client', () => {
     await client.start();
     const nudges: string[] = [];
     client.on('nudge', (what: string) => nudges.push(what));
-    const records = recordDeps(env.dynamo, new Clock(Date.now()));
+    const records = recordDeps(env.dynamo, new Clock(Date.now()), relaySealer);
     const postedAt = Date.now();
     const messageId = await putMessage({ ...records, now: Date.now }, task.pair, 'hello agent', 'req-m');
     await waitUntil(() => nudges.includes('inbox'), 1_000);
@@ -227,6 +262,55 @@ describe('the supervisor\'s relay client', () => {
     await decideApproval({ ...records, now: Date.now }, task.pair, approvalId, 'approved', 'carol', 'req-d');
     await waitUntil(() => nudges.includes('approval'), 1_000);
     expect(await client.call({ op: 'approval.status', approvalId })).toEqual({ status: 'approved', decidedBy: 'carol' });
+    await client.close();
+  });
+
+  it('honours only decisions the API sealed for the employee: one written into the table, or copied from another approval, is a denial', async () => {
+    const task = await env.wake('carol', 'nine');
+    const client = new RelayClient({ url: env.runtimeUrl, region: 'eu-west-1', credentials: async () => task.credentials, log: silentLog });
+    await client.start();
+    const records = { ...recordDeps(env.dynamo, new Clock(Date.now()), relaySealer), now: Date.now };
+    const request = async () => {
+      const approvalId = newSortableId();
+      await client.call({ op: 'approval.request', approvalId, requestId: 'req-a', messageId: newSortableId(), tool: 'WebFetch', summary: 'fetch x', hosts: ['x.example'], expiresAt: Date.now() + 60_000 });
+      return approvalId;
+    };
+    const approvals = env.dynamo.tables.approvals;
+    const write = (approvalId: string, set: Record<string, unknown>) =>
+      env.dynamo.doc.send(
+        new UpdateCommand({
+          TableName: approvals,
+          Key: { pk: task.pair, sk: approvalId },
+          UpdateExpression: `SET ${Object.keys(set).map((k) => `${k} = :${k}`).join(', ')}`,
+          ExpressionAttributeValues: Object.fromEntries(Object.entries(set).map(([k, v]) => [`:${k}`, v])),
+        }),
+      );
+
+    // The employee's real approval: sealed by the API, honoured.
+    const real = await request();
+    await decideApproval(records, task.pair, real, 'approved', 'carol', 'req-d');
+    expect(await client.call({ op: 'approval.status', approvalId: real })).toEqual({ status: 'approved', decidedBy: 'carol' });
+    const realRow = (await env.dynamo.doc.send(new GetCommand({ TableName: approvals, Key: { pk: task.pair, sk: real } }))).Item!;
+    expect(realRow.decisionSeal).toMatch(/^cubicle-sealed:v1:/);
+
+    // Written by someone with table access: no seal, a made-up seal, or the real approval's seal copied over.
+    const forgeries: Record<string, unknown>[] = [
+      { decision: 'approved', decidedAt: Date.now(), decidedBy: 'carol' },
+      { decision: 'approved', decidedBy: 'carol', decisionSeal: 'cubicle-sealed:v1:AAAA' },
+      { decision: 'approved', decidedBy: 'carol', decisionSeal: realRow.decisionSeal },
+    ];
+    for (const forged of forgeries) {
+      const approvalId = await request();
+      await write(approvalId, forged);
+      expect(await client.call({ op: 'approval.status', approvalId }), JSON.stringify(forged)).toEqual({ status: 'denied' });
+    }
+    // Nor can a real denial be turned into an approval by rewriting the decision beside its seal.
+    const denied = await request();
+    await decideApproval(records, task.pair, denied, 'denied', 'carol', 'req-d');
+    await write(denied, { decision: 'approved' });
+    expect(await client.call({ op: 'approval.status', approvalId: denied })).toEqual({ status: 'denied' });
+    // Each refusal is a security log line naming the pair and the approval.
+    expect(env.warnings.filter((w) => w.security_event === 'approval.unsealed_decision' && w.pair === task.pair)).toHaveLength(4);
     await client.close();
   });
 });

@@ -41,7 +41,7 @@ export const ROSTER = new Roster({
   ...DIRECTORY,
   users: [
     ...DIRECTORY.users,
-    { id: 'carol', email: 'carol@acme.example', agents: ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight'].map((id) => ({ id, provider: 'anthropic', providerSecret: true, secretConnections: [] })) },
+    { id: 'carol', email: 'carol@acme.example', agents: ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'].map((id) => ({ id, provider: 'anthropic', providerSecret: true, secretConnections: [] })) },
   ],
 });
 
@@ -62,6 +62,8 @@ export interface RelayEnv {
   readonly deviceUrl: string;
   readonly runtimeUrl: string;
   readonly errors: unknown[];
+  /** The relay's warnings, as `{ msg, ...fields }` (security log lines). */
+  readonly warnings: Record<string, unknown>[];
   /** Wakes a pair for real (lifecycle.ts, ECS faked) and registers its task's credentials. */
   wake(userId: string, agentId: string): Promise<Task>;
   /** Credentials standing for an arbitrary role session (attacks). */
@@ -79,6 +81,9 @@ const silent = () => new Logger({ serviceName: 'relay-test', logLevel: 'SILENT' 
 export async function startRelayEnv(options: { deviceRate?: { frames: number; windowMs: number } } = {}): Promise<RelayEnv> {
   const dynamo = await startDynamo({ maxAttempts: 3 });
   const errors: unknown[] = [];
+  const warnings: Record<string, unknown>[] = [];
+  const quiet = silent();
+  const log = { info: () => undefined, error: quiet.error.bind(quiet), warn: (msg: string, fields?: Record<string, unknown>) => void warnings.push({ msg, ...fields }) } as unknown as Logger;
   const directory = new RoleDirectory('acme', ROSTER, ACCOUNT);
   /** Pairs outside the roster, by role name (runningSession). */
   const extra = new Map<string, (arn: string | null | undefined) => ReturnType<RoleDirectory['identify']>>();
@@ -91,7 +96,7 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
     deviceRate: options.deviceRate,
     sealers: { runtime: relaySealer, device: relaySealer, fanout: relaySealer },
     chain: TEST_CHAIN,
-    log: silent(),
+    log,
     onFanoutError: (error) => errors.push(error),
   });
   const { adapter, iam, fanout } = relay;
@@ -111,6 +116,7 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
     iam,
     fanout,
     errors,
+    warnings,
     deviceUrl: relay.deviceUrl,
     runtimeUrl: relay.runtimeUrl,
     principal,
@@ -140,7 +146,6 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
             startedAt: Date.now(),
             sessionId,
             taskArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/acme-cluster/${taskId}`,
-            relayNonce: randomBytes(32).toString('base64url'),
             ...more,
           },
         }),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { RecordSealer } from '../../../runtime/shared/envelope';
+import { sealDecision } from '../../../runtime/shared/sealed-rows';
 import { readEvents } from '../../../runtime/shared/event-log';
 import { newSortableId, type ApprovalRow, type EventRow, type InboxRow, type SessionRow } from '../../../runtime/shared/rows';
 import { pairKey, type TableName } from '../../../runtime/shared/tables';
@@ -242,13 +243,15 @@ export async function approvals(db: Db, p: Pair): Promise<ApprovalRow[]> {
 
 /** What the control plane does when the employee answers an approval. */
 export async function decide(db: Db, p: Pair, approvalId: string, decision: 'approved' | 'denied'): Promise<void> {
+  // As the API records it for the verified employee: with the decision sealed under the user's key.
+  const decisionSeal = await sealDecision(sealer, p.pk, { approvalId, decision, decidedBy: p.userId });
   await db.doc.send(
     new UpdateCommand({
       TableName: db.tables.approvals,
       Key: { pk: p.pk, sk: approvalId },
-      UpdateExpression: 'SET decision = :d, decidedAt = :now, decidedBy = :who',
+      UpdateExpression: 'SET decision = :d, decidedAt = :now, decidedBy = :who, decisionSeal = :seal',
       ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(decision) AND attribute_not_exists(expiredAt)',
-      ExpressionAttributeValues: { ':d': decision, ':now': Date.now(), ':who': p.userId },
+      ExpressionAttributeValues: { ':d': decision, ':now': Date.now(), ':who': p.userId, ':seal': decisionSeal },
     }),
   );
 }
