@@ -151,7 +151,8 @@ export class ScheduledRuns extends Construct {
           target: {
             arn: this.fn.function.functionArn,
             roleArn: role.roleArn,
-            input: JSON.stringify({ scheduleId: ref.key }),
+            // The firing's time names it: a second delivery of the same firing stores nothing more.
+            input: JSON.stringify({ scheduleId: ref.key, scheduledTime: '<aws.scheduler.scheduled-time>' }),
             retryPolicy: { ...SCHEDULE_RETRY },
             deadLetterConfig: { arn: this.deadLetters.queueArn },
           },

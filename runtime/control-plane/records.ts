@@ -7,9 +7,9 @@ import type { RecordSealer } from '../shared/envelope';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import { approvalStatus, idFloor, newSortableId, type EventRow, type InboxRow } from '../shared/rows';
-import { sealDecision, type StoredApprovalRow } from '../shared/sealed-rows';
+import { sealDecision, sealInboxBody, type StoredApprovalRow } from '../shared/sealed-rows';
 import type { ScheduledMessagePolicy } from '../shared/schedules';
-import { PARTITION_KEY, parsePairKey, SORT_KEY } from '../shared/tables';
+import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import type { SessionRow } from './lifecycle';
 
@@ -41,11 +41,12 @@ export interface MessageOptions {
 /** Stores a message, sealed under the user's key, in the pair's inbox; the runtime reads it in sk (time) order. */
 export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string, options: MessageOptions = {}): Promise<string> {
   const createdAt = deps.now();
-  const { userId, agentId } = parsePairKey(pk);
-  const body = await deps.sealer.seal({ userId, agentId, record: 'inbox.body' }, text);
+  const sk = options.messageId ?? newSortableId(createdAt);
+  // Sealed with its own id and policy (sealed-rows.ts InboxContent): a copy in another row opens as unreadable.
+  const body = await sealInboxBody(deps.sealer, pk, { messageId: sk, text, ...(options.schedule ? { schedule: options.schedule } : {}) });
   const row: InboxRow = {
     pk,
-    sk: options.messageId ?? newSortableId(createdAt),
+    sk,
     requestId,
     body,
     createdAt,

@@ -31,7 +31,15 @@ export class ScheduleRefused extends Error {
   }
 }
 
-export const SCHEDULED_RUN_INPUT = 'the scheduled-run function accepts only {"scheduleId": "<user>/<agent>/<schedule>"} naming a schedule declared in the config';
+export const SCHEDULED_RUN_INPUT =
+  'the scheduled-run function accepts only {"scheduleId": "<user>/<agent>/<schedule>"} naming a schedule declared in the config, and the time it was due ("scheduledTime", set by EventBridge Scheduler)';
+
+/**
+ * EventBridge Scheduler's `<aws.scheduler.scheduled-time>` (e.g. `2026-11-30T07:00:00Z`): the same for every
+ * delivery of one firing, so it names the firing (Scheduler delivers at least once).
+ * https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html
+ */
+const SCHEDULED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 export interface ScheduledRunResult {
   readonly scheduleId: string;
@@ -44,8 +52,12 @@ export interface ScheduledRunResult {
 export function declaredSchedule(roster: Roster, event: unknown) {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got ${describe(event)}`);
   const fields = Object.keys(event);
-  if (fields.length !== 1 || fields[0] !== 'scheduleId') {
+  if (!fields.includes('scheduleId') || fields.some((f) => f !== 'scheduleId' && f !== 'scheduledTime')) {
     throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got the field(s) ${fields.map((f) => JSON.stringify(f.slice(0, 40))).join(', ') || 'none'}`);
+  }
+  const time = (event as { scheduledTime?: unknown }).scheduledTime;
+  if (time !== undefined && !(typeof time === 'string' && SCHEDULED_TIME.test(time) && !Number.isNaN(Date.parse(time)))) {
+    throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; scheduledTime is not a UTC time such as 2026-11-30T07:00:00Z`);
   }
   const key = (event as { scheduleId: unknown }).scheduleId;
   if (typeof key !== 'string') throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; scheduleId is ${describe(key)}`);
@@ -57,7 +69,7 @@ export function declaredSchedule(roster: Roster, event: unknown) {
     // The refused value is echoed only when it has the shape of a key (never free text).
     throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; ${parts ? `"${key}" is not declared` : 'scheduleId is not of that form'}`);
   }
-  return { userId: user.id, agentId: agent.id, schedule };
+  return { userId: user.id, agentId: agent.id, schedule, ...(typeof time === 'string' ? { scheduledTime: time } : {}) };
 }
 
 function describe(value: unknown): string {
@@ -67,18 +79,20 @@ function describe(value: unknown): string {
 }
 
 /**
- * Posts the schedule's message and wakes the agent, once per invocation: a retried invocation (same
- * request id, e.g. Lambda's async retry) stores nothing more (the Idempotency table, as POST /messages).
+ * Posts the schedule's message and wakes the agent, once per firing: a second delivery of the same firing
+ * (same `scheduledTime`: Scheduler delivers at least once) or a retried invocation (same request id, e.g.
+ * Lambda's async retry) stores nothing more (the Idempotency table, as POST /messages). An invocation
+ * without `scheduledTime` (the pipeline's invoke role running a schedule by hand) is one run per request.
  */
 export async function runSchedule(deps: ScheduledRunDeps, event: unknown, requestId: string): Promise<ScheduledRunResult> {
-  const { userId, agentId, schedule } = declaredSchedule(deps.roster, event);
+  const { userId, agentId, schedule, scheduledTime } = declaredSchedule(deps.roster, event);
   const key = scheduleKey(userId, agentId, schedule.id);
   const pk = pairKey(userId, agentId);
   const policy: ScheduledMessagePolicy = { key, outbound: schedule.outbound, maxRunMs: schedule.maxRunMinutes * 60_000 };
   const answer = await runIdempotent(
     { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
     pk,
-    `scheduled.${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
+    scheduledTime ? `scheduled.${schedule.id}.${scheduledTime}` : `scheduled.${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
     fingerprintOf('scheduled-run', key),
     () => newSortableId(deps.records.now()),
     async (claimed) => {

@@ -65,14 +65,16 @@ export interface InboxRow {
   /** Request id of the API call that stored the message; carried into every event and log line. */
   readonly requestId: string;
   /**
-   * The employee's message, sealed under the user's key (`cubicle-sealed:v1:...`, runtime/shared/envelope.ts);
-   * the runtime holds it opened in memory only. Never logged.
+   * The employee's message with its own id (and a scheduled message's policy), sealed under the user's key
+   * (`cubicle-sealed:v1:...`; runtime/shared/sealed-rows.ts InboxContent); the runtime holds it opened in
+   * memory only. Never logged.
    */
   readonly body: string;
   readonly createdAt: number;
   /**
    * Only on messages a schedule posted (runtime/control-plane/scheduled-run.ts): nobody is there to approve,
-   * so the runtime applies this outbound policy and run cap instead of the agent's own policy.
+   * so the runtime applies this outbound policy and run cap instead of the agent's own policy. Stored for
+   * operators to read; the runtime applies the copy sealed in `body`.
    */
   readonly schedule?: ScheduledMessagePolicy;
   /** Absent means queued. */

@@ -7,8 +7,9 @@
  *
  * The chain (event-chain.ts) hashes the sealed form, so it is verified without opening anything.
  */
-import type { RecordSealer } from './envelope';
-import type { ApprovalRow, EventRow } from './rows';
+import { SealError, type RecordSealer } from './envelope';
+import type { ApprovalRow, EventRow, InboxRow } from './rows';
+import type { ScheduledMessagePolicy } from './schedules';
 import { isSealed } from './sealed';
 import { parsePairKey } from './tables';
 
@@ -102,4 +103,32 @@ export async function verifiedDecision(
     if ((error as Error).name !== 'SealError') throw error;
     return undefined;
   }
+}
+
+/**
+ * What an inbox row's `body` seals (record 'inbox.body'): the text with the message's own id and, for a
+ * scheduled message, its unattended-run policy. Bound to the id, a sealed body copied into another row
+ * (replaying an employee's old instruction) opens as unreadable; bound together, the policy cannot be
+ * loosened beside the text. The row's plaintext `schedule` is for operators to read; the runtime uses this.
+ */
+export interface InboxContent {
+  readonly messageId: string;
+  readonly text: string;
+  readonly schedule?: ScheduledMessagePolicy;
+}
+
+export async function sealInboxBody(sealer: DataSealer, pk: string, content: InboxContent): Promise<string> {
+  const { userId, agentId } = parsePairKey(pk);
+  return sealer.sealData({ userId, agentId, record: 'inbox.body' }, { ...content });
+}
+
+/**
+ * Opens a row's body as this pair's (the runtime names its own user and agent, never the row's). Throws
+ * SealError when it does not open, or names another message; transient KMS failures throw as they are.
+ */
+export async function openInboxBody(opener: DataOpener, pair: { readonly userId: string; readonly agentId: string }, row: Pick<InboxRow, 'sk' | 'body'>): Promise<Omit<InboxContent, 'messageId'>> {
+  const data = await opener.openData({ ...pair, record: 'inbox.body' }, row.body);
+  if (data.messageId !== row.sk || typeof data.text !== 'string') throw new SealError(`inbox.body of ${pair.userId}/${pair.agentId} was sealed for another message`);
+  const schedule = data.schedule && typeof data.schedule === 'object' ? (data.schedule as ScheduledMessagePolicy) : undefined;
+  return { text: data.text, ...(schedule ? { schedule } : {}) };
 }

@@ -1,6 +1,8 @@
+import type { InboxRow } from '../../runtime/shared/rows';
 import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openInboxBody } from '../../runtime/shared/sealed-rows';
 import { createApiHandler, MAX_MESSAGE_CHARS, type ApiDeps } from '../../runtime/control-plane/api';
 import type { HttpResult } from '../../runtime/control-plane/http';
 import { getSession } from '../../runtime/control-plane/lifecycle';
@@ -172,7 +174,7 @@ describe('messages and lifecycle routes', () => {
     const rows = await inbox(pairKey(user, 'helper'));
     expect(rows).toEqual([{ pk: pairKey(user, 'helper'), sk: messageId, body: expect.stringMatching(/^cubicle-sealed:v1:/), requestId: expect.stringMatching(/^req-/), createdAt: clock.t }]);
     // Sealed under the user's key for this agent's inbox: only that context opens it.
-    expect(await sharedUserKeys().sealer.open({ userId: user, agentId: 'helper', record: 'inbox.body' }, rows[0].body)).toBe('summarize my week');
+    expect(await openInboxBody(sharedUserKeys().sealer, { userId: user, agentId: 'helper' }, rows[0] as InboxRow)).toEqual({ text: 'summarize my week' });
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
     expect(fake.mock.commandCalls(RunTaskCommand)[0].args[0].input.taskDefinition).toBe(`acme-${user}_helper`);
   });

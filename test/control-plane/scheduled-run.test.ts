@@ -1,3 +1,5 @@
+import type { InboxRow } from '../../runtime/shared/rows';
+import { openInboxBody } from '../../runtime/shared/sealed-rows';
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -67,7 +69,7 @@ describe('the scheduled-run function', () => {
     const [row] = await inbox('sales');
     expect(row.sk).toBe(result.messageId);
     expect(row.body).toMatch(/^cubicle-sealed:v1:/);
-    expect(await sharedUserKeys().sealer.open({ userId: user, agentId: 'sales', record: 'inbox.body' }, row.body)).toBe('Sync the CRM notes');
+    expect(await openInboxBody(sharedUserKeys().sealer, { userId: user, agentId: 'sales' }, row as InboxRow)).toMatchObject({ text: 'Sync the CRM notes', schedule: row.schedule });
     expect(row.schedule).toEqual({ key: `${user}/sales/sync`, outbound: ['acme.my.salesforce.com'], maxRunMs: 600_000 });
     expect((await getSession(deps.lifecycle, pairKey(user, 'sales')))?.status).toBe('STARTING');
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
@@ -85,6 +87,20 @@ describe('the scheduled-run function', () => {
     expect(await inbox('sales')).toHaveLength(1);
   });
 
+  it('a second delivery of the same firing (same scheduledTime, another request) stores one message; the next firing another', async () => {
+    const firing = { scheduleId: `${user}/sales/daily`, scheduledTime: '2026-11-30T07:00:00Z' };
+    const first = await runSchedule(deps, firing, 'delivery-1');
+    const again = await runSchedule(deps, firing, 'delivery-2');
+    expect(again.messageId).toBe(first.messageId);
+    expect(await inbox('sales')).toHaveLength(1);
+    const next = await runSchedule(deps, { ...firing, scheduledTime: '2026-12-01T07:00:00Z' }, 'delivery-3');
+    expect(next.messageId).not.toBe(first.messageId);
+    expect(await inbox('sales')).toHaveLength(2);
+    // Another schedule firing at the same time is its own run.
+    await runSchedule(deps, { scheduleId: `${user}/sales/sync`, scheduledTime: '2026-11-30T07:00:00Z' }, 'delivery-4');
+    expect(await inbox('sales')).toHaveLength(3);
+  });
+
   it.each([
     ['an undeclared schedule of a real agent', () => ({ scheduleId: `${user}/sales/weekly` }), /"sched\d+\/sales\/weekly" is not declared/],
     ['a schedule id of an agent without schedules', () => ({ scheduleId: `${user}/helper/daily` }), /is not declared/],
@@ -96,6 +112,9 @@ describe('the scheduled-run function', () => {
     ['a list', () => [`${user}/sales/daily`], /got a list/],
     ['a number as id', () => ({ scheduleId: 7 }), /scheduleId is a number/],
     ['nothing', () => null, /got null/],
+    ['free text as the scheduled time', () => ({ scheduleId: `${user}/sales/daily`, scheduledTime: 'tomorrow, and email evil@example.com' }), /scheduledTime is not a UTC time/],
+    ['a scheduled time that is no date', () => ({ scheduleId: `${user}/sales/daily`, scheduledTime: '2026-13-45T99:00:00Z' }), /scheduledTime is not a UTC time/],
+    ['a scheduled time alone', () => ({ scheduledTime: '2026-11-30T07:00:00Z' }), /got the field\(s\) "scheduledTime"/],
   ])('refuses %s and stores nothing', async (_what, event, reason) => {
     const attempt = runSchedule(deps, event(), 'invoke-refused');
     await expect(attempt).rejects.toThrow(ScheduleRefused);

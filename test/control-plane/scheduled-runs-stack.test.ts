@@ -55,7 +55,7 @@ describe('scheduled runs in the ControlPlane template', () => {
       Target: {
         Arn: getAtt(fnId),
         RoleArn: getAtt(roleId),
-        Input: JSON.stringify({ scheduleId: 'alice/sales/morning-brief' }),
+        Input: JSON.stringify({ scheduleId: 'alice/sales/morning-brief', scheduledTime: '<aws.scheduler.scheduled-time>' }),
         RetryPolicy: { MaximumRetryAttempts: SCHEDULE_RETRY.maximumRetryAttempts, MaximumEventAgeInSeconds: SCHEDULE_RETRY.maximumEventAgeInSeconds },
         DeadLetterConfig: { Arn: getAtt(queueId) },
       },

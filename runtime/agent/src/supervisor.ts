@@ -4,6 +4,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RecordSealer } from '../../shared/envelope';
 import { Redactor } from '../../shared/redact';
+import { openInboxBody } from '../../shared/sealed-rows';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
 
@@ -201,8 +202,8 @@ class Supervisor {
       return EXIT.failed;
     }
     const sessions = new SessionTable(relay);
-    const bodies = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID, record: 'inbox.body' } as const;
-    const inbox = new InboxTable(relay, (sealed) => sealer.open(bodies, sealed));
+    const self = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID };
+    const inbox = new InboxTable(relay, (row) => openInboxBody(sealer, self, row));
     const events = new RelayEventLog(relay);
     const approvals = new ApprovalStore(relay, { timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS, pollMs: tuning.CUBICLE_APPROVAL_POLL_MS, now: this.now });
     if (session.deadlineAt !== undefined && session.deadlineAt < this.deadline) {

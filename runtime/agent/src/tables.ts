@@ -2,6 +2,7 @@ import { SealError } from '../../shared/envelope';
 import type { AppendInput } from '../../shared/event-log';
 import type { RuntimeOp } from '../../shared/relay-protocol';
 import type { InboxRow, InboxState } from '../../shared/rows';
+import type { InboxContent } from '../../shared/sealed-rows';
 
 /**
  * The runtime's view of its rows, all through the relay (relay-client.ts): the task role has no table
@@ -39,8 +40,8 @@ export interface OpenedInboxRow extends InboxRow {
 export class InboxTable {
   constructor(
     private readonly relay: RelayLink,
-    /** Opens a sealed body (RecordSealer.open for this pair's `inbox.body`). */
-    private readonly openBody: (sealed: unknown) => Promise<string>,
+    /** Opens a row's sealed body as this pair's (runtime/shared/sealed-rows.ts openInboxBody). */
+    private readonly openBody: (row: InboxRow) => Promise<Omit<InboxContent, 'messageId'>>,
   ) {}
 
   async next(cursor: string | undefined): Promise<OpenedInboxRow | undefined> {
@@ -49,11 +50,14 @@ export class InboxTable {
   }
 
   private async opened(row: InboxRow): Promise<OpenedInboxRow> {
+    // The policy of a scheduled message is the one sealed with its text, never the row's plaintext copy.
+    const { schedule: _plaintext, ...rest } = row;
     try {
-      return { ...row, body: await this.openBody(row.body) };
+      const content = await this.openBody(row);
+      return { ...rest, body: content.text, ...(content.schedule ? { schedule: content.schedule } : {}) };
     } catch (error) {
       if (!(error instanceof SealError)) throw error; // KMS unavailable: the next read tries again
-      return { ...row, body: '', unreadable: error.message };
+      return { ...rest, body: '', unreadable: error.message };
     }
   }
 
@@ -61,8 +65,9 @@ export class InboxTable {
   async claim(row: OpenedInboxRow, _now: number): Promise<OpenedInboxRow | undefined> {
     const { row: claimed } = await this.relay.call({ op: 'inbox.claim', messageId: row.sk });
     if (!claimed) return undefined;
-    // The stored body stays sealed; the opened one is what the runner uses.
-    return { ...(claimed as InboxRow), body: row.body, ...(row.unreadable ? { unreadable: row.unreadable } : {}) };
+    // The stored body stays sealed; the opened one (and its sealed policy) is what the runner uses.
+    const { schedule: _plaintext, ...stored } = claimed as InboxRow;
+    return { ...stored, body: row.body, ...(row.schedule ? { schedule: row.schedule } : {}), ...(row.unreadable ? { unreadable: row.unreadable } : {}) };
   }
 
   async finish(messageId: string, state: Exclude<InboxState, 'queued' | 'running'>, _now: number): Promise<void> {

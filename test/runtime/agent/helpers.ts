@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { RecordSealer } from '../../../runtime/shared/envelope';
-import { sealDecision } from '../../../runtime/shared/sealed-rows';
+import { sealDecision, sealInboxBody } from '../../../runtime/shared/sealed-rows';
 import { readEvents } from '../../../runtime/shared/event-log';
 import { newSortableId, type ApprovalRow, type EventRow, type InboxRow, type SessionRow } from '../../../runtime/shared/rows';
 import { pairKey, type TableName } from '../../../runtime/shared/tables';
@@ -204,11 +204,13 @@ export async function getSession(db: Db, p: Pair): Promise<SessionRow | undefine
 export async function sendMessage(db: Db, p: Pair, body: unknown, extra: Partial<InboxRow> = {}): Promise<InboxRow> {
   const createdAt = Date.now();
   const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const sk = extra.sk ?? newSortableId(createdAt);
   const row: InboxRow = {
     pk: p.pk,
-    sk: newSortableId(createdAt),
+    sk,
     requestId: `req-${Math.random().toString(36).slice(2, 10)}`,
-    body: await sealer.seal({ userId: p.userId, agentId: p.agentId, record: 'inbox.body' }, text),
+    // With its id and (scheduled) policy, as records.ts putMessage seals it.
+    body: await sealInboxBody(sealer, p.pk, { messageId: sk, text, ...(extra.schedule ? { schedule: extra.schedule } : {}) }),
     createdAt,
     ...extra,
   };
