@@ -313,6 +313,11 @@ export function bindRecordSealer(fn: CubicleFunction, deployment: string): void 
   bindRecordKeys(fn, deployment, ['kms:Decrypt', 'kms:GenerateDataKey']);
 }
 
+/** Sealing records only (RECORD_WRITERS: scheduled runs post text and read nothing back): GenerateDataKey, never Decrypt. */
+export function bindRecordWriter(fn: CubicleFunction, deployment: string): void {
+  bindRecordKeys(fn, deployment, ['kms:GenerateDataKey']);
+}
+
 /**
  * Opening records only (the relay's device side and fan-out hand devices plaintext): Decrypt, never a data
  * key to seal with, under the same conditions (RECORD_OPENERS in runtime/shared/names.ts).

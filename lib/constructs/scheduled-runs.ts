@@ -12,7 +12,7 @@ import { recordSealerRoleName } from '../../runtime/shared/names';
 import { scheduleKey } from '../../runtime/shared/schedules';
 import { TableName } from '../../runtime/shared/tables';
 import { CubicleConfig, ScheduleConfig } from '../config/schema';
-import { bindLaunchSettings, bindRecordSealer, bindTable, CubicleFunction, LauncherOptions } from './cubicle-function';
+import { bindLaunchSettings, bindRecordWriter, bindTable, CubicleFunction, LauncherOptions } from './cubicle-function';
 import { FunctionBase } from './employee-api';
 import type { LauncherFunction } from './launcher-function';
 import { invokeFunctionName, invokeParameterPath } from './pipeline-roles';
@@ -98,7 +98,7 @@ export class ScheduledRuns extends Construct {
     bindTable(this.fn, 'idempotency', { table: tables.idempotency, key, actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
     bindLaunchSettings(this.fn, props.launcher);
     props.launcherFunction.allowInvokeBy(this.fn);
-    bindRecordSealer(this.fn, config.name);
+    bindRecordWriter(this.fn, config.name);
 
     this.deadLetterKey = createRetainedKey(this, 'DeadLetterKey', { description: 'Cubicle: encrypts the scheduled runs\' dead-letter queue' });
     this.deadLetters = new sqs.Queue(this, 'DeadLetters', {

@@ -7,7 +7,7 @@ import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
 import { CubicleConfig, UserConfig } from '../config/schema';
 import { vaultSecretConstructIds } from '../fleet/naming';
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
-import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn, recordOpenerArns, recordSealerArns } from '../fleet/principals';
+import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn, recordOpenerArns, recordSealerArns, recordWriterArns } from '../fleet/principals';
 import { denyEveryone, policy } from '../fleet/policy-json';
 import { compare, VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
 import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
@@ -114,6 +114,8 @@ export class UserVault extends Construct {
         },
       });
     this.key.addToResourcePolicy(records('ControlPlaneSealsAndOpensRecords', ['kms:Decrypt', 'kms:GenerateDataKey'], recordSealerArns(this, config)));
+    // Scheduled runs post a schedule's text: a data key to seal with, never a Decrypt.
+    this.key.addToResourcePolicy(records('ScheduledRunsSealRecords', ['kms:GenerateDataKey'], recordWriterArns(this, config)));
     // The relay's device side and fan-out hand devices plaintext: they open, and never get a data key to seal with.
     this.key.addToResourcePolicy(records('RelayOpensRecordsForDevices', ['kms:Decrypt'], recordOpenerArns(this, config)));
 

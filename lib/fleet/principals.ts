@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { agentRolePath, bedrockInvokerRoleName, credentialWriterRoleName, platformRolePath, RECORD_OPENERS, RECORD_SEALERS, recordSealerRoleName } from '../../runtime/shared/names';
+import { agentRolePath, bedrockInvokerRoleName, credentialWriterRoleName, platformRolePath, RECORD_OPENERS, RECORD_SEALERS, RECORD_WRITERS, recordSealerRoleName } from '../../runtime/shared/names';
 import { CubicleConfig } from '../config/schema';
 import { agentRoleName } from './naming';
 
@@ -55,6 +55,11 @@ export function cloudFormationExecutionRoleArn(scope: IConstruct, config: Cubicl
  */
 export function recordSealerArns(scope: IConstruct, config: CubicleConfig): string[] {
   return RECORD_SEALERS.map((fn) => roleArn(scope, config, recordSealerRoleName(config.name, fn)));
+}
+
+/** The control-plane roles that only seal records (RECORD_WRITERS), bound by name like the sealers. */
+export function recordWriterArns(scope: IConstruct, config: CubicleConfig): string[] {
+  return RECORD_WRITERS.map((fn) => roleArn(scope, config, recordSealerRoleName(config.name, fn)));
 }
 
 /** The control-plane roles that only open records for devices (RECORD_OPENERS), bound by name like the sealers. */

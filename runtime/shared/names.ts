@@ -67,8 +67,15 @@ export function credentialWriterRoleName(deployment: string): string {
  * `<name>-<function>`, which every user key's policy names (lib/fleet/principals.ts). A function that
  * starts sealing is added here.
  */
-export const RECORD_SEALERS = ['api', 'relay-runtime', 'scheduled-run'] as const;
+export const RECORD_SEALERS = ['api', 'relay-runtime'] as const;
 export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
+
+/**
+ * Functions that only seal (GenerateDataKey, never Decrypt): the scheduled-run function posts a schedule's
+ * text to an inbox and reads nothing back.
+ */
+export const RECORD_WRITERS = ['scheduled-run'] as const;
+export type RecordWriterFunction = (typeof RECORD_WRITERS)[number];
 
 /**
  * Functions that only open records (Decrypt, never a data key to seal with): the relay's device side
@@ -77,7 +84,7 @@ export type RecordSealerFunction = (typeof RECORD_SEALERS)[number];
 export const RECORD_OPENERS = ['relay-device', 'relay-fanout'] as const;
 export type RecordOpenerFunction = (typeof RECORD_OPENERS)[number];
 
-export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction | RecordOpenerFunction): string {
+export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction | RecordWriterFunction | RecordOpenerFunction): string {
   return `${deployment}-${fn}`;
 }
 

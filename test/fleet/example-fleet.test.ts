@@ -173,7 +173,21 @@ describe("alice's vault", () => {
           Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
           Resource: '*',
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`, `arn:aws:iam::${ACCOUNT}:role/acme-scheduled-run`] },
+            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`] },
+            StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
+            'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
+            Null: { 'kms:EncryptionContextKeys': 'false' },
+          },
+        },
+        {
+          // Scheduled runs seal the schedule's text, and never open anything.
+          Sid: 'ScheduledRunsSealRecords',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+          Action: 'kms:GenerateDataKey',
+          Resource: '*',
+          Condition: {
+            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-scheduled-run`] },
             StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
             'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
             Null: { 'kms:EncryptionContextKeys': 'false' },

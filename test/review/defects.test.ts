@@ -82,6 +82,16 @@ describe('the review fails, naming the claim, when', () => {
     ]);
   });
 
+  it('a user key lets the scheduled-run function (a record writer) open records, not only seal (claim 3)', async () => {
+    const review = await reviewWith((t) => {
+      const key = resource(fleet(t), 'UserAliceVaultKey', 'AWS::KMS::Key').resource;
+      key.Properties.KeyPolicy.Statement.find((s: { Sid?: string }) => s.Sid === 'ScheduledRunsSealRecords').Action = ['kms:Decrypt', 'kms:GenerateDataKey'];
+    });
+    expect(findingsOf(review, 3, 'credentials.user-keys')).toEqual([
+      expect.stringMatching(/statement ScheduledRunsSealRecords allows kms:Decrypt, kms:GenerateDataKey .*: the record writer arn:aws:iam::111111111111:role\/acme-scheduled-run may kms:Decrypt, kms:GenerateDataKey, not only GenerateDataKey$/),
+    ]);
+  });
+
   it('the audit chain key lets an agent role or the whole account MAC rows, or the archive lock is only governance (claim 8)', async () => {
     const review = await reviewWith((t) => {
       const cp = t.get('acme-ControlPlane')!;

@@ -1,4 +1,4 @@
-import { RECORD_OPENERS, RECORD_SEALERS, recordSealerRoleName } from '../../../runtime/shared/names';
+import { RECORD_OPENERS, RECORD_SEALERS, RECORD_WRITERS, recordSealerRoleName } from '../../../runtime/shared/names';
 import { CONTEXT_KEYS } from '../../../runtime/shared/sealed';
 import { VAULT_PLACEHOLDER } from '../../../runtime/shared/vault';
 import { IamSimulator } from '../iam-simulator';
@@ -24,6 +24,7 @@ export const userKeys: Check = {
     const roleArn = (fn: Parameters<typeof recordSealerRoleName>[1]) => `arn:aws:iam::${assembly.account}:role/${recordSealerRoleName(assembly.deployment, fn)}`;
     const sealers = new Set(RECORD_SEALERS.map(roleArn));
     const openers = new Set(RECORD_OPENERS.map(roleArn));
+    const writers = new Set(RECORD_WRITERS.map(roleArn));
     for (const key of fleet.userKeys) {
       const where = `user ${key.userId}'s key ${key.stack} ${key.logicalId}`;
       if (key.props.EnableKeyRotation !== true) findings.push(`${where}: rotation is off`);
@@ -40,7 +41,7 @@ export const userKeys: Check = {
         const principals = [...listOf(condition.ArnEquals?.['aws:PrincipalArn']), ...listOf(condition.StringEquals?.['aws:PrincipalArn'])];
         const recordUser = condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`];
         if (recordUser !== undefined) {
-          findings.push(...recordStatementFindings(label, key.userId, condition, principals, agentArns, sealers, openers, uses));
+          findings.push(...recordStatementFindings(label, key.userId, condition, principals, agentArns, sealers, openers, writers, uses));
           continue;
         }
         const via = listOf(condition.StringEquals?.['kms:ViaService']);
@@ -90,6 +91,7 @@ function recordStatementFindings(
   agentArns: ReadonlyMap<string, { readonly userId: string; readonly agentId: string }>,
   sealers: ReadonlySet<string>,
   openers: ReadonlySet<string>,
+  writers: ReadonlySet<string>,
   uses: readonly string[],
 ): string[] {
   const findings: string[] = [];
@@ -104,14 +106,15 @@ function recordStatementFindings(
       if (pair.userId !== keyUser) findings.push(`${label}: records for ${pair.userId}/${pair.agentId}, an agent of another user`);
       else if (agents.length !== 1 || agents[0] !== pair.agentId) findings.push(`${label}: ${pair.userId}/${pair.agentId} may open records of agents ${agents.join(', ')}, not only its own`);
       if (condition.StringLike?.['aws:userid'] === undefined) findings.push(`${label}: ${pair.userId}/${pair.agentId} is not bound by its role's unique id (aws:userid)`);
-    } else if (sealers.has(arn) || openers.has(arn)) {
+    } else if (sealers.has(arn) || openers.has(arn) || writers.has(arn)) {
       if (openers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:Decrypt'))) findings.push(`${label}: the record opener ${arn} may ${uses.join(', ')}, not only Decrypt`);
+      if (writers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:GenerateDataKey'))) findings.push(`${label}: the record writer ${arn} may ${uses.join(', ')}, not only GenerateDataKey`);
       const keys = listOf(condition['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys']).sort();
       if (keys.join(',') !== Object.values(CONTEXT_KEYS).sort().join(',') || condition.Null?.['kms:EncryptionContextKeys'] !== 'false') {
         findings.push(`${label}: the record sealer ${arn} is not held to the records' exact encryption context keys`);
       }
     } else {
-      findings.push(`${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer or opener`);
+      findings.push(`${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer, writer or opener`);
     }
   }
   return findings;
