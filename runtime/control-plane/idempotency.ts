@@ -16,7 +16,8 @@ import { expression, isConditionFailure } from './expressions';
 import { HttpError, type HttpResult } from './http';
 
 /** API Gateway (payload 2.0) hands headers over in lower case. */
-export const IDEMPOTENCY_HEADER = 'idempotency-key';
+export { IDEMPOTENCY_HEADER } from './routes';
+import { IDEMPOTENCY_HEADER } from './routes';
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const IDEMPOTENCY_KEY_RULE = '1-128 letters, digits, "-", "_", "." or ":" (a UUID is a good key)';
 /** How long a key is remembered (the table's TTL removes the row after it). */

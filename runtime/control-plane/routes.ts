@@ -20,3 +20,10 @@ export const CREDENTIAL_ROUTES = {
   revokeProvider: 'DELETE /v1/credentials/{provider}',
   revokeConnection: 'DELETE /v1/connections/{connection}/credential',
 } as const;
+
+/**
+ * The header that makes POST /messages safe to retry (runtime/control-plane/idempotency.ts): clients send a
+ * new key per message and the same key on every retry of it. HTTP headers are case-insensitive; API
+ * Gateway hands them to the function lower-cased.
+ */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';

@@ -1,7 +1,7 @@
 /** The console's and CLI's shared core: PKCE, the OAuth requests, settings, credentials, plain-language events. */
 import { describe, expect, it } from 'vitest';
 import { cognitoSettings, consoleContentSecurityPolicy, connectOriginsOf, oidcSettings, parseSettings, relayUrl, type ConsoleSettings } from '../../console/settings';
-import { ApiClient, ApiError, describeError, routePath, type AgentView } from '../../console/src/core/api';
+import { ApiClient, ApiError, SEND_ATTEMPTS, SEND_RETRY_MS, describeError, routePath, type AgentView } from '../../console/src/core/api';
 import { credentialPayload, credentialTargets, whoUsesIt } from '../../console/src/core/credentials';
 import { describeEvent, relativeTime, statusText, timeLeft } from '../../console/src/core/describe';
 import { authorizeUrl, endpointsOf, exchangeCode, jwtClaims, refreshTokens, signOutUrl, tokensFrom } from '../../console/src/core/oauth';
@@ -181,6 +181,56 @@ describe('the API client', () => {
     expect(describeError(await client.approvals().catch((e: unknown) => e))).toBe('Your sign-in has expired. Sign in again.');
     const offline = new ApiClient({ baseUrl: 'https://x', token: async () => 't', fetch: (async () => { throw new TypeError('fetch failed'); }) as unknown as typeof fetch });
     expect(describeError(await offline.agents().catch((e: unknown) => e))).toBe('Cannot reach Cubicle. Check your network connection and try again.');
+  });
+});
+
+describe('sending a message', () => {
+  const key = (init: RequestInit) => (init.headers as Record<string, string>)['idempotency-key'];
+  it('retries a lost connection, a 5xx and a 409 with the same Idempotency-Key, and a new message gets a new key', async () => {
+    const seen: RequestInit[] = [];
+    const answers: Array<() => Response> = [
+      () => { throw new TypeError('fetch failed'); },
+      () => new Response(JSON.stringify({ message: 'boom', requestId: 'r-1' }), { status: 503 }),
+      () => new Response(JSON.stringify({ message: 'still being processed' }), { status: 409 }),
+      () => new Response(JSON.stringify({ messageId: 'm-1', outcome: 'started', agent: {} }), { status: 202 }),
+      () => new Response(JSON.stringify({ messageId: 'm-2', outcome: 'active', agent: {} }), { status: 202 }),
+    ];
+    const pauses: number[] = [];
+    const client = new ApiClient({
+      baseUrl: 'https://d1.example',
+      token: async () => 'tok',
+      fetch: (async (_url: string, init: RequestInit) => {
+        seen.push(init);
+        return answers.shift()!();
+      }) as unknown as typeof fetch,
+      pause: async (ms) => void pauses.push(ms),
+    });
+    expect(await client.send('sales', 'hello')).toMatchObject({ messageId: 'm-1' });
+    expect(seen).toHaveLength(4);
+    expect(new Set(seen.map(key)).size).toBe(1);
+    expect(key(seen[0])).toMatch(/^[0-9a-f-]{36}$/);
+    expect(pauses).toEqual([SEND_RETRY_MS, 2 * SEND_RETRY_MS, 3 * SEND_RETRY_MS]);
+    expect(await client.send('sales', 'another')).toMatchObject({ messageId: 'm-2' });
+    expect(key(seen[4])).not.toBe(key(seen[0]));
+  });
+
+  it('gives up after the last attempt, and never retries a final 4xx', async () => {
+    let calls = 0;
+    const failing = (status: number) =>
+      new ApiClient({
+        baseUrl: 'https://d1.example',
+        token: async () => 'tok',
+        fetch: (async () => {
+          calls += 1;
+          return new Response(JSON.stringify({ message: `status ${status}` }), { status });
+        }) as unknown as typeof fetch,
+        pause: async () => undefined,
+      });
+    await expect(failing(500).send('sales', 'x')).rejects.toMatchObject({ status: 500 });
+    expect(calls).toBe(SEND_ATTEMPTS);
+    calls = 0;
+    await expect(failing(422).send('sales', 'x')).rejects.toMatchObject({ status: 422, message: 'status 422' });
+    expect(calls).toBe(1);
   });
 });
 

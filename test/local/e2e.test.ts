@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../console/src/core/api';
 import { call, events, filesUnder, processesUnder, relayDevice, startLocalProcess, stillAlive, tokenFor, waitFor, waitForEvent, type LocalProcess } from './support';
 
 const data = mkdtempSync(path.join(tmpdir(), 'cubicle-e2e-'));
@@ -102,6 +103,23 @@ describe('local mode, end to end', () => {
     await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'write notes.md call the bank on monday' });
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'wrote notes.md');
     expect((await events(base, alice, 'sales')).find((e) => e.type === 'file.written')?.data.path).toBe(path.join(data, 'workspaces', 'alice', 'sales', 'notes.md'));
+
+    // The console's and CLI's client sends with an Idempotency-Key: the answer to its first attempt is lost
+    // on the way back, it retries with the same key, and the message is stored and run once.
+    let attempts = 0;
+    const lossy = (async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      if (init.method === 'POST' && (attempts += 1) === 1) throw new TypeError('fetch failed');
+      return response;
+    }) as unknown as typeof fetch;
+    const client = new ApiClient({ baseUrl: base, token: async () => alice, fetch: lossy, pause: async () => undefined });
+    const once = await client.send('sales', 'once only');
+    expect(attempts).toBe(2);
+    await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'echo: once only');
+    await waitForEvent(base, alice, 'sales', (e) => e.type === 'message.done' && e.messageId === once.messageId);
+    const received = (await events(base, alice, 'sales')).filter((e) => e.type === 'message.started' && e.messageId === once.messageId);
+    expect(received).toHaveLength(1);
+    expect((await events(base, alice, 'sales')).filter((e) => e.type === 'reply' && e.data.text === 'echo: once only')).toHaveLength(1);
   });
 
   it('stops every process it started on Ctrl-C, even with an agent waiting for an approval', async () => {

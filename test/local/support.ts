@@ -98,6 +98,7 @@ export async function tokenFor(base: string, user: string): Promise<string> {
 export interface ApiEvent {
   readonly seq: number;
   readonly type: string;
+  readonly messageId?: string;
   readonly data: Record<string, any>;
 }
 

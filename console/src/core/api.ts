@@ -4,7 +4,7 @@
  * Errors follow the API's contract: 4xx `{message, requestId}` (the message is for the employee), 5xx
  * `{message, requestId}` with nothing else.
  */
-import { API_ROUTES, CREDENTIAL_ROUTES } from '../../../runtime/control-plane/routes';
+import { API_ROUTES, CREDENTIAL_ROUTES, IDEMPOTENCY_HEADER } from '../../../runtime/control-plane/routes';
 
 export type SessionStatus = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
 
@@ -77,16 +77,29 @@ export interface ApiClientOptions {
   /** The current bearer token (refreshed by the caller when needed). */
   readonly token: () => Promise<string>;
   readonly fetch?: typeof fetch;
+  /** Waits between retries of a send (tests shorten it). */
+  readonly pause?: (ms: number) => Promise<void>;
+}
+
+/** Attempts of one send, and the wait before the second (growing linearly). */
+export const SEND_ATTEMPTS = 4;
+export const SEND_RETRY_MS = 1_000;
+
+/** A fresh key for one message (crypto.randomUUID: browsers and Node alike). */
+export function newIdempotencyKey(): string {
+  return globalThis.crypto.randomUUID();
 }
 
 export class ApiClient {
   private readonly fetcher: typeof fetch;
+  private readonly pause: (ms: number) => Promise<void>;
 
   constructor(private readonly options: ApiClientOptions) {
     this.fetcher = options.fetch ?? ((...args) => fetch(...args));
+    this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async call<T>(routeKey: string, params: Record<string, string> = {}, body?: unknown, query?: Record<string, string>): Promise<T> {
+  async call<T>(routeKey: string, params: Record<string, string> = {}, body?: unknown, query?: Record<string, string>, extraHeaders: Record<string, string> = {}): Promise<T> {
     const [method, path] = routePath(routeKey, params);
     const url = new URL(`${this.options.baseUrl.replace(/\/$/, '')}${path}`);
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
@@ -95,7 +108,7 @@ export class ApiClient {
     try {
       response = await this.fetcher(url.toString(), {
         method,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
@@ -129,8 +142,21 @@ export class ApiClient {
   sleep(agentId: string): Promise<{ outcome: string; agent: AgentView }> {
     return this.call(API_ROUTES.sleep, { agentId });
   }
-  send(agentId: string, text: string): Promise<{ messageId: string; outcome: string; agent: AgentView }> {
-    return this.call(API_ROUTES.postMessage, { agentId }, { text });
+  /**
+   * Sends a message once, whatever the network does: one Idempotency-Key per message, and the same key on
+   * each retry after a lost connection, a 5xx or a 409 "still being processed", so the API stores it once
+   * and answers every attempt alike. A 4xx other than 409 is final.
+   */
+  async send(agentId: string, text: string, key: string = newIdempotencyKey()): Promise<{ messageId: string; outcome: string; agent: AgentView }> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.call(API_ROUTES.postMessage, { agentId }, { text }, undefined, { [IDEMPOTENCY_HEADER]: key });
+      } catch (error) {
+        const retryable = error instanceof ApiError && (error.status === 0 || error.status === 409 || error.status >= 500);
+        if (!retryable || attempt >= SEND_ATTEMPTS) throw error;
+        await this.pause(SEND_RETRY_MS * attempt);
+      }
+    }
   }
   events(agentId: string, after: number, limit = 200): Promise<EventPage> {
     return this.call(API_ROUTES.listEvents, { agentId }, undefined, { after: String(after), limit: String(limit) });
