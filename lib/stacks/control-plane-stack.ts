@@ -19,6 +19,7 @@ import { Relay } from '../constructs/relay';
 import { ScheduledRuns } from '../constructs/scheduled-runs';
 import { SecurityEvents } from '../constructs/security-events';
 import { AuditArchive } from '../constructs/audit-archive';
+import { ControlPlaneEgress, executeApiHost, s3BucketHost } from '../constructs/control-plane-egress';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
@@ -166,6 +167,16 @@ export class ControlPlaneStack extends CubicleStack {
     // Every function with PutItem on Events (test/control-plane/audit-archive.test.ts holds this list to the grants).
     const api = this.api;
     this.audit.admitAppenders([api.apiFunction, api.credentialsFunction, this.lifecycle.taskEvents, this.lifecycle.reaper, this.launcher.fn, this.relay.runtimeFunction, this.scheduledRuns.fn]);
+    // The names of this stack's own endpoints, let through the VPC's DNS Firewall (agents reach the runtime
+    // relay; the relay's functions post to both APIs; the archiver writes the archive bucket).
+    new ControlPlaneEgress(this, 'Egress', {
+      vpc: network.vpc,
+      hosts: [
+        { host: executeApiHost(this, this.relay.runtimeApi.apiId), why: 'agent tasks connect to the runtime relay; the relay posts to their connections' },
+        { host: executeApiHost(this, this.relay.deviceApi.apiId), why: 'the relay posts to devices\' connections' },
+        { host: s3BucketHost(this, this.audit.bucket.bucketName), why: 'the archiver writes every event to the audit archive' },
+      ],
+    });
     new CfnOutput(this, 'AuditArchiveBucket', { value: this.audit.bucket.bucketName, description: 'Audit archive (S3 Object Lock, compliance): npm run audit:verify -- --bucket' });
     new CfnOutput(this, 'AuditChainKeyArn', { value: this.audit.chainKey.keyArn, description: 'The audit chain\'s HMAC key (VerifyMac): npm run audit:verify -- --chain-key' });
     new CfnOutput(this, 'SecurityEventsTopicArn', {

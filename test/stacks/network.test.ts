@@ -214,6 +214,12 @@ describe('egress firewall (Route 53 Resolver DNS Firewall on the VPC)', () => {
     'sts.eu-west-1.amazonaws.com',
     'kms.eu-west-1.amazonaws.com',
     'cognito-idp.eu-west-1.amazonaws.com',
+    'lambda.eu-west-1.amazonaws.com',
+    'sns.eu-west-1.amazonaws.com',
+    // CloudFormation's response bucket for custom resources (the directory sync runs in the VPC)
+    'cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com',
+    'cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com',
+    'cloudformation-custom-resource-response-euwest1.s3.amazonaws.com',
   ].sort();
 
   it('has exactly two domain lists: the deployment’s allow-list and everything', () => {
