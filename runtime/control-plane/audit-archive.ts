@@ -15,6 +15,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { canonicalJson } from '../shared/event-chain';
 import type { EventRow } from '../shared/rows';
 import { parsePairKey } from '../shared/tables';
+import { isNotified, type NotifyRequest } from './notifications';
 
 export interface ArchiveDeps {
   readonly s3: Pick<S3Client, 'send'>;
@@ -23,6 +24,8 @@ export interface ArchiveDeps {
   /** The SecurityEvents topic (lib/constructs/security-events.ts). */
   readonly topicArn: string;
   readonly log: Pick<Logger, 'warn'>;
+  /** With email notifications on: hands a notified event (no data) to the notifier (notifications.ts). */
+  readonly notify?: (request: NotifyRequest) => Promise<void>;
 }
 
 /** Where one event's archived copy lives: one object per (pair, sequence number), zero-padded so keys sort by sk. */
@@ -44,7 +47,11 @@ export const TAMPER_EVENTS = { MODIFY: 'audit.event_modified', REMOVE: 'audit.ev
 export async function archiveRecords(deps: ArchiveDeps, records: readonly DynamoDBRecord[]): Promise<string | undefined> {
   for (const record of records) {
     try {
-      if (record.eventName === 'INSERT') await archiveRow(deps, unmarshall(record.dynamodb?.NewImage as never) as EventRow);
+      if (record.eventName === 'INSERT') {
+        const row = unmarshall(record.dynamodb?.NewImage as never) as EventRow;
+        await archiveRow(deps, row);
+        await notifyOf(deps, row);
+      }
       else if (record.eventName === 'MODIFY' || record.eventName === 'REMOVE') await raiseTamper(deps, record);
     } catch (error) {
       deps.log.warn('audit archive failed; the stream retries', { error: (error as Error).message, sequence_number: record.dynamodb?.SequenceNumber });
@@ -52,6 +59,16 @@ export async function archiveRecords(deps: ArchiveDeps, records: readonly Dynamo
     }
   }
   return undefined;
+}
+
+/** Best effort: a mail that cannot be handed over is logged, never a reason to hold the archive back. */
+async function notifyOf(deps: ArchiveDeps, row: EventRow): Promise<void> {
+  if (!deps.notify || !isNotified(row.type)) return;
+  try {
+    await deps.notify({ pk: row.pk, sk: row.sk, type: row.type });
+  } catch (error) {
+    deps.log.warn('notification not handed over', { error: (error as Error).message, type: row.type });
+  }
 }
 
 /**

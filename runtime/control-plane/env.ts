@@ -29,6 +29,10 @@ export const ENV = {
   archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
   securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
   idempotencyTable: TABLES.idempotency.envVar,
+  /** Email notifications (lib/constructs/email-notifications.ts): the notifier's name for the archiver, its sender and the console's address. */
+  notifierFunction: 'NOTIFIER_FUNCTION',
+  mailFrom: 'NOTIFY_FROM',
+  consoleUrl: 'CONSOLE_URL',
 } as const;
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
@@ -101,6 +105,15 @@ export const CREDENTIALS_ENV = z.object({
 export const ARCHIVE_ENV = z.object({
   [ENV.archiveBucket]: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
   [ENV.securityTopic]: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')),
+  /** Set when email notifications are on: the archiver hands notified events to this function. */
+  [ENV.notifierFunction]: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name'))),
+});
+
+/** The notifier (runtime/control-plane/notifications.ts). */
+export const NOTIFIER_ENV = z.object({
+  [ENV.idempotencyTable]: tableName,
+  [ENV.mailFrom]: z.string().check(z.regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address')),
+  [ENV.consoleUrl]: z.string().check(z.regex(/^https:\/\/\S+$/, 'must be the console\'s https address')),
 });
 
 /** Parses the environment; the error names the variables and the rule, never their values. */

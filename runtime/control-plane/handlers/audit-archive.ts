@@ -13,7 +13,15 @@ const ready = lazy(async () => {
     import('../aws/tracing.js'),
     import('../audit-archive.js'),
   ]);
-  const deps = { s3: traced(new S3Client({})), sns: traced(new SNSClient({})), bucket: env[ENV.archiveBucket], topicArn: env[ENV.securityTopic], log: logger };
+  const notifier = env[ENV.notifierFunction];
+  const deps = {
+    s3: traced(new S3Client({})),
+    sns: traced(new SNSClient({})),
+    bucket: env[ENV.archiveBucket],
+    topicArn: env[ENV.securityTopic],
+    log: logger,
+    ...(notifier ? { notify: await notifierInvoker(notifier, traced) } : {}),
+  };
   return (records: DynamoDBStreamEvent['Records']) => archive.archiveRecords(deps, records);
 });
 
@@ -22,4 +30,13 @@ export async function handler(event: DynamoDBStreamEvent, context: Context): Pro
   logger.addContext(context);
   const failed = await (await ready())(event.Records);
   return { batchItemFailures: failed !== undefined ? [{ itemIdentifier: failed }] : [] };
+}
+
+/** An asynchronous invoke (Lambda queues it and retries it twice): the archive never waits for a mail. */
+async function notifierInvoker(functionName: string, traced: <T>(client: T) => T) {
+  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
+  const lambda = traced(new LambdaClient({}));
+  return async (request: object): Promise<void> => {
+    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(request)) }));
+  };
 }
