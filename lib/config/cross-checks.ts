@@ -36,6 +36,7 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
   checkZones(raw.availabilityZones, str(raw.region), add);
   checkRuntime(raw.runtime, add);
   checkGithub(raw.github, str(raw.account), add);
+  checkNotifications(raw.notifications, str(raw.region), str(raw.account), add);
   for (const [name, connection] of Object.entries(connections)) {
     if (isObject(connection)) checkUniqueStrings(asArray(connection.hosts), ['connections', name, 'hosts'], 'host', add);
   }
@@ -214,5 +215,25 @@ function checkGithub(github: unknown, account: string | undefined, add: Add): vo
       ['github', 'oidcProviderArn'],
       `the provider is in account ${arnAccount} but the roles are in account ${account}: import this account's provider or remove oidcProviderArn to create one`,
     );
+  }
+}
+
+/**
+ * An imported SES identity must be usable by the notifier: in the home region and account (SES sends only
+ * through identities of its own region), and the sender's own address or its domain.
+ */
+function checkNotifications(raw: unknown, region: string | undefined, account: string | undefined, add: Add): void {
+  const email = isObject(raw) && isObject(raw.email) ? raw.email : undefined;
+  const arn = str(email?.identityArn);
+  const from = str(email?.from);
+  const parts = arn ? /^arn:aws[a-z-]*:ses:([a-z0-9-]+):(\d{12}):identity\/(.+)$/.exec(arn) : null;
+  if (!parts) return;
+  const at = ['notifications', 'email', 'identityArn'];
+  if (region && parts[1] !== region) add(at, `the identity is in ${parts[1]}, but SES sends from the home region ${region}: verify the identity there`);
+  if (account && parts[2] !== account) add(at, `the identity belongs to account ${parts[2]}, not this deployment's account ${account}`);
+  const identity = parts[3].toLowerCase();
+  const sender = from?.toLowerCase();
+  if (sender && sender.includes('@') && identity !== sender && identity !== sender.split('@')[1]) {
+    add(at, `the identity ${parts[3]} is neither the sender ${from} nor its domain ${from!.split('@')[1]}`);
   }
 }

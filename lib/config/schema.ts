@@ -417,6 +417,22 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   connections: z.record(id('connection id'), connectionSchema).default({}),
+  /** Off unless set (runtime/control-plane/notifications.ts; README "Email notifications"). */
+  notifications: z
+    .strictObject({
+      email: z
+        .strictObject({
+          /** The platform's own sender; the stack creates its SES identity (SES mails it a verification link once). */
+          from: z.email('the sender must be an email address, e.g. cubicle@acme.example'),
+          /** An SES identity that is already verified (the sender's domain, or the address), used instead of creating one. */
+          identityArn: z
+            .string()
+            .regex(/^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity\/[^\s]+$/, 'notifications.email.identityArn must be an SES identity ARN such as arn:aws:ses:eu-west-1:111111111111:identity/acme.example')
+            .optional(),
+        })
+        .optional(),
+    })
+    .default({}),
   users: z.array(userSchema).min(1, 'the roster needs at least one user'),
 });
 

@@ -50,7 +50,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'audit-archive' | 'scheduled-run' | keyof typeof RELAY_ENTRIES;
+  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'audit-archive' | 'scheduled-run' | 'notifier' | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */

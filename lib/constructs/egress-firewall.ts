@@ -88,6 +88,8 @@ export function egressAllowList(config: CubicleConfig): string[] {
     ...Object.values(config.connections).flatMap((connection) => connection.hosts),
     ...AWS_ENDPOINTS.map((endpoint) => fill(endpoint.host)),
     ...(config.identity.oidc ? [new URL(config.identity.oidc.issuer).hostname] : []),
+    // SES's API, only when the notifier sends mail (runtime/control-plane/notifications.ts).
+    ...(config.notifications.email ? [`email.${config.region}.amazonaws.com`] : []),
   ];
   return [...new Set(hosts.map(domainListEntry))].sort();
 }

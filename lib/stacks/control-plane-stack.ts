@@ -19,6 +19,7 @@ import { Relay } from '../constructs/relay';
 import { ScheduledRuns } from '../constructs/scheduled-runs';
 import { SecurityEvents } from '../constructs/security-events';
 import { AuditArchive } from '../constructs/audit-archive';
+import { EmailNotifications } from '../constructs/email-notifications';
 import { ControlPlaneEgress, executeApiHost, s3BucketHost } from '../constructs/control-plane-egress';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
@@ -54,6 +55,8 @@ export class ControlPlaneStack extends CubicleStack {
   readonly console: ConsoleSite;
   readonly relay: Relay;
   readonly audit: AuditArchive;
+  /** With `notifications.email`: the notifier and its SES identity. */
+  readonly notifications?: EmailNotifications;
   /** The scheduled-run function (the pipeline invoke role's one target) and the config's schedules. */
   readonly scheduledRuns: ScheduledRuns;
 
@@ -164,6 +167,18 @@ export class ControlPlaneStack extends CubicleStack {
       securityTopic: this.securityEvents.topic,
       securityTopicKey: this.securityEvents.key,
     });
+    if (config.notifications.email) {
+      this.notifications = new EmailNotifications(this, 'Notifications', {
+        base,
+        config,
+        email: config.notifications.email,
+        rosterFile,
+        idempotencyTable: platform.tables.idempotency,
+        tableKey: platform.key,
+        archiver: this.audit.archiver,
+        consoleUrl: `${this.edge.url}/`,
+      });
+    }
     // Every function with PutItem on Events (test/control-plane/audit-archive.test.ts holds this list to the grants).
     const api = this.api;
     this.audit.admitAppenders([api.apiFunction, api.credentialsFunction, this.lifecycle.taskEvents, this.lifecycle.reaper, this.launcher.fn, this.relay.runtimeFunction, this.scheduledRuns.fn]);

@@ -27,6 +27,7 @@ const ENDPOINT_OF: Record<string, string | null> = {
   'cognito-idp': `cognito-idp.${region}.amazonaws.com`,
   sts: `sts.${region}.amazonaws.com`,
   bedrock: `bedrock-runtime.${region}.amazonaws.com`,
+  ses: `email.${region}.amazonaws.com`,
   // By resource name, checked below: the archive bucket's host and the relay APIs' hosts.
   s3: null,
   'execute-api': null,
