@@ -67,9 +67,10 @@ export default tseslint.config(
             {
               // The infrastructure shares formats with the handlers through runtime/shared/. The modules listed here
               // already are such shared formats (routes, environment variable names, header names, the roster file)
-              // that live beside the handlers that own them; anything else under runtime/ is handler code.
+              // that live beside the handlers that own them; runtime/agent/build is the bundler synth runs before hashing
+              // the image's context (as it builds the console). Anything else under runtime/ is handler code.
               regex:
-                '^(\\.\\./)+runtime/(?!shared/|control-plane/(routes|env|roster|origin-verify|auth/token-verifier)$|relay/env$)',
+                '^(\\.\\./)+runtime/(?!shared/|control-plane/(routes|env|roster|origin-verify|auth/token-verifier)$|relay/env$|agent/build$)',
               message: 'lib/ imports from runtime/shared/ only: move what both sides need there.',
             },
           ],

@@ -44,6 +44,8 @@ import { localRelayChainKey, localRelaySealers, startLocalRelay, streamTargets }
 import { createVaultServer } from './vault/server';
 import { LocalVault } from './vault/vault';
 import { RELAY_PATH } from '../runtime/shared/relay-protocol';
+import { writeAgentBundles } from '../runtime/agent/build';
+import { writeCli } from '../cli/build';
 
 export interface LocalOptions {
   readonly config: CubicleConfig;
@@ -77,6 +79,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
   };
   try {
+    // What an agent's container runs and the CLI the README points at: built here, never committed (like the console).
+    writeAgentBundles();
+    writeCli();
     const bundles = functionBundles();
     bundles.catch(() => undefined);
     const credentials = new CredentialStore();
