@@ -1,5 +1,7 @@
 // ESLint flat config: typescript-eslint's recommended rules, a few import habits, and the boundary between the
 // CDK app (lib/) and the code it deploys (runtime/). Formatting is Prettier's job (eslint-config-prettier last).
+// typescript-eslint's parser needs TypeScript's JS API, which TypeScript 7 (native) lacks: package.json's `typescript`
+// is the official TS 6 API package, and `typecheck` runs TypeScript 7.0.2 (`typescript7`). See docs/linting.md.
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import { importX } from 'eslint-plugin-import-x';
