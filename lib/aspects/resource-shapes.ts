@@ -103,8 +103,9 @@ export class ShapeIndex {
     };
     visit(root, undefined);
 
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON
+    /* eslint-disable @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON */
     const templates = new Map<string, { json: any; groups: Group[]; stackName: string; scopes: [IConstruct, CfnResource[]][] }>();
+    /* eslint-enable @typescript-eslint/no-explicit-any */
     for (const [scope, { stack, resources }] of scoped) {
       const templatePath = byFile.get(stack.templateFile);
       if (!templatePath) continue;
