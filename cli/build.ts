@@ -1,9 +1,9 @@
 /**
- * Bundles the CLI into one file with no dependencies, `cli/dist/cubicle.cjs` (committed, the package's
- * `cubicle` bin): an employee runs it with Node.js 20+ alone. Run `npm run build:cli` after changing cli/
- * or what it imports; a test fails while the committed bundle differs from a fresh build.
+ * Bundles the CLI into one file with no dependencies, `cli/dist/cubicle.cjs` (not committed; the package's
+ * `cubicle` bin): an employee runs it with Node.js 20+ alone. `npm run build:cli` writes it; local mode and the
+ * test run build it too (writeCli).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 
@@ -29,9 +29,25 @@ export function buildCli(): string {
   return result.outputFiles[0].text;
 }
 
-if (require.main === module) {
+/** Writes a fresh bundle to cli/dist/ (only when it changed; by rename, so a concurrent reader never sees half). */
+export function writeCli(): string {
   const text = buildCli();
-  mkdirSync(path.dirname(CLI_BUNDLE), { recursive: true });
-  writeFileSync(CLI_BUNDLE, text, { mode: 0o755 });
+  let current: string | undefined;
+  try {
+    current = readFileSync(CLI_BUNDLE, 'utf8');
+  } catch {
+    current = undefined;
+  }
+  if (current !== text) {
+    mkdirSync(path.dirname(CLI_BUNDLE), { recursive: true });
+    const temporary = `${CLI_BUNDLE}.${process.pid}.tmp`;
+    writeFileSync(temporary, text, { mode: 0o755 });
+    renameSync(temporary, CLI_BUNDLE);
+  }
+  return text;
+}
+
+if (require.main === module) {
+  const text = writeCli();
   console.log(`${path.relative(process.cwd(), CLI_BUNDLE)}  ${(text.length / 1024).toFixed(0)} KiB`);
 }

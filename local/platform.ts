@@ -28,7 +28,7 @@ import { AgentProcessLauncher, LOCAL_AGENT_TUNING } from './ecs/agent-process';
 import { LocalCluster } from './ecs/cluster';
 import { TaskEventBus, taskEventPattern, taskStateEvent } from './ecs/events';
 import { createEcsServer } from './ecs/server';
-import { taskDefinitions } from './ecs/task-definitions';
+import { taskDefinitions, localBedrockInvokerArn } from './ecs/task-definitions';
 import { openConsoleSite } from './front/console-site';
 import { attachFront } from './front/server';
 import { jwtAuthorizer } from './front/api-gateway';
@@ -41,11 +41,12 @@ import { ISSUER_PATH } from './identity/routes';
 import { createLambdaServer } from './lambda/server';
 import { LogSink } from './logs';
 import { localRelayChainKey, localRelaySealers, startLocalRelay, streamTargets } from './relay';
-import { localBedrockInvokerArn } from './ecs/task-definitions';
 import { stsHandler } from './sts/server';
 import { createVaultServer } from './vault/server';
 import { LocalVault } from './vault/vault';
 import { RELAY_PATH } from '../runtime/shared/relay-protocol';
+import { writeAgentBundles } from '../runtime/agent/build';
+import { writeCli } from '../cli/build';
 
 export interface LocalOptions {
   readonly config: CubicleConfig;
@@ -79,6 +80,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
   };
   try {
+    // What an agent's container runs and the CLI the README points at: built here, never committed (like the console).
+    writeAgentBundles();
+    writeCli();
     const bundles = functionBundles();
     bundles.catch(() => undefined);
     const credentials = new CredentialStore();

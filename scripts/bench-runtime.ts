@@ -16,11 +16,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRelayEnv, type RelayEnv } from '../test/relay/support/relay-env';
+import { writeAgentBundles } from '../runtime/agent/build';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const REPO = path.join(__dirname, '..');
 const ENTRYPOINT = path.join(REPO, 'runtime', 'agent', 'dist', 'entrypoint.cjs');
 const WORKBENCH = path.join(REPO, 'runtime', 'agent', 'dist', 'workbench.cjs');
+// dist/ is build output, not committed: measure what the current sources build to.
+writeAgentBundles();
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:bench-provider-AbCdEf';
 
 async function listen(server: Server): Promise<string> {

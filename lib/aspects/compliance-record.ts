@@ -53,7 +53,8 @@ export class ComplianceRecorder {
         }
         if (result === NagRuleCompliance.COMPLIANT) tally.compliant += 1;
         else if (result === NagRuleCompliance.NOT_APPLICABLE) tally.notApplicable += 1;
-        else if (Array.isArray(result)) (result.length > 0 ? (tally.nonCompliant += result.length) : (tally.compliant += 1));
+        else if (Array.isArray(result) && result.length > 0) tally.nonCompliant += result.length;
+        else if (Array.isArray(result)) tally.compliant += 1;
         else tally.nonCompliant += 1;
         return result;
       };

@@ -103,7 +103,9 @@ export class ShapeIndex {
     };
     visit(root, undefined);
 
+    /* eslint-disable @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON */
     const templates = new Map<string, { json: any; groups: Group[]; stackName: string; scopes: [IConstruct, CfnResource[]][] }>();
+    /* eslint-enable @typescript-eslint/no-explicit-any */
     for (const [scope, { stack, resources }] of scoped) {
       const templatePath = byFile.get(stack.templateFile);
       if (!templatePath) continue;
@@ -131,8 +133,10 @@ export class ShapeIndex {
     this.buildMs = performance.now() - started;
   }
 
+  /* eslint-disable @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON */
   private indexTemplate(templatePath: string, json: any, stackName: string, scopes: [IConstruct, CfnResource[]][]): void {
     const resources: Record<string, any> = json.Resources ?? {};
+    /* eslint-enable @typescript-eslint/no-explicit-any */
     const ownerOf = new Map<string, Group>();
     const groups: { group: Group; ids: readonly string[]; nodes: CfnResource[] }[] = [];
     for (const [scope, nodes] of scopes.sort(([a], [b]) => compare(a.node.path, b.node.path))) {
@@ -325,6 +329,7 @@ function logicalIdOf(node: CfnResource): string {
   return (node as unknown as { _logicalIdOverride?: string })._logicalIdOverride ?? Stack.of(node).getLogicalId(node);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON
 function readJson(file: string): any {
   return JSON.parse(readFileSync(file, 'utf8'));
 }

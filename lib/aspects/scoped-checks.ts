@@ -30,6 +30,7 @@ function withShapes(report: Report, index: ShapeIndex): Report {
 }
 
 /** cdk-nag walks the construct tree: resources of non-representative scopes are skipped, findings expanded by construct path. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- TypeScript's mixin rule: a base constructor takes any[]
 function representativesOnly<T extends abstract new (...args: any[]) => NagPack>(Pack: T) {
   abstract class Scoped extends Pack {
     private index?: ShapeIndex;

@@ -298,7 +298,7 @@ export const MAX_SCHEDULED_RUN_MINUTES = 24 * 60;
  * day-of-month and day-of-week `?`. https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based
  */
 export const CRON_RULE = 'six fields "minutes hours day-of-month month day-of-week year" with "?" in day-of-month or day-of-week, e.g. "0 8 ? * MON-FRI *"';
-const CRON_FIELD = /^[0-9A-Za-z*?,\/#L W-]+$/;
+const CRON_FIELD = /^[0-9A-Za-z*?,/#L W-]+$/;
 const cron = z.string().superRefine((text, ctx) => {
   const fields = text.trim().split(/\s+/);
   if (fields.length !== 6 || !fields.every((f) => CRON_FIELD.test(f))) {

@@ -15,6 +15,7 @@ import { createRetainedKey } from '../constructs/retained-key';
 import { allowLogsService, EncryptedLogGroup } from '../constructs/encrypted-log-group';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
+import { writeAgentBundles } from '../../runtime/agent/build';
 
 export { AGENT_IMAGE_DIRECTORY } from '../constructs/agent-images';
 /**
@@ -63,6 +64,8 @@ export class PlatformStack extends CubicleStack {
     });
 
     checkImageSkillsLink(AGENT_IMAGE_DIRECTORY);
+    // The image copies dist/ (built here, not committed): the asset hash below covers a fresh build of the sources.
+    writeAgentBundles();
     this.agentImages = new AgentImages(this, 'AgentImages', {
       directory: AGENT_IMAGE_DIRECTORY,
       followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,

@@ -100,7 +100,10 @@ function askHook(tool, input, id) {
 const out = {
   start() {
     if (format === 'claude') emit({ type: 'system', subtype: 'init', session_id: sessionId, model: 'stand-in' });
-    if (format === 'codex') emit({ type: 'thread.started', thread_id: sessionId }), emit({ type: 'turn.started' });
+    if (format === 'codex') {
+      emit({ type: 'thread.started', thread_id: sessionId });
+      emit({ type: 'turn.started' });
+    }
     if (format === 'gemini') emit({ type: 'init', session_id: sessionId, model: 'stand-in' });
   },
   say(text) {

@@ -4,7 +4,6 @@
  * endpoint, the stream stand-in on the DynamoDB client every local writer uses, and the IAM stand-in for
  * runtimes' task identities. Everything at the AWS boundary is a stand-in; the handler code is AWS's.
  */
-import type { NonceSealer } from '../../runtime/relay/runtime-auth';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,7 +11,7 @@ import type { Authenticator } from '../../runtime/control-plane/auth';
 import { createDeviceHandler } from '../../runtime/relay/device';
 import { fanOutEvents, nudgeInbox, type FanoutDeps } from '../../runtime/relay/fanout';
 import { managementPoster, type Poster } from '../../runtime/relay/poster';
-import type { RoleDirectory } from '../../runtime/relay/runtime-auth';
+import type { NonceSealer, RoleDirectory } from '../../runtime/relay/runtime-auth';
 import { createRuntimeHandler } from '../../runtime/relay/runtime-side';
 import type { ChainKey } from '../../runtime/shared/event-chain';
 import type { EventLog } from '../../runtime/shared/event-log';

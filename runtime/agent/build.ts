@@ -1,16 +1,17 @@
 /**
- * Bundles the supervisor, the workbench daemon and the hook command into `dist/` (committed): the Docker build context is
- * this folder alone, so the image copies finished bundles instead of building TypeScript. Run
- * `npx tsx runtime/agent/build.ts` after changing `runtime/agent/src` or `runtime/shared`; a test
- * fails while the committed bundles differ from a fresh build.
+ * Bundles the supervisor, the workbench daemon and the hook command into `dist/` (not committed): the Docker build
+ * context is this folder alone, so the image copies finished bundles instead of building TypeScript. Built where
+ * needed: at synth (lib/stacks/platform-stack.ts, before the image assets hash this folder), when local mode starts,
+ * once per test run (test/support/global-setup.ts) and by the benchmarks. esbuild's output depends only on the
+ * sources and its version (paths are relative to the repository), so the image's asset hash stays deterministic.
  *
  * The shell parser (mvdan-sh, 1.5 MB) stays out of the supervisor's bundle: it is copied unchanged to
  * `dist/node_modules/` (the image's /opt/cubicle/node_modules) and loaded on the first shell tool call,
  * so it costs nothing at start-up.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { build, type BuildOptions } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
 
 export const AGENT_DIR = __dirname;
 export const DIST_DIR = path.join(AGENT_DIR, 'dist');
@@ -37,11 +38,11 @@ const COMMON: BuildOptions = {
 /** Packages shipped beside the bundles, file by file (their licenses travel with them). */
 const VENDORED = { 'mvdan-sh': ['index.js', 'LICENSE', 'package.json'] } as const;
 
-/** Builds both bundles in memory, with the vendored packages; returns path under dist/ → contents. */
-export async function buildAgent(): Promise<Record<string, string>> {
+/** Builds the bundles in memory, with the vendored packages; returns path under dist/ → contents. */
+export function buildAgent(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, entry] of Object.entries(BUNDLES)) {
-    const result = await build({ ...COMMON, entryPoints: [entry], write: false, outfile: path.join(DIST_DIR, name) });
+    const result = buildSync({ ...COMMON, entryPoints: [entry], write: false, outfile: path.join(DIST_DIR, name) });
     out[name] = result.outputFiles[0].text;
   }
   for (const [pkg, files] of Object.entries(VENDORED)) {
@@ -51,13 +52,33 @@ export async function buildAgent(): Promise<Record<string, string>> {
   return out;
 }
 
+/**
+ * Writes a fresh build into dist/, rewriting only files whose contents changed; each write is a rename, so processes
+ * that build at the same time (test workers, a synth beside local mode) never read a half-written bundle.
+ */
+export function writeAgentBundles(): Record<string, string> {
+  const bundles = buildAgent();
+  for (const [name, text] of Object.entries(bundles)) {
+    const file = path.join(DIST_DIR, name);
+    if (readOrUndefined(file) === text) continue;
+    mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, text);
+    renameSync(temporary, file);
+  }
+  return bundles;
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 if (require.main === module) {
-  void (async () => {
-    const { mkdirSync, writeFileSync } = await import('node:fs');
-    for (const [name, text] of Object.entries(await buildAgent())) {
-      mkdirSync(path.dirname(path.join(DIST_DIR, name)), { recursive: true });
-      writeFileSync(path.join(DIST_DIR, name), text);
-      console.log(`${path.relative(process.cwd(), path.join(DIST_DIR, name))}  ${(text.length / 1024).toFixed(0)} KiB`);
-    }
-  })();
+  for (const [name, text] of Object.entries(writeAgentBundles())) {
+    console.log(`${path.relative(process.cwd(), path.join(DIST_DIR, name))}  ${(text.length / 1024).toFixed(0)} KiB`);
+  }
 }

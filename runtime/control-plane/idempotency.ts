@@ -14,10 +14,10 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 import { expression, isConditionFailure } from './expressions';
 import { HttpError, type HttpResult } from './http';
-
-/** API Gateway (payload 2.0) hands headers over in lower case. */
-export { IDEMPOTENCY_HEADER } from './routes';
 import { IDEMPOTENCY_HEADER } from './routes';
+
+/** API Gateway (payload 2.0) hands headers over in lower case (the name lives with the routes, for the clients). */
+export { IDEMPOTENCY_HEADER };
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const IDEMPOTENCY_KEY_RULE = '1-128 letters, digits, "-", "_", "." or ":" (a UUID is a good key)';
 /** How long a key is remembered (the table's TTL removes the row after it). */

@@ -1,5 +1,4 @@
-import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it, inject } from 'vitest';
 import { readAssembly } from '../../scripts/review/assembly';
 import { IamSimulator, type SimulatedPrincipal } from '../support/iam-simulator';
 import { administrator, isAgentRole, readRoles } from '../../scripts/review/principals';

@@ -7,8 +7,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it, inject } from 'vitest';
 import { ControlTowerGuard, disabledControlTowerRules } from '../../lib/aspects/compliance';
 import { exampleConfig } from '../support/example-config';
 

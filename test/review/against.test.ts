@@ -56,7 +56,7 @@ describe('--against', () => {
 
   it("lists a removed user's key and secrets as left in place, and touches no other user's resources", () => {
     // The example without chen, and with a new user dana: a roster edit as a pull request would make it.
-    const text = exampleConfigText().replace(/  - id: chen[\s\S]*$/, '  - id: dana\n    email: dana@acme.example\n    agents:\n      - { id: ops, provider: anthropic }\n');
+    const text = exampleConfigText().replace(/ {2}- id: chen[\s\S]*$/, '  - id: dana\n    email: dana@acme.example\n    agents:\n      - { id: ops, provider: anthropic }\n');
     const edited = readAssembly(synthesize(parseConfigText(text, 'roster edit')).outdir);
     const diff = diffAssemblies(example(), edited);
     const removed = diff.changes.filter((c) => c.kind === 'stateful-removed');

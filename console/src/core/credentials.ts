@@ -66,7 +66,7 @@ export function credentialPayload(target: Pick<CredentialTarget, 'kind' | 'name'
   try {
     parseProviderCredential(target.name, payload);
   } catch (error) {
-    throw new Error(`Not a usable ${target.name} credential: ${(error as Error).message}.`);
+    throw new Error(`Not a usable ${target.name} credential: ${(error as Error).message}.`, { cause: error });
   }
   return payload;
 }

@@ -32,6 +32,7 @@ export function addressHost(address: string, options: { schemeless?: boolean } =
 export function authorityHost(authority: string, whole = authority): HostResult {
   const where = `"${shorten(whole)}"`;
   if (authority.includes(COMPUTED)) return { error: `the host in ${where} is computed when the command runs` };
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
   if (/[\\\s\x00-\x1f\x7f]/.test(authority)) return { error: `${where} has a backslash or a control character in its host part` };
   const at = authority.split('@');
   if (at.length > 2) return { error: `${where} has more than one @ before its host` };

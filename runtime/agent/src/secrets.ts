@@ -23,6 +23,7 @@ export async function loadSecrets(client: SecretsManagerClient, env: AgentEnv, r
     try {
       out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
     } catch (error) {
+      // eslint-disable-next-line preserve-caught-error -- the name only: the SDK's message and cause stay out of the agent's logs
       throw new Error(`could not read the ${what} secret: ${(error as Error).name}`);
     }
     if (typeof out.SecretString !== 'string' || out.SecretString.length === 0) {

@@ -45,16 +45,20 @@ export class ShellSyntaxError extends Error {}
 const REDIRECT_OPS = ['&>>', '<<<', '<<-', '&>', '>>', '>&', '>|', '<<', '<>', '<&', '>', '<'];
 const MAX_COMMAND_BYTES = 64 * 1024;
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- mvdan-sh ships no types */
 type Node = any; // mvdan-sh's AST objects (GopherJS): typed by syntax.NodeType, nil pointers are null
 let syntaxModule: { syntax: any } | undefined;
 
 function syntax(): any {
+  /* eslint-enable @typescript-eslint/no-explicit-any */
   if (!syntaxModule) {
     // GopherJS sets two globals when it loads; put them back so the supervisor is unaffected.
     const limit = Error.stackTraceLimit;
     const g = globalThis as { require?: unknown };
     const hadRequire = 'require' in g;
     const previous = g.require;
+    // Loaded on first use, at run time from the copy beside the bundle (the bundle keeps it external).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     syntaxModule = require('mvdan-sh');
     Error.stackTraceLimit = limit;
     if (hadRequire) g.require = previous;

@@ -211,7 +211,7 @@ class Supervisor {
       this.armDeadline();
     }
     let cursor = session.inboxCursor;
-    let nudged = false;
+    let nudged: boolean;
     relay.on('nudge', (what: string) => {
       if (what === 'inbox') {
         nudged = true;

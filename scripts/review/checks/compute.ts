@@ -9,7 +9,7 @@ export const taskDefinitions: Check = {
   id: 'compute.task-definitions',
   claim: 1,
   title: "Each pair has its own task definition: Fargate, awsvpc, read-only root, all capabilities dropped, non-root, not privileged; only /workspace persists",
-  run({ assembly, fleet }) {
+  run({ fleet }) {
     const findings: string[] = [...fleet.strays.filter((s) => s.startsWith('task definition'))];
     let containers = 0;
     const users = new Set<string>();

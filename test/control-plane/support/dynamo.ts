@@ -5,10 +5,10 @@
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ACTIVE_INDEX, PARTITION_KEY, TABLES, type TableName } from '../../../runtime/shared/tables';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: { createTableMs: number }) => import('node:http').Server;
-import { ACTIVE_INDEX, PARTITION_KEY, TABLES, type TableName } from '../../../runtime/shared/tables';
 
 export interface TestDynamo {
   readonly doc: DynamoDBDocumentClient;
