@@ -5,7 +5,8 @@
  *   credentials (its own access keys, revoked when the task stops), the task metadata endpoint, and the
  *   AWS endpoints of the local stand-ins;
  * - its own workspace (`<data>/workspaces/<user>/<agent>`, kept) and an ephemeral directory for the
- *   guard socket and the CLI's home (the task's /tmp, removed when the task stops);
+ *   guard socket and the CLI's credential files (the task's /tmp, removed when the task stops); the CLI's
+ *   home (conversations) is kept in the workspace's .cubicle/home, as on the pair's access point in AWS;
  * and the workbench daemon (runtime/agent/dist/workbench.cjs) as a second process with an environment of
  * its own: no AWS variable, no task metadata, only the exchange directory, its home and the stand-in
  * provider CLI first on its PATH (or the machine's PATH with --real-providers). The two share only the
@@ -69,11 +70,14 @@ export class AgentProcessLauncher implements TaskLauncher {
     const taskDir = mkdtempSync(path.join(tmpdir(), 'cubicle-task-'));
     const runDir = path.join(taskDir, 'run');
     const workbenchDir = path.join(taskDir, 'workbench');
+    // The CLI's home on the pair's kept directory, where AWS keeps it on the access point (DEFAULT_HOME_DIR):
+    // its conversations survive a wake here too. The hook settings are rewritten at every start.
+    const cliHome = path.join(workspace, '.cubicle', 'home');
     const exchangeDir = path.join(taskDir, 'exchange');
     const hookDir = path.join(taskDir, 'opt');
     try {
       symlinkSync(AGENT_DIST, hookDir);
-      seedHookSettings(path.join(workbenchDir, 'home'), hookDir);
+      seedHookSettings(cliHome, hookDir);
     } catch (error) {
       rmSync(taskDir, { recursive: true, force: true });
       throw error;
@@ -118,6 +122,7 @@ export class AgentProcessLauncher implements TaskLauncher {
       NODE_ENV: 'production',
       CUBICLE_EXCHANGE_DIR: exchangeDir,
       CUBICLE_RUN_DIR: workbenchDir,
+      CUBICLE_HOME_DIR: cliHome,
       CUBICLE_SKILLS_SOURCE: SKILLS,
     };
     const workbench = spawn(process.execPath, [WORKBENCH], { cwd: workspace, env: workbenchEnv, detached: true, stdio: 'ignore' });

@@ -44,7 +44,7 @@ describe('stand-in provider CLI', () => {
       });
       const hookDir = path.join(root, 'opt');
       symlinkSync(AGENT_DIST, hookDir);
-      seedHookSettings(path.join(env.CUBICLE_RUN_DIR, 'home'), hookDir);
+      seedHookSettings(path.join(env.CUBICLE_WORKSPACE, '.cubicle', 'home'), hookDir);
       await putSession(db, p);
       const agent = spawnAgent(env);
       await agent.waitForLog('ready');

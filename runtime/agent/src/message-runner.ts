@@ -302,6 +302,8 @@ export class MessageRunner {
       bedrockModels: this.o.config.bedrockModels,
       inherited: this.o.inherited,
       resumeId: this.resumeId,
+      // First message of a wake after an earlier one: continue the CLI's latest conversation in its home.
+      continueLatest: !this.resumeId && this.o.place.resumable === true,
     };
   }
 

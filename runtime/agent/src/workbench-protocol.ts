@@ -17,9 +17,15 @@ export interface Hello {
   readonly v: 1;
   readonly pid: number;
   readonly runDir: string;
+  /** The CLI's home: on the pair's EFS access point, so its sessions and memory files outlive the task. */
   readonly home: string;
   readonly tmp: string;
   readonly path: string;
+  /**
+   * A CLI run already finished in this home (an earlier wake): the first message of this wake continues the
+   * CLI's latest conversation instead of starting a new one. Only the CLI's own conversation is at stake.
+   */
+  readonly resumable?: boolean;
 }
 
 /** A session of the model invoker role: may only invoke the configured Bedrock models. */
@@ -45,7 +51,11 @@ export type ToWorkbench =
       readonly env: Readonly<Record<string, string>>;
       readonly cwd: string;
       readonly stdin: string;
-      /** Written mode 0600 under the workbench's home before the CLI starts, removed when it ends. */
+      /**
+       * Credential files the CLI reads from its home: written mode 0600 in an ephemeral per-run directory
+       * (the task's /tmp, never the EFS home), reached from the home through a symbolic link; both are
+       * removed when the run ends.
+       */
       readonly files: readonly FileToPlace[];
       /**
        * Bedrock agents only: the short-lived model session (model-credentials.ts). The daemon sets the three

@@ -6,7 +6,7 @@
  * workbench's own stdout goes nowhere: runtime/agent/workbench-env.sh). When the supervisor goes away,
  * the CLI is stopped and the daemon exits.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { AgentChild } from './child';
@@ -17,6 +17,11 @@ import { DEFAULT_EXCHANGE_DIR, frameReader, isIdentityVariable, WORKBENCH_SOCKET
 export interface WorkbenchSettings {
   readonly exchangeDir: string;
   readonly runDir: string;
+  /**
+   * The CLI's home (sessions, memory files): on the pair's EFS access point, next to the workspace, so a
+   * later wake continues the conversation. Credentials never go there (see `start` below).
+   */
+  readonly homeDir: string;
   readonly skillsSource: string;
   readonly path: string;
   /** How long to keep trying to reach the supervisor's socket. */
@@ -27,11 +32,21 @@ export function settingsFrom(env: NodeJS.ProcessEnv): WorkbenchSettings {
   return {
     exchangeDir: env.CUBICLE_EXCHANGE_DIR || DEFAULT_EXCHANGE_DIR,
     runDir: env.CUBICLE_RUN_DIR || '/tmp/cubicle',
+    homeDir: env.CUBICLE_HOME_DIR || DEFAULT_HOME_DIR,
     skillsSource: env.CUBICLE_SKILLS_SOURCE || '/opt/cubicle/skills',
     path: env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     connectTimeoutMs: Number(env.CUBICLE_WORKBENCH_CONNECT_TIMEOUT_MS) || 300_000,
   };
 }
+
+/**
+ * On the access point (lib/constructs/agent-containers.ts WORKSPACE_PATH): ECS mounts an access point only
+ * at its root, so the home is a hidden directory of the workspace volume. Every write through the access
+ * point is made as its POSIX user, so the workbench's uid can write here like it writes the workspace.
+ */
+export const DEFAULT_HOME_DIR = '/workspace/.cubicle/home';
+/** Written in the home after a run that exited 0: the next wake may continue the latest conversation. */
+export const RESUMABLE_MARKER = '.cubicle-resumable';
 
 /** Runs the daemon until the supervisor's connection ends; resolves with the exit code. */
 export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.ProcessEnv): Promise<number> {
@@ -41,9 +56,11 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
     process.stderr.write(`workbench: refusing to start with identity variables in the environment: ${leaked.join(', ')}\n`);
     return 78;
   }
-  const home = path.join(settings.runDir, 'home');
+  const home = settings.homeDir;
   const tmp = path.join(settings.runDir, 'tmp');
-  for (const dir of [settings.runDir, home, tmp, path.join(home, '.codex')]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const credentialsRoot = path.join(settings.runDir, 'credentials');
+  for (const dir of [settings.runDir, home, tmp, credentialsRoot, path.join(home, '.codex')]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const resumable = existsSync(path.join(home, RESUMABLE_MARKER));
   const socket = await connectWithRetry(path.join(settings.exchangeDir, WORKBENCH_SOCKET), settings.connectTimeoutMs);
   if (!socket) {
     process.stderr.write('workbench: the supervisor socket never answered\n');
@@ -67,7 +84,7 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
     socket.on('data', frameReader((frame) => void handle(frame as ToWorkbench), () => void end(1)));
     socket.on('close', () => void end(0));
     socket.on('error', () => void end(1));
-    send({ t: 'hello', v: 1, pid: process.pid, runDir: settings.runDir, home, tmp, path: settings.path });
+    send({ t: 'hello', v: 1, pid: process.pid, runDir: settings.runDir, home, tmp, path: settings.path, resumable });
 
     const handle = async (frame: ToWorkbench) => {
       if (frame.t === 'prepare') {
@@ -89,16 +106,28 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
       const env = Object.fromEntries(Object.entries(run.env).filter(([name]) => !isIdentityVariable(name)));
       // The one AWS identity a CLI may hold: the model invoker's session, for Bedrock agents.
       if (run.model) Object.assign(env, modelCredentialVariables(run.model));
-      const placed: string[] = [];
+      // The file's content lives in an ephemeral per-run directory on the task's /tmp; the home (on EFS)
+      // only holds a symbolic link to it while the CLI runs. Both go when the run ends, whatever happens.
+      const runCredentials = path.join(credentialsRoot, run.id.replace(/[^A-Za-z0-9_-]/g, '_'));
+      const links: string[] = [];
+      const cleanUp = () => {
+        for (const link of links) rmSync(link, { force: true });
+        rmSync(runCredentials, { recursive: true, force: true });
+      };
       try {
         for (const file of run.files) {
           if (!isInside(home, file.path)) throw new Error('files must be under the workbench home');
+          const stored = path.join(runCredentials, path.relative(home, path.resolve(file.path)));
+          mkdirSync(path.dirname(stored), { recursive: true, mode: 0o700 });
+          writeFileSync(stored, file.content, { mode: 0o600 });
           mkdirSync(path.dirname(file.path), { recursive: true, mode: 0o700 });
-          writeFileSync(file.path, file.content, { mode: 0o600 });
-          placed.push(file.path);
+          // A file a CLI left in the home under that name (a refreshed token from an older version) goes.
+          if (existsSync(file.path) || isLink(file.path)) rmSync(file.path, { force: true });
+          symlinkSync(stored, file.path);
+          links.push(file.path);
         }
       } catch (error) {
-        for (const file of placed) rmSync(file, { force: true });
+        cleanUp();
         send({ t: 'exit', id: run.id, code: null, signal: null, killed: false, spawnError: (error as Error).message });
         return;
       }
@@ -115,11 +144,20 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
       send({ t: 'started', id: run.id, pid: child.pid });
       void child.exited.then((exit) => {
         runs.delete(run.id);
-        for (const file of placed) rmSync(file, { force: true });
+        cleanUp();
+        if (exit.code === 0) writeFileSync(path.join(home, RESUMABLE_MARKER), '', { mode: 0o600 });
         send({ t: 'exit', id: run.id, code: exit.code, signal: exit.signal, killed: exit.killed, ...(exit.spawnError ? { spawnError: exit.spawnError } : {}) });
       });
     };
   });
+}
+
+function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 function isInside(root: string, candidate: string): boolean {

@@ -96,7 +96,7 @@ describe('provider adapters end to end', () => {
     expect(names).not.toContain('GEMINI_API_KEY');
     // The credentials file existed for the run only.
     const { existsSync } = await import('node:fs');
-    expect(existsSync(path.join(env.CUBICLE_RUN_DIR, 'home', '.gemini', 'oauth_creds.json'))).toBe(false);
+    expect(existsSync(path.join(env.CUBICLE_WORKSPACE, '.cubicle', 'home', '.gemini', 'oauth_creds.json'))).toBe(false);
     expect(agent.output().includes(Buffer.from('refresh-zz-0123456789abcdef'))).toBe(false);
   });
 

@@ -132,6 +132,8 @@ export function workbenchEnv(env: Record<string, string>): Record<string, string
     NODE_NO_WARNINGS: '1',
     CUBICLE_EXCHANGE_DIR: env.CUBICLE_EXCHANGE_DIR,
     CUBICLE_RUN_DIR: env.CUBICLE_RUN_DIR,
+    // The EFS home stand-in: next to the workspace, kept across wakes like the access point.
+    CUBICLE_HOME_DIR: env.CUBICLE_HOME_DIR ?? path.join(env.CUBICLE_WORKSPACE, '.cubicle', 'home'),
     CUBICLE_SKILLS_SOURCE: env.CUBICLE_SKILLS_SOURCE,
   };
 }

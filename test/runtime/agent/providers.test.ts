@@ -45,6 +45,9 @@ describe('Claude Code adapter', () => {
     expect(oauth).not.toHaveProperty('ANTHROPIC_API_KEY');
     expect(claude.args(ctx())).toEqual(['-p', '--output-format', 'stream-json', '--verbose']);
     expect(claude.args(ctx({ resumeId: 's-1' }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--resume', 's-1']);
+    // A new wake over a kept home: the latest conversation; an id of this task wins over it.
+    expect(claude.args(ctx({ continueLatest: true }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--continue']);
+    expect(claude.args(ctx({ resumeId: 's-1', continueLatest: true }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--resume', 's-1']);
   });
 
   it('bedrock: the configured models only, and never the task role (its container-credentials URI stays with the supervisor)', () => {
@@ -95,6 +98,7 @@ describe('Codex adapter', () => {
     expect(codex.env(ctx({ credential: { kind: 'access-token', value: 't' } }))).toEqual({ CODEX_HOME: '/tmp/cubicle/home/.codex', CODEX_ACCESS_TOKEN: 't' });
     const args = codex.args(ctx({ resumeId: 'th-1' }));
     expect(args).toEqual(['exec', '--json', '--skip-git-repo-check', '--sandbox', 'danger-full-access', '-c', 'web_search="disabled"', 'resume', 'th-1', '-']);
+    expect(codex.args(ctx({ continueLatest: true }))).toEqual(['exec', '--json', '--skip-git-repo-check', '--sandbox', 'danger-full-access', '-c', 'web_search="disabled"', 'resume', '--last', '-']);
   });
 });
 
@@ -121,13 +125,15 @@ describe('Gemini CLI adapter', () => {
     ]);
   });
 
-  it('API key in GEMINI_API_KEY; Login-with-Google credentials as a file in the ephemeral home', () => {
+  it('API key in GEMINI_API_KEY; Login-with-Google credentials as a file the workbench keeps on ephemeral storage', () => {
     expect(gemini.env(ctx({ credential: { kind: 'api-key', value: 'AIza-k' } }))).toEqual({ GEMINI_API_KEY: 'AIza-k' });
     expect(gemini.files(ctx({ credential: { kind: 'api-key', value: 'AIza-k' } }))).toEqual([]);
     const oauth = ctx({ credential: { kind: 'oauth-creds', value: '{"refresh_token":"r"}' } });
     expect(gemini.env(oauth)).toEqual({ GOOGLE_GENAI_USE_GCA: 'true' });
     expect(gemini.files(oauth)).toEqual([{ path: '/tmp/cubicle/home/.gemini/oauth_creds.json', content: '{"refresh_token":"r"}' }]);
     expect(gemini.args(ctx())).toEqual(['--output-format', 'stream-json', '--approval-mode', 'yolo']);
+    expect(gemini.args(ctx({ resumeId: 'g-1' }))).toEqual(['--output-format', 'stream-json', '--approval-mode', 'yolo', '--resume', 'g-1']);
+    expect(gemini.args(ctx({ continueLatest: true }))).toEqual(['--output-format', 'stream-json', '--approval-mode', 'yolo', '--resume', 'latest']);
   });
 });
 

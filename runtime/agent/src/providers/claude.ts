@@ -14,7 +14,8 @@ export function claudeAdapter(provider: 'anthropic' | 'bedrock'): ProviderAdapte
       '--output-format',
       'stream-json',
       '--verbose',
-      ...(context.resumeId ? ['--resume', context.resumeId] : []),
+      // https://code.claude.com/docs/en/cli-reference: --resume <id>, --continue (latest in this directory).
+      ...(context.resumeId ? ['--resume', context.resumeId] : context.continueLatest ? ['--continue'] : []),
     ],
     env(context: RunContext) {
       // No autoupdater, telemetry or error reporting: the task's egress is for the model and approved tools.

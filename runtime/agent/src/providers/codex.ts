@@ -23,7 +23,8 @@ export function codexAdapter(provider: Provider = 'openai'): ProviderAdapter {
       '-c',
       'web_search="disabled"',
       ...(custom ? customProviderArgs(custom) : []),
-      ...(context.resumeId ? ['resume', context.resumeId] : []),
+      // `codex exec resume <id>` or `--last` (https://developers.openai.com/codex/noninteractive).
+      ...(context.resumeId ? ['resume', context.resumeId] : context.continueLatest ? ['resume', '--last'] : []),
       '-',
     ],
     env(context: RunContext) {

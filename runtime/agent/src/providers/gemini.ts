@@ -12,7 +12,15 @@ export function geminiAdapter(): ProviderAdapter {
     provider: 'google',
     command: 'gemini',
     skillDirectories: (home) => [path.join(home, '.gemini', 'skills')],
-    args: () => ['--output-format', 'stream-json', '--approval-mode', 'yolo'],
+    // `--resume <id>` or `--resume latest`: sessions are kept under ~/.gemini/tmp/<project>/chats
+    // (https://geminicli.com/docs/cli/session-management; in the pinned 0.61).
+    args: (context: RunContext) => [
+      '--output-format',
+      'stream-json',
+      '--approval-mode',
+      'yolo',
+      ...(context.resumeId ? ['--resume', context.resumeId] : context.continueLatest ? ['--resume', 'latest'] : []),
+    ],
     env(context: RunContext): Record<string, string> {
       const credential = context.credential;
       if (!credential) throw new Error('google needs a credential');
@@ -20,7 +28,7 @@ export function geminiAdapter(): ProviderAdapter {
       return { GEMINI_API_KEY: credential.value };
     },
     files(context: RunContext) {
-      // "Login with Google" credentials are only read from this file; it lives in the task's /tmp.
+      // "Login with Google" credentials are only read from this file; its content stays in the task's /tmp.
       const credential = context.credential;
       return credential?.kind === 'oauth-creds' ? [{ path: path.join(context.home, '.gemini', 'oauth_creds.json'), content: credential.value }] : [];
     },

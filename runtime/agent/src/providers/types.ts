@@ -15,7 +15,7 @@ export interface StreamParser {
 }
 
 export interface RunContext {
-  /** Ephemeral home for the CLI (under the task's /tmp). */
+  /** The CLI's home, on the pair's EFS access point (it survives the task; credentials never go there). */
   readonly home: string;
   /** The persistent workspace: the CLI's working directory. */
   readonly workspace: string;
@@ -25,6 +25,11 @@ export interface RunContext {
   readonly inherited: NodeJS.ProcessEnv;
   /** Provider session id from the previous message of this task, to continue the conversation. */
   readonly resumeId?: string;
+  /**
+   * No session id yet in this task but an earlier wake ran the CLI in this home: continue its latest
+   * conversation (the CLIs keep them in the home, which the access point keeps across wakes).
+   */
+  readonly continueLatest?: boolean;
 }
 
 export interface FileToWrite {
@@ -42,7 +47,7 @@ export interface ProviderAdapter {
   args(context: RunContext): string[];
   /** Provider variables for the child (credentials the way the CLI expects them). */
   env(context: RunContext): Record<string, string>;
-  /** Files the CLI can only read from disk (written mode 0600 under the ephemeral home). */
+  /** Credential files the CLI can only read from disk, at their path in the home (the workbench keeps the content on ephemeral storage). */
   files(context: RunContext): FileToWrite[];
   parser(): StreamParser;
 }
