@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { COMPUTED, authorityHost, hostsInText, addressHost, type HostResult } from './guard-hosts';
 import { EXEC_REASONS, LOCAL, NETWORK } from './guard-programs';
+import { CLI_STATE_DIR } from './workbench-protocol';
 import { parseShell, ShellSyntaxError, type ShellCall, type ShellWord } from './shell-syntax';
 
 /** Where the agent's files live: paths outside them are where start-up files and configuration hide. */
@@ -177,6 +178,11 @@ function pathProblem(word: ShellWord, paths: GuardPaths, workspaceOnly: boolean)
   if (p.startsWith('~')) return `writes to ${p} in the home directory, where start-up files run with later commands`;
   if (p.split('/').includes('..')) return `writes to ${p}, which can leave the workspace`;
   if (word.pattern && (p.startsWith('/') || /(^|\/)\.[^/]*[*?[{]/.test(p))) return `writes to ${p}, a pattern that can match files outside the workspace`;
+  // The CLI's kept home is inside the workspace volume (runtime/agent/src/workbench.ts DEFAULT_HOME_DIR) but
+  // is a home all the same: start-up files there run with later commands, so it is not the workspace.
+  const state = path.posix.join(paths.workspace, CLI_STATE_DIR);
+  const full = path.posix.resolve(paths.workspace, p);
+  if (full === state || full.startsWith(`${state}/`)) return `writes to ${p} in the CLI's home, where start-up files run with later commands`;
   if (!p.startsWith('/')) return undefined;
   const inside = (root: string) => p === root || p.startsWith(`${root.replace(/\/$/, '')}/`);
   if (inside(paths.workspace)) return undefined;

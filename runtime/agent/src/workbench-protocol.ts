@@ -9,6 +9,8 @@
 /** Default exchange directory: an ephemeral bind-mount volume mounted in both containers. */
 export const DEFAULT_EXCHANGE_DIR = '/run/cubicle';
 export const WORKBENCH_SOCKET = 'workbench.sock';
+/** The workspace's directory that holds the CLI's kept home (`<workspace>/.cubicle/home`); the guard treats it as a home, not as the workspace. */
+export const CLI_STATE_DIR = '.cubicle';
 export const GUARD_SOCKET = 'guard.sock';
 
 /** workbench → supervisor, first line: where the CLI's home and temporary files live in the workbench. */

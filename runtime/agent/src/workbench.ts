@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { AgentChild } from './child';
 import { installSkills } from './skills';
 import { modelCredentialVariables } from './model-credentials';
-import { DEFAULT_EXCHANGE_DIR, frameReader, isIdentityVariable, WORKBENCH_SOCKET, type FromWorkbench, type ToWorkbench } from './workbench-protocol';
+import { CLI_STATE_DIR, DEFAULT_EXCHANGE_DIR, frameReader, isIdentityVariable, WORKBENCH_SOCKET, type FromWorkbench, type ToWorkbench } from './workbench-protocol';
 
 export interface WorkbenchSettings {
   readonly exchangeDir: string;
@@ -44,7 +44,7 @@ export function settingsFrom(env: NodeJS.ProcessEnv): WorkbenchSettings {
  * at its root, so the home is a hidden directory of the workspace volume. Every write through the access
  * point is made as its POSIX user, so the workbench's uid can write here like it writes the workspace.
  */
-export const DEFAULT_HOME_DIR = '/workspace/.cubicle/home';
+export const DEFAULT_HOME_DIR = `/workspace/${CLI_STATE_DIR}/home`;
 /** Written in the home after a run that exited 0: the next wake may continue the latest conversation. */
 export const RESUMABLE_MARKER = '.cubicle-resumable';
 

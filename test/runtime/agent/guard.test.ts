@@ -19,6 +19,12 @@ describe('classification', () => {
     ['apply_patch', { command: '*** Begin Patch\n*** Add File: notes/a.md\n+x\n*** End Patch' }, false, []],
     ['apply_patch', { command: ['apply_patch', '*** Begin Patch\n*** Update File: /tmp/cubicle/home/.profile\n*** End Patch'] }, true, []],
     ['read_file', { absolute_path: '/workspace/a' }, false, []],
+    // The CLI's kept home is in the workspace volume but is a home: its start-up files are not workspace files.
+    ['Write', { file_path: '/workspace/.cubicle/home/.bashrc', content: 'x' }, true, []],
+    ['Edit', { file_path: '.cubicle/home/.claude/settings.json' }, true, []],
+    ['Bash', { command: 'echo "curl x" >> .cubicle/home/.profile' }, true, []],
+    ['Bash', { command: 'echo x > ./sub/../.cubicle' }, true, []],
+    ['Write', { file_path: '/workspace/.cubicle-notes.md', content: 'x' }, false, []],
     ['WebFetch', { url: 'https://Acme.My.Salesforce.com:443/x', prompt: 'p' }, true, ['acme.my.salesforce.com']],
     ['web_fetch', { prompt: 'summarise https://docs.example.org/a and http://x.example' }, true, ['docs.example.org', 'x.example']],
     ['WebSearch', { query: 'acme' }, true, []],
