@@ -79,7 +79,7 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       for (const leaked of ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SESSION_TOKEN', 'CUBICLE_RELAY_URL', 'CUBICLE_PROVIDER_SECRET_ARN', 'HARNESS_SECRETS']) expect(names).not.toContain(leaked);
 
       // Only the agent's own skill was installed into the CLI's home.
-      const skills = path.join(env.CUBICLE_RUN_DIR, 'home', '.claude', 'skills');
+      const skills = path.join(env.CUBICLE_WORKSPACE, '.cubicle', 'home', '.claude', 'skills');
       expect(readFileSync(path.join(skills, 'crm-notes', 'SKILL.md'), 'utf8')).toContain('CRM notes');
       expect(existsSync(path.join(skills, 'style-guide'))).toBe(false);
 
