@@ -91,7 +91,11 @@ async function dispatch(argv: readonly string[], io: RunIo): Promise<number> {
     case 'login': {
       noMore(0);
       const url = values.url ?? io.env.CUBICLE_URL ?? readSession(io.env)?.url;
-      if (!url) throw new CliError('give the console\'s address: cubicle login --url https://<your Cubicle address>', EXIT.usage);
+      if (!url)
+        throw new CliError(
+          "give the console's address: cubicle login --url https://<your Cubicle address>",
+          EXIT.usage,
+        );
       const settings = await fetchSettings(url);
       const tokens = values.user
         ? await localSignIn(settings, values.user)
@@ -102,14 +106,22 @@ async function dispatch(argv: readonly string[], io: RunIo): Promise<number> {
             },
           });
       saveSession(io.env, { url: new URL(url).origin, settings, tokens });
-      io.out(json ? JSON.stringify({ signedIn: whoIs(tokens), url: new URL(url).origin }) : `Signed in as ${whoIs(tokens)} at ${new URL(url).origin}.`);
+      io.out(
+        json
+          ? JSON.stringify({ signedIn: whoIs(tokens), url: new URL(url).origin })
+          : `Signed in as ${whoIs(tokens)} at ${new URL(url).origin}.`,
+      );
       return EXIT.ok;
     }
     case 'logout': {
       noMore(0);
       const saved = readSession(io.env);
       if (saved?.tokens.refreshToken) {
-        await revokeRefreshToken(await endpointsOf(saved.settings.auth).catch(() => ({ authorization: '', token: '' })), saved.settings.auth.cliClientId, saved.tokens.refreshToken);
+        await revokeRefreshToken(
+          await endpointsOf(saved.settings.auth).catch(() => ({ authorization: '', token: '' })),
+          saved.settings.auth.cliClientId,
+          saved.tokens.refreshToken,
+        );
       }
       io.out(forgetSession(io.env) ? 'Signed out.' : 'You were not signed in.');
       return EXIT.ok;
@@ -139,8 +151,13 @@ async function dispatch(argv: readonly string[], io: RunIo): Promise<number> {
       noMore(1);
       return commands.decide(await ctx(), command, need(rest[0], 'the approval id'), values.agent);
     case 'credential': {
-      if (rest[0] !== 'set') throw new CliError('the credential command is "cubicle credential set <provider|connection>".', EXIT.usage);
-      if (rest.length > 2) throw new CliError('the value is read from a prompt or from stdin, never from the command line (it would stay in your shell history).', EXIT.usage);
+      if (rest[0] !== 'set')
+        throw new CliError('the credential command is "cubicle credential set <provider|connection>".', EXIT.usage);
+      if (rest.length > 2)
+        throw new CliError(
+          'the value is read from a prompt or from stdin, never from the command line (it would stay in your shell history).',
+          EXIT.usage,
+        );
       return commands.credentialSet(await ctx(), need(rest[1], 'the provider or connection name'), values.kind);
     }
     default:

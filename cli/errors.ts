@@ -18,7 +18,10 @@ export const EXIT = {
 } as const;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -29,7 +32,14 @@ export function explain(error: unknown): { code: number; line: string } {
   if (error instanceof CliError) return { code: error.exitCode, line: error.message };
   if (error instanceof ApiError) {
     const line = error.requestId ? `${error.message} (request id: ${error.requestId})` : error.message;
-    const code = error.status === 401 ? EXIT.auth : error.status === 404 ? EXIT.notFound : error.status === 0 || error.status >= 500 ? EXIT.failure : EXIT.refused;
+    const code =
+      error.status === 401
+        ? EXIT.auth
+        : error.status === 404
+          ? EXIT.notFound
+          : error.status === 0 || error.status >= 500
+            ? EXIT.failure
+            : EXIT.refused;
     return { code, line };
   }
   return { code: EXIT.failure, line: (error as Error)?.message ?? String(error) };

@@ -44,7 +44,10 @@ export function follow(
     polling = true;
     api
       .events(agentId, cursor)
-      .then((page) => accept(page.events), () => undefined)
+      .then(
+        (page) => accept(page.events),
+        () => undefined,
+      )
       .finally(() => {
         polling = false;
       });

@@ -58,7 +58,10 @@ export async function fetchSettings(url: string, fetcher: typeof fetch = fetch):
   try {
     base = new URL(url);
   } catch {
-    throw new CliError(`"${url}" is not a URL; give the console's address, e.g. https://d1234.cloudfront.net`, EXIT.usage);
+    throw new CliError(
+      `"${url}" is not a URL; give the console's address, e.g. https://d1234.cloudfront.net`,
+      EXIT.usage,
+    );
   }
   let response: Response;
   try {
@@ -66,7 +69,11 @@ export async function fetchSettings(url: string, fetcher: typeof fetch = fetch):
   } catch {
     throw new CliError(`Cannot reach ${base.origin}.`, EXIT.failure);
   }
-  if (!response.ok) throw new CliError(`${base.origin} has no Cubicle console (config.json answered ${response.status}).`, EXIT.failure);
+  if (!response.ok)
+    throw new CliError(
+      `${base.origin} has no Cubicle console (config.json answered ${response.status}).`,
+      EXIT.failure,
+    );
   try {
     return parseSettings(await response.json());
   } catch (error) {
@@ -83,7 +90,8 @@ export interface Connection {
 
 export async function connect(env: NodeJS.ProcessEnv, fetcher: typeof fetch = fetch): Promise<Connection> {
   if (env.CUBICLE_TOKEN) {
-    if (!env.CUBICLE_URL) throw new CliError('CUBICLE_TOKEN needs CUBICLE_URL (the console\'s address) too.', EXIT.usage);
+    if (!env.CUBICLE_URL)
+      throw new CliError("CUBICLE_TOKEN needs CUBICLE_URL (the console's address) too.", EXIT.usage);
     const settings = await fetchSettings(env.CUBICLE_URL, fetcher);
     const token = env.CUBICLE_TOKEN;
     return { origin: new URL(env.CUBICLE_URL).origin, settings, token: async () => token };
@@ -101,7 +109,12 @@ export async function connect(env: NodeJS.ProcessEnv, fetcher: typeof fetch = fe
         throw new CliError('Your sign-in has expired: run "cubicle login" again.', EXIT.auth);
       }
       try {
-        tokens = await refreshTokens(await endpointsOf(saved.settings.auth, fetcher), saved.settings.auth, { clientId: saved.settings.auth.cliClientId, refreshToken: tokens.refreshToken }, fetcher);
+        tokens = await refreshTokens(
+          await endpointsOf(saved.settings.auth, fetcher),
+          saved.settings.auth,
+          { clientId: saved.settings.auth.cliClientId, refreshToken: tokens.refreshToken },
+          fetcher,
+        );
       } catch {
         throw new CliError('Your sign-in has expired: run "cubicle login" again.', EXIT.auth);
       }

@@ -59,7 +59,10 @@ export function buildConsole(outdir: string = CONSOLE_DIST): ConsoleBuild {
     names[name.endsWith('.css') ? 'CSS' : 'JS'] = name;
   }
   if (!names.JS || !names.CSS) throw new Error('the console build produced no script or no stylesheet');
-  const html = readFileSync(path.join(CONSOLE_DIR, 'static', 'index.html'), 'utf8').replace(/\{\{(JS|CSS)\}\}/g, (_, key: string) => names[key]);
+  const html = readFileSync(path.join(CONSOLE_DIR, 'static', 'index.html'), 'utf8').replace(
+    /\{\{(JS|CSS)\}\}/g,
+    (_, key: string) => names[key],
+  );
   writeFileSync(path.join(outdir, 'index.html'), html);
   copyFileSync(path.join(CONSOLE_DIR, 'static', 'icon.svg'), path.join(outdir, 'assets', 'icon.svg'));
   const files = ['index.html', `assets/${names.JS}`, `assets/${names.CSS}`, 'assets/icon.svg'].map((file) => {
@@ -73,9 +76,18 @@ const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 /** The size table the build prints: every shipped file, raw and gzipped, and the total. */
 export function sizeReport(build: ConsoleBuild): string {
-  const rows = build.files.map((f) => `  ${f.file.padEnd(32)} ${kib(f.bytes).padStart(10)} ${kib(f.gzipBytes).padStart(10)} gz`);
-  const total = build.files.reduce((acc, f) => ({ bytes: acc.bytes + f.bytes, gz: acc.gz + f.gzipBytes }), { bytes: 0, gz: 0 });
-  return [`console: ${build.dir}`, ...rows, `  ${'total shipped'.padEnd(32)} ${kib(total.bytes).padStart(10)} ${kib(total.gz).padStart(10)} gz`].join('\n');
+  const rows = build.files.map(
+    (f) => `  ${f.file.padEnd(32)} ${kib(f.bytes).padStart(10)} ${kib(f.gzipBytes).padStart(10)} gz`,
+  );
+  const total = build.files.reduce((acc, f) => ({ bytes: acc.bytes + f.bytes, gz: acc.gz + f.gzipBytes }), {
+    bytes: 0,
+    gz: 0,
+  });
+  return [
+    `console: ${build.dir}`,
+    ...rows,
+    `  ${'total shipped'.padEnd(32)} ${kib(total.bytes).padStart(10)} ${kib(total.gz).padStart(10)} gz`,
+  ].join('\n');
 }
 
 if (require.main === module) {

@@ -83,7 +83,14 @@ export function oidcSettings(options: { readonly issuer: string; readonly client
   };
 }
 
-const URL_KEYS = ['issuer', 'authorizationEndpoint', 'tokenEndpoint', 'endSessionEndpoint', 'revocationEndpoint', 'localTokenEndpoint'] as const;
+const URL_KEYS = [
+  'issuer',
+  'authorizationEndpoint',
+  'tokenEndpoint',
+  'endSessionEndpoint',
+  'revocationEndpoint',
+  'localTokenEndpoint',
+] as const;
 
 /**
  * Checks a parsed config.json; throws one message naming the field. The console and CLI call it on what
@@ -98,21 +105,25 @@ export function parseSettings(value: unknown): ConsoleSettings {
   if (s.version !== 1) fail('version must be 1');
   for (const key of ['apiUrl', 'relayUrl'] as const) {
     if (typeof s[key] !== 'string') fail(`${key} must be a string`);
-    if (s[key] !== '' && !isHttpUrl(s[key] as string, key === 'relayUrl')) fail(`${key} must be an absolute URL or empty`);
+    if (s[key] !== '' && !isHttpUrl(s[key] as string, key === 'relayUrl'))
+      fail(`${key} must be an absolute URL or empty`);
   }
   const auth = s.auth as Record<string, unknown> | undefined;
   if (!auth || typeof auth !== 'object') fail('auth is missing');
   const a = auth as Record<string, unknown>;
   for (const key of URL_KEYS) {
-    if (a[key] !== undefined && (typeof a[key] !== 'string' || !isHttpUrl(a[key] as string, false))) fail(`auth.${key} must be an https URL`);
+    if (a[key] !== undefined && (typeof a[key] !== 'string' || !isHttpUrl(a[key] as string, false)))
+      fail(`auth.${key} must be an https URL`);
   }
   for (const key of ['clientId', 'cliClientId'] as const) {
     if (typeof a[key] !== 'string' || a[key] === '') fail(`auth.${key} must be a non-empty string`);
   }
-  if (!Array.isArray(a.scopes) || !a.scopes.every((x) => typeof x === 'string')) fail('auth.scopes must be a list of strings');
+  if (!Array.isArray(a.scopes) || !a.scopes.every((x) => typeof x === 'string'))
+    fail('auth.scopes must be a list of strings');
   if (a.bearer !== 'access_token' && a.bearer !== 'id_token') fail('auth.bearer must be "access_token" or "id_token"');
   if (a.logoutStyle !== 'cognito' && a.logoutStyle !== 'oidc') fail('auth.logoutStyle must be "cognito" or "oidc"');
-  if (!a.issuer && !(a.authorizationEndpoint && a.tokenEndpoint)) fail('auth needs an issuer or both authorizationEndpoint and tokenEndpoint');
+  if (!a.issuer && !(a.authorizationEndpoint && a.tokenEndpoint))
+    fail('auth needs an issuer or both authorizationEndpoint and tokenEndpoint');
   return value as ConsoleSettings;
 }
 

@@ -58,7 +58,8 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
     network,
     platform,
     webAclArn: edge.webAcl.attrArn,
-    description: 'Cubicle control plane: employee API and its CloudFront distribution, identity, wake/sleep, task events and the reaper',
+    description:
+      'Cubicle control plane: employee API and its CloudFront distribution, identity, wake/sleep, task events and the reaper',
   });
   const edgeLogs = new EdgeLogsStack(app, `${prefix}-EdgeLogs`, {
     config,
@@ -78,7 +79,10 @@ export function createApp(app: App, config: LoadedConfig, options: CreateAppOpti
       }),
   );
   for (const warning of plan.warnings) addConfigWarning(app, warning);
-  const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, { config, description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles' });
+  const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, {
+    config,
+    description: 'Cubicle pipeline: GitHub OIDC provider, deploy, diff and invoke roles',
+  });
   if (options.complianceChecks ?? true) addComplianceChecks(app, config);
   return { edge, edgeLogs, network, platform, controlPlane, pipeline, fleets };
 }

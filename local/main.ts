@@ -43,7 +43,8 @@ function parse() {
       process.exit(0);
     }
     const port = values.port === undefined ? 0 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(values.port)}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      fail(`--port must be a whole number from 0 to 65535, got ${JSON.stringify(values.port)}`);
     return {
       config: values.config ?? DEFAULT_CONFIG_PATH,
       port,
@@ -63,12 +64,20 @@ async function main(): Promise<void> {
   const { startLocal } = await import('./platform.js');
   let platform: Awaited<ReturnType<typeof startLocal>>;
   try {
-    platform = await startLocal({ config, dataDir: args.data, port: args.port, realProviders: args.realProviders, verbose: args.verbose });
+    platform = await startLocal({
+      config,
+      dataDir: args.data,
+      port: args.port,
+      realProviders: args.realProviders,
+      verbose: args.verbose,
+    });
   } catch (error) {
     if (error instanceof LocalError || !args.verbose) fail((error as Error).message);
     throw error;
   }
-  if (args.realProviders) for (const line of realProviderProblems(config, process.env.PATH ?? '')) process.stderr.write(`cubicle local: ${line}\n`);
+  if (args.realProviders)
+    for (const line of realProviderProblems(config, process.env.PATH ?? ''))
+      process.stderr.write(`cubicle local: ${line}\n`);
   process.stdout.write(`Cubicle local: ${platform.url}\n`);
 
   // A terminal's Ctrl-C reaches npm and this process, and npm forwards it once more: signals within a

@@ -33,7 +33,12 @@ import { openConsoleSite } from './front/console-site';
 import { attachFront } from './front/server';
 import { jwtAuthorizer } from './front/api-gateway';
 import { functionBundles } from './functions/bundle';
-import { localFunctionEnvironment, localLauncherName, type LocalEndpoints, type VerifierSettings } from './functions/environment';
+import {
+  localFunctionEnvironment,
+  localLauncherName,
+  type LocalEndpoints,
+  type VerifierSettings,
+} from './functions/environment';
 import { FunctionHosts } from './functions/hosts';
 import { REAPER_INTERVAL_MS } from './functions/registry';
 import { LOCAL_CLIENT_ID, LocalIssuer } from './identity/issuer';
@@ -97,7 +102,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     cleanup.push(() => closeServer(front));
     const roster = rosterDirectory(config);
     const issuer = await LocalIssuer.open(data.path('issuer'), `${url}${ISSUER_PATH}`, roster);
-    const verifier: VerifierSettings = { issuer: issuer.issuer, audience: LOCAL_CLIENT_ID, jwksUri: `${issuer.issuer}/jwks.json`, jwks: issuer.jwks() };
+    const verifier: VerifierSettings = {
+      issuer: issuer.issuer,
+      audience: LOCAL_CLIENT_ID,
+      jwksUri: `${issuer.issuer}/jwks.json`,
+      jwks: issuer.jwks(),
+    };
 
     // DynamoDB Streams stand-in in front of dynalite: every local writer's Events and Inbox rows reach the
     // relay's fan-out (set once the relay is up; nothing writes before that).
@@ -115,21 +125,37 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     // Secrets Manager and KMS: before the relay, whose functions seal and open records under the user keys.
     // STS on the same port: Bedrock agents' supervisors assume the model invoker role for their CLI.
     const invokerRoleArn = config.providers.includes('bedrock') ? localBedrockInvokerArn(config) : undefined;
-    const bedrockAgents = new Set(config.users.flatMap((u) => u.agents.filter((a) => a.provider === 'bedrock').map((a) => `${u.id}#${a.id}`)));
-    const sts = stsHandler({ credentials, invokerRoleArn, isBedrockAgent: (userId, agentId) => bedrockAgents.has(`${userId}#${agentId}`) });
+    const bedrockAgents = new Set(
+      config.users.flatMap((u) => u.agents.filter((a) => a.provider === 'bedrock').map((a) => `${u.id}#${a.id}`)),
+    );
+    const sts = stsHandler({
+      credentials,
+      invokerRoleArn,
+      isBedrockAgent: (userId, agentId) => bedrockAgents.has(`${userId}#${agentId}`),
+    });
     const vaultServer = createVaultServer(vault, credentials, authorizer, sts);
     const vaultEndpoint = await listenLoopback(vaultServer);
     cleanup.push(() => closeServer(vaultServer));
 
     // The relay in this process: the same device, runtime and fan-out handlers, on the local ws adapter.
     const relayDoc = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: streams.endpoint, region: config.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      new DynamoDBClient({
+        endpoint: streams.endpoint,
+        region: config.region,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
       { marshallOptions: { removeUndefinedValues: true } },
     );
     const relay = await startLocalRelay({
       doc: relayDoc,
       tables: tableNames,
-      auth: new Authenticator(createTokenVerifier({ kind: 'oidc', issuer: verifier.issuer, audience: [verifier.audience] }, { jwks: verifier.jwks as never }), new Roster(roster)),
+      auth: new Authenticator(
+        createTokenVerifier(
+          { kind: 'oidc', issuer: verifier.issuer, audience: [verifier.audience] },
+          { jwks: verifier.jwks as never },
+        ),
+        new Roster(roster),
+      ),
       roles: new RoleDirectory(config.name, new Roster(roster), config.account),
       accountId: config.account,
       attachStream: false,
@@ -145,7 +171,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     const bus = new TaskEventBus(taskEventPattern(clusterArn), (event, error) =>
       logs.line('task state event not delivered', { task_arn: event.detail.taskArn, error: error.message }),
     );
-    const endpoints: { -readonly [K in keyof LocalEndpoints]: string } = { dynamodb: streams.endpoint, ecs: '', vault: vaultEndpoint, lambda: '' };
+    const endpoints: { -readonly [K in keyof LocalEndpoints]: string } = {
+      dynamodb: streams.endpoint,
+      ecs: '',
+      vault: vaultEndpoint,
+      lambda: '',
+    };
     const launcher = new AgentProcessLauncher({
       region: config.region,
       get vaultEndpoint() {
@@ -166,7 +197,11 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
       logs,
       tuning: options.agentTuning,
     });
-    const definitions = taskDefinitions(config, (userId) => vault.secretRefs(userId), { relayUrl: relay.runtimeUrl, userKeyArn: (userId) => vault.userKeyArn(userId), bedrockRoleArn: invokerRoleArn });
+    const definitions = taskDefinitions(config, (userId) => vault.secretRefs(userId), {
+      relayUrl: relay.runtimeUrl,
+      userKeyArn: (userId) => vault.userKeyArn(userId),
+      bedrockRoleArn: invokerRoleArn,
+    });
     const cluster = new LocalCluster(clusterArn, definitions, data.path('ecs'), launcher, (task) =>
       bus.publish(taskStateEvent(task, config.account, config.region)),
     );
@@ -238,7 +273,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
     });
     logs.line('ready', { url, functions: FUNCTION_NAMES.length, agents: definitions.size });
 
-    const agentStopMs = Number(options.agentTuning?.CUBICLE_STOP_GRACE_MS ?? LOCAL_AGENT_TUNING.CUBICLE_STOP_GRACE_MS) + FLUSH_BUDGET_MS + 1_000;
+    const agentStopMs =
+      Number(options.agentTuning?.CUBICLE_STOP_GRACE_MS ?? LOCAL_AGENT_TUNING.CUBICLE_STOP_GRACE_MS) +
+      FLUSH_BUDGET_MS +
+      1_000;
     let stopped: Promise<void> | undefined;
     return {
       url,
@@ -266,7 +304,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
 
 /** The relay's log lines, in local mode's log (never message bodies or tokens: the handlers log ids only). */
 function relayLog(logs: LogSink) {
-  const line = (level: string) => (message: string, fields?: Record<string, unknown>) => logs.line(`relay ${level}: ${message}`, fields);
+  const line = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    logs.line(`relay ${level}: ${message}`, fields);
   return { info: line('info'), warn: line('warn'), error: line('error') } as never;
 }
 
@@ -274,7 +313,10 @@ async function listen(server: Server, port: number): Promise<string> {
   try {
     return await listenLoopback(server, port);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new LocalError(`port ${port} is already in use on 127.0.0.1; pass another with --port N (0 picks a free one)`);
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new LocalError(
+        `port ${port} is already in use on 127.0.0.1; pass another with --port N (0 picks a free one)`,
+      );
     throw error;
   }
 }

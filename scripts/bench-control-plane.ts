@@ -66,10 +66,19 @@ const ENV = {
 };
 /** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
 const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
-  api: { routeKey: 'GET /v1/agents', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
-  credentials: { routeKey: 'PUT /v1/credentials/{provider}', requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } } },
+  api: {
+    routeKey: 'GET /v1/agents',
+    requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } },
+  },
+  credentials: {
+    routeKey: 'PUT /v1/credentials/{provider}',
+    requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } },
+  },
   launcher: { userId: 'alice', agentId: 'sales', sessionId: 'not-a-session' },
-  'task-events': { id: 'e', detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' } },
+  'task-events': {
+    id: 'e',
+    detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' },
+  },
   // A stack deletion: no Cognito call; the response PUT goes to a closed local port (refused at once).
   'directory-sync': {
     RequestType: 'Delete',
@@ -118,7 +127,14 @@ function time(args: string[]): number {
 
 interface ColdStart {
   readonly bareMs: number;
-  readonly rows: { function: string; bundleKiB: number; loadMs: number; loadRatio: number; firstCallMs?: number; firstCallRatio?: number }[];
+  readonly rows: {
+    function: string;
+    bundleKiB: number;
+    loadMs: number;
+    loadRatio: number;
+    firstCallMs?: number;
+    firstCallRatio?: number;
+  }[];
 }
 
 function bundles(quiet = false): ColdStart {
@@ -152,7 +168,9 @@ function bundles(quiet = false): ColdStart {
       };
     });
     if (quiet) return { bareMs: bare, rows };
-    console.log(`\nBundles (esbuild ${BUNDLING.target}, minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`);
+    console.log(
+      `\nBundles (esbuild ${BUNDLING.target}, minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
+    );
     table(
       HANDLERS.map((h) => {
         const load = median(samples[h].load);
@@ -182,14 +200,21 @@ function ecsCounts(mock: ReturnType<typeof fakeEcs>['mock']) {
 }
 
 function ddbCounts(dynamo: TestDynamo): string {
-  return [...dynamo.calls.entries()].map(([name, n]) => `${name.replace(/Command$/, '')} ${n}`).sort().join(', ');
+  return [...dynamo.calls.entries()]
+    .map(([name, n]) => `${name.replace(/Command$/, '')} ${n}`)
+    .sort()
+    .join(', ');
 }
 
 async function perWake(): Promise<void> {
   const dynamo = await startDynamo();
   try {
     const rows: Record<string, string | number>[] = [];
-    const measure = async (label: string, action: (fake: ReturnType<typeof fakeEcs>, clock: Clock) => Promise<unknown>, setup?: (fake: ReturnType<typeof fakeEcs>, clock: Clock) => Promise<unknown>) => {
+    const measure = async (
+      label: string,
+      action: (fake: ReturnType<typeof fakeEcs>, clock: Clock) => Promise<unknown>,
+      setup?: (fake: ReturnType<typeof fakeEcs>, clock: Clock) => Promise<unknown>,
+    ) => {
       const fake = fakeEcs();
       const clock = new Clock();
       await setup?.(fake, clock);
@@ -197,7 +222,13 @@ async function perWake(): Promise<void> {
       dynamo.reset();
       await action(fake, clock);
       const ecs = ecsCounts(fake.mock);
-      rows.push({ path: label, 'DynamoDB calls': dynamo.total(), 'DynamoDB detail': ddbCounts(dynamo), RunTask: ecs.RunTask, StopTask: ecs.StopTask });
+      rows.push({
+        path: label,
+        'DynamoDB calls': dynamo.total(),
+        'DynamoDB detail': ddbCounts(dynamo),
+        RunTask: ecs.RunTask,
+        StopTask: ecs.StopTask,
+      });
     };
     let n = 0;
     const fresh = () => ({ userId: 'alice', agentId: `bench-${++n}` });
@@ -218,7 +249,14 @@ async function perWake(): Promise<void> {
       let arn = '';
       await measure(
         'task event RUNNING after a wake (async; appends the audit event)',
-        (fake, clock) => applyTaskEvent(lifecycleDeps(dynamo, fake.ecs, clock), { taskArn: arn, clusterArn: CLUSTER_ARN, lastStatus: 'RUNNING', startedBy: STARTED_BY, taskDefinitionArn: taskDefinitionArnOf(p.userId, p.agentId) }),
+        (fake, clock) =>
+          applyTaskEvent(lifecycleDeps(dynamo, fake.ecs, clock), {
+            taskArn: arn,
+            clusterArn: CLUSTER_ARN,
+            lastStatus: 'RUNNING',
+            startedBy: STARTED_BY,
+            taskDefinitionArn: taskDefinitionArnOf(p.userId, p.agentId),
+          }),
         async (fake, clock) => {
           const deps = lifecycleDeps(dynamo, fake.ecs, clock);
           await ensureAwake(deps, p.userId, p.agentId, 'r1');
@@ -227,10 +265,23 @@ async function perWake(): Promise<void> {
       );
     }
     await measure('POST message, agent asleep (store + wake)', async (fake, clock) => {
-      const api = createApiHandler({ auth: AUTH, logger: silentLogger(), lifecycle: lifecycleDeps(dynamo, fake.ecs, clock), records: recordDeps(dynamo, clock) });
-      return api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'bruno', pathParameters: { agentId: 'writer' }, body: { text: 'hello' } }));
+      const api = createApiHandler({
+        auth: AUTH,
+        logger: silentLogger(),
+        lifecycle: lifecycleDeps(dynamo, fake.ecs, clock),
+        records: recordDeps(dynamo, clock),
+      });
+      return api(
+        httpEvent('POST /v1/agents/{agentId}/messages', {
+          user: 'bruno',
+          pathParameters: { agentId: 'writer' },
+          body: { text: 'hello' },
+        }),
+      );
     });
-    console.log('\nCalls per wake (target: ≤ 3 DynamoDB calls + 1 RunTask per wake; the task event is a separate, asynchronous invocation)');
+    console.log(
+      '\nCalls per wake (target: ≤ 3 DynamoDB calls + 1 RunTask per wake; the task event is a separate, asynchronous invocation)',
+    );
     table(rows);
   } finally {
     await dynamo.close();
@@ -245,7 +296,9 @@ async function seed(dynamo: TestDynamo, items: Record<string, unknown>[]): Promi
       chunks.slice(i, i + 8).map(async (chunk) => {
         let pending: unknown[] | undefined = chunk.map((Item) => ({ PutRequest: { Item } }));
         while (pending && pending.length > 0) {
-          const out: BatchWriteCommandOutput = await dynamo.doc.send(new BatchWriteCommand({ RequestItems: { [dynamo.tables.sessions]: pending as never } }));
+          const out: BatchWriteCommandOutput = await dynamo.doc.send(
+            new BatchWriteCommand({ RequestItems: { [dynamo.tables.sessions]: pending as never } }),
+          );
           pending = out.UnprocessedItems?.[dynamo.tables.sessions];
         }
       }),
@@ -267,20 +320,47 @@ async function perTick(): Promise<void> {
         const taskArn = taskArnOf(`t${i}`);
         running.push(taskArn);
         const idle = i % 20 === 0; // 5%
-        items.push({ pk, status: 'RUNNING', sessionId: `s${i}`, requestId: `r${i}`, taskArn, version: 1, activeShard: activeShardOf(pk), startedAt: now - 30 * 60_000, runningAt: now - 29 * 60_000, deadlineAt: now + 60 * 60_000, lastActivityAt: idle ? now - 20 * 60_000 : now - 60_000 });
+        items.push({
+          pk,
+          status: 'RUNNING',
+          sessionId: `s${i}`,
+          requestId: `r${i}`,
+          taskArn,
+          version: 1,
+          activeShard: activeShardOf(pk),
+          startedAt: now - 30 * 60_000,
+          runningAt: now - 29 * 60_000,
+          deadlineAt: now + 60 * 60_000,
+          lastActivityAt: idle ? now - 20 * 60_000 : now - 60_000,
+        });
       }
       for (let i = 0; i < 10_000; i += 1) {
-        items.push({ pk: pairKey(`z${i}`, 'agent'), status: 'STOPPED', sessionId: `x${i}`, version: 3, startedAt: now - 86_400_000, deadlineAt: now - 80_000_000 });
+        items.push({
+          pk: pairKey(`z${i}`, 'agent'),
+          status: 'STOPPED',
+          sessionId: `x${i}`,
+          version: 3,
+          startedAt: now - 86_400_000,
+          deadlineAt: now - 80_000_000,
+        });
       }
       await seed(dynamo, items);
       const fake = fakeEcs();
       fake.mock.on(ListTasksCommand).callsFake(async (input: { nextToken?: string }) => {
         const from = Number(input.nextToken ?? '0');
-        return { taskArns: running.slice(from, from + 100), nextToken: from + 100 < running.length ? String(from + 100) : undefined };
+        return {
+          taskArns: running.slice(from, from + 100),
+          nextToken: from + 100 < running.length ? String(from + 100) : undefined,
+        };
       });
       dynamo.reset();
       const started = performance.now();
-      const stats = await reapTick({ ...lifecycleDeps(dynamo, fake.ecs, clock), deadline: now + 50_000, sleepMs: async () => undefined, requestId: 'tick' });
+      const stats = await reapTick({
+        ...lifecycleDeps(dynamo, fake.ecs, clock),
+        deadline: now + 50_000,
+        sleepMs: async () => undefined,
+        requestId: 'tick',
+      });
       const ms = performance.now() - started;
       const ecs = ecsCounts(fake.mock);
       const queries = dynamo.calls.get('QueryCommand') ?? 0;

@@ -44,24 +44,43 @@ async function main(): Promise<void> {
 
     // 2. Runtime frames.
     const task = await env.wake('carol', 'eight');
-    const client = new RelayClient({ url: env.runtimeUrl, region: 'eu-west-1', credentials: async () => task.credentials, log: { info: () => undefined, warn: () => undefined } });
+    const client = new RelayClient({
+      url: env.runtimeUrl,
+      region: 'eu-west-1',
+      credentials: async () => task.credentials,
+      log: { info: () => undefined, warn: () => undefined },
+    });
     await client.start();
     let start = performance.now();
     for (let i = 0; i < FRAMES; i += 1) await client.call({ op: 'ping' });
     const framesPerSecond = FRAMES / ((performance.now() - start) / 1000);
     start = performance.now();
-    await Promise.all(Array.from({ length: FRAMES }, (_, i) => client.call({ op: 'event', type: 'reply', requestId: 'bench', data: { text: `op ${i}` } })));
+    await Promise.all(
+      Array.from({ length: FRAMES }, (_, i) =>
+        client.call({ op: 'event', type: 'reply', requestId: 'bench', data: { text: `op ${i}` } }),
+      ),
+    );
     const batchedOpsPerSecond = FRAMES / ((performance.now() - start) / 1000);
     await client.close();
 
     console.log('\nRelay through the local ws adapter (real handlers, dynalite on loopback, this machine)\n');
     console.table([
-      { measure: 'event append → device (median)', value: `${percentile(latencies, 50).toFixed(1)} ms`, samples: EVENTS },
+      {
+        measure: 'event append → device (median)',
+        value: `${percentile(latencies, 50).toFixed(1)} ms`,
+        samples: EVENTS,
+      },
       { measure: 'event append → device (p99)', value: `${percentile(latencies, 99).toFixed(1)} ms`, samples: EVENTS },
       { measure: 'runtime frames per second (1 op each, acked)', value: framesPerSecond.toFixed(0), samples: FRAMES },
-      { measure: 'runtime event appends per second (batched frames)', value: batchedOpsPerSecond.toFixed(0), samples: FRAMES },
+      {
+        measure: 'runtime event appends per second (batched frames)',
+        value: batchedOpsPerSecond.toFixed(0),
+        samples: FRAMES,
+      },
     ]);
-    console.log('Latency includes the append (one conditional PutItem), the stream stand-in, the fan-out (a Query of the\npair\'s listeners, a PostToConnection over HTTP, a cursor UpdateItem) and the WebSocket frame. In AWS the\nstream adds its own delay (typically well under a second) and DynamoDB is faster than dynalite.');
+    console.log(
+      "Latency includes the append (one conditional PutItem), the stream stand-in, the fan-out (a Query of the\npair's listeners, a PostToConnection over HTTP, a cursor UpdateItem) and the WebSocket frame. In AWS the\nstream adds its own delay (typically well under a second) and DynamoDB is faster than dynalite.",
+    );
   } finally {
     await env.close();
   }

@@ -44,7 +44,9 @@ function fakeSecretsManager(): Server {
         return;
       }
       const { SecretId } = JSON.parse(body) as { SecretId: string };
-      res.end(JSON.stringify({ ARN: SecretId, Name: 'bench', SecretString: 'bench-api-key-0123456789', VersionId: 'v1' }));
+      res.end(
+        JSON.stringify({ ARN: SecretId, Name: 'bench', SecretString: 'bench-api-key-0123456789', VersionId: 'v1' }),
+      );
     });
   });
 }
@@ -55,7 +57,13 @@ function quantile(values: number[], q: number): number {
 }
 
 /** Spawns a process and resolves when its stdout carries a line matching `ready`. */
-function timeToLine(command: string, args: string[], env: NodeJS.ProcessEnv, ready: (line: string) => boolean, started = performance.now()) {
+function timeToLine(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: (line: string) => boolean,
+  started = performance.now(),
+) {
   return new Promise<{ ms: number; pid: number; stop: () => Promise<void> }>((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buffer = '';
@@ -172,7 +180,9 @@ async function main(): Promise<void> {
     `${label.padEnd(40)} median ${quantile(values, 0.5).toFixed(1).padStart(7)} ${unit}   p90 ${quantile(values, 0.9).toFixed(1).padStart(7)} ${unit}`;
   const total = supervisorRss.map((v, i) => v + workbenchRss[i]);
   const ratio = quantile(agent, 0.5) / quantile(bare, 0.5);
-  console.log(`runs: ${RUNS} (node ${process.version}, ${process.platform}/${process.arch}); layout: supervisor + workbench, two processes`);
+  console.log(
+    `runs: ${RUNS} (node ${process.version}, ${process.platform}/${process.arch}); layout: supervisor + workbench, two processes`,
+  );
   console.log(row('bare node start → first line', bare, 'ms'));
   console.log(row('task start (both processes) → ready', agent, 'ms'));
   console.log(`${'start-to-ready ratio (median)'.padEnd(40)} ${ratio.toFixed(2)}×`);

@@ -16,7 +16,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, CfnDeletionPolicy, CfnResource, DefaultStackSynthesizer, IPolicyValidationPlugin, Stack } from 'aws-cdk-lib';
+import {
+  App,
+  CfnDeletionPolicy,
+  CfnResource,
+  DefaultStackSynthesizer,
+  IPolicyValidationPlugin,
+  Stack,
+} from 'aws-cdk-lib';
 import { shapeIndexOf, type ShapeSummary } from '../lib/aspects/resource-shapes';
 import { createApp } from '../lib/app';
 import { parseConfigText } from '../lib/config/load';
@@ -56,7 +63,12 @@ function cpuMsSoFar(): number {
 const REPO = path.join(__dirname, '..');
 
 function benchConfig(pairs: number): CubicleConfig {
-  return parseConfigText(rosterConfigText(rosterUsers({ users: pairs / AGENTS_PER_USER, agentsPerUser: AGENTS_PER_USER }), { name: 'bench' }), 'bench roster');
+  return parseConfigText(
+    rosterConfigText(rosterUsers({ users: pairs / AGENTS_PER_USER, agentsPerUser: AGENTS_PER_USER }), {
+      name: 'bench',
+    }),
+    'bench roster',
+  );
 }
 
 function child(variant: Variant, pairs: number, fleetDir?: string): Measurement {
@@ -66,7 +78,9 @@ function child(variant: Variant, pairs: number, fleetDir?: string): Measurement 
   const context = { ...CDK_JSON_CONTEXT, ...(checks ? {} : { 'aws:cdk:bundling-stacks': [] }) };
   let templates: [string, any][] = [];
   if (variant === 'floor') {
-    templates = readdirSync(fleetDir!).filter((f) => f.endsWith('.template.json')).map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(path.join(fleetDir!, f), 'utf8'))]);
+    templates = readdirSync(fleetDir!)
+      .filter((f) => f.endsWith('.template.json'))
+      .map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(path.join(fleetDir!, f), 'utf8'))]);
   }
   const plugins: Record<string, number> = {};
   const cpu0 = cpuMsSoFar();
@@ -76,7 +90,10 @@ function child(variant: Variant, pairs: number, fleetDir?: string): Measurement 
     const config = benchConfig(pairs);
     for (const [name, template] of templates) {
       const region = name.endsWith('-Edge') || name.endsWith('-EdgeLogs') ? 'us-east-1' : config.region;
-      const stack = new Stack(app, name, { env: { account: config.account, region }, synthesizer: new DefaultStackSynthesizer({ qualifier: config.bootstrapQualifier }) });
+      const stack = new Stack(app, name, {
+        env: { account: config.account, region },
+        synthesizer: new DefaultStackSynthesizer({ qualifier: config.bootstrapQualifier }),
+      });
       for (const [logicalId, r] of Object.entries<any>(template.Resources ?? {})) {
         const resource = new CfnResource(stack, logicalId, { type: r.Type, properties: r.Properties });
         resource.overrideLogicalId(logicalId);
@@ -144,23 +161,40 @@ function run(variant: Variant, pairs: number, fleetDir?: string): Measurement {
   const env = { ...process.env };
   if (variant === 'fleet' || variant === 'floor') env.CDK_VALIDATION = 'false';
   else delete env.CDK_VALIDATION; // as `cdk synth` runs: CDK's validator on
-  const result = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--child', variant, String(pairs), fleetDir ?? ''], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-    env,
-    cwd: REPO,
-  });
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', __filename, '--child', variant, String(pairs), fleetDir ?? ''],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      env,
+      cwd: REPO,
+    },
+  );
   const line = result.stdout.split('\n').find((l) => l.startsWith('{"variant"'));
-  if (result.status !== 0 || !line) throw new Error(`${variant} at ${pairs} pairs failed (exit ${result.status}):\n${result.stderr.slice(-4000)}`);
+  if (result.status !== 0 || !line)
+    throw new Error(`${variant} at ${pairs} pairs failed (exit ${result.status}):\n${result.stderr.slice(-4000)}`);
   const m = JSON.parse(line) as Measurement;
-  console.log(`  ${variant.padEnd(14)} ${((m.constructMs + m.synthMs) / 1000).toFixed(1)} s wall, ${(m.cpuMs / 1000).toFixed(1)} s cpu   (load ${loadavg()[0].toFixed(1)})`);
+  console.log(
+    `  ${variant.padEnd(14)} ${((m.constructMs + m.synthMs) / 1000).toFixed(1)} s wall, ${(m.cpuMs / 1000).toFixed(1)} s cpu   (load ${loadavg()[0].toFixed(1)})`,
+  );
   return m;
 }
 
 function json(command: string[], env: NodeJS.ProcessEnv): any {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', ...command], { encoding: 'utf8', env: { ...process.env, ...env }, cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
-  const line = result.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
-  if (result.status !== 0 || !line) throw new Error(`${command.join(' ')} failed (exit ${result.status}):\n${result.stderr.slice(-2000)}`);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', ...command], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    cwd: REPO,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = result.stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (result.status !== 0 || !line)
+    throw new Error(`${command.join(' ')} failed (exit ${result.status}):\n${result.stderr.slice(-2000)}`);
   return JSON.parse(line);
 }
 
@@ -176,10 +210,13 @@ function main(): void {
   }
   const pairsArg = args.indexOf('--pairs');
   const pairs = pairsArg >= 0 ? Number(args[pairsArg + 1]) : 5000;
-  if (!Number.isInteger(pairs) || pairs % AGENTS_PER_USER !== 0) throw new Error(`--pairs must be a multiple of ${AGENTS_PER_USER}`);
+  if (!Number.isInteger(pairs) || pairs % AGENTS_PER_USER !== 0)
+    throw new Error(`--pairs must be a multiple of ${AGENTS_PER_USER}`);
   const started = performance.now();
   const load0 = loadavg()[0];
-  console.log(`bench:synth — ${pairs} pairs (${pairs / AGENTS_PER_USER} users × ${AGENTS_PER_USER} agents, default Cognito identity), node ${process.version}, load average ${load0.toFixed(1)} on this machine`);
+  console.log(
+    `bench:synth — ${pairs} pairs (${pairs / AGENTS_PER_USER} users × ${AGENTS_PER_USER} agents, default Cognito identity), node ${process.version}, load average ${load0.toFixed(1)} on this machine`,
+  );
 
   const example = run('example+checks', pairs);
   const fleet = run('fleet', pairs);
@@ -187,67 +224,172 @@ function main(): void {
   rmSync(fleet.outdir, { recursive: true, force: true });
   const checked = run('fleet+checks', pairs);
 
-  const rows: string[][] = [['variant', 'wall', 'cpu', 'construct', 'synth', 'peak MiB', 'stacks', 'resources', 'max/stack', 'inside checks']];
+  const rows: string[][] = [
+    ['variant', 'wall', 'cpu', 'construct', 'synth', 'peak MiB', 'stacks', 'resources', 'max/stack', 'inside checks'],
+  ];
   for (const m of [example, fleet, floor, checked]) {
-    const inside = Object.entries(m.plugins).map(([name, ms]) => `${name} ${s(ms)}`).join(', ');
-    rows.push([m.variant, s(m.constructMs + m.synthMs), s(m.cpuMs), s(m.constructMs), s(m.synthMs), m.peakMiB.toFixed(0), String(m.stacks), String(m.resources), String(m.maxResources), inside || '-']);
+    const inside = Object.entries(m.plugins)
+      .map(([name, ms]) => `${name} ${s(ms)}`)
+      .join(', ');
+    rows.push([
+      m.variant,
+      s(m.constructMs + m.synthMs),
+      s(m.cpuMs),
+      s(m.constructMs),
+      s(m.synthMs),
+      m.peakMiB.toFixed(0),
+      String(m.stacks),
+      String(m.resources),
+      String(m.maxResources),
+      inside || '-',
+    ]);
   }
   console.log();
   printTable(rows);
 
   const proof = checked.shapes;
   if (proof) {
-    console.log(`\nEquivalence the scoped checks relied on (lib/aspects/resource-shapes.ts), built in ${s(proof.buildMs)}:`);
-    console.log(`  ${proof.groups} id scopes (users) in ${proof.templates} templates fall into ${proof.shapes} shapes; ${proof.pinnedGroups} kept apart (referenced from outside).`);
-    console.log(`  Every scope's canonical form (ids, logical ids and stack name replaced) expands back to its exact JSON: ${proof.allRoundTrip}.`);
-    console.log(`  Evaluated ${proof.checkedResources} of ${proof.resources} resources; findings on a representative are reported on every member.`);
-    printTable([['shape', 'representative', 'members', 'resources each'], ...proof.byShape.map((b) => [b.shape, b.representative, String(b.members), String(b.resources)])], '    ');
+    console.log(
+      `\nEquivalence the scoped checks relied on (lib/aspects/resource-shapes.ts), built in ${s(proof.buildMs)}:`,
+    );
+    console.log(
+      `  ${proof.groups} id scopes (users) in ${proof.templates} templates fall into ${proof.shapes} shapes; ${proof.pinnedGroups} kept apart (referenced from outside).`,
+    );
+    console.log(
+      `  Every scope's canonical form (ids, logical ids and stack name replaced) expands back to its exact JSON: ${proof.allRoundTrip}.`,
+    );
+    console.log(
+      `  Evaluated ${proof.checkedResources} of ${proof.resources} resources; findings on a representative are reported on every member.`,
+    );
+    printTable(
+      [
+        ['shape', 'representative', 'members', 'resources each'],
+        ...proof.byShape.map((b) => [b.shape, b.representative, String(b.members), String(b.resources)]),
+      ],
+      '    ',
+    );
   }
-  console.log(`\nReports (plugins with no finding and no acknowledgement are not listed): ${Object.entries(checked.conclusions).map(([k, v]) => `${k} ${v}`).join('; ') || 'none'}`);
-  console.log(`The shape index is built inside the first plugin that runs (${Object.keys(checked.plugins)[0] ?? '-'}).`);
+  console.log(
+    `\nReports (plugins with no finding and no acknowledgement are not listed): ${
+      Object.entries(checked.conclusions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; ') || 'none'
+    }`,
+  );
+  console.log(
+    `The shape index is built inside the first plugin that runs (${Object.keys(checked.plugins)[0] ?? '-'}).`,
+  );
 
   const skipCold = args.includes('--skip-cold-start');
-  const cold = skipCold ? undefined : json(['scripts/bench-control-plane.ts', '--cold-start-json'], { BENCH_RUNS: '7' });
+  const cold = skipCold
+    ? undefined
+    : json(['scripts/bench-control-plane.ts', '--cold-start-json'], { BENCH_RUNS: '7' });
   const supervisor = skipCold ? undefined : json(['scripts/bench-runtime.ts'], { BENCH_RUNS: '5' });
   const image = imageEstimate(path.join(REPO, 'runtime', 'agent'));
   const wake = wakeOnPaper(image.compressedMiB, supervisor?.readyMedianMs);
 
-  const worst = (key: 'loadRatio' | 'firstCallRatio') => (cold ? Math.max(...cold.rows.filter((r: any) => r[key] !== undefined).map((r: any) => r[key])) : NaN);
+  const worst = (key: 'loadRatio' | 'firstCallRatio') =>
+    cold ? Math.max(...cold.rows.filter((r: any) => r[key] !== undefined).map((r: any) => r[key])) : NaN;
   const summary: string[][] = [['measure', 'measured', 'target', '']];
-  const add = (name: string, value: string, target: string, ok: boolean | undefined) => summary.push([name, value, target, ok === undefined ? '-' : mark(ok)]);
+  const add = (name: string, value: string, target: string, ok: boolean | undefined) =>
+    summary.push([name, value, target, ok === undefined ? '-' : mark(ok)]);
   const wall = (m: Measurement) => m.constructMs + m.synthMs;
   const cfnValidate = (m: Measurement) => m.plugins['CloudFormation Validate'] ?? 0;
   const passed = Object.values(checked.conclusions).every((c) => c.startsWith('success (0 open)'));
-  add(`synth with every check, ${pairs} pairs (wall; cpu)`, `${s(wall(checked))}; ${s(checked.cpuMs)}`, '≤ 90 s', wall(checked) <= 90_000);
-  add('  the same without CDK\'s own template validator (wall)', s(wall(checked) - cfnValidate(checked)), '≤ 90 s', wall(checked) - cfnValidate(checked) <= 90_000);
-  add('synth with every check, bundled example (wall; cpu)', `${s(wall(example))}; ${s(example.cpuMs)}`, '≤ 25 s', wall(example) <= 25_000);
-  add('  the same without CDK\'s own template validator (wall)', s(wall(example) - cfnValidate(example)), '≤ 25 s', wall(example) - cfnValidate(example) <= 25_000);
-  add('synth without checks / content floor (wall; cpu)', `${x(wall(fleet) / wall(floor))}; ${x(fleet.cpuMs / floor.cpuMs)}`, '≤ 2×', wall(fleet) <= 2 * wall(floor));
-  add(`peak memory, ${pairs} pairs with checks`, `${checked.peakMiB.toFixed(0)} MiB`, '≤ 1.5 GB', checked.peakMiB <= 1536);
+  add(
+    `synth with every check, ${pairs} pairs (wall; cpu)`,
+    `${s(wall(checked))}; ${s(checked.cpuMs)}`,
+    '≤ 90 s',
+    wall(checked) <= 90_000,
+  );
+  add(
+    "  the same without CDK's own template validator (wall)",
+    s(wall(checked) - cfnValidate(checked)),
+    '≤ 90 s',
+    wall(checked) - cfnValidate(checked) <= 90_000,
+  );
+  add(
+    'synth with every check, bundled example (wall; cpu)',
+    `${s(wall(example))}; ${s(example.cpuMs)}`,
+    '≤ 25 s',
+    wall(example) <= 25_000,
+  );
+  add(
+    "  the same without CDK's own template validator (wall)",
+    s(wall(example) - cfnValidate(example)),
+    '≤ 25 s',
+    wall(example) - cfnValidate(example) <= 25_000,
+  );
+  add(
+    'synth without checks / content floor (wall; cpu)',
+    `${x(wall(fleet) / wall(floor))}; ${x(fleet.cpuMs / floor.cpuMs)}`,
+    '≤ 2×',
+    wall(fleet) <= 2 * wall(floor),
+  );
+  add(
+    `peak memory, ${pairs} pairs with checks`,
+    `${checked.peakMiB.toFixed(0)} MiB`,
+    '≤ 1.5 GB',
+    checked.peakMiB <= 1536,
+  );
   add('most resources in one stack', String(checked.maxResources), '≤ 450', checked.maxResources <= 450);
   add('every check passed (no open finding)', passed ? 'yes' : 'no', 'yes', passed);
   if (cold) {
-    add('control-plane module load / bare node (worst function)', x(worst('loadRatio')), '≤ 1.5×', worst('loadRatio') <= 1.5);
-    add('control-plane load + first call / bare node (worst)', x(worst('firstCallRatio')), '≤ 2.5×', worst('firstCallRatio') <= 2.5);
+    add(
+      'control-plane module load / bare node (worst function)',
+      x(worst('loadRatio')),
+      '≤ 1.5×',
+      worst('loadRatio') <= 1.5,
+    );
+    add(
+      'control-plane load + first call / bare node (worst)',
+      x(worst('firstCallRatio')),
+      '≤ 2.5×',
+      worst('firstCallRatio') <= 2.5,
+    );
     add('supervisor start-to-ready / bare node', x(supervisor.ratio), '≤ 3×', supervisor.ratio <= 3);
   }
-  add('agent image, compressed (estimate)', `${image.compressedMiB.toFixed(0)} MiB`, '≤ 300 MB', image.compressedMiB * 1.048576 <= 300);
-  add('wake on Fargate (on paper: scheduling + pull + ready)', `~${wake.totalSeconds.toFixed(0)} s (SOCI: ~${wake.withSociSeconds.toFixed(0)} s)`, 'README "Wake time"', undefined);
+  add(
+    'agent image, compressed (estimate)',
+    `${image.compressedMiB.toFixed(0)} MiB`,
+    '≤ 300 MB',
+    image.compressedMiB * 1.048576 <= 300,
+  );
+  add(
+    'wake on Fargate (on paper: scheduling + pull + ready)',
+    `~${wake.totalSeconds.toFixed(0)} s (SOCI: ~${wake.withSociSeconds.toFixed(0)} s)`,
+    'README "Wake time"',
+    undefined,
+  );
   console.log();
   if (cold) {
-    console.log(`Cold starts (median, bare \`node -e 0\` = ${cold.bareMs.toFixed(0)} ms): ${cold.rows.map((r: any) => `${r.function} ${x(r.loadRatio)}${r.firstCallRatio ? ` / ${x(r.firstCallRatio)}` : ''}`).join(', ')}`);
+    console.log(
+      `Cold starts (median, bare \`node -e 0\` = ${cold.bareMs.toFixed(0)} ms): ${cold.rows.map((r: any) => `${r.function} ${x(r.loadRatio)}${r.firstCallRatio ? ` / ${x(r.firstCallRatio)}` : ''}`).join(', ')}`,
+    );
   }
   console.log(`Image layers (estimate; ${image.method}):`);
-  printTable(image.layers.map((l) => [l.layer, `${l.compressedMiB.toFixed(1)} MiB`, l.source]), '    ');
+  printTable(
+    image.layers.map((l) => [l.layer, `${l.compressedMiB.toFixed(1)} MiB`, l.source]),
+    '    ',
+  );
   console.log(`Wake parts: ${wake.parts.map((p) => `${p.part} ~${p.seconds.toFixed(1)} s`).join(', ')}`);
   console.log();
   printTable(summary);
-  console.log(`\nRatios were measured side by side in this run; wall times depend on the load (${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} now, ${s(performance.now() - started)} in all).`);
+  console.log(
+    `\nRatios were measured side by side in this run; wall times depend on the load (${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} now, ${s(performance.now() - started)} in all).`,
+  );
 }
 
 function printTable(rows: string[][], indent = ''): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  for (const row of rows) console.log(indent + row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  for (const row of rows)
+    console.log(
+      indent +
+        row
+          .map((cell, i) => cell.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+    );
 }
 
 main();

@@ -1,6 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CfnResource, IPolicyValidationContextBeta1, IPolicyValidationPluginBeta1, PolicyValidationPluginReportBeta1 } from 'aws-cdk-lib';
+import {
+  CfnResource,
+  IPolicyValidationContextBeta1,
+  IPolicyValidationPluginBeta1,
+  PolicyValidationPluginReportBeta1,
+} from 'aws-cdk-lib';
 import { NagPack, NagRuleCompliance } from 'cdk-nag';
 
 /**
@@ -19,7 +24,12 @@ export interface CompliancePluginRecord {
   /** Rules that ran (cdk-nag: distinct rule ids applied; Control Tower: enabled rule files). */
   readonly rules: number;
   /** cdk-nag only: rule evaluations per result (a rule applied to one resource is one evaluation). */
-  readonly evaluations?: { readonly compliant: number; readonly nonCompliant: number; readonly notApplicable: number; readonly errors: number };
+  readonly evaluations?: {
+    readonly compliant: number;
+    readonly nonCompliant: number;
+    readonly notApplicable: number;
+    readonly errors: number;
+  };
   readonly templates: number;
   /** Unacknowledged violations (resources), which fail synth. */
   readonly violations: number;
@@ -39,7 +49,9 @@ export class ComplianceRecorder {
   nag(pack: NagPack): IPolicyValidationPluginBeta1 {
     const tally = { compliant: 0, nonCompliant: 0, notApplicable: 0, errors: 0 };
     const rules = new Set<string>();
-    const inner = pack as unknown as { applyRule(params: { rule: (node: CfnResource) => unknown; ruleSuffixOverride?: string }): void };
+    const inner = pack as unknown as {
+      applyRule(params: { rule: (node: CfnResource) => unknown; ruleSuffixOverride?: string }): void;
+    };
     const applyRule = inner.applyRule.bind(pack);
     inner.applyRule = (params) => {
       const rule = params.rule;
@@ -76,7 +88,10 @@ export class ComplianceRecorder {
   }
 
   /** The Control Tower rules through cfn-guard, with the rules switched off and why. */
-  controlTower(plugin: IPolicyValidationPluginBeta1, disabledRules: Readonly<Record<string, string>>): IPolicyValidationPluginBeta1 {
+  controlTower(
+    plugin: IPolicyValidationPluginBeta1,
+    disabledRules: Readonly<Record<string, string>>,
+  ): IPolicyValidationPluginBeta1 {
     return this.wrap(plugin, (report, context) => ({
       plugin: plugin.name,
       version: plugin.version,
@@ -91,7 +106,10 @@ export class ComplianceRecorder {
 
   private wrap(
     plugin: IPolicyValidationPluginBeta1,
-    record: (report: PolicyValidationPluginReportBeta1, context: IPolicyValidationContextBeta1) => CompliancePluginRecord,
+    record: (
+      report: PolicyValidationPluginReportBeta1,
+      context: IPolicyValidationContextBeta1,
+    ) => CompliancePluginRecord,
   ): IPolicyValidationPluginBeta1 {
     return {
       name: plugin.name,

@@ -16,7 +16,12 @@ import { disabledCloudFrontRules } from '../constructs/edge-distribution';
 import { ComplianceRecorder } from './compliance-record';
 import { DISABLED_RELAY_RULES } from '../constructs/relay';
 import { RetentionGuard } from './retention-guard';
-import { OnReducedTemplates, ScopedAwsSolutionsChecks, ScopedCloudFormationValidate, ScopedNIST80053R5Checks } from './scoped-checks';
+import {
+  OnReducedTemplates,
+  ScopedAwsSolutionsChecks,
+  ScopedCloudFormationValidate,
+  ScopedNIST80053R5Checks,
+} from './scoped-checks';
 
 /** Control Tower CT.CLOUDWATCH.PR.2 wants log groups kept at least this many days. */
 export const CONTROL_TOWER_MIN_RETENTION_DAYS = 365;
@@ -40,7 +45,7 @@ export function disabledControlTowerRules(config: CubicleConfig): Record<string,
   if (config.audit.trail) {
     // Only the audit trail's bucket and trail exist to be checked by these (lib/constructs/audit-trail.ts).
     rules['ct-s3-pr-2'] =
-      'audit.trail is on: the trail\'s own bucket would log its access to another bucket that needs the same; reads of it are CloudTrail events.';
+      "audit.trail is on: the trail's own bucket would log its access to another bucket that needs the same; reads of it are CloudTrail events.";
     rules['ct-cloudtrail-pr-3'] =
       'audit.trail is on: the trail delivers to S3 under Object Lock; every table data event in CloudWatch Logs would cost more than the trail, and security events reach EventBridge without it.';
   }
@@ -72,7 +77,11 @@ export function addComplianceChecks(app: App, config: CubicleConfig, options: Co
   const guard = new ControlTowerGuard({ disabledRules: Object.keys(disabled), maxBuffer: 64 * 1024 * 1024 });
   const full = options.scope === 'full' || [true, 'true'].includes(app.node.tryGetContext(FULL_CHECKS_CONTEXT));
   if (full) {
-    Validations.of(app).addPlugins(record.nag(new AwsSolutionsChecks(app)), record.nag(new NIST80053R5Checks(app)), record.controlTower(guard, disabled));
+    Validations.of(app).addPlugins(
+      record.nag(new AwsSolutionsChecks(app)),
+      record.nag(new NIST80053R5Checks(app)),
+      record.controlTower(guard, disabled),
+    );
     return;
   }
   Validations.of(app).addPlugins(
@@ -119,7 +128,13 @@ export class ControlTowerGuard implements IPolicyValidationPluginBeta1 {
     this.name = all.name;
     this.version = all.version;
     this.ruleIds = all.ruleIds;
-    const root = path.join(path.dirname(require.resolve('@cdklabs/cdk-validator-cfnguard')), '..', 'rules', 'control-tower', 'cfn-guard');
+    const root = path.join(
+      path.dirname(require.resolve('@cdklabs/cdk-validator-cfnguard')),
+      '..',
+      'rules',
+      'control-tower',
+      'cfn-guard',
+    );
     this.rules = readdirSync(root, { recursive: true, encoding: 'utf8' })
       .filter((file) => file.endsWith('.guard') && !props.disabledRules.includes(path.parse(file).name))
       .sort()
@@ -134,13 +149,19 @@ export class ControlTowerGuard implements IPolicyValidationPluginBeta1 {
     for (const templatePath of context.templatePaths) {
       const resources = JSON.parse(readFileSync(templatePath, 'utf8')).Resources ?? {};
       const types = new Set(Object.values<{ Type: string }>(resources).map((r) => r.Type));
-      const files = this.rules.filter((r) => r.types.size === 0 || [...r.types].some((t) => types.has(t))).map((r) => r.file);
+      const files = this.rules
+        .filter((r) => r.types.size === 0 || [...r.types].some((t) => types.has(t)))
+        .map((r) => r.file);
       if (files.length === 0) continue;
       const key = files.join('\n');
       byRules.set(key, [...(byRules.get(key) ?? []), templatePath]);
     }
     const reports = [...byRules].map(([files, templatePaths]) =>
-      new CfnGuardValidator({ controlTowerRulesEnabled: false, rules: files.split('\n'), maxBuffer: this.props.maxBuffer }).validate({ ...context, templatePaths }),
+      new CfnGuardValidator({
+        controlTowerRulesEnabled: false,
+        rules: files.split('\n'),
+        maxBuffer: this.props.maxBuffer,
+      }).validate({ ...context, templatePaths }),
     );
     return { success: reports.every((r) => r.success), violations: reports.flatMap((r) => r.violations) };
   }
@@ -150,7 +171,9 @@ const TYPE_NAME = /AWS::[A-Za-z0-9]+::[A-Za-z0-9]+/g;
 
 /** The resource types a guard rule file selects (`Resources.*[ Type == %X ]`), or else every type it names. */
 function selectedTypes(rule: string): ReadonlySet<string> {
-  const variables = new Map([...rule.matchAll(/let\s+([A-Za-z0-9_]+)\s*=\s*"(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)"/g)].map((m) => [m[1], m[2]]));
+  const variables = new Map(
+    [...rule.matchAll(/let\s+([A-Za-z0-9_]+)\s*=\s*"(AWS::[A-Za-z0-9]+::[A-Za-z0-9]+)"/g)].map((m) => [m[1], m[2]]),
+  );
   const selected = new Set<string>();
   for (const [, selection] of rule.matchAll(/Resources\.\*\[\s*Type\s*(?:==|in)\s*([^\]]+\]?)/g)) {
     for (const name of selection.match(TYPE_NAME) ?? []) selected.add(name);

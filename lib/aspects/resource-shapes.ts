@@ -68,7 +68,12 @@ export interface ShapeSummary {
   /** Every group's canonical form expanded back to its exact JSON. */
   readonly allRoundTrip: boolean;
   /** One line per shape: digest, representative, members, resources per member. */
-  readonly byShape: readonly { readonly shape: string; readonly representative: string; readonly members: number; readonly resources: number }[];
+  readonly byShape: readonly {
+    readonly shape: string;
+    readonly representative: string;
+    readonly members: number;
+    readonly resources: number;
+  }[];
 }
 
 const NUL = '\u0000'; // never in JSON.stringify output (control characters are escaped): placeholders cannot collide
@@ -104,7 +109,10 @@ export class ShapeIndex {
     visit(root, undefined);
 
     /* eslint-disable @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON */
-    const templates = new Map<string, { json: any; groups: Group[]; stackName: string; scopes: [IConstruct, CfnResource[]][] }>();
+    const templates = new Map<
+      string,
+      { json: any; groups: Group[]; stackName: string; scopes: [IConstruct, CfnResource[]][] }
+    >();
     /* eslint-enable @typescript-eslint/no-explicit-any */
     for (const [scope, { stack, resources }] of scoped) {
       const templatePath = byFile.get(stack.templateFile);
@@ -134,22 +142,42 @@ export class ShapeIndex {
   }
 
   /* eslint-disable @typescript-eslint/no-explicit-any -- a synthesized CloudFormation template, read as JSON */
-  private indexTemplate(templatePath: string, json: any, stackName: string, scopes: [IConstruct, CfnResource[]][]): void {
+  private indexTemplate(
+    templatePath: string,
+    json: any,
+    stackName: string,
+    scopes: [IConstruct, CfnResource[]][],
+  ): void {
     const resources: Record<string, any> = json.Resources ?? {};
     /* eslint-enable @typescript-eslint/no-explicit-any */
     const ownerOf = new Map<string, Group>();
     const groups: { group: Group; ids: readonly string[]; nodes: CfnResource[] }[] = [];
     for (const [scope, nodes] of scopes.sort(([a], [b]) => compare(a.node.path, b.node.path))) {
       const ids = ID_SCOPES.get(scope)!;
-      const substitute = substitution([...ids.map((id, i) => [id, `${NUL}${i}${NUL}`] as [string, string]), [stackName, `${NUL}S${NUL}`]]);
+      const substitute = substitution([
+        ...ids.map((id, i) => [id, `${NUL}${i}${NUL}`] as [string, string]),
+        [stackName, `${NUL}S${NUL}`],
+      ]);
       const prefix = `${scope.node.path}/`;
       const groupResources = nodes
         .map((node) => {
           const logicalId = logicalIdOf(node);
-          return { templatePath, logicalId, constructPath: node.node.path, canonicalPath: substitute(node.node.path.slice(prefix.length)) };
+          return {
+            templatePath,
+            logicalId,
+            constructPath: node.node.path,
+            canonicalPath: substitute(node.node.path.slice(prefix.length)),
+          };
         })
         .sort((a, b) => compare(a.canonicalPath, b.canonicalPath));
-      const group: Group = { ownerPath: scope.node.path, templatePath, resources: groupResources, shape: '', pinned: false, roundTrip: false };
+      const group: Group = {
+        ownerPath: scope.node.path,
+        templatePath,
+        resources: groupResources,
+        shape: '',
+        pinned: false,
+        roundTrip: false,
+      };
       for (const r of groupResources) ownerOf.set(r.logicalId, group);
       groups.push({ group, ids, nodes });
     }
@@ -166,7 +194,9 @@ export class ShapeIndex {
     for (const { group, ids, nodes } of groups) {
       const acks = new Map(nodes.map((n) => [n.node.path, acknowledgements(n)]));
       const own = new Set(group.resources.map((r) => r.logicalId));
-      const body = JSON.stringify(group.resources.map((r) => [r.canonicalPath, resources[r.logicalId] ?? null, acks.get(r.constructPath)]));
+      const body = JSON.stringify(
+        group.resources.map((r) => [r.canonicalPath, resources[r.logicalId] ?? null, acks.get(r.constructPath)]),
+      );
       const pairs: [string, string][] = [
         ...group.resources.map((r) => [r.logicalId, `${NUL}L${r.canonicalPath}${NUL}`] as [string, string]),
         ...ids.map((id, i) => [id, `${NUL}${i}${NUL}`] as [string, string]),
@@ -186,11 +216,15 @@ export class ShapeIndex {
         external.set(target, resources[target] ?? null);
         pending.push(...references(resources[target]));
       }
-      const context = substitution([[stackName, `${NUL}S${NUL}`]])(JSON.stringify([...external].sort(([a], [b]) => compare(a, b))));
+      const context = substitution([[stackName, `${NUL}S${NUL}`]])(
+        JSON.stringify([...external].sort(([a], [b]) => compare(a, b))),
+      );
       group.shape =
         group.pinned || !group.roundTrip
           ? `own:${templatePath}#${group.ownerPath}`
-          : createHash('sha256').update(`${ids.map(characterClasses).join(',')}\n${canonical}\n${context}`).digest('hex');
+          : createHash('sha256')
+              .update(`${ids.map(characterClasses).join(',')}\n${canonical}\n${context}`)
+              .digest('hex');
       this.groups.push(group);
       for (const r of group.resources) {
         this.byConstructPath.set(r.constructPath, { group, canonicalPath: r.canonicalPath });
@@ -209,14 +243,18 @@ export class ShapeIndex {
   membersByConstructPath(constructPath: string): string[] {
     const entry = this.byConstructPath.get(constructPath);
     if (!entry) return [constructPath];
-    return this.members.get(entry.group.shape)!.map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!.constructPath);
+    return this.members
+      .get(entry.group.shape)!
+      .map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!.constructPath);
   }
 
   /** Same, by template and logical id (template paths of the original assembly). */
   membersByLogicalId(templatePath: string, logicalId: string): ResourceRef[] {
     const entry = this.byLogicalId.get(`${templatePath}\n${logicalId}`);
     if (!entry) return this.sameTemplates(templatePath).map((t) => ({ templatePath: t, logicalId, constructPath: '' }));
-    return this.members.get(entry.group.shape)!.map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!);
+    return this.members
+      .get(entry.group.shape)!
+      .map((g) => g.resources.find((r) => r.canonicalPath === entry.canonicalPath)!);
   }
 
   /**
@@ -244,7 +282,9 @@ export class ShapeIndex {
         const text = JSON.stringify(json);
         const stackName = this.stackNames.get(templatePath)!;
         const canonical = substitution([[stackName, `${NUL}S${NUL}`]])(text);
-        const hasRepresentative = this.groups.some((g) => g.templatePath === templatePath && this.representatives.get(g.shape) === g);
+        const hasRepresentative = this.groups.some(
+          (g) => g.templatePath === templatePath && this.representatives.get(g.shape) === g,
+        );
         const earlier = hasRepresentative ? undefined : seen.get(canonical);
         if (earlier) {
           this.duplicates.set(earlier, [...(this.duplicates.get(earlier) ?? []), templatePath]);

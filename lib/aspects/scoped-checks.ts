@@ -48,7 +48,9 @@ function representativesOnly<T extends abstract new (...args: any[]) => NagPack>
         const violations = report.violations.map((v) => ({
           ...v,
           violatingResources: v.violatingResources.flatMap((r) =>
-            r.constructPath ? index.membersByConstructPath(r.constructPath).map((constructPath) => ({ ...r, constructPath })) : [r],
+            r.constructPath
+              ? index.membersByConstructPath(r.constructPath).map((constructPath) => ({ ...r, constructPath }))
+              : [r],
           ),
         }));
         return withShapes({ ...report, violations }, index);
@@ -70,7 +72,10 @@ export function onReducedTemplates(context: Context, run: (reduced: Context) => 
   const reduced: Context = {
     ...context,
     templatePaths: checked,
-    stackTemplates: checked.map((p) => ({ ...context.stackTemplates.find((s) => s.templatePath === index.originalTemplatePath(p))!, templatePath: p })),
+    stackTemplates: checked.map((p) => ({
+      ...context.stackTemplates.find((s) => s.templatePath === index.originalTemplatePath(p))!,
+      templatePath: p,
+    })),
   };
   const report = run(reduced);
   const violations = report.violations.map((v) => ({

@@ -9,7 +9,13 @@ type Json = unknown;
 export function substitution(pairs: readonly [string, string][]): (text: string) => string {
   const map = new Map(pairs.filter(([from]) => from.length > 0));
   if (map.size === 0) return (text) => text;
-  const pattern = new RegExp([...map.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  const pattern = new RegExp(
+    [...map.keys()]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'g',
+  );
   return (text) => text.replace(pattern, (m) => map.get(m)!);
 }
 
@@ -58,7 +64,11 @@ export function acknowledgements(node: IConstruct): [string, string][] {
   for (let current: IConstruct | undefined = node; current; current = current.node.scope) {
     for (const entry of current.node.metadata) {
       if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY || !entry.data) continue;
-      out.push(...Object.entries(entry.data as Record<string, string>).map(([id, reason]) => [id, String(reason)] as [string, string]));
+      out.push(
+        ...Object.entries(entry.data as Record<string, string>).map(
+          ([id, reason]) => [id, String(reason)] as [string, string],
+        ),
+      );
     }
   }
   return out.sort(([a], [b]) => compare(a, b));

@@ -38,7 +38,8 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
   checkGithub(raw.github, str(raw.account), add);
   checkNotifications(raw.notifications, str(raw.region), str(raw.account), add);
   for (const [name, connection] of Object.entries(connections)) {
-    if (isObject(connection)) checkUniqueStrings(asArray(connection.hosts), ['connections', name, 'hosts'], 'host', add);
+    if (isObject(connection))
+      checkUniqueStrings(asArray(connection.hosts), ['connections', name, 'hosts'], 'host', add);
   }
   if (isObject(raw.bedrock)) checkUniqueStrings(asArray(raw.bedrock.models), ['bedrock', 'models'], 'model', add);
 
@@ -48,7 +49,10 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
 
   const userIds = new Map<string, number>();
   const emails = new Map<string, number>();
-  const maxTaskSeconds = isObject(raw.runtime) && typeof raw.runtime.maxTaskDuration === 'string' ? parseDuration(raw.runtime.maxTaskDuration) : 7200;
+  const maxTaskSeconds =
+    isObject(raw.runtime) && typeof raw.runtime.maxTaskDuration === 'string'
+      ? parseDuration(raw.runtime.maxTaskDuration)
+      : 7200;
   let pairs = 0;
   let schedules = 0;
   asArray(raw.users).forEach((user, u) => {
@@ -56,13 +60,15 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
     const userId = str(user.id);
     if (userId !== undefined) {
       const first = userIds.get(userId);
-      if (first !== undefined) add(['users', u, 'id'], `duplicate user id "${userId}" (also users[${first}]): give each user their own id`);
+      if (first !== undefined)
+        add(['users', u, 'id'], `duplicate user id "${userId}" (also users[${first}]): give each user their own id`);
       else userIds.set(userId, u);
     }
     const email = str(user.email)?.toLowerCase();
     if (email !== undefined) {
       const first = emails.get(email);
-      if (first !== undefined) add(['users', u, 'email'], `duplicate email "${email}" (also users[${first}]): one employee, one roster entry`);
+      if (first !== undefined)
+        add(['users', u, 'email'], `duplicate email "${email}" (also users[${first}]): one employee, one roster entry`);
       else emails.set(email, u);
     }
 
@@ -74,12 +80,16 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
       const agentId = str(agent.id);
       if (agentId !== undefined) {
         const first = agentIds.get(agentId);
-        if (first !== undefined) add([...at, 'id'], `duplicate agent id "${agentId}" for this user (also agents[${first}]): rename one`);
+        if (first !== undefined)
+          add([...at, 'id'], `duplicate agent id "${agentId}" for this user (also agents[${first}]): rename one`);
         else agentIds.set(agentId, a);
       }
       const provider = str(agent.provider);
       if (provider !== undefined && providers.size > 0 && !providers.has(provider)) {
-        add([...at, 'provider'], `provider "${provider}" is not listed in providers (${[...providers].join(', ')}): add it there or pick one of those`);
+        add(
+          [...at, 'provider'],
+          `provider "${provider}" is not listed in providers (${[...providers].join(', ')}): add it there or pick one of those`,
+        );
       }
       asArray(agent.connections).forEach((name, c) => {
         if (typeof name === 'string' && !Object.prototype.hasOwnProperty.call(connections, name)) {
@@ -93,7 +103,12 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
       checkUniqueStrings(asArray(agent.connections), [...at, 'connections'], 'connection', add);
       schedules += checkSchedules(agent, at, connections, maxTaskSeconds, add);
       const skills = asArray(agent.skills);
-      checkUniqueStrings(skills.map((s) => (typeof s === 'string' ? s.split('@')[0] : s)), [...at, 'skills'], 'skill', add);
+      checkUniqueStrings(
+        skills.map((s) => (typeof s === 'string' ? s.split('@')[0] : s)),
+        [...at, 'skills'],
+        'skill',
+        add,
+      );
       if (options.skills) {
         skills.forEach((ref, s) => {
           const missing = typeof ref === 'string' ? missingSkill(options.skills!, ref) : undefined;
@@ -104,7 +119,10 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
   });
 
   if (schedules > MAX_SCHEDULES) {
-    add(['users'], `${schedules} schedules exceed the limit of ${MAX_SCHEDULES} per deployment (each is a resource of the ControlPlane stack): remove some or merge them`);
+    add(
+      ['users'],
+      `${schedules} schedules exceed the limit of ${MAX_SCHEDULES} per deployment (each is a resource of the ControlPlane stack): remove some or merge them`,
+    );
   }
 
   const budget = typeof raw.iamRoleBudget === 'number' ? raw.iamRoleBudget : 1000;
@@ -119,12 +137,26 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
 }
 
 /** Schedules of one agent: unique ids, hosts among the agent's connections, run cap within a task's life. */
-function checkSchedules(agent: Raw, at: readonly PropertyKey[], connections: Raw, maxTaskSeconds: number | undefined, add: Add): number {
+function checkSchedules(
+  agent: Raw,
+  at: readonly PropertyKey[],
+  connections: Raw,
+  maxTaskSeconds: number | undefined,
+  add: Add,
+): number {
   const list = asArray(agent.schedules);
-  checkUniqueStrings(list.map((s) => (isObject(s) ? s.id : undefined)), [...at, 'schedules'], 'schedule id', add);
+  checkUniqueStrings(
+    list.map((s) => (isObject(s) ? s.id : undefined)),
+    [...at, 'schedules'],
+    'schedule id',
+    add,
+  );
   const reachable = new Set(
     asArray(agent.connections).flatMap((name) => {
-      const connection = typeof name === 'string' && Object.prototype.hasOwnProperty.call(connections, name) ? connections[name] : undefined;
+      const connection =
+        typeof name === 'string' && Object.prototype.hasOwnProperty.call(connections, name)
+          ? connections[name]
+          : undefined;
       return isObject(connection) ? asArray(connection.hosts).filter((h): h is string => typeof h === 'string') : [];
     }),
   );
@@ -141,7 +173,10 @@ function checkSchedules(agent: Raw, at: readonly PropertyKey[], connections: Raw
     });
     const minutes = typeof schedule.maxRunMinutes === 'number' ? schedule.maxRunMinutes : DEFAULT_SCHEDULED_RUN_MINUTES;
     if (maxTaskSeconds !== undefined && minutes * 60 > maxTaskSeconds) {
-      add([...here, 'maxRunMinutes'], `${minutes} minutes is longer than runtime.maxTaskDuration (${maxTaskSeconds}s): a task never lives that long; lower maxRunMinutes`);
+      add(
+        [...here, 'maxRunMinutes'],
+        `${minutes} minutes is longer than runtime.maxTaskDuration (${maxTaskSeconds}s): a task never lives that long; lower maxRunMinutes`,
+      );
     }
     if (schedule.rate !== undefined && schedule.timezone !== undefined && schedule.timezone !== 'UTC') {
       add([...here, 'timezone'], 'timezone applies to cron only: remove it from a rate schedule');
@@ -189,7 +224,10 @@ function checkRuntime(runtime: unknown, add: Add): void {
   }
   // Two containers share the task (lib/constructs/agent-containers.ts): the supervisor keeps 384 MiB, the workbench's CLI needs 512.
   if (memory < MIN_TASK_MEMORY_MIB) {
-    add(['runtime', 'memoryMiB'], `${memory} MiB is too small: the supervisor keeps 384 MiB and the CLI needs 512, so use at least ${MIN_TASK_MEMORY_MIB} (e.g. 1024 with cpu 256)`);
+    add(
+      ['runtime', 'memoryMiB'],
+      `${memory} MiB is too small: the supervisor keeps 384 MiB and the CLI needs 512, so use at least ${MIN_TASK_MEMORY_MIB} (e.g. 1024 with cpu 256)`,
+    );
   }
   const max = typeof runtime.maxTaskDuration === 'string' ? parseDuration(runtime.maxTaskDuration) : 7200;
   const idle = typeof runtime.idleTimeout === 'string' ? parseDuration(runtime.idleTimeout) : 900;
@@ -205,7 +243,8 @@ function checkGithub(github: unknown, account: string | undefined, add: Add): vo
   asArray(github.environments).forEach((env, i) => {
     if (typeof env !== 'string') return;
     const first = seen.get(env.toLowerCase());
-    if (first !== undefined) add(['github', 'environments', i], `environment "${env}" is listed twice (also [${first}]): remove one`);
+    if (first !== undefined)
+      add(['github', 'environments', i], `environment "${env}" is listed twice (also [${first}]): remove one`);
     else seen.set(env.toLowerCase(), i);
   });
   // AssumeRoleWithWebIdentity only accepts a provider of the role's own account.
@@ -229,8 +268,10 @@ function checkNotifications(raw: unknown, region: string | undefined, account: s
   const parts = arn ? /^arn:aws[a-z-]*:ses:([a-z0-9-]+):(\d{12}):identity\/(.+)$/.exec(arn) : null;
   if (!parts) return;
   const at = ['notifications', 'email', 'identityArn'];
-  if (region && parts[1] !== region) add(at, `the identity is in ${parts[1]}, but SES sends from the home region ${region}: verify the identity there`);
-  if (account && parts[2] !== account) add(at, `the identity belongs to account ${parts[2]}, not this deployment's account ${account}`);
+  if (region && parts[1] !== region)
+    add(at, `the identity is in ${parts[1]}, but SES sends from the home region ${region}: verify the identity there`);
+  if (account && parts[2] !== account)
+    add(at, `the identity belongs to account ${parts[2]}, not this deployment's account ${account}`);
   const identity = parts[3].toLowerCase();
   const sender = from?.toLowerCase();
   if (sender && sender.includes('@') && identity !== sender && identity !== sender.split('@')[1]) {

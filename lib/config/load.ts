@@ -63,10 +63,17 @@ export function parseConfigText(text: string, sourceName = 'config', options: Pa
   }
   const raw: unknown = doc.toJS();
   if (raw === null || raw === undefined) {
-    throw new ConfigError(sourceName, [{ path: '', message: 'the file is empty: start from a copy of config/example.yaml' }]);
+    throw new ConfigError(sourceName, [
+      { path: '', message: 'the file is empty: start from a copy of config/example.yaml' },
+    ]);
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(sourceName, [{ path: '', message: `the file must be a mapping of settings (name: ..., users: ...), got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}` }]);
+    throw new ConfigError(sourceName, [
+      {
+        path: '',
+        message: `the file must be a mapping of settings (name: ..., users: ...), got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`,
+      },
+    ]);
   }
   const result = configSchema.safeParse(raw, { reportInput: true });
   const located: LocatedProblem[] = [

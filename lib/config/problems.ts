@@ -30,7 +30,8 @@ export function describePath(raw: unknown, segments: readonly PropertyKey[]): st
       node = Array.isArray(node) ? node[segment] : undefined;
       out += `[${segment}]`;
       const id = isObject(node) ? node.id : undefined;
-      if (typeof id === 'string' && id.length > 0) out += ` (${/^[\w.@-]{1,40}$/.test(id) ? id : JSON.stringify(id.slice(0, 40))})`;
+      if (typeof id === 'string' && id.length > 0)
+        out += ` (${/^[\w.@-]{1,40}$/.test(id) ? id : JSON.stringify(id.slice(0, 40))})`;
     } else {
       node = isObject(node) ? node[segment as string] : undefined;
       out += i === 0 ? String(segment) : `.${String(segment)}`;
@@ -47,7 +48,10 @@ export function issueProblems(issue: core.$ZodIssue, schema: z.ZodType): Located
       const known = knownKeys(schemaAt(schema, at));
       return issue.keys.map((key) => {
         const hint = didYouMean(key, known);
-        return { at, message: `unknown key "${key}"${hint || (known.length ? `: remove it (allowed here: ${known.join(', ')})` : ': remove it')}` };
+        return {
+          at,
+          message: `unknown key "${key}"${hint || (known.length ? `: remove it (allowed here: ${known.join(', ')})` : ': remove it')}`,
+        };
       });
     }
     case 'invalid_type':
@@ -64,7 +68,13 @@ export function issueProblems(issue: core.$ZodIssue, schema: z.ZodType): Located
     case 'too_big':
     case 'too_small':
       // The rule, then what the file says, so the mistake is visible in the line itself.
-      return [{ at, message: typeof issue.input === 'string' ? `${issue.message}, got ${JSON.stringify(issue.input)}` : issue.message }];
+      return [
+        {
+          at,
+          message:
+            typeof issue.input === 'string' ? `${issue.message}, got ${JSON.stringify(issue.input)}` : issue.message,
+        },
+      ];
     default:
       return [{ at, message: issue.message }];
   }
@@ -109,14 +119,16 @@ function unwrap(schema: z.ZodType, throughTransforms: boolean): z.ZodType {
   let here = schema;
   for (;;) {
     const def = here._zod.def as unknown as Record<string, unknown> & { type: string };
-    if (['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch'].includes(def.type)) here = def.innerType as z.ZodType;
+    if (['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch'].includes(def.type))
+      here = def.innerType as z.ZodType;
     else if (def.type === 'pipe' && throughTransforms) here = def.in as z.ZodType;
     else return here;
   }
 }
 
 function knownKeys(schema: z.ZodType | undefined): string[] {
-  const def = (schema && unwrap(schema, true))?._zod.def as unknown as { type: string; shape?: Record<string, unknown> } | undefined;
+  const def = (schema && unwrap(schema, true))?._zod.def as unknown as
+    { type: string; shape?: Record<string, unknown> } | undefined;
   return def?.type === 'object' && def.shape ? Object.keys(def.shape).filter((k) => k !== '$schema') : [];
 }
 

@@ -73,7 +73,9 @@ export const AWS_REGIONS: Readonly<Record<string, string>> = {
 export const SUPPORTED_PARTITION = 'aws';
 
 /** The home regions a config may name. */
-export const HOME_REGIONS: readonly string[] = Object.keys(AWS_REGIONS).filter((r) => AWS_REGIONS[r] === SUPPORTED_PARTITION);
+export const HOME_REGIONS: readonly string[] = Object.keys(AWS_REGIONS).filter(
+  (r) => AWS_REGIONS[r] === SUPPORTED_PARTITION,
+);
 
 /** The partition of a region, or undefined when AWS has no such region. */
 export function partitionOf(region: string): string | undefined {

@@ -41,7 +41,9 @@ export const MAX_ROLE_BUDGET = 5000;
  * so reordering it in the file changes no resource. Duplicates are reported by cross-checks.ts.
  */
 const set = <T extends z.ZodType<string>>(item: T, emptyMessage?: string) =>
-  (emptyMessage ? z.array(item).min(1, emptyMessage) : z.array(item)).overwrite((values) => [...values].sort(codePointOrder));
+  (emptyMessage ? z.array(item).min(1, emptyMessage) : z.array(item)).overwrite((values) =>
+    [...values].sort(codePointOrder),
+  );
 
 function codePointOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -54,10 +56,7 @@ function range(from: number, to: number, step: number): number[] {
 }
 
 const id = (what: string) =>
-  z
-    .string()
-    .max(ID_MAX_LENGTH, `${what} must be ${ID_RULE}`)
-    .regex(ID_PATTERN, `${what} must be ${ID_RULE}`);
+  z.string().max(ID_MAX_LENGTH, `${what} must be ${ID_RULE}`).regex(ID_PATTERN, `${what} must be ${ID_RULE}`);
 
 const duration = (min: number, max: number, what: string) =>
   z.string().transform((text, ctx) => {
@@ -132,7 +131,12 @@ const auditSchema = z
      * Lock in compliance mode, which no one, the root user included, can shorten or lift). Archived events
      * are never expired; the lock is what makes them unchangeable.
      */
-    archiveRetentionDays: z.number().int().min(1, 'archiveRetentionDays must be at least 1 day').max(36500, 'archiveRetentionDays must be at most 36500 (100 years)').default(365),
+    archiveRetentionDays: z
+      .number()
+      .int()
+      .min(1, 'archiveRetentionDays must be at least 1 day')
+      .max(36500, 'archiveRetentionDays must be at most 36500 (100 years)')
+      .default(365),
   })
   .prefault({});
 
@@ -153,9 +157,7 @@ const identitySchema = z
   .prefault({});
 
 const githubSchema = z.strictObject({
-  owner: z
-    .string()
-    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'owner must be a GitHub user or organization name'),
+  owner: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'owner must be a GitHub user or organization name'),
   repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'repo must be a GitHub repository name'),
   environments: set(
     z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'environment names use letters, digits, ".", "_" or "-"'),
@@ -184,7 +186,10 @@ const githubSchema = z.strictObject({
    */
   invokeFunctionName: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'invokeFunctionName must be a Lambda function name: 1-64 letters, digits, "-" or "_"')
+    .regex(
+      /^[A-Za-z0-9_-]{1,64}$/,
+      'invokeFunctionName must be a Lambda function name: 1-64 letters, digits, "-" or "_"',
+    )
     .optional(),
 });
 
@@ -272,7 +277,10 @@ const edgeSchema = z
      */
     originSecretVersion: z
       .string()
-      .regex(/^[A-Za-z0-9-]{32,64}$/, 'originSecretVersion must be a Secrets Manager version id (32-64 letters, digits or "-", e.g. a UUID)')
+      .regex(
+        /^[A-Za-z0-9-]{32,64}$/,
+        'originSecretVersion must be a Secrets Manager version id (32-64 letters, digits or "-", e.g. a UUID)',
+      )
       .optional(),
   })
   .prefault({});
@@ -297,14 +305,18 @@ export const MAX_SCHEDULED_RUN_MINUTES = 24 * 60;
  * EventBridge Scheduler's cron: six fields (minutes hours day-of-month month day-of-week year), one of
  * day-of-month and day-of-week `?`. https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based
  */
-export const CRON_RULE = 'six fields "minutes hours day-of-month month day-of-week year" with "?" in day-of-month or day-of-week, e.g. "0 8 ? * MON-FRI *"';
+export const CRON_RULE =
+  'six fields "minutes hours day-of-month month day-of-week year" with "?" in day-of-month or day-of-week, e.g. "0 8 ? * MON-FRI *"';
 const CRON_FIELD = /^[0-9A-Za-z*?,/#L W-]+$/;
 const cron = z.string().superRefine((text, ctx) => {
   const fields = text.trim().split(/\s+/);
   if (fields.length !== 6 || !fields.every((f) => CRON_FIELD.test(f))) {
     ctx.addIssue({ code: 'custom', message: `cron must be ${CRON_RULE}, got "${text}"` });
   } else if ((fields[2] === '?') === (fields[4] === '?')) {
-    ctx.addIssue({ code: 'custom', message: `cron must have "?" in exactly one of day-of-month and day-of-week (Scheduler cannot use both), got "${text}"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `cron must have "?" in exactly one of day-of-month and day-of-week (Scheduler cannot use both), got "${text}"`,
+    });
   }
 });
 
@@ -313,7 +325,10 @@ const rate = z.string().superRefine((text, ctx) => {
   const m = /^([1-9]\d{0,5}) (minute|minutes|hour|hours|day|days)$/.exec(text.trim());
   if (!m) ctx.addIssue({ code: 'custom', message: `rate must be ${RATE_RULE}, got "${text}"` });
   else if ((m[1] === '1') !== !m[2].endsWith('s')) {
-    ctx.addIssue({ code: 'custom', message: `rate "${text}": use the singular unit for 1 and the plural otherwise ("1 hour", "2 hours")` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `rate "${text}": use the singular unit for 1 and the plural otherwise ("1 hour", "2 hours")`,
+    });
   }
 });
 
@@ -363,7 +378,9 @@ const agentSchema = z.strictObject({
   skills: set(skillRef).default([]),
   connections: set(z.string()).default([]),
   /** What happens when a tool call reaches the outside world. */
-  outbound: z.enum(OUTBOUND_POLICIES, { error: `outbound must be one of ${OUTBOUND_POLICIES.join(', ')}` }).default('confirm'),
+  outbound: z
+    .enum(OUTBOUND_POLICIES, { error: `outbound must be one of ${OUTBOUND_POLICIES.join(', ')}` })
+    .default('confirm'),
   /** Messages posted to the agent on a schedule (EventBridge Scheduler → the scheduled-run function). */
   schedules: z.array(scheduleSchema).default([]),
 });
@@ -376,10 +393,7 @@ const userSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
-  name: z
-    .string()
-    .max(NAME_MAX_LENGTH, `name must be ${NAME_RULE}`)
-    .regex(NAME_PATTERN, `name must be ${NAME_RULE}`),
+  name: z.string().max(NAME_MAX_LENGTH, `name must be ${NAME_RULE}`).regex(NAME_PATTERN, `name must be ${NAME_RULE}`),
   account: z.string().regex(/^\d{12}$/, 'account must be a 12-digit AWS account id in quotes'),
   region: regionSchema,
   /** The two AZs of the home region; default: the region's "a" and "b" zones. Never looked up. */
@@ -406,12 +420,20 @@ export const configSchema = z.strictObject({
   identity: identitySchema,
   edge: edgeSchema,
   github: githubSchema,
-  providers: set(z.enum(PROVIDERS, { error: `providers must be among ${PROVIDERS.join(', ')}` }), 'list at least one provider'),
+  providers: set(
+    z.enum(PROVIDERS, { error: `providers must be among ${PROVIDERS.join(', ')}` }),
+    'list at least one provider',
+  ),
   bedrock: z
     .strictObject({
       /** Model or inference-profile ids the bedrock agents' task roles may invoke. */
       models: set(
-        z.string().regex(/^[a-zA-Z0-9.:_-]+$/, 'a Bedrock model or inference-profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0'),
+        z
+          .string()
+          .regex(
+            /^[a-zA-Z0-9.:_-]+$/,
+            'a Bedrock model or inference-profile id such as us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+          ),
         'list at least one Bedrock model id',
       ),
     })
@@ -427,7 +449,10 @@ export const configSchema = z.strictObject({
           /** An SES identity that is already verified (the sender's domain, or the address), used instead of creating one. */
           identityArn: z
             .string()
-            .regex(/^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity\/[^\s]+$/, 'notifications.email.identityArn must be an SES identity ARN such as arn:aws:ses:eu-west-1:111111111111:identity/acme.example')
+            .regex(
+              /^arn:aws[a-z-]*:ses:[a-z0-9-]+:\d{12}:identity\/[^\s]+$/,
+              'notifications.email.identityArn must be an SES identity ARN such as arn:aws:ses:eu-west-1:111111111111:identity/acme.example',
+            )
             .optional(),
         })
         .optional(),

@@ -10,7 +10,13 @@ import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { bedrockInvokerArn } from '../fleet/principals';
 import { compare } from '../fleet/vault-secrets';
-import { AGENT_POSIX_ID, containerDefinitions, ephemeralVolumes, SUPERVISOR_CONTAINER_NAME, VOLUMES } from './agent-containers';
+import {
+  AGENT_POSIX_ID,
+  containerDefinitions,
+  ephemeralVolumes,
+  SUPERVISOR_CONTAINER_NAME,
+  VOLUMES,
+} from './agent-containers';
 import type { AgentImageNeeds } from './agent-images';
 import { PROVIDER_TAG } from './bedrock-invoker';
 import { secretArnPattern, UserVault } from './user-vault';
@@ -86,9 +92,14 @@ export class AgentCell extends Construct {
       statements.push(allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns));
     }
     statements.push(
-      allow('MountOwnAccessPoint', ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'], [fileSystem.fileSystemArn], {
-        StringEquals: { 'elasticfilesystem:AccessPointArn': this.accessPoint.attrArn },
-      }),
+      allow(
+        'MountOwnAccessPoint',
+        ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
+        [fileSystem.fileSystemArn],
+        {
+          StringEquals: { 'elasticfilesystem:AccessPointArn': this.accessPoint.attrArn },
+        },
+      ),
     );
     statements.push(allow('ConnectToTheRuntimeRelay', [...RUNTIME_RELAY_ACTIONS], [platform.relay.connectArn]));
     if (agent.provider === 'bedrock') {
@@ -167,11 +178,13 @@ export class AgentCell extends Construct {
     if (agent.provider === 'bedrock') Tags.of(this.role).add(PROVIDER_TAG, agent.provider);
     Validations.of(this.role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'Each pair has its own policy naming only its own secrets, key, access point and the runtime relay\'s $connect; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).',
+      reason:
+        "Each pair has its own policy naming only its own secrets, key, access point and the runtime relay's $connect; inline, it lives and dies with the role and adds no resource per pair (CloudFormation allows 500 per stack).",
     });
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: 'The environment carries ids, the relay URL and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
+      reason:
+        'The environment carries ids, the relay URL and secret ARNs only (runtime/shared/agent-env.ts); credentials are read from Secrets Manager into memory at start.',
     });
   }
 }

@@ -23,7 +23,12 @@ export const SUPERVISOR_MEMORY_MIB = 384;
 export const WORKBENCH_ENTRYPOINT = ['/opt/cubicle/workbench-env.sh'];
 export const WORKBENCH_COMMAND = ['/usr/bin/tini', '-s', '--', 'node', '/opt/cubicle/workbench.cjs'];
 
-export const VOLUMES = { workspace: 'workspace', supervisorTmp: 'tmp', workbenchTmp: 'workbench-tmp', exchange: 'exchange' } as const;
+export const VOLUMES = {
+  workspace: 'workspace',
+  supervisorTmp: 'tmp',
+  workbenchTmp: 'workbench-tmp',
+  exchange: 'exchange',
+} as const;
 
 export interface ContainerProps {
   readonly image: string;
@@ -37,15 +42,29 @@ export function ephemeralVolumes(): ecs.CfnTaskDefinition.VolumeProperty[] {
   return [{ name: VOLUMES.supervisorTmp }, { name: VOLUMES.workbenchTmp }, { name: VOLUMES.exchange }];
 }
 
-const LOCKED_DOWN = { privileged: false, readonlyRootFilesystem: true, essential: true, stopTimeout: AGENT_CONTAINER_STOP_TIMEOUT_SECONDS } as const;
+const LOCKED_DOWN = {
+  privileged: false,
+  readonlyRootFilesystem: true,
+  essential: true,
+  stopTimeout: AGENT_CONTAINER_STOP_TIMEOUT_SECONDS,
+} as const;
 
 function awslogs(props: ContainerProps): ecs.CfnTaskDefinition.LogConfigurationProperty {
-  return { logDriver: 'awslogs', options: { 'awslogs-group': props.log.group, 'awslogs-region': props.log.region, 'awslogs-stream-prefix': props.log.streamPrefix } };
+  return {
+    logDriver: 'awslogs',
+    options: {
+      'awslogs-group': props.log.group,
+      'awslogs-region': props.log.region,
+      'awslogs-stream-prefix': props.log.streamPrefix,
+    },
+  };
 }
 
 export function containerDefinitions(props: ContainerProps): ecs.CfnTaskDefinition.ContainerDefinitionProperty[] {
   if (props.taskMemoryMiB < SUPERVISOR_MEMORY_MIB + 512) {
-    throw new Error(`runtime.memoryMiB must be at least ${SUPERVISOR_MEMORY_MIB + 512}: the supervisor keeps ${SUPERVISOR_MEMORY_MIB} MiB and the CLI needs 512`);
+    throw new Error(
+      `runtime.memoryMiB must be at least ${SUPERVISOR_MEMORY_MIB + 512}: the supervisor keeps ${SUPERVISOR_MEMORY_MIB} MiB and the CLI needs 512`,
+    );
   }
   const supervisor: ecs.CfnTaskDefinition.ContainerDefinitionProperty = {
     ...LOCKED_DOWN,

@@ -46,7 +46,10 @@ export class AgentImages extends Construct {
       const key = imageKey(need);
       if (this.byKey.has(key)) continue;
       for (const ref of need.skills) {
-        if (!shipped.has(ref)) throw new Error(`skill ${ref} is not in ${path.join(props.directory, 'skills')} (expected <name>/<version>/SKILL.md)`);
+        if (!shipped.has(ref))
+          throw new Error(
+            `skill ${ref} is not in ${path.join(props.directory, 'skills')} (expected <name>/<version>/SKILL.md)`,
+          );
       }
       const cli = cliOf(need.provider);
       const skills = skillSetKey(need.skills);
@@ -73,7 +76,10 @@ export class AgentImages extends Construct {
   /** The image with this provider's CLI and exactly these skills. */
   imageFor(need: AgentImageNeeds): ecrAssets.DockerImageAsset {
     const image = this.byKey.get(imageKey(need));
-    if (!image) throw new Error(`no agent image for ${need.provider} with skills [${need.skills.join(', ')}]: pass every agent to AgentImages`);
+    if (!image)
+      throw new Error(
+        `no agent image for ${need.provider} with skills [${need.skills.join(', ')}]: pass every agent to AgentImages`,
+      );
     return image;
   }
 }
@@ -110,7 +116,8 @@ function excludedSkills(shipped: ReadonlySet<string>, keep: readonly string[]): 
   for (const name of [...names].sort(compare)) {
     const versions = [...shipped].filter((ref) => ref.startsWith(`${name}@`));
     if (!versions.some((ref) => kept.has(ref))) out.push(`skills/${name}`);
-    else for (const ref of versions.filter((r) => !kept.has(r))) out.push(`skills/${name}/${ref.slice(name.length + 1)}`);
+    else
+      for (const ref of versions.filter((r) => !kept.has(r))) out.push(`skills/${name}/${ref.slice(name.length + 1)}`);
   }
   return out;
 }

@@ -21,7 +21,11 @@ export class AgentSecurityGroups extends Construct {
       description: 'Cubicle agent tasks: no ingress; egress HTTPS and NFS to EFS only',
       allowAllOutbound: false,
     });
-    this.agentTasks.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to providers, AWS APIs and allow-listed hosts');
+    this.agentTasks.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'HTTPS to providers, AWS APIs and allow-listed hosts',
+    );
 
     this.efs = new ec2.SecurityGroup(this, 'Efs', {
       vpc: props.vpc,

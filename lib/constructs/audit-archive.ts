@@ -48,16 +48,28 @@ export class AuditArchive extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
 
-    this.chainKey = createRetainedKey(this, 'ChainKey', { description: 'Cubicle: MACs the audit chain of agent events (HMAC_256)', iamGrantsUse: false, hmac: true });
+    this.chainKey = createRetainedKey(this, 'ChainKey', {
+      description: 'Cubicle: MACs the audit chain of agent events (HMAC_256)',
+      iamGrantsUse: false,
+      hmac: true,
+    });
     this.chainKey.addToResourcePolicy(
-      new iam.PolicyStatement({ sid: 'AccountVerifiesChains', principals: [new iam.AccountRootPrincipal()], actions: ['kms:VerifyMac'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'AccountVerifiesChains',
+        principals: [new iam.AccountRootPrincipal()],
+        actions: ['kms:VerifyMac'],
+        resources: ['*'],
+      }),
     );
     Validations.of(this.chainKey).acknowledge({
       id: 'AwsSolutions-KMS5',
-      reason: 'An HMAC_256 key: KMS rotates only symmetric encryption keys automatically (https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html); a new key would break verification of every existing chain.',
+      reason:
+        'An HMAC_256 key: KMS rotates only symmetric encryption keys automatically (https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html); a new key would break verification of every existing chain.',
     });
 
-    const archiveKey = createRetainedKey(this, 'ArchiveKey', { description: 'Cubicle: encrypts the audit archive of agent events' });
+    const archiveKey = createRetainedKey(this, 'ArchiveKey', {
+      description: 'Cubicle: encrypts the audit archive of agent events',
+    });
     // Server access logs are delivered by S3's logging service under this key.
     // https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
     archiveKey.addToResourcePolicy(
@@ -90,7 +102,9 @@ export class AuditArchive extends Construct {
       ],
     });
     // Object events to EventBridge (Control Tower CT.S3.PR.4), on the resource: the L2 option adds a function.
-    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
 
     this.archiver = new CubicleFunction(this, 'ArchiverFunction', {
       ...props.base,
@@ -121,7 +135,12 @@ export class AuditArchive extends Construct {
     // The stream: not DynamoEventSource, whose grant adds the table key without kms:ViaService.
     const stream = props.events.tableStreamArn as string;
     fn.bindTableKey(props.tableKey);
-    fn.allow(new iam.PolicyStatement({ actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], resources: [stream] }));
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: [stream],
+      }),
+    );
     // ListStreams has no resource to scope (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html).
     fn.allow(new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: ['*'] }));
     new lambda.EventSourceMapping(this, 'EventsStream', {
@@ -158,17 +177,30 @@ export class AuditArchive extends Construct {
 
     Validations.of(this.bucket).acknowledge({
       id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-      reason: 'Archived events are kept under Object Lock (compliance) in the home region; replicating them to another region is an organization choice, and a replica would add a second bucket, key and role.',
+      reason:
+        'Archived events are kept under Object Lock (compliance) in the home region; replicating them to another region is an organization choice, and a replica would add a second bucket, key and role.',
     });
     Validations.of(fn.role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Only actions without resource-level permissions use "*": dynamodb:ListStreams (the stream source), X-Ray PutTraceSegments/PutTelemetryRecords and the EC2 network-interface actions Lambda performs in a VPC.' },
-      { id: `AwsSolutions-IAM5[Resource::<${stack.resolve(stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket))}.Arn>/events/*]`, reason: 'Object keys are events/<user>/<agent>/<sequence>.json, one per event; the grant is PutObject under events/ in this bucket only.' },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Only actions without resource-level permissions use "*": dynamodb:ListStreams (the stream source), X-Ray PutTraceSegments/PutTelemetryRecords and the EC2 network-interface actions Lambda performs in a VPC.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::<${stack.resolve(stack.getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket))}.Arn>/events/*]`,
+        reason:
+          'Object keys are events/<user>/<agent>/<sequence>.json, one per event; the grant is PutObject under events/ in this bucket only.',
+      },
     );
     Validations.of(fn.function).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
-      reason: 'A DynamoDB stream source retries a failed record until it is archived (retryAttempts -1, ReportBatchItemFailures); a dead-letter queue would let an event skip the archive.',
+      reason:
+        'A DynamoDB stream source retries a failed record until it is archived (retryAttempts -1, ReportBatchItemFailures); a dead-letter queue would let an event skip the archive.',
     });
-    this.node.addValidation({ validate: () => (this.admitted ? [] : ['the audit archive never admitted the event appenders (call admitAppenders())']) });
+    this.node.addValidation({
+      validate: () =>
+        this.admitted ? [] : ['the audit archive never admitted the event appenders (call admitAppenders())'],
+    });
   }
 
   /**

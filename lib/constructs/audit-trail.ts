@@ -28,8 +28,14 @@ export class AuditTrail extends Construct {
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const key = createRetainedKey(this, 'Key', { description: 'Cubicle: encrypts the deployment\'s CloudTrail log files' });
-    const trailArn = stack.formatArn({ service: 'cloudtrail', resource: 'trail', resourceName: `${stack.stackName}-audit` });
+    const key = createRetainedKey(this, 'Key', {
+      description: "Cubicle: encrypts the deployment's CloudTrail log files",
+    });
+    const trailArn = stack.formatArn({
+      service: 'cloudtrail',
+      resource: 'trail',
+      resourceName: `${stack.stackName}-audit`,
+    });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudTrailEncryptsThisTrail',
@@ -38,7 +44,9 @@ export class AuditTrail extends Construct {
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceArn': trailArn },
-          StringLike: { 'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*` },
+          StringLike: {
+            'kms:EncryptionContext:aws:cloudtrail:arn': `arn:${stack.partition}:cloudtrail:*:${stack.account}:trail/*`,
+          },
         },
       }),
     );
@@ -54,11 +62,18 @@ export class AuditTrail extends Construct {
       objectLockDefaultRetention: s3.ObjectLockRetention.governance(Duration.days(props.retentionDays)),
       removalPolicy: RemovalPolicy.RETAIN,
       // Superseded versions (none are written: log files are never overwritten) leave after the lock.
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(props.retentionDays), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+      lifecycleRules: [
+        {
+          noncurrentVersionExpiration: Duration.days(props.retentionDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
     });
     // Object events to EventBridge (Control Tower CT.S3.PR.4), set on the resource itself: the L2 option
     // adds a custom-resource function for it.
-    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
 
     this.trail = new cloudtrail.Trail(this, 'Trail', {
       trailName: `${stack.stackName}-audit`,
@@ -86,13 +101,22 @@ export class AuditTrail extends Construct {
     ];
 
     Validations.of(this.bucket).acknowledge(
-      { id: 'AwsSolutions-S1', reason: 'The trail\'s own bucket: access to it is itself a CloudTrail event (management for the bucket, and a trail can add its data events); access logs of it would land in another bucket needing the same.' },
-      { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: 'The trail\'s own bucket: see AwsSolutions-S1.' },
-      { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: 'Log files are kept under Object Lock in the home region; replicating them is an organization choice (an organization trail usually does it).' },
+      {
+        id: 'AwsSolutions-S1',
+        reason:
+          "The trail's own bucket: access to it is itself a CloudTrail event (management for the bucket, and a trail can add its data events); access logs of it would land in another bucket needing the same.",
+      },
+      { id: 'NIST.800.53.R5-S3BucketLoggingEnabled', reason: "The trail's own bucket: see AwsSolutions-S1." },
+      {
+        id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
+        reason:
+          'Log files are kept under Object Lock in the home region; replicating them is an organization choice (an organization trail usually does it).',
+      },
     );
     Validations.of(this.trail).acknowledge({
       id: 'NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled',
-      reason: 'The trail feeds S3 (Object Lock); security events reach EventBridge without it (lib/constructs/security-events.ts), and delivering every data event to CloudWatch Logs would cost more than the trail.',
+      reason:
+        'The trail feeds S3 (Object Lock); security events reach EventBridge without it (lib/constructs/security-events.ts), and delivering every data event to CloudWatch Logs would cost more than the trail.',
     });
   }
 }

@@ -35,7 +35,7 @@ export class BedrockInvoker extends Construct {
     this.role = new iam.CfnRole(this, 'Role', {
       roleName: bedrockInvokerRoleName(config.name),
       path: platformRolePath(config.name),
-      description: 'Cubicle: short-lived sessions for Bedrock agents\' CLIs; may only invoke the configured models',
+      description: "Cubicle: short-lived sessions for Bedrock agents' CLIs; may only invoke the configured models",
       // Role chaining caps a session at an hour whatever this says; the default (1 h) states it.
       maxSessionDuration: 3600,
       assumeRolePolicyDocument: policy({
@@ -48,7 +48,14 @@ export class BedrockInvoker extends Construct {
           StringEquals: { [`aws:PrincipalTag/${PROVIDER_TAG}`]: 'bedrock' },
         },
       }),
-      policies: [{ policyName: 'invoke-models', policyDocument: policy(allow('InvokeConfiguredBedrockModels', [...MODEL_INVOKE_ACTIONS], bedrockModelArns(stack, config))) }],
+      policies: [
+        {
+          policyName: 'invoke-models',
+          policyDocument: policy(
+            allow('InvokeConfiguredBedrockModels', [...MODEL_INVOKE_ACTIONS], bedrockModelArns(stack, config)),
+          ),
+        },
+      ],
     });
     Validations.of(this.role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
@@ -57,7 +64,8 @@ export class BedrockInvoker extends Construct {
     for (const resource of bedrockModelArns(stack, config).filter((arn) => arn.includes('*'))) {
       Validations.of(this.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${resource}]`,
-        reason: 'A cross-region inference profile routes to its foundation model in any region of its geography, so the model must be allowed in every region; only the configured models are allowed.',
+        reason:
+          'A cross-region inference profile routes to its foundation model in any region of its geography, so the model must be allowed in every region; only the configured models are allowed.',
       });
     }
   }

@@ -12,7 +12,9 @@ export function domainPrefixOf(name: string, account: string): string {
   const prefix = `${name}-${account}`;
   const bad = RESERVED.find((word) => prefix.includes(word));
   if (bad) {
-    throw new Error(`name "${name}": the sign-in domain prefix "${prefix}" would contain "${bad}", which Cognito refuses in domain prefixes; choose another deployment name.`);
+    throw new Error(
+      `name "${name}": the sign-in domain prefix "${prefix}" would contain "${bad}", which Cognito refuses in domain prefixes; choose another deployment name.`,
+    );
   }
   return prefix;
 }

@@ -86,19 +86,28 @@ export class ConsoleSite extends Construct {
       objectLockEnabled: true,
       serverAccessLogsPrefix: ACCESS_LOG_PREFIX,
       lifecycleRules: [
-        { id: 'EarlierBuilds', noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        {
+          id: 'EarlierBuilds',
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_VERSION_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
         { id: 'AccessLogs', prefix: ACCESS_LOG_PREFIX, expiration: Duration.days(props.logRetentionDays) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
     // Object changes reach EventBridge (no custom resource: set on the bucket itself). Control Tower CT.S3.PR.4.
-    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
 
     Validations.of(this.bucket).acknowledge({
       id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
-      reason: 'The console is a build of console/ in the repository, not data: every deploy writes it again, and versioning keeps earlier builds for 90 days. A replica would add a second bucket, key and role for nothing that cannot be rebuilt.',
+      reason:
+        'The console is a build of console/ in the repository, not data: every deploy writes it again, and versioning keeps earlier builds for 90 days. A replica would add a second bucket, key and role for nothing that cannot be rebuilt.',
     });
-    this.origin = origins.S3BucketOrigin.withOriginAccessControl(this.bucket, { originAccessLevels: [cloudfront.AccessLevel.READ] });
+    this.origin = origins.S3BucketOrigin.withOriginAccessControl(this.bucket, {
+      originAccessLevels: [cloudfront.AccessLevel.READ],
+    });
     // The key statement CDK adds names every distribution of this account (naming this one would be a
     // circular reference); the bucket policy names this distribution exactly, and CloudFront reads an
     // object only when both admit it.
@@ -121,7 +130,12 @@ export class ConsoleSite extends Construct {
     this.responseHeaders = new cloudfront.ResponseHeadersPolicy(this, 'Headers', {
       comment: 'Cubicle: security headers and the strict CSP of the employee console',
       securityHeadersBehavior: {
-        strictTransportSecurity: { accessControlMaxAge: Duration.seconds(HSTS_MAX_AGE_SECONDS), includeSubdomains: true, preload: true, override: true },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.seconds(HSTS_MAX_AGE_SECONDS),
+          includeSubdomains: true,
+          preload: true,
+          override: true,
+        },
         contentSecurityPolicy: { contentSecurityPolicy: this.contentSecurityPolicy, override: true },
         contentTypeOptions: { override: true },
         referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
@@ -149,11 +163,20 @@ export class ConsoleSite extends Construct {
       description: 'Cubicle: copies the employee console into its bucket at deploy',
     });
     const frozen = role.withoutPolicyUpdates();
-    const logs = new EncryptedLogGroup(this, 'DeployLogs', { retentionDays: props.logRetentionDays, purpose: 'console deployment logs', encryptionKey: props.logKey });
+    const logs = new EncryptedLogGroup(this, 'DeployLogs', {
+      retentionDays: props.logRetentionDays,
+      purpose: 'console deployment logs',
+      encryptionKey: props.logKey,
+    });
 
     const bound = (source: s3deploy.ISource, id: string): s3deploy.ISource => {
       const config = source.bind(new Construct(this, id), { handlerRole: frozen });
-      role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [config.bucket.arnForObjects(config.zipObjectKey)] }));
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [config.bucket.arnForObjects(config.zipObjectKey)],
+        }),
+      );
       return { bind: () => config };
     };
     const common = {
@@ -189,7 +212,10 @@ export class ConsoleSite extends Construct {
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
-        resources: [...CONSOLE_PAGES.map((p) => this.bucket.arnForObjects(p)), this.bucket.arnForObjects(`${CONSOLE_ASSET_PREFIX}*`)],
+        resources: [
+          ...CONSOLE_PAGES.map((p) => this.bucket.arnForObjects(p)),
+          this.bucket.arnForObjects(`${CONSOLE_ASSET_PREFIX}*`),
+        ],
       }),
     );
     role.addToPolicy(
@@ -199,11 +225,22 @@ export class ConsoleSite extends Construct {
         conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
       }),
     );
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logs.logGroup.logGroupArn] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logs.logGroup.logGroupArn],
+      }),
+    );
     // What AWSLambdaVPCAccessExecutionRole grants, inline (as for the control-plane functions).
     role.addToPolicy(
       new iam.PolicyStatement({
-        actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
         resources: ['*'],
       }),
     );
@@ -213,29 +250,36 @@ export class ConsoleSite extends Construct {
   private acknowledge(role: iam.Role): void {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Only the EC2 network-interface actions Lambda performs with the execution role in a VPC (the AWSLambdaVPCAccessExecutionRole set), which take no resource scoping.',
+      reason:
+        'Only the EC2 network-interface actions Lambda performs with the execution role in a VPC (the AWSLambdaVPCAccessExecutionRole set), which take no resource scoping.',
     });
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${CONSOLE_ASSET_PREFIX}*]`,
-      reason: 'The console\'s content-hashed assets: their names change with every build, under this one prefix.',
+      reason: "The console's content-hashed assets: their names change with every build, under this one prefix.",
     });
     Validations.of(role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'The deployment function\'s own exact grants, written next to the deployments they serve; they live and die with the role.',
+      reason:
+        "The deployment function's own exact grants, written next to the deployments they serve; they live and die with the role.",
     });
-    const handler = Stack.of(this).node.children.find((c) => c instanceof lambda.SingletonFunction || c.node.id.startsWith('Custom::CDKBucketDeployment'));
+    const handler = Stack.of(this).node.children.find(
+      (c) => c instanceof lambda.SingletonFunction || c.node.id.startsWith('Custom::CDKBucketDeployment'),
+    );
     if (handler) {
       Validations.of(handler).acknowledge({
         id: 'AwsSolutions-L1',
-        reason: 'CDK\'s BucketDeployment handler pins its own Python runtime; it runs only during deploys, inside the VPC, with the exact role above.',
+        reason:
+          "CDK's BucketDeployment handler pins its own Python runtime; it runs only during deploys, inside the VPC, with the exact role above.",
       });
       Validations.of(handler).acknowledge({
         id: 'NIST.800.53.R5-LambdaConcurrency',
-        reason: 'Invoked by CloudFormation twice per deploy; reserving concurrency would take from the account\'s unreserved pool.',
+        reason:
+          "Invoked by CloudFormation twice per deploy; reserving concurrency would take from the account's unreserved pool.",
       });
       Validations.of(handler).acknowledge({
         id: 'NIST.800.53.R5-LambdaDLQ',
-        reason: 'A custom-resource handler: CloudFormation waits for its answer and fails the deploy on error, so a dead-letter queue would never receive anything.',
+        reason:
+          'A custom-resource handler: CloudFormation waits for its answer and fails the deploy on error, so a dead-letter queue would never receive anything.',
       });
     }
   }

@@ -24,9 +24,18 @@ export interface EgressHost {
 export class ControlPlaneEgress extends Construct {
   constructor(scope: Construct, id: string, props: { readonly vpc: ec2.IVpc; readonly hosts: readonly EgressHost[] }) {
     super(scope, id);
-    const list = new route53resolver.CfnFirewallDomainList(this, 'Allowed', { domains: props.hosts.map((h) => h.host) });
+    const list = new route53resolver.CfnFirewallDomainList(this, 'Allowed', {
+      domains: props.hosts.map((h) => h.host),
+    });
     const rules = new route53resolver.CfnFirewallRuleGroup(this, 'Rules', {
-      firewallRules: [{ priority: 100, action: 'ALLOW', firewallDomainListId: list.attrId, firewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN' }],
+      firewallRules: [
+        {
+          priority: 100,
+          action: 'ALLOW',
+          firewallDomainListId: list.attrId,
+          firewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN',
+        },
+      ],
     });
     new route53resolver.CfnFirewallRuleGroupAssociation(this, 'Association', {
       firewallRuleGroupId: rules.attrId,

@@ -46,7 +46,9 @@ export class ControlPlaneNetwork extends Construct {
       .map((subnet) => subnet.node.tryFindChild('NATGateway') as ec2.CfnNatGateway | undefined)
       .filter((nat): nat is ec2.CfnNatGateway => nat !== undefined);
     if (nats.length === 0) {
-      throw new Error('The control plane needs a NAT gateway in the VPC to reach AWS APIs: set network.natGateways to 1 or 2.');
+      throw new Error(
+        'The control plane needs a NAT gateway in the VPC to reach AWS APIs: set network.natGateways to 1 or 2.',
+      );
     }
     const blocks = topBlocks((vpc.node.defaultChild as ec2.CfnVPC).cidrBlock as string, FUNCTION_SUBNET_COUNT);
     this.subnets = vpc.availabilityZones.slice(0, FUNCTION_SUBNET_COUNT).map((zone, i) => {
@@ -62,7 +64,8 @@ export class ControlPlaneNetwork extends Construct {
     });
     Validations.of(this).acknowledge({
       id: 'CloudFormation-Validate::W3010',
-      reason: 'The subnets take the VPC\'s availability zones, which come from the config so that synth never calls AWS to look them up.',
+      reason:
+        "The subnets take the VPC's availability zones, which come from the config so that synth never calls AWS to look them up.",
     });
     new ec2.GatewayVpcEndpoint(this, 'DynamoDb', {
       vpc,
@@ -75,6 +78,10 @@ export class ControlPlaneNetwork extends Construct {
       description: 'Cubicle control-plane functions: no ingress; HTTPS egress to AWS APIs only',
       allowAllOutbound: false,
     });
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs (DynamoDB, ECS, Secrets Manager)');
+    this.securityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'HTTPS to AWS APIs (DynamoDB, ECS, Secrets Manager)',
+    );
   }
 }

@@ -24,7 +24,9 @@ export function rosterDirectory(config: CubicleConfig): RosterDirectory {
         secretConnections: agent.connections.filter((name) => config.connections[name]?.secret === true).sort(),
         ...(agent.schedules.length > 0
           ? {
-              schedules: [...agent.schedules].sort(byId).map((s) => ({ id: s.id, text: s.text, outbound: s.outbound, maxRunMinutes: s.maxRunMinutes })),
+              schedules: [...agent.schedules]
+                .sort(byId)
+                .map((s) => ({ id: s.id, text: s.text, outbound: s.outbound, maxRunMinutes: s.maxRunMinutes })),
             }
           : {}),
       })),

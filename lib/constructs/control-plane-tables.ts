@@ -4,7 +4,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ACTIVE_INDEX, PARTITION_KEY, TABLES, TableName } from '../../runtime/shared/tables';
 
-const STREAM_VIEW = { NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE, KEYS_ONLY: dynamodb.StreamViewType.KEYS_ONLY } as const;
+const STREAM_VIEW = {
+  NEW_IMAGE: dynamodb.StreamViewType.NEW_IMAGE,
+  KEYS_ONLY: dynamodb.StreamViewType.KEYS_ONLY,
+} as const;
 
 export interface ControlPlaneTablesProps {
   readonly encryptionKey: kms.IKey;
@@ -41,11 +44,15 @@ export class ControlPlaneTables extends Construct {
       });
       Validations.of(table).acknowledge({
         id: 'NIST.800.53.R5-DynamoDBInBackupPlan',
-        reason: 'Point-in-time recovery restores any second of the last 35 days; deletion protection and retention keep the table itself.',
+        reason:
+          'Point-in-time recovery restores any second of the last 35 days; deletion protection and retention keep the table itself.',
       });
       return table;
     };
-    this.tables = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((name) => [name, make(name)])) as Record<TableName, dynamodb.Table>;
+    this.tables = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((name) => [name, make(name)])) as Record<
+      TableName,
+      dynamodb.Table
+    >;
     this.tables[ACTIVE_INDEX.table].addGlobalSecondaryIndex({
       indexName: ACTIVE_INDEX.name,
       partitionKey: { name: ACTIVE_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },

@@ -50,7 +50,17 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
-  readonly handler: 'api' | 'credentials' | 'task-events' | 'reaper' | 'directory-sync' | 'launcher' | 'audit-archive' | 'scheduled-run' | 'notifier' | keyof typeof RELAY_ENTRIES;
+  readonly handler:
+    | 'api'
+    | 'credentials'
+    | 'task-events'
+    | 'reaper'
+    | 'directory-sync'
+    | 'launcher'
+    | 'audit-archive'
+    | 'scheduled-run'
+    | 'notifier'
+    | keyof typeof RELAY_ENTRIES;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */
@@ -148,7 +158,9 @@ export class CubicleFunction extends Construct {
           ? {
               beforeBundling: () => [],
               beforeInstall: () => [],
-              afterBundling: (_input: string, output: string) => [`cp "${rosterFile}" "${path.join(output, ROSTER_FILE_NAME)}"`],
+              afterBundling: (_input: string, output: string) => [
+                `cp "${rosterFile}" "${path.join(output, ROSTER_FILE_NAME)}"`,
+              ],
             }
           : undefined,
       },
@@ -161,11 +173,13 @@ export class CubicleFunction extends Construct {
     });
     Validations.of(this.function).acknowledge({
       id: 'NIST.800.53.R5-LambdaConcurrency',
-      reason: 'Reserved concurrency would be taken from the account\'s unreserved pool (10 in new accounts, which cannot reserve at all) and could throttle employees; the API stage is throttled (rate and burst), EventBridge bounds the task events, and the reaper runs once a minute.',
+      reason:
+        "Reserved concurrency would be taken from the account's unreserved pool (10 in new accounts, which cannot reserve at all) and could throttle employees; the API stage is throttled (rate and burst), EventBridge bounds the task events, and the reaper runs once a minute.",
     });
     Validations.of(this.role).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'The policy is this function\'s own least-privilege grant set, built next to the environment variables it pairs with; it lives and dies with the role.',
+      reason:
+        "The policy is this function's own least-privilege grant set, built next to the environment variables it pairs with; it lives and dies with the role.",
     });
   }
 
@@ -193,7 +207,13 @@ export class CubicleFunction extends Construct {
 }
 
 /** DynamoDB item actions the control plane uses; Scan is deliberately not one of them. */
-export type TableAction = 'dynamodb:GetItem' | 'dynamodb:BatchGetItem' | 'dynamodb:PutItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem' | 'dynamodb:Query';
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:Query';
 
 export interface BindTableOptions {
   readonly table: dynamodb.ITable;
@@ -210,7 +230,12 @@ export function bindTable(fn: CubicleFunction, name: TableName, options: BindTab
   fn.allow(new iam.PolicyStatement({ actions: [...options.actions], resources: [options.table.tableArn] }));
   if (options.queryActiveIndex) {
     if (name !== 'sessions') throw new Error('only the Sessions table has the active index');
-    fn.allow(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${options.table.tableArn}/index/${ACTIVE_INDEX.name}`] }));
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${options.table.tableArn}/index/${ACTIVE_INDEX.name}`],
+      }),
+    );
   }
   fn.bindTableKey(options.key);
 }
@@ -253,8 +278,17 @@ export function bindTaskStarter(fn: CubicleFunction, options: LauncherOptions): 
   fn.setEnv(ENV.subnetIds, options.subnets.map((s) => s.subnetId).join(','));
   fn.setEnv(ENV.securityGroupIds, options.agentSecurityGroup.securityGroupId);
   const inCluster = { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } };
-  const families = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${taskFamilyPrefix(options.deployment)}*` });
-  const agentRoles = stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `${agentRolePath(options.deployment).slice(1)}*` });
+  const families = stack.formatArn({
+    service: 'ecs',
+    resource: 'task-definition',
+    resourceName: `${taskFamilyPrefix(options.deployment)}*`,
+  });
+  const agentRoles = stack.formatArn({
+    service: 'iam',
+    region: '',
+    resource: 'role',
+    resourceName: `${agentRolePath(options.deployment).slice(1)}*`,
+  });
   fn.allow(new iam.PolicyStatement({ actions: ['ecs:RunTask'], resources: [families], conditions: inCluster }));
   fn.allow(
     new iam.PolicyStatement({
@@ -271,9 +305,21 @@ export function bindTaskStarter(fn: CubicleFunction, options: LauncherOptions): 
     }),
   );
   fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: inCluster }));
-  acknowledgeWildcard(fn, families, 'Every task family of this deployment (`<name>-<user>_<agent>`, one per pair, created by the fleet stacks, any revision), and only in the Cubicle cluster (ecs:cluster condition).');
-  acknowledgeWildcard(fn, agentRoles, 'The fleet\'s per-pair task roles live under this deployment\'s IAM path; PassRole is further limited to ECS tasks (iam:PassedToService).');
-  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask and tagging to tasks of the Cubicle cluster being created by RunTask.');
+  acknowledgeWildcard(
+    fn,
+    families,
+    'Every task family of this deployment (`<name>-<user>_<agent>`, one per pair, created by the fleet stacks, any revision), and only in the Cubicle cluster (ecs:cluster condition).',
+  );
+  acknowledgeWildcard(
+    fn,
+    agentRoles,
+    "The fleet's per-pair task roles live under this deployment's IAM path; PassRole is further limited to ECS tasks (iam:PassedToService).",
+  );
+  acknowledgeWildcard(
+    fn,
+    tasksArn(fn),
+    'Task ids are chosen by ECS; ecs:cluster limits StopTask and tagging to tasks of the Cubicle cluster being created by RunTask.',
+  );
 }
 
 /**
@@ -282,8 +328,18 @@ export function bindTaskStarter(fn: CubicleFunction, options: LauncherOptions): 
  */
 export function bindTaskStopper(fn: CubicleFunction, options: LauncherOptions): void {
   bindLaunchSettings(fn, options);
-  fn.allow(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasksArn(fn)], conditions: { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } } }));
-  acknowledgeWildcard(fn, tasksArn(fn), 'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks to tasks of the Cubicle cluster.');
+  fn.allow(
+    new iam.PolicyStatement({
+      actions: ['ecs:StopTask'],
+      resources: [tasksArn(fn)],
+      conditions: { ArnEquals: { 'ecs:cluster': options.cluster.clusterArn } },
+    }),
+  );
+  acknowledgeWildcard(
+    fn,
+    tasksArn(fn),
+    'Task ids are chosen by ECS; ecs:cluster limits StopTask/DescribeTasks to tasks of the Cubicle cluster.',
+  );
 }
 
 /**
@@ -343,13 +399,19 @@ function bindRecordKeys(fn: CubicleFunction, deployment: string, actions: readon
       },
     }),
   );
-  acknowledgeWildcard(fn, keys, 'The user keys are created by the fleet stacks (ids unknown here); the conditions limit use to keys aliased under this deployment and to records\' encryption context, and each key\'s policy admits this role for its own user only.');
+  acknowledgeWildcard(
+    fn,
+    keys,
+    "The user keys are created by the fleet stacks (ids unknown here); the conditions limit use to keys aliased under this deployment and to records' encryption context, and each key's policy admits this role for its own user only.",
+  );
 }
 
 /** The reaper's view of the cluster: which tasks run, and their details. */
 export function bindTaskObserver(fn: CubicleFunction, cluster: ecs.ICluster): void {
   const inCluster = { ArnEquals: { 'ecs:cluster': cluster.clusterArn } };
-  fn.allow(new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: [tasksArn(fn)], conditions: inCluster }));
+  fn.allow(
+    new iam.PolicyStatement({ actions: ['ecs:DescribeTasks'], resources: [tasksArn(fn)], conditions: inCluster }),
+  );
   // ListTasks has no task resource to name (its resource type is the container instance, which Fargate
   // does not have); the cluster condition is what scopes it.
   fn.allow(new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
@@ -370,18 +432,35 @@ export function bindSecretWriter(fn: CubicleFunction, deployment: string): void 
       conditions: {
         StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` },
         ArnLike: {
-          'kms:EncryptionContext:SecretARN': stack.formatArn({ service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `${secretNamePrefix(deployment)}*` }),
+          'kms:EncryptionContext:SecretARN': stack.formatArn({
+            service: 'secretsmanager',
+            resource: 'secret',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            resourceName: `${secretNamePrefix(deployment)}*`,
+          }),
         },
         'ForAnyValue:StringLike': { 'kms:ResourceAliases': `${userKeyAlias(deployment, '*')}` },
       },
     }),
   );
-  acknowledgeWildcard(fn, keys, 'The user keys are created by the fleet stacks (ids unknown here); the conditions limit use to keys aliased under this deployment, through Secrets Manager, for this deployment\'s secrets.');
-  const secrets = Stack.of(fn).formatArn({ service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `${secretNamePrefix(deployment)}*` });
+  acknowledgeWildcard(
+    fn,
+    keys,
+    "The user keys are created by the fleet stacks (ids unknown here); the conditions limit use to keys aliased under this deployment, through Secrets Manager, for this deployment's secrets.",
+  );
+  const secrets = Stack.of(fn).formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    resourceName: `${secretNamePrefix(deployment)}*`,
+  });
   fn.allow(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [secrets] }));
-  acknowledgeWildcard(fn, secrets, 'This deployment\'s secret-name prefix: the fleet stacks create the secrets (their ARNs end in a random suffix), and each secret\'s resource policy admits only this role for PutSecretValue.');
+  acknowledgeWildcard(
+    fn,
+    secrets,
+    "This deployment's secret-name prefix: the fleet stacks create the secrets (their ARNs end in a random suffix), and each secret's resource policy admits only this role for PutSecretValue.",
+  );
 }
-
 
 /** What a function needs to verify employees' tokens itself (runtime/control-plane/auth). */
 export interface TokenIssuer {

@@ -44,6 +44,8 @@ export class DefaultSecurityGroupLockdown extends Construct {
       Resource: '*',
     });
     // The function must not start before its subnets can reach the EC2 API.
-    handler.node.addDependency(vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).internetConnectivityEstablished);
+    handler.node.addDependency(
+      vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).internetConnectivityEstablished,
+    );
   }
 }

@@ -52,12 +52,14 @@ export class DirectorySync extends Construct {
     this.function = new CubicleFunction(this, 'Function', {
       ...props.base,
       handler: 'directory-sync',
-      description: 'directory sync: the roster\'s users into the Cognito user pool',
+      description: "directory sync: the roster's users into the Cognito user pool",
       rosterFile: props.rosterFile,
       // Lambda's maximum: a first deploy of thousands of users is rate-limited by Cognito's quotas.
       timeout: Duration.minutes(15),
     });
-    this.function.allow(new iam.PolicyStatement({ actions: [...DIRECTORY_SYNC_ACTIONS], resources: [props.userPool.userPoolArn] }));
+    this.function.allow(
+      new iam.PolicyStatement({ actions: [...DIRECTORY_SYNC_ACTIONS], resources: [props.userPool.userPoolArn] }),
+    );
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.function.function.functionArn,
       resourceType: DIRECTORY_SYNC_TYPE,
@@ -67,7 +69,8 @@ export class DirectorySync extends Construct {
     });
     Validations.of(this.function).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
-      reason: 'Invoked synchronously by CloudFormation (a custom resource), which reports a failure as a failed deploy; the sync is idempotent and the next deploy repeats it.',
+      reason:
+        'Invoked synchronously by CloudFormation (a custom resource), which reports a failure as a failed deploy; the sync is idempotent and the next deploy repeats it.',
     });
   }
 }

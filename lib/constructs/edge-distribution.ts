@@ -79,7 +79,10 @@ export interface EdgeDistributionProps {
   readonly edge: EdgeConfig;
   readonly originSecret: OriginVerifySecret;
   /** The employee console (lib/constructs/console-site.ts), served by the default behavior at `/`. */
-  readonly console?: { readonly origin: cloudfront.IOrigin; readonly responseHeaders: cloudfront.IResponseHeadersPolicy };
+  readonly console?: {
+    readonly origin: cloudfront.IOrigin;
+    readonly responseHeaders: cloudfront.IResponseHeadersPolicy;
+  };
 }
 
 /**
@@ -99,7 +102,12 @@ export class EdgeDistribution extends Construct {
     this.responseHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
       comment: 'Cubicle: security headers on every API response',
       securityHeadersBehavior: {
-        strictTransportSecurity: { accessControlMaxAge: Duration.seconds(HSTS_MAX_AGE_SECONDS), includeSubdomains: true, preload: true, override: true },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.seconds(HSTS_MAX_AGE_SECONDS),
+          includeSubdomains: true,
+          preload: true,
+          override: true,
+        },
         contentSecurityPolicy: { contentSecurityPolicy: SECURITY_HEADERS.contentSecurityPolicy, override: true },
         contentTypeOptions: { override: true },
         referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
@@ -136,12 +144,15 @@ export class EdgeDistribution extends Construct {
     // The relay: the same origin settings on the device WebSocket API. The origin request policy forwards
     // every viewer header (Sec-WebSocket-Key, -Version, -Protocol among them), as WebSockets need.
     // https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/distribution-working-with.websockets.html
-    const relayOrigin = new origins.HttpOrigin(`${props.relayApi.apiId}.execute-api.${Stack.of(this).region}.amazonaws.com`, {
-      protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
-      originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
-      customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret.headerValue(edge.originSecretVersion) },
-      readTimeout: Duration.seconds(30),
-    });
+    const relayOrigin = new origins.HttpOrigin(
+      `${props.relayApi.apiId}.execute-api.${Stack.of(this).region}.amazonaws.com`,
+      {
+        protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+        originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
+        customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originSecret.headerValue(edge.originSecretVersion) },
+        readTimeout: Duration.seconds(30),
+      },
+    );
     const relayPath = new cloudfront.Function(this, 'RelayPath', {
       comment: 'Cubicle: /v1/relay to the relay stage; no query strings',
       code: cloudfront.FunctionCode.fromInline(RELAY_FUNCTION_CODE),
@@ -205,16 +216,19 @@ export class EdgeDistribution extends Construct {
 
     Validations.of(this.distribution).acknowledge({
       id: 'AwsSolutions-CFR1',
-      reason: 'Employees may work from anywhere; WAF blocks anonymizers and flagged addresses and rate-limits each IP instead of a country list.',
+      reason:
+        'Employees may work from anywhere; WAF blocks anonymizers and flagged addresses and rate-limits each IP instead of a country list.',
     });
     Validations.of(this.distribution).acknowledge({
       id: 'AwsSolutions-CFR3',
-      reason: 'Access logs go to CloudWatch Logs through standard logging v2 (the <name>-EdgeLogs stack in us-east-1); the check only knows legacy S3 logging, which needs bucket ACLs.',
+      reason:
+        'Access logs go to CloudWatch Logs through standard logging v2 (the <name>-EdgeLogs stack in us-east-1); the check only knows legacy S3 logging, which needs bucket ACLs.',
     });
     if (!edge.domain) {
       Validations.of(this.distribution).acknowledge({
         id: 'AwsSolutions-CFR4',
-        reason: 'Without edge.domain the distribution serves *.cloudfront.net with CloudFront\'s default certificate, whose viewer security policy CloudFront fixes; configuring a domain sets TLSv1.2_2021.',
+        reason:
+          "Without edge.domain the distribution serves *.cloudfront.net with CloudFront's default certificate, whose viewer security policy CloudFront fixes; configuring a domain sets TLSv1.2_2021.",
       });
     }
   }
@@ -227,12 +241,13 @@ export class EdgeDistribution extends Construct {
 export function disabledCloudFrontRules(edge: EdgeConfig): Record<string, string> {
   const rules: Record<string, string> = {
     'ct-cloudfront-pr-4':
-      'One API origin in the home region (and the console\'s bucket): origin groups fail over only GET, HEAD and OPTIONS, and a second API origin would be a second control plane.',
+      "One API origin in the home region (and the console's bucket): origin groups fail over only GET, HEAD and OPTIONS, and a second API origin would be a second control plane.",
     'ct-cloudfront-pr-5':
       'Access logs go to CloudWatch Logs through standard logging v2 (<name>-EdgeLogs stack); the rule accepts only legacy S3 logging, whose bucket must use ACLs (against CT.S3.PR.5).',
   };
   if (!edge.domain) {
-    const why = 'No edge.domain in the config: *.cloudfront.net is served with CloudFront\'s default certificate and security policy; the control passes once a domain and its us-east-1 certificate are configured.';
+    const why =
+      "No edge.domain in the config: *.cloudfront.net is served with CloudFront's default certificate and security policy; the control passes once a domain and its us-east-1 certificate are configured.";
     rules['ct-cloudfront-pr-6'] = why;
     rules['ct-cloudfront-pr-7'] = why;
     rules['ct-cloudfront-pr-9'] = why;

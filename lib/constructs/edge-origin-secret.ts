@@ -46,7 +46,9 @@ export class OriginVerifySecret extends Construct {
   /** Sets the secret's ARN on the function and lets it read the value, and decrypt it only through Secrets Manager. */
   bindReader(fn: CubicleFunction): void {
     fn.setEnv(ORIGIN_VERIFY_SECRET_ENV, this.secret.secretArn);
-    fn.allow(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.secret.secretArn] }));
+    fn.allow(
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.secret.secretArn] }),
+    );
     fn.allow(
       new iam.PolicyStatement({
         actions: ['kms:Decrypt'],

@@ -11,25 +11,46 @@ import { CubicleConfig } from '../config/schema';
  * under which anyone's S3 buckets and API Gateway APIs are reachable.
  */
 export const AWS_ENDPOINTS: readonly { readonly host: string; readonly why: string }[] = [
-  { host: 'dynamodb.{region}.amazonaws.com', why: 'the supervisor and the control plane: Sessions, Inbox, Events, Approvals' },
-  { host: 'secretsmanager.{region}.amazonaws.com', why: 'the supervisor reads its secrets; the control plane stores credentials' },
+  {
+    host: 'dynamodb.{region}.amazonaws.com',
+    why: 'the supervisor and the control plane: Sessions, Inbox, Events, Approvals',
+  },
+  {
+    host: 'secretsmanager.{region}.amazonaws.com',
+    why: 'the supervisor reads its secrets; the control plane stores credentials',
+  },
   { host: 'logs.{region}.amazonaws.com', why: 'Fargate sends the awslogs stream through the task’s network interface' },
   { host: 'api.ecr.{region}.amazonaws.com', why: 'Fargate pulls the agent image through the task’s network interface' },
   { host: '{account}.dkr.ecr.{region}.amazonaws.com', why: 'the image registry of this account' },
-  { host: 'prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com', why: 'ECR serves image layers from this AWS-owned bucket' },
+  {
+    host: 'prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com',
+    why: 'ECR serves image layers from this AWS-owned bucket',
+  },
   { host: '*.efs.{region}.amazonaws.com', why: 'Fargate mounts the pair’s access point by the file system’s name' },
   { host: 'ecs.{region}.amazonaws.com', why: 'the control plane starts and stops tasks' },
   { host: 'sts.{region}.amazonaws.com', why: 'the control plane’s SDK clients' },
   { host: 'kms.{region}.amazonaws.com', why: 'the control plane encrypts message text under each user’s key' },
   { host: 'cognito-idp.{region}.amazonaws.com', why: 'the control plane fetches the user pool’s signing keys' },
-  { host: 'lambda.{region}.amazonaws.com', why: 'the API, the task-events handler, the reaper and scheduled runs invoke the launcher' },
+  {
+    host: 'lambda.{region}.amazonaws.com',
+    why: 'the API, the task-events handler, the reaper and scheduled runs invoke the launcher',
+  },
   { host: 'sns.{region}.amazonaws.com', why: 'the audit archiver raises security events' },
   // A custom resource's handler answers CloudFormation by a PUT to a presigned URL in this AWS-owned bucket
   // (the directory sync runs in the VPC); the three ways the URL names it. Without them a deploy waits an hour.
   // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
-  { host: 'cloudformation-custom-resource-response-{regionCompact}.s3.{region}.amazonaws.com', why: 'custom resources in the VPC answer CloudFormation' },
-  { host: 'cloudformation-custom-resource-response-{regionCompact}.s3-{region}.amazonaws.com', why: 'the same, older URL form' },
-  { host: 'cloudformation-custom-resource-response-{regionCompact}.s3.amazonaws.com', why: 'the same, global URL form' },
+  {
+    host: 'cloudformation-custom-resource-response-{regionCompact}.s3.{region}.amazonaws.com',
+    why: 'custom resources in the VPC answer CloudFormation',
+  },
+  {
+    host: 'cloudformation-custom-resource-response-{regionCompact}.s3-{region}.amazonaws.com',
+    why: 'the same, older URL form',
+  },
+  {
+    host: 'cloudformation-custom-resource-response-{regionCompact}.s3.amazonaws.com',
+    why: 'the same, global URL form',
+  },
 ];
 
 /** Priority of the block-everything association: ALLOW rule groups of other stacks go below it (lower numbers run first). */
@@ -82,7 +103,10 @@ export class EgressFirewall extends Construct {
 /** The deployment's allow-list: providers' API hosts, connections' hosts, AWS endpoints, and an external OIDC issuer. */
 export function egressAllowList(config: CubicleConfig): string[] {
   const fill = (host: string) =>
-    host.replaceAll('{regionCompact}', config.region.replaceAll('-', '')).replaceAll('{region}', config.region).replaceAll('{account}', config.account);
+    host
+      .replaceAll('{regionCompact}', config.region.replaceAll('-', ''))
+      .replaceAll('{region}', config.region)
+      .replaceAll('{account}', config.account);
   const hosts = [
     ...config.providers.flatMap((provider) => providerApiHosts(provider, config.region)),
     ...Object.values(config.connections).flatMap((connection) => connection.hosts),

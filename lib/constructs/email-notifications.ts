@@ -48,7 +48,8 @@ export class EmailNotifications extends Construct {
     this.notifier = new CubicleFunction(this, 'Function', {
       ...props.base,
       handler: 'notifier',
-      description: 'email notifications: tells an employee that an agent waits for an approval, failed, or nears its budget',
+      description:
+        'email notifications: tells an employee that an agent waits for an approval, failed, or nears its budget',
       rosterFile: props.rosterFile,
       timeout: Duration.seconds(30),
     });
@@ -56,7 +57,11 @@ export class EmailNotifications extends Construct {
     fn.setEnv(ENV.mailFrom, from);
     fn.setEnv(ENV.consoleUrl, props.consoleUrl);
     // Its dedupe and rate rows only (runtime/control-plane/notifications.ts).
-    bindTable(fn, 'idempotency', { table: props.idempotencyTable, key: props.tableKey, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] });
+    bindTable(fn, 'idempotency', {
+      table: props.idempotencyTable,
+      key: props.tableKey,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+    });
     fn.allow(
       new iam.PolicyStatement({
         sid: 'SendFromThePlatformAddressOnly',
@@ -69,9 +74,12 @@ export class EmailNotifications extends Construct {
     fn.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
     Validations.of(fn.function).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
-      reason: 'A mail that cannot be sent after the retries is logged and dropped: the event itself is on the agent\'s chain and in the audit archive, and the console shows it. A dead-letter queue would hold only ids.',
+      reason:
+        "A mail that cannot be sent after the retries is logged and dropped: the event itself is on the agent's chain and in the audit archive, and the console shows it. A dead-letter queue would hold only ids.",
     });
-    props.archiver.allow(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.function.functionArn] }));
+    props.archiver.allow(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.function.functionArn] }),
+    );
     props.archiver.setEnv(ENV.notifierFunction, fn.function.functionName);
   }
 }

@@ -10,14 +10,27 @@ import { Construct } from 'constructs';
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/routes';
 import { credentialWriterRoleName, recordSealerRoleName } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
-import { bindRecordSealer, bindSecretWriter, bindTable, bindTaskStopper, bindTokenVerifier, CubicleFunction, CubicleFunctionProps, LauncherOptions, TokenIssuer } from './cubicle-function';
+import {
+  bindRecordSealer,
+  bindSecretWriter,
+  bindTable,
+  bindTaskStopper,
+  bindTokenVerifier,
+  CubicleFunction,
+  CubicleFunctionProps,
+  LauncherOptions,
+  TokenIssuer,
+} from './cubicle-function';
 import { OriginVerifySecret } from './edge-origin-secret';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { EmployeeIdentity } from './identity';
 import type { LauncherFunction } from './launcher-function';
 
 /** What every control-plane function shares (network, logs). */
-export type FunctionBase = Pick<CubicleFunctionProps, 'vpc' | 'subnets' | 'securityGroup' | 'logRetentionDays' | 'logKey'>;
+export type FunctionBase = Pick<
+  CubicleFunctionProps,
+  'vpc' | 'subnets' | 'securityGroup' | 'logRetentionDays' | 'logKey'
+>;
 
 export interface EmployeeApiProps {
   readonly base: FunctionBase;
@@ -72,12 +85,28 @@ export class EmployeeApi extends Construct {
       // Named: every user key's policy admits it, by this name, to seal and open that user's records.
       roleName: recordSealerRoleName(props.launcher.deployment, 'api'),
     });
-    bindTable(this.apiFunction, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'] });
+    bindTable(this.apiFunction, 'sessions', {
+      table: tables.sessions,
+      key,
+      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
+    });
     bindTable(this.apiFunction, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
-    bindTable(this.apiFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    bindTable(this.apiFunction, 'events', {
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
     // Idempotency-Key claims of POST /messages: claim, read back, store the answer (runtime/control-plane/idempotency.ts).
-    bindTable(this.apiFunction, 'idempotency', { table: tables.idempotency, key, actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
-    bindTable(this.apiFunction, 'approvals', { table: tables.approvals, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] });
+    bindTable(this.apiFunction, 'idempotency', {
+      table: tables.idempotency,
+      key,
+      actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
+    bindTable(this.apiFunction, 'approvals', {
+      table: tables.approvals,
+      key,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+    });
     bindTaskStopper(this.apiFunction, props.launcher);
     props.launcherFunction.allowInvokeBy(this.apiFunction);
     bindRecordSealer(this.apiFunction, props.launcher.deployment);
@@ -92,13 +121,18 @@ export class EmployeeApi extends Construct {
     bindSecretWriter(this.credentialsFunction, props.launcher.deployment);
     for (const fn of [this.apiFunction, this.credentialsFunction]) bindTokenVerifier(fn, tokenIssuer(props.identity));
     // Revocations are recorded on the chains of the agents that used the credential.
-    bindTable(this.credentialsFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    bindTable(this.credentialsFunction, 'events', {
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
     props.originSecret.bindReader(this.apiFunction);
     props.originSecret.bindReader(this.credentialsFunction);
     for (const fn of [this.apiFunction, this.credentialsFunction]) {
       Validations.of(fn.function).acknowledge({
         id: 'NIST.800.53.R5-LambdaDLQ',
-        reason: 'Invoked synchronously by API Gateway only: a failure is returned to the caller (5xx with a request id), so a dead-letter queue would never receive anything.',
+        reason:
+          'Invoked synchronously by API Gateway only: a failure is returned to the caller (5xx with a request id), so a dead-letter queue would never receive anything.',
       });
     }
 
@@ -119,11 +153,17 @@ export class EmployeeApi extends Construct {
       stageName: '$default',
       autoDeploy: true,
       throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs.logGroup), format: ACCESS_LOG_FORMAT },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs.logGroup),
+        format: ACCESS_LOG_FORMAT,
+      },
     });
 
     const apiIntegration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction.function);
-    const credentialsIntegration = new HttpLambdaIntegration('CredentialsIntegration', this.credentialsFunction.function);
+    const credentialsIntegration = new HttpLambdaIntegration(
+      'CredentialsIntegration',
+      this.credentialsFunction.function,
+    );
     for (const [keys, integration] of [
       [Object.values(API_ROUTES), apiIntegration],
       [Object.values(CREDENTIAL_ROUTES), credentialsIntegration],

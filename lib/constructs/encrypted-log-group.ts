@@ -24,8 +24,7 @@ export class EncryptedLogGroup extends Construct {
   constructor(scope: Construct, id: string, props: EncryptedLogGroupProps) {
     super(scope, id);
     this.key =
-      props.encryptionKey ??
-      createRetainedKey(this, 'Key', { description: `Cubicle: encrypts ${props.purpose}` });
+      props.encryptionKey ?? createRetainedKey(this, 'Key', { description: `Cubicle: encrypts ${props.purpose}` });
     if (!props.encryptionKey) allowLogsService(this.key as kms.Key);
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {

@@ -37,7 +37,11 @@ export class GitHubOidc extends Construct {
   constructor(scope: Construct, id: string, props: GitHubOidcProps = {}) {
     super(scope, id);
     if (props.existingProviderArn) {
-      this.providerArn = iam.OidcProviderNative.fromOidcProviderArn(this, 'Provider', props.existingProviderArn).oidcProviderArn;
+      this.providerArn = iam.OidcProviderNative.fromOidcProviderArn(
+        this,
+        'Provider',
+        props.existingProviderArn,
+      ).oidcProviderArn;
       return;
     }
     // No thumbprint: IAM validates GitHub's certificate against its own trusted CAs.

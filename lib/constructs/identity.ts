@@ -87,7 +87,12 @@ export class EmployeeIdentity extends Construct {
       // Employees cannot edit their own attributes: the email is the platform team's.
       writeAttributes: new cognito.ClientAttributes(),
       // The `cubicle` CLI: code + PKCE to its loopback listener (RFC 8252), never the implicit flow.
-      oAuth: { flows: { authorizationCodeGrant: true }, scopes: OAUTH_SCOPES, callbackUrls: [CLI_REDIRECT_URI], logoutUrls: [CLI_REDIRECT_URI] },
+      oAuth: {
+        flows: { authorizationCodeGrant: true },
+        scopes: OAUTH_SCOPES,
+        callbackUrls: [CLI_REDIRECT_URI],
+        logoutUrls: [CLI_REDIRECT_URI],
+      },
     });
     this.domain = managedLoginDomain(this.userPool, config.name);
     this.consoleClient = consoleClient(this.userPool, () => this.requireConsoleUrl());
@@ -99,15 +104,20 @@ export class EmployeeIdentity extends Construct {
       clientId: this.consoleClient.userPoolClientId,
       cliClientId: this.client.userPoolClientId,
     });
-    this.connectOrigins = [managedLoginUrl(config.name, Stack.of(this)), `https://cognito-idp.${Stack.of(this).region}.amazonaws.com`];
+    this.connectOrigins = [
+      managedLoginUrl(config.name, Stack.of(this)),
+      `https://cognito-idp.${Stack.of(this).region}.amazonaws.com`,
+    ];
 
     Validations.of(this.userPool).acknowledge({
       id: 'AwsSolutions-COG8',
-      reason: 'The Essentials plan: the Plus plan (threat protection) is billed per active user; the pool admits only the roster\'s users, with MFA per config. A deployment that wants it can change featurePlan here.',
+      reason:
+        "The Essentials plan: the Plus plan (threat protection) is billed per active user; the pool admits only the roster's users, with MFA per config. A deployment that wants it can change featurePlan here.",
     });
     Validations.of(this.userPool).acknowledge({
       id: 'AwsSolutions-COG3',
-      reason: 'Threat protection (advanced security) needs the Cognito Plus plan; the pool admits only the roster\'s users (no self sign-up), with MFA per config and 14-character passwords.',
+      reason:
+        "Threat protection (advanced security) needs the Cognito Plus plan; the pool admits only the roster's users (no self sign-up), with MFA per config and 14-character passwords.",
     });
     if (config.identity.mfa !== 'required') {
       Validations.of(this.userPool).acknowledge({
@@ -123,7 +133,10 @@ export class EmployeeIdentity extends Construct {
   }
 
   private requireConsoleUrl(): string {
-    if (!this.consoleUrl) throw new Error('EmployeeIdentity: useConsoleAt(url) was never called, so the console client has no callback URL.');
+    if (!this.consoleUrl)
+      throw new Error(
+        'EmployeeIdentity: useConsoleAt(url) was never called, so the console client has no callback URL.',
+      );
     return this.consoleUrl;
   }
 }

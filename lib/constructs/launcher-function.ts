@@ -30,7 +30,11 @@ export class LauncherFunction extends Construct {
       handler: 'launcher',
       description: 'launcher: runs the task of a STARTING session (RunTask, PassRole), never an override',
     });
-    bindTable(this.fn, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+    bindTable(this.fn, 'sessions', {
+      table: tables.sessions,
+      key,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
     bindTable(this.fn, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
     bindTaskStarter(this.fn, props.launcher);
     // Asynchronous invocations: Lambda retries twice; RunTask's clientToken (the session id) and the row's
@@ -38,7 +42,8 @@ export class LauncherFunction extends Construct {
     this.fn.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.minutes(10) });
     Validations.of(this.fn.function).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
-      reason: 'A launch that fails is recorded on its session (FAILED, with the reason, and a lifecycle.failed event); one that never runs leaves the session STARTING, which the reaper fails after 10 minutes. A dead-letter queue would hold only ids.',
+      reason:
+        'A launch that fails is recorded on its session (FAILED, with the reason, and a lifecycle.failed event); one that never runs leaves the session STARTING, which the reaper fails after 10 minutes. A dead-letter queue would hold only ids.',
     });
   }
 

@@ -45,7 +45,11 @@ export class LifecycleFunctions extends Construct {
       description: 'ECS task state changes to session rows',
     });
     bindTable(this.taskEvents, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'] });
-    bindTable(this.taskEvents, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    bindTable(this.taskEvents, 'events', {
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
     // A wake that arrived while the task was stopping starts the next session from the STOPPED event.
     bindTaskStopper(this.taskEvents, props.launcher);
     props.launcherFunction.allowInvokeBy(this.taskEvents);
@@ -61,7 +65,9 @@ export class LifecycleFunctions extends Construct {
           startedBy: [STARTED_BY],
         },
       },
-      targets: [new targets.LambdaFunction(this.taskEvents.function, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+      targets: [
+        new targets.LambdaFunction(this.taskEvents.function, { retryAttempts: 8, maxEventAge: Duration.hours(2) }),
+      ],
     });
 
     this.reaper = new CubicleFunction(this, 'ReaperFunction', {
@@ -70,7 +76,12 @@ export class LifecycleFunctions extends Construct {
       description: 'reaper: deadlines, idle agents, stuck starts, orphan tasks',
       timeout: REAPER_TIMEOUT,
     });
-    bindTable(this.reaper, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'], queryActiveIndex: true });
+    bindTable(this.reaper, 'sessions', {
+      table: tables.sessions,
+      key,
+      actions: ['dynamodb:UpdateItem'],
+      queryActiveIndex: true,
+    });
     bindTable(this.reaper, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
     bindTaskStopper(this.reaper, props.launcher);
     props.launcherFunction.allowInvokeBy(this.reaper);
@@ -86,12 +97,14 @@ export class LifecycleFunctions extends Construct {
     for (const fn of [this.taskEvents, this.reaper]) {
       Validations.of(fn).acknowledge({
         id: 'NIST.800.53.R5-LambdaDLQ',
-        reason: 'Invocations are idempotent and self-healing: a lost task event is recovered by the reaper (stuck STARTING fails after 10 min, unconfirmed STOPPING is finalized, orphan tasks are stopped), and a lost reaper tick is repeated a minute later.',
+        reason:
+          'Invocations are idempotent and self-healing: a lost task event is recovered by the reaper (stuck STARTING fails after 10 min, unconfirmed STOPPING is finalized, orphan tasks are stopped), and a lost reaper tick is repeated a minute later.',
       });
     }
     Validations.of(this.reaper.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecs:ListTasks has no task resource to scope (it is conditioned on ecs:cluster); X-Ray and the Lambda VPC network-interface actions support only "*".',
+      reason:
+        'ecs:ListTasks has no task resource to scope (it is conditioned on ecs:cluster); X-Ray and the Lambda VPC network-interface actions support only "*".',
     });
   }
 }

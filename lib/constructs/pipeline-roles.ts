@@ -36,7 +36,11 @@ export function deployRegions(config: CubicleConfig): string[] {
  * Exact ARNs of the named bootstrap roles in each region, from the same templates the stacks'
  * DefaultStackSynthesizer writes into the assembly, so the pipeline and the CLI agree by construction.
  */
-export function bootstrapRoleArns(target: BootstrapTarget, regions: readonly string[], roles: readonly BootstrapRole[]): string[] {
+export function bootstrapRoleArns(
+  target: BootstrapTarget,
+  regions: readonly string[],
+  roles: readonly BootstrapRole[],
+): string[] {
   return regions.flatMap((region) =>
     roles.map((role) =>
       DEPLOY_BOOTSTRAP_ROLES[role]

@@ -11,7 +11,14 @@ import { Construct } from 'constructs';
 import { RELAY_ENV } from '../../runtime/relay/env';
 import { recordSealerRoleName } from '../../runtime/shared/names';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { bindRecordOpener, bindRecordSealer, bindTable, bindTokenVerifier, CubicleFunction, type TokenIssuer } from './cubicle-function';
+import {
+  bindRecordOpener,
+  bindRecordSealer,
+  bindTable,
+  bindTokenVerifier,
+  CubicleFunction,
+  type TokenIssuer,
+} from './cubicle-function';
 import type { OriginVerifySecret } from './edge-origin-secret';
 import type { FunctionBase } from './employee-api';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -94,10 +101,26 @@ export class Relay extends Construct {
     bindRecordSealer(this.runtimeFunction, props.deployment);
     this.runtimeFunction.setEnv(RELAY_ENV.deployment, props.deployment);
     this.runtimeFunction.setEnv(RELAY_ENV.account, stack.account);
-    bindTable(this.runtimeFunction, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] });
-    bindTable(this.runtimeFunction, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
-    bindTable(this.runtimeFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
-    bindTable(this.runtimeFunction, 'approvals', { table: tables.approvals, key, actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] });
+    bindTable(this.runtimeFunction, 'sessions', {
+      table: tables.sessions,
+      key,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
+    bindTable(this.runtimeFunction, 'inbox', {
+      table: tables.inbox,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
+    bindTable(this.runtimeFunction, 'events', {
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
+    bindTable(this.runtimeFunction, 'approvals', {
+      table: tables.approvals,
+      key,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    });
     bindTable(this.runtimeFunction, 'connections', { table: tables.connections, key, actions: CONNECTION_ACTIONS });
 
     this.fanoutFunction = new CubicleFunction(this, 'FanoutFunction', {
@@ -115,7 +138,12 @@ export class Relay extends Construct {
     // The Events and Inbox streams. Not DynamoEventSource: its grant adds kms:Decrypt on the platform
     // key without kms:ViaService; the key is usable here only through DynamoDB (bindTable above).
     const streams = [tables.events, tables.inbox].map((table) => table.tableStreamArn as string);
-    this.fanoutFunction.allow(new iam.PolicyStatement({ actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], resources: streams }));
+    this.fanoutFunction.allow(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: streams,
+      }),
+    );
     // ListStreams has no resource to scope (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html).
     this.fanoutFunction.allow(new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: ['*'] }));
     for (const [i, eventSourceArn] of streams.entries()) {
@@ -131,7 +159,8 @@ export class Relay extends Construct {
     }
     Validations.of(this.fanoutFunction.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Only actions without resource-level permissions use "*": dynamodb:ListStreams (the stream source), X-Ray PutTraceSegments/PutTelemetryRecords and the EC2 network-interface actions Lambda performs in a VPC.',
+      reason:
+        'Only actions without resource-level permissions use "*": dynamodb:ListStreams (the stream source), X-Ray PutTraceSegments/PutTelemetryRecords and the EC2 network-interface actions Lambda performs in a VPC.',
     });
 
     const accessLogs = new EncryptedLogGroup(this, 'AccessLogs', {
@@ -142,33 +171,52 @@ export class Relay extends Construct {
     const throttle = props.throttle ?? { rateLimit: 500, burstLimit: 1000 };
 
     this.deviceApi = new apigwv2.WebSocketApi(this, 'DeviceApi', {
-      description: 'Cubicle relay for employees\' devices (behind CloudFront at /v1/relay)',
+      description: "Cubicle relay for employees' devices (behind CloudFront at /v1/relay)",
       routeSelectionExpression: '$request.body.type',
-      connectRouteOptions: { integration: new WebSocketLambdaIntegration('DeviceConnect', this.deviceFunction.function) },
-      disconnectRouteOptions: { integration: new WebSocketLambdaIntegration('DeviceDisconnect', this.deviceFunction.function) },
-      defaultRouteOptions: { integration: new WebSocketLambdaIntegration('DeviceDefault', this.deviceFunction.function) },
+      connectRouteOptions: {
+        integration: new WebSocketLambdaIntegration('DeviceConnect', this.deviceFunction.function),
+      },
+      disconnectRouteOptions: {
+        integration: new WebSocketLambdaIntegration('DeviceDisconnect', this.deviceFunction.function),
+      },
+      defaultRouteOptions: {
+        integration: new WebSocketLambdaIntegration('DeviceDefault', this.deviceFunction.function),
+      },
     });
     this.deviceStage = new apigwv2.WebSocketStage(this, 'DeviceStage', {
       webSocketApi: this.deviceApi,
       stageName: DEVICE_STAGE,
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs.logGroup), format: ACCESS_LOG_FORMAT },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs.logGroup),
+        format: ACCESS_LOG_FORMAT,
+      },
     });
 
     this.runtimeApi = new apigwv2.WebSocketApi(this, 'RuntimeApi', {
       description: 'Cubicle relay for agent runtimes ($connect: IAM, the agent task roles)',
       routeSelectionExpression: '$request.body.type',
-      connectRouteOptions: { integration: new WebSocketLambdaIntegration('RuntimeConnect', this.runtimeFunction.function), authorizer: new WebSocketIamAuthorizer() },
-      disconnectRouteOptions: { integration: new WebSocketLambdaIntegration('RuntimeDisconnect', this.runtimeFunction.function) },
-      defaultRouteOptions: { integration: new WebSocketLambdaIntegration('RuntimeDefault', this.runtimeFunction.function) },
+      connectRouteOptions: {
+        integration: new WebSocketLambdaIntegration('RuntimeConnect', this.runtimeFunction.function),
+        authorizer: new WebSocketIamAuthorizer(),
+      },
+      disconnectRouteOptions: {
+        integration: new WebSocketLambdaIntegration('RuntimeDisconnect', this.runtimeFunction.function),
+      },
+      defaultRouteOptions: {
+        integration: new WebSocketLambdaIntegration('RuntimeDefault', this.runtimeFunction.function),
+      },
     });
     this.runtimeStage = new apigwv2.WebSocketStage(this, 'RuntimeStage', {
       webSocketApi: this.runtimeApi,
       stageName: RUNTIME_STAGE,
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs.logGroup), format: ACCESS_LOG_FORMAT },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs.logGroup),
+        format: ACCESS_LOG_FORMAT,
+      },
     });
 
     for (const api of [this.deviceApi, this.runtimeApi]) {
@@ -178,8 +226,8 @@ export class Relay extends Construct {
           id: 'AwsSolutions-APIG4',
           reason:
             route.routeKey === '$connect'
-              ? 'The device $connect is authorized by its function: the bearer JWT of the bearer.<JWT> subprotocol, verified with the issuer\'s keys (runtime/control-plane/auth), and CloudFront\'s origin header; anything else is refused at the handshake (401/403).'
-              : 'A WebSocket API authorizes at $connect only (API Gateway accepts no authorizer on other routes); every frame of this route belongs to a connection authorized there, and runtime frames carry an HMAC under the task\'s nonce.',
+              ? "The device $connect is authorized by its function: the bearer JWT of the bearer.<JWT> subprotocol, verified with the issuer's keys (runtime/control-plane/auth), and CloudFront's origin header; anything else is refused at the handshake (401/403)."
+              : "A WebSocket API authorizes at $connect only (API Gateway accepts no authorizer on other routes); every frame of this route belongs to a connection authorized there, and runtime frames carry an HMAC under the task's nonce.",
         });
       }
     }
@@ -192,12 +240,14 @@ export class Relay extends Construct {
     for (const fn of [this.deviceFunction, this.runtimeFunction]) {
       Validations.of(fn.function).acknowledge({
         id: 'NIST.800.53.R5-LambdaDLQ',
-        reason: 'Invoked synchronously by API Gateway: a failure is answered on the connection (an error frame, or a refused handshake), so a dead-letter queue would never receive anything.',
+        reason:
+          'Invoked synchronously by API Gateway: a failure is answered on the connection (an error frame, or a refused handshake), so a dead-letter queue would never receive anything.',
       });
     }
     Validations.of(this.fanoutFunction.function).acknowledge({
       id: 'NIST.800.53.R5-LambdaDLQ',
-      reason: 'A DynamoDB stream source retries a failed batch (10 attempts, 2 hours); a device that missed an event catches up from its cursor on its next subscribe, and a runtime re-reads on reconnect and on its safety timer.',
+      reason:
+        'A DynamoDB stream source retries a failed batch (10 attempts, 2 hours); a device that missed an event catches up from its cursor on its next subscribe, and a runtime re-reads on reconnect and on its safety timer.',
     });
     // API Gateway invokes with this account as the source (Control Tower CT.LAMBDA.PR.2).
     for (const child of [...this.deviceApi.node.findAll(), ...this.runtimeApi.node.findAll()]) {
@@ -212,7 +262,11 @@ export class Relay extends Construct {
 
   /** execute-api:Invoke on exactly the runtime API's `$connect`: what an agent task role is granted. */
   get runtimeConnectArn(): string {
-    return Stack.of(this).formatArn({ service: 'execute-api', resource: this.runtimeApi.apiId, resourceName: `${RUNTIME_STAGE}/$connect` });
+    return Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.runtimeApi.apiId,
+      resourceName: `${RUNTIME_STAGE}/$connect`,
+    });
   }
 
   /** The callback URL in `envVar`, and ManageConnections on that API stage's @connections only (post and close). */
@@ -220,7 +274,11 @@ export class Relay extends Construct {
     const stack = Stack.of(this);
     fn.setEnv(envVar, `https://${api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}/${stage}`);
     const connections = ['POST', 'DELETE'].map((method) =>
-      stack.formatArn({ service: 'execute-api', resource: api.apiId, resourceName: `${stage}/${method}/@connections/*` }),
+      stack.formatArn({
+        service: 'execute-api',
+        resource: api.apiId,
+        resourceName: `${stage}/${method}/@connections/*`,
+      }),
     );
     fn.allow(new iam.PolicyStatement({ actions: ['execute-api:ManageConnections'], resources: connections }));
     // cdk-nag names the API's Ref by its logical id in the finding.
@@ -229,7 +287,8 @@ export class Relay extends Construct {
       const resource = `arn:${stack.partition}:execute-api:${stack.region}:${stack.account}:${apiRef}/${stage}/${method}/@connections/*`;
       Validations.of(fn.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${resource}]`,
-        reason: 'Connection ids are chosen by API Gateway at connect time; the grant is this one API stage\'s @connections (post and close) and nothing else.',
+        reason:
+          "Connection ids are chosen by API Gateway at connect time; the grant is this one API stage's @connections (post and close) and nothing else.",
       });
     }
   }
@@ -245,4 +304,10 @@ export const DISABLED_RELAY_RULES: Record<string, string> = {
 };
 
 /** What the relay functions do with the Connections table: its own rows, never Scan. */
-const CONNECTION_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
+const CONNECTION_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+] as const;

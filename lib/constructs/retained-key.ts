@@ -51,7 +51,6 @@ export const KEY_ADMIN_ACTIONS = [
   'kms:UpdateKeyDescription',
 ] as const;
 
-
 /**
  * A customer-managed KMS key as every Cubicle key must be: rotation on, retained on stack deletion,
  * and grants creatable only by AWS services acting on AWS resources (Control Tower CT.KMS.PR.3), so
@@ -113,7 +112,8 @@ class WithoutAccountRootFullAccess implements IResolvable {
   resolve(context: IResolveContext): unknown {
     const rendered = this.document.resolve(context) as { Statement: RenderedStatement[] };
     // The principal may still be an unresolved token here; CDK's statement is the only Sid-less `kms:*`.
-    const isRootFullAccess = (s: RenderedStatement) => s.Sid === undefined && s.Effect === 'Allow' && s.Action === 'kms:*';
+    const isRootFullAccess = (s: RenderedStatement) =>
+      s.Sid === undefined && s.Effect === 'Allow' && s.Action === 'kms:*';
     return { ...rendered, Statement: rendered.Statement.filter((s) => !isRootFullAccess(s)) };
   }
 

@@ -33,7 +33,10 @@ export interface ScheduledRunsProps {
 export const SCHEDULE_RETRY = { maximumRetryAttempts: 5, maximumEventAgeInSeconds: 3600 } as const;
 
 /** The SSM parameters of each GitHub environment, under the path its invoke role reads (`/<name>/<env>/`). */
-export const SCHEDULE_PARAMETERS = { functionName: 'scheduled-run/function-name', scheduleIds: 'scheduled-run/schedule-ids' } as const;
+export const SCHEDULE_PARAMETERS = {
+  functionName: 'scheduled-run/function-name',
+  scheduleIds: 'scheduled-run/schedule-ids',
+} as const;
 
 /** SSM's value limits: standard tier 4 KB, advanced 8 KB. */
 const STANDARD_PARAMETER_BYTES = 4096;
@@ -51,7 +54,16 @@ export interface DeclaredScheduleRef {
 /** Every schedule of the config, ordered by key so reordering the roster changes nothing. */
 export function declaredSchedules(config: CubicleConfig): DeclaredScheduleRef[] {
   return config.users
-    .flatMap((user) => user.agents.flatMap((agent) => agent.schedules.map((schedule) => ({ userId: user.id, agentId: agent.id, schedule, key: scheduleKey(user.id, agent.id, schedule.id) }))))
+    .flatMap((user) =>
+      user.agents.flatMap((agent) =>
+        agent.schedules.map((schedule) => ({
+          userId: user.id,
+          agentId: agent.id,
+          schedule,
+          key: scheduleKey(user.id, agent.id, schedule.id),
+        })),
+      ),
+    )
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
@@ -86,7 +98,7 @@ export class ScheduledRuns extends Construct {
     this.fn = new CubicleFunction(this, 'Function', {
       ...props.base,
       handler: 'scheduled-run',
-      description: 'scheduled runs: posts a declared schedule\'s message to its agent and wakes it',
+      description: "scheduled runs: posts a declared schedule's message to its agent and wakes it",
       rosterFile: props.rosterFile,
       functionName: invokeFunctionName(config),
       // Named: every user key's policy admits it, by this name, to seal that user's messages.
@@ -95,12 +107,18 @@ export class ScheduledRuns extends Construct {
     bindTable(this.fn, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'] });
     bindTable(this.fn, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
     bindTable(this.fn, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
-    bindTable(this.fn, 'idempotency', { table: tables.idempotency, key, actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'] });
+    bindTable(this.fn, 'idempotency', {
+      table: tables.idempotency,
+      key,
+      actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
     bindLaunchSettings(this.fn, props.launcher);
     props.launcherFunction.allowInvokeBy(this.fn);
     bindRecordWriter(this.fn, config.name);
 
-    this.deadLetterKey = createRetainedKey(this, 'DeadLetterKey', { description: 'Cubicle: encrypts the scheduled runs\' dead-letter queue' });
+    this.deadLetterKey = createRetainedKey(this, 'DeadLetterKey', {
+      description: "Cubicle: encrypts the scheduled runs' dead-letter queue",
+    });
     this.deadLetters = new sqs.Queue(this, 'DeadLetters', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.deadLetterKey,
@@ -112,11 +130,14 @@ export class ScheduledRuns extends Construct {
     // Asynchronous runs (Scheduler invokes asynchronously): two retries with the same request id, which
     // the function turns into one message (runtime/control-plane/scheduled-run.ts); then the dead letters.
     this.fn.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
-    (this.fn.function.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: this.deadLetters.queueArn };
+    (this.fn.function.node.defaultChild as lambda.CfnFunction).deadLetterConfig = {
+      targetArn: this.deadLetters.queueArn,
+    };
     allowSendTo(this.fn.role, this.deadLetters, this.deadLetterKey);
     Validations.of(this.deadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the scheduled runs (Scheduler\'s deliveries and the function\'s asynchronous runs); a dead-letter queue has none of its own.',
+      reason:
+        "This queue is the dead-letter queue of the scheduled runs (Scheduler's deliveries and the function's asynchronous runs); a dead-letter queue has none of its own.",
     });
 
     const declared = declaredSchedules(config);
@@ -133,15 +154,23 @@ export class ScheduledRuns extends Construct {
         description: 'Cubicle: invoke the scheduled-run function; report undeliverable runs to the dead-letter queue',
         roles: [role],
         statements: [
-          new iam.PolicyStatement({ sid: 'InvokeScheduledRunFunction', actions: ['lambda:InvokeFunction'], resources: [this.fn.function.functionArn] }),
+          new iam.PolicyStatement({
+            sid: 'InvokeScheduledRunFunction',
+            actions: ['lambda:InvokeFunction'],
+            resources: [this.fn.function.functionArn],
+          }),
         ],
       });
       allowSendTo(policy, this.deadLetters, this.deadLetterKey);
       this.schedulerRole = role;
 
       for (const ref of declared) {
-        const userScope = (this.node.tryFindChild(constructIdOf(ref.userId)) as Construct | undefined) ?? new Construct(this, constructIdOf(ref.userId));
-        const agentScope = (userScope.node.tryFindChild(constructIdOf(ref.agentId)) as Construct | undefined) ?? new Construct(userScope, constructIdOf(ref.agentId));
+        const userScope =
+          (this.node.tryFindChild(constructIdOf(ref.userId)) as Construct | undefined) ??
+          new Construct(this, constructIdOf(ref.userId));
+        const agentScope =
+          (userScope.node.tryFindChild(constructIdOf(ref.agentId)) as Construct | undefined) ??
+          new Construct(userScope, constructIdOf(ref.agentId));
         const schedule = new scheduler.CfnSchedule(agentScope, constructIdOf(ref.schedule.id), {
           description: `Cubicle: scheduled run ${ref.key}`,
           scheduleExpression: scheduleExpression(ref.schedule),
@@ -166,7 +195,9 @@ export class ScheduledRuns extends Construct {
     const ids = JSON.stringify(declared.map((d) => d.key));
     const bytes = Buffer.byteLength(ids, 'utf8');
     if (bytes > ADVANCED_PARAMETER_BYTES) {
-      throw new Error(`${this.node.path}: the schedule ids take ${bytes} bytes, more than an SSM parameter holds (${ADVANCED_PARAMETER_BYTES}): declare fewer schedules or shorter ids`);
+      throw new Error(
+        `${this.node.path}: the schedule ids take ${bytes} bytes, more than an SSM parameter holds (${ADVANCED_PARAMETER_BYTES}): declare fewer schedules or shorter ids`,
+      );
     }
     for (const environment of config.github.environments) {
       const scope = new Construct(this, `Parameters-${environment}`);
@@ -191,7 +222,11 @@ export class ScheduledRuns extends Construct {
 /** SendMessage to the queue, and its key's data keys only through SQS (what a KMS-encrypted queue needs of a sender). */
 function allowSendTo(target: iam.Role | iam.ManagedPolicy, queue: sqs.Queue, key: kms.Key): void {
   const statements = [
-    new iam.PolicyStatement({ sid: 'SendToDeadLetterQueue', actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    new iam.PolicyStatement({
+      sid: 'SendToDeadLetterQueue',
+      actions: ['sqs:SendMessage'],
+      resources: [queue.queueArn],
+    }),
     new iam.PolicyStatement({
       sid: 'DeadLetterQueueKeyViaSqs',
       actions: ['kms:GenerateDataKey', 'kms:Decrypt'],

@@ -89,9 +89,15 @@ export function securityEventRules(stack: Stack, props: SecurityEventsProps): Se
   const { deployment } = props;
   const account = Aws.ACCOUNT_ID;
   const partition = Aws.PARTITION;
-  const families = [{ prefix: taskFamilyPrefix(deployment) }, { wildcard: `*:task-definition/${taskFamilyPrefix(deployment)}*` }];
+  const families = [
+    { prefix: taskFamilyPrefix(deployment) },
+    { wildcard: `*:task-definition/${taskFamilyPrefix(deployment)}*` },
+  ];
   const sessionOf = (role: iam.IRole) => `arn:${partition}:sts::${account}:assumed-role/${role.roleName}/`;
-  const cubicleSecrets = [{ prefix: secretNamePrefix(deployment) }, { wildcard: `*:secret:${secretNamePrefix(deployment)}*` }];
+  const cubicleSecrets = [
+    { prefix: secretNamePrefix(deployment) },
+    { wildcard: `*:secret:${secretNamePrefix(deployment)}*` },
+  ];
   return [
     {
       id: 'RunTaskNotByLauncher',
@@ -105,7 +111,8 @@ export function securityEventRules(stack: Stack, props: SecurityEventsProps): Se
     },
     {
       id: 'RunTaskWithOverrides',
-      meaning: 'a task of a Cubicle family was started with overrides (command, environment or role): the launcher never sends any',
+      meaning:
+        'a task of a Cubicle family was started with overrides (command, environment or role): the launcher never sends any',
       detail: {
         eventSource: ['ecs.amazonaws.com'],
         eventName: ['RunTask', 'StartTask'],
@@ -114,7 +121,8 @@ export function securityEventRules(stack: Stack, props: SecurityEventsProps): Se
     },
     {
       id: 'TaskDefinitionWithAgentRole',
-      meaning: 'a task definition naming a Cubicle agent role was registered: a task of it would hold that pair\'s identity',
+      meaning:
+        "a task definition naming a Cubicle agent role was registered: a task of it would hold that pair's identity",
       detail: {
         eventSource: ['ecs.amazonaws.com'],
         eventName: ['RegisterTaskDefinition'],
@@ -123,7 +131,8 @@ export function securityEventRules(stack: Stack, props: SecurityEventsProps): Se
     },
     {
       id: 'UserKeyAliasChanged',
-      meaning: 'a Cubicle user key alias was created, re-pointed or deleted: the control plane resolves user keys by alias',
+      meaning:
+        'a Cubicle user key alias was created, re-pointed or deleted: the control plane resolves user keys by alias',
       detail: {
         eventSource: ['kms.amazonaws.com'],
         eventName: ['CreateAlias', 'UpdateAlias', 'DeleteAlias'],
@@ -132,7 +141,8 @@ export function securityEventRules(stack: Stack, props: SecurityEventsProps): Se
     },
     {
       id: 'KeyPolicyChanged',
-      meaning: 'a KMS key policy changed or a key was disabled or scheduled for deletion: if it is a Cubicle user key, its users\' tokens and messages may now be readable by others (or lost)',
+      meaning:
+        "a KMS key policy changed or a key was disabled or scheduled for deletion: if it is a Cubicle user key, its users' tokens and messages may now be readable by others (or lost)",
       detail: {
         eventSource: ['kms.amazonaws.com'],
         eventName: ['PutKeyPolicy', 'DisableKey', 'ScheduleKeyDeletion', 'CreateGrant'],
@@ -140,31 +150,57 @@ export function securityEventRules(stack: Stack, props: SecurityEventsProps): Se
     },
     {
       id: 'VaultSecretChanged',
-      meaning: 'a Cubicle vault secret\'s policy or settings changed, or a value was written by someone other than the credential writer',
+      meaning:
+        "a Cubicle vault secret's policy or settings changed, or a value was written by someone other than the credential writer",
       detail: {
         eventSource: ['secretsmanager.amazonaws.com'],
         $or: [
-          { eventName: ['PutResourcePolicy', 'DeleteResourcePolicy', 'UpdateSecret', 'RestoreSecret', 'ReplicateSecretToRegions'] },
-          { eventName: ['PutSecretValue'], userIdentity: { arn: [{ 'anything-but': { prefix: sessionOf(props.credentialWriterRole) } }] } },
+          {
+            eventName: [
+              'PutResourcePolicy',
+              'DeleteResourcePolicy',
+              'UpdateSecret',
+              'RestoreSecret',
+              'ReplicateSecretToRegions',
+            ],
+          },
+          {
+            eventName: ['PutSecretValue'],
+            userIdentity: { arn: [{ 'anything-but': { prefix: sessionOf(props.credentialWriterRole) } }] },
+          },
         ],
         requestParameters: { secretId: cubicleSecrets },
       },
     },
     {
       id: 'ControlPlaneCodeChanged',
-      meaning: 'a Cubicle control-plane function\'s code or configuration changed: code that runs as the API or launcher role reads what they read',
+      meaning:
+        "a Cubicle control-plane function's code or configuration changed: code that runs as the API or launcher role reads what they read",
       detail: {
         eventSource: ['lambda.amazonaws.com'],
-        eventName: [{ prefix: 'UpdateFunctionCode' }, { prefix: 'UpdateFunctionConfiguration' }, { prefix: 'AddPermission' }],
+        eventName: [
+          { prefix: 'UpdateFunctionCode' },
+          { prefix: 'UpdateFunctionConfiguration' },
+          { prefix: 'AddPermission' },
+        ],
         requestParameters: { functionName: [{ wildcard: `*${props.functionStackName}-*` }] },
       },
     },
     {
       id: 'CubicleRoleChanged',
-      meaning: 'the trust or policies of a Cubicle role changed, or one was deleted or created: a role created again under a Cubicle name gets nothing from user keys and secrets, but may from the tables',
+      meaning:
+        'the trust or policies of a Cubicle role changed, or one was deleted or created: a role created again under a Cubicle name gets nothing from user keys and secrets, but may from the tables',
       detail: {
         eventSource: ['iam.amazonaws.com'],
-        eventName: ['CreateRole', 'DeleteRole', 'UpdateAssumeRolePolicy', 'PutRolePolicy', 'AttachRolePolicy', 'DeleteRolePolicy', 'PutRolePermissionsBoundary'],
+        eventName: [
+          'CreateRole',
+          'DeleteRole',
+          'UpdateAssumeRolePolicy',
+          'PutRolePolicy',
+          'AttachRolePolicy',
+          'DeleteRolePolicy',
+          'PutRolePermissionsBoundary',
+        ],
         requestParameters: { roleName: [{ prefix: `${deployment}-` }] },
       },
     },

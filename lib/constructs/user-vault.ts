@@ -7,14 +7,20 @@ import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
 import { CubicleConfig, UserConfig } from '../config/schema';
 import { vaultSecretConstructIds } from '../fleet/naming';
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
-import { agentRoleArn, cloudFormationExecutionRoleArn, credentialWriterArn, recordOpenerArns, recordSealerArns, recordWriterArns } from '../fleet/principals';
+import {
+  agentRoleArn,
+  cloudFormationExecutionRoleArn,
+  credentialWriterArn,
+  recordOpenerArns,
+  recordSealerArns,
+  recordWriterArns,
+} from '../fleet/principals';
 import { denyEveryone, policy } from '../fleet/policy-json';
 import { compare, VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
 import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 import { createRetainedKey } from './retained-key';
 
 export { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
-
 
 export interface UserVaultProps {
   readonly config: CubicleConfig;
@@ -89,9 +95,13 @@ export class UserVault extends Construct {
         actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
         conditions: {
-          ArnEquals: { 'aws:PrincipalArn': [credentialWriterArn(this, config), cloudFormationExecutionRoleArn(this, config)] },
+          ArnEquals: {
+            'aws:PrincipalArn': [credentialWriterArn(this, config), cloudFormationExecutionRoleArn(this, config)],
+          },
           StringEquals: { 'kms:ViaService': viaSecretsManager(stack) },
-          ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnPattern(stack, config, `${secretNamePrefix(config.name)}${user.id}/`)}*` },
+          ArnLike: {
+            'kms:EncryptionContext:SecretARN': `${secretArnPattern(stack, config, `${secretNamePrefix(config.name)}${user.id}/`)}*`,
+          },
         },
       }),
     );
@@ -113,11 +123,21 @@ export class UserVault extends Construct {
           Null: { 'kms:EncryptionContextKeys': 'false' },
         },
       });
-    this.key.addToResourcePolicy(records('ControlPlaneSealsAndOpensRecords', ['kms:Decrypt', 'kms:GenerateDataKey'], recordSealerArns(this, config)));
+    this.key.addToResourcePolicy(
+      records(
+        'ControlPlaneSealsAndOpensRecords',
+        ['kms:Decrypt', 'kms:GenerateDataKey'],
+        recordSealerArns(this, config),
+      ),
+    );
     // Scheduled runs post a schedule's text: a data key to seal with, never a Decrypt.
-    this.key.addToResourcePolicy(records('ScheduledRunsSealRecords', ['kms:GenerateDataKey'], recordWriterArns(this, config)));
+    this.key.addToResourcePolicy(
+      records('ScheduledRunsSealRecords', ['kms:GenerateDataKey'], recordWriterArns(this, config)),
+    );
     // The relay's device side and fan-out hand devices plaintext: they open, and never get a data key to seal with.
-    this.key.addToResourcePolicy(records('RelayOpensRecordsForDevices', ['kms:Decrypt'], recordOpenerArns(this, config)));
+    this.key.addToResourcePolicy(
+      records('RelayOpensRecordsForDevices', ['kms:Decrypt'], recordOpenerArns(this, config)),
+    );
 
     const secrets = new Map<string, VaultSecret>();
     for (const spec of specs) {
@@ -133,7 +153,10 @@ export class UserVault extends Construct {
     this.secrets = secrets;
     Tags.of(this).add('user_id', user.id);
     // Without admit() the secrets would have no resource policy, and the agents no grant.
-    this.node.addValidation({ validate: () => (this.admitted ? [] : [`the vault of ${user.id} never admitted its agents (call admit() with their roles)`]) });
+    this.node.addValidation({
+      validate: () =>
+        this.admitted ? [] : [`the vault of ${user.id} never admitted its agents (call admit() with their roles)`],
+    });
     // On the vault, so once per user rather than once per secret: it covers every secret above.
     const noRotation =
       'Provider and connector tokens are issued by third parties; Secrets Manager cannot rotate them. The employee replaces them through the control plane.';
@@ -204,32 +227,46 @@ export class UserVault extends Construct {
     }
 
     for (const { spec, secret } of this.secrets.values()) {
-      const resourcePolicy = new secretsmanager.CfnResourcePolicy(this, vaultSecretConstructIds(spec.kind, spec.id).policy, {
-        secretId: secret.ref,
-        resourcePolicy: policy(
-          denyEveryone(
-            'DenyReadExceptAgentRoles',
-            ['secretsmanager:GetSecretValue'],
-            { StringNotLike: { 'aws:userid': spec.agentIds.map((agentId) => `${reader(agentId).role.attrRoleId}:*`) } },
-            '*',
+      const resourcePolicy = new secretsmanager.CfnResourcePolicy(
+        this,
+        vaultSecretConstructIds(spec.kind, spec.id).policy,
+        {
+          secretId: secret.ref,
+          resourcePolicy: policy(
+            denyEveryone(
+              'DenyReadExceptAgentRoles',
+              ['secretsmanager:GetSecretValue'],
+              {
+                StringNotLike: { 'aws:userid': spec.agentIds.map((agentId) => `${reader(agentId).role.attrRoleId}:*`) },
+              },
+              '*',
+            ),
+            denyEveryone(
+              'DenyWriteExceptCredentialWriter',
+              ['secretsmanager:PutSecretValue'],
+              { ArnNotEquals: { 'aws:PrincipalArn': credentialWriterArn(this, config) } },
+              '*',
+            ),
+            denyEveryone(
+              'DenyChangesExceptCloudFormation',
+              [
+                'secretsmanager:DeleteResourcePolicy',
+                'secretsmanager:PutResourcePolicy',
+                'secretsmanager:UpdateSecret',
+              ],
+              { ArnNotEquals: { 'aws:PrincipalArn': cloudFormationExecutionRoleArn(this, config) } },
+              '*',
+            ),
           ),
-          denyEveryone('DenyWriteExceptCredentialWriter', ['secretsmanager:PutSecretValue'], { ArnNotEquals: { 'aws:PrincipalArn': credentialWriterArn(this, config) } }, '*'),
-          denyEveryone(
-            'DenyChangesExceptCloudFormation',
-            ['secretsmanager:DeleteResourcePolicy', 'secretsmanager:PutResourcePolicy', 'secretsmanager:UpdateSecret'],
-            { ArnNotEquals: { 'aws:PrincipalArn': cloudFormationExecutionRoleArn(this, config) } },
-            '*',
-          ),
-        ),
-        // A policy that allows another account or the public is refused at deploy.
-        blockPublicPolicy: true,
-      });
+          // A policy that allows another account or the public is refused at deploy.
+          blockPublicPolicy: true,
+        },
+      );
       // Removing the user must not strip the denials from the secret, which stays.
       resourcePolicy.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }
   }
 }
-
 
 function viaSecretsManager(stack: Stack): string {
   return `secretsmanager.${stack.region}.amazonaws.com`;

@@ -43,7 +43,11 @@ export function agentEnvironment(
   const providerSecret = own.find((s) => s.spec.kind === 'provider' && s.spec.id === agent.provider);
   const connections = [...agent.connections].sort(compare).map((connectionId) => {
     const secret = own.find((s) => s.spec.kind === 'connection' && s.spec.id === connectionId);
-    return { id: connectionId, hosts: config.connections[connectionId].hosts, ...(secret ? { secretArn: secret.arn } : {}) };
+    return {
+      id: connectionId,
+      hosts: config.connections[connectionId].hosts,
+      ...(secret ? { secretArn: secret.arn } : {}),
+    };
   });
   const environment: AgentEnvironment = {
     CUBICLE_DEPLOYMENT: config.name,
@@ -61,5 +65,7 @@ export function agentEnvironment(
     CUBICLE_IDLE_TIMEOUT_MS: String(config.runtime.idleTimeout * 1000),
     CUBICLE_RELAY_URL: refs.relayUrl,
   };
-  return Object.fromEntries(Object.entries(environment).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(environment).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }

@@ -146,7 +146,8 @@ export function resolveShardPlan(config: LoadedConfig, options: FleetLockOptions
   const plan = planShards(config, start);
   if (plan.added.length === 0 || file === undefined) return plan;
   const frozen = options.frozen ?? isCi();
-  if (frozen) throw new FrozenLockError(displayPath(file), plan.added, command, options.lock === undefined && !existsSync(file));
+  if (frozen)
+    throw new FrozenLockError(displayPath(file), plan.added, command, options.lock === undefined && !existsSync(file));
   writeFileSync(file, lockFileText(plan.lock));
   return plan;
 }

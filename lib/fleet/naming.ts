@@ -11,7 +11,10 @@ import { constructIdOf } from '../../runtime/shared/ids';
  * take the id of another connection's policy (`x-policy`'s secret = `x`'s policy), so its two ids carry
  * a "_", which constructIdOf never produces: every id in a vault is distinct by construction.
  */
-export function vaultSecretConstructIds(kind: 'provider' | 'connection', id: string): { secret: string; policy: string } {
+export function vaultSecretConstructIds(
+  kind: 'provider' | 'connection',
+  id: string,
+): { secret: string; policy: string } {
   const secret = `${kind === 'provider' ? 'Provider' : 'Connection'}${constructIdOf(id)}${id.endsWith('-policy') ? '_' : ''}`;
   return { secret, policy: `${secret}Policy` };
 }

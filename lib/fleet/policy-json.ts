@@ -25,12 +25,28 @@ export function policy(...statements: StatementJson[]): PolicyJson {
   return { Version: '2012-10-17', Statement: statements };
 }
 
-export function allow(sid: string, actions: readonly string[], resources: readonly string[], condition?: Conditions): StatementJson {
-  return { Sid: sid, Effect: 'Allow', Action: one([...actions].sort()), Resource: one([...resources]), ...(condition ? { Condition: condition } : {}) };
+export function allow(
+  sid: string,
+  actions: readonly string[],
+  resources: readonly string[],
+  condition?: Conditions,
+): StatementJson {
+  return {
+    Sid: sid,
+    Effect: 'Allow',
+    Action: one([...actions].sort()),
+    Resource: one([...resources]),
+    ...(condition ? { Condition: condition } : {}),
+  };
 }
 
 /** A resource-policy statement denying every principal (no Resource element: the resource itself). */
-export function denyEveryone(sid: string, actions: readonly string[], condition?: Conditions, resource?: string): StatementJson {
+export function denyEveryone(
+  sid: string,
+  actions: readonly string[],
+  condition?: Conditions,
+  resource?: string,
+): StatementJson {
   return {
     Sid: sid,
     Effect: 'Deny',

@@ -1,6 +1,15 @@
 import { Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { agentRolePath, bedrockInvokerRoleName, credentialWriterRoleName, platformRolePath, RECORD_OPENERS, RECORD_SEALERS, RECORD_WRITERS, recordSealerRoleName } from '../../runtime/shared/names';
+import {
+  agentRolePath,
+  bedrockInvokerRoleName,
+  credentialWriterRoleName,
+  platformRolePath,
+  RECORD_OPENERS,
+  RECORD_SEALERS,
+  RECORD_WRITERS,
+  recordSealerRoleName,
+} from '../../runtime/shared/names';
 import { CubicleConfig } from '../config/schema';
 import { agentRoleName } from './naming';
 

@@ -43,14 +43,17 @@ export class ShardFileSystem extends Construct {
       backupPolicy: { status: 'ENABLED' },
       fileSystemPolicy: policy(
         denyEveryone('DenyWithoutTls', EFS_CLIENT_ACTIONS, { BoolIfExists: { 'aws:SecureTransport': 'false' } }),
-        denyEveryone('DenyWithoutAccessPoint', EFS_CLIENT_ACTIONS, { Null: { 'elasticfilesystem:AccessPointArn': 'true' } }),
+        denyEveryone('DenyWithoutAccessPoint', EFS_CLIENT_ACTIONS, {
+          Null: { 'elasticfilesystem:AccessPointArn': 'true' },
+        }),
         denyEveryone('DenyRootAccess', ['elasticfilesystem:ClientRootAccess']),
       ),
     });
     this.fileSystem.applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(this.fileSystem).acknowledge({
       id: 'NIST.800.53.R5-EFSInBackupPlan',
-      reason: 'BackupPolicy ENABLED puts the file system in the AWS Backup plan EFS manages (aws/efs/automatic-backup-plan: daily, kept 35 days); Control Tower CT.ELASTICFILESYSTEM.PR.2 checks exactly this setting.',
+      reason:
+        'BackupPolicy ENABLED puts the file system in the AWS Backup plan EFS manages (aws/efs/automatic-backup-plan: daily, kept 35 days); Control Tower CT.ELASTICFILESYSTEM.PR.2 checks exactly this setting.',
     });
     this.fileSystemId = this.fileSystem.ref;
     this.fileSystemArn = this.fileSystem.attrArn;

@@ -29,7 +29,9 @@ export function shardBaseResources(config: CubicleConfig): number {
 /** Resources the Fleet stack creates for one user (tests check this against the synthesized templates). */
 export function userResources(config: CubicleConfig, user: UserConfig): number {
   return (
-    RESOURCES_PER_USER + RESOURCES_PER_SECRET * vaultSecrets(config, user).length + RESOURCES_PER_AGENT * user.agents.length
+    RESOURCES_PER_USER +
+    RESOURCES_PER_SECRET * vaultSecrets(config, user).length +
+    RESOURCES_PER_AGENT * user.agents.length
   );
 }
 
@@ -100,24 +102,26 @@ export function planShards(config: CubicleConfig, lock: ShardLock): ShardPlan {
   }
 
   const warnings: string[] = [];
-  const shards: PlannedShard[] = [...load.keys()].sort((a, b) => a - b).map((shard) => {
-    const users = roster.filter((u) => assigned[u.id] === shard);
-    const resources = load.get(shard)!;
-    const who = users.map((u) => `${u.id} (${cost.get(u.id)})`).join(', ');
-    if (resources > CLOUDFORMATION_MAX_RESOURCES) {
-      throw new FleetError(
-        `shard ${shard} would hold ${resources} resources, over CloudFormation's ${CLOUDFORMATION_MAX_RESOURCES} per stack, because its users gained agents or secrets: ${who}. ` +
-          `Remove agents or connections from these users. Moving a user to another shard (editing the lock file) replaces their key, secrets and access points.`,
-      );
-    }
-    if (resources > max) {
-      warnings.push(
-        `shard ${shard} holds ${resources} resources, above fleet.maxResourcesPerShard ${max} (its users grew: ${who}); new users go to other shards, so nothing to do ` +
-          `unless these users keep growing: a shard stack cannot pass ${CLOUDFORMATION_MAX_RESOURCES}, so then give them fewer agents or connections`,
-      );
-    }
-    return { shard, users, resources };
-  });
+  const shards: PlannedShard[] = [...load.keys()]
+    .sort((a, b) => a - b)
+    .map((shard) => {
+      const users = roster.filter((u) => assigned[u.id] === shard);
+      const resources = load.get(shard)!;
+      const who = users.map((u) => `${u.id} (${cost.get(u.id)})`).join(', ');
+      if (resources > CLOUDFORMATION_MAX_RESOURCES) {
+        throw new FleetError(
+          `shard ${shard} would hold ${resources} resources, over CloudFormation's ${CLOUDFORMATION_MAX_RESOURCES} per stack, because its users gained agents or secrets: ${who}. ` +
+            `Remove agents or connections from these users. Moving a user to another shard (editing the lock file) replaces their key, secrets and access points.`,
+        );
+      }
+      if (resources > max) {
+        warnings.push(
+          `shard ${shard} holds ${resources} resources, above fleet.maxResourcesPerShard ${max} (its users grew: ${who}); new users go to other shards, so nothing to do ` +
+            `unless these users keep growing: a shard stack cannot pass ${CLOUDFORMATION_MAX_RESOURCES}, so then give them fewer agents or connections`,
+        );
+      }
+      return { shard, users, resources };
+    });
 
   const sorted = Object.fromEntries(Object.entries(assigned).sort(([a], [b]) => compare(a, b)));
   return { lock: { users: sorted }, added, shards, warnings };

@@ -70,7 +70,9 @@ export class ControlPlaneStack extends CubicleStack {
 
     // Log groups are encrypted with a key of this stack: Control Tower CT.CLOUDWATCH.PR.3 accepts only a
     // literal key ARN or a reference to a key in the same template.
-    this.logsKey = createRetainedKey(this, 'LogsKey', { description: 'Cubicle: encrypts control-plane function and API access logs' });
+    this.logsKey = createRetainedKey(this, 'LogsKey', {
+      description: 'Cubicle: encrypts control-plane function and API access logs',
+    });
     allowLogsService(this.logsKey);
 
     const base: FunctionBase = {
@@ -91,10 +93,20 @@ export class ControlPlaneStack extends CubicleStack {
     };
 
     const rosterFile = writeRosterFile(rosterDirectory(config));
-    this.launcher = new LauncherFunction(this, 'Launcher', { base, tables: platform.tables, tableKey: platform.key, launcher });
+    this.launcher = new LauncherFunction(this, 'Launcher', {
+      base,
+      tables: platform.tables,
+      tableKey: platform.key,
+      launcher,
+    });
     this.identity = new EmployeeIdentity(this, 'Identity', { config });
     if (this.identity.userPool) {
-      this.directorySync = new DirectorySync(this, 'DirectorySync', { base, config, userPool: this.identity.userPool, rosterFile });
+      this.directorySync = new DirectorySync(this, 'DirectorySync', {
+        base,
+        config,
+        userPool: this.identity.userPool,
+        rosterFile,
+      });
     }
     this.originSecret = new OriginVerifySecret(this, 'OriginVerify');
     this.api = new EmployeeApi(this, 'EmployeeApi', {
@@ -181,34 +193,70 @@ export class ControlPlaneStack extends CubicleStack {
     }
     // Every function with PutItem on Events (test/control-plane/audit-archive.test.ts holds this list to the grants).
     const api = this.api;
-    this.audit.admitAppenders([api.apiFunction, api.credentialsFunction, this.lifecycle.taskEvents, this.lifecycle.reaper, this.launcher.fn, this.relay.runtimeFunction, this.scheduledRuns.fn]);
+    this.audit.admitAppenders([
+      api.apiFunction,
+      api.credentialsFunction,
+      this.lifecycle.taskEvents,
+      this.lifecycle.reaper,
+      this.launcher.fn,
+      this.relay.runtimeFunction,
+      this.scheduledRuns.fn,
+    ]);
     // The names of this stack's own endpoints, let through the VPC's DNS Firewall (agents reach the runtime
     // relay; the relay's functions post to both APIs; the archiver writes the archive bucket).
     new ControlPlaneEgress(this, 'Egress', {
       vpc: network.vpc,
       hosts: [
-        { host: executeApiHost(this, this.relay.runtimeApi.apiId), why: 'agent tasks connect to the runtime relay; the relay posts to their connections' },
-        { host: executeApiHost(this, this.relay.deviceApi.apiId), why: 'the relay posts to devices\' connections' },
-        { host: s3BucketHost(this, this.audit.bucket.bucketName), why: 'the archiver writes every event to the audit archive' },
+        {
+          host: executeApiHost(this, this.relay.runtimeApi.apiId),
+          why: 'agent tasks connect to the runtime relay; the relay posts to their connections',
+        },
+        { host: executeApiHost(this, this.relay.deviceApi.apiId), why: "the relay posts to devices' connections" },
+        {
+          host: s3BucketHost(this, this.audit.bucket.bucketName),
+          why: 'the archiver writes every event to the audit archive',
+        },
       ],
     });
-    new CfnOutput(this, 'AuditArchiveBucket', { value: this.audit.bucket.bucketName, description: 'Audit archive (S3 Object Lock, compliance): npm run audit:verify -- --bucket' });
-    new CfnOutput(this, 'AuditChainKeyArn', { value: this.audit.chainKey.keyArn, description: 'The audit chain\'s HMAC key (VerifyMac): npm run audit:verify -- --chain-key' });
+    new CfnOutput(this, 'AuditArchiveBucket', {
+      value: this.audit.bucket.bucketName,
+      description: 'Audit archive (S3 Object Lock, compliance): npm run audit:verify -- --bucket',
+    });
+    new CfnOutput(this, 'AuditChainKeyArn', {
+      value: this.audit.chainKey.keyArn,
+      description: "The audit chain's HMAC key (VerifyMac): npm run audit:verify -- --chain-key",
+    });
     new CfnOutput(this, 'SecurityEventsTopicArn', {
       value: this.securityEvents.topic.topicArn,
-      description: 'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team; they need a CloudTrail trail logging in this region',
+      description:
+        'Security events (RunTask outside the launcher or with overrides, key and secret policy changes, ...): subscribe your security team; they need a CloudTrail trail logging in this region',
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.edge.url, description: 'Employee API base URL (CloudFront)' });
-    new CfnOutput(this, 'ConsoleUrl', { value: `${this.edge.url}/`, description: 'The employee console; `cubicle login --url` takes this address' });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: `${this.edge.url}/`,
+      description: 'The employee console; `cubicle login --url` takes this address',
+    });
     new CfnOutput(this, 'DistributionDomainName', {
       value: this.edge.distribution.distributionDomainName,
-      description: 'Target of the custom domain\'s CNAME or alias record',
+      description: "Target of the custom domain's CNAME or alias record",
     });
-    new CfnOutput(this, 'RelayUrl', { value: `${this.edge.url.replace(/^https:/, 'wss:')}/v1/relay`, description: 'Device relay (WebSocket; subprotocols cubicle.v1 and bearer.<JWT>)' });
-    new CfnOutput(this, 'RuntimeRelayUrl', { value: this.relay.runtimeUrl, description: 'Runtime relay (agent tasks only: IAM-authorized $connect)' });
-    new CfnOutput(this, 'OriginUrl', { value: this.api.url, description: 'The API origin: refuses requests that did not come through CloudFront' });
-    new CfnOutput(this, 'OriginSecretArn', { value: this.originSecret.secret.secretArn, description: 'Origin-verify secret (rotation: README "Edge")' });
+    new CfnOutput(this, 'RelayUrl', {
+      value: `${this.edge.url.replace(/^https:/, 'wss:')}/v1/relay`,
+      description: 'Device relay (WebSocket; subprotocols cubicle.v1 and bearer.<JWT>)',
+    });
+    new CfnOutput(this, 'RuntimeRelayUrl', {
+      value: this.relay.runtimeUrl,
+      description: 'Runtime relay (agent tasks only: IAM-authorized $connect)',
+    });
+    new CfnOutput(this, 'OriginUrl', {
+      value: this.api.url,
+      description: 'The API origin: refuses requests that did not come through CloudFront',
+    });
+    new CfnOutput(this, 'OriginSecretArn', {
+      value: this.originSecret.secret.secretArn,
+      description: 'Origin-verify secret (rotation: README "Edge")',
+    });
     if (this.identity.userPool && this.identity.client) {
       new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.identity.client.userPoolClientId });

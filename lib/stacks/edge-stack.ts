@@ -29,8 +29,10 @@ export const MANAGED_RULE_GROUPS: Readonly<Record<ManagedRuleKey, ManagedRuleGro
     name: 'AWSManagedRulesCommonRuleSet',
     priority: 3,
     countOnly: {
-      SizeRestrictions_BODY: 'blocks bodies over 8 KB; a message may hold 32,000 characters and the API enforces its own limit (413)',
-      CrossSiteScripting_BODY: 'messages are free text (code included) for an agent; the API returns JSON only and never renders HTML',
+      SizeRestrictions_BODY:
+        'blocks bodies over 8 KB; a message may hold 32,000 characters and the API enforces its own limit (413)',
+      CrossSiteScripting_BODY:
+        'messages are free text (code included) for an agent; the API returns JSON only and never renders HTML',
       GenericLFI_BODY: 'messages may quote paths such as ../ for an agent; no body is ever used as a file path',
       GenericRFI_BODY: 'messages may quote URLs for an agent; no body is ever fetched',
       EC2MetaDataSSRF_BODY: 'messages may mention 169.254.169.254 for an agent; no body is ever fetched',
@@ -71,7 +73,10 @@ export class EdgeStack extends CubicleStack {
       defaultAction: { allow: {} },
       visibilityConfig: visibility('cubicle-edge'),
       customResponseBodies: Object.fromEntries(
-        Object.entries(WAF_RESPONSE_BODIES).map(([key, content]) => [key, { contentType: 'APPLICATION_JSON', content }]),
+        Object.entries(WAF_RESPONSE_BODIES).map(([key, content]) => [
+          key,
+          { contentType: 'APPLICATION_JSON', content },
+        ]),
       ),
       rules: webAclRules(edge),
     });
@@ -120,8 +125,12 @@ export function webAclRules(edge: EdgeConfig): wafv2.CfnWebACL.RuleProperty[] {
           managedRuleGroupStatement: {
             vendorName: 'AWS',
             name: group.name,
-            ...(key === 'botControl' ? { managedRuleGroupConfigs: [{ awsManagedRulesBotControlRuleSet: { inspectionLevel: 'COMMON' } }] } : {}),
-            ...(countOnly.length > 0 ? { ruleActionOverrides: countOnly.map((name) => ({ name, actionToUse: { count: {} } })) } : {}),
+            ...(key === 'botControl'
+              ? { managedRuleGroupConfigs: [{ awsManagedRulesBotControlRuleSet: { inspectionLevel: 'COMMON' } }] }
+              : {}),
+            ...(countOnly.length > 0
+              ? { ruleActionOverrides: countOnly.map((name) => ({ name, actionToUse: { count: {} } })) }
+              : {}),
           },
         },
         visibilityConfig: visibility(group.name),
@@ -132,7 +141,11 @@ export function webAclRules(edge: EdgeConfig): wafv2.CfnWebACL.RuleProperty[] {
     priority: RATE_LIMIT_RULE.priority,
     action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'RateLimited' } } },
     statement: {
-      rateBasedStatement: { limit: edge.rateLimit, aggregateKeyType: 'IP', evaluationWindowSec: RATE_LIMIT_RULE.windowSeconds },
+      rateBasedStatement: {
+        limit: edge.rateLimit,
+        aggregateKeyType: 'IP',
+        evaluationWindowSec: RATE_LIMIT_RULE.windowSeconds,
+      },
     },
     visibilityConfig: visibility(RATE_LIMIT_RULE.name),
   };

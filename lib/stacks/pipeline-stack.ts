@@ -84,7 +84,7 @@ export class PipelineStack extends CubicleStack {
       Validations.of(invoke.policy).acknowledge({
         id: `AwsSolutions-IAM5[Resource::${parameterPathArn}]`,
         reason:
-          'ssm:GetParameter is limited to one environment\'s parameter path; IAM can express a path only with a trailing wildcard (https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html).',
+          "ssm:GetParameter is limited to one environment's parameter path; IAM can express a path only with a trailing wildcard (https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-access.html).",
       });
 
       new CfnOutput(scope, 'DeployRoleArn', {

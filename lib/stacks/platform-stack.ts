@@ -55,7 +55,10 @@ export class PlatformStack extends CubicleStack {
 
     this.tables = new ControlPlaneTables(this, 'Tables', { encryptionKey: this.key }).tables;
     if (config.audit.trail) {
-      this.auditTrail = new AuditTrail(this, 'Audit', { tables: Object.values(this.tables), retentionDays: config.logs.retentionDays });
+      this.auditTrail = new AuditTrail(this, 'Audit', {
+        tables: Object.values(this.tables),
+        retentionDays: config.logs.retentionDays,
+      });
     }
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
@@ -69,11 +72,15 @@ export class PlatformStack extends CubicleStack {
     this.agentImages = new AgentImages(this, 'AgentImages', {
       directory: AGENT_IMAGE_DIRECTORY,
       followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,
-      agents: config.users.flatMap((user) => user.agents.map((agent) => ({ provider: agent.provider, skills: agent.skills }))),
-      platform: config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
+      agents: config.users.flatMap((user) =>
+        user.agents.map((agent) => ({ provider: agent.provider, skills: agent.skills })),
+      ),
+      platform:
+        config.runtime.architecture === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
     });
 
-    if (config.providers.includes('bedrock')) this.bedrockInvoker = new BedrockInvoker(this, 'BedrockInvoker', { config });
+    if (config.providers.includes('bedrock'))
+      this.bedrockInvoker = new BedrockInvoker(this, 'BedrockInvoker', { config });
 
     this.agentLogGroup = new EncryptedLogGroup(this, 'AgentLogs', {
       retentionDays: config.logs.retentionDays,
@@ -96,11 +103,13 @@ export class PlatformStack extends CubicleStack {
     this.agentLogGroup.grantWrite(this.executionRole);
     Validations.of(this.executionRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken supports only Resource "*" (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html); image pulls are scoped to the asset repository.',
+      reason:
+        'ecr:GetAuthorizationToken supports only Resource "*" (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html); image pulls are scoped to the asset repository.',
     });
     Validations.of(this.executionRole).acknowledge({
       id: 'NIST.800.53.R5-IAMNoInlinePolicy',
-      reason: 'The policy is generated from grants on this stack\'s log group and image repository and lives and dies with the role; a managed policy would add a resource without narrowing access.',
+      reason:
+        "The policy is generated from grants on this stack's log group and image repository and lives and dies with the role; a managed policy would add a resource without narrowing access.",
     });
   }
 }

@@ -44,7 +44,8 @@ async function handle(options: JsonServerOptions, req: IncomingMessage, res: Ser
     const dot = target.lastIndexOf('.');
     const service = options.services.find((s) => s.targetPrefix === target.slice(0, dot));
     const operation = service?.operations[target.slice(dot + 1)];
-    if (req.method !== 'POST' || !service || !operation) throw new AwsError('UnknownOperationException', `Unknown operation ${target || '(none)'}.`);
+    if (req.method !== 'POST' || !service || !operation)
+      throw new AwsError('UnknownOperationException', `Unknown operation ${target || '(none)'}.`);
     const principal = await authenticate(options.credentials, req, body, service.signingName);
     let input: unknown;
     try {
@@ -52,11 +53,16 @@ async function handle(options: JsonServerOptions, req: IncomingMessage, res: Ser
     } catch {
       throw new AwsError('SerializationException', 'The request body is not valid JSON.');
     }
-    if (!input || typeof input !== 'object' || Array.isArray(input)) throw new AwsError('SerializationException', 'The request body must be a JSON object.');
+    if (!input || typeof input !== 'object' || Array.isArray(input))
+      throw new AwsError('SerializationException', 'The request body must be a JSON object.');
     send(res, 200, (await operation(input as Record<string, unknown>, principal)) ?? {});
   } catch (error) {
-    const e = error instanceof AwsError ? error : new AwsError('InternalFailure', 'The local stand-in failed to process the request.', 500);
-    if (!(error instanceof AwsError)) process.stderr.write(`cubicle local: ${(error as Error).stack ?? String(error)}\n`);
+    const e =
+      error instanceof AwsError
+        ? error
+        : new AwsError('InternalFailure', 'The local stand-in failed to process the request.', 500);
+    if (!(error instanceof AwsError))
+      process.stderr.write(`cubicle local: ${(error as Error).stack ?? String(error)}\n`);
     res.setHeader('x-amzn-errortype', e.type);
     send(res, e.status, { __type: e.type, message: e.message });
   }
@@ -64,7 +70,11 @@ async function handle(options: JsonServerOptions, req: IncomingMessage, res: Ser
 
 function send(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': randomUUID() });
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+  });
   res.end(text);
 }
 
@@ -115,7 +125,11 @@ export function requireString(input: Record<string, unknown>, key: string, type 
   return value;
 }
 
-export function optionalString(input: Record<string, unknown>, key: string, type = 'InvalidParameterException'): string | undefined {
+export function optionalString(
+  input: Record<string, unknown>,
+  key: string,
+  type = 'InvalidParameterException',
+): string | undefined {
   const value = input[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new AwsError(type, `${key} must be a string.`);

@@ -21,7 +21,8 @@ import type { FunctionName, Principal, RelayFunctionName } from './principals';
 
 export type EcsAction = 'ecs:RunTask' | 'ecs:StopTask' | 'ecs:ListTasks' | 'ecs:DescribeTasks';
 export type SecretsAction = 'secretsmanager:GetSecretValue' | 'secretsmanager:PutSecretValue';
-export type KmsAction = 'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:DescribeKey' | 'kms:GenerateMac' | 'kms:VerifyMac';
+export type KmsAction =
+  'kms:Encrypt' | 'kms:Decrypt' | 'kms:GenerateDataKey' | 'kms:DescribeKey' | 'kms:GenerateMac' | 'kms:VerifyMac';
 export type LambdaAction = 'lambda:InvokeFunction';
 export type Action = EcsAction | SecretsAction | KmsAction | LambdaAction;
 
@@ -55,7 +56,14 @@ export const RELAY_KMS_GRANTS: Readonly<Record<RelayFunctionName, readonly KmsAc
  * names exactly the roles of the functions that append events). No one else may use it locally: VerifyMac is
  * for auditors, who in AWS get it through IAM.
  */
-export const CHAIN_APPENDERS: readonly (FunctionName | RelayFunctionName)[] = ['api', 'credentials', 'task-events', 'reaper', 'launcher', 'relay-runtime'];
+export const CHAIN_APPENDERS: readonly (FunctionName | RelayFunctionName)[] = [
+  'api',
+  'credentials',
+  'task-events',
+  'reaper',
+  'launcher',
+  'relay-runtime',
+];
 
 /** Which functions may invoke which (the launcher's callers). */
 export const FUNCTION_INVOKE_GRANTS: Readonly<Record<FunctionName, readonly FunctionName[]>> = {
@@ -79,7 +87,12 @@ export interface SecretAccess {
 export interface Authorizer {
   ecs(principal: Principal, action: EcsAction): boolean;
   secret(principal: Principal, action: SecretsAction, secret: SecretAccess): boolean;
-  key(principal: Principal, action: KmsAction, key: { readonly keyId: string; readonly alias?: string }, context?: Readonly<Record<string, string>>): boolean;
+  key(
+    principal: Principal,
+    action: KmsAction,
+    key: { readonly keyId: string; readonly alias?: string },
+    context?: Readonly<Record<string, string>>,
+  ): boolean;
   invoke(principal: Principal, target: string): boolean;
 }
 
@@ -90,7 +103,11 @@ export function localAuthorizer(deployment: string): Authorizer {
       if (principal.kind === 'relay' || principal.kind === 'model') return false;
       if (principal.kind === 'agent') {
         // user-vault.ts: GetSecretValue is denied to every principal but the agent roles that read the secret.
-        return action === 'secretsmanager:GetSecretValue' && secret.userId === principal.userId && secret.readerAgentIds.includes(principal.agentId);
+        return (
+          action === 'secretsmanager:GetSecretValue' &&
+          secret.userId === principal.userId &&
+          secret.readerAgentIds.includes(principal.agentId)
+        );
       }
       if (!FUNCTION_GRANTS[principal.name].includes(action)) return false;
       // edge-origin-secret.ts bindReader: the API functions read the origin-verify secret only.
@@ -103,21 +120,36 @@ export function localAuthorizer(deployment: string): Authorizer {
       // The model invoker role allows bedrock:InvokeModel* only (lib/constructs/bedrock-invoker.ts).
       if (principal.kind === 'model') return false;
       if (key.alias === chainKeyAlias(deployment) || action === 'kms:GenerateMac' || action === 'kms:VerifyMac') {
-        return key.alias === chainKeyAlias(deployment) && action === 'kms:GenerateMac' && principal.kind !== 'agent' && CHAIN_APPENDERS.includes(principal.name);
+        return (
+          key.alias === chainKeyAlias(deployment) &&
+          action === 'kms:GenerateMac' &&
+          principal.kind !== 'agent' &&
+          CHAIN_APPENDERS.includes(principal.name)
+        );
       }
       const owner = userOfKey(deployment, key.alias);
       // The records' encryption context, exactly (user-vault.ts: kms:EncryptionContextKeys), for the key's own user.
       const keys = Object.keys(context).sort();
-      const isRecord = owner !== undefined && keys.join(',') === Object.values(CONTEXT_KEYS).sort().join(',') && context[CONTEXT_KEYS.user] === owner;
+      const isRecord =
+        owner !== undefined &&
+        keys.join(',') === Object.values(CONTEXT_KEYS).sort().join(',') &&
+        context[CONTEXT_KEYS.user] === owner;
       if (principal.kind === 'agent') {
-        return action === 'kms:Decrypt' && isRecord && owner === principal.userId && context[CONTEXT_KEYS.agent] === principal.agentId;
+        return (
+          action === 'kms:Decrypt' &&
+          isRecord &&
+          owner === principal.userId &&
+          context[CONTEXT_KEYS.agent] === principal.agentId
+        );
       }
-      const grants = principal.kind === 'relay' ? RELAY_KMS_GRANTS[principal.name] : FUNCTION_KMS_GRANTS[principal.name];
+      const grants =
+        principal.kind === 'relay' ? RELAY_KMS_GRANTS[principal.name] : FUNCTION_KMS_GRANTS[principal.name];
       if (!grants.includes(action)) return false;
       if (action === 'kms:DescribeKey') return owner !== undefined;
       return isRecord;
     },
-    invoke: (principal, target) => principal.kind === 'function' && (FUNCTION_INVOKE_GRANTS[principal.name] as readonly string[]).includes(target),
+    invoke: (principal, target) =>
+      principal.kind === 'function' && (FUNCTION_INVOKE_GRANTS[principal.name] as readonly string[]).includes(target),
   };
 }
 

@@ -56,7 +56,8 @@ export class CredentialStore {
   /** Revokes every key of a task, its model sessions included (they end with the task here). */
   revokeTask(taskArn: string): void {
     for (const [keyId, { principal }] of this.byKeyId) {
-      if ((principal.kind === 'agent' || principal.kind === 'model') && principal.taskArn === taskArn) this.byKeyId.delete(keyId);
+      if ((principal.kind === 'agent' || principal.kind === 'model') && principal.taskArn === taskArn)
+        this.byKeyId.delete(keyId);
     }
   }
 

@@ -11,17 +11,31 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsError } from './errors';
 import type { CredentialStore, Principal } from './principals';
 
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 const MAX_SKEW_MS = 15 * 60_000;
 
-export async function authenticate(store: CredentialStore, req: IncomingMessage, body: Buffer, service: string, now = Date.now()): Promise<Principal> {
+export async function authenticate(
+  store: CredentialStore,
+  req: IncomingMessage,
+  body: Buffer,
+  service: string,
+  now = Date.now(),
+): Promise<Principal> {
   const header = req.headers.authorization;
   const match = typeof header === 'string' ? AUTHORIZATION.exec(header) : null;
-  if (!match) throw new AwsError('IncompleteSignatureException', 'The request must be signed with AWS Signature Version 4.', 403);
+  if (!match)
+    throw new AwsError('IncompleteSignatureException', 'The request must be signed with AWS Signature Version 4.', 403);
   const [, accessKeyId, , region, signedService, signedHeaders, signature] = match;
   const caller = store.lookup(accessKeyId);
-  if (!caller) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
-  if (signedService !== service) throw new AwsError('InvalidSignatureException', `Credential should be scoped to correct service: '${service}'.`, 403);
+  if (!caller)
+    throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
+  if (signedService !== service)
+    throw new AwsError(
+      'InvalidSignatureException',
+      `Credential should be scoped to correct service: '${service}'.`,
+      403,
+    );
   const amzDate = req.headers['x-amz-date'];
   const signingDate = typeof amzDate === 'string' ? parseAmzDate(amzDate) : undefined;
   if (!signingDate || Math.abs(now - signingDate.getTime()) > MAX_SKEW_MS) {
@@ -58,7 +72,11 @@ export async function authenticate(store: CredentialStore, req: IncomingMessage,
   );
   const got = /Signature=([0-9a-f]{64})$/.exec(String(expected.headers.authorization))?.[1] ?? '';
   if (got.length !== signature.length || !timingSafeEqual(Buffer.from(got), Buffer.from(signature))) {
-    throw new AwsError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.', 403);
+    throw new AwsError(
+      'InvalidSignatureException',
+      'The request signature we calculated does not match the signature you provided.',
+      403,
+    );
   }
   return caller.principal;
 }

@@ -11,7 +11,11 @@ import { ensureTables } from './tables';
 
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: { path?: string; createTableMs?: number; updateTableMs?: number }) => Server;
+const dynalite = require('dynalite') as (options: {
+  path?: string;
+  createTableMs?: number;
+  updateTableMs?: number;
+}) => Server;
 
 /** How long closing waits for requests in flight to be answered. */
 const DRAIN_MS = 5_000;
@@ -21,11 +25,20 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-export async function startDynamo(dir: string, region: string, tables: Record<TableName, string>): Promise<LocalDynamo> {
+export async function startDynamo(
+  dir: string,
+  region: string,
+  tables: Record<TableName, string>,
+): Promise<LocalDynamo> {
   const server = dynalite({ path: dir, createTableMs: 0, updateTableMs: 0 });
   const endpoint = await listenLoopback(server);
   // dynalite accepts any credentials: it checks none (see the header).
-  const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 2 });
+  const client = new DynamoDBClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 2,
+  });
   try {
     await ensureTables(client, tables);
   } catch (error) {

@@ -3,12 +3,21 @@
  * (lib/constructs/control-plane-tables.ts): TABLES for keys, ACTIVE_INDEX for the sparse index.
  * test/local/matches-stacks.test.ts compares them with the synthesized template.
  */
-import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException, type CreateTableCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { ACTIVE_INDEX, PARTITION_KEY, TABLES, type TableName } from '../../runtime/shared/tables';
 
 /** Local table names: `<deployment>-<Id>` (CloudFormation generates them in AWS). */
 export function localTableNames(deployment: string): Record<TableName, string> {
-  return Object.fromEntries(Object.entries(TABLES).map(([name, spec]) => [name, `${deployment}-${spec.id}`])) as Record<TableName, string>;
+  return Object.fromEntries(Object.entries(TABLES).map(([name, spec]) => [name, `${deployment}-${spec.id}`])) as Record<
+    TableName,
+    string
+  >;
 }
 
 export function createTableInput(name: TableName, tableName: string): CreateTableCommandInput {
@@ -25,7 +34,10 @@ export function createTableInput(name: TableName, tableName: string): CreateTabl
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
-    KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : [])],
+    KeySchema: [
+      { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+      ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
+    ],
     ...(index
       ? {
           GlobalSecondaryIndexes: [
@@ -47,7 +59,8 @@ export function createTableInput(name: TableName, tableName: string): CreateTabl
 export async function ensureTables(client: DynamoDBClient, names: Record<TableName, string>): Promise<void> {
   await Promise.all(
     (Object.keys(names) as TableName[]).map(async (name) => {
-      if (!(await describe(client, names[name]))) await client.send(new CreateTableCommand(createTableInput(name, names[name])));
+      if (!(await describe(client, names[name])))
+        await client.send(new CreateTableCommand(createTableInput(name, names[name])));
       for (let i = 0; i < 200; i += 1) {
         if ((await describe(client, names[name])) === 'ACTIVE') return;
         await new Promise((r) => setTimeout(r, 10));
@@ -61,7 +74,8 @@ async function describe(client: DynamoDBClient, tableName: string): Promise<stri
   try {
     return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
   } catch (error) {
-    if (error instanceof ResourceNotFoundException || (error as Error).name === 'ResourceNotFoundException') return undefined;
+    if (error instanceof ResourceNotFoundException || (error as Error).name === 'ResourceNotFoundException')
+      return undefined;
     throw error;
   }
 }

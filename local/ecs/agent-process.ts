@@ -52,18 +52,29 @@ export interface AgentLaunchSettings {
    * Admits a task's credentials where AWS would know its role session (the runtime relay's IAM check);
    * returns the revocation, called when the task stops.
    */
-  readonly admit?: (task: TaskRecord, definition: LocalTaskDefinition, keys: { readonly accessKeyId: string; readonly secretAccessKey: string }) => () => void;
+  readonly admit?: (
+    task: TaskRecord,
+    definition: LocalTaskDefinition,
+    keys: { readonly accessKeyId: string; readonly secretAccessKey: string },
+  ) => () => void;
   readonly logs: LogSink;
   /** Extra tuning (tests); merged over LOCAL_AGENT_TUNING. */
   readonly tuning?: Readonly<Record<string, string>>;
 }
 
 export class AgentProcessLauncher implements TaskLauncher {
-  private readonly running = new Map<string, { taskDir: string; accessKeyId: string; revoke: () => void; workbench?: ChildProcess }>();
+  private readonly running = new Map<
+    string,
+    { taskDir: string; accessKeyId: string; revoke: () => void; workbench?: ChildProcess }
+  >();
 
   constructor(private readonly settings: AgentLaunchSettings) {}
 
-  async start(task: TaskRecord, definition: LocalTaskDefinition, exited: (code: number | null, signal: NodeJS.Signals | null) => void): Promise<{ pid: number }> {
+  async start(
+    task: TaskRecord,
+    definition: LocalTaskDefinition,
+    exited: (code: number | null, signal: NodeJS.Signals | null) => void,
+  ): Promise<{ pid: number }> {
     const s = this.settings;
     const workspace = path.join(s.workspaces, definition.userId, definition.agentId);
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
@@ -82,11 +93,18 @@ export class AgentProcessLauncher implements TaskLauncher {
       rmSync(taskDir, { recursive: true, force: true });
       throw error;
     }
-    const keys = s.credentials.issue({ kind: 'agent', userId: definition.userId, agentId: definition.agentId, taskArn: task.taskArn });
+    const keys = s.credentials.issue({
+      kind: 'agent',
+      userId: definition.userId,
+      agentId: definition.agentId,
+      taskArn: task.taskArn,
+    });
     const revoke = s.admit?.(task, definition, keys) ?? (() => undefined);
     this.running.set(task.taskArn, { taskDir, accessKeyId: keys.accessKeyId, revoke });
 
-    const cliPath = s.realProviders ? (process.env.PATH ?? '') : [STAND_IN_BIN, path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
+    const cliPath = s.realProviders
+      ? (process.env.PATH ?? '')
+      : [STAND_IN_BIN, path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':');
     const env: Record<string, string> = {
       ...definition.environment,
       ...LOCAL_AGENT_TUNING,
@@ -109,7 +127,12 @@ export class AgentProcessLauncher implements TaskLauncher {
       AWS_ENDPOINT_URL_STS: s.vaultEndpoint,
       ECS_CONTAINER_METADATA_URI_V4: `${s.ecsEndpoint}/v4/${task.metadataToken}`,
     };
-    const child = spawn(process.execPath, [ENTRYPOINT], { cwd: workspace, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ENTRYPOINT], {
+      cwd: workspace,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const log = path.join('agents', definition.userId, `${definition.agentId}.log`);
     s.logs.follow(child.stdout!, log, `${definition.userId}/${definition.agentId}`);
     s.logs.follow(child.stderr!, log, `${definition.userId}/${definition.agentId}`);
@@ -125,7 +148,12 @@ export class AgentProcessLauncher implements TaskLauncher {
       CUBICLE_HOME_DIR: cliHome,
       CUBICLE_SKILLS_SOURCE: SKILLS,
     };
-    const workbench = spawn(process.execPath, [WORKBENCH], { cwd: workspace, env: workbenchEnv, detached: true, stdio: 'ignore' });
+    const workbench = spawn(process.execPath, [WORKBENCH], {
+      cwd: workspace,
+      env: workbenchEnv,
+      detached: true,
+      stdio: 'ignore',
+    });
     workbench.once('error', () => undefined);
     this.running.get(task.taskArn)!.workbench = workbench;
     return new Promise((resolve, reject) => {

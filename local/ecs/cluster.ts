@@ -48,7 +48,11 @@ export interface TaskRecord {
 
 /** What runs a task's process; returns once it has spawned (or throws if it could not). */
 export interface TaskLauncher {
-  start(task: TaskRecord, definition: LocalTaskDefinition, exited: (code: number | null, signal: NodeJS.Signals | null) => void): Promise<{ pid: number }>;
+  start(
+    task: TaskRecord,
+    definition: LocalTaskDefinition,
+    exited: (code: number | null, signal: NodeJS.Signals | null) => void,
+  ): Promise<{ pid: number }>;
   /** Cleans up after the task's process exited (ephemeral directory, credentials). */
   cleanup(task: TaskRecord): void;
 }
@@ -83,7 +87,8 @@ export class LocalCluster {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     this.file = path.join(dataDir, 'tasks.json');
     if (existsSync(this.file)) {
-      for (const task of JSON.parse(readFileSync(this.file, 'utf8')) as TaskRecord[]) this.tasks.set(task.taskArn, task);
+      for (const task of JSON.parse(readFileSync(this.file, 'utf8')) as TaskRecord[])
+        this.tasks.set(task.taskArn, task);
     }
   }
 
@@ -95,7 +100,11 @@ export class LocalCluster {
     for (const task of this.tasks.values()) {
       if (task.lastStatus === 'STOPPED') continue;
       for (const group of this.groupsOf(task)) signalGroup(group, 'SIGKILL');
-      this.markStopped(task, { code: 'EssentialContainerExited', reason: 'Cubicle local mode stopped while the task was running', exitCode: 137 });
+      this.markStopped(task, {
+        code: 'EssentialContainerExited',
+        reason: 'Cubicle local mode stopped while the task was running',
+        exitCode: 137,
+      });
     }
   }
 
@@ -151,7 +160,10 @@ export class LocalCluster {
       }
       this.track();
     } catch (error) {
-      this.markStopped(task, { code: 'TaskFailedToStart', reason: `CannotStartContainerError: ${(error as Error).message}`.slice(0, 255) });
+      this.markStopped(task, {
+        code: 'TaskFailedToStart',
+        reason: `CannotStartContainerError: ${(error as Error).message}`.slice(0, 255),
+      });
       exited();
     }
     return task;
@@ -214,7 +226,11 @@ export class LocalCluster {
     for (const group of this.groupsOf(task)) signalGroup(group, 'SIGKILL');
     this.launcher.cleanup(task);
     const exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1) : undefined);
-    this.markStopped(task, { code: task.stopCode ?? 'EssentialContainerExited', reason: task.stoppedReason ?? 'Essential container in task exited', exitCode });
+    this.markStopped(task, {
+      code: task.stopCode ?? 'EssentialContainerExited',
+      reason: task.stoppedReason ?? 'Essential container in task exited',
+      exitCode,
+    });
   }
 
   private markStopped(task: TaskRecord, how: { code: string; reason: string; exitCode?: number }): void {
@@ -238,10 +254,14 @@ export class LocalCluster {
     if (task.lastStatus !== 'DEACTIVATING') {
       task.lastStatus = 'DEACTIVATING';
       // The main process leads its own group (it was started detached).
-      if (task.pid !== undefined && task.pidStart !== undefined) signalGroup({ pgid: task.pid, members: [{ pid: task.pid, start: task.pidStart }] }, 'SIGTERM');
+      if (task.pid !== undefined && task.pidStart !== undefined)
+        signalGroup({ pgid: task.pid, members: [{ pid: task.pid, start: task.pidStart }] }, 'SIGTERM');
     }
     clearTimeout(this.killTimers.get(task.taskArn));
-    this.killTimers.set(task.taskArn, setTimeout(() => this.signal(task, 'SIGKILL'), graceMs));
+    this.killTimers.set(
+      task.taskArn,
+      setTimeout(() => this.signal(task, 'SIGKILL'), graceMs),
+    );
   }
 
   private signal(task: TaskRecord, signal: NodeJS.Signals): void {
@@ -250,7 +270,10 @@ export class LocalCluster {
 
   /** Groups recorded so far plus those under the supervisor now. */
   private groupsOf(task: TaskRecord): ProcessGroup[] {
-    const now = task.pid !== undefined && task.pidStart !== undefined && processStart(task.pid) === task.pidStart ? groupsUnder(task.pid) : [];
+    const now =
+      task.pid !== undefined && task.pidStart !== undefined && processStart(task.pid) === task.pidStart
+        ? groupsUnder(task.pid)
+        : [];
     task.groups = mergeGroups(task.groups, now);
     return task.groups;
   }
@@ -259,7 +282,9 @@ export class LocalCluster {
   private track(): void {
     if (this.tracker) return;
     this.tracker = setInterval(() => {
-      const running = [...this.tasks.values()].filter((t) => t.lastStatus === 'RUNNING' || t.lastStatus === 'DEACTIVATING');
+      const running = [...this.tasks.values()].filter(
+        (t) => t.lastStatus === 'RUNNING' || t.lastStatus === 'DEACTIVATING',
+      );
       if (running.length === 0) {
         clearInterval(this.tracker);
         this.tracker = undefined;
@@ -278,7 +303,8 @@ export class LocalCluster {
 
   private expire(): void {
     const cutoff = Date.now() - STOPPED_RETENTION_MS;
-    for (const [arn, task] of this.tasks) if (task.lastStatus === 'STOPPED' && (task.stoppedAt ?? 0) < cutoff) this.tasks.delete(arn);
+    for (const [arn, task] of this.tasks)
+      if (task.lastStatus === 'STOPPED' && (task.stoppedAt ?? 0) < cutoff) this.tasks.delete(arn);
   }
 
   private save(): void {

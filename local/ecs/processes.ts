@@ -57,7 +57,8 @@ export function groupsUnder(root: number): ProcessGroup[] {
   const queue = all.filter((s) => s.pid === root);
   while (queue.length > 0) {
     const stat = queue.shift()!;
-    if (stat.state !== 'Z') groups.set(stat.pgid, [...(groups.get(stat.pgid) ?? []), { pid: stat.pid, start: stat.start }]);
+    if (stat.state !== 'Z')
+      groups.set(stat.pgid, [...(groups.get(stat.pgid) ?? []), { pid: stat.pid, start: stat.start }]);
     queue.push(...(children.get(stat.pid) ?? []));
   }
   return [...groups].map(([pgid, members]) => ({ pgid, members }));

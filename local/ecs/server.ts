@@ -17,23 +17,39 @@ export const CONTAINER_NAME = 'supervisor';
 export function createEcsServer(cluster: LocalCluster, credentials: CredentialStore, authorizer: Authorizer): Server {
   const allow = (principal: Principal, action: EcsAction, input: Record<string, unknown>) => {
     if (!authorizer.ecs(principal, action)) {
-      throw new AwsError('AccessDeniedException', `User: ${describePrincipal(principal)} is not authorized to perform: ${action}`);
+      throw new AwsError(
+        'AccessDeniedException',
+        `User: ${describePrincipal(principal)} is not authorized to perform: ${action}`,
+      );
     }
-    const ref = (optionalString(input, 'cluster') ?? 'default').replace(/^arn:aws[a-z-]*:ecs:[^:]+:\d{12}:cluster\//, '');
-    if (ref !== cluster.clusterArn.split('/').pop()) throw new AwsError('ClusterNotFoundException', 'Cluster not found.');
+    const ref = (optionalString(input, 'cluster') ?? 'default').replace(
+      /^arn:aws[a-z-]*:ecs:[^:]+:\d{12}:cluster\//,
+      '',
+    );
+    if (ref !== cluster.clusterArn.split('/').pop())
+      throw new AwsError('ClusterNotFoundException', 'Cluster not found.');
   };
 
   const operations: Record<string, Operation> = {
     async RunTask(input, principal) {
       allow(principal, 'ecs:RunTask', input);
-      if (input.count !== undefined && input.count !== 1) throw new AwsError('InvalidParameterException', 'Local mode starts one task per call.');
-      if (input.overrides !== undefined) throw new AwsError('InvalidParameterException', 'Local mode runs task definitions without overrides.');
-      if (input.launchType !== undefined && input.launchType !== 'FARGATE') throw new AwsError('InvalidParameterException', 'Local mode runs FARGATE tasks only.');
-      const vpc = (input.networkConfiguration as { awsvpcConfiguration?: { subnets?: unknown[] } } | undefined)?.awsvpcConfiguration;
+      if (input.count !== undefined && input.count !== 1)
+        throw new AwsError('InvalidParameterException', 'Local mode starts one task per call.');
+      if (input.overrides !== undefined)
+        throw new AwsError('InvalidParameterException', 'Local mode runs task definitions without overrides.');
+      if (input.launchType !== undefined && input.launchType !== 'FARGATE')
+        throw new AwsError('InvalidParameterException', 'Local mode runs FARGATE tasks only.');
+      const vpc = (input.networkConfiguration as { awsvpcConfiguration?: { subnets?: unknown[] } } | undefined)
+        ?.awsvpcConfiguration;
       if (!vpc?.subnets?.length) {
-        throw new AwsError('InvalidParameterException', "Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+        throw new AwsError(
+          'InvalidParameterException',
+          "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        );
       }
-      const family = requireString(input, 'taskDefinition').replace(/^arn:aws[a-z-]*:ecs:[^:]+:\d{12}:task-definition\//, '').replace(/:\d+$/, '');
+      const family = requireString(input, 'taskDefinition')
+        .replace(/^arn:aws[a-z-]*:ecs:[^:]+:\d{12}:task-definition\//, '')
+        .replace(/:\d+$/, '');
       const task = await cluster.runTask({
         family,
         group: optionalString(input, 'group'),
@@ -45,12 +61,15 @@ export function createEcsServer(cluster: LocalCluster, credentials: CredentialSt
     },
     async StopTask(input, principal) {
       allow(principal, 'ecs:StopTask', input);
-      return { task: view(cluster.stopTask(requireString(input, 'task'), optionalString(input, 'reason') ?? ''), false) };
+      return {
+        task: view(cluster.stopTask(requireString(input, 'task'), optionalString(input, 'reason') ?? ''), false),
+      };
     },
     async ListTasks(input, principal) {
       allow(principal, 'ecs:ListTasks', input);
       const max = typeof input.maxResults === 'number' ? input.maxResults : 100;
-      if (!Number.isInteger(max) || max < 1 || max > 100) throw new AwsError('InvalidParameterException', 'maxResults must be between 1 and 100.');
+      if (!Number.isInteger(max) || max < 1 || max > 100)
+        throw new AwsError('InvalidParameterException', 'maxResults must be between 1 and 100.');
       const all = cluster.list({
         startedBy: optionalString(input, 'startedBy'),
         family: optionalString(input, 'family'),

@@ -19,7 +19,11 @@ export interface LocalTaskDefinition {
 export function taskDefinitions(
   config: CubicleConfig,
   secrets: (userId: string) => Iterable<AgentSecretRef>,
-  refs: { readonly relayUrl: string; readonly userKeyArn: (userId: string) => string; readonly bedrockRoleArn?: string },
+  refs: {
+    readonly relayUrl: string;
+    readonly userKeyArn: (userId: string) => string;
+    readonly bedrockRoleArn?: string;
+  },
 ): Map<string, LocalTaskDefinition> {
   const definitions = new Map<string, LocalTaskDefinition>();
   for (const user of config.users) {

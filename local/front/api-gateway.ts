@@ -79,7 +79,10 @@ export function authorizerClaims(payload: JwtPayload): Record<string, string> {
   return Object.fromEntries(
     Object.entries(payload)
       .filter(([, v]) => v !== undefined && v !== null)
-      .map(([k, v]) => [k, Array.isArray(v) ? `[${v.join(' ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+      .map(([k, v]) => [
+        k,
+        Array.isArray(v) ? `[${v.join(' ')}]` : typeof v === 'object' ? JSON.stringify(v) : String(v),
+      ]),
   );
 }
 

@@ -70,7 +70,12 @@ export function openConsoleSite(dir: string, issuer: string): ConsoleSite {
       const { req, res, url } = r;
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
       if (url.pathname === '/config.json') {
-        res.writeHead(200, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(settings) });
+        res.writeHead(200, {
+          ...headers,
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-cache',
+          'content-length': Buffer.byteLength(settings),
+        });
         res.end(req.method === 'HEAD' ? undefined : settings);
         return true;
       }
@@ -81,7 +86,12 @@ export function openConsoleSite(dir: string, issuer: string): ConsoleSite {
       const body = readFileSync(file);
       // The page is re-read on every load; assets are content-hashed and never change under a name.
       const cache = page ? 'no-cache' : 'public, max-age=31536000, immutable';
-      res.writeHead(200, { ...headers, 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': cache, 'content-length': body.length });
+      res.writeHead(200, {
+        ...headers,
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'cache-control': cache,
+        'content-length': body.length,
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
       return true;
     },

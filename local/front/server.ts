@@ -65,7 +65,9 @@ export function attachFront(server: Server, options: FrontOptions): void {
     });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const handler = loopbackOrigin(server, req) ? options.upgrades?.[new URL(req.url ?? '/', 'http://x').pathname] : undefined;
+    const handler = loopbackOrigin(server, req)
+      ? options.upgrades?.[new URL(req.url ?? '/', 'http://x').pathname]
+      : undefined;
     if (handler) return handler(req, socket, head);
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
@@ -83,7 +85,8 @@ function loopbackOrigin(server: Server, req: IncomingMessage): string | undefine
 
 async function handle(server: Server, options: FrontOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const origin = loopbackOrigin(server, req);
-  if (!origin) return sendJson(res, 403, { message: 'Cubicle local mode answers only http://127.0.0.1 on this machine.' });
+  if (!origin)
+    return sendJson(res, 403, { message: 'Cubicle local mode answers only http://127.0.0.1 on this machine.' });
   let body: Buffer;
   try {
     body = await readBody(req, MAX_BODY_BYTES);
@@ -101,17 +104,31 @@ async function handle(server: Server, options: FrontOptions, req: IncomingMessag
   const route = matchRoute(req.method ?? 'GET', url.pathname);
   if (!route) return sendJson(res, 404, { message: 'Not Found' }, EDGE_RESPONSE_HEADERS);
   const claims = await options.authorizer.verify(req.headers.authorization);
-  if (!claims) return sendJson(res, 401, { message: 'Unauthorized' }, { ...EDGE_RESPONSE_HEADERS, 'www-authenticate': 'Bearer' });
+  if (!claims)
+    return sendJson(res, 401, { message: 'Unauthorized' }, { ...EDGE_RESPONSE_HEADERS, 'www-authenticate': 'Bearer' });
 
   // CloudFront's origin custom header replaces a viewer header of the same name.
-  const event = buildEvent({ req, url, body, route, claims, account: options.account, extraHeaders: { [ORIGIN_VERIFY_HEADER]: options.originHeaderValue() } });
+  const event = buildEvent({
+    req,
+    url,
+    body,
+    route,
+    claims,
+    account: options.account,
+    extraHeaders: { [ORIGIN_VERIFY_HEADER]: options.originHeaderValue() },
+  });
   let result: HttpResult;
   try {
     result = await options.invoke(route.fn, event);
   } catch (error) {
     options.log('function invocation failed', { fn: route.fn, route: route.routeKey, error: (error as Error).message });
     const timedOut = /timed out/i.test((error as Error).message);
-    return sendJson(res, timedOut ? 503 : 500, { message: timedOut ? 'Service Unavailable' : 'Internal Server Error' }, EDGE_RESPONSE_HEADERS);
+    return sendJson(
+      res,
+      timedOut ? 503 : 500,
+      { message: timedOut ? 'Service Unavailable' : 'Internal Server Error' },
+      EDGE_RESPONSE_HEADERS,
+    );
   }
   writeResult(res, result);
 }
@@ -121,17 +138,28 @@ function writeResult(res: ServerResponse, result: HttpResult): void {
   for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
   if (result.cookies?.length) headers['set-cookie'] = result.cookies;
   Object.assign(headers, EDGE_RESPONSE_HEADERS);
-  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  const body =
+    result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   headers['content-length'] = String(body.length);
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(body);
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   sendRaw(res, status, JSON.stringify(value), headers);
 }
 
 function sendRaw(res: ServerResponse, status: number, text: string, headers: Readonly<Record<string, string>>): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers, 'content-length': String(Buffer.byteLength(text)) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...headers,
+    'content-length': String(Buffer.byteLength(text)),
+  });
   res.end(text);
 }

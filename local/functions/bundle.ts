@@ -39,12 +39,15 @@ const OPTIONS = {
   metafile: true,
 } satisfies BuildOptions;
 
-const OPTIONS_KEY = createHash('sha256').update(JSON.stringify({ OPTIONS, esbuildVersion, FUNCTION_NAMES })).digest('hex');
+const OPTIONS_KEY = createHash('sha256')
+  .update(JSON.stringify({ OPTIONS, esbuildVersion, FUNCTION_NAMES }))
+  .digest('hex');
 
 export async function functionBundles(): Promise<Bundles> {
   const pointer = path.join(CACHE, 'current.json');
   const cached = existsSync(pointer) ? (JSON.parse(readFileSync(pointer, 'utf8')) as Manifest) : undefined;
-  if (cached && cached.key === OPTIONS_KEY && existsSync(path.join(CACHE, cached.dir)) && unchanged(cached.inputs)) return paths(cached.dir);
+  if (cached && cached.key === OPTIONS_KEY && existsSync(path.join(CACHE, cached.dir)) && unchanged(cached.inputs))
+    return paths(cached.dir);
 
   mkdirSync(CACHE, { recursive: true });
   const dir = `build-${Date.now()}-${randomBytes(4).toString('hex')}`;

@@ -12,7 +12,10 @@ import type { AccessKeys, FunctionName } from '../aws/principals';
 import { functionEnvironment } from './registry';
 
 /** Network ids of the launch settings: well-formed, never used (the local launcher has no VPC). */
-export const LOCAL_NETWORK = { subnetIds: 'subnet-0000000000000000a', securityGroupIds: 'sg-0000000000000000a' } as const;
+export const LOCAL_NETWORK = {
+  subnetIds: 'subnet-0000000000000000a',
+  securityGroupIds: 'sg-0000000000000000a',
+} as const;
 
 export interface LocalEndpoints {
   readonly dynamodb: string;

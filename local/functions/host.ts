@@ -61,12 +61,18 @@ async function invoke({ id, event }: Invocation): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)),
+        timeoutMs,
+      );
     });
     const result = await Promise.race([handler(event, context), timeout]);
     reply({ id, result: result ?? null });
   } catch (error) {
-    reply({ id, error: { name: (error as Error).name ?? 'Error', message: (error as Error).message ?? String(error) } });
+    reply({
+      id,
+      error: { name: (error as Error).name ?? 'Error', message: (error as Error).message ?? String(error) },
+    });
   } finally {
     clearTimeout(timer);
   }

@@ -93,20 +93,30 @@ export class FunctionHosts {
   private host(name: FunctionName): Host {
     const existing = this.hosts.get(name);
     if (existing && existing.child.exitCode === null && existing.child.signalCode === null) return existing;
-    const child = spawn(process.execPath, [this.options.bundles.host, path.join(this.options.dir, name, 'index.js'), String(LOCAL_FUNCTIONS[name].timeoutMs), name], {
-      env: this.options.env(name),
-      cwd: path.join(this.options.dir, name),
-      // Its own process group: a Ctrl-C in the terminal reaches local mode, which stops the hosts last.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        this.options.bundles.host,
+        path.join(this.options.dir, name, 'index.js'),
+        String(LOCAL_FUNCTIONS[name].timeoutMs),
+        name,
+      ],
+      {
+        env: this.options.env(name),
+        cwd: path.join(this.options.dir, name),
+        // Its own process group: a Ctrl-C in the terminal reaches local mode, which stops the hosts last.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      },
+    );
     this.options.logs.follow(child.stdout!, path.join('functions', `${name}.log`), name);
     this.options.logs.follow(child.stderr!, path.join('functions', `${name}.log`), name);
     const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
     const ready = new Promise<void>((resolve, reject) => {
       child.on('message', (message: { ready?: boolean; error?: unknown; id?: number; result?: unknown }) => {
         if (message.ready === true) return resolve();
-        if (message.ready === false) return reject(new Error(`function ${name} failed to start: ${String(message.error)}`));
+        if (message.ready === false)
+          return reject(new Error(`function ${name} failed to start: ${String(message.error)}`));
         const call = message.id === undefined ? undefined : pending.get(message.id);
         if (!call) return;
         pending.delete(message.id!);
@@ -117,7 +127,8 @@ export class FunctionHosts {
       });
       child.once('exit', (code, signal) => {
         reject(new Error(`function ${name} exited during its cold start (${signal ?? code})`));
-        for (const call of pending.values()) call.reject(new FunctionError('ServiceException', `function ${name} exited (${signal ?? code})`));
+        for (const call of pending.values())
+          call.reject(new FunctionError('ServiceException', `function ${name} exited (${signal ?? code})`));
         pending.clear();
       });
       child.once('error', reject);

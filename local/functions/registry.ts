@@ -32,7 +32,10 @@ export const LOCAL_FUNCTIONS: Readonly<Record<FunctionName, LocalFunction>> = {
 };
 
 /** The variables of one function, picked from every value local mode knows. */
-export function functionEnvironment(name: FunctionName, values: Readonly<Record<string, string>>): Record<string, string> {
+export function functionEnvironment(
+  name: FunctionName,
+  values: Readonly<Record<string, string>>,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const schema of LOCAL_FUNCTIONS[name].env) {
     for (const key of Object.keys(schema.shape)) {

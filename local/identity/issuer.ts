@@ -27,7 +27,8 @@ type SigningKey = Awaited<ReturnType<typeof importJWK>>;
 
 export class OAuthError extends Error {
   constructor(
-    readonly error: 'invalid_request' | 'invalid_grant' | 'invalid_client' | 'unsupported_grant_type' | 'unauthorized_client',
+    readonly error:
+      'invalid_request' | 'invalid_grant' | 'invalid_client' | 'unsupported_grant_type' | 'unauthorized_client',
     readonly description: string,
   ) {
     super(description);
@@ -120,11 +121,22 @@ export class LocalIssuer {
       email_verified: true,
       ...(nonce ? { nonce } : {}),
     });
-    return { access_token: await this.accessToken(user), id_token: id, token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS };
+    return {
+      access_token: await this.accessToken(user),
+      id_token: id,
+      token_type: 'Bearer',
+      expires_in: TOKEN_LIFETIME_SECONDS,
+    };
   }
 
   /** A single-use code for the user, bound to the client, redirect URI and PKCE challenge. */
-  issueCode(request: { userId: string; clientId: string; redirectUri: string; challenge: string; nonce?: string }): string {
+  issueCode(request: {
+    userId: string;
+    clientId: string;
+    redirectUri: string;
+    challenge: string;
+    nonce?: string;
+  }): string {
     const now = Date.now();
     for (const [code, pending] of this.codes) if (pending.expiresAt <= now) this.codes.delete(code);
     const code = randomBytes(32).toString('base64url');
@@ -136,25 +148,36 @@ export class LocalIssuer {
     const pending = this.codes.get(request.code);
     // Single use: a code is gone after its first redemption attempt, successful or not.
     this.codes.delete(request.code);
-    if (!pending || pending.expiresAt <= Date.now()) throw new OAuthError('invalid_grant', 'The authorization code is unknown, used or expired.');
-    if (pending.clientId !== request.clientId) throw new OAuthError('invalid_grant', 'The code was issued to another client.');
-    if (pending.redirectUri !== request.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.');
-    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(request.verifier)) throw new OAuthError('invalid_request', 'code_verifier must be 43 to 128 unreserved characters.');
+    if (!pending || pending.expiresAt <= Date.now())
+      throw new OAuthError('invalid_grant', 'The authorization code is unknown, used or expired.');
+    if (pending.clientId !== request.clientId)
+      throw new OAuthError('invalid_grant', 'The code was issued to another client.');
+    if (pending.redirectUri !== request.redirectUri)
+      throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request.');
+    if (!/^[A-Za-z0-9._~-]{43,128}$/.test(request.verifier))
+      throw new OAuthError('invalid_request', 'code_verifier must be 43 to 128 unreserved characters.');
     const computed = Buffer.from(createHash('sha256').update(request.verifier, 'ascii').digest('base64url'));
     const expected = Buffer.from(pending.challenge);
-    if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code challenge.');
+    if (computed.length !== expected.length || !timingSafeEqual(computed, expected))
+      throw new OAuthError('invalid_grant', 'code_verifier does not match the code challenge.');
     const user = this.user(pending.userId);
     if (!user) throw new OAuthError('invalid_grant', 'The user is no longer on the roster.');
     const refreshToken = randomBytes(32).toString('base64url');
-    this.refreshTokens.set(refreshToken, { userId: user.id, clientId: pending.clientId, expiresAt: Date.now() + REFRESH_LIFETIME_MS });
+    this.refreshTokens.set(refreshToken, {
+      userId: user.id,
+      clientId: pending.clientId,
+      expiresAt: Date.now() + REFRESH_LIFETIME_MS,
+    });
     return { ...(await this.tokens(user, pending.nonce)), refresh_token: refreshToken };
   }
 
   /** New access and ID tokens for a refresh token issued to the same client (RFC 6749 §6); the user must still be on the roster. */
   async refresh(request: { refreshToken: string; clientId: string }): Promise<TokenSet> {
     const grant = this.refreshTokens.get(request.refreshToken);
-    if (!grant || grant.expiresAt <= Date.now()) throw new OAuthError('invalid_grant', 'The refresh token is unknown, revoked or expired.');
-    if (grant.clientId !== request.clientId) throw new OAuthError('invalid_grant', 'The refresh token was issued to another client.');
+    if (!grant || grant.expiresAt <= Date.now())
+      throw new OAuthError('invalid_grant', 'The refresh token is unknown, revoked or expired.');
+    if (grant.clientId !== request.clientId)
+      throw new OAuthError('invalid_grant', 'The refresh token was issued to another client.');
     const user = this.user(grant.userId);
     if (!user) {
       this.refreshTokens.delete(request.refreshToken);

@@ -38,12 +38,20 @@ ${body}
  * The list of roster users. `action` is where the chosen user is posted; `hidden` carries an
  * authorization request's parameters through the form; `redirectOrigin` is where the answer redirects.
  */
-export function signInPage(users: readonly RosterUser[], action: string, hidden: Readonly<Record<string, string>> = {}, redirectOrigin?: string): Page {
+export function signInPage(
+  users: readonly RosterUser[],
+  action: string,
+  hidden: Readonly<Record<string, string>> = {},
+  redirectOrigin?: string,
+): Page {
   const fields = Object.entries(hidden)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join('\n');
   const items = users
-    .map((u) => `<li><button type="submit" name="user" value="${escapeHtml(u.id)}">Sign in as ${escapeHtml(u.id)} (${escapeHtml(u.email)})</button></li>`)
+    .map(
+      (u) =>
+        `<li><button type="submit" name="user" value="${escapeHtml(u.id)}">Sign in as ${escapeHtml(u.id)} (${escapeHtml(u.email)})</button></li>`,
+    )
     .join('\n');
   const body = `<p>Local mode: choose a user of the roster. There are no passwords; this page answers only on this machine.</p>
 <form method="post" action="${escapeHtml(action)}">
@@ -66,5 +74,8 @@ export function tokenPage(user: RosterUser, token: string, baseUrl: string, expi
 }
 
 export function errorPage(message: string): Page {
-  return page('Sign-in failed', `<p role="alert">${escapeHtml(message)}</p><p><a href="/local/sign-in">Back to sign-in</a></p>`);
+  return page(
+    'Sign-in failed',
+    `<p role="alert">${escapeHtml(message)}</p><p><a href="/local/sign-in">Back to sign-in</a></p>`,
+  );
 }

@@ -25,7 +25,16 @@ export interface LocalRequest {
   readonly origin: string;
 }
 
-const PARAMS = ['response_type', 'client_id', 'redirect_uri', 'code_challenge', 'code_challenge_method', 'state', 'nonce', 'scope'] as const;
+const PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'code_challenge',
+  'code_challenge_method',
+  'state',
+  'nonce',
+  'scope',
+] as const;
 
 export async function handleIdentity(issuer: LocalIssuer, r: LocalRequest): Promise<boolean> {
   const { req, url } = r;
@@ -53,7 +62,8 @@ export async function handleIdentity(issuer: LocalIssuer, r: LocalRequest): Prom
       return sendJson(r, 200, {});
     }
     default:
-      if (url.pathname === ISSUER_PATH || url.pathname.startsWith(`${ISSUER_PATH}/`)) return sendJson(r, 404, { message: 'Not found.' });
+      if (url.pathname === ISSUER_PATH || url.pathname.startsWith(`${ISSUER_PATH}/`))
+        return sendJson(r, 404, { message: 'Not found.' });
       return false;
   }
 }
@@ -91,9 +101,15 @@ export function allowedRedirect(value: string, origin: string): URL | undefined 
 async function authorize(issuer: LocalIssuer, r: LocalRequest, params: URLSearchParams): Promise<true> {
   const p = Object.fromEntries(PARAMS.map((k) => [k, params.get(k) ?? ''])) as Record<(typeof PARAMS)[number], string>;
   // Errors before the redirect URI is trusted are shown here, never redirected (RFC 6749 §4.1.2.1).
-  if (p.client_id !== LOCAL_CLIENT_ID) return sendPage(r, 400, errorPage(`Unknown client_id: local mode issues tokens to "${LOCAL_CLIENT_ID}".`));
+  if (p.client_id !== LOCAL_CLIENT_ID)
+    return sendPage(r, 400, errorPage(`Unknown client_id: local mode issues tokens to "${LOCAL_CLIENT_ID}".`));
   const redirect = allowedRedirect(p.redirect_uri, r.origin);
-  if (!redirect) return sendPage(r, 400, errorPage('redirect_uri must be a loopback address (http://127.0.0.1:PORT/...) or this server.'));
+  if (!redirect)
+    return sendPage(
+      r,
+      400,
+      errorPage('redirect_uri must be a loopback address (http://127.0.0.1:PORT/...) or this server.'),
+    );
   const fail = (error: string, description: string) => {
     redirect.searchParams.set('error', error);
     redirect.searchParams.set('error_description', description);
@@ -110,14 +126,23 @@ async function authorize(issuer: LocalIssuer, r: LocalRequest, params: URLSearch
   }
   const user = issuer.user(params.get('user'));
   if (!user) return fail('access_denied', 'No roster user was chosen.');
-  const code = issuer.issueCode({ userId: user.id, clientId: p.client_id, redirectUri: p.redirect_uri, challenge: p.code_challenge, nonce: p.nonce || undefined });
+  const code = issuer.issueCode({
+    userId: user.id,
+    clientId: p.client_id,
+    redirectUri: p.redirect_uri,
+    challenge: p.code_challenge,
+    nonce: p.nonce || undefined,
+  });
   redirect.searchParams.set('code', code);
   if (p.state) redirect.searchParams.set('state', p.state);
   return sendRedirect(r, redirect);
 }
 
 async function token(issuer: LocalIssuer, r: LocalRequest): Promise<true> {
-  const type = String(r.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const type = String(r.req.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim()
+    .toLowerCase();
   if (type === 'application/json') {
     let body: unknown;
     try {
@@ -130,13 +155,24 @@ async function token(issuer: LocalIssuer, r: LocalRequest): Promise<true> {
     return sendJson(r, 200, { token: await issuer.accessToken(user) });
   }
   if (type !== 'application/x-www-form-urlencoded') {
-    return sendJson(r, 415, { message: 'Send {"user":"<id>"} as application/json, or an OAuth token request as a form.' });
+    return sendJson(r, 415, {
+      message: 'Send {"user":"<id>"} as application/json, or an OAuth token request as a form.',
+    });
   }
   const params = form(r);
   try {
     const grant = params.get('grant_type');
-    if (grant === 'refresh_token') return sendJson(r, 200, await issuer.refresh({ refreshToken: params.get('refresh_token') ?? '', clientId: params.get('client_id') ?? '' }));
-    if (grant !== 'authorization_code') throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
+    if (grant === 'refresh_token')
+      return sendJson(
+        r,
+        200,
+        await issuer.refresh({
+          refreshToken: params.get('refresh_token') ?? '',
+          clientId: params.get('client_id') ?? '',
+        }),
+      );
+    if (grant !== 'authorization_code')
+      throw new OAuthError('unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
     const tokens = await issuer.redeem({
       code: params.get('code') ?? '',
       clientId: params.get('client_id') ?? '',
@@ -145,7 +181,8 @@ async function token(issuer: LocalIssuer, r: LocalRequest): Promise<true> {
     });
     return sendJson(r, 200, tokens);
   } catch (error) {
-    if (error instanceof OAuthError) return sendJson(r, 400, { error: error.error, error_description: error.description });
+    if (error instanceof OAuthError)
+      return sendJson(r, 400, { error: error.error, error_description: error.description });
     throw error;
   }
 }
@@ -156,7 +193,11 @@ function form(r: LocalRequest): URLSearchParams {
 
 function sendJson(r: LocalRequest, status: number, value: unknown): true {
   const text = JSON.stringify(value);
-  r.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  r.res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   r.res.end(text);
   return true;
 }

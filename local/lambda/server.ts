@@ -33,18 +33,29 @@ export function createLambdaServer(options: LambdaStandInOptions): Server {
   return createServer((req, res) => void handle(options, byName, req, res));
 }
 
-async function handle(options: LambdaStandInOptions, byName: ReadonlyMap<string, FunctionName>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  options: LambdaStandInOptions,
+  byName: ReadonlyMap<string, FunctionName>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   try {
     const body = await readBody(req, MAX_EVENT_BYTES);
     const match = INVOKE_PATH.exec(new URL(req.url ?? '/', 'http://local').pathname);
-    if (req.method !== 'POST' || !match) throw new AwsError('UnknownOperationException', 'Only Invoke is served locally.', 404);
+    if (req.method !== 'POST' || !match)
+      throw new AwsError('UnknownOperationException', 'Only Invoke is served locally.', 404);
     const principal = await authenticate(options.credentials, req, body, 'lambda');
     const name = decodeURIComponent(match[1]);
     const fn = byName.get(name);
     if (!fn || !options.authorizer.invoke(principal, fn)) {
-      throw new AwsError('AccessDeniedException', `${describePrincipal(principal)} is not authorized to perform: lambda:InvokeFunction on ${name}`, 403);
+      throw new AwsError(
+        'AccessDeniedException',
+        `${describePrincipal(principal)} is not authorized to perform: lambda:InvokeFunction on ${name}`,
+        403,
+      );
     }
-    if (req.headers['x-amz-invocation-type'] !== 'Event') throw new AwsError('InvalidParameterValueException', 'Local mode invokes functions asynchronously (Event) only.');
+    if (req.headers['x-amz-invocation-type'] !== 'Event')
+      throw new AwsError('InvalidParameterValueException', 'Local mode invokes functions asynchronously (Event) only.');
     let event: unknown;
     try {
       event = JSON.parse(body.toString('utf8') || '{}');
@@ -53,11 +64,20 @@ async function handle(options: LambdaStandInOptions, byName: ReadonlyMap<string,
     }
     res.writeHead(202, { 'x-amzn-requestid': randomUUID(), 'content-length': 0 });
     res.end();
-    options.invoke(fn, event).catch((error: Error) => options.log('asynchronous invocation failed', { function: fn, error: error.message }));
+    options
+      .invoke(fn, event)
+      .catch((error: Error) => options.log('asynchronous invocation failed', { function: fn, error: error.message }));
   } catch (error) {
-    const e = error instanceof AwsError ? error : new AwsError('ServiceException', 'The local stand-in failed to process the request.', 500);
+    const e =
+      error instanceof AwsError
+        ? error
+        : new AwsError('ServiceException', 'The local stand-in failed to process the request.', 500);
     const text = JSON.stringify({ Type: 'User', message: e.message });
-    res.writeHead(e.status, { 'content-type': 'application/json', 'x-amzn-errortype': e.type, 'content-length': Buffer.byteLength(text) });
+    res.writeHead(e.status, {
+      'content-type': 'application/json',
+      'x-amzn-errortype': e.type,
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 }

@@ -26,7 +26,8 @@ const SETTINGS = [
 
 export function seedHookSettings(home: string, hookDir: string): void {
   // The commands are shell lines inside JSON and TOML strings: the directory must need no quoting.
-  if (!/^[A-Za-z0-9_./-]+$/.test(hookDir)) throw new Error(`the hook directory ${JSON.stringify(hookDir)} has characters a shell command would need quoted`);
+  if (!/^[A-Za-z0-9_./-]+$/.test(hookDir))
+    throw new Error(`the hook directory ${JSON.stringify(hookDir)} has characters a shell command would need quoted`);
   for (const { source, target } of SETTINGS) {
     const text = readFileSync(path.join(POLICY, source), 'utf8').split(IMAGE_DIR).join(`${hookDir}/`);
     const file = path.join(home, ...target);

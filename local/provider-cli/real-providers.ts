@@ -22,11 +22,15 @@ export function realProviderProblems(config: CubicleConfig, searchPath: string):
     });
   const lines: string[] = [];
   for (const provider of PROVIDERS) {
-    const agents = config.users.flatMap((u) => u.agents.filter((a) => a.provider === provider).map((a) => `${u.id}/${a.id}`));
+    const agents = config.users.flatMap((u) =>
+      u.agents.filter((a) => a.provider === provider).map((a) => `${u.id}/${a.id}`),
+    );
     if (agents.length === 0) continue;
     const { command } = adapterFor(provider);
-    if (!onPath(command)) lines.push(`--real-providers: ${command} is not on PATH; the messages of ${agents.join(', ')} will fail`);
-    if (provider === 'bedrock') lines.push(`--real-providers: bedrock agents (${agents.join(', ')}) cannot reach Amazon Bedrock locally`);
+    if (!onPath(command))
+      lines.push(`--real-providers: ${command} is not on PATH; the messages of ${agents.join(', ')} will fail`);
+    if (provider === 'bedrock')
+      lines.push(`--real-providers: bedrock agents (${agents.join(', ')}) cannot reach Amazon Bedrock locally`);
   }
   return lines;
 }

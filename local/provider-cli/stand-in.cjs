@@ -77,7 +77,8 @@ function askHook(tool, input, id) {
       try {
         const answer = JSON.parse(out);
         const decision = format === 'gemini' ? answer.decision : answer.hookSpecificOutput?.permissionDecision;
-        const reason = (format === 'gemini' ? answer.reason : answer.hookSpecificOutput?.permissionDecisionReason) || '';
+        const reason =
+          (format === 'gemini' ? answer.reason : answer.hookSpecificOutput?.permissionDecisionReason) || '';
         resolve({ allowed: decision === 'allow', reason });
       } catch {
         resolve({ allowed: false, reason: 'unreadable hook answer' });
@@ -107,22 +108,52 @@ const out = {
     if (format === 'gemini') emit({ type: 'init', session_id: sessionId, model: 'stand-in' });
   },
   say(text) {
-    if (format === 'claude') emit({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text }] }, session_id: sessionId });
-    if (format === 'codex') emit({ type: 'item.completed', item: { id: `item_${counter++}`, type: 'agent_message', text } });
+    if (format === 'claude')
+      emit({
+        type: 'assistant',
+        message: { role: 'assistant', content: [{ type: 'text', text }] },
+        session_id: sessionId,
+      });
+    if (format === 'codex')
+      emit({ type: 'item.completed', item: { id: `item_${counter++}`, type: 'agent_message', text } });
     if (format === 'gemini') emit({ type: 'message', role: 'assistant', content: text, delta: false });
   },
   toolUse(id, tool, input) {
-    if (format === 'claude') emit({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'tool_use', id, name: tool, input }] }, session_id: sessionId });
-    if (format === 'codex') emit({ type: 'item.started', item: { id, type: 'command_execution', command: input.command, status: 'in_progress' } });
+    if (format === 'claude')
+      emit({
+        type: 'assistant',
+        message: { role: 'assistant', content: [{ type: 'tool_use', id, name: tool, input }] },
+        session_id: sessionId,
+      });
+    if (format === 'codex')
+      emit({
+        type: 'item.started',
+        item: { id, type: 'command_execution', command: input.command, status: 'in_progress' },
+      });
     if (format === 'gemini') emit({ type: 'tool_use', tool_name: tool, tool_id: id, parameters: input });
   },
   toolResult(id, input, ok, text) {
-    if (format === 'claude') emit({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, is_error: !ok, content: text }] } });
-    if (format === 'codex') emit({ type: 'item.completed', item: { id, type: 'command_execution', command: input.command, status: ok ? 'completed' : 'declined', aggregated_output: text } });
+    if (format === 'claude')
+      emit({
+        type: 'user',
+        message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, is_error: !ok, content: text }] },
+      });
+    if (format === 'codex')
+      emit({
+        type: 'item.completed',
+        item: {
+          id,
+          type: 'command_execution',
+          command: input.command,
+          status: ok ? 'completed' : 'declined',
+          aggregated_output: text,
+        },
+      });
     if (format === 'gemini') emit({ type: 'tool_result', tool_id: id, status: ok ? 'success' : 'error', output: text });
   },
   end() {
-    if (format === 'claude') emit({ type: 'result', subtype: 'success', is_error: false, result: 'done', session_id: sessionId });
+    if (format === 'claude')
+      emit({ type: 'result', subtype: 'success', is_error: false, result: 'done', session_id: sessionId });
     if (format === 'codex') emit({ type: 'turn.completed', usage: { input_tokens: 0, output_tokens: 0 } });
     if (format === 'gemini') emit({ type: 'result', status: 'success', stats: {} });
   },
@@ -130,9 +161,17 @@ const out = {
 
 /** The tool each CLI uses to write and read a file. */
 function fileCall(kind, file, content) {
-  if (format === 'claude') return kind === 'write' ? { tool: 'Write', input: { file_path: file, content } } : { tool: 'Read', input: { file_path: file } };
-  if (format === 'gemini') return kind === 'write' ? { tool: 'write_file', input: { file_path: file, content } } : { tool: 'read_file', input: { absolute_path: file } };
-  return kind === 'write' ? { tool: 'Bash', input: { command: `tee ${file}` } } : { tool: 'Bash', input: { command: `cat ${file}` } };
+  if (format === 'claude')
+    return kind === 'write'
+      ? { tool: 'Write', input: { file_path: file, content } }
+      : { tool: 'Read', input: { file_path: file } };
+  if (format === 'gemini')
+    return kind === 'write'
+      ? { tool: 'write_file', input: { file_path: file, content } }
+      : { tool: 'read_file', input: { absolute_path: file } };
+  return kind === 'write'
+    ? { tool: 'Bash', input: { command: `tee ${file}` } }
+    : { tool: 'Bash', input: { command: `cat ${file}` } };
 }
 
 /** The tool each CLI would use to fetch a URL. */
@@ -179,8 +218,10 @@ async function fileLine(kind, name, text) {
 function resumeRequested() {
   const args = process.argv.slice(3);
   const at = (flag) => args.indexOf(flag);
-  if (format === 'claude') return at('--continue') >= 0 ? 'latest' : at('--resume') >= 0 ? args[at('--resume') + 1] : undefined;
-  if (format === 'codex') return at('resume') >= 0 ? (args[at('resume') + 1] === '--last' ? 'latest' : args[at('resume') + 1]) : undefined;
+  if (format === 'claude')
+    return at('--continue') >= 0 ? 'latest' : at('--resume') >= 0 ? args[at('--resume') + 1] : undefined;
+  if (format === 'codex')
+    return at('resume') >= 0 ? (args[at('resume') + 1] === '--last' ? 'latest' : args[at('resume') + 1]) : undefined;
   return at('--resume') >= 0 ? args[at('--resume') + 1] : undefined;
 }
 
@@ -240,7 +281,12 @@ async function main() {
     const [, url, host] = match;
     const call = fetchCall(url);
     const { id, verdict } = await tool(call.tool, call.input);
-    out.toolResult(id, call.input, verdict.allowed, verdict.allowed ? `(stand-in: nothing was fetched from ${host})` : verdict.reason);
+    out.toolResult(
+      id,
+      call.input,
+      verdict.allowed,
+      verdict.allowed ? `(stand-in: nothing was fetched from ${host})` : verdict.reason,
+    );
     out.say(`${verdict.allowed ? 'fetched' : 'refused'} ${host.toLowerCase()}`);
   }
   // A message without commands is always answered, even an empty one.

@@ -62,7 +62,11 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
   const accountId = options.accountId ?? '000000000000';
   const open = new Map<string, Connection>();
   const sockets = new Map<string, WebSocket>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 128 * 1024, handleProtocols: (_offered, req) => selected.get(req) ?? false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 128 * 1024,
+    handleProtocols: (_offered, req) => selected.get(req) ?? false,
+  });
   const selected = new WeakMap<IncomingMessage, string>();
   const apiAt = (pathname: string) => options.apis.find((api) => api.path === pathname);
   let requests = 0;
@@ -70,7 +74,12 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
   /** `$disconnect` invocations still running (they write to the tables: close() waits for them). */
   const disconnecting = new Set<Promise<unknown>>();
 
-  const base = (api: LocalWebSocketApi, connectionId: string, routeKey: string, eventType: WsEvent['requestContext']['eventType']) => ({
+  const base = (
+    api: LocalWebSocketApi,
+    connectionId: string,
+    routeKey: string,
+    eventType: WsEvent['requestContext']['eventType'],
+  ) => ({
     routeKey,
     eventType,
     connectionId,
@@ -102,7 +111,9 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
     }
     const connectionId = randomBytes(12).toString('base64url');
     const query = Object.fromEntries(url.searchParams);
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+    );
     const result = await invoke(api, {
       requestContext: {
         ...base(api, connectionId, '$connect', 'CONNECT'),
@@ -112,8 +123,11 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       queryStringParameters: Object.keys(query).length > 0 ? query : undefined,
       isBase64Encoded: false,
     });
-    if (result.statusCode < 200 || result.statusCode > 299) return refuseUpgrade(socket, result.statusCode, result.body ?? '');
-    const protocol = Object.entries(result.headers ?? {}).find(([k]) => k.toLowerCase() === 'sec-websocket-protocol')?.[1];
+    if (result.statusCode < 200 || result.statusCode > 299)
+      return refuseUpgrade(socket, result.statusCode, result.body ?? '');
+    const protocol = Object.entries(result.headers ?? {}).find(
+      ([k]) => k.toLowerCase() === 'sec-websocket-protocol',
+    )?.[1];
     if (protocol) selected.set(req, protocol);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection: Connection = { socket: ws, api, queue: Promise.resolve(), connectedAt: Date.now() };
@@ -132,7 +146,9 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       ws.on('close', () => {
         open.delete(connectionId);
         sockets.delete(connectionId);
-        const disconnected = connection.queue.then(() => invoke(api, { requestContext: base(api, connectionId, '$disconnect', 'DISCONNECT') }));
+        const disconnected = connection.queue.then(() =>
+          invoke(api, { requestContext: base(api, connectionId, '$disconnect', 'DISCONNECT') }),
+        );
         connection.queue = disconnected;
         disconnecting.add(disconnected);
         void disconnected.finally(() => disconnecting.delete(disconnected));
@@ -155,15 +171,22 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const data = Buffer.concat(chunks);
-      if (data.length > 128 * 1024) return answer(res, 413, { message: 'Payload too large' }, { 'x-amzn-errortype': 'PayloadTooLargeException' });
-      await new Promise<void>((resolve, reject) => connection.socket.send(data.toString('utf8'), (error) => (error ? reject(error) : resolve())));
+      if (data.length > 128 * 1024)
+        return answer(res, 413, { message: 'Payload too large' }, { 'x-amzn-errortype': 'PayloadTooLargeException' });
+      await new Promise<void>((resolve, reject) =>
+        connection.socket.send(data.toString('utf8'), (error) => (error ? reject(error) : resolve())),
+      );
       return answer(res, 200, {});
     }
     if (req.method === 'DELETE') {
       connection.socket.close(1000, 'closed by the server');
       return answer(res, 204);
     }
-    if (req.method === 'GET') return answer(res, 200, { ConnectedAt: new Date(connection.connectedAt).toISOString(), Identity: { SourceIp: '127.0.0.1' } });
+    if (req.method === 'GET')
+      return answer(res, 200, {
+        ConnectedAt: new Date(connection.connectedAt).toISOString(),
+        Identity: { SourceIp: '127.0.0.1' },
+      });
     return answer(res, 405, { message: 'Method Not Allowed' });
   }
 
@@ -183,7 +206,12 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
     close: async () => {
       closing = true; // queued messages are dropped; only the invocations already running and $disconnect finish
       const connections = [...open.values()];
-      const terminated = connections.map((c) => new Promise<void>((resolve) => (c.socket.readyState === WebSocket.CLOSED ? resolve() : c.socket.once('close', () => resolve()))));
+      const terminated = connections.map(
+        (c) =>
+          new Promise<void>((resolve) =>
+            c.socket.readyState === WebSocket.CLOSED ? resolve() : c.socket.once('close', () => resolve()),
+          ),
+      );
       for (const { socket } of connections) socket.terminate();
       await Promise.all(terminated);
       // Each 'close' queued its $disconnect, whose handler deletes the connection's row: a caller closes its
@@ -198,8 +226,13 @@ export async function startRelayAdapter(options: RelayAdapterOptions): Promise<R
 }
 
 function refuseUpgrade(socket: Duplex, status: number, body: string): void {
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[status] ?? 'Refused';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const reason =
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[
+      status
+    ] ?? 'Refused';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function answer(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {

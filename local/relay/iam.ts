@@ -16,7 +16,8 @@ export interface LocalPrincipal extends AwsCredentials {
 
 /** Signatures older or newer than this are refused (SigV4's own limit). */
 const MAX_SKEW_MS = 5 * 60_000;
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/execute-api\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/;
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/execute-api\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/;
 
 export class IamStandIn {
   private readonly principals = new Map<string, LocalPrincipal>();
@@ -37,7 +38,14 @@ export class IamStandIn {
     if (!match || typeof date !== 'string' || !/^\d{8}T\d{6}Z$/.test(date)) return undefined;
     const principal = this.principals.get(match[1]);
     if (!principal || (req.headers['x-amz-security-token'] ?? undefined) !== principal.sessionToken) return undefined;
-    const signedAt = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8), +date.slice(9, 11), +date.slice(11, 13), +date.slice(13, 15));
+    const signedAt = Date.UTC(
+      +date.slice(0, 4),
+      +date.slice(4, 6) - 1,
+      +date.slice(6, 8),
+      +date.slice(9, 11),
+      +date.slice(11, 13),
+      +date.slice(13, 15),
+    );
     if (Math.abs(this.now() - signedAt) > MAX_SKEW_MS) return undefined;
     const url = `${scheme}://${req.headers.host}${req.url ?? '/'}`;
     let expected: string;

@@ -78,7 +78,11 @@ export interface LocalRelay {
 }
 
 /** Where the stream stand-ins hand new Events and Inbox rows: the fan-out the stream handler runs in AWS. */
-export function streamTargets(fanout: FanoutDeps, tables: Readonly<Record<TableName, string>>, onError?: (error: unknown) => void) {
+export function streamTargets(
+  fanout: FanoutDeps,
+  tables: Readonly<Record<TableName, string>>,
+  onError?: (error: unknown) => void,
+) {
   return {
     eventsTable: tables.events,
     inboxTable: tables.inbox,
@@ -111,7 +115,14 @@ export async function startLocalRelay(o: LocalRelayOptions): Promise<LocalRelay>
   const { tables } = o;
   const base = { doc: o.doc, eventsTable: tables.events, connectionsTable: tables.connections, now: Date.now };
   const fanout: FanoutDeps = { ...base, devices, runtimes, opener: o.sealers.fanout };
-  const device = createDeviceHandler({ ...base, devices, opener: o.sealers.device, auth: o.auth, log: o.log, rateLimit: o.deviceRate });
+  const device = createDeviceHandler({
+    ...base,
+    devices,
+    opener: o.sealers.device,
+    auth: o.auth,
+    log: o.log,
+    rateLimit: o.deviceRate,
+  });
   const runtime = createRuntimeHandler({
     ...base,
     sealer: o.sealers.runtime,

@@ -11,16 +11,36 @@ import type { ChainKey } from '../../runtime/shared/event-chain';
 import type { CredentialStore, RelayFunctionName } from '../aws/principals';
 import type { RelaySealers } from './index';
 
-export function localRelaySealers(o: { readonly vaultEndpoint: string; readonly region: string; readonly deployment: string; readonly credentials: CredentialStore }): RelaySealers {
+export function localRelaySealers(o: {
+  readonly vaultEndpoint: string;
+  readonly region: string;
+  readonly deployment: string;
+  readonly credentials: CredentialStore;
+}): RelaySealers {
   const sealer = (name: RelayFunctionName) => {
-    const kms = new KMSClient({ endpoint: o.vaultEndpoint, region: o.region, credentials: o.credentials.issue({ kind: 'relay', name }), maxAttempts: 2 });
+    const kms = new KMSClient({
+      endpoint: o.vaultEndpoint,
+      region: o.region,
+      credentials: o.credentials.issue({ kind: 'relay', name }),
+      maxAttempts: 2,
+    });
     return new RecordSealer(kms, userKeyArns(kms, o.deployment));
   };
   return { runtime: sealer('relay-runtime'), device: sealer('relay-device'), fanout: sealer('relay-fanout') };
 }
 
 /** The runtime relay's MAC under the audit chain key (GenerateMac, as the relay-runtime principal). */
-export function localRelayChainKey(o: { readonly vaultEndpoint: string; readonly region: string; readonly credentials: CredentialStore; readonly keyArn: string }): ChainKey {
-  const kms = new KMSClient({ endpoint: o.vaultEndpoint, region: o.region, credentials: o.credentials.issue({ kind: 'relay', name: 'relay-runtime' }), maxAttempts: 2 });
+export function localRelayChainKey(o: {
+  readonly vaultEndpoint: string;
+  readonly region: string;
+  readonly credentials: CredentialStore;
+  readonly keyArn: string;
+}): ChainKey {
+  const kms = new KMSClient({
+    endpoint: o.vaultEndpoint,
+    region: o.region,
+    credentials: o.credentials.issue({ kind: 'relay', name: 'relay-runtime' }),
+    maxAttempts: 2,
+  });
   return kmsChainKey(kms, o.keyArn);
 }

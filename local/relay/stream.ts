@@ -20,7 +20,10 @@ export interface StreamTargets {
 }
 
 /** `client`: the DynamoDB client (or a document client over it: they share one middleware stack). */
-export function attachStreamStandIn(client: Pick<DynamoDBClient | DynamoDBDocumentClient, 'middlewareStack'>, targets: StreamTargets): void {
+export function attachStreamStandIn(
+  client: Pick<DynamoDBClient | DynamoDBDocumentClient, 'middlewareStack'>,
+  targets: StreamTargets,
+): void {
   const events = batcher<EventRow>((rows) => targets.onEvents(rows), targets.onError);
   const inbox = batcher<string>((pairs) => targets.onInbox(pairs), targets.onError);
   (client.middlewareStack as DynamoDBClient['middlewareStack']).add(
@@ -47,7 +50,10 @@ function isMarshalled(item: Record<string, unknown>): boolean {
 }
 
 /** Queues items and hands them to `run` in order, one batch at a time. */
-export function batcher<T>(run: (batch: T[]) => Promise<void>, onError: ((error: unknown) => void) | undefined): (item: T) => void {
+export function batcher<T>(
+  run: (batch: T[]) => Promise<void>,
+  onError: ((error: unknown) => void) | undefined,
+): (item: T) => void {
   let pending: T[] = [];
   let draining = false;
   const drain = async () => {

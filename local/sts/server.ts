@@ -33,7 +33,12 @@ export interface StsOptions {
 export function stsHandler(options: StsOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const type = String(req.headers['content-type'] ?? '');
-    if (req.method !== 'POST' || req.headers['x-amz-target'] !== undefined || !type.startsWith('application/x-www-form-urlencoded')) return false;
+    if (
+      req.method !== 'POST' ||
+      req.headers['x-amz-target'] !== undefined ||
+      !type.startsWith('application/x-www-form-urlencoded')
+    )
+      return false;
     void answer(options, req, res);
     return true;
   };
@@ -45,32 +50,70 @@ async function answer(options: StsOptions, req: IncomingMessage, res: ServerResp
     const body = await readBody(req, MAX_BODY_BYTES);
     const principal = await authenticate(options.credentials, req, body, 'sts');
     const form = new URLSearchParams(body.toString('utf8'));
-    if (form.get('Action') !== 'AssumeRole') throw new AwsError('InvalidAction', `Local mode's STS answers AssumeRole only, not ${form.get('Action') ?? '(none)'}.`);
+    if (form.get('Action') !== 'AssumeRole')
+      throw new AwsError(
+        'InvalidAction',
+        `Local mode's STS answers AssumeRole only, not ${form.get('Action') ?? '(none)'}.`,
+      );
     const roleArn = form.get('RoleArn') ?? '';
     const sessionName = form.get('RoleSessionName') ?? '';
-    if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) throw new AwsError('ValidationError', 'RoleSessionName must be 2 to 64 of letters, digits and +=,.@-');
+    if (!/^[\w+=,.@-]{2,64}$/.test(sessionName))
+      throw new AwsError('ValidationError', 'RoleSessionName must be 2 to 64 of letters, digits and +=,.@-');
     const seconds = Number(form.get('DurationSeconds') ?? CHAINED_MAX_SECONDS);
     if (!Number.isInteger(seconds) || seconds < MIN_SECONDS || seconds > CHAINED_MAX_SECONDS) {
-      throw new AwsError('ValidationError', `DurationSeconds must be ${MIN_SECONDS} to ${CHAINED_MAX_SECONDS} for a role-chained session.`);
+      throw new AwsError(
+        'ValidationError',
+        `DurationSeconds must be ${MIN_SECONDS} to ${CHAINED_MAX_SECONDS} for a role-chained session.`,
+      );
     }
-    if (!options.invokerRoleArn || roleArn !== options.invokerRoleArn || principal.kind !== 'agent' || !options.isBedrockAgent(principal.userId, principal.agentId)) {
-      throw new AwsError('AccessDenied', `User: ${describePrincipal(principal)} is not authorized to perform: sts:AssumeRole on resource: ${roleArn || '(none)'}`, 403);
+    if (
+      !options.invokerRoleArn ||
+      roleArn !== options.invokerRoleArn ||
+      principal.kind !== 'agent' ||
+      !options.isBedrockAgent(principal.userId, principal.agentId)
+    ) {
+      throw new AwsError(
+        'AccessDenied',
+        `User: ${describePrincipal(principal)} is not authorized to perform: sts:AssumeRole on resource: ${roleArn || '(none)'}`,
+        403,
+      );
     }
-    const session: Principal = { kind: 'model', userId: principal.userId, agentId: principal.agentId, taskArn: principal.taskArn };
+    const session: Principal = {
+      kind: 'model',
+      userId: principal.userId,
+      agentId: principal.agentId,
+      taskArn: principal.taskArn,
+    };
     const keys = options.credentials.issue(session);
     const expiresAt = (options.now ?? Date.now)() + seconds * 1000;
     // The session token carries nothing: the local stand-ins know a caller by its access key.
     const sessionToken = Buffer.from(randomUUID()).toString('base64');
-    send(res, 200, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${keys.accessKeyId}</AccessKeyId><SecretAccessKey>${xml(keys.secretAccessKey)}</SecretAccessKey><SessionToken>${sessionToken}</SessionToken><Expiration>${new Date(expiresAt).toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROALOCAL:${xml(sessionName)}</AssumedRoleId><Arn>${xml(assumedRoleArn(roleArn, sessionName))}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
+    send(
+      res,
+      200,
+      `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${keys.accessKeyId}</AccessKeyId><SecretAccessKey>${xml(keys.secretAccessKey)}</SecretAccessKey><SessionToken>${sessionToken}</SessionToken><Expiration>${new Date(expiresAt).toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROALOCAL:${xml(sessionName)}</AssumedRoleId><Arn>${xml(assumedRoleArn(roleArn, sessionName))}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+    );
   } catch (error) {
-    const e = error instanceof AwsError ? error : new AwsError('InternalFailure', 'The local stand-in failed to process the request.', 500);
-    if (!(error instanceof AwsError)) process.stderr.write(`cubicle local: ${(error as Error).stack ?? String(error)}\n`);
-    send(res, e.status, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${xml(e.type)}</Code><Message>${xml(e.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+    const e =
+      error instanceof AwsError
+        ? error
+        : new AwsError('InternalFailure', 'The local stand-in failed to process the request.', 500);
+    if (!(error instanceof AwsError))
+      process.stderr.write(`cubicle local: ${(error as Error).stack ?? String(error)}\n`);
+    send(
+      res,
+      e.status,
+      `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>${xml(e.type)}</Code><Message>${xml(e.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+    );
   }
 }
 
 function send(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': randomUUID() });
+  res.writeHead(status, {
+    'content-type': 'text/xml',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+  });
   res.end(text);
 }
 

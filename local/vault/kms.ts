@@ -76,7 +76,9 @@ export class LocalKms {
   /** A key by id, key ARN, alias name or alias ARN (the forms KMS accepts as KeyId). */
   resolve(keyIdOrAlias: string): KeyRecord {
     const aliasName = /^arn:aws[a-z-]*:kms:[^:]*:\d*:(alias\/.+)$/.exec(keyIdOrAlias)?.[1] ?? keyIdOrAlias;
-    const id = aliasName.startsWith('alias/') ? this.aliases.get(aliasName) : keyIdOrAlias.replace(/^arn:aws[a-z-]*:kms:[^:]*:\d*:key\//, '');
+    const id = aliasName.startsWith('alias/')
+      ? this.aliases.get(aliasName)
+      : keyIdOrAlias.replace(/^arn:aws[a-z-]*:kms:[^:]*:\d*:key\//, '');
     const key = id ? this.keys.get(id) : undefined;
     if (!key) throw new AwsError('NotFoundException', `Key '${keyIdOrAlias}' does not exist`);
     return this.record(key);
@@ -99,7 +101,10 @@ export class LocalKms {
     const key = this.keys.get(keyId);
     if (!key) throw invalidCiphertext();
     if (expectedKeyId !== undefined && this.resolve(expectedKeyId).keyId !== keyId) {
-      throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify the key that encrypted the ciphertext.');
+      throw new AwsError(
+        'IncorrectKeyException',
+        'The key ID in the request does not identify the key that encrypted the ciphertext.',
+      );
     }
     let offset = MAGIC.length + ID_LENGTH;
     const iv = blob.subarray(offset, (offset += IV_LENGTH));
@@ -115,7 +120,11 @@ export class LocalKms {
     }
   }
 
-  generateDataKey(keyId: string, context: EncryptionContext = {}, bytes = 32): { keyId: string; plaintext: Buffer; blob: Buffer } {
+  generateDataKey(
+    keyId: string,
+    context: EncryptionContext = {},
+    bytes = 32,
+  ): { keyId: string; plaintext: Buffer; blob: Buffer } {
     const plaintext = randomBytes(bytes);
     return { keyId: this.resolve(keyId).keyId, plaintext, blob: this.encrypt(keyId, plaintext, context) };
   }
@@ -130,11 +139,18 @@ export class LocalKms {
   /** KMS VerifyMac: throws KMSInvalidMacException for a MAC that does not match, as KMS does. */
   verifyMac(keyId: string, message: Buffer, mac: Buffer): void {
     const expected = this.generateMac(keyId, message);
-    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw new AwsError('KMSInvalidMacException', 'The MAC is not valid for this key and message.');
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
+      throw new AwsError('KMSInvalidMacException', 'The MAC is not valid for this key and message.');
   }
 
   private record(key: StoredKey): KeyRecord {
-    return { keyId: key.keyId, arn: key.arn, alias: key.alias, description: key.description, usage: key.usage ?? 'ENCRYPT_DECRYPT' };
+    return {
+      keyId: key.keyId,
+      arn: key.arn,
+      alias: key.alias,
+      description: key.description,
+      usage: key.usage ?? 'ENCRYPT_DECRYPT',
+    };
   }
 }
 
@@ -147,5 +163,8 @@ function invalidKeyUsage(arn: string): AwsError {
 }
 
 function invalidCiphertext(): AwsError {
-  return new AwsError('InvalidCiphertextException', 'The ciphertext is invalid, or was not encrypted under this key and encryption context.');
+  return new AwsError(
+    'InvalidCiphertextException',
+    'The ciphertext is invalid, or was not encrypted under this key and encryption context.',
+  );
 }

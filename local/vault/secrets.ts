@@ -83,12 +83,25 @@ export class LocalSecrets {
   get(name: string, options: { versionId?: string; versionStage?: string } = {}): SecretValue {
     const secret = this.mustRead(name);
     const version = options.versionId
-      ? secret.versions.find((v) => v.versionId === options.versionId && (!options.versionStage || v.stages.includes(options.versionStage)))
+      ? secret.versions.find(
+          (v) =>
+            v.versionId === options.versionId && (!options.versionStage || v.stages.includes(options.versionStage)),
+        )
       : secret.versions.find((v) => v.stages.includes(options.versionStage ?? 'AWSCURRENT'));
     if (!version) {
-      throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for ${options.versionId ? `VersionId: ${options.versionId}` : `staging label: ${options.versionStage}`}`);
+      throw new AwsError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for ${options.versionId ? `VersionId: ${options.versionId}` : `staging label: ${options.versionStage}`}`,
+      );
     }
-    return { arn: secret.arn, name: secret.name, versionId: version.versionId, value: this.open(secret, version), stages: [...version.stages], createdAt: version.createdAt };
+    return {
+      arn: secret.arn,
+      name: secret.name,
+      versionId: version.versionId,
+      value: this.open(secret, version),
+      stages: [...version.stages],
+      createdAt: version.createdAt,
+    };
   }
 
   /** A new AWSCURRENT version; the old current one becomes AWSPREVIOUS. Idempotent per client request token. */
@@ -97,12 +110,29 @@ export class LocalSecrets {
     const same = secret.versions.find((v) => v.versionId === clientRequestToken);
     if (same) {
       if (this.open(secret, same) !== value) {
-        throw new AwsError('ResourceExistsException', 'A version with this ClientRequestToken already exists with a different value.');
+        throw new AwsError(
+          'ResourceExistsException',
+          'A version with this ClientRequestToken already exists with a different value.',
+        );
       }
-      return { arn: secret.arn, name, versionId: same.versionId, value, stages: [...same.stages], createdAt: same.createdAt };
+      return {
+        arn: secret.arn,
+        name,
+        versionId: same.versionId,
+        value,
+        stages: [...same.stages],
+        createdAt: same.createdAt,
+      };
     }
     const version = this.addVersion(secret, clientRequestToken, value);
-    return { arn: secret.arn, name, versionId: version.versionId, value, stages: [...version.stages], createdAt: version.createdAt };
+    return {
+      arn: secret.arn,
+      name,
+      versionId: version.versionId,
+      value,
+      stages: [...version.stages],
+      createdAt: version.createdAt,
+    };
   }
 
   private addVersion(secret: StoredSecret, versionId: string, value: string): StoredVersion {
@@ -137,7 +167,10 @@ export class LocalSecrets {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(version.iv, 'base64'));
     decipher.setAAD(Buffer.from(canonicalJson(context), 'utf8'));
     decipher.setAuthTag(Buffer.from(version.tag, 'base64'));
-    const value = Buffer.concat([decipher.update(Buffer.from(version.ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    const value = Buffer.concat([
+      decipher.update(Buffer.from(version.ciphertext, 'base64')),
+      decipher.final(),
+    ]).toString('utf8');
     key.fill(0);
     return value;
   }

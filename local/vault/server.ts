@@ -5,7 +5,14 @@
  */
 import type { Server } from 'node:http';
 import { AwsError } from '../aws/errors';
-import { createJsonServer, epochSeconds, optionalString, requireString, type JsonServerOptions, type Operation } from '../aws/json-server';
+import {
+  createJsonServer,
+  epochSeconds,
+  optionalString,
+  requireString,
+  type JsonServerOptions,
+  type Operation,
+} from '../aws/json-server';
 import type { Authorizer, KmsAction, SecretsAction } from '../aws/policy';
 import { describePrincipal, type CredentialStore, type Principal } from '../aws/principals';
 import type { EncryptionContext } from './kms';
@@ -15,7 +22,12 @@ import type { LocalVault } from './vault';
 const MAX_SECRET_BYTES = 65_536;
 
 /** `other`: requests that are not JSON protocol calls, e.g. the STS stand-in on the same port (local/sts). */
-export function createVaultServer(vault: LocalVault, credentials: CredentialStore, authorizer: Authorizer, other?: JsonServerOptions['other']): Server {
+export function createVaultServer(
+  vault: LocalVault,
+  credentials: CredentialStore,
+  authorizer: Authorizer,
+  other?: JsonServerOptions['other'],
+): Server {
   const secretName = (principal: Principal, action: SecretsAction, secretId: string): string => {
     const name = vault.secrets.nameOf(secretId);
     const access = vault.access(name ?? secretId);
@@ -32,7 +44,10 @@ export function createVaultServer(vault: LocalVault, credentials: CredentialStor
   const secretsManager: Record<string, Operation> = {
     async GetSecretValue(input, principal) {
       const name = secretName(principal, 'secretsmanager:GetSecretValue', requireString(input, 'SecretId'));
-      const value = vault.secrets.get(name, { versionId: optionalString(input, 'VersionId'), versionStage: optionalString(input, 'VersionStage') });
+      const value = vault.secrets.get(name, {
+        versionId: optionalString(input, 'VersionId'),
+        versionStage: optionalString(input, 'VersionStage'),
+      });
       return {
         ARN: value.arn,
         Name: value.name,
@@ -44,9 +59,11 @@ export function createVaultServer(vault: LocalVault, credentials: CredentialStor
     },
     async PutSecretValue(input, principal) {
       const name = secretName(principal, 'secretsmanager:PutSecretValue', requireString(input, 'SecretId'));
-      if (input.SecretBinary !== undefined) throw new AwsError('InvalidParameterException', 'Local mode stores SecretString values only.');
+      if (input.SecretBinary !== undefined)
+        throw new AwsError('InvalidParameterException', 'Local mode stores SecretString values only.');
       const text = requireString(input, 'SecretString');
-      if (Buffer.byteLength(text, 'utf8') > MAX_SECRET_BYTES) throw new AwsError('InvalidParameterException', 'The secret value is too large.');
+      if (Buffer.byteLength(text, 'utf8') > MAX_SECRET_BYTES)
+        throw new AwsError('InvalidParameterException', 'The secret value is too large.');
       const version = vault.secrets.put(name, text, optionalString(input, 'ClientRequestToken'));
       return { ARN: version.arn, Name: version.name, VersionId: version.versionId, VersionStages: version.stages };
     },
@@ -68,17 +85,27 @@ export function createVaultServer(vault: LocalVault, credentials: CredentialStor
     },
     async GenerateDataKey(input, principal) {
       const key = keyFor(principal, 'kms:GenerateDataKey', requireString(input, 'KeyId'), contextOf(input));
-      const bytes = input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : input.KeySpec === 'AES_256' || input.KeySpec === undefined ? 32 : NaN);
+      const bytes =
+        input.NumberOfBytes ??
+        (input.KeySpec === 'AES_128' ? 16 : input.KeySpec === 'AES_256' || input.KeySpec === undefined ? 32 : NaN);
       if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 1 || bytes > 1024) {
         throw new AwsError('ValidationException', 'KeySpec must be AES_256 or AES_128, or NumberOfBytes 1 to 1024.');
       }
       const dataKey = vault.kms.generateDataKey(key.keyId, contextOf(input), bytes);
-      return { CiphertextBlob: dataKey.blob.toString('base64'), Plaintext: dataKey.plaintext.toString('base64'), KeyId: key.arn };
+      return {
+        CiphertextBlob: dataKey.blob.toString('base64'),
+        Plaintext: dataKey.plaintext.toString('base64'),
+        KeyId: key.arn,
+      };
     },
     async GenerateMac(input, principal) {
       const key = keyFor(principal, 'kms:GenerateMac', requireString(input, 'KeyId'));
       macAlgorithm(input);
-      return { Mac: vault.kms.generateMac(key.keyId, blobOf(input, 'Message')).toString('base64'), KeyId: key.arn, MacAlgorithm: 'HMAC_SHA_256' };
+      return {
+        Mac: vault.kms.generateMac(key.keyId, blobOf(input, 'Message')).toString('base64'),
+        KeyId: key.arn,
+        MacAlgorithm: 'HMAC_SHA_256',
+      };
     },
     async VerifyMac(input, principal) {
       const key = keyFor(principal, 'kms:VerifyMac', requireString(input, 'KeyId'));
@@ -123,7 +150,8 @@ function denied(principal: Principal, action: string, resource: string): AwsErro
 
 /** The chain key is an HMAC_256 key: HMAC_SHA_256 is its one algorithm. */
 function macAlgorithm(input: Record<string, unknown>): void {
-  if (input.MacAlgorithm !== 'HMAC_SHA_256') throw new AwsError('InvalidKeyUsageException', 'MacAlgorithm must be HMAC_SHA_256 for this key.');
+  if (input.MacAlgorithm !== 'HMAC_SHA_256')
+    throw new AwsError('InvalidKeyUsageException', 'MacAlgorithm must be HMAC_SHA_256 for this key.');
 }
 
 function blobOf(input: Record<string, unknown>, key: string): Buffer {

@@ -29,21 +29,44 @@ export class LocalVault {
     this.kms = new LocalKms(path.join(dir, 'keys'), config.region, config.account);
     this.secrets = new LocalSecrets(path.join(dir, 'secrets'), this.kms, config.region, config.account);
     for (const user of config.users) {
-      const key = this.kms.ensureKey(userKeyAlias(config.name, user.id), `Cubicle: encrypts the credentials and records of user ${user.id}`);
+      const key = this.kms.ensureKey(
+        userKeyAlias(config.name, user.id),
+        `Cubicle: encrypts the credentials and records of user ${user.id}`,
+      );
       this.userKeys.set(user.id, key.arn);
       const refs: AgentSecretRef[] = [];
       for (const spec of vaultSecrets(config, user)) {
         refs.push({ spec, arn: this.secrets.ensure(spec.name, key.keyId, VAULT_PLACEHOLDER) });
-        this.accessByName.set(spec.name, { name: spec.name, userId: user.id, readerAgentIds: spec.agentIds, originVerify: false });
+        this.accessByName.set(spec.name, {
+          name: spec.name,
+          userId: user.id,
+          readerAgentIds: spec.agentIds,
+          originVerify: false,
+        });
       }
       this.refs.set(user.id, refs);
     }
     // Outside the `cubicle/<name>/` prefix the credential writer may write to, as in the Edge stack.
     this.originSecretName = `${config.name}-origin-verify`;
-    const originKey = this.kms.ensureKey(`alias/cubicle-local/${config.name}/origin-verify`, 'Cubicle: encrypts the CloudFront origin-verify secret');
-    this.originSecretArn = this.secrets.ensure(this.originSecretName, originKey.keyId, randomBytes(48).toString('base64url'));
-    this.accessByName.set(this.originSecretName, { name: this.originSecretName, readerAgentIds: [], originVerify: true });
-    this.chainKeyArn = this.kms.ensureKey(chainKeyAlias(config.name), 'Cubicle: MACs the audit chain of agent events', 'GENERATE_VERIFY_MAC').arn;
+    const originKey = this.kms.ensureKey(
+      `alias/cubicle-local/${config.name}/origin-verify`,
+      'Cubicle: encrypts the CloudFront origin-verify secret',
+    );
+    this.originSecretArn = this.secrets.ensure(
+      this.originSecretName,
+      originKey.keyId,
+      randomBytes(48).toString('base64url'),
+    );
+    this.accessByName.set(this.originSecretName, {
+      name: this.originSecretName,
+      readerAgentIds: [],
+      originVerify: true,
+    });
+    this.chainKeyArn = this.kms.ensureKey(
+      chainKeyAlias(config.name),
+      'Cubicle: MACs the audit chain of agent events',
+      'GENERATE_VERIFY_MAC',
+    ).arn;
   }
 
   /** The user's vault secrets with their ARNs, for the agents' environment. */

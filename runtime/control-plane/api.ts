@@ -10,11 +10,27 @@ import { newSortableId, SORTABLE_ID_PATTERN, type ApprovalRow } from '../shared/
 import { openApproval, openEvent, type Unreadable } from '../shared/sealed-rows';
 import { pairKey } from '../shared/tables';
 import type { Authenticator } from './auth';
-import { handleWithIdentity, HttpError, json, notFound, parseBody, validate, type HttpEvent, type HttpResult } from './http';
+import {
+  handleWithIdentity,
+  HttpError,
+  json,
+  notFound,
+  parseBody,
+  validate,
+  type HttpEvent,
+  type HttpResult,
+} from './http';
 import { eventView } from './event-view';
 import { fingerprintOf, idempotencyKeyOf, runIdempotent } from './idempotency';
 import { ensureAwake, getSession, sleep, WakeFailed, type LifecycleDeps, type SessionRow } from './lifecycle';
-import { decideApproval, getSessions, putMessage, readEventPage, readPendingApprovals, type RecordDeps } from './records';
+import {
+  decideApproval,
+  getSessions,
+  putMessage,
+  readEventPage,
+  readPendingApprovals,
+  type RecordDeps,
+} from './records';
 import { API_ROUTES } from './routes';
 import { agentOf, type RosterAgent, type RosterUser } from './roster';
 
@@ -30,16 +46,25 @@ export interface ApiDeps {
 export const MAX_MESSAGE_CHARS = 32_000;
 
 const MESSAGE_BODY = z.strictObject({
-  text: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`)),
+  text: z
+    .string()
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
+    ),
 });
 
 const EVENTS_QUERY = z.strictObject({
-  after: z.optional(z.string().check(z.regex(/^(0|[1-9]\d{0,14})$/, 'must be the cursor (a whole number) from a previous page'))),
+  after: z.optional(
+    z.string().check(z.regex(/^(0|[1-9]\d{0,14})$/, 'must be the cursor (a whole number) from a previous page')),
+  ),
   limit: z.optional(z.string().check(z.regex(/^([1-9]\d?|1\d\d|200)$/, 'must be a whole number from 1 to 200'))),
 });
 
 const APPROVAL_BODY = z.strictObject({
-  agentId: z.string().check(z.maxLength(ID_MAX_LENGTH, 'is not one of your agents'), z.regex(ID_PATTERN, 'is not one of your agents')),
+  agentId: z
+    .string()
+    .check(z.maxLength(ID_MAX_LENGTH, 'is not one of your agents'), z.regex(ID_PATTERN, 'is not one of your agents')),
   decision: z.enum(['approve', 'deny']),
 });
 
@@ -64,19 +89,20 @@ const ROUTES: Record<string, Route> = {
 };
 
 export function createApiHandler(deps: ApiDeps): (event: HttpEvent) => Promise<HttpResult> {
-  return (event) => handleWithIdentity(deps.logger, deps.auth, event, async (user, requestId) => {
-    const route = ROUTES[event.routeKey];
-    if (!route) throw new HttpError(404, 'No such route.');
-    if (route !== listEvents && Object.keys(event.queryStringParameters ?? {}).length > 0) {
-      throw new HttpError(400, 'This route takes no query parameters.');
-    }
-    let agent: RosterAgent | undefined;
-    if (event.routeKey.includes('{agentId}')) {
-      agent = userAgent(user, event.pathParameters?.agentId);
-      deps.logger.appendKeys({ agent_id: agent.id });
-    }
-    return route(deps, { event, user, requestId, agent });
-  });
+  return (event) =>
+    handleWithIdentity(deps.logger, deps.auth, event, async (user, requestId) => {
+      const route = ROUTES[event.routeKey];
+      if (!route) throw new HttpError(404, 'No such route.');
+      if (route !== listEvents && Object.keys(event.queryStringParameters ?? {}).length > 0) {
+        throw new HttpError(400, 'This route takes no query parameters.');
+      }
+      let agent: RosterAgent | undefined;
+      if (event.routeKey.includes('{agentId}')) {
+        agent = userAgent(user, event.pathParameters?.agentId);
+        deps.logger.appendKeys({ agent_id: agent.id });
+      }
+      return route(deps, { event, user, requestId, agent });
+    });
 }
 
 function userAgent(user: RosterUser, agentId: string | undefined): RosterAgent {
@@ -108,7 +134,10 @@ export function agentView(agent: RosterAgent, row: SessionRow | undefined) {
 }
 
 async function listAgents(deps: ApiDeps, { user }: Call): Promise<HttpResult> {
-  const rows = await getSessions(deps.records, user.agents.map((a) => pairKey(user.id, a.id)));
+  const rows = await getSessions(
+    deps.records,
+    user.agents.map((a) => pairKey(user.id, a.id)),
+  );
   return json(200, { agents: user.agents.map((a) => agentView(a, rows.get(pairKey(user.id, a.id)))) });
 }
 
@@ -129,11 +158,15 @@ async function wakeAgent(deps: ApiDeps, { user, agent, requestId }: Call): Promi
 }
 
 function wakeFailed(requestId: string, extra: Record<string, unknown> = {}): HttpResult {
-  return json(503, {
-    message: 'The agent could not be started. Its status shows the reason; try again in a few minutes.',
-    ...extra,
-    requestId,
-  }, { 'retry-after': '60' });
+  return json(
+    503,
+    {
+      message: 'The agent could not be started. Its status shows the reason; try again in a few minutes.',
+      ...extra,
+      requestId,
+    },
+    { 'retry-after': '60' },
+  );
 }
 
 async function sleepAgent(deps: ApiDeps, { user, agent, requestId }: Call): Promise<HttpResult> {
@@ -162,7 +195,12 @@ async function postMessage(deps: ApiDeps, call: Call): Promise<HttpResult> {
   );
 }
 
-async function storeAndWake(deps: ApiDeps, { user, agent, requestId }: Call, text: string, claimedId?: string): Promise<HttpResult> {
+async function storeAndWake(
+  deps: ApiDeps,
+  { user, agent, requestId }: Call,
+  text: string,
+  claimedId?: string,
+): Promise<HttpResult> {
   const a = agent as RosterAgent;
   const messageId = await putMessage(deps.records, pairKey(user.id, a.id), text, requestId, { messageId: claimedId });
   try {
@@ -181,7 +219,9 @@ async function listEvents(deps: ApiDeps, { user, agent, event }: Call): Promise<
   const after = Number(query.after ?? '0');
   const page = await readEventPage(deps.records, pairKey(user.id, a.id), after, Number(query.limit ?? '50'));
   const last = page.events.at(-1)?.sk ?? after;
-  const events = await Promise.all(page.events.map(async (row) => eventView(await openEvent(deps.records.sealer, row))));
+  const events = await Promise.all(
+    page.events.map(async (row) => eventView(await openEvent(deps.records.sealer, row))),
+  );
   return json(200, { events, cursor: String(last), more: page.more });
 }
 
@@ -207,7 +247,9 @@ async function listApprovals(deps: ApiDeps, { user }: Call): Promise<HttpResult>
       return Promise.all(rows.map(async (row) => approvalView(a, await openApproval(deps.records.sealer, row))));
     }),
   );
-  const approvals = perAgent.flat().sort((x, y) => x.expiresAt.localeCompare(y.expiresAt) || x.approvalId.localeCompare(y.approvalId));
+  const approvals = perAgent
+    .flat()
+    .sort((x, y) => x.expiresAt.localeCompare(y.expiresAt) || x.approvalId.localeCompare(y.approvalId));
   return json(200, { approvals });
 }
 
@@ -219,10 +261,21 @@ async function decide(deps: ApiDeps, { user, event, requestId }: Call): Promise<
   if (!agent) throw notFound('Approval');
   deps.logger.appendKeys({ agent_id: agent.id });
   const decision = body.decision === 'approve' ? 'approved' : 'denied';
-  const result = await decideApproval(deps.records, pairKey(user.id, agent.id), approvalId, decision, user.id, requestId);
+  const result = await decideApproval(
+    deps.records,
+    pairKey(user.id, agent.id),
+    approvalId,
+    decision,
+    user.id,
+    requestId,
+  );
   if (result.ok) return json(200, { approvalId, decision });
   if (result.why === 'not-found') throw notFound('Approval');
-  throw new HttpError(409, result.why === 'expired' ? 'This approval has expired.' : `This approval was already ${result.status}.`, {
-    status: result.status,
-  });
+  throw new HttpError(
+    409,
+    result.why === 'expired' ? 'This approval has expired.' : `This approval was already ${result.status}.`,
+    {
+      status: result.status,
+    },
+  );
 }

@@ -44,17 +44,22 @@ export const TAMPER_EVENTS = { MODIFY: 'audit.event_modified', REMOVE: 'audit.ev
  * Handles one stream batch in order. Returns the sequence number of the first record that failed (the stream
  * retries from there), or undefined.
  */
-export async function archiveRecords(deps: ArchiveDeps, records: readonly DynamoDBRecord[]): Promise<string | undefined> {
+export async function archiveRecords(
+  deps: ArchiveDeps,
+  records: readonly DynamoDBRecord[],
+): Promise<string | undefined> {
   for (const record of records) {
     try {
       if (record.eventName === 'INSERT') {
         const row = unmarshall(record.dynamodb?.NewImage as never) as EventRow;
         await archiveRow(deps, row);
         await notifyOf(deps, row);
-      }
-      else if (record.eventName === 'MODIFY' || record.eventName === 'REMOVE') await raiseTamper(deps, record);
+      } else if (record.eventName === 'MODIFY' || record.eventName === 'REMOVE') await raiseTamper(deps, record);
     } catch (error) {
-      deps.log.warn('audit archive failed; the stream retries', { error: (error as Error).message, sequence_number: record.dynamodb?.SequenceNumber });
+      deps.log.warn('audit archive failed; the stream retries', {
+        error: (error as Error).message,
+        sequence_number: record.dynamodb?.SequenceNumber,
+      });
       return record.dynamodb?.SequenceNumber ?? '';
     }
   }

@@ -31,17 +31,24 @@ export interface CredentialDeps {
   readonly deployment: string;
   readonly logger: Logger;
   /** Where revocations are recorded (the Events table). */
-  readonly events: { readonly doc: DynamoDBDocumentClient; readonly table: string; readonly chain: Pick<ChainKey, 'mac'>; readonly now: () => number };
+  readonly events: {
+    readonly doc: DynamoDBDocumentClient;
+    readonly table: string;
+    readonly chain: Pick<ChainKey, 'mac'>;
+    readonly now: () => number;
+  };
 }
 
 /** Secrets Manager's limit for a secret value. */
 export const MAX_CREDENTIAL_CHARS = 65_536;
 
 const CREDENTIAL_BODY = z.strictObject({
-  value: z.string().check(
-    z.minLength(1, 'must not be empty'),
-    z.maxLength(MAX_CREDENTIAL_CHARS, `must be at most ${MAX_CREDENTIAL_CHARS} characters`),
-  ),
+  value: z
+    .string()
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(MAX_CREDENTIAL_CHARS, `must be at most ${MAX_CREDENTIAL_CHARS} characters`),
+    ),
 });
 
 interface Target {
@@ -56,7 +63,8 @@ export function createCredentialsHandler(deps: CredentialDeps): (event: HttpEven
   return (event) =>
     handleWithIdentity(deps.logger, deps.auth, event, async (user, requestId) => {
       const target = targetOf(deps.deployment, user, event);
-      const revoke = event.routeKey === CREDENTIAL_ROUTES.revokeProvider || event.routeKey === CREDENTIAL_ROUTES.revokeConnection;
+      const revoke =
+        event.routeKey === CREDENTIAL_ROUTES.revokeProvider || event.routeKey === CREDENTIAL_ROUTES.revokeConnection;
       let value = VAULT_PLACEHOLDER;
       if (!revoke) {
         value = parseBody(event, CREDENTIAL_BODY).value;
@@ -66,13 +74,22 @@ export function createCredentialsHandler(deps: CredentialDeps): (event: HttpEven
         await deps.secrets.send(new PutSecretValueCommand({ SecretId: target.secretName, SecretString: value }));
       } catch (error) {
         if ((error as Error).name === 'ResourceNotFoundException') {
-          throw new HttpError(404, 'There is no place for this credential yet. Ask your platform team to deploy the fleet.');
+          throw new HttpError(
+            404,
+            'There is no place for this credential yet. Ask your platform team to deploy the fleet.',
+          );
         }
         throw error;
       }
       if (revoke) {
         for (const agentId of target.agentIds) {
-          await new EventLog(deps.events.doc, deps.events.table, pairKey(user.id, agentId), deps.events.chain, deps.events.now).append({
+          await new EventLog(
+            deps.events.doc,
+            deps.events.table,
+            pairKey(user.id, agentId),
+            deps.events.chain,
+            deps.events.now,
+          ).append({
             type: 'credential.revoked',
             requestId,
             data: { kind: target.kind, id: target.id },
@@ -91,7 +108,10 @@ function validateProviderCredential(provider: Provider, value: string): void {
   try {
     parseProviderCredential(provider, value);
   } catch (error) {
-    throw new HttpError(400, `Invalid body: value ${(error as Error).message}. Send a bare API key, or { "kind", "value" } JSON as a string.`);
+    throw new HttpError(
+      400,
+      `Invalid body: value ${(error as Error).message}. Send a bare API key, or { "kind", "value" } JSON as a string.`,
+    );
   }
 }
 
@@ -102,7 +122,12 @@ function targetOf(deployment: string, user: RosterUser, event: HttpEvent): Targe
     const provider = event.pathParameters?.provider;
     const agents = user.agents.filter((a) => a.provider === provider && a.providerSecret);
     if (provider && (PROVIDERS as readonly string[]).includes(provider) && agents.length > 0) {
-      return { kind: 'provider', id: provider, secretName: providerSecretName(deployment, user.id, provider), agentIds: agents.map((a) => a.id) };
+      return {
+        kind: 'provider',
+        id: provider,
+        secretName: providerSecretName(deployment, user.id, provider),
+        agentIds: agents.map((a) => a.id),
+      };
     }
     throw new HttpError(404, 'None of your agents uses a stored credential for this provider.');
   }
@@ -110,7 +135,12 @@ function targetOf(deployment: string, user: RosterUser, event: HttpEvent): Targe
     const connection = event.pathParameters?.connection;
     const agents = user.agents.filter((a) => connection !== undefined && a.secretConnections.includes(connection));
     if (connection && agents.length > 0) {
-      return { kind: 'connection', id: connection, secretName: connectionSecretName(deployment, user.id, connection), agentIds: agents.map((a) => a.id) };
+      return {
+        kind: 'connection',
+        id: connection,
+        secretName: connectionSecretName(deployment, user.id, connection),
+        agentIds: agents.map((a) => a.id),
+      };
     }
     throw new HttpError(404, 'None of your agents uses a credential for this connection.');
   }

@@ -10,7 +10,10 @@ export type CustomResourceOutcome =
   | { readonly status: 'FAILED'; readonly physicalResourceId: string; readonly reason: string };
 
 /** The response document (reasons are cut to stay far below the 4 KB response limit). */
-export function responseBody(event: CloudFormationCustomResourceEvent, outcome: CustomResourceOutcome): CloudFormationCustomResourceResponse {
+export function responseBody(
+  event: CloudFormationCustomResourceEvent,
+  outcome: CustomResourceOutcome,
+): CloudFormationCustomResourceResponse {
   const common = {
     PhysicalResourceId: outcome.physicalResourceId,
     StackId: event.StackId,
@@ -23,7 +26,11 @@ export function responseBody(event: CloudFormationCustomResourceEvent, outcome: 
 }
 
 /** PUTs the response; the presigned URL was signed for an empty content type. */
-export async function sendResponse(event: CloudFormationCustomResourceEvent, outcome: CustomResourceOutcome, fetchImpl: typeof fetch = fetch): Promise<void> {
+export async function sendResponse(
+  event: CloudFormationCustomResourceEvent,
+  outcome: CustomResourceOutcome,
+  fetchImpl: typeof fetch = fetch,
+): Promise<void> {
   const body = JSON.stringify(responseBody(event, outcome));
   const response = await fetchImpl(event.ResponseURL, { method: 'PUT', body, headers: { 'content-type': '' } });
   if (!response.ok) throw new Error(`CloudFormation response URL answered ${response.status}`);

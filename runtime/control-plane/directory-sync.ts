@@ -85,7 +85,11 @@ const emailAttributes = (email: string) => [
 ];
 
 /** Brings the pool in line with the roster; see the module comment for what each difference leads to. */
-export async function syncDirectory(client: CognitoIdentityProviderClient, roster: readonly DirectoryUser[], options: SyncOptions): Promise<SyncResult> {
+export async function syncDirectory(
+  client: CognitoIdentityProviderClient,
+  roster: readonly DirectoryUser[],
+  options: SyncOptions,
+): Promise<SyncResult> {
   const { userPoolId } = options;
   const now = options.now ?? Date.now;
   const pool = new Map((await listPoolUsers(client, userPoolId)).map((u) => [u.username, u]));
@@ -102,7 +106,13 @@ export async function syncDirectory(client: CognitoIdentityProviderClient, roste
 
   const updateEmail = async (user: DirectoryUser, retry: boolean) => {
     try {
-      await client.send(new AdminUpdateUserAttributesCommand({ UserPoolId: userPoolId, Username: user.id, UserAttributes: emailAttributes(user.email) }));
+      await client.send(
+        new AdminUpdateUserAttributesCommand({
+          UserPoolId: userPoolId,
+          Username: user.id,
+          UserAttributes: emailAttributes(user.email),
+        }),
+      );
       emailUpdated.push(user.id);
     } catch (error) {
       if (error instanceof AliasExistsException && !retry) aliasConflicts.push(user);
@@ -159,13 +169,27 @@ export async function syncDirectory(client: CognitoIdentityProviderClient, roste
   await runAll(tasks, options.concurrency ?? 8, () => options.deadline !== undefined && now() > options.deadline);
   // An address that moved between two roster users in this change: the second update succeeds once the
   // first has released it.
-  await runAll(aliasConflicts.map((user) => () => updateEmail(user, true)), 1, () => false);
+  await runAll(
+    aliasConflicts.map((user) => () => updateEmail(user, true)),
+    1,
+    () => false,
+  );
 
-  return { created: created.sort(), emailUpdated: emailUpdated.sort(), enabled: enabled.sort(), disabled: disabled.sort(), unchanged };
+  return {
+    created: created.sort(),
+    emailUpdated: emailUpdated.sort(),
+    enabled: enabled.sort(),
+    disabled: disabled.sort(),
+    unchanged,
+  };
 }
 
 /** Runs the tasks with at most `concurrency` in flight; stops starting new ones once `expired()`. */
-async function runAll(tasks: readonly (() => Promise<void>)[], concurrency: number, expired: () => boolean): Promise<void> {
+async function runAll(
+  tasks: readonly (() => Promise<void>)[],
+  concurrency: number,
+  expired: () => boolean,
+): Promise<void> {
   let next = 0;
   let done = 0;
   const failures: unknown[] = [];
@@ -183,10 +207,14 @@ async function runAll(tasks: readonly (() => Promise<void>)[], concurrency: numb
   await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
   if (failures.length > 0) {
     const first = failures[0] as Error;
-    throw new DirectorySyncError(`${failures.length} of ${tasks.length} directory changes failed (first: ${first.name}: ${first.message}); the next deploy retries them`);
+    throw new DirectorySyncError(
+      `${failures.length} of ${tasks.length} directory changes failed (first: ${first.name}: ${first.message}); the next deploy retries them`,
+    );
   }
   if (done < tasks.length) {
-    throw new DirectorySyncError(`ran out of time after ${done} of ${tasks.length} directory changes; deploy again to finish (the sync is idempotent)`);
+    throw new DirectorySyncError(
+      `ran out of time after ${done} of ${tasks.length} directory changes; deploy again to finish (the sync is idempotent)`,
+    );
   }
 }
 

@@ -26,7 +26,10 @@ export function sessionIdOfGroup(group: string | undefined): string | undefined 
 }
 
 /** `<deployment>-<user>_<agent>` → ids, or undefined for a family that is not one of this deployment's pairs. */
-export function pairOfTaskDefinition(deployment: string, taskDefinitionArn: string | undefined): { userId: string; agentId: string } | undefined {
+export function pairOfTaskDefinition(
+  deployment: string,
+  taskDefinitionArn: string | undefined,
+): { userId: string; agentId: string } | undefined {
   const family = taskDefinitionArn?.match(/:task-definition\/([^:]+)(?::\d+)?$/)?.[1] ?? taskDefinitionArn;
   const prefix = `${deployment}-`;
   if (!family?.startsWith(prefix)) return undefined;
@@ -83,7 +86,10 @@ export async function runPairTask(ecs: ECSClient, settings: TaskNetwork, req: La
     throw new LaunchError(`ECS refused to start the task (${name})`);
   }
   const failure = out?.failures?.[0];
-  if (failure) throw new LaunchError(`ECS could not start the task: ${failure.reason ?? 'unknown reason'}${failure.detail ? ` (${failure.detail})` : ''}`);
+  if (failure)
+    throw new LaunchError(
+      `ECS could not start the task: ${failure.reason ?? 'unknown reason'}${failure.detail ? ` (${failure.detail})` : ''}`,
+    );
   const arn = out?.tasks?.[0]?.taskArn;
   if (!arn) throw new LaunchError('ECS returned no task');
   return arn;
@@ -97,7 +103,9 @@ export function isThrottling(error: unknown): boolean {
 /** ECS answers InvalidParameterException "The referenced task was not found" for unknown or expired tasks. */
 export function isTaskNotFound(error: unknown): boolean {
   const e = error as { name?: string; message?: string } | undefined;
-  return (e?.name === 'InvalidParameterException' || e?.name === 'ClientException') && /not found/i.test(e?.message ?? '');
+  return (
+    (e?.name === 'InvalidParameterException' || e?.name === 'ClientException') && /not found/i.test(e?.message ?? '')
+  );
 }
 
 /** Stops a task; false when ECS no longer knows it (already gone). */
@@ -118,7 +126,13 @@ export async function listStartedTasks(ecs: ECSClient, clusterArn: string): Prom
   let calls = 0;
   do {
     const out = await ecs.send(
-      new ListTasksCommand({ cluster: clusterArn, startedBy: STARTED_BY, desiredStatus: 'RUNNING', maxResults: 100, nextToken }),
+      new ListTasksCommand({
+        cluster: clusterArn,
+        startedBy: STARTED_BY,
+        desiredStatus: 'RUNNING',
+        maxResults: 100,
+        nextToken,
+      }),
     );
     calls += 1;
     arns.push(...(out.taskArns ?? []));
@@ -128,7 +142,11 @@ export async function listStartedTasks(ecs: ECSClient, clusterArn: string): Prom
 }
 
 /** DescribeTasks in chunks of 100 (the API maximum); tasks ECS does not know are omitted. */
-export async function describeTasks(ecs: ECSClient, clusterArn: string, arns: readonly string[]): Promise<{ tasks: Task[]; calls: number }> {
+export async function describeTasks(
+  ecs: ECSClient,
+  clusterArn: string,
+  arns: readonly string[],
+): Promise<{ tasks: Task[]; calls: number }> {
   const tasks: Task[] = [];
   let calls = 0;
   for (let i = 0; i < arns.length; i += 100) {

@@ -37,17 +37,23 @@ export const ENV = {
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
 const csv = (pattern: RegExp, what: string) =>
-  z.pipe(
-    z.string().check(z.minLength(1, `must list at least one ${what}`)),
-    z.transform((text) => text.split(',').map((part) => part.trim())),
-  ).check(z.refine((parts) => parts.every((p) => pattern.test(p)), `must be comma-separated ${what}s`));
+  z
+    .pipe(
+      z.string().check(z.minLength(1, `must list at least one ${what}`)),
+      z.transform((text) => text.split(',').map((part) => part.trim())),
+    )
+    .check(z.refine((parts) => parts.every((p) => pattern.test(p)), `must be comma-separated ${what}s`));
 /** The chain key's ARN: an appender MACs every event it appends (runtime/shared/event-chain.ts). */
-export const chainKeyArn = z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN'));
+export const chainKeyArn = z
+  .string()
+  .check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN'));
 const positiveMs = z.coerce.number().check(z.int('must be whole milliseconds'), z.positive('must be positive'));
 
 const cluster = {
   [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
-  [ENV.clusterArn]: z.string().check(z.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'must be an ECS cluster ARN')),
+  [ENV.clusterArn]: z
+    .string()
+    .check(z.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'must be an ECS cluster ARN')),
 };
 
 /** What the functions that wake, stop and reap need; they start tasks only through the launcher. */
@@ -104,16 +110,20 @@ export const CREDENTIALS_ENV = z.object({
 /** The audit archive's stream consumer: where events go, and where tampering is raised. */
 export const ARCHIVE_ENV = z.object({
   [ENV.archiveBucket]: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
-  [ENV.securityTopic]: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')),
+  [ENV.securityTopic]: z
+    .string()
+    .check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')),
   /** Set when email notifications are on: the archiver hands notified events to this function. */
-  [ENV.notifierFunction]: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name'))),
+  [ENV.notifierFunction]: z.optional(
+    z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name')),
+  ),
 });
 
 /** The notifier (runtime/control-plane/notifications.ts). */
 export const NOTIFIER_ENV = z.object({
   [ENV.idempotencyTable]: tableName,
   [ENV.mailFrom]: z.string().check(z.regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address')),
-  [ENV.consoleUrl]: z.string().check(z.regex(/^https:\/\/\S+$/, 'must be the console\'s https address')),
+  [ENV.consoleUrl]: z.string().check(z.regex(/^https:\/\/\S+$/, "must be the console's https address")),
 });
 
 /** Parses the environment; the error names the variables and the rule, never their values. */
@@ -122,7 +132,8 @@ export function parseEnv<T extends z.ZodMiniType>(schema: T, env: NodeJS.Process
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.');
-    const rule = issue.code === 'invalid_type' ? 'is not set' : issue.message === 'Invalid input' ? 'is malformed' : issue.message;
+    const rule =
+      issue.code === 'invalid_type' ? 'is not set' : issue.message === 'Invalid input' ? 'is malformed' : issue.message;
     return `${name} ${rule}`;
   });
   throw new Error(`control-plane environment: ${problems.join('; ')}`);

@@ -37,7 +37,10 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 /** A 5xx tells the caller nothing but the request id to quote; the details go to CloudWatch. */
 export function serverError(requestId: string, status = 500): HttpResult {
-  return json(status, { message: 'Something went wrong on our side. Quote this request id to your platform team.', requestId });
+  return json(status, {
+    message: 'Something went wrong on our side. Quote this request id to your platform team.',
+    requestId,
+  });
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -113,7 +116,11 @@ export async function handleWithIdentity(
     const identity = await auth.authenticate(bearerFromHeaders(event.headers));
     if (!identity.ok) {
       if (identity.status === 401) logger.warn('token refused', { reason: identity.reason });
-      result = json(identity.status, { message: identity.status === 401 ? NOT_SIGNED_IN : NOT_ON_ROSTER, requestId }, identity.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      result = json(
+        identity.status,
+        { message: identity.status === 401 ? NOT_SIGNED_IN : NOT_ON_ROSTER, requestId },
+        identity.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+      );
     } else {
       logger.appendKeys({ user_id: identity.user.id });
       result = await run(identity.user, requestId);

@@ -47,13 +47,16 @@ interface IdempotencyRow {
 export function idempotencyKeyOf(headers: Record<string, string | undefined> | undefined): string | undefined {
   const key = headers?.[IDEMPOTENCY_HEADER];
   if (key === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) throw new HttpError(400, `The Idempotency-Key header must be ${IDEMPOTENCY_KEY_RULE}.`);
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key))
+    throw new HttpError(400, `The Idempotency-Key header must be ${IDEMPOTENCY_KEY_RULE}.`);
   return key;
 }
 
 /** What makes two requests "the same": the route and the validated body. */
 export function fingerprintOf(route: string, body: unknown): string {
-  return createHash('sha256').update(JSON.stringify([route, body])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([route, body]))
+    .digest('base64url');
 }
 
 /**
@@ -84,7 +87,13 @@ export async function runIdempotent(
       expiresAt: Math.floor(now / 1000) + IDEMPOTENCY_TTL_SECONDS,
     };
     try {
-      await deps.doc.send(new PutCommand({ TableName: table, Item: claim, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }));
+      await deps.doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: claim,
+          ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }),
+        }),
+      );
       return await finish(deps, itemKey, claim, work);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -94,10 +103,14 @@ export async function runIdempotent(
     const row = out.Item as IdempotencyRow | undefined;
     if (row) {
       if (row.fingerprint !== fingerprint) {
-        throw new HttpError(422, `Idempotency-Key "${key}" was already used with a different request: send this request with a new key.`, {
-          conflict: 'idempotency-key-reused',
-          idempotencyKey: key,
-        });
+        throw new HttpError(
+          422,
+          `Idempotency-Key "${key}" was already used with a different request: send this request with a new key.`,
+          {
+            conflict: 'idempotency-key-reused',
+            idempotencyKey: key,
+          },
+        );
       }
       if (row.answer) return replay(row.answer);
       if (row.lockedUntil <= now) {
@@ -106,10 +119,14 @@ export async function runIdempotent(
       }
     }
     if (performance.now() >= deadline) {
-      throw new HttpError(409, 'A request with this Idempotency-Key is still being processed: retry in a few seconds.', {
-        conflict: 'idempotency-key-in-progress',
-        idempotencyKey: key,
-      });
+      throw new HttpError(
+        409,
+        'A request with this Idempotency-Key is still being processed: retry in a few seconds.',
+        {
+          conflict: 'idempotency-key-in-progress',
+          idempotencyKey: key,
+        },
+      );
     }
     await delay(pause);
   }
@@ -134,19 +151,28 @@ async function finish(
     await release(deps, itemKey, claim);
     return result;
   }
-  await deps.doc.send(
-    new UpdateCommand({
-      TableName: deps.idempotencyTable,
-      Key: itemKey,
-      ...expression(
-        { UpdateExpression: 'SET #answer = :answer', ConditionExpression: '#lockedUntil = :locked AND #messageId = :mid' },
-        { answer: { statusCode: status, body: String(result.body ?? '') }, locked: claim.lockedUntil, mid: claim.messageId },
-      ),
-    }),
-  ).catch((error: unknown) => {
-    // Someone took the claim over meanwhile (this request outlived its lock): their answer stands.
-    if (!isConditionFailure(error)) throw error;
-  });
+  await deps.doc
+    .send(
+      new UpdateCommand({
+        TableName: deps.idempotencyTable,
+        Key: itemKey,
+        ...expression(
+          {
+            UpdateExpression: 'SET #answer = :answer',
+            ConditionExpression: '#lockedUntil = :locked AND #messageId = :mid',
+          },
+          {
+            answer: { statusCode: status, body: String(result.body ?? '') },
+            locked: claim.lockedUntil,
+            mid: claim.messageId,
+          },
+        ),
+      }),
+    )
+    .catch((error: unknown) => {
+      // Someone took the claim over meanwhile (this request outlived its lock): their answer stands.
+      if (!isConditionFailure(error)) throw error;
+    });
   return result;
 }
 
@@ -157,7 +183,10 @@ async function release(deps: IdempotencyDeps, itemKey: Record<string, string>, c
       new UpdateCommand({
         TableName: deps.idempotencyTable,
         Key: itemKey,
-        ...expression({ UpdateExpression: 'SET #lockedUntil = :zero', ConditionExpression: '#lockedUntil = :locked' }, { zero: 0, locked: claim.lockedUntil }),
+        ...expression(
+          { UpdateExpression: 'SET #lockedUntil = :zero', ConditionExpression: '#lockedUntil = :locked' },
+          { zero: 0, locked: claim.lockedUntil },
+        ),
       }),
     )
     .catch((error: unknown) => {
@@ -165,7 +194,12 @@ async function release(deps: IdempotencyDeps, itemKey: Record<string, string>, c
     });
 }
 
-async function takeOver(deps: IdempotencyDeps, itemKey: Record<string, string>, row: IdempotencyRow, now: number): Promise<IdempotencyRow | undefined> {
+async function takeOver(
+  deps: IdempotencyDeps,
+  itemKey: Record<string, string>,
+  row: IdempotencyRow,
+  now: number,
+): Promise<IdempotencyRow | undefined> {
   const lockedUntil = now + IDEMPOTENCY_LOCK_MS;
   try {
     await deps.doc.send(
@@ -173,7 +207,10 @@ async function takeOver(deps: IdempotencyDeps, itemKey: Record<string, string>, 
         TableName: deps.idempotencyTable,
         Key: itemKey,
         ...expression(
-          { UpdateExpression: 'SET #lockedUntil = :next', ConditionExpression: '#lockedUntil = :seen AND attribute_not_exists(#answer)' },
+          {
+            UpdateExpression: 'SET #lockedUntil = :next',
+            ConditionExpression: '#lockedUntil = :seen AND attribute_not_exists(#answer)',
+          },
           { next: lockedUntil, seen: row.lockedUntil },
         ),
       }),
@@ -188,7 +225,11 @@ async function takeOver(deps: IdempotencyDeps, itemKey: Record<string, string>, 
 function replay(answer: NonNullable<IdempotencyRow['answer']>): HttpResult {
   return {
     statusCode: answer.statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    },
     body: answer.body,
   };
 }

@@ -63,7 +63,11 @@ export async function launchSession(deps: LauncherDeps, input: unknown): Promise
   const pk = pairKey(userId, agentId);
   const row = await getSession(deps, pk);
   if (!row || row.status !== STARTING || row.sessionId !== sessionId || row.taskArn) {
-    deps.log.warn('launch refused: no such starting session', { user_id: userId, agent_id: agentId, session_id: sessionId });
+    deps.log.warn('launch refused: no such starting session', {
+      user_id: userId,
+      agent_id: agentId,
+      session_id: sessionId,
+    });
     return { outcome: 'refused', reason: 'no such starting session' };
   }
 
@@ -72,7 +76,12 @@ export async function launchSession(deps: LauncherDeps, input: unknown): Promise
     taskArn = await runPairTask(deps.ecs, deps.network, { userId, agentId, sessionId });
   } catch (error) {
     const reason = error instanceof LaunchError ? error.reason : 'the task could not be started';
-    deps.log.error('launch failed', { user_id: userId, agent_id: agentId, session_id: sessionId, error: error as Error });
+    deps.log.error('launch failed', {
+      user_id: userId,
+      agent_id: agentId,
+      session_id: sessionId,
+      error: error as Error,
+    });
     const failed = await failSession(deps, pk, row, reason);
     return { outcome: 'failed', session: failed ?? { ...row, status: 'FAILED', stopReason: reason }, reason };
   }
@@ -89,7 +98,12 @@ export async function launchSession(deps: LauncherDeps, input: unknown): Promise
     // A sleep arrived before the task ARN was known; it could not stop the task, so we do.
     await stopTask(deps.ecs, deps.network.clusterArn, taskArn, 'Cubicle: stopped by the employee while starting');
   }
-  deps.log.info('launch started a task', { user_id: userId, agent_id: agentId, session_id: sessionId, task_arn: taskArn });
+  deps.log.info('launch started a task', {
+    user_id: userId,
+    agent_id: agentId,
+    session_id: sessionId,
+    task_arn: taskArn,
+  });
   return { outcome: 'started', session: recorded ?? { ...row, taskArn } };
 }
 

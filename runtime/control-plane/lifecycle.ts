@@ -80,7 +80,12 @@ export async function updateSession(
 ): Promise<SessionRow | undefined> {
   try {
     const out = await deps.doc.send(
-      new UpdateCommand({ TableName: deps.sessionsTable, Key: { pk }, ReturnValues: returnValues, ...expression(parts, values) }),
+      new UpdateCommand({
+        TableName: deps.sessionsTable,
+        Key: { pk },
+        ReturnValues: returnValues,
+        ...expression(parts, values),
+      }),
     );
     return (out.Attributes ?? {}) as SessionRow;
   } catch (error) {
@@ -89,7 +94,10 @@ export async function updateSession(
   }
 }
 
-export async function getSession(deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable'>, pk: string): Promise<SessionRow | undefined> {
+export async function getSession(
+  deps: Pick<LifecycleDeps, 'doc' | 'sessionsTable'>,
+  pk: string,
+): Promise<SessionRow | undefined> {
   const out = await deps.doc.send(new GetCommand({ TableName: deps.sessionsTable, Key: { pk }, ConsistentRead: true }));
   return out.Item as SessionRow | undefined;
 }
@@ -109,7 +117,12 @@ export async function appendLifecycleEvent(
  * Wakes the pair unless it is awake: claims a new session (STOPPED/FAILED/absent → STARTING), or
  * refreshes the activity clock of a starting/running one, or marks a stopping one to restart.
  */
-export async function ensureAwake(deps: LifecycleDeps, userId: string, agentId: string, requestId: string): Promise<WakeResult> {
+export async function ensureAwake(
+  deps: LifecycleDeps,
+  userId: string,
+  agentId: string,
+  requestId: string,
+): Promise<WakeResult> {
   const pk = pairKey(userId, agentId);
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const claimed = await claimSession(deps, pk, requestId);
@@ -130,7 +143,10 @@ export async function ensureAwake(deps: LifecycleDeps, userId: string, agentId: 
     const pending = await updateSession(
       deps,
       pk,
-      { UpdateExpression: 'SET #wakePending = :rid, #version = #version + :one', ConditionExpression: '#status = :stopping' },
+      {
+        UpdateExpression: 'SET #wakePending = :rid, #version = #version + :one',
+        ConditionExpression: '#status = :stopping',
+      },
       { rid: requestId, one: 1, stopping: S.STOPPING },
     );
     if (pending) return { outcome: 'pending', session: pending };
@@ -206,7 +222,15 @@ export async function failSession(
         'SET #status = :failed, #stopReason = :reason, #stoppedAt = :now, #version = #version + :one REMOVE #activeShard, #wakePending',
       ConditionExpression: '#sessionId = :sid AND #status IN (:starting, :stopping)',
     },
-    { failed: S.FAILED, reason, now: deps.now(), one: 1, sid: claimed.sessionId, starting: S.STARTING, stopping: S.STOPPING },
+    {
+      failed: S.FAILED,
+      reason,
+      now: deps.now(),
+      one: 1,
+      sid: claimed.sessionId,
+      starting: S.STARTING,
+      stopping: S.STOPPING,
+    },
   );
   await appendLifecycleEvent(deps, pk, 'lifecycle.failed', claimed.requestId ?? 'unknown', {
     sessionId: claimed.sessionId,
@@ -230,20 +254,34 @@ export async function sleep(
     deps,
     pk,
     {
-      UpdateExpression: 'SET #status = :stopping, #stoppingAt = :now, #stopReason = :reason, #version = #version + :one REMOVE #wakePending',
+      UpdateExpression:
+        'SET #status = :stopping, #stoppingAt = :now, #stopReason = :reason, #version = #version + :one REMOVE #wakePending',
       ConditionExpression: '#status IN (:starting, :running)',
     },
-    { stopping: S.STOPPING, now, reason: 'put to sleep by the employee', one: 1, starting: S.STARTING, running: S.RUNNING },
+    {
+      stopping: S.STOPPING,
+      now,
+      reason: 'put to sleep by the employee',
+      one: 1,
+      starting: S.STARTING,
+      running: S.RUNNING,
+    },
   );
   if (stopping) {
     if (stopping.taskArn) await stopOrFinalize(deps, pk, stopping, 'Cubicle: put to sleep by the employee');
-    await appendLifecycleEvent(deps, pk, 'lifecycle.sleep', requestId, { sessionId: stopping.sessionId, taskArn: stopping.taskArn });
+    await appendLifecycleEvent(deps, pk, 'lifecycle.sleep', requestId, {
+      sessionId: stopping.sessionId,
+      taskArn: stopping.taskArn,
+    });
     return { outcome: 'stopping', session: stopping };
   }
   const cancelled = await updateSession(
     deps,
     pk,
-    { UpdateExpression: 'SET #version = #version + :one REMOVE #wakePending', ConditionExpression: '#status = :stopping' },
+    {
+      UpdateExpression: 'SET #version = #version + :one REMOVE #wakePending',
+      ConditionExpression: '#status = :stopping',
+    },
     { one: 1, stopping: S.STOPPING },
   );
   if (cancelled) return { outcome: 'stopping', session: cancelled };
@@ -258,7 +296,8 @@ export async function stopOrFinalize(deps: LifecycleDeps, pk: string, row: Sessi
       deps,
       pk,
       {
-        UpdateExpression: 'SET #status = :stopped, #stoppedAt = :now, #version = #version + :one REMOVE #activeShard, #wakePending',
+        UpdateExpression:
+          'SET #status = :stopped, #stoppedAt = :now, #version = #version + :one REMOVE #activeShard, #wakePending',
         ConditionExpression: '#sessionId = :sid AND #status = :stopping',
       },
       { stopped: S.STOPPED, now: deps.now(), one: 1, sid: row.sessionId, stopping: S.STOPPING },

@@ -19,22 +19,28 @@ import type { Roster } from './roster';
 import { parsePairKey } from '../shared/tables';
 
 /** The event types that mail the employee: the subject and the one line of each (agent id filled in). */
-export const NOTIFIED_EVENTS: Readonly<Record<string, { readonly subject: (agent: string) => string; readonly line: (agent: string) => string }>> = {
+export const NOTIFIED_EVENTS: Readonly<
+  Record<string, { readonly subject: (agent: string) => string; readonly line: (agent: string) => string }>
+> = {
   'approval.requested': {
     subject: (agent) => `Cubicle: ${agent} is waiting for your approval`,
-    line: (agent) => `Your agent ${agent} wants to reach the outside world and is waiting for you to approve or deny it. Requests expire after about 10 minutes.`,
+    line: (agent) =>
+      `Your agent ${agent} wants to reach the outside world and is waiting for you to approve or deny it. Requests expire after about 10 minutes.`,
   },
   'message.failed': {
     subject: (agent) => `Cubicle: ${agent} could not finish a message`,
-    line: (agent) => `Your agent ${agent} could not finish one of your messages. The console shows what happened and a request id to quote to your platform team.`,
+    line: (agent) =>
+      `Your agent ${agent} could not finish one of your messages. The console shows what happened and a request id to quote to your platform team.`,
   },
   'lifecycle.failed': {
     subject: (agent) => `Cubicle: ${agent} could not start`,
-    line: (agent) => `Your agent ${agent} could not start or stopped unexpectedly. Your messages are kept and run at its next start.`,
+    line: (agent) =>
+      `Your agent ${agent} could not start or stopped unexpectedly. Your messages are kept and run at its next start.`,
   },
   'budget.threshold': {
     subject: (agent) => `Cubicle: ${agent} is close to its budget`,
-    line: (agent) => `Your agent ${agent} has used most of this month's budget. New messages are refused once the budget is reached.`,
+    line: (agent) =>
+      `Your agent ${agent} has used most of this month's budget. New messages are refused once the budget is reached.`,
   },
 };
 
@@ -107,14 +113,21 @@ export async function notify(deps: NotifierDeps, request: NotifyRequest): Promis
         // `<user>#` is no pair's key (agent ids are never empty): one counter per user and hour.
         Key: { pk: `${userId}#`, sk: `#notify-rate#${hour}` },
         ...expression(
-          { UpdateExpression: 'ADD #sent :one SET #expiresAt = :expiresAt', ConditionExpression: 'attribute_not_exists(#sent) OR #sent < :max' },
+          {
+            UpdateExpression: 'ADD #sent :one SET #expiresAt = :expiresAt',
+            ConditionExpression: 'attribute_not_exists(#sent) OR #sent < :max',
+          },
           { one: 1, max: MAX_MAILS_PER_HOUR, expiresAt },
         ),
       }),
     );
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
-    deps.log.warn('notification not sent: hourly limit reached', { user_id: userId, agent_id: agentId, type: request.type });
+    deps.log.warn('notification not sent: hourly limit reached', {
+      user_id: userId,
+      agent_id: agentId,
+      type: request.type,
+    });
     return 'rate-limited';
   }
   const mail = notificationMail(request.type, agentId, deps.consoleUrl);
@@ -123,12 +136,21 @@ export async function notify(deps: NotifierDeps, request: NotifyRequest): Promis
       new SendEmailCommand({
         FromEmailAddress: deps.from,
         Destination: { ToAddresses: [user.email] },
-        Content: { Simple: { Subject: { Data: mail.subject, Charset: 'UTF-8' }, Body: { Text: { Data: mail.text, Charset: 'UTF-8' } } } },
+        Content: {
+          Simple: {
+            Subject: { Data: mail.subject, Charset: 'UTF-8' },
+            Body: { Text: { Data: mail.text, Charset: 'UTF-8' } },
+          },
+        },
       }),
     );
   } catch (error) {
     // Not sent: forget the event so Lambda's retry of this invocation sends it.
-    await deps.doc.send(new DeleteCommand({ TableName: deps.idempotencyTable, Key: { pk: request.pk, sk: `#notify#${request.sk}` } })).catch(() => undefined);
+    await deps.doc
+      .send(
+        new DeleteCommand({ TableName: deps.idempotencyTable, Key: { pk: request.pk, sk: `#notify#${request.sk}` } }),
+      )
+      .catch(() => undefined);
     throw error;
   }
   deps.log.info('notification sent', { user_id: userId, agent_id: agentId, type: request.type });

@@ -116,7 +116,11 @@ export function withOriginCheck(
     }
     if (verdict === 'accepted') return handler(event);
     if (verdict === 'unavailable') {
-      return json(503, { message: 'The Cubicle API is temporarily unavailable. Try again in a minute.', requestId }, { 'retry-after': '60' });
+      return json(
+        503,
+        { message: 'The Cubicle API is temporarily unavailable. Try again in a minute.', requestId },
+        { 'retry-after': '60' },
+      );
     }
     log.warn('request refused: it did not come through CloudFront', { request_id: requestId, route: event.routeKey });
     return json(403, { message: REFUSED_MESSAGE, requestId });

@@ -9,9 +9,24 @@ import type { Task } from '@aws-sdk/client-ecs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { SessionStatus } from '../shared/rows';
 import { ACTIVE_INDEX, pairKey, parsePairKey } from '../shared/tables';
-import { describeTasks, isThrottling, listStartedTasks, pairOfTaskDefinition, sessionIdOfGroup, stopTask, withBackoff } from './ecs-calls';
+import {
+  describeTasks,
+  isThrottling,
+  listStartedTasks,
+  pairOfTaskDefinition,
+  sessionIdOfGroup,
+  stopTask,
+  withBackoff,
+} from './ecs-calls';
 import { expression } from './expressions';
-import { appendLifecycleEvent, ensureAwake, type LifecycleDeps, type SessionRow, updateSession, WakeFailed } from './lifecycle';
+import {
+  appendLifecycleEvent,
+  ensureAwake,
+  type LifecycleDeps,
+  type SessionRow,
+  updateSession,
+  WakeFailed,
+} from './lifecycle';
 
 /** A session still STARTING after this long is failed (Fargate starts in well under a minute). */
 export const STARTING_TIMEOUT_MS = 10 * 60_000;
@@ -42,7 +57,12 @@ export interface ReapSettings {
   readonly idleTimeoutMs: number;
 }
 
-export function planReap(rows: readonly SessionRow[], runningTaskArns: readonly string[], now: number, settings: ReapSettings): ReapPlan {
+export function planReap(
+  rows: readonly SessionRow[],
+  runningTaskArns: readonly string[],
+  now: number,
+  settings: ReapSettings,
+): ReapPlan {
   const actions: SessionAction[] = [];
   const lostCandidates: SessionRow[] = [];
   const running = new Set(runningTaskArns);
@@ -51,14 +71,20 @@ export function planReap(rows: readonly SessionRow[], runningTaskArns: readonly 
     if (row.taskArn) claimed.add(row.taskArn);
     const status: SessionStatus = row.status;
     if (status === 'STARTING') {
-      if (now - (row.startedAt ?? 0) >= STARTING_TIMEOUT_MS) actions.push({ kind: 'fail', reason: 'stuck-starting', row });
-      else if (row.deadlineAt !== undefined && now >= row.deadlineAt) actions.push({ kind: 'stop', reason: 'deadline', row });
+      if (now - (row.startedAt ?? 0) >= STARTING_TIMEOUT_MS)
+        actions.push({ kind: 'fail', reason: 'stuck-starting', row });
+      else if (row.deadlineAt !== undefined && now >= row.deadlineAt)
+        actions.push({ kind: 'stop', reason: 'deadline', row });
     } else if (status === 'RUNNING') {
-      if (row.deadlineAt !== undefined && now >= row.deadlineAt) actions.push({ kind: 'stop', reason: 'deadline', row });
-      else if (now - (row.lastActivityAt ?? row.startedAt ?? 0) >= settings.idleTimeoutMs) actions.push({ kind: 'stop', reason: 'idle', row });
-      else if (row.taskArn && !running.has(row.taskArn) && now - (row.runningAt ?? 0) >= LOST_GRACE_MS) lostCandidates.push(row);
+      if (row.deadlineAt !== undefined && now >= row.deadlineAt)
+        actions.push({ kind: 'stop', reason: 'deadline', row });
+      else if (now - (row.lastActivityAt ?? row.startedAt ?? 0) >= settings.idleTimeoutMs)
+        actions.push({ kind: 'stop', reason: 'idle', row });
+      else if (row.taskArn && !running.has(row.taskArn) && now - (row.runningAt ?? 0) >= LOST_GRACE_MS)
+        lostCandidates.push(row);
     } else if (status === 'STOPPING') {
-      if (now - (row.stoppingAt ?? 0) >= STOPPING_TIMEOUT_MS) actions.push({ kind: 'finalize', reason: 'stop-unconfirmed', row });
+      if (now - (row.stoppingAt ?? 0) >= STOPPING_TIMEOUT_MS)
+        actions.push({ kind: 'finalize', reason: 'stop-unconfirmed', row });
     }
   }
   const orphanCandidates = runningTaskArns.filter((arn) => !claimed.has(arn));
@@ -113,7 +139,16 @@ export async function queryActive(deps: Pick<LifecycleDeps, 'doc' | 'sessionsTab
 
 export async function reapTick(deps: ReaperDeps): Promise<TickStats> {
   const now = deps.now();
-  const stats: TickStats = { active: 0, stopped: 0, failed: 0, finalized: 0, orphansStopped: 0, throttled: 0, deferred: 0, errors: 0 };
+  const stats: TickStats = {
+    active: 0,
+    stopped: 0,
+    failed: 0,
+    finalized: 0,
+    orphansStopped: 0,
+    throttled: 0,
+    deferred: 0,
+    errors: 0,
+  };
   const backoff = {
     deadline: deps.deadline,
     now: deps.now,
@@ -132,10 +167,19 @@ export async function reapTick(deps: ReaperDeps): Promise<TickStats> {
   const jobs: Array<() => Promise<void>> = plan.actions.map((action) => () => applyAction(deps, action, stats, ecs));
 
   if (plan.lostCandidates.length > 0) {
-    const { tasks } = await ecs(() => describeTasks(deps.ecs, cluster, plan.lostCandidates.map((r) => r.taskArn as string)));
-    const stillRunning = new Set(tasks.filter((t) => t.lastStatus !== 'STOPPED' && t.lastStatus !== 'DELETED').map((t) => t.taskArn));
+    const { tasks } = await ecs(() =>
+      describeTasks(
+        deps.ecs,
+        cluster,
+        plan.lostCandidates.map((r) => r.taskArn as string),
+      ),
+    );
+    const stillRunning = new Set(
+      tasks.filter((t) => t.lastStatus !== 'STOPPED' && t.lastStatus !== 'DELETED').map((t) => t.taskArn),
+    );
     for (const row of plan.lostCandidates) {
-      if (!stillRunning.has(row.taskArn)) jobs.push(() => applyAction(deps, { kind: 'finalize', reason: 'task-gone', row }, stats, ecs));
+      if (!stillRunning.has(row.taskArn))
+        jobs.push(() => applyAction(deps, { kind: 'finalize', reason: 'task-gone', row }, stats, ecs));
     }
   }
 
@@ -159,9 +203,14 @@ export async function reapTick(deps: ReaperDeps): Promise<TickStats> {
       }
     }
   });
-  await runPool(guarded, deps.concurrency ?? 8, () => deps.now() < deps.deadline, (skipped) => {
-    stats.deferred += skipped;
-  });
+  await runPool(
+    guarded,
+    deps.concurrency ?? 8,
+    () => deps.now() < deps.deadline,
+    (skipped) => {
+      stats.deferred += skipped;
+    },
+  );
   deps.log.info('reaper tick', { ...stats });
   return stats;
 }
@@ -194,7 +243,8 @@ async function applyAction(
       UpdateExpression:
         `SET #status = :to, #stopReason = :reason, #version = #version + :one, ${kind === 'stop' ? '#stoppingAt' : '#stoppedAt'} = :now` +
         (leaves ? ' REMOVE #activeShard, #wakePending' : ''),
-      ConditionExpression: '#sessionId = :sid AND #status = :seen' + (pinActivity ? ' AND #lastActivityAt = :activity' : ''),
+      ConditionExpression:
+        '#sessionId = :sid AND #status = :seen' + (pinActivity ? ' AND #lastActivityAt = :activity' : ''),
     },
     {
       to: ACTION_STATUS[kind],
@@ -208,13 +258,21 @@ async function applyAction(
   );
   if (!updated) return; // the session moved on by itself
   if (row.taskArn && reason !== 'task-gone') {
-    await ecs(() => stopTask(deps.ecs, deps.launch.clusterArn, row.taskArn as string, `Cubicle reaper: ${REASON_TEXT[reason]}`));
+    await ecs(() =>
+      stopTask(deps.ecs, deps.launch.clusterArn, row.taskArn as string, `Cubicle reaper: ${REASON_TEXT[reason]}`),
+    );
   }
   if (kind === 'stop') stats.stopped += 1;
   else if (kind === 'fail') stats.failed += 1;
   else stats.finalized += 1;
   const pair = parsePairKey(row.pk);
-  deps.log.info('reaper action', { user_id: pair.userId, agent_id: pair.agentId, session_id: row.sessionId, reason, status: ACTION_STATUS[kind] });
+  deps.log.info('reaper action', {
+    user_id: pair.userId,
+    agent_id: pair.agentId,
+    session_id: row.sessionId,
+    reason,
+    status: ACTION_STATUS[kind],
+  });
   await appendLifecycleEvent(deps, row.pk, 'lifecycle.reap', deps.requestId, {
     sessionId: row.sessionId,
     taskArn: row.taskArn,
@@ -228,7 +286,12 @@ async function applyAction(
   }
 }
 
-async function stopOrphan(deps: ReaperDeps, task: Task, stats: TickStats, ecs: <T>(call: () => Promise<T>) => Promise<T>): Promise<void> {
+async function stopOrphan(
+  deps: ReaperDeps,
+  task: Task,
+  stats: TickStats,
+  ecs: <T>(call: () => Promise<T>) => Promise<T>,
+): Promise<void> {
   const arn = task.taskArn as string;
   await ecs(() => stopTask(deps.ecs, deps.launch.clusterArn, arn, 'Cubicle reaper: no active session owns this task'));
   stats.orphansStopped += 1;

@@ -2,7 +2,15 @@
  * Inbox, Events and Approvals rows as the employee API reads and writes them. Every key is built from
  * the caller's verified user id and one of that user's agents, so no request can address another pair.
  */
-import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import type { RecordSealer } from '../shared/envelope';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
@@ -39,11 +47,21 @@ export interface MessageOptions {
 }
 
 /** Stores a message, sealed under the user's key, in the pair's inbox; the runtime reads it in sk (time) order. */
-export async function putMessage(deps: RecordDeps, pk: string, text: string, requestId: string, options: MessageOptions = {}): Promise<string> {
+export async function putMessage(
+  deps: RecordDeps,
+  pk: string,
+  text: string,
+  requestId: string,
+  options: MessageOptions = {},
+): Promise<string> {
   const createdAt = deps.now();
   const sk = options.messageId ?? newSortableId(createdAt);
   // Sealed with its own id and policy (sealed-rows.ts InboxContent): a copy in another row opens as unreadable.
-  const body = await sealInboxBody(deps.sealer, pk, { messageId: sk, text, ...(options.schedule ? { schedule: options.schedule } : {}) });
+  const body = await sealInboxBody(deps.sealer, pk, {
+    messageId: sk,
+    text,
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+  });
   const row: InboxRow = {
     pk,
     sk,
@@ -54,7 +72,11 @@ export async function putMessage(deps: RecordDeps, pk: string, text: string, req
   };
   try {
     await deps.doc.send(
-      new PutCommand({ TableName: deps.inboxTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }),
+      new PutCommand({
+        TableName: deps.inboxTable,
+        Item: row,
+        ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }),
+      }),
     );
   } catch (error) {
     if (!(options.messageId && isConditionFailure(error))) throw error;
@@ -68,7 +90,9 @@ export async function getSessions(deps: RecordDeps, pks: readonly string[]): Pro
   for (let i = 0; i < pks.length; i += 100) {
     let keys: Record<string, unknown>[] | undefined = pks.slice(i, i + 100).map((pk) => ({ [PARTITION_KEY]: pk }));
     for (let attempt = 0; keys && keys.length > 0 && attempt < 5; attempt += 1) {
-      const out: BatchGetCommandOutput = await deps.doc.send(new BatchGetCommand({ RequestItems: { [deps.sessionsTable]: { Keys: keys } } }));
+      const out: BatchGetCommandOutput = await deps.doc.send(
+        new BatchGetCommand({ RequestItems: { [deps.sessionsTable]: { Keys: keys } } }),
+      );
       for (const item of out.Responses?.[deps.sessionsTable] ?? []) found.set(item.pk as string, item as SessionRow);
       keys = out.UnprocessedKeys?.[deps.sessionsTable]?.Keys;
     }
@@ -118,7 +142,8 @@ export async function readPendingApprovals(deps: RecordDeps, pk: string): Promis
         ...expression(
           {
             KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} >= :floor`,
-            FilterExpression: 'attribute_not_exists(#decision) AND attribute_not_exists(#expiredAt) AND #expiresAt > :now',
+            FilterExpression:
+              'attribute_not_exists(#decision) AND attribute_not_exists(#expiredAt) AND #expiresAt > :now',
           },
           { pk, floor: idFloor(now - PENDING_APPROVAL_WINDOW_MS), now },
         ),
@@ -174,7 +199,11 @@ export async function decideApproval(
     if (!isConditionFailure(error)) throw error;
   }
   const out = await deps.doc.send(
-    new GetCommand({ TableName: deps.approvalsTable, Key: { [PARTITION_KEY]: pk, [SORT_KEY]: approvalId }, ConsistentRead: true }),
+    new GetCommand({
+      TableName: deps.approvalsTable,
+      Key: { [PARTITION_KEY]: pk, [SORT_KEY]: approvalId },
+      ConsistentRead: true,
+    }),
   );
   const row = out.Item as StoredApprovalRow | undefined;
   if (!row) return { ok: false, why: 'not-found' };

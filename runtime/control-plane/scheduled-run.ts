@@ -50,13 +50,19 @@ export interface ScheduledRunResult {
 
 /** Only `{ scheduleId: string }`: the key of a schedule of the config. */
 export function declaredSchedule(roster: Roster, event: unknown) {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got ${describe(event)}`);
+  if (typeof event !== 'object' || event === null || Array.isArray(event))
+    throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got ${describe(event)}`);
   const fields = Object.keys(event);
   if (!fields.includes('scheduleId') || fields.some((f) => f !== 'scheduleId' && f !== 'scheduledTime')) {
-    throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; got the field(s) ${fields.map((f) => JSON.stringify(f.slice(0, 40))).join(', ') || 'none'}`);
+    throw new ScheduleRefused(
+      `${SCHEDULED_RUN_INPUT}; got the field(s) ${fields.map((f) => JSON.stringify(f.slice(0, 40))).join(', ') || 'none'}`,
+    );
   }
   const time = (event as { scheduledTime?: unknown }).scheduledTime;
-  if (time !== undefined && !(typeof time === 'string' && SCHEDULED_TIME.test(time) && !Number.isNaN(Date.parse(time)))) {
+  if (
+    time !== undefined &&
+    !(typeof time === 'string' && SCHEDULED_TIME.test(time) && !Number.isNaN(Date.parse(time)))
+  ) {
     throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; scheduledTime is not a UTC time such as 2026-11-30T07:00:00Z`);
   }
   const key = (event as { scheduleId: unknown }).scheduleId;
@@ -67,7 +73,9 @@ export function declaredSchedule(roster: Roster, event: unknown) {
   const schedule = parts && agent?.schedules?.find((s) => s.id === parts.scheduleId);
   if (!parts || !user || !agent || !schedule) {
     // The refused value is echoed only when it has the shape of a key (never free text).
-    throw new ScheduleRefused(`${SCHEDULED_RUN_INPUT}; ${parts ? `"${key}" is not declared` : 'scheduleId is not of that form'}`);
+    throw new ScheduleRefused(
+      `${SCHEDULED_RUN_INPUT}; ${parts ? `"${key}" is not declared` : 'scheduleId is not of that form'}`,
+    );
   }
   return { userId: user.id, agentId: agent.id, schedule, ...(typeof time === 'string' ? { scheduledTime: time } : {}) };
 }
@@ -84,19 +92,32 @@ function describe(value: unknown): string {
  * Lambda's async retry) stores nothing more (the Idempotency table, as POST /messages). An invocation
  * without `scheduledTime` (the pipeline's invoke role running a schedule by hand) is one run per request.
  */
-export async function runSchedule(deps: ScheduledRunDeps, event: unknown, requestId: string): Promise<ScheduledRunResult> {
+export async function runSchedule(
+  deps: ScheduledRunDeps,
+  event: unknown,
+  requestId: string,
+): Promise<ScheduledRunResult> {
   const { userId, agentId, schedule, scheduledTime } = declaredSchedule(deps.roster, event);
   const key = scheduleKey(userId, agentId, schedule.id);
   const pk = pairKey(userId, agentId);
-  const policy: ScheduledMessagePolicy = { key, outbound: schedule.outbound, maxRunMs: schedule.maxRunMinutes * 60_000 };
+  const policy: ScheduledMessagePolicy = {
+    key,
+    outbound: schedule.outbound,
+    maxRunMs: schedule.maxRunMinutes * 60_000,
+  };
   const answer = await runIdempotent(
     { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
     pk,
-    scheduledTime ? `scheduled.${schedule.id}.${scheduledTime}` : `scheduled.${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
+    scheduledTime
+      ? `scheduled.${schedule.id}.${scheduledTime}`
+      : `scheduled.${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
     fingerprintOf('scheduled-run', key),
     () => newSortableId(deps.records.now()),
     async (claimed) => {
-      const messageId = await putMessage(deps.records, pk, schedule.text, requestId, { messageId: claimed, schedule: policy });
+      const messageId = await putMessage(deps.records, pk, schedule.text, requestId, {
+        messageId: claimed,
+        schedule: policy,
+      });
       await appendLifecycleEvent(deps.lifecycle, pk, 'schedule.posted', requestId, { scheduleId: key, messageId });
       let outcome: string;
       try {

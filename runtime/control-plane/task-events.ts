@@ -10,7 +10,13 @@ import { pairKey } from '../shared/tables';
 import { pairOfTaskDefinition, sessionIdOfGroup } from './ecs-calls';
 import { appendLifecycleEvent, ensureAwake, updateSession, WakeFailed, type LifecycleDeps } from './lifecycle';
 
-const S = { STARTING: 'STARTING', RUNNING: 'RUNNING', STOPPING: 'STOPPING', STOPPED: 'STOPPED', FAILED: 'FAILED' } as const;
+const S = {
+  STARTING: 'STARTING',
+  RUNNING: 'RUNNING',
+  STOPPING: 'STOPPING',
+  STOPPED: 'STOPPED',
+  FAILED: 'FAILED',
+} as const;
 
 const DETAIL = z.object({
   taskArn: z.string(),
@@ -30,7 +36,10 @@ export interface TaskStateEvent {
   readonly detail?: unknown;
 }
 
-export function createTaskEventHandler(deps: LifecycleDeps, logger: Logger): (event: TaskStateEvent) => Promise<TaskEventOutcome> {
+export function createTaskEventHandler(
+  deps: LifecycleDeps,
+  logger: Logger,
+): (event: TaskStateEvent) => Promise<TaskEventOutcome> {
   return async (event) => {
     logger.appendKeys({ request_id: event.id ?? 'unknown' });
     try {
@@ -85,7 +94,8 @@ export async function applyTaskEvent(deps: LifecycleDeps, detail: TaskStateDetai
       deps,
       pk,
       {
-        UpdateExpression: 'SET #status = :running, #runningAt = :now, #lastActivityAt = :now, #taskArn = :arn, #version = #version + :one',
+        UpdateExpression:
+          'SET #status = :running, #runningAt = :now, #lastActivityAt = :now, #taskArn = :arn, #version = #version + :one',
         ConditionExpression: `#status = :starting AND ${ours}`,
       },
       { running: S.RUNNING, now, arn: detail.taskArn, one: 1, starting: S.STARTING, sid },
@@ -128,13 +138,19 @@ export async function applyTaskEvent(deps: LifecycleDeps, detail: TaskStateDetai
     'ALL_OLD',
   );
   if (!old) return 'ignored';
-  await appendLifecycleEvent(deps, pk, failedToStart ? 'lifecycle.failed' : 'lifecycle.stopped', old.requestId ?? 'unknown', {
-    sessionId: old.sessionId,
-    taskArn: detail.taskArn,
-    stopCode: detail.stopCode,
-    exitCode,
-    reason: old.stopReason ?? ecsReason,
-  });
+  await appendLifecycleEvent(
+    deps,
+    pk,
+    failedToStart ? 'lifecycle.failed' : 'lifecycle.stopped',
+    old.requestId ?? 'unknown',
+    {
+      sessionId: old.sessionId,
+      taskArn: detail.taskArn,
+      stopCode: detail.stopCode,
+      exitCode,
+      reason: old.stopReason ?? ecsReason,
+    },
+  );
   if (old.wakePending) {
     // A wake (or a message) arrived while the task was stopping: start the next session now.
     try {

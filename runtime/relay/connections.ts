@@ -12,7 +12,14 @@
  * Fan-out reads a pair's partition with one consistent Query: no index lag between a subscribe and the
  * first live event. Every item expires (TTL) after API Gateway's 2-hour connection limit plus a margin.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../control-plane/expressions';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 
@@ -72,7 +79,9 @@ const subscriptionSk = (connectionId: string) => `device#${connectionId}`;
 const presenceSk = (connectionId: string) => `runtime#${connectionId}`;
 const expiry = (deps: ConnectionDeps) => Math.floor(deps.now() / 1000) + CONNECTION_TTL_SECONDS;
 
-type NewConnection = Omit<DeviceConnection, 'pk' | 'sk' | 'connectedAt' | 'expiresAt'> | Omit<RuntimeConnection, 'pk' | 'sk' | 'connectedAt' | 'expiresAt'>;
+type NewConnection =
+  | Omit<DeviceConnection, 'pk' | 'sk' | 'connectedAt' | 'expiresAt'>
+  | Omit<RuntimeConnection, 'pk' | 'sk' | 'connectedAt' | 'expiresAt'>;
 
 export async function putConnection(deps: ConnectionDeps, row: NewConnection): Promise<void> {
   await deps.doc.send(
@@ -84,15 +93,22 @@ export async function putConnection(deps: ConnectionDeps, row: NewConnection): P
 }
 
 export async function getConnection(deps: ConnectionDeps, connectionId: string): Promise<ConnectionRow | undefined> {
-  const out = await deps.doc.send(new GetCommand({ TableName: deps.connectionsTable, Key: connectionKey(connectionId), ConsistentRead: true }));
+  const out = await deps.doc.send(
+    new GetCommand({ TableName: deps.connectionsTable, Key: connectionKey(connectionId), ConsistentRead: true }),
+  );
   return out.Item as ConnectionRow | undefined;
 }
 
 /** Forgets a connection and everything it listened to. */
-export async function forgetConnection(deps: ConnectionDeps, connection: ConnectionRow | undefined, connectionId: string): Promise<void> {
+export async function forgetConnection(
+  deps: ConnectionDeps,
+  connection: ConnectionRow | undefined,
+  connectionId: string,
+): Promise<void> {
   const keys: Record<string, string>[] = [connectionKey(connectionId)];
   if (connection?.kind === 'device') {
-    for (const agentId of connection.agents ?? []) keys.push({ [PARTITION_KEY]: `${connection.userId}#${agentId}`, [SORT_KEY]: subscriptionSk(connectionId) });
+    for (const agentId of connection.agents ?? [])
+      keys.push({ [PARTITION_KEY]: `${connection.userId}#${agentId}`, [SORT_KEY]: subscriptionSk(connectionId) });
   } else if (connection?.kind === 'runtime') {
     keys.push({ [PARTITION_KEY]: connection.pair, [SORT_KEY]: presenceSk(connectionId) });
   }
@@ -100,7 +116,12 @@ export async function forgetConnection(deps: ConnectionDeps, connection: Connect
 }
 
 /** Subscribes a device connection to a pair from a cursor (replacing an earlier subscription). */
-export async function subscribe(deps: ConnectionDeps, connection: DeviceConnection, agentId: string, cursor: number): Promise<SubscriptionRow> {
+export async function subscribe(
+  deps: ConnectionDeps,
+  connection: DeviceConnection,
+  agentId: string,
+  cursor: number,
+): Promise<SubscriptionRow> {
   const row: SubscriptionRow = {
     pk: `${connection.userId}#${agentId}`,
     sk: subscriptionSk(connection.connectionId),
@@ -115,7 +136,10 @@ export async function subscribe(deps: ConnectionDeps, connection: DeviceConnecti
       new UpdateCommand({
         TableName: deps.connectionsTable,
         Key: connectionKey(connection.connectionId),
-        ...expression({ UpdateExpression: 'SET #agents = list_append(if_not_exists(#agents, :none), :agent)' }, { none: [], agent: [agentId] }),
+        ...expression(
+          { UpdateExpression: 'SET #agents = list_append(if_not_exists(#agents, :none), :agent)' },
+          { none: [], agent: [agentId] },
+        ),
       }),
     );
   }
@@ -125,7 +149,10 @@ export async function subscribe(deps: ConnectionDeps, connection: DeviceConnecti
 
 export async function unsubscribe(deps: ConnectionDeps, connection: DeviceConnection, agentId: string): Promise<void> {
   await deps.doc.send(
-    new DeleteCommand({ TableName: deps.connectionsTable, Key: { [PARTITION_KEY]: `${connection.userId}#${agentId}`, [SORT_KEY]: subscriptionSk(connection.connectionId) } }),
+    new DeleteCommand({
+      TableName: deps.connectionsTable,
+      Key: { [PARTITION_KEY]: `${connection.userId}#${agentId}`, [SORT_KEY]: subscriptionSk(connection.connectionId) },
+    }),
   );
 }
 
@@ -135,13 +162,21 @@ export async function authenticateRuntime(deps: ConnectionDeps, connection: Runt
     new UpdateCommand({
       TableName: deps.connectionsTable,
       Key: connectionKey(connection.connectionId),
-      ...expression({ UpdateExpression: 'SET #authenticated = :yes', ConditionExpression: 'attribute_exists(#pk)' }, { yes: true }),
+      ...expression(
+        { UpdateExpression: 'SET #authenticated = :yes', ConditionExpression: 'attribute_exists(#pk)' },
+        { yes: true },
+      ),
     }),
   );
   await deps.doc.send(
     new PutCommand({
       TableName: deps.connectionsTable,
-      Item: { pk: connection.pair, sk: presenceSk(connection.connectionId), connectionId: connection.connectionId, expiresAt: expiry(deps) },
+      Item: {
+        pk: connection.pair,
+        sk: presenceSk(connection.connectionId),
+        connectionId: connection.connectionId,
+        expiresAt: expiry(deps),
+      },
     }),
   );
 }
@@ -181,7 +216,10 @@ export async function advanceCursor(deps: ConnectionDeps, sub: SubscriptionRow, 
       new UpdateCommand({
         TableName: deps.connectionsTable,
         Key: { [PARTITION_KEY]: sub.pk, [SORT_KEY]: sub.sk },
-        ...expression({ UpdateExpression: 'SET #cursor = :to', ConditionExpression: 'attribute_exists(#pk) AND #cursor < :to' }, { to }),
+        ...expression(
+          { UpdateExpression: 'SET #cursor = :to', ConditionExpression: 'attribute_exists(#pk) AND #cursor < :to' },
+          { to },
+        ),
       }),
     );
   } catch (error) {
@@ -193,19 +231,39 @@ export async function advanceCursor(deps: ConnectionDeps, sub: SubscriptionRow, 
  * Counts a frame against the connection's rate limit (`max` frames per `windowMs`); false when over.
  * One conditional UpdateItem: a new window resets the count, the current one increments it below `max`.
  */
-export async function countFrame(deps: ConnectionDeps, connectionId: string, max: number, windowMs: number): Promise<boolean> {
+export async function countFrame(
+  deps: ConnectionDeps,
+  connectionId: string,
+  max: number,
+  windowMs: number,
+): Promise<boolean> {
   const now = deps.now();
   const window = now - (now % windowMs);
   const update = (parts: { UpdateExpression: string; ConditionExpression: string }, values: Record<string, unknown>) =>
-    deps.doc.send(new UpdateCommand({ TableName: deps.connectionsTable, Key: connectionKey(connectionId), ...expression(parts, values) }));
+    deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.connectionsTable,
+        Key: connectionKey(connectionId),
+        ...expression(parts, values),
+      }),
+    );
   try {
-    await update({ UpdateExpression: 'SET #frames = #frames + :one', ConditionExpression: '#window = :window AND #frames < :max' }, { one: 1, window, max });
+    await update(
+      { UpdateExpression: 'SET #frames = #frames + :one', ConditionExpression: '#window = :window AND #frames < :max' },
+      { one: 1, window, max },
+    );
     return true;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
   }
   try {
-    await update({ UpdateExpression: 'SET #window = :window, #frames = :one', ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#window) OR #window < :window)' }, { one: 1, window });
+    await update(
+      {
+        UpdateExpression: 'SET #window = :window, #frames = :one',
+        ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(#window) OR #window < :window)',
+      },
+      { one: 1, window },
+    );
     return true;
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
@@ -221,7 +279,10 @@ export async function countFrame(deps: ConnectionDeps, connectionId: string, max
 
 /** A session may live 24 hours (runtime.maxTaskDuration's limit); its sequence row a little longer. */
 const SEQUENCE_TTL_SECONDS = 26 * 3600;
-const sequenceKey = (pair: string, sessionId: string) => ({ [PARTITION_KEY]: pair, [SORT_KEY]: `session#${sessionId}` });
+const sequenceKey = (pair: string, sessionId: string) => ({
+  [PARTITION_KEY]: pair,
+  [SORT_KEY]: `session#${sessionId}`,
+});
 
 export interface FrameSequence {
   /** The last frame applied (0: none). */
@@ -230,14 +291,27 @@ export interface FrameSequence {
   readonly busy: boolean;
 }
 
-export async function frameSequence(deps: ConnectionDeps, pair: string, sessionId: string, staleMs: number): Promise<FrameSequence> {
-  const out = await deps.doc.send(new GetCommand({ TableName: deps.connectionsTable, Key: sequenceKey(pair, sessionId), ConsistentRead: true }));
+export async function frameSequence(
+  deps: ConnectionDeps,
+  pair: string,
+  sessionId: string,
+  staleMs: number,
+): Promise<FrameSequence> {
+  const out = await deps.doc.send(
+    new GetCommand({ TableName: deps.connectionsTable, Key: sequenceKey(pair, sessionId), ConsistentRead: true }),
+  );
   const item = out.Item as { seq?: number; applying?: number; applyingAt?: number } | undefined;
   return { seq: item?.seq ?? 0, busy: item?.applying !== undefined && deps.now() - (item.applyingAt ?? 0) < staleMs };
 }
 
 /** Claims frame `seq` (the next after the last applied, and no live claim); false otherwise. */
-export async function beginFrame(deps: ConnectionDeps, pair: string, sessionId: string, seq: number, staleMs: number): Promise<boolean> {
+export async function beginFrame(
+  deps: ConnectionDeps,
+  pair: string,
+  sessionId: string,
+  seq: number,
+  staleMs: number,
+): Promise<boolean> {
   const now = deps.now();
   try {
     await deps.doc.send(
@@ -266,7 +340,10 @@ export async function endFrame(deps: ConnectionDeps, pair: string, sessionId: st
     new UpdateCommand({
       TableName: deps.connectionsTable,
       Key: sequenceKey(pair, sessionId),
-      ...expression({ UpdateExpression: 'SET #seq = :seq REMOVE #applying, #applyingAt', ConditionExpression: '#applying = :seq' }, { seq }),
+      ...expression(
+        { UpdateExpression: 'SET #seq = :seq REMOVE #applying, #applyingAt', ConditionExpression: '#applying = :seq' },
+        { seq },
+      ),
     }),
   );
 }

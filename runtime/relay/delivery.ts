@@ -13,7 +13,13 @@ import type { DeviceMessage } from '../shared/relay-protocol';
 import type { EventRow } from '../shared/rows';
 import { openEvent, type DataOpener } from '../shared/sealed-rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
-import { advanceCursor, forgetConnection, getConnection, type ConnectionDeps, type SubscriptionRow } from './connections';
+import {
+  advanceCursor,
+  forgetConnection,
+  getConnection,
+  type ConnectionDeps,
+  type SubscriptionRow,
+} from './connections';
 import type { Poster } from './poster';
 
 export interface DeliveryDeps extends ConnectionDeps {
@@ -47,7 +53,10 @@ export async function deliver(
 ): Promise<Delivered> {
   if (sub.tokenExpiresAt !== undefined && deps.now() >= sub.tokenExpiresAt) {
     // The token the connection was opened with has expired: it gets nothing more, and is closed.
-    await deps.devices.post(sub.connectionId, { type: 'error', message: 'Your sign-in has expired: reconnect with a new token.' } satisfies DeviceMessage);
+    await deps.devices.post(sub.connectionId, {
+      type: 'error',
+      message: 'Your sign-in has expired: reconnect with a new token.',
+    } satisfies DeviceMessage);
     await deps.devices.close(sub.connectionId);
     await forgetConnection(deps, await getConnection(deps, sub.connectionId), sub.connectionId);
     return { cursor: sub.cursor, more: false, gone: true };
@@ -57,10 +66,17 @@ export async function deliver(
   let more = false;
   while (sent < options.limit && (options.upTo === undefined || cursor < options.upTo)) {
     const want = Math.min(PAGE, options.limit - sent);
-    const rows = fromKnown(options.known, cursor, want, options.upTo) ?? (await readAfter(deps, sub.pk, cursor, want, options.upTo));
+    const rows =
+      fromKnown(options.known, cursor, want, options.upTo) ??
+      (await readAfter(deps, sub.pk, cursor, want, options.upTo));
     if (rows.length === 0) break;
     for (const row of rows) {
-      const message: DeviceMessage = { type: 'event', agentId: sub.agentId, seq: row.sk, event: eventView(await openEvent(deps.opener, row)) };
+      const message: DeviceMessage = {
+        type: 'event',
+        agentId: sub.agentId,
+        seq: row.sk,
+        event: eventView(await openEvent(deps.opener, row)),
+      };
       if (!(await deps.devices.post(sub.connectionId, message))) {
         await forgetConnection(deps, await getConnection(deps, sub.connectionId), sub.connectionId);
         return { cursor, more: false, gone: true };
@@ -76,7 +92,12 @@ export async function deliver(
 }
 
 /** The contiguous run of `known` rows right after `cursor`, if the run starts there. */
-function fromKnown(known: readonly EventRow[] | undefined, cursor: number, max: number, upTo: number | undefined): EventRow[] | undefined {
+function fromKnown(
+  known: readonly EventRow[] | undefined,
+  cursor: number,
+  max: number,
+  upTo: number | undefined,
+): EventRow[] | undefined {
   if (!known) return undefined;
   const sorted = [...known].sort((a, b) => a.sk - b.sk);
   const start = sorted.findIndex((row) => row.sk === cursor + 1);
@@ -89,11 +110,28 @@ function fromKnown(known: readonly EventRow[] | undefined, cursor: number, max: 
   return run;
 }
 
-async function readAfter(deps: DeliveryDeps, pk: string, after: number, limit: number, upTo: number | undefined): Promise<EventRow[]> {
+async function readAfter(
+  deps: DeliveryDeps,
+  pk: string,
+  after: number,
+  limit: number,
+  upTo: number | undefined,
+): Promise<EventRow[]> {
   const key =
     upTo === undefined
       ? expression({ KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} > :after` }, { pk, after })
-      : expression({ KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} BETWEEN :from AND :to` }, { pk, from: after + 1, to: upTo });
-  const out = await deps.doc.send(new QueryCommand({ TableName: deps.eventsTable, Limit: limit, ScanIndexForward: true, ConsistentRead: true, ...key }));
+      : expression(
+          { KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} BETWEEN :from AND :to` },
+          { pk, from: after + 1, to: upTo },
+        );
+  const out = await deps.doc.send(
+    new QueryCommand({
+      TableName: deps.eventsTable,
+      Limit: limit,
+      ScanIndexForward: true,
+      ConsistentRead: true,
+      ...key,
+    }),
+  );
   return (out.Items ?? []) as EventRow[];
 }

@@ -11,8 +11,23 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { headerValue, type Authenticator } from '../control-plane/auth';
 import { describeIssue } from '../control-plane/http';
 import { agentOf } from '../control-plane/roster';
-import { BEARER_SUBPROTOCOL_PREFIX, DEVICE_FRAME, DEVICE_SUBPROTOCOL, MAX_DEVICE_FRAME_BYTES, REPLAY_LIMIT, type DeviceMessage } from '../shared/relay-protocol';
-import { countFrame, forgetConnection, getConnection, putConnection, subscribe, unsubscribe, type DeviceConnection } from './connections';
+import {
+  BEARER_SUBPROTOCOL_PREFIX,
+  DEVICE_FRAME,
+  DEVICE_SUBPROTOCOL,
+  MAX_DEVICE_FRAME_BYTES,
+  REPLAY_LIMIT,
+  type DeviceMessage,
+} from '../shared/relay-protocol';
+import {
+  countFrame,
+  forgetConnection,
+  getConnection,
+  putConnection,
+  subscribe,
+  unsubscribe,
+  type DeviceConnection,
+} from './connections';
 import { deliver, type DeliveryDeps } from './delivery';
 import { frameText, hasQueryString, ok, refuse, type WsEvent, type WsResult } from './ws-event';
 
@@ -39,9 +54,18 @@ export function createDeviceHandler(deps: DeviceDeps): (event: WsEvent) => Promi
       }
       return await message(deps, event);
     } catch (error) {
-      deps.log.error('relay device request failed', { route: routeKey, request_id: event.requestContext.requestId, error: error as Error });
+      deps.log.error('relay device request failed', {
+        route: routeKey,
+        request_id: event.requestContext.requestId,
+        error: error as Error,
+      });
       if (routeKey === '$connect') return refuse(500, 'The relay could not accept the connection.');
-      await deps.devices.post(connectionId, { type: 'error', message: 'Something went wrong on our side; try again.' } satisfies DeviceMessage).catch(() => undefined);
+      await deps.devices
+        .post(connectionId, {
+          type: 'error',
+          message: 'Something went wrong on our side; try again.',
+        } satisfies DeviceMessage)
+        .catch(() => undefined);
       return ok();
     }
   };
@@ -49,7 +73,10 @@ export function createDeviceHandler(deps: DeviceDeps): (event: WsEvent) => Promi
 
 /** The token offered as `bearer.<JWT>` beside `cubicle.v1`, or why the offer is refused. */
 export function offeredToken(headers: WsEvent['headers']): { token: string } | { refused: string } {
-  const offered = (headerValue(headers, 'sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const offered = (headerValue(headers, 'sec-websocket-protocol') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (!offered.includes(DEVICE_SUBPROTOCOL)) return { refused: `offer the subprotocol ${DEVICE_SUBPROTOCOL}` };
   const bearers = offered.filter((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
   if (bearers.length !== 1) return { refused: `offer exactly one ${BEARER_SUBPROTOCOL_PREFIX}<JWT> subprotocol` };
@@ -69,7 +96,12 @@ async function connect(deps: DeviceDeps, event: WsEvent): Promise<WsResult> {
     deps.log.warn('relay connect refused: token', { request_id: requestId, reason: identity.reason });
     return refuse(401, 'Sign in again: the relay needs a valid Cubicle token of a roster user.');
   }
-  await putConnection(deps, { kind: 'device', connectionId, userId: identity.user.id, ...(identity.expiresAt !== undefined ? { tokenExpiresAt: identity.expiresAt } : {}) });
+  await putConnection(deps, {
+    kind: 'device',
+    connectionId,
+    userId: identity.user.id,
+    ...(identity.expiresAt !== undefined ? { tokenExpiresAt: identity.expiresAt } : {}),
+  });
   deps.log.info('relay device connected', { request_id: requestId, user_id: identity.user.id });
   return ok({ 'Sec-WebSocket-Protocol': DEVICE_SUBPROTOCOL });
 }
@@ -90,7 +122,10 @@ async function message(deps: DeviceDeps, event: WsEvent): Promise<WsResult> {
   }
   const rate = deps.rateLimit ?? DEFAULT_DEVICE_RATE;
   if (!(await countFrame(deps, connectionId, rate.frames, rate.windowMs))) {
-    await reply({ type: 'error', message: `Too many frames: at most ${rate.frames} per ${rate.windowMs / 1000} s. This one was dropped.` });
+    await reply({
+      type: 'error',
+      message: `Too many frames: at most ${rate.frames} per ${rate.windowMs / 1000} s. This one was dropped.`,
+    });
     return ok();
   }
   const text = frameText(event);
@@ -127,6 +162,7 @@ async function message(deps: DeviceDeps, event: WsEvent): Promise<WsResult> {
   }
   const sub = await subscribe(deps, connection as DeviceConnection, frame.agentId, frame.after ?? 0);
   const replay = await deliver(deps, sub, { limit: REPLAY_LIMIT });
-  if (!replay.gone) await reply({ type: 'subscribed', agentId: frame.agentId, cursor: replay.cursor, more: replay.more });
+  if (!replay.gone)
+    await reply({ type: 'subscribed', agentId: frame.agentId, cursor: replay.cursor, more: replay.more });
   return ok();
 }

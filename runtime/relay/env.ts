@@ -41,7 +41,9 @@ export const RUNTIME_RELAY_ENV = z.object({
   [RELAY_ENV.eventsTable]: tableName,
   [RELAY_ENV.approvalsTable]: tableName,
   [RELAY_ENV.connectionsTable]: tableName,
-  [RELAY_ENV.chainKey]: z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')),
+  [RELAY_ENV.chainKey]: z
+    .string()
+    .check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')),
 });
 
 export const FANOUT_RELAY_ENV = z.object({

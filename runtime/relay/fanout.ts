@@ -30,7 +30,9 @@ export async function fanOutEvents(deps: FanoutDeps, rows: readonly EventRow[]):
     [...byPair].map(async ([pair, pairRows]) => {
       const listeners = await pairListeners(deps, pair);
       const upTo = Math.max(...pairRows.map((r) => r.sk));
-      await Promise.all(listeners.devices.map((sub) => deliver(deps, sub, { limit: LIVE_GAP_LIMIT, upTo, known: pairRows })));
+      await Promise.all(
+        listeners.devices.map((sub) => deliver(deps, sub, { limit: LIVE_GAP_LIMIT, upTo, known: pairRows })),
+      );
       if (pairRows.some((r) => r.type === 'approval.decided')) await nudge(deps, listeners.runtimes, 'approval');
     }),
   );
@@ -38,7 +40,9 @@ export async function fanOutEvents(deps: FanoutDeps, rows: readonly EventRow[]):
 
 /** New inbox messages for these pairs: their runtimes ask the relay for the next message. */
 export async function nudgeInbox(deps: FanoutDeps, pairs: readonly string[]): Promise<void> {
-  await Promise.all([...new Set(pairs)].map(async (pair) => nudge(deps, (await pairListeners(deps, pair)).runtimes, 'inbox')));
+  await Promise.all(
+    [...new Set(pairs)].map(async (pair) => nudge(deps, (await pairListeners(deps, pair)).runtimes, 'inbox')),
+  );
 }
 
 /** A nudge carries nothing but a hint; the runtime reads through its signed frames. */

@@ -44,7 +44,8 @@ export class RoleDirectory {
     private readonly account: string,
   ) {
     for (const user of roster.directory.users) {
-      for (const agent of user.agents) this.byRole.set(agentRoleName(deployment, user.id, agent.id), { userId: user.id, agentId: agent.id });
+      for (const agent of user.agents)
+        this.byRole.set(agentRoleName(deployment, user.id, agent.id), { userId: user.id, agentId: agent.id });
     }
   }
 
@@ -69,7 +70,9 @@ export function taskIdOf(taskArn: string | undefined): string | undefined {
 }
 
 export async function readSession(deps: SessionDeps, pair: string): Promise<SessionRow | undefined> {
-  const out = await deps.doc.send(new GetCommand({ TableName: deps.sessionsTable, Key: { pk: pair }, ConsistentRead: true }));
+  const out = await deps.doc.send(
+    new GetCommand({ TableName: deps.sessionsTable, Key: { pk: pair }, ConsistentRead: true }),
+  );
   return out.Item as SessionRow | undefined;
 }
 
@@ -79,15 +82,25 @@ export async function sessionOfTask(deps: SessionDeps, task: TaskIdentity): Prom
   return row?.sessionId && taskIdOf(row.taskArn) === task.taskId ? row : undefined;
 }
 
-export type ClaimResult = { readonly ok: true; readonly nonce: Buffer; readonly session: SessionRow } | { readonly ok: false; readonly reclaim: boolean };
+export type ClaimResult =
+  | { readonly ok: true; readonly nonce: Buffer; readonly session: SessionRow }
+  | { readonly ok: false; readonly reclaim: boolean };
 
 /** Seals and opens nonces under the pair's user key (the runtime relay's RecordSealer). */
 export type NonceSealer = Pick<RecordSealer, 'seal' | 'open'>;
 
 /** Makes the session's nonce for its task and stores it sealed: succeeds once per session. */
-export async function claimNonce(deps: SessionDeps, sealer: NonceSealer, task: TaskIdentity, session: SessionRow): Promise<ClaimResult> {
+export async function claimNonce(
+  deps: SessionDeps,
+  sealer: NonceSealer,
+  task: TaskIdentity,
+  session: SessionRow,
+): Promise<ClaimResult> {
   const nonce = newNonce();
-  const sealed = await sealer.seal({ userId: task.userId, agentId: task.agentId, record: 'relay.nonce' }, nonce.toString('base64url'));
+  const sealed = await sealer.seal(
+    { userId: task.userId, agentId: task.agentId, record: 'relay.nonce' },
+    nonce.toString('base64url'),
+  );
   try {
     const out = await deps.doc.send(
       new UpdateCommand({
@@ -115,10 +128,19 @@ export async function claimNonce(deps: SessionDeps, sealer: NonceSealer, task: T
  * The nonce of a session its task has claimed, for verifying that task's frames; undefined when the row
  * names another session or task, or its nonce does not open as this pair's (written by someone else).
  */
-export async function claimedNonce(sealer: NonceSealer, session: SessionRow | undefined, task: TaskIdentity, sessionId: string): Promise<Buffer | undefined> {
-  if (!session || session.sessionId !== sessionId || session.relayTask !== task.taskId || !session.relayNonce) return undefined;
+export async function claimedNonce(
+  sealer: NonceSealer,
+  session: SessionRow | undefined,
+  task: TaskIdentity,
+  sessionId: string,
+): Promise<Buffer | undefined> {
+  if (!session || session.sessionId !== sessionId || session.relayTask !== task.taskId || !session.relayNonce)
+    return undefined;
   try {
-    return Buffer.from(await sealer.open({ userId: task.userId, agentId: task.agentId, record: 'relay.nonce' }, session.relayNonce), 'base64url');
+    return Buffer.from(
+      await sealer.open({ userId: task.userId, agentId: task.agentId, record: 'relay.nonce' }, session.relayNonce),
+      'base64url',
+    );
   } catch (error) {
     if ((error as Error).name !== 'SealError') throw error;
     return undefined;

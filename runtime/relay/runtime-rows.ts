@@ -5,13 +5,26 @@
  * verified task (runtime-auth.ts), never from an operation.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../control-plane/expressions';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import type { RuntimeOp } from '../shared/relay-protocol';
 import { approvalStatus, idFloor, sortableIdTime, type InboxRow, type InboxState } from '../shared/rows';
-import { sealApproval, sealEventData, verifiedDecision, type DataOpener, type DataSealer, type StoredApprovalRow } from '../shared/sealed-rows';
+import {
+  sealApproval,
+  sealEventData,
+  verifiedDecision,
+  type DataOpener,
+  type DataSealer,
+  type StoredApprovalRow,
+} from '../shared/sealed-rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 import type { NonceSealer } from './runtime-auth';
 
@@ -65,7 +78,15 @@ export async function applyOp(deps: RowDeps, ctx: RuntimeContext, op: RuntimeOp)
     case 'inbox.finish':
       return finishMessage(deps, ctx, op.messageId, op.state);
     case 'inbox.cursor':
-      return { ok: await updateOwnSession(deps, ctx, 'SET #inboxCursor = :id', '(attribute_not_exists(#inboxCursor) OR #inboxCursor < :id)', { id: op.messageId }) };
+      return {
+        ok: await updateOwnSession(
+          deps,
+          ctx,
+          'SET #inboxCursor = :id',
+          '(attribute_not_exists(#inboxCursor) OR #inboxCursor < :id)',
+          { id: op.messageId },
+        ),
+      };
     case 'heartbeat':
       return { ok: await updateOwnSession(deps, ctx, 'SET #lastActivityAt = :now', undefined, { now: deps.now() }) };
     case 'ping':
@@ -74,7 +95,11 @@ export async function applyOp(deps: RowDeps, ctx: RuntimeContext, op: RuntimeOp)
 }
 
 /** A runtime event: appended to the pair's hash chain (types limited to the runtime's, EVENT_TYPES). */
-export async function appendRuntimeEvent(deps: RowDeps, ctx: RuntimeContext, op: Extract<RuntimeOp, { op: 'event' }>): Promise<OpResult> {
+export async function appendRuntimeEvent(
+  deps: RowDeps,
+  ctx: RuntimeContext,
+  op: Extract<RuntimeOp, { op: 'event' }>,
+): Promise<OpResult> {
   let log = deps.eventLogs.get(ctx.pair);
   if (!log) {
     log = new EventLog(deps.doc, deps.eventsTable, ctx.pair, deps.chain, deps.now);
@@ -86,7 +111,11 @@ export async function appendRuntimeEvent(deps: RowDeps, ctx: RuntimeContext, op:
 }
 
 /** A pending approval. Idempotent by approval id (a frame resent after a lost ack changes nothing). */
-export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Extract<RuntimeOp, { op: 'approval.request' }>): Promise<OpResult> {
+export async function requestApproval(
+  deps: RowDeps,
+  ctx: RuntimeContext,
+  op: Extract<RuntimeOp, { op: 'approval.request' }>,
+): Promise<OpResult> {
   const createdAt = deps.now();
   const row = await sealApproval(deps.sealer, {
     pk: ctx.pair,
@@ -100,7 +129,13 @@ export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Ex
     expiresAt: Math.min(op.expiresAt, createdAt + MAX_APPROVAL_WAIT_MS),
   });
   try {
-    await deps.doc.send(new PutCommand({ TableName: deps.approvalsTable, Item: row, ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }) }));
+    await deps.doc.send(
+      new PutCommand({
+        TableName: deps.approvalsTable,
+        Item: row,
+        ...expression({ ConditionExpression: `attribute_not_exists(#${SORT_KEY})` }),
+      }),
+    );
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
   }
@@ -108,7 +143,13 @@ export async function requestApproval(deps: RowDeps, ctx: RuntimeContext, op: Ex
 }
 
 export async function approvalOutcome(deps: RowDeps, ctx: RuntimeContext, approvalId: string): Promise<OpResult> {
-  const out = await deps.doc.send(new GetCommand({ TableName: deps.approvalsTable, Key: { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: approvalId }, ConsistentRead: true }));
+  const out = await deps.doc.send(
+    new GetCommand({
+      TableName: deps.approvalsTable,
+      Key: { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: approvalId },
+      ConsistentRead: true,
+    }),
+  );
   const row = out.Item as StoredApprovalRow | undefined;
   if (!row) return { status: 'expired' };
   if (!row.decision) return { status: approvalStatus(row) };
@@ -116,7 +157,11 @@ export async function approvalOutcome(deps: RowDeps, ctx: RuntimeContext, approv
   // else (or copied from another approval) is refused: the call does not run.
   const decided = await verifiedDecision(deps.sealer, row);
   if (!decided) {
-    deps.log?.warn('approval decision refused: not sealed by the control plane for this approval', { pair: ctx.pair, approval_id: approvalId, security_event: 'approval.unsealed_decision' });
+    deps.log?.warn('approval decision refused: not sealed by the control plane for this approval', {
+      pair: ctx.pair,
+      approval_id: approvalId,
+      security_event: 'approval.unsealed_decision',
+    });
     return { status: 'denied' };
   }
   return { status: decided.decision, decidedBy: decided.decidedBy };
@@ -130,7 +175,11 @@ export async function expireApproval(deps: RowDeps, ctx: RuntimeContext, approva
         TableName: deps.approvalsTable,
         Key: { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: approvalId },
         ...expression(
-          { UpdateExpression: 'SET #expiredAt = :now', ConditionExpression: 'attribute_exists(#sk) AND attribute_not_exists(#expiredAt) AND attribute_not_exists(#decision)' },
+          {
+            UpdateExpression: 'SET #expiredAt = :now',
+            ConditionExpression:
+              'attribute_exists(#sk) AND attribute_not_exists(#expiredAt) AND attribute_not_exists(#decision)',
+          },
           { now: deps.now() },
         ),
       }),
@@ -142,7 +191,11 @@ export async function expireApproval(deps: RowDeps, ctx: RuntimeContext, approva
 }
 
 /** The first unfinished message after the cursor (minus the skew window), oldest first. */
-export async function nextMessage(deps: RowDeps, ctx: RuntimeContext, cursor: string | undefined): Promise<InboxRow | undefined> {
+export async function nextMessage(
+  deps: RowDeps,
+  ctx: RuntimeContext,
+  cursor: string | undefined,
+): Promise<InboxRow | undefined> {
   const from = cursor ? idFloor(sortableIdTime(cursor) - INBOX_SKEW_MS) : undefined;
   let start: Record<string, unknown> | undefined;
   do {
@@ -153,7 +206,10 @@ export async function nextMessage(deps: RowDeps, ctx: RuntimeContext, cursor: st
         Limit: 50,
         ExclusiveStartKey: start,
         ...(from
-          ? expression({ KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} > :from` }, { pk: ctx.pair, from })
+          ? expression(
+              { KeyConditionExpression: `#${PARTITION_KEY} = :pk AND #${SORT_KEY} > :from` },
+              { pk: ctx.pair, from },
+            )
           : expression({ KeyConditionExpression: `#${PARTITION_KEY} = :pk` }, { pk: ctx.pair })),
       }),
     );
@@ -168,7 +224,11 @@ export async function nextMessage(deps: RowDeps, ctx: RuntimeContext, cursor: st
  * Marks a message running and counts the attempt; undefined when it is finished. A second claim by the
  * same task (its ack was lost) returns the row without counting again.
  */
-export async function claimMessage(deps: RowDeps, ctx: RuntimeContext, messageId: string): Promise<InboxRow | undefined> {
+export async function claimMessage(
+  deps: RowDeps,
+  ctx: RuntimeContext,
+  messageId: string,
+): Promise<InboxRow | undefined> {
   const key = { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: messageId };
   try {
     const out = await deps.doc.send(
@@ -178,7 +238,8 @@ export async function claimMessage(deps: RowDeps, ctx: RuntimeContext, messageId
         ReturnValues: 'ALL_NEW',
         ...expression(
           {
-            UpdateExpression: 'SET #state = :running, #attempts = if_not_exists(#attempts, :zero) + :one, #startedAt = :now, #claimTask = :task',
+            UpdateExpression:
+              'SET #state = :running, #attempts = if_not_exists(#attempts, :zero) + :one, #startedAt = :now, #claimTask = :task',
             ConditionExpression:
               'attribute_exists(#sk) AND (attribute_not_exists(#state) OR #state IN (:queued, :running)) AND (attribute_not_exists(#claimTask) OR #claimTask <> :task)',
           },
@@ -195,26 +256,43 @@ export async function claimMessage(deps: RowDeps, ctx: RuntimeContext, messageId
   return row?.state === 'running' && row.claimTask === ctx.taskId ? row : undefined;
 }
 
-export async function finishMessage(deps: RowDeps, ctx: RuntimeContext, messageId: string, state: Exclude<InboxState, 'queued' | 'running'>): Promise<OpResult> {
+export async function finishMessage(
+  deps: RowDeps,
+  ctx: RuntimeContext,
+  messageId: string,
+  state: Exclude<InboxState, 'queued' | 'running'>,
+): Promise<OpResult> {
   await deps.doc.send(
     new UpdateCommand({
       TableName: deps.inboxTable,
       Key: { [PARTITION_KEY]: ctx.pair, [SORT_KEY]: messageId },
-      ...expression({ UpdateExpression: 'SET #state = :state, #finishedAt = :now', ConditionExpression: 'attribute_exists(#sk)' }, { state, now: deps.now() }),
+      ...expression(
+        { UpdateExpression: 'SET #state = :state, #finishedAt = :now', ConditionExpression: 'attribute_exists(#sk)' },
+        { state, now: deps.now() },
+      ),
     }),
   );
   return {};
 }
 
 /** Heartbeat and inbox cursor: only on the row of this session and task. */
-async function updateOwnSession(deps: RowDeps, ctx: RuntimeContext, update: string, extra: string | undefined, values: Record<string, unknown>): Promise<boolean> {
+async function updateOwnSession(
+  deps: RowDeps,
+  ctx: RuntimeContext,
+  update: string,
+  extra: string | undefined,
+  values: Record<string, unknown>,
+): Promise<boolean> {
   try {
     await deps.doc.send(
       new UpdateCommand({
         TableName: deps.sessionsTable,
         Key: { pk: ctx.pair },
         ...expression(
-          { UpdateExpression: update, ConditionExpression: `#sessionId = :sid AND #taskArn = :arn${extra ? ` AND ${extra}` : ''}` },
+          {
+            UpdateExpression: update,
+            ConditionExpression: `#sessionId = :sid AND #taskArn = :arn${extra ? ` AND ${extra}` : ''}`,
+          },
           { ...values, sid: ctx.sessionId, arn: ctx.taskArn },
         ),
       }),

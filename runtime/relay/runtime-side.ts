@@ -11,11 +11,36 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { appendLifecycleEvent } from '../control-plane/lifecycle';
 import { frameMac, macMatches } from '../shared/relay-mac';
-import { MAX_RUNTIME_FRAME_BYTES, RUNTIME_BODY, RUNTIME_FRAME, type RelayMessage, type ResumedBody, type SessionInfo } from '../shared/relay-protocol';
-import { authenticateRuntime, beginFrame, endFrame, forgetConnection, frameSequence, getConnection, putConnection, type ConnectionDeps, type RuntimeConnection } from './connections';
+import {
+  MAX_RUNTIME_FRAME_BYTES,
+  RUNTIME_BODY,
+  RUNTIME_FRAME,
+  type RelayMessage,
+  type ResumedBody,
+  type SessionInfo,
+} from '../shared/relay-protocol';
+import {
+  authenticateRuntime,
+  beginFrame,
+  endFrame,
+  forgetConnection,
+  frameSequence,
+  getConnection,
+  putConnection,
+  type ConnectionDeps,
+  type RuntimeConnection,
+} from './connections';
 import type { Poster } from './poster';
 import { applyOp, type RowDeps, type RuntimeContext } from './runtime-rows';
-import { claimedNonce, claimNonce, readSession, sessionOfTask, type RoleDirectory, type SessionRow, type TaskIdentity } from './runtime-auth';
+import {
+  claimedNonce,
+  claimNonce,
+  readSession,
+  sessionOfTask,
+  type RoleDirectory,
+  type SessionRow,
+  type TaskIdentity,
+} from './runtime-auth';
 import { frameText, ok, refuse, type WsEvent, type WsResult } from './ws-event';
 
 export interface RuntimeSideDeps extends ConnectionDeps, RowDeps {
@@ -43,7 +68,13 @@ export function createRuntimeHandler(deps: RuntimeSideDeps): (event: WsEvent) =>
     } catch (error) {
       deps.log.error('relay runtime request failed', { route: routeKey, request_id: requestId, error: error as Error });
       if (routeKey === '$connect') return refuse(500, 'The relay could not accept the connection.');
-      await reject(deps, connectionId, undefined, 'internal', 'Something went wrong on our side; reconnect and resume.');
+      await reject(
+        deps,
+        connectionId,
+        undefined,
+        'internal',
+        'Something went wrong on our side; reconnect and resume.',
+      );
       return ok();
     }
   };
@@ -54,11 +85,26 @@ async function connect(deps: RuntimeSideDeps, event: WsEvent): Promise<WsResult>
   const task = deps.roles.identify(event.requestContext.identity?.userArn);
   const session = task ? await sessionOfTask(deps, task) : undefined;
   if (!task || !session) {
-    deps.log.warn('relay runtime connect refused', { request_id: requestId, security_event: 'relay.runtime.unknown_caller', known_role: task !== undefined });
+    deps.log.warn('relay runtime connect refused', {
+      request_id: requestId,
+      security_event: 'relay.runtime.unknown_caller',
+      known_role: task !== undefined,
+    });
     return refuse(403, 'Not a running Cubicle task.');
   }
-  await putConnection(deps, { kind: 'runtime', connectionId, pair: task.pair, taskId: task.taskId, sessionId: session.sessionId as string });
-  deps.log.info('relay runtime connected', { request_id: requestId, user_id: task.userId, agent_id: task.agentId, task_id: task.taskId });
+  await putConnection(deps, {
+    kind: 'runtime',
+    connectionId,
+    pair: task.pair,
+    taskId: task.taskId,
+    sessionId: session.sessionId as string,
+  });
+  deps.log.info('relay runtime connected', {
+    request_id: requestId,
+    user_id: task.userId,
+    agent_id: task.agentId,
+    task_id: task.taskId,
+  });
   return ok();
 }
 
@@ -76,9 +122,11 @@ const sessionInfo = (s: SessionRow): SessionInfo => ({
 async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   const { connectionId } = event.requestContext;
   const connection = await getConnection(deps, connectionId);
-  if (connection?.kind !== 'runtime') return reject(deps, connectionId, connection, 'unknown-connection', 'Not a runtime connection.');
+  if (connection?.kind !== 'runtime')
+    return reject(deps, connectionId, connection, 'unknown-connection', 'Not a runtime connection.');
   const text = frameText(event);
-  if (Buffer.byteLength(text, 'utf8') > MAX_RUNTIME_FRAME_BYTES) return reject(deps, connectionId, connection, 'oversized', 'Frame too large.');
+  if (Buffer.byteLength(text, 'utf8') > MAX_RUNTIME_FRAME_BYTES)
+    return reject(deps, connectionId, connection, 'oversized', 'Frame too large.');
   let parsed;
   try {
     parsed = RUNTIME_FRAME.safeParse(JSON.parse(text));
@@ -99,15 +147,32 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   }
   const session = await readSession(deps, task.pair);
   if (frame.type === 'claim') {
-    const claimed = session?.sessionId === connection.sessionId ? await claimNonce(deps, deps.sealer, task, session) : { ok: false as const, reclaim: false };
+    const claimed =
+      session?.sessionId === connection.sessionId
+        ? await claimNonce(deps, deps.sealer, task, session)
+        : { ok: false as const, reclaim: false };
     if (!claimed.ok) {
       if (claimed.reclaim) {
-        await appendLifecycleEvent(deps, task.pair, 'relay.claim_refused', `relay-${connectionId}`, { sessionId: connection.sessionId, taskId: task.taskId });
+        await appendLifecycleEvent(deps, task.pair, 'relay.claim_refused', `relay-${connectionId}`, {
+          sessionId: connection.sessionId,
+          taskId: task.taskId,
+        });
       }
-      return reject(deps, connectionId, connection, claimed.reclaim ? 'nonce-reclaim' : 'claim-refused', 'The nonce of this session cannot be claimed.');
+      return reject(
+        deps,
+        connectionId,
+        connection,
+        claimed.reclaim ? 'nonce-reclaim' : 'claim-refused',
+        'The nonce of this session cannot be claimed.',
+      );
     }
     await authenticateRuntime(deps, connection);
-    await post({ type: 'claimed', connectionId, nonce: claimed.nonce.toString('base64url'), session: sessionInfo(claimed.session) });
+    await post({
+      type: 'claimed',
+      connectionId,
+      nonce: claimed.nonce.toString('base64url'),
+      session: sessionInfo(claimed.session),
+    });
     deps.log.info('relay nonce claimed', { user_id: task.userId, agent_id: task.agentId, task_id: task.taskId });
     return;
   }
@@ -115,10 +180,19 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   const nonce = await claimedNonce(deps.sealer, session, task, connection.sessionId);
   if (!nonce || !session) return reject(deps, connectionId, connection, 'no-nonce', 'No claimed nonce for this task.');
   if (frame.type === 'resume') {
-    if (!macMatches(nonce, 'runtime', connectionId, 0, frame.body, frame.mac)) return reject(deps, connectionId, connection, 'forged', 'Frame refused.');
+    if (!macMatches(nonce, 'runtime', connectionId, 0, frame.body, frame.mac))
+      return reject(deps, connectionId, connection, 'forged', 'Frame refused.');
     const sequence = await frameSequence(deps, task.pair, connection.sessionId, STALE_FRAME_MS);
     // A frame of the previous connection is still being applied: its outcome decides where to resume.
-    if (sequence.busy) return reject(deps, connectionId, connection, 'busy', 'A frame is still being applied; resume again shortly.', false);
+    if (sequence.busy)
+      return reject(
+        deps,
+        connectionId,
+        connection,
+        'busy',
+        'A frame is still being applied; resume again shortly.',
+        false,
+      );
     await authenticateRuntime(deps, connection);
     const body: ResumedBody = { lastSeq: sequence.seq, session: sessionInfo(session) };
     const text = JSON.stringify(body);
@@ -127,8 +201,10 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   }
 
   // A signed frame: authenticated connection, valid MAC, the next sequence number, well-formed body.
-  if (connection.authenticated !== true) return reject(deps, connectionId, connection, 'unauthenticated', 'Claim or resume first.');
-  if (!macMatches(nonce, 'runtime', connectionId, frame.seq, frame.body, frame.mac)) return reject(deps, connectionId, connection, 'forged', 'Frame refused.');
+  if (connection.authenticated !== true)
+    return reject(deps, connectionId, connection, 'unauthenticated', 'Claim or resume first.');
+  if (!macMatches(nonce, 'runtime', connectionId, frame.seq, frame.body, frame.mac))
+    return reject(deps, connectionId, connection, 'forged', 'Frame refused.');
   let body;
   try {
     body = RUNTIME_BODY.safeParse(JSON.parse(frame.body));
@@ -139,9 +215,20 @@ async function message(deps: RuntimeSideDeps, event: WsEvent): Promise<void> {
   // Claimed before it runs: a replayed or reordered frame, or a copy of one being applied, never runs.
   if (!(await beginFrame(deps, task.pair, connection.sessionId, frame.seq, STALE_FRAME_MS))) {
     const { seq } = await frameSequence(deps, task.pair, connection.sessionId, STALE_FRAME_MS);
-    return reject(deps, connectionId, connection, frame.seq <= seq ? 'replayed' : frame.seq > seq + 1 ? 'reordered' : 'busy', 'Frame out of sequence.');
+    return reject(
+      deps,
+      connectionId,
+      connection,
+      frame.seq <= seq ? 'replayed' : frame.seq > seq + 1 ? 'reordered' : 'busy',
+      'Frame out of sequence.',
+    );
   }
-  const ctx: RuntimeContext = { pair: task.pair, taskId: task.taskId, taskArn: session.taskArn as string, sessionId: connection.sessionId };
+  const ctx: RuntimeContext = {
+    pair: task.pair,
+    taskId: task.taskId,
+    taskArn: session.taskArn as string,
+    sessionId: connection.sessionId,
+  };
   const results = [];
   for (const op of body.data.ops) results.push(await applyOp(deps, ctx, op));
   await endFrame(deps, task.pair, connection.sessionId, frame.seq);

@@ -11,7 +11,11 @@ export interface WsEvent {
     readonly requestId: string;
     readonly accountId?: string;
     /** IAM-authorized connects carry the caller: `userArn` names the task role's session. */
-    readonly identity?: { readonly userArn?: string | null; readonly accountId?: string | null; readonly sourceIp?: string };
+    readonly identity?: {
+      readonly userArn?: string | null;
+      readonly accountId?: string | null;
+      readonly sourceIp?: string;
+    };
   };
   readonly headers?: Readonly<Record<string, string | undefined>>;
   readonly queryStringParameters?: Readonly<Record<string, string | undefined>> | null;
@@ -27,7 +31,10 @@ export interface WsResult {
   readonly body?: string;
 }
 
-export const ok = (headers?: Record<string, string>): WsResult => ({ statusCode: 200, ...(headers ? { headers } : {}) });
+export const ok = (headers?: Record<string, string>): WsResult => ({
+  statusCode: 200,
+  ...(headers ? { headers } : {}),
+});
 export const refuse = (statusCode: number, message: string): WsResult => ({
   statusCode,
   headers: { 'content-type': 'application/json; charset=utf-8' },

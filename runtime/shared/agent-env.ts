@@ -37,7 +37,10 @@ export const AGENT_ENV_SCHEMA = z.object({
     try {
       return CONNECTION_ENV_SCHEMA.parse(JSON.parse(text));
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'CUBICLE_CONNECTIONS must be a JSON array of { id, hosts, secretArn? }' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'CUBICLE_CONNECTIONS must be a JSON array of { id, hosts, secretArn? }',
+      });
       return z.NEVER;
     }
   }),
@@ -51,11 +54,14 @@ export const AGENT_ENV_SCHEMA = z.object({
    * The deployment's model invoker role (bedrock provider only): the supervisor assumes it for each run and
    * hands the CLI that session, never the task role's (runtime/agent/src/model-credentials.ts).
    */
-  CUBICLE_BEDROCK_ROLE_ARN: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN').optional(),
+  CUBICLE_BEDROCK_ROLE_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN')
+    .optional(),
   CUBICLE_MAX_TASK_DURATION_MS: positiveMs,
   CUBICLE_IDLE_TIMEOUT_MS: positiveMs,
   /** The runtime relay (runtime/relay/runtime-side.ts): the runtime's only way to the control plane's tables. */
-  CUBICLE_RELAY_URL: z.string().regex(RELAY_URL_PATTERN, 'must be the runtime relay\'s wss:// URL'),
+  CUBICLE_RELAY_URL: z.string().regex(RELAY_URL_PATTERN, "must be the runtime relay's wss:// URL"),
 });
 
 export type AgentEnv = z.output<typeof AGENT_ENV_SCHEMA>;
@@ -69,17 +75,23 @@ export const AGENT_ENV_KEYS = Object.keys(AGENT_ENV_SCHEMA.shape) as (keyof Agen
 export function agentEnvProblems(env: AgentEnv): string[] {
   const problems: string[] = [];
   if (env.CUBICLE_PROVIDER === 'bedrock') {
-    if (env.CUBICLE_PROVIDER_SECRET_ARN) problems.push('CUBICLE_PROVIDER_SECRET_ARN: must be absent for bedrock (an IAM role invokes the models)');
+    if (env.CUBICLE_PROVIDER_SECRET_ARN)
+      problems.push('CUBICLE_PROVIDER_SECRET_ARN: must be absent for bedrock (an IAM role invokes the models)');
     if (!env.CUBICLE_BEDROCK_MODELS?.split(',').some((m) => m.trim().length > 0)) {
       problems.push('CUBICLE_BEDROCK_MODELS: required for bedrock (comma-separated model or inference-profile ids)');
     }
-    if (!env.CUBICLE_BEDROCK_ROLE_ARN) problems.push('CUBICLE_BEDROCK_ROLE_ARN: required for bedrock (the role whose sessions invoke the models)');
+    if (!env.CUBICLE_BEDROCK_ROLE_ARN)
+      problems.push('CUBICLE_BEDROCK_ROLE_ARN: required for bedrock (the role whose sessions invoke the models)');
   } else if (env.CUBICLE_BEDROCK_ROLE_ARN) {
-    problems.push(`CUBICLE_BEDROCK_ROLE_ARN: only bedrock agents get the model invoker role, not ${env.CUBICLE_PROVIDER}`);
+    problems.push(
+      `CUBICLE_BEDROCK_ROLE_ARN: only bedrock agents get the model invoker role, not ${env.CUBICLE_PROVIDER}`,
+    );
   } else if (!env.CUBICLE_PROVIDER_SECRET_ARN) {
     problems.push(`CUBICLE_PROVIDER_SECRET_ARN: required for ${env.CUBICLE_PROVIDER}`);
   }
-  for (const skill of env.CUBICLE_SKILLS.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const skill of env.CUBICLE_SKILLS.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!parseSkillRef(skill)) problems.push(`CUBICLE_SKILLS: "${skill}" is not ${SKILL_REF_RULE}`);
   }
   return problems;

@@ -15,14 +15,23 @@ export const MAC_ALGORITHM = 'HMAC_SHA_256';
 export function kmsChainKey(kms: KMSClient, keyId: string): ChainKey {
   return {
     async mac(digest) {
-      const out = await kms.send(new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: MAC_ALGORITHM, Message: digest }));
+      const out = await kms.send(
+        new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: MAC_ALGORITHM, Message: digest }),
+      );
       if (!out.Mac) throw new Error('GenerateMac returned no MAC');
       return Buffer.from(out.Mac).toString('hex');
     },
     async verify(digest, mac) {
       if (!/^[0-9a-f]{64}$/.test(mac)) return false;
       try {
-        const out = await kms.send(new VerifyMacCommand({ KeyId: keyId, MacAlgorithm: MAC_ALGORITHM, Message: digest, Mac: Buffer.from(mac, 'hex') }));
+        const out = await kms.send(
+          new VerifyMacCommand({
+            KeyId: keyId,
+            MacAlgorithm: MAC_ALGORITHM,
+            Message: digest,
+            Mac: Buffer.from(mac, 'hex'),
+          }),
+        );
         return out.MacValid === true;
       } catch (error) {
         // KMS answers an invalid MAC with an exception, not MacValid: false.
@@ -38,6 +47,7 @@ export function hmacChainKey(secret: Buffer): ChainKey {
   const mac = (digest: Buffer) => createHmac('sha256', secret).update(digest).digest();
   return {
     mac: async (digest) => mac(digest).toString('hex'),
-    verify: async (digest, given) => /^[0-9a-f]{64}$/.test(given) && timingSafeEqual(mac(digest), Buffer.from(given, 'hex')),
+    verify: async (digest, given) =>
+      /^[0-9a-f]{64}$/.test(given) && timingSafeEqual(mac(digest), Buffer.from(given, 'hex')),
   };
 }

@@ -34,7 +34,15 @@ type Esdk = typeof import('@aws-crypto/client-node');
 let esdk: Promise<Esdk> | undefined;
 const loadEsdk = () => (esdk ??= import('@aws-crypto/client-node'));
 
-export { CONTEXT_KEYS, encryptionContext, isSealed, SEALED_PREFIX, SEALED_RECORDS, type RecordContext, type SealedRecord } from './sealed';
+export {
+  CONTEXT_KEYS,
+  encryptionContext,
+  isSealed,
+  SEALED_PREFIX,
+  SEALED_RECORDS,
+  type RecordContext,
+  type SealedRecord,
+} from './sealed';
 
 /** Bounds of the data-key cache (per process). */
 export const CACHE_LIMITS = {
@@ -56,7 +64,8 @@ const SUITE = 0x0478;
 export type KeyArnOf = (userId: string) => Promise<string>;
 
 /** KMS failures that say nothing about the value (the SDK folds the keyring's KMS errors into one message). */
-const TRANSIENT = /Throttling|KMSInternalException|DependencyTimeoutException|ServiceUnavailable|TimeoutError|ECONNRESET|ETIMEDOUT|EAI_AGAIN|socket hang up/;
+const TRANSIENT =
+  /Throttling|KMSInternalException|DependencyTimeoutException|ServiceUnavailable|TimeoutError|ECONNRESET|ETIMEDOUT|EAI_AGAIN|socket hang up/;
 
 /** A value that is not sealed, not under the user's key, or sealed for another context. */
 export class SealError extends Error {
@@ -71,7 +80,13 @@ export class SealError extends Error {
  * (one per user key) live as long as the process.
  */
 export class RecordSealer {
-  private sdk: Promise<{ esdk: Esdk; client: ReturnType<Esdk['buildClient']>; cache: ReturnType<Esdk['getLocalCryptographicMaterialsCache']> }> | undefined;
+  private sdk:
+    | Promise<{
+        esdk: Esdk;
+        client: ReturnType<Esdk['buildClient']>;
+        cache: ReturnType<Esdk['getLocalCryptographicMaterialsCache']>;
+      }>
+    | undefined;
   private readonly managers = new Map<string, NodeCachingMaterialsManager>();
   private readonly kms: KmsMethods;
 
@@ -99,15 +114,22 @@ export class RecordSealer {
     const { client } = await this.loaded();
     let out;
     try {
-      out = await client.decrypt(await this.manager(ctx.userId), Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'));
+      out = await client.decrypt(
+        await this.manager(ctx.userId),
+        Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'),
+      );
     } catch (error) {
       // A throttled or unavailable KMS is worth another try; anything else is a value this key cannot open.
       if (TRANSIENT.test(String((error as Error).message))) throw error;
-      throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} could not be opened (${(error as Error).name})`);
+      throw new SealError(
+        `${ctx.record} of ${ctx.userId}/${ctx.agentId} could not be opened (${(error as Error).name})`,
+      );
     }
     const expected = encryptionContext(ctx);
     const actual = out.messageHeader.encryptionContext;
-    const same = Object.keys(actual).length === Object.keys(expected).length && Object.entries(expected).every(([k, v]) => actual[k] === v);
+    const same =
+      Object.keys(actual).length === Object.keys(expected).length &&
+      Object.entries(expected).every(([k, v]) => actual[k] === v);
     if (!same) throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} was sealed for another record`);
     return out.plaintext.toString('utf8');
   }
@@ -129,7 +151,10 @@ export class RecordSealer {
   private loaded() {
     this.sdk ??= loadEsdk().then((esdk) => ({
       esdk,
-      client: esdk.buildClient({ commitmentPolicy: esdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT, maxEncryptedDataKeys: 1 }),
+      client: esdk.buildClient({
+        commitmentPolicy: esdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        maxEncryptedDataKeys: 1,
+      }),
       cache: esdk.getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(CACHE_LIMITS.capacity),
     }));
     return this.sdk;

@@ -58,7 +58,8 @@ export async function verifyChain(rows: readonly EventRow[], key: Pick<ChainKey,
     if (row.sk !== i + 1) return { ok: false, sk: row.sk, reason: `expected sequence ${i + 1}: a row is missing` };
     if (row.pk !== rows[0].pk) return { ok: false, sk: row.sk, reason: 'partition changed' };
     if (row.prevHash !== prev) return { ok: false, sk: row.sk, reason: 'prevHash does not match the previous row' };
-    if (!(await key.verify(eventDigest(row), row.hash))) return { ok: false, sk: row.sk, reason: 'hash is not the chain key\'s MAC of the row' };
+    if (!(await key.verify(eventDigest(row), row.hash)))
+      return { ok: false, sk: row.sk, reason: "hash is not the chain key's MAC of the row" };
     prev = row.hash;
   }
   return { ok: true, length: rows.length };

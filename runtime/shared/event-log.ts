@@ -62,7 +62,10 @@ export class EventLog {
         this.head = { sk: row.sk, hash: row.hash };
         return row;
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException) && (error as Error).name !== 'ConditionalCheckFailedException') {
+        if (
+          !(error instanceof ConditionalCheckFailedException) &&
+          (error as Error).name !== 'ConditionalCheckFailedException'
+        ) {
           throw error;
         }
         this.head = undefined; // someone else appended: re-read the head

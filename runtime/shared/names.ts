@@ -84,7 +84,10 @@ export type RecordWriterFunction = (typeof RECORD_WRITERS)[number];
 export const RECORD_OPENERS = ['relay-device', 'relay-fanout'] as const;
 export type RecordOpenerFunction = (typeof RECORD_OPENERS)[number];
 
-export function recordSealerRoleName(deployment: string, fn: RecordSealerFunction | RecordWriterFunction | RecordOpenerFunction): string {
+export function recordSealerRoleName(
+  deployment: string,
+  fn: RecordSealerFunction | RecordWriterFunction | RecordOpenerFunction,
+): string {
   return `${deployment}-${fn}`;
 }
 

@@ -41,13 +41,16 @@ export function parseProviderCredential(provider: Provider, secretString: string
       throw new Error(`the ${provider} credential starts with "{" but is not valid JSON`);
     }
     const parsed = STORED.safeParse(json);
-    if (!parsed.success) throw new Error(`the ${provider} credential must be { "kind", "value" } with a non-empty value`);
+    if (!parsed.success)
+      throw new Error(`the ${provider} credential must be { "kind", "value" } with a non-empty value`);
     stored = parsed.data;
   } else {
     stored = { kind: 'api-key', value: trimmed };
   }
   if (!allowed.includes(stored.kind)) {
-    throw new Error(`credential kind "${stored.kind}" is not accepted for ${provider} (accepted: ${allowed.join(', ')})`);
+    throw new Error(
+      `credential kind "${stored.kind}" is not accepted for ${provider} (accepted: ${allowed.join(', ')})`,
+    );
   }
   if (stored.kind === 'oauth-creds') {
     try {

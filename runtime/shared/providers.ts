@@ -97,7 +97,13 @@ export const PROVIDER_REGISTRY = {
     credentialKinds: ['api-key'],
     apiHosts: ['openrouter.ai'],
     tokenShapes: [{ name: 'OpenRouterApiKey', regex: 'sk-or-v1-[0-9a-f]{64}' }],
-    codex: { id: 'openrouter', name: 'OpenRouter', baseUrl: 'https://openrouter.ai/api/v1', envKey: 'OPENROUTER_API_KEY', model: 'openrouter/auto' },
+    codex: {
+      id: 'openrouter',
+      name: 'OpenRouter',
+      baseUrl: 'https://openrouter.ai/api/v1',
+      envKey: 'OPENROUTER_API_KEY',
+      model: 'openrouter/auto',
+    },
   },
 } as const satisfies Record<string, ProviderSpec>;
 
@@ -111,7 +117,9 @@ export function providerSpec(provider: Provider): ProviderSpec {
 }
 
 /** Providers whose agents need a stored credential (the others use the task role). */
-export const PROVIDERS_WITH_SECRET: readonly Provider[] = PROVIDERS.filter((p) => providerSpec(p).credentialKinds.length > 0);
+export const PROVIDERS_WITH_SECRET: readonly Provider[] = PROVIDERS.filter(
+  (p) => providerSpec(p).credentialKinds.length > 0,
+);
 
 /** Which CLI runs a provider's agents. */
 export function cliOf(provider: Provider): AgentCli {

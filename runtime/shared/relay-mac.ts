@@ -15,7 +15,13 @@ export function newNonce(): Buffer {
   return randomBytes(NONCE_BYTES);
 }
 
-export function frameMac(nonce: Buffer, direction: Direction, connectionId: string, seq: number, payload: string): string {
+export function frameMac(
+  nonce: Buffer,
+  direction: Direction,
+  connectionId: string,
+  seq: number,
+  payload: string,
+): string {
   if (nonce.length !== NONCE_BYTES) throw new Error('the nonce must be 32 bytes');
   return createHmac('sha256', nonce)
     .update(`cubicle.v1\n${direction}\n${connectionId}\n${seq}\n`)
@@ -24,7 +30,14 @@ export function frameMac(nonce: Buffer, direction: Direction, connectionId: stri
 }
 
 /** Constant-time comparison of a presented MAC with the expected one. */
-export function macMatches(nonce: Buffer, direction: Direction, connectionId: string, seq: number, payload: string, presented: string): boolean {
+export function macMatches(
+  nonce: Buffer,
+  direction: Direction,
+  connectionId: string,
+  seq: number,
+  payload: string,
+  presented: string,
+): boolean {
   const expected = Buffer.from(frameMac(nonce, direction, connectionId, seq, payload), 'base64url');
   const got = Buffer.from(presented, 'base64url');
   return got.length === expected.length && timingSafeEqual(got, expected);

@@ -76,7 +76,11 @@ export const RUNTIME_OP = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('approval.expire'), approvalId: sortableId }),
   z.strictObject({ op: z.literal('inbox.next'), after: z.optional(sortableId) }),
   z.strictObject({ op: z.literal('inbox.claim'), messageId: sortableId }),
-  z.strictObject({ op: z.literal('inbox.finish'), messageId: sortableId, state: z.enum(['done', 'failed', 'interrupted']) }),
+  z.strictObject({
+    op: z.literal('inbox.finish'),
+    messageId: sortableId,
+    state: z.enum(['done', 'failed', 'interrupted']),
+  }),
   z.strictObject({ op: z.literal('inbox.cursor'), messageId: sortableId }),
   z.strictObject({ op: z.literal('heartbeat') }),
   z.strictObject({ op: z.literal('ping') }),
@@ -90,7 +94,11 @@ export const RUNTIME_BODY = z.strictObject({ ops: z.array(RUNTIME_OP).check(z.mi
 export const RUNTIME_FRAME = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('claim') }),
   z.strictObject({ type: z.literal('hello') }),
-  z.strictObject({ type: z.literal('resume'), body: z.string().check(z.maxLength(64)), mac: z.string().check(z.maxLength(64)) }),
+  z.strictObject({
+    type: z.literal('resume'),
+    body: z.string().check(z.maxLength(64)),
+    mac: z.string().check(z.maxLength(64)),
+  }),
   z.strictObject({ type: z.literal('frame'), seq: cursor, body: z.string(), mac: z.string().check(z.maxLength(64)) }),
 ]);
 export type RuntimeFrame = z.output<typeof RUNTIME_FRAME>;

@@ -155,7 +155,6 @@ export interface ApprovalRow {
   readonly decisionSeal?: string;
 }
 
-
 export function approvalStatus(row: Pick<ApprovalRow, 'decision' | 'expiredAt'>): ApprovalStatus {
   if (row.decision) return row.decision;
   return row.expiredAt !== undefined ? 'expired' : 'pending';

@@ -24,7 +24,11 @@ export interface Unreadable {
 /** An approval as stored: everything but the summary and hosts, which travel sealed together. */
 export type StoredApprovalRow = Omit<ApprovalRow, 'summary' | 'hosts'> & { readonly sealed: string };
 
-export async function sealEventData(sealer: DataSealer, pk: string, data: Record<string, unknown>): Promise<{ sealed: string }> {
+export async function sealEventData(
+  sealer: DataSealer,
+  pk: string,
+  data: Record<string, unknown>,
+): Promise<{ sealed: string }> {
   const { userId, agentId } = parsePairKey(pk);
   return { sealed: await sealer.sealData({ userId, agentId, record: 'event.data' }, data) };
 }
@@ -54,17 +58,28 @@ export async function openEvent(opener: DataOpener, row: EventRow): Promise<Even
 export async function sealApproval(sealer: DataSealer, row: ApprovalRow): Promise<StoredApprovalRow> {
   const { summary, hosts, ...open } = row;
   const { userId, agentId } = parsePairKey(row.pk);
-  return { ...open, sealed: await sealer.sealData({ userId, agentId, record: 'approval.summary' }, { summary, hosts }) };
+  return {
+    ...open,
+    sealed: await sealer.sealData({ userId, agentId, record: 'approval.summary' }, { summary, hosts }),
+  };
 }
 
 /** The approval with its summary and hosts opened; an unopenable one reads as empty plus `unreadable`. */
-export async function openApproval(opener: DataOpener, row: StoredApprovalRow): Promise<ApprovalRow & Partial<Unreadable>> {
+export async function openApproval(
+  opener: DataOpener,
+  row: StoredApprovalRow,
+): Promise<ApprovalRow & Partial<Unreadable>> {
   const { sealed, ...open } = row;
   const { userId, agentId } = parsePairKey(row.pk);
   try {
-    if (!isSealed(sealed)) throw Object.assign(new Error(`approval.summary of ${userId}/${agentId} is not sealed`), { name: 'SealError' });
+    if (!isSealed(sealed))
+      throw Object.assign(new Error(`approval.summary of ${userId}/${agentId} is not sealed`), { name: 'SealError' });
     const data = await opener.openData({ userId, agentId, record: 'approval.summary' }, sealed);
-    return { ...open, summary: String(data.summary ?? ''), hosts: Array.isArray(data.hosts) ? data.hosts.map(String) : [] };
+    return {
+      ...open,
+      summary: String(data.summary ?? ''),
+      hosts: Array.isArray(data.hosts) ? data.hosts.map(String) : [],
+    };
   } catch (error) {
     if ((error as Error).name !== 'SealError') throw error;
     return { ...open, summary: '', hosts: [], unreadable: (error as Error).message };
@@ -97,7 +112,8 @@ export async function verifiedDecision(
   const { userId, agentId } = parsePairKey(row.pk);
   try {
     const data = await opener.openData({ userId, agentId, record: 'approval.decision' }, row.decisionSeal);
-    if (data.approvalId !== row.sk || data.decision !== row.decision || typeof data.decidedBy !== 'string') return undefined;
+    if (data.approvalId !== row.sk || data.decision !== row.decision || typeof data.decidedBy !== 'string')
+      return undefined;
     return { approvalId: row.sk, decision: row.decision, decidedBy: data.decidedBy };
   } catch (error) {
     if ((error as Error).name !== 'SealError') throw error;
@@ -126,9 +142,15 @@ export async function sealInboxBody(sealer: DataSealer, pk: string, content: Inb
  * Opens a row's body as this pair's (the runtime names its own user and agent, never the row's). Throws
  * SealError when it does not open, or names another message; transient KMS failures throw as they are.
  */
-export async function openInboxBody(opener: DataOpener, pair: { readonly userId: string; readonly agentId: string }, row: Pick<InboxRow, 'sk' | 'body'>): Promise<Omit<InboxContent, 'messageId'>> {
+export async function openInboxBody(
+  opener: DataOpener,
+  pair: { readonly userId: string; readonly agentId: string },
+  row: Pick<InboxRow, 'sk' | 'body'>,
+): Promise<Omit<InboxContent, 'messageId'>> {
   const data = await opener.openData({ ...pair, record: 'inbox.body' }, row.body);
-  if (data.messageId !== row.sk || typeof data.text !== 'string') throw new SealError(`inbox.body of ${pair.userId}/${pair.agentId} was sealed for another message`);
-  const schedule = data.schedule && typeof data.schedule === 'object' ? (data.schedule as ScheduledMessagePolicy) : undefined;
+  if (data.messageId !== row.sk || typeof data.text !== 'string')
+    throw new SealError(`inbox.body of ${pair.userId}/${pair.agentId} was sealed for another message`);
+  const schedule =
+    data.schedule && typeof data.schedule === 'object' ? (data.schedule as ScheduledMessagePolicy) : undefined;
   return { text: data.text, ...(schedule ? { schedule } : {}) };
 }

@@ -13,7 +13,13 @@ export const SEALED_PREFIX = 'cubicle-sealed:v1:';
  * decision written into the table by anyone else is no decision), and a session's relay nonce (which would
  * let whoever reads it sign frames to the runtime).
  */
-export const SEALED_RECORDS = ['inbox.body', 'event.data', 'approval.summary', 'approval.decision', 'relay.nonce'] as const;
+export const SEALED_RECORDS = [
+  'inbox.body',
+  'event.data',
+  'approval.summary',
+  'approval.decision',
+  'relay.nonce',
+] as const;
 export type SealedRecord = (typeof SEALED_RECORDS)[number];
 
 /** Encryption context keys; the user keys' policies name them (kms:EncryptionContext:<key>). */

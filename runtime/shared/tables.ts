@@ -53,8 +53,18 @@ export const TABLES = {
   inbox: { id: 'Inbox', envVar: 'INBOX_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, stream: 'KEYS_ONLY' },
   events: { id: 'Events', envVar: 'EVENTS_TABLE', sortKey: { name: SORT_KEY, type: 'N' }, stream: 'NEW_IMAGE' },
   approvals: { id: 'Approvals', envVar: 'APPROVALS_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
-  connections: { id: 'Connections', envVar: 'CONNECTIONS_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, timeToLive: 'expiresAt' },
-  idempotency: { id: 'Idempotency', envVar: 'IDEMPOTENCY_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, timeToLive: 'expiresAt' },
+  connections: {
+    id: 'Connections',
+    envVar: 'CONNECTIONS_TABLE',
+    sortKey: { name: SORT_KEY, type: 'S' },
+    timeToLive: 'expiresAt',
+  },
+  idempotency: {
+    id: 'Idempotency',
+    envVar: 'IDEMPOTENCY_TABLE',
+    sortKey: { name: SORT_KEY, type: 'S' },
+    timeToLive: 'expiresAt',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableName = keyof typeof TABLES;

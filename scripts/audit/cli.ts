@@ -20,14 +20,28 @@ export interface Clients {
   readonly s3: S3Client;
 }
 
-const defaultClients = (): Clients => ({ doc: DynamoDBDocumentClient.from(new DynamoDBClient({})), kms: new KMSClient({}), s3: new S3Client({}) });
+const defaultClients = (): Clients => ({
+  doc: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+  kms: new KMSClient({}),
+  s3: new S3Client({}),
+});
 
-export async function main(argv: string[], clients: () => Clients = defaultClients, print: (line: string) => void = console.log): Promise<number> {
+export async function main(
+  argv: string[],
+  clients: () => Clients = defaultClients,
+  print: (line: string) => void = console.log,
+): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { user: { type: 'string' }, agent: { type: 'string' }, table: { type: 'string' }, 'chain-key': { type: 'string' }, bucket: { type: 'string' } },
+      options: {
+        user: { type: 'string' },
+        agent: { type: 'string' },
+        table: { type: 'string' },
+        'chain-key': { type: 'string' },
+        bucket: { type: 'string' },
+      },
       strict: true,
     }));
   } catch (error) {
@@ -39,7 +53,7 @@ export async function main(argv: string[], clients: () => Clients = defaultClien
   const bucket = values.bucket ?? process.env.AUDIT_ARCHIVE_BUCKET;
   const missing = [
     ...(!values.user || !ID_PATTERN.test(values.user) ? ['--user (a roster user id)'] : []),
-    ...(!values.agent || !ID_PATTERN.test(values.agent) ? ['--agent (one of that user\'s agent ids)'] : []),
+    ...(!values.agent || !ID_PATTERN.test(values.agent) ? ["--agent (one of that user's agent ids)"] : []),
     ...(!table ? ['--table (the Events table name) or EVENTS_TABLE'] : []),
     ...(!keyArn ? ['--chain-key (ControlPlane output AuditChainKeyArn) or CUBICLE_CHAIN_KEY_ARN'] : []),
   ];
@@ -57,13 +71,19 @@ export async function main(argv: string[], clients: () => Clients = defaultClien
     archive: bucket ? s3Archive(s3, bucket) : undefined,
   });
   const pair = `${values.user}/${values.agent}`;
-  const archive = verdict.archived === undefined ? 'archive not checked (no --bucket)' : `${verdict.archived} archived copies`;
+  const archive =
+    verdict.archived === undefined ? 'archive not checked (no --bucket)' : `${verdict.archived} archived copies`;
   if (!verdict.ok) {
-    print(`${pair}: BROKEN at sequence ${verdict.firstBreak?.sk}: ${verdict.firstBreak?.reason} (${verdict.length} rows in the table, ${archive})`);
+    print(
+      `${pair}: BROKEN at sequence ${verdict.firstBreak?.sk}: ${verdict.firstBreak?.reason} (${verdict.length} rows in the table, ${archive})`,
+    );
     return 1;
   }
-  print(`${pair}: intact: ${verdict.length} events, every MAC verified under the chain key, ${archive}${verdict.archived === undefined ? '' : ' match'}`);
-  if (verdict.unarchived.length > 0) print(`${pair}: not archived yet (the stream consumer may lag): sequence ${verdict.unarchived.join(', ')}`);
+  print(
+    `${pair}: intact: ${verdict.length} events, every MAC verified under the chain key, ${archive}${verdict.archived === undefined ? '' : ' match'}`,
+  );
+  if (verdict.unarchived.length > 0)
+    print(`${pair}: not archived yet (the stream consumer may lag): sequence ${verdict.unarchived.join(', ')}`);
   return 0;
 }
 

@@ -21,9 +21,13 @@ export function s3Archive(s3: Pick<S3Client, 'send'>, bucket: string): ArchiveRe
     const rows = new Map<number, EventRow>();
     let token: string | undefined;
     do {
-      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: archivePrefix(userId, agentId), ContinuationToken: token }));
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: archivePrefix(userId, agentId), ContinuationToken: token }),
+      );
       for (const object of page.Contents ?? []) {
-        const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body?.transformToString('utf8');
+        const body = await (
+          await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))
+        ).Body?.transformToString('utf8');
         const row = JSON.parse(body ?? '{}') as EventRow;
         rows.set(row.sk, row);
       }
@@ -65,7 +69,8 @@ export async function verifyPair(o: {
     for (const [sk, copy] of copies) {
       const row = bySk.get(sk);
       if (!row) breaks.push({ sk, reason: 'archived, but missing from the table (deleted)' });
-      else if (canonicalJson(row) !== canonicalJson(copy)) breaks.push({ sk, reason: 'differs from its archived copy (rewritten)' });
+      else if (canonicalJson(row) !== canonicalJson(copy))
+        breaks.push({ sk, reason: 'differs from its archived copy (rewritten)' });
     }
     for (const row of rows) if (!copies.has(row.sk)) unarchived.push(row.sk);
   }

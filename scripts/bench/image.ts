@@ -40,32 +40,54 @@ export function imageEstimate(agentDir: string): ImageEstimate {
   const dockerfile = readFileSync(path.join(agentDir, 'Dockerfile'), 'utf8');
   const sizes = JSON.parse(readFileSync(path.join(agentDir, 'image-sizes.json'), 'utf8')) as Sizes;
   const from = /^FROM (\S+)$/m.exec(dockerfile)?.[1];
-  if (from !== sizes.base.image) throw new Error(`image-sizes.json measures base ${sizes.base.image}, the Dockerfile uses ${from}`);
+  if (from !== sizes.base.image)
+    throw new Error(`image-sizes.json measures base ${sizes.base.image}, the Dockerfile uses ${from}`);
   const apt = /apt-get install -y --no-install-recommends ([^\\\n]+)/.exec(dockerfile)?.[1].trim().split(/\s+/).sort();
-  if (JSON.stringify(apt) !== JSON.stringify([...sizes.apt.packages].sort())) throw new Error(`image-sizes.json measures apt packages ${sizes.apt.packages}, the Dockerfile installs ${apt}`);
+  if (JSON.stringify(apt) !== JSON.stringify([...sizes.apt.packages].sort()))
+    throw new Error(`image-sizes.json measures apt packages ${sizes.apt.packages}, the Dockerfile installs ${apt}`);
   const args = Object.fromEntries([...dockerfile.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
 
   const copied = gzipSync(tarLike(agentDir, ['dist', 'policy', 'skills'])).length;
   const shared: Layer[] = [
-    { layer: 'base (node:22-bookworm-slim)', compressedMiB: sizes.base.compressedBytes / MiB, source: sizes.base.method },
-    { layer: `apt: ${sizes.apt.packages.join(' ')}`, compressedMiB: sizes.apt.compressedBytes / MiB, source: sizes.apt.method },
+    {
+      layer: 'base (node:22-bookworm-slim)',
+      compressedMiB: sizes.base.compressedBytes / MiB,
+      source: sizes.base.method,
+    },
+    {
+      layer: `apt: ${sizes.apt.packages.join(' ')}`,
+      compressedMiB: sizes.apt.compressedBytes / MiB,
+      source: sizes.apt.method,
+    },
     { layer: 'COPY dist/ policy/ skills/', compressedMiB: copied / MiB, source: 'measured: the files gzipped here' },
   ];
   const sharedMiB = shared.reduce((n, l) => n + l.compressedMiB, 0);
   const cliLayers: Layer[] = [];
   const byCli = {} as Record<keyof typeof CLI_PACKAGES, number>;
-  for (const [cli, { name, arg }] of Object.entries(CLI_PACKAGES) as [keyof typeof CLI_PACKAGES, (typeof CLI_PACKAGES)[keyof typeof CLI_PACKAGES]][]) {
+  for (const [cli, { name, arg }] of Object.entries(CLI_PACKAGES) as [
+    keyof typeof CLI_PACKAGES,
+    (typeof CLI_PACKAGES)[keyof typeof CLI_PACKAGES],
+  ][]) {
     const key = `${name}@${args[arg]}`;
     const measured = sizes.npm.packages[key];
-    if (!measured) throw new Error(`image-sizes.json has no size for ${key} (the Dockerfile's ${arg}); measure it: ${sizes.npm.method}`);
-    cliLayers.push({ layer: `npm: ${key} (${cli} image only)`, compressedMiB: measured.compressedBytes / MiB, source: `installed ${(measured.installedBytes / MiB).toFixed(0)} MiB; ${sizes.npm.method}` });
+    if (!measured)
+      throw new Error(
+        `image-sizes.json has no size for ${key} (the Dockerfile's ${arg}); measure it: ${sizes.npm.method}`,
+      );
+    cliLayers.push({
+      layer: `npm: ${key} (${cli} image only)`,
+      compressedMiB: measured.compressedBytes / MiB,
+      source: `installed ${(measured.installedBytes / MiB).toFixed(0)} MiB; ${sizes.npm.method}`,
+    });
     byCli[cli] = sharedMiB + measured.compressedBytes / MiB;
   }
   return {
     compressedMiB: Math.max(...Object.values(byCli)),
     byCli,
     layers: [...shared, ...cliLayers],
-    method: `per image: the shared layers plus one CLI; largest ${Object.entries(byCli).map(([c, m]) => `${c} ${m.toFixed(0)} MiB`).join(', ')}`,
+    method: `per image: the shared layers plus one CLI; largest ${Object.entries(byCli)
+      .map(([c, m]) => `${c} ${m.toFixed(0)} MiB`)
+      .join(', ')}`,
   };
 }
 

@@ -55,12 +55,17 @@ export class Assembly {
   private readonly paths = new Map<string, Map<string, string>>();
   private readonly resolved = new Map<string, any>();
 
-  constructor(readonly dir: string, stacks: StackArtifact[]) {
+  constructor(
+    readonly dir: string,
+    stacks: StackArtifact[],
+  ) {
     this.stacks = [...stacks].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.byName = new Map(this.stacks.map((s) => [s.name, s]));
     const platform = this.stacks.find((s) => s.name.endsWith('-Platform'));
     if (!platform) {
-      throw new AssemblyError(`${dir} is not a Cubicle cloud assembly: no stack named <name>-Platform (stacks: ${this.stacks.map((s) => s.name).join(', ') || 'none'})`);
+      throw new AssemblyError(
+        `${dir} is not a Cubicle cloud assembly: no stack named <name>-Platform (stacks: ${this.stacks.map((s) => s.name).join(', ') || 'none'})`,
+      );
     }
     this.deployment = platform.name.slice(0, -'-Platform'.length);
     this.account = platform.account;
@@ -82,7 +87,8 @@ export class Assembly {
     const out: ResourceRef[] = [];
     for (const stack of this.stacks) {
       for (const [logicalId, resource] of Object.entries(stack.template.Resources ?? {})) {
-        if (types.length === 0 || types.includes(resource.Type)) out.push({ stack: stack.name, logicalId, type: resource.Type, resource });
+        if (types.length === 0 || types.includes(resource.Type))
+          out.push({ stack: stack.name, logicalId, type: resource.Type, resource });
       }
     }
     return out;
@@ -109,7 +115,8 @@ export class Assembly {
     if (!byId) {
       byId = new Map();
       for (const [constructPath, entries] of Object.entries(this.stack(stack).metadata)) {
-        for (const entry of entries) if (entry.type === 'aws:cdk:logicalId') byId.set(String(entry.data), constructPath);
+        for (const entry of entries)
+          if (entry.type === 'aws:cdk:logicalId') byId.set(String(entry.data), constructPath);
       }
       this.paths.set(stack, byId);
     }
@@ -125,11 +132,15 @@ export class Assembly {
   acknowledgements(): Acknowledgement[] {
     const out: Acknowledgement[] = [];
     for (const stack of this.stacks) {
-      const resourcePaths = Object.keys(stack.template.Resources ?? {}).map((id) => [id, this.constructPath(stack.name, id)] as const);
+      const resourcePaths = Object.keys(stack.template.Resources ?? {}).map(
+        (id) => [id, this.constructPath(stack.name, id)] as const,
+      );
       for (const [constructPath, entries] of Object.entries(stack.metadata)) {
         for (const entry of entries) {
           if (entry.type !== ACKNOWLEDGED_RULES || typeof entry.data !== 'object' || entry.data === null) continue;
-          const covered = resourcePaths.filter(([, p]) => p === constructPath || p.startsWith(`${constructPath}/`)).map(([id]) => id);
+          const covered = resourcePaths
+            .filter(([, p]) => p === constructPath || p.startsWith(`${constructPath}/`))
+            .map(([id]) => id);
           for (const [ruleId, reason] of Object.entries(entry.data as Record<string, string>)) {
             out.push({ stack: stack.name, constructPath, ruleId, reason: String(reason), logicalIds: covered });
           }
@@ -141,7 +152,10 @@ export class Assembly {
 }
 
 /** An assembly of templates already in memory (no metadata: construct paths fall back to logical ids). */
-export function assemblyFromTemplates(templates: ReadonlyMap<string, TemplateJson>, env: { readonly account: string; readonly regionOf: (stackName: string) => string }): Assembly {
+export function assemblyFromTemplates(
+  templates: ReadonlyMap<string, TemplateJson>,
+  env: { readonly account: string; readonly regionOf: (stackName: string) => string },
+): Assembly {
   const stacks = [...templates].map(([name, template]) => ({
     name,
     account: env.account,
@@ -159,13 +173,15 @@ export function readAssembly(dir: string): Assembly {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new AssemblyError(`no cloud assembly at ${dir}: run npx cdk synth first, or pass --assembly DIR`);
   }
-  if (!existsSync(manifestPath)) throw new AssemblyError(`${dir} is not a cloud assembly: it has no manifest.json (run npx cdk synth)`);
+  if (!existsSync(manifestPath))
+    throw new AssemblyError(`${dir} is not a cloud assembly: it has no manifest.json (run npx cdk synth)`);
   const manifest = readJson(manifestPath) as { artifacts?: Record<string, ManifestArtifact> };
   const stacks: StackArtifact[] = [];
   for (const [id, artifact] of Object.entries(manifest.artifacts ?? {})) {
     if (artifact.type !== 'aws:cloudformation:stack') continue;
     const env = /^aws:\/\/([^/]+)\/(.+)$/.exec(artifact.environment ?? '');
-    if (!env) throw new AssemblyError(`${manifestPath}: stack ${id} has no explicit environment (aws://ACCOUNT/REGION)`);
+    if (!env)
+      throw new AssemblyError(`${manifestPath}: stack ${id} has no explicit environment (aws://ACCOUNT/REGION)`);
     const templateFile = artifact.properties?.templateFile ?? `${id}.template.json`;
     const metadata = artifact.additionalMetadataFile
       ? (readJson(path.join(dir, artifact.additionalMetadataFile)) as StackArtifact['metadata'])

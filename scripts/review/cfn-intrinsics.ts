@@ -59,15 +59,20 @@ export class CfnResolver {
         }
         case 'Fn::GetStackOutput': {
           const { StackName, OutputName } = arg as { StackName: string; OutputName: string };
-          const output = (this.template(StackName).Outputs as Record<string, { Value: unknown }> | undefined)?.[OutputName];
+          const output = (this.template(StackName).Outputs as Record<string, { Value: unknown }> | undefined)?.[
+            OutputName
+          ];
           if (!output) throw new Error(`stack ${StackName} has no output ${OutputName}`);
           return this.resolve(StackName, output.Value);
         }
         case 'Fn::ImportValue': {
           const name = this.resolve(stackName, arg);
           for (const [producer, template] of this.templates) {
-            for (const output of Object.values((template.Outputs ?? {}) as Record<string, { Value: unknown; Export?: { Name: unknown } }>)) {
-              if (output.Export && this.resolve(producer, output.Export.Name) === name) return this.resolve(producer, output.Value);
+            for (const output of Object.values(
+              (template.Outputs ?? {}) as Record<string, { Value: unknown; Export?: { Name: unknown } }>,
+            )) {
+              if (output.Export && this.resolve(producer, output.Export.Name) === name)
+                return this.resolve(producer, output.Value);
             }
           }
           throw new Error(`no export named ${name}`);
@@ -92,12 +97,17 @@ export class CfnResolver {
         return stackName;
     }
     const parameter = (this.template(stackName).Parameters as Record<string, { Default?: unknown }> | undefined)?.[id];
-    if (parameter) return parameter.Default !== undefined ? String(parameter.Default) : `{{parameter ${stackName}.${id}}}`;
+    if (parameter)
+      return parameter.Default !== undefined ? String(parameter.Default) : `{{parameter ${stackName}.${id}}}`;
     const resource = this.resource(stackName, id);
     const props = resource.Properties ?? {};
     switch (resource.Type) {
       case 'AWS::SecretsManager::Secret':
-        return this.arn(stackName, 'secretsmanager', `secret:${this.resolve(stackName, props.Name)}-${stand(stackName, id, 6)}`);
+        return this.arn(
+          stackName,
+          'secretsmanager',
+          `secret:${this.resolve(stackName, props.Name)}-${stand(stackName, id, 6)}`,
+        );
       case 'AWS::KMS::Key':
         return `${stand(stackName, id, 8)}-${stand(stackName, `${id}/2`, 4)}-4${stand(stackName, `${id}/3`, 3)}-a${stand(stackName, `${id}/4`, 3)}-${stand(stackName, `${id}/5`, 12)}`.toLowerCase();
       case 'AWS::EFS::FileSystem':
@@ -105,7 +115,9 @@ export class CfnResolver {
       case 'AWS::EFS::AccessPoint':
         return `fsap-${stand(stackName, id, 17).toLowerCase()}`;
       case 'AWS::IAM::Role':
-        return props.RoleName ? String(this.resolve(stackName, props.RoleName)) : `${stackName}-${id}-${stand(stackName, id, 12)}`;
+        return props.RoleName
+          ? String(this.resolve(stackName, props.RoleName))
+          : `${stackName}-${id}-${stand(stackName, id, 12)}`;
       default:
         return `${stackName}-${id}-${stand(stackName, id, 12)}`;
     }

@@ -19,7 +19,11 @@ export function readClaims(file: string = CLAIMS_FILE): Claim[] {
   for (const section of text.split(/^## /m).slice(1)) {
     const heading = /^(\d+)\. (.+)\n/.exec(section);
     if (!heading) continue;
-    const paragraphs = section.slice(heading[0].length).trim().split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, ' ').trim());
+    const paragraphs = section
+      .slice(heading[0].length)
+      .trim()
+      .split(/\n\s*\n/)
+      .map((p) => p.replace(/\s*\n\s*/g, ' ').trim());
     const verified = paragraphs.find((p) => p.startsWith('Verified by:')) ?? '';
     claims.push({
       number: Number(heading[1]),

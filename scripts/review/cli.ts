@@ -11,7 +11,8 @@ import { Review, runReview } from './report';
  * that does not hold, 2 on bad input (one line).
  */
 
-const USAGE = 'usage: npm run review -- [--assembly DIR (default cdk.out)] [--against OLD_DIR] [--out DIR (default <assembly>/review)] [--rerun-control-tower]';
+const USAGE =
+  'usage: npm run review -- [--assembly DIR (default cdk.out)] [--against OLD_DIR] [--out DIR (default <assembly>/review)] [--rerun-control-tower]';
 
 export async function main(argv: string[]): Promise<number> {
   let args;
@@ -39,17 +40,25 @@ export async function main(argv: string[]): Promise<number> {
   }
   const budget = args['evaluation-budget'] === undefined ? undefined : Number(args['evaluation-budget']);
   if (budget !== undefined && !(Number.isInteger(budget) && budget > 0)) {
-    process.stderr.write(`review: --evaluation-budget must be a positive whole number, not ${args['evaluation-budget']}\n`);
+    process.stderr.write(
+      `review: --evaluation-budget must be a positive whole number, not ${args['evaluation-budget']}\n`,
+    );
     return 2;
   }
   const outDir = args.out ?? path.join(args.assembly!, 'review');
   let review: Review;
   try {
-    review = await runReview({ assemblyDir: args.assembly!, againstDir: args.against, evaluationBudget: budget, rerunControlTower: args['rerun-control-tower'] });
+    review = await runReview({
+      assemblyDir: args.assembly!,
+      againstDir: args.against,
+      evaluationBudget: budget,
+      rerunControlTower: args['rerun-control-tower'],
+    });
   } catch (error) {
     // One line: what is wrong with the assembly (a missing file, or a template that does not resolve).
     process.stderr.write(`review: ${(error as Error).message}\n`);
-    if (!(error instanceof AssemblyError) && process.env.REVIEW_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    if (!(error instanceof AssemblyError) && process.env.REVIEW_DEBUG)
+      process.stderr.write(`${(error as Error).stack}\n`);
     return 2;
   }
   mkdirSync(outDir, { recursive: true });
@@ -66,7 +75,9 @@ export async function main(argv: string[]): Promise<number> {
   );
   for (const f of review.failing) {
     const name = typeof f.claim === 'number' ? `claim ${f.claim} (${f.title})` : f.title;
-    process.stdout.write(`FAIL ${name} [${f.checks.join(', ')}]: ${f.findings[0] ?? ''}${f.findings.length > 1 ? ` (+${f.findings.length - 1} more)` : ''}\n`);
+    process.stdout.write(
+      `FAIL ${name} [${f.checks.join(', ')}]: ${f.findings[0] ?? ''}${f.findings.length > 1 ? ` (+${f.findings.length - 1} more)` : ''}\n`,
+    );
   }
   process.stdout.write(`Report: ${path.join(outDir, 'security-review.md')} (and .json; security-summary.md for CI)\n`);
   return review.verdict === 'pass' ? 0 : 1;

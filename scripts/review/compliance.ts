@@ -12,26 +12,51 @@ import { Acknowledgement, Assembly } from './assembly';
 
 export interface ComplianceSection {
   readonly record: ComplianceRecord | null;
-  readonly cloudFormationValidator: { readonly conclusion: string; readonly suppressed: readonly { readonly rule: string; readonly description: string; readonly reason: string; readonly resources: number }[] } | null;
+  readonly cloudFormationValidator: {
+    readonly conclusion: string;
+    readonly suppressed: readonly {
+      readonly rule: string;
+      readonly description: string;
+      readonly reason: string;
+      readonly resources: number;
+    }[];
+  } | null;
   readonly acknowledgements: readonly Acknowledgement[];
   /** Acknowledgements grouped by rule and reason, for reading. */
-  readonly grouped: readonly { readonly ruleId: string; readonly reason: string; readonly constructPaths: readonly string[]; readonly resources: number }[];
-  readonly controlTowerRerun: { readonly rules: number; readonly templates: number; readonly violations: readonly string[]; readonly millis: number } | null;
+  readonly grouped: readonly {
+    readonly ruleId: string;
+    readonly reason: string;
+    readonly constructPaths: readonly string[];
+    readonly resources: number;
+  }[];
+  readonly controlTowerRerun: {
+    readonly rules: number;
+    readonly templates: number;
+    readonly violations: readonly string[];
+    readonly millis: number;
+  } | null;
   /** Failures: the record says a check failed, or the re-run found violations. */
   readonly findings: readonly string[];
   /** Warnings: e.g. no record in the assembly. */
   readonly warnings: readonly string[];
 }
 
-export function complianceSection(assembly: Assembly, options: { readonly rerunControlTower?: boolean } = {}): ComplianceSection {
+export function complianceSection(
+  assembly: Assembly,
+  options: { readonly rerunControlTower?: boolean } = {},
+): ComplianceSection {
   const findings: string[] = [];
   const warnings: string[] = [];
   const recordPath = path.join(assembly.dir, COMPLIANCE_RECORD_FILE);
   const record = existsSync(recordPath) ? (JSON.parse(readFileSync(recordPath, 'utf8')) as ComplianceRecord) : null;
   if (!record) {
-    warnings.push(`${COMPLIANCE_RECORD_FILE} is missing: this assembly was synthesized without Cubicle's compliance checks recording what ran (an older version, or not by this app's synth)`);
+    warnings.push(
+      `${COMPLIANCE_RECORD_FILE} is missing: this assembly was synthesized without Cubicle's compliance checks recording what ran (an older version, or not by this app's synth)`,
+    );
   } else {
-    for (const plugin of record.plugins) if (!plugin.success || plugin.violations > 0) findings.push(`${plugin.plugin} reported ${plugin.violations} unacknowledged violations at synth`);
+    for (const plugin of record.plugins)
+      if (!plugin.success || plugin.violations > 0)
+        findings.push(`${plugin.plugin} reported ${plugin.violations} unacknowledged violations at synth`);
   }
 
   let cloudFormationValidator: ComplianceSection['cloudFormationValidator'] = null;
@@ -42,7 +67,12 @@ export function complianceSection(assembly: Assembly, options: { readonly rerunC
     if (cfn) {
       cloudFormationValidator = {
         conclusion: cfn.conclusion,
-        suppressed: (cfn.suppressedViolations ?? []).map((v: any) => ({ rule: v.ruleName, description: v.description, reason: v.reason, resources: (v.violatingConstructs ?? []).length })),
+        suppressed: (cfn.suppressedViolations ?? []).map((v: any) => ({
+          rule: v.ruleName,
+          description: v.description,
+          reason: v.reason,
+          resources: (v.violatingConstructs ?? []).length,
+        })),
       };
       if (cfn.conclusion !== 'success') findings.push(`CloudFormation's validator concluded ${cfn.conclusion}`);
     }
@@ -65,10 +95,20 @@ export function complianceSection(assembly: Assembly, options: { readonly rerunC
     const guard = new ControlTowerGuard({ disabledRules: Object.keys(disabled), maxBuffer: 512 * 1024 * 1024 });
     const templatePaths = assembly.stacks.map((s) => path.resolve(assembly.dir, s.templateFile));
     // cfn-guard reads only the template paths of the context.
-    const report = guard.validate({ templatePaths } as unknown as Parameters<ControlTowerGuard["validate"]>[0]);
-    const violations = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName}: ${r.templatePath ? path.basename(r.templatePath) : ''} ${r.resourceLogicalId} (${v.description})`));
+    const report = guard.validate({ templatePaths } as unknown as Parameters<ControlTowerGuard['validate']>[0]);
+    const violations = report.violations.flatMap((v) =>
+      v.violatingResources.map(
+        (r) =>
+          `${v.ruleName}: ${r.templatePath ? path.basename(r.templatePath) : ''} ${r.resourceLogicalId} (${v.description})`,
+      ),
+    );
     for (const v of violations) findings.push(`Control Tower (re-run on these templates): ${v}`);
-    controlTowerRerun = { rules: guard.ruleIds?.length ?? 0, templates: templatePaths.length, violations, millis: Math.round(performance.now() - started) };
+    controlTowerRerun = {
+      rules: guard.ruleIds?.length ?? 0,
+      templates: templatePaths.length,
+      violations,
+      millis: Math.round(performance.now() - started),
+    };
   }
 
   return {

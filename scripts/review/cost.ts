@@ -74,7 +74,12 @@ export function estimateCost(assembly: Assembly, fleet: FleetModel): CostEstimat
   };
   const userKeyCount = fleet.userKeys.length;
   const keys = assembly.resources('AWS::KMS::Key').length;
-  add('KMS keys (platform, logs, edge)', keys - userKeyCount, `$${P.kmsKeyMonth}/key`, (keys - userKeyCount) * P.kmsKeyMonth);
+  add(
+    'KMS keys (platform, logs, edge)',
+    keys - userKeyCount,
+    `$${P.kmsKeyMonth}/key`,
+    (keys - userKeyCount) * P.kmsKeyMonth,
+  );
   add('KMS keys (one per user)', userKeyCount, `$${P.kmsKeyMonth}/key`, userKeyCount * P.kmsKeyMonth);
   const secrets = assembly.resources('AWS::SecretsManager::Secret').length;
   add('Secrets Manager secrets', secrets, `$${P.secretMonth}/secret`, secrets * P.secretMonth);
@@ -87,11 +92,23 @@ export function estimateCost(assembly: Assembly, fleet: FleetModel): CostEstimat
     .map((e) => assembly.props(e))
     .filter((p) => p.VpcEndpointType === 'Interface')
     .reduce((n, p) => n + Math.max(1, (p.SubnetIds ?? []).length), 0);
-  add('Interface VPC endpoints (endpoint × AZ)', endpointAzs, `$${P.interfaceEndpointAzHour}/h`, endpointAzs * P.interfaceEndpointAzHour * P.hoursPerMonth);
+  add(
+    'Interface VPC endpoints (endpoint × AZ)',
+    endpointAzs,
+    `$${P.interfaceEndpointAzHour}/h`,
+    endpointAzs * P.interfaceEndpointAzHour * P.hoursPerMonth,
+  );
   for (const acl of assembly.resources('AWS::WAFv2::WebACL')) {
     const rules = assembly.props(acl).Rules ?? [];
-    const bot = rules.filter((r: any) => r.Statement?.ManagedRuleGroupStatement?.Name === 'AWSManagedRulesBotControlRuleSet').length;
-    add(`WAF web ACL ${acl.logicalId} and its ${rules.length} rules`, 1, `$${P.wafWebAclMonth} + $${P.wafRuleMonth}/rule`, P.wafWebAclMonth + rules.length * P.wafRuleMonth + bot * P.wafBotControlMonth);
+    const bot = rules.filter(
+      (r: any) => r.Statement?.ManagedRuleGroupStatement?.Name === 'AWSManagedRulesBotControlRuleSet',
+    ).length;
+    add(
+      `WAF web ACL ${acl.logicalId} and its ${rules.length} rules`,
+      1,
+      `$${P.wafWebAclMonth} + $${P.wafRuleMonth}/rule`,
+      P.wafWebAclMonth + rules.length * P.wafRuleMonth + bot * P.wafBotControlMonth,
+    );
   }
   for (const rule of assembly.resources('AWS::Events::Rule')) {
     const props = assembly.props(rule);
@@ -99,13 +116,29 @@ export function estimateCost(assembly: Assembly, fleet: FleetModel): CostEstimat
     if (!minutes) continue;
     const runs = (P.hoursPerMonth * 60) / Number(minutes[1]);
     const targets = (props.Targets ?? []).map((t: any) => String(t.Arn));
-    const fn = assembly.resources('AWS::Lambda::Function').find((f) => targets.includes(assembly.resolver.getAtt(f.stack, f.logicalId, 'Arn')));
+    const fn = assembly
+      .resources('AWS::Lambda::Function')
+      .find((f) => targets.includes(assembly.resolver.getAtt(f.stack, f.logicalId, 'Arn')));
     const fp = fn ? assembly.props(fn) : {};
-    const gbSecond = (Number(fp.MemorySize ?? 128) / 1024) * SCHEDULED_RUN_SECONDS * ((fp.Architectures ?? []).includes('arm64') ? P.lambdaGbSecondArm : P.lambdaGbSecondX86);
-    add(`scheduled function runs (${props.ScheduleExpression}, ~${SCHEDULED_RUN_SECONDS} s each)`, Math.round(runs), 'Lambda requests + GB-s', runs * (P.lambdaMillionRequests / 1e6 + gbSecond));
+    const gbSecond =
+      (Number(fp.MemorySize ?? 128) / 1024) *
+      SCHEDULED_RUN_SECONDS *
+      ((fp.Architectures ?? []).includes('arm64') ? P.lambdaGbSecondArm : P.lambdaGbSecondX86);
+    add(
+      `scheduled function runs (${props.ScheduleExpression}, ~${SCHEDULED_RUN_SECONDS} s each)`,
+      Math.round(runs),
+      'Lambda requests + GB-s',
+      runs * (P.lambdaMillionRequests / 1e6 + gbSecond),
+    );
   }
   const poolUsers = assembly.resources('AWS::Cognito::UserPoolUser').length;
-  if (poolUsers > 0) add(`Cognito user pool (${poolUsers} users; first ${P.cognitoFreeMau.toLocaleString('en-US')} monthly active users free)`, poolUsers, `$${P.cognitoEssentialsMau}/MAU beyond`, Math.max(0, poolUsers - P.cognitoFreeMau) * P.cognitoEssentialsMau);
+  if (poolUsers > 0)
+    add(
+      `Cognito user pool (${poolUsers} users; first ${P.cognitoFreeMau.toLocaleString('en-US')} monthly active users free)`,
+      poolUsers,
+      `$${P.cognitoEssentialsMau}/MAU beyond`,
+      Math.max(0, poolUsers - P.cognitoFreeMau) * P.cognitoEssentialsMau,
+    );
 
   const users = new Set(fleet.pairs.map((p) => p.userId)).size || userKeyCount;
   const userSecrets = fleet.secrets.length;
@@ -115,7 +148,14 @@ export function estimateCost(assembly: Assembly, fleet: FleetModel): CostEstimat
     const cpu = Number(td.props.Cpu) / 1024;
     const gb = Number(td.props.Memory) / 1024;
     const arm = td.props.RuntimePlatform?.CpuArchitecture === 'ARM64';
-    sizes.set(`${cpu} vCPU, ${gb} GB, ${arm ? 'arm64' : 'x86_64'}`, round(cpu * (arm ? P.fargateVcpuHourArm : P.fargateVcpuHourX86) + gb * (arm ? P.fargateGbHourArm : P.fargateGbHourX86), 4));
+    sizes.set(
+      `${cpu} vCPU, ${gb} GB, ${arm ? 'arm64' : 'x86_64'}`,
+      round(
+        cpu * (arm ? P.fargateVcpuHourArm : P.fargateVcpuHourX86) +
+          gb * (arm ? P.fargateGbHourArm : P.fargateGbHourX86),
+        4,
+      ),
+    );
   }
   return {
     prices: P,

@@ -49,7 +49,12 @@ const REPLACING_PROPERTIES: Readonly<Record<string, readonly string[]>> = {
 };
 
 export function diffAssemblies(old: Assembly, current: Assembly): DiffResult {
-  const changes: Change[] = [...grantChanges(old, current), ...trustChanges(old, current), ...statefulChanges(old, current), ...publicSurfaceChanges(old, current)];
+  const changes: Change[] = [
+    ...grantChanges(old, current),
+    ...trustChanges(old, current),
+    ...statefulChanges(old, current),
+    ...publicSurfaceChanges(old, current),
+  ];
   const count = (a: Assembly) => {
     const out = new Map<string, number>();
     for (const r of a.resources()) out.set(`${r.stack}\u0000${r.logicalId}`, 0);
@@ -61,12 +66,19 @@ export function diffAssemblies(old: Assembly, current: Assembly): DiffResult {
     const [stack, id] = key.split('\u0000');
     return a.stack(stack).template.Resources[id].Type;
   };
-  const tally = (keys: string[], a: Assembly) => keys.reduce<Record<string, number>>((acc, k) => ({ ...acc, [typeOf(a, k)]: (acc[typeOf(a, k)] ?? 0) + 1 }), {});
+  const tally = (keys: string[], a: Assembly) =>
+    keys.reduce<Record<string, number>>((acc, k) => ({ ...acc, [typeOf(a, k)]: (acc[typeOf(a, k)] ?? 0) + 1 }), {});
   return {
     old: { dir: old.dir, deployment: old.deployment, resources: before.size },
     changes,
-    resourcesAdded: tally([...after.keys()].filter((k) => !before.has(k)), current),
-    resourcesRemoved: tally([...before.keys()].filter((k) => !after.has(k)), old),
+    resourcesAdded: tally(
+      [...after.keys()].filter((k) => !before.has(k)),
+      current,
+    ),
+    resourcesRemoved: tally(
+      [...before.keys()].filter((k) => !after.has(k)),
+      old,
+    ),
   };
 }
 
@@ -86,15 +98,27 @@ function atoms(assembly: Assembly): Map<string, Atom> {
     if (s.kind === 'trust') continue;
     const where = `${s.stack} ${s.where}`;
     const principals = principalsOf(s.statement).sort().join(',') || (s.kind === 'identity' ? '' : '(none)');
-    const actions = s.statement.NotAction !== undefined ? listOf(s.statement.NotAction).map((a) => `NOT ${a}`) : listOf(s.statement.Action);
-    const resources = s.statement.NotResource !== undefined ? listOf(s.statement.NotResource).map((r) => `NOT ${r}`) : listOf(s.statement.Resource);
+    const actions =
+      s.statement.NotAction !== undefined
+        ? listOf(s.statement.NotAction).map((a) => `NOT ${a}`)
+        : listOf(s.statement.Action);
+    const resources =
+      s.statement.NotResource !== undefined
+        ? listOf(s.statement.NotResource).map((r) => `NOT ${r}`)
+        : listOf(s.statement.Resource);
     const condition = stable(s.statement.Condition ?? {});
     for (const action of actions) {
       for (const resource of resources.length > 0 ? resources : ['(this resource)']) {
         const key = [s.stack, s.logicalId, s.statement.Effect, principals, action, resource].join('\u0000');
         const target = `on ${resource}${principals ? ` to ${principals}` : ''}`;
         const previous = out.get(key);
-        out.set(key, { effect: s.statement.Effect, where, action, target, condition: previous ? `${previous.condition} | ${condition}` : condition });
+        out.set(key, {
+          effect: s.statement.Effect,
+          where,
+          action,
+          target,
+          condition: previous ? `${previous.condition} | ${condition}` : condition,
+        });
       }
     }
   }
@@ -105,7 +129,10 @@ function grantChanges(old: Assembly, current: Assembly): Change[] {
   const before = atoms(old);
   const after = atoms(current);
   // Changed atoms, grouped back into statements: actions of one holder, target and condition change together.
-  const groups = new Map<string, { kind: ChangeKind; where: string; effect: string; actions: string[]; rest: string }>();
+  const groups = new Map<
+    string,
+    { kind: ChangeKind; where: string; effect: string; actions: string[]; rest: string }
+  >();
   const note = (kind: ChangeKind, atom: Atom, rest: string) => {
     const key = [kind, atom.where, atom.effect, atom.target, rest].join('\u0000');
     const group = groups.get(key) ?? { kind, where: atom.where, effect: atom.effect, actions: [], rest };
@@ -117,19 +144,34 @@ function grantChanges(old: Assembly, current: Assembly): Change[] {
     const was = before.get(key);
     if (atom.effect !== 'Allow') continue;
     if (!was) note('grant-added', atom, `${atom.target}${when(atom.condition)}`);
-    else if (was.condition !== atom.condition) note('grant-widened', atom, `${atom.target}: condition ${was.condition} → ${atom.condition}`);
+    else if (was.condition !== atom.condition)
+      note('grant-widened', atom, `${atom.target}: condition ${was.condition} → ${atom.condition}`);
   }
   for (const [key, atom] of before) {
     if (atom.effect !== 'Deny') continue;
     const now = after.get(key);
     if (!now) note('deny-removed', atom, `${atom.target}${when(atom.condition)}`);
-    else if (now.condition !== atom.condition) note('deny-removed', atom, `${atom.target}: condition ${atom.condition} → ${now.condition} (the deny may now apply to fewer requests)`);
+    else if (now.condition !== atom.condition)
+      note(
+        'deny-removed',
+        atom,
+        `${atom.target}: condition ${atom.condition} → ${now.condition} (the deny may now apply to fewer requests)`,
+      );
   }
-  return [...groups.values()].map((g) => ({ kind: g.kind, where: g.where, detail: `${g.effect} ${g.actions.join(', ')} ${g.rest}` }));
+  return [...groups.values()].map((g) => ({
+    kind: g.kind,
+    where: g.where,
+    detail: `${g.effect} ${g.actions.join(', ')} ${g.rest}`,
+  }));
 }
 
 function trustChanges(old: Assembly, current: Assembly): Change[] {
-  const trusts = (a: Assembly) => new Map(a.resources('AWS::IAM::Role').map((r) => [`${r.stack} ${r.logicalId}`, stable(a.props(r).AssumeRolePolicyDocument)]));
+  const trusts = (a: Assembly) =>
+    new Map(
+      a
+        .resources('AWS::IAM::Role')
+        .map((r) => [`${r.stack} ${r.logicalId}`, stable(a.props(r).AssumeRolePolicyDocument)]),
+    );
   const before = trusts(old);
   const changes: Change[] = [];
   for (const [where, trust] of trusts(current)) {
@@ -162,13 +204,21 @@ function statefulChanges(old: Assembly, current: Assembly): Change[] {
       continue;
     }
     if (retained && (now.DeletionPolicy !== 'Retain' || now.UpdateReplacePolicy !== 'Retain')) {
-      changes.push({ kind: 'retention-weakened', where, detail: `${r.type}: DeletionPolicy ${now.DeletionPolicy ?? 'unset'}, UpdateReplacePolicy ${now.UpdateReplacePolicy ?? 'unset'}` });
+      changes.push({
+        kind: 'retention-weakened',
+        where,
+        detail: `${r.type}: DeletionPolicy ${now.DeletionPolicy ?? 'unset'}, UpdateReplacePolicy ${now.UpdateReplacePolicy ?? 'unset'}`,
+      });
     }
     const before = old.props(r);
     const after = current.props({ stack: r.stack, logicalId: r.logicalId });
     for (const property of REPLACING_PROPERTIES[r.type] ?? []) {
       if (stable(before[property]) !== stable(after[property])) {
-        changes.push({ kind: 'stateful-replaced', where, detail: `${r.type} ${property} ${stable(before[property])} → ${stable(after[property])}: CloudFormation replaces it` });
+        changes.push({
+          kind: 'stateful-replaced',
+          where,
+          detail: `${r.type} ${property} ${stable(before[property])} → ${stable(after[property])}: CloudFormation replaces it`,
+        });
       }
     }
   }
@@ -181,7 +231,8 @@ function publicSurfaceChanges(old: Assembly, current: Assembly): Change[] {
     const b = new Set(before);
     const a = new Set(after);
     for (const x of after) if (!b.has(x)) changes.push({ kind: 'public-surface', where: what, detail: `added: ${x}` });
-    for (const x of before) if (!a.has(x)) changes.push({ kind: 'public-surface', where: what, detail: `removed: ${x}` });
+    for (const x of before)
+      if (!a.has(x)) changes.push({ kind: 'public-surface', where: what, detail: `removed: ${x}` });
   };
   diffSets('public entry points', publicEntryPoints(old), publicEntryPoints(current));
   const routes = (a: Assembly) =>
@@ -194,7 +245,10 @@ function publicSurfaceChanges(old: Assembly, current: Assembly): Change[] {
     a.resources('AWS::EC2::SecurityGroup', 'AWS::EC2::SecurityGroupIngress').flatMap((r) => {
       const p = a.props(r);
       const rules = r.type === 'AWS::EC2::SecurityGroup' ? (p.SecurityGroupIngress ?? []) : [p];
-      return rules.map((rule: any) => `${r.stack} ${r.type === 'AWS::EC2::SecurityGroup' ? r.logicalId : String(rule.GroupId)}: ${describeRule(rule)}`);
+      return rules.map(
+        (rule: any) =>
+          `${r.stack} ${r.type === 'AWS::EC2::SecurityGroup' ? r.logicalId : String(rule.GroupId)}: ${describeRule(rule)}`,
+      );
     });
   diffSets('security group ingress', ingress(old), ingress(current));
   const invokers = (a: Assembly) =>
@@ -207,11 +261,19 @@ function publicSurfaceChanges(old: Assembly, current: Assembly): Change[] {
     a.resources('AWS::CloudFront::Distribution').flatMap((d) => {
       const c = a.props(d).DistributionConfig ?? {};
       return [{ PathPattern: '(default)', ...c.DefaultCacheBehavior }, ...(c.CacheBehaviors ?? [])].map(
-        (b: any) => `${d.stack} ${d.logicalId} ${b.PathPattern}: ${b.ViewerProtocolPolicy}, headers policy ${b.ResponseHeadersPolicyId ? 'set' : 'NONE'}, web ACL ${c.WebACLId ? 'set' : 'NONE'}`,
+        (b: any) =>
+          `${d.stack} ${d.logicalId} ${b.PathPattern}: ${b.ViewerProtocolPolicy}, headers policy ${b.ResponseHeadersPolicyId ? 'set' : 'NONE'}, web ACL ${c.WebACLId ? 'set' : 'NONE'}`,
       );
     });
   diffSets('CloudFront behaviors', behaviors(old), behaviors(current));
-  const wafRules = (a: Assembly) => a.resources('AWS::WAFv2::WebACL').flatMap((w) => (a.props(w).Rules ?? []).map((rule: any) => `${w.stack} ${w.logicalId}: ${rule.Name} ${stable(rule.Action ?? rule.OverrideAction)}`));
+  const wafRules = (a: Assembly) =>
+    a
+      .resources('AWS::WAFv2::WebACL')
+      .flatMap((w) =>
+        (a.props(w).Rules ?? []).map(
+          (rule: any) => `${w.stack} ${w.logicalId}: ${rule.Name} ${stable(rule.Action ?? rule.OverrideAction)}`,
+        ),
+      );
   diffSets('WAF rules', wafRules(old), wafRules(current));
   return changes;
 }
@@ -219,5 +281,9 @@ function publicSurfaceChanges(old: Assembly, current: Assembly): Change[] {
 /** JSON with sorted keys, so equal documents compare equal. */
 export function stable(value: unknown): string {
   if (value === undefined) return 'undefined';
-  return JSON.stringify(value, (_, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  return JSON.stringify(value, (_, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }

@@ -91,7 +91,14 @@ export function readFleetModel(assembly: Assembly): FleetModel {
   for (const ref of assembly.resources('AWS::KMS::Key')) {
     const props = assembly.props(ref);
     const userId = tagsOf(props.Tags).user_id;
-    if (userId) userKeys.push({ ...ref, arn: assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn'), userId, policy: props.KeyPolicy, props });
+    if (userId)
+      userKeys.push({
+        ...ref,
+        arn: assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn'),
+        userId,
+        policy: props.KeyPolicy,
+        props,
+      });
   }
   const keyByArn = new Map(userKeys.map((k) => [k.arn, k]));
 
@@ -107,13 +114,28 @@ export function readFleetModel(assembly: Assembly): FleetModel {
     if (!key) continue; // not a vault secret (e.g. the origin-verify secret)
     const arn = assembly.resolver.ref(ref.stack, ref.logicalId);
     const policy = secretPolicies.get(arn);
-    secrets.push({ ...ref, name: String(props.Name ?? ref.logicalId), arn, userId: key.userId, key, resourcePolicy: policy?.ResourcePolicy, resourcePolicyProps: policy, props });
+    secrets.push({
+      ...ref,
+      name: String(props.Name ?? ref.logicalId),
+      arn,
+      userId: key.userId,
+      key,
+      resourcePolicy: policy?.ResourcePolicy,
+      resourcePolicyProps: policy,
+      props,
+    });
   }
   const secretByArn = new Map(secrets.map((s) => [s.arn, s]));
 
   const fileSystems: FileSystemModel[] = assembly.resources('AWS::EFS::FileSystem').map((ref) => {
     const props = assembly.props(ref);
-    return { ...ref, id: assembly.resolver.ref(ref.stack, ref.logicalId), arn: assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn'), policy: props.FileSystemPolicy, props };
+    return {
+      ...ref,
+      id: assembly.resolver.ref(ref.stack, ref.logicalId),
+      arn: assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn'),
+      policy: props.FileSystemPolicy,
+      props,
+    };
   });
   const fileSystemById = new Map(fileSystems.map((f) => [f.id, f]));
   const accessPoints: AccessPointModel[] = assembly.resources('AWS::EFS::AccessPoint').map((ref) => {
@@ -133,7 +155,12 @@ export function readFleetModel(assembly: Assembly): FleetModel {
 
   const taskDefinitions: TaskDefinitionModel[] = assembly.resources('AWS::ECS::TaskDefinition').map((ref) => {
     const props = assembly.props(ref);
-    return { ...ref, props, family: String(props.Family ?? ref.logicalId), taskRoleArn: String(props.TaskRoleArn ?? '') };
+    return {
+      ...ref,
+      props,
+      family: String(props.Family ?? ref.logicalId),
+      taskRoleArn: String(props.TaskRoleArn ?? ''),
+    };
   });
 
   const agentRoles = roles.filter((r) => isAgentRole(assembly, r));
@@ -145,26 +172,53 @@ export function readFleetModel(assembly: Assembly): FleetModel {
       continue;
     }
     const own = taskDefinitions.filter((t) => t.taskRoleArn === role.arn);
-    const apIds = new Set(own.flatMap((t) => (t.props.Volumes ?? []).map((v: any) => v.EFSVolumeConfiguration?.AuthorizationConfig?.AccessPointId).filter(Boolean)));
-    const ownAccessPoints = [...apIds].map((id) => accessPointById.get(String(id))).filter((a): a is AccessPointModel => a !== undefined);
+    const apIds = new Set(
+      own.flatMap((t) =>
+        (t.props.Volumes ?? [])
+          .map((v: any) => v.EFSVolumeConfiguration?.AuthorizationConfig?.AccessPointId)
+          .filter(Boolean),
+      ),
+    );
+    const ownAccessPoints = [...apIds]
+      .map((id) => accessPointById.get(String(id)))
+      .filter((a): a is AccessPointModel => a !== undefined);
     const ownSecretArns = new Set<string>();
     for (const t of own) {
       for (const match of JSON.stringify(t.props.ContainerDefinitions ?? []).matchAll(SECRET_ARN)) {
         if (secretByArn.has(match[0])) ownSecretArns.add(match[0]);
       }
     }
-    pairs.push({ userId, agentId, key: `${userId}#${agentId}`, role, taskDefinitions: own, accessPoints: ownAccessPoints, ownSecretArns });
+    pairs.push({
+      userId,
+      agentId,
+      key: `${userId}#${agentId}`,
+      role,
+      taskDefinitions: own,
+      accessPoints: ownAccessPoints,
+      ownSecretArns,
+    });
   }
   const pairRoleArns = new Set(pairs.map((p) => p.role.arn));
-  for (const t of taskDefinitions) if (!pairRoleArns.has(t.taskRoleArn)) strays.push(`task definition ${assembly.label(t)} (family ${t.family}) runs as ${t.taskRoleArn || 'no task role'}, not a pair's task role`);
+  for (const t of taskDefinitions)
+    if (!pairRoleArns.has(t.taskRoleArn))
+      strays.push(
+        `task definition ${assembly.label(t)} (family ${t.family}) runs as ${t.taskRoleArn || 'no task role'}, not a pair's task role`,
+      );
   const pairAccessPoints = new Set(pairs.flatMap((p) => p.accessPoints.map((a) => a.id)));
-  for (const a of accessPoints) if (!pairAccessPoints.has(a.id)) strays.push(`access point ${assembly.label(a)} is used by no pair's task definition`);
+  for (const a of accessPoints)
+    if (!pairAccessPoints.has(a.id))
+      strays.push(`access point ${assembly.label(a)} is used by no pair's task definition`);
 
   const tables: TableModel[] = assembly.resources('AWS::DynamoDB::Table', 'AWS::DynamoDB::GlobalTable').map((ref) => {
     const constructPath = assembly.constructPath(ref.stack, ref.logicalId).split('/').filter(Boolean);
     const last = constructPath[constructPath.length - 1];
     const label = last === 'Resource' || last === 'Default' ? constructPath[constructPath.length - 2] : last;
-    return { ...ref, label: label ?? ref.logicalId, arn: assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn'), props: assembly.props(ref) };
+    return {
+      ...ref,
+      label: label ?? ref.logicalId,
+      arn: assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn'),
+      props: assembly.props(ref),
+    };
   });
 
   return { roles, pairs, strays, userKeys, secrets, fileSystems, accessPoints, taskDefinitions, tables };

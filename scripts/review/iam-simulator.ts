@@ -33,7 +33,8 @@ const { DiscoveryContextKeyConstraints } = engineRequire('./context_keys/discove
 const policyUtils = createRequire(engineRequire.resolve('@cloud-copilot/iam-policy'))('./utils.js');
 const asciiEquals = (a: string, b: string) => a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
 policyUtils.caseInsensitiveEquals = asciiEquals;
-policyUtils.caseInsensitiveEndsWith = (value: string, suffix: string) => value.length >= suffix.length && asciiEquals(value.slice(value.length - suffix.length), suffix);
+policyUtils.caseInsensitiveEndsWith = (value: string, suffix: string) =>
+  value.length >= suffix.length && asciiEquals(value.slice(value.length - suffix.length), suffix);
 
 export type Decision = 'Allowed' | 'ExplicitlyDenied' | 'ImplicitlyDenied';
 
@@ -79,7 +80,10 @@ export class IamSimulator {
 
   async evaluate(request: SimulatedRequest): Promise<Decision> {
     const context = await this.context(request);
-    const policies = [...request.principal.identityPolicies.map((p) => p.policy), ...(request.resourcePolicy ? [request.resourcePolicy] : [])];
+    const policies = [
+      ...request.principal.identityPolicies.map((p) => p.policy),
+      ...(request.resourcePolicy ? [request.resourcePolicy] : []),
+    ];
     if (policies.some((p) => !this.validated.has(p))) {
       await this.crossCheck(request, context);
       for (const policy of policies) this.validated.add(policy);
@@ -92,7 +96,9 @@ export class IamSimulator {
     const identityPolicies = request.principal.identityPolicies
       .map((p) => this.forAction(p.policy, p.name, request.action))
       .filter((p) => p !== null);
-    const resourcePolicy = request.resourcePolicy ? this.forAction(request.resourcePolicy, 'resource', request.action) : undefined;
+    const resourcePolicy = request.resourcePolicy
+      ? this.forAction(request.resourcePolicy, 'resource', request.action)
+      : undefined;
     const analysis = authorize({
       request: new AwsRequestImpl(
         request.principal.arn,
@@ -107,7 +113,10 @@ export class IamSimulator {
       resourcePolicy: resourcePolicy ?? undefined,
       permissionBoundaries: undefined,
       vpcEndpointPolicies: undefined,
-      simulationParameters: { simulationMode: 'Strict', discoveryContextKeyConstraints: new DiscoveryContextKeyConstraints([]) },
+      simulationParameters: {
+        simulationMode: 'Strict',
+        discoveryContextKeyConstraints: new DiscoveryContextKeyConstraints([]),
+      },
       serviceSettings: { s3: {} },
     });
     return analysis.result as Decision;
@@ -134,13 +143,17 @@ export class IamSimulator {
       {},
     );
     if (result.resultType === 'error') {
-      throw new Error(`iam-simulate rejects a policy of ${request.principal.arn} / ${request.resource}: ${JSON.stringify(result.errors)}`);
+      throw new Error(
+        `iam-simulate rejects a policy of ${request.principal.arn} / ${request.resource}: ${JSON.stringify(result.errors)}`,
+      );
     }
     if (Object.keys(context).some((k) => k.toLowerCase().startsWith('kms:encryptioncontext:'))) return;
     const fast = this.authorize(request, context);
     this.evaluations -= 1;
     if (result.overallResult !== fast) {
-      throw new Error(`runSimulation says ${result.overallResult}, the fast path ${fast}: ${request.action} by ${request.principal.arn} on ${request.resource}`);
+      throw new Error(
+        `runSimulation says ${result.overallResult}, the fast path ${fast}: ${request.action} by ${request.principal.arn} on ${request.resource}`,
+      );
     }
   }
 
@@ -148,7 +161,9 @@ export class IamSimulator {
     let byAction = this.parsed.get(policy);
     if (!byAction) this.parsed.set(policy, (byAction = new Map()));
     if (!byAction.has(action)) {
-      const statements = [policy.Statement].flat().filter((s) => s.NotAction !== undefined || matchesAction(s.Action, action));
+      const statements = [policy.Statement]
+        .flat()
+        .filter((s) => s.NotAction !== undefined || matchesAction(s.Action, action));
       byAction.set(action, statements.length === 0 ? null : loadPolicy({ ...policy, Statement: statements }, { name }));
     }
     return byAction.get(action)!;
@@ -180,7 +195,13 @@ export class IamSimulator {
 
 function matchesAction(pattern: string | string[] | undefined, action: string): boolean {
   return [pattern ?? []].flat().some((p) => {
-    const regex = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    const regex = new RegExp(
+      `^${p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'i',
+    );
     return regex.test(action);
   });
 }

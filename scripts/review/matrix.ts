@@ -27,7 +27,9 @@ export const EVALUATION_BUDGET = 200_000;
 const MIN_SAMPLE = 3;
 
 /** Fields of control-plane rows only the control plane may write: the runtime writing one would break a claim. */
-export const CONTROL_PLANE_FIELDS: Readonly<Record<string, { readonly claim: number; readonly fields: readonly string[] }>> = {
+export const CONTROL_PLANE_FIELDS: Readonly<
+  Record<string, { readonly claim: number; readonly fields: readonly string[] }>
+> = {
   // An agent that could move its own status or deadline could outlive its cap.
   Sessions: { claim: 9, fields: ['status', 'deadlineAt', 'startedAt', 'sessionId'] },
   // An agent that could write an approval's decision could approve its own outbound call.
@@ -37,7 +39,14 @@ export const CONTROL_PLANE_FIELDS: Readonly<Record<string, { readonly claim: num
 };
 
 /** DynamoDB calls a runtime must never make, on any partition. */
-const FORBIDDEN_TABLE_ACTIONS = ['Scan', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'PartiQLSelect', 'TransactWriteItems'].map((a) => `dynamodb:${a}`);
+const FORBIDDEN_TABLE_ACTIONS = [
+  'Scan',
+  'DeleteItem',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'PartiQLSelect',
+  'TransactWriteItems',
+].map((a) => `dynamodb:${a}`);
 /** Row calls probed on every partition. */
 const ROW_ACTIONS = ['GetItem', 'Query', 'PutItem', 'UpdateItem'].map((a) => `dynamodb:${a}`);
 const WRITES = new Set(['dynamodb:PutItem', 'dynamodb:UpdateItem']);
@@ -76,27 +85,73 @@ export interface MatrixResult {
 }
 
 const CATEGORIES: readonly Omit<MatrixCategory, 'evaluations' | 'allowedAsExpected' | 'deniedAsExpected'>[] = [
-  { id: 'secrets', title: 'task role × secret: secretsmanager:GetSecretValue (with the secret policy)', claims: [3, 6] },
-  { id: 'keys', title: 'task role × user key: kms:Decrypt via Secrets Manager with the secret ARN as encryption context (with the key policy)', claims: [3, 6] },
-  { id: 'keys-context', title: 'task role × own key without kms:ViaService, via another service, without encryption context', claims: [3] },
-  { id: 'storage', title: 'task role × access point: ClientMount / ClientWrite (with the file system policy)', claims: [2] },
-  { id: 'storage-own', title: 'task role × own access point: mount without an access point, without TLS, as root', claims: [2] },
-  { id: 'rows', title: 'task role × partition × table: GetItem / Query / PutItem / UpdateItem (dynamodb:LeadingKeys)', claims: [5] },
-  { id: 'rows-own', title: 'task role × own partition: Scan, deletes, batch and PartiQL calls; no partition key; a second partition', claims: [5] },
-  { id: 'fields', title: "task role × own rows: writes of fields only the control plane sets (status, deadline, decision, body)", claims: [5, 7, 9] },
+  {
+    id: 'secrets',
+    title: 'task role × secret: secretsmanager:GetSecretValue (with the secret policy)',
+    claims: [3, 6],
+  },
+  {
+    id: 'keys',
+    title:
+      'task role × user key: kms:Decrypt via Secrets Manager with the secret ARN as encryption context (with the key policy)',
+    claims: [3, 6],
+  },
+  {
+    id: 'keys-context',
+    title: 'task role × own key without kms:ViaService, via another service, without encryption context',
+    claims: [3],
+  },
+  {
+    id: 'storage',
+    title: 'task role × access point: ClientMount / ClientWrite (with the file system policy)',
+    claims: [2],
+  },
+  {
+    id: 'storage-own',
+    title: 'task role × own access point: mount without an access point, without TLS, as root',
+    claims: [2],
+  },
+  {
+    id: 'rows',
+    title: 'task role × partition × table: GetItem / Query / PutItem / UpdateItem (dynamodb:LeadingKeys)',
+    claims: [5],
+  },
+  {
+    id: 'rows-own',
+    title: 'task role × own partition: Scan, deletes, batch and PartiQL calls; no partition key; a second partition',
+    claims: [5],
+  },
+  {
+    id: 'fields',
+    title: 'task role × own rows: writes of fields only the control plane sets (status, deadline, decision, body)',
+    claims: [5, 7, 9],
+  },
   { id: 'principals', title: 'every other role of the assembly × secret: GetSecretValue and Decrypt', claims: [3] },
 ];
 
-export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, options: MatrixOptions = {}): Promise<MatrixResult> {
+export async function evaluateMatrix(
+  assembly: Assembly,
+  fleet: FleetModel,
+  options: MatrixOptions = {},
+): Promise<MatrixResult> {
   const started = performance.now();
   const simulator = new IamSimulator();
-  const categories = new Map(CATEGORIES.map((c) => [c.id, { ...c, evaluations: 0, allowedAsExpected: 0, deniedAsExpected: 0 }]));
+  const categories = new Map(
+    CATEGORIES.map((c) => [c.id, { ...c, evaluations: 0, allowedAsExpected: 0, deniedAsExpected: 0 }]),
+  );
   const unexpected: Unexpected[] = [];
-  const check = async (categoryId: string, label: string, expected: Outcome, request: SimulatedRequest, claims?: number[]): Promise<Outcome> => {
+  const check = async (
+    categoryId: string,
+    label: string,
+    expected: Outcome,
+    request: SimulatedRequest,
+    claims?: number[],
+  ): Promise<Outcome> => {
     const category = categories.get(categoryId)!;
     const actual = outcome(await simulator.evaluate(request));
     category.evaluations += 1;
-    if (actual !== expected) unexpected.push({ category: categoryId, claims: claims ?? category.claims, request: label, expected, actual });
+    if (actual !== expected)
+      unexpected.push({ category: categoryId, claims: claims ?? category.claims, request: label, expected, actual });
     else if (actual === 'Allowed') category.allowedAsExpected += 1;
     else category.deniedAsExpected += 1;
     return actual;
@@ -115,7 +170,8 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
     const principal = pair.role.principal;
     const targets = targetPairs(pair, pairs, pairsByUser, sampling.othersPerPair);
     const targetUsers = new Set(targets.map((t) => t.userId));
-    const targetSecrets = sampling.othersPerPair === null ? secrets : [...targetUsers].flatMap((u) => secretsByUser.get(u) ?? []);
+    const targetSecrets =
+      sampling.othersPerPair === null ? secrets : [...targetUsers].flatMap((u) => secretsByUser.get(u) ?? []);
 
     for (const secret of targetSecrets) {
       const own = pair.ownSecretArns.has(secret.arn);
@@ -126,15 +182,33 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
         'secrets',
         `${who} GetSecretValue ${secret.name}`,
         expected,
-        { principal, action: 'secretsmanager:GetSecretValue', resource: secret.arn, resourceAccount: account, resourcePolicy: secret.resourcePolicy },
+        {
+          principal,
+          action: 'secretsmanager:GetSecretValue',
+          resource: secret.arn,
+          resourceAccount: account,
+          resourcePolicy: secret.resourcePolicy,
+        },
         claims,
       );
-      const onKey = { principal, action: 'kms:Decrypt', resource: secret.key.arn, resourceAccount: account, resourcePolicy: secret.key.policy };
+      const onKey = {
+        principal,
+        action: 'kms:Decrypt',
+        resource: secret.key.arn,
+        resourceAccount: account,
+        resourcePolicy: secret.key.policy,
+      };
       const context = viaSecretsManager(assembly, secret);
       await check('keys', `${who} Decrypt ${secret.name}`, expected, { ...onKey, context }, claims);
       if (!own) continue;
-      await check('keys-context', `${who} Decrypt ${secret.name} without kms:ViaService`, 'Denied', { ...onKey, context: { ...context, 'kms:ViaService': undefined } });
-      await check('keys-context', `${who} Decrypt ${secret.name} via s3`, 'Denied', { ...onKey, context: { ...context, 'kms:ViaService': `s3.${assembly.region}.amazonaws.com` } });
+      await check('keys-context', `${who} Decrypt ${secret.name} without kms:ViaService`, 'Denied', {
+        ...onKey,
+        context: { ...context, 'kms:ViaService': undefined },
+      });
+      await check('keys-context', `${who} Decrypt ${secret.name} via s3`, 'Denied', {
+        ...onKey,
+        context: { ...context, 'kms:ViaService': `s3.${assembly.region}.amazonaws.com` },
+      });
       await check('keys-context', `${who} Decrypt ${secret.name} without encryption context`, 'Denied', {
         ...onKey,
         context: { ...context, 'kms:EncryptionContext:SecretARN': undefined },
@@ -142,7 +216,8 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
     }
 
     const ownAccessPoints = new Set(pair.accessPoints.map((a) => a.id));
-    const targetAccessPoints = sampling.othersPerPair === null ? fleet.accessPoints : targets.flatMap((t) => t.accessPoints);
+    const targetAccessPoints =
+      sampling.othersPerPair === null ? fleet.accessPoints : targets.flatMap((t) => t.accessPoints);
     for (const ap of unique(targetAccessPoints)) {
       const own = ownAccessPoints.has(ap.id);
       for (const action of ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite']) {
@@ -154,7 +229,10 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
       }
       if (!own) continue;
       const request = onFileSystem(principal, ap, account);
-      await check('storage-own', `${who} mount ${apLabel(ap)} without an access point`, 'Denied', { ...request, action: 'elasticfilesystem:ClientMount' });
+      await check('storage-own', `${who} mount ${apLabel(ap)} without an access point`, 'Denied', {
+        ...request,
+        action: 'elasticfilesystem:ClientMount',
+      });
       await check('storage-own', `${who} mount ${apLabel(ap)} without TLS`, 'Denied', {
         ...request,
         action: 'elasticfilesystem:ClientMount',
@@ -178,9 +256,17 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
         if (decision === 'Allowed') rights.push(action.replace('dynamodb:', ''));
         for (const target of targets) {
           if (target === pair) continue;
-          await check('rows', `${who} ${action} ${table.label} ${target.key}`, 'Denied', { ...base, action, context: { ...context, 'dynamodb:LeadingKeys': [target.key] } });
+          await check('rows', `${who} ${action} ${table.label} ${target.key}`, 'Denied', {
+            ...base,
+            action,
+            context: { ...context, 'dynamodb:LeadingKeys': [target.key] },
+          });
         }
-        await check('rows-own', `${who} ${action} ${table.label} without dynamodb:LeadingKeys`, 'Denied', { ...base, action, context: { ...context, 'dynamodb:LeadingKeys': undefined } });
+        await check('rows-own', `${who} ${action} ${table.label} without dynamodb:LeadingKeys`, 'Denied', {
+          ...base,
+          action,
+          context: { ...context, 'dynamodb:LeadingKeys': undefined },
+        });
         await check('rows-own', `${who} ${action} ${table.label} with a second partition`, 'Denied', {
           ...base,
           action,
@@ -189,7 +275,11 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
       }
       ownRowRights[`${who} ${table.label}`] = rights;
       for (const action of FORBIDDEN_TABLE_ACTIONS) {
-        await check('rows-own', `${who} ${action} ${table.label}`, 'Denied', { ...base, action, context: { 'dynamodb:LeadingKeys': [pair.key] } });
+        await check('rows-own', `${who} ${action} ${table.label}`, 'Denied', {
+          ...base,
+          action,
+          context: { 'dynamodb:LeadingKeys': [pair.key] },
+        });
       }
       const controlPlane = CONTROL_PLANE_FIELDS[table.label];
       if (!controlPlane) continue;
@@ -197,9 +287,13 @@ export async function evaluateMatrix(assembly: Assembly, fleet: FleetModel, opti
         const context = rowContext(pair.role, table, action, pair.key);
         for (const field of controlPlane.fields) {
           const attributes = [...new Set([...[context['dynamodb:Attributes'] ?? []].flat(), field])];
-          await check('fields', `${who} ${action} ${table.label} ${field}`, 'Denied', { ...base, action, context: { ...context, 'dynamodb:Attributes': attributes } }, [
-            controlPlane.claim,
-          ]);
+          await check(
+            'fields',
+            `${who} ${action} ${table.label} ${field}`,
+            'Denied',
+            { ...base, action, context: { ...context, 'dynamodb:Attributes': attributes } },
+            [controlPlane.claim],
+          );
         }
       }
     }
@@ -248,12 +342,19 @@ function plan(fleet: FleetModel, budget: number): MatrixResult['sampling'] {
   const p = fleet.pairs.length;
   const users = Math.max(1, new Set(fleet.pairs.map((x) => x.userId)).size);
   const perTarget = (fleet.secrets.length / users) * 2 + 2 + fleet.tables.length * ROW_ACTIONS.length;
-  const full = p * (fleet.secrets.length * 2 + fleet.accessPoints.length * 2 + p * fleet.tables.length * ROW_ACTIONS.length);
+  const full =
+    p * (fleet.secrets.length * 2 + fleet.accessPoints.length * 2 + p * fleet.tables.length * ROW_ACTIONS.length);
   if (full <= budget) {
-    return { full: true, othersPerPair: null, description: `every pair against every pair's secrets, keys, access points and partitions (${p} pairs, nothing sampled)` };
+    return {
+      full: true,
+      othersPerPair: null,
+      description: `every pair against every pair's secrets, keys, access points and partitions (${p} pairs, nothing sampled)`,
+    };
   }
   const sameUser = p / users;
-  const fixed = p * (sameUser * perTarget + fleet.tables.length * (ROW_ACTIONS.length * 2 + FORBIDDEN_TABLE_ACTIONS.length + 8) + 10);
+  const fixed =
+    p *
+    (sameUser * perTarget + fleet.tables.length * (ROW_ACTIONS.length * 2 + FORBIDDEN_TABLE_ACTIONS.length + 8) + 10);
   const others = Math.max(MIN_SAMPLE, Math.floor((budget - fixed) / p / perTarget));
   return {
     full: false,
@@ -266,7 +367,12 @@ function plan(fleet: FleetModel, budget: number): MatrixResult['sampling'] {
   };
 }
 
-function targetPairs(pair: PairModel, pairs: readonly PairModel[], byUser: Map<string, PairModel[]>, others: number | null): PairModel[] {
+function targetPairs(
+  pair: PairModel,
+  pairs: readonly PairModel[],
+  byUser: Map<string, PairModel[]>,
+  others: number | null,
+): PairModel[] {
   if (others === null) return [...pairs];
   const sameUser = byUser.get(pair.userId) ?? [];
   const candidates = pairs.filter((p) => p.userId !== pair.userId);
@@ -302,7 +408,12 @@ function viaSecretsManager(assembly: Assembly, secret: SecretModel): Record<stri
 }
 
 function onFileSystem(principal: SimulatedRequest['principal'], ap: AccessPointModel, account: string) {
-  return { principal, resource: ap.fileSystem?.arn ?? ap.arn, resourceAccount: account, resourcePolicy: ap.fileSystem?.policy as PolicyJson | undefined };
+  return {
+    principal,
+    resource: ap.fileSystem?.arn ?? ap.arn,
+    resourceAccount: account,
+    resourcePolicy: ap.fileSystem?.policy as PolicyJson | undefined,
+  };
 }
 
 const apLabel = (ap: AccessPointModel) => `access point ${ap.userId ?? '?'}/${ap.agentId ?? '?'} (${ap.logicalId})`;

@@ -6,7 +6,16 @@ export interface FoundStatement {
   readonly where: string;
   /** identity: attached to a principal; resource: a resource policy (key, secret, file system, ...). */
   readonly kind: 'identity' | 'resource' | 'trust';
-  readonly statement: { Effect: string; Action?: unknown; NotAction?: unknown; Resource?: unknown; NotResource?: unknown; Principal?: unknown; Condition?: unknown; Sid?: string };
+  readonly statement: {
+    Effect: string;
+    Action?: unknown;
+    NotAction?: unknown;
+    Resource?: unknown;
+    NotResource?: unknown;
+    Principal?: unknown;
+    Condition?: unknown;
+    Sid?: string;
+  };
 }
 
 export type Statement = FoundStatement['statement'];
@@ -36,7 +45,9 @@ const DOCUMENT_PROPERTIES: Record<string, [property: string, kind: FoundStatemen
 
 /** Every policy statement of a template, including roles' inline `Policies` (values as written, unresolved). */
 export function policyStatements(template: TemplateJson): FoundStatement[] {
-  return Object.entries(template.Resources).flatMap(([id, resource]) => statementsOfResource(id, resource.Type, resource.Properties ?? {}));
+  return Object.entries(template.Resources).flatMap(([id, resource]) =>
+    statementsOfResource(id, resource.Type, resource.Properties ?? {}),
+  );
 }
 
 export interface ResolvedStatement extends FoundStatement {
@@ -49,7 +60,12 @@ export interface ResolvedStatement extends FoundStatement {
 export function resolvedStatements(assembly: Assembly): ResolvedStatement[] {
   return assembly.resources().flatMap((ref) =>
     (DOCUMENT_PROPERTIES[ref.type] ?? []).length > 0 || ref.type === 'AWS::IAM::Role'
-      ? statementsOfResource(ref.logicalId, ref.type, assembly.props(ref)).map((s) => ({ ...s, stack: ref.stack, logicalId: ref.logicalId, resourceType: ref.type }))
+      ? statementsOfResource(ref.logicalId, ref.type, assembly.props(ref)).map((s) => ({
+          ...s,
+          stack: ref.stack,
+          logicalId: ref.logicalId,
+          resourceType: ref.type,
+        }))
       : [],
   );
 }
@@ -61,7 +77,8 @@ function statementsOfResource(id: string, type: string, props: any): FoundStatem
     if (typeof document === 'string') document = JSON.parse(document);
     // An EventBusPolicy's Statement property is one statement, not a document.
     if (property === 'Statement' && document) document = { Statement: [document] };
-    for (const statement of [document?.Statement ?? []].flat()) found.push({ where: `${id}.${property}`, kind, statement });
+    for (const statement of [document?.Statement ?? []].flat())
+      found.push({ where: `${id}.${property}`, kind, statement });
   }
   if (type === 'AWS::IAM::Role') {
     for (const policy of props.Policies ?? []) {
@@ -75,14 +92,25 @@ function statementsOfResource(id: string, type: string, props: any): FoundStatem
 
 /** The statements of policy documents (a single statement object counts as a list of one). */
 export function statementsOf(documents: readonly (unknown | undefined)[]): { statement: Statement }[] {
-  return documents.flatMap((d) => [((d as { Statement?: unknown } | undefined)?.Statement ?? [])].flat().map((statement) => ({ statement: statement as Statement })));
+  return documents.flatMap((d) =>
+    [(d as { Statement?: unknown } | undefined)?.Statement ?? []]
+      .flat()
+      .map((statement) => ({ statement: statement as Statement })),
+  );
 }
 
-export const listOf = (value: unknown): string[] => [value ?? []].flat().map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+export const listOf = (value: unknown): string[] =>
+  [value ?? []].flat().map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
 
 /** Whether an IAM action pattern (`kms:*`, `kms:De*`, `*`) matches an action, case-insensitively. */
 export function actionMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return regex.test(action);
 }
 

@@ -26,7 +26,8 @@ export interface RoleModel {
 }
 
 export const tagsOf = (tags: unknown): Record<string, string> => {
-  if (Array.isArray(tags)) return Object.fromEntries(tags.map((t: { Key: string; Value: string }) => [t.Key, String(t.Value)]));
+  if (Array.isArray(tags))
+    return Object.fromEntries(tags.map((t: { Key: string; Value: string }) => [t.Key, String(t.Value)]));
   if (tags && typeof tags === 'object') return Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)]));
   return {};
 };
@@ -40,7 +41,11 @@ export function readRoles(assembly: Assembly): RoleModel[] {
   const customerManaged = new Map<string, { name: string; policy: PolicyJson }>();
   for (const ref of assembly.resources('AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy')) {
     const props = assembly.props(ref);
-    if (ref.type === 'AWS::IAM::ManagedPolicy') customerManaged.set(assembly.resolver.ref(ref.stack, ref.logicalId), { name: ref.logicalId, policy: props.PolicyDocument });
+    if (ref.type === 'AWS::IAM::ManagedPolicy')
+      customerManaged.set(assembly.resolver.ref(ref.stack, ref.logicalId), {
+        name: ref.logicalId,
+        policy: props.PolicyDocument,
+      });
     for (const role of props.Roles ?? []) attach(ref.stack, String(role), ref.logicalId, props.PolicyDocument);
   }
 
@@ -51,7 +56,10 @@ export function readRoles(assembly: Assembly): RoleModel[] {
     const arn = assembly.resolver.getAtt(ref.stack, ref.logicalId, 'Arn');
     const tags = tagsOf(props.Tags);
     const identityPolicies = [
-      ...(props.Policies ?? []).map((p: { PolicyName: string; PolicyDocument: PolicyJson }) => ({ name: `${ref.logicalId}.${p.PolicyName}`, policy: p.PolicyDocument })),
+      ...(props.Policies ?? []).map((p: { PolicyName: string; PolicyDocument: PolicyJson }) => ({
+        name: `${ref.logicalId}.${p.PolicyName}`,
+        policy: p.PolicyDocument,
+      })),
       ...(attached.get(`${ref.stack}\u0000${name}`) ?? []),
     ];
     const awsManagedPolicies: string[] = [];
@@ -73,7 +81,13 @@ export function readRoles(assembly: Assembly): RoleModel[] {
       identityPolicies,
       awsManagedPolicies,
       // A session of the role: `aws:userid` is its unique id, then the session name (a task id for ECS).
-      principal: { arn, accountId: assembly.account, tags, identityPolicies, userId: `${assembly.resolver.getAtt(ref.stack, ref.logicalId, 'RoleId')}:4f1c2a9b8e7d6c5b` },
+      principal: {
+        arn,
+        accountId: assembly.account,
+        tags,
+        identityPolicies,
+        userId: `${assembly.resolver.getAtt(ref.stack, ref.logicalId, 'RoleId')}:4f1c2a9b8e7d6c5b`,
+      },
     });
   }
   return roles;
@@ -89,6 +103,11 @@ export function administrator(assembly: Assembly): SimulatedPrincipal {
   return {
     arn: `arn:aws:iam::${assembly.account}:role/Administrator`,
     accountId: assembly.account,
-    identityPolicies: [{ name: 'AdministratorAccess', policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],
+    identityPolicies: [
+      {
+        name: 'AdministratorAccess',
+        policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+      },
+    ],
   };
 }

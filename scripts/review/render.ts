@@ -9,7 +9,11 @@ import { CheckResult, ClaimVerdict, Review } from './report';
 /** Findings listed per check before "and N more" (the JSON report has all of them). */
 const MAX_FINDINGS = 25;
 const n = (value: number) => value.toLocaleString('en-US');
-const VERDICT: Record<ClaimVerdict, string> = { holds: 'holds', fails: '**FAILS**', 'not fully shown': 'holds as far as these templates show (see advisory)' };
+const VERDICT: Record<ClaimVerdict, string> = {
+  holds: 'holds',
+  fails: '**FAILS**',
+  'not fully shown': 'holds as far as these templates show (see advisory)',
+};
 const STATUS = { pass: 'pass', fail: '**FAIL**', advisory: 'advisory' } as const;
 
 export function renderMarkdown(review: Review): string {
@@ -24,9 +28,17 @@ export function renderMarkdown(review: Review): string {
   );
 
   out.push('## Verdict', '');
-  if (review.verdict === 'pass') out.push('**PASS**: every claim that these templates can show holds, and so does the least-privilege baseline.', '');
+  if (review.verdict === 'pass')
+    out.push(
+      '**PASS**: every claim that these templates can show holds, and so does the least-privilege baseline.',
+      '',
+    );
   else {
-    const names = review.failing.map((f) => (typeof f.claim === 'number' ? `claim ${f.claim} (${f.title})` : `the ${f.title.toLowerCase()} ${f.claim === 'baseline' ? 'baseline' : ''}`.trim()));
+    const names = review.failing.map((f) =>
+      typeof f.claim === 'number'
+        ? `claim ${f.claim} (${f.title})`
+        : `the ${f.title.toLowerCase()} ${f.claim === 'baseline' ? 'baseline' : ''}`.trim(),
+    );
     const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0];
     out.push(`**FAIL**: ${list} ${names.length > 1 ? 'do' : 'does'} not hold.`, '');
     for (const f of review.failing) {
@@ -37,8 +49,14 @@ export function renderMarkdown(review: Review): string {
     out.push('');
   }
   out.push('| # | claim | verdict | checks |', '|---|---|---|---|');
-  for (const c of review.claims) out.push(`| ${c.number} | ${c.title} | ${VERDICT[c.verdict]} | ${c.checks.map((x) => `${x.id}: ${STATUS[x.status]}`).join('<br>') || 'none (runtime behaviour, see the claim)'} |`);
-  out.push(`| | Baseline: least privilege | ${VERDICT[review.baseline.verdict]} | ${review.baseline.checks.map((x) => `${x.id}: ${STATUS[x.status]}`).join('<br>')} |`, '');
+  for (const c of review.claims)
+    out.push(
+      `| ${c.number} | ${c.title} | ${VERDICT[c.verdict]} | ${c.checks.map((x) => `${x.id}: ${STATUS[x.status]}`).join('<br>') || 'none (runtime behaviour, see the claim)'} |`,
+    );
+  out.push(
+    `| | Baseline: least privilege | ${VERDICT[review.baseline.verdict]} | ${review.baseline.checks.map((x) => `${x.id}: ${STATUS[x.status]}`).join('<br>')} |`,
+    '',
+  );
 
   const c = review.counts;
   const m = review.matrix;
@@ -61,25 +79,37 @@ export function renderMarkdown(review: Review): string {
     for (const check of claim.checks) out.push(...renderCheck(check));
     if (claim.verifiedBy) out.push(`Beyond the templates: ${claim.verifiedBy}`, '');
   }
-  out.push('### Baseline: least privilege', '', '> Every claim relies on it: no `*` actions, `Resource: "*"` only where AWS requires it, no public resource policy.', '');
+  out.push(
+    '### Baseline: least privilege',
+    '',
+    '> Every claim relies on it: no `*` actions, `Resource: "*"` only where AWS requires it, no public resource policy.',
+    '',
+  );
   for (const check of review.baseline.checks) out.push(...renderCheck(check));
 
   out.push('## The isolation matrix', '');
   out.push(
-    'Each request is decided by `@cloud-copilot/iam-simulate` with the principal\'s identity policies and the resource\'s policy (secret, key or file system policy) from these templates, intrinsics resolved. ' +
-      'A pair is expected to reach exactly what its own task definition names: its secrets (and their key, only via Secrets Manager with the secret\'s ARN as encryption context), its access point and its own partition of each table.',
+    "Each request is decided by `@cloud-copilot/iam-simulate` with the principal's identity policies and the resource's policy (secret, key or file system policy) from these templates, intrinsics resolved. " +
+      "A pair is expected to reach exactly what its own task definition names: its secrets (and their key, only via Secrets Manager with the secret's ARN as encryption context), its access point and its own partition of each table.",
     '',
     `Coverage: ${m.sampling.description}.`,
     '',
     '| requests | evaluations | Allowed as expected | Denied as expected | claims |',
     '|---|---:|---:|---:|---|',
   );
-  for (const cat of m.categories) out.push(`| ${cat.title} | ${n(cat.evaluations)} | ${n(cat.allowedAsExpected)} | ${n(cat.deniedAsExpected)} | ${cat.claims.join(', ')} |`);
-  out.push(`| **total** | **${n(m.evaluations)}** | **${n(m.allowedAsExpected)}** | **${n(m.deniedAsExpected)}** | |`, '');
+  for (const cat of m.categories)
+    out.push(
+      `| ${cat.title} | ${n(cat.evaluations)} | ${n(cat.allowedAsExpected)} | ${n(cat.deniedAsExpected)} | ${cat.claims.join(', ')} |`,
+    );
+  out.push(
+    `| **total** | **${n(m.evaluations)}** | **${n(m.allowedAsExpected)}** | **${n(m.deniedAsExpected)}** | |`,
+    '',
+  );
   if (m.unexpected.length === 0) out.push('Unexpected results: none.', '');
   else {
     out.push(`Unexpected results (${n(m.unexpected.length)}):`, '');
-    for (const u of m.unexpected.slice(0, 100)) out.push(`- ${u.request}: expected ${u.expected}, evaluated **${u.actual}** (claim ${u.claims.join(', ')})`);
+    for (const u of m.unexpected.slice(0, 100))
+      out.push(`- ${u.request}: expected ${u.expected}, evaluated **${u.actual}** (claim ${u.claims.join(', ')})`);
     if (m.unexpected.length > 100) out.push(`- … and ${n(m.unexpected.length - 100)} more (security-review.json)`);
     out.push('');
   }
@@ -91,16 +121,25 @@ export function renderMarkdown(review: Review): string {
       const k = `${table}: ${actions.join(', ') || 'nothing'}`;
       distinct.set(k, (distinct.get(k) ?? 0) + 1);
     }
-    out.push(`What a pair's role may do on its own partition (${n(m.ownRowEvaluations)} more evaluations, reported rather than judged: the runtime's needs change; the same for every pair unless counts differ):`, '');
+    out.push(
+      `What a pair's role may do on its own partition (${n(m.ownRowEvaluations)} more evaluations, reported rather than judged: the runtime's needs change; the same for every pair unless counts differ):`,
+      '',
+    );
     for (const [k, count] of distinct) out.push(`- ${k} (${n(count)} pairs)`);
     out.push('');
   }
 
   out.push('## What an account administrator can and cannot do', '');
-  out.push('Evaluated for a principal with `Action: "*"` on `Resource: "*"` (AdministratorAccess), against these templates\' resource policies.', '');
+  out.push(
+    'Evaluated for a principal with `Action: "*"` on `Resource: "*"` (AdministratorAccess), against these templates\' resource policies.',
+    '',
+  );
   out.push('| an administrator | evaluated | why |', '|---|---|---|');
   for (const row of review.administrator.rows) {
-    const result = row.kind === 'cannot' ? `Denied ${n(row.evaluations - row.allowed)}/${n(row.evaluations)}${row.allowed ? ` — **Allowed ${row.allowed}** (claim ${row.claim} fails)` : ''}` : `Allowed ${n(row.allowed)}/${n(row.evaluations)}`;
+    const result =
+      row.kind === 'cannot'
+        ? `Denied ${n(row.evaluations - row.allowed)}/${n(row.evaluations)}${row.allowed ? ` — **Allowed ${row.allowed}** (claim ${row.claim} fails)` : ''}`
+        : `Allowed ${n(row.allowed)}/${n(row.evaluations)}`;
     out.push(`| **${row.kind}** ${row.what} | ${result} | ${row.meaning} |`);
   }
   out.push('');
@@ -108,31 +147,58 @@ export function renderMarkdown(review: Review): string {
   out.push(...renderCompliance(review), '');
 
   out.push('## Resource coverage', '');
-  if (review.coverage.uncovered.length === 0) out.push(`Every resource type of this assembly (${review.coverage.types.length}) is known to the review and mapped to the claims it evidences (or recorded as carrying none).`, '');
+  if (review.coverage.uncovered.length === 0)
+    out.push(
+      `Every resource type of this assembly (${review.coverage.types.length}) is known to the review and mapped to the claims it evidences (or recorded as carrying none).`,
+      '',
+    );
   else {
-    out.push('**Not covered by a claim** (the review does not check these types; add them to `scripts/review/coverage.ts` with the claim whose checks should read them):', '');
-    for (const u of review.coverage.uncovered) out.push(`- \`${u.type}\` × ${u.count}: ${u.resources.join(', ')}${u.count > u.resources.length ? ', …' : ''}`);
+    out.push(
+      '**Not covered by a claim** (the review does not check these types; add them to `scripts/review/coverage.ts` with the claim whose checks should read them):',
+      '',
+    );
+    for (const u of review.coverage.uncovered)
+      out.push(`- \`${u.type}\` × ${u.count}: ${u.resources.join(', ')}${u.count > u.resources.length ? ', …' : ''}`);
     out.push('');
   }
   out.push('| type | count | claims |', '|---|---:|---|');
-  for (const t of review.coverage.types) out.push(`| \`${t.type}\` | ${t.count} | ${t.claims.join(', ') || '—'}${t.note ? ` (${t.note})` : ''} |`);
+  for (const t of review.coverage.types)
+    out.push(`| \`${t.type}\` | ${t.count} | ${t.claims.join(', ') || '—'}${t.note ? ` (${t.note})` : ''} |`);
   out.push('');
 
   const cost = review.cost;
   out.push('## Monthly cost estimate', '');
-  out.push(`From the resources in these templates, at list prices of ${cost.prices.region} as of ${cost.prices.asOf} (the table is in \`scripts/review/cost.ts\`).`, '');
+  out.push(
+    `From the resources in these templates, at list prices of ${cost.prices.region} as of ${cost.prices.asOf} (the table is in \`scripts/review/cost.ts\`).`,
+    '',
+  );
   out.push('| at idle | quantity | price | per month |', '|---|---:|---|---:|');
-  for (const line of cost.idle) out.push(`| ${line.item} | ${n(line.quantity)} | ${line.unit} | $${line.monthly.toFixed(2)} |`);
+  for (const line of cost.idle)
+    out.push(`| ${line.item} | ${n(line.quantity)} | ${line.unit} | $${line.monthly.toFixed(2)} |`);
   out.push(`| **total at idle** | | | **$${cost.idleMonthly.toFixed(2)}** |`, '');
   out.push(`- Per user: $${cost.perUserMonthly.toFixed(2)} a month (their key and secrets; included above).`);
-  out.push(`- Per pair: $${cost.perPairIdleMonthly.toFixed(2)} asleep; awake, ${cost.perPairAwakeHour.map((s) => `$${s.hourly.toFixed(4)} an hour (${s.size})`).join(', ') || 'n/a'} of Fargate.`);
+  out.push(
+    `- Per pair: $${cost.perPairIdleMonthly.toFixed(2)} asleep; awake, ${cost.perPairAwakeHour.map((s) => `$${s.hourly.toFixed(4)} an hour (${s.size})`).join(', ') || 'n/a'} of Fargate.`,
+  );
   out.push('- With use, add:', ...cost.usageRates.map((r) => `  - ${r}`), '');
   for (const caveat of cost.caveats) out.push(`- ${caveat}`);
   out.push('');
 
   out.push('## How to reproduce', '');
-  out.push('```sh', 'npm ci && npx cdk synth -c config=<your config>   # writes cdk.out', 'npm run review                                  # this report, from cdk.out', 'npm run review -- --against <older cdk.out>     # plus the security-relevant changes', '```', '');
-  out.push(`Timings (ms): ${Object.entries(review.timings).map(([k, v]) => `${k} ${n(v)}`).join(', ')}.`, '');
+  out.push(
+    '```sh',
+    'npm ci && npx cdk synth -c config=<your config>   # writes cdk.out',
+    'npm run review                                  # this report, from cdk.out',
+    'npm run review -- --against <older cdk.out>     # plus the security-relevant changes',
+    '```',
+    '',
+  );
+  out.push(
+    `Timings (ms): ${Object.entries(review.timings)
+      .map(([k, v]) => `${k} ${n(v)}`)
+      .join(', ')}.`,
+    '',
+  );
   return out.join('\n');
 }
 
@@ -142,7 +208,8 @@ function renderCheck(check: CheckResult): string[] {
   if (check.findings.length > 0) {
     out.push(`  - ${check.status === 'advisory' ? `Advisory (${check.advisory})` : '**Does not hold**'}:`);
     for (const f of check.findings.slice(0, MAX_FINDINGS)) out.push(`    - ${f}`);
-    if (check.findings.length > MAX_FINDINGS) out.push(`    - … and ${n(check.findings.length - MAX_FINDINGS)} more (security-review.json)`);
+    if (check.findings.length > MAX_FINDINGS)
+      out.push(`    - … and ${n(check.findings.length - MAX_FINDINGS)} more (security-review.json)`);
   }
   out.push('');
   return out;
@@ -152,14 +219,19 @@ function renderCompliance(review: Review): string[] {
   const c = review.compliance;
   const out = ['## Compliance checks that ran', ''];
   if (c.record) {
-    out.push('As recorded by the synth in `cubicle-compliance.json` (every `cdk synth` runs them and fails on an unacknowledged finding):', '');
+    out.push(
+      'As recorded by the synth in `cubicle-compliance.json` (every `cdk synth` runs them and fails on an unacknowledged finding):',
+      '',
+    );
     out.push('| check | rules | result |', '|---|---:|---|');
     for (const p of c.record.plugins) {
       const result =
         p.kind === 'cdk-nag' && p.evaluations
           ? `${n(p.evaluations.compliant)} compliant, ${n(p.evaluations.nonCompliant)} findings (all acknowledged unless violations > 0), ${n(p.evaluations.notApplicable)} not applicable; **${p.violations} violations**`
           : `${p.templates} templates; **${p.violations} violations**; ${Object.keys(p.disabledRules ?? {}).length} rules switched off (below)`;
-      out.push(`| ${p.kind === 'cdk-nag' ? `cdk-nag ${p.plugin}` : `Control Tower proactive controls (cfn-guard ${p.version ?? ''})`} | ${p.rules} | ${result} |`);
+      out.push(
+        `| ${p.kind === 'cdk-nag' ? `cdk-nag ${p.plugin}` : `Control Tower proactive controls (cfn-guard ${p.version ?? ''})`} | ${p.rules} | ${result} |`,
+      );
     }
     out.push('| retention guard | 1 | checked again by this review: claim 12, `retention.stateful` |', '');
     const disabled = c.record.plugins.find((p) => p.kind === 'control-tower')?.disabledRules ?? {};
@@ -170,28 +242,55 @@ function renderCompliance(review: Review): string[] {
     }
   } else out.push(...c.warnings.map((w) => `- ${w}`), '');
   if (c.controlTowerRerun) {
-    out.push(`Control Tower rules run again by this review on these templates: ${c.controlTowerRerun.rules} rules, ${c.controlTowerRerun.templates} templates, ${c.controlTowerRerun.violations.length} violations (${(c.controlTowerRerun.millis / 1000).toFixed(1)} s).`, '');
-  } else out.push('Run `npm run review -- --rerun-control-tower` to have the review run the Control Tower rules on these templates itself.', '');
+    out.push(
+      `Control Tower rules run again by this review on these templates: ${c.controlTowerRerun.rules} rules, ${c.controlTowerRerun.templates} templates, ${c.controlTowerRerun.violations.length} violations (${(c.controlTowerRerun.millis / 1000).toFixed(1)} s).`,
+      '',
+    );
+  } else
+    out.push(
+      'Run `npm run review -- --rerun-control-tower` to have the review run the Control Tower rules on these templates itself.',
+      '',
+    );
   if (c.cloudFormationValidator) {
-    out.push(`CloudFormation's validator (validation-report.json): ${c.cloudFormationValidator.conclusion}; suppressed: ${c.cloudFormationValidator.suppressed.map((s) => `\`${s.rule}\` on ${s.resources} resources (${s.reason})`).join('; ') || 'none'}.`, '');
+    out.push(
+      `CloudFormation's validator (validation-report.json): ${c.cloudFormationValidator.conclusion}; suppressed: ${c.cloudFormationValidator.suppressed.map((s) => `\`${s.rule}\` on ${s.resources} resources (${s.reason})`).join('; ') || 'none'}.`,
+      '',
+    );
   }
   out.push('### Acknowledgements', '');
-  out.push(`${n(c.acknowledgements.length)} acknowledgements in the stacks' metadata, grouped by rule and reason. Each covers the resources under its construct path.`, '');
+  out.push(
+    `${n(c.acknowledgements.length)} acknowledgements in the stacks' metadata, grouped by rule and reason. Each covers the resources under its construct path.`,
+    '',
+  );
   out.push('| rule | reason | where |', '|---|---|---|');
   for (const g of c.grouped) {
-    const where = g.constructPaths.slice(0, 3).map((p) => `\`${p}\``).join(', ') + (g.constructPaths.length > 3 ? ` and ${n(g.constructPaths.length - 3)} more` : '');
-    out.push(`| \`${g.ruleId.replace(/^Annotation::/, '')}\` | ${g.reason.replace(/\|/g, '\\|')} | ${where} (${n(g.resources)} resources) |`);
+    const where =
+      g.constructPaths
+        .slice(0, 3)
+        .map((p) => `\`${p}\``)
+        .join(', ') + (g.constructPaths.length > 3 ? ` and ${n(g.constructPaths.length - 3)} more` : '');
+    out.push(
+      `| \`${g.ruleId.replace(/^Annotation::/, '')}\` | ${g.reason.replace(/\|/g, '\\|')} | ${where} (${n(g.resources)} resources) |`,
+    );
   }
   return out;
 }
 
 export function renderDiff(diff: DiffResult): string[] {
   const out = [`## Security-relevant changes since \`${diff.old.dir}\``, ''];
-  const added = Object.entries(diff.resourcesAdded).map(([t, k]) => `${k} ${t}`).join(', ') || 'none';
-  const removed = Object.entries(diff.resourcesRemoved).map(([t, k]) => `${k} ${t}`).join(', ') || 'none';
+  const added =
+    Object.entries(diff.resourcesAdded)
+      .map(([t, k]) => `${k} ${t}`)
+      .join(', ') || 'none';
+  const removed =
+    Object.entries(diff.resourcesRemoved)
+      .map(([t, k]) => `${k} ${t}`)
+      .join(', ') || 'none';
   out.push(`Resources added: ${added}. Removed: ${removed}.`, '');
   if (diff.changes.length === 0) {
-    out.push('No security-relevant change: no new or widened grant, no trust change, no removed deny, no stateful resource removed or replaced, no new public surface.');
+    out.push(
+      'No security-relevant change: no new or widened grant, no trust change, no removed deny, no stateful resource removed or replaced, no new public surface.',
+    );
     return out;
   }
   for (const [kind, title] of Object.entries(CHANGE_KINDS)) {

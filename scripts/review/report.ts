@@ -53,7 +53,12 @@ export interface Review {
   };
   /** `pass` exits 0; `fail` exits 1 and `failing` names each claim (or baseline / compliance) that does not hold. */
   readonly verdict: 'pass' | 'fail';
-  readonly failing: readonly { readonly claim: number | 'baseline' | 'compliance'; readonly title: string; readonly checks: readonly string[]; readonly findings: readonly string[] }[];
+  readonly failing: readonly {
+    readonly claim: number | 'baseline' | 'compliance';
+    readonly title: string;
+    readonly checks: readonly string[];
+    readonly findings: readonly string[];
+  }[];
   readonly counts: Readonly<Record<string, number>>;
   readonly claims: readonly ClaimResult[];
   readonly baseline: { readonly verdict: ClaimVerdict; readonly checks: readonly CheckResult[] };
@@ -77,14 +82,20 @@ export async function runReview(options: ReviewOptions): Promise<Review> {
   const started = performance.now();
   const assembly = await time('read', () => readAssembly(options.assemblyDir));
   const fleet = await time('model', () => readFleetModel(assembly));
-  const matrix = await time('matrix', () => evaluateMatrix(assembly, fleet, { evaluationBudget: options.evaluationBudget }));
+  const matrix = await time('matrix', () =>
+    evaluateMatrix(assembly, fleet, { evaluationBudget: options.evaluationBudget }),
+  );
   const admin = await time('administrator', () => evaluateAdministrator(assembly, fleet));
   const statements = await time('statements', () => resolvedStatements(assembly));
   const ownResources = await time('ownResources', () => ownResourceFindings(fleet));
   const context: ReviewContext = { assembly, fleet, matrix, admin, statements, ownResources };
   const results = await time('checks', () => runChecks(options.checks ?? CHECKS, context));
-  const compliance = await time('compliance', () => complianceSection(assembly, { rerunControlTower: options.rerunControlTower }));
-  const diff = options.againstDir ? await time('against', () => diffAssemblies(readAssembly(options.againstDir!), assembly)) : undefined;
+  const compliance = await time('compliance', () =>
+    complianceSection(assembly, { rerunControlTower: options.rerunControlTower }),
+  );
+  const diff = options.againstDir
+    ? await time('against', () => diffAssemblies(readAssembly(options.againstDir!), assembly))
+    : undefined;
 
   const claims = readClaims().map((claim): ClaimResult => {
     const checks = results.filter((r) => r.claim === claim.number);
@@ -94,13 +105,34 @@ export async function runReview(options: ReviewOptions): Promise<Review> {
   const failing: Review['failing'][number][] = [];
   for (const claim of claims) {
     const failed = claim.checks.filter((c) => c.status === 'fail');
-    if (failed.length > 0) failing.push({ claim: claim.number, title: claim.title, checks: failed.map((c) => c.id), findings: failed.flatMap((c) => c.findings) });
+    if (failed.length > 0)
+      failing.push({
+        claim: claim.number,
+        title: claim.title,
+        checks: failed.map((c) => c.id),
+        findings: failed.flatMap((c) => c.findings),
+      });
   }
   const failedBaseline = baselineChecks.filter((c) => c.status === 'fail');
-  if (failedBaseline.length > 0) failing.push({ claim: 'baseline', title: 'Least privilege', checks: failedBaseline.map((c) => c.id), findings: failedBaseline.flatMap((c) => c.findings) });
-  if (compliance.findings.length > 0) failing.push({ claim: 'compliance', title: 'Compliance checks', checks: ['compliance'], findings: [...compliance.findings] });
+  if (failedBaseline.length > 0)
+    failing.push({
+      claim: 'baseline',
+      title: 'Least privilege',
+      checks: failedBaseline.map((c) => c.id),
+      findings: failedBaseline.flatMap((c) => c.findings),
+    });
+  if (compliance.findings.length > 0)
+    failing.push({
+      claim: 'compliance',
+      title: 'Compliance checks',
+      checks: ['compliance'],
+      findings: [...compliance.findings],
+    });
   const orphanClaims = results.filter((r) => typeof r.claim === 'number' && !claims.some((c) => c.number === r.claim));
-  if (orphanClaims.length > 0) throw new Error(`checks cite claims missing from docs/isolation-claims.md: ${orphanClaims.map((c) => `${c.id} (claim ${c.claim})`).join(', ')}`);
+  if (orphanClaims.length > 0)
+    throw new Error(
+      `checks cite claims missing from docs/isolation-claims.md: ${orphanClaims.map((c) => `${c.id} (claim ${c.claim})`).join(', ')}`,
+    );
 
   timings.total = Math.round(performance.now() - started);
   return {
@@ -110,7 +142,11 @@ export async function runReview(options: ReviewOptions): Promise<Review> {
       deployment: assembly.deployment,
       account: assembly.account,
       region: assembly.region,
-      stacks: assembly.stacks.map((s) => ({ name: s.name, region: s.region, resources: Object.keys(s.template.Resources).length })),
+      stacks: assembly.stacks.map((s) => ({
+        name: s.name,
+        region: s.region,
+        resources: Object.keys(s.template.Resources).length,
+      })),
     },
     verdict: failing.length === 0 ? 'pass' : 'fail',
     failing,
@@ -139,7 +175,15 @@ async function runChecks(checks: readonly Check[], context: ReviewContext): Prom
       findings = [`the check could not read these templates: ${(error as Error).message}`];
     }
     const status: CheckStatus = findings.length === 0 ? 'pass' : check.advisory ? 'advisory' : 'fail';
-    results.push({ id: check.id, claim: check.claim, title: check.title, status, advisory: check.advisory, evidence, findings });
+    results.push({
+      id: check.id,
+      claim: check.claim,
+      title: check.title,
+      status,
+      advisory: check.advisory,
+      evidence,
+      findings,
+    });
   }
   return results;
 }

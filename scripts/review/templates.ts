@@ -19,7 +19,9 @@ export interface ResourceJson {
 /** Every `*.template.json` of a cloud assembly directory, by stack name (file name without the suffix). */
 export function readTemplates(dir: string): Map<string, TemplateJson> {
   const out = new Map<string, TemplateJson>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.template.json')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.template.json'))
+    .sort()) {
     out.set(file.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
   }
   return out;

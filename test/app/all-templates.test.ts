@@ -27,7 +27,10 @@ describe.each([...templates.keys()])('%s', (stackName) => {
       if (statement.Effect !== 'Allow') continue;
       const actions = [statement.Action].flat() as string[];
       const isKeyAdminDelegation =
-        where.endsWith('KeyPolicy') && actions.length === 1 && actions[0] === 'kms:*' && isAccountRoot(statement.Principal);
+        where.endsWith('KeyPolicy') &&
+        actions.length === 1 &&
+        actions[0] === 'kms:*' &&
+        isAccountRoot(statement.Principal);
       if (isKeyAdminDelegation) continue; // AWS's default key policy statement: lets IAM policies govern the key
       for (const action of actions) {
         expect(action === '*' || /^[a-z0-9-]+:\*$/.test(action), `${where}: ${action}`).toBe(false);

@@ -35,14 +35,24 @@ describe('synthOrExit (what `cdk synth` runs)', () => {
       throw new Error(`exit ${code}`);
     }) as typeof process.exit);
     try {
-      const lines = stderrOf(() => expect(() => synthOrExit(new App(), () => {
-        throw new UserError('config/acme.lock.json: lock file missing; run `npx cdk synth -c config=config/acme.yaml`');
-      })).toThrow('exit 1'));
-      expect(lines).toEqual(['config/acme.lock.json: lock file missing; run `npx cdk synth -c config=config/acme.yaml`\n']);
+      const lines = stderrOf(() =>
+        expect(() =>
+          synthOrExit(new App(), () => {
+            throw new UserError(
+              'config/acme.lock.json: lock file missing; run `npx cdk synth -c config=config/acme.yaml`',
+            );
+          }),
+        ).toThrow('exit 1'),
+      );
+      expect(lines).toEqual([
+        'config/acme.lock.json: lock file missing; run `npx cdk synth -c config=config/acme.yaml`\n',
+      ]);
       const bug = new TypeError('cannot read x of undefined');
-      expect(() => synthOrExit(new App(), () => {
-        throw bug;
-      })).toThrow(bug);
+      expect(() =>
+        synthOrExit(new App(), () => {
+          throw bug;
+        }),
+      ).toThrow(bug);
       expect(exit).toHaveBeenCalledTimes(1);
     } finally {
       exit.mockRestore();
@@ -53,7 +63,8 @@ describe('synthOrExit (what `cdk synth` runs)', () => {
 describe('cdk.out after switching configs', () => {
   it('holds only the templates and asset manifests of the last synth', () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-out-'));
-    for (const file of ['other-Edge.template.json', 'other-Edge.assets.json', 'notes.txt']) writeFileSync(path.join(outdir, file), '{}');
+    for (const file of ['other-Edge.template.json', 'other-Edge.assets.json', 'notes.txt'])
+      writeFileSync(path.join(outdir, file), '{}');
     const app = new App({ outdir });
     new CfnResource(new Stack(app, 'lumen-Edge'), 'Thing', { type: 'AWS::SNS::Topic' });
     const removed = pruneStaleTemplates(app.synth());

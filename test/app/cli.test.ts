@@ -9,25 +9,38 @@ import { REPO_ROOT } from '../support/example-config';
 function cdkSynth(args: string[]) {
   const home = mkdtempSync(path.join(tmpdir(), 'cubicle-home-'));
   const out = mkdtempSync(path.join(tmpdir(), 'cubicle-cli-out-'));
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, CI: 'true', AWS_EC2_METADATA_DISABLED: 'true', CDK_VALIDATION: 'false' };
-  const result = spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '-q', '--output', out, ...args], {
-    cwd: REPO_ROOT,
-    env,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    CI: 'true',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    CDK_VALIDATION: 'false',
+  };
+  const result = spawnSync(
+    path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'),
+    ['synth', '-q', '--output', out, ...args],
+    {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   return { ...result, out };
 }
 
 describe('npx cdk synth', () => {
-  it('synthesizes the bundled example offline with no AWS credentials, printing nothing but the CLI\'s summary', () => {
+  it("synthesizes the bundled example offline with no AWS credentials, printing nothing but the CLI's summary", () => {
     const result = cdkSynth([]);
     expect(result.stderr).not.toMatch(/credentials|Unable to resolve AWS account/i);
     expect(result.status).toBe(0);
     // No "Bundling asset ..." lines, esbuild size tables, warnings or SDK notices: with CI=true the CLI's
     // own two-line summary goes to stdout, and that is all.
     expect(result.stderr).toBe('');
-    expect(result.stdout.trim().split('\n')).toEqual([`Successfully synthesized to ${result.out}`, expect.stringMatching(/^Supply a stack id \(acme-Edge, .*\) to display its template\.$/)]);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      `Successfully synthesized to ${result.out}`,
+      expect.stringMatching(/^Supply a stack id \(acme-Edge, .*\) to display its template\.$/),
+    ]);
     for (const stack of ['acme-Edge', 'acme-Network', 'acme-Platform']) {
       expect(existsSync(path.join(result.out, `${stack}.template.json`)), stack).toBe(true);
     }
@@ -80,7 +93,11 @@ describe('npx cdk synth', () => {
     expect(result.status).not.toBe(0);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(new RegExp(`^${dir}/lumen\\.lock\\.json: lock file missing, and CI=true forbids creating it .* run \`npx cdk synth -c config=${file}\` locally`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^${dir}/lumen\\.lock\\.json: lock file missing, and CI=true forbids creating it .* run \`npx cdk synth -c config=${file}\` locally`,
+      ),
+    );
     expect(lines[1]).toBe('npx tsx bin/cubicle.ts: Subprocess exited with error 1');
     expect(existsSync(path.join(dir, 'lumen.lock.json'))).toBe(false);
   });
@@ -88,6 +105,8 @@ describe('npx cdk synth', () => {
   it('names a missing config file', () => {
     const result = cdkSynth(['-c', 'config=does/not/exist.yaml']);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('Invalid Cubicle config does/not/exist.yaml: 1 problem\n  cannot read config: file not found');
+    expect(result.stderr).toContain(
+      'Invalid Cubicle config does/not/exist.yaml: 1 problem\n  cannot read config: file not found',
+    );
   });
 });

@@ -39,12 +39,17 @@ function attempt(text: string, options: { synth: boolean; complianceChecks: bool
     // A clear error: lines of text naming what to change, never a stack frame.
     expect(err.message).not.toMatch(/^\s+at /m);
     expect(err.message).not.toMatch(/\$\{Token\[|\[object Object\]|undefined/);
-    if (err instanceof ConfigError) for (const problem of err.problems) expect(problem.message.length).toBeGreaterThan(10);
+    if (err instanceof ConfigError)
+      for (const problem of err.problems) expect(problem.message.length).toBeGreaterThan(10);
     return err instanceof ConfigError ? 'config error' : 'user error';
   }
 }
 
-function run(numRuns: number, seed: number, options: { synth: boolean; complianceChecks: boolean }): Record<Outcome, number> {
+function run(
+  numRuns: number,
+  seed: number,
+  options: { synth: boolean; complianceChecks: boolean },
+): Record<Outcome, number> {
   const outcomes: Record<Outcome, number> = { synthesized: 0, 'config error': 0, 'user error': 0 };
   fc.assert(
     fc.property(randomConfigText, (text) => {

@@ -16,7 +16,9 @@ describe('synthesizing twice', () => {
     expect([...a.keys()]).toEqual([...b.keys()]);
     for (const name of a.keys()) {
       const file = `${name}.template.json`;
-      expect(readFileSync(path.join(first.outdir, file), 'utf8'), file).toBe(readFileSync(path.join(second.outdir, file), 'utf8'));
+      expect(readFileSync(path.join(first.outdir, file), 'utf8'), file).toBe(
+        readFileSync(path.join(second.outdir, file), 'utf8'),
+      );
     }
   });
 });
@@ -48,12 +50,11 @@ describe('another account and region', () => {
   it('uses the configured zones, NAT count and no interface endpoints', () => {
     const network = synthesized.template('globex-Network');
     const subnets = network.findResources('AWS::EC2::Subnet');
-    expect(Object.values(subnets).map((s) => s.Properties.AvailabilityZone).sort()).toEqual([
-      'ap-southeast-2b',
-      'ap-southeast-2b',
-      'ap-southeast-2c',
-      'ap-southeast-2c',
-    ]);
+    expect(
+      Object.values(subnets)
+        .map((s) => s.Properties.AvailabilityZone)
+        .sort(),
+    ).toEqual(['ap-southeast-2b', 'ap-southeast-2b', 'ap-southeast-2c', 'ap-southeast-2c']);
     network.resourceCountIs('AWS::EC2::NatGateway', 2);
     expect(
       Object.values(network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.VpcEndpointType),

@@ -44,11 +44,26 @@ describe('the example app under cdk-nag, cfn-guard and the retention guard', () 
   it('disables only the Control Tower rules it documents', () => {
     // CloudFront: one API origin, logging v2 (README "Security"); the certificate controls
     // only while no edge.domain is configured (test/stacks/edge-distribution.test.ts checks them with one).
-    const cloudFront = ['ct-cloudfront-pr-4', 'ct-cloudfront-pr-5', 'ct-cloudfront-pr-6', 'ct-cloudfront-pr-7', 'ct-cloudfront-pr-9'];
+    const cloudFront = [
+      'ct-cloudfront-pr-4',
+      'ct-cloudfront-pr-5',
+      'ct-cloudfront-pr-6',
+      'ct-cloudfront-pr-7',
+      'ct-cloudfront-pr-9',
+    ];
     // API Gateway V2 routes: WebSocket APIs authorize at $connect only (lib/constructs/relay.ts).
-    expect(Object.keys(disabledControlTowerRules(exampleConfig()))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-apigateway-pr-5']);
+    expect(Object.keys(disabledControlTowerRules(exampleConfig()))).toEqual([
+      'ct-ecs-pr-2',
+      ...cloudFront,
+      'ct-apigateway-pr-5',
+    ]);
     const shortRetention = parseConfigText(minimalConfigText({ logs: '{ retentionDays: 14 }' }));
-    expect(Object.keys(disabledControlTowerRules(shortRetention))).toEqual(['ct-ecs-pr-2', ...cloudFront, 'ct-apigateway-pr-5', 'ct-cloudwatch-pr-2']);
+    expect(Object.keys(disabledControlTowerRules(shortRetention))).toEqual([
+      'ct-ecs-pr-2',
+      ...cloudFront,
+      'ct-apigateway-pr-5',
+      'ct-cloudwatch-pr-2',
+    ]);
     // The warning speaks of the config, not of acknowledging an annotation.
     const app = new App();
     addComplianceChecks(app, shortRetention);
@@ -64,7 +79,10 @@ describe('the same checks catch violations', () => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-violations-'));
   const app = new App({ outdir });
   const stack = new Stack(app, 'Bad', { env: { account: '111111111111', region: 'eu-west-1' } });
-  new logs.LogGroup(stack, 'Deletable', { removalPolicy: RemovalPolicy.DESTROY, retention: logs.RetentionDays.ONE_YEAR });
+  new logs.LogGroup(stack, 'Deletable', {
+    removalPolicy: RemovalPolicy.DESTROY,
+    retention: logs.RetentionDays.ONE_YEAR,
+  });
   const role = new iam.Role(stack, 'Broad', { assumedBy: new iam.AccountRootPrincipal() });
   role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
   addComplianceChecks(app, exampleConfig());
@@ -95,7 +113,11 @@ describe('the same checks catch violations', () => {
   });
 
   it('the retention guard flags the deletable log group', () => {
-    const messages = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:error').map((m) => `${c.node.path}: ${m.data}`));
+    const messages = stack.node
+      .findAll()
+      .flatMap((c) =>
+        c.node.metadata.filter((m) => m.type === 'aws:cdk:error').map((m) => `${c.node.path}: ${m.data}`),
+      );
     expect(messages).toEqual([
       'Bad/Deletable/Resource: AWS::Logs::LogGroup must be retained: set removalPolicy: RemovalPolicy.RETAIN (DeletionPolicy is Delete, UpdateReplacePolicy is Delete)',
     ]);

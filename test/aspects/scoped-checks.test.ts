@@ -32,7 +32,11 @@ interface Run {
 
 function run(full: boolean): Run {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-scoped-'));
-  const context = { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...(full ? { [FULL_CHECKS_CONTEXT]: true } : {}) };
+  const context = {
+    ...CDK_JSON_CONTEXT,
+    'aws:cdk:bundling-stacks': [],
+    ...(full ? { [FULL_CHECKS_CONTEXT]: true } : {}),
+  };
   const app = new App({ outdir, context });
   // CDK's template validator is registered by createApp (scoped) or added by CDK (full): on for both.
   const saved = process.env.CDK_VALIDATION;
@@ -75,11 +79,13 @@ function run(full: boolean): Run {
   const annotations: string[] = [];
   const metadata: string[] = [];
   for (const plugin of report.pluginReports) {
-    for (const [key, value] of Object.entries(plugin.metadata ?? {})) metadata.push(`${plugin.pluginName} ${key}: ${value}`);
+    for (const [key, value] of Object.entries(plugin.metadata ?? {}))
+      metadata.push(`${plugin.pluginName} ${key}: ${value}`);
     for (const v of plugin.violations) {
       if (v.acknowledgedId) continue;
       for (const r of v.violatingConstructs) {
-        const where = r.constructPath ?? `${r.cloudFormationResource?.templatePath}#${r.cloudFormationResource?.logicalId}`;
+        const where =
+          r.constructPath ?? `${r.cloudFormationResource?.templatePath}#${r.cloudFormationResource?.logicalId}`;
         if (/annotation/i.test(plugin.pluginName)) annotations.push(`${v.severity} | ${v.description} | ${where}`);
         else findings.push(`${plugin.pluginName} | ${v.ruleName} | ${v.severity} | ${where}`);
       }
@@ -103,7 +109,8 @@ beforeAll(() => {
 }, 600_000);
 afterAll(() => shapeIndexOf(scoped.app)?.dispose());
 
-const at = (findings: string[], where: string) => findings.filter((f) => f.endsWith(`| ${where}`) || f.includes(`| ${where}/`));
+const at = (findings: string[], where: string) =>
+  findings.filter((f) => f.endsWith(`| ${where}`) || f.includes(`| ${where}/`));
 
 describe('checks scoped to one representative per shape', () => {
   it('spans several shards and evaluates far fewer resources than the fleet holds', () => {
@@ -126,14 +133,21 @@ describe('checks scoped to one representative per shape', () => {
   it('catches the over-broad role in the last shard (AwsSolutions, Control Tower), on that role only', () => {
     const rules = ['AwsSolutions-IAM5[Action::s3:*]', 'iam_inline_policy_no_statements_with_full_access_check'];
     for (const rule of rules) {
-      expect(scoped.findings.filter((f) => f.includes(`| ${rule} |`)), rule).toEqual([expect.stringMatching(new RegExp(`\\| error \\| ${scoped.broken.role}$`))]);
+      expect(
+        scoped.findings.filter((f) => f.includes(`| ${rule} |`)),
+        rule,
+      ).toEqual([expect.stringMatching(new RegExp(`\\| error \\| ${scoped.broken.role}$`))]);
     }
   });
 
   it('catches the unrotated key in the first shard (AwsSolutions, NIST 800-53 r5, Control Tower), on that key only', () => {
     const onKey = at(scoped.findings, scoped.broken.key).map((f) => f.split(' | ').slice(0, 2).join(' | '));
     expect(onKey).toEqual(
-      expect.arrayContaining(['AwsSolutions | AwsSolutions-KMS5', 'NIST.800.53.R5 | NIST.800.53.R5-KMSBackingKeyRotationEnabled', expect.stringMatching(/^cdk-validator-cfnguard \| kms_/)]),
+      expect.arrayContaining([
+        'AwsSolutions | AwsSolutions-KMS5',
+        'NIST.800.53.R5 | NIST.800.53.R5-KMSBackingKeyRotationEnabled',
+        expect.stringMatching(/^cdk-validator-cfnguard \| kms_/),
+      ]),
     );
     const rotation = scoped.findings.filter((f) => /KMS5|KMSBackingKeyRotation|kms_/.test(f));
     expect(rotation.every((f) => f.includes(scoped.broken.key))).toBe(true);
@@ -156,7 +170,9 @@ describe('checks scoped to one representative per shape', () => {
 
   it('flags nothing outside the broken resources', () => {
     const brokenPaths = [scoped.broken.role, scoped.broken.secret, scoped.broken.key, ...scoped.broken.privileged];
-    const stray = scoped.findings.filter((f) => !brokenPaths.some((p) => f.includes(`| ${p}`)) && / \| error \| /.test(f));
+    const stray = scoped.findings.filter(
+      (f) => !brokenPaths.some((p) => f.includes(`| ${p}`)) && / \| error \| /.test(f),
+    );
     expect(stray).toEqual([]);
   });
 

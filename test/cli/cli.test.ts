@@ -30,12 +30,24 @@ const REQUEST_ID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 /** Stores a credential through the API, as setup for commands that need a running agent. */
 async function storeCredential(user: string, route: string, value: string): Promise<void> {
   const token = await tokenOf(user);
-  const response = await fetch(`${local.origin}${route}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ value }) });
+  const response = await fetch(`${local.origin}${route}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ value }),
+  });
   expect(response.status).toBe(204);
 }
 
 async function tokenOf(user: string): Promise<string> {
-  return ((await (await fetch(`${local.origin}/local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user }) })).json()) as { token: string }).token;
+  return (
+    (await (
+      await fetch(`${local.origin}/local/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user }),
+      })
+    ).json()) as { token: string }
+  ).token;
 }
 
 interface Ran {
@@ -44,9 +56,20 @@ interface Ran {
   err: string[];
 }
 
-function io(env: NodeJS.ProcessEnv, stdin = '', signal = new AbortController().signal): RunIo & { out: (l: string) => void; lines: { out: string[]; err: string[] } } {
+function io(
+  env: NodeJS.ProcessEnv,
+  stdin = '',
+  signal = new AbortController().signal,
+): RunIo & { out: (l: string) => void; lines: { out: string[]; err: string[] } } {
   const lines = { out: [] as string[], err: [] as string[] };
-  return { env, lines, out: (l) => lines.out.push(l), err: (l) => lines.err.push(l), secret: async () => stdin, signal };
+  return {
+    env,
+    lines,
+    out: (l) => lines.out.push(l),
+    err: (l) => lines.err.push(l),
+    secret: async () => stdin,
+    signal,
+  };
 }
 
 async function cubicle(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<Ran> {
@@ -78,13 +101,20 @@ describe('login and the session file', () => {
     expect(address).toBeDefined();
     const page = await (await fetch(address!)).text();
     expect(page).toContain('Sign in as alice (alice@');
-    const form = new URLSearchParams([...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2].replace(/&#38;/g, '&')]));
+    const form = new URLSearchParams(
+      [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [
+        m[1],
+        m[2].replace(/&#38;/g, '&'),
+      ]),
+    );
     expect(form.get('code_challenge_method')).toBe('S256');
     form.set('user', 'alice');
     const redirect = await fetch(`${local.origin}/local/authorize`, { method: 'POST', body: form, redirect: 'manual' });
     const callback = redirect.headers.get('location')!;
     expect(callback).toMatch(/^http:\/\/localhost:53682\/callback\?code=/);
-    expect(await (await fetch(callback.replace('localhost', '127.0.0.1'))).text()).toBe('Signed in to Cubicle. You can close this tab.');
+    expect(await (await fetch(callback.replace('localhost', '127.0.0.1'))).text()).toBe(
+      'Signed in to Cubicle. You can close this tab.',
+    );
     expect(await pending).toBe(EXIT.ok);
     expect(i.lines.out).toEqual([`Signed in as alice at ${local.origin}.`]);
     expect(statSync(sessionFile(env)).mode & 0o777).toBe(0o600);
@@ -92,7 +122,11 @@ describe('login and the session file', () => {
     expect(JSON.parse(readFileSync(sessionFile(env), 'utf8')).tokens.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await cubicle(env, ['agents', '--json'])).code).toBe(EXIT.ok);
     expect(await cubicle(env, ['logout'])).toEqual({ code: 0, out: ['Signed out.'], err: [] });
-    expect(await cubicle(env, ['agents'])).toEqual({ code: EXIT.auth, out: [], err: ['cubicle: You are not signed in: run "cubicle login --url <console address>".'] });
+    expect(await cubicle(env, ['agents'])).toEqual({
+      code: EXIT.auth,
+      out: [],
+      err: ['cubicle: You are not signed in: run "cubicle login --url <console address>".'],
+    });
   });
 });
 
@@ -100,9 +134,17 @@ describe('commands', () => {
   let alice: NodeJS.ProcessEnv;
   beforeAll(async () => {
     alice = await signedIn('alice');
-    await storeCredential('alice', '/v1/credentials/anthropic', JSON.stringify({ kind: 'api-key', value: 'sk-ant-api03-setup' }));
+    await storeCredential(
+      'alice',
+      '/v1/credentials/anthropic',
+      JSON.stringify({ kind: 'api-key', value: 'sk-ant-api03-setup' }),
+    );
     await storeCredential('alice', '/v1/connections/crm/credential', 'crm-setup');
-    await storeCredential('alice', '/v1/credentials/openai', JSON.stringify({ kind: 'api-key', value: 'sk-openai-setup' }));
+    await storeCredential(
+      'alice',
+      '/v1/credentials/openai',
+      JSON.stringify({ kind: 'api-key', value: 'sk-openai-setup' }),
+    );
     await storeCredential('alice', '/v1/connections/bank-feed/credential', 'bank-setup');
   });
 
@@ -112,7 +154,10 @@ describe('commands', () => {
     expect(table.out[0]).toMatch(/^AGENT\s+STATUS\s+PROVIDER\s+LAST ACTIVITY$/);
     expect(table.out.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['finance', 'sales']);
     const json = JSON.parse((await cubicle(alice, ['agents', '--json'])).out[0]);
-    expect(json.agents.map((a: { agentId: string; connections: string[] }) => [a.agentId, a.connections])).toEqual([['finance', ['bank-feed']], ['sales', ['crm']]]);
+    expect(json.agents.map((a: { agentId: string; connections: string[] }) => [a.agentId, a.connections])).toEqual([
+      ['finance', ['bank-feed']],
+      ['sales', ['crm']],
+    ]);
   });
 
   it('wake and sleep say what happened', async () => {
@@ -123,7 +168,11 @@ describe('commands', () => {
   });
 
   it('send waits for the reply and prints it; --no-wait prints the message id', async () => {
-    expect(await cubicle(alice, ['send', 'sales', 'hello', 'from', 'the', 'cli'])).toEqual({ code: 0, out: ['echo: hello from the cli'], err: [] });
+    expect(await cubicle(alice, ['send', 'sales', 'hello', 'from', 'the', 'cli'])).toEqual({
+      code: 0,
+      out: ['echo: hello from the cli'],
+      err: [],
+    });
     const quick = await cubicle(alice, ['send', 'sales', 'later', '--no-wait', '--json']);
     expect(quick.code).toBe(0);
     expect(JSON.parse(quick.out[0]).messageId).toMatch(/^\d{13}-[0-9a-f]{16}$/);
@@ -139,8 +188,16 @@ describe('commands', () => {
     const [pending] = listed.approvals;
     expect(pending).toMatchObject({ agentId: 'sales', hosts: ['acme.my.salesforce.com'] });
     const human = await cubicle(alice, ['approvals']);
-    expect(human.out[1]).toMatch(new RegExp(`^${pending.approvalId}\\s+sales\\s+WebFetch\\s+acme.my.salesforce.com\\s+\\d:\\d\\d left\\s+WebFetch https://acme.my.salesforce.com/x$`));
-    expect(await cubicle(alice, ['approve', pending.approvalId])).toEqual({ code: 0, out: ['Approved: sales goes ahead.'], err: [] });
+    expect(human.out[1]).toMatch(
+      new RegExp(
+        `^${pending.approvalId}\\s+sales\\s+WebFetch\\s+acme.my.salesforce.com\\s+\\d:\\d\\d left\\s+WebFetch https://acme.my.salesforce.com/x$`,
+      ),
+    );
+    expect(await cubicle(alice, ['approve', pending.approvalId])).toEqual({
+      code: 0,
+      out: ['Approved: sales goes ahead.'],
+      err: [],
+    });
     const sent = await sending;
     expect(sent.code).toBe(0);
     expect(sent.out).toEqual(['fetched acme.my.salesforce.com']);
@@ -148,7 +205,9 @@ describe('commands', () => {
     // Decided once: a second decision is refused (409), an unknown id is not found.
     const again = await cubicle(alice, ['deny', pending.approvalId, '--agent', 'sales']);
     expect(again.code).toBe(EXIT.refused);
-    expect(again.err[0]).toMatch(new RegExp(`^cubicle: This approval was already approved\\. \\(request id: ${REQUEST_ID}\\)$`));
+    expect(again.err[0]).toMatch(
+      new RegExp(`^cubicle: This approval was already approved\\. \\(request id: ${REQUEST_ID}\\)$`),
+    );
     expect((await cubicle(alice, ['deny', pending.approvalId])).code).toBe(EXIT.notFound);
   });
 
@@ -171,14 +230,28 @@ describe('commands', () => {
   });
 
   it('credential set reads the value from stdin, validates it with the shared schema, and never prints it', async () => {
-    const stored = await cubicle(alice, ['credential', 'set', 'anthropic', '--kind', 'oauth-token'], 'sk-ant-oat01-cli\n');
-    expect(stored).toEqual({ code: 0, out: ['Stored your anthropic credential; sales uses it from the next start.'], err: [] });
-    expect(local.secret('cubicle/acme/alice/provider/anthropic')).toBe('{"kind":"oauth-token","value":"sk-ant-oat01-cli"}');
+    const stored = await cubicle(
+      alice,
+      ['credential', 'set', 'anthropic', '--kind', 'oauth-token'],
+      'sk-ant-oat01-cli\n',
+    );
+    expect(stored).toEqual({
+      code: 0,
+      out: ['Stored your anthropic credential; sales uses it from the next start.'],
+      err: [],
+    });
+    expect(local.secret('cubicle/acme/alice/provider/anthropic')).toBe(
+      '{"kind":"oauth-token","value":"sk-ant-oat01-cli"}',
+    );
     expect((await cubicle(alice, ['credential', 'set', 'crm'], 'crm-token')).code).toBe(0);
     expect(local.secret('cubicle/acme/alice/connection/crm')).toBe('crm-token');
     const openai = local.secret('cubicle/acme/alice/provider/openai');
     const wrongKind = await cubicle(alice, ['credential', 'set', 'anthropic', '--kind', 'access-token'], 'secret-x');
-    expect(wrongKind).toEqual({ code: EXIT.usage, out: [], err: ['cubicle: --kind must be one of api-key, oauth-token for anthropic.'] });
+    expect(wrongKind).toEqual({
+      code: EXIT.usage,
+      out: [],
+      err: ['cubicle: --kind must be one of api-key, oauth-token for anthropic.'],
+    });
     const empty = await cubicle(alice, ['credential', 'set', 'openai'], '  \n');
     expect(empty.err).toEqual(['cubicle: Enter the credential: the field is empty.']);
     const inArgv = await cubicle(alice, ['credential', 'set', 'openai', 'sk-in-argv']);
@@ -188,7 +261,7 @@ describe('commands', () => {
     expect(local.secret('cubicle/acme/alice/provider/openai')).toBe(openai);
   });
 
-  it('errors are one line with the exit code: not found (another user\'s agent), usage', async () => {
+  it("errors are one line with the exit code: not found (another user's agent), usage", async () => {
     const bruno = await signedIn('bruno');
     const theirs = await cubicle(bruno, ['send', 'sales', 'let me in', '--no-wait']);
     expect(theirs.code).toBe(EXIT.notFound);
@@ -196,7 +269,9 @@ describe('commands', () => {
     expect(theirs.err[0]).toMatch(new RegExp(`^cubicle: Agent not found \\(request id: ${REQUEST_ID}\\)$`));
     expect((await cubicle(bruno, ['wake'])).err).toEqual(['cubicle: missing the agent id. Run "cubicle --help".']);
     expect((await cubicle(bruno, ['agents', '--bogus'])).code).toBe(EXIT.usage);
-    expect((await cubicle(bruno, ['send', 'research', 'x', '--timeout', 'soon'])).err).toEqual(['cubicle: --timeout must be a whole number, got "soon".']);
+    expect((await cubicle(bruno, ['send', 'research', 'x', '--timeout', 'soon'])).err).toEqual([
+      'cubicle: --timeout must be a whole number, got "soon".',
+    ]);
   });
 
   it('CUBICLE_TOKEN with CUBICLE_URL works without a session file', async () => {
@@ -209,9 +284,18 @@ describe('commands', () => {
 describe('the bundle', () => {
   it('runs as a real process with Node alone: help, a usage error and a sign-in error, with their exit codes', () => {
     const env = { PATH: process.env.PATH, CUBICLE_CONFIG_DIR: home().CUBICLE_CONFIG_DIR };
-    expect(spawnSync(process.execPath, [CLI_BUNDLE, '--help'], { env, encoding: 'utf8' })).toMatchObject({ status: 0, stdout: expect.stringContaining('Usage: cubicle <command>') });
-    expect(spawnSync(process.execPath, [CLI_BUNDLE, 'frobnicate'], { env, encoding: 'utf8' })).toMatchObject({ status: 2, stderr: 'cubicle: unknown command "frobnicate". Run "cubicle --help".\n' });
-    expect(spawnSync(process.execPath, [CLI_BUNDLE, 'agents'], { env, encoding: 'utf8' })).toMatchObject({ status: 3, stdout: '' });
+    expect(spawnSync(process.execPath, [CLI_BUNDLE, '--help'], { env, encoding: 'utf8' })).toMatchObject({
+      status: 0,
+      stdout: expect.stringContaining('Usage: cubicle <command>'),
+    });
+    expect(spawnSync(process.execPath, [CLI_BUNDLE, 'frobnicate'], { env, encoding: 'utf8' })).toMatchObject({
+      status: 2,
+      stderr: 'cubicle: unknown command "frobnicate". Run "cubicle --help".\n',
+    });
+    expect(spawnSync(process.execPath, [CLI_BUNDLE, 'agents'], { env, encoding: 'utf8' })).toMatchObject({
+      status: 3,
+      stdout: '',
+    });
   });
 });
 

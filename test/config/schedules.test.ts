@@ -13,12 +13,29 @@ const withSchedules = (schedules: string, agentExtra = '', top: Record<string, s
 describe('schedules in the roster', () => {
   it('accepts a cron and a rate schedule, with defaults: UTC, outbound deny, a 30-minute cap', () => {
     const config = parseConfigText(
-      withSchedules('[{ id: daily, cron: "0 8 ? * MON-FRI *", timezone: Europe/Paris, text: "Summarize new leads" }, { id: hourly, rate: "6 hours", text: "Check the pipeline", outbound: [acme.my.salesforce.com], maxRunMinutes: 10 }]', ', connections: [crm]'),
+      withSchedules(
+        '[{ id: daily, cron: "0 8 ? * MON-FRI *", timezone: Europe/Paris, text: "Summarize new leads" }, { id: hourly, rate: "6 hours", text: "Check the pipeline", outbound: [acme.my.salesforce.com], maxRunMinutes: 10 }]',
+        ', connections: [crm]',
+      ),
       'test.yaml',
     );
     const [daily, hourly] = config.users[0].agents[1].schedules;
-    expect(daily).toEqual({ id: 'daily', cron: '0 8 ? * MON-FRI *', timezone: 'Europe/Paris', text: 'Summarize new leads', outbound: 'deny', maxRunMinutes: 30 });
-    expect(hourly).toEqual({ id: 'hourly', rate: '6 hours', timezone: 'UTC', text: 'Check the pipeline', outbound: ['acme.my.salesforce.com'], maxRunMinutes: 10 });
+    expect(daily).toEqual({
+      id: 'daily',
+      cron: '0 8 ? * MON-FRI *',
+      timezone: 'Europe/Paris',
+      text: 'Summarize new leads',
+      outbound: 'deny',
+      maxRunMinutes: 30,
+    });
+    expect(hourly).toEqual({
+      id: 'hourly',
+      rate: '6 hours',
+      timezone: 'UTC',
+      text: 'Check the pipeline',
+      outbound: ['acme.my.salesforce.com'],
+      maxRunMinutes: 10,
+    });
     expect(config.users[0].agents[0].schedules).toEqual([]);
   });
 
@@ -32,20 +49,34 @@ describe('schedules in the roster', () => {
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`^${escape(at)}\\[0\\] \\(a\\)\\.cron: cron must have "\\?" in exactly one`)),
-        expect.stringMatching(new RegExp(`^${escape(at)}\\[1\\] \\(b\\)\\.rate: rate "1 hours": use the singular unit`)),
+        expect.stringMatching(
+          new RegExp(`^${escape(at)}\\[1\\] \\(b\\)\\.rate: rate "1 hours": use the singular unit`),
+        ),
         `${at}[2] (c).cron: a schedule needs exactly one of cron and rate`,
         expect.stringMatching(new RegExp(`^${escape(at)}\\[3\\] \\(a\\): schedule id "a" is listed twice`)),
         expect.stringMatching(new RegExp(`^${escape(at)}\\[3\\] \\(a\\)\\.text: text must not be empty`)),
         `${at}[4] (e).cron: a schedule needs exactly one of cron and rate`,
         `${at}[4] (e).timezone: timezone must be an IANA time zone name such as Europe/Paris or UTC`,
-        expect.stringMatching(new RegExp(`^${escape(at)}\\[4\\] \\(e\\)\\.outbound\\[0\\]: host "evil.example" is not a host of this agent's connections \\(it has none\\)`)),
-        expect.stringMatching(new RegExp(`^${escape(at)}\\[4\\] \\(e\\)\\.maxRunMinutes: 500 minutes is longer than runtime.maxTaskDuration \\(7200s\\)`)),
+        expect.stringMatching(
+          new RegExp(
+            `^${escape(at)}\\[4\\] \\(e\\)\\.outbound\\[0\\]: host "evil.example" is not a host of this agent's connections \\(it has none\\)`,
+          ),
+        ),
+        expect.stringMatching(
+          new RegExp(
+            `^${escape(at)}\\[4\\] \\(e\\)\\.maxRunMinutes: 500 minutes is longer than runtime.maxTaskDuration \\(7200s\\)`,
+          ),
+        ),
       ]),
     );
   });
 
   it('refuses a bad cron shape, a bad rate unit, free-form outbound and a timezone on a rate', () => {
-    const lines = problemLines(withSchedules('[{ id: a, cron: "0 8 * *", text: x }, { id: b, rate: "5 weeks", text: y }, { id: c, rate: "1 day", timezone: Europe/Paris, text: z, outbound: allow }]'));
+    const lines = problemLines(
+      withSchedules(
+        '[{ id: a, cron: "0 8 * *", text: x }, { id: b, rate: "5 weeks", text: y }, { id: c, rate: "1 day", timezone: Europe/Paris, text: z, outbound: allow }]',
+      ),
+    );
     const at = 'users[0] (alice).agents[1] (sales).schedules';
     expect(lines).toEqual(
       expect.arrayContaining([

@@ -51,7 +51,14 @@ describe('defaults', () => {
     expect(config.iamRoleBudget).toBe(1000);
     expect(config.bootstrapQualifier).toBe('hnb659fds');
     expect(config.connections).toEqual({});
-    expect(config.users[0].agents[0]).toEqual({ id: 'sales', provider: 'anthropic', skills: [], connections: [], outbound: 'confirm', schedules: [] });
+    expect(config.users[0].agents[0]).toEqual({
+      id: 'sales',
+      provider: 'anthropic',
+      skills: [],
+      connections: [],
+      outbound: 'confirm',
+      schedules: [],
+    });
   });
 });
 
@@ -71,9 +78,12 @@ describe('rejected configs name the path and the rule', () => {
   it('reports an unknown connection at its exact position', () => {
     const text = minimalConfigText({
       connections: '{ crm: { hosts: [crm.example.com] } }',
-      users: '[{ id: alice, email: a@acme.example, agents: [{ id: sales, provider: anthropic, connections: [crm, bank] }] }]',
+      users:
+        '[{ id: alice, email: a@acme.example, agents: [{ id: sales, provider: anthropic, connections: [crm, bank] }] }]',
     });
-    expect(problems(text)).toEqual(['users[0] (alice).agents[0] (sales).connections[1]: unknown connection "bank" (defined: crm)']);
+    expect(problems(text)).toEqual([
+      'users[0] (alice).agents[0] (sales).connections[1]: unknown connection "bank" (defined: crm)',
+    ]);
   });
 
   it('reports every problem of the file at once', () => {
@@ -144,7 +154,9 @@ describe('rejected configs name the path and the rule', () => {
   });
 
   it('checks Fargate sizes and that idle is shorter than the cap', () => {
-    expect(problems(minimalConfigText({ runtime: '{ cpu: 256, memoryMiB: 4096, maxTaskDuration: 30m, idleTimeout: 1h }' }))).toEqual([
+    expect(
+      problems(minimalConfigText({ runtime: '{ cpu: 256, memoryMiB: 4096, maxTaskDuration: 30m, idleTimeout: 1h }' })),
+    ).toEqual([
       'runtime.memoryMiB: 4096 MiB is not a Fargate size for cpu 256; allowed: 512–2048 in steps of 512',
       'runtime.idleTimeout: idleTimeout (3600s) must be shorter than maxTaskDuration (1800s)',
     ]);
@@ -186,7 +198,10 @@ describe('rejected configs name the path and the rule', () => {
   });
 
   it('names missing required fields', () => {
-    expect(problems(minimalConfigText({ github: '', region: '' }))).toEqual(['region: is required', 'github: is required']);
+    expect(problems(minimalConfigText({ github: '', region: '' }))).toEqual([
+      'region: is required',
+      'github: is required',
+    ]);
   });
 
   it('reports YAML syntax errors with line and column', () => {

@@ -14,7 +14,15 @@ import { startLocalConsole, type LocalConsole } from './support/local';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(tmpdir(), 'cubicle-console-screenshots');
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 // CI installs Chromium (.ci/run); elsewhere a machine without it skips these tests and says so.
 const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
@@ -57,7 +65,9 @@ async function open(): Promise<Watched> {
   await page.addInitScript(() => {
     const w = window as unknown as { __violations: Array<{ directive: string; blocked: string }> };
     w.__violations = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__violations.push({ directive: e.effectiveDirective, blocked: e.blockedURI }),
+    );
     // Headless Chromium shows no notification: record what the page asks to show.
     const Real = window.Notification;
     const shown: Array<{ title: string; body?: string }> = [];
@@ -74,7 +84,10 @@ async function open(): Promise<Watched> {
     context,
     console: consoleLines,
     errors,
-    violations: () => page.evaluate(() => (window as unknown as { __violations: Array<{ directive: string; blocked: string }> }).__violations),
+    violations: () =>
+      page.evaluate(
+        () => (window as unknown as { __violations: Array<{ directive: string; blocked: string }> }).__violations,
+      ),
   };
 }
 
@@ -93,7 +106,10 @@ const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHO
 async function injectMarkup(page: Page): Promise<void> {
   await page.route(`${local.origin}/`, async (route) => {
     const response = await route.fetch();
-    const html = (await response.text()).replace('</head>', '<script>window.__injected = true</script><style>body { background: red }</style></head>');
+    const html = (await response.text()).replace(
+      '</head>',
+      '<script>window.__injected = true</script><style>body { background: red }</style></head>',
+    );
     await route.fulfill({ response, body: html });
   });
 }
@@ -103,12 +119,21 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     const w = await open();
     const response = await w.page.goto(local.origin);
     expect(response?.headers()['content-security-policy']).toBe(local.csp);
-    expect(response?.headers()).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' });
+    expect(response?.headers()).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+    });
     await w.page.getByRole('button', { name: 'Sign in' }).waitFor();
     await shot(w.page, '0-sign-in');
     // Only the console's files are served at the root, as the edge's viewer function allows.
-    for (const probe of ['/.env', '/assets/', '/wp-admin/index.html', '/console/index.html']) expect((await fetch(`${local.origin}${probe}`)).status, probe).toBe(404);
-    expect(await (await fetch(`${local.origin}/config.json`)).json()).toMatchObject({ apiUrl: '', relayUrl: '', auth: { issuer: `${local.origin}/local`, clientId: 'cubicle-local' } });
+    for (const probe of ['/.env', '/assets/', '/wp-admin/index.html', '/console/index.html'])
+      expect((await fetch(`${local.origin}${probe}`)).status, probe).toBe(404);
+    expect(await (await fetch(`${local.origin}/config.json`)).json()).toMatchObject({
+      apiUrl: '',
+      relayUrl: '',
+      auth: { issuer: `${local.origin}/local`, clientId: 'cubicle-local' },
+    });
     expect(await w.violations()).toEqual([]);
     expect(w.errors).toEqual([]);
     expect(w.console.filter((l) => l.startsWith('error'))).toEqual([]);
@@ -118,10 +143,20 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     await injectMarkup(injected.page);
     await injected.page.goto(local.origin);
     await injected.page.getByRole('button', { name: 'Sign in' }).waitFor(); // the console itself still runs
-    expect(await injected.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
-    expect(await injected.page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe('rgb(255, 0, 0)');
+    expect(
+      await injected.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected),
+    ).toBeUndefined();
+    expect(await injected.page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe(
+      'rgb(255, 0, 0)',
+    );
     expect((await injected.violations()).map((v) => v.directive).sort()).toEqual(['script-src-elem', 'style-src-elem']);
-    expect(injected.console.filter((l) => /^error: Executing inline script violates the following Content Security Policy directive 'script-src 'self''.*The action has been blocked\.$/.test(l))).toHaveLength(1);
+    expect(
+      injected.console.filter((l) =>
+        /^error: Executing inline script violates the following Content Security Policy directive 'script-src 'self''.*The action has been blocked\.$/.test(
+          l,
+        ),
+      ),
+    ).toHaveLength(1);
     await injected.context.close();
 
     // Script and style added through the DOM at run time: Trusted Types and style-src block them.
@@ -144,7 +179,9 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     expect(outcome.script).toBe('TypeError'); // "This document requires 'TrustedScript' assignment"
     expect(outcome.style).not.toBe('rgb(255, 0, 0)');
     expect(await w.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
-    expect((await w.violations()).map((v) => v.directive)).toEqual(expect.arrayContaining(['require-trusted-types-for', 'style-src-attr']));
+    expect((await w.violations()).map((v) => v.directive)).toEqual(
+      expect.arrayContaining(['require-trusted-types-for', 'style-src-attr']),
+    );
     expect(w.console.some((l) => /requires 'TrustedScript' assignment/.test(l))).toBe(true);
     await w.context.close();
   });
@@ -166,7 +203,9 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     await anthropic.getByRole('button', { name: 'Save' }).click();
     await anthropic.getByRole('status').getByText(/Saved/).waitFor();
     expect(await field.inputValue()).toBe('');
-    expect(local.secret('cubicle/acme/alice/provider/anthropic')).toBe(JSON.stringify({ kind: 'oauth-token', value: 'sk-ant-oat01-test-value' }));
+    expect(local.secret('cubicle/acme/alice/provider/anthropic')).toBe(
+      JSON.stringify({ kind: 'oauth-token', value: 'sk-ant-oat01-test-value' }),
+    );
     const crm = w.page.getByRole('form', { name: /crm/ });
     await crm.getByLabel(/Token for crm/).fill('crm-token-from-the-console');
     await crm.getByRole('button', { name: 'Save' }).click();
@@ -188,10 +227,17 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     const region = w.page.getByRole('region', { name: 'Pending approvals' });
     await region.getByText('acme.my.salesforce.com', { exact: true }).waitFor({ timeout: AGENT_MS });
     await region.getByText(/\d:\d\d left/).waitFor();
-    await w.page.getByRole('link', { name: /Approvals/ }).getByText('1').waitFor(); // the badge
+    await w.page
+      .getByRole('link', { name: /Approvals/ })
+      .getByText('1')
+      .waitFor(); // the badge
     expect(await w.page.title()).toBe('(1) Cubicle');
-    await w.page.waitForFunction(() => (window as unknown as { __notifications: unknown[] }).__notifications.length > 0);
-    expect(await w.page.evaluate(() => (window as unknown as { __notifications: unknown[] }).__notifications)).toEqual([{ title: 'sales asks to use WebFetch', body: 'acme.my.salesforce.com' }]);
+    await w.page.waitForFunction(
+      () => (window as unknown as { __notifications: unknown[] }).__notifications.length > 0,
+    );
+    expect(await w.page.evaluate(() => (window as unknown as { __notifications: unknown[] }).__notifications)).toEqual([
+      { title: 'sales asks to use WebFetch', body: 'acme.my.salesforce.com' },
+    ]);
     await shot(w.page, '2-conversation-approval');
     await region.getByRole('button', { name: 'Approve' }).click();
     await w.page.getByText('fetched acme.my.salesforce.com', { exact: true }).waitFor({ timeout: AGENT_MS });
@@ -199,7 +245,9 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     expect(await w.page.getByText('echo: hello there', { exact: true }).count()).toBe(1);
 
     // Tokens only in memory.
-    const stored = await w.page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    const stored = await w.page.evaluate(
+      () => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+    );
     expect(stored).toBe('{}{}');
     expect(await w.violations()).toEqual([]);
     expect(w.errors).toEqual([]);
@@ -244,7 +292,14 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     const reached = new Set<string>();
     for (let i = 0; i < 40 && !reached.has('Sign out'); i++) {
       await w.page.keyboard.press('Tab');
-      reached.add(await w.page.evaluate(() => (document.activeElement as HTMLElement | null)?.textContent?.trim() || (document.activeElement as HTMLElement | null)?.id || ''));
+      reached.add(
+        await w.page.evaluate(
+          () =>
+            (document.activeElement as HTMLElement | null)?.textContent?.trim() ||
+            (document.activeElement as HTMLElement | null)?.id ||
+            '',
+        ),
+      );
     }
     expect([...reached]).toEqual(expect.arrayContaining(['Agents', 'Approvals', 'Credentials', 'Sign out']));
 

@@ -15,7 +15,13 @@ class Log {
   append(agentId: string, n = 1): void {
     for (let i = 0; i < n; i++) {
       const events = this.byAgent.get(agentId) ?? [];
-      const event: AgentEvent = { seq: events.length + 1, type: 'reply', at: new Date(0).toISOString(), requestId: 'r', data: { text: `${agentId} ${events.length + 1}` } };
+      const event: AgentEvent = {
+        seq: events.length + 1,
+        type: 'reply',
+        at: new Date(0).toISOString(),
+        requestId: 'r',
+        data: { text: `${agentId} ${events.length + 1}` },
+      };
       events.push(event);
       this.byAgent.set(agentId, events);
       this.relay?.().publish('alice', agentId, event);
@@ -45,7 +51,9 @@ async function setup(agents: Record<string, string[]> = { alice: ['sales', 'fina
   });
 }
 
-function connect(options: { token?: string; fills?: Array<[string, number]>; errors?: string[]; states?: RelayState[] } = {}) {
+function connect(
+  options: { token?: string; fills?: Array<[string, number]>; errors?: string[]; states?: RelayState[] } = {},
+) {
   const received: Array<[string, number]> = [];
   client = new RelayClient({
     url: relay.url,
@@ -71,7 +79,8 @@ async function until(check: () => boolean, what: string, ms = 5_000): Promise<vo
   }
 }
 
-const seqs = (received: Array<[string, number]>, agentId: string) => received.filter(([a]) => a === agentId).map(([, s]) => s);
+const seqs = (received: Array<[string, number]>, agentId: string) =>
+  received.filter(([a]) => a === agentId).map(([, s]) => s);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('relay client', () => {
@@ -125,19 +134,29 @@ describe('relay client', () => {
     client!.subscribe('sales', 0);
     client!.subscribe('finance', 0);
     for (let round = 0; round < 10; round++) {
-      const connected = () => [...relay.devices].filter((d) => d.socket.readyState === WebSocket.OPEN && d.cursors.size === 2);
-      await until(() => relay.handshakes.length === round + 1 && connected().length === 1, `connection ${round + 1} subscribed`);
+      const connected = () =>
+        [...relay.devices].filter((d) => d.socket.readyState === WebSocket.OPEN && d.cursors.size === 2);
+      await until(
+        () => relay.handshakes.length === round + 1 && connected().length === 1,
+        `connection ${round + 1} subscribed`,
+      );
       log.append('sales', 60);
       log.append('finance', 40);
       relay.dropAll(); // mid-stream: some frames of this round may never leave
       log.append('sales', 0);
     }
-    await until(() => received.length === 1000 && relay.handshakes.length === 11, 'all 1,000 events and the last reconnect', 15_000);
+    await until(
+      () => received.length === 1000 && relay.handshakes.length === 11,
+      'all 1,000 events and the last reconnect',
+      15_000,
+    );
     expect(seqs(received, 'sales')).toEqual(range(1, 600));
     expect(seqs(received, 'finance')).toEqual(range(1, 400));
     expect(relay.handshakes.length).toBe(11);
     // Every resubscription named the last seq delivered before the drop.
-    const resubscribes = relay.received.filter((f) => f.type === 'subscribe' && f.agentId === 'sales').map((f) => f.after as number);
+    const resubscribes = relay.received
+      .filter((f) => f.type === 'subscribe' && f.agentId === 'sales')
+      .map((f) => f.after as number);
     expect(resubscribes[0]).toBe(0);
     expect(resubscribes).toEqual([...resubscribes].sort((a, b) => a - b));
     expect(states.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(10);
@@ -166,7 +185,7 @@ describe('relay client', () => {
     await until(() => received.length === 1, 'event after a good token');
   });
 
-  it('surfaces the relay\'s error frame for an agent that is not the user\'s, and another user gets nothing of it', async () => {
+  it("surfaces the relay's error frame for an agent that is not the user's, and another user gets nothing of it", async () => {
     await setup();
     log.append('sales', 3);
     const errors: string[] = [];

@@ -14,7 +14,19 @@ import { STARTED_BY } from '../../runtime/shared/names';
 import { newSortableId } from '../../runtime/shared/rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
-import { AUTH, CLUSTER_ARN, Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger, taskDefinitionArnOf } from './support/fixtures';
+import {
+  AUTH,
+  CLUSTER_ARN,
+  Clock,
+  DIRECTORY,
+  fakeEcs,
+  httpEvent,
+  lifecycleDeps,
+  recordDeps,
+  sharedUserKeys,
+  silentLogger,
+  taskDefinitionArnOf,
+} from './support/fixtures';
 import { ISSUER, TestIssuer } from '../support/tokens';
 import { TEST_CHAIN } from '../support/chain-key';
 
@@ -34,7 +46,12 @@ beforeEach(() => {
   fake = fakeEcs();
   clock = new Clock();
   const logger = silentLogger();
-  deps = { auth: AUTH, logger, lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger), records: recordDeps(dynamo, clock) };
+  deps = {
+    auth: AUTH,
+    logger,
+    lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger),
+    records: recordDeps(dynamo, clock),
+  };
   api = createApiHandler(deps);
 });
 
@@ -43,7 +60,13 @@ function body(result: HttpResult): Record<string, any> {
 }
 
 async function inbox(pk: string) {
-  const out = await dynamo.doc.send(new QueryCommand({ TableName: dynamo.tables.inbox, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }));
+  const out = await dynamo.doc.send(
+    new QueryCommand({
+      TableName: dynamo.tables.inbox,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+    }),
+  );
   return out.Items ?? [];
 }
 
@@ -53,7 +76,14 @@ function freshUser(): { api: ReturnType<typeof createApiHandler>; user: string }
   const user = `user${++userCounter}`;
   const roster = new Roster({
     ...DIRECTORY,
-    users: [...DIRECTORY.users, { id: user, email: `${user}@acme.example`, agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }] }],
+    users: [
+      ...DIRECTORY.users,
+      {
+        id: user,
+        email: `${user}@acme.example`,
+        agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }],
+      },
+    ],
   });
   return { api: createApiHandler({ ...deps, auth: ISSUER.authenticator(roster) }), user };
 }
@@ -68,7 +98,7 @@ describe('identity', () => {
     expect(anonymous.headers?.['www-authenticate']).toBe('Bearer');
   });
 
-  it('takes the user from the token only: path, query, body, headers and the authorizer\'s claims cannot name another user', async () => {
+  it("takes the user from the token only: path, query, body, headers and the authorizer's claims cannot name another user", async () => {
     const event = httpEvent('GET /v1/agents', { user: 'bruno', query: { user: 'alice' } });
     event.headers['x-user-id'] = 'alice';
     const result = await api(event);
@@ -76,28 +106,49 @@ describe('identity', () => {
     const plain = await api(httpEvent('GET /v1/agents', { user: 'bruno' }));
     expect(body(plain).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
     // Bruno's token with Alice's claims in the authorizer context: Bruno's agents.
-    const mixed = await api(httpEvent('GET /v1/agents', { user: 'bruno', claims: { sub: 'sub-alice', username: 'alice', token_use: 'access' } }));
+    const mixed = await api(
+      httpEvent('GET /v1/agents', {
+        user: 'bruno',
+        claims: { sub: 'sub-alice', username: 'alice', token_use: 'access' },
+      }),
+    );
     expect(body(mixed).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
   });
 
   it('a direct invoke with made-up authorizer claims and no token (or a forged one) is a 401', async () => {
     const claims = { sub: 'sub-alice', username: 'alice', token_use: 'access' };
     const forged = new TestIssuer(ISSUER.settings, ISSUER.kid).tokenFor('alice'); // same kid, another key
-    for (const event of [httpEvent('GET /v1/agents', { claims }), httpEvent('GET /v1/agents', { claims, token: forged })]) {
+    for (const event of [
+      httpEvent('GET /v1/agents', { claims }),
+      httpEvent('GET /v1/agents', { claims, token: forged }),
+    ]) {
       const result = await api(event);
       expect(result.statusCode).toBe(401);
       expect(result.body).not.toMatch(/sales|finance/);
     }
   });
 
-  it('maps an external OIDC issuer\'s email claim to the roster, case-insensitively, and refuses unverified emails', async () => {
+  it("maps an external OIDC issuer's email claim to the roster, case-insensitively, and refuses unverified emails", async () => {
     const issuer = TestIssuer.oidc();
-    const oidc = createApiHandler({ ...deps, auth: issuer.authenticator(new Roster({ ...DIRECTORY, identity: { kind: 'oidc', claim: 'email' } })) });
-    const ok = await oidc(httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', email: 'Bruno@ACME.example', email_verified: true }) }));
+    const oidc = createApiHandler({
+      ...deps,
+      auth: issuer.authenticator(new Roster({ ...DIRECTORY, identity: { kind: 'oidc', claim: 'email' } })),
+    });
+    const ok = await oidc(
+      httpEvent('GET /v1/agents', {
+        token: issuer.mint({ sub: 'x', email: 'Bruno@ACME.example', email_verified: true }),
+      }),
+    );
     expect(body(ok).agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
-    const unverified = await oidc(httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', email: 'bruno@acme.example', email_verified: false }) }));
+    const unverified = await oidc(
+      httpEvent('GET /v1/agents', {
+        token: issuer.mint({ sub: 'x', email: 'bruno@acme.example', email_verified: false }),
+      }),
+    );
     expect(unverified.statusCode).toBe(403);
-    const usernameOnly = await oidc(httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', username: 'bruno' }) }));
+    const usernameOnly = await oidc(
+      httpEvent('GET /v1/agents', { token: issuer.mint({ sub: 'x', username: 'bruno' }) }),
+    );
     expect(usernameOnly.statusCode).toBe(403);
     // A Cognito token is not one of this issuer's.
     expect((await oidc(httpEvent('GET /v1/agents', { user: 'bruno' }))).statusCode).toBe(401);
@@ -105,21 +156,33 @@ describe('identity', () => {
 });
 
 describe('cross-user isolation', () => {
-  it('a user never lists, reads, wakes, sleeps, messages or reads events of another user\'s agent', async () => {
+  it("a user never lists, reads, wakes, sleeps, messages or reads events of another user's agent", async () => {
     // Alice's agent has a session, messages and events.
-    await api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: { agentId: 'sales' }, body: { text: 'hello' } }));
+    await api(
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user: 'alice',
+        pathParameters: { agentId: 'sales' },
+        body: { text: 'hello' },
+      }),
+    );
     const runTasks = fake.mock.commandCalls(RunTaskCommand).length;
     const aliceInbox = (await inbox(pairKey('alice', 'sales'))).length;
 
     const list = await api(httpEvent('GET /v1/agents', { user: 'bruno' }));
     expect(JSON.stringify(body(list))).not.toMatch(/sales|finance|alice/);
 
-    const unknown = await api(httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'nope' } }));
+    const unknown = await api(
+      httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'nope' } }),
+    );
     const attempts = [
       httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'sales' } }),
       httpEvent('POST /v1/agents/{agentId}/wake', { user: 'bruno', pathParameters: { agentId: 'sales' } }),
       httpEvent('POST /v1/agents/{agentId}/sleep', { user: 'bruno', pathParameters: { agentId: 'sales' } }),
-      httpEvent('POST /v1/agents/{agentId}/messages', { user: 'bruno', pathParameters: { agentId: 'sales' }, body: { text: 'let me in' } }),
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user: 'bruno',
+        pathParameters: { agentId: 'sales' },
+        body: { text: 'let me in' },
+      }),
       httpEvent('GET /v1/agents/{agentId}/events', { user: 'bruno', pathParameters: { agentId: 'sales' } }),
     ];
     for (const event of attempts) {
@@ -134,11 +197,23 @@ describe('cross-user isolation', () => {
     expect(await inbox(pairKey('bruno', 'sales'))).toHaveLength(0);
   });
 
-  it('a user cannot decide another user\'s approval, even knowing its id', async () => {
+  it("a user cannot decide another user's approval, even knowing its id", async () => {
     const approvalId = await pendingApproval(pairKey('alice', 'sales'));
-    const result = await api(httpEvent('POST /v1/approvals/{id}', { user: 'bruno', pathParameters: { id: approvalId }, body: { agentId: 'sales', decision: 'approve' } }));
+    const result = await api(
+      httpEvent('POST /v1/approvals/{id}', {
+        user: 'bruno',
+        pathParameters: { id: approvalId },
+        body: { agentId: 'sales', decision: 'approve' },
+      }),
+    );
     expect(result.statusCode).toBe(404);
-    const own = await api(httpEvent('POST /v1/approvals/{id}', { user: 'alice', pathParameters: { id: approvalId }, body: { agentId: 'sales', decision: 'approve' } }));
+    const own = await api(
+      httpEvent('POST /v1/approvals/{id}', {
+        user: 'alice',
+        pathParameters: { id: approvalId },
+        body: { agentId: 'sales', decision: 'approve' },
+      }),
+    );
     expect(own.statusCode).toBe(200);
   });
 });
@@ -158,22 +233,40 @@ async function pendingApproval(pk: string, over: Partial<ApprovalRow> = {}): Pro
     ...over,
   };
   // Stored as the relay stores it: summary and hosts sealed under the user's key.
-  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }));
+  await dynamo.doc.send(
+    new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }),
+  );
   return id;
 }
 
 describe('messages and lifecycle routes', () => {
   it('a message to a sleeping agent is stored and wakes it', async () => {
     const { api: userApi, user } = freshUser();
-    const result = await userApi(httpEvent('POST /v1/agents/{agentId}/messages', { user, pathParameters: { agentId: 'helper' }, body: { text: 'summarize my week' } }));
+    const result = await userApi(
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user,
+        pathParameters: { agentId: 'helper' },
+        body: { text: 'summarize my week' },
+      }),
+    );
     expect(result.statusCode).toBe(202);
     const { messageId, outcome, agent } = body(result);
     expect(outcome).toBe('started');
     expect(agent.status).toBe('STARTING');
     const rows = await inbox(pairKey(user, 'helper'));
-    expect(rows).toEqual([{ pk: pairKey(user, 'helper'), sk: messageId, body: expect.stringMatching(/^cubicle-sealed:v1:/), requestId: expect.stringMatching(/^req-/), createdAt: clock.t }]);
+    expect(rows).toEqual([
+      {
+        pk: pairKey(user, 'helper'),
+        sk: messageId,
+        body: expect.stringMatching(/^cubicle-sealed:v1:/),
+        requestId: expect.stringMatching(/^req-/),
+        createdAt: clock.t,
+      },
+    ]);
     // Sealed under the user's key for this agent's inbox: only that context opens it.
-    expect(await openInboxBody(sharedUserKeys().sealer, { userId: user, agentId: 'helper' }, rows[0] as InboxRow)).toEqual({ text: 'summarize my week' });
+    expect(
+      await openInboxBody(sharedUserKeys().sealer, { userId: user, agentId: 'helper' }, rows[0] as InboxRow),
+    ).toEqual({ text: 'summarize my week' });
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
     expect(fake.mock.commandCalls(RunTaskCommand)[0].args[0].input.taskDefinition).toBe(`acme-${user}_helper`);
   });
@@ -182,25 +275,48 @@ describe('messages and lifecycle routes', () => {
     const { api: userApi, user } = freshUser();
     await userApi(httpEvent('POST /v1/agents/{agentId}/wake', { user, pathParameters: { agentId: 'helper' } }));
     const session = await getSession(deps.lifecycle, pairKey(user, 'helper'));
-    await applyTaskEvent(deps.lifecycle, { taskArn: session?.taskArn as string, clusterArn: CLUSTER_ARN, lastStatus: 'RUNNING', startedBy: STARTED_BY, taskDefinitionArn: taskDefinitionArnOf(user, 'helper') });
+    await applyTaskEvent(deps.lifecycle, {
+      taskArn: session?.taskArn as string,
+      clusterArn: CLUSTER_ARN,
+      lastStatus: 'RUNNING',
+      startedBy: STARTED_BY,
+      taskDefinitionArn: taskDefinitionArnOf(user, 'helper'),
+    });
     clock.advance(5 * 60_000);
-    const result = await userApi(httpEvent('POST /v1/agents/{agentId}/messages', { user, pathParameters: { agentId: 'helper' }, body: { text: 'one more thing' } }));
+    const result = await userApi(
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user,
+        pathParameters: { agentId: 'helper' },
+        body: { text: 'one more thing' },
+      }),
+    );
     expect(result.statusCode).toBe(202);
     expect(body(result).outcome).toBe('active');
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
-    expect(await getSession(deps.lifecycle, pairKey(user, 'helper'))).toMatchObject({ status: 'RUNNING', lastActivityAt: clock.t });
+    expect(await getSession(deps.lifecycle, pairKey(user, 'helper'))).toMatchObject({
+      status: 'RUNNING',
+      lastActivityAt: clock.t,
+    });
     expect(await inbox(pairKey(user, 'helper'))).toHaveLength(1);
   });
 
   it('a message is kept when the agent cannot start: 503 with the message id and the request id only', async () => {
     const { api: userApi, user } = freshUser();
     fake.runTask.push(async () => ({ tasks: [], failures: [{ reason: 'RESOURCE:ENI' }], $metadata: {} }));
-    const result = await userApi(httpEvent('POST /v1/agents/{agentId}/messages', { user, pathParameters: { agentId: 'helper' }, body: { text: 'are you there?' } }));
+    const result = await userApi(
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user,
+        pathParameters: { agentId: 'helper' },
+        body: { text: 'are you there?' },
+      }),
+    );
     expect(result.statusCode).toBe(503);
     expect(Object.keys(body(result)).sort()).toEqual(['message', 'messageId', 'requestId']);
     expect(body(result).message).not.toMatch(/ENI|arn:|Exception/);
     expect(await inbox(pairKey(user, 'helper'))).toHaveLength(1);
-    const agent = body(await userApi(httpEvent('GET /v1/agents/{agentId}', { user, pathParameters: { agentId: 'helper' } })));
+    const agent = body(
+      await userApi(httpEvent('GET /v1/agents/{agentId}', { user, pathParameters: { agentId: 'helper' } })),
+    );
     expect(agent).toMatchObject({ status: 'FAILED', stopReason: expect.stringContaining('RESOURCE:ENI') });
   });
 
@@ -215,7 +331,13 @@ describe('messages and lifecycle routes', () => {
     expect(body(stopped)).toMatchObject({ outcome: 'pending', agent: { status: 'STOPPING', wakePending: true } });
     expect((await userApi(httpEvent('POST /v1/agents/{agentId}/sleep', p))).statusCode).toBe(202);
     const fresh = freshUser();
-    expect((await fresh.api(httpEvent('POST /v1/agents/{agentId}/sleep', { user: fresh.user, pathParameters: { agentId: 'helper' } }))).statusCode).toBe(200);
+    expect(
+      (
+        await fresh.api(
+          httpEvent('POST /v1/agents/{agentId}/sleep', { user: fresh.user, pathParameters: { agentId: 'helper' } }),
+        )
+      ).statusCode,
+    ).toBe(200);
   });
 
   it('pages through events with an opaque cursor', async () => {
@@ -223,11 +345,20 @@ describe('messages and lifecycle routes', () => {
     const log = new EventLog(dynamo.doc, dynamo.tables.events, pairKey(user, 'helper'), TEST_CHAIN, clock.now);
     for (let i = 1; i <= 5; i += 1) await log.append({ type: 'reply', requestId: `r${i}`, data: { n: i } });
     const page = async (query?: Record<string, string>) =>
-      body(await userApi(httpEvent('GET /v1/agents/{agentId}/events', { user, pathParameters: { agentId: 'helper' }, query })));
+      body(
+        await userApi(
+          httpEvent('GET /v1/agents/{agentId}/events', { user, pathParameters: { agentId: 'helper' }, query }),
+        ),
+      );
     const first = await page({ limit: '2' });
     expect(first.events.map((e: { seq: number }) => e.seq)).toEqual([1, 2]);
     expect(first).toMatchObject({ cursor: '2', more: true });
-    expect(first.events[0]).toMatchObject({ type: 'reply', requestId: 'r1', data: { n: 1 }, at: new Date(clock.t).toISOString() });
+    expect(first.events[0]).toMatchObject({
+      type: 'reply',
+      requestId: 'r1',
+      data: { n: 1 },
+      at: new Date(clock.t).toISOString(),
+    });
     const rest = await page({ after: first.cursor });
     expect(rest.events.map((e: { seq: number }) => e.seq)).toEqual([3, 4, 5]);
     expect(rest).toMatchObject({ cursor: '5', more: false });
@@ -240,7 +371,13 @@ describe('approvals', () => {
     const pk = pairKey('alice', 'finance');
     const id = await pendingApproval(pk);
     const decide = (decision: string, approvalId = id) =>
-      api(httpEvent('POST /v1/approvals/{id}', { user: 'alice', pathParameters: { id: approvalId }, body: { agentId: 'finance', decision } }));
+      api(
+        httpEvent('POST /v1/approvals/{id}', {
+          user: 'alice',
+          pathParameters: { id: approvalId },
+          body: { agentId: 'finance', decision },
+        }),
+      );
     const first = await decide('deny');
     expect(first.statusCode).toBe(200);
     expect(body(first)).toMatchObject({ approvalId: id, decision: 'denied' });
@@ -255,7 +392,9 @@ describe('approvals', () => {
     expect((await decide('approve', newSortableId(clock.t))).statusCode).toBe(404);
 
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, pk);
-    expect(chain.filter((e) => e.type === 'approval.decided').map((e) => e.data)).toEqual([{ approvalId: id, decision: 'denied' }]);
+    expect(chain.filter((e) => e.type === 'approval.decided').map((e) => e.data)).toEqual([
+      { approvalId: id, decision: 'denied' },
+    ]);
     expect((await verifyChain(chain, TEST_CHAIN)).ok).toBe(true);
   });
 });
@@ -267,12 +406,32 @@ describe('bad input', () => {
     ['truncated JSON', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, rawBody: '{"text": ' }, 400],
     ['text missing', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, body: {} }, 400],
     ['empty text', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, body: { text: '' } }, 400],
-    ['text too long', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, body: { text: 'x'.repeat(MAX_MESSAGE_CHARS + 1) } }, 400],
-    ['extra field', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, body: { text: 'hi', userId: 'bruno' } }, 400],
+    [
+      'text too long',
+      'POST /v1/agents/{agentId}/messages',
+      { pathParameters: agent, body: { text: 'x'.repeat(MAX_MESSAGE_CHARS + 1) } },
+      400,
+    ],
+    [
+      'extra field',
+      'POST /v1/agents/{agentId}/messages',
+      { pathParameters: agent, body: { text: 'hi', userId: 'bruno' } },
+      400,
+    ],
     ['array body', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, body: ['hi'] }, 400],
     ['text not a string', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, body: { text: 42 } }, 400],
-    ['body over 256 KB', 'POST /v1/agents/{agentId}/messages', { pathParameters: agent, rawBody: JSON.stringify({ text: 'x'.repeat(300_000) }) }, 413],
-    ['malformed agent id', 'POST /v1/agents/{agentId}/messages', { pathParameters: { agentId: 'BAD!' }, body: { text: 'hi' } }, 404],
+    [
+      'body over 256 KB',
+      'POST /v1/agents/{agentId}/messages',
+      { pathParameters: agent, rawBody: JSON.stringify({ text: 'x'.repeat(300_000) }) },
+      413,
+    ],
+    [
+      'malformed agent id',
+      'POST /v1/agents/{agentId}/messages',
+      { pathParameters: { agentId: 'BAD!' }, body: { text: 'hi' } },
+      404,
+    ],
     ['overlong agent id', 'POST /v1/agents/{agentId}/wake', { pathParameters: { agentId: 'x'.repeat(200) } }, 404],
     ['missing agent id', 'POST /v1/agents/{agentId}/sleep', { pathParameters: {} }, 404],
     ['path traversal agent id', 'GET /v1/agents/{agentId}', { pathParameters: { agentId: '../alice' } }, 404],
@@ -280,13 +439,43 @@ describe('bad input', () => {
     ['non-numeric cursor', 'GET /v1/agents/{agentId}/events', { pathParameters: agent, query: { after: 'abc' } }, 400],
     ['limit 0', 'GET /v1/agents/{agentId}/events', { pathParameters: agent, query: { limit: '0' } }, 400],
     ['limit 201', 'GET /v1/agents/{agentId}/events', { pathParameters: agent, query: { limit: '201' } }, 400],
-    ['unknown query parameter', 'GET /v1/agents/{agentId}/events', { pathParameters: agent, query: { cursor: '1' } }, 400],
+    [
+      'unknown query parameter',
+      'GET /v1/agents/{agentId}/events',
+      { pathParameters: agent, query: { cursor: '1' } },
+      400,
+    ],
     ['query on a route without one', 'GET /v1/agents', { query: { all: 'true' } }, 400],
-    ['malformed approval id', 'POST /v1/approvals/{id}', { pathParameters: { id: 'not-an-id' }, body: { agentId: 'sales', decision: 'approve' } }, 404],
-    ['approval without body', 'POST /v1/approvals/{id}', { pathParameters: { id: '0000000000001-0123456789abcdef' } }, 400],
-    ['decision missing', 'POST /v1/approvals/{id}', { pathParameters: { id: '0000000000001-0123456789abcdef' }, body: { agentId: 'sales' } }, 400],
-    ['unknown decision', 'POST /v1/approvals/{id}', { pathParameters: { id: '0000000000001-0123456789abcdef' }, body: { agentId: 'sales', decision: 'maybe' } }, 400],
-    ['malformed agentId in body', 'POST /v1/approvals/{id}', { pathParameters: { id: '0000000000001-0123456789abcdef' }, body: { agentId: 'Sales!', decision: 'approve' } }, 400],
+    [
+      'malformed approval id',
+      'POST /v1/approvals/{id}',
+      { pathParameters: { id: 'not-an-id' }, body: { agentId: 'sales', decision: 'approve' } },
+      404,
+    ],
+    [
+      'approval without body',
+      'POST /v1/approvals/{id}',
+      { pathParameters: { id: '0000000000001-0123456789abcdef' } },
+      400,
+    ],
+    [
+      'decision missing',
+      'POST /v1/approvals/{id}',
+      { pathParameters: { id: '0000000000001-0123456789abcdef' }, body: { agentId: 'sales' } },
+      400,
+    ],
+    [
+      'unknown decision',
+      'POST /v1/approvals/{id}',
+      { pathParameters: { id: '0000000000001-0123456789abcdef' }, body: { agentId: 'sales', decision: 'maybe' } },
+      400,
+    ],
+    [
+      'malformed agentId in body',
+      'POST /v1/approvals/{id}',
+      { pathParameters: { id: '0000000000001-0123456789abcdef' }, body: { agentId: 'Sales!', decision: 'approve' } },
+      400,
+    ],
     ['unknown route', 'DELETE /v1/agents/{agentId}', { pathParameters: agent }, 404],
   ];
 
@@ -301,9 +490,17 @@ describe('bad input', () => {
   });
 
   it('names the field and the rule without echoing the input', async () => {
-    const result = await api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: agent, body: { text: 'secret-ish', extra: 'zzz' } }));
+    const result = await api(
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user: 'alice',
+        pathParameters: agent,
+        body: { text: 'secret-ish', extra: 'zzz' },
+      }),
+    );
     expect(body(result).message).toBe('Invalid body: unknown field "extra"');
-    const empty = await api(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: agent, body: {} }));
+    const empty = await api(
+      httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: agent, body: {} }),
+    );
     expect(body(empty).message).toBe('Invalid body: text is required');
   });
 

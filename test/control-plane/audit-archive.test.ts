@@ -38,7 +38,13 @@ const snsMock = mockClient(sns);
 /** The bucket's objects: one version per key, as Object Lock and If-None-Match keep it. */
 const objects = new Map<string, string>();
 const warnings: Record<string, unknown>[] = [];
-const deps = { s3, sns, bucket: BUCKET, topicArn: TOPIC, log: { warn: (_m: string, fields?: Record<string, unknown>) => void warnings.push(fields ?? {}) } } as never;
+const deps = {
+  s3,
+  sns,
+  bucket: BUCKET,
+  topicArn: TOPIC,
+  log: { warn: (_m: string, fields?: Record<string, unknown>) => void warnings.push(fields ?? {}) },
+} as never;
 
 beforeAll(async () => {
   dynamo = await startDynamo();
@@ -51,17 +57,29 @@ beforeEach(() => {
   snsMock.reset();
   warnings.length = 0;
   s3Mock.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string; IfNoneMatch?: string }) => {
-    if (objects.has(input.Key) && input.IfNoneMatch === '*') throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    if (objects.has(input.Key) && input.IfNoneMatch === '*')
+      throw Object.assign(new Error('PreconditionFailed'), {
+        name: 'PreconditionFailed',
+        $metadata: { httpStatusCode: 412 },
+      });
     objects.set(input.Key, input.Body);
     return {};
   });
-  s3Mock.on(ListObjectsV2Command).callsFake(async (input: { Prefix: string }) => ({ Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })), IsTruncated: false }));
-  s3Mock.on(GetObjectCommand).callsFake(async (input: { Key: string }) => ({ Body: { transformToString: async () => objects.get(input.Key) as string } }));
+  s3Mock.on(ListObjectsV2Command).callsFake(async (input: { Prefix: string }) => ({
+    Contents: [...objects.keys()].filter((k) => k.startsWith(input.Prefix)).map((Key) => ({ Key })),
+    IsTruncated: false,
+  }));
+  s3Mock.on(GetObjectCommand).callsFake(async (input: { Key: string }) => ({
+    Body: { transformToString: async () => objects.get(input.Key) as string },
+  }));
   snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
 });
 
 let seq = 0;
-const record = (eventName: 'INSERT' | 'MODIFY' | 'REMOVE', row: Partial<EventRow> & { pk: string; sk: number }): DynamoDBRecord => ({
+const record = (
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
+  row: Partial<EventRow> & { pk: string; sk: number },
+): DynamoDBRecord => ({
   eventID: `ev-${++seq}`,
   eventName,
   eventSource: 'aws:dynamodb',
@@ -77,28 +95,60 @@ const record = (eventName: 'INSERT' | 'MODIFY' | 'REMOVE', row: Partial<EventRow
 async function appended(agentId: string, n: number): Promise<EventRow[]> {
   const pk = pairKey('alice', agentId);
   const log = new EventLog(dynamo.doc, dynamo.tables.events, pk, chain);
-  for (let i = 1; i <= n; i += 1) await log.append({ type: 'reply', requestId: `req-${i}`, data: { sealed: `cubicle-sealed:v1:${i}` } });
+  for (let i = 1; i <= n; i += 1)
+    await log.append({ type: 'reply', requestId: `req-${i}`, data: { sealed: `cubicle-sealed:v1:${i}` } });
   const rows = await readEvents(dynamo.doc, dynamo.tables.events, pk);
-  expect(await archiveRecords(deps, rows.map((row) => record('INSERT', row)))).toBeUndefined();
+  expect(
+    await archiveRecords(
+      deps,
+      rows.map((row) => record('INSERT', row)),
+    ),
+  ).toBeUndefined();
   return rows;
 }
 
-const verify = (agentId: string) => verifyPair({ doc: dynamo.doc, table: dynamo.tables.events, key: chain, userId: 'alice', agentId, archive: s3Archive(s3, BUCKET) });
+const verify = (agentId: string) =>
+  verifyPair({
+    doc: dynamo.doc,
+    table: dynamo.tables.events,
+    key: chain,
+    userId: 'alice',
+    agentId,
+    archive: s3Archive(s3, BUCKET),
+  });
 
 describe('the Events stream consumer', () => {
   it('archives each INSERT once, as stored, with a SHA-256 checksum and If-None-Match; a redelivered batch is a no-op', async () => {
     const rows = await appended('archived', 2);
     const puts = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
-    expect(puts).toEqual(rows.map((row) => expect.objectContaining({ Bucket: BUCKET, Key: archiveKey(row.pk, row.sk), ChecksumAlgorithm: 'SHA256', IfNoneMatch: '*' })));
+    expect(puts).toEqual(
+      rows.map((row) =>
+        expect.objectContaining({
+          Bucket: BUCKET,
+          Key: archiveKey(row.pk, row.sk),
+          ChecksumAlgorithm: 'SHA256',
+          IfNoneMatch: '*',
+        }),
+      ),
+    );
     expect(archiveKey(rows[0].pk, 1)).toBe('events/alice/archived/000000000001.json');
-    expect(await archiveRecords(deps, rows.map((row) => record('INSERT', row)))).toBeUndefined();
+    expect(
+      await archiveRecords(
+        deps,
+        rows.map((row) => record('INSERT', row)),
+      ),
+    ).toBeUndefined();
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
   });
 
   it('falls back to a plain put when S3 refuses the condition (501): a second locked version of the same bytes', async () => {
     const pk = pairKey('alice', 'unconditional');
     s3Mock.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: string; IfNoneMatch?: string }) => {
-      if (input.IfNoneMatch) throw Object.assign(new Error('NotImplemented'), { name: 'NotImplemented', $metadata: { httpStatusCode: 501 } });
+      if (input.IfNoneMatch)
+        throw Object.assign(new Error('NotImplemented'), {
+          name: 'NotImplemented',
+          $metadata: { httpStatusCode: 501 },
+        });
       objects.set(input.Key, input.Body);
       return {};
     });
@@ -109,7 +159,12 @@ describe('the Events stream consumer', () => {
 
   it('raises a security event for every MODIFY and REMOVE of an event row, naming the row', async () => {
     const [row] = await appended('tampered', 1);
-    expect(await archiveRecords(deps, [record('MODIFY', { ...row, data: { text: 'forged' } }), record('REMOVE', { pk: row.pk, sk: row.sk })])).toBeUndefined();
+    expect(
+      await archiveRecords(deps, [
+        record('MODIFY', { ...row, data: { text: 'forged' } }),
+        record('REMOVE', { pk: row.pk, sk: row.sk }),
+      ]),
+    ).toBeUndefined();
     const messages = snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
     expect(messages.map((m) => m.TopicArn)).toEqual([TOPIC, TOPIC]);
     expect(messages.map((m) => JSON.parse(m.Message as string))).toEqual([
@@ -123,7 +178,9 @@ describe('the Events stream consumer', () => {
 
   it('reports the first record it could not archive, so the stream retries from there', async () => {
     const rows = await appended('retried', 2);
-    s3Mock.on(PutObjectCommand).rejects(Object.assign(new Error('SlowDown'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
+    s3Mock
+      .on(PutObjectCommand)
+      .rejects(Object.assign(new Error('SlowDown'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }));
     const batch = rows.map((row) => record('INSERT', { ...row, pk: pairKey('alice', 'retried2') }));
     expect(await archiveRecords(deps, batch)).toBe(batch[0].dynamodb?.SequenceNumber);
   });
@@ -137,19 +194,43 @@ describe('audit:verify', () => {
 
   it('names a rewritten row (its MAC, and its archived copy)', async () => {
     const rows = await appended('rewritten', 4);
-    await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.events, Item: { ...rows[2], data: { text: 'nothing happened here' } } }));
-    expect((await verify('rewritten')).firstBreak).toEqual({ sk: 3, reason: "hash is not the chain key's MAC of the row" });
+    await dynamo.doc.send(
+      new PutCommand({
+        TableName: dynamo.tables.events,
+        Item: { ...rows[2], data: { text: 'nothing happened here' } },
+      }),
+    );
+    expect((await verify('rewritten')).firstBreak).toEqual({
+      sk: 3,
+      reason: "hash is not the chain key's MAC of the row",
+    });
   });
 
   it('names a deleted row: in the middle (a gap), and the last one (only the archive knows it)', async () => {
     const rows = await appended('deleted', 4);
     await dynamo.doc.send(new DeleteCommand({ TableName: dynamo.tables.events, Key: { pk: rows[1].pk, sk: 2 } }));
-    expect((await verify('deleted')).firstBreak).toEqual({ sk: 2, reason: 'archived, but missing from the table (deleted)' });
+    expect((await verify('deleted')).firstBreak).toEqual({
+      sk: 2,
+      reason: 'archived, but missing from the table (deleted)',
+    });
     const tail = await appended('tail', 3);
     await dynamo.doc.send(new DeleteCommand({ TableName: dynamo.tables.events, Key: { pk: tail[2].pk, sk: 3 } }));
-    expect((await verify('tail')).firstBreak).toEqual({ sk: 3, reason: 'archived, but missing from the table (deleted)' });
+    expect((await verify('tail')).firstBreak).toEqual({
+      sk: 3,
+      reason: 'archived, but missing from the table (deleted)',
+    });
     // Without the archive, the chain alone still names the gap in the middle.
-    expect((await verifyPair({ doc: dynamo.doc, table: dynamo.tables.events, key: chain, userId: 'alice', agentId: 'deleted' })).firstBreak).toMatchObject({ sk: 3, reason: expect.stringMatching(/missing/) });
+    expect(
+      (
+        await verifyPair({
+          doc: dynamo.doc,
+          table: dynamo.tables.events,
+          key: chain,
+          userId: 'alice',
+          agentId: 'deleted',
+        })
+      ).firstBreak,
+    ).toMatchObject({ sk: 3, reason: expect.stringMatching(/missing/) });
   });
 
   it('names a chain re-hashed with SHA-256 without the key, even one consistent from the first row', async () => {
@@ -160,22 +241,45 @@ describe('audit:verify', () => {
       prev = createHash('sha256').update(eventDigest(base)).digest('hex');
       await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.events, Item: { ...base, hash: prev } }));
     }
-    const verdict = await verifyPair({ doc: dynamo.doc, table: dynamo.tables.events, key: chain, userId: 'alice', agentId: 'rehashed' });
+    const verdict = await verifyPair({
+      doc: dynamo.doc,
+      table: dynamo.tables.events,
+      key: chain,
+      userId: 'alice',
+      agentId: 'rehashed',
+    });
     expect(verdict.firstBreak).toEqual({ sk: 1, reason: "hash is not the chain key's MAC of the row" });
   });
 
   it('the CLI names the first break and exits 1; an intact pair exits 0; missing arguments exit 2', async () => {
     await appended('cli', 2);
     const rows = await readEvents(dynamo.doc, dynamo.tables.events, pairKey('alice', 'cli'));
-    await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.events, Item: { ...rows[1], at: rows[1].at + 1 } }));
+    await dynamo.doc.send(
+      new PutCommand({ TableName: dynamo.tables.events, Item: { ...rows[1], at: rows[1].at + 1 } }),
+    );
     const lines: string[] = [];
     const clients = () => ({ doc: dynamo.doc, kms: kms.client, s3 }) as never;
-    const args = (agent: string) => ['--user', 'alice', '--agent', agent, '--table', dynamo.tables.events, '--chain-key', KEY_ARN, '--bucket', BUCKET];
+    const args = (agent: string) => [
+      '--user',
+      'alice',
+      '--agent',
+      agent,
+      '--table',
+      dynamo.tables.events,
+      '--chain-key',
+      KEY_ARN,
+      '--bucket',
+      BUCKET,
+    ];
     expect(await main(args('cli'), clients, (l) => lines.push(l))).toBe(1);
-    expect(lines.at(-1)).toBe("alice/cli: BROKEN at sequence 2: hash is not the chain key's MAC of the row (2 rows in the table, 2 archived copies)");
+    expect(lines.at(-1)).toBe(
+      "alice/cli: BROKEN at sequence 2: hash is not the chain key's MAC of the row (2 rows in the table, 2 archived copies)",
+    );
     await appended('cli-ok', 2);
     expect(await main(args('cli-ok'), clients, (l) => lines.push(l))).toBe(0);
-    expect(lines.at(-1)).toMatch(/^alice\/cli-ok: intact: 2 events, every MAC verified under the chain key, 2 archived copies match$/);
+    expect(lines.at(-1)).toMatch(
+      /^alice\/cli-ok: intact: 2 events, every MAC verified under the chain key, 2 archived copies match$/,
+    );
     expect(await main(['--user', 'alice'], clients, (l) => lines.push(l))).toBe(2);
   });
 });

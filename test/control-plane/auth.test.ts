@@ -43,7 +43,10 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 const oidc = (): TokenSettings => ({ kind: 'oidc', issuer: base, audience: ['cubicle-api'], jwksUri: `${base}/jwks` });
 const now = () => Math.floor(Date.now() / 1000);
 
-function token(claims: Record<string, unknown>, options: { key?: CryptoKey; kid?: string; iat?: number; exp?: number } = {}) {
+function token(
+  claims: Record<string, unknown>,
+  options: { key?: CryptoKey; kid?: string; iat?: number; exp?: number } = {},
+) {
   return new SignJWT({ iss: base, aud: 'cubicle-api', sub: 's-bruno', username: 'bruno', ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? KID })
     .setIssuedAt(options.iat ?? now())
@@ -52,7 +55,7 @@ function token(claims: Record<string, unknown>, options: { key?: CryptoKey; kid?
 }
 
 describe('token verifier (OIDC issuer, JWKS over HTTP)', () => {
-  it('accepts a token signed by the issuer\'s key, for this audience, not expired', async () => {
+  it("accepts a token signed by the issuer's key, for this audience, not expired", async () => {
     const claims = await createTokenVerifier(oidc()).verify(await token({}));
     expect(claims).toMatchObject({ username: 'bruno', aud: 'cubicle-api' });
     expect(served).toBeGreaterThan(0);
@@ -62,7 +65,13 @@ describe('token verifier (OIDC issuer, JWKS over HTTP)', () => {
     const verifier = createTokenVerifier(oidc());
     const cases: Array<[string, string]> = [
       ['forged (another key, same kid)', await token({}, { key: otherKey })],
-      ['unsigned (alg none)', new UnsecuredJWT({ iss: base, aud: 'cubicle-api', username: 'bruno' }).setIssuedAt().setExpirationTime('10m').encode()],
+      [
+        'unsigned (alg none)',
+        new UnsecuredJWT({ iss: base, aud: 'cubicle-api', username: 'bruno' })
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .encode(),
+      ],
       ['expired', await token({}, { iat: now() - 7200, exp: now() - 3600 })],
       ['not yet valid', await token({ nbf: now() + 3600 })],
       ['another audience', await token({ aud: 'someone-else' })],
@@ -82,7 +91,9 @@ describe('token verifier (OIDC issuer, JWKS over HTTP)', () => {
   it('discovers the JWKS URI from the issuer, and refuses a discovery document naming another issuer', async () => {
     const verifier = createTokenVerifier({ ...oidc(), jwksUri: undefined });
     expect(await verifier.verify(await token({}))).toMatchObject({ username: 'bruno' });
-    await expect(discoverJwksUri(base, async () => ({ issuer: 'https://evil.example', jwks_uri: 'https://evil.example/jwks' }))).rejects.toThrow(/does not name this issuer/);
+    await expect(
+      discoverJwksUri(base, async () => ({ issuer: 'https://evil.example', jwks_uri: 'https://evil.example/jwks' })),
+    ).rejects.toThrow(/does not name this issuer/);
   });
 
   it('maps a verified token to the roster: 401 for bad tokens, 403 for valid strangers, never a user from anything else', async () => {
@@ -96,21 +107,42 @@ describe('token verifier (OIDC issuer, JWKS over HTTP)', () => {
 });
 
 describe('token verifier (Cognito user pool)', () => {
-  it('accepts access tokens of the app client only: an ID token or another client\'s token is refused', async () => {
+  it("accepts access tokens of the app client only: an ID token or another client's token is refused", async () => {
     const pair = await generateKeyPair('RS256', { extractable: true });
     const jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'c1', alg: 'RS256', use: 'sig' }] } as never;
-    const verifier = createTokenVerifier({ kind: 'cognito', issuer: COGNITO_ISSUER, audience: [TEST_CLIENT_ID] }, { jwks });
+    const verifier = createTokenVerifier(
+      { kind: 'cognito', issuer: COGNITO_ISSUER, audience: [TEST_CLIENT_ID] },
+      { jwks },
+    );
     const mint = (claims: Record<string, unknown>) =>
-      new SignJWT({ iss: COGNITO_ISSUER, username: 'alice', ...claims }).setProtectedHeader({ alg: 'RS256', kid: 'c1' }).setIssuedAt().setExpirationTime('10m').sign(pair.privateKey);
-    expect(await verifier.verify(await mint({ token_use: 'access', client_id: TEST_CLIENT_ID }))).toMatchObject({ username: 'alice' });
-    await expect(verifier.verify(await mint({ token_use: 'id', aud: TEST_CLIENT_ID }))).rejects.toBeInstanceOf(InvalidToken);
-    await expect(verifier.verify(await mint({ token_use: 'access', client_id: 'another-client' }))).rejects.toBeInstanceOf(InvalidToken);
-    await expect(verifier.verify(await mint({ token_use: 'access', client_id: TEST_CLIENT_ID, iss: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other' }))).rejects.toBeInstanceOf(
+      new SignJWT({ iss: COGNITO_ISSUER, username: 'alice', ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid: 'c1' })
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(pair.privateKey);
+    expect(await verifier.verify(await mint({ token_use: 'access', client_id: TEST_CLIENT_ID }))).toMatchObject({
+      username: 'alice',
+    });
+    await expect(verifier.verify(await mint({ token_use: 'id', aud: TEST_CLIENT_ID }))).rejects.toBeInstanceOf(
       InvalidToken,
     );
+    await expect(
+      verifier.verify(await mint({ token_use: 'access', client_id: 'another-client' })),
+    ).rejects.toBeInstanceOf(InvalidToken);
+    await expect(
+      verifier.verify(
+        await mint({
+          token_use: 'access',
+          client_id: TEST_CLIENT_ID,
+          iss: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other',
+        }),
+      ),
+    ).rejects.toBeInstanceOf(InvalidToken);
   });
 
   it('refuses a configuration whose issuer is not a user pool', () => {
-    expect(() => createTokenVerifier({ kind: 'cognito', issuer: 'https://example.com', audience: ['x'] })).toThrow(/not a Cognito user pool issuer/);
+    expect(() => createTokenVerifier({ kind: 'cognito', issuer: 'https://example.com', audience: ['x'] })).toThrow(
+      /not a Cognito user pool issuer/,
+    );
   });
 });

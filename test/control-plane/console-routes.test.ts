@@ -16,7 +16,16 @@ import { sealApproval } from '../../runtime/shared/sealed-rows';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { ISSUER } from '../support/tokens';
-import { Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger } from './support/fixtures';
+import {
+  Clock,
+  DIRECTORY,
+  fakeEcs,
+  httpEvent,
+  lifecycleDeps,
+  recordDeps,
+  sharedUserKeys,
+  silentLogger,
+} from './support/fixtures';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -40,14 +49,30 @@ beforeEach(() => {
   alice = `alice${run}`;
   bruno = `bruno${run}`;
   const [a, b] = DIRECTORY.users;
-  const roster = new Roster({ ...DIRECTORY, users: [{ ...a, id: alice }, { ...b, id: bruno }] });
-  deps = { auth: ISSUER.authenticator(roster), logger, lifecycle: lifecycleDeps(dynamo, fakeEcs().ecs, clock, logger), records: recordDeps(dynamo, clock) };
+  const roster = new Roster({
+    ...DIRECTORY,
+    users: [
+      { ...a, id: alice },
+      { ...b, id: bruno },
+    ],
+  });
+  deps = {
+    auth: ISSUER.authenticator(roster),
+    logger,
+    lifecycle: lifecycleDeps(dynamo, fakeEcs().ecs, clock, logger),
+    records: recordDeps(dynamo, clock),
+  };
   api = createApiHandler(deps);
 });
 
 const body = (result: HttpResult) => JSON.parse(result.body as string);
 
-async function approval(user: string, agent: string, over: Partial<ApprovalRow> = {}, createdAgoMs = 0): Promise<string> {
+async function approval(
+  user: string,
+  agent: string,
+  over: Partial<ApprovalRow> = {},
+  createdAgoMs = 0,
+): Promise<string> {
   const createdAt = clock.t - createdAgoMs;
   const id = newSortableId(createdAt);
   const row: ApprovalRow = {
@@ -63,14 +88,17 @@ async function approval(user: string, agent: string, over: Partial<ApprovalRow> 
     ...over,
   };
   // Stored as the relay stores it: summary and hosts sealed under the user's key.
-  await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }));
+  await dynamo.doc.send(
+    new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }),
+  );
   return id;
 }
 
-const list = (user: string, query?: Record<string, string>) => api(httpEvent(API_ROUTES.listApprovals, { user, query }));
+const list = (user: string, query?: Record<string, string>) =>
+  api(httpEvent(API_ROUTES.listApprovals, { user, query }));
 
 describe('GET /v1/approvals', () => {
-  it('lists the caller\'s pending approvals across their agents, soonest to expire first, with what the console shows', async () => {
+  it("lists the caller's pending approvals across their agents, soonest to expire first, with what the console shows", async () => {
     const older = await approval(alice, 'sales', {}, 5 * 60_000);
     const newer = await approval(alice, 'finance', { tool: 'Bash', hosts: [], summary: 'curl https://bank.example' });
     const result = await list(alice);
@@ -113,7 +141,13 @@ describe('GET /v1/approvals', () => {
   it('an approval decided through the API leaves the list', async () => {
     const id = await approval(alice, 'sales');
     expect(body(await list(alice)).approvals).toHaveLength(1);
-    const decided = await api(httpEvent(API_ROUTES.decideApproval, { user: alice, pathParameters: { id }, body: { agentId: 'sales', decision: 'approve' } }));
+    const decided = await api(
+      httpEvent(API_ROUTES.decideApproval, {
+        user: alice,
+        pathParameters: { id },
+        body: { agentId: 'sales', decision: 'approve' },
+      }),
+    );
     expect(decided.statusCode).toBe(200);
     expect(body(await list(alice)).approvals).toEqual([]);
   });
@@ -128,7 +162,7 @@ describe('GET /v1/approvals', () => {
     expect(body(await list(alice)).approvals.map((a: { approvalId: string }) => a.approvalId)).toEqual([id]);
   });
 
-  it('a user never sees another user\'s approvals, and reads only their own partitions (one Query each, no Scan)', async () => {
+  it("a user never sees another user's approvals, and reads only their own partitions (one Query each, no Scan)", async () => {
     await approval(alice, 'sales');
     await approval(alice, 'finance');
     const own = await approval(bruno, 'research');
@@ -155,13 +189,22 @@ describe('GET /v1/approvals', () => {
 });
 
 describe('the agent view names the credentials the employee can store', () => {
-  it('the provider credential (none for bedrock) and the connections that take the user\'s own credential', async () => {
+  it("the provider credential (none for bedrock) and the connections that take the user's own credential", async () => {
     const mine = (await api(httpEvent(API_ROUTES.listAgents, { user: alice })).then(body)).agents;
-    expect(mine.map((a: Record<string, unknown>) => [a.agentId, a.provider, a.providerCredential, a.connections])).toEqual([
+    expect(
+      mine.map((a: Record<string, unknown>) => [a.agentId, a.provider, a.providerCredential, a.connections]),
+    ).toEqual([
       ['sales', 'anthropic', true, ['crm']],
       ['finance', 'openai', true, ['bank-feed']],
     ]);
-    const theirs = (await api(httpEvent(API_ROUTES.getAgent, { user: bruno, pathParameters: { agentId: 'research' } })).then(body));
-    expect(theirs).toMatchObject({ agentId: 'research', provider: 'bedrock', providerCredential: false, connections: [] });
+    const theirs = await api(
+      httpEvent(API_ROUTES.getAgent, { user: bruno, pathParameters: { agentId: 'research' } }),
+    ).then(body);
+    expect(theirs).toMatchObject({
+      agentId: 'research',
+      provider: 'bedrock',
+      providerCredential: false,
+      connections: [],
+    });
   });
 });

@@ -49,12 +49,21 @@ let output: ReturnType<typeof captureOutput>;
 
 beforeEach(() => {
   output = captureOutput();
-  secrets = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  secrets = new SecretsManagerClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   mock = mockClient(secrets);
   mock.on(PutSecretValueCommand).resolves({});
   // The most verbose level, so anything the code path could log is in the capture.
   logger = new Logger({ serviceName: 'credentials', logLevel: 'DEBUG' });
-  handler = createCredentialsHandler({ auth: AUTH, secrets, deployment: 'acme', logger, events: { doc: dynamo.doc, table: dynamo.tables.events, chain: TEST_CHAIN, now: Date.now } });
+  handler = createCredentialsHandler({
+    auth: AUTH,
+    secrets,
+    deployment: 'acme',
+    logger,
+    events: { doc: dynamo.doc, table: dynamo.tables.events, chain: TEST_CHAIN, now: Date.now },
+  });
 });
 afterEach(() => output.restore());
 
@@ -64,7 +73,7 @@ const connection = (user: string, name: string, body: unknown) =>
   httpEvent('PUT /v1/connections/{connection}/credential', { user, pathParameters: { connection: name }, body });
 
 describe('credential writer', () => {
-  it('writes the caller\'s own provider and connection secrets', async () => {
+  it("writes the caller's own provider and connection secrets", async () => {
     expect((await handler(provider('alice', 'anthropic', { value: SECRET }))).statusCode).toBe(204);
     expect((await handler(connection('alice', 'bank-feed', { value: SECRET }))).statusCode).toBe(204);
     expect(mock.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input)).toEqual([
@@ -73,7 +82,7 @@ describe('credential writer', () => {
     ]);
   });
 
-  it('answers 404 for a provider or connection none of the caller\'s agents uses, and never writes another user\'s secret', async () => {
+  it("answers 404 for a provider or connection none of the caller's agents uses, and never writes another user's secret", async () => {
     const refused = [
       provider('bruno', 'anthropic', { value: SECRET }), // bruno has no anthropic agent (alice does)
       provider('bruno', 'bedrock', { value: SECRET }), // bedrock keeps no secret
@@ -101,14 +110,31 @@ describe('credential writer', () => {
     for (const [body, status] of bad) {
       const result = await handler(provider('alice', 'anthropic', body));
       expect(result.statusCode).toBe(status);
-      expect(JSON.parse(result.body as string)).toMatchObject({ message: expect.any(String), requestId: expect.any(String) });
+      expect(JSON.parse(result.body as string)).toMatchObject({
+        message: expect.any(String),
+        requestId: expect.any(String),
+      });
     }
-    expect((await handler(httpEvent('PUT /v1/credentials/{provider}', { user: 'alice', pathParameters: { provider: 'anthropic' }, rawBody: `{"value":"${SECRET}"` }))).statusCode).toBe(400);
+    expect(
+      (
+        await handler(
+          httpEvent('PUT /v1/credentials/{provider}', {
+            user: 'alice',
+            pathParameters: { provider: 'anthropic' },
+            rawBody: `{"value":"${SECRET}"`,
+          }),
+        )
+      ).statusCode,
+    ).toBe(400);
     expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
 
   it('answers 404 when the fleet has not created the secret yet', async () => {
-    mock.on(PutSecretValueCommand).rejects(Object.assign(new Error('Secrets Manager can\'t find the specified secret.'), { name: 'ResourceNotFoundException' }));
+    mock.on(PutSecretValueCommand).rejects(
+      Object.assign(new Error("Secrets Manager can't find the specified secret."), {
+        name: 'ResourceNotFoundException',
+      }),
+    );
     const result = await handler(provider('alice', 'openai', { value: SECRET }));
     expect(result.statusCode).toBe(404);
     expect(JSON.parse(result.body as string).message).toMatch(/platform team/);
@@ -117,10 +143,20 @@ describe('credential writer', () => {
   it('a credential never appears in the captured log bytes, on success or on any failure', async () => {
     await handler(provider('alice', 'anthropic', { value: SECRET }));
     await handler(provider('alice', 'anthropic', { value: SECRET, extra: SECRET }));
-    await handler(httpEvent('PUT /v1/credentials/{provider}', { user: 'alice', pathParameters: { provider: 'anthropic' }, rawBody: `{"value":"${SECRET}"` }));
+    await handler(
+      httpEvent('PUT /v1/credentials/{provider}', {
+        user: 'alice',
+        pathParameters: { provider: 'anthropic' },
+        rawBody: `{"value":"${SECRET}"`,
+      }),
+    );
     await handler(provider('bruno', 'anthropic', { value: SECRET }));
     await handler(provider('mallory', 'anthropic', { value: SECRET }));
-    mock.on(PutSecretValueCommand).rejects(Object.assign(new Error('User is not authorized to perform secretsmanager:PutSecretValue'), { name: 'AccessDeniedException' }));
+    mock.on(PutSecretValueCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform secretsmanager:PutSecretValue'), {
+        name: 'AccessDeniedException',
+      }),
+    );
     const failed = await handler(provider('alice', 'anthropic', { value: SECRET }));
     expect(failed.statusCode).toBe(500);
     expect(Object.keys(JSON.parse(failed.body as string)).sort()).toEqual(['message', 'requestId']);
@@ -140,8 +176,10 @@ describe('credential writer', () => {
 });
 
 describe('credential checks and revocation', () => {
-  const revokeProvider = (user: string, name: string) => httpEvent('DELETE /v1/credentials/{provider}', { user, pathParameters: { provider: name } });
-  const revokeConnection = (user: string, name: string) => httpEvent('DELETE /v1/connections/{connection}/credential', { user, pathParameters: { connection: name } });
+  const revokeProvider = (user: string, name: string) =>
+    httpEvent('DELETE /v1/credentials/{provider}', { user, pathParameters: { provider: name } });
+  const revokeConnection = (user: string, name: string) =>
+    httpEvent('DELETE /v1/connections/{connection}/credential', { user, pathParameters: { connection: name } });
 
   it('refuses a provider credential the runtime could not use (wrong kind, bad JSON), before writing, without echoing it', async () => {
     const bad = [
@@ -159,11 +197,14 @@ describe('credential checks and revocation', () => {
     expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
     // The kinds the runtime accepts pass: a bare key, and { kind, value } JSON.
     expect((await handler(provider('alice', 'openai', { value: SECRET }))).statusCode).toBe(204);
-    expect((await handler(provider('alice', 'openai', { value: JSON.stringify({ kind: 'access-token', value: SECRET }) }))).statusCode).toBe(204);
+    expect(
+      (await handler(provider('alice', 'openai', { value: JSON.stringify({ kind: 'access-token', value: SECRET }) })))
+        .statusCode,
+    ).toBe(204);
     expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(2);
   });
 
-  it('DELETE puts the placeholder back and records credential.revoked on every agent that used it; another user\'s is a 404', async () => {
+  it("DELETE puts the placeholder back and records credential.revoked on every agent that used it; another user's is a 404", async () => {
     expect((await handler(revokeConnection('alice', 'crm'))).statusCode).toBe(204);
     expect((await handler(revokeProvider('alice', 'anthropic'))).statusCode).toBe(204);
     expect(mock.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input)).toEqual([
@@ -175,8 +216,16 @@ describe('credential checks and revocation', () => {
       { kind: 'connection', id: 'crm' },
       { kind: 'provider', id: 'anthropic' },
     ]);
-    expect((await readEvents(dynamo.doc, dynamo.tables.events, pairKey('alice', 'finance'))).filter((e) => e.type === 'credential.revoked')).toEqual([]);
-    for (const event of [revokeProvider('bruno', 'anthropic'), revokeConnection('bruno', 'crm'), revokeProvider('bruno', 'bedrock')]) {
+    expect(
+      (await readEvents(dynamo.doc, dynamo.tables.events, pairKey('alice', 'finance'))).filter(
+        (e) => e.type === 'credential.revoked',
+      ),
+    ).toEqual([]);
+    for (const event of [
+      revokeProvider('bruno', 'anthropic'),
+      revokeConnection('bruno', 'crm'),
+      revokeProvider('bruno', 'bedrock'),
+    ]) {
       expect((await handler(event)).statusCode).toBe(404);
     }
     expect(mock.commandCalls(PutSecretValueCommand)).toHaveLength(2);

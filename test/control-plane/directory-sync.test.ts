@@ -39,7 +39,10 @@ interface FakeUser {
 class FakePool {
   readonly users = new Map<string, FakeUser>();
   readonly mock = mockClient(CognitoIdentityProviderClient);
-  readonly client = new CognitoIdentityProviderClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  readonly client = new CognitoIdentityProviderClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
   private created = 0;
 
   constructor() {
@@ -49,24 +52,40 @@ class FakePool {
       const start = Number(input.PaginationToken ?? 0);
       const page = all.slice(start, start + (input.Limit ?? 60));
       return {
-        Users: page.map((u) => ({ Username: u.username, Enabled: u.enabled, Attributes: [{ Name: 'email', Value: u.email }, { Name: 'email_verified', Value: 'true' }] })),
+        Users: page.map((u) => ({
+          Username: u.username,
+          Enabled: u.enabled,
+          Attributes: [
+            { Name: 'email', Value: u.email },
+            { Name: 'email_verified', Value: 'true' },
+          ],
+        })),
         PaginationToken: start + page.length < all.length ? String(start + page.length) : undefined,
       };
     });
     this.mock.on(AdminCreateUserCommand).callsFake((input) => {
-      if (this.users.has(input.Username!)) throw new UsernameExistsException({ message: 'User account already exists', $metadata: {} });
+      if (this.users.has(input.Username!))
+        throw new UsernameExistsException({ message: 'User account already exists', $metadata: {} });
       const email = emailOf(input.UserAttributes);
       const holder = this.aliasHolder(email);
-      if (holder && !input.ForceAliasCreation) throw new AliasExistsException({ message: 'An account with the given email already exists.', $metadata: {} });
+      if (holder && !input.ForceAliasCreation)
+        throw new AliasExistsException({ message: 'An account with the given email already exists.', $metadata: {} });
       if (holder) holder.email = `${holder.username}@released.invalid`; // the alias moves to the new user
-      this.users.set(input.Username!, { username: input.Username!, email, enabled: true, secret: `pw+mfa-${++this.created}`, signedOut: 0 });
+      this.users.set(input.Username!, {
+        username: input.Username!,
+        email,
+        enabled: true,
+        secret: `pw+mfa-${++this.created}`,
+        signedOut: 0,
+      });
       return {};
     });
     this.mock.on(AdminUpdateUserAttributesCommand).callsFake((input) => {
       const user = this.get(input.Username!);
       const email = emailOf(input.UserAttributes);
       const holder = this.aliasHolder(email);
-      if (holder && holder !== user) throw new AliasExistsException({ message: 'An account with the given email already exists.', $metadata: {} });
+      if (holder && holder !== user)
+        throw new AliasExistsException({ message: 'An account with the given email already exists.', $metadata: {} });
       user.email = email;
       return {};
     });
@@ -95,7 +114,10 @@ class FakePool {
     return this.mock.calls().filter((c) => !(c.args[0] instanceof ListUsersCommand)).length;
   }
 
-  sync(roster: readonly DirectoryUser[], options: { deadline?: number; now?: () => number; concurrency?: number } = {}) {
+  sync(
+    roster: readonly DirectoryUser[],
+    options: { deadline?: number; now?: () => number; concurrency?: number } = {},
+  ) {
     return syncDirectory(this.client, roster, { userPoolId: POOL, ...options });
   }
 
@@ -131,8 +153,22 @@ describe('directory sync', () => {
     expect(result).toEqual({ created: ['alice', 'bruno'], emailUpdated: [], enabled: [], disabled: [], unchanged: 0 });
     const creates = pool.mock.commandCalls(AdminCreateUserCommand).map((c) => c.args[0].input);
     expect(creates.map((i) => [i.Username, i.DesiredDeliveryMediums, i.UserAttributes])).toEqual([
-      ['alice', ['EMAIL'], [{ Name: 'email', Value: 'alice@acme.example' }, { Name: 'email_verified', Value: 'true' }]],
-      ['bruno', ['EMAIL'], [{ Name: 'email', Value: 'bruno@acme.example' }, { Name: 'email_verified', Value: 'true' }]],
+      [
+        'alice',
+        ['EMAIL'],
+        [
+          { Name: 'email', Value: 'alice@acme.example' },
+          { Name: 'email_verified', Value: 'true' },
+        ],
+      ],
+      [
+        'bruno',
+        ['EMAIL'],
+        [
+          { Name: 'email', Value: 'bruno@acme.example' },
+          { Name: 'email_verified', Value: 'true' },
+        ],
+      ],
     ]);
   });
 
@@ -239,7 +275,9 @@ describe('directory sync', () => {
     });
     const ids = Array.from({ length: 30 }, (_, i) => `u${String(i).padStart(2, '0')}`);
     await expect(pool.sync(roster(...ids), { deadline: 10, now: () => clock, concurrency: 1 })).rejects.toThrow(
-      new DirectorySyncError('ran out of time after 11 of 30 directory changes; deploy again to finish (the sync is idempotent)'),
+      new DirectorySyncError(
+        'ran out of time after 11 of 30 directory changes; deploy again to finish (the sync is idempotent)',
+      ),
     );
     const rest = await pool.sync(roster(...ids));
     expect(rest.created).toHaveLength(19);
@@ -247,7 +285,9 @@ describe('directory sync', () => {
   });
 
   it('reports failed changes after trying every other one', async () => {
-    pool.mock.on(AdminCreateUserCommand, { Username: 'bad' }).rejects(Object.assign(new Error('Invalid email address format.'), { name: 'InvalidParameterException' }));
+    pool.mock
+      .on(AdminCreateUserCommand, { Username: 'bad' })
+      .rejects(Object.assign(new Error('Invalid email address format.'), { name: 'InvalidParameterException' }));
     await expect(pool.sync(roster('alice', 'bad', 'chen'))).rejects.toThrow(
       '1 of 3 directory changes failed (first: InvalidParameterException: Invalid email address format.); the next deploy retries them',
     );
@@ -256,7 +296,9 @@ describe('directory sync', () => {
 });
 
 describe('custom resource response', () => {
-  async function capture(run: (url: string) => Promise<void>): Promise<{ body: unknown; contentType: string | undefined; method: string | undefined }> {
+  async function capture(
+    run: (url: string) => Promise<void>,
+  ): Promise<{ body: unknown; contentType: string | undefined; method: string | undefined }> {
     let seen: { body: unknown; contentType: string | undefined; method: string | undefined } | undefined;
     const server = createServer((req: IncomingMessage, res) => {
       let text = '';
@@ -289,7 +331,13 @@ describe('custom resource response', () => {
   });
 
   it('PUTs SUCCESS with the counts to the presigned URL, with the empty content type it was signed for', async () => {
-    const seen = await capture((url) => sendResponse(event(url), { status: 'SUCCESS', physicalResourceId: `directory-sync-${POOL}`, data: { Created: 2 } }));
+    const seen = await capture((url) =>
+      sendResponse(event(url), {
+        status: 'SUCCESS',
+        physicalResourceId: `directory-sync-${POOL}`,
+        data: { Created: 2 },
+      }),
+    );
     expect(seen.method).toBe('PUT');
     expect(seen.contentType ?? '').toBe('');
     expect(seen.body).toEqual({
@@ -303,7 +351,13 @@ describe('custom resource response', () => {
   });
 
   it('PUTs FAILED with the reason, cut to stay under the response size limit', async () => {
-    const seen = await capture((url) => sendResponse(event(url), { status: 'FAILED', physicalResourceId: 'p', reason: `DirectorySyncError: ${'x'.repeat(5000)}` }));
+    const seen = await capture((url) =>
+      sendResponse(event(url), {
+        status: 'FAILED',
+        physicalResourceId: 'p',
+        reason: `DirectorySyncError: ${'x'.repeat(5000)}`,
+      }),
+    );
     expect(seen.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'p' });
     expect((seen.body as { Reason: string }).Reason).toHaveLength(1000);
   });
@@ -329,11 +383,33 @@ describe('the directory-sync function (bundled as deployed, in its own process)'
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     try {
-      buildSync({ entryPoints: [path.join(__dirname, '..', '..', 'runtime', 'control-plane', 'handlers', 'directory-sync.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: path.join(dir, 'index.js'), logLevel: 'error' });
-      writeFileSync(path.join(dir, 'roster.json'), JSON.stringify({ identity: { kind: 'cognito' }, users: [{ id: 'alice', email: 'alice@acme.example', agents: [] }] }));
+      buildSync({
+        entryPoints: [path.join(__dirname, '..', '..', 'runtime', 'control-plane', 'handlers', 'directory-sync.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        outfile: path.join(dir, 'index.js'),
+        logLevel: 'error',
+      });
+      writeFileSync(
+        path.join(dir, 'roster.json'),
+        JSON.stringify({
+          identity: { kind: 'cognito' },
+          users: [{ id: 'alice', email: 'alice@acme.example', agents: [] }],
+        }),
+      );
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/presigned`;
       const script = `require(${JSON.stringify(path.join(dir, 'index.js'))}).handler(${JSON.stringify({ ...event, ResponseURL: url })}, { getRemainingTimeInMillis: () => 60000, functionName: 'f', awsRequestId: 'r' }).then(() => process.exit(0), (e) => { console.error(e); process.exit(2); })`;
-      const child = spawn(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', POWERTOOLS_LOG_LEVEL: 'INFO', AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } });
+      const child = spawn(process.execPath, ['-e', script], {
+        env: {
+          PATH: process.env.PATH,
+          AWS_REGION: 'eu-west-1',
+          AWS_ACCESS_KEY_ID: 'x',
+          AWS_SECRET_ACCESS_KEY: 'x',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+        },
+      });
       let stdout = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stdout += d));
@@ -354,15 +430,34 @@ describe('the directory-sync function (bundled as deployed, in its own process)'
   };
 
   it('answers SUCCESS to a Delete and touches no user (the pool and its users are kept)', async () => {
-    const { body, code } = await invoke({ ...base, RequestType: 'Delete', PhysicalResourceId: `directory-sync-${POOL}`, ResourceProperties: { ServiceToken: 'x', UserPoolId: POOL } });
+    const { body, code } = await invoke({
+      ...base,
+      RequestType: 'Delete',
+      PhysicalResourceId: `directory-sync-${POOL}`,
+      ResourceProperties: { ServiceToken: 'x', UserPoolId: POOL },
+    });
     expect(code).toBe(0);
-    expect(body).toEqual({ Status: 'SUCCESS', PhysicalResourceId: `directory-sync-${POOL}`, StackId: base.StackId, RequestId: 'req-9', LogicalResourceId: 'DirectorySync' });
+    expect(body).toEqual({
+      Status: 'SUCCESS',
+      PhysicalResourceId: `directory-sync-${POOL}`,
+      StackId: base.StackId,
+      RequestId: 'req-9',
+      LogicalResourceId: 'DirectorySync',
+    });
   }, 60_000);
 
   it('answers FAILED with the reason rather than leaving CloudFormation waiting, and logs no email', async () => {
-    const { body, code, stdout } = await invoke({ ...base, RequestType: 'Create', ResourceProperties: { ServiceToken: 'x', UserPoolId: 'not a pool' } });
+    const { body, code, stdout } = await invoke({
+      ...base,
+      RequestType: 'Create',
+      ResourceProperties: { ServiceToken: 'x', UserPoolId: 'not a pool' },
+    });
     expect(code).toBe(0);
-    expect(body).toMatchObject({ Status: 'FAILED', Reason: 'Error: UserPoolId is not a Cognito user pool id', PhysicalResourceId: 'directory-sync-not a pool' });
+    expect(body).toMatchObject({
+      Status: 'FAILED',
+      Reason: 'Error: UserPoolId is not a Cognito user pool id',
+      PhysicalResourceId: 'directory-sync-not a pool',
+    });
     expect(stdout).toContain('directory sync failed');
     expect(stdout).not.toContain('alice@acme.example');
   }, 60_000);

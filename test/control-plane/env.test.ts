@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { API_ENV, CREDENTIALS_ENV, LAUNCHER_ENV, launchSettings, LIFECYCLE_ENV, parseEnv, taskNetwork } from '../../runtime/control-plane/env';
+import {
+  API_ENV,
+  CREDENTIALS_ENV,
+  LAUNCHER_ENV,
+  launchSettings,
+  LIFECYCLE_ENV,
+  parseEnv,
+  taskNetwork,
+} from '../../runtime/control-plane/env';
 
 const GOOD = {
   CUBICLE_DEPLOYMENT: 'acme',
@@ -19,7 +27,12 @@ const GOOD = {
 describe('environment at cold start', () => {
   it('parses a complete environment', () => {
     const env = parseEnv(LIFECYCLE_ENV, GOOD);
-    expect(launchSettings(env)).toEqual({ deployment: 'acme', clusterArn: GOOD.CLUSTER_ARN, maxTaskDurationMs: 7_200_000, idleTimeoutMs: 900_000 });
+    expect(launchSettings(env)).toEqual({
+      deployment: 'acme',
+      clusterArn: GOOD.CLUSTER_ARN,
+      maxTaskDurationMs: 7_200_000,
+      idleTimeoutMs: 900_000,
+    });
     expect(env.LAUNCHER_FUNCTION).toBe(GOOD.LAUNCHER_FUNCTION);
     // Only the launcher knows the tasks' network: it alone runs them.
     expect(taskNetwork(parseEnv(LAUNCHER_ENV, GOOD))).toEqual({
@@ -28,7 +41,11 @@ describe('environment at cold start', () => {
       subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
       securityGroupIds: ['sg-0a9e17'],
     });
-    const credentials = { CUBICLE_DEPLOYMENT: 'acme', EVENTS_TABLE: 'acme-Events', CUBICLE_CHAIN_KEY_ARN: GOOD.CUBICLE_CHAIN_KEY_ARN };
+    const credentials = {
+      CUBICLE_DEPLOYMENT: 'acme',
+      EVENTS_TABLE: 'acme-Events',
+      CUBICLE_CHAIN_KEY_ARN: GOOD.CUBICLE_CHAIN_KEY_ARN,
+    };
     expect(parseEnv(CREDENTIALS_ENV, credentials)).toEqual(credentials);
   });
 

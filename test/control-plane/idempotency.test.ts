@@ -32,21 +32,42 @@ beforeEach(() => {
   user = `idem${++counter}`;
   const roster = new Roster({
     ...DIRECTORY,
-    users: [...DIRECTORY.users, { id: user, email: `${user}@acme.example`, agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }] }],
+    users: [
+      ...DIRECTORY.users,
+      {
+        id: user,
+        email: `${user}@acme.example`,
+        agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }],
+      },
+    ],
   });
-  deps = { auth: ISSUER.authenticator(roster), logger, lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger), records: recordDeps(dynamo, clock) };
+  deps = {
+    auth: ISSUER.authenticator(roster),
+    logger,
+    lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger),
+    records: recordDeps(dynamo, clock),
+  };
   api = createApiHandler(deps);
 });
 
 function post(text: string, key?: string): Promise<HttpResult> {
-  const event = httpEvent('POST /v1/agents/{agentId}/messages', { user, pathParameters: { agentId: 'helper' }, body: { text } });
+  const event = httpEvent('POST /v1/agents/{agentId}/messages', {
+    user,
+    pathParameters: { agentId: 'helper' },
+    body: { text },
+  });
   if (key !== undefined) event.headers[IDEMPOTENCY_HEADER] = key;
   return api(event);
 }
 
 async function inbox(): Promise<Record<string, unknown>[]> {
   const out = await dynamo.doc.send(
-    new QueryCommand({ TableName: dynamo.tables.inbox, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pairKey(user, 'helper') }, ConsistentRead: true }),
+    new QueryCommand({
+      TableName: dynamo.tables.inbox,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pairKey(user, 'helper') },
+      ConsistentRead: true,
+    }),
   );
   return out.Items ?? [];
 }
@@ -90,10 +111,19 @@ describe('POST /v1/agents/{agentId}/messages with an Idempotency-Key', () => {
   it('keys are per agent and per user: the same key elsewhere is a new request', async () => {
     await post('hello', 'shared-key');
     const alice = await api(
-      Object.assign(httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: { agentId: 'sales' }, body: { text: 'hello' } }), {}),
+      Object.assign(
+        httpEvent('POST /v1/agents/{agentId}/messages', {
+          user: 'alice',
+          pathParameters: { agentId: 'sales' },
+          body: { text: 'hello' },
+        }),
+        {},
+      ),
     );
     expect(alice.statusCode).toBe(202);
-    expect(JSON.parse(alice.body as string).messageId).not.toBe(JSON.parse((await post('hello', 'shared-key')).body as string).messageId);
+    expect(JSON.parse(alice.body as string).messageId).not.toBe(
+      JSON.parse((await post('hello', 'shared-key')).body as string).messageId,
+    );
   });
 
   it('refuses a malformed key with a 400 before storing anything', async () => {
@@ -107,13 +137,22 @@ describe('POST /v1/agents/{agentId}/messages with an Idempotency-Key', () => {
     const first = await post('survive a crash', 'key-crash');
     const key = { pk: pairKey(user, 'helper'), sk: 'key-crash' };
     // Simulate a first request that died after storing the message but before its answer.
-    await dynamo.doc.send(new UpdateCommand({ TableName: dynamo.tables.idempotency, Key: key, UpdateExpression: 'REMOVE answer SET lockedUntil = :t', ExpressionAttributeValues: { ':t': clock.now() + IDEMPOTENCY_LOCK_MS } }));
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: dynamo.tables.idempotency,
+        Key: key,
+        UpdateExpression: 'REMOVE answer SET lockedUntil = :t',
+        ExpressionAttributeValues: { ':t': clock.now() + IDEMPOTENCY_LOCK_MS },
+      }),
+    );
     clock.advance(IDEMPOTENCY_LOCK_MS + 1);
     const retry = await post('survive a crash', 'key-crash');
     expect(retry.statusCode).toBe(202);
     expect(JSON.parse(retry.body as string).messageId).toBe(JSON.parse(first.body as string).messageId);
     expect(await inbox()).toHaveLength(1);
-    const row = await dynamo.doc.send(new GetCommand({ TableName: dynamo.tables.idempotency, Key: key, ConsistentRead: true }));
+    const row = await dynamo.doc.send(
+      new GetCommand({ TableName: dynamo.tables.idempotency, Key: key, ConsistentRead: true }),
+    );
     expect(row.Item?.answer?.statusCode).toBe(202);
   });
 

@@ -38,7 +38,7 @@ async function claimed() {
 }
 
 describe('launcher', () => {
-  it('starts the claimed session\'s task once, with the pair\'s family and no overrides; a replay starts nothing', async () => {
+  it("starts the claimed session's task once, with the pair's family and no overrides; a replay starts nothing", async () => {
     const { fake, pair, session, launcher } = await claimed();
     const request = { userId: pair.userId, agentId: pair.agentId, sessionId: session.sessionId };
     expect((await launchSession(launcher, request)).outcome).toBe('started');
@@ -47,10 +47,21 @@ describe('launcher', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0].args[0].input.taskDefinition).toBe(`acme-alice_${pair.agentId}`);
     expect(calls[0].args[0].input).not.toHaveProperty('overrides');
-    expect(Object.keys(calls[0].args[0].input).sort()).toEqual(
-      ['clientToken', 'cluster', 'count', 'group', 'launchType', 'networkConfiguration', 'startedBy', 'tags', 'taskDefinition'],
-    );
-    expect((await getSession({ doc: dynamo.doc, sessionsTable: dynamo.tables.sessions }, pairKey(pair.userId, pair.agentId)))?.taskArn).toMatch(/task\//);
+    expect(Object.keys(calls[0].args[0].input).sort()).toEqual([
+      'clientToken',
+      'cluster',
+      'count',
+      'group',
+      'launchType',
+      'networkConfiguration',
+      'startedBy',
+      'tags',
+      'taskDefinition',
+    ]);
+    expect(
+      (await getSession({ doc: dynamo.doc, sessionsTable: dynamo.tables.sessions }, pairKey(pair.userId, pair.agentId)))
+        ?.taskArn,
+    ).toMatch(/task\//);
   });
 
   it('refuses a made-up session id, another pair, a session that is not STARTING, and any request with more than the three ids', async () => {
@@ -58,19 +69,37 @@ describe('launcher', () => {
     const attempts: unknown[] = [
       { userId: pair.userId, agentId: pair.agentId, sessionId: '00000000-0000-4000-8000-000000000000' },
       { userId: 'bruno', agentId: pair.agentId, sessionId: session.sessionId },
-      { userId: pair.userId, agentId: pair.agentId, sessionId: session.sessionId, overrides: { containerOverrides: [{ name: 'agent', command: ['sh', '-c', 'cat /proc/self/environ'] }] } },
+      {
+        userId: pair.userId,
+        agentId: pair.agentId,
+        sessionId: session.sessionId,
+        overrides: { containerOverrides: [{ name: 'agent', command: ['sh', '-c', 'cat /proc/self/environ'] }] },
+      },
       { userId: pair.userId, agentId: pair.agentId, sessionId: session.sessionId, taskDefinition: 'evil:1' },
-      { userId: pair.userId, agentId: pair.agentId, sessionId: session.sessionId, taskRoleArn: 'arn:aws:iam::111111111111:role/cubicle/acme/agents/acme-bruno_research' },
+      {
+        userId: pair.userId,
+        agentId: pair.agentId,
+        sessionId: session.sessionId,
+        taskRoleArn: 'arn:aws:iam::111111111111:role/cubicle/acme/agents/acme-bruno_research',
+      },
       { userId: `${pair.userId}#x`, agentId: pair.agentId, sessionId: session.sessionId },
       'alice#agent',
       null,
     ];
-    for (const attempt of attempts) expect((await launchSession(launcher, attempt)).outcome, JSON.stringify(attempt)).toBe('refused');
+    for (const attempt of attempts)
+      expect((await launchSession(launcher, attempt)).outcome, JSON.stringify(attempt)).toBe('refused');
     // A row an administrator wrote by hand is STARTING but RUNNING rows, stopped rows and rows with a task are not launched.
     for (const status of ['RUNNING', 'STOPPING', 'STOPPED', 'FAILED']) {
       const other = freshPair();
-      await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.sessions, Item: { pk: pairKey(other.userId, other.agentId), status, sessionId: session.sessionId, version: 1 } }));
-      expect((await launchSession(launcher, { ...other, sessionId: session.sessionId })).outcome, status).toBe('refused');
+      await dynamo.doc.send(
+        new PutCommand({
+          TableName: dynamo.tables.sessions,
+          Item: { pk: pairKey(other.userId, other.agentId), status, sessionId: session.sessionId, version: 1 },
+        }),
+      );
+      expect((await launchSession(launcher, { ...other, sessionId: session.sessionId })).outcome, status).toBe(
+        'refused',
+      );
     }
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(0);
   });
@@ -85,10 +114,18 @@ describe('launcher', () => {
   });
 
   it('the production invoker sends exactly the three ids, asynchronously; an unreachable launcher fails the session', async () => {
-    const lambda = new LambdaClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const lambda = new LambdaClient({
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     const mock = mockClient(lambda);
     mock.on(InvokeCommand).resolves({ StatusCode: 202 });
-    await lambdaLauncher('acme-launcher', lambda).launch({ userId: 'alice', agentId: 'sales', sessionId: 'abc', ...({ overrides: 'x' } as object) } as never);
+    await lambdaLauncher('acme-launcher', lambda).launch({
+      userId: 'alice',
+      agentId: 'sales',
+      sessionId: 'abc',
+      ...({ overrides: 'x' } as object),
+    } as never);
     const input = mock.commandCalls(InvokeCommand)[0].args[0].input;
     expect({ ...input, Payload: JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array)) }).toEqual({
       FunctionName: 'acme-launcher',
@@ -100,7 +137,9 @@ describe('launcher', () => {
     const fake = fakeEcs();
     const pair = freshPair();
     const deps = { ...lifecycleDeps(dynamo, fake.ecs, new Clock()), launcher: lambdaLauncher('acme-launcher', lambda) };
-    await expect(ensureAwake(deps, pair.userId, pair.agentId, 'req-1')).rejects.toThrow(/launcher could not be reached/);
+    await expect(ensureAwake(deps, pair.userId, pair.agentId, 'req-1')).rejects.toThrow(
+      /launcher could not be reached/,
+    );
     expect((await getSession(deps, pairKey(pair.userId, pair.agentId)))?.status).toBe('FAILED');
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(0);
   });

@@ -26,7 +26,12 @@ function freshPair(): { userId: string; agentId: string; pk: string } {
   return { userId: 'alice', agentId, pk: pairKey('alice', agentId) };
 }
 
-function taskEvent(pair: { userId: string; agentId: string }, lastStatus: string, taskArn: string, extra: Partial<TaskStateDetail> = {}): TaskStateDetail {
+function taskEvent(
+  pair: { userId: string; agentId: string },
+  lastStatus: string,
+  taskArn: string,
+  extra: Partial<TaskStateDetail> = {},
+): TaskStateDetail {
   return {
     taskArn,
     clusterArn: CLUSTER_ARN,
@@ -49,7 +54,9 @@ describe('wake', () => {
 
   it('100 concurrent wakes of one agent start exactly one task', async () => {
     const pair = freshPair();
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => ensureAwake(deps, pair.userId, pair.agentId, `req-${i}`)));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => ensureAwake(deps, pair.userId, pair.agentId, `req-${i}`)),
+    );
 
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'started')).toHaveLength(1);
@@ -73,7 +80,11 @@ describe('wake', () => {
       }),
     );
     await ensureAwake(deps, pair.userId, pair.agentId, 'req-2');
-    expect(await getSession(deps, pair.pk)).toMatchObject({ relayNonce: 'cubicle-sealed:v1:old', relayClaimedAt: 1, relayTask: 'old-task' });
+    expect(await getSession(deps, pair.pk)).toMatchObject({
+      relayNonce: 'cubicle-sealed:v1:old',
+      relayClaimedAt: 1,
+      relayTask: 'old-task',
+    });
     // Stopped: the next session starts without the old nonce or claim.
     await dynamo.doc.send(
       new UpdateCommand({
@@ -92,7 +103,7 @@ describe('wake', () => {
     expect(next?.relayTask).toBeUndefined();
   });
 
-  it('runs the pair\'s family privately, idempotently and tagged, with at most 3 DynamoDB calls', async () => {
+  it("runs the pair's family privately, idempotently and tagged, with at most 3 DynamoDB calls", async () => {
     const pair = freshPair();
     dynamo.reset();
     const { session } = await ensureAwake(deps, pair.userId, pair.agentId, 'req-1');
@@ -107,26 +118,52 @@ describe('wake', () => {
       clientToken: session.sessionId,
       startedBy: STARTED_BY,
       group: `cubicle:${session.sessionId}`,
-      networkConfiguration: { awsvpcConfiguration: { subnets: LAUNCH.subnetIds, securityGroups: LAUNCH.securityGroupIds, assignPublicIp: 'DISABLED' } },
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: LAUNCH.subnetIds,
+          securityGroups: LAUNCH.securityGroupIds,
+          assignPublicIp: 'DISABLED',
+        },
+      },
       tags: [
         { key: 'user_id', value: 'alice' },
         { key: 'agent_id', value: pair.agentId },
         { key: 'session_id', value: session.sessionId },
       ],
     });
-    expect(session).toMatchObject({ deadlineAt: clock.t + LAUNCH.maxTaskDurationMs, lastActivityAt: clock.t, requestId: 'req-1' });
+    expect(session).toMatchObject({
+      deadlineAt: clock.t + LAUNCH.maxTaskDurationMs,
+      lastActivityAt: clock.t,
+      requestId: 'req-1',
+    });
   });
 
-  it('keeps the runtime\'s inbox cursor across sessions (wake updates, never replaces, the row)', async () => {
+  it("keeps the runtime's inbox cursor across sessions (wake updates, never replaces, the row)", async () => {
     const pair = freshPair();
-    await dynamo.doc.send(new UpdateCommand({ TableName: dynamo.tables.sessions, Key: { pk: pair.pk }, UpdateExpression: 'SET #s = :s, inboxCursor = :c, version = :v', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': 'STOPPED', ':c': '0000000000001-00', ':v': 3 } }));
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: dynamo.tables.sessions,
+        Key: { pk: pair.pk },
+        UpdateExpression: 'SET #s = :s, inboxCursor = :c, version = :v',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': 'STOPPED', ':c': '0000000000001-00', ':v': 3 },
+      }),
+    );
     await ensureAwake(deps, pair.userId, pair.agentId, 'req-1');
-    expect(await getSession(deps, pair.pk)).toMatchObject({ status: 'STARTING', inboxCursor: '0000000000001-00', version: 5 });
+    expect(await getSession(deps, pair.pk)).toMatchObject({
+      status: 'STARTING',
+      inboxCursor: '0000000000001-00',
+      version: 5,
+    });
   });
 
   it('marks the session FAILED with the reason when ECS cannot start the task, and a later wake retries', async () => {
     const pair = freshPair();
-    fake.runTask.push(async () => ({ tasks: [], failures: [{ reason: 'Capacity is unavailable at this time' }], $metadata: {} }));
+    fake.runTask.push(async () => ({
+      tasks: [],
+      failures: [{ reason: 'Capacity is unavailable at this time' }],
+      $metadata: {},
+    }));
     await expect(ensureAwake(deps, pair.userId, pair.agentId, 'req-1')).rejects.toBeInstanceOf(WakeFailed);
 
     const failed = await getSession(deps, pair.pk);
@@ -163,11 +200,18 @@ describe('sleep and wake while STOPPING', () => {
     expect(slept.outcome).toBe('stopping');
     expect(fake.mock.commandCalls(StopTaskCommand).map((c) => c.args[0].input.task)).toEqual([firstArn]);
 
-    const pending = await Promise.all([1, 2, 3].map((i) => ensureAwake(deps, pair.userId, pair.agentId, `req-wake-${i + 1}`)));
+    const pending = await Promise.all(
+      [1, 2, 3].map((i) => ensureAwake(deps, pair.userId, pair.agentId, `req-wake-${i + 1}`)),
+    );
     expect(pending.map((p) => p.outcome)).toEqual(['pending', 'pending', 'pending']);
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(1);
 
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', firstArn, { stopCode: 'UserInitiated', containers: [{ exitCode: 0 }] }))).toBe('stopped');
+    expect(
+      await applyTaskEvent(
+        deps,
+        taskEvent(pair, 'STOPPED', firstArn, { stopCode: 'UserInitiated', containers: [{ exitCode: 0 }] }),
+      ),
+    ).toBe('stopped');
     expect(fake.mock.commandCalls(RunTaskCommand)).toHaveLength(2);
     const next = await getSession(deps, pair.pk);
     expect(next).toMatchObject({ status: 'STARTING', taskArn: taskArnOf('run-2') });
@@ -176,7 +220,11 @@ describe('sleep and wake while STOPPING', () => {
 
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, pair.pk);
     expect(chain.map((e) => e.type)).toEqual(['lifecycle.running', 'lifecycle.sleep', 'lifecycle.stopped']);
-    expect(chain[2].data).toMatchObject({ reason: 'put to sleep by the employee', exitCode: 0, stopCode: 'UserInitiated' });
+    expect(chain[2].data).toMatchObject({
+      reason: 'put to sleep by the employee',
+      exitCode: 0,
+      stopCode: 'UserInitiated',
+    });
     expect(await verifyChain(chain, TEST_CHAIN)).toEqual({ ok: true, length: 3 });
   });
 
@@ -231,29 +279,67 @@ describe('task events', () => {
     const arn = session.taskArn as string;
 
     // STOPPED overtakes RUNNING: the session fails to start; the late RUNNING changes nothing.
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', arn, { stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError' }))).toBe('failed');
+    expect(
+      await applyTaskEvent(
+        deps,
+        taskEvent(pair, 'STOPPED', arn, { stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError' }),
+      ),
+    ).toBe('failed');
     expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', arn))).toBe('ignored');
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', arn, { stopCode: 'TaskFailedToStart' }))).toBe('ignored');
-    expect(await getSession(deps, pair.pk)).toMatchObject({ status: 'FAILED', stopReason: 'CannotPullContainerError', stopCode: 'TaskFailedToStart' });
+    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', arn, { stopCode: 'TaskFailedToStart' }))).toBe(
+      'ignored',
+    );
+    expect(await getSession(deps, pair.pk)).toMatchObject({
+      status: 'FAILED',
+      stopReason: 'CannotPullContainerError',
+      stopCode: 'TaskFailedToStart',
+    });
 
     // A new session: the old task's late events do not touch it.
     clock.advance(1000);
     const second = await ensureAwake(deps, pair.userId, pair.agentId, 'req-2');
     expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', arn))).toBe('ignored');
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', arn, { stopCode: 'EssentialContainerExited' }))).toBe('ignored');
+    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', arn, { stopCode: 'EssentialContainerExited' }))).toBe(
+      'ignored',
+    );
     // Foreign: another cluster, another starter, another deployment's family.
     const secondArn = second.session.taskArn as string;
-    expect(await applyTaskEvent(deps, { ...taskEvent(pair, 'RUNNING', secondArn), clusterArn: CLUSTER_ARN.replace('acme-cluster', 'other') })).toBe('ignored');
-    expect(await applyTaskEvent(deps, { ...taskEvent(pair, 'RUNNING', secondArn), startedBy: 'someone-else' })).toBe('ignored');
-    expect(await applyTaskEvent(deps, { ...taskEvent(pair, 'RUNNING', secondArn), taskDefinitionArn: taskDefinitionArnOf('alice', pair.agentId).replace('acme-', 'other-') })).toBe('ignored');
+    expect(
+      await applyTaskEvent(deps, {
+        ...taskEvent(pair, 'RUNNING', secondArn),
+        clusterArn: CLUSTER_ARN.replace('acme-cluster', 'other'),
+      }),
+    ).toBe('ignored');
+    expect(await applyTaskEvent(deps, { ...taskEvent(pair, 'RUNNING', secondArn), startedBy: 'someone-else' })).toBe(
+      'ignored',
+    );
+    expect(
+      await applyTaskEvent(deps, {
+        ...taskEvent(pair, 'RUNNING', secondArn),
+        taskDefinitionArn: taskDefinitionArnOf('alice', pair.agentId).replace('acme-', 'other-'),
+      }),
+    ).toBe('ignored');
     expect(await getSession(deps, pair.pk)).toMatchObject({ status: 'STARTING', sessionId: second.session.sessionId });
 
     // RUNNING, a duplicate RUNNING, then STOPPED with the exit code.
     clock.advance(30_000);
     expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', secondArn))).toBe('running');
     expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', secondArn))).toBe('ignored');
-    expect(await getSession(deps, pair.pk)).toMatchObject({ status: 'RUNNING', runningAt: clock.t, lastActivityAt: clock.t });
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'STOPPED', secondArn, { stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited', containers: [{ name: 'agent', exitCode: 137 }] }))).toBe('stopped');
+    expect(await getSession(deps, pair.pk)).toMatchObject({
+      status: 'RUNNING',
+      runningAt: clock.t,
+      lastActivityAt: clock.t,
+    });
+    expect(
+      await applyTaskEvent(
+        deps,
+        taskEvent(pair, 'STOPPED', secondArn, {
+          stopCode: 'EssentialContainerExited',
+          stoppedReason: 'Essential container in task exited',
+          containers: [{ name: 'agent', exitCode: 137 }],
+        }),
+      ),
+    ).toBe('stopped');
     const stopped = await getSession(deps, pair.pk);
     expect(stopped).toMatchObject({ status: 'STOPPED', exitCode: 137, stopCode: 'EssentialContainerExited' });
     expect(stopped).not.toHaveProperty('activeShard');
@@ -273,10 +359,20 @@ describe('task events', () => {
     const pair = freshPair();
     const { session } = await ensureAwake(deps, pair.userId, pair.agentId, 'req-1');
     // Simulate a wake that died between RunTask and recording the ARN.
-    await dynamo.doc.send(new UpdateCommand({ TableName: dynamo.tables.sessions, Key: { pk: pair.pk }, UpdateExpression: 'REMOVE taskArn' }));
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: dynamo.tables.sessions,
+        Key: { pk: pair.pk },
+        UpdateExpression: 'REMOVE taskArn',
+      }),
+    );
     const arn = taskArnOf('unrecorded');
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', arn, { group: 'cubicle:not-this-session' }))).toBe('ignored');
-    expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', arn, { group: `cubicle:${session.sessionId}` }))).toBe('running');
+    expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', arn, { group: 'cubicle:not-this-session' }))).toBe(
+      'ignored',
+    );
+    expect(await applyTaskEvent(deps, taskEvent(pair, 'RUNNING', arn, { group: `cubicle:${session.sessionId}` }))).toBe(
+      'running',
+    );
     expect(await getSession(deps, pair.pk)).toMatchObject({ status: 'RUNNING', taskArn: arn });
   });
 });

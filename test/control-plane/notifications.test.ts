@@ -4,7 +4,12 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { archiveRecords } from '../../runtime/control-plane/audit-archive';
-import { MAX_MAILS_PER_HOUR, notify, type NotifierDeps, type NotifyRequest } from '../../runtime/control-plane/notifications';
+import {
+  MAX_MAILS_PER_HOUR,
+  notify,
+  type NotifierDeps,
+  type NotifyRequest,
+} from '../../runtime/control-plane/notifications';
 import { pairKey } from '../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from './support/dynamo';
 import { Clock, ROSTER } from './support/fixtures';
@@ -32,7 +37,10 @@ beforeAll(async () => {
     from: 'cubicle@acme.example',
     consoleUrl: 'https://d1234.cloudfront.net/',
     now: clock.now,
-    log: { info: (msg: string, f?: object) => void logs.push({ msg, ...f }), warn: (msg: string, f?: object) => void logs.push({ msg, ...f }) } as NotifierDeps['log'],
+    log: {
+      info: (msg: string, f?: object) => void logs.push({ msg, ...f }),
+      warn: (msg: string, f?: object) => void logs.push({ msg, ...f }),
+    } as NotifierDeps['log'],
   };
 });
 afterAll(async () => {
@@ -44,10 +52,14 @@ beforeEach(() => {
   logs.length = 0;
 });
 
-const request = (type: string, agentId = 'sales', userId = 'alice'): NotifyRequest => ({ pk: pairKey(userId, agentId), sk: ++seq, type });
+const request = (type: string, agentId = 'sales', userId = 'alice'): NotifyRequest => ({
+  pk: pairKey(userId, agentId),
+  sk: ++seq,
+  type,
+});
 
 describe('the notifier', () => {
-  it('sends one plain mail from the platform\'s address to the employee\'s roster address: which agent, what kind, a console link, nothing else', async () => {
+  it("sends one plain mail from the platform's address to the employee's roster address: which agent, what kind, a console link, nothing else", async () => {
     expect(await notify(deps, request('approval.requested'))).toBe('sent');
     const calls = sesMock.commandCalls(SendEmailCommand);
     expect(calls).toHaveLength(1);
@@ -69,12 +81,16 @@ describe('the notifier', () => {
         },
       },
     });
-    expect(logs).toEqual([{ msg: 'notification sent', user_id: 'alice', agent_id: 'sales', type: 'approval.requested' }]);
+    expect(logs).toEqual([
+      { msg: 'notification sent', user_id: 'alice', agent_id: 'sales', type: 'approval.requested' },
+    ]);
   });
 
   it('sends once per event however often it is delivered, and nothing for types that are not notified or users not in the roster', async () => {
     const once = request('message.failed');
-    expect(await Promise.all([notify(deps, once), notify(deps, once), notify(deps, once)])).toEqual(expect.arrayContaining(['sent', 'duplicate', 'duplicate']));
+    expect(await Promise.all([notify(deps, once), notify(deps, once), notify(deps, once)])).toEqual(
+      expect.arrayContaining(['sent', 'duplicate', 'duplicate']),
+    );
     expect(await notify(deps, request('reply'))).toBe('not-notified');
     expect(await notify(deps, request('tool.call'))).toBe('not-notified');
     expect(await notify(deps, request('approval.requested', 'sales', 'mallory'))).toBe('unknown-user');
@@ -84,7 +100,8 @@ describe('the notifier', () => {
   it(`caps each user at ${MAX_MAILS_PER_HOUR} mails an hour, and starts again the next hour`, async () => {
     clock.advance(3_600_000);
     const outcomes = [];
-    for (let i = 0; i < MAX_MAILS_PER_HOUR + 3; i += 1) outcomes.push(await notify(deps, request('approval.requested', 'finance', 'bruno')));
+    for (let i = 0; i < MAX_MAILS_PER_HOUR + 3; i += 1)
+      outcomes.push(await notify(deps, request('approval.requested', 'finance', 'bruno')));
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(MAX_MAILS_PER_HOUR);
     expect(outcomes.slice(MAX_MAILS_PER_HOUR)).toEqual(['rate-limited', 'rate-limited', 'rate-limited']);
     expect(logs.filter((l) => l.msg === 'notification not sent: hourly limit reached')).toHaveLength(3);
@@ -97,7 +114,10 @@ describe('the notifier', () => {
   it('forgets an event whose mail SES refused, so the retry of the invocation sends it', async () => {
     clock.advance(3_600_000);
     const event = request('lifecycle.failed');
-    sesMock.on(SendEmailCommand).rejectsOnce(Object.assign(new Error('Throttling'), { name: 'TooManyRequestsException' })).resolves({ MessageId: 'm-2' });
+    sesMock
+      .on(SendEmailCommand)
+      .rejectsOnce(Object.assign(new Error('Throttling'), { name: 'TooManyRequestsException' }))
+      .resolves({ MessageId: 'm-2' });
     await expect(notify(deps, event)).rejects.toThrow('Throttling');
     expect(await notify(deps, event)).toBe('sent');
     expect(sesMock.commandCalls(SendEmailCommand)).toHaveLength(2);
@@ -105,8 +125,20 @@ describe('the notifier', () => {
 });
 
 describe('the audit archiver hands notified events over', () => {
-  const record = (row: Record<string, unknown>): DynamoDBRecord => ({ eventName: 'INSERT', dynamodb: { NewImage: marshall(row) as never, SequenceNumber: String(row.sk) } });
-  const row = (sk: number, type: string) => ({ pk: pairKey('alice', 'sales'), sk, type, at: 1, requestId: 'r', data: { sealed: 'cubicle-sealed:v1:CANARY-DATA' }, prevHash: 'p', hash: 'h' });
+  const record = (row: Record<string, unknown>): DynamoDBRecord => ({
+    eventName: 'INSERT',
+    dynamodb: { NewImage: marshall(row) as never, SequenceNumber: String(row.sk) },
+  });
+  const row = (sk: number, type: string) => ({
+    pk: pairKey('alice', 'sales'),
+    sk,
+    type,
+    at: 1,
+    requestId: 'r',
+    data: { sealed: 'cubicle-sealed:v1:CANARY-DATA' },
+    prevHash: 'p',
+    hash: 'h',
+  });
   const archiveDeps = (notified: NotifyRequest[], fail = false) => ({
     s3: { send: async () => ({}) },
     sns: { send: async () => ({}) },
@@ -119,10 +151,15 @@ describe('the audit archiver hands notified events over', () => {
     },
   });
 
-  it('only the notified types, by pair, sequence and type: never the event\'s data', async () => {
+  it("only the notified types, by pair, sequence and type: never the event's data", async () => {
     const notified: NotifyRequest[] = [];
     const types = ['message.started', 'reply', 'approval.requested', 'tool.call', 'message.failed', 'lifecycle.failed'];
-    expect(await archiveRecords(archiveDeps(notified) as never, types.map((t, i) => record(row(i + 1, t))))).toBeUndefined();
+    expect(
+      await archiveRecords(
+        archiveDeps(notified) as never,
+        types.map((t, i) => record(row(i + 1, t))),
+      ),
+    ).toBeUndefined();
     expect(notified).toEqual([
       { pk: 'alice#sales', sk: 3, type: 'approval.requested' },
       { pk: 'alice#sales', sk: 5, type: 'message.failed' },
@@ -132,7 +169,14 @@ describe('the audit archiver hands notified events over', () => {
   });
 
   it('a notifier that cannot be reached never holds the archive back', async () => {
-    expect(await archiveRecords(archiveDeps([], true) as never, [record(row(7, 'approval.requested')), record(row(8, 'reply'))])).toBeUndefined();
-    expect(logs).toEqual([{ msg: 'notification not handed over', error: 'Lambda unavailable', type: 'approval.requested' }]);
+    expect(
+      await archiveRecords(archiveDeps([], true) as never, [
+        record(row(7, 'approval.requested')),
+        record(row(8, 'reply')),
+      ]),
+    ).toBeUndefined();
+    expect(logs).toEqual([
+      { msg: 'notification not handed over', error: 'Lambda unavailable', type: 'approval.requested' },
+    ]);
   });
 });

@@ -1,4 +1,9 @@
-import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../runtime/control-plane/api';
@@ -128,9 +133,18 @@ describe('withOriginCheck around the real API and credential handlers', () => {
   let secret: ReturnType<typeof fakeSecret>;
   const logger = silentLogger();
   const api = createApiHandler({ auth: AUTH, logger, lifecycle: {} as never, records: {} as never });
-  const sm = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const sm = new SecretsManagerClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   let smMock: ReturnType<typeof mockClient>;
-  const credentials = createCredentialsHandler({ auth: AUTH, logger, secrets: sm, deployment: 'acme', events: {} as never });
+  const credentials = createCredentialsHandler({
+    auth: AUTH,
+    logger,
+    secrets: sm,
+    deployment: 'acme',
+    events: {} as never,
+  });
   beforeAll(() => {
     smMock = mockClient(sm);
   });
@@ -147,18 +161,31 @@ describe('withOriginCheck around the real API and credential handlers', () => {
     ['an unknown route (would be 404)', httpEvent('GET /v1/nothing', { user: 'alice' })],
     ['no token (would be 401)', httpEvent('GET /v1/agents')],
     ['someone not on the roster', httpEvent('GET /v1/agents', { user: 'mallory' })],
-    ['another user\'s agent (would be 404)', httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'sales' } })],
-    ['a malformed body (would be 400)', httpEvent('POST /v1/agents/{agentId}/messages', { user: 'alice', pathParameters: { agentId: 'sales' }, rawBody: '{' })],
+    [
+      "another user's agent (would be 404)",
+      httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'sales' } }),
+    ],
+    [
+      'a malformed body (would be 400)',
+      httpEvent('POST /v1/agents/{agentId}/messages', {
+        user: 'alice',
+        pathParameters: { agentId: 'sales' },
+        rawBody: '{',
+      }),
+    ],
   ];
 
-  it.each(refusedCases)('refuses %s without the header: 403 JSON before routing, roster or body', async (_what, event) => {
-    const inner = vi.fn(api);
-    const result = await withOriginCheck(verifier, logger, inner)(withHeader(event, undefined));
-    expect(result.statusCode).toBe(403);
-    expect(result.headers?.['content-type']).toBe('application/json; charset=utf-8');
-    expect(body(result)).toEqual({ message: REFUSED_MESSAGE, requestId: event.requestContext.requestId });
-    expect(inner).not.toHaveBeenCalled();
-  });
+  it.each(refusedCases)(
+    'refuses %s without the header: 403 JSON before routing, roster or body',
+    async (_what, event) => {
+      const inner = vi.fn(api);
+      const result = await withOriginCheck(verifier, logger, inner)(withHeader(event, undefined));
+      expect(result.statusCode).toBe(403);
+      expect(result.headers?.['content-type']).toBe('application/json; charset=utf-8');
+      expect(body(result)).toEqual({ message: REFUSED_MESSAGE, requestId: event.requestContext.requestId });
+      expect(inner).not.toHaveBeenCalled();
+    },
+  );
 
   it.each(refusedCases)('refuses %s with a wrong header the same way', async (_what, event) => {
     const inner = vi.fn(api);
@@ -178,13 +205,22 @@ describe('withOriginCheck around the real API and credential handlers', () => {
       const stranger = await checked(withHeader(httpEvent('GET /v1/agents', { user: 'mallory' }), value));
       expect(stranger.statusCode).toBe(403);
       expect(body(stranger).message).toMatch(/not on the Cubicle roster/);
-      const other = await checked(withHeader(httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'sales' } }), value));
+      const other = await checked(
+        withHeader(
+          httpEvent('GET /v1/agents/{agentId}', { user: 'bruno', pathParameters: { agentId: 'sales' } }),
+          value,
+        ),
+      );
       expect(other.statusCode).toBe(404);
     }
   });
 
   it('the credential writer writes nothing for a request without the header, and writes with it', async () => {
-    const event = httpEvent('PUT /v1/credentials/{provider}', { user: 'alice', pathParameters: { provider: 'anthropic' }, body: { value: 'sk-test-0123456789' } });
+    const event = httpEvent('PUT /v1/credentials/{provider}', {
+      user: 'alice',
+      pathParameters: { provider: 'anthropic' },
+      body: { value: 'sk-test-0123456789' },
+    });
     const checked = withOriginCheck(verifier, logger, credentials);
     expect((await checked(withHeader(event, undefined))).statusCode).toBe(403);
     expect((await checked(withHeader(event, 'forged'))).statusCode).toBe(403);
@@ -196,7 +232,11 @@ describe('withOriginCheck around the real API and credential handlers', () => {
   it('answers 503 JSON (and calls nothing) when the secret cannot be read at all', async () => {
     secret.state.fail = true;
     const inner = vi.fn(api);
-    const result = await withOriginCheck(verifier, logger, inner)(withHeader(httpEvent('GET /v1/agents', { user: 'alice' }), CURRENT));
+    const result = await withOriginCheck(
+      verifier,
+      logger,
+      inner,
+    )(withHeader(httpEvent('GET /v1/agents', { user: 'alice' }), CURRENT));
     expect(result.statusCode).toBe(503);
     expect(body(result)).toMatchObject({ message: expect.stringMatching(/temporarily unavailable/) });
     expect(inner).not.toHaveBeenCalled();
@@ -205,7 +245,11 @@ describe('withOriginCheck around the real API and credential handlers', () => {
   it('finds the header whatever its case (API Gateway lower-cases it; a test event may not)', async () => {
     const inner = vi.fn(async () => ({ statusCode: 200 }));
     const event = httpEvent('GET /v1/agents', { user: 'alice' });
-    const result = await withOriginCheck(verifier, logger, inner)({ ...event, headers: { 'X-Cubicle-Origin-Verify': CURRENT } });
+    const result = await withOriginCheck(
+      verifier,
+      logger,
+      inner,
+    )({ ...event, headers: { 'X-Cubicle-Origin-Verify': CURRENT } });
     expect(result.statusCode).toBe(200);
   });
 });
@@ -228,9 +272,13 @@ describe('the entry wiring: originChecked reads AWSCURRENT and AWSPREVIOUS from 
     else process.env[ORIGIN_VERIFY_SECRET_ENV] = previousEnv;
   });
 
-  it('accepts both versions, refuses others, and asks for exactly this secret\'s two stages', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' }).resolves({ SecretString: CURRENT });
-    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSPREVIOUS' }).resolves({ SecretString: PREVIOUS });
+  it("accepts both versions, refuses others, and asks for exactly this secret's two stages", async () => {
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSCURRENT' }).resolves({
+      SecretString: CURRENT,
+    });
+    sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN, VersionStage: 'AWSPREVIOUS' }).resolves({
+      SecretString: PREVIOUS,
+    });
     const inner = vi.fn(async () => ({ statusCode: 200 }));
     const handler = originChecked(silentLogger(), inner);
     const event = httpEvent('GET /v1/agents', { user: 'alice' });
@@ -248,7 +296,9 @@ describe('the entry wiring: originChecked reads AWSCURRENT and AWSPREVIOUS from 
 
   it('a secret never rotated has no AWSPREVIOUS: only the current value is accepted', async () => {
     sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves({ SecretString: CURRENT });
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).rejects(new ResourceNotFoundException({ message: 'no such version', $metadata: {} }));
+    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).rejects(
+      new ResourceNotFoundException({ message: 'no such version', $metadata: {} }),
+    );
     const fetch = originSecretFetcher(new SecretsManagerClient({ region: 'eu-west-1' }), SECRET_ARN);
     expect(await fetch()).toEqual([CURRENT]);
   });
@@ -256,14 +306,19 @@ describe('the entry wiring: originChecked reads AWSCURRENT and AWSPREVIOUS from 
   it('any other read error fails the request closed (503), never open', async () => {
     sm.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
     const inner = vi.fn(async () => ({ statusCode: 200 }));
-    const result = await originChecked(silentLogger(), inner)(withHeader(httpEvent('GET /v1/agents', { user: 'alice' }), CURRENT));
+    const result = await originChecked(
+      silentLogger(),
+      inner,
+    )(withHeader(httpEvent('GET /v1/agents', { user: 'alice' }), CURRENT));
     expect(result.statusCode).toBe(503);
     expect(inner).not.toHaveBeenCalled();
   });
 
   it('refuses to start without a valid secret ARN in the environment', () => {
     process.env[ORIGIN_VERIFY_SECRET_ENV] = 'not-an-arn';
-    expect(() => originChecked(silentLogger(), vi.fn())).toThrow(/ORIGIN_VERIFY_SECRET_ARN must be a Secrets Manager secret ARN/);
+    expect(() => originChecked(silentLogger(), vi.fn())).toThrow(
+      /ORIGIN_VERIFY_SECRET_ARN must be a Secrets Manager secret ARN/,
+    );
     delete process.env[ORIGIN_VERIFY_SECRET_ENV];
     expect(() => originChecked(silentLogger(), vi.fn())).toThrow(/ORIGIN_VERIFY_SECRET_ARN is not set/);
   });

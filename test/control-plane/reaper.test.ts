@@ -88,7 +88,12 @@ function sessionRow(kind: Kind, i: number, now: number): SessionRow & Record<str
     case 'stopped':
     case 'failed':
       // Not active: no activeShard, so not in the index even though the deadline has long passed.
-      return { ...base, status: kind === 'stopped' ? 'STOPPED' : 'FAILED', deadlineAt: now - 60 * MIN, activeShard: undefined };
+      return {
+        ...base,
+        status: kind === 'stopped' ? 'STOPPED' : 'FAILED',
+        deadlineAt: now - 60 * MIN,
+        activeShard: undefined,
+      };
   }
 }
 
@@ -99,7 +104,9 @@ async function seed(rows: ReadonlyArray<Record<string, unknown>>): Promise<void>
     }));
     let pending: Record<string, unknown>[] | undefined = chunk;
     while (pending && pending.length > 0) {
-      const out = await dynamo.doc.send(new BatchWriteCommand({ RequestItems: { [dynamo.tables.sessions]: pending as never } }));
+      const out = await dynamo.doc.send(
+        new BatchWriteCommand({ RequestItems: { [dynamo.tables.sessions]: pending as never } }),
+      );
       pending = out.UnprocessedItems?.[dynamo.tables.sessions] as Record<string, unknown>[] | undefined;
     }
   }
@@ -138,10 +145,22 @@ describe('reaper', () => {
     const arns = (kind: Kind) => byKind(kind).map((r) => r.taskArn as string);
     const orphans = Array.from({ length: 20 }, (_, i) => taskArnOf(`orphan-${i}`));
     const youngOrphans = Array.from({ length: 5 }, (_, i) => taskArnOf(`young-${i}`));
-    const unrecorded = byKind('starting-unrecorded').slice(0, 5).map((r) => ({ arn: taskArnOf(`unrecorded-${r.sessionId}`), sessionId: r.sessionId }));
+    const unrecorded = byKind('starting-unrecorded')
+      .slice(0, 5)
+      .map((r) => ({ arn: taskArnOf(`unrecorded-${r.sessionId}`), sessionId: r.sessionId }));
     // ECS lists every task the sessions claim (except the lost ones) plus the orphan candidates.
     const listed = [
-      ...(['running-fresh', 'running-idle', 'running-deadline', 'starting-fresh', 'starting-stuck', 'stopping-fresh', 'stopping-stale'] as Kind[]).flatMap(arns),
+      ...(
+        [
+          'running-fresh',
+          'running-idle',
+          'running-deadline',
+          'starting-fresh',
+          'starting-stuck',
+          'stopping-fresh',
+          'stopping-stale',
+        ] as Kind[]
+      ).flatMap(arns),
       ...orphans,
       ...youngOrphans,
       ...unrecorded.map((u) => u.arn),
@@ -149,17 +168,52 @@ describe('reaper', () => {
     const fake = fakeEcs();
     listTasksPaged(fake, listed);
     const described: Record<string, Task> = {};
-    for (const arn of orphans) described[arn] = { taskArn: arn, lastStatus: 'RUNNING', desiredStatus: 'RUNNING', createdAt: new Date(now - 10 * MIN), group: 'cubicle:gone', taskDefinitionArn: taskDefinitionArnOf('orphan-owner', 'agent') };
-    for (const arn of youngOrphans) described[arn] = { taskArn: arn, lastStatus: 'PROVISIONING', desiredStatus: 'RUNNING', createdAt: new Date(now - MIN) };
-    for (const u of unrecorded) described[u.arn] = { taskArn: u.arn, lastStatus: 'RUNNING', desiredStatus: 'RUNNING', createdAt: new Date(now - 10 * MIN), group: `cubicle:${u.sessionId}` };
-    for (const arn of arns('running-lost')) described[arn] = { taskArn: arn, lastStatus: 'STOPPED', desiredStatus: 'STOPPED', createdAt: new Date(now - 30 * MIN) };
-    fake.mock.on(DescribeTasksCommand).callsFake(async (input: { tasks: string[] }) => ({ tasks: input.tasks.map((t) => described[t]).filter(Boolean) }));
+    for (const arn of orphans)
+      described[arn] = {
+        taskArn: arn,
+        lastStatus: 'RUNNING',
+        desiredStatus: 'RUNNING',
+        createdAt: new Date(now - 10 * MIN),
+        group: 'cubicle:gone',
+        taskDefinitionArn: taskDefinitionArnOf('orphan-owner', 'agent'),
+      };
+    for (const arn of youngOrphans)
+      described[arn] = {
+        taskArn: arn,
+        lastStatus: 'PROVISIONING',
+        desiredStatus: 'RUNNING',
+        createdAt: new Date(now - MIN),
+      };
+    for (const u of unrecorded)
+      described[u.arn] = {
+        taskArn: u.arn,
+        lastStatus: 'RUNNING',
+        desiredStatus: 'RUNNING',
+        createdAt: new Date(now - 10 * MIN),
+        group: `cubicle:${u.sessionId}`,
+      };
+    for (const arn of arns('running-lost'))
+      described[arn] = {
+        taskArn: arn,
+        lastStatus: 'STOPPED',
+        desiredStatus: 'STOPPED',
+        createdAt: new Date(now - 30 * MIN),
+      };
+    fake.mock.on(DescribeTasksCommand).callsFake(async (input: { tasks: string[] }) => ({
+      tasks: input.tasks.map((t) => described[t]).filter(Boolean),
+    }));
 
     dynamo.reset();
     const stats = await reapTick(reaperDeps(fake, clock));
 
     const stopped = fake.mock.commandCalls(StopTaskCommand).map((c) => c.args[0].input.task as string);
-    const expected = [...arns('running-idle'), ...arns('running-deadline'), ...arns('starting-stuck'), ...arns('stopping-stale'), ...orphans];
+    const expected = [
+      ...arns('running-idle'),
+      ...arns('running-deadline'),
+      ...arns('starting-stuck'),
+      ...arns('stopping-stale'),
+      ...orphans,
+    ];
     expect(stopped).toHaveLength(expected.length);
     expect(new Set(stopped)).toEqual(new Set(expected));
     expect(stats).toMatchObject({
@@ -180,18 +234,36 @@ describe('reaper', () => {
 
     // States after the tick.
     const deps = lifecycleDeps(dynamo, fake.ecs, clock);
-    expect(await getSession(deps, byKind('running-idle')[0].pk)).toMatchObject({ status: 'STOPPING', stopReason: 'idle beyond the idle timeout' });
-    expect(await getSession(deps, byKind('running-deadline')[0].pk)).toMatchObject({ status: 'STOPPING', stopReason: 'reached its maximum duration' });
+    expect(await getSession(deps, byKind('running-idle')[0].pk)).toMatchObject({
+      status: 'STOPPING',
+      stopReason: 'idle beyond the idle timeout',
+    });
+    expect(await getSession(deps, byKind('running-deadline')[0].pk)).toMatchObject({
+      status: 'STOPPING',
+      stopReason: 'reached its maximum duration',
+    });
     expect(await getSession(deps, byKind('starting-stuck-unrecorded')[0].pk)).toMatchObject({ status: 'FAILED' });
     expect(await getSession(deps, byKind('stopping-stale')[0].pk)).toMatchObject({ status: 'STOPPED' });
-    expect(await getSession(deps, byKind('running-lost')[0].pk)).toMatchObject({ status: 'STOPPED', stopReason: 'its task is no longer running' });
+    expect(await getSession(deps, byKind('running-lost')[0].pk)).toMatchObject({
+      status: 'STOPPED',
+      stopReason: 'its task is no longer running',
+    });
     expect(await getSession(deps, byKind('running-fresh')[0].pk)).toMatchObject({ status: 'RUNNING' });
-    const left = await dynamo.doc.send(new QueryCommand({ TableName: dynamo.tables.sessions, IndexName: 'active', KeyConditionExpression: 'activeShard = :s', ExpressionAttributeValues: { ':s': activeShardOf(byKind('starting-stuck')[0].pk) } }));
+    const left = await dynamo.doc.send(
+      new QueryCommand({
+        TableName: dynamo.tables.sessions,
+        IndexName: 'active',
+        KeyConditionExpression: 'activeShard = :s',
+        ExpressionAttributeValues: { ':s': activeShardOf(byKind('starting-stuck')[0].pk) },
+      }),
+    );
     expect(left.Items?.some((i) => i.pk === byKind('starting-stuck')[0].pk)).toBe(false);
 
     // Every action is an event on the pair's chain, carrying the tick's request id.
     const chain = await readEvents(dynamo.doc, dynamo.tables.events, byKind('running-idle')[0].pk);
-    expect(chain.map((e) => [e.type, e.requestId, e.data.reason])).toEqual([['lifecycle.reap', 'reaper-tick-1', 'idle']]);
+    expect(chain.map((e) => [e.type, e.requestId, e.data.reason])).toEqual([
+      ['lifecycle.reap', 'reaper-tick-1', 'idle'],
+    ]);
     expect((await verifyChain(chain, TEST_CHAIN)).ok).toBe(true);
     const orphanChain = await readEvents(dynamo.doc, dynamo.tables.events, pairKey('orphan-owner', 'agent'));
     expect(orphanChain.map((e) => e.type)).toEqual(Array(20).fill('lifecycle.orphan'));
@@ -219,7 +291,14 @@ describe('reaper', () => {
         const input = args.input as { Key?: { pk?: string } };
         if (!raced && context.commandName === 'UpdateItemCommand' && input.Key?.pk === busy.pk) {
           raced = true;
-          await dynamo.doc.send(new UpdateCommand({ TableName: dynamo.tables.sessions, Key: { pk: busy.pk }, UpdateExpression: 'SET lastActivityAt = :now', ExpressionAttributeValues: { ':now': clock.t } }));
+          await dynamo.doc.send(
+            new UpdateCommand({
+              TableName: dynamo.tables.sessions,
+              Key: { pk: busy.pk },
+              UpdateExpression: 'SET lastActivityAt = :now',
+              ExpressionAttributeValues: { ':now': clock.t },
+            }),
+          );
         }
         return next(args);
       },
@@ -236,10 +315,16 @@ describe('reaper', () => {
 
   it('backs off on ECS throttling and still stops every task', async () => {
     const clock = new Clock();
-    const rows = Array.from({ length: 12 }, (_, i) => ({ ...sessionRow('running-idle', i, clock.t), pk: pairKey(`throttle${i}`, 'agent') }));
+    const rows = Array.from({ length: 12 }, (_, i) => ({
+      ...sessionRow('running-idle', i, clock.t),
+      pk: pairKey(`throttle${i}`, 'agent'),
+    }));
     await seed(rows.map((r) => ({ ...r, activeShard: activeShardOf(r.pk) })));
     const fake = fakeEcs();
-    listTasksPaged(fake, rows.map((r) => r.taskArn as string));
+    listTasksPaged(
+      fake,
+      rows.map((r) => r.taskArn as string),
+    );
     let throttles = 0;
     fake.mock.on(StopTaskCommand).callsFake(async () => {
       if (throttles < 10) {
@@ -249,7 +334,14 @@ describe('reaper', () => {
       return {};
     });
     const waits: number[] = [];
-    const stats = await reapTick(reaperDeps(fake, clock, { sleepMs: async (ms) => { waits.push(ms); clock.advance(ms); } }));
+    const stats = await reapTick(
+      reaperDeps(fake, clock, {
+        sleepMs: async (ms) => {
+          waits.push(ms);
+          clock.advance(ms);
+        },
+      }),
+    );
     expect(stats).toMatchObject({ active: 12, stopped: 12, throttled: 10, deferred: 0, errors: 0 });
     expect(waits).toHaveLength(10);
     const succeeded = new Set(fake.mock.commandCalls(StopTaskCommand).map((c) => c.args[0].input.task));
@@ -258,10 +350,16 @@ describe('reaper', () => {
 
   it('defers work to the next tick when throttling outlasts the tick', async () => {
     const clock = new Clock();
-    const rows = Array.from({ length: 3 }, (_, i) => ({ ...sessionRow('running-deadline', i, clock.t), pk: pairKey(`slow${i}`, 'agent') }));
+    const rows = Array.from({ length: 3 }, (_, i) => ({
+      ...sessionRow('running-deadline', i, clock.t),
+      pk: pairKey(`slow${i}`, 'agent'),
+    }));
     await seed(rows.map((r) => ({ ...r, activeShard: activeShardOf(r.pk) })));
     const fake = fakeEcs();
-    listTasksPaged(fake, rows.map((r) => r.taskArn as string));
+    listTasksPaged(
+      fake,
+      rows.map((r) => r.taskArn as string),
+    );
     fake.mock.on(StopTaskCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
     const stats = await reapTick(reaperDeps(fake, clock, { deadline: clock.t + 2_000 }));
     expect(stats).toMatchObject({ active: 3, stopped: 0, deferred: 3, errors: 0 });
@@ -270,16 +368,30 @@ describe('reaper', () => {
 
 describe('planReap', () => {
   const now = Date.UTC(2026, 0, 5, 9);
-  const row = (over: Partial<SessionRow>): SessionRow => ({ pk: 'a#b', status: 'RUNNING', sessionId: 's', taskArn: 't', startedAt: now - 30 * MIN, runningAt: now - 29 * MIN, deadlineAt: now + MIN, lastActivityAt: now - MIN, ...over });
+  const row = (over: Partial<SessionRow>): SessionRow => ({
+    pk: 'a#b',
+    status: 'RUNNING',
+    sessionId: 's',
+    taskArn: 't',
+    startedAt: now - 30 * MIN,
+    runningAt: now - 29 * MIN,
+    deadlineAt: now + MIN,
+    lastActivityAt: now - MIN,
+    ...over,
+  });
 
   it('measures idleness from the last activity, not from the start', () => {
     const settings = { idleTimeoutMs: 15 * MIN };
     expect(planReap([row({ lastActivityAt: now - 14 * MIN })], ['t'], now, settings).actions).toEqual([]);
-    expect(planReap([row({ lastActivityAt: now - 15 * MIN })], ['t'], now, settings).actions.map((a) => a.reason)).toEqual(['idle']);
+    expect(
+      planReap([row({ lastActivityAt: now - 15 * MIN })], ['t'], now, settings).actions.map((a) => a.reason),
+    ).toEqual(['idle']);
   });
 
   it('prefers the deadline over idleness, and never reaps a young orphan candidate by itself', () => {
-    const plan = planReap([row({ deadlineAt: now, lastActivityAt: now - 60 * MIN })], ['t', 'x'], now, { idleTimeoutMs: LAUNCH.idleTimeoutMs });
+    const plan = planReap([row({ deadlineAt: now, lastActivityAt: now - 60 * MIN })], ['t', 'x'], now, {
+      idleTimeoutMs: LAUNCH.idleTimeoutMs,
+    });
     expect(plan.actions.map((a) => a.reason)).toEqual(['deadline']);
     expect(plan.orphanCandidates).toEqual(['x']);
   });

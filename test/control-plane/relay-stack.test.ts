@@ -9,11 +9,16 @@ import { actionsOf, functionOf, statementsOf, type FunctionName } from './suppor
 const json = exampleTemplates().get('acme-ControlPlane')!;
 const platform = exampleTemplates().get('acme-Platform')!;
 const edge = json;
-const websocketApis = resourcesOfType(json, 'AWS::ApiGatewayV2::Api').filter(([, r]) => r.Properties.ProtocolType === 'WEBSOCKET');
+const websocketApis = resourcesOfType(json, 'AWS::ApiGatewayV2::Api').filter(
+  ([, r]) => r.Properties.ProtocolType === 'WEBSOCKET',
+);
 const apiId = (match: RegExp) => websocketApis.find(([, r]) => match.test(r.Properties.Description))![0];
 const DEVICE = apiId(/devices/);
 const RUNTIME = apiId(/agent runtimes/);
-const routesOf = (api: string) => resourcesOfType(json, 'AWS::ApiGatewayV2::Route').filter(([, r]) => r.Properties.ApiId.Ref === api).map(([, r]) => r.Properties);
+const routesOf = (api: string) =>
+  resourcesOfType(json, 'AWS::ApiGatewayV2::Route')
+    .filter(([, r]) => r.Properties.ApiId.Ref === api)
+    .map(([, r]) => r.Properties);
 
 /** The @connections ARNs a statement grants, as `<api logical id>/<stage>/<method>`. */
 function connectionGrants(name: FunctionName): string[] {
@@ -31,21 +36,27 @@ function connectionGrants(name: FunctionName): string[] {
 }
 
 describe('relay APIs', () => {
-  it('two WebSocket APIs: the runtime $connect is IAM-authorized, the device $connect is the function\'s (bearer subprotocol)', () => {
+  it("two WebSocket APIs: the runtime $connect is IAM-authorized, the device $connect is the function's (bearer subprotocol)", () => {
     expect(websocketApis).toHaveLength(2);
     const runtime = routesOf(RUNTIME);
     const device = routesOf(DEVICE);
     expect(runtime.map((r) => r.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect']);
     expect(device.map((r) => r.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect']);
     expect(runtime.find((r) => r.RouteKey === '$connect')?.AuthorizationType).toBe('AWS_IAM');
-    for (const r of [...device, ...runtime.filter((x) => x.RouteKey !== '$connect')]) expect(r.AuthorizationType ?? 'NONE').toBe('NONE');
+    for (const r of [...device, ...runtime.filter((x) => x.RouteKey !== '$connect')])
+      expect(r.AuthorizationType ?? 'NONE').toBe('NONE');
   });
 
   it('stages `relay` and `runtime`: throttled, access-logged without frames or headers, no data trace', () => {
-    const stages = resourcesOfType(json, 'AWS::ApiGatewayV2::Stage').filter(([, r]) => [DEVICE, RUNTIME].includes(r.Properties.ApiId.Ref));
+    const stages = resourcesOfType(json, 'AWS::ApiGatewayV2::Stage').filter(([, r]) =>
+      [DEVICE, RUNTIME].includes(r.Properties.ApiId.Ref),
+    );
     expect(stages.map(([, r]) => r.Properties.StageName).sort()).toEqual(['relay', 'runtime']);
     for (const [, stage] of stages) {
-      expect(stage.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+      expect(stage.Properties.DefaultRouteSettings).toMatchObject({
+        ThrottlingRateLimit: 500,
+        ThrottlingBurstLimit: 1000,
+      });
       expect(stage.Properties.DefaultRouteSettings.DataTraceEnabled).not.toBe(true);
       const format = stage.Properties.AccessLogSettings.Format as string;
       expect(format).toContain('$context.connectionId');
@@ -53,29 +64,50 @@ describe('relay APIs', () => {
     }
   });
 
-  it('each function may post to and close only its own API stage\'s connections; the API functions none', () => {
-    expect(connectionGrants('relay-device')).toEqual([`${DEVICE}/relay/DELETE/@connections/*`, `${DEVICE}/relay/POST/@connections/*`]);
-    expect(connectionGrants('relay-runtime')).toEqual([`${RUNTIME}/runtime/DELETE/@connections/*`, `${RUNTIME}/runtime/POST/@connections/*`]);
+  it("each function may post to and close only its own API stage's connections; the API functions none", () => {
+    expect(connectionGrants('relay-device')).toEqual([
+      `${DEVICE}/relay/DELETE/@connections/*`,
+      `${DEVICE}/relay/POST/@connections/*`,
+    ]);
+    expect(connectionGrants('relay-runtime')).toEqual([
+      `${RUNTIME}/runtime/DELETE/@connections/*`,
+      `${RUNTIME}/runtime/POST/@connections/*`,
+    ]);
     expect(connectionGrants('relay-fanout')).toEqual(
-      [`${DEVICE}/relay/DELETE/@connections/*`, `${DEVICE}/relay/POST/@connections/*`, `${RUNTIME}/runtime/DELETE/@connections/*`, `${RUNTIME}/runtime/POST/@connections/*`].sort(),
+      [
+        `${DEVICE}/relay/DELETE/@connections/*`,
+        `${DEVICE}/relay/POST/@connections/*`,
+        `${RUNTIME}/runtime/DELETE/@connections/*`,
+        `${RUNTIME}/runtime/POST/@connections/*`,
+      ].sort(),
     );
     for (const name of ['api', 'credentials', 'task-events', 'reaper'] as FunctionName[]) {
-      expect(statementsOf(json, name).flatMap(actionsOf).filter((a) => a.startsWith('execute-api:'))).toEqual([]);
+      expect(
+        statementsOf(json, name)
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith('execute-api:')),
+      ).toEqual([]);
     }
     // No execute-api grant anywhere on "*".
     for (const name of ['relay-device', 'relay-runtime', 'relay-fanout'] as FunctionName[]) {
-      for (const s of statementsOf(json, name)) if (actionsOf(s).some((a) => a.startsWith('execute-api:'))) expect(JSON.stringify(s.Resource)).not.toBe('"*"');
+      for (const s of statementsOf(json, name))
+        if (actionsOf(s).some((a) => a.startsWith('execute-api:'))) expect(JSON.stringify(s.Resource)).not.toBe('"*"');
     }
   });
 
-  it('the runtime function writes the runtime\'s rows; the device function reads events only; none scans', () => {
-    const dynamo = (name: FunctionName) => statementsOf(json, name).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
+  it("the runtime function writes the runtime's rows; the device function reads events only; none scans", () => {
+    const dynamo = (name: FunctionName) =>
+      statementsOf(json, name)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('dynamodb:'));
     for (const name of ['relay-device', 'relay-runtime', 'relay-fanout'] as FunctionName[]) {
       expect(dynamo(name)).not.toContain('dynamodb:Scan');
       expect(dynamo(name).filter((a) => /Batch|Transact|PartiQL/.test(a))).toEqual([]);
     }
     expect(dynamo('relay-runtime')).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
-    expect(new Set(dynamo('relay-device'))).toEqual(new Set(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']));
+    expect(new Set(dynamo('relay-device'))).toEqual(
+      new Set(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']),
+    );
   });
 
   it('the device and API functions verify tokens themselves: issuer, audience and kind in their environment', () => {
@@ -91,13 +123,21 @@ describe('relay APIs', () => {
   it('the fan-out reads the Events and Inbox streams, reporting failed batch items, from the latest record', () => {
     // The audit archive reads the Events stream too (test/control-plane/audit-stack.test.ts).
     const fanout = { Ref: functionOf(json, 'relay-fanout').id };
-    const mappings = resourcesOfType(json, 'AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties).filter((m) => m.FunctionName.Ref === fanout.Ref);
+    const mappings = resourcesOfType(json, 'AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .filter((m) => m.FunctionName.Ref === fanout.Ref);
     expect(mappings).toHaveLength(2);
     for (const m of mappings) {
       expect(m.FunctionName).toEqual({ Ref: functionOf(json, 'relay-fanout').id });
-      expect(m).toMatchObject({ StartingPosition: 'LATEST', FunctionResponseTypes: ['ReportBatchItemFailures'], MaximumRetryAttempts: 10 });
+      expect(m).toMatchObject({
+        StartingPosition: 'LATEST',
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: 10,
+      });
     }
-    expect(mappings.map((m) => JSON.stringify(m.EventSourceArn)).join()).toMatch(/TablesEvents.*StreamArn|StreamArn.*TablesEvents/);
+    expect(mappings.map((m) => JSON.stringify(m.EventSourceArn)).join()).toMatch(
+      /TablesEvents.*StreamArn|StreamArn.*TablesEvents/,
+    );
   });
 });
 
@@ -119,7 +159,8 @@ describe('Connections table and streams (Platform stack)', () => {
   it('Events stream new images, Inbox keys only (never message bodies), the rest none', () => {
     expect(table('Events').Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
     expect(table('Inbox').Properties.StreamSpecification).toEqual({ StreamViewType: 'KEYS_ONLY' });
-    for (const id of ['Sessions', 'Approvals', 'Connections']) expect(table(id).Properties.StreamSpecification).toBeUndefined();
+    for (const id of ['Sessions', 'Approvals', 'Connections'])
+      expect(table(id).Properties.StreamSpecification).toBeUndefined();
   });
 });
 
@@ -132,10 +173,17 @@ describe('edge', () => {
     const relay = behaviors[0];
     expect(relay.ViewerProtocolPolicy).toBe('https-only');
     expect(relay.AllowedMethods.sort()).toEqual(['GET', 'HEAD']);
-    const origin = distribution.Properties.DistributionConfig.Origins.find((o: { Id: string }) => o.Id === relay.TargetOriginId);
+    const origin = distribution.Properties.DistributionConfig.Origins.find(
+      (o: { Id: string }) => o.Id === relay.TargetOriginId,
+    );
     expect(JSON.stringify(origin.DomainName)).toContain(DEVICE);
-    expect(origin.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] });
-    expect(origin.OriginCustomHeaders.map((h: { HeaderName: string }) => h.HeaderName)).toEqual(['x-cubicle-origin-verify']);
+    expect(origin.CustomOriginConfig).toMatchObject({
+      OriginProtocolPolicy: 'https-only',
+      OriginSSLProtocols: ['TLSv1.2'],
+    });
+    expect(origin.OriginCustomHeaders.map((h: { HeaderName: string }) => h.HeaderName)).toEqual([
+      'x-cubicle-origin-verify',
+    ]);
     expect(relay.FunctionAssociations).toHaveLength(1);
   });
 

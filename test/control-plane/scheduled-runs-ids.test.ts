@@ -17,10 +17,17 @@ function schedules(template: TemplateJson): Record<string, unknown> {
 
 describe('schedule logical ids', () => {
   const first = synthesize(configOf(users)).template('acme-ControlPlane').toJSON() as TemplateJson;
-  const reordered = synthesize(configOf([...users].reverse())).template('acme-ControlPlane').toJSON() as TemplateJson;
+  const reordered = synthesize(configOf([...users].reverse()))
+    .template('acme-ControlPlane')
+    .toJSON() as TemplateJson;
 
   it('derive from user, agent and schedule ids without collisions (qa-1 / qa1, d-1 / d1)', () => {
-    const byKey = Object.fromEntries(Object.entries(schedules(first)).map(([id, p]) => [JSON.parse((p as any).Target.Input).scheduleId, id.replace(/[0-9A-F]{8}$/, '')]));
+    const byKey = Object.fromEntries(
+      Object.entries(schedules(first)).map(([id, p]) => [
+        JSON.parse((p as any).Target.Input).scheduleId,
+        id.replace(/[0-9A-F]{8}$/, ''),
+      ]),
+    );
     expect(byKey).toEqual({
       'qa-1/ops/daily': 'ScheduledRunsQa1OpsDaily',
       'qa-1/ops/d-1': 'ScheduledRunsQa1OpsD1',
@@ -31,9 +38,11 @@ describe('schedule logical ids', () => {
     expect(new Set(Object.keys(schedules(first))).size).toBe(4);
   });
 
-  it('do not depend on roster order: the schedules (and the function\'s roster) synthesize the same', () => {
+  it("do not depend on roster order: the schedules (and the function's roster) synthesize the same", () => {
     expect(schedules(reordered)).toEqual(schedules(first));
-    const code = (t: TemplateJson) => resourcesOfType(t, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ScheduledRunsFunction'))![1].Properties.Code;
+    const code = (t: TemplateJson) =>
+      resourcesOfType(t, 'AWS::Lambda::Function').find(([id]) => id.startsWith('ScheduledRunsFunction'))![1].Properties
+        .Code;
     expect(code(reordered)).toEqual(code(first));
   });
 });

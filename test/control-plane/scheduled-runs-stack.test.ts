@@ -31,7 +31,9 @@ const getAtt = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 
 /** The scheduler role's permissions with the stack's own ARNs put in (for the IAM evaluator). */
 function schedulerPolicy(): any {
-  const attached = resourcesOfType(cp, 'AWS::IAM::ManagedPolicy').filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId));
+  const attached = resourcesOfType(cp, 'AWS::IAM::ManagedPolicy').filter(([, p]) =>
+    (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId),
+  );
   expect(attached).toHaveLength(1);
   const text = JSON.stringify(attached[0][1].Properties.PolicyDocument)
     .replaceAll(JSON.stringify(getAtt(fnId)), JSON.stringify(FUNCTION_ARN))
@@ -55,8 +57,14 @@ describe('scheduled runs in the ControlPlane template', () => {
       Target: {
         Arn: getAtt(fnId),
         RoleArn: getAtt(roleId),
-        Input: JSON.stringify({ scheduleId: 'alice/sales/morning-brief', scheduledTime: '<aws.scheduler.scheduled-time>' }),
-        RetryPolicy: { MaximumRetryAttempts: SCHEDULE_RETRY.maximumRetryAttempts, MaximumEventAgeInSeconds: SCHEDULE_RETRY.maximumEventAgeInSeconds },
+        Input: JSON.stringify({
+          scheduleId: 'alice/sales/morning-brief',
+          scheduledTime: '<aws.scheduler.scheduled-time>',
+        }),
+        RetryPolicy: {
+          MaximumRetryAttempts: SCHEDULE_RETRY.maximumRetryAttempts,
+          MaximumEventAgeInSeconds: SCHEDULE_RETRY.maximumEventAgeInSeconds,
+        },
         DeadLetterConfig: { Arn: getAtt(queueId) },
       },
     });
@@ -64,7 +72,7 @@ describe('scheduled runs in the ControlPlane template', () => {
     expect(JSON.stringify(cp)).not.toContain("Summarize yesterday's new leads");
   });
 
-  it('the function has the invoke role\'s name, the sealer role name, and the dead-letter queue for failed async runs', () => {
+  it("the function has the invoke role's name, the sealer role name, and the dead-letter queue for failed async runs", () => {
     expect(fn.Properties.FunctionName).toBe(FUNCTION_NAME);
     expect(fn.Properties.DeadLetterConfig).toEqual({ TargetArn: getAtt(queueId) });
     const fnRole = cp.Resources[fn.Properties.Role['Fn::GetAtt'][0]];
@@ -73,19 +81,34 @@ describe('scheduled runs in the ControlPlane template', () => {
 
   it('the dead-letter queue is encrypted with its own key and refuses plain HTTP', () => {
     expect(queue.Properties.KmsMasterKeyId).toEqual(getAtt(keyId));
-    const [, queuePolicy] = resourcesOfType(cp, 'AWS::SQS::QueuePolicy').find(([, p]) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: queueId }]))!;
+    const [, queuePolicy] = resourcesOfType(cp, 'AWS::SQS::QueuePolicy').find(
+      ([, p]) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: queueId }]),
+    )!;
     expect(queuePolicy.Properties.PolicyDocument.Statement).toEqual([
-      expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sqs:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
     ]);
   });
 
   it('the scheduler role trusts only Scheduler of this account, has no inline policy, and its one policy is exact', () => {
     expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
-      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } },
+      {
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+      },
     ]);
     expect(role.Properties.Policies).toBeUndefined();
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    expect(resourcesOfType(cp, 'AWS::IAM::Policy').filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))).toEqual([]);
+    expect(
+      resourcesOfType(cp, 'AWS::IAM::Policy').filter(([, p]) =>
+        (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId),
+      ),
+    ).toEqual([]);
     expect(schedulerPolicy().Statement).toEqual([
       { Sid: 'InvokeScheduledRunFunction', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: FUNCTION_ARN },
       { Sid: 'SendToDeadLetterQueue', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: QUEUE_ARN },
@@ -111,37 +134,50 @@ describe('scheduled runs in the ControlPlane template', () => {
     ])('may not invoke %s', async (_what, arn) => {
       expect(await identityDecision(schedulerPolicy(), 'lambda:InvokeFunction', arn)).toBe('ImplicitlyDenied');
     });
-    it.each(['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration', 'lambda:AddPermission', 'lambda:InvokeFunctionUrl', 'lambda:GetFunction'])(
-      'may not %s the function',
-      async (action) => {
-        expect(await identityDecision(schedulerPolicy(), action, FUNCTION_ARN)).toBe('ImplicitlyDenied');
-      },
-    );
+    it.each([
+      'lambda:UpdateFunctionCode',
+      'lambda:UpdateFunctionConfiguration',
+      'lambda:AddPermission',
+      'lambda:InvokeFunctionUrl',
+      'lambda:GetFunction',
+    ])('may not %s the function', async (action) => {
+      expect(await identityDecision(schedulerPolicy(), action, FUNCTION_ARN)).toBe('ImplicitlyDenied');
+    });
     it('may send to the dead-letter queue only, and may not read it', async () => {
       expect(await identityDecision(schedulerPolicy(), 'sqs:SendMessage', QUEUE_ARN)).toBe('Allowed');
-      expect(await identityDecision(schedulerPolicy(), 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${ACCOUNT}:other`)).toBe('ImplicitlyDenied');
+      expect(
+        await identityDecision(schedulerPolicy(), 'sqs:SendMessage', `arn:aws:sqs:${REGION}:${ACCOUNT}:other`),
+      ).toBe('ImplicitlyDenied');
       expect(await identityDecision(schedulerPolicy(), 'sqs:ReceiveMessage', QUEUE_ARN)).toBe('ImplicitlyDenied');
     });
   });
 
-  it('creates the SSM parameters each environment\'s invoke role reads', () => {
-    const parameters = resourcesOfType(cp, 'AWS::SSM::Parameter').map(([, p]) => [p.Properties.Name, p.Properties.Value]);
+  it("creates the SSM parameters each environment's invoke role reads", () => {
+    const parameters = resourcesOfType(cp, 'AWS::SSM::Parameter').map(([, p]) => [
+      p.Properties.Name,
+      p.Properties.Value,
+    ]);
     for (const environment of config.github.environments) {
       const path = invokeParameterPath(config, environment);
       expect(parameters).toContainEqual([`${path}${SCHEDULE_PARAMETERS.functionName}`, FUNCTION_NAME]);
-      expect(parameters).toContainEqual([`${path}${SCHEDULE_PARAMETERS.scheduleIds}`, JSON.stringify(['alice/sales/morning-brief'])]);
+      expect(parameters).toContainEqual([
+        `${path}${SCHEDULE_PARAMETERS.scheduleIds}`,
+        JSON.stringify(['alice/sales/morning-brief']),
+      ]);
     }
   });
 });
 
-describe('the pipeline invoke role\'s target', () => {
+describe("the pipeline invoke role's target", () => {
   it('exists in the synthesized app: the one function the invoke role may call is the scheduled-run function', () => {
     const invokeStatements = resourcesOfType(pipeline, 'AWS::IAM::ManagedPolicy')
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Sid?: string; Resource: unknown }[])
       .filter((s) => s.Sid === 'InvokeScheduledRunFunction');
     expect(invokeStatements.length).toBe(config.github.environments.length);
     for (const statement of invokeStatements) expect(statement.Resource).toBe(FUNCTION_ARN);
-    const named = [...templates.values()].flatMap((t) => resourcesOfType(t, 'AWS::Lambda::Function')).filter(([, f]) => f.Properties.FunctionName === FUNCTION_NAME);
+    const named = [...templates.values()]
+      .flatMap((t) => resourcesOfType(t, 'AWS::Lambda::Function'))
+      .filter(([, f]) => f.Properties.FunctionName === FUNCTION_NAME);
     expect(named).toHaveLength(1);
     expect(named[0][0]).toBe(fnId);
   });

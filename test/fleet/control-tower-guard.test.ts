@@ -22,16 +22,24 @@ const options = { disabledRules, maxBuffer: 64 * 1024 * 1024 };
 
 function findings(report: PolicyValidationPluginReportBeta1): string[] {
   return report.violations
-    .flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${path.basename(r.templatePath)} ${r.resourceLogicalId}`))
+    .flatMap((v) =>
+      v.violatingResources.map((r) => `${v.ruleName} ${path.basename(r.templatePath)} ${r.resourceLogicalId}`),
+    )
     .sort();
 }
 
 function both(templatePaths: string[]) {
   const context = { templatePaths } as unknown as IPolicyValidationContextBeta1;
-  return { all: new CfnGuardValidator(options).validate(context), scoped: new ControlTowerGuard(options).validate(context) };
+  return {
+    all: new CfnGuardValidator(options).validate(context),
+    scoped: new ControlTowerGuard(options).validate(context),
+  };
 }
 
-const templatesIn = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.template.json')).map((f) => path.join(dir, f));
+const templatesIn = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.template.json'))
+    .map((f) => path.join(dir, f));
 
 describe('ControlTowerGuard', () => {
   it('passes the example app exactly as cfn-guard with every rule does', () => {
@@ -47,15 +55,28 @@ describe('ControlTowerGuard', () => {
     const stack = new Stack(app, 'Bad', { env: { account: '111111111111', region: 'eu-west-1' } });
     new logs.CfnLogGroup(stack, 'Plain', { retentionInDays: 1 });
     new iam.CfnRole(stack, 'Admin', {
-      assumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
-      policies: [{ policyName: 'all', policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],
+      assumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      },
+      policies: [
+        {
+          policyName: 'all',
+          policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
+        },
+      ],
     });
-    new ecs.CfnTaskDefinition(stack, 'Root', { containerDefinitions: [{ name: 'c', image: 'x', user: 'root', privileged: true }] });
+    new ecs.CfnTaskDefinition(stack, 'Root', {
+      containerDefinitions: [{ name: 'c', image: 'x', user: 'root', privileged: true }],
+    });
     const fs = new efs.CfnFileSystem(stack, 'Open', {});
     new efs.CfnAccessPoint(stack, 'AtRoot', { fileSystemId: fs.ref });
     const other = new Stack(app, 'Fine', { env: { account: '111111111111', region: 'eu-west-1' } });
     new iam.CfnRole(other, 'Narrow', {
-      assumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      assumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      },
     });
     app.synth();
 

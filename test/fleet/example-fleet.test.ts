@@ -16,7 +16,10 @@ const templates = exampleTemplates();
 const config = exampleConfig();
 const STACK = 'acme-Fleet-01';
 const fleet = templates.get(STACK)!;
-const resolver = new CfnResolver(templates, { account: ACCOUNT, regionOf: (s) => (s.endsWith('-Edge') ? 'us-east-1' : 'eu-west-1') });
+const resolver = new CfnResolver(templates, {
+  account: ACCOUNT,
+  regionOf: (s) => (s.endsWith('-Edge') ? 'us-east-1' : 'eu-west-1'),
+});
 const resolved = (id: string) => resolver.resolve(STACK, fleet.Resources[id].Properties);
 const idOf = (prefix: string, type: string) => {
   const found = resourcesOfType(fleet, type).filter(([id]) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id));
@@ -27,11 +30,14 @@ const arnOfSecret = (prefix: string) => resolver.ref(STACK, idOf(prefix, 'AWS::S
 /** The relay's runtime API id, as the ControlPlane template resolves it. */
 const runtimeApiId = resolver.ref(
   'acme-ControlPlane',
-  Object.entries(templates.get('acme-ControlPlane')!.Resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && /agent runtimes/.test(String(r.Properties?.Description)))![0],
+  Object.entries(templates.get('acme-ControlPlane')!.Resources).find(
+    ([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && /agent runtimes/.test(String(r.Properties?.Description)),
+  )![0],
 );
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/cubicle/acme/agents/${name}`;
 /** `aws:userid` of a pair's role sessions: the role's unique id (GetAtt RoleId), never its name. */
-const userIdOf = (user: string, agent: string) => `${resolver.getAtt(STACK, idOf(`User${cap(user)}Agent${cap(agent)}TaskRole`, 'AWS::IAM::Role'), 'RoleId')}:*`;
+const userIdOf = (user: string, agent: string) =>
+  `${resolver.getAtt(STACK, idOf(`User${cap(user)}Agent${cap(agent)}TaskRole`, 'AWS::IAM::Role'), 'RoleId')}:*`;
 function cap(id: string): string {
   return id[0].toUpperCase() + id.slice(1);
 }
@@ -69,7 +75,12 @@ describe('the example fleet', () => {
 
   it("retains keys, secrets, secrets' policies and the file system; roles, task definitions and access points are replaceable", () => {
     for (const [id, resource] of Object.entries(fleet.Resources)) {
-      const retained = ['AWS::KMS::Key', 'AWS::SecretsManager::Secret', 'AWS::SecretsManager::ResourcePolicy', 'AWS::EFS::FileSystem'].includes(resource.Type);
+      const retained = [
+        'AWS::KMS::Key',
+        'AWS::SecretsManager::Secret',
+        'AWS::SecretsManager::ResourcePolicy',
+        'AWS::EFS::FileSystem',
+      ].includes(resource.Type);
       expect({ id, deletion: resource.DeletionPolicy, replace: resource.UpdateReplacePolicy }).toEqual(
         retained ? { id, deletion: 'Retain', replace: 'Retain' } : { id, deletion: undefined, replace: undefined },
       );
@@ -78,7 +89,11 @@ describe('the example fleet', () => {
 
   it('tags every per-user resource with user_id and every per-pair resource with agent_id too', () => {
     for (const [id, resource] of Object.entries(fleet.Resources)) {
-      const tags = Object.fromEntries(((resource.Properties?.Tags ?? resource.Properties?.AccessPointTags ?? []) as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
+      const tags = Object.fromEntries(
+        (
+          (resource.Properties?.Tags ?? resource.Properties?.AccessPointTags ?? []) as { Key: string; Value: string }[]
+        ).map((t) => [t.Key, t.Value]),
+      );
       const user = /^User([A-Z][a-z]+)/.exec(id)?.[1]?.toLowerCase();
       const agent = /^User[A-Z][a-z]+Agent([A-Z][a-z]+)/.exec(id)?.[1]?.toLowerCase();
       if (!user || ['AWS::KMS::Alias', 'AWS::SecretsManager::ResourcePolicy'].includes(resource.Type)) continue; // not taggable
@@ -122,7 +137,11 @@ describe("alice's vault", () => {
       Resource: '*',
       Condition: {
         ...boundTo([agent]),
-        StringEquals: { 'aws:PrincipalAccount': ACCOUNT, 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': agent },
+        StringEquals: {
+          'aws:PrincipalAccount': ACCOUNT,
+          'kms:EncryptionContext:user_id': 'alice',
+          'kms:EncryptionContext:agent_id': agent,
+        },
       },
     });
     expect(key.KeyPolicy).toEqual({
@@ -141,11 +160,30 @@ describe("alice's vault", () => {
           Effect: 'Allow',
           Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
           Action: [
-            'kms:CancelKeyDeletion', 'kms:CreateAlias', 'kms:DeleteAlias', 'kms:DescribeKey', 'kms:DisableKey',
-            'kms:DisableKeyRotation', 'kms:EnableKey', 'kms:EnableKeyRotation', 'kms:GetKeyPolicy', 'kms:GetKeyRotationStatus',
-            'kms:ListAliases', 'kms:ListGrants', 'kms:ListKeyPolicies', 'kms:ListKeyRotations', 'kms:ListResourceTags',
-            'kms:PutKeyPolicy', 'kms:RetireGrant', 'kms:RevokeGrant', 'kms:RotateKeyOnDemand', 'kms:ScheduleKeyDeletion',
-            'kms:TagResource', 'kms:UntagResource', 'kms:UpdateAlias', 'kms:UpdateKeyDescription',
+            'kms:CancelKeyDeletion',
+            'kms:CreateAlias',
+            'kms:DeleteAlias',
+            'kms:DescribeKey',
+            'kms:DisableKey',
+            'kms:DisableKeyRotation',
+            'kms:EnableKey',
+            'kms:EnableKeyRotation',
+            'kms:GetKeyPolicy',
+            'kms:GetKeyRotationStatus',
+            'kms:ListAliases',
+            'kms:ListGrants',
+            'kms:ListKeyPolicies',
+            'kms:ListKeyRotations',
+            'kms:ListResourceTags',
+            'kms:PutKeyPolicy',
+            'kms:RetireGrant',
+            'kms:RevokeGrant',
+            'kms:RotateKeyOnDemand',
+            'kms:ScheduleKeyDeletion',
+            'kms:TagResource',
+            'kms:UntagResource',
+            'kms:UpdateAlias',
+            'kms:UpdateKeyDescription',
           ],
           Resource: '*',
         },
@@ -173,8 +211,16 @@ describe("alice's vault", () => {
           Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
           Resource: '*',
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-api`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`] },
-            StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
+            ArnEquals: {
+              'aws:PrincipalArn': [
+                `arn:aws:iam::${ACCOUNT}:role/acme-api`,
+                `arn:aws:iam::${ACCOUNT}:role/acme-relay-runtime`,
+              ],
+            },
+            StringEquals: {
+              'kms:EncryptionContext:user_id': 'alice',
+              'kms:EncryptionContext:agent_id': ['finance', 'sales'],
+            },
             'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
             Null: { 'kms:EncryptionContextKeys': 'false' },
           },
@@ -188,7 +234,10 @@ describe("alice's vault", () => {
           Resource: '*',
           Condition: {
             ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-scheduled-run`] },
-            StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
+            StringEquals: {
+              'kms:EncryptionContext:user_id': 'alice',
+              'kms:EncryptionContext:agent_id': ['finance', 'sales'],
+            },
             'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
             Null: { 'kms:EncryptionContextKeys': 'false' },
           },
@@ -201,8 +250,16 @@ describe("alice's vault", () => {
           Action: 'kms:Decrypt',
           Resource: '*',
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [`arn:aws:iam::${ACCOUNT}:role/acme-relay-device`, `arn:aws:iam::${ACCOUNT}:role/acme-relay-fanout`] },
-            StringEquals: { 'kms:EncryptionContext:user_id': 'alice', 'kms:EncryptionContext:agent_id': ['finance', 'sales'] },
+            ArnEquals: {
+              'aws:PrincipalArn': [
+                `arn:aws:iam::${ACCOUNT}:role/acme-relay-device`,
+                `arn:aws:iam::${ACCOUNT}:role/acme-relay-fanout`,
+              ],
+            },
+            StringEquals: {
+              'kms:EncryptionContext:user_id': 'alice',
+              'kms:EncryptionContext:agent_id': ['finance', 'sales'],
+            },
             'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['user_id', 'agent_id', 'record'] },
             Null: { 'kms:EncryptionContextKeys': 'false' },
           },
@@ -222,20 +279,35 @@ describe("alice's vault", () => {
       for (const statement of resolved(id).KeyPolicy.Statement) {
         if (statement.Effect !== 'Allow') continue;
         const actions = [statement.Action].flat();
-        expect(actions.some((a: string) => a.includes('*')), `${id} ${statement.Sid}`).toBe(false);
-        if (!actions.some((a: string) => ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom'].includes(a))) continue;
+        expect(
+          actions.some((a: string) => a.includes('*')),
+          `${id} ${statement.Sid}`,
+        ).toBe(false);
+        if (
+          !actions.some((a: string) =>
+            ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom'].includes(a),
+          )
+        )
+          continue;
         // Every use names its principals...
         expect(statement.Condition.ArnEquals['aws:PrincipalArn'], `${id} ${statement.Sid}`).toBeDefined();
         // ...a principal "*" only together with the account and the roles' unique ids...
         if (statement.Principal.AWS === '*') {
           expect(statement.Condition.StringEquals['aws:PrincipalAccount'], `${id} ${statement.Sid}`).toBe(ACCOUNT);
-          expect([statement.Condition.StringLike['aws:userid']].flat().every((u: string) => /^AROA[A-Z0-9]{17}:\*$/.test(u)), `${id} ${statement.Sid}`).toBe(true);
+          expect(
+            [statement.Condition.StringLike['aws:userid']].flat().every((u: string) => /^AROA[A-Z0-9]{17}:\*$/.test(u)),
+            `${id} ${statement.Sid}`,
+          ).toBe(true);
         }
         // ...and a purpose: a secret via Secrets Manager, or records of this key's user.
-        const viaSecretsManager = statement.Condition.StringEquals?.['kms:ViaService'] === 'secretsmanager.eu-west-1.amazonaws.com';
+        const viaSecretsManager =
+          statement.Condition.StringEquals?.['kms:ViaService'] === 'secretsmanager.eu-west-1.amazonaws.com';
         const records = statement.Condition.StringEquals?.['kms:EncryptionContext:user_id'] !== undefined;
         expect(viaSecretsManager !== records, `${id} ${statement.Sid}`).toBe(true);
-        if (viaSecretsManager) expect(statement.Condition.ArnLike['kms:EncryptionContext:SecretARN']).toMatch(/^arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle\/acme\/[a-z]+\//);
+        if (viaSecretsManager)
+          expect(statement.Condition.ArnLike['kms:EncryptionContext:SecretARN']).toMatch(
+            /^arn:aws:secretsmanager:eu-west-1:111111111111:secret:cubicle\/acme\/[a-z]+\//,
+          );
       }
     }
   });
@@ -247,7 +319,10 @@ describe("alice's vault", () => {
       Description: "Cubicle: alice's provider credential for anthropic (read by sales)",
       KmsKeyId: resolver.getAtt(STACK, keyId, 'Arn'),
       SecretString: '{"cubicle":"no credential stored yet"}',
-      Tags: [{ Key: 'cubicle:deployment', Value: 'acme' }, { Key: 'user_id', Value: 'alice' }],
+      Tags: [
+        { Key: 'cubicle:deployment', Value: 'acme' },
+        { Key: 'user_id', Value: 'alice' },
+      ],
     });
     expect(resolved(idOf('UserAliceVaultProviderAnthropicPolicy', 'AWS::SecretsManager::ResourcePolicy'))).toEqual({
       SecretId: resolver.ref(STACK, secretId),
@@ -276,9 +351,17 @@ describe("alice's vault", () => {
             Sid: 'DenyChangesExceptCloudFormation',
             Effect: 'Deny',
             Principal: { AWS: '*' },
-            Action: ['secretsmanager:DeleteResourcePolicy', 'secretsmanager:PutResourcePolicy', 'secretsmanager:UpdateSecret'],
+            Action: [
+              'secretsmanager:DeleteResourcePolicy',
+              'secretsmanager:PutResourcePolicy',
+              'secretsmanager:UpdateSecret',
+            ],
             Resource: '*',
-            Condition: { ArnNotEquals: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1` } },
+            Condition: {
+              ArnNotEquals: {
+                'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-eu-west-1`,
+              },
+            },
           },
         ],
       },
@@ -295,7 +378,10 @@ describe("alice's sales agent", () => {
   const apId = idOf('UserAliceAgentSalesAccessPoint', 'AWS::EFS::AccessPoint');
   const fsId = idOf('StorageFileSystem', 'AWS::EFS::FileSystem');
 
-  const cluster = resolver.ref('acme-Platform', resourcesOfType(templates.get('acme-Platform')!, 'AWS::ECS::Cluster')[0][0]);
+  const cluster = resolver.ref(
+    'acme-Platform',
+    resourcesOfType(templates.get('acme-Platform')!, 'AWS::ECS::Cluster')[0][0],
+  );
 
   it('has a task role under the deployment path, assumable by ECS tasks of the Cubicle cluster only', () => {
     const props = resolved(roleId);
@@ -317,7 +403,10 @@ describe("alice's sales agent", () => {
           Condition: {
             StringEquals: { 'aws:SourceAccount': ACCOUNT },
             ArnLike: {
-              'aws:SourceArn': [`arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/${cluster}`, `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/${cluster}/*`],
+              'aws:SourceArn': [
+                `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/${cluster}`,
+                `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/${cluster}/*`,
+              ],
             },
           },
         },
@@ -328,7 +417,10 @@ describe("alice's sales agent", () => {
   });
 
   it('may do exactly this: its secrets (by name: the key and secrets bind the role, not the reverse), its access point, open the runtime relay', () => {
-    const own = [`${secretArnLike('cubicle/acme/alice/connection/crm')}-??????`, `${secretArnLike('cubicle/acme/alice/provider/anthropic')}-??????`];
+    const own = [
+      `${secretArnLike('cubicle/acme/alice/connection/crm')}-??????`,
+      `${secretArnLike('cubicle/acme/alice/provider/anthropic')}-??????`,
+    ];
     expect(resolved(roleId).Policies).toEqual([
       {
         PolicyName: 'agent',
@@ -359,7 +451,10 @@ describe("alice's sales agent", () => {
   it('has its own access point: its own directory, a non-root POSIX identity, mode 0700', () => {
     expect(resolved(apId)).toEqual({
       FileSystemId: resolver.ref(STACK, fsId),
-      RootDirectory: { Path: '/agents/alice/sales', CreationInfo: { OwnerUid: '10001', OwnerGid: '10001', Permissions: '0700' } },
+      RootDirectory: {
+        Path: '/agents/alice/sales',
+        CreationInfo: { OwnerUid: '10001', OwnerGid: '10001', Permissions: '0700' },
+      },
       PosixUser: { Uid: '10001', Gid: '10001' },
       AccessPointTags: [
         { Key: 'agent_id', Value: 'sales' },
@@ -379,7 +474,11 @@ describe("alice's sales agent", () => {
       Cpu: '1024',
       Memory: '2048',
       RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
-      ExecutionRoleArn: resolver.getAtt('acme-Platform', idOfIn('acme-Platform', 'TaskExecutionRole', 'AWS::IAM::Role'), 'Arn'),
+      ExecutionRoleArn: resolver.getAtt(
+        'acme-Platform',
+        idOfIn('acme-Platform', 'TaskExecutionRole', 'AWS::IAM::Role'),
+        'Arn',
+      ),
       TaskRoleArn: resolver.getAtt(STACK, roleId, 'Arn'),
       Volumes: [
         {
@@ -405,7 +504,10 @@ describe("alice's sales agent", () => {
     const logs = {
       LogDriver: 'awslogs',
       Options: {
-        'awslogs-group': resolver.ref('acme-Platform', idOfIn('acme-Platform', 'AgentLogsLogGroup', 'AWS::Logs::LogGroup')),
+        'awslogs-group': resolver.ref(
+          'acme-Platform',
+          idOfIn('acme-Platform', 'AgentLogsLogGroup', 'AWS::Logs::LogGroup'),
+        ),
         'awslogs-region': 'eu-west-1',
         'awslogs-stream-prefix': 'alice/sales',
       },
@@ -427,7 +529,9 @@ describe("alice's sales agent", () => {
       ],
       LogConfiguration: logs,
     });
-    expect(Image).toMatch(/^111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/cdk-hnb659fds-container-assets-111111111111-eu-west-1:[0-9a-f]{64}$/);
+    expect(Image).toMatch(
+      /^111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/cdk-hnb659fds-container-assets-111111111111-eu-west-1:[0-9a-f]{64}$/,
+    );
     // The workbench: same image, another uid, no environment of its own, no ECS init (its PID 1 would keep the
     // injected credentials URI), the exchange read-only, its output discarded by its entrypoint.
     expect(ContainerDefinitions[1]).toEqual({
@@ -458,7 +562,9 @@ describe("alice's sales agent", () => {
       CUBICLE_PROVIDER: 'anthropic',
       CUBICLE_OUTBOUND_POLICY: 'confirm',
       CUBICLE_SKILLS: 'crm-notes@1.2.0',
-      CUBICLE_CONNECTIONS: JSON.stringify([{ id: 'crm', hosts: ['acme.my.salesforce.com'], secretArn: arnOfSecret('UserAliceVaultConnectionCrm') }]),
+      CUBICLE_CONNECTIONS: JSON.stringify([
+        { id: 'crm', hosts: ['acme.my.salesforce.com'], secretArn: arnOfSecret('UserAliceVaultConnectionCrm') },
+      ]),
       CUBICLE_PROVIDER_SECRET_ARN: arnOfSecret('UserAliceVaultProviderAnthropic'),
       CUBICLE_USER_KEY_ARN: resolver.getAtt(STACK, idOf('UserAliceVaultKey', 'AWS::KMS::Key'), 'Arn'),
       CUBICLE_MAX_TASK_DURATION_MS: '7200000',
@@ -476,9 +582,16 @@ describe('every pair of the example', () => {
     expect(tasks).toHaveLength(pairs.length);
     for (const { user, agent } of pairs) {
       const task = tasks.find((t) => t.task.Family === `acme-${user.id}_${agent.id}`)!.task;
-      const env = Object.fromEntries(task.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]));
-      const notApplicable = agent.provider === 'bedrock' ? ['CUBICLE_PROVIDER_SECRET_ARN'] : ['CUBICLE_BEDROCK_MODELS', 'CUBICLE_BEDROCK_ROLE_ARN'];
-      expect(Object.keys(env).sort(), `${user.id}/${agent.id}`).toEqual(AGENT_ENV_KEYS.filter((k) => !notApplicable.includes(k)).sort());
+      const env = Object.fromEntries(
+        task.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]),
+      );
+      const notApplicable =
+        agent.provider === 'bedrock'
+          ? ['CUBICLE_PROVIDER_SECRET_ARN']
+          : ['CUBICLE_BEDROCK_MODELS', 'CUBICLE_BEDROCK_ROLE_ARN'];
+      expect(Object.keys(env).sort(), `${user.id}/${agent.id}`).toEqual(
+        AGENT_ENV_KEYS.filter((k) => !notApplicable.includes(k)).sort(),
+      );
       const parsed = AGENT_ENV_SCHEMA.parse(env);
       expect(agentEnvProblems(parsed), `${user.id}/${agent.id}`).toEqual([]);
       for (const value of Object.values(env)) expect(String(value)).not.toMatch(/no credential stored|sk-|AKIA/);
@@ -487,10 +600,13 @@ describe('every pair of the example', () => {
 
   it('gives bedrock agents the configured models and the invoker role to assume, and no stored provider secret', () => {
     const research = tasks.find((t) => t.task.Family === 'acme-bruno_research')!.task;
-    const env = Object.fromEntries(research.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]));
+    const env = Object.fromEntries(
+      research.ContainerDefinitions[0].Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]),
+    );
     expect(env.CUBICLE_BEDROCK_MODELS).toBe('us.anthropic.claude-sonnet-4-5-20250929-v1:0');
     expect(JSON.parse(env.CUBICLE_CONNECTIONS)).toEqual([{ id: 'docs', hosts: ['docs.acme.example'] }]);
-    const policy = resolved(idOf('UserBrunoAgentResearchTaskRole', 'AWS::IAM::Role')).Policies[0].PolicyDocument.Statement;
+    const policy = resolved(idOf('UserBrunoAgentResearchTaskRole', 'AWS::IAM::Role')).Policies[0].PolicyDocument
+      .Statement;
     expect(policy.map((s: { Sid: string }) => s.Sid)).not.toContain('ReadOwnSecrets');
     // No model rights of its own: the supervisor assumes the invoker role and hands the CLI that session.
     expect(env.CUBICLE_BEDROCK_ROLE_ARN).toBe(`arn:aws:iam::${ACCOUNT}:role/cubicle/acme/acme-bedrock-invoker`);
@@ -506,7 +622,14 @@ describe('every pair of the example', () => {
   it('hardens every container the same way', () => {
     for (const { id, task } of tasks) {
       const c = task.ContainerDefinitions[0];
-      expect({ id, root: c.ReadonlyRootFilesystem, user: c.User, privileged: c.Privileged, linux: c.LinuxParameters, stop: c.StopTimeout }).toEqual({
+      expect({
+        id,
+        root: c.ReadonlyRootFilesystem,
+        user: c.User,
+        privileged: c.Privileged,
+        linux: c.LinuxParameters,
+        stop: c.StopTimeout,
+      }).toEqual({
         id,
         root: true,
         user: '10001:10001',
@@ -515,7 +638,10 @@ describe('every pair of the example', () => {
         stop: 45,
       });
       expect(task.NetworkMode).toBe('awsvpc');
-      expect(task.Volumes[0].EFSVolumeConfiguration).toMatchObject({ TransitEncryption: 'ENABLED', AuthorizationConfig: { IAM: 'ENABLED' } });
+      expect(task.Volumes[0].EFSVolumeConfiguration).toMatchObject({
+        TransitEncryption: 'ENABLED',
+        AuthorizationConfig: { IAM: 'ENABLED' },
+      });
     }
   });
 
@@ -530,7 +656,9 @@ describe('every pair of the example', () => {
       expect([statement.Resource].flat(), where).not.toContain('*');
       if (actions.some((a) => a.startsWith('dynamodb:'))) {
         expect(statement.Condition, where).toMatchObject({
-          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [expect.stringMatching(/^[a-z][a-z0-9-]*#[a-z][a-z0-9-]*$/)] },
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': [expect.stringMatching(/^[a-z][a-z0-9-]*#[a-z][a-z0-9-]*$/)],
+          },
           Null: { 'dynamodb:LeadingKeys': 'false' },
         });
       }
@@ -541,7 +669,9 @@ describe('every pair of the example', () => {
     for (const [roleId, roleResource] of resourcesOfType(fleet, 'AWS::IAM::Role')) {
       const owner = /^User([A-Z][a-z]+)Agent([A-Z][a-z]+)/.exec(roleId)!;
       const [user, agent] = [owner[1], owner[2]];
-      for (const ref of JSON.stringify(roleResource.Properties.Policies).match(/"(Ref|Fn::GetAtt)":\s*(\["[A-Za-z0-9]+"|"[A-Za-z0-9]+")/g) ?? []) {
+      for (const ref of JSON.stringify(roleResource.Properties.Policies).match(
+        /"(Ref|Fn::GetAtt)":\s*(\["[A-Za-z0-9]+"|"[A-Za-z0-9]+")/g,
+      ) ?? []) {
         const target = /"([A-Za-z0-9]+)"$|\["([A-Za-z0-9]+)"/.exec(ref)!.slice(1).find(Boolean)!;
         if (target.startsWith('Storage')) continue; // the shard's file system: the condition picks the access point
         expect(target, roleId).toMatch(new RegExp(`^User${user}(Vault|Agent${agent})`));
@@ -560,7 +690,11 @@ describe('the shard file system', () => {
       Action,
       ...(Condition ? { Condition } : {}),
     });
-    const all = ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientRootAccess', 'elasticfilesystem:ClientWrite'];
+    const all = [
+      'elasticfilesystem:ClientMount',
+      'elasticfilesystem:ClientRootAccess',
+      'elasticfilesystem:ClientWrite',
+    ];
     expect(resolved(fsId)).toEqual({
       Encrypted: true,
       KmsKeyId: resolver.getAtt('acme-Platform', idOfIn('acme-Platform', 'PlatformKey', 'AWS::KMS::Key'), 'Arn'),
@@ -578,17 +712,27 @@ describe('the shard file system', () => {
       FileSystemTags: [{ Key: 'cubicle:deployment', Value: 'acme' }],
     });
     const network = templates.get('acme-Network')!;
-    const efsGroup = resourcesOfType(network, 'AWS::EC2::SecurityGroup').find(([id]) => id.startsWith('SecurityGroupsEfs'))![0];
-    const privateSubnets = resourcesOfType(network, 'AWS::EC2::Subnet').filter(([id]) => id.startsWith('VpcPrivate')).map(([id]) => resolver.ref('acme-Network', id));
+    const efsGroup = resourcesOfType(network, 'AWS::EC2::SecurityGroup').find(([id]) =>
+      id.startsWith('SecurityGroupsEfs'),
+    )![0];
+    const privateSubnets = resourcesOfType(network, 'AWS::EC2::Subnet')
+      .filter(([id]) => id.startsWith('VpcPrivate'))
+      .map(([id]) => resolver.ref('acme-Network', id));
     const targets = resourcesOfType(fleet, 'AWS::EFS::MountTarget').map(([id]) => resolved(id));
     expect(targets).toEqual(
-      privateSubnets.map((SubnetId) => ({ FileSystemId: resolver.ref(STACK, fsId), SubnetId, SecurityGroups: [resolver.getAtt('acme-Network', efsGroup, 'GroupId')] })),
+      privateSubnets.map((SubnetId) => ({
+        FileSystemId: resolver.ref(STACK, fsId),
+        SubnetId,
+        SecurityGroups: [resolver.getAtt('acme-Network', efsGroup, 'GroupId')],
+      })),
     );
   });
 });
 
 function idOfIn(stack: string, prefix: string, type: string): string {
-  const found = resourcesOfType(templates.get(stack)!, type).filter(([id]) => new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id));
+  const found = resourcesOfType(templates.get(stack)!, type).filter(([id]) =>
+    new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id),
+  );
   if (found.length !== 1) throw new Error(`${found.length} ${type} named ${prefix} in ${stack}`);
   return found[0][0];
 }

@@ -65,11 +65,13 @@ export function readFleetModel(options: {
 }): FleetModel {
   const { resolver, templates, deployment, account } = options;
   const assembly = assemblyFromTemplates(templates, { account, regionOf: resolver.env.regionOf });
-  if (assembly.deployment !== deployment) throw new Error(`templates of deployment ${assembly.deployment}, not ${deployment}`);
+  if (assembly.deployment !== deployment)
+    throw new Error(`templates of deployment ${assembly.deployment}, not ${deployment}`);
   const model = readReviewModel(assembly);
   const secrets = model.secrets.map((s): SecretModel => {
     const match = new RegExp(`^cubicle/${deployment}/([^/]+)/(provider|connection)/(.+)$`).exec(s.name);
-    if (!match || !s.resourcePolicy) throw new Error(`unexpected secret ${s.name} (or no resource policy) in ${s.stack}`);
+    if (!match || !s.resourcePolicy)
+      throw new Error(`unexpected secret ${s.name} (or no resource policy) in ${s.stack}`);
     return {
       stack: s.stack,
       userId: match[1],
@@ -85,15 +87,31 @@ export function readFleetModel(options: {
   });
   const tables = {} as Record<TableName, { arn: string }>;
   for (const table of model.tables) {
-    const name = (Object.keys(TABLES) as TableName[]).find((t) => new RegExp(`^Tables${TABLES[t].id}[0-9A-F]{8}$`).test(table.logicalId));
+    const name = (Object.keys(TABLES) as TableName[]).find((t) =>
+      new RegExp(`^Tables${TABLES[t].id}[0-9A-F]{8}$`).test(table.logicalId),
+    );
     if (name) tables[name] = { arn: table.arn };
   }
   return {
-    roles: model.pairs.map((p) => ({ stack: p.role.stack, logicalId: p.role.logicalId, userId: p.userId, agentId: p.agentId, principal: p.role.principal })),
+    roles: model.pairs.map((p) => ({
+      stack: p.role.stack,
+      logicalId: p.role.logicalId,
+      userId: p.userId,
+      agentId: p.agentId,
+      principal: p.role.principal,
+    })),
     secrets,
     accessPoints: model.accessPoints.map((a) => {
-      if (!a.fileSystem?.policy || !a.userId || !a.agentId) throw new Error(`access point ${a.logicalId} lacks its file system policy or its tags in ${a.stack}`);
-      return { stack: a.stack, userId: a.userId, agentId: a.agentId, arn: a.arn, fileSystemArn: a.fileSystem.arn, fileSystemPolicy: a.fileSystem.policy };
+      if (!a.fileSystem?.policy || !a.userId || !a.agentId)
+        throw new Error(`access point ${a.logicalId} lacks its file system policy or its tags in ${a.stack}`);
+      return {
+        stack: a.stack,
+        userId: a.userId,
+        agentId: a.agentId,
+        arn: a.arn,
+        fileSystemArn: a.fileSystem.arn,
+        fileSystemPolicy: a.fileSystem.policy,
+      };
     }),
     keys: model.userKeys.map((k) => ({ stack: k.stack, userId: k.userId, arn: k.arn, policy: k.policy })),
     tables,

@@ -57,7 +57,10 @@ describe('shard planning', () => {
     const users = rosterUsers({ users: 12, agentsPerUser: 3 });
     const a = planShards(rosterConfig({ users: 12, agentsPerUser: 3, maxResourcesPerShard: 60 }), EMPTY);
     for (const seed of [1, 2, 3]) {
-      const text = rosterConfigText(shuffled(users, seed).map((u) => ({ ...u, agents: shuffled(u.agents, seed) })), { maxResourcesPerShard: 60 });
+      const text = rosterConfigText(
+        shuffled(users, seed).map((u) => ({ ...u, agents: shuffled(u.agents, seed) })),
+        { maxResourcesPerShard: 60 },
+      );
       const b = planShards(parseConfigText(text), EMPTY);
       expect(b.lock).toEqual(a.lock);
     }
@@ -66,16 +69,22 @@ describe('shard planning', () => {
   it('refuses a user bigger than a shard, naming the user and the fix', () => {
     const small = rosterConfig({ users: 1, agentsPerUser: 7, maxResourcesPerShard: 20 });
     expect(() => planShards(small, EMPTY)).toThrow(FleetError);
-    expect(() => planShards(small, EMPTY)).toThrow(/user "u000" needs \d+ resources .* give the user fewer agents or connections/);
+    expect(() => planShards(small, EMPTY)).toThrow(
+      /user "u000" needs \d+ resources .* give the user fewer agents or connections/,
+    );
   });
 
-  it('refuses a shard that grew past CloudFormation\'s 500 resources, and warns above the target', () => {
+  it("refuses a shard that grew past CloudFormation's 500 resources, and warns above the target", () => {
     const big = rosterConfig({ users: 30, agentsPerUser: 5, maxResourcesPerShard: 450 });
     const everyoneInOne = { users: Object.fromEntries(big.users.map((u) => [u.id, 1])) };
-    expect(() => planShards(big, everyoneInOne)).toThrow(/shard 1 would hold \d+ resources, over CloudFormation's 500 per stack/);
+    expect(() => planShards(big, everyoneInOne)).toThrow(
+      /shard 1 would hold \d+ resources, over CloudFormation's 500 per stack/,
+    );
     const grown = { users: Object.fromEntries(big.users.slice(0, 17).map((u) => [u.id, 1])) };
     const plan = planShards(rosterConfig({ users: 17, agentsPerUser: 5, maxResourcesPerShard: 400 }), grown);
-    expect(plan.warnings).toEqual([expect.stringMatching(/^shard 1 holds 4\d\d resources, above fleet.maxResourcesPerShard 400/)]);
+    expect(plan.warnings).toEqual([
+      expect.stringMatching(/^shard 1 holds 4\d\d resources, above fleet.maxResourcesPerShard 400/),
+    ]);
   });
 });
 
@@ -98,7 +107,11 @@ describe('the lock file', () => {
     resolveShardPlan(config, { frozen: false });
     const lockFile = path.join(d, 'acme.lock.json');
     const text = readFileSync(lockFile, 'utf8');
-    expect(JSON.parse(text)).toEqual({ '//': expect.stringContaining('commit it'), version: 1, users: { u000: 1, u001: 1, u002: 1 } });
+    expect(JSON.parse(text)).toEqual({
+      '//': expect.stringContaining('commit it'),
+      version: 1,
+      users: { u000: 1, u001: 1, u002: 1 },
+    });
     expect(text).toBe(lockFileText(readLockFile(lockFile)));
     // Frozen with nothing to add: no error, no write.
     expect(resolveShardPlan(config, { frozen: true }).added).toEqual([]);
@@ -126,16 +139,34 @@ describe('the lock file', () => {
       expect(() => resolveShardPlan(config)).toThrow(
         new FrozenLockError(`${d}/acme.lock.json`, [], `npx cdk synth -c config=${d}/acme.yaml`, true).message,
       );
-      expect(() => resolveShardPlan(config)).toThrow(/^\S+acme\.lock\.json: lock file missing, and CI=true forbids creating it .* restore the file from version control/);
+      expect(() => resolveShardPlan(config)).toThrow(
+        /^\S+acme\.lock\.json: lock file missing, and CI=true forbids creating it .* restore the file from version control/,
+      );
     });
     expect(existsSync(path.join(d, 'acme.lock.json'))).toBe(false);
   });
 
-  it('with a merge conflict, says to keep both sides\' entries, and names a user both sides placed', () => {
+  it("with a merge conflict, says to keep both sides' entries, and names a user both sides placed", () => {
     const d = dir();
     const file = path.join(d, 'acme.lock.json');
     const conflicted = (theirs: string) =>
-      ['{', '  "version": 1,', '  "users": {', '    "alice": 1,', '<<<<<<< HEAD', '    "bruno": 1,', '    "dana": 2', '=======', '    "bruno": 1,', theirs, '    "erin": 1', '>>>>>>> add-erin', '  }', '}', ''].join('\n');
+      [
+        '{',
+        '  "version": 1,',
+        '  "users": {',
+        '    "alice": 1,',
+        '<<<<<<< HEAD',
+        '    "bruno": 1,',
+        '    "dana": 2',
+        '=======',
+        '    "bruno": 1,',
+        theirs,
+        '    "erin": 1',
+        '>>>>>>> add-erin',
+        '  }',
+        '}',
+        '',
+      ].join('\n');
     writeFileSync(file, conflicted('    "dana": 2,'));
     const message = () => {
       try {
@@ -170,7 +201,9 @@ describe('the lock file', () => {
     const d = dir();
     const file = path.join(d, 'acme.lock.json');
     writeFileSync(file, JSON.stringify({ version: 1, users: { alice: 0, Bob: 1 } }));
-    expect(() => readLockFile(file)).toThrow(/not a Cubicle shard lock; restore it from version control\n {2}users\.alice: shard numbers start at 1\n {2}users\.Bob: /);
+    expect(() => readLockFile(file)).toThrow(
+      /not a Cubicle shard lock; restore it from version control\n {2}users\.alice: shard numbers start at 1\n {2}users\.Bob: /,
+    );
     writeFileSync(file, '{ "version": 1, ');
     expect(() => readLockFile(file)).toThrow(/not valid JSON .* restore it from version control/);
   });
@@ -200,7 +233,7 @@ describe('names', () => {
     expect(fleetStackName('acme', 123)).toBe('acme-Fleet-123');
   });
 
-  it('name a task role after its task family, within IAM\'s 64 characters', () => {
+  it("name a task role after its task family, within IAM's 64 characters", () => {
     expect(agentRoleName('acme', 'alice', 'sales')).toBe('acme-alice_sales');
     const long = agentRoleName('abcdefghijklmnop', 'u'.repeat(24), 'a'.repeat(24));
     expect(long).toHaveLength(64);
@@ -208,4 +241,3 @@ describe('names', () => {
     expect(agentRoleName('abcdefghijklmnop', 'u'.repeat(24), `${'a'.repeat(23)}b`)).not.toBe(long);
   });
 });
-

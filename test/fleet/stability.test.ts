@@ -22,10 +22,16 @@ const base = rosterUsers({ users: 9, agentsPerUser: 3 });
 const baseConfig = parseConfigText(rosterConfigText(base, SHARD_SIZE));
 const lock = planShards(baseConfig, { users: {} }).lock;
 
-function synth(users: readonly RosterUser[], shardLock: ShardLock, connections: Record<string, { hosts: readonly string[]; secret: boolean }> = ROSTER_CONNECTIONS): Map<string, TemplateJson> {
+function synth(
+  users: readonly RosterUser[],
+  shardLock: ShardLock,
+  connections: Record<string, { hosts: readonly string[]; secret: boolean }> = ROSTER_CONNECTIONS,
+): Map<string, TemplateJson> {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-stability-'));
   const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-  createApp(app, parseConfigText(rosterConfigText(users, { ...SHARD_SIZE, connections })), { fleetLock: { lock: shardLock } });
+  createApp(app, parseConfigText(rosterConfigText(users, { ...SHARD_SIZE, connections })), {
+    fleetLock: { lock: shardLock },
+  });
   app.synth();
   return readTemplates(outdir);
 }
@@ -41,15 +47,22 @@ const fleetStacks = [...before.keys()].filter((n) => n.includes('-Fleet-'));
  */
 const CONTROL_PLANE = 'acme-ControlPlane';
 function withoutCodeAssets(template: TemplateJson | undefined, editedUser?: string): unknown {
-  const resources = Object.entries(template?.Resources ?? {}).filter(([id]) => !(editedUser && id.includes(`User${editedUser}`)));
-  return JSON.parse(JSON.stringify({ ...template, Resources: Object.fromEntries(resources) }).replace(/"S3Key":"[0-9a-f]{64}\.zip"/g, '"S3Key":"<code>"').replace(/"RosterIdentities":"[0-9a-f]{64}"/g, '"RosterIdentities":"<digest>"'));
+  const resources = Object.entries(template?.Resources ?? {}).filter(
+    ([id]) => !(editedUser && id.includes(`User${editedUser}`)),
+  );
+  return JSON.parse(
+    JSON.stringify({ ...template, Resources: Object.fromEntries(resources) })
+      .replace(/"S3Key":"[0-9a-f]{64}\.zip"/g, '"S3Key":"<code>"')
+      .replace(/"RosterIdentities":"[0-9a-f]{64}"/g, '"RosterIdentities":"<digest>"'),
+  );
 }
 /** Every stack but `except` is unchanged; in the ControlPlane, all but the code and the roster digest. */
 function expectSameStacks(after: Map<string, TemplateJson>, except: string[], editedUser?: string): void {
   expect([...after.keys()]).toEqual([...before.keys()]);
   for (const [name, template] of before) {
     if (except.includes(name)) continue;
-    if (name === CONTROL_PLANE) expect(withoutCodeAssets(after.get(name), editedUser), name).toEqual(withoutCodeAssets(template, editedUser));
+    if (name === CONTROL_PLANE)
+      expect(withoutCodeAssets(after.get(name), editedUser), name).toEqual(withoutCodeAssets(template, editedUser));
     else expect(after.get(name), name).toEqual(template);
   }
 }
@@ -65,13 +78,19 @@ describe('the roster under test', () => {
 });
 
 describe('reordering the roster', () => {
-  it('gives identical templates (users, agents, connections, skills and a connection\'s hosts shuffled)', () => {
+  it("gives identical templates (users, agents, connections, skills and a connection's hosts shuffled)", () => {
     const reordered = shuffled(base, 7).map((user, i) => ({
       ...user,
-      agents: shuffled(user.agents, i).map((agent) => ({ ...agent, connections: [...agent.connections].reverse(), skills: [...agent.skills].reverse() })),
+      agents: shuffled(user.agents, i).map((agent) => ({
+        ...agent,
+        connections: [...agent.connections].reverse(),
+        skills: [...agent.skills].reverse(),
+      })),
     }));
     expect(reordered.map((u) => u.id)).not.toEqual(base.map((u) => u.id));
-    const hostsReversed = Object.fromEntries(Object.entries(ROSTER_CONNECTIONS).map(([name, c]) => [name, { ...c, hosts: [...c.hosts].reverse() }]));
+    const hostsReversed = Object.fromEntries(
+      Object.entries(ROSTER_CONNECTIONS).map(([name, c]) => [name, { ...c, hosts: [...c.hosts].reverse() }]),
+    );
     expect(hostsReversed.crm.hosts).toEqual(['api.crm.acme.example', 'crm.acme.example']);
     expectSameStacks(synth(reordered, lock, hostsReversed), []);
   });
@@ -86,13 +105,14 @@ describe('adding a user', () => {
     expect(plan.added).toEqual(['zoe']);
     const loads = planShards(baseConfig, lock).shards;
     const target = plan.lock.users.zoe;
-    const need = plan.shards.find((s) => s.shard === target)!.resources - loads.find((s) => s.shard === target)!.resources;
+    const need =
+      plan.shards.find((s) => s.shard === target)!.resources - loads.find((s) => s.shard === target)!.resources;
     const withRoom = loads.filter((s) => s.resources + need <= SHARD_SIZE.maxResourcesPerShard);
     expect(withRoom.length).toBeGreaterThan(0);
     expect(target).toBe(withRoom.sort((a, b) => a.resources - b.resources || a.shard - b.shard)[0].shard);
   });
 
-  it('changes exactly one Fleet stack, the new user\'s shard, and only by adding the new user\'s resources', () => {
+  it("changes exactly one Fleet stack, the new user's shard, and only by adding the new user's resources", () => {
     const changed = fleetStacks.filter((name) => JSON.stringify(after.get(name)) !== JSON.stringify(before.get(name)));
     const shardOfZoe = `acme-Fleet-${String(plan.lock.users.zoe).padStart(2, '0')}`;
     expect(changed).toEqual([shardOfZoe]);
@@ -108,10 +128,13 @@ describe('adding a user', () => {
 
 describe('removing a user', () => {
   const victim = base[4];
-  const after = synth(base.filter((u) => u !== victim), lock);
+  const after = synth(
+    base.filter((u) => u !== victim),
+    lock,
+  );
   const shard = `acme-Fleet-${String(lock.users[victim.id]).padStart(2, '0')}`;
 
-  it('changes no other user\'s resources, in any stack', () => {
+  it("changes no other user's resources, in any stack", () => {
     expectSameStacks(after, [shard], 'U004');
     const old = before.get(shard)!.Resources;
     const now = after.get(shard)!.Resources;
@@ -125,7 +148,12 @@ describe('removing a user', () => {
   });
 
   it('leaves the lock as it was (the user keeps their shard if re-added)', () => {
-    const remaining = parseConfigText(rosterConfigText(base.filter((u) => u !== victim), SHARD_SIZE));
+    const remaining = parseConfigText(
+      rosterConfigText(
+        base.filter((u) => u !== victim),
+        SHARD_SIZE,
+      ),
+    );
     const plan = planShards(remaining, lock);
     expect(plan.added).toEqual([]);
     expect(plan.lock).toEqual(lock);
@@ -141,20 +169,32 @@ describe('`cdk synth` and the lock file', () => {
   function cdkSynth(ci: boolean) {
     const home = mkdtempSync(path.join(tmpdir(), 'cubicle-home-'));
     const out = mkdtempSync(path.join(tmpdir(), 'cubicle-cli-out-'));
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, AWS_EC2_METADATA_DISABLED: 'true', CDK_VALIDATION: 'false', ...(ci ? { CI: 'true' } : {}) };
-    return spawnSync(path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'), ['synth', '-q', '--exclusively', 'acme-Fleet-01', '--output', out, '-c', `config=${configFile}`], {
-      cwd: REPO_ROOT,
-      env,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: home,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      CDK_VALIDATION: 'false',
+      ...(ci ? { CI: 'true' } : {}),
+    };
+    return spawnSync(
+      path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk'),
+      ['synth', '-q', '--exclusively', 'acme-Fleet-01', '--output', out, '-c', `config=${configFile}`],
+      {
+        cwd: REPO_ROOT,
+        env,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
   }
 
   it('with CI=true and no lock file: exits non-zero, says the lock is missing and how to fix it, writes nothing', () => {
     const result = cdkSynth(true);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(`${lockFile}: lock file missing, and CI=true forbids creating it`);
-    expect(result.stderr).toContain(`run \`npx cdk synth -c config=${configFile}\` locally (without CI=true) and commit ${lockFile}`);
+    expect(result.stderr).toContain(
+      `run \`npx cdk synth -c config=${configFile}\` locally (without CI=true) and commit ${lockFile}`,
+    );
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(lockFile)).toBe(false);
   });

@@ -28,21 +28,38 @@ const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 describe('npm start: bad input', () => {
   it('prints every config problem on its own line, as synth does, and exits 1', async () => {
     const file = path.join(dir, 'bad.yaml');
-    writeFileSync(file, minimalConfigText({ providers: '[anthropic]', users: '[{ id: Alice, email: nope, agents: [{ id: sales, provider: openai }] }]' }));
+    writeFileSync(
+      file,
+      minimalConfigText({
+        providers: '[anthropic]',
+        users: '[{ id: Alice, email: nope, agents: [{ id: sales, provider: openai }] }]',
+      }),
+    );
     const { code, stdout, stderr } = await run(['--config', file, '--data', path.join(dir, 'data')]);
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(new RegExp(`^Invalid Cubicle config ${file.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}: \\d+ problems\\n`));
+    expect(stderr).toMatch(
+      new RegExp(`^Invalid Cubicle config ${file.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}: \\d+ problems\\n`),
+    );
     expect(stderr).toContain('  users[0] (Alice).id:');
     expect(stderr).toContain('  users[0] (Alice).agents[0] (sales).provider:');
     noStack(stderr);
   });
 
   it('names a missing config file and a bad option in one line', async () => {
-    const [missing, port, unknown] = await Promise.all([run(['--config', path.join(dir, 'none.yaml')]), run(['--port', 'eighty']), run(['--prot', '80'])]);
+    const [missing, port, unknown] = await Promise.all([
+      run(['--config', path.join(dir, 'none.yaml')]),
+      run(['--port', 'eighty']),
+      run(['--prot', '80']),
+    ]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^Invalid Cubicle config .*none\.yaml: 1 problem\n {2}cannot read config: file not found\n$/);
-    expect(port).toMatchObject({ code: 1, stderr: 'cubicle local: --port must be a whole number from 0 to 65535, got "eighty"\n' });
+    expect(missing.stderr).toMatch(
+      /^Invalid Cubicle config .*none\.yaml: 1 problem\n {2}cannot read config: file not found\n$/,
+    );
+    expect(port).toMatchObject({
+      code: 1,
+      stderr: 'cubicle local: --port must be a whole number from 0 to 65535, got "eighty"\n',
+    });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.split('\n')[0]).toMatch(/^cubicle local: Unknown option '--prot'/);
     noStack(unknown.stderr);
@@ -55,14 +72,18 @@ describe('npm start: bad input', () => {
     const busy = await run(['--port', String(port), '--data', path.join(dir, 'busy')]);
     blocker.close();
     expect(busy).toMatchObject({ code: 1, stdout: '' });
-    expect(busy.stderr).toBe(`cubicle local: port ${port} is already in use on 127.0.0.1; pass another with --port N (0 picks a free one)\n`);
+    expect(busy.stderr).toBe(
+      `cubicle local: port ${port} is already in use on 127.0.0.1; pass another with --port N (0 picks a free one)\n`,
+    );
 
     const data = path.join(dir, 'shared');
     const first = await startLocalProcess(['--data', data], 'node');
     try {
       const second = await run(['--data', data]);
       expect(second.code).toBe(1);
-      expect(second.stderr).toBe(`cubicle local: another Cubicle local (pid ${first.child.pid}) is using ${data}; stop it or pass --data DIR\n`);
+      expect(second.stderr).toBe(
+        `cubicle local: another Cubicle local (pid ${first.child.pid}) is using ${data}; stop it or pass --data DIR\n`,
+      );
     } finally {
       await first.interrupt();
     }

@@ -17,7 +17,11 @@ const tables = localTableNames('acme');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function clients(endpoint: string) {
-  const client = new DynamoDBClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
   return { client, doc: DynamoDBDocumentClient.from(client) };
 }
 
@@ -28,14 +32,18 @@ describe('DynamoDB stand-in', () => {
     const a = clients(first.endpoint);
     const described = await a.client.send(new DescribeTableCommand({ TableName: tables.sessions }));
     expect(described.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual([ACTIVE_INDEX.name]);
-    await a.doc.send(new PutCommand({ TableName: tables.sessions, Item: { pk, status: 'RUNNING', activeShard: activeShardOf(pk) } }));
+    await a.doc.send(
+      new PutCommand({ TableName: tables.sessions, Item: { pk, status: 'RUNNING', activeShard: activeShardOf(pk) } }),
+    );
     a.client.destroy();
     await first.close();
 
     // Same directory, new server: the tables are found (not re-created) and the row is there.
     const second = await startDynamo(dir, 'eu-west-1', tables);
     const b = clients(second.endpoint);
-    expect((await b.doc.send(new GetCommand({ TableName: tables.sessions, Key: { pk } }))).Item).toMatchObject({ status: 'RUNNING' });
+    expect((await b.doc.send(new GetCommand({ TableName: tables.sessions, Key: { pk } }))).Item).toMatchObject({
+      status: 'RUNNING',
+    });
     const active = await b.doc.send(
       new QueryCommand({
         TableName: tables.sessions,

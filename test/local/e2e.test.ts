@@ -10,7 +10,19 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../console/src/core/api';
-import { call, events, filesUnder, processesUnder, relayDevice, startLocalProcess, stillAlive, tokenFor, waitFor, waitForEvent, type LocalProcess } from './support';
+import {
+  call,
+  events,
+  filesUnder,
+  processesUnder,
+  relayDevice,
+  startLocalProcess,
+  stillAlive,
+  tokenFor,
+  waitFor,
+  waitForEvent,
+  type LocalProcess,
+} from './support';
 
 const data = mkdtempSync(path.join(tmpdir(), 'cubicle-e2e-'));
 /** Shaped like no known token, so only the vault's encryption can keep it off the disk. */
@@ -35,9 +47,13 @@ describe('local mode, end to end', () => {
     const [header, payload] = alice.split('.');
     expect((await call(base, 'GET', '/v1/agents', `${header}.${payload}.${'A'.repeat(342)}`)).status).toBe(401);
 
-    const stored = await call(base, 'PUT', '/v1/credentials/anthropic', alice, { value: JSON.stringify({ kind: 'api-key', value: CANARY }) });
+    const stored = await call(base, 'PUT', '/v1/credentials/anthropic', alice, {
+      value: JSON.stringify({ kind: 'api-key', value: CANARY }),
+    });
     expect(stored.status).toBe(204);
-    expect((await call(base, 'PUT', '/v1/connections/crm/credential', alice, { value: `${CANARY}-crm` })).status).toBe(204);
+    expect((await call(base, 'PUT', '/v1/connections/crm/credential', alice, { value: `${CANARY}-crm` })).status).toBe(
+      204,
+    );
 
     // Alice's device on the relay (same origin, token as a subprotocol) sees the reply pushed live; a
     // token in the URL is refused, and bruno's device gets no more of alice's agent than an unknown one.
@@ -47,14 +63,24 @@ describe('local mode, end to end', () => {
     const brunoDevice = await relayDevice(base, bruno);
     brunoDevice.send({ type: 'subscribe', agentId: 'sales' });
     brunoDevice.send({ type: 'subscribe', agentId: 'no-such-agent' });
-    const errors = await waitFor(() => (brunoDevice.frames.filter((f) => f.type === 'error').length === 2 ? brunoDevice.frames : undefined), 10_000, "bruno's two refusals");
+    const errors = await waitFor(
+      () => (brunoDevice.frames.filter((f) => f.type === 'error').length === 2 ? brunoDevice.frames : undefined),
+      10_000,
+      "bruno's two refusals",
+    );
     expect(errors[0]).toEqual(errors[1]);
 
     const sent = await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'hello' });
     expect(sent.status).toBe(202);
     expect(sent.body.outcome).toBe('started');
     const pushed = await waitFor(
-      () => device.frames.find((f) => f.type === 'event' && (f.event as { type: string; data: { text?: string } }).type === 'reply' && (f.event as { data: { text?: string } }).data.text === 'echo: hello'),
+      () =>
+        device.frames.find(
+          (f) =>
+            f.type === 'event' &&
+            (f.event as { type: string; data: { text?: string } }).type === 'reply' &&
+            (f.event as { data: { text?: string } }).data.text === 'echo: hello',
+        ),
       30_000,
       'echo: hello over the relay',
     );
@@ -66,7 +92,9 @@ describe('local mode, end to end', () => {
     brunoDevice.close();
 
     // An outbound call to a host of the agent's connection waits for the employee.
-    await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'fetch https://acme.my.salesforce.com/accounts' });
+    await call(base, 'POST', '/v1/agents/sales/messages', alice, {
+      text: 'fetch https://acme.my.salesforce.com/accounts',
+    });
     const requested = await waitForEvent(base, alice, 'sales', (e) => e.type === 'approval.requested');
     expect(requested.data.hosts).toEqual(['acme.my.salesforce.com']);
     const approvalId = requested.data.approvalId as string;
@@ -78,31 +106,48 @@ describe('local mode, end to end', () => {
     expect((await call(base, 'GET', '/v1/agents/sales/events', bruno)).status).toBe(404);
     expect((await call(base, 'POST', '/v1/agents/sales/messages', bruno, { text: 'hi' })).status).toBe(404);
     expect((await call(base, 'POST', '/v1/agents/sales/wake', bruno)).status).toBe(404);
-    expect((await call(base, 'POST', `/v1/approvals/${approvalId}`, bruno, { agentId: 'sales', decision: 'approve' })).status).toBe(404);
+    expect(
+      (await call(base, 'POST', `/v1/approvals/${approvalId}`, bruno, { agentId: 'sales', decision: 'approve' }))
+        .status,
+    ).toBe(404);
     expect((await call(base, 'PUT', '/v1/credentials/anthropic', bruno, { value: 'x' })).status).toBe(404);
     const brunoAgents = await call(base, 'GET', '/v1/agents', bruno);
     expect(brunoAgents.body.agents.map((a: { agentId: string }) => a.agentId)).toEqual(['research', 'writer']);
     for (const agent of ['research', 'writer']) expect(await events(base, bruno, agent)).toEqual([]);
     // A Bedrock agent: nothing stored, its supervisor assumes the model invoker role (local STS) for the CLI.
-    expect((await call(base, 'POST', '/v1/agents/research/messages', bruno, { text: 'hello bedrock' })).status).toBe(202);
+    expect((await call(base, 'POST', '/v1/agents/research/messages', bruno, { text: 'hello bedrock' })).status).toBe(
+      202,
+    );
     await waitForEvent(base, bruno, 'research', (e) => e.type === 'reply' && e.data.text === 'echo: hello bedrock');
 
-    const decided = await call(base, 'POST', `/v1/approvals/${approvalId}`, alice, { agentId: 'sales', decision: 'approve' });
+    const decided = await call(base, 'POST', `/v1/approvals/${approvalId}`, alice, {
+      agentId: 'sales',
+      decision: 'approve',
+    });
     expect(decided).toMatchObject({ status: 200, body: { approvalId, decision: 'approved' } });
-    await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'fetched acme.my.salesforce.com');
+    await waitForEvent(
+      base,
+      alice,
+      'sales',
+      (e) => e.type === 'reply' && e.data.text === 'fetched acme.my.salesforce.com',
+    );
     const resolved = (await events(base, alice, 'sales')).find((e) => e.type === 'approval.resolved');
     expect(resolved?.data).toMatchObject({ approvalId, status: 'approved', decidedBy: 'alice' });
 
     // A host outside the agent's connections is refused by the guard without asking anyone.
     await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'fetch https://evil.example/steal' });
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'refused evil.example');
-    expect((await events(base, alice, 'sales')).filter((e) => e.type === 'tool.denied').map((e) => e.data.hosts)).toEqual([['evil.example']]);
+    expect(
+      (await events(base, alice, 'sales')).filter((e) => e.type === 'tool.denied').map((e) => e.data.hosts),
+    ).toEqual([['evil.example']]);
     expect((await events(base, alice, 'sales')).filter((e) => e.type === 'approval.requested')).toHaveLength(1);
 
     // File tools stay in the pair's workspace and need no approval.
     await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'write notes.md call the bank on monday' });
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'wrote notes.md');
-    expect((await events(base, alice, 'sales')).find((e) => e.type === 'file.written')?.data.path).toBe(path.join(data, 'workspaces', 'alice', 'sales', 'notes.md'));
+    expect((await events(base, alice, 'sales')).find((e) => e.type === 'file.written')?.data.path).toBe(
+      path.join(data, 'workspaces', 'alice', 'sales', 'notes.md'),
+    );
 
     // The console's and CLI's client sends with an Idempotency-Key: the answer to its first attempt is lost
     // on the way back, it retries with the same key, and the message is stored and run once.
@@ -112,21 +157,37 @@ describe('local mode, end to end', () => {
       if (init.method === 'POST' && (attempts += 1) === 1) throw new TypeError('fetch failed');
       return response;
     }) as unknown as typeof fetch;
-    const client = new ApiClient({ baseUrl: base, token: async () => alice, fetch: lossy, pause: async () => undefined });
+    const client = new ApiClient({
+      baseUrl: base,
+      token: async () => alice,
+      fetch: lossy,
+      pause: async () => undefined,
+    });
     const once = await client.send('sales', 'once only');
     expect(attempts).toBe(2);
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'echo: once only');
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'message.done' && e.messageId === once.messageId);
-    const received = (await events(base, alice, 'sales')).filter((e) => e.type === 'message.started' && e.messageId === once.messageId);
+    const received = (await events(base, alice, 'sales')).filter(
+      (e) => e.type === 'message.started' && e.messageId === once.messageId,
+    );
     expect(received).toHaveLength(1);
-    expect((await events(base, alice, 'sales')).filter((e) => e.type === 'reply' && e.data.text === 'echo: once only')).toHaveLength(1);
+    expect(
+      (await events(base, alice, 'sales')).filter((e) => e.type === 'reply' && e.data.text === 'echo: once only'),
+    ).toHaveLength(1);
   });
 
   it('stops every process it started on Ctrl-C, even with an agent waiting for an approval', async () => {
     const base = running!.url;
     const alice = await tokenFor(base, 'alice');
-    await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'fetch https://acme.my.salesforce.com/pending' });
-    await waitForEvent(base, alice, 'sales', (e) => e.type === 'approval.requested' && String(e.data.summary).includes('/pending'));
+    await call(base, 'POST', '/v1/agents/sales/messages', alice, {
+      text: 'fetch https://acme.my.salesforce.com/pending',
+    });
+    await waitForEvent(
+      base,
+      alice,
+      'sales',
+      (e) => e.type === 'approval.requested' && String(e.data.summary).includes('/pending'),
+    );
 
     const before = processesUnder(running!.child.pid!);
     const commands = before.map((p) => p.cmd).join('\n');
@@ -156,17 +217,28 @@ describe('local mode, end to end', () => {
     expect(history.find((e) => e.type === 'reply' && e.data.text === 'echo: hello')).toBeDefined();
     expect(history.find((e) => e.type === 'reply' && e.data.text === 'fetched acme.my.salesforce.com')).toBeDefined();
     // The stop was recorded by the same task-events handler: the session is not left RUNNING.
-    expect(history.filter((e) => e.type === 'lifecycle.stopped').at(-1)?.data).toMatchObject({ stopCode: 'UserInitiated', exitCode: 0 });
+    expect(history.filter((e) => e.type === 'lifecycle.stopped').at(-1)?.data).toMatchObject({
+      stopCode: 'UserInitiated',
+      exitCode: 0,
+    });
     expect(history.filter((e) => e.type === 'approval.resolved').at(-1)?.data.status).toBe('aborted');
     expect((await call(base, 'GET', '/v1/agents/sales', alice)).body.status).toBe('STOPPED');
     // The Approvals table kept its rows: the first approval is still decided.
-    const again = await call(base, 'POST', `/v1/approvals/${firstApproval}`, alice, { agentId: 'sales', decision: 'deny' });
+    const again = await call(base, 'POST', `/v1/approvals/${firstApproval}`, alice, {
+      agentId: 'sales',
+      decision: 'deny',
+    });
     expect(again).toMatchObject({ status: 409, body: { status: 'approved' } });
 
     // The stored credential is still there (the agent refuses to start without one), and so is its workspace.
     await call(base, 'POST', '/v1/agents/sales/messages', alice, { text: 'again\nread notes.md' });
     await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'echo: again');
-    await waitForEvent(base, alice, 'sales', (e) => e.type === 'reply' && e.data.text === 'read notes.md: call the bank on monday');
+    await waitForEvent(
+      base,
+      alice,
+      'sales',
+      (e) => e.type === 'reply' && e.data.text === 'read notes.md: call the bank on monday',
+    );
     expect(await running.interrupt()).toBe(0);
 
     // Nothing the employee stored is on disk in plaintext (nor base64): vault, tables, logs, workspaces.

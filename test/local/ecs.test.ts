@@ -24,7 +24,12 @@ import { waitFor } from './support';
 
 const CLUSTER = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
 /** Where the launcher runs tasks (only the launcher function's role may RunTask). */
-const LAUNCH: TaskNetwork = { deployment: 'acme', clusterArn: CLUSTER, subnetIds: ['subnet-0a'], securityGroupIds: ['sg-0a'] };
+const LAUNCH: TaskNetwork = {
+  deployment: 'acme',
+  clusterArn: CLUSTER,
+  subnetIds: ['subnet-0a'],
+  securityGroupIds: ['sg-0a'],
+};
 const definition = (userId: string, agentId: string, mode: string): LocalTaskDefinition => ({
   family: `acme-${userId}_${agentId}`,
   arn: `arn:aws:ecs:eu-west-1:111111111111:task-definition/acme-${userId}_${agentId}:1`,
@@ -33,7 +38,11 @@ const definition = (userId: string, agentId: string, mode: string): LocalTaskDef
   environment: { MODE: mode },
 });
 const DEFINITIONS = new Map(
-  [definition('alice', 'polite', 'polite'), definition('alice', 'stubborn', 'stubborn'), definition('alice', 'crash', 'crash')].map((d) => [d.family, d]),
+  [
+    definition('alice', 'polite', 'polite'),
+    definition('alice', 'stubborn', 'stubborn'),
+    definition('alice', 'crash', 'crash'),
+  ].map((d) => [d.family, d]),
 );
 
 /**
@@ -54,8 +63,16 @@ class ScriptLauncher implements TaskLauncher {
   readonly tools = new Map<string, number>();
   /** Tasks whose script has its SIGTERM handler in place (a loaded machine may take seconds to get there). */
   readonly ready = new Set<string>();
-  async start(task: TaskRecord, def: LocalTaskDefinition, exited: (code: number | null, signal: NodeJS.Signals | null) => void) {
-    const child = spawn(process.execPath, ['-e', TASK_SCRIPT], { env: { ...def.environment, PATH: process.env.PATH }, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  async start(
+    task: TaskRecord,
+    def: LocalTaskDefinition,
+    exited: (code: number | null, signal: NodeJS.Signals | null) => void,
+  ) {
+    const child = spawn(process.execPath, ['-e', TASK_SCRIPT], {
+      env: { ...def.environment, PATH: process.env.PATH },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     child.stdout!.on('data', (d: Buffer) => {
       const m = /tool (\d+)/.exec(d.toString());
       if (m) this.tools.set(task.taskArn, Number(m[1]));
@@ -90,7 +107,14 @@ function client(keys: AccessKeys): ECSClient {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'cubicle-ecs-'));
   launcher = new ScriptLauncher();
-  cluster = new LocalCluster(CLUSTER, DEFINITIONS, dir, launcher, (task) => published.push(taskStateEvent(task, '111111111111', 'eu-west-1')), 700);
+  cluster = new LocalCluster(
+    CLUSTER,
+    DEFINITIONS,
+    dir,
+    launcher,
+    (task) => published.push(taskStateEvent(task, '111111111111', 'eu-west-1')),
+    700,
+  );
   server = createEcsServer(cluster, credentials, localAuthorizer('acme'));
   endpoint = await listenLoopback(server);
 });
@@ -126,8 +150,14 @@ describe('ECS stand-in', () => {
       lastStatus: 'RUNNING',
     });
     expect((await listStartedTasks(reaper, CLUSTER)).arns).toEqual([arn]);
-    const described = await reaper.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [arn], include: ['TAGS'] }));
-    expect(described.tasks?.[0]).toMatchObject({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', group: running.detail.group });
+    const described = await reaper.send(
+      new DescribeTasksCommand({ cluster: CLUSTER, tasks: [arn], include: ['TAGS'] }),
+    );
+    expect(described.tasks?.[0]).toMatchObject({
+      lastStatus: 'RUNNING',
+      desiredStatus: 'RUNNING',
+      group: running.detail.group,
+    });
     expect(described.tasks?.[0].createdAt).toBeInstanceOf(Date);
     expect(described.tasks?.[0].tags).toEqual([
       { key: 'user_id', value: 'alice' },
@@ -149,12 +179,18 @@ describe('ECS stand-in', () => {
     expect((await listStartedTasks(reaper, CLUSTER)).arns).toEqual([]);
     expect((await describeTasks(reaper, CLUSTER, [arn])).tasks[0].lastStatus).toBe('STOPPED');
     // ECS no longer running it is not an error for a stop; an unknown task is "not found" (ecs-calls.ts).
-    expect(await stopTask(api, CLUSTER, `${CLUSTER.replace(':cluster/', ':task/')}/${'0'.repeat(32)}`, 'x')).toBe(false);
+    expect(await stopTask(api, CLUSTER, `${CLUSTER.replace(':cluster/', ':task/')}/${'0'.repeat(32)}`, 'x')).toBe(
+      false,
+    );
   });
 
   it('sends SIGTERM, then SIGKILL to every process group of the task after the stop timeout', async () => {
     const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
-    const arn = await runPairTask(api, LAUNCH, { userId: 'alice', agentId: 'stubborn', sessionId: '00000000-0000-4000-8000-000000000002' });
+    const arn = await runPairTask(api, LAUNCH, {
+      userId: 'alice',
+      agentId: 'stubborn',
+      sessionId: '00000000-0000-4000-8000-000000000002',
+    });
     const tool = await waitFor(() => launcher.tools.get(arn), 10_000, 'the tool process');
     // The stand-in records the task's process groups every second.
     await new Promise((r) => setTimeout(r, 1_500));
@@ -168,10 +204,17 @@ describe('ECS stand-in', () => {
 
   it('kills what a task left behind when its process exits by itself', async () => {
     const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
-    const arn = await runPairTask(api, LAUNCH, { userId: 'alice', agentId: 'crash', sessionId: '00000000-0000-4000-8000-000000000003' });
+    const arn = await runPairTask(api, LAUNCH, {
+      userId: 'alice',
+      agentId: 'crash',
+      sessionId: '00000000-0000-4000-8000-000000000003',
+    });
     const tool = await waitFor(() => launcher.tools.get(arn), 10_000, 'the tool process');
     await waitFor(() => eventsOf(arn).some((e) => e.detail.lastStatus === 'STOPPED'), 10_000, 'STOPPED');
-    expect(eventsOf(arn).at(-1)!.detail).toMatchObject({ stopCode: 'EssentialContainerExited', containers: [{ exitCode: 3 }] });
+    expect(eventsOf(arn).at(-1)!.detail).toMatchObject({
+      stopCode: 'EssentialContainerExited',
+      containers: [{ exitCode: 3 }],
+    });
     await waitFor(() => processStart(tool) === undefined, 5_000, 'the orphaned tool process to be killed');
   });
 
@@ -187,23 +230,43 @@ describe('ECS stand-in', () => {
         }),
       );
     await expect(run(client(agentKeys))).rejects.toMatchObject({ name: 'AccessDeniedException' });
-    await expect(client(credentials.issue({ kind: 'function', name: 'credentials' })).send(new ListTasksCommand({ cluster: CLUSTER }))).rejects.toMatchObject({
+    await expect(
+      client(credentials.issue({ kind: 'function', name: 'credentials' })).send(
+        new ListTasksCommand({ cluster: CLUSTER }),
+      ),
+    ).rejects.toMatchObject({
       name: 'AccessDeniedException',
     });
-    await expect(run(client({ accessKeyId: agentKeys.accessKeyId, secretAccessKey: 'forged' }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
-    await expect(run(client({ accessKeyId: 'ASIAUNKNOWNKEY000000', secretAccessKey: 'x' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    await expect(run(client({ accessKeyId: agentKeys.accessKeyId, secretAccessKey: 'forged' }))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+    });
+    await expect(run(client({ accessKeyId: 'ASIAUNKNOWNKEY000000', secretAccessKey: 'x' }))).rejects.toMatchObject({
+      name: 'UnrecognizedClientException',
+    });
     const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
-    await expect(run(api, { cluster: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other' })).rejects.toMatchObject({ name: 'ClusterNotFoundException' });
-    await expect(run(api, { overrides: { containerOverrides: [{ name: 'supervisor', environment: [{ name: 'X', value: 'y' }] }] } })).rejects.toMatchObject({
+    await expect(run(api, { cluster: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other' })).rejects.toMatchObject({
+      name: 'ClusterNotFoundException',
+    });
+    await expect(
+      run(api, {
+        overrides: { containerOverrides: [{ name: 'supervisor', environment: [{ name: 'X', value: 'y' }] }] },
+      }),
+    ).rejects.toMatchObject({
       name: 'InvalidParameterException',
     });
-    await expect(run(api, { taskDefinition: 'acme-bruno_research' })).rejects.toMatchObject({ name: 'ClientException' });
+    await expect(run(api, { taskDefinition: 'acme-bruno_research' })).rejects.toMatchObject({
+      name: 'ClientException',
+    });
     expect(cluster.list({})).toEqual([]);
   });
 
   it('serves each task its own metadata (task ARN) at ECS_CONTAINER_METADATA_URI_V4', async () => {
     const api = client(credentials.issue({ kind: 'function', name: 'launcher' }));
-    const arn = await runPairTask(api, LAUNCH, { userId: 'alice', agentId: 'polite', sessionId: '00000000-0000-4000-8000-000000000004' });
+    const arn = await runPairTask(api, LAUNCH, {
+      userId: 'alice',
+      agentId: 'polite',
+      sessionId: '00000000-0000-4000-8000-000000000004',
+    });
     const task = cluster.find(arn)!;
     const response = await fetch(`${endpoint}/v4/${task.metadataToken}/task`);
     expect(await response.json()).toMatchObject({ TaskARN: arn, Cluster: CLUSTER, Family: 'acme-alice_polite' });
@@ -218,7 +281,9 @@ describe('ECS stand-in', () => {
     const task = await first.runTask({ family: 'acme-alice_polite', startedBy: STARTED_BY, group: 'cubicle:s' });
     // The first run "crashes": its cluster object is dropped with the process still running.
     const events: string[] = [];
-    const second = new LocalCluster(CLUSTER, DEFINITIONS, crashedDir, new ScriptLauncher(), (t) => events.push(`${t.taskArn} ${t.lastStatus} ${t.stopCode}`));
+    const second = new LocalCluster(CLUSTER, DEFINITIONS, crashedDir, new ScriptLauncher(), (t) =>
+      events.push(`${t.taskArn} ${t.lastStatus} ${t.stopCode}`),
+    );
     second.recover();
     expect(events).toEqual([`${task.taskArn} STOPPED EssentialContainerExited`]);
     await waitFor(() => processStart(task.pid!) === undefined, 5_000, 'the leftover process to be killed');

@@ -47,7 +47,8 @@ beforeAll(async () => {
     },
     originHeaderValue: () => 'the-origin-secret',
     upgrades: {
-      '/v1/relay': (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      '/v1/relay': (_req, socket) =>
+        socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
     },
     log: () => undefined,
   });
@@ -66,7 +67,12 @@ async function token(user: string): Promise<string> {
 }
 
 async function form(route: string, fields: Record<string, string>) {
-  return fetch(`${base}${route}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+  return fetch(`${base}${route}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
 }
 
 /** A raw request with a Host header of our choosing (fetch does not allow setting it). */
@@ -85,21 +91,41 @@ function withHost(host: string, route: string): Promise<number> {
 describe('local issuer', () => {
   it('signs short-lived RS256 tokens for roster users that the same roster code identifies', async () => {
     const jwt = await token('alice');
-    const verifier = JwtVerifier.create({ issuer: issuer.issuer, audience: LOCAL_CLIENT_ID, jwksUri: `${issuer.issuer}/jwks.json` });
+    const verifier = JwtVerifier.create({
+      issuer: issuer.issuer,
+      audience: LOCAL_CLIENT_ID,
+      jwksUri: `${issuer.issuer}/jwks.json`,
+    });
     verifier.cacheJwks((await call(base, 'GET', '/local/jwks.json')).body);
     const payload = await verifier.verify(jwt);
-    expect(payload).toMatchObject({ iss: `${base}/local`, sub: 'alice', aud: LOCAL_CLIENT_ID, username: 'alice', token_use: 'access', client_id: LOCAL_CLIENT_ID });
+    expect(payload).toMatchObject({
+      iss: `${base}/local`,
+      sub: 'alice',
+      aud: LOCAL_CLIENT_ID,
+      username: 'alice',
+      token_use: 'access',
+      client_id: LOCAL_CLIENT_ID,
+    });
     expect(payload.exp! - payload.iat!).toBe(3600);
     expect(new Roster(roster).identify(authorizerClaims(payload))?.id).toBe('alice');
     // With an external-OIDC roster (users matched by a verified email claim) the same token works too.
-    const oidc = await LocalIssuer.open(dir, `${base}/local`, { ...roster, identity: { kind: 'oidc', claim: 'email' } });
+    const oidc = await LocalIssuer.open(dir, `${base}/local`, {
+      ...roster,
+      identity: { kind: 'oidc', claim: 'email' },
+    });
     const oidcPayload = await verifier.verify(await oidc.accessToken(oidc.user('bruno')!));
-    expect(new Roster({ ...roster, identity: { kind: 'oidc', claim: 'email' } }).identify(authorizerClaims(oidcPayload))?.id).toBe('bruno');
+    expect(
+      new Roster({ ...roster, identity: { kind: 'oidc', claim: 'email' } }).identify(authorizerClaims(oidcPayload))?.id,
+    ).toBe('bruno');
     // The signing key is kept: a restart serves the same JWKS.
     expect(oidc.jwks()).toEqual(issuer.jwks());
 
     expect((await call(base, 'POST', '/local/token', undefined, { user: 'mallory' })).status).toBe(400);
-    const plain = await fetch(`${base}/local/token`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"user":"alice"}' });
+    const plain = await fetch(`${base}/local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"user":"alice"}',
+    });
     expect(plain.status).toBe(415);
   });
 
@@ -107,7 +133,15 @@ describe('local issuer', () => {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const redirect = 'http://127.0.0.1:5173/callback';
-    const params = { response_type: 'code', client_id: LOCAL_CLIENT_ID, redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256', state: '"><script>x</script>', nonce: 'n-1' };
+    const params = {
+      response_type: 'code',
+      client_id: LOCAL_CLIENT_ID,
+      redirect_uri: redirect,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: '"><script>x</script>',
+      nonce: 'n-1',
+    };
     const page = await fetch(`${base}/local/authorize?${new URLSearchParams(params)}`);
     const html = await page.text();
     expect(page.status).toBe(200);
@@ -124,13 +158,33 @@ describe('local issuer', () => {
     expect(location.searchParams.get('state')).toBe(params.state);
     const code = location.searchParams.get('code')!;
 
-    const exchange = (fields: Record<string, string>) => form('/local/token', { grant_type: 'authorization_code', code, redirect_uri: redirect, client_id: LOCAL_CLIENT_ID, code_verifier: verifier, ...fields });
-    expect(await (await exchange({ code_verifier: randomBytes(32).toString('base64url') })).json()).toMatchObject({ error: 'invalid_grant' });
+    const exchange = (fields: Record<string, string>) =>
+      form('/local/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: redirect,
+        client_id: LOCAL_CLIENT_ID,
+        code_verifier: verifier,
+        ...fields,
+      });
+    expect(await (await exchange({ code_verifier: randomBytes(32).toString('base64url') })).json()).toMatchObject({
+      error: 'invalid_grant',
+    });
     // The failed attempt used the code up.
     expect(await (await exchange({})).json()).toMatchObject({ error: 'invalid_grant' });
 
-    const second = new URL((await form('/local/authorize', { ...params, user: 'alice' })).headers.get('location')!).searchParams.get('code')!;
-    const tokens: any = await (await form('/local/token', { grant_type: 'authorization_code', code: second, redirect_uri: redirect, client_id: LOCAL_CLIENT_ID, code_verifier: verifier })).json();
+    const second = new URL(
+      (await form('/local/authorize', { ...params, user: 'alice' })).headers.get('location')!,
+    ).searchParams.get('code')!;
+    const tokens: any = await (
+      await form('/local/token', {
+        grant_type: 'authorization_code',
+        code: second,
+        redirect_uri: redirect,
+        client_id: LOCAL_CLIENT_ID,
+        code_verifier: verifier,
+      })
+    ).json();
     expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 3600 });
     expect((await call(base, 'GET', '/v1/agents', tokens.access_token)).status).toBe(200);
     const idToken = JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString());
@@ -138,31 +192,61 @@ describe('local issuer', () => {
 
     // Silent refresh: new tokens for the same client only, none after revocation (RFC 7009).
     expect(tokens.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const refresh = (fields: Record<string, string>) => form('/local/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: LOCAL_CLIENT_ID, ...fields });
+    const refresh = (fields: Record<string, string>) =>
+      form('/local/token', {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+        client_id: LOCAL_CLIENT_ID,
+        ...fields,
+      });
     const refreshed: any = await (await refresh({})).json();
     expect(refreshed).toMatchObject({ token_type: 'Bearer', expires_in: 3600 });
     expect(refreshed.refresh_token).toBeUndefined(); // kept by the client, as with Cognito
     expect((await call(base, 'GET', '/v1/agents', refreshed.access_token)).status).toBe(200);
     expect(await (await refresh({ client_id: 'someone-else' })).json()).toMatchObject({ error: 'invalid_grant' });
-    expect(await (await refresh({ refresh_token: randomBytes(32).toString('base64url') })).json()).toMatchObject({ error: 'invalid_grant' });
+    expect(await (await refresh({ refresh_token: randomBytes(32).toString('base64url') })).json()).toMatchObject({
+      error: 'invalid_grant',
+    });
     expect((await form('/local/revoke', { token: tokens.refresh_token, client_id: 'someone-else' })).status).toBe(200);
     expect((await refresh({})).status).toBe(200); // another client cannot revoke it
     expect((await form('/local/revoke', { token: tokens.refresh_token, client_id: LOCAL_CLIENT_ID })).status).toBe(200);
-    expect(await (await refresh({})).json()).toMatchObject({ error: 'invalid_grant', error_description: 'The refresh token is unknown, revoked or expired.' });
-    expect(await (await form('/local/token', { grant_type: 'password' })).json()).toMatchObject({ error: 'unsupported_grant_type' });
+    expect(await (await refresh({})).json()).toMatchObject({
+      error: 'invalid_grant',
+      error_description: 'The refresh token is unknown, revoked or expired.',
+    });
+    expect(await (await form('/local/token', { grant_type: 'password' })).json()).toMatchObject({
+      error: 'unsupported_grant_type',
+    });
   });
 
   it('never redirects outside this machine and requires PKCE', async () => {
     const challenge = createHash('sha256').update('x'.repeat(43)).digest('base64url');
-    const base_ = { response_type: 'code', client_id: LOCAL_CLIENT_ID, code_challenge: challenge, code_challenge_method: 'S256' };
-    const away = await fetch(`${base}/local/authorize?${new URLSearchParams({ ...base_, redirect_uri: 'https://evil.example/cb' })}`, { redirect: 'manual' });
+    const base_ = {
+      response_type: 'code',
+      client_id: LOCAL_CLIENT_ID,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    };
+    const away = await fetch(
+      `${base}/local/authorize?${new URLSearchParams({ ...base_, redirect_uri: 'https://evil.example/cb' })}`,
+      { redirect: 'manual' },
+    );
     expect(away.status).toBe(400);
     expect(away.headers.get('location')).toBeNull();
-    const otherClient = await fetch(`${base}/local/authorize?${new URLSearchParams({ ...base_, client_id: 'other', redirect_uri: 'http://127.0.0.1:1/cb' })}`, { redirect: 'manual' });
+    const otherClient = await fetch(
+      `${base}/local/authorize?${new URLSearchParams({ ...base_, client_id: 'other', redirect_uri: 'http://127.0.0.1:1/cb' })}`,
+      { redirect: 'manual' },
+    );
     expect(otherClient.status).toBe(400);
-    const noPkce = await fetch(`${base}/local/authorize?${new URLSearchParams({ response_type: 'code', client_id: LOCAL_CLIENT_ID, redirect_uri: 'http://127.0.0.1:1/cb', state: 's' })}`, { redirect: 'manual' });
+    const noPkce = await fetch(
+      `${base}/local/authorize?${new URLSearchParams({ response_type: 'code', client_id: LOCAL_CLIENT_ID, redirect_uri: 'http://127.0.0.1:1/cb', state: 's' })}`,
+      { redirect: 'manual' },
+    );
     expect(noPkce.status).toBe(303);
-    expect(Object.fromEntries(new URL(noPkce.headers.get('location')!).searchParams)).toMatchObject({ error: 'invalid_request', state: 's' });
+    expect(Object.fromEntries(new URL(noPkce.headers.get('location')!).searchParams)).toMatchObject({
+      error: 'invalid_request',
+      state: 's',
+    });
   });
 
   it('lists the roster on the plain sign-in page and shows the chosen user a token', async () => {
@@ -176,9 +260,11 @@ describe('local issuer', () => {
 });
 
 describe('API Gateway and edge stand-in', () => {
-  it('invokes the route\'s function with the payload 2.0 event, verified claims as strings and the origin header', async () => {
+  it("invokes the route's function with the payload 2.0 event, verified claims as strings and the origin header", async () => {
     const jwt = await token('alice');
-    const reply = await fetch(`${base}/v1/agents/sales/events?after=3&after=4`, { headers: { authorization: `Bearer ${jwt}`, [ORIGIN_VERIFY_HEADER]: 'forged' } });
+    const reply = await fetch(`${base}/v1/agents/sales/events?after=3&after=4`, {
+      headers: { authorization: `Bearer ${jwt}`, [ORIGIN_VERIFY_HEADER]: 'forged' },
+    });
     expect(reply.status).toBe(200);
     expect(await reply.json()).toEqual({ ok: true });
     expect(invocations).toHaveLength(1);
@@ -201,7 +287,14 @@ describe('API Gateway and edge stand-in', () => {
     for (const [name, value] of Object.entries(EDGE_RESPONSE_HEADERS)) expect(reply.headers.get(name)).toBe(value);
 
     await call(base, 'PUT', '/v1/credentials/openai', jwt, { value: 'k' });
-    expect(invocations[1]).toMatchObject({ fn: 'credentials', event: { routeKey: 'PUT /v1/credentials/{provider}', pathParameters: { provider: 'openai' }, body: '{"value":"k"}' } });
+    expect(invocations[1]).toMatchObject({
+      fn: 'credentials',
+      event: {
+        routeKey: 'PUT /v1/credentials/{provider}',
+        pathParameters: { provider: 'openai' },
+        body: '{"value":"k"}',
+      },
+    });
   });
 
   it('answers 401 for a missing, forged, expired or foreign-audience token, before any function runs', async () => {
@@ -209,12 +302,26 @@ describe('API Gateway and edge stand-in', () => {
     const privateJwk = JSON.parse(readFileSync(path.join(dir, 'signing-key.json'), 'utf8'));
     const key = await importJWK(privateJwk, 'RS256');
     const sign = (claims: Record<string, unknown>, exp: number | string, audience = LOCAL_CLIENT_ID) =>
-      new SignJWT({ username: 'alice', ...claims }).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid }).setIssuer(issuer.issuer).setAudience(audience).setSubject('alice').setIssuedAt().setExpirationTime(exp).sign(key);
+      new SignJWT({ username: 'alice', ...claims })
+        .setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid })
+        .setIssuer(issuer.issuer)
+        .setAudience(audience)
+        .setSubject('alice')
+        .setIssuedAt()
+        .setExpirationTime(exp)
+        .sign(key);
     expect((await call(base, 'GET', '/v1/agents', await sign({}, '1h'))).status).toBe(200);
-    expect((await call(base, 'GET', '/v1/agents', await sign({}, Math.floor(Date.now() / 1000) - 60))).status).toBe(401);
+    expect((await call(base, 'GET', '/v1/agents', await sign({}, Math.floor(Date.now() / 1000) - 60))).status).toBe(
+      401,
+    );
     expect((await call(base, 'GET', '/v1/agents', await sign({}, '1h', 'someone-else'))).status).toBe(401);
     const stranger = (await import('jose')).generateKeyPair('RS256');
-    const foreign = await new SignJWT({ username: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid }).setIssuer(issuer.issuer).setAudience(LOCAL_CLIENT_ID).setExpirationTime('1h').sign((await stranger).privateKey);
+    const foreign = await new SignJWT({ username: 'alice' })
+      .setProtectedHeader({ alg: 'RS256', kid: privateJwk.kid })
+      .setIssuer(issuer.issuer)
+      .setAudience(LOCAL_CLIENT_ID)
+      .setExpirationTime('1h')
+      .sign((await stranger).privateKey);
     expect((await call(base, 'GET', '/v1/agents', foreign)).status).toBe(401);
     // Only the valid token reached a function.
     expect(invocations).toHaveLength(1);
@@ -224,14 +331,20 @@ describe('API Gateway and edge stand-in', () => {
     const outside = await fetch(`${base}/wp-admin`);
     expect(outside.status).toBe(404);
     expect(await outside.json()).toEqual({ message: 'Not found. The Cubicle API is under /v1/.' });
-    expect(await call(base, 'GET', '/v1/nothing-here', await token('alice'))).toMatchObject({ status: 404, body: { message: 'Not Found' } });
+    expect(await call(base, 'GET', '/v1/nothing-here', await token('alice'))).toMatchObject({
+      status: 404,
+      body: { message: 'Not Found' },
+    });
     answer = async () => {
       throw new Error('boom');
     };
-    expect(await call(base, 'GET', '/v1/agents', await token('alice'))).toMatchObject({ status: 500, body: { message: 'Internal Server Error' } });
+    expect(await call(base, 'GET', '/v1/agents', await token('alice'))).toMatchObject({
+      status: 500,
+      body: { message: 'Internal Server Error' },
+    });
   });
 
-  it('sends the edge\'s security headers (all but HSTS, which plain HTTP cannot carry)', () => {
+  it("sends the edge's security headers (all but HSTS, which plain HTTP cannot carry)", () => {
     const { strictTransportSecurity: _hsts, ...rest } = SECURITY_HEADERS;
     expect(Object.values(EDGE_RESPONSE_HEADERS).sort()).toEqual(Object.values(rest).sort());
   });
@@ -246,7 +359,12 @@ describe('API Gateway and edge stand-in', () => {
     const upgrade = (route: string) =>
       new Promise<string>((resolve, reject) => {
         const url = new URL(base);
-        const req = request({ host: url.hostname, port: url.port, path: route, headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+        const req = request({
+          host: url.hostname,
+          port: url.port,
+          path: route,
+          headers: { connection: 'Upgrade', upgrade: 'websocket' },
+        });
         req.on('upgrade', (res, socket) => {
           socket.destroy();
           resolve(String(res.statusCode));

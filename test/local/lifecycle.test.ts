@@ -36,7 +36,13 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import { taskDefinitions } from '../../local/ecs/task-definitions';
 import { LogSink } from '../../local/logs';
-import { localRelayChainKey, localRelaySealers, startLocalRelay, type LocalRelay, type RelaySealers } from '../../local/relay';
+import {
+  localRelayChainKey,
+  localRelaySealers,
+  startLocalRelay,
+  type LocalRelay,
+  type RelaySealers,
+} from '../../local/relay';
 import { openEvent } from '../../runtime/shared/sealed-rows';
 import { kmsChainKey } from '../../runtime/shared/chain-key';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -69,7 +75,10 @@ beforeAll(async () => {
   const endpoints = { vault: await listenLoopback(vaultServer), ecs: '' };
   logs = new LogSink(path.join(dir, 'logs'), false);
   const keys = credentials.issue({ kind: 'function', name: 'reaper' });
-  doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'eu-west-1', credentials: keys }), { marshallOptions: { removeUndefinedValues: true } });
+  doc = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'eu-west-1', credentials: keys }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
   // The runtime relay the supervisors talk to (devices are not part of this test: no token verifies).
   const roster = new Roster(rosterDirectory(config));
   const noDevices: TokenVerifier = { verify: async () => Promise.reject(new Error('no devices here')) };
@@ -79,8 +88,18 @@ beforeAll(async () => {
     auth: new Authenticator(noDevices, roster),
     roles: new RoleDirectory('acme', roster, '111111111111'),
     accountId: '111111111111',
-    sealers: (sealers = localRelaySealers({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', deployment: 'acme', credentials })),
-    chain: localRelayChainKey({ vaultEndpoint: endpoints.vault, region: 'eu-west-1', credentials, keyArn: vault.chainKeyArn }),
+    sealers: (sealers = localRelaySealers({
+      vaultEndpoint: endpoints.vault,
+      region: 'eu-west-1',
+      deployment: 'acme',
+      credentials,
+    })),
+    chain: localRelayChainKey({
+      vaultEndpoint: endpoints.vault,
+      region: 'eu-west-1',
+      credentials,
+      keyArn: vault.chainKeyArn,
+    }),
     log: logger,
   });
   const launcher = new AgentProcessLauncher({
@@ -93,15 +112,25 @@ beforeAll(async () => {
     realProviders: false,
     credentials,
     admit: (task, definition, taskKeys) =>
-      relay.iam.register({ ...taskKeys, arn: `arn:aws:sts::111111111111:assumed-role/${agentRoleName('acme', definition.userId, definition.agentId)}/${task.taskArn.split('/').pop()}` }),
+      relay.iam.register({
+        ...taskKeys,
+        arn: `arn:aws:sts::111111111111:assumed-role/${agentRoleName('acme', definition.userId, definition.agentId)}/${task.taskArn.split('/').pop()}`,
+      }),
     logs,
     tuning: { CUBICLE_STOP_GRACE_MS: '1000' },
   });
   bus = new TaskEventBus(taskEventPattern(CLUSTER), (_e, error) => {
     throw error;
   });
-  cluster = new LocalCluster(CLUSTER, taskDefinitions(config, (u) => vault.secretRefs(u), { relayUrl: relay.runtimeUrl, userKeyArn: (u) => vault.userKeyArn(u) }), path.join(dir, 'ecs'), launcher, (task) =>
-    bus.publish(taskStateEvent(task, '111111111111', 'eu-west-1')),
+  cluster = new LocalCluster(
+    CLUSTER,
+    taskDefinitions(config, (u) => vault.secretRefs(u), {
+      relayUrl: relay.runtimeUrl,
+      userKeyArn: (u) => vault.userKeyArn(u),
+    }),
+    path.join(dir, 'ecs'),
+    launcher,
+    (task) => bus.publish(taskStateEvent(task, '111111111111', 'eu-west-1')),
   );
   const ecsServer = createEcsServer(cluster, credentials, localAuthorizer('acme'));
   endpoints.ecs = await listenLoopback(ecsServer);
@@ -115,7 +144,10 @@ beforeAll(async () => {
     sessionsTable: tables.sessions,
     eventsTable: tables.events,
     // The audit chain key in the local vault, used as the reaper (an event appender) may.
-    chain: kmsChainKey(new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: keys, maxAttempts: 1 }), vault.chainKeyArn),
+    chain: kmsChainKey(
+      new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: keys, maxAttempts: 1 }),
+      vault.chainKeyArn,
+    ),
     launch: {
       deployment: 'acme',
       clusterArn: CLUSTER,
@@ -128,7 +160,10 @@ beforeAll(async () => {
       ecs: new ECSClient({ endpoint: endpoints.ecs, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }),
       sessionsTable: tables.sessions,
       eventsTable: tables.events,
-      chain: kmsChainKey(new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }), vault.chainKeyArn),
+      chain: kmsChainKey(
+        new KMSClient({ endpoint: endpoints.vault, region: 'eu-west-1', credentials: launcherKeys, maxAttempts: 1 }),
+        vault.chainKeyArn,
+      ),
       network: { deployment: 'acme', clusterArn: CLUSTER, subnetIds: ['subnet-0a'], securityGroupIds: ['sg-0a'] },
       now: Date.now,
       log: logger,
@@ -158,27 +193,51 @@ const pk = pairKey('alice', 'sales');
 let sealers: RelaySealers;
 
 async function wakeRunning(launch: Partial<LifecycleDeps['launch']> = {}): Promise<{ taskArn: string; pid: number }> {
-  const { session } = await ensureAwake({ ...deps, launch: { ...deps.launch, ...launch } }, 'alice', 'sales', `req-${Date.now()}`);
-  const row = await waitFor(async () => {
-    const r = await getSession(deps, pk);
-    return r?.status === 'RUNNING' && r.sessionId === session.sessionId ? r : undefined;
-  }, 30_000, 'the session to be RUNNING');
+  const { session } = await ensureAwake(
+    { ...deps, launch: { ...deps.launch, ...launch } },
+    'alice',
+    'sales',
+    `req-${Date.now()}`,
+  );
+  const row = await waitFor(
+    async () => {
+      const r = await getSession(deps, pk);
+      return r?.status === 'RUNNING' && r.sessionId === session.sessionId ? r : undefined;
+    },
+    30_000,
+    'the session to be RUNNING',
+  );
   // The supervisor is up once it has recorded its start.
-  const started = async () => Promise.all((await readEvents(doc, tables.events, pk)).filter((e) => e.type === 'session.started').map((e) => openEvent(sealers.device, e)));
+  const started = async () =>
+    Promise.all(
+      (await readEvents(doc, tables.events, pk))
+        .filter((e) => e.type === 'session.started')
+        .map((e) => openEvent(sealers.device, e)),
+    );
   await waitFor(async () => (await started()).some((e) => e.data.taskArn === row.taskArn), 30_000, 'session.started');
   return { taskArn: row.taskArn!, pid: cluster.find(row.taskArn!)!.pid! };
 }
 
 async function reapAt(now: number) {
   // The tick's deadline is on the same (shifted) clock as its now.
-  return reapTick({ ...deps, now: () => now, deadline: now + 30_000, sleepMs: (ms) => new Promise((r) => setTimeout(r, ms)), requestId: `reap-${now}` });
+  return reapTick({
+    ...deps,
+    now: () => now,
+    deadline: now + 30_000,
+    sleepMs: (ms) => new Promise((r) => setTimeout(r, ms)),
+    requestId: `reap-${now}`,
+  });
 }
 
 async function stoppedRow(taskArn: string) {
-  return waitFor(async () => {
-    const r = await getSession(deps, pk);
-    return r?.status === 'STOPPED' && r.taskArn === taskArn ? r : undefined;
-  }, 30_000, 'the session to be STOPPED');
+  return waitFor(
+    async () => {
+      const r = await getSession(deps, pk);
+      return r?.status === 'STOPPED' && r.taskArn === taskArn ? r : undefined;
+    },
+    30_000,
+    'the session to be STOPPED',
+  );
 }
 
 describe('lifecycle of local agents', () => {
@@ -190,10 +249,14 @@ describe('lifecycle of local agents', () => {
     expect(row).toMatchObject({ stopReason: 'reached its maximum duration', stopCode: 'UserInitiated', exitCode: 0 });
     expect(processStart(pid)).toBeUndefined();
     // The reaper's record and the supervisor's last event race each other; the STOPPED record comes last.
-    const types = await waitFor(async () => {
-      const all = (await readEvents(doc, tables.events, pk)).map((e) => e.type);
-      return all.at(-1) === 'lifecycle.stopped' ? all : undefined;
-    }, 30_000, 'lifecycle.stopped');
+    const types = await waitFor(
+      async () => {
+        const all = (await readEvents(doc, tables.events, pk)).map((e) => e.type);
+        return all.at(-1) === 'lifecycle.stopped' ? all : undefined;
+      },
+      30_000,
+      'lifecycle.stopped',
+    );
     expect(types.slice(-3).sort()).toEqual(['lifecycle.reap', 'lifecycle.stopped', 'session.stopping']);
   });
 

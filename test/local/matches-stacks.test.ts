@@ -10,7 +10,13 @@ import { AGENT_CONTAINER_NAME } from '../../lib/constructs/agent-cell';
 import { vaultSecrets } from '../../lib/fleet/vault-secrets';
 import { REAPER_TIMEOUT } from '../../lib/constructs/lifecycle-functions';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { CHAIN_APPENDERS, FUNCTION_GRANTS, FUNCTION_INVOKE_GRANTS, FUNCTION_KMS_GRANTS, RELAY_KMS_GRANTS } from '../../local/aws/policy';
+import {
+  CHAIN_APPENDERS,
+  FUNCTION_GRANTS,
+  FUNCTION_INVOKE_GRANTS,
+  FUNCTION_KMS_GRANTS,
+  RELAY_KMS_GRANTS,
+} from '../../local/aws/policy';
 import { FUNCTION_NAMES, RELAY_FUNCTION_NAMES, type FunctionName } from '../../local/aws/principals';
 import { createTableInput, localTableNames } from '../../local/dynamo/tables';
 import { taskEventPattern } from '../../local/ecs/events';
@@ -25,7 +31,10 @@ import { exampleConfig } from '../support/example-config';
 const config = exampleConfig();
 const templates = exampleTemplates();
 const controlPlane = templates.get('acme-ControlPlane')!;
-const resolver = new CfnResolver(templates, { account: config.account, regionOf: (s) => (s.endsWith('-Edge') || s.endsWith('-EdgeLogs') ? 'us-east-1' : config.region) });
+const resolver = new CfnResolver(templates, {
+  account: config.account,
+  regionOf: (s) => (s.endsWith('-Edge') || s.endsWith('-EdgeLogs') ? 'us-east-1' : config.region),
+});
 
 /** The example's control-plane functions by handler name (POWERTOOLS_SERVICE_NAME is `cubicle-<handler>`). */
 /**
@@ -36,7 +45,14 @@ const resolver = new CfnResolver(templates, { account: config.account, regionOf:
  * and scheduled runs need EventBridge Scheduler, which local mode does not stand in for either (the
  * function's logic is tested against dynalite).
  */
-const NOT_HOSTED = ['audit-archive', 'directory-sync', 'relay-device', 'relay-fanout', 'relay-runtime', 'scheduled-run'];
+const NOT_HOSTED = [
+  'audit-archive',
+  'directory-sync',
+  'relay-device',
+  'relay-fanout',
+  'relay-runtime',
+  'scheduled-run',
+];
 
 function deployedFunctions(): Map<FunctionName, TemplateJson['Resources'][string]> {
   const out = new Map<FunctionName, TemplateJson['Resources'][string]>();
@@ -68,7 +84,7 @@ function roleActions(fn: TemplateJson['Resources'][string]): { actions: Set<stri
 }
 
 describe('local mode matches the synthesized stacks', () => {
-  it('creates the Platform stack\'s tables: keys, attributes and the active index', () => {
+  it("creates the Platform stack's tables: keys, attributes and the active index", () => {
     const platform = templates.get('acme-Platform')!;
     const tables = resourcesOfType(platform, 'AWS::DynamoDB::Table');
     expect(tables).toHaveLength(Object.keys(TABLES).length);
@@ -92,16 +108,29 @@ describe('local mode matches the synthesized stacks', () => {
         clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local',
         originSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:acme-origin-verify-AbCdEf',
         chainKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
-        endpoints: { dynamodb: 'http://127.0.0.1:1', ecs: 'http://127.0.0.1:2', vault: 'http://127.0.0.1:3', lambda: 'http://127.0.0.1:5' },
-        verifier: { issuer: 'http://127.0.0.1:4/local', audience: 'cubicle-local', jwksUri: 'http://127.0.0.1:4/local/jwks.json', jwks: { keys: [] } },
+        endpoints: {
+          dynamodb: 'http://127.0.0.1:1',
+          ecs: 'http://127.0.0.1:2',
+          vault: 'http://127.0.0.1:3',
+          lambda: 'http://127.0.0.1:5',
+        },
+        verifier: {
+          issuer: 'http://127.0.0.1:4/local',
+          audience: 'cubicle-local',
+          jwksUri: 'http://127.0.0.1:4/local/jwks.json',
+          jwks: { keys: [] },
+        },
         home: '/tmp/home',
         keys: { accessKeyId: 'ASIA0000000000000000', secretAccessKey: 'x' },
         verbose: false,
       });
-      for (const variable of Object.keys(fn.Properties.Environment.Variables)) expect(local, `${name}: ${variable}`).toHaveProperty(variable);
+      for (const variable of Object.keys(fn.Properties.Environment.Variables))
+        expect(local, `${name}: ${variable}`).toHaveProperty(variable);
       // TOKEN_JWKS_URI: the local issuer is an OIDC issuer on loopback; the example deploys Cognito, whose
       // JWKS location the verifier derives from the pool.
-      const localOwn = Object.keys(local).filter((k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED|TOKEN_JWKS_URI)$/.test(k));
+      const localOwn = Object.keys(local).filter(
+        (k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED|TOKEN_JWKS_URI)$/.test(k),
+      );
       expect(localOwn.sort(), name).toEqual(Object.keys(fn.Properties.Environment.Variables).sort());
       expect(LOCAL_FUNCTIONS[name].timeoutMs, name).toBe(fn.Properties.Timeout * 1000);
     }
@@ -119,10 +148,14 @@ describe('local mode matches the synthesized stacks', () => {
       // KMS: through a service (DynamoDB, Secrets Manager), or directly on sealed records (the record sealers).
       const direct = kmsStatements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === undefined);
       for (const statement of direct) {
-        const recordsOnly = statement.Condition?.['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys'] !== undefined;
-        if (!recordsOnly) expect([].concat(statement.Action), `${name}: ${JSON.stringify(statement)}`).toEqual(['kms:DescribeKey']);
+        const recordsOnly =
+          statement.Condition?.['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys'] !== undefined;
+        if (!recordsOnly)
+          expect([].concat(statement.Action), `${name}: ${JSON.stringify(statement)}`).toEqual(['kms:DescribeKey']);
       }
-      expect([...FUNCTION_KMS_GRANTS[name]].sort(), name).toEqual([...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort());
+      expect([...FUNCTION_KMS_GRANTS[name]].sort(), name).toEqual(
+        [...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort(),
+      );
       // Which functions each may invoke (the launcher's callers).
       const invokes = [...actions].includes('lambda:InvokeFunction') ? ['launcher'] : [];
       expect([...FUNCTION_INVOKE_GRANTS[name]], name).toEqual(invokes);
@@ -130,21 +163,34 @@ describe('local mode matches the synthesized stacks', () => {
     expect(arnOf.get('launcher')).toBeDefined();
   });
 
-  it('lets each relay function (run in local mode\'s own process) use the user keys directly as its role allows, and nothing else', () => {
+  it("lets each relay function (run in local mode's own process) use the user keys directly as its role allows, and nothing else", () => {
     for (const name of RELAY_FUNCTION_NAMES) {
-      const [, fn] = resourcesOfType(controlPlane, 'AWS::Lambda::Function').find(([, f]) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === `cubicle-${name}`)!;
+      const [, fn] = resourcesOfType(controlPlane, 'AWS::Lambda::Function').find(
+        ([, f]) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === `cubicle-${name}`,
+      )!;
       const { actions, kmsStatements } = roleActions(fn);
       // (The device function also reads the origin-verify secret, which local mode's front port stands in for.)
-      expect([...actions].filter((a) => /^(ecs|lambda):/.test(a) || a === 'secretsmanager:PutSecretValue'), name).toEqual([]);
+      expect(
+        [...actions].filter((a) => /^(ecs|lambda):/.test(a) || a === 'secretsmanager:PutSecretValue'),
+        name,
+      ).toEqual([]);
       const direct = kmsStatements.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === undefined);
-      expect([...RELAY_KMS_GRANTS[name]].sort(), name).toEqual([...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort());
+      expect([...RELAY_KMS_GRANTS[name]].sort(), name).toEqual(
+        [...new Set(direct.flatMap((s) => [].concat(s.Action)))].sort(),
+      );
     }
   });
 
-  it('lets exactly the functions the chain key\'s policy names MAC events (GenerateMac)', () => {
-    const [, key] = resourcesOfType(controlPlane, 'AWS::KMS::Key').find(([, k]) => k.Properties.KeySpec === 'HMAC_256')!;
-    const statement = key.Properties.KeyPolicy.Statement.find((s: { Sid?: string }) => s.Sid === 'ControlPlaneAppendsEvents');
-    const roleIds = new Set([].concat(statement.Principal.AWS).map((p: { 'Fn::GetAtt': [string] }) => p['Fn::GetAtt'][0]));
+  it("lets exactly the functions the chain key's policy names MAC events (GenerateMac)", () => {
+    const [, key] = resourcesOfType(controlPlane, 'AWS::KMS::Key').find(
+      ([, k]) => k.Properties.KeySpec === 'HMAC_256',
+    )!;
+    const statement = key.Properties.KeyPolicy.Statement.find(
+      (s: { Sid?: string }) => s.Sid === 'ControlPlaneAppendsEvents',
+    );
+    const roleIds = new Set(
+      [].concat(statement.Principal.AWS).map((p: { 'Fn::GetAtt': [string] }) => p['Fn::GetAtt'][0]),
+    );
     const named = resourcesOfType(controlPlane, 'AWS::Lambda::Function')
       .filter(([, fn]) => roleIds.has(fn.Properties.Role['Fn::GetAtt'][0]))
       .map(([, fn]) => String(fn.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).slice('cubicle-'.length));
@@ -153,11 +199,16 @@ describe('local mode matches the synthesized stacks', () => {
     expect(named).toContain('scheduled-run');
   });
 
-  it('delivers task state changes under the rule\'s pattern, and runs the reaper on its schedule', () => {
+  it("delivers task state changes under the rule's pattern, and runs the reaper on its schedule", () => {
     const rules = resourcesOfType(controlPlane, 'AWS::Events::Rule');
     const taskRule = rules.find(([, r]) => r.Properties.EventPattern)![1];
     const cluster = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
-    const deployed = JSON.parse(JSON.stringify(taskRule.Properties.EventPattern).replace(/\{"Fn::GetStackOutput":[^}]*\}\}/, JSON.stringify(cluster)));
+    const deployed = JSON.parse(
+      JSON.stringify(taskRule.Properties.EventPattern).replace(
+        /\{"Fn::GetStackOutput":[^}]*\}\}/,
+        JSON.stringify(cluster),
+      ),
+    );
     expect(taskEventPattern(cluster)).toEqual(deployed);
     const schedule = rules.find(([, r]) => r.Properties.ScheduleExpression)![1];
     expect(schedule.Properties.ScheduleExpression).toBe(`rate(${REAPER_INTERVAL_MS / 60_000} minute)`);
@@ -170,14 +221,22 @@ describe('local mode matches the synthesized stacks', () => {
       for (const [, def] of resourcesOfType(template, 'AWS::ECS::TaskDefinition')) {
         const [container] = def.Properties.ContainerDefinitions;
         expect(container.Name).toBe(CONTAINER_NAME);
-        const env = Object.fromEntries(container.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, String(resolver.resolve(stackName, e.Value))]));
+        const env = Object.fromEntries(
+          container.Environment.map((e: { Name: string; Value: unknown }) => [
+            e.Name,
+            String(resolver.resolve(stackName, e.Value)),
+          ]),
+        );
         deployed.set(def.Properties.Family, env);
       }
     }
     expect(CONTAINER_NAME).toBe(AGENT_CONTAINER_NAME);
     // The user's vault secrets with the ARNs CloudFormation gives them (their random suffix aside).
     const refs = (userId: string) =>
-      vaultSecrets(config, config.users.find((u) => u.id === userId)!).map((spec) => ({ spec, arn: `arn:aws:secretsmanager:eu-west-1:111111111111:secret:${spec.name}-XXXXXX` }));
+      vaultSecrets(
+        config,
+        config.users.find((u) => u.id === userId)!,
+      ).map((spec) => ({ spec, arn: `arn:aws:secretsmanager:eu-west-1:111111111111:secret:${spec.name}-XXXXXX` }));
     const normalize = (env: Record<string, string>) =>
       Object.fromEntries(
         Object.entries(env)

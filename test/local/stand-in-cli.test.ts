@@ -10,7 +10,19 @@ import { STAND_IN_BIN } from '../../local/ecs/agent-process';
 import { AGENT_DIST, seedHookSettings } from '../../local/provider-cli/hooks';
 import { realProviderProblems } from '../../local/provider-cli/real-providers';
 import { exampleConfig } from '../support/example-config';
-import { agentEnv, decide, events, pair, putSession, sendMessage, spawnAgent, startDb, waitForEvent, workDir, type Db } from '../runtime/agent/helpers';
+import {
+  agentEnv,
+  decide,
+  events,
+  pair,
+  putSession,
+  sendMessage,
+  spawnAgent,
+  startDb,
+  waitForEvent,
+  workDir,
+  type Db,
+} from '../runtime/agent/helpers';
 
 let db: Db;
 const work = workDir();
@@ -49,14 +61,23 @@ describe('stand-in provider CLI', () => {
       const agent = spawnAgent(env);
       await agent.waitForLog('ready');
 
-      const message = await sendMessage(db, p, 'hello there\nfetch https://acme.my.salesforce.com/leads\nfetch https://evil.example/x\nwrite notes.md hi');
+      const message = await sendMessage(
+        db,
+        p,
+        'hello there\nfetch https://acme.my.salesforce.com/leads\nfetch https://evil.example/x\nwrite notes.md hi',
+      );
       const requested = await waitForEvent(db, p, (e) => e.type === 'approval.requested');
       expect(requested.data).toMatchObject({ tool: fetchTool, hosts: ['acme.my.salesforce.com'] });
       await decide(db, p, requested.data.approvalId as string, 'approved');
       await waitForEvent(db, p, (e) => e.type === 'message.done' && e.messageId === message.sk);
 
       const replies = (await events(db, p)).filter((e) => e.type === 'reply').map((e) => e.data.text);
-      expect(replies).toEqual(['echo: hello there', 'fetched acme.my.salesforce.com', 'refused evil.example', 'wrote notes.md']);
+      expect(replies).toEqual([
+        'echo: hello there',
+        'fetched acme.my.salesforce.com',
+        'refused evil.example',
+        'wrote notes.md',
+      ]);
       const denied = (await events(db, p)).filter((e) => e.type === 'tool.denied');
       expect(denied.map((e) => e.data.hosts)).toEqual([['evil.example']]);
 
@@ -69,7 +90,9 @@ describe('stand-in provider CLI', () => {
     const p = pair('stand-in-nohook');
     const root = path.join(work.root, 'nohook');
     mkdirSync(root, { recursive: true });
-    const env = agentEnv(db, p, root, { PATH: [STAND_IN_BIN, path.dirname(process.execPath), '/usr/bin', '/bin'].join(':') });
+    const env = agentEnv(db, p, root, {
+      PATH: [STAND_IN_BIN, path.dirname(process.execPath), '/usr/bin', '/bin'].join(':'),
+    });
     await putSession(db, p);
     const agent = spawnAgent(env);
     await agent.waitForLog('ready');

@@ -38,13 +38,20 @@ function sts(keys: AccessKeys): STSClient {
   return c;
 }
 const assume = (keys: AccessKeys, roleArn = ROLE, seconds = 3600) =>
-  sts(keys).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'bruno.research', DurationSeconds: seconds }));
+  sts(keys).send(
+    new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'bruno.research', DurationSeconds: seconds }),
+  );
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'cubicle-sts-'));
   vault = new LocalVault(dir, config);
   const bedrock = new Set(['bruno#research', 'chen#scout']);
-  server = createVaultServer(vault, credentials, localAuthorizer(config.name), stsHandler({ credentials, invokerRoleArn: ROLE, isBedrockAgent: (u, a) => bedrock.has(`${u}#${a}`) }));
+  server = createVaultServer(
+    vault,
+    credentials,
+    localAuthorizer(config.name),
+    stsHandler({ credentials, invokerRoleArn: ROLE, isBedrockAgent: (u, a) => bedrock.has(`${u}#${a}`) }),
+  );
   endpoint = await listenLoopback(server);
 });
 afterAll(async () => {
@@ -54,26 +61,41 @@ afterAll(async () => {
 });
 
 describe('local STS: the model invoker role', () => {
-  it('gives a Bedrock agent\'s task an hour-long session of new keys, named as STS names them', async () => {
+  it("gives a Bedrock agent's task an hour-long session of new keys, named as STS names them", async () => {
     const before = Date.now();
     const out = await assume(credentials.issue(agent('bruno', 'research')));
     expect(out.Credentials?.AccessKeyId).toMatch(/^ASIA[A-Z2-7]{16}$/);
     expect(out.Credentials?.SecretAccessKey).toBeTruthy();
     expect(out.Credentials?.SessionToken).toBeTruthy();
     expect(out.Credentials!.Expiration!.getTime()).toBeGreaterThanOrEqual(before + 3_599_000);
-    expect(out.AssumedRoleUser?.Arn).toBe(`arn:aws:sts::${config.account}:assumed-role/acme-bedrock-invoker/bruno.research`);
+    expect(out.AssumedRoleUser?.Arn).toBe(
+      `arn:aws:sts::${config.account}:assumed-role/acme-bedrock-invoker/bruno.research`,
+    );
   });
 
-  it('refuses other agents, functions, other roles and durations past the hour, each with STS\'s error', async () => {
-    await expect(assume(credentials.issue(agent('alice', 'sales')))).rejects.toMatchObject({ name: 'AccessDenied', message: expect.stringContaining('agent alice/sales is not authorized to perform: sts:AssumeRole') });
-    await expect(assume(credentials.issue({ kind: 'function', name: 'api' }))).rejects.toMatchObject({ name: 'AccessDenied' });
-    await expect(assume(credentials.issue(agent('bruno', 'research')), ROLE.replace('bedrock-invoker', 'credential-writer'))).rejects.toMatchObject({ name: 'AccessDenied' });
-    await expect(assume(credentials.issue(agent('bruno', 'research')), ROLE, 7200)).rejects.toMatchObject({ name: 'ValidationError' });
+  it("refuses other agents, functions, other roles and durations past the hour, each with STS's error", async () => {
+    await expect(assume(credentials.issue(agent('alice', 'sales')))).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining('agent alice/sales is not authorized to perform: sts:AssumeRole'),
+    });
+    await expect(assume(credentials.issue({ kind: 'function', name: 'api' }))).rejects.toMatchObject({
+      name: 'AccessDenied',
+    });
+    await expect(
+      assume(credentials.issue(agent('bruno', 'research')), ROLE.replace('bedrock-invoker', 'credential-writer')),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(assume(credentials.issue(agent('bruno', 'research')), ROLE, 7200)).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
     // A model session cannot assume the role again (it is not a task role).
     const session = (await assume(credentials.issue(agent('bruno', 'research')))).Credentials!;
-    await expect(assume({ accessKeyId: session.AccessKeyId!, secretAccessKey: session.SecretAccessKey! })).rejects.toMatchObject({ name: 'AccessDenied' });
+    await expect(
+      assume({ accessKeyId: session.AccessKeyId!, secretAccessKey: session.SecretAccessKey! }),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
     // Unsigned or unknown keys are refused before anything else.
-    await expect(assume({ accessKeyId: 'ASIAAAAAAAAAAAAAAAAA', secretAccessKey: 'nope' })).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    await expect(assume({ accessKeyId: 'ASIAAAAAAAAAAAAAAAAA', secretAccessKey: 'nope' })).rejects.toMatchObject({
+      name: 'UnrecognizedClientException',
+    });
   });
 
   it('gives a session that can read no secret and use no key, and that ends with its task', async () => {
@@ -84,11 +106,20 @@ describe('local STS: the model invoker role', () => {
     const kms = new KMSClient({ endpoint, region: config.region, credentials: keys, maxAttempts: 1 });
     clients.push(secrets, kms);
     const docs = vault.secretRefs('alice')[0].arn; // any secret: a model session reads none
-    await expect(secrets.send(new GetSecretValueCommand({ SecretId: docs }))).rejects.toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining('model session of bruno/research') });
-    await expect(secrets.send(new GetSecretValueCommand({ SecretId: providerSecretName(config.name, 'bruno', 'anthropic') }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
-    await expect(kms.send(new DecryptCommand({ CiphertextBlob: Buffer.alloc(64), KeyId: vault.userKeyArn('bruno') }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(secrets.send(new GetSecretValueCommand({ SecretId: docs }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining('model session of bruno/research'),
+    });
+    await expect(
+      secrets.send(new GetSecretValueCommand({ SecretId: providerSecretName(config.name, 'bruno', 'anthropic') })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(
+      kms.send(new DecryptCommand({ CiphertextBlob: Buffer.alloc(64), KeyId: vault.userKeyArn('bruno') })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
     credentials.revokeTask(TASK);
     await expect(assume(task)).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
-    await expect(secrets.send(new GetSecretValueCommand({ SecretId: docs }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    await expect(secrets.send(new GetSecretValueCommand({ SecretId: docs }))).rejects.toMatchObject({
+      name: 'UnrecognizedClientException',
+    });
   });
 });

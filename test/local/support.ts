@@ -6,7 +6,11 @@ import { groupsUnder, processStart } from '../../local/ecs/processes';
 
 export const REPO = path.join(__dirname, '..', '..');
 
-export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < until) {
@@ -37,16 +41,30 @@ export interface LocalProcess {
 export type Launch = 'npm' | 'node';
 
 /** Local mode in its own process group, ready once it printed its line. */
-export async function startLocalProcess(args: readonly string[], launch: Launch = 'npm', timeoutMs = 90_000): Promise<LocalProcess> {
-  const [command, prefix] = launch === 'npm' ? ['npm', ['start', '--silent', '--']] : [process.execPath, ['--import', 'tsx', 'local/main.ts']];
-  const child = spawn(command, [...prefix, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+export async function startLocalProcess(
+  args: readonly string[],
+  launch: Launch = 'npm',
+  timeoutMs = 90_000,
+): Promise<LocalProcess> {
+  const [command, prefix] =
+    launch === 'npm' ? ['npm', ['start', '--silent', '--']] : [process.execPath, ['--import', 'tsx', 'local/main.ts']];
+  const child = spawn(command, [...prefix, ...args], {
+    cwd: REPO,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await Promise.race([
-    waitFor(() => /^Cubicle local: (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out)?.[1], timeoutMs, `the ready line (stderr: ${err.slice(-2000)})`),
+    waitFor(
+      () => /^Cubicle local: (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out)?.[1],
+      timeoutMs,
+      `the ready line (stderr: ${err.slice(-2000)})`,
+    ),
     exited.then((code) => {
       throw new Error(`local mode exited with ${code} before it was ready: ${err.slice(-2000)}`);
     }),
@@ -61,7 +79,11 @@ export async function startLocalProcess(args: readonly string[], launch: Launch 
       process.kill(-child.pid!, 'SIGINT');
       const code = await exited;
       // npm itself exits on the signal; local mode goes on stopping what it started.
-      await waitFor(() => stillAlive(all).length === 0, limit, `every local-mode process to exit: ${JSON.stringify(stillAlive(all))}`);
+      await waitFor(
+        () => stillAlive(all).length === 0,
+        limit,
+        `every local-mode process to exit: ${JSON.stringify(stillAlive(all))}`,
+      );
       return code;
     },
   };
@@ -73,10 +95,19 @@ export interface Reply {
   readonly headers: Headers;
 }
 
-export async function call(base: string, method: string, route: string, token?: string, body?: unknown): Promise<Reply> {
+export async function call(
+  base: string,
+  method: string,
+  route: string,
+  token?: string,
+  body?: unknown,
+): Promise<Reply> {
   const response = await fetch(`${base}${route}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -114,14 +145,29 @@ export async function events(base: string, token: string, agentId: string): Prom
   }
 }
 
-export function waitForEvent(base: string, token: string, agentId: string, match: (e: ApiEvent) => boolean, timeoutMs = 60_000): Promise<ApiEvent> {
+export function waitForEvent(
+  base: string,
+  token: string,
+  agentId: string,
+  match: (e: ApiEvent) => boolean,
+  timeoutMs = 60_000,
+): Promise<ApiEvent> {
   return waitFor(async () => (await events(base, token, agentId)).find(match), timeoutMs, `an event of ${agentId}`);
 }
 
 /** Every process under `root` now (pid and start time). */
 export function processesUnder(root: number): { pid: number; start: number; cmd: string }[] {
   return groupsUnder(root).flatMap((g) =>
-    g.members.map((m) => ({ ...m, cmd: (() => { try { return readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; } })() })),
+    g.members.map((m) => ({
+      ...m,
+      cmd: (() => {
+        try {
+          return readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+        } catch {
+          return '';
+        }
+      })(),
+    })),
   );
 }
 

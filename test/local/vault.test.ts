@@ -8,7 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  KMSClient,
+} from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecrets } from '../../runtime/agent/src/secrets';
@@ -41,7 +47,12 @@ async function serve(authorizer: Authorizer): Promise<{ server: Server; endpoint
 }
 
 function secrets(principal: Principal, at = endpoint): SecretsManagerClient {
-  const c = new SecretsManagerClient({ endpoint: at, region: 'eu-west-1', credentials: credentials.issue(principal), maxAttempts: 1 });
+  const c = new SecretsManagerClient({
+    endpoint: at,
+    region: 'eu-west-1',
+    credentials: credentials.issue(principal),
+    maxAttempts: 1,
+  });
   clients.push(c);
   return c;
 }
@@ -52,7 +63,12 @@ function kms(keys: AccessKeys, at: string): KMSClient {
   return c;
 }
 
-const agent = (userId: string, agentId: string): Principal => ({ kind: 'agent', userId, agentId, taskArn: 'arn:aws:ecs:eu-west-1:111111111111:task/acme-local/x' });
+const agent = (userId: string, agentId: string): Principal => ({
+  kind: 'agent',
+  userId,
+  agentId,
+  taskArn: 'arn:aws:ecs:eu-west-1:111111111111:task/acme-local/x',
+});
 const arnOf = (name: string) => vault.secretRefs(name.split('/')[2]).find((r) => r.spec.name === name)!.arn;
 
 beforeAll(async () => {
@@ -76,10 +92,14 @@ describe('vault stand-in', () => {
       providerSecretName('acme', 'alice', 'openai'),
     ]);
     for (const ref of vault.secretRefs('alice')) {
-      expect(ref.arn).toMatch(new RegExp(`^arn:aws:secretsmanager:eu-west-1:111111111111:secret:${ref.spec.name}-[A-Za-z0-9]{6}$`));
+      expect(ref.arn).toMatch(
+        new RegExp(`^arn:aws:secretsmanager:eu-west-1:111111111111:secret:${ref.spec.name}-[A-Za-z0-9]{6}$`),
+      );
       expect(vault.secrets.get(ref.spec.name).value).toBe(VAULT_PLACEHOLDER);
     }
-    expect(vault.kms.resolve(userKeyAlias('acme', 'alice')).keyId).not.toBe(vault.kms.resolve(userKeyAlias('acme', 'bruno')).keyId);
+    expect(vault.kms.resolve(userKeyAlias('acme', 'alice')).keyId).not.toBe(
+      vault.kms.resolve(userKeyAlias('acme', 'bruno')).keyId,
+    );
   });
 
   it('lets the credential writer store a credential that only the agents using it can read', async () => {
@@ -89,31 +109,52 @@ describe('vault stand-in', () => {
     await writer.send(new PutSecretValueCommand({ SecretId: crm, SecretString: value }));
 
     // alice/sales uses crm; alice/finance does not; chen/ops uses crm too, but chen's own secret.
-    expect((await secrets(agent('alice', 'sales')).send(new GetSecretValueCommand({ SecretId: arnOf(crm) }))).SecretString).toBe(value);
+    expect(
+      (await secrets(agent('alice', 'sales')).send(new GetSecretValueCommand({ SecretId: arnOf(crm) }))).SecretString,
+    ).toBe(value);
     for (const other of [agent('alice', 'finance'), agent('chen', 'ops'), agent('bruno', 'research')]) {
-      await expect(secrets(other).send(new GetSecretValueCommand({ SecretId: arnOf(crm) }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      await expect(secrets(other).send(new GetSecretValueCommand({ SecretId: arnOf(crm) }))).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+      });
     }
     // The writer writes but never reads; the API function reads only the origin secret.
-    await expect(writer.send(new GetSecretValueCommand({ SecretId: crm }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
-    await expect(secrets({ kind: 'function', name: 'api' }).send(new GetSecretValueCommand({ SecretId: crm }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(writer.send(new GetSecretValueCommand({ SecretId: crm }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    await expect(
+      secrets({ kind: 'function', name: 'api' }).send(new GetSecretValueCommand({ SecretId: crm })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
     // Agents never write, and the writer writes only this deployment's secrets (never the origin secret).
-    await expect(secrets(agent('alice', 'sales')).send(new PutSecretValueCommand({ SecretId: crm, SecretString: 'x' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
-    await expect(writer.send(new PutSecretValueCommand({ SecretId: vault.originSecretArn, SecretString: 'x' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(
+      secrets(agent('alice', 'sales')).send(new PutSecretValueCommand({ SecretId: crm, SecretString: 'x' })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(
+      writer.send(new PutSecretValueCommand({ SecretId: vault.originSecretArn, SecretString: 'x' })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
     // A secret the fleet has not created is not found (the credential writer answers 404 for it).
-    await expect(writer.send(new PutSecretValueCommand({ SecretId: 'cubicle/acme/dana/provider/anthropic', SecretString: 'x' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(
+      writer.send(new PutSecretValueCommand({ SecretId: 'cubicle/acme/dana/provider/anthropic', SecretString: 'x' })),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
   it('serves the agent its own secrets through the runtime loader, from the environment its task definition sets', async () => {
     const writer = secrets({ kind: 'function', name: 'credentials' });
     const key = `zq-provider-${randomBytes(8).toString('hex')}`;
-    await writer.send(new PutSecretValueCommand({ SecretId: providerSecretName('acme', 'alice', 'anthropic'), SecretString: key }));
-    const definition = taskDefinitions(config, (u) => vault.secretRefs(u), { relayUrl: 'ws://127.0.0.1:1/runtime', userKeyArn: (u) => vault.userKeyArn(u) }).get('acme-alice_sales')!;
+    await writer.send(
+      new PutSecretValueCommand({ SecretId: providerSecretName('acme', 'alice', 'anthropic'), SecretString: key }),
+    );
+    const definition = taskDefinitions(config, (u) => vault.secretRefs(u), {
+      relayUrl: 'ws://127.0.0.1:1/runtime',
+      userKeyArn: (u) => vault.userKeyArn(u),
+    }).get('acme-alice_sales')!;
     const env = AGENT_ENV_SCHEMA.parse(definition.environment);
     const loaded = await loadSecrets(secrets(agent('alice', 'sales')), env, new Redactor());
     expect(loaded.provider).toEqual({ kind: 'api-key', value: key });
     expect([...loaded.connections.keys()]).toEqual(['crm']);
     // Another agent's environment names other secrets, and its principal could not read these anyway.
-    await expect(loadSecrets(secrets(agent('alice', 'finance')), env, new Redactor())).rejects.toThrow(/AccessDeniedException/);
+    await expect(loadSecrets(secrets(agent('alice', 'finance')), env, new Redactor())).rejects.toThrow(
+      /AccessDeniedException/,
+    );
   });
 
   it('keeps the previous version, as the origin check needs during a rotation', async () => {
@@ -128,7 +169,9 @@ describe('vault stand-in', () => {
   it('writes no secret value to disk in plaintext, and nothing decrypts after tampering', async () => {
     const canary = `zq-canary-${randomBytes(16).toString('hex')}`;
     const name = providerSecretName('acme', 'bruno', 'google');
-    await secrets({ kind: 'function', name: 'credentials' }).send(new PutSecretValueCommand({ SecretId: name, SecretString: canary }));
+    await secrets({ kind: 'function', name: 'credentials' }).send(
+      new PutSecretValueCommand({ SecretId: name, SecretString: canary }),
+    );
     const files = filesUnder(dir);
     for (const form of [canary, Buffer.from(canary).toString('base64'), Buffer.from(canary).toString('hex')]) {
       expect(files.filter((f) => readFileSync(f).includes(form))).toEqual([]);
@@ -152,9 +195,13 @@ describe('vault stand-in', () => {
   it('gives no principal direct KMS use (all key use is through Secrets Manager), like the stacks', async () => {
     const api = kms(credentials.issue({ kind: 'function', name: 'api' }), endpoint);
     const key = userKeyAlias('acme', 'alice');
-    await expect(api.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('x') }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(api.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('x') }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
     const sales = kms(credentials.issue(agent('alice', 'sales')), endpoint);
-    await expect(sales.send(new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256' }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(sales.send(new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256' }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
   });
 
   it('answers the KMS calls AWS code makes (Encrypt, Decrypt, GenerateDataKey, DescribeKey) for a granted principal', async () => {
@@ -164,22 +211,47 @@ describe('vault stand-in', () => {
       const client = kms(credentials.issue({ kind: 'function', name: 'api' }), open.endpoint);
       const key = userKeyAlias('acme', 'alice');
       const context = { purpose: 'message', pair: 'alice#sales' };
-      const sealed = await client.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('hello'), EncryptionContext: context }));
+      const sealed = await client.send(
+        new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('hello'), EncryptionContext: context }),
+      );
       const { KeyMetadata } = await client.send(new DescribeKeyCommand({ KeyId: key }));
       expect(sealed.KeyId).toBe(KeyMetadata?.Arn);
-      const opened = await client.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }));
+      const opened = await client.send(
+        new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context }),
+      );
       expect(Buffer.from(opened.Plaintext!).toString()).toBe('hello');
-      await expect(client.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: { ...context, pair: 'bruno#research' } }))).rejects.toMatchObject({
+      await expect(
+        client.send(
+          new DecryptCommand({
+            CiphertextBlob: sealed.CiphertextBlob,
+            EncryptionContext: { ...context, pair: 'bruno#research' },
+          }),
+        ),
+      ).rejects.toMatchObject({
         name: 'InvalidCiphertextException',
       });
-      await expect(client.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: context, KeyId: userKeyAlias('acme', 'bruno') }))).rejects.toMatchObject({
+      await expect(
+        client.send(
+          new DecryptCommand({
+            CiphertextBlob: sealed.CiphertextBlob,
+            EncryptionContext: context,
+            KeyId: userKeyAlias('acme', 'bruno'),
+          }),
+        ),
+      ).rejects.toMatchObject({
         name: 'IncorrectKeyException',
       });
-      const dataKey = await client.send(new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256', EncryptionContext: context }));
+      const dataKey = await client.send(
+        new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256', EncryptionContext: context }),
+      );
       expect(dataKey.Plaintext).toHaveLength(32);
-      const unwrapped = await client.send(new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob, EncryptionContext: context }));
+      const unwrapped = await client.send(
+        new DecryptCommand({ CiphertextBlob: dataKey.CiphertextBlob, EncryptionContext: context }),
+      );
       expect(Buffer.from(unwrapped.Plaintext!).equals(Buffer.from(dataKey.Plaintext!))).toBe(true);
-      await expect(client.send(new EncryptCommand({ KeyId: 'alias/none', Plaintext: Buffer.from('x') }))).rejects.toMatchObject({ name: 'NotFoundException' });
+      await expect(
+        client.send(new EncryptCommand({ KeyId: 'alias/none', Plaintext: Buffer.from('x') })),
+      ).rejects.toMatchObject({ name: 'NotFoundException' });
     } finally {
       await closeServer(open.server);
     }
@@ -188,18 +260,31 @@ describe('vault stand-in', () => {
 
 describe('the audit chain key in the local vault', () => {
   it('lets the event appenders GenerateMac (HMAC-SHA256, as KMS), and nobody else; a user key makes no MAC, the chain key encrypts nothing', async () => {
-    const chainKey = (principal: Principal) => kmsChainKey(kms(credentials.issue(principal), endpoint), vault.chainKeyArn);
+    const chainKey = (principal: Principal) =>
+      kmsChainKey(kms(credentials.issue(principal), endpoint), vault.chainKeyArn);
     const digest = randomBytes(32);
-    const macs = await Promise.all((['api', 'credentials', 'task-events', 'reaper', 'launcher'] as const).map((name) => chainKey({ kind: 'function', name }).mac(digest)));
+    const macs = await Promise.all(
+      (['api', 'credentials', 'task-events', 'reaper', 'launcher'] as const).map((name) =>
+        chainKey({ kind: 'function', name }).mac(digest),
+      ),
+    );
     macs.push(await chainKey({ kind: 'relay', name: 'relay-runtime' }).mac(digest));
     expect(new Set(macs).size).toBe(1);
     expect(macs[0]).toMatch(/^[0-9a-f]{64}$/);
-    for (const principal of [agent('alice', 'sales'), { kind: 'relay', name: 'relay-device' } as Principal, { kind: 'relay', name: 'relay-fanout' } as Principal]) {
+    for (const principal of [
+      agent('alice', 'sales'),
+      { kind: 'relay', name: 'relay-device' } as Principal,
+      { kind: 'relay', name: 'relay-fanout' } as Principal,
+    ]) {
       await expect(chainKey(principal).mac(digest)).rejects.toMatchObject({ name: 'AccessDeniedException' });
     }
     const api = kms(credentials.issue({ kind: 'function', name: 'api' }), endpoint);
-    await expect(kmsChainKey(api, vault.userKeyArn('alice')).mac(digest)).rejects.toMatchObject({ name: 'AccessDeniedException' });
-    await expect(api.send(new EncryptCommand({ KeyId: vault.chainKeyArn, Plaintext: Buffer.from('x') }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(kmsChainKey(api, vault.userKeyArn('alice')).mac(digest)).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    await expect(
+      api.send(new EncryptCommand({ KeyId: vault.chainKeyArn, Plaintext: Buffer.from('x') })),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
     // The MAC is the key's: the same digest under the vault's key material, checked without KMS.
     expect(vault.kms.generateMac(vault.chainKeyArn, digest).toString('hex')).toBe(macs[0]);
     expect(() => vault.kms.verifyMac(vault.chainKeyArn, digest, Buffer.alloc(32))).toThrow(/not valid/);

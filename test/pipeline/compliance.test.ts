@@ -18,7 +18,12 @@ interface Report {
   pluginReports: { pluginName: string; conclusion: string; violations: { ruleName: string }[] }[];
 }
 
-function synthWithChecks(extra?: (stack: PipelineStack) => void): { app: App; stack: PipelineStack; error?: Error; report: Report } {
+function synthWithChecks(extra?: (stack: PipelineStack) => void): {
+  app: App;
+  stack: PipelineStack;
+  error?: Error;
+  report: Report;
+} {
   const app = testApp();
   const stack = new PipelineStack(app, 'acme-Pipeline', { config });
   extra?.(stack);

@@ -70,7 +70,9 @@ describe('pipeline options from config', () => {
 describe('config validation of the github section', () => {
   it('rejects an ARN that is not the GitHub provider', () => {
     expect(problems({ oidcProviderArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/accounts.google.com` })).toEqual([
-      expect.stringMatching(/^github\.oidcProviderArn: oidcProviderArn must be the ARN of the token\.actions\.githubusercontent\.com provider/),
+      expect.stringMatching(
+        /^github\.oidcProviderArn: oidcProviderArn must be the ARN of the token\.actions\.githubusercontent\.com provider/,
+      ),
     ]);
   });
 

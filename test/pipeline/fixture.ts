@@ -17,7 +17,9 @@ export const REPO = 'cubicle-deploy';
 export const PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
 
 /** The feature flags of cdk.json, which the CLI passes to `cdk synth`. */
-const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'),
+).context;
 
 /**
  * A valid config through the real loader: a small roster plus the given `github` keys
@@ -74,7 +76,11 @@ export function synthPipeline(config: CubicleConfig): SynthesizedPipeline {
  * time. Anything else throws, so a test never evaluates a policy it did not fully understand.
  */
 export function resolveIntrinsics(value: unknown, refs: Record<string, string> = {}): any {
-  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::AccountId': ACCOUNT,
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
   if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, refs));
   if (value === null || typeof value !== 'object') return value;
   const entries = Object.entries(value as Record<string, unknown>);
@@ -153,7 +159,11 @@ export async function checkTrustPolicy(trustPolicy: unknown): Promise<string> {
 }
 
 /** One request from a role's session, evaluated against the role's identity policy. */
-export async function identityDecision(policyDocument: unknown, action: string, resource: string): Promise<EvaluationResult> {
+export async function identityDecision(
+  policyDocument: unknown,
+  action: string,
+  resource: string,
+): Promise<EvaluationResult> {
   const result = await runSimulation(
     {
       identityPolicies: [{ name: 'RolePolicy', policy: policyDocument }],

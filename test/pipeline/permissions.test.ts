@@ -48,7 +48,12 @@ describe('role permissions as synthesized', () => {
       Version: '2012-10-17',
       Statement: [
         { Sid: 'InvokeScheduledRunFunction', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: FUNCTION_ARN },
-        { Sid: 'ReadEnvironmentParameters', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: parameter('/acme/production/*') },
+        {
+          Sid: 'ReadEnvironmentParameters',
+          Effect: 'Allow',
+          Action: 'ssm:GetParameter',
+          Resource: parameter('/acme/production/*'),
+        },
       ],
     });
     expect(stagingInvokePolicy.Statement[1].Resource).toBe(parameter('/acme/staging/*'));
@@ -86,7 +91,9 @@ describe('role permissions as synthesized', () => {
     expect(actions.length).toBeGreaterThan(0);
     expect(actions.filter((a: string) => a.includes('*'))).toEqual([]);
     expect(statements.every((s: any) => s.Effect === 'Allow' && s.NotResource === undefined)).toBe(true);
-    const wildcardResources = statements.flatMap((s: any) => [s.Resource].flat()).filter((r: string) => r.includes('*'));
+    const wildcardResources = statements
+      .flatMap((s: any) => [s.Resource].flat())
+      .filter((r: string) => r.includes('*'));
     expect(wildcardResources.sort()).toEqual([parameter('/acme/production/*'), parameter('/acme/staging/*')]);
   });
 
@@ -135,9 +142,14 @@ describe('what each role can do (iam-simulate)', () => {
     it.each([HOME, 'us-east-1'])('may assume the lookup role in %s', async (region) => {
       expect(await identityDecision(diffPolicy, 'sts:AssumeRole', bootstrapRole('lookup', region))).toBe('Allowed');
     });
-    it.each(['deploy', 'file-publishing', 'image-publishing', 'cfn-exec'])('may not assume the %s role', async (kind) => {
-      expect(await identityDecision(diffPolicy, 'sts:AssumeRole', bootstrapRole(kind, HOME))).toBe('ImplicitlyDenied');
-    });
+    it.each(['deploy', 'file-publishing', 'image-publishing', 'cfn-exec'])(
+      'may not assume the %s role',
+      async (kind) => {
+        expect(await identityDecision(diffPolicy, 'sts:AssumeRole', bootstrapRole(kind, HOME))).toBe(
+          'ImplicitlyDenied',
+        );
+      },
+    );
   });
 
   describe('invoke role (production)', () => {
@@ -155,9 +167,12 @@ describe('what each role can do (iam-simulate)', () => {
       expect(await identityDecision(invokePolicy, 'lambda:InvokeFunction', arn)).toBe('ImplicitlyDenied');
     });
 
-    it.each(['lambda:UpdateFunctionCode', 'lambda:GetFunction', 'lambda:AddPermission'])('may not call %s on it', async (action) => {
-      expect(await identityDecision(invokePolicy, action, FUNCTION_ARN)).toBe('ImplicitlyDenied');
-    });
+    it.each(['lambda:UpdateFunctionCode', 'lambda:GetFunction', 'lambda:AddPermission'])(
+      'may not call %s on it',
+      async (action) => {
+        expect(await identityDecision(invokePolicy, action, FUNCTION_ARN)).toBe('ImplicitlyDenied');
+      },
+    );
 
     it.each(['/acme/production/schedule', '/acme/production/agents/alice/sales'])('may read %s', async (path) => {
       expect(await identityDecision(invokePolicy, 'ssm:GetParameter', parameter(path))).toBe('Allowed');
@@ -174,23 +189,27 @@ describe('what each role can do (iam-simulate)', () => {
     });
 
     it('may not read the same path in another region', async () => {
-      expect(await identityDecision(invokePolicy, 'ssm:GetParameter', parameter('/acme/production/x', 'us-east-1'))).toBe(
-        'ImplicitlyDenied',
-      );
+      expect(
+        await identityDecision(invokePolicy, 'ssm:GetParameter', parameter('/acme/production/x', 'us-east-1')),
+      ).toBe('ImplicitlyDenied');
     });
 
     it.each(['ssm:GetParameters', 'ssm:GetParameterHistory', 'ssm:PutParameter', 'ssm:DeleteParameter'])(
       'may not call %s even inside its path',
       async (action) => {
-        expect(await identityDecision(invokePolicy, action, parameter('/acme/production/schedule'))).toBe('ImplicitlyDenied');
+        expect(await identityDecision(invokePolicy, action, parameter('/acme/production/schedule'))).toBe(
+          'ImplicitlyDenied',
+        );
       },
     );
 
     it('the staging invoke role may not read production parameters', async () => {
-      expect(await identityDecision(stagingInvokePolicy, 'ssm:GetParameter', parameter('/acme/production/schedule'))).toBe(
-        'ImplicitlyDenied',
+      expect(
+        await identityDecision(stagingInvokePolicy, 'ssm:GetParameter', parameter('/acme/production/schedule')),
+      ).toBe('ImplicitlyDenied');
+      expect(await identityDecision(stagingInvokePolicy, 'ssm:GetParameter', parameter('/acme/staging/schedule'))).toBe(
+        'Allowed',
       );
-      expect(await identityDecision(stagingInvokePolicy, 'ssm:GetParameter', parameter('/acme/staging/schedule'))).toBe('Allowed');
     });
   });
 });

@@ -52,7 +52,8 @@ function expectedTrust(subject: string) {
   };
 }
 
-const trustOf = (role: iam.Role) => resolveIntrinsics(synth.propertiesOf(role).AssumeRolePolicyDocument, { [providerId]: PROVIDER_ARN });
+const trustOf = (role: iam.Role) =>
+  resolveIntrinsics(synth.propertiesOf(role).AssumeRolePolicyDocument, { [providerId]: PROVIDER_ARN });
 
 describe('the synthesized trust policies', () => {
   it('creates one GitHub OIDC provider for the STS audience', () => {
@@ -77,12 +78,16 @@ describe('the synthesized trust policies', () => {
     template.resourceCountIs('AWS::IAM::User', 0);
     template.resourceCountIs('AWS::IAM::AccessKey', 0);
     for (const { subject } of roles) {
-      template.hasResourceProperties('AWS::IAM::Role', { AssumeRolePolicyDocument: Match.objectEquals(expectedTrust(subject)) });
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: Match.objectEquals(expectedTrust(subject)),
+      });
     }
   });
 
   it('never uses a pattern operator or a wildcard in a trust condition', () => {
-    const trusts = JSON.stringify(Object.values(template.findResources('AWS::IAM::Role')).map((r) => r.Properties.AssumeRolePolicyDocument));
+    const trusts = JSON.stringify(
+      Object.values(template.findResources('AWS::IAM::Role')).map((r) => r.Properties.AssumeRolePolicyDocument),
+    );
     expect(trusts).not.toMatch(/StringLike|ForAnyValue|ForAllValues|IfExists/);
     expect(trusts).not.toContain('*');
   });

@@ -8,7 +8,10 @@ import { pipelineConfig, REPO_ROOT, synthPipeline } from './fixture';
 
 const WORKFLOWS = ['ci.yml', 'deploy.yml'] as const;
 const text = (file: string) => readFileSync(path.join(REPO_ROOT, '.github', file), 'utf8');
-const workflowText = Object.fromEntries(WORKFLOWS.map((f) => [f, text(`workflows/${f}`)])) as Record<(typeof WORKFLOWS)[number], string>;
+const workflowText = Object.fromEntries(WORKFLOWS.map((f) => [f, text(`workflows/${f}`)])) as Record<
+  (typeof WORKFLOWS)[number],
+  string
+>;
 const ci = parse(workflowText['ci.yml']);
 const deploy = parse(workflowText['deploy.yml']);
 const dependabot = parse(text('dependabot.yml'));
@@ -40,7 +43,10 @@ function withMajorTags(workflow: string): string {
 
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; name?: string };
 const steps = (job: { steps: Step[] }) => job.steps;
-const runs = (job: { steps: Step[] }) => steps(job).map((s) => s.run ?? '').join('\n');
+const runs = (job: { steps: Step[] }) =>
+  steps(job)
+    .map((s) => s.run ?? '')
+    .join('\n');
 const usesOf = (job: { steps: Step[] }, action: string) => steps(job).filter((s) => s.uses?.startsWith(`${action}@`));
 
 describe('actionlint', () => {
@@ -156,7 +162,9 @@ describe('deploy.yml', () => {
     expect(runs(deployJob)).not.toMatch(/cdk synth|tsx|npm test/);
     // Credentials come after the artifact is in place, and install scripts never see them.
     const order = steps(deployJob).map((s) => s.uses?.split('@')[0] ?? s.run);
-    expect(order.indexOf('aws-actions/configure-aws-credentials')).toBeGreaterThan(order.indexOf('actions/download-artifact'));
+    expect(order.indexOf('aws-actions/configure-aws-credentials')).toBeGreaterThan(
+      order.indexOf('actions/download-artifact'),
+    );
     expect(runs(deployJob)).toMatch(/^npm ci --ignore-scripts$/m);
   });
 
@@ -186,7 +194,9 @@ describe('ci.yml', () => {
 
 describe('workflows and stack agree on variable names', () => {
   const stack = synthPipeline(pipelineConfig({ pullRequestDiff: true }));
-  const described = Object.values(stack.template.findOutputs('*')).map((o) => o.Description as string).join('\n');
+  const described = Object.values(stack.template.findOutputs('*'))
+    .map((o) => o.Description as string)
+    .join('\n');
 
   it.each([
     ['deploy.yml', 'CUBICLE_DEPLOY_ROLE_ARN'],

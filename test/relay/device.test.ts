@@ -40,7 +40,7 @@ async function refusedWith(promise: Promise<unknown>): Promise<number | undefine
 }
 
 describe('device handshake', () => {
-  it('accepts a roster user\'s token offered as bearer.<JWT> and selects cubicle.v1', async () => {
+  it("accepts a roster user's token offered as bearer.<JWT> and selects cubicle.v1", async () => {
     const device = await openDevice(env.deviceUrl, ISSUER.tokenFor('alice'));
     expect(device.ws.protocol).toBe(DEVICE_SUBPROTOCOL);
     await device.close();
@@ -55,7 +55,15 @@ describe('device handshake', () => {
     }
     // Without cubicle.v1, or with two bearer offers.
     expect(await refusedWith(openDevice(env.deviceUrl, undefined, [`bearer.${ISSUER.tokenFor('alice')}`]))).toBe(401);
-    expect(await refusedWith(openDevice(env.deviceUrl, undefined, [DEVICE_SUBPROTOCOL, `bearer.${ISSUER.tokenFor('alice')}`, `bearer.${ISSUER.tokenFor('bruno')}`]))).toBe(401);
+    expect(
+      await refusedWith(
+        openDevice(env.deviceUrl, undefined, [
+          DEVICE_SUBPROTOCOL,
+          `bearer.${ISSUER.tokenFor('alice')}`,
+          `bearer.${ISSUER.tokenFor('bruno')}`,
+        ]),
+      ),
+    ).toBe(401);
   });
 
   it('refuses a token in the URL (any query string) with 400, even a valid one, and even with a valid subprotocol', async () => {
@@ -82,7 +90,7 @@ describe('subscriptions', () => {
     await device.close();
   });
 
-  it('another user\'s agent and an unknown agent get the same error; a device of user B never receives user A\'s events', async () => {
+  it("another user's agent and an unknown agent get the same error; a device of user B never receives user A's events", async () => {
     const bruno = await openDevice(env.deviceUrl, ISSUER.tokenFor('bruno'));
     bruno.send({ type: 'subscribe', agentId: 'sales' }); // alice's
     const other = await bruno.next((m) => m.type === 'error');
@@ -137,7 +145,14 @@ describe('token expiry', () => {
 describe('bad frames and rate limits', () => {
   it('answers bad frames with an error and keeps the connection', async () => {
     const device = await openDevice(env.deviceUrl, ISSUER.tokenFor('carol'));
-    const bad = ['not json', '[]', JSON.stringify({ type: 'subscribe' }), JSON.stringify({ type: 'subscribe', agentId: 'one', userId: 'alice' }), JSON.stringify({ type: 'nuke' }), 'x'.repeat(5_000)];
+    const bad = [
+      'not json',
+      '[]',
+      JSON.stringify({ type: 'subscribe' }),
+      JSON.stringify({ type: 'subscribe', agentId: 'one', userId: 'alice' }),
+      JSON.stringify({ type: 'nuke' }),
+      'x'.repeat(5_000),
+    ];
     for (const [i, frame] of bad.entries()) {
       device.send(frame);
       await device.next((m) => m.type === 'error', 3_000, i);
@@ -170,7 +185,8 @@ describe('reconnect and resume', () => {
     await device.next((m) => m.type === 'subscribed');
     const writing = append('carol', 'two', 1_000);
     const collect = (c: Client) => {
-      for (const m of c.received) if (m.type === 'event' && m.agentId === 'two' && m.seq > (seen.at(-1) ?? 0)) seen.push(m.seq);
+      for (const m of c.received)
+        if (m.type === 'event' && m.agentId === 'two' && m.seq > (seen.at(-1) ?? 0)) seen.push(m.seq);
     };
     for (let drop = 0; drop < 4; drop += 1) {
       await new Promise((r) => setTimeout(r, 150 + drop * 100));
@@ -182,12 +198,14 @@ describe('reconnect and resume', () => {
       await device.next((m) => m.type === 'subscribed', 10_000);
     }
     await writing;
-    await device.next((m) => m.type === 'event' && m.seq === 1_000, 10_000).catch(async () => {
-      // The replay stops at REPLAY_LIMIT; a device continues from its cursor.
-      collect(device);
-      device.send({ type: 'subscribe', agentId: 'two', after: seen.at(-1) ?? 0 });
-      await device.next((m) => m.type === 'event' && m.seq === 1_000, 10_000);
-    });
+    await device
+      .next((m) => m.type === 'event' && m.seq === 1_000, 10_000)
+      .catch(async () => {
+        // The replay stops at REPLAY_LIMIT; a device continues from its cursor.
+        collect(device);
+        device.send({ type: 'subscribe', agentId: 'two', after: seen.at(-1) ?? 0 });
+        await device.next((m) => m.type === 'event' && m.seq === 1_000, 10_000);
+      });
     collect(device);
     expect(seen).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1));
     await device.close();

@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 
 const chain = (pair: string) => readEvents(env.dynamo.doc, env.dynamo.tables.events, pair);
-const sessionRow = async (pair: string) => (await env.dynamo.doc.send(new GetCommand({ TableName: env.dynamo.tables.sessions, Key: { pk: pair } }))).Item!;
+const sessionRow = async (pair: string) =>
+  (await env.dynamo.doc.send(new GetCommand({ TableName: env.dynamo.tables.sessions, Key: { pk: pair } }))).Item!;
 const reply = (text: string) => ({ op: 'event' as const, type: 'reply' as const, requestId: 'req-1', data: { text } });
 const silentLog = { info: () => undefined, warn: () => undefined };
 
@@ -44,7 +45,11 @@ describe('runtime handshake: the task identity', () => {
     const task = await env.wake('carol', 'one');
     const role = agentRoleName('acme', 'carol', 'one');
     expect(await refused(openRuntime(env.runtimeUrl, undefined))).toBe(403);
-    expect(await refused(openRuntime(env.runtimeUrl, { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'x', sessionToken: 'y' }))).toBe(403);
+    expect(
+      await refused(
+        openRuntime(env.runtimeUrl, { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'x', sessionToken: 'y' }),
+      ),
+    ).toBe(403);
     const wrongSecret = { ...task.credentials, secretAccessKey: 'not-the-secret' };
     expect(await refused(openRuntime(env.runtimeUrl, wrongSecret))).toBe(403);
     for (const arn of [
@@ -75,14 +80,17 @@ describe('the nonce', () => {
     await second.closed;
     const events = await chain(task.pair);
     expect(events.filter((e) => e.type === 'relay.claim_refused')).toHaveLength(1);
-    expect(events.find((e) => e.type === 'relay.claim_refused')?.data).toEqual({ sessionId: task.sessionId, taskId: task.taskId });
+    expect(events.find((e) => e.type === 'relay.claim_refused')?.data).toEqual({
+      sessionId: task.sessionId,
+      taskId: task.taskId,
+    });
     // The first connection still works with its nonce.
     first.send(first.frame(1, [reply('still here')]));
     expect((await first.next((m) => m.type === 'ack')).seq).toBe(1);
     await first.close();
   });
 
-  it('is kept sealed under the user\'s key: a table reader never sees it, and a nonce written into the row signs nothing', async () => {
+  it("is kept sealed under the user's key: a table reader never sees it, and a nonce written into the row signs nothing", async () => {
     const task = await env.wake('carol', 'seven');
     // Nothing to read before the task claims it.
     expect((await sessionRow(task.pair)).relayNonce).toBeUndefined();
@@ -91,7 +99,8 @@ describe('the nonce', () => {
     const nonce = runtime.nonce as Buffer;
     const stored = String((await sessionRow(task.pair)).relayNonce);
     expect(stored).toMatch(/^cubicle-sealed:v1:/);
-    for (const form of [nonce.toString('base64url'), nonce.toString('base64'), nonce.toString('hex')]) expect(stored).not.toContain(form);
+    for (const form of [nonce.toString('base64url'), nonce.toString('base64'), nonce.toString('hex')])
+      expect(stored).not.toContain(form);
     runtime.send(runtime.frame(1, [reply('sealed nonce works')]));
     expect((await runtime.next((m) => m.type === 'ack')).seq).toBe(1);
     await runtime.close();
@@ -104,7 +113,14 @@ describe('the nonce', () => {
     await otherRuntime.claim();
     await otherRuntime.close();
     for (const planted of [mine.toString('base64url'), String((await sessionRow(other.pair)).relayNonce)]) {
-      await env.dynamo.doc.send(new UpdateCommand({ TableName: env.dynamo.tables.sessions, Key: { pk: task.pair }, UpdateExpression: 'SET relayNonce = :n', ExpressionAttributeValues: { ':n': planted } }));
+      await env.dynamo.doc.send(
+        new UpdateCommand({
+          TableName: env.dynamo.tables.sessions,
+          Key: { pk: task.pair },
+          UpdateExpression: 'SET relayNonce = :n',
+          ExpressionAttributeValues: { ':n': planted },
+        }),
+      );
       const forger = await openRuntime(env.runtimeUrl, task.credentials);
       expect((await forger.resume(mine)).type).toBe('error');
       await forger.closed;
@@ -112,7 +128,9 @@ describe('the nonce', () => {
       expect((await honest.resume(nonce)).type).toBe('error');
       await honest.closed;
     }
-    expect((await chain(task.pair)).filter((e) => e.type === 'reply').map((e) => e.data)).toEqual([{ sealed: expect.stringMatching(/^cubicle-sealed:v1:/) }]);
+    expect((await chain(task.pair)).filter((e) => e.type === 'reply').map((e) => e.data)).toEqual([
+      { sealed: expect.stringMatching(/^cubicle-sealed:v1:/) },
+    ]);
   });
 });
 
@@ -161,18 +179,40 @@ describe('frames', () => {
   it('refuses 100% of forged, replayed, reordered, cross-pair and malformed frames, closing the connection and writing nothing', async () => {
     const attacks: Array<[string, (c: RawRuntime) => string]> = [
       ['forged: a MAC under another key', (c) => c.frame(seq + 1, [reply('forged')], { nonce: randomBytes(32) })],
-      ['forged: a MAC of another body', (c) => JSON.stringify({ ...JSON.parse(c.frame(seq + 1, [reply('a')])), body: JSON.stringify({ ops: [reply('b')] }) })],
-      ['forged: no MAC', () => JSON.stringify({ type: 'frame', seq: seq + 1, body: JSON.stringify({ ops: [reply('x')] }), mac: '' })],
+      [
+        'forged: a MAC of another body',
+        (c) =>
+          JSON.stringify({
+            ...JSON.parse(c.frame(seq + 1, [reply('a')])),
+            body: JSON.stringify({ ops: [reply('b')] }),
+          }),
+      ],
+      [
+        'forged: no MAC',
+        () => JSON.stringify({ type: 'frame', seq: seq + 1, body: JSON.stringify({ ops: [reply('x')] }), mac: '' }),
+      ],
       ['replayed: an applied sequence number', (c) => c.frame(seq, [reply('replayed')])],
       ['replayed: sequence 1 again', (c) => c.frame(1, [reply('replayed')])],
       ['reordered: a sequence number ahead', (c) => c.frame(seq + 2, [reply('reordered')])],
-      ['cross-pair: signed with another pair\'s nonce', (c) => c.frame(seq + 1, [reply('cross')], { nonce: otherNonce })],
-      ['cross-connection: signed for another connection id', (c) => c.frame(seq + 1, [reply('cross')], { connectionId: 'someone-else' })],
+      [
+        "cross-pair: signed with another pair's nonce",
+        (c) => c.frame(seq + 1, [reply('cross')], { nonce: otherNonce }),
+      ],
+      [
+        'cross-connection: signed for another connection id',
+        (c) => c.frame(seq + 1, [reply('cross')], { connectionId: 'someone-else' }),
+      ],
       ['an operation naming another pair', (c) => c.frame(seq + 1, [{ ...reply('x'), pk: other.pair } as never])],
-      ['a control-plane event type', (c) => c.frame(seq + 1, [{ op: 'event', type: 'approval.decided', requestId: 'r', data: {} } as never])],
+      [
+        'a control-plane event type',
+        (c) => c.frame(seq + 1, [{ op: 'event', type: 'approval.decided', requestId: 'r', data: {} } as never]),
+      ],
       ['an unknown operation', (c) => c.frame(seq + 1, [{ op: 'sessions.put' } as never])],
       ['not JSON', () => 'garbage'],
-      ['a second resume on an authenticated connection', () => JSON.stringify({ type: 'resume', body: '{}', mac: 'x' })],
+      [
+        'a second resume on an authenticated connection',
+        () => JSON.stringify({ type: 'resume', body: '{}', mac: 'x' }),
+      ],
     ];
     const before = (await chain(task.pair)).length;
     const beforeOther = (await chain(other.pair)).length;
@@ -203,7 +243,7 @@ describe('frames', () => {
     expect((await verifyChain(await chain(task.pair), TEST_CHAIN)).ok).toBe(true);
   });
 
-  it('another pair\'s task cannot resume this pair\'s session, even holding its nonce', async () => {
+  it("another pair's task cannot resume this pair's session, even holding its nonce", async () => {
     const c = await openRuntime(env.runtimeUrl, other.credentials);
     const answer = await c.resume(nonce);
     expect(answer.type).toBe('error');
@@ -211,10 +251,16 @@ describe('frames', () => {
   });
 });
 
-describe('the supervisor\'s relay client', () => {
+describe("the supervisor's relay client", () => {
   it('reconnect-and-resume loses nothing under 1,000 events: each appended once, in order, chain intact', async () => {
     const task = await env.wake('carol', 'five');
-    const client = new RelayClient({ url: env.runtimeUrl, region: 'eu-west-1', credentials: async () => task.credentials, log: silentLog, backoff: { initialMs: 20, maxMs: 200 } });
+    const client = new RelayClient({
+      url: env.runtimeUrl,
+      region: 'eu-west-1',
+      credentials: async () => task.credentials,
+      log: silentLog,
+      backoff: { initialMs: 20, maxMs: 200 },
+    });
     const session = await client.start();
     onTestFinished(() => client.close(0));
     expect(session.sessionId).toBe(task.sessionId);
@@ -238,7 +284,12 @@ describe('the supervisor\'s relay client', () => {
 
   it('is nudged within 1 s of a new inbox message and of an approval decision, and reads both through signed frames', async () => {
     const task = await env.wake('carol', 'six');
-    const client = new RelayClient({ url: env.runtimeUrl, region: 'eu-west-1', credentials: async () => task.credentials, log: silentLog });
+    const client = new RelayClient({
+      url: env.runtimeUrl,
+      region: 'eu-west-1',
+      credentials: async () => task.credentials,
+      log: silentLog,
+    });
     await client.start();
     const nudges: string[] = [];
     client.on('nudge', (what: string) => nudges.push(what));
@@ -252,27 +303,55 @@ describe('the supervisor\'s relay client', () => {
     expect(next.row.sk).toBe(messageId);
     expect(next.row.body).toMatch(/^cubicle-sealed:v1:/);
     expect(next.row.body).not.toContain('hello agent');
-    expect(await client.call({ op: 'inbox.claim', messageId })).toMatchObject({ row: { state: 'running', attempts: 1 } });
+    expect(await client.call({ op: 'inbox.claim', messageId })).toMatchObject({
+      row: { state: 'running', attempts: 1 },
+    });
     // Claimed again by the same task (a lost ack): no second attempt counted.
     expect(await client.call({ op: 'inbox.claim', messageId })).toMatchObject({ row: { attempts: 1 } });
 
     const approvalId = newSortableId();
-    await client.call({ op: 'approval.request', approvalId, requestId: 'req-m', messageId, tool: 'WebFetch', summary: 'fetch x', hosts: ['x.example'], expiresAt: Date.now() + 60_000 });
+    await client.call({
+      op: 'approval.request',
+      approvalId,
+      requestId: 'req-m',
+      messageId,
+      tool: 'WebFetch',
+      summary: 'fetch x',
+      hosts: ['x.example'],
+      expiresAt: Date.now() + 60_000,
+    });
     expect(await client.call({ op: 'approval.status', approvalId })).toEqual({ status: 'pending' });
     await decideApproval({ ...records, now: Date.now }, task.pair, approvalId, 'approved', 'carol', 'req-d');
     await waitUntil(() => nudges.includes('approval'), 1_000);
-    expect(await client.call({ op: 'approval.status', approvalId })).toEqual({ status: 'approved', decidedBy: 'carol' });
+    expect(await client.call({ op: 'approval.status', approvalId })).toEqual({
+      status: 'approved',
+      decidedBy: 'carol',
+    });
     await client.close();
   });
 
   it('honours only decisions the API sealed for the employee: one written into the table, or copied from another approval, is a denial', async () => {
     const task = await env.wake('carol', 'nine');
-    const client = new RelayClient({ url: env.runtimeUrl, region: 'eu-west-1', credentials: async () => task.credentials, log: silentLog });
+    const client = new RelayClient({
+      url: env.runtimeUrl,
+      region: 'eu-west-1',
+      credentials: async () => task.credentials,
+      log: silentLog,
+    });
     await client.start();
     const records = { ...recordDeps(env.dynamo, new Clock(Date.now()), relaySealer), now: Date.now };
     const request = async () => {
       const approvalId = newSortableId();
-      await client.call({ op: 'approval.request', approvalId, requestId: 'req-a', messageId: newSortableId(), tool: 'WebFetch', summary: 'fetch x', hosts: ['x.example'], expiresAt: Date.now() + 60_000 });
+      await client.call({
+        op: 'approval.request',
+        approvalId,
+        requestId: 'req-a',
+        messageId: newSortableId(),
+        tool: 'WebFetch',
+        summary: 'fetch x',
+        hosts: ['x.example'],
+        expiresAt: Date.now() + 60_000,
+      });
       return approvalId;
     };
     const approvals = env.dynamo.tables.approvals;
@@ -281,7 +360,9 @@ describe('the supervisor\'s relay client', () => {
         new UpdateCommand({
           TableName: approvals,
           Key: { pk: task.pair, sk: approvalId },
-          UpdateExpression: `SET ${Object.keys(set).map((k) => `${k} = :${k}`).join(', ')}`,
+          UpdateExpression: `SET ${Object.keys(set)
+            .map((k) => `${k} = :${k}`)
+            .join(', ')}`,
           ExpressionAttributeValues: Object.fromEntries(Object.entries(set).map(([k, v]) => [`:${k}`, v])),
         }),
       );
@@ -289,8 +370,13 @@ describe('the supervisor\'s relay client', () => {
     // The employee's real approval: sealed by the API, honoured.
     const real = await request();
     await decideApproval(records, task.pair, real, 'approved', 'carol', 'req-d');
-    expect(await client.call({ op: 'approval.status', approvalId: real })).toEqual({ status: 'approved', decidedBy: 'carol' });
-    const realRow = (await env.dynamo.doc.send(new GetCommand({ TableName: approvals, Key: { pk: task.pair, sk: real } }))).Item!;
+    expect(await client.call({ op: 'approval.status', approvalId: real })).toEqual({
+      status: 'approved',
+      decidedBy: 'carol',
+    });
+    const realRow = (
+      await env.dynamo.doc.send(new GetCommand({ TableName: approvals, Key: { pk: task.pair, sk: real } }))
+    ).Item!;
     expect(realRow.decisionSeal).toMatch(/^cubicle-sealed:v1:/);
 
     // Written by someone with table access: no seal, a made-up seal, or the real approval's seal copied over.
@@ -302,7 +388,9 @@ describe('the supervisor\'s relay client', () => {
     for (const forged of forgeries) {
       const approvalId = await request();
       await write(approvalId, forged);
-      expect(await client.call({ op: 'approval.status', approvalId }), JSON.stringify(forged)).toEqual({ status: 'denied' });
+      expect(await client.call({ op: 'approval.status', approvalId }), JSON.stringify(forged)).toEqual({
+        status: 'denied',
+      });
     }
     // Nor can a real denial be turned into an approval by rewriting the decision beside its seal.
     const denied = await request();
@@ -310,7 +398,9 @@ describe('the supervisor\'s relay client', () => {
     await write(denied, { decision: 'approved' });
     expect(await client.call({ op: 'approval.status', approvalId: denied })).toEqual({ status: 'denied' });
     // Each refusal is a security log line naming the pair and the approval.
-    expect(env.warnings.filter((w) => w.security_event === 'approval.unsealed_decision' && w.pair === task.pair)).toHaveLength(4);
+    expect(
+      env.warnings.filter((w) => w.security_event === 'approval.unsealed_decision' && w.pair === task.pair),
+    ).toHaveLength(4);
     await client.close();
   });
 });

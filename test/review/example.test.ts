@@ -34,7 +34,9 @@ describe('the example assembly', () => {
   it('passes', () => {
     expect(review.failing).toEqual([]);
     expect(review.verdict).toBe('pass');
-    console.log(`review of the example, Control Tower rules re-run: ${review.timings.total} ms (${JSON.stringify(review.timings)})`);
+    console.log(
+      `review of the example, Control Tower rules re-run: ${review.timings.total} ms (${JSON.stringify(review.timings)})`,
+    );
   });
 
   it('reports each numbered claim of docs/isolation-claims.md, quoting it, with at least one check', () => {
@@ -49,7 +51,20 @@ describe('the example assembly', () => {
 
   it('holds every claim, the Object Lock archive of claim 8 included, with no advisory left', () => {
     const verdicts = Object.fromEntries(review.claims.map((c) => [c.number, c.verdict]));
-    expect(verdicts).toEqual({ 1: 'holds', 2: 'holds', 3: 'holds', 4: 'holds', 5: 'holds', 6: 'holds', 7: 'holds', 8: 'holds', 9: 'holds', 10: 'holds', 11: 'holds', 12: 'holds' });
+    expect(verdicts).toEqual({
+      1: 'holds',
+      2: 'holds',
+      3: 'holds',
+      4: 'holds',
+      5: 'holds',
+      6: 'holds',
+      7: 'holds',
+      8: 'holds',
+      9: 'holds',
+      10: 'holds',
+      11: 'holds',
+      12: 'holds',
+    });
     expect(review.claims.flatMap((c) => c.checks).filter((c) => c.status === 'advisory')).toEqual([]);
     const archive = review.claims.flatMap((c) => c.checks).find((c) => c.id === 'audit.archive')!;
     expect(archive.status).toBe('pass');
@@ -60,7 +75,9 @@ describe('the example assembly', () => {
   });
 
   it('counts what the templates hold: pairs, roles, access points, user keys and secrets, none shared', () => {
-    const userKeys = ofType('AWS::KMS::Key').filter((k) => (k.Properties.Tags ?? []).some((t: any) => t.Key === 'user_id'));
+    const userKeys = ofType('AWS::KMS::Key').filter((k) =>
+      (k.Properties.Tags ?? []).some((t: any) => t.Key === 'user_id'),
+    );
     expect(review.counts).toMatchObject({
       stacks: templates.size,
       resources: resources.length,
@@ -82,15 +99,27 @@ describe('the example assembly', () => {
     expect(matrix.sampling.full).toBe(true);
     expect(matrix.unexpected).toEqual([]);
     const own = 8; // (pair, secret) pairs the example's task definitions name: alice 4, bruno 1, chen 3
-    expect(category('secrets')).toMatchObject({ evaluations: counts.pairs * counts.userSecrets, allowedAsExpected: own });
+    expect(category('secrets')).toMatchObject({
+      evaluations: counts.pairs * counts.userSecrets,
+      allowedAsExpected: own,
+    });
     expect(category('keys')).toMatchObject({ evaluations: counts.pairs * counts.userSecrets, allowedAsExpected: own });
     expect(category('keys-context')).toMatchObject({ evaluations: own * 3, allowedAsExpected: 0 });
-    expect(category('storage')).toMatchObject({ evaluations: counts.pairs * counts.accessPoints * 2, allowedAsExpected: counts.pairs * 2 });
+    expect(category('storage')).toMatchObject({
+      evaluations: counts.pairs * counts.accessPoints * 2,
+      allowedAsExpected: counts.pairs * 2,
+    });
     expect(category('storage-own')).toMatchObject({ evaluations: counts.pairs * 3, allowedAsExpected: 0 });
     // Other pairs' partitions: 4 row calls on each table, for each of the 6 other pairs.
-    expect(category('rows')).toMatchObject({ evaluations: counts.pairs * 6 * 4 * Object.keys(TABLES).length, allowedAsExpected: 0 });
+    expect(category('rows')).toMatchObject({
+      evaluations: counts.pairs * 6 * 4 * Object.keys(TABLES).length,
+      allowedAsExpected: 0,
+    });
     const roles = ofType('AWS::IAM::Role').length;
-    expect(category('principals')).toMatchObject({ evaluations: (roles - counts.pairs) * counts.userSecrets * 2, allowedAsExpected: 0 });
+    expect(category('principals')).toMatchObject({
+      evaluations: (roles - counts.pairs) * counts.userSecrets * 2,
+      allowedAsExpected: 0,
+    });
     expect(matrix.evaluations).toBe(matrix.categories.reduce((n, c) => n + c.evaluations, 0));
     expect(matrix.allowedAsExpected + matrix.deniedAsExpected).toBe(matrix.evaluations);
     // Task roles have no table access, not even to their own partition: every row goes through the relay.
@@ -99,9 +128,11 @@ describe('the example assembly', () => {
 
   it('says what an administrator cannot do (all Denied) and can do (change policies, shred keys, start tasks)', () => {
     const rows = review.administrator.rows;
-    for (const row of rows.filter((r) => r.kind === 'cannot')) expect({ what: row.what, allowed: row.allowed }).toEqual({ what: row.what, allowed: 0 });
+    for (const row of rows.filter((r) => r.kind === 'cannot'))
+      expect({ what: row.what, allowed: row.allowed }).toEqual({ what: row.what, allowed: 0 });
     expect(rows.find((r) => r.what.startsWith('read a token'))!.evaluations).toBe(review.counts.userSecrets);
-    for (const row of rows.filter((r) => r.kind === 'can')) expect({ what: row.what, allowed: row.allowed }).toEqual({ what: row.what, allowed: row.evaluations });
+    for (const row of rows.filter((r) => r.kind === 'can'))
+      expect({ what: row.what, allowed: row.allowed }).toEqual({ what: row.what, allowed: row.evaluations });
   });
 
   it('lists the compliance checks that ran at synth, with counts, and every acknowledgement with its reason', () => {
@@ -117,7 +148,11 @@ describe('the example assembly', () => {
       expect(p.templates).toBe(templates.size);
     }
     expect(plugins[2].disabledRules).toEqual(disabledControlTowerRules(exampleConfig()));
-    expect(review.compliance.controlTowerRerun).toMatchObject({ rules: plugins[2].rules, templates: templates.size, violations: [] });
+    expect(review.compliance.controlTowerRerun).toMatchObject({
+      rules: plugins[2].rules,
+      templates: templates.size,
+      violations: [],
+    });
     // Acknowledgements, counted from the metadata files directly.
     let count = 0;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.metadata.json'))) {
@@ -127,7 +162,9 @@ describe('the example assembly', () => {
     }
     expect(review.compliance.acknowledgements).toHaveLength(count);
     expect(review.compliance.acknowledgements.every((a) => a.reason.length > 20)).toBe(true);
-    const vault = review.compliance.acknowledgements.find((a) => a.constructPath === '/acme-Fleet-01/UserAlice/Vault' && a.ruleId === 'Annotation::AwsSolutions-SMG4')!;
+    const vault = review.compliance.acknowledgements.find(
+      (a) => a.constructPath === '/acme-Fleet-01/UserAlice/Vault' && a.ruleId === 'Annotation::AwsSolutions-SMG4',
+    )!;
     expect(vault.logicalIds.length).toBeGreaterThan(4); // the key, its alias, the secrets and their policies
   });
 
@@ -149,7 +186,10 @@ describe('the example assembly', () => {
     expect(line('KMS keys (one per user)')).toMatchObject({ quantity: 3, monthly: 3 });
     expect(line('Secrets Manager secrets')).toMatchObject({ quantity: ofType('AWS::SecretsManager::Secret').length });
     expect(line('WAF web ACL')!.monthly).toBe(10); // $5 + 5 rules (README "Edge")
-    expect(review.cost.idleMonthly).toBeCloseTo(review.cost.idle.reduce((n, l) => n + l.monthly, 0), 2);
+    expect(review.cost.idleMonthly).toBeCloseTo(
+      review.cost.idle.reduce((n, l) => n + l.monthly, 0),
+      2,
+    );
     expect(review.cost.perPairIdleMonthly).toBe(0);
     expect(review.cost.perPairAwakeHour).toEqual([{ size: '1 vCPU, 2 GB, x86_64', hourly: 0.0494 }]);
     expect(review.cost.caveats[0]).toMatch(/^List prices of us-east-1 as of \d{4}-\d{2}; other regions differ/);
@@ -160,7 +200,13 @@ describe('the example assembly', () => {
     expect(md).toMatch(/^# Cubicle security review: `acme`/);
     expect(md).toContain('**PASS**');
     for (const claim of review.claims) expect(md).toContain(`### ${claim.number}. ${claim.title}: `);
-    for (const heading of ['## The isolation matrix', '## What an account administrator can and cannot do', '## Compliance checks that ran', '### Acknowledgements', '## Monthly cost estimate']) {
+    for (const heading of [
+      '## The isolation matrix',
+      '## What an account administrator can and cannot do',
+      '## Compliance checks that ran',
+      '### Acknowledgements',
+      '## Monthly cost estimate',
+    ]) {
       expect(md).toContain(heading);
     }
     expect(md).toContain('"kms:EncryptionContext:SecretARN"'); // the exact key policy statements
@@ -170,14 +216,21 @@ describe('the example assembly', () => {
 });
 
 describe('npm run review (the CLI)', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/review/cli.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'scripts/review/cli.ts'), ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
 
   it('writes security-review.md, .json and security-summary.md and exits 0 on the example', () => {
     const assembly = copyAssembly();
     const out = mkdtempSync(path.join(tmpdir(), 'cubicle-review-out-'));
     const result = run('--assembly', assembly, '--out', out);
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^Security review of acme \(7 stacks, 7 pairs\): PASS in \d+\.\d s; isolation matrix \d+ evaluations, 0 unexpected\n/);
+    expect(result.stdout).toMatch(
+      /^Security review of acme \(7 stacks, 7 pairs\): PASS in \d+\.\d s; isolation matrix \d+ evaluations, 0 unexpected\n/,
+    );
     // The issue's bound for the example: 30 s.
     expect(Number(/PASS in (\d+\.\d) s/.exec(result.stdout)![1])).toBeLessThan(30);
     const json = JSON.parse(readFileSync(path.join(out, 'security-review.json'), 'utf8'));
@@ -189,7 +242,9 @@ describe('npm run review (the CLI)', () => {
   it('answers bad input with one line and exit 2', () => {
     const missing = run('--assembly', '/nonexistent/cdk.out');
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toBe('review: no cloud assembly at /nonexistent/cdk.out: run npx cdk synth first, or pass --assembly DIR\n');
+    expect(missing.stderr).toBe(
+      'review: no cloud assembly at /nonexistent/cdk.out: run npx cdk synth first, or pass --assembly DIR\n',
+    );
     const unknown = run('--assembly', dir, '--colour');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr.split('\n')[0]).toMatch(/^review: Unknown option '--colour'/);

@@ -13,16 +13,24 @@ export const exampleAssemblyDir = (): string => inject('exampleAssemblyDir');
  * fresh temp dir, with `edit` applied to its templates: how the tests inject a defect without touching
  * the assembly other test files read.
  */
-export function copyAssembly(edit: (templates: Map<string, TemplateJson>) => void = () => {}, from: string = exampleAssemblyDir()): string {
+export function copyAssembly(
+  edit: (templates: Map<string, TemplateJson>) => void = () => {},
+  from: string = exampleAssemblyDir(),
+): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-review-'));
-  for (const file of readdirSync(from).filter((f) => f.endsWith('.json'))) copyFileSync(path.join(from, file), path.join(dir, file));
+  for (const file of readdirSync(from).filter((f) => f.endsWith('.json')))
+    copyFileSync(path.join(from, file), path.join(dir, file));
   const templates = new Map(
     readdirSync(dir)
       .filter((f) => f.endsWith('.template.json'))
-      .map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as TemplateJson]),
+      .map((f) => [
+        f.replace(/\.template\.json$/, ''),
+        JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as TemplateJson,
+      ]),
   );
   edit(templates);
-  for (const [stack, template] of templates) writeFileSync(path.join(dir, `${stack}.template.json`), JSON.stringify(template));
+  for (const [stack, template] of templates)
+    writeFileSync(path.join(dir, `${stack}.template.json`), JSON.stringify(template));
   return dir;
 }
 
@@ -32,9 +40,15 @@ export function reviewWith(edit: (templates: Map<string, TemplateJson>) => void)
 }
 
 /** The one resource of a stack whose logical id starts with `prefix` (and has the type, if given). */
-export function resource(template: TemplateJson | undefined, prefix: string, type?: string): { id: string; resource: TemplateJson['Resources'][string] } {
+export function resource(
+  template: TemplateJson | undefined,
+  prefix: string,
+  type?: string,
+): { id: string; resource: TemplateJson['Resources'][string] } {
   if (!template) throw new Error('no such stack');
-  const found = Object.entries(template.Resources).filter(([id, r]) => id.startsWith(prefix) && (!type || r.Type === type));
+  const found = Object.entries(template.Resources).filter(
+    ([id, r]) => id.startsWith(prefix) && (!type || r.Type === type),
+  );
   if (found.length !== 1) throw new Error(`${found.length} resources start with ${prefix}${type ? ` (${type})` : ''}`);
   return { id: found[0][0], resource: found[0][1] };
 }

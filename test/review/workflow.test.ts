@@ -8,7 +8,13 @@ import { REPO_ROOT } from '../support/example-config';
 
 const ci = parse(readFileSync(path.join(REPO_ROOT, '.github/workflows/ci.yml'), 'utf8'));
 const job = ci.jobs.review;
-const steps: { uses?: string; run?: string; with?: Record<string, unknown>; if?: string; 'working-directory'?: string }[] = job.steps;
+const steps: {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+  'working-directory'?: string;
+}[] = job.steps;
 const runs = steps.map((s) => s.run ?? '').join('\n');
 
 describe('ci.yml security review job', () => {
@@ -23,7 +29,9 @@ describe('ci.yml security review job', () => {
 
   it('synthesizes both with the same config, then reviews the pull request against the base', () => {
     expect(steps.find((s) => s['working-directory'] === 'base')?.run).toBe('npm ci');
-    expect(runs).toMatch(/npx cdk synth --quiet -c "config=\$\{CUBICLE_CONFIG\}"\n\s*cd base && npx cdk synth --quiet -c "config=\$\{CUBICLE_CONFIG\}"/);
+    expect(runs).toMatch(
+      /npx cdk synth --quiet -c "config=\$\{CUBICLE_CONFIG\}"\n\s*cd base && npx cdk synth --quiet -c "config=\$\{CUBICLE_CONFIG\}"/,
+    );
     expect(runs).toContain('npm run review -- --assembly cdk.out --against base/cdk.out --out security-review');
   });
 
@@ -48,7 +56,9 @@ describe('ci.yml security review job', () => {
 describe('the AGPL evaluator stays out of shipped code', () => {
   it('no file under lib/ or runtime/ imports @cloud-copilot/* or scripts/review', () => {
     for (const dir of ['lib', 'runtime']) {
-      for (const file of readdirSync(path.join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ts|js|cjs|mjs)$/.test(f) && !f.includes('node_modules'))) {
+      for (const file of readdirSync(path.join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' }).filter(
+        (f) => /\.(ts|js|cjs|mjs)$/.test(f) && !f.includes('node_modules'),
+      )) {
         const text = readFileSync(path.join(REPO_ROOT, dir, file), 'utf8');
         expect(text, `${dir}/${file}`).not.toMatch(/@cloud-copilot\/|scripts\/review/);
       }

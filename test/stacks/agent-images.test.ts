@@ -23,7 +23,11 @@ const fleet = exampleTemplates().get('acme-Fleet-01')!;
 
 function files(dir: string, root = dir): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((f) => (statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f), root) : [path.relative(root, path.join(dir, f))]));
+  return readdirSync(dir).flatMap((f) =>
+    statSync(path.join(dir, f)).isDirectory()
+      ? files(path.join(dir, f), root)
+      : [path.relative(root, path.join(dir, f))],
+  );
 }
 
 /** user/agent → the staged build context of its task definition's image. */
@@ -49,7 +53,9 @@ describe('agent images per skill set', () => {
       const shipped = files(path.join(context, 'skills')).filter((f) => f !== 'README.md');
       expect(shipped, `${user}/${agent}`).toEqual(skills.map((ref) => `${ref.replace('@', '/')}/SKILL.md`).sort());
       // Not even an empty folder names another skill.
-      expect(readdirSync(path.join(context, 'skills')).sort()).toEqual([...new Set(['README.md', ...skills.map((r) => r.split('@')[0])])].sort());
+      expect(readdirSync(path.join(context, 'skills')).sort()).toEqual(
+        [...new Set(['README.md', ...skills.map((r) => r.split('@')[0])])].sort(),
+      );
       others.add(JSON.stringify(files(context).filter((f) => !f.startsWith('skills/'))));
     }
     expect(others.size).toBe(1);
@@ -59,9 +65,19 @@ describe('agent images per skill set', () => {
   });
 
   it('a skill that is not in runtime/agent/skills fails synth with its name', () => {
-    expect([...shippedSkills(path.join(AGENT_IMAGE_DIRECTORY, 'skills'))].sort()).toEqual(['crm-notes@1.2.0', 'style-guide@0.3.1']);
+    expect([...shippedSkills(path.join(AGENT_IMAGE_DIRECTORY, 'skills'))].sort()).toEqual([
+      'crm-notes@1.2.0',
+      'style-guide@0.3.1',
+    ]);
     const stack = new Stack(new App(), 'S');
-    expect(() => new AgentImages(stack, 'Images', { directory: AGENT_IMAGE_DIRECTORY, agents: [{ provider: 'anthropic', skills: ['crm-notes@1.2.0', 'crm-notes@9.9.9'] }], platform: Platform.LINUX_AMD64 })).toThrow(
+    expect(
+      () =>
+        new AgentImages(stack, 'Images', {
+          directory: AGENT_IMAGE_DIRECTORY,
+          agents: [{ provider: 'anthropic', skills: ['crm-notes@1.2.0', 'crm-notes@9.9.9'] }],
+          platform: Platform.LINUX_AMD64,
+        }),
+    ).toThrow(
       `skill crm-notes@9.9.9 is not in ${path.join(AGENT_IMAGE_DIRECTORY, 'skills')} (expected <name>/<version>/SKILL.md)`,
     );
   });
@@ -82,7 +98,9 @@ describe('agent images per skill set', () => {
       const source = path.join(contextOf('alice', 'sales'), 'skills'); // what the image copies to /opt/cubicle/skills
       const skillsHome = path.join(home, '.claude', 'skills');
       expect(installSkills(['crm-notes@1.2.0'], source, [skillsHome])).toEqual(['crm-notes@1.2.0']);
-      expect(() => installSkills(['style-guide@0.3.1'], source, [skillsHome])).toThrow('skill style-guide@0.3.1 is not in the image');
+      expect(() => installSkills(['style-guide@0.3.1'], source, [skillsHome])).toThrow(
+        'skill style-guide@0.3.1 is not in the image',
+      );
 
       // The agent process: reads what it can, and tries every place another agent's skill could be.
       const probe = `
@@ -95,9 +113,17 @@ describe('agent images per skill set', () => {
           otherInImage: attempt(process.argv[2] + '/style-guide/0.3.1/SKILL.md'),
           otherInHome: attempt(process.argv[1] + '/style-guide/SKILL.md'),
         }));`;
-      const run = spawnSync(process.execPath, ['-e', probe, skillsHome, source], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+      const run = spawnSync(process.execPath, ['-e', probe, skillsHome, source], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      });
       expect(run.status, run.stderr).toBe(0);
-      expect(JSON.parse(run.stdout)).toEqual({ own: 'read', image: 'README.md,crm-notes', otherInImage: 'ENOENT', otherInHome: 'ENOENT' });
+      expect(JSON.parse(run.stdout)).toEqual({
+        own: 'read',
+        image: 'README.md,crm-notes',
+        otherInImage: 'ENOENT',
+        otherInHome: 'ENOENT',
+      });
       expect(readFileSync(path.join(skillsHome, 'crm-notes', 'SKILL.md'), 'utf8')).toContain('crm');
     });
   });

@@ -3,7 +3,12 @@ import * as path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { disabledControlTowerRules } from '../../lib/aspects/compliance';
 import { parseConfigText } from '../../lib/config/load';
-import { API_PATH_PATTERN, HSTS_MAX_AGE_SECONDS, NOT_FOUND_FUNCTION_CODE, SECURITY_HEADERS } from '../../lib/constructs/edge-distribution';
+import {
+  API_PATH_PATTERN,
+  HSTS_MAX_AGE_SECONDS,
+  NOT_FOUND_FUNCTION_CODE,
+  SECURITY_HEADERS,
+} from '../../lib/constructs/edge-distribution';
 import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV } from '../../runtime/control-plane/origin-verify';
 import { exampleTemplates, resourcesOfType, type TemplateJson } from '../support/assembly';
 import { exampleConfigText } from '../support/example-config';
@@ -33,10 +38,14 @@ const config = distribution.props.DistributionConfig;
  */
 const behaviors: any[] = (config.CacheBehaviors ?? []).filter((b: any) => b.PathPattern !== RELAY_PATH);
 const apiBehavior = config.CacheBehaviors.find((b: any) => b.PathPattern === API_PATH_PATTERN);
-const httpApiId = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api').find(([, r]) => r.Properties.ProtocolType === 'HTTP')![0];
+const httpApiId = resourcesOfType(controlPlane, 'AWS::ApiGatewayV2::Api').find(
+  ([, r]) => r.Properties.ProtocolType === 'HTTP',
+)![0];
 const apiOrigin = config.Origins.find((o: any) => JSON.stringify(o.DomainName).includes(httpApiId));
 const headersPolicy = (() => {
-  const [[id, resource]] = resourcesOfType(controlPlane, 'AWS::CloudFront::ResponseHeadersPolicy').filter(([i]) => i.startsWith('EdgeSecurityHeaders'));
+  const [[id, resource]] = resourcesOfType(controlPlane, 'AWS::CloudFront::ResponseHeadersPolicy').filter(([i]) =>
+    i.startsWith('EdgeSecurityHeaders'),
+  );
   return { id, resource, props: resource.Properties };
 })();
 /** Origins reached over HTTPS: the HTTP API and the device relay. */
@@ -44,17 +53,21 @@ const apiOrigins = (origins: any[]) => origins.filter((o) => o.CustomOriginConfi
 const secret = only(controlPlane, 'AWS::SecretsManager::Secret');
 
 describe('the distribution in front of the employee API (example config)', () => {
-  it('is protected by the Edge stack\'s web ACL, read across regions', () => {
+  it("is protected by the Edge stack's web ACL, read across regions", () => {
     const ref = config.WebACLId['Fn::GetStackOutput'];
     expect(ref).toMatchObject({ StackName: 'acme-Edge', Region: 'us-east-1' });
     const edge = templates.get('acme-Edge')!;
-    expect((edge as any).Outputs[ref.OutputName].Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WebAcl/), 'Arn'] });
+    expect((edge as any).Outputs[ref.OutputName].Value).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^WebAcl/), 'Arn'],
+    });
   });
 
-  it('has the relay\'s /v1/relay behavior first, then /v1/* to the API origin, and a default behavior to the console\'s bucket', () => {
+  it("has the relay's /v1/relay behavior first, then /v1/* to the API origin, and a default behavior to the console's bucket", () => {
     expect(config.CacheBehaviors.map((b: any) => b.PathPattern)).toEqual([RELAY_PATH, API_PATH_PATTERN]);
     for (const behavior of behaviors) expect(behavior.TargetOriginId).toBe(apiOrigin.Id);
-    expect(config.Origins.find((o: any) => o.Id === config.DefaultCacheBehavior.TargetOriginId).S3OriginConfig).toBeDefined();
+    expect(
+      config.Origins.find((o: any) => o.Id === config.DefaultCacheBehavior.TargetOriginId).S3OriginConfig,
+    ).toBeDefined();
   });
 
   it('every API behavior: HTTPS only, every method, caching disabled, all viewer headers but Host, the security headers policy', () => {
@@ -72,9 +85,13 @@ describe('the distribution in front of the employee API (example config)', () =>
 
   it('the API behavior runs no function; the default behavior answers 404 JSON at the edge', () => {
     expect(apiBehavior.FunctionAssociations).toBeUndefined();
-    const [fnId, fnResource] = resourcesOfType(controlPlane, 'AWS::CloudFront::Function').find(([, r]) => r.Properties.FunctionCode === NOT_FOUND_FUNCTION_CODE)!;
+    const [fnId, fnResource] = resourcesOfType(controlPlane, 'AWS::CloudFront::Function').find(
+      ([, r]) => r.Properties.FunctionCode === NOT_FOUND_FUNCTION_CODE,
+    )!;
     const fn = { id: fnId, props: fnResource.Properties };
-    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([{ EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } }]);
+    expect(config.DefaultCacheBehavior.FunctionAssociations).toEqual([
+      { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': [fn.id, 'FunctionARN'] } },
+    ]);
     expect(fn.props.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
     expect(fn.props.FunctionCode).toBe(NOT_FOUND_FUNCTION_CODE);
     // The function is plain JavaScript: run it as CloudFront would, on a request for a path outside /v1/.
@@ -85,19 +102,33 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect(JSON.parse(response.body.data)).toEqual({ message: 'Not found. The Cubicle API is under /v1/.' });
   });
 
-  it('reaches the origins over HTTPS with TLS 1.2 only, at the HTTP API\'s and the device relay\'s execute-api hosts', () => {
+  it("reaches the origins over HTTPS with TLS 1.2 only, at the HTTP API's and the device relay's execute-api hosts", () => {
     expect(apiOrigins(config.Origins)).toHaveLength(2);
-    expect(apiOrigin.DomainName).toEqual({ 'Fn::Join': ['', [{ Ref: httpApiId }, '.execute-api.eu-west-1.amazonaws.com']] });
+    expect(apiOrigin.DomainName).toEqual({
+      'Fn::Join': ['', [{ Ref: httpApiId }, '.execute-api.eu-west-1.amazonaws.com']],
+    });
     for (const origin of apiOrigins(config.Origins)) {
-      expect(origin.CustomOriginConfig).toEqual({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 30 });
+      expect(origin.CustomOriginConfig).toEqual({
+        OriginProtocolPolicy: 'https-only',
+        OriginSSLProtocols: ['TLSv1.2'],
+        OriginReadTimeout: 30,
+      });
     }
   });
 
   it('adds the origin-verify header as a Secrets Manager dynamic reference, never a value', () => {
-    for (const origin of apiOrigins(config.Origins)) expect(origin.OriginCustomHeaders).toEqual([
-      { HeaderName: ORIGIN_VERIFY_HEADER, HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret.id }, ':SecretString:::}}']] } },
-    ]);
-    expect(secret.props.GenerateSecretString).toEqual({ PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false });
+    for (const origin of apiOrigins(config.Origins))
+      expect(origin.OriginCustomHeaders).toEqual([
+        {
+          HeaderName: ORIGIN_VERIFY_HEADER,
+          HeaderValue: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secret.id }, ':SecretString:::}}']] },
+        },
+      ]);
+    expect(secret.props.GenerateSecretString).toEqual({
+      PasswordLength: 64,
+      ExcludePunctuation: true,
+      IncludeSpace: false,
+    });
     expect(secret.props.SecretString).toBeUndefined();
     expect(secret.props.Name).toBeUndefined(); // generated: outside the credential writer's cubicle/acme/ prefix
     expect(secret.resource.DeletionPolicy).toBe('Retain');
@@ -105,38 +136,54 @@ describe('the distribution in front of the employee API (example config)', () =>
     expect(controlPlane.Resources[secret.props.KmsKeyId['Fn::GetAtt'][0]].Properties.EnableKeyRotation).toBe(true);
   });
 
-  it('the API and credential functions get the secret\'s ARN with read access to it alone, decrypting only through Secrets Manager', () => {
+  it("the API and credential functions get the secret's ARN with read access to it alone, decrypting only through Secrets Manager", () => {
     for (const name of ['api', 'credentials', 'relay-device'] as const) {
       const fn = functionOf(controlPlane, name).resource;
       expect(fn.Properties.Environment.Variables[ORIGIN_VERIFY_SECRET_ENV]).toEqual({ Ref: secret.id });
       const statements = statementsOf(controlPlane, name);
       const reads = statements.filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
-      expect(reads).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secret.id } }]);
+      expect(reads).toEqual([
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secret.id } },
+      ]);
       const decrypt = statements.filter((s) => JSON.stringify(s.Resource).includes('OriginVerifyKey'));
       expect(decrypt).toEqual([
         {
           Effect: 'Allow',
           Action: 'kms:Decrypt',
           Resource: { 'Fn::GetAtt': [secret.props.KmsKeyId['Fn::GetAtt'][0], 'Arn'] },
-          Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com', 'kms:EncryptionContext:SecretARN': { Ref: secret.id } } },
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com',
+              'kms:EncryptionContext:SecretARN': { Ref: secret.id },
+            },
+          },
         },
       ]);
     }
     for (const name of ['task-events', 'reaper'] as const) {
-      expect(functionOf(controlPlane, name).resource.Properties.Environment.Variables[ORIGIN_VERIFY_SECRET_ENV]).toBeUndefined();
+      expect(
+        functionOf(controlPlane, name).resource.Properties.Environment.Variables[ORIGIN_VERIFY_SECRET_ENV],
+      ).toBeUndefined();
     }
   });
 
   it('sets every security header, overriding the origin', () => {
     const policy = headersPolicy.props.ResponseHeadersPolicyConfig;
     expect(policy.SecurityHeadersConfig).toEqual({
-      StrictTransportSecurity: { AccessControlMaxAgeSec: 63072000, IncludeSubdomains: true, Preload: true, Override: true },
+      StrictTransportSecurity: {
+        AccessControlMaxAgeSec: 63072000,
+        IncludeSubdomains: true,
+        Preload: true,
+        Override: true,
+      },
       ContentSecurityPolicy: { ContentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'", Override: true },
       ContentTypeOptions: { Override: true },
       ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
       FrameOptions: { FrameOption: 'DENY', Override: true },
     });
-    expect(policy.CustomHeadersConfig).toEqual({ Items: [{ Header: 'Permissions-Policy', Value: SECURITY_HEADERS.permissionsPolicy, Override: true }] });
+    expect(policy.CustomHeadersConfig).toEqual({
+      Items: [{ Header: 'Permissions-Policy', Value: SECURITY_HEADERS.permissionsPolicy, Override: true }],
+    });
     expect(HSTS_MAX_AGE_SECONDS).toBe(63072000);
     expect(SECURITY_HEADERS.permissionsPolicy).toMatch(/camera=\(\), .*microphone=\(\)/);
   });
@@ -144,7 +191,9 @@ describe('the distribution in front of the employee API (example config)', () =>
   it('without edge.domain: the default *.cloudfront.net certificate, no aliases; the URL output is the distribution', () => {
     expect(config.ViewerCertificate).toBeUndefined();
     expect(config.Aliases).toBeUndefined();
-    expect((controlPlane as any).Outputs.ApiUrl.Value).toEqual({ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution.id, 'DomainName'] }]] });
+    expect((controlPlane as any).Outputs.ApiUrl.Value).toEqual({
+      'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution.id, 'DomainName'] }]],
+    });
     expect((controlPlane as any).Outputs.OriginSecretArn.Value).toEqual({ Ref: secret.id });
   });
 });
@@ -158,7 +207,7 @@ describe('access logs (acme-EdgeLogs, us-east-1)', () => {
     expect(manifest.artifacts['acme-EdgeLogs'].dependencies).toContain('acme-ControlPlane');
   });
 
-  it('delivers the distribution\'s access logs to an encrypted, retained log group', () => {
+  it("delivers the distribution's access logs to an encrypted, retained log group", () => {
     const source = only(logs, 'AWS::Logs::DeliverySource');
     expect(source.props.LogType).toBe('ACCESS_LOGS');
     const [prefix, ref] = source.props.ResourceArn['Fn::Join'][1];
@@ -171,9 +220,15 @@ describe('access logs (acme-EdgeLogs, us-east-1)', () => {
     expect(group.props.KmsKeyId).toBeDefined();
     expect(group.resource.DeletionPolicy).toBe('Retain');
     const destination = only(logs, 'AWS::Logs::DeliveryDestination');
-    expect(destination.props).toMatchObject({ DestinationResourceArn: { 'Fn::GetAtt': [group.id, 'Arn'] }, OutputFormat: 'json' });
+    expect(destination.props).toMatchObject({
+      DestinationResourceArn: { 'Fn::GetAtt': [group.id, 'Arn'] },
+      OutputFormat: 'json',
+    });
     const delivery = only(logs, 'AWS::Logs::Delivery');
-    expect(delivery.props).toMatchObject({ DeliverySourceName: { Ref: source.id }, DeliveryDestinationArn: { 'Fn::GetAtt': [destination.id, 'Arn'] } });
+    expect(delivery.props).toMatchObject({
+      DeliverySourceName: { Ref: source.id },
+      DeliveryDestinationArn: { 'Fn::GetAtt': [destination.id, 'Arn'] },
+    });
   });
 });
 
@@ -182,7 +237,8 @@ describe('with a custom domain, Bot Control and a pinned origin secret version (
   const VERSION = '3f1c2b9e-8d7a-4c6b-9e5f-0a1b2c3d4e5f';
   const text = exampleConfigText().replace(
     /^logs:.*$/m,
-    (line) => `${line}\nedge: { rateLimit: 2000, managedRules: { botControl: true }, originSecretVersion: ${VERSION}, domain: { name: api.acme.example, certificateArn: "${CERTIFICATE}" } }`,
+    (line) =>
+      `${line}\nedge: { rateLimit: 2000, managedRules: { botControl: true }, originSecretVersion: ${VERSION}, domain: { name: api.acme.example, certificateArn: "${CERTIFICATE}" } }`,
   );
   const domainConfig = parseConfigText(text, 'config/domain.yaml');
   // synthesize() runs cdk-nag and cfn-guard as `cdk synth` does and throws on any finding.
@@ -192,17 +248,23 @@ describe('with a custom domain, Bot Control and a pinned origin secret version (
 
   it('serves the domain with its us-east-1 certificate, SNI and TLSv1.2_2021', () => {
     expect(dist.Aliases).toEqual(['api.acme.example']);
-    expect(dist.ViewerCertificate).toEqual({ AcmCertificateArn: CERTIFICATE, MinimumProtocolVersion: 'TLSv1.2_2021', SslSupportMethod: 'sni-only' });
+    expect(dist.ViewerCertificate).toEqual({
+      AcmCertificateArn: CERTIFICATE,
+      MinimumProtocolVersion: 'TLSv1.2_2021',
+      SslSupportMethod: 'sni-only',
+    });
     expect((cp as any).Outputs.ApiUrl.Value).toBe('https://api.acme.example');
   });
 
-  it('the console\'s sign-in callback and sign-out address are the domain', () => {
-    const [[, client]] = resourcesOfType(cp, 'AWS::Cognito::UserPoolClient').filter(([id]) => id.startsWith('IdentityEmployeesConsole'));
+  it("the console's sign-in callback and sign-out address are the domain", () => {
+    const [[, client]] = resourcesOfType(cp, 'AWS::Cognito::UserPoolClient').filter(([id]) =>
+      id.startsWith('IdentityEmployeesConsole'),
+    );
     expect(client.Properties.CallbackURLs).toEqual(['https://api.acme.example/']);
     expect(client.Properties.LogoutURLs).toEqual(['https://api.acme.example/']);
   });
 
-  it('passes Control Tower\'s certificate, SNI and TLS controls (they are checked, not disabled)', () => {
+  it("passes Control Tower's certificate, SNI and TLS controls (they are checked, not disabled)", () => {
     const disabled = Object.keys(disabledControlTowerRules(domainConfig));
     expect(disabled.filter((r) => r.startsWith('ct-cloudfront'))).toEqual(['ct-cloudfront-pr-4', 'ct-cloudfront-pr-5']);
     const report = JSON.parse(readFileSync(path.join(synth.outdir, 'validation-report.json'), 'utf8'));

@@ -7,7 +7,11 @@ import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/a
 import { minimalConfigText } from '../support/example-config';
 
 const template = exampleTemplate('acme-Edge');
-const visibility = (metricName: string) => ({ CloudWatchMetricsEnabled: true, SampledRequestsEnabled: true, MetricName: metricName });
+const visibility = (metricName: string) => ({
+  CloudWatchMetricsEnabled: true,
+  SampledRequestsEnabled: true,
+  MetricName: metricName,
+});
 
 /** The example's rules, exactly: what a reviewer reads in the template. */
 const DEFAULT_RULES = [
@@ -40,9 +44,13 @@ const DEFAULT_RULES = [
       ManagedRuleGroupStatement: {
         VendorName: 'AWS',
         Name: 'AWSManagedRulesCommonRuleSet',
-        RuleActionOverrides: ['SizeRestrictions_BODY', 'CrossSiteScripting_BODY', 'GenericLFI_BODY', 'GenericRFI_BODY', 'EC2MetaDataSSRF_BODY'].map(
-          (name) => ({ Name: name, ActionToUse: { Count: {} } }),
-        ),
+        RuleActionOverrides: [
+          'SizeRestrictions_BODY',
+          'CrossSiteScripting_BODY',
+          'GenericLFI_BODY',
+          'GenericRFI_BODY',
+          'EC2MetaDataSSRF_BODY',
+        ].map((name) => ({ Name: name, ActionToUse: { Count: {} } })),
       },
     },
     VisibilityConfig: visibility('AWSManagedRulesCommonRuleSet'),
@@ -72,9 +80,13 @@ describe('edge web ACL (example config: defaults)', () => {
 
   it('answers the rate limit with a JSON body', () => {
     template.hasResourceProperties('AWS::WAFv2::WebACL', {
-      CustomResponseBodies: { RateLimited: { ContentType: 'APPLICATION_JSON', Content: WAF_RESPONSE_BODIES.RateLimited } },
+      CustomResponseBodies: {
+        RateLimited: { ContentType: 'APPLICATION_JSON', Content: WAF_RESPONSE_BODIES.RateLimited },
+      },
     });
-    expect(JSON.parse(WAF_RESPONSE_BODIES.RateLimited)).toEqual({ message: expect.stringMatching(/Too many requests/) });
+    expect(JSON.parse(WAF_RESPONSE_BODIES.RateLimited)).toEqual({
+      message: expect.stringMatching(/Too many requests/),
+    });
   });
 
   it('logs to an encrypted, retained aws-waf-logs- group with the Authorization header redacted', () => {
@@ -102,7 +114,9 @@ describe('edge web ACL rules from the config', () => {
       ['RateLimitPerIp', 2],
       ['AWSManagedRulesKnownBadInputsRuleSet', 4],
     ]);
-    expect(rules[1].statement).toEqual({ rateBasedStatement: { limit: 250, aggregateKeyType: 'IP', evaluationWindowSec: 300 } });
+    expect(rules[1].statement).toEqual({
+      rateBasedStatement: { limit: 250, aggregateKeyType: 'IP', evaluationWindowSec: 300 },
+    });
   });
 
   it('adds Bot Control last, at the common level, with the HTTP-library rules only counting', () => {
@@ -123,16 +137,22 @@ describe('edge web ACL rules from the config', () => {
           ],
         },
       },
-      visibilityConfig: { cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName: 'AWSManagedRulesBotControlRuleSet' },
+      visibilityConfig: {
+        cloudWatchMetricsEnabled: true,
+        sampledRequestsEnabled: true,
+        metricName: 'AWSManagedRulesBotControlRuleSet',
+      },
     });
   });
 
   it('keeps the rate limit even with every managed group off', () => {
-    const rules = rulesFor('{ managedRules: { commonRuleSet: false, knownBadInputs: false, ipReputation: false, anonymousIp: false } }');
+    const rules = rulesFor(
+      '{ managedRules: { commonRuleSet: false, knownBadInputs: false, ipReputation: false, anonymousIp: false } }',
+    );
     expect(rules.map((r) => r.name)).toEqual([RATE_LIMIT_RULE.name]);
   });
 
-  it('gives every group a distinct priority, none equal to the rate limit\'s', () => {
+  it("gives every group a distinct priority, none equal to the rate limit's", () => {
     const priorities = [...Object.values(MANAGED_RULE_GROUPS).map((g) => g.priority), RATE_LIMIT_RULE.priority];
     expect(new Set(priorities).size).toBe(priorities.length);
   });
@@ -143,28 +163,51 @@ describe('edge config', () => {
 
   it('defaults: four managed groups on, Bot Control off, 1000 requests per 5 minutes, no domain', () => {
     expect(parseConfigText(minimalConfigText()).edge).toEqual({
-      managedRules: { commonRuleSet: true, knownBadInputs: true, ipReputation: true, anonymousIp: true, botControl: false },
+      managedRules: {
+        commonRuleSet: true,
+        knownBadInputs: true,
+        ipReputation: true,
+        anonymousIp: true,
+        botControl: false,
+      },
       rateLimit: 1000,
     });
   });
 
   it('refuses a certificate outside us-east-1, naming its region', () => {
-    expect(parse('{ domain: { name: api.acme.example, certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab" } }')).toThrow(
+    expect(
+      parse(
+        '{ domain: { name: api.acme.example, certificateArn: "arn:aws:acm:eu-west-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab" } }',
+      ),
+    ).toThrow(
       /edge\.domain\.certificateArn: certificateArn must be a certificate in us-east-1 \(CloudFront only uses ACM certificates from US East \(N\. Virginia\)\); this one is in eu-west-1/,
     );
   });
 
-  it('refuses a malformed certificate ARN, a bad host name, and a rate limit out of WAF\'s range', () => {
-    expect(parse('{ domain: { name: api.acme.example, certificateArn: "arn:aws:iam::111111111111:server-certificate/x" } }')).toThrow(/certificateArn must be an ACM certificate ARN/);
-    expect(parse('{ domain: { name: "https://api.acme.example", certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/1234abcd" } }')).toThrow(/edge\.domain\.name: must be a lowercase DNS host name/);
+  it("refuses a malformed certificate ARN, a bad host name, and a rate limit out of WAF's range", () => {
+    expect(
+      parse('{ domain: { name: api.acme.example, certificateArn: "arn:aws:iam::111111111111:server-certificate/x" } }'),
+    ).toThrow(/certificateArn must be an ACM certificate ARN/);
+    expect(
+      parse(
+        '{ domain: { name: "https://api.acme.example", certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/1234abcd" } }',
+      ),
+    ).toThrow(/edge\.domain\.name: must be a lowercase DNS host name/);
     expect(parse('{ rateLimit: 5 }')).toThrow(/edge\.rateLimit: rateLimit must be at least 10/);
     expect(parse('{ rateLimit: 3000000000 }')).toThrow(/rateLimit must be at most 2000000000/);
     expect(parse('{ managedRules: { commonRules: true } }')).toThrow(/edge\.managedRules/);
-    expect(parse('{ originSecretVersion: "not a version" }')).toThrow(/originSecretVersion must be a Secrets Manager version id/);
+    expect(parse('{ originSecretVersion: "not a version" }')).toThrow(
+      /originSecretVersion must be a Secrets Manager version id/,
+    );
   });
 
   it('accepts a us-east-1 certificate', () => {
-    const config = parse('{ domain: { name: api.acme.example, certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab" } }')();
-    expect(config.edge.domain).toEqual({ name: 'api.acme.example', certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab' });
+    const config = parse(
+      '{ domain: { name: api.acme.example, certificateArn: "arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab" } }',
+    )();
+    expect(config.edge.domain).toEqual({
+      name: 'api.acme.example',
+      certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
   });
 });

@@ -61,7 +61,7 @@ const matches = (name: string, pattern: string) => {
 const allowed = (name: string) => allowedNames().some((pattern) => matches(name, pattern));
 
 describe('every AWS endpoint called from the VPC is let through its DNS Firewall', () => {
-  it('each VPC function\'s and agent task role\'s services', () => {
+  it("each VPC function's and agent task role's services", () => {
     const vpcRoles = new Set<string>();
     for (const stack of assembly.stacks) {
       for (const [, fn] of resourcesOfType(stack.template, 'AWS::Lambda::Function')) {
@@ -73,7 +73,11 @@ describe('every AWS endpoint called from the VPC is let through its DNS Firewall
     const missing: string[] = [];
     const unknown = new Set<string>();
     for (const role of roles) {
-      const services = new Set(statementsOf(role.identityPolicies.map((p) => p.policy)).filter(({ statement }) => statement.Effect === 'Allow').flatMap(({ statement }) => listOf(statement.Action).map((a) => a.split(':')[0])));
+      const services = new Set(
+        statementsOf(role.identityPolicies.map((p) => p.policy))
+          .filter(({ statement }) => statement.Effect === 'Allow')
+          .flatMap(({ statement }) => listOf(statement.Action).map((a) => a.split(':')[0])),
+      );
       for (const service of services) {
         if (!(service in ENDPOINT_OF)) unknown.add(service);
         const host = ENDPOINT_OF[service];
@@ -84,16 +88,20 @@ describe('every AWS endpoint called from the VPC is let through its DNS Firewall
     expect(missing).toEqual([]);
   });
 
-  it('the relay\'s APIs, as the tasks and the relay functions address them, and the audit archive\'s bucket', () => {
+  it("the relay's APIs, as the tasks and the relay functions address them, and the audit archive's bucket", () => {
     const hosts: string[] = [];
     for (const stack of assembly.stacks) {
       const template = stack.template;
       for (const [, td] of resourcesOfType(template, 'AWS::ECS::TaskDefinition')) {
-        const env = assembly.resolver.resolve(stack.name, td.Properties.ContainerDefinitions[0].Environment) as { Name: string; Value: string }[];
+        const env = assembly.resolver.resolve(stack.name, td.Properties.ContainerDefinitions[0].Environment) as {
+          Name: string;
+          Value: string;
+        }[];
         hosts.push(new URL(env.find((e) => e.Name === 'CUBICLE_RELAY_URL')!.Value).hostname);
       }
       for (const [, fn] of resourcesOfType(template, 'AWS::Lambda::Function')) {
-        const variables = (assembly.resolver.resolve(stack.name, fn.Properties.Environment?.Variables ?? {}) ?? {}) as Record<string, string>;
+        const variables = (assembly.resolver.resolve(stack.name, fn.Properties.Environment?.Variables ?? {}) ??
+          {}) as Record<string, string>;
         for (const [name, value] of Object.entries(variables)) {
           if (/^https:\/\/[^/]+\.execute-api\./.test(value)) hosts.push(new URL(value).hostname);
           if (name === 'AUDIT_ARCHIVE_BUCKET') hosts.push(`${value}.s3.${region}.amazonaws.com`);

@@ -15,7 +15,10 @@ function logicalIdOf(type: string, description: string): string {
   return found[0][0];
 }
 
-const agentGroup = logicalIdOf('AWS::EC2::SecurityGroup', 'Cubicle agent tasks: no ingress; egress HTTPS and NFS to EFS only');
+const agentGroup = logicalIdOf(
+  'AWS::EC2::SecurityGroup',
+  'Cubicle agent tasks: no ingress; egress HTTPS and NFS to EFS only',
+);
 const efsGroup = logicalIdOf('AWS::EC2::SecurityGroup', 'Cubicle EFS mount targets: NFS from agent tasks only');
 const endpointGroup = logicalIdOf('AWS::EC2::SecurityGroup', 'Interface VPC endpoints: HTTPS from agent tasks only');
 const groupId = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'GroupId'] });
@@ -24,7 +27,12 @@ describe('VPC', () => {
   it('spans the two configured zones with public and private subnets, public IPs off', () => {
     const subnets = resourcesOfType(json, 'AWS::EC2::Subnet').map(([, r]) => r.Properties);
     expect(subnets).toHaveLength(4);
-    expect(subnets.map((s) => s.AvailabilityZone).sort()).toEqual(['eu-west-1a', 'eu-west-1a', 'eu-west-1b', 'eu-west-1b']);
+    expect(subnets.map((s) => s.AvailabilityZone).sort()).toEqual([
+      'eu-west-1a',
+      'eu-west-1a',
+      'eu-west-1b',
+      'eu-west-1b',
+    ]);
     expect(subnets.every((s) => s.MapPublicIpOnLaunch === false)).toBe(true);
   });
 
@@ -33,7 +41,9 @@ describe('VPC', () => {
   });
 
   it('has DynamoDB and S3 gateway endpoints', () => {
-    const gateways = resourcesOfType(json, 'AWS::EC2::VPCEndpoint').filter(([, r]) => r.Properties.VpcEndpointType === 'Gateway');
+    const gateways = resourcesOfType(json, 'AWS::EC2::VPCEndpoint').filter(
+      ([, r]) => r.Properties.VpcEndpointType === 'Gateway',
+    );
     expect(gateways).toHaveLength(2);
     for (const service of ['dynamodb', 's3']) {
       template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
@@ -79,7 +89,7 @@ describe('VPC', () => {
     template.hasResource('AWS::Logs::LogGroup', {
       Properties: {
         RetentionInDays: 365,
-        KmsKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^FlowLogsKey"), "Arn"] },
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FlowLogsKey'), 'Arn'] },
       },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
@@ -139,12 +149,20 @@ describe('security groups', () => {
     expect(json.Resources[efsGroup].Properties.SecurityGroupIngress).toBeUndefined();
     // CDK's placeholder for "no egress": a rule that matches no traffic.
     expect(json.Resources[efsGroup].Properties.SecurityGroupEgress).toEqual([
-      { CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, ToPort: 86, IpProtocol: 'icmp' },
+      {
+        CidrIp: '255.255.255.255/32',
+        Description: 'Disallow all traffic',
+        FromPort: 252,
+        ToPort: 86,
+        IpProtocol: 'icmp',
+      },
     ]);
   });
 
   it('no security group in the stack is open to the internet for ingress', () => {
-    const inline = resourcesOfType(json, 'AWS::EC2::SecurityGroup').flatMap(([, r]) => r.Properties.SecurityGroupIngress ?? []);
+    const inline = resourcesOfType(json, 'AWS::EC2::SecurityGroup').flatMap(
+      ([, r]) => r.Properties.SecurityGroupIngress ?? [],
+    );
     const separate = resourcesOfType(json, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
     for (const rule of [...inline, ...separate]) {
       expect(rule.CidrIp).toBeUndefined();
@@ -157,8 +175,13 @@ describe('security groups', () => {
     const functions = resourcesOfType(json, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(1);
     expect(functions[0][1].Properties.VpcConfig).toEqual({
-      SubnetIds: [{ Ref: expect.stringMatching(/^VpcPrivateSubnet1Subnet/) }, { Ref: expect.stringMatching(/^VpcPrivateSubnet2Subnet/) }],
-      SecurityGroupIds: [{ 'Fn::GetAtt': [expect.stringMatching(/^DefaultSecurityGroupLockdownFunctionSecurityGroup/), 'GroupId'] }],
+      SubnetIds: [
+        { Ref: expect.stringMatching(/^VpcPrivateSubnet1Subnet/) },
+        { Ref: expect.stringMatching(/^VpcPrivateSubnet2Subnet/) },
+      ],
+      SecurityGroupIds: [
+        { 'Fn::GetAtt': [expect.stringMatching(/^DefaultSecurityGroupLockdownFunctionSecurityGroup/), 'GroupId'] },
+      ],
     });
   });
 });
@@ -233,8 +256,18 @@ describe('egress firewall (Route 53 Resolver DNS Firewall on the VPC)', () => {
     const { Tags: _groupTags, ...group } = groups[0][1].Properties;
     expect(group).toEqual({
       FirewallRules: [
-        { Priority: 100, Action: 'ALLOW', FirewallDomainListId: { 'Fn::GetAtt': [listId(ALLOWED), 'Id'] }, FirewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN' },
-        { Priority: 200, Action: 'BLOCK', BlockResponse: 'NXDOMAIN', FirewallDomainListId: { 'Fn::GetAtt': [listId(['*']), 'Id'] } },
+        {
+          Priority: 100,
+          Action: 'ALLOW',
+          FirewallDomainListId: { 'Fn::GetAtt': [listId(ALLOWED), 'Id'] },
+          FirewallDomainRedirectionAction: 'TRUST_REDIRECTION_DOMAIN',
+        },
+        {
+          Priority: 200,
+          Action: 'BLOCK',
+          BlockResponse: 'NXDOMAIN',
+          FirewallDomainListId: { 'Fn::GetAtt': [listId(['*']), 'Id'] },
+        },
       ],
     });
     const associations = resourcesOfType(json, 'AWS::Route53Resolver::FirewallRuleGroupAssociation');
@@ -252,13 +285,21 @@ describe('egress firewall (Route 53 Resolver DNS Firewall on the VPC)', () => {
   it('what the synthesized rules answer: allowed names resolve, exfiltration by name does not', () => {
     // DNS Firewall semantics: rules by priority; `name` matches itself, `*.name` its subdomains, `*` everything.
     const groups = resourcesOfType(json, 'AWS::Route53Resolver::FirewallRuleGroup');
-    const domainsOf = (ref: { 'Fn::GetAtt': [string, string] }) => json.Resources[ref['Fn::GetAtt'][0]].Properties.Domains as string[];
+    const domainsOf = (ref: { 'Fn::GetAtt': [string, string] }) =>
+      json.Resources[ref['Fn::GetAtt'][0]].Properties.Domains as string[];
     const rules = [...groups[0][1].Properties.FirewallRules].sort((a, b) => a.Priority - b.Priority);
     const answer = (name: string) =>
       rules.find((rule) =>
-        domainsOf(rule.FirewallDomainListId).some((d) => d === '*' || d === name || (d.startsWith('*.') && name.endsWith(d.slice(1)))),
+        domainsOf(rule.FirewallDomainListId).some(
+          (d) => d === '*' || d === name || (d.startsWith('*.') && name.endsWith(d.slice(1))),
+        ),
       )?.Action;
-    for (const name of ['api.anthropic.com', 'acme.my.salesforce.com', 'fs-0123abcd.efs.eu-west-1.amazonaws.com', 'dynamodb.eu-west-1.amazonaws.com']) {
+    for (const name of [
+      'api.anthropic.com',
+      'acme.my.salesforce.com',
+      'fs-0123abcd.efs.eu-west-1.amazonaws.com',
+      'dynamodb.eu-west-1.amazonaws.com',
+    ]) {
       expect(answer(name), name).toBe('ALLOW');
     }
     for (const name of [
@@ -280,12 +321,21 @@ describe('egress firewall (Route 53 Resolver DNS Firewall on the VPC)', () => {
       ...config,
       providers: ['anthropic'],
       connections: { wiki: { hosts: ['Bücher.example', '*.bank.example'], secret: false } },
-      identity: { ...config.identity, oidc: { issuer: 'https://login.acme.example/realms/staff', audience: 'cubicle', userClaim: 'email' } },
+      identity: {
+        ...config.identity,
+        oidc: { issuer: 'https://login.acme.example/realms/staff', audience: 'cubicle', userClaim: 'email' },
+      },
     } as unknown as CubicleConfig;
     const domains = egressAllowList(variant);
-    expect(domains).toEqual(expect.arrayContaining(['api.anthropic.com', 'xn--bcher-kva.example', '*.bank.example', 'login.acme.example']));
+    expect(domains).toEqual(
+      expect.arrayContaining(['api.anthropic.com', 'xn--bcher-kva.example', '*.bank.example', 'login.acme.example']),
+    );
     expect(domains.some((d) => /openai|chatgpt|google|bedrock/.test(d))).toBe(false);
     expect(domains.filter((d) => d.endsWith('amazonaws.com'))).toHaveLength(AWS_ENDPOINTS.length);
-    expect(domains.some((d) => d === '*.amazonaws.com' || d === 'amazonaws.com' || d.startsWith('*.s3') || d.includes('execute-api'))).toBe(false);
+    expect(
+      domains.some(
+        (d) => d === '*.amazonaws.com' || d === 'amazonaws.com' || d.startsWith('*.s3') || d.includes('execute-api'),
+      ),
+    ).toBe(false);
   });
 });

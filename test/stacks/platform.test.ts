@@ -22,7 +22,9 @@ describe('platform key', () => {
               Principal: { AWS: '*' },
               Action: 'kms:CreateGrant',
               Resource: '*',
-              Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+              Condition: {
+                BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+              },
             },
           ]),
         },
@@ -139,7 +141,7 @@ describe('task execution role', () => {
 describe('control-plane tables', () => {
   const tables = resourcesOfType(json, 'AWS::DynamoDB::Table');
 
-  it('are the registry\'s six tables, partitioned by pair key (Connections by connection or pair), with the documented sort keys', () => {
+  it("are the registry's six tables, partitioned by pair key (Connections by connection or pair), with the documented sort keys", () => {
     const byId = Object.fromEntries(tables.map(([id, r]) => [id.replace(/[A-F0-9]{8}$/, ''), r.Properties.KeySchema]));
     for (const spec of Object.values(TABLES)) {
       const expected = [{ AttributeName: 'pk', KeyType: 'HASH' }];

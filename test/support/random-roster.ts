@@ -15,15 +15,24 @@ import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../runtime/shared/ids';
 export function randomId(maxLength: number): fc.Arbitrary<string> {
   const tail = fc.array(fc.constantFrom('a', 'q', '1', '0', '-'), { maxLength: maxLength - 1 });
   const plain = fc.tuple(fc.constantFrom('a', 'q'), tail).map(([first, rest]) => first + rest.join(''));
-  const long = fc.tuple(fc.constantFrom('u', 'a-', 'q1-'), fc.constantFrom('-', '1', 'x')).map(([stem, end]) => (stem.repeat(maxLength).slice(0, maxLength - 1) + end));
-  return fc.oneof({ arbitrary: plain, weight: 4 }, { arbitrary: long, weight: 1 }, { arbitrary: fc.constantFrom('qa', 'qa1', 'qa-1', 'qa--1', 'qa-', 'q-a'), weight: 2 });
+  const long = fc
+    .tuple(fc.constantFrom('u', 'a-', 'q1-'), fc.constantFrom('-', '1', 'x'))
+    .map(([stem, end]) => stem.repeat(maxLength).slice(0, maxLength - 1) + end);
+  return fc.oneof(
+    { arbitrary: plain, weight: 4 },
+    { arbitrary: long, weight: 1 },
+    { arbitrary: fc.constantFrom('qa', 'qa1', 'qa-1', 'qa--1', 'qa-', 'q-a'), weight: 2 },
+  );
 }
 
-const ids = (max: number, min: number, maxLength = ID_MAX_LENGTH) => fc.uniqueArray(randomId(maxLength), { minLength: min, maxLength: max });
+const ids = (max: number, min: number, maxLength = ID_MAX_LENGTH) =>
+  fc.uniqueArray(randomId(maxLength), { minLength: min, maxLength: max });
 
 const SKILLS = [...readSkillCatalog().versions].flatMap(([name, versions]) => versions.map((v) => `${name}@${v}`));
 // The smallest Fargate size per cpu that fits the supervisor and the workbench (at least 896 MiB, lib/config/cross-checks.ts).
-const SIZES = Object.entries(FARGATE_MEMORY_BY_CPU).map(([cpu, memory]) => [Number(cpu), memory.find((m) => m >= 896)!] as const);
+const SIZES = Object.entries(FARGATE_MEMORY_BY_CPU).map(
+  ([cpu, memory]) => [Number(cpu), memory.find((m) => m >= 896)!] as const,
+);
 
 export const randomConfigText: fc.Arbitrary<string> = fc
   .record({
@@ -65,9 +74,20 @@ export const randomConfigText: fc.Arbitrary<string> = fc
     const subset = <T>(from: readonly T[]): T[] => from.filter(() => pick([true, false]));
     const [names, secret, policySibling] = r.connections;
     // `x` and `x-policy` in one vault is where construct ids once collided.
-    const connectionNames = policySibling && names.length > 0 && names[0].length <= ID_MAX_LENGTH - 7 ? [...names, `${names[0]}-policy`] : names;
+    const connectionNames =
+      policySibling && names.length > 0 && names[0].length <= ID_MAX_LENGTH - 7
+        ? [...names, `${names[0]}-policy`]
+        : names;
     const connections = Object.fromEntries(
-      connectionNames.map((name, i) => [name, { hosts: pick([0, 1]) ? [`h${i}.example.com`, `api-${i}.${name.replace(/-+$/, 'x')}.example`] : [`api-${i}.${name.replace(/-+$/, 'x')}.example`, `h${i}.example.com`], secret: secret[i] ?? true }]),
+      connectionNames.map((name, i) => [
+        name,
+        {
+          hosts: pick([0, 1])
+            ? [`h${i}.example.com`, `api-${i}.${name.replace(/-+$/, 'x')}.example`]
+            : [`api-${i}.${name.replace(/-+$/, 'x')}.example`, `h${i}.example.com`],
+          secret: secret[i] ?? true,
+        },
+      ]),
     );
     return JSON.stringify({
       name: r.name,
@@ -85,11 +105,20 @@ export const randomConfigText: fc.Arbitrary<string> = fc
         ...(r.durations ? { maxTaskDuration: r.durations[0], idleTimeout: r.durations[1] } : {}),
       },
       logs: { retentionDays: r.retention },
-      identity: r.oidc ? { oidc: { issuer: 'https://login.acme.example', audience: 'cubicle' } } : { mfa: pick(['off', 'optional', 'required']) },
+      identity: r.oidc
+        ? { oidc: { issuer: 'https://login.acme.example', audience: 'cubicle' } }
+        : { mfa: pick(['off', 'optional', 'required']) },
       edge: {
         managedRules: { botControl: r.bot, anonymousIp: !r.bot },
         rateLimit: r.rateLimit,
-        ...(r.domain ? { domain: { name: 'api.acme.example', certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab' } } : {}),
+        ...(r.domain
+          ? {
+              domain: {
+                name: 'api.acme.example',
+                certificateArn: 'arn:aws:acm:us-east-1:111111111111:certificate/1234abcd-12ab-34cd-56ef-1234567890ab',
+              },
+            }
+          : {}),
         ...(r.secretVersion ? { originSecretVersion: '0b0e1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d' } : {}),
       },
       github: {
@@ -97,11 +126,15 @@ export const randomConfigText: fc.Arbitrary<string> = fc
         repo: 'cubicle-deploy',
         environments: subset(['production', 'staging']).concat('dev'),
         pullRequestDiff: r.prDiff,
-        ...(r.importedOidc ? { oidcProviderArn: 'arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com' } : {}),
+        ...(r.importedOidc
+          ? { oidcProviderArn: 'arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com' }
+          : {}),
         ...(r.invokeName ? { invokeFunctionName: `${r.name}_run-1` } : {}),
       },
       providers: r.providers,
-      ...(r.providers.includes('bedrock') ? { bedrock: { models: ['us.anthropic.claude-sonnet-4-5-20250929-v1:0'] } } : {}),
+      ...(r.providers.includes('bedrock')
+        ? { bedrock: { models: ['us.anthropic.claude-sonnet-4-5-20250929-v1:0'] } }
+        : {}),
       connections,
       users: r.users.map((id, u) => ({
         id,

@@ -67,7 +67,9 @@ export function rosterUsers(options: RosterOptions): RosterUser[] {
 /** A full config for the given users (same platform settings as the bundled example). */
 export function rosterConfigText(
   users: readonly RosterUser[],
-  options: Pick<RosterOptions, 'maxResourcesPerShard' | 'name' | 'oidc'> & { readonly connections?: Record<string, { hosts: readonly string[]; secret: boolean }> } = {},
+  options: Pick<RosterOptions, 'maxResourcesPerShard' | 'name' | 'oidc'> & {
+    readonly connections?: Record<string, { hosts: readonly string[]; secret: boolean }>;
+  } = {},
 ): string {
   const doc = {
     name: options.name ?? 'acme',

@@ -23,7 +23,16 @@ export class TestIssuer {
   ) {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.privateKey = privateKey;
-    this.jwks = { keys: [{ ...(publicKey.export({ format: 'jwk' }) as { kty: string; n: string; e: string }), kid, alg: 'RS256', use: 'sig' }] };
+    this.jwks = {
+      keys: [
+        {
+          ...(publicKey.export({ format: 'jwk' }) as { kty: string; n: string; e: string }),
+          kid,
+          alg: 'RS256',
+          use: 'sig',
+        },
+      ],
+    };
   }
 
   static cognito(): TestIssuer {

@@ -23,11 +23,21 @@ function SignIn({ store }: { store: Store }) {
   return (
     <main class="centered">
       <div class="card narrow">
-        <p class="brand-mark" aria-hidden="true">▣</p>
+        <p class="brand-mark" aria-hidden="true">
+          ▣
+        </p>
         <h1>Cubicle</h1>
         <p class="muted">Your AI agents, each in its own isolated workspace.</p>
-        {problem && <p class="notice error" role="alert">{problem}</p>}
-        <button class="primary wide" type="button" onClick={() => void store.session.signIn().catch((e: Error) => store.fail(e))}>
+        {problem && (
+          <p class="notice error" role="alert">
+            {problem}
+          </p>
+        )}
+        <button
+          class="primary wide"
+          type="button"
+          onClick={() => void store.session.signIn().catch((e: Error) => store.fail(e))}
+        >
           Sign in
         </button>
       </div>
@@ -47,7 +57,9 @@ function Shell({ store }: { store: Store }) {
           <span aria-hidden="true">▣</span> Cubicle
         </a>
         <nav aria-label="Main">
-          <a href="#/" aria-current={current === 'agents' ? 'page' : undefined}>Agents</a>
+          <a href="#/" aria-current={current === 'agents' ? 'page' : undefined}>
+            Agents
+          </a>
           <a href="#/approvals" aria-current={current === 'approvals' ? 'page' : undefined}>
             Approvals
             {pending > 0 && (
@@ -56,7 +68,9 @@ function Shell({ store }: { store: Store }) {
               </span>
             )}
           </a>
-          <a href="#/credentials" aria-current={current === 'credentials' ? 'page' : undefined}>Credentials</a>
+          <a href="#/credentials" aria-current={current === 'credentials' ? 'page' : undefined}>
+            Credentials
+          </a>
         </nav>
         <div class="who">
           <span class="muted">{store.session.userName}</span>

@@ -6,7 +6,17 @@
  * The bearer is refreshed a minute before it expires while a refresh token exists.
  */
 import type { ConsoleSettings } from '../../settings';
-import { authorizeUrl, endpointsOf, exchangeCode, jwtClaims, refreshTokens, revokeRefreshToken, signOutUrl, type Endpoints, type Tokens } from '../core/oauth';
+import {
+  authorizeUrl,
+  endpointsOf,
+  exchangeCode,
+  jwtClaims,
+  refreshTokens,
+  revokeRefreshToken,
+  signOutUrl,
+  type Endpoints,
+  type Tokens,
+} from '../core/oauth';
 import { startPkce } from '../core/pkce';
 
 const PENDING_KEY = 'cubicle.sign-in';
@@ -69,7 +79,15 @@ export class BrowserSession {
   async signIn(): Promise<void> {
     const { verifier, challenge, state } = await startPkce();
     sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, returnTo: location.hash || '#/' }));
-    location.assign(authorizeUrl(this.endpoints, { clientId: this.settings.auth.clientId, redirectUri: this.redirectUri, scopes: this.settings.auth.scopes, state, challenge }));
+    location.assign(
+      authorizeUrl(this.endpoints, {
+        clientId: this.settings.auth.clientId,
+        redirectUri: this.redirectUri,
+        scopes: this.settings.auth.scopes,
+        state,
+        challenge,
+      }),
+    );
   }
 
   private async completeRedirect(): Promise<void> {
@@ -79,7 +97,9 @@ export class BrowserSession {
     sessionStorage.removeItem(PENDING_KEY);
     let returnTo = '#/';
     try {
-      const saved = pending ? (JSON.parse(pending) as { verifier: string; state: string; returnTo: string }) : undefined;
+      const saved = pending
+        ? (JSON.parse(pending) as { verifier: string; state: string; returnTo: string })
+        : undefined;
       if (params.has('error')) {
         this.problem = `Sign-in did not complete: ${params.get('error_description') ?? params.get('error')}.`;
       } else if (!saved || saved.state !== params.get('state')) {
@@ -87,7 +107,12 @@ export class BrowserSession {
       } else {
         returnTo = saved.returnTo;
         this.setTokens(
-          await exchangeCode(this.endpoints, this.settings.auth, { clientId: this.settings.auth.clientId, code: params.get('code') ?? '', verifier: saved.verifier, redirectUri: this.redirectUri }),
+          await exchangeCode(this.endpoints, this.settings.auth, {
+            clientId: this.settings.auth.clientId,
+            code: params.get('code') ?? '',
+            verifier: saved.verifier,
+            redirectUri: this.redirectUri,
+          }),
         );
       }
     } catch (error) {
@@ -113,7 +138,10 @@ export class BrowserSession {
     if (this.refreshing) return this.refreshing;
     const current = this.tokens;
     if (!current?.refreshToken) return Promise.reject(new SignedOut('Your session has ended. Sign in again.'));
-    this.refreshing = refreshTokens(this.endpoints, this.settings.auth, { clientId: this.settings.auth.clientId, refreshToken: current.refreshToken })
+    this.refreshing = refreshTokens(this.endpoints, this.settings.auth, {
+      clientId: this.settings.auth.clientId,
+      refreshToken: current.refreshToken,
+    })
       .then((tokens) => {
         this.setTokens(tokens);
         return tokens;
@@ -146,7 +174,8 @@ export class BrowserSession {
     const tokens = this.tokens;
     this.problem = undefined;
     this.setTokens(undefined);
-    if (tokens?.refreshToken) await revokeRefreshToken(this.endpoints, this.settings.auth.clientId, tokens.refreshToken);
+    if (tokens?.refreshToken)
+      await revokeRefreshToken(this.endpoints, this.settings.auth.clientId, tokens.refreshToken);
     const url = signOutUrl(this.endpoints, this.settings.auth, this.redirectUri, tokens?.idToken);
     if (url) location.assign(url);
   }

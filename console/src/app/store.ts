@@ -115,7 +115,10 @@ export class Store {
     document.title = this.approvals.length > 0 ? `(${this.approvals.length}) Cubicle` : 'Cubicle';
     this.changed();
     if (this.session.signedIn) {
-      this.approvalsTimer = setTimeout(() => void this.refreshApprovals(), document.visibilityState === 'visible' ? APPROVALS_VISIBLE_MS : APPROVALS_HIDDEN_MS);
+      this.approvalsTimer = setTimeout(
+        () => void this.refreshApprovals(),
+        document.visibilityState === 'visible' ? APPROVALS_VISIBLE_MS : APPROVALS_HIDDEN_MS,
+      );
     }
   }
 

@@ -99,7 +99,13 @@ export class ApiClient {
     this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  async call<T>(routeKey: string, params: Record<string, string> = {}, body?: unknown, query?: Record<string, string>, extraHeaders: Record<string, string> = {}): Promise<T> {
+  async call<T>(
+    routeKey: string,
+    params: Record<string, string> = {},
+    body?: unknown,
+    query?: Record<string, string>,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
     const [method, path] = routePath(routeKey, params);
     const url = new URL(`${this.options.baseUrl.replace(/\/$/, '')}${path}`);
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
@@ -108,7 +114,12 @@ export class ApiClient {
     try {
       response = await this.fetcher(url.toString(), {
         method,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...extraHeaders,
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
@@ -147,12 +158,17 @@ export class ApiClient {
    * each retry after a lost connection, a 5xx or a 409 "still being processed", so the API stores it once
    * and answers every attempt alike. A 4xx other than 409 is final.
    */
-  async send(agentId: string, text: string, key: string = newIdempotencyKey()): Promise<{ messageId: string; outcome: string; agent: AgentView }> {
+  async send(
+    agentId: string,
+    text: string,
+    key: string = newIdempotencyKey(),
+  ): Promise<{ messageId: string; outcome: string; agent: AgentView }> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.call(API_ROUTES.postMessage, { agentId }, { text }, undefined, { [IDEMPOTENCY_HEADER]: key });
       } catch (error) {
-        const retryable = error instanceof ApiError && (error.status === 0 || error.status === 409 || error.status >= 500);
+        const retryable =
+          error instanceof ApiError && (error.status === 0 || error.status === 409 || error.status >= 500);
         if (!retryable || attempt >= SEND_ATTEMPTS) throw error;
         await this.pause(SEND_RETRY_MS * attempt);
       }
@@ -164,7 +180,11 @@ export class ApiClient {
   async approvals(): Promise<ApprovalView[]> {
     return (await this.call<{ approvals: ApprovalView[] }>(API_ROUTES.listApprovals)).approvals;
   }
-  decide(approvalId: string, agentId: string, decision: 'approve' | 'deny'): Promise<{ approvalId: string; decision: string }> {
+  decide(
+    approvalId: string,
+    agentId: string,
+    decision: 'approve' | 'deny',
+  ): Promise<{ approvalId: string; decision: string }> {
     return this.call(API_ROUTES.decideApproval, { id: approvalId }, { agentId, decision });
   }
   storeProviderCredential(provider: string, value: string): Promise<unknown> {
@@ -198,14 +218,19 @@ function errorMessage(status: number, body: Record<string, unknown>): string {
   const message = typeof body.message === 'string' && body.message ? body.message : undefined;
   if (status === 401) return 'Your sign-in has expired. Sign in again.';
   if (status === 429) return 'Too many requests right now. Wait a minute and try again.';
-  if (status >= 500) return message ?? 'Something went wrong on our side. Try again, and quote the request id to your platform team if it keeps happening.';
+  if (status >= 500)
+    return (
+      message ??
+      'Something went wrong on our side. Try again, and quote the request id to your platform team if it keeps happening.'
+    );
   if (status === 403 && !message) return 'Cubicle refused this request.';
   return message ?? `The request failed (HTTP ${status}).`;
 }
 
 /** One line for an error, with the request id when there is one. */
 export function describeError(error: unknown): string {
-  if (error instanceof ApiError) return error.requestId ? `${error.message} (request id: ${error.requestId})` : error.message;
+  if (error instanceof ApiError)
+    return error.requestId ? `${error.message} (request id: ${error.requestId})` : error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }

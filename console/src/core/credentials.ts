@@ -5,7 +5,12 @@
  * (runtime/shared/provider-credentials.ts), so nothing is sent that an agent could not use. Messages never
  * contain the value.
  */
-import { CREDENTIAL_KINDS, parseProviderCredential, PROVIDERS, type Provider } from '../../../runtime/shared/provider-credentials';
+import {
+  CREDENTIAL_KINDS,
+  parseProviderCredential,
+  PROVIDERS,
+  type Provider,
+} from '../../../runtime/shared/provider-credentials';
 import type { AgentView } from './api';
 
 export interface CredentialTarget {
@@ -32,17 +37,22 @@ export function credentialTargets(agents: readonly AgentView[]): CredentialTarge
   const providers = new Map<string, string[]>();
   const connections = new Map<string, string[]>();
   for (const agent of agents) {
-    if (agent.providerCredential) providers.set(agent.provider, [...(providers.get(agent.provider) ?? []), agent.agentId]);
+    if (agent.providerCredential)
+      providers.set(agent.provider, [...(providers.get(agent.provider) ?? []), agent.agentId]);
     for (const c of agent.connections) connections.set(c, [...(connections.get(c) ?? []), agent.agentId]);
   }
   return [
-    ...[...providers].sort(([a], [b]) => a.localeCompare(b)).map(([name, users]): CredentialTarget => ({
-      kind: 'provider',
-      name,
-      kinds: isProvider(name) ? CREDENTIAL_KINDS[name] : [],
-      agents: users,
-    })),
-    ...[...connections].sort(([a], [b]) => a.localeCompare(b)).map(([name, users]): CredentialTarget => ({ kind: 'connection', name, kinds: [], agents: users })),
+    ...[...providers]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, users]): CredentialTarget => ({
+        kind: 'provider',
+        name,
+        kinds: isProvider(name) ? CREDENTIAL_KINDS[name] : [],
+        agents: users,
+      })),
+    ...[...connections]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, users]): CredentialTarget => ({ kind: 'connection', name, kinds: [], agents: users })),
   ];
 }
 
@@ -53,16 +63,22 @@ export const MAX_CREDENTIAL_CHARS = 65_536;
  * The request body's `value` for a target, or an Error saying what to fix (never quoting the value).
  * A provider credential is sent as the JSON the runtime reads: `{"kind", "value"}`.
  */
-export function credentialPayload(target: Pick<CredentialTarget, 'kind' | 'name'>, kind: string | undefined, value: string): string {
+export function credentialPayload(
+  target: Pick<CredentialTarget, 'kind' | 'name'>,
+  kind: string | undefined,
+  value: string,
+): string {
   const trimmed = value.trim();
   if (trimmed === '') throw new Error('Enter the credential: the field is empty.');
   if (target.kind === 'connection') {
-    if (trimmed.length > MAX_CREDENTIAL_CHARS) throw new Error(`The credential is too long (at most ${MAX_CREDENTIAL_CHARS} characters).`);
+    if (trimmed.length > MAX_CREDENTIAL_CHARS)
+      throw new Error(`The credential is too long (at most ${MAX_CREDENTIAL_CHARS} characters).`);
     return trimmed;
   }
   if (!isProvider(target.name)) throw new Error(`Cubicle does not know the provider "${target.name}".`);
   const payload = JSON.stringify({ kind: kind ?? 'api-key', value: trimmed });
-  if (payload.length > MAX_CREDENTIAL_CHARS) throw new Error(`The credential is too long (at most ${MAX_CREDENTIAL_CHARS} characters).`);
+  if (payload.length > MAX_CREDENTIAL_CHARS)
+    throw new Error(`The credential is too long (at most ${MAX_CREDENTIAL_CHARS} characters).`);
   try {
     parseProviderCredential(target.name, payload);
   } catch (error) {

@@ -32,26 +32,47 @@ export function describeEvent(event: AgentEvent): Described {
     case 'file.written':
       return { kind: 'tool', text: `${str(d.change) === 'deleted' ? 'Deleted' : 'Wrote'} ${str(d.path) ?? 'a file'}` };
     case 'tool.allowed':
-      return { kind: 'tool', text: `Allowed ${str(d.tool) ?? 'a tool'}${hostsOf(d)}${str(d.reason) ? ` (${d.reason})` : ''}` };
+      return {
+        kind: 'tool',
+        text: `Allowed ${str(d.tool) ?? 'a tool'}${hostsOf(d)}${str(d.reason) ? ` (${d.reason})` : ''}`,
+      };
     case 'tool.denied':
-      return problem(`Blocked ${str(d.tool) ?? 'a tool'}${hostsOf(d)}: ${str(d.reason) ?? 'not allowed for this agent'}`);
+      return problem(
+        `Blocked ${str(d.tool) ?? 'a tool'}${hostsOf(d)}: ${str(d.reason) ?? 'not allowed for this agent'}`,
+      );
     case 'approval.requested':
-      return { kind: 'approval', text: `Asks to use ${str(d.tool) ?? 'a tool'}${hostsOf(d)}: ${str(d.summary) ?? ''}`.trim() };
+      return {
+        kind: 'approval',
+        text: `Asks to use ${str(d.tool) ?? 'a tool'}${hostsOf(d)}: ${str(d.summary) ?? ''}`.trim(),
+      };
     case 'approval.decided':
       return { kind: 'approval', text: `You ${str(d.decision) === 'approved' ? 'approved' : 'denied'} the request.` };
     case 'approval.resolved': {
       const status = str(d.status);
-      if (status === 'expired') return problem('Nobody answered the approval request in time, so the call was not made.');
-      return { kind: 'approval', text: status === 'approved' ? 'Approval received; going ahead.' : status === 'denied' ? 'Request denied; the call was not made.' : 'The request was closed.' };
+      if (status === 'expired')
+        return problem('Nobody answered the approval request in time, so the call was not made.');
+      return {
+        kind: 'approval',
+        text:
+          status === 'approved'
+            ? 'Approval received; going ahead.'
+            : status === 'denied'
+              ? 'Request denied; the call was not made.'
+              : 'The request was closed.',
+      };
     }
     case 'message.started':
       return { kind: 'status', text: 'Working on your message…' };
     case 'message.done':
       return { kind: 'status', text: 'Done.' };
     case 'message.failed':
-      return problem(`The agent could not finish this message${str(d.error) ? `: ${d.error}` : str(d.reason) ? `: ${d.reason}` : '.'}`);
+      return problem(
+        `The agent could not finish this message${str(d.error) ? `: ${d.error}` : str(d.reason) ? `: ${d.reason}` : '.'}`,
+      );
     case 'message.interrupted':
-      return problem(`The agent stopped before finishing this message (${str(d.reason) ?? 'stopped'}). Send it again to retry.`);
+      return problem(
+        `The agent stopped before finishing this message (${str(d.reason) ?? 'stopped'}). Send it again to retry.`,
+      );
     case 'session.started':
       return { kind: 'status', text: 'Agent started.' };
     case 'session.stopping':
@@ -61,7 +82,9 @@ export function describeEvent(event: AgentEvent): Described {
     case 'lifecycle.stopped':
       return { kind: 'status', text: `Agent stopped${str(d.reason) ? ` (${d.reason})` : ''}.` };
     case 'lifecycle.failed':
-      return problem(`The agent could not start${str(d.reason) ? `: ${d.reason}` : ''}. Try waking it again in a few minutes.`);
+      return problem(
+        `The agent could not start${str(d.reason) ? `: ${d.reason}` : ''}. Try waking it again in a few minutes.`,
+      );
     case 'lifecycle.sleep':
       return { kind: 'status', text: 'Put to sleep.' };
     case 'lifecycle.reap':

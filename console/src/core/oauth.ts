@@ -21,7 +21,8 @@ export async function endpointsOf(auth: AuthSettings, fetcher: typeof fetch = fe
     if (!response.ok) throw new Error(`The sign-in service's discovery document answered ${response.status} (${url}).`);
     discovered = (await response.json()) as Record<string, unknown>;
   }
-  const pick = (own: string | undefined, key: string) => own ?? (typeof discovered[key] === 'string' ? (discovered[key] as string) : undefined);
+  const pick = (own: string | undefined, key: string) =>
+    own ?? (typeof discovered[key] === 'string' ? (discovered[key] as string) : undefined);
   const authorization = pick(auth.authorizationEndpoint, 'authorization_endpoint');
   const token = pick(auth.tokenEndpoint, 'token_endpoint');
   if (!authorization || !token) throw new Error('The sign-in service names no authorization or token endpoint.');
@@ -59,7 +60,10 @@ export interface Tokens {
 }
 
 export class SignInError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'SignInError';
   }
@@ -79,7 +83,12 @@ export function jwtClaims(token: string): Record<string, unknown> {
 }
 
 /** Reads a token endpoint answer (RFC 6749 5.1; local mode's `{"token"}` too). */
-export function tokensFrom(body: Record<string, unknown>, bearer: AuthSettings['bearer'], now: number, previousRefresh?: string): Tokens {
+export function tokensFrom(
+  body: Record<string, unknown>,
+  bearer: AuthSettings['bearer'],
+  now: number,
+  previousRefresh?: string,
+): Tokens {
   const str = (k: string) => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string) : undefined);
   const chosen = str(bearer) ?? str('token') ?? str(bearer === 'id_token' ? 'access_token' : 'id_token');
   if (!chosen) throw new SignInError('The sign-in service returned no token.');
@@ -89,7 +98,11 @@ export function tokensFrom(body: Record<string, unknown>, bearer: AuthSettings['
   return { bearer: chosen, idToken: str('id_token'), refreshToken: str('refresh_token') ?? previousRefresh, expiresAt };
 }
 
-async function postForm(fetcher: typeof fetch, url: string, form: Record<string, string>): Promise<Record<string, unknown>> {
+async function postForm(
+  fetcher: typeof fetch,
+  url: string,
+  form: Record<string, string>,
+): Promise<Record<string, unknown>> {
   let response: Response;
   try {
     response = await fetcher(url, {
@@ -107,7 +120,12 @@ async function postForm(fetcher: typeof fetch, url: string, form: Record<string,
     // not JSON: reported by status below
   }
   if (!response.ok) {
-    const reason = typeof body.error_description === 'string' ? body.error_description : typeof body.error === 'string' ? body.error : `status ${response.status}`;
+    const reason =
+      typeof body.error_description === 'string'
+        ? body.error_description
+        : typeof body.error === 'string'
+          ? body.error
+          : `status ${response.status}`;
     throw new SignInError(`The sign-in service refused: ${reason}.`, response.status);
   }
   return body;
@@ -135,16 +153,29 @@ export async function refreshTokens(
   options: { clientId: string; refreshToken: string; now?: number },
   fetcher: typeof fetch = fetch,
 ): Promise<Tokens> {
-  const body = await postForm(fetcher, endpoints.token, { grant_type: 'refresh_token', client_id: options.clientId, refresh_token: options.refreshToken });
+  const body = await postForm(fetcher, endpoints.token, {
+    grant_type: 'refresh_token',
+    client_id: options.clientId,
+    refresh_token: options.refreshToken,
+  });
   // Cognito does not rotate refresh tokens: keep the one we have when none comes back.
   return tokensFrom(body, auth.bearer, options.now ?? Date.now(), options.refreshToken);
 }
 
 /** Best effort: a revocation that fails still ends the local session. */
-export async function revokeRefreshToken(endpoints: Endpoints, clientId: string, refreshToken: string, fetcher: typeof fetch = fetch): Promise<boolean> {
+export async function revokeRefreshToken(
+  endpoints: Endpoints,
+  clientId: string,
+  refreshToken: string,
+  fetcher: typeof fetch = fetch,
+): Promise<boolean> {
   if (!endpoints.revocation) return false;
   try {
-    await postForm(fetcher, endpoints.revocation, { token: refreshToken, token_type_hint: 'refresh_token', client_id: clientId });
+    await postForm(fetcher, endpoints.revocation, {
+      token: refreshToken,
+      token_type_hint: 'refresh_token',
+      client_id: clientId,
+    });
     return true;
   } catch {
     return false;
@@ -152,7 +183,12 @@ export async function revokeRefreshToken(endpoints: Endpoints, clientId: string,
 }
 
 /** Where the browser goes to end the identity provider's session, or undefined when it has no such endpoint. */
-export function signOutUrl(endpoints: Endpoints, auth: AuthSettings, returnTo: string, idToken?: string): string | undefined {
+export function signOutUrl(
+  endpoints: Endpoints,
+  auth: AuthSettings,
+  returnTo: string,
+  idToken?: string,
+): string | undefined {
   if (!endpoints.endSession) return undefined;
   const url = new URL(endpoints.endSession);
   if (auth.logoutStyle === 'cognito') {

@@ -20,7 +20,8 @@ export function createVerifier(): string {
 
 /** BASE64URL(SHA-256(ASCII(verifier))). */
 export async function challengeOf(verifier: string): Promise<string> {
-  if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier)) throw new Error('a PKCE verifier is 43 to 128 unreserved characters');
+  if (!/^[A-Za-z0-9\-._~]{43,128}$/.test(verifier))
+    throw new Error('a PKCE verifier is 43 to 128 unreserved characters');
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
   return base64url(new Uint8Array(digest));
 }

@@ -152,7 +152,8 @@ export class RelayClient {
       opened = true;
       this.openedAt = this.now();
       this.setState('open');
-      for (const [agentId, sub] of this.subscriptions) this.sendFrame({ type: 'subscribe', agentId, after: sub.cursor });
+      for (const [agentId, sub] of this.subscriptions)
+        this.sendFrame({ type: 'subscribe', agentId, after: sub.cursor });
     };
     socket.onmessage = (event) => this.receive(event.data);
     socket.onerror = () => undefined; // a close event always follows

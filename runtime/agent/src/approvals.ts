@@ -41,7 +41,12 @@ export class ApprovalStore {
   async create(request: ApprovalRequest): Promise<PendingApproval> {
     const createdAt = this.now();
     const approvalId = newSortableId(createdAt);
-    const result = await this.relay.call({ op: 'approval.request', approvalId, ...request, expiresAt: createdAt + this.options.timeoutMs });
+    const result = await this.relay.call({
+      op: 'approval.request',
+      approvalId,
+      ...request,
+      expiresAt: createdAt + this.options.timeoutMs,
+    });
     return { ...request, sk: approvalId, expiresAt: Number(result.expiresAt ?? createdAt + this.options.timeoutMs) };
   }
 
@@ -64,9 +69,16 @@ export class ApprovalStore {
     return { ...outcome, status: outcome.status === 'pending' ? 'expired' : outcome.status } as ApprovalOutcome;
   }
 
-  private async outcome(approvalId: string, op: 'approval.status' | 'approval.expire'): Promise<{ approvalId: string; status: ApprovalStatus; decidedBy?: string }> {
+  private async outcome(
+    approvalId: string,
+    op: 'approval.status' | 'approval.expire',
+  ): Promise<{ approvalId: string; status: ApprovalStatus; decidedBy?: string }> {
     const result = await this.relay.call({ op, approvalId });
-    return { approvalId, status: result.status as ApprovalStatus, ...(typeof result.decidedBy === 'string' ? { decidedBy: result.decidedBy } : {}) };
+    return {
+      approvalId,
+      status: result.status as ApprovalStatus,
+      ...(typeof result.decidedBy === 'string' ? { decidedBy: result.decidedBy } : {}),
+    };
   }
 
   /** Resolves on an approval nudge, after `ms`, or on abort, whichever comes first. */

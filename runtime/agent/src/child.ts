@@ -45,7 +45,12 @@ export class AgentChild {
       this.child.once('error', (error) => {
         if (settled) return;
         settled = true;
-        resolve({ code: null, signal: null, killed: false, spawnError: (error as NodeJS.ErrnoException).code ?? error.name });
+        resolve({
+          code: null,
+          signal: null,
+          killed: false,
+          spawnError: (error as NodeJS.ErrnoException).code ?? error.name,
+        });
       });
       // Leftover background processes would hold the pipes open; they do not outlive the CLI's run.
       this.child.once('exit', () => setTimeout(() => this.signalGroup('SIGKILL'), LEFTOVER_GRACE_MS).unref());

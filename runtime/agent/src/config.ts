@@ -26,15 +26,24 @@ export function loadConfig(source: NodeJS.ProcessEnv): ConfigResult {
   if (!env.success) {
     for (const issue of env.error.issues) {
       const name = issue.path.join('.') || '(environment)';
-      problems.push(name === 'CUBICLE_PROVIDER' ? `${name}: unknown or missing provider; expected one of ${PROVIDERS.join(', ')}` : `${name}: ${issue.message}`);
+      problems.push(
+        name === 'CUBICLE_PROVIDER'
+          ? `${name}: unknown or missing provider; expected one of ${PROVIDERS.join(', ')}`
+          : `${name}: ${issue.message}`,
+      );
     }
   }
   const tuning = AGENT_TUNING_SCHEMA.safeParse(source);
-  if (!tuning.success) for (const issue of tuning.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  if (!tuning.success)
+    for (const issue of tuning.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
   if (env.success) problems.push(...agentEnvProblems(env.data));
   if (problems.length > 0 || !env.success || !tuning.success) return { ok: false, problems };
 
-  const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (text: string | undefined) =>
+    (text ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return {
     ok: true,
     config: {

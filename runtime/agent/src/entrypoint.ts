@@ -15,7 +15,9 @@ let sts: import('@aws-sdk/client-sts').STSClient | undefined;
 const assumeModelRole: AssumeModelRole = async ({ roleArn, sessionName, durationSeconds }) => {
   const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
   sts ??= new STSClient({ maxAttempts: 5 });
-  return sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: durationSeconds }));
+  return sts.send(
+    new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: durationSeconds }),
+  );
 };
 
 export async function main(): Promise<void> {
@@ -49,4 +51,3 @@ export async function main(): Promise<void> {
 }
 
 if (require.main === module) void main();
-

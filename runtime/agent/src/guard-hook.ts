@@ -7,7 +7,14 @@
  * Kept free of dependencies: it starts once per tool call.
  */
 import { connect } from 'node:net';
-import { DEFAULT_GUARD_SOCKET, GUARD_SOCKET_ENV, hookOutput, type GuardRequest, type GuardResponse, type HookFormat } from './guard-protocol';
+import {
+  DEFAULT_GUARD_SOCKET,
+  GUARD_SOCKET_ENV,
+  hookOutput,
+  type GuardRequest,
+  type GuardResponse,
+  type HookFormat,
+} from './guard-protocol';
 
 function block(reason: string): never {
   process.stderr.write(`cubicle tool guard: ${reason}\n`);
@@ -39,14 +46,17 @@ function ask(socketPath: string, request: GuardRequest): Promise<GuardResponse> 
         reject(new Error('the supervisor sent an unreadable answer'));
       }
     });
-    socket.on('error', (error) => reject(new Error(`supervisor unreachable (${(error as NodeJS.ErrnoException).code ?? error.name})`)));
+    socket.on('error', (error) =>
+      reject(new Error(`supervisor unreachable (${(error as NodeJS.ErrnoException).code ?? error.name})`)),
+    );
     socket.on('close', () => reject(new Error('the supervisor closed the connection without an answer')));
   });
 }
 
 async function main(): Promise<void> {
   const format = process.argv[2] as HookFormat;
-  if (format !== 'claude' && format !== 'codex' && format !== 'gemini') block('hook format must be claude, codex or gemini');
+  if (format !== 'claude' && format !== 'codex' && format !== 'gemini')
+    block('hook format must be claude, codex or gemini');
   let payload: { tool_name?: unknown; tool_input?: unknown; tool_use_id?: unknown };
   try {
     payload = JSON.parse(await readStdin());

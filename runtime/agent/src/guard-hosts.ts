@@ -33,18 +33,21 @@ export function authorityHost(authority: string, whole = authority): HostResult 
   const where = `"${shorten(whole)}"`;
   if (authority.includes(COMPUTED)) return { error: `the host in ${where} is computed when the command runs` };
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
-  if (/[\\\s\x00-\x1f\x7f]/.test(authority)) return { error: `${where} has a backslash or a control character in its host part` };
+  if (/[\\\s\x00-\x1f\x7f]/.test(authority))
+    return { error: `${where} has a backslash or a control character in its host part` };
   const at = authority.split('@');
   if (at.length > 2) return { error: `${where} has more than one @ before its host` };
   const hostPort = at[at.length - 1];
   let host: string;
   if (hostPort.startsWith('[')) {
     const close = hostPort.indexOf(']');
-    if (close === -1 || !/^(:\d*)?$/.test(hostPort.slice(close + 1))) return { error: `${where} has a malformed IPv6 address` };
+    if (close === -1 || !/^(:\d*)?$/.test(hostPort.slice(close + 1)))
+      return { error: `${where} has a malformed IPv6 address` };
     host = hostPort.slice(0, close + 1);
   } else {
     const colon = hostPort.split(':');
-    if (colon.length > 2 || (colon.length === 2 && !/^\d*$/.test(colon[1]))) return { error: `${where} has a malformed port` };
+    if (colon.length > 2 || (colon.length === 2 && !/^\d*$/.test(colon[1])))
+      return { error: `${where} has a malformed port` };
     host = colon[0];
   }
   return normalizeHost(host, where);

@@ -26,30 +26,98 @@ type LocalRule = (args: ShellWord[]) => LocalCheck;
 
 const none: LocalRule = () => ({});
 /** Programs that write the files they name: every non-option argument is checked. */
-const writesArgs: LocalRule = (args) => ({ writes: args.filter((a) => !a.text.startsWith('-') || a.text.includes('=')).map(optionValue) });
+const writesArgs: LocalRule = (args) => ({
+  writes: args.filter((a) => !a.text.startsWith('-') || a.text.includes('=')).map(optionValue),
+});
 /** A word that may turn into an option once expanded. */
 const mayBeOption = (a: ShellWord) => a.text.startsWith(COMPUTED) || a.pattern;
 
 export const LOCAL: Readonly<Record<string, LocalRule>> = Object.fromEntries([
   ...[
-    'ls', 'cat', 'head', 'tail', 'wc', 'grep', 'egrep', 'fgrep', 'pwd', 'echo', 'rmdir', 'rm', 'cut', 'tr', 'diff', 'cmp',
-    'file', 'stat', 'du', 'df', 'date', 'basename', 'dirname', 'realpath', 'readlink', 'true', 'false', ':', 'sleep',
-    'chmod', 'zcat', 'md5sum', 'sha1sum', 'sha256sum', 'sha512sum', 'base64', 'nl', 'column', 'paste', 'comm', 'fold',
-    'rev', 'seq', 'yes', 'which', 'type', 'whoami', 'id', 'uname', 'jq', 'printenv', 'tac', 'od', 'strings', 'expr',
+    'ls',
+    'cat',
+    'head',
+    'tail',
+    'wc',
+    'grep',
+    'egrep',
+    'fgrep',
+    'pwd',
+    'echo',
+    'rmdir',
+    'rm',
+    'cut',
+    'tr',
+    'diff',
+    'cmp',
+    'file',
+    'stat',
+    'du',
+    'df',
+    'date',
+    'basename',
+    'dirname',
+    'realpath',
+    'readlink',
+    'true',
+    'false',
+    ':',
+    'sleep',
+    'chmod',
+    'zcat',
+    'md5sum',
+    'sha1sum',
+    'sha256sum',
+    'sha512sum',
+    'base64',
+    'nl',
+    'column',
+    'paste',
+    'comm',
+    'fold',
+    'rev',
+    'seq',
+    'yes',
+    'which',
+    'type',
+    'whoami',
+    'id',
+    'uname',
+    'jq',
+    'printenv',
+    'tac',
+    'od',
+    'strings',
+    'expr',
   ].map((name) => [name, none] as const),
-  ...['tee', 'touch', 'mkdir', 'cp', 'mv', 'ln', 'gzip', 'gunzip', 'uniq', 'tree', 'xxd'].map((name) => [name, writesArgs] as const),
+  ...['tee', 'touch', 'mkdir', 'cp', 'mv', 'ln', 'gzip', 'gunzip', 'uniq', 'tree', 'xxd'].map(
+    (name) => [name, writesArgs] as const,
+  ),
   ['cd', none], // its target is checked in guard-shell.ts
   // Options come before the format: only the first argument can be -v.
-  ['printf', ([first]) => (first && (first.text === '-v' || mayBeOption(first)) ? { exec: 'printf -v assigns to a variable name, which can run commands' } : {})],
+  [
+    'printf',
+    ([first]) =>
+      first && (first.text === '-v' || mayBeOption(first))
+        ? { exec: 'printf -v assigns to a variable name, which can run commands' }
+        : {},
+  ],
   ['test', testRule],
   ['[', testRule],
   ['find', findRule],
   ['sort', sortRule],
-  ['rg', (args) => (args.some((a) => a.text.startsWith('--pre') || mayBeOption(a)) ? { exec: 'rg --pre runs a program on every file' } : {})],
+  [
+    'rg',
+    (args) =>
+      args.some((a) => a.text.startsWith('--pre') || mayBeOption(a))
+        ? { exec: 'rg --pre runs a program on every file' }
+        : {},
+  ],
 ]);
 
 function testRule(args: ShellWord[]): LocalCheck {
-  if (args.some((a) => a.text === '-v' || a.text === '-R')) return { exec: 'test -v evaluates an array subscript, which can run commands' };
+  if (args.some((a) => a.text === '-v' || a.text === '-R'))
+    return { exec: 'test -v evaluates an array subscript, which can run commands' };
   for (let i = 0; i + 1 < args.length; i += 1) {
     if (args[i].computed && (args[i + 1].computed || args[i + 1].text.includes('['))) {
       return { exec: 'test with a computed operator could be test -v, which can run commands' };
@@ -74,10 +142,13 @@ function sortRule(args: ShellWord[]): LocalCheck {
   for (let i = 0; i < args.length; i += 1) {
     const a = args[i];
     const long = /^--([^=]*)/.exec(a.text);
-    if (long && long[1].length > 0 && 'compress-program'.startsWith(long[1])) return { exec: 'sort --compress-program runs another program' };
+    if (long && long[1].length > 0 && 'compress-program'.startsWith(long[1]))
+      return { exec: 'sort --compress-program runs another program' };
     if (mayBeOption(a)) return { exec: 'sort with a computed option (it could be --compress-program)' };
-    if (long && long[1].length > 0 && 'output'.startsWith(long[1])) writes.push(a.text.includes('=') ? optionValue(a) : args[i + 1]);
-    else if (/^-[^-]*o/.test(a.text)) writes.push(a.text.endsWith('o') ? args[i + 1] : { ...a, text: a.text.slice(a.text.indexOf('o') + 1) });
+    if (long && long[1].length > 0 && 'output'.startsWith(long[1]))
+      writes.push(a.text.includes('=') ? optionValue(a) : args[i + 1]);
+    else if (/^-[^-]*o/.test(a.text))
+      writes.push(a.text.endsWith('o') ? args[i + 1] : { ...a, text: a.text.slice(a.text.indexOf('o') + 1) });
   }
   return { writes: writes.filter(Boolean) };
 }
@@ -119,26 +190,102 @@ function splitOptions(args: ShellWord[], shortWithValue: string, longWithValue: 
 
 const CURL_SHORT = 'AbcCdDeEFHKmoPQrtTuUwxXyYz';
 const CURL_LONG = [
-  'url', 'proxy', 'preproxy', 'socks4', 'socks4a', 'socks5', 'socks5-hostname', 'proxy1.0', 'resolve', 'connect-to',
-  'doh-url', 'dns-servers', 'config', 'unix-socket', 'abstract-unix-socket', 'interface', 'output', 'output-dir', 'header',
-  'proxy-header', 'data', 'data-ascii', 'data-binary', 'data-raw', 'data-urlencode', 'json', 'form', 'form-string',
-  'request', 'user', 'proxy-user', 'user-agent', 'referer', 'cookie', 'cookie-jar', 'upload-file', 'write-out',
-  'max-time', 'connect-timeout', 'retry', 'retry-delay', 'retry-max-time', 'continue-at', 'limit-rate', 'range',
-  'cert', 'key', 'cacert', 'capath', 'ciphers', 'oauth2-bearer', 'noproxy', 'proto', 'proto-redir', 'max-filesize',
-  'speed-limit', 'speed-time', 'telnet-option', 'quote', 'trace', 'trace-ascii', 'stderr', 'dump-header', 'expect100-timeout',
-  'variable', 'aws-sigv4', 'pinnedpubkey', 'tls-max', 'local-port', 'max-redirs', 'parallel-max', 'happy-eyeballs-timeout-ms',
+  'url',
+  'proxy',
+  'preproxy',
+  'socks4',
+  'socks4a',
+  'socks5',
+  'socks5-hostname',
+  'proxy1.0',
+  'resolve',
+  'connect-to',
+  'doh-url',
+  'dns-servers',
+  'config',
+  'unix-socket',
+  'abstract-unix-socket',
+  'interface',
+  'output',
+  'output-dir',
+  'header',
+  'proxy-header',
+  'data',
+  'data-ascii',
+  'data-binary',
+  'data-raw',
+  'data-urlencode',
+  'json',
+  'form',
+  'form-string',
+  'request',
+  'user',
+  'proxy-user',
+  'user-agent',
+  'referer',
+  'cookie',
+  'cookie-jar',
+  'upload-file',
+  'write-out',
+  'max-time',
+  'connect-timeout',
+  'retry',
+  'retry-delay',
+  'retry-max-time',
+  'continue-at',
+  'limit-rate',
+  'range',
+  'cert',
+  'key',
+  'cacert',
+  'capath',
+  'ciphers',
+  'oauth2-bearer',
+  'noproxy',
+  'proto',
+  'proto-redir',
+  'max-filesize',
+  'speed-limit',
+  'speed-time',
+  'telnet-option',
+  'quote',
+  'trace',
+  'trace-ascii',
+  'stderr',
+  'dump-header',
+  'expect100-timeout',
+  'variable',
+  'aws-sigv4',
+  'pinnedpubkey',
+  'tls-max',
+  'local-port',
+  'max-redirs',
+  'parallel-max',
+  'happy-eyeballs-timeout-ms',
 ];
-const PROXY_OPTIONS = new Set(['x', 'proxy', 'preproxy', 'socks4', 'socks4a', 'socks5', 'socks5-hostname', 'proxy1.0', 'doh-url']);
+const PROXY_OPTIONS = new Set([
+  'x',
+  'proxy',
+  'preproxy',
+  'socks4',
+  'socks4a',
+  'socks5',
+  'socks5-hostname',
+  'proxy1.0',
+  'doh-url',
+]);
 
 function curl(args: ShellWord[]): Destinations {
   const { options, operands } = splitOptions(args, CURL_SHORT, CURL_LONG);
   const hosts: HostResult[] = [];
   for (const operand of operands) hosts.push(addressHost(operand.text, { schemeless: true }) ?? { host: '' });
   for (const { name, value } of options) {
-    if (name === 'K' || name === 'config') return { hosts, unreadable: 'curl -K reads its options and addresses from a file' };
+    if (name === 'K' || name === 'config')
+      return { hosts, unreadable: 'curl -K reads its options and addresses from a file' };
     if (!value) continue;
     if (name === 'url') hosts.push(addressHost(value.text, { schemeless: true }) ?? { host: '' });
-    if (PROXY_OPTIONS.has(name) && value.text !== '') hosts.push(addressHost(value.text, { schemeless: true }) ?? { host: '' });
+    if (PROXY_OPTIONS.has(name) && value.text !== '')
+      hosts.push(addressHost(value.text, { schemeless: true }) ?? { host: '' });
     if (name === 'dns-servers') hosts.push(...value.text.split(',').map((s) => authorityHost(s)));
     if (name === 'resolve') {
       const m = /^\+?(?:\*|[^:]*):[\d*]*:(.+)$/.exec(value.text);
@@ -156,20 +303,58 @@ function curl(args: ShellWord[]): Destinations {
 
 const WGET_SHORT = 'aABDeiIloOPQRtTUwX';
 const WGET_LONG = [
-  'output-document', 'output-file', 'append-output', 'input-file', 'base', 'execute', 'directory-prefix', 'tries', 'timeout',
-  'wait', 'quota', 'user-agent', 'header', 'post-data', 'post-file', 'body-data', 'body-file', 'method', 'user', 'password',
-  'http-user', 'http-password', 'load-cookies', 'save-cookies', 'referer', 'level', 'accept', 'reject', 'domains',
-  'exclude-domains', 'include-directories', 'exclude-directories', 'bind-address', 'limit-rate', 'config', 'ca-certificate',
-  'certificate', 'private-key', 'dns-timeout', 'connect-timeout', 'read-timeout',
+  'output-document',
+  'output-file',
+  'append-output',
+  'input-file',
+  'base',
+  'execute',
+  'directory-prefix',
+  'tries',
+  'timeout',
+  'wait',
+  'quota',
+  'user-agent',
+  'header',
+  'post-data',
+  'post-file',
+  'body-data',
+  'body-file',
+  'method',
+  'user',
+  'password',
+  'http-user',
+  'http-password',
+  'load-cookies',
+  'save-cookies',
+  'referer',
+  'level',
+  'accept',
+  'reject',
+  'domains',
+  'exclude-domains',
+  'include-directories',
+  'exclude-directories',
+  'bind-address',
+  'limit-rate',
+  'config',
+  'ca-certificate',
+  'certificate',
+  'private-key',
+  'dns-timeout',
+  'connect-timeout',
+  'read-timeout',
 ];
 
 function wget(args: ShellWord[]): Destinations {
   const { options, operands } = splitOptions(args, WGET_SHORT, WGET_LONG);
   const hosts = operands.map((o) => addressHost(o.text, { schemeless: true }) ?? { host: '' });
   for (const { name, value } of options) {
-    if (['e', 'execute', 'config'].includes(name)) return { hosts, unreadable: `wget ${name.length === 1 ? '-' : '--'}${name} can set a proxy or other addresses` };
+    if (['e', 'execute', 'config'].includes(name))
+      return { hosts, unreadable: `wget ${name.length === 1 ? '-' : '--'}${name} can set a proxy or other addresses` };
     if (['i', 'input-file'].includes(name)) return { hosts, unreadable: 'wget -i reads its addresses from a file' };
-    if (['B', 'base'].includes(name) && value) hosts.push(addressHost(value.text, { schemeless: true }) ?? { host: '' });
+    if (['B', 'base'].includes(name) && value)
+      hosts.push(addressHost(value.text, { schemeless: true }) ?? { host: '' });
   }
   return { hosts: hosts.filter((h) => !('host' in h) || h.host !== '') };
 }
@@ -186,14 +371,27 @@ function remoteOperand(text: string, hostOnly: boolean): HostResult | undefined 
 
 function sshFamily(program: string): (args: ShellWord[]) => Destinations {
   return (args) => {
-    const { options, operands } = splitOptions(args, program === 'rsync' ? 'eBfT' : 'BbcDEeFIiJLlmOoPpQRSWw', ['rsh', 'exclude', 'include', 'filter']);
+    const { options, operands } = splitOptions(args, program === 'rsync' ? 'eBfT' : 'BbcDEeFIiJLlmOoPpQRSWw', [
+      'rsh',
+      'exclude',
+      'include',
+      'filter',
+    ]);
     const bad = options.find((o) => ['o', 'F', 'S', 'e', 'rsh'].includes(o.name));
-    if (bad) return { hosts: [], unreadable: `${program} ${bad.name.length === 1 ? '-' : '--'}${bad.name} can change where it connects or run a command` };
+    if (bad)
+      return {
+        hosts: [],
+        unreadable: `${program} ${bad.name.length === 1 ? '-' : '--'}${bad.name} can change where it connects or run a command`,
+      };
     const hosts: HostResult[] = [];
-    for (const { name, value } of options) if (name === 'J' && value) hosts.push(...value.text.split(',').map((j) => authorityHost(j)));
+    for (const { name, value } of options)
+      if (name === 'J' && value) hosts.push(...value.text.split(',').map((j) => authorityHost(j)));
     const targets = program === 'ssh' ? operands.slice(0, 1) : operands;
     for (const operand of targets) {
-      const result = remoteOperand(program === 'rsync' ? operand.text.replace('::', ':') : operand.text, program === 'ssh');
+      const result = remoteOperand(
+        program === 'rsync' ? operand.text.replace('::', ':') : operand.text,
+        program === 'ssh',
+      );
       if (result) hosts.push(result);
     }
     return { hosts };
@@ -206,14 +404,17 @@ function ncFamily(program: string): (args: ShellWord[]) => Destinations {
     for (const a of args) {
       if (a.text.startsWith('-') || /^[\d,-]+$/.test(a.text)) continue;
       if (program === 'socat') {
-        const m = /^(?:tcp[46]?|udp[46]?|tcp-connect|udp-connect|openssl|ssl|socks4a?|proxy|sctp[46]?):([^:,]+)/i.exec(a.text);
+        const m = /^(?:tcp[46]?|udp[46]?|tcp-connect|udp-connect|openssl|ssl|socks4a?|proxy|sctp[46]?):([^:,]+)/i.exec(
+          a.text,
+        );
         if (m) hosts.push(normalizeHost(m[1]));
         else if (/^(exec|system)[:,]/i.test(a.text)) return { hosts, unreadable: 'socat EXEC/SYSTEM runs a program' };
         continue;
       }
       hosts.push(authorityHost(a.text));
     }
-    if (args.some((a) => a.text === '-e' || a.text === '-c')) return { hosts, unreadable: `${program} -e/-c runs a program on the connection` };
+    if (args.some((a) => a.text === '-e' || a.text === '-c'))
+      return { hosts, unreadable: `${program} -e/-c runs a program on the connection` };
     return { hosts };
   };
 }

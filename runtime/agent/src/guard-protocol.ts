@@ -26,7 +26,9 @@ export interface GuardResponse {
 /** The hook's stdout for a decision, in the shape each CLI documents. */
 export function hookOutput(format: HookFormat, response: GuardResponse): string {
   if (format === 'gemini') {
-    return JSON.stringify(response.decision === 'allow' ? { decision: 'allow' } : { decision: 'deny', reason: response.reason });
+    return JSON.stringify(
+      response.decision === 'allow' ? { decision: 'allow' } : { decision: 'deny', reason: response.reason },
+    );
   }
   // Claude Code and Codex share the PreToolUse output shape.
   return JSON.stringify({

@@ -34,10 +34,12 @@ export interface Judgement {
 }
 
 /** Variables a command may be given on its own line without changing what it runs. */
-const SAFE_ENV = /^(LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|NO_COLOR|FORCE_COLOR|CLICOLOR|COLUMNS|LINES|CI|NODE_ENV|PYTHONUNBUFFERED|PAGER|GIT_PAGER)$/;
+const SAFE_ENV =
+  /^(LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|NO_COLOR|FORCE_COLOR|CLICOLOR|COLUMNS|LINES|CI|NODE_ENV|PYTHONUNBUFFERED|PAGER|GIT_PAGER)$/;
 const PROXY_ENV = /^(https?|ftp|all|socks)_proxy$/i;
 /** Variables that, once assigned in the shell, change what later commands in the line run. */
-const STEERING_VARIABLES = /^(PATH|HOME|TMPDIR|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|CDPATH|GLOBIGNORE|LD_[A-Z_]+|GIT_[A-Z_]+|NODE_OPTIONS|PYTHON[A-Z_]*|PERL5[A-Z_]*|RUBY[A-Z_]*)$|proxy/i;
+const STEERING_VARIABLES =
+  /^(PATH|HOME|TMPDIR|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|CDPATH|GLOBIGNORE|LD_[A-Z_]+|GIT_[A-Z_]+|NODE_OPTIONS|PYTHON[A-Z_]*|PERL5[A-Z_]*|RUBY[A-Z_]*)$|proxy/i;
 /** A program path in the image's read-only system directories. */
 const SYSTEM_PROGRAM = /^\/(?:usr\/)?(?:local\/)?s?bin\/([^/]+)$/;
 
@@ -46,7 +48,8 @@ export function judgeShell(command: string, paths: GuardPaths = DEFAULT_GUARD_PA
   try {
     facts = parseShell(command);
   } catch (error) {
-    if (error instanceof ShellSyntaxError) return { outbound: [], hosts: [], refuse: `cannot read the shell command: ${error.message}` };
+    if (error instanceof ShellSyntaxError)
+      return { outbound: [], hosts: [], refuse: `cannot read the shell command: ${error.message}` };
     return { outbound: [], hosts: [], refuse: 'cannot read the shell command (the shell parser failed)' };
   }
   const outbound = new Set<string>(facts.opaque);
@@ -93,14 +96,16 @@ function judgeCall(call: ShellCall, paths: GuardPaths): CallVerdict {
   const verdict: CallVerdict = { outbound: [], hosts: [] };
   if (call.words.length === 0) {
     for (const { name } of call.assigns) {
-      if (STEERING_VARIABLES.test(name)) verdict.outbound.push(`assigning ${name} changes what later commands run or where they connect`);
+      if (STEERING_VARIABLES.test(name))
+        verdict.outbound.push(`assigning ${name} changes what later commands run or where they connect`);
     }
     return verdict;
   }
   let steeringEnv: string | undefined;
   for (const { name, value } of call.assigns) {
     if (PROXY_ENV.test(name)) {
-      if (value && value.text !== '') verdict.hosts.push(addressHost(value.text, { schemeless: true }) ?? { error: `${name} names no host` });
+      if (value && value.text !== '')
+        verdict.hosts.push(addressHost(value.text, { schemeless: true }) ?? { error: `${name} names no host` });
     } else if (!SAFE_ENV.test(name)) steeringEnv ??= name;
   }
 
@@ -123,7 +128,10 @@ function judgeCall(call: ShellCall, paths: GuardPaths): CallVerdict {
   }
   const local = LOCAL[name];
   if (!local) {
-    verdict.outbound.push(EXEC_REASONS[name] ?? `${name} is not a program the guard knows to stay local (it may run other programs or open connections)`);
+    verdict.outbound.push(
+      EXEC_REASONS[name] ??
+        `${name} is not a program the guard knows to stay local (it may run other programs or open connections)`,
+    );
     verdict.hosts.push(...textHosts(call.words));
     return verdict;
   }
@@ -131,7 +139,10 @@ function judgeCall(call: ShellCall, paths: GuardPaths): CallVerdict {
   if (name === 'cd') {
     const target = args.find((a) => !/^-[LPe@]+$/.test(a.text));
     const problem = target ? writeProblem(target, paths, true) : 'cd with no directory goes to the home directory';
-    if (problem) verdict.outbound.push(`${problem.replace(/^writes/, 'cd')}: later relative paths would point outside the workspace`);
+    if (problem)
+      verdict.outbound.push(
+        `${problem.replace(/^writes/, 'cd')}: later relative paths would point outside the workspace`,
+      );
     return verdict;
   }
   const check = local(args);
@@ -174,15 +185,18 @@ export function writeProblem(word: ShellWord, paths: GuardPaths, workspaceOnly =
 function pathProblem(word: ShellWord, paths: GuardPaths, workspaceOnly: boolean): string | undefined {
   if (word.computed) return 'writes to a computed path';
   const p = word.text;
-  if (!workspaceOnly && (['/dev/null', '/dev/stdout', '/dev/stderr', '-'].includes(p) || /^\/dev\/fd\/\d+$/.test(p))) return undefined;
+  if (!workspaceOnly && (['/dev/null', '/dev/stdout', '/dev/stderr', '-'].includes(p) || /^\/dev\/fd\/\d+$/.test(p)))
+    return undefined;
   if (p.startsWith('~')) return `writes to ${p} in the home directory, where start-up files run with later commands`;
   if (p.split('/').includes('..')) return `writes to ${p}, which can leave the workspace`;
-  if (word.pattern && (p.startsWith('/') || /(^|\/)\.[^/]*[*?[{]/.test(p))) return `writes to ${p}, a pattern that can match files outside the workspace`;
+  if (word.pattern && (p.startsWith('/') || /(^|\/)\.[^/]*[*?[{]/.test(p)))
+    return `writes to ${p}, a pattern that can match files outside the workspace`;
   // The CLI's kept home is inside the workspace volume (runtime/agent/src/workbench.ts DEFAULT_HOME_DIR) but
   // is a home all the same: start-up files there run with later commands, so it is not the workspace.
   const state = path.posix.join(paths.workspace, CLI_STATE_DIR);
   const full = path.posix.resolve(paths.workspace, p);
-  if (full === state || full.startsWith(`${state}/`)) return `writes to ${p} in the CLI's home, where start-up files run with later commands`;
+  if (full === state || full.startsWith(`${state}/`))
+    return `writes to ${p} in the CLI's home, where start-up files run with later commands`;
   if (!p.startsWith('/')) return undefined;
   const inside = (root: string) => p === root || p.startsWith(`${root.replace(/\/$/, '')}/`);
   if (inside(paths.workspace)) return undefined;

@@ -41,13 +41,38 @@ export type Verdict =
 /** Tools of Claude Code, Codex and Gemini CLI that only read the workspace or the CLI's own state. */
 const READ_TOOLS = new Set([
   // Claude Code
-  'Read', 'NotebookRead', 'Glob', 'Grep', 'LS', 'TodoWrite', 'TodoRead', 'Task', 'Agent', 'ExitPlanMode', 'EnterPlanMode',
-  'BashOutput', 'KillShell', 'KillBash', 'Skill', 'SlashCommand', 'ToolSearch', 'TaskOutput', 'TaskStop',
+  'Read',
+  'NotebookRead',
+  'Glob',
+  'Grep',
+  'LS',
+  'TodoWrite',
+  'TodoRead',
+  'Task',
+  'Agent',
+  'ExitPlanMode',
+  'EnterPlanMode',
+  'BashOutput',
+  'KillShell',
+  'KillBash',
+  'Skill',
+  'SlashCommand',
+  'ToolSearch',
+  'TaskOutput',
+  'TaskStop',
   // Codex
-  'update_plan', 'view_image',
+  'update_plan',
+  'view_image',
   // Gemini CLI
-  'read_file', 'glob', 'search_file_content', 'grep_search', 'list_directory', 'read_many_files', 'save_memory',
-  'write_todos', 'activate_skill',
+  'read_file',
+  'glob',
+  'search_file_content',
+  'grep_search',
+  'list_directory',
+  'read_many_files',
+  'save_memory',
+  'write_todos',
+  'activate_skill',
 ]);
 /** Tools that write the file named in their input. */
 const WRITE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'write_file', 'replace', 'edit']);
@@ -72,40 +97,71 @@ export function classify(call: ToolCall, paths: GuardPaths = DEFAULT_GUARD_PATHS
 
   if (READ_TOOLS.has(call.tool)) return local('local tool');
   if (WRITE_TOOLS.has(call.tool) || call.tool === 'apply_patch') {
-    const targets = call.tool === 'apply_patch' ? patchTargets(patchText(input)) : [str('file_path') || str('notebook_path') || str('path') || str('absolute_path')];
-    if (targets.length === 0 || targets.some((t) => t === '')) return outbound(`${call.tool}`, [], 'it names no file the guard can check');
-    const problems = targets.map((t) => writeProblem({ text: t, computed: false, pattern: false }, paths)).filter(Boolean) as string[];
+    const targets =
+      call.tool === 'apply_patch'
+        ? patchTargets(patchText(input))
+        : [str('file_path') || str('notebook_path') || str('path') || str('absolute_path')];
+    if (targets.length === 0 || targets.some((t) => t === ''))
+      return outbound(`${call.tool}`, [], 'it names no file the guard can check');
+    const problems = targets
+      .map((t) => writeProblem({ text: t, computed: false, pattern: false }, paths))
+      .filter(Boolean) as string[];
     return problems.length === 0 ? local('local tool') : outbound(`${call.tool} ${problems[0]}`, []);
   }
   if (FETCH_TOOLS.has(call.tool)) {
     const url = str('url');
-    if (url) return outbound(`${call.tool} fetches a URL`, [addressHost(url) ?? { error: 'file: URLs are not fetched' }]);
-    return outbound(`${call.tool} fetches the URLs in its prompt`, hostsInText(str('prompt')).map((host) => ({ host })));
+    if (url)
+      return outbound(`${call.tool} fetches a URL`, [addressHost(url) ?? { error: 'file: URLs are not fetched' }]);
+    return outbound(
+      `${call.tool} fetches the URLs in its prompt`,
+      hostsInText(str('prompt')).map((host) => ({ host })),
+    );
   }
   if (SEARCH_TOOLS.has(call.tool)) return outbound(`${call.tool} searches the web`, []);
   if (SHELL_TOOLS.has(call.tool)) {
     const command = shellLine(input.command);
-    if (command === undefined) return outbound(`${call.tool}`, [], 'the shell command is not a string or a list of strings');
-    const workdir = [input.workdir, input.cwd, input.directory, input.dir_path].find((v) => typeof v === 'string') as string | undefined;
+    if (command === undefined)
+      return outbound(`${call.tool}`, [], 'the shell command is not a string or a list of strings');
+    const workdir = [input.workdir, input.cwd, input.directory, input.dir_path].find((v) => typeof v === 'string') as
+      string | undefined;
     const judged = judgeShell(command, paths);
     const reasons = [...judged.outbound];
     const moved = workdir ? writeProblem({ text: workdir, computed: false, pattern: false }, paths, true) : undefined;
     if (moved) reasons.unshift(`its working directory ${workdir} is outside the workspace`);
-    if (reasons.length === 0 && !judged.refuse && judged.hosts.length === 0) return local('local: every command in it stays on this machine');
-    const why = reasons.length === 0 ? 'it names hosts' : reasons.length === 1 ? reasons[0] : `${reasons[0]}; and ${reasons.length - 1} more`;
-    return outbound(why, judged.hosts.map((host) => ({ host })), judged.refuse);
+    if (reasons.length === 0 && !judged.refuse && judged.hosts.length === 0)
+      return local('local: every command in it stays on this machine');
+    const why =
+      reasons.length === 0
+        ? 'it names hosts'
+        : reasons.length === 1
+          ? reasons[0]
+          : `${reasons[0]}; and ${reasons.length - 1} more`;
+    return outbound(
+      why,
+      judged.hosts.map((host) => ({ host })),
+      judged.refuse,
+    );
   }
   // MCP tools and anything unknown: assume they reach out.
-  return outbound(`${call.tool} is not a tool the guard knows to stay local`, hostsInText(JSON.stringify(call.input ?? {})).map((host) => ({ host })));
+  return outbound(
+    `${call.tool} is not a tool the guard knows to stay local`,
+    hostsInText(JSON.stringify(call.input ?? {})).map((host) => ({ host })),
+  );
 }
 
 export function decide(policy: OutboundPolicy, c: Classification, connectionHosts: readonly string[]): Verdict {
   if (c.refuse) return { action: 'deny', reason: `refused: ${c.refuse}` };
   const unknown = c.hosts.filter((h) => !hostAllowed(h, connectionHosts));
-  if (unknown.length > 0) return { action: 'deny', reason: `host ${unknown.join(', ')} is not in this agent's connections` };
+  if (unknown.length > 0)
+    return { action: 'deny', reason: `host ${unknown.join(', ')} is not in this agent's connections` };
   if (!c.outbound) return { action: 'allow', reason: c.why };
-  if (policy === 'allow') return { action: 'allow', reason: `outbound (${c.why}); this agent's outbound policy allows it` };
-  if (policy === 'deny') return { action: 'deny', reason: `outbound (${c.why}); this agent's outbound policy denies calls to the outside world` };
+  if (policy === 'allow')
+    return { action: 'allow', reason: `outbound (${c.why}); this agent's outbound policy allows it` };
+  if (policy === 'deny')
+    return {
+      action: 'deny',
+      reason: `outbound (${c.why}); this agent's outbound policy denies calls to the outside world`,
+    };
   return { action: 'confirm', reason: `outbound (${c.why}); needs the employee’s approval` };
 }
 
@@ -114,13 +170,24 @@ export function decide(policy: OutboundPolicy, c: Classification, connectionHost
  * waits. `deny` refuses every outbound call; a host list allows an outbound call only when it names hosts
  * and every one of them is pre-approved (and among the connections' hosts); anything else is refused.
  */
-export function decideUnattended(outbound: ScheduledOutbound, c: Classification, connectionHosts: readonly string[]): Verdict {
+export function decideUnattended(
+  outbound: ScheduledOutbound,
+  c: Classification,
+  connectionHosts: readonly string[],
+): Verdict {
   const strict = decide('deny', c, connectionHosts);
   if (strict.action !== 'deny' || c.refuse || !c.outbound) return strict;
-  if (outbound === 'deny') return { action: 'deny', reason: `outbound (${c.why}); a scheduled run may not reach the outside world (its schedule's outbound is deny)` };
+  if (outbound === 'deny')
+    return {
+      action: 'deny',
+      reason: `outbound (${c.why}); a scheduled run may not reach the outside world (its schedule's outbound is deny)`,
+    };
   const preApproved = [...outbound];
   if (c.hosts.length > 0 && c.hosts.every((h) => hostAllowed(h, preApproved) && hostAllowed(h, connectionHosts))) {
-    return { action: 'allow', reason: `outbound (${c.why}); ${c.hosts.join(', ')} pre-approved for this scheduled run` };
+    return {
+      action: 'allow',
+      reason: `outbound (${c.why}); ${c.hosts.join(', ')} pre-approved for this scheduled run`,
+    };
   }
   const unnamed = c.hosts.length === 0;
   return {
@@ -158,7 +225,13 @@ function shellLine(command: unknown): string | undefined {
 /** The patch text of an apply_patch input, wherever the CLI puts it (a string, or inside an argv list). */
 function patchText(input: Record<string, unknown>): string {
   return ['command', 'input', 'patch']
-    .flatMap((key) => (typeof input[key] === 'string' ? [input[key]] : Array.isArray(input[key]) ? (input[key] as unknown[]).filter((v) => typeof v === 'string') : []))
+    .flatMap((key) =>
+      typeof input[key] === 'string'
+        ? [input[key]]
+        : Array.isArray(input[key])
+          ? (input[key] as unknown[]).filter((v) => typeof v === 'string')
+          : [],
+    )
     .join('\n');
 }
 

@@ -33,7 +33,8 @@ export class Logger {
 
   private emit(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
     const record: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...this.base };
-    for (const [key, value] of Object.entries(fields)) record[key] = value instanceof Error ? errorFields(value) : value;
+    for (const [key, value] of Object.entries(fields))
+      record[key] = value instanceof Error ? errorFields(value) : value;
     let line: string;
     try {
       line = JSON.stringify(record);

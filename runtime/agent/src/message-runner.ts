@@ -68,9 +68,21 @@ export function unattendedPolicy(row: InboxRow): UnattendedPolicy | undefined {
   const s = row.schedule as unknown;
   if (s === undefined || s === null) return undefined;
   const raw = (typeof s === 'object' ? s : {}) as Record<string, unknown>;
-  const hosts = Array.isArray(raw.outbound) && raw.outbound.length > 0 && raw.outbound.every((h) => typeof h === 'string' && HOST_SHAPE.test(h)) ? (raw.outbound as string[]) : undefined;
-  const cap = typeof raw.maxRunMs === 'number' && Number.isInteger(raw.maxRunMs) && raw.maxRunMs > 0 ? raw.maxRunMs : DEFAULT_SCHEDULED_RUN_MINUTES * 60_000;
-  return { key: typeof raw.key === 'string' ? raw.key.slice(0, 80) : 'unknown', outbound: hosts ?? 'deny', maxRunMs: cap };
+  const hosts =
+    Array.isArray(raw.outbound) &&
+    raw.outbound.length > 0 &&
+    raw.outbound.every((h) => typeof h === 'string' && HOST_SHAPE.test(h))
+      ? (raw.outbound as string[])
+      : undefined;
+  const cap =
+    typeof raw.maxRunMs === 'number' && Number.isInteger(raw.maxRunMs) && raw.maxRunMs > 0
+      ? raw.maxRunMs
+      : DEFAULT_SCHEDULED_RUN_MINUTES * 60_000;
+  return {
+    key: typeof raw.key === 'string' ? raw.key.slice(0, 80) : 'unknown',
+    outbound: hosts ?? 'deny',
+    maxRunMs: cap,
+  };
 }
 
 /**
@@ -90,7 +102,11 @@ export class MessageRunner {
    * Processes one message. Returns true when the message is finished (done, failed, interrupted or
    * given up), so the caller may move its cursor past it.
    */
-  async process(next: InboxRow, stopping: () => string | undefined, setChild: (child: CliRun) => void): Promise<boolean> {
+  async process(
+    next: InboxRow,
+    stopping: () => string | undefined,
+    setChild: (child: CliRun) => void,
+  ): Promise<boolean> {
     const { o } = this;
     const row = await o.inbox.claim(next, o.now());
     if (!row) return true; // finished by someone else meanwhile
@@ -118,7 +134,11 @@ export class MessageRunner {
     o.abortSignal.addEventListener('abort', onStop, { once: true });
     const current: Current = { row, log, abort, inflight: new Set(), unattended };
     this.current = current;
-    await o.events.append({ ...base, type: 'message.started', data: { attempt: row.attempts ?? 1, ...(unattended ? { scheduleId: unattended.key } : {}) } });
+    await o.events.append({
+      ...base,
+      type: 'message.started',
+      data: { attempt: row.attempts ?? 1, ...(unattended ? { scheduleId: unattended.key } : {}) },
+    });
     log.info('message started', { attempt: row.attempts ?? 1, bytes: Buffer.byteLength(row.body) });
     let model: ModelSession | undefined;
     try {
@@ -135,7 +155,11 @@ export class MessageRunner {
     const heartbeat = this.startHeartbeat(log);
     const pending: Promise<unknown>[] = [];
     const emit = (type: string, data: Record<string, unknown>) =>
-      pending.push(o.events.append({ ...base, type, data: this.clean(data) }).catch((error: Error) => log.error('event not recorded', { type, error })));
+      pending.push(
+        o.events
+          .append({ ...base, type, data: this.clean(data) })
+          .catch((error: Error) => log.error('event not recorded', { type, error })),
+      );
     const stderrTail: string[] = [];
     let result: ParsedEvent | undefined;
     const counts = { reply: 0, tool: 0, file: 0 };
@@ -151,7 +175,11 @@ export class MessageRunner {
             break;
           case 'tool':
             counts.tool += 1;
-            emit('tool.call', { tool: event.name, ...(event.id ? { toolUseId: event.id } : {}), summary: summarize({ tool: event.name, input: event.input }) });
+            emit('tool.call', {
+              tool: event.name,
+              ...(event.id ? { toolUseId: event.id } : {}),
+              summary: summarize({ tool: event.name, input: event.input }),
+            });
             break;
           case 'file':
             counts.file += 1;
@@ -178,7 +206,15 @@ export class MessageRunner {
         cwd: o.config.tuning.CUBICLE_WORKSPACE,
         stdin: row.body,
         files: o.adapter.files(context),
-        ...(model ? { model: { accessKeyId: model.accessKeyId, secretAccessKey: model.secretAccessKey, sessionToken: model.sessionToken } } : {}),
+        ...(model
+          ? {
+              model: {
+                accessKeyId: model.accessKeyId,
+                secretAccessKey: model.secretAccessKey,
+                sessionToken: model.sessionToken,
+              },
+            }
+          : {}),
         onStdoutLine: (line) => onParsed(parser.line(line)),
         onStderrLine: (line) => {
           stderrTail.push(line.slice(0, 500));
@@ -209,7 +245,9 @@ export class MessageRunner {
     await Promise.all(pending);
     await heartbeat.beat(); // the run itself was activity
 
-    const reason = stopping() ?? (capped && unattended ? `the scheduled run reached its time cap (${capText(unattended.maxRunMs)})` : undefined);
+    const reason =
+      stopping() ??
+      (capped && unattended ? `the scheduled run reached its time cap (${capText(unattended.maxRunMs)})` : undefined);
     const fields = { exit_code: exit.code, signal: exit.signal, killed: exit.killed, ...counts };
     if (reason) {
       log.warn('message interrupted', { reason, ...fields });
@@ -222,7 +260,12 @@ export class MessageRunner {
     } else {
       // The detail is for operators (redacted by the logger); the employee gets a plain message and the request id.
       const error = result?.kind === 'result' ? result.error : undefined;
-      log.warn('message failed', { ...fields, spawn_error: exit.spawnError, cli_error: error, stderr_tail: stderrTail.join('\n') });
+      log.warn('message failed', {
+        ...fields,
+        spawn_error: exit.spawnError,
+        cli_error: error,
+        stderr_tail: stderrTail.join('\n'),
+      });
       await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
       await this.finish(row, 'failed');
     }
@@ -251,28 +294,57 @@ export class MessageRunner {
     const verdict = current.unattended
       ? decideUnattended(current.unattended.outbound, classification, this.connectionHosts)
       : decide(o.config.env.CUBICLE_OUTBOUND_POLICY, classification, this.connectionHosts);
-    current.log.info('tool guard', { tool: request.tool, outbound: classification.outbound, hosts: classification.hosts.length, action: verdict.action });
+    current.log.info('tool guard', {
+      tool: request.tool,
+      outbound: classification.outbound,
+      hosts: classification.hosts.length,
+      action: verdict.action,
+    });
     // Every call the guard lets through is on the record too, with the verdict and the redacted summary.
     const allowed = async (reason: string) => {
-      await o.events.append({ ...base, type: 'tool.allowed', data: this.clean({ tool: request.tool, reason, outbound: classification.outbound, hosts: classification.hosts, summary }) });
+      await o.events.append({
+        ...base,
+        type: 'tool.allowed',
+        data: this.clean({
+          tool: request.tool,
+          reason,
+          outbound: classification.outbound,
+          hosts: classification.hosts,
+          summary,
+        }),
+      });
       return { decision: 'allow', reason } as const;
     };
     if (verdict.action === 'allow') return allowed(verdict.reason);
     if (verdict.action === 'deny') {
-      await o.events.append({ ...base, type: 'tool.denied', data: this.clean({ tool: request.tool, reason: verdict.reason, hosts: classification.hosts, summary }) });
+      await o.events.append({
+        ...base,
+        type: 'tool.denied',
+        data: this.clean({ tool: request.tool, reason: verdict.reason, hosts: classification.hosts, summary }),
+      });
       return { decision: 'deny', reason: verdict.reason };
     }
     const approval = await o.approvals.create({ ...base, tool: request.tool, summary, hosts: classification.hosts });
     await o.events.append({
       ...base,
       type: 'approval.requested',
-      data: this.clean({ approvalId: approval.sk, tool: request.tool, summary, hosts: classification.hosts, expiresAt: approval.expiresAt }),
+      data: this.clean({
+        approvalId: approval.sk,
+        tool: request.tool,
+        summary,
+        hosts: classification.hosts,
+        expiresAt: approval.expiresAt,
+      }),
     });
     const outcome = await o.approvals.wait(approval, current.abort.signal);
     await o.events.append({
       ...base,
       type: 'approval.resolved',
-      data: { approvalId: outcome.approvalId, status: outcome.status, ...(outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {}) },
+      data: {
+        approvalId: outcome.approvalId,
+        status: outcome.status,
+        ...(outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {}),
+      },
     });
     current.log.info('approval resolved', { approval_id: outcome.approvalId, status: outcome.status });
     switch (outcome.status) {
@@ -350,7 +422,10 @@ export class MessageRunner {
   private clean(data: Record<string, unknown>): Record<string, unknown> {
     const redacted = this.o.redactor.redactValue(data);
     return Object.fromEntries(
-      Object.entries(redacted).map(([k, v]) => [k, typeof v === 'string' ? limit(v, k === 'summary' || k === 's' ? MAX_SUMMARY : MAX_EVENT_TEXT) : v]),
+      Object.entries(redacted).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? limit(v, k === 'summary' || k === 's' ? MAX_SUMMARY : MAX_EVENT_TEXT) : v,
+      ]),
     );
   }
 }

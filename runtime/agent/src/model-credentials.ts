@@ -20,7 +20,11 @@ export interface ModelCredentials {
 }
 
 /** The STS call, injected (the entrypoint loads the STS client only for Bedrock agents). */
-export type AssumeModelRole = (request: { roleArn: string; sessionName: string; durationSeconds: number }) => Promise<AssumeRoleCommandOutput>;
+export type AssumeModelRole = (request: {
+  roleArn: string;
+  sessionName: string;
+  durationSeconds: number;
+}) => Promise<AssumeRoleCommandOutput>;
 
 /** STS's ceiling for a role-chained session (the task role assuming the invoker role). */
 export const MODEL_SESSION_SECONDS = 3600;
@@ -62,16 +66,32 @@ export class ModelCredentialSource {
   }
 
   private async assume(): Promise<ModelCredentials> {
-    const out = await this.o.assume({ roleArn: this.o.roleArn, sessionName: this.o.sessionName, durationSeconds: MODEL_SESSION_SECONDS });
+    const out = await this.o.assume({
+      roleArn: this.o.roleArn,
+      sessionName: this.o.sessionName,
+      durationSeconds: MODEL_SESSION_SECONDS,
+    });
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('STS returned no credentials for the model invoker role');
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration)
+      throw new Error('STS returned no credentials for the model invoker role');
     for (const secret of [c.SecretAccessKey, c.SessionToken]) this.o.redact(secret);
-    this.current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiresAt: c.Expiration.getTime() };
+    this.current = {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      sessionToken: c.SessionToken,
+      expiresAt: c.Expiration.getTime(),
+    };
     return this.current;
   }
 }
 
 /** The variables the workbench sets for the CLI from a run's `model` field (and from nothing else). */
-export function modelCredentialVariables(c: Pick<ModelCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>): Record<string, string> {
-  return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken };
+export function modelCredentialVariables(
+  c: Pick<ModelCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>,
+): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: c.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
+    AWS_SESSION_TOKEN: c.sessionToken,
+  };
 }

@@ -10,7 +10,13 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { frameMac, macMatches } from '../../shared/relay-mac';
-import { MAX_RUNTIME_FRAME_BYTES, type RelayMessage, type ResumedBody, type RuntimeOp, type SessionInfo } from '../../shared/relay-protocol';
+import {
+  MAX_RUNTIME_FRAME_BYTES,
+  type RelayMessage,
+  type ResumedBody,
+  type RuntimeOp,
+  type SessionInfo,
+} from '../../shared/relay-protocol';
 import { signConnect, type AwsCredentials } from '../../shared/sigv4-connect';
 
 export type OpResult = Record<string, unknown>;
@@ -21,7 +27,10 @@ export interface RelayClientOptions {
   readonly region: string;
   /** The task role's current credentials. */
   readonly credentials: () => Promise<AwsCredentials>;
-  readonly log: { info(msg: string, f?: Record<string, unknown>): void; warn(msg: string, f?: Record<string, unknown>): void };
+  readonly log: {
+    info(msg: string, f?: Record<string, unknown>): void;
+    warn(msg: string, f?: Record<string, unknown>): void;
+  };
   /** Reconnect delays: doubling from `initialMs` to `maxMs`, with jitter. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** A no-op frame after this long without traffic keeps API Gateway's 10-minute idle timeout away. */
@@ -80,7 +89,8 @@ export class RelayClient extends EventEmitter {
   /** Queues one operation; resolves with its result once the relay has applied it. */
   call(op: RuntimeOp): Promise<OpResult> {
     if (this.closing) return Promise.reject(new RelayUnavailable('the relay client is closed'));
-    if (this.queue.length >= (this.o.maxQueued ?? 10_000)) return Promise.reject(new RelayUnavailable('too many operations queued while the relay is unreachable'));
+    if (this.queue.length >= (this.o.maxQueued ?? 10_000))
+      return Promise.reject(new RelayUnavailable('too many operations queued while the relay is unreachable'));
     return new Promise((resolve, reject) => {
       this.queue.push({ op, text: JSON.stringify(op), resolve, reject });
       this.pump();
@@ -94,12 +104,14 @@ export class RelayClient extends EventEmitter {
   /** Drains what is queued (up to `timeoutMs`), then closes. */
   async close(timeoutMs = 5_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while ((this.queue.length > 0 || this.inflight) && Date.now() < until && this.authenticated) await new Promise((r) => setTimeout(r, 20));
+    while ((this.queue.length > 0 || this.inflight) && Date.now() < until && this.authenticated)
+      await new Promise((r) => setTimeout(r, 20));
     this.closing = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.keepalive);
     if (this.inflight) clearTimeout(this.inflight.timer);
-    for (const p of [...(this.inflight?.items ?? []), ...this.queue]) p.reject(new RelayUnavailable('the relay client closed'));
+    for (const p of [...(this.inflight?.items ?? []), ...this.queue])
+      p.reject(new RelayUnavailable('the relay client closed'));
     this.queue = [];
     this.inflight = undefined;
     this.ws?.close();
@@ -163,10 +175,17 @@ export class RelayClient extends EventEmitter {
       case 'hello':
         if (!this.nonce) return;
         this.connectionId = message.connectionId;
-        this.ws?.send(JSON.stringify({ type: 'resume', body: '{}', mac: frameMac(this.nonce, 'runtime', this.connectionId, 0, '{}') }));
+        this.ws?.send(
+          JSON.stringify({
+            type: 'resume',
+            body: '{}',
+            mac: frameMac(this.nonce, 'runtime', this.connectionId, 0, '{}'),
+          }),
+        );
         return;
       case 'resumed': {
-        if (!this.nonce || !macMatches(this.nonce, 'relay', this.connectionId, 0, message.body, message.mac)) return this.o.log.warn('relay: unsigned resume ignored');
+        if (!this.nonce || !macMatches(this.nonce, 'relay', this.connectionId, 0, message.body, message.mac))
+          return this.o.log.warn('relay: unsigned resume ignored');
         const body = JSON.parse(message.body) as ResumedBody;
         this.reconnects += 1;
         this.onAuthenticated(body.lastSeq);
@@ -213,7 +232,8 @@ export class RelayClient extends EventEmitter {
   private onAck(message: Extract<RelayMessage, { type: 'ack' }>): void {
     const inflight = this.inflight;
     if (!inflight || !this.nonce || message.seq !== inflight.seq) return;
-    if (!macMatches(this.nonce, 'relay', this.connectionId, message.seq, message.body, message.mac)) return this.o.log.warn('relay: unsigned ack ignored');
+    if (!macMatches(this.nonce, 'relay', this.connectionId, message.seq, message.body, message.mac))
+      return this.o.log.warn('relay: unsigned ack ignored');
     clearTimeout(inflight.timer);
     this.inflight = undefined;
     this.lastAcked = message.seq;
@@ -227,7 +247,11 @@ export class RelayClient extends EventEmitter {
     if (!this.authenticated || this.inflight || this.queue.length === 0 || !this.nonce || !this.ws) return;
     const items: Pending[] = [];
     let bytes = 64;
-    while (this.queue.length > 0 && items.length < 100 && bytes + this.queue[0].text.length * 1.2 + 2 < MAX_RUNTIME_FRAME_BYTES - 512) {
+    while (
+      this.queue.length > 0 &&
+      items.length < 100 &&
+      bytes + this.queue[0].text.length * 1.2 + 2 < MAX_RUNTIME_FRAME_BYTES - 512
+    ) {
       const next = this.queue.shift() as Pending;
       bytes += next.text.length * 1.2 + 1;
       items.push(next);
@@ -241,15 +265,21 @@ export class RelayClient extends EventEmitter {
     const body = `{"ops":[${items.map((p) => p.text).join(',')}]}`;
     const timer = setTimeout(() => this.ws?.terminate(), this.o.ackTimeoutMs ?? 30_000);
     this.inflight = { seq, items, timer };
-    this.ws.send(JSON.stringify({ type: 'frame', seq, body, mac: frameMac(this.nonce, 'runtime', this.connectionId, seq, body) }));
+    this.ws.send(
+      JSON.stringify({ type: 'frame', seq, body, mac: frameMac(this.nonce, 'runtime', this.connectionId, seq, body) }),
+    );
   }
 
   private armKeepalive(): void {
     clearTimeout(this.keepalive);
-    this.keepalive = setTimeout(() => {
-      if (this.authenticated && !this.inflight && this.queue.length === 0) void this.call({ op: 'ping' }).catch(() => undefined);
-      else this.armKeepalive();
-    }, this.o.keepaliveMs ?? 4 * 60_000);
+    this.keepalive = setTimeout(
+      () => {
+        if (this.authenticated && !this.inflight && this.queue.length === 0)
+          void this.call({ op: 'ping' }).catch(() => undefined);
+        else this.armKeepalive();
+      },
+      this.o.keepaliveMs ?? 4 * 60_000,
+    );
     this.keepalive.unref();
   }
 }

@@ -17,7 +17,11 @@ export interface LoadedSecrets {
  * Reads the agent's secrets into memory. Each value is registered with the redactor before anything
  * else can see it; errors carry the connection id or provider, never the value or the ARN's contents.
  */
-export async function loadSecrets(client: SecretsManagerClient, env: AgentEnv, redactor: Redactor): Promise<LoadedSecrets> {
+export async function loadSecrets(
+  client: SecretsManagerClient,
+  env: AgentEnv,
+  redactor: Redactor,
+): Promise<LoadedSecrets> {
   const read = async (arn: string, what: string): Promise<string> => {
     let out;
     try {

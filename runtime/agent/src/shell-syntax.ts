@@ -74,20 +74,25 @@ export function warmShellParser(): void {
 
 export function parseShell(command: string): ShellFacts {
   const source = Buffer.from(command, 'utf8');
-  if (source.length > MAX_COMMAND_BYTES) throw new ShellSyntaxError(`the command is longer than ${MAX_COMMAND_BYTES} bytes`);
+  if (source.length > MAX_COMMAND_BYTES)
+    throw new ShellSyntaxError(`the command is longer than ${MAX_COMMAND_BYTES} bytes`);
   const sh = syntax();
   let file: Node;
   try {
     file = sh.NewParser(sh.Variant(sh.LangBash)).Parse(command, 'command');
   } catch (error) {
-    const message = error && typeof (error as Node).Error === 'function' ? (error as Node).Error() : String((error as Error)?.message ?? error);
+    const message =
+      error && typeof (error as Node).Error === 'function'
+        ? (error as Node).Error()
+        : String((error as Error)?.message ?? error);
     throw new ShellSyntaxError(`bash would not run it as written (${String(message).replace(/^command:/, 'at ')})`);
   }
   const facts = { calls: [] as ShellCall[], redirects: [] as ShellRedirect[], opaque: [] as string[] };
   const slice = (node: Node) => source.subarray(node.Pos().Offset(), node.End().Offset()).toString('utf8');
   const opaque = (reason: string) => facts.opaque.includes(reason) || facts.opaque.push(reason);
   const arithmetic = (node: Node | null) => {
-    if (node && /[A-Za-z_$]/.test(slice(node))) opaque('arithmetic on variables can run commands (bash evaluates array subscripts in them)');
+    if (node && /[A-Za-z_$]/.test(slice(node)))
+      opaque('arithmetic on variables can run commands (bash evaluates array subscripts in them)');
   };
 
   sh.Walk(file, (node: Node) => {
@@ -132,7 +137,8 @@ export function parseShell(command: string): ShellFacts {
         arithmetic(node);
         break;
       case 'TestClause':
-        if (/(^|\s)-(v|R|eq|ne|lt|le|gt|ge)(\s|$)/.test(slice(node))) opaque('[[ … ]] with -v or a numeric comparison evaluates its operands as code');
+        if (/(^|\s)-(v|R|eq|ne|lt|le|gt|ge)(\s|$)/.test(slice(node)))
+          opaque('[[ … ]] with -v or a numeric comparison evaluates its operands as code');
         break;
       case 'DeclClause':
         opaque(`${node.Variant ? node.Variant.Value : 'declare'} changes variables that later commands run with`);
@@ -178,7 +184,8 @@ function wordOf(word: Node): ShellWord {
         break;
       case 'DblQuoted':
         for (const inner of arrayOf(part.Parts)) {
-          if (sh.NodeType(inner) === 'Lit') text += String(inner.Value).replace(/\\([$`"\\\n])/g, (_m, c: string) => (c === '\n' ? '' : c));
+          if (sh.NodeType(inner) === 'Lit')
+            text += String(inner.Value).replace(/\\([$`"\\\n])/g, (_m, c: string) => (c === '\n' ? '' : c));
           else {
             text += COMPUTED;
             computed = true;
@@ -210,7 +217,8 @@ function unescapeUnquoted(value: string, wordStart: boolean): { text: string; pa
       continue;
     }
     // `[` and `{` expand only when closed later in the word (`[` alone is the test command).
-    if (c === '*' || c === '?' || (c === '[' && value.includes(']', i)) || (c === '{' && value.includes('}', i))) pattern = true;
+    if (c === '*' || c === '?' || (c === '[' && value.includes(']', i)) || (c === '{' && value.includes('}', i)))
+      pattern = true;
     text += c;
   }
   return { text, pattern };

@@ -15,7 +15,9 @@ export function installSkills(skills: readonly string[], source: string, destina
     const { name, version } = parsed;
     const from = path.join(source, name, version);
     if (!existsSync(path.join(from, 'SKILL.md')) || !statSync(from).isDirectory()) {
-      throw new Error(`skill ${ref} is not in the image (expected ${path.join(name, version, 'SKILL.md')} under the skills folder)`);
+      throw new Error(
+        `skill ${ref} is not in the image (expected ${path.join(name, version, 'SKILL.md')} under the skills folder)`,
+      );
     }
     for (const destination of destinations) {
       mkdirSync(destination, { recursive: true });

@@ -93,7 +93,11 @@ class Supervisor {
   ) {
     const { env } = config;
     this.now = deps.now ?? Date.now;
-    this.log = root.child({ user_id: env.CUBICLE_USER_ID, agent_id: env.CUBICLE_AGENT_ID, deployment: env.CUBICLE_DEPLOYMENT });
+    this.log = root.child({
+      user_id: env.CUBICLE_USER_ID,
+      agent_id: env.CUBICLE_AGENT_ID,
+      deployment: env.CUBICLE_DEPLOYMENT,
+    });
     this.lastActivity = this.now();
     this.deadline = deps.startedAt + env.CUBICLE_MAX_TASK_DURATION_MS;
     // The cap holds from the first instruction, before any AWS call can hang.
@@ -182,11 +186,16 @@ class Supervisor {
         redact: (secret) => this.redactor.add(secret),
       });
       // At start, so a role that cannot be assumed stops the task with one clear line instead of failing each message.
-      if (!(await this.step('assume the model invoker role', () => this.modelCredentials!.forRun()))) return EXIT.failed;
+      if (!(await this.step('assume the model invoker role', () => this.modelCredentials!.forRun())))
+        return EXIT.failed;
     }
-    const place = await this.step('reach the workbench', () => workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS));
+    const place = await this.step('reach the workbench', () =>
+      workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS),
+    );
     if (!place) return EXIT.failed;
-    const skills = await this.step('install skills', () => workbench.prepare(this.config.skills, adapter.skillDirectories(place.home)));
+    const skills = await this.step('install skills', () =>
+      workbench.prepare(this.config.skills, adapter.skillDirectories(place.home)),
+    );
     if (!skills) return EXIT.failed;
 
     // The relay is the only way to the control plane: the session's nonce, then every row, through it.
@@ -196,7 +205,9 @@ class Supervisor {
       credentials: () => this.deps.secrets.config.credentials(),
       log: this.log,
     });
-    const session = await this.step('connect to the relay', () => withTimeout(relay.start(), tuning.CUBICLE_RELAY_START_TIMEOUT_MS, 'the relay did not hand over the session'));
+    const session = await this.step('connect to the relay', () =>
+      withTimeout(relay.start(), tuning.CUBICLE_RELAY_START_TIMEOUT_MS, 'the relay did not hand over the session'),
+    );
     if (!session) {
       await relay.close(0);
       return EXIT.failed;
@@ -205,7 +216,11 @@ class Supervisor {
     const self = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID };
     const inbox = new InboxTable(relay, (row) => openInboxBody(sealer, self, row));
     const events = new RelayEventLog(relay);
-    const approvals = new ApprovalStore(relay, { timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS, pollMs: tuning.CUBICLE_APPROVAL_POLL_MS, now: this.now });
+    const approvals = new ApprovalStore(relay, {
+      timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,
+      pollMs: tuning.CUBICLE_APPROVAL_POLL_MS,
+      now: this.now,
+    });
     if (session.deadlineAt !== undefined && session.deadlineAt < this.deadline) {
       this.deadline = session.deadlineAt; // the control plane's deadline started at wake, before this task
       this.armDeadline();
@@ -221,13 +236,22 @@ class Supervisor {
 
     const guardSocket = path.join(tuning.CUBICLE_EXCHANGE_DIR, GUARD_SOCKET);
     const runner = this.runner(adapter, secrets, { place, workbench, guardSocket }, sessions, inbox, events, approvals);
-    const guard = new GuardServer(guardSocket, (request) => runner.guard(request), (why) => this.log.warn('guard socket: request refused', { why }));
+    const guard = new GuardServer(
+      guardSocket,
+      (request) => runner.guard(request),
+      (why) => this.log.warn('guard socket: request refused', { why }),
+    );
     await guard.listen();
 
     await events.append({
       type: 'session.started',
       requestId: this.taskRequestId,
-      data: { provider: env.CUBICLE_PROVIDER, outbound: env.CUBICLE_OUTBOUND_POLICY, skills, ...(this.deps.taskArn ? { taskArn: this.deps.taskArn } : {}) },
+      data: {
+        provider: env.CUBICLE_PROVIDER,
+        outbound: env.CUBICLE_OUTBOUND_POLICY,
+        skills,
+        ...(this.deps.taskArn ? { taskArn: this.deps.taskArn } : {}),
+      },
     });
     this.log.info('ready', {
       provider: env.CUBICLE_PROVIDER,
@@ -243,7 +267,11 @@ class Supervisor {
         const next: InboxRow | undefined = await inbox.next(cursor);
         if (this.stopReason) break;
         if (next) {
-          const finished = await runner.process(next, () => this.stopReason, (child) => (this.child = child));
+          const finished = await runner.process(
+            next,
+            () => this.stopReason,
+            (child) => (this.child = child),
+          );
           this.child = undefined;
           if (finished) cursor = next.sk;
           this.lastActivity = this.now();
@@ -263,7 +291,11 @@ class Supervisor {
       await guard.close();
     }
     await events
-      .append({ type: 'session.stopping', requestId: this.taskRequestId, data: { reason: this.stopReason ?? 'unknown' } })
+      .append({
+        type: 'session.stopping',
+        requestId: this.taskRequestId,
+        data: { reason: this.stopReason ?? 'unknown' },
+      })
       .catch((error: Error) => this.log.warn('could not record the stop', { error }));
     // Drain what is queued; stop() bounds the whole stop with the grace and the flush budget anyway.
     await relay.close(30_000);

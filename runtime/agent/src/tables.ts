@@ -67,7 +67,12 @@ export class InboxTable {
     if (!claimed) return undefined;
     // The stored body stays sealed; the opened one (and its sealed policy) is what the runner uses.
     const { schedule: _plaintext, ...stored } = claimed as InboxRow;
-    return { ...stored, body: row.body, ...(row.schedule ? { schedule: row.schedule } : {}), ...(row.unreadable ? { unreadable: row.unreadable } : {}) };
+    return {
+      ...stored,
+      body: row.body,
+      ...(row.schedule ? { schedule: row.schedule } : {}),
+      ...(row.unreadable ? { unreadable: row.unreadable } : {}),
+    };
   }
 
   async finish(messageId: string, state: Exclude<InboxState, 'queued' | 'running'>, _now: number): Promise<void> {

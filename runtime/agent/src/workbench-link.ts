@@ -9,7 +9,14 @@ import * as path from 'node:path';
 import { listenExchangeSocket } from './exchange-socket';
 import type { ChildExit } from './child';
 import type { Logger } from './log';
-import { frameReader, WORKBENCH_SOCKET, type FromWorkbench, type Hello, type ModelSession, type ToWorkbench } from './workbench-protocol';
+import {
+  frameReader,
+  WORKBENCH_SOCKET,
+  type FromWorkbench,
+  type Hello,
+  type ModelSession,
+  type ToWorkbench,
+} from './workbench-protocol';
 
 /** A CLI run in the workbench, as the message runner sees it. */
 export interface CliRun {
@@ -67,7 +74,9 @@ export class WorkbenchLink {
   /** The workbench's hello, or a rejection after `timeoutMs`. */
   connected(timeoutMs: number): Promise<Hello> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the workbench did not connect')), timeoutMs)));
+    const timeout = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error('the workbench did not connect')), timeoutMs)),
+    );
     return Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
   }
 
@@ -86,7 +95,8 @@ export class WorkbenchLink {
   run(request: RunRequest): CliRun {
     const id = `run-${++this.counter}`;
     const exited = new Promise<ChildExit>((resolve) => {
-      if (!this.peer || this.peer.destroyed) return resolve({ code: null, signal: null, killed: false, spawnError: 'workbench unavailable' });
+      if (!this.peer || this.peer.destroyed)
+        return resolve({ code: null, signal: null, killed: false, spawnError: 'workbench unavailable' });
       this.runs.set(id, { request, resolve });
     });
     const { onStdoutLine, onStderrLine, ...wire } = request;
@@ -127,14 +137,18 @@ export class WorkbenchLink {
       if (!socket.destroyed) socket.destroy();
       this.fail(why);
     };
-    socket.on('data', frameReader((frame) => this.receive(frame as unknown as FromWorkbench, drop), drop));
+    socket.on(
+      'data',
+      frameReader((frame) => this.receive(frame as unknown as FromWorkbench, drop), drop),
+    );
     socket.on('close', () => this.fail('the workbench closed its connection'));
     socket.on('error', () => undefined);
   }
 
   private receive(frame: FromWorkbench, drop: (why: string) => void): void {
     if (!this.hello) {
-      if (frame.t !== 'hello' || frame.v !== 1 || typeof frame.home !== 'string' || typeof frame.runDir !== 'string') return drop('the workbench did not say hello');
+      if (frame.t !== 'hello' || frame.v !== 1 || typeof frame.home !== 'string' || typeof frame.runDir !== 'string')
+        return drop('the workbench did not say hello');
       this.hello = frame;
       this.onReady(frame);
       return;
@@ -162,7 +176,9 @@ export class WorkbenchLink {
         return;
       }
       case 'log':
-        this.log[frame.level === 'error' ? 'error' : frame.level === 'warn' ? 'warn' : 'info'](`workbench: ${String(frame.msg)}`);
+        this.log[frame.level === 'error' ? 'error' : frame.level === 'warn' ? 'warn' : 'info'](
+          `workbench: ${String(frame.msg)}`,
+        );
         return;
       case 'started':
         return;
@@ -174,7 +190,8 @@ export class WorkbenchLink {
   private fail(why: string): void {
     if (!this.peer) return;
     this.prepared?.({ t: 'prepare-failed', error: why });
-    for (const run of this.runs.values()) run.resolve({ code: null, signal: null, killed: true, spawnError: 'workbench lost' });
+    for (const run of this.runs.values())
+      run.resolve({ code: null, signal: null, killed: true, spawnError: 'workbench lost' });
     this.runs.clear();
     this.onLost(why);
   }

@@ -74,8 +74,20 @@ export type FromWorkbench =
   | { readonly t: 'prepare-failed'; readonly error: string }
   | { readonly t: 'started'; readonly id: string; readonly pid?: number }
   | { readonly t: 'stdout' | 'stderr'; readonly id: string; readonly line: string }
-  | { readonly t: 'exit'; readonly id: string; readonly code: number | null; readonly signal: string | null; readonly killed: boolean; readonly spawnError?: string }
-  | { readonly t: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly msg: string; readonly fields?: Record<string, unknown> };
+  | {
+      readonly t: 'exit';
+      readonly id: string;
+      readonly code: number | null;
+      readonly signal: string | null;
+      readonly killed: boolean;
+      readonly spawnError?: string;
+    }
+  | {
+      readonly t: 'log';
+      readonly level: 'info' | 'warn' | 'error';
+      readonly msg: string;
+      readonly fields?: Record<string, unknown>;
+    };
 
 /**
  * Variables that name or reach an AWS identity or the task's metadata. ECS injects the credentials URI
@@ -95,7 +107,10 @@ export function isIdentityVariable(name: string): boolean {
 export const MAX_FRAME = 8 * 1024 * 1024;
 
 /** Splits a stream into JSON frames; a line that is not JSON, or too long, ends the link. */
-export function frameReader(onFrame: (frame: Record<string, unknown>) => void, onBad: (why: string) => void): (chunk: string) => void {
+export function frameReader(
+  onFrame: (frame: Record<string, unknown>) => void,
+  onBad: (why: string) => void,
+): (chunk: string) => void {
   let buffer = '';
   return (chunk) => {
     buffer += chunk;
@@ -109,7 +124,13 @@ export function frameReader(onFrame: (frame: Record<string, unknown>) => void, o
       } catch {
         return onBad('unreadable frame');
       }
-      if (!frame || typeof frame !== 'object' || Array.isArray(frame) || typeof (frame as { t?: unknown }).t !== 'string') return onBad('frame without a type');
+      if (
+        !frame ||
+        typeof frame !== 'object' ||
+        Array.isArray(frame) ||
+        typeof (frame as { t?: unknown }).t !== 'string'
+      )
+        return onBad('frame without a type');
       onFrame(frame as Record<string, unknown>);
     }
     if (buffer.length > MAX_FRAME) onBad('frame too large');

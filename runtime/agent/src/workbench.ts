@@ -12,7 +12,15 @@ import * as path from 'node:path';
 import { AgentChild } from './child';
 import { installSkills } from './skills';
 import { modelCredentialVariables } from './model-credentials';
-import { CLI_STATE_DIR, DEFAULT_EXCHANGE_DIR, frameReader, isIdentityVariable, WORKBENCH_SOCKET, type FromWorkbench, type ToWorkbench } from './workbench-protocol';
+import {
+  CLI_STATE_DIR,
+  DEFAULT_EXCHANGE_DIR,
+  frameReader,
+  isIdentityVariable,
+  WORKBENCH_SOCKET,
+  type FromWorkbench,
+  type ToWorkbench,
+} from './workbench-protocol';
 
 export interface WorkbenchSettings {
   readonly exchangeDir: string;
@@ -53,13 +61,16 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
   const leaked = Object.keys(env).filter(isIdentityVariable);
   if (leaked.length > 0) {
     // Fail closed: the entrypoint should have started this process from an empty environment.
-    process.stderr.write(`workbench: refusing to start with identity variables in the environment: ${leaked.join(', ')}\n`);
+    process.stderr.write(
+      `workbench: refusing to start with identity variables in the environment: ${leaked.join(', ')}\n`,
+    );
     return 78;
   }
   const home = settings.homeDir;
   const tmp = path.join(settings.runDir, 'tmp');
   const credentialsRoot = path.join(settings.runDir, 'credentials');
-  for (const dir of [settings.runDir, home, tmp, credentialsRoot, path.join(home, '.codex')]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const dir of [settings.runDir, home, tmp, credentialsRoot, path.join(home, '.codex')])
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   const resumable = existsSync(path.join(home, RESUMABLE_MARKER));
   const socket = await connectWithRetry(path.join(settings.exchangeDir, WORKBENCH_SOCKET), settings.connectTimeoutMs);
   if (!socket) {
@@ -81,7 +92,13 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
       resolve(code);
     };
     socket.setEncoding('utf8');
-    socket.on('data', frameReader((frame) => void handle(frame as ToWorkbench), () => void end(1)));
+    socket.on(
+      'data',
+      frameReader(
+        (frame) => void handle(frame as ToWorkbench),
+        () => void end(1),
+      ),
+    );
     socket.on('close', () => void end(0));
     socket.on('error', () => void end(1));
     send({ t: 'hello', v: 1, pid: process.pid, runDir: settings.runDir, home, tmp, path: settings.path, resumable });
@@ -146,7 +163,14 @@ export async function runWorkbench(settings: WorkbenchSettings, env: NodeJS.Proc
         runs.delete(run.id);
         cleanUp();
         if (exit.code === 0) writeFileSync(path.join(home, RESUMABLE_MARKER), '', { mode: 0o600 });
-        send({ t: 'exit', id: run.id, code: exit.code, signal: exit.signal, killed: exit.killed, ...(exit.spawnError ? { spawnError: exit.spawnError } : {}) });
+        send({
+          t: 'exit',
+          id: run.id,
+          code: exit.code,
+          signal: exit.signal,
+          killed: exit.killed,
+          ...(exit.spawnError ? { spawnError: exit.spawnError } : {}),
+        });
       });
     };
   });

@@ -12,7 +12,8 @@ export type Authentication =
   | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
 
 export const NOT_SIGNED_IN = 'Sign in again: the request carries no valid Cubicle token.';
-export const NOT_ON_ROSTER = 'Your sign-in is valid but you are not on the Cubicle roster. Ask your platform team to add you.';
+export const NOT_ON_ROSTER =
+  'Your sign-in is valid but you are not on the Cubicle roster. Ask your platform team to add you.';
 
 export class Authenticator {
   constructor(
@@ -31,18 +32,25 @@ export class Authenticator {
     }
     const user = this.roster.identify(claims as Parameters<Roster['identify']>[0]);
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
-    return user ? { ok: true, user, ...(exp !== undefined ? { expiresAt: exp } : {}) } : { ok: false, status: 403, reason: 'not on the roster' };
+    return user
+      ? { ok: true, user, ...(exp !== undefined ? { expiresAt: exp } : {}) }
+      : { ok: false, status: 403, reason: 'not on the roster' };
   }
 }
 
 /** The token of an `Authorization: Bearer <token>` header (header names are case-insensitive). */
-export function bearerFromHeaders(headers: Readonly<Record<string, string | undefined>> | undefined): string | undefined {
+export function bearerFromHeaders(
+  headers: Readonly<Record<string, string | undefined>> | undefined,
+): string | undefined {
   const value = headerValue(headers, 'authorization');
   const match = value ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(value.trim()) : null;
   return match?.[1];
 }
 
-export function headerValue(headers: Readonly<Record<string, string | undefined>> | undefined, name: string): string | undefined {
+export function headerValue(
+  headers: Readonly<Record<string, string | undefined>> | undefined,
+  name: string,
+): string | undefined {
   if (!headers) return undefined;
   if (headers[name] !== undefined) return headers[name];
   const key = Object.keys(headers).find((k) => k.toLowerCase() === name);

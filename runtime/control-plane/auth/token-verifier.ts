@@ -32,7 +32,14 @@ export const TOKEN_ENV = {
 
 /** https, or http on loopback only (local mode's issuer). */
 const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
-const httpsUrl = z.string().check(z.refine((url) => /^https:\/\/\S+$/.test(url) || LOOPBACK_HTTP.test(url), 'must be an https URL (http only on loopback)'));
+const httpsUrl = z
+  .string()
+  .check(
+    z.refine(
+      (url) => /^https:\/\/\S+$/.test(url) || LOOPBACK_HTTP.test(url),
+      'must be an https URL (http only on loopback)',
+    ),
+  );
 export const TOKEN_ENV_SCHEMA = z.object({
   [TOKEN_ENV.kind]: z.enum(['cognito', 'oidc']),
   [TOKEN_ENV.issuer]: httpsUrl,
@@ -80,14 +87,22 @@ export function createTokenVerifier(settings: TokenSettings, options: VerifierOp
     const match = COGNITO_ISSUER.exec(settings.issuer);
     if (!match) throw new Error(`${TOKEN_ENV.issuer}: not a Cognito user pool issuer`);
     // tokenUse 'access' checks token_use and client_id (access tokens have no aud).
-    const verifier = CognitoJwtVerifier.create({ userPoolId: match[2], tokenUse: 'access', clientId: audience, graceSeconds: GRACE_SECONDS });
+    const verifier = CognitoJwtVerifier.create({
+      userPoolId: match[2],
+      tokenUse: 'access',
+      clientId: audience,
+      graceSeconds: GRACE_SECONDS,
+    });
     if (options.jwks) verifier.cacheJwks(options.jwks);
     verify = (token) => verifier.verify(token) as Promise<JwtPayload>;
   } else {
     let ready: Promise<(token: string) => Promise<JwtPayload>> | undefined;
     const build = async () => {
       const jwksUri = settings.jwksUri ?? (await discoverJwksUri(settings.issuer, options.fetchJson ?? fetchJson));
-      const verifier = JwtVerifier.create({ issuer: settings.issuer, audience, jwksUri, graceSeconds: GRACE_SECONDS }, { jwksCache: webJwksCache() });
+      const verifier = JwtVerifier.create(
+        { issuer: settings.issuer, audience, jwksUri, graceSeconds: GRACE_SECONDS },
+        { jwksCache: webJwksCache() },
+      );
       if (options.jwks) verifier.cacheJwks(options.jwks);
       return (token: string) => verifier.verify(token) as Promise<JwtPayload>;
     };
@@ -112,9 +127,16 @@ export function createTokenVerifier(settings: TokenSettings, options: VerifierOp
 
 /** The issuer's JWKS URI from its discovery document, which must name the same issuer (OIDC Discovery §4.3). */
 export async function discoverJwksUri(issuer: string, fetch: (url: string) => Promise<unknown>): Promise<string> {
-  const doc = (await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)) as { issuer?: unknown; jwks_uri?: unknown };
-  if (doc?.issuer !== issuer || typeof doc.jwks_uri !== 'string' || !(/^https:\/\//.test(doc.jwks_uri) || LOOPBACK_HTTP.test(doc.jwks_uri))) {
-    throw new Error('the issuer\'s discovery document does not name this issuer and an https jwks_uri');
+  const doc = (await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)) as {
+    issuer?: unknown;
+    jwks_uri?: unknown;
+  };
+  if (
+    doc?.issuer !== issuer ||
+    typeof doc.jwks_uri !== 'string' ||
+    !(/^https:\/\//.test(doc.jwks_uri) || LOOPBACK_HTTP.test(doc.jwks_uri))
+  ) {
+    throw new Error("the issuer's discovery document does not name this issuer and an https jwks_uri");
   }
   return doc.jwks_uri;
 }

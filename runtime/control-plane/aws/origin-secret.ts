@@ -1,4 +1,8 @@
-import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 
 /**
  * Reads the values the origin check accepts: the secret's AWSCURRENT version and, when there is one,
@@ -7,7 +11,9 @@ import { GetSecretValueCommand, ResourceNotFoundException, type SecretsManagerCl
 export function originSecretFetcher(client: SecretsManagerClient, secretId: string): () => Promise<readonly string[]> {
   const read = async (stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<string | undefined> => {
     try {
-      const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }));
+      const { SecretString } = await client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }),
+      );
       return SecretString;
     } catch (error) {
       // A secret that was never rotated has no AWSPREVIOUS version.

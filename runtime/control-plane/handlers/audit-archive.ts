@@ -37,6 +37,12 @@ async function notifierInvoker(functionName: string, traced: <T>(client: T) => T
   const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
   const lambda = traced(new LambdaClient({}));
   return async (request: object): Promise<void> => {
-    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(request)) }));
+    await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: 'Event',
+        Payload: new TextEncoder().encode(JSON.stringify(request)),
+      }),
+    );
   };
 }

@@ -25,7 +25,10 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
     } else {
       const users = roster.directory.users.map((u) => ({ id: u.id, email: u.email }));
       // The Cognito client loads only when there is work (a Delete needs none).
-      const [{ cognitoClient }, { syncDirectory }] = await Promise.all([import('../aws/cognito.js'), import('../directory-sync.js')]);
+      const [{ cognitoClient }, { syncDirectory }] = await Promise.all([
+        import('../aws/cognito.js'),
+        import('../directory-sync.js'),
+      ]);
       const result = await syncDirectory(cognitoClient(), users, {
         userPoolId,
         deadline: Date.now() + context.getRemainingTimeInMillis() - MARGIN_MS,
@@ -38,13 +41,23 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
         Unchanged: result.unchanged,
       };
       // User ids only: emails stay out of the logs.
-      logger.info('directory synced', { ...counts, created: result.created, emailUpdated: result.emailUpdated, enabled: result.enabled, disabled: result.disabled });
+      logger.info('directory synced', {
+        ...counts,
+        created: result.created,
+        emailUpdated: result.emailUpdated,
+        enabled: result.enabled,
+        disabled: result.disabled,
+      });
       outcome = { status: 'SUCCESS', physicalResourceId, data: counts };
     }
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'directory sync failed';
     logger.error('directory sync failed', { reason });
-    outcome = { status: 'FAILED', physicalResourceId: event.RequestType === 'Create' ? physicalResourceId : event.PhysicalResourceId, reason };
+    outcome = {
+      status: 'FAILED',
+      physicalResourceId: event.RequestType === 'Create' ? physicalResourceId : event.PhysicalResourceId,
+      reason,
+    };
   }
   await sendResponse(event, outcome);
 }

@@ -27,7 +27,8 @@ const ready = lazy(async () => {
   return (request: unknown) => {
     const r = request as { pk?: unknown; sk?: unknown; type?: unknown };
     // Only the archiver invokes this function; anything else is not a notified event.
-    if (typeof r?.pk !== 'string' || typeof r.sk !== 'number' || typeof r.type !== 'string') throw new Error('not a notification request');
+    if (typeof r?.pk !== 'string' || typeof r.sk !== 'number' || typeof r.type !== 'string')
+      throw new Error('not a notification request');
     return notifications.notify(deps, { pk: r.pk, sk: r.sk, type: r.type });
   };
 });

@@ -29,7 +29,8 @@ const ready = lazy(async () => {
     chain: lifecycle.chain,
     now: Date.now,
   };
-  return (event: unknown, requestId: string) => runSchedule({ roster, records, lifecycle, log: logger }, event, requestId);
+  return (event: unknown, requestId: string) =>
+    runSchedule({ roster, records, lifecycle, log: logger }, event, requestId);
 });
 
 /**
@@ -37,7 +38,10 @@ const ready = lazy(async () => {
  * with `{ "scheduleId": "<user>/<agent>/<schedule>" }` only; anything else fails the invocation with the
  * reason, before any client loads.
  */
-export async function handler(event: unknown, context: Context): Promise<{ scheduleId: string; messageId: string; outcome: string }> {
+export async function handler(
+  event: unknown,
+  context: Context,
+): Promise<{ scheduleId: string; messageId: string; outcome: string }> {
   logger.addContext(context);
   logger.appendKeys({ request_id: context.awsRequestId });
   try {
@@ -45,7 +49,11 @@ export async function handler(event: unknown, context: Context): Promise<{ sched
     const { userId, agentId } = declaredSchedule(roster, event);
     logger.appendKeys({ user_id: userId, agent_id: agentId });
     const result = await (await ready())(event, context.awsRequestId);
-    logger.info('scheduled message posted', { schedule_id: result.scheduleId, message_id: result.messageId, outcome: result.outcome });
+    logger.info('scheduled message posted', {
+      schedule_id: result.scheduleId,
+      message_id: result.messageId,
+      outcome: result.outcome,
+    });
     return result;
   } catch (error) {
     logger.error('scheduled run refused or failed', { error: error as Error });

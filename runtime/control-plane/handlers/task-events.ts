@@ -8,11 +8,16 @@ const logger = new Logger();
 const env = parseEnv(LIFECYCLE_ENV);
 
 const ready = lazy(async () => {
-  const [deps, { createTaskEventHandler }] = await Promise.all([loadLifecycleDeps(env, logger), import('../task-events.js')]);
+  const [deps, { createTaskEventHandler }] = await Promise.all([
+    loadLifecycleDeps(env, logger),
+    import('../task-events.js'),
+  ]);
   return createTaskEventHandler(deps, logger);
 });
 
 export async function handler(event: EventBridgeEvent<string, unknown>, context: Context): Promise<void> {
   logger.addContext(context);
-  await (await ready())(event);
+  await (
+    await ready()
+  )(event);
 }

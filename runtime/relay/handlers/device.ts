@@ -5,7 +5,12 @@ import { parseEnv } from '../../control-plane/env';
 import { loadAuthenticator } from '../../control-plane/handlers/auth';
 import { lazy } from '../../control-plane/handlers/lazy';
 import { ORIGIN_ENV } from '../../control-plane/handlers/origin';
-import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV, OriginVerifier, REFUSED_MESSAGE } from '../../control-plane/origin-verify';
+import {
+  ORIGIN_VERIFY_HEADER,
+  ORIGIN_VERIFY_SECRET_ENV,
+  OriginVerifier,
+  REFUSED_MESSAGE,
+} from '../../control-plane/origin-verify';
 import { loadRosterFile } from '../../control-plane/roster';
 import { DEVICE_RELAY_ENV, RELAY_ENV } from '../env';
 import { refuse, type WsEvent, type WsResult } from '../ws-event';
@@ -17,7 +22,14 @@ const auth = loadAuthenticator(loadRosterFile());
 const originSecretArn = parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV];
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { secretsClient }, { originSecretFetcher }, { managementClient, managementPoster }, { createDeviceHandler }, opener] = await Promise.all([
+  const [
+    { documentClient },
+    { secretsClient },
+    { originSecretFetcher },
+    { managementClient, managementPoster },
+    { createDeviceHandler },
+    opener,
+  ] = await Promise.all([
     import('../../control-plane/aws/dynamo.js'),
     import('../../control-plane/aws/secrets.js'),
     import('../../control-plane/aws/origin-secret.js'),
@@ -25,7 +37,10 @@ const ready = lazy(async () => {
     import('../device.js'),
     loadSealer(env[RELAY_ENV.deployment]),
   ]);
-  const origin = new OriginVerifier({ now: Date.now, fetchValues: originSecretFetcher(secretsClient(), originSecretArn) });
+  const origin = new OriginVerifier({
+    now: Date.now,
+    fetchValues: originSecretFetcher(secretsClient(), originSecretArn),
+  });
   const handle = createDeviceHandler({
     doc: documentClient(),
     eventsTable: env[RELAY_ENV.eventsTable],
@@ -44,10 +59,16 @@ export async function handler(event: WsEvent, context: Context): Promise<WsResul
   logger.addContext(context);
   const { origin, handle } = await ready();
   if (event.requestContext.routeKey === '$connect') {
-    const verdict = await origin.verify(headerValue(event.headers, ORIGIN_VERIFY_HEADER)).catch(() => 'unavailable' as const);
+    const verdict = await origin
+      .verify(headerValue(event.headers, ORIGIN_VERIFY_HEADER))
+      .catch(() => 'unavailable' as const);
     if (verdict !== 'accepted') {
-      logger.warn('relay connect refused: it did not come through CloudFront', { request_id: event.requestContext.requestId });
-      return verdict === 'unavailable' ? refuse(503, 'The relay is temporarily unavailable.') : refuse(403, REFUSED_MESSAGE);
+      logger.warn('relay connect refused: it did not come through CloudFront', {
+        request_id: event.requestContext.requestId,
+      });
+      return verdict === 'unavailable'
+        ? refuse(503, 'The relay is temporarily unavailable.')
+        : refuse(403, REFUSED_MESSAGE);
     }
   }
   return handle(event);

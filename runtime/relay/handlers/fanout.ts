@@ -43,8 +43,14 @@ export async function handler(event: DynamoDBStreamEvent, context: Context): Pro
   const events = records.filter((r) => tableOf(r.eventSourceARN) === env[RELAY_ENV.eventsTable]);
   const inbox = records.filter((r) => tableOf(r.eventSourceARN) === env[RELAY_ENV.inboxTable]);
   try {
-    await fanout.fanOutEvents(deps, events.map((r) => unmarshall(r.dynamodb?.NewImage as never) as EventRow));
-    await fanout.nudgeInbox(deps, inbox.map((r) => String(unmarshall(r.dynamodb?.Keys as never).pk)));
+    await fanout.fanOutEvents(
+      deps,
+      events.map((r) => unmarshall(r.dynamodb?.NewImage as never) as EventRow),
+    );
+    await fanout.nudgeInbox(
+      deps,
+      inbox.map((r) => String(unmarshall(r.dynamodb?.Keys as never).pk)),
+    );
     return { batchItemFailures: [] };
   } catch (error) {
     logger.error('fan-out failed', { error: error as Error, records: event.Records.length });

@@ -14,12 +14,13 @@ const env = parseEnv(RUNTIME_RELAY_ENV);
 const roles = new RoleDirectory(env[RELAY_ENV.deployment], loadRosterFile(), env[RELAY_ENV.account]);
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { managementClient, managementPoster }, { createRuntimeHandler }, sealer] = await Promise.all([
-    import('../../control-plane/aws/dynamo.js'),
-    import('../poster.js'),
-    import('../runtime-side.js'),
-    loadSealer(env[RELAY_ENV.deployment]),
-  ]);
+  const [{ documentClient }, { managementClient, managementPoster }, { createRuntimeHandler }, sealer] =
+    await Promise.all([
+      import('../../control-plane/aws/dynamo.js'),
+      import('../poster.js'),
+      import('../runtime-side.js'),
+      loadSealer(env[RELAY_ENV.deployment]),
+    ]);
   const { chainKey } = await import('../../control-plane/aws/kms.js');
   return createRuntimeHandler({
     doc: documentClient(),

@@ -21,7 +21,8 @@ export const userKeys: Check = {
   run({ fleet, assembly }) {
     const findings: string[] = [];
     const agentArns = new Map(fleet.pairs.map((p) => [p.role.arn, p]));
-    const roleArn = (fn: Parameters<typeof recordSealerRoleName>[1]) => `arn:aws:iam::${assembly.account}:role/${recordSealerRoleName(assembly.deployment, fn)}`;
+    const roleArn = (fn: Parameters<typeof recordSealerRoleName>[1]) =>
+      `arn:aws:iam::${assembly.account}:role/${recordSealerRoleName(assembly.deployment, fn)}`;
     const sealers = new Set(RECORD_SEALERS.map(roleArn));
     const openers = new Set(RECORD_OPENERS.map(roleArn));
     const writers = new Set(RECORD_WRITERS.map(roleArn));
@@ -34,26 +35,48 @@ export const userKeys: Check = {
         if (uses.length === 0) continue;
         const label = `${where}: statement ${statement.Sid ?? '(no Sid)'} allows ${uses.join(', ')} to ${principalsOf(statement).join(', ') || 'no principal'}`;
         if (uses.some((a) => a === '*' || a.toLowerCase() === 'kms:*')) {
-          findings.push(`${label}: a kms:* grant on a user key lets IAM policies (AdministratorAccess included) decrypt every token under it`);
+          findings.push(
+            `${label}: a kms:* grant on a user key lets IAM policies (AdministratorAccess included) decrypt every token under it`,
+          );
           continue;
         }
         const condition = (statement.Condition ?? {}) as Record<string, Record<string, unknown>>;
-        const principals = [...listOf(condition.ArnEquals?.['aws:PrincipalArn']), ...listOf(condition.StringEquals?.['aws:PrincipalArn'])];
+        const principals = [
+          ...listOf(condition.ArnEquals?.['aws:PrincipalArn']),
+          ...listOf(condition.StringEquals?.['aws:PrincipalArn']),
+        ];
         const recordUser = condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`];
         if (recordUser !== undefined) {
-          findings.push(...recordStatementFindings(label, key.userId, condition, principals, agentArns, sealers, openers, writers, uses));
+          findings.push(
+            ...recordStatementFindings(
+              label,
+              key.userId,
+              condition,
+              principals,
+              agentArns,
+              sealers,
+              openers,
+              writers,
+              uses,
+            ),
+          );
           continue;
         }
         const via = listOf(condition.StringEquals?.['kms:ViaService']);
-        const context = [...listOf(condition.ArnLike?.['kms:EncryptionContext:SecretARN']), ...listOf(condition.StringEquals?.['kms:EncryptionContext:SecretARN'])];
+        const context = [
+          ...listOf(condition.ArnLike?.['kms:EncryptionContext:SecretARN']),
+          ...listOf(condition.StringEquals?.['kms:EncryptionContext:SecretARN']),
+        ];
         if (principals.length === 0) findings.push(`${label} without an aws:PrincipalArn condition`);
-        if (!via.every((v) => v.startsWith('secretsmanager.')) || via.length === 0) findings.push(`${label} not only via Secrets Manager (kms:ViaService ${via.join(', ') || 'absent'})`);
+        if (!via.every((v) => v.startsWith('secretsmanager.')) || via.length === 0)
+          findings.push(`${label} not only via Secrets Manager (kms:ViaService ${via.join(', ') || 'absent'})`);
         if (context.length === 0) findings.push(`${label} without a kms:EncryptionContext:SecretARN condition`);
         if (uses.some((a) => actionMatches(a, 'kms:Decrypt'))) {
           for (const arn of principals) {
             const pair = agentArns.get(arn);
             if (!pair) findings.push(`${label}: Decrypt for ${arn}, which is not an agent role of this assembly`);
-            else if (pair.userId !== key.userId) findings.push(`${label}: Decrypt for ${pair.userId}/${pair.agentId}, an agent of another user`);
+            else if (pair.userId !== key.userId)
+              findings.push(`${label}: Decrypt for ${pair.userId}/${pair.agentId}, an agent of another user`);
           }
         }
       }
@@ -67,7 +90,11 @@ export const userKeys: Check = {
               `key policy of ${example.userId}'s key ${example.stack} ${example.logicalId}, the statements that use the key: ` +
                 statementsOf([example.policy])
                   .map((s) => s.statement)
-                  .filter((s) => s.Effect === 'Allow' && listOf(s.Action).some((a) => KEY_USE.some((use) => actionMatches(a, use))))
+                  .filter(
+                    (s) =>
+                      s.Effect === 'Allow' &&
+                      listOf(s.Action).some((a) => KEY_USE.some((use) => actionMatches(a, use))),
+                  )
                   .map((s) => code(s))
                   .join('; '),
             ]
@@ -97,24 +124,37 @@ function recordStatementFindings(
   const findings: string[] = [];
   const users = listOf(condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.user}`]);
   const agents = listOf(condition.StringEquals?.[`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]);
-  if (users.length !== 1 || users[0] !== keyUser) findings.push(`${label}: records of user ${users.join(', ')}, not only ${keyUser}'s`);
+  if (users.length !== 1 || users[0] !== keyUser)
+    findings.push(`${label}: records of user ${users.join(', ')}, not only ${keyUser}'s`);
   if (principals.length === 0) findings.push(`${label} without an aws:PrincipalArn condition`);
   if (agents.length === 0) findings.push(`${label} without a kms:EncryptionContext:${CONTEXT_KEYS.agent} condition`);
   for (const arn of principals) {
     const pair = agentArns.get(arn);
     if (pair) {
-      if (pair.userId !== keyUser) findings.push(`${label}: records for ${pair.userId}/${pair.agentId}, an agent of another user`);
-      else if (agents.length !== 1 || agents[0] !== pair.agentId) findings.push(`${label}: ${pair.userId}/${pair.agentId} may open records of agents ${agents.join(', ')}, not only its own`);
-      if (condition.StringLike?.['aws:userid'] === undefined) findings.push(`${label}: ${pair.userId}/${pair.agentId} is not bound by its role's unique id (aws:userid)`);
+      if (pair.userId !== keyUser)
+        findings.push(`${label}: records for ${pair.userId}/${pair.agentId}, an agent of another user`);
+      else if (agents.length !== 1 || agents[0] !== pair.agentId)
+        findings.push(
+          `${label}: ${pair.userId}/${pair.agentId} may open records of agents ${agents.join(', ')}, not only its own`,
+        );
+      if (condition.StringLike?.['aws:userid'] === undefined)
+        findings.push(`${label}: ${pair.userId}/${pair.agentId} is not bound by its role's unique id (aws:userid)`);
     } else if (sealers.has(arn) || openers.has(arn) || writers.has(arn)) {
-      if (openers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:Decrypt'))) findings.push(`${label}: the record opener ${arn} may ${uses.join(', ')}, not only Decrypt`);
-      if (writers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:GenerateDataKey'))) findings.push(`${label}: the record writer ${arn} may ${uses.join(', ')}, not only GenerateDataKey`);
+      if (openers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:Decrypt')))
+        findings.push(`${label}: the record opener ${arn} may ${uses.join(', ')}, not only Decrypt`);
+      if (writers.has(arn) && uses.some((a) => !actionMatches(a, 'kms:GenerateDataKey')))
+        findings.push(`${label}: the record writer ${arn} may ${uses.join(', ')}, not only GenerateDataKey`);
       const keys = listOf(condition['ForAllValues:StringEquals']?.['kms:EncryptionContextKeys']).sort();
-      if (keys.join(',') !== Object.values(CONTEXT_KEYS).sort().join(',') || condition.Null?.['kms:EncryptionContextKeys'] !== 'false') {
+      if (
+        keys.join(',') !== Object.values(CONTEXT_KEYS).sort().join(',') ||
+        condition.Null?.['kms:EncryptionContextKeys'] !== 'false'
+      ) {
         findings.push(`${label}: the record sealer ${arn} is not held to the records' exact encryption context keys`);
       }
     } else {
-      findings.push(`${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer, writer or opener`);
+      findings.push(
+        `${label}: records for ${arn}, which is neither an agent role of this assembly nor a record sealer, writer or opener`,
+      );
     }
   }
   return findings;
@@ -123,34 +163,53 @@ function recordStatementFindings(
 export const secrets: Check = {
   id: 'credentials.secrets',
   claim: 3,
-  title: "Each user secret is under its user's key, starts as a placeholder, and its policy denies reads to every principal but the agent roles whose task definitions name it",
+  title:
+    "Each user secret is under its user's key, starts as a placeholder, and its policy denies reads to every principal but the agent roles whose task definitions name it",
   run({ fleet }) {
     const findings: string[] = [];
     const readers = new Map<string, Set<string>>();
-    for (const pair of fleet.pairs) for (const arn of pair.ownSecretArns) readers.set(arn, new Set([...(readers.get(arn) ?? []), pair.role.arn]));
+    for (const pair of fleet.pairs)
+      for (const arn of pair.ownSecretArns) readers.set(arn, new Set([...(readers.get(arn) ?? []), pair.role.arn]));
     for (const secret of fleet.secrets) {
       const where = `secret ${secret.name} (${secret.stack} ${secret.logicalId})`;
-      if (secret.props.GenerateSecretString) findings.push(`${where}: generated value (GenerateSecretString) instead of the placeholder`);
-      if (secret.props.SecretString !== undefined && secret.props.SecretString !== VAULT_PLACEHOLDER) findings.push(`${where}: the template holds a value that is not the vault placeholder`);
-      if (!secret.name.includes(`/${secret.userId}/`)) findings.push(`${where}: encrypted under user ${secret.userId}'s key but not named under that user`);
+      if (secret.props.GenerateSecretString)
+        findings.push(`${where}: generated value (GenerateSecretString) instead of the placeholder`);
+      if (secret.props.SecretString !== undefined && secret.props.SecretString !== VAULT_PLACEHOLDER)
+        findings.push(`${where}: the template holds a value that is not the vault placeholder`);
+      if (!secret.name.includes(`/${secret.userId}/`))
+        findings.push(`${where}: encrypted under user ${secret.userId}'s key but not named under that user`);
       if (!secret.resourcePolicy) {
         findings.push(`${where}: no resource policy: any principal whose IAM policy allows GetSecretValue can read it`);
         continue;
       }
       if (secret.resourcePolicyProps?.BlockPublicPolicy !== true) findings.push(`${where}: BlockPublicPolicy is off`);
       const statements = statementsOf([secret.resourcePolicy]).map((s) => s.statement);
-      const denyRead = statements.find((s) => s.Effect === 'Deny' && principalsOf(s).includes('*') && listOf(s.Action).some((a) => actionMatches(a, 'secretsmanager:GetSecretValue')));
+      const denyRead = statements.find(
+        (s) =>
+          s.Effect === 'Deny' &&
+          principalsOf(s).includes('*') &&
+          listOf(s.Action).some((a) => actionMatches(a, 'secretsmanager:GetSecretValue')),
+      );
       // Readers named by role ARN, or by the role's unique id (aws:userid, so a recreated role is not one).
-      const byUserId = new Map(fleet.pairs.map((p) => [String(p.role.principal.userId ?? '').replace(/:.*$/, ':*'), p.role.arn]));
+      const byUserId = new Map(
+        fleet.pairs.map((p) => [String(p.role.principal.userId ?? '').replace(/:.*$/, ':*'), p.role.arn]),
+      );
       const allowed = [
         ...listOf((denyRead?.Condition as any)?.ArnNotEquals?.['aws:PrincipalArn']),
-        ...listOf((denyRead?.Condition as any)?.StringNotLike?.['aws:userid']).map((id) => byUserId.get(id) ?? `the role with unique id ${id}`),
+        ...listOf((denyRead?.Condition as any)?.StringNotLike?.['aws:userid']).map(
+          (id) => byUserId.get(id) ?? `the role with unique id ${id}`,
+        ),
       ];
       const expected = readers.get(secret.arn) ?? new Set<string>();
       if (!denyRead) findings.push(`${where}: its policy does not deny GetSecretValue to every other principal`);
-      for (const arn of allowed) if (!expected.has(arn)) findings.push(`${where}: its policy lets ${arn} read it, but that role's task definition does not use it`);
-      for (const arn of expected) if (denyRead && !allowed.includes(arn)) findings.push(`${where}: its policy denies ${arn}, whose task definition uses it`);
-      for (const s of statements.filter((x) => x.Effect === 'Allow')) findings.push(`${where}: its policy allows ${listOf(s.Action).join(', ')} to ${principalsOf(s).join(', ')}`);
+      for (const arn of allowed)
+        if (!expected.has(arn))
+          findings.push(`${where}: its policy lets ${arn} read it, but that role's task definition does not use it`);
+      for (const arn of expected)
+        if (denyRead && !allowed.includes(arn))
+          findings.push(`${where}: its policy denies ${arn}, whose task definition uses it`);
+      for (const s of statements.filter((x) => x.Effect === 'Allow'))
+        findings.push(`${where}: its policy allows ${listOf(s.Action).join(', ')} to ${principalsOf(s).join(', ')}`);
     }
     const example = fleet.secrets[0];
     return outcome(
@@ -170,34 +229,51 @@ const SECRET_ARN = /^arn:[a-z-]+:secretsmanager:/;
 export const taskConfiguration: Check = {
   id: 'credentials.task-configuration',
   claim: 3,
-  title: 'No task definition puts a token in an environment variable (no ECS `Secrets`, no environment files, secret-looking variables hold ARNs only)',
+  title:
+    'No task definition puts a token in an environment variable (no ECS `Secrets`, no environment files, secret-looking variables hold ARNs only)',
   run({ fleet }) {
     const findings: string[] = [];
     let variables = 0;
     for (const td of fleet.taskDefinitions) {
       for (const c of td.props.ContainerDefinitions ?? []) {
         const where = `${td.stack} ${td.logicalId} container ${c.Name}`;
-        if ((c.Secrets ?? []).length > 0) findings.push(`${where}: ECS Secrets ${c.Secrets.map((s: any) => s.Name).join(', ')} put secret values in the environment`);
+        if ((c.Secrets ?? []).length > 0)
+          findings.push(
+            `${where}: ECS Secrets ${c.Secrets.map((s: any) => s.Name).join(', ')} put secret values in the environment`,
+          );
         if ((c.EnvironmentFiles ?? []).length > 0) findings.push(`${where}: environment files`);
         for (const { Name: name, Value: value } of c.Environment ?? []) {
           variables += 1;
-          if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(name)) findings.push(`${where}: ${name} in the environment`);
-          else if (SECRET_NAME.test(name) && !String(value).split(',').every((v) => SECRET_ARN.test(v) || v === '')) findings.push(`${where}: ${name} holds something other than a secret ARN`);
+          if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(name))
+            findings.push(`${where}: ${name} in the environment`);
+          else if (
+            SECRET_NAME.test(name) &&
+            !String(value)
+              .split(',')
+              .every((v) => SECRET_ARN.test(v) || v === '')
+          )
+            findings.push(`${where}: ${name} holds something other than a secret ARN`);
         }
       }
     }
-    return outcome([`${fleet.taskDefinitions.length} task definitions, ${variables} environment variables read; no ECS Secrets or environment files unless listed below`], findings);
+    return outcome(
+      [
+        `${fleet.taskDefinitions.length} task definitions, ${variables} environment variables read; no ECS Secrets or environment files unless listed below`,
+      ],
+      findings,
+    );
   },
 };
 
 export const agentsCannotLaunch: Check = {
   id: 'credentials.agents-cannot-launch',
   claim: 3,
-  title: "No agent role can start, stop or pass roles to tasks (a pair could otherwise run as another pair)",
+  title: 'No agent role can start, stop or pass roles to tasks (a pair could otherwise run as another pair)',
   async run({ assembly, fleet }) {
     const simulator = new IamSimulator();
     const findings: string[] = [];
-    const taskDefinition = (family: string) => `arn:aws:ecs:${assembly.region}:${assembly.account}:task-definition/${family}:1`;
+    const taskDefinition = (family: string) =>
+      `arn:aws:ecs:${assembly.region}:${assembly.account}:task-definition/${family}:1`;
     for (const pair of fleet.pairs) {
       const other = fleet.pairs.find((p) => p !== pair);
       // Its own family (restart itself with overrides) and another pair's (run as that pair).
@@ -210,23 +286,37 @@ export const agentsCannotLaunch: Check = {
         ['ecs:RegisterTaskDefinition', '*'],
       ];
       for (const [action, resource] of probes) {
-        if ((await simulator.evaluate({ principal: pair.role.principal, action, resource, resourceAccount: assembly.account })) === 'Allowed') {
+        if (
+          (await simulator.evaluate({
+            principal: pair.role.principal,
+            action,
+            resource,
+            resourceAccount: assembly.account,
+          })) === 'Allowed'
+        ) {
           findings.push(`${pair.userId}/${pair.agentId} may ${action} on ${resource}`);
         }
       }
     }
-    return outcome([`${fleet.pairs.length} agent roles × RunTask (own and another pair's family), PassRole (own and another pair's role), StopTask, RegisterTaskDefinition: ${simulator.evaluations} evaluations`], findings);
+    return outcome(
+      [
+        `${fleet.pairs.length} agent roles × RunTask (own and another pair's family), PassRole (own and another pair's role), StopTask, RegisterTaskDefinition: ${simulator.evaluations} evaluations`,
+      ],
+      findings,
+    );
   },
 };
 
 export const launcher: Check = {
   id: 'credentials.launcher',
   claim: 3,
-  title: 'Only a launcher that no internet request reaches may RunTask a pair\'s task definition',
+  title: "Only a launcher that no internet request reaches may RunTask a pair's task definition",
   async run({ assembly, fleet }) {
     const simulator = new IamSimulator();
     const reachable = internetReachableRoles(assembly);
-    const clusters = assembly.resources('AWS::ECS::Cluster').map((c) => assembly.resolver.getAtt(c.stack, c.logicalId, 'Arn'));
+    const clusters = assembly
+      .resources('AWS::ECS::Cluster')
+      .map((c) => assembly.resolver.getAtt(c.stack, c.logicalId, 'Arn'));
     const launchers: string[] = [];
     const findings: string[] = [];
     for (const role of fleet.roles.filter((r) => !isAgentRole(assembly, r))) {
@@ -248,14 +338,26 @@ export const launcher: Check = {
       if (!target) continue;
       const via = reachable.get(role.arn);
       launchers.push(`${role.stack} ${role.logicalId}${via ? ` (reached from the internet via ${via})` : ''}`);
-      if (via) findings.push(`${role.stack} ${role.logicalId} may RunTask ${target} and is reached from the internet via ${via}`);
+      if (via)
+        findings.push(
+          `${role.stack} ${role.logicalId} may RunTask ${target} and is reached from the internet via ${via}`,
+        );
     }
     return outcome([`roles that may RunTask a pair's task definition: ${launchers.join('; ') || 'none'}`], findings);
   },
 };
 
-export const credentialsMatrix = matrixCheck('credentials.matrix', 3, ['secrets', 'keys', 'keys-context', 'principals'], "Evaluated: each role reads and decrypts exactly its own secrets, only via Secrets Manager with the secret's encryption context; no other role of the assembly reads or decrypts any");
-export const credentialsOwnResources = ownResourceCheck('credentials.own-resources', 3, "No pair's policy names another user's secret or key, or decrypts with another secret's encryption context");
+export const credentialsMatrix = matrixCheck(
+  'credentials.matrix',
+  3,
+  ['secrets', 'keys', 'keys-context', 'principals'],
+  "Evaluated: each role reads and decrypts exactly its own secrets, only via Secrets Manager with the secret's encryption context; no other role of the assembly reads or decrypts any",
+);
+export const credentialsOwnResources = ownResourceCheck(
+  'credentials.own-resources',
+  3,
+  "No pair's policy names another user's secret or key, or decrypts with another secret's encryption context",
+);
 export const credentialsAdministrator: Check = {
   id: 'credentials.administrator',
   claim: 3,

@@ -11,7 +11,16 @@ import {
   taskConfiguration,
   userKeys,
 } from './credentials';
-import { outboundMatrix, outboundPolicy, perAgentScope, rowsMatrix, rowsOwnResources, scopeMatrix, scopeOwnResources, tables } from './data';
+import {
+  outboundMatrix,
+  outboundPolicy,
+  perAgentScope,
+  rowsMatrix,
+  rowsOwnResources,
+  scopeMatrix,
+  scopeOwnResources,
+  tables,
+} from './data';
 import { distributions, publicSurface } from './edge';
 import { apiAuthorizers, identityAdministrator, taskRoles } from './identity';
 import { starResources, wildcardActions } from './least-privilege';

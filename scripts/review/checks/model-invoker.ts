@@ -13,7 +13,8 @@ const MODEL_ACTIONS = new Set(['bedrock:InvokeModel', 'bedrock:InvokeModelWithRe
 export const modelInvoker: Check = {
   id: 'identity.model-invoker',
   claim: 4,
-  title: "Bedrock agents' CLIs get sessions of one role that may only invoke the configured models, assumable only by Bedrock agents' task roles",
+  title:
+    "Bedrock agents' CLIs get sessions of one role that may only invoke the configured models, assumable only by Bedrock agents' task roles",
   run({ assembly, fleet }) {
     const findings: string[] = [];
     const name = bedrockInvokerRoleName(assembly.deployment);
@@ -23,28 +24,45 @@ export const modelInvoker: Check = {
       const bedrockActions = statementsOf(role.identityPolicies.map((p) => p.policy))
         .filter(({ statement }) => statement.Effect === 'Allow')
         .flatMap(({ statement }) => listOf(statement.Action).filter((a) => a.startsWith('bedrock:') || a === '*'));
-      if (role !== invoker && bedrockActions.length > 0) findings.push(`${role.name}: may ${bedrockActions.join(', ')} (only the model invoker may)`);
-      if (role === invoker && bedrockActions.some((a) => !MODEL_ACTIONS.has(a))) findings.push(`${role.name}: may ${bedrockActions.join(', ')}, more than InvokeModel*`);
+      if (role !== invoker && bedrockActions.length > 0)
+        findings.push(`${role.name}: may ${bedrockActions.join(', ')} (only the model invoker may)`);
+      if (role === invoker && bedrockActions.some((a) => !MODEL_ACTIONS.has(a)))
+        findings.push(`${role.name}: may ${bedrockActions.join(', ')}, more than InvokeModel*`);
     }
     if (!invoker) {
       if (bedrockPairs.length > 0) findings.push(`${bedrockPairs.length} Bedrock agents but no role ${name}`);
       return outcome(['no Bedrock agent in this roster: no model invoker role'], findings);
     }
-    const other = statementsOf(invoker.identityPolicies.map((p) => p.policy)).filter(({ statement }) => listOf(statement.Action).some((a) => !MODEL_ACTIONS.has(a)));
-    if (other.length > 0) findings.push(`${name}: has statements beyond InvokeModel*: ${code(other.map((o) => o.statement))}`);
+    const other = statementsOf(invoker.identityPolicies.map((p) => p.policy)).filter(({ statement }) =>
+      listOf(statement.Action).some((a) => !MODEL_ACTIONS.has(a)),
+    );
+    if (other.length > 0)
+      findings.push(`${name}: has statements beyond InvokeModel*: ${code(other.map((o) => o.statement))}`);
     const agentsPattern = `arn:aws:iam::${assembly.account}:role${agentRolePath(assembly.deployment)}*`;
     for (const { statement } of statementsOf([invoker.trust])) {
       if (statement.Effect !== 'Allow') continue;
       const condition = statement.Condition as Record<string, Record<string, unknown>> | undefined;
-      if (JSON.stringify(principalsOf(statement)) !== JSON.stringify([`arn:aws:iam::${assembly.account}:root`])) findings.push(`${name}: trusts ${principalsOf(statement).join(', ')}`);
-      if (listOf(condition?.ArnLike?.['aws:PrincipalArn']).join() !== agentsPattern) findings.push(`${name}: its trust is not limited to ${agentsPattern}`);
-      if (listOf(condition?.StringEquals?.['aws:PrincipalTag/provider']).join() !== 'bedrock') findings.push(`${name}: its trust does not require the tag provider = bedrock`);
+      if (JSON.stringify(principalsOf(statement)) !== JSON.stringify([`arn:aws:iam::${assembly.account}:root`]))
+        findings.push(`${name}: trusts ${principalsOf(statement).join(', ')}`);
+      if (listOf(condition?.ArnLike?.['aws:PrincipalArn']).join() !== agentsPattern)
+        findings.push(`${name}: its trust is not limited to ${agentsPattern}`);
+      if (listOf(condition?.StringEquals?.['aws:PrincipalTag/provider']).join() !== 'bedrock')
+        findings.push(`${name}: its trust does not require the tag provider = bedrock`);
     }
     const assumers = fleet.pairs.filter((p) =>
-      statementsOf(p.role.identityPolicies.map((x) => x.policy)).some(({ statement }) => statement.Effect === 'Allow' && listOf(statement.Action).includes('sts:AssumeRole') && listOf(statement.Resource).includes(invoker.arn)),
+      statementsOf(p.role.identityPolicies.map((x) => x.policy)).some(
+        ({ statement }) =>
+          statement.Effect === 'Allow' &&
+          listOf(statement.Action).includes('sts:AssumeRole') &&
+          listOf(statement.Resource).includes(invoker.arn),
+      ),
     );
-    for (const pair of assumers) if (pair.role.tags.provider !== 'bedrock') findings.push(`${pair.userId}/${pair.agentId}: may assume ${name} but is not tagged provider = bedrock`);
-    for (const pair of bedrockPairs) if (!assumers.includes(pair)) findings.push(`${pair.userId}/${pair.agentId}: a Bedrock agent that may not assume ${name}`);
+    for (const pair of assumers)
+      if (pair.role.tags.provider !== 'bedrock')
+        findings.push(`${pair.userId}/${pair.agentId}: may assume ${name} but is not tagged provider = bedrock`);
+    for (const pair of bedrockPairs)
+      if (!assumers.includes(pair))
+        findings.push(`${pair.userId}/${pair.agentId}: a Bedrock agent that may not assume ${name}`);
     return outcome(
       [
         `${code(name)} (path ${code(invoker.path)}) may ${[...MODEL_ACTIONS].map(code).join(' and ')} only; no other role has a Bedrock right`,

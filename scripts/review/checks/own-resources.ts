@@ -31,19 +31,27 @@ export function ownResourceFindings(fleet: FleetModel): OwnResourceFinding[] {
       for (const resource of listOf(statement.Resource)) {
         for (const secret of matching(resource, secretByArn)) {
           if (!pair.ownSecretArns.has(secret.arn)) {
-            findings.push({ claim: secret.userId === pair.userId ? 6 : 3, message: `${who}: ${sid} names secret ${secret.name}, which its task definition does not use` });
+            findings.push({
+              claim: secret.userId === pair.userId ? 6 : 3,
+              message: `${who}: ${sid} names secret ${secret.name}, which its task definition does not use`,
+            });
           }
         }
         for (const key of matching(resource, keyByArn)) {
-          if (key.userId !== pair.userId) findings.push({ claim: 3, message: `${who}: ${sid} names user ${key.userId}'s key ${key.logicalId}` });
+          if (key.userId !== pair.userId)
+            findings.push({ claim: 3, message: `${who}: ${sid} names user ${key.userId}'s key ${key.logicalId}` });
         }
         for (const ap of matching(resource, apByArn)) {
-          if (!ownAps.has(ap.arn)) findings.push({ claim: 2, message: `${who}: ${sid} names access point ${ap.userId}/${ap.agentId}` });
+          if (!ownAps.has(ap.arn))
+            findings.push({ claim: 2, message: `${who}: ${sid} names access point ${ap.userId}/${ap.agentId}` });
         }
         if ([...fileSystemArns].some((arn) => globMatches(resource, arn))) {
           const aps = conditionValues('elasticfilesystem:AccessPointArn');
           if (aps.length === 0 || aps.some((arn) => !ownAps.has(arn))) {
-            findings.push({ claim: 2, message: `${who}: ${sid} allows a file system ${aps.length === 0 ? 'without an elasticfilesystem:AccessPointArn condition' : `through access points other than its own (${aps.join(', ')})`}` });
+            findings.push({
+              claim: 2,
+              message: `${who}: ${sid} allows a file system ${aps.length === 0 ? 'without an elasticfilesystem:AccessPointArn condition' : `through access points other than its own (${aps.join(', ')})`}`,
+            });
           }
         }
         if ([...tableArns].some((arn) => globMatches(resource, arn) || resource.startsWith(`${arn}/`))) {
@@ -52,7 +60,11 @@ export function ownResourceFindings(fleet: FleetModel): OwnResourceFinding[] {
       }
       for (const arn of conditionValues('kms:EncryptionContext:SecretARN')) {
         for (const secret of matching(arn, secretByArn)) {
-          if (!pair.ownSecretArns.has(secret.arn)) findings.push({ claim: 3, message: `${who}: ${sid} decrypts with secret ${secret.name}'s encryption context` });
+          if (!pair.ownSecretArns.has(secret.arn))
+            findings.push({
+              claim: 3,
+              message: `${who}: ${sid} decrypts with secret ${secret.name}'s encryption context`,
+            });
         }
       }
     }
@@ -60,12 +72,29 @@ export function ownResourceFindings(fleet: FleetModel): OwnResourceFinding[] {
   return findings;
 }
 
-function partitionFindings(pair: PairModel, who: string, sid: string, condition: Record<string, Record<string, unknown>>): OwnResourceFinding[] {
+function partitionFindings(
+  pair: PairModel,
+  who: string,
+  sid: string,
+  condition: Record<string, Record<string, unknown>>,
+): OwnResourceFinding[] {
   const keys = listOf(condition['ForAllValues:StringEquals']?.['dynamodb:LeadingKeys']);
   const guarded = listOf(condition.Null?.['dynamodb:LeadingKeys']).includes('false');
   if (keys.length === 1 && keys[0] === pair.key && guarded) return [];
-  if (keys.length === 0) return [{ claim: 5, message: `${who}: ${sid} allows a table without a ForAllValues:StringEquals dynamodb:LeadingKeys condition` }];
-  if (!guarded) return [{ claim: 5, message: `${who}: ${sid} has no Null guard on dynamodb:LeadingKeys (ForAllValues passes when the key is absent)` }];
+  if (keys.length === 0)
+    return [
+      {
+        claim: 5,
+        message: `${who}: ${sid} allows a table without a ForAllValues:StringEquals dynamodb:LeadingKeys condition`,
+      },
+    ];
+  if (!guarded)
+    return [
+      {
+        claim: 5,
+        message: `${who}: ${sid} has no Null guard on dynamodb:LeadingKeys (ForAllValues passes when the key is absent)`,
+      },
+    ];
   return [{ claim: 5, message: `${who}: ${sid} allows partitions ${keys.join(', ')}, not only its own ${pair.key}` }];
 }
 
@@ -80,5 +109,10 @@ function matching<T>(pattern: string, byArn: ReadonlyMap<string, T>): T[] {
 
 function globMatches(pattern: string, value: string): boolean {
   if (!pattern.includes('*') && !pattern.includes('?')) return pattern === value;
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(value);
 }

@@ -14,7 +14,8 @@ export function internetReachableRoles(assembly: Assembly): Map<string, string> 
   }
   const reached = new Map<string, string>();
   const mark = (target: string, via: string) => {
-    for (const [arn, fn] of functions) if (target.includes(arn) && !reached.has(fn.roleArn)) reached.set(fn.roleArn, `${via} → ${fn.label}`);
+    for (const [arn, fn] of functions)
+      if (target.includes(arn) && !reached.has(fn.roleArn)) reached.set(fn.roleArn, `${via} → ${fn.label}`);
   };
   for (const integration of assembly.resources('AWS::ApiGatewayV2::Integration')) {
     mark(String(assembly.props(integration).IntegrationUri ?? ''), `API ${integration.stack} ${integration.logicalId}`);

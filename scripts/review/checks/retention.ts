@@ -10,8 +10,13 @@ export const retained: Check = {
     const stateful = assembly.resources(...STATEFUL_TYPES);
     const findings = stateful
       .filter((r) => r.resource.DeletionPolicy !== 'Retain' || r.resource.UpdateReplacePolicy !== 'Retain')
-      .map((r) => `${r.type} ${r.stack} ${r.logicalId}: DeletionPolicy ${r.resource.DeletionPolicy ?? 'unset'}, UpdateReplacePolicy ${r.resource.UpdateReplacePolicy ?? 'unset'}`);
-    const byType = STATEFUL_TYPES.map((t) => [t, stateful.filter((r) => r.type === t).length] as const).filter(([, n]) => n > 0);
+      .map(
+        (r) =>
+          `${r.type} ${r.stack} ${r.logicalId}: DeletionPolicy ${r.resource.DeletionPolicy ?? 'unset'}, UpdateReplacePolicy ${r.resource.UpdateReplacePolicy ?? 'unset'}`,
+      );
+    const byType = STATEFUL_TYPES.map((t) => [t, stateful.filter((r) => r.type === t).length] as const).filter(
+      ([, n]) => n > 0,
+    );
     const tables = assembly.resources('AWS::DynamoDB::Table');
     return outcome(
       [

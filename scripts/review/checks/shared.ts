@@ -9,7 +9,8 @@ export function matrixCheck(id: string, claim: number, categories: readonly stri
     run({ matrix }) {
       const selected = matrix.categories.filter((c) => categories.includes(c.id));
       const evidence = selected.map(
-        (c) => `${c.title}: ${c.evaluations.toLocaleString('en-US')} evaluations, ${c.allowedAsExpected.toLocaleString('en-US')} Allowed and ${c.deniedAsExpected.toLocaleString('en-US')} Denied as expected`,
+        (c) =>
+          `${c.title}: ${c.evaluations.toLocaleString('en-US')} evaluations, ${c.allowedAsExpected.toLocaleString('en-US')} Allowed and ${c.deniedAsExpected.toLocaleString('en-US')} Denied as expected`,
       );
       if (!matrix.sampling.full) evidence.push(`sampled: ${matrix.sampling.description}`);
       const findings = matrix.unexpected

@@ -17,7 +17,8 @@ const EXCHANGE = '/run/cubicle';
 export const workbenchIdentity: Check = {
   id: 'identity.workbench',
   claim: 4,
-  title: "The CLI's container (workbench) carries no task-role credentials: another uid, its own PID namespace, an emptied environment, no variables or secrets, sockets it can use but not replace",
+  title:
+    "The CLI's container (workbench) carries no task-role credentials: another uid, its own PID namespace, an emptied environment, no variables or secrets, sockets it can use but not replace",
   run({ fleet }) {
     const findings: string[] = [];
     let checked = 0;
@@ -28,23 +29,45 @@ export const workbenchIdentity: Check = {
         const supervisor = containers.find((c) => c.Name === SUPERVISOR);
         const workbench = containers.find((c) => c.Name === WORKBENCH);
         if (!supervisor || !workbench || containers.length !== 2) {
-          findings.push(`${where}: expected exactly the containers ${SUPERVISOR} and ${WORKBENCH}, found ${containers.map((c) => c.Name).join(', ') || 'none'}`);
+          findings.push(
+            `${where}: expected exactly the containers ${SUPERVISOR} and ${WORKBENCH}, found ${containers.map((c) => c.Name).join(', ') || 'none'}`,
+          );
           continue;
         }
         checked += 1;
-        if (td.props.PidMode !== undefined) findings.push(`${where}: PidMode ${td.props.PidMode} (the workbench would see the supervisor's processes)`);
-        if (String(workbench.User).split(':')[0] === String(supervisor.User).split(':')[0]) findings.push(`${where}: the workbench runs as the supervisor's uid ${workbench.User}`);
-        if (JSON.stringify(workbench.EntryPoint) !== JSON.stringify([ENTRYPOINT])) findings.push(`${where}: the workbench's entrypoint is ${JSON.stringify(workbench.EntryPoint)}, not ${ENTRYPOINT}`);
-        if (workbench.LinuxParameters?.InitProcessEnabled === true) findings.push(`${where}: the workbench has ECS's init as PID 1, which keeps the injected credentials URI in its environment`);
-        if ((workbench.Environment ?? []).length > 0) findings.push(`${where}: the workbench has environment variables ${workbench.Environment.map((e: { Name: string }) => e.Name).join(', ')}`);
-        if ((workbench.Secrets ?? []).length > 0 || (workbench.EnvironmentFiles ?? []).length > 0) findings.push(`${where}: the workbench gets secrets or environment files from ECS`);
+        if (td.props.PidMode !== undefined)
+          findings.push(`${where}: PidMode ${td.props.PidMode} (the workbench would see the supervisor's processes)`);
+        if (String(workbench.User).split(':')[0] === String(supervisor.User).split(':')[0])
+          findings.push(`${where}: the workbench runs as the supervisor's uid ${workbench.User}`);
+        if (JSON.stringify(workbench.EntryPoint) !== JSON.stringify([ENTRYPOINT]))
+          findings.push(
+            `${where}: the workbench's entrypoint is ${JSON.stringify(workbench.EntryPoint)}, not ${ENTRYPOINT}`,
+          );
+        if (workbench.LinuxParameters?.InitProcessEnabled === true)
+          findings.push(
+            `${where}: the workbench has ECS's init as PID 1, which keeps the injected credentials URI in its environment`,
+          );
+        if ((workbench.Environment ?? []).length > 0)
+          findings.push(
+            `${where}: the workbench has environment variables ${workbench.Environment.map((e: { Name: string }) => e.Name).join(', ')}`,
+          );
+        if ((workbench.Secrets ?? []).length > 0 || (workbench.EnvironmentFiles ?? []).length > 0)
+          findings.push(`${where}: the workbench gets secrets or environment files from ECS`);
         for (const mount of workbench.MountPoints ?? []) {
-          if (mount.ContainerPath === EXCHANGE && mount.ReadOnly !== true) findings.push(`${where}: the workbench can write the exchange volume (it could replace the supervisor's sockets)`);
+          if (mount.ContainerPath === EXCHANGE && mount.ReadOnly !== true)
+            findings.push(
+              `${where}: the workbench can write the exchange volume (it could replace the supervisor's sockets)`,
+            );
         }
-        const supervisorVolumes = new Set((supervisor.MountPoints ?? []).map((m: { SourceVolume: string }) => m.SourceVolume));
-        const shared = (workbench.MountPoints ?? []).map((m: { SourceVolume: string }) => m.SourceVolume).filter((v: string) => supervisorVolumes.has(v));
+        const supervisorVolumes = new Set(
+          (supervisor.MountPoints ?? []).map((m: { SourceVolume: string }) => m.SourceVolume),
+        );
+        const shared = (workbench.MountPoints ?? [])
+          .map((m: { SourceVolume: string }) => m.SourceVolume)
+          .filter((v: string) => supervisorVolumes.has(v));
         const unexpected = shared.filter((v: string) => v !== 'workspace' && v !== 'exchange');
-        if (unexpected.length > 0) findings.push(`${where}: the workbench shares volumes ${unexpected.join(', ')} with the supervisor`);
+        if (unexpected.length > 0)
+          findings.push(`${where}: the workbench shares volumes ${unexpected.join(', ')} with the supervisor`);
       }
     }
     return outcome(

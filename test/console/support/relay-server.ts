@@ -12,7 +12,11 @@ export interface RelayServerOptions {
   /** Maps a bearer token to a user, or undefined to refuse the handshake (401). */
   readonly authenticate: (token: string) => string | undefined;
   /** The user's agents' events after `after`, in order; undefined for an agent that is not the user's. */
-  readonly events: (user: string, agentId: string, after: number) => Promise<AgentEvent[] | undefined> | AgentEvent[] | undefined;
+  readonly events: (
+    user: string,
+    agentId: string,
+    after: number,
+  ) => Promise<AgentEvent[] | undefined> | AgentEvent[] | undefined;
   /** Path the server accepts. */
   readonly path?: string;
 }
@@ -37,7 +41,11 @@ export class TestRelay {
   duplicate = false;
   refused = 0;
 
-  private constructor(private readonly options: RelayServerOptions, readonly port: number, wss: WebSocketServer) {
+  private constructor(
+    private readonly options: RelayServerOptions,
+    readonly port: number,
+    wss: WebSocketServer,
+  ) {
     this.wss = wss;
   }
 
@@ -48,11 +56,19 @@ export class TestRelay {
       ...(server ? { noServer: true } : { port: 0, host: '127.0.0.1' }),
       handleProtocols: (protocols) => (protocols.has('cubicle.v1') ? 'cubicle.v1' : false),
       verifyClient: (info, done) => {
-        const offered = String(info.req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+        const offered = String(info.req.headers['sec-websocket-protocol'] ?? '')
+          .split(',')
+          .map((p) => p.trim());
         relay.handshakes.push({ url: info.req.url ?? '', protocols: offered });
         const bearer = offered.find((p) => p.startsWith('bearer.'));
         const url = new URL(info.req.url ?? '/', 'http://x');
-        if (url.pathname !== path || url.search !== '' || !bearer || !offered.includes('cubicle.v1') || !options.authenticate(bearer.slice('bearer.'.length))) {
+        if (
+          url.pathname !== path ||
+          url.search !== '' ||
+          !bearer ||
+          !offered.includes('cubicle.v1') ||
+          !options.authenticate(bearer.slice('bearer.'.length))
+        ) {
           relay.refused += 1;
           done(false, 401, 'Unauthorized');
           return;
@@ -68,9 +84,15 @@ export class TestRelay {
     } else {
       await new Promise<void>((resolve) => wss.once('listening', resolve));
     }
-    relay = new TestRelay(options, server ? (server.address() as AddressInfo).port : (wss.address() as AddressInfo).port, wss);
+    relay = new TestRelay(
+      options,
+      server ? (server.address() as AddressInfo).port : (wss.address() as AddressInfo).port,
+      wss,
+    );
     wss.on('connection', (socket, req) => {
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim());
       const user = options.authenticate(offered.find((p) => p.startsWith('bearer.'))!.slice('bearer.'.length))!;
       const device: Device = { socket, user, cursors: new Map(), urls: [req.url ?? ''] };
       relay.devices.add(device);

@@ -1,6 +1,13 @@
 /** Shared fixtures for the control-plane handler tests: roster, launch settings, clock, fakes, events. */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RunTaskCommand,
+  type RunTaskCommandOutput,
+  StopTaskCommand,
+} from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { LaunchSettings, TaskNetwork } from '../../../runtime/control-plane/env';
 import { inProcessLauncher, type LauncherDeps } from '../../../runtime/control-plane/launcher';
@@ -93,12 +100,31 @@ export function silentLogger(): Logger {
 
 let sessionCounter = 0;
 
-export function launcherDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LauncherDeps {
-  return { doc: dynamo.doc, ecs, sessionsTable: dynamo.tables.sessions, eventsTable: dynamo.tables.events, chain: TEST_CHAIN, network: LAUNCH, now: clock.now, log: logger };
+export function launcherDeps(
+  dynamo: TestDynamo,
+  ecs: ECSClient,
+  clock: Clock,
+  logger: Logger = silentLogger(),
+): LauncherDeps {
+  return {
+    doc: dynamo.doc,
+    ecs,
+    sessionsTable: dynamo.tables.sessions,
+    eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
+    network: LAUNCH,
+    now: clock.now,
+    log: logger,
+  };
 }
 
 /** Lifecycle over the launcher in process: a wake's RunTask happens before the wake returns. */
-export function lifecycleDeps(dynamo: TestDynamo, ecs: ECSClient, clock: Clock, logger: Logger = silentLogger()): LifecycleDeps {
+export function lifecycleDeps(
+  dynamo: TestDynamo,
+  ecs: ECSClient,
+  clock: Clock,
+  logger: Logger = silentLogger(),
+): LifecycleDeps {
   return {
     doc: dynamo.doc,
     ecs,
@@ -134,7 +160,11 @@ export function sharedUserKeys(): ReturnType<typeof userKeys> {
   return (sharedKeys ??= userKeys());
 }
 
-export function recordDeps(dynamo: TestDynamo, clock: Clock, sealer: RecordSealer = sharedUserKeys().sealer): RecordDeps {
+export function recordDeps(
+  dynamo: TestDynamo,
+  clock: Clock,
+  sealer: RecordSealer = sharedUserKeys().sealer,
+): RecordDeps {
   return {
     sealer,
     doc: dynamo.doc,
@@ -167,7 +197,9 @@ export interface EventOptions {
 export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEvent {
   const [method, path] = routeKey.split(' ');
   const token = options.token ?? (options.user ? ISSUER.tokenFor(options.user) : undefined);
-  const claims = options.claims ?? (options.user ? { sub: `sub-${options.user}`, username: options.user, token_use: 'access' } : undefined);
+  const claims =
+    options.claims ??
+    (options.user ? { sub: `sub-${options.user}`, username: options.user, token_use: 'access' } : undefined);
   return {
     version: '2.0',
     routeKey,

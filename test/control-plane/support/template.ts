@@ -38,7 +38,9 @@ export interface Statement {
 
 export function functionOf(template: TemplateJson, name: FunctionName) {
   const pattern = new RegExp(`^${FUNCTION_IDS[name]}[0-9A-F]{8}$`);
-  const found = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && pattern.test(id));
+  const found = Object.entries(template.Resources).filter(
+    ([id, r]) => r.Type === 'AWS::Lambda::Function' && pattern.test(id),
+  );
   if (found.length !== 1) throw new Error(`expected one ${name} function, found ${found.length}`);
   return { id: found[0][0], resource: found[0][1] };
 }
@@ -56,7 +58,11 @@ export function statementsOf(template: TemplateJson, name: FunctionName): Statem
     const roles = resource.Properties.Roles as { Ref: string }[];
     if (roles.some((r) => r.Ref === roleId)) out.push(...resource.Properties.PolicyDocument.Statement);
   }
-  out.push(...(template.Resources[roleId].Properties.Policies ?? []).flatMap((p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement));
+  out.push(
+    ...(template.Resources[roleId].Properties.Policies ?? []).flatMap(
+      (p: { PolicyDocument: { Statement: Statement[] } }) => p.PolicyDocument.Statement,
+    ),
+  );
   return out;
 }
 

@@ -27,12 +27,17 @@ import { TEST_CHAIN } from '../../support/chain-key';
  * Users' keys for the relay's records: the fake-KMS keys (`key-of-<user>`, us-east-1) the agent tests'
  * runtimes and their inbox sealer use too (test/runtime/agent/helpers.ts).
  */
-export const relaySealer = new RecordSealer(fakeKms('us-east-1').client, async (userId) => `arn:aws:kms:us-east-1:111111111111:key/key-of-${userId}`);
+export const relaySealer = new RecordSealer(
+  fakeKms('us-east-1').client,
+  async (userId) => `arn:aws:kms:us-east-1:111111111111:key/key-of-${userId}`,
+);
 
 /** Event rows as the employee reads them (data opened), from rows as stored. */
-export const opened = (rows: readonly EventRow[]): Promise<EventRow[]> => Promise.all(rows.map((row) => openEvent(relaySealer, row)));
+export const opened = (rows: readonly EventRow[]): Promise<EventRow[]> =>
+  Promise.all(rows.map((row) => openEvent(relaySealer, row)));
 /** Approval rows as the employee reads them (summary and hosts opened). */
-export const openedApprovals = (rows: readonly StoredApprovalRow[]): Promise<ApprovalRow[]> => Promise.all(rows.map((row) => openApproval(relaySealer, row)));
+export const openedApprovals = (rows: readonly StoredApprovalRow[]): Promise<ApprovalRow[]> =>
+  Promise.all(rows.map((row) => openApproval(relaySealer, row)));
 
 export const DEVICE_PATH = '/v1/relay';
 export const RUNTIME_PATH = LOCAL_RUNTIME_PATH;
@@ -41,7 +46,16 @@ export const ROSTER = new Roster({
   ...DIRECTORY,
   users: [
     ...DIRECTORY.users,
-    { id: 'carol', email: 'carol@acme.example', agents: ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'].map((id) => ({ id, provider: 'anthropic', providerSecret: true, secretConnections: [] })) },
+    {
+      id: 'carol',
+      email: 'carol@acme.example',
+      agents: ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'].map((id) => ({
+        id,
+        provider: 'anthropic',
+        providerSecret: true,
+        secretConnections: [],
+      })),
+    },
   ],
 });
 
@@ -72,18 +86,29 @@ export interface RelayEnv {
    * A session row for a pair outside the roster (the agent tests' pairs), its role known to the relay,
    * and credentials for its task: what a wake and ECS would give a real task.
    */
-  runningSession(userId: string, agentId: string, extra?: Record<string, unknown>, credentials?: AwsCredentials): Promise<Task>;
+  runningSession(
+    userId: string,
+    agentId: string,
+    extra?: Record<string, unknown>,
+    credentials?: AwsCredentials,
+  ): Promise<Task>;
   close(): Promise<void>;
 }
 
 const silent = () => new Logger({ serviceName: 'relay-test', logLevel: 'SILENT' });
 
-export async function startRelayEnv(options: { deviceRate?: { frames: number; windowMs: number } } = {}): Promise<RelayEnv> {
+export async function startRelayEnv(
+  options: { deviceRate?: { frames: number; windowMs: number } } = {},
+): Promise<RelayEnv> {
   const dynamo = await startDynamo({ maxAttempts: 3 });
   const errors: unknown[] = [];
   const warnings: Record<string, unknown>[] = [];
   const quiet = silent();
-  const log = { info: () => undefined, error: quiet.error.bind(quiet), warn: (msg: string, fields?: Record<string, unknown>) => void warnings.push({ msg, ...fields }) } as unknown as Logger;
+  const log = {
+    info: () => undefined,
+    error: quiet.error.bind(quiet),
+    warn: (msg: string, fields?: Record<string, unknown>) => void warnings.push({ msg, ...fields }),
+  } as unknown as Logger;
   const directory = new RoleDirectory('acme', ROSTER, ACCOUNT);
   /** Pairs outside the roster, by role name (runningSession). */
   const extra = new Map<string, (arn: string | null | undefined) => ReturnType<RoleDirectory['identify']>>();
@@ -105,7 +130,11 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
   const lifecycle = { ...lifecycleDeps(dynamo, fake.ecs, clock), now: Date.now };
 
   const principal = (arn: string): AwsCredentials => {
-    const credentials = { accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(20).toString('base64'), sessionToken: randomBytes(24).toString('base64') };
+    const credentials = {
+      accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
+      secretAccessKey: randomBytes(20).toString('base64'),
+      sessionToken: randomBytes(24).toString('base64'),
+    };
     iam.register({ ...credentials, arn });
     return credentials;
   };
@@ -125,7 +154,9 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
       await ensureAwake(lifecycle, userId, agentId, `wake-${randomBytes(4).toString('hex')}`);
       const session = await getSession(lifecycle, pair);
       const taskId = String(session?.taskArn).split('/').at(-1) as string;
-      const credentials = principal(`arn:aws:sts::${ACCOUNT}:assumed-role/${agentRoleName('acme', userId, agentId)}/${taskId}`);
+      const credentials = principal(
+        `arn:aws:sts::${ACCOUNT}:assumed-role/${agentRoleName('acme', userId, agentId)}/${taskId}`,
+      );
       return { userId, agentId, pair, taskId, sessionId: session?.sessionId as string, credentials };
     },
     async runningSession(userId, agentId, more = {}, given) {
@@ -133,7 +164,9 @@ export async function startRelayEnv(options: { deviceRate?: { frames: number; wi
       const role = agentRoleName('acme', userId, agentId);
       extra.set(role, (arn) => {
         const taskId = String(arn).split('/')[2];
-        return String(arn).startsWith(`arn:aws:sts::${ACCOUNT}:assumed-role/${role}/`) ? { pair, userId, agentId, taskId } : undefined;
+        return String(arn).startsWith(`arn:aws:sts::${ACCOUNT}:assumed-role/${role}/`)
+          ? { pair, userId, agentId, taskId }
+          : undefined;
       });
       const taskId = randomBytes(16).toString('hex');
       const sessionId = randomUUID();

@@ -39,7 +39,12 @@ export async function openRuntime(url: string, credentials: AwsCredentials | und
       const body = JSON.stringify({ ops });
       const nonce = options.nonce ?? raw.nonce;
       if (!nonce) throw new Error('no nonce');
-      return JSON.stringify({ type: 'frame', seq, body, mac: frameMac(nonce, 'runtime', options.connectionId ?? raw.connectionId, seq, body) });
+      return JSON.stringify({
+        type: 'frame',
+        seq,
+        body,
+        mac: frameMac(nonce, 'runtime', options.connectionId ?? raw.connectionId, seq, body),
+      });
     },
     async claim() {
       client.send({ type: 'claim' });

@@ -28,23 +28,48 @@ describe('AgentChild (real processes)', () => {
   });
 
   it('a process that exits on SIGTERM is not killed', async () => {
-    const child = new AgentChild({ ...base, command: 'sleep', args: ['1000'], onStdoutLine: () => undefined, onStderrLine: () => undefined });
+    const child = new AgentChild({
+      ...base,
+      command: 'sleep',
+      args: ['1000'],
+      onStdoutLine: () => undefined,
+      onStderrLine: () => undefined,
+    });
     const exit = await child.stop(5_000);
     expect(exit).toMatchObject({ signal: 'SIGTERM', killed: false });
   });
 
   it('feeds the prompt on stdin, splits output into lines, and reports a missing executable', async () => {
     const lines: string[] = [];
-    const child = new AgentChild({ ...base, stdin: 'one\ntwo', command: 'cat', args: [], onStdoutLine: (l) => lines.push(l), onStderrLine: () => undefined });
+    const child = new AgentChild({
+      ...base,
+      stdin: 'one\ntwo',
+      command: 'cat',
+      args: [],
+      onStdoutLine: (l) => lines.push(l),
+      onStderrLine: () => undefined,
+    });
     expect((await child.exited).code).toBe(0);
     expect(lines).toEqual(['one', 'two']);
-    const missing = new AgentChild({ ...base, command: 'no-such-cli-here', args: [], onStdoutLine: () => undefined, onStderrLine: () => undefined });
+    const missing = new AgentChild({
+      ...base,
+      command: 'no-such-cli-here',
+      args: [],
+      onStdoutLine: () => undefined,
+      onStderrLine: () => undefined,
+    });
     expect((await missing.exited).spawnError).toBe('ENOENT');
   });
 
   it('does not wait for background processes the CLI left holding its pipes', async () => {
     const started = Date.now();
-    const child = new AgentChild({ ...base, command: 'sh', args: ['-c', 'sleep 1000 & echo done'], onStdoutLine: () => undefined, onStderrLine: () => undefined });
+    const child = new AgentChild({
+      ...base,
+      command: 'sh',
+      args: ['-c', 'sleep 1000 & echo done'],
+      onStdoutLine: () => undefined,
+      onStderrLine: () => undefined,
+    });
     expect((await child.exited).code).toBe(0);
     expect(Date.now() - started).toBeLessThan(3_000);
   });

@@ -43,7 +43,11 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       expect(first.hosts).toEqual(['acme.my.salesforce.com']);
       expect(first.requestId).toBe(message.requestId);
       await h.decide(db, p, first.sk, 'approved');
-      const second = await h.waitFor(async () => (await h.approvals(db, p)).find((a) => a.sk !== first.sk), 10_000, 'second approval');
+      const second = await h.waitFor(
+        async () => (await h.approvals(db, p)).find((a) => a.sk !== first.sk),
+        10_000,
+        'second approval',
+      );
       expect(second.tool).toBe('Bash');
       await h.decide(db, p, second.sk, 'denied');
 
@@ -56,13 +60,28 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       expect(replies).toContain('tool Read: allowed (local tool)');
       expect(replies).toContain('tool WebFetch: allowed (approved by the employee)');
       expect(replies.some((r) => r.startsWith('tool Bash: denied (the employee denied this call'))).toBe(true);
-      expect(replies.some((r) => r.startsWith("tool WebFetch: denied (host evil.example is not in this agent's connections"))).toBe(true);
+      expect(
+        replies.some((r) =>
+          r.startsWith("tool WebFetch: denied (host evil.example is not in this agent's connections"),
+        ),
+      ).toBe(true);
       expect(all.map((e) => e.type)).toEqual(
-        expect.arrayContaining(['session.started', 'message.started', 'tool.call', 'approval.requested', 'approval.resolved', 'tool.denied', 'file.written']),
+        expect.arrayContaining([
+          'session.started',
+          'message.started',
+          'tool.call',
+          'approval.requested',
+          'approval.resolved',
+          'tool.denied',
+          'file.written',
+        ]),
       );
       expect(all.find((e) => e.type === 'file.written')?.data.path).toBe(path.join(env.CUBICLE_WORKSPACE, 'notes.md'));
       expect(existsSync(path.join(env.CUBICLE_WORKSPACE, 'notes.md'))).toBe(true);
-      expect(all.filter((e) => e.type === 'approval.resolved').map((e) => e.data.status)).toEqual(['approved', 'denied']);
+      expect(all.filter((e) => e.type === 'approval.resolved').map((e) => e.data.status)).toEqual([
+        'approved',
+        'denied',
+      ]);
       for (const e of all.filter((x) => x.messageId)) expect(e.requestId).toBe(message.requestId);
 
       // The child printed both secrets; the reply events carry the mask instead.
@@ -75,8 +94,18 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       // credentials or relay URL.
       const envLine = replies.find((r) => r.startsWith('env: '))!;
       const names = envLine.slice(5).split(',');
-      expect(names).toEqual(expect.arrayContaining(['ANTHROPIC_API_KEY', 'CUBICLE_CONNECTION_CRM_SECRET', 'CUBICLE_GUARD_SOCKET', 'HOME']));
-      for (const leaked of ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SESSION_TOKEN', 'CUBICLE_RELAY_URL', 'CUBICLE_PROVIDER_SECRET_ARN', 'HARNESS_SECRETS']) expect(names).not.toContain(leaked);
+      expect(names).toEqual(
+        expect.arrayContaining(['ANTHROPIC_API_KEY', 'CUBICLE_CONNECTION_CRM_SECRET', 'CUBICLE_GUARD_SOCKET', 'HOME']),
+      );
+      for (const leaked of [
+        'AWS_SECRET_ACCESS_KEY',
+        'AWS_ACCESS_KEY_ID',
+        'AWS_SESSION_TOKEN',
+        'CUBICLE_RELAY_URL',
+        'CUBICLE_PROVIDER_SECRET_ARN',
+        'HARNESS_SECRETS',
+      ])
+        expect(names).not.toContain(leaked);
 
       // Only the agent's own skill was installed into the CLI's home.
       const skills = path.join(env.CUBICLE_WORKSPACE, '.cubicle', 'home', '.claude', 'skills');
@@ -84,19 +113,32 @@ describe('agent runtime end to end (anthropic, dynalite, real processes)', () =>
       expect(existsSync(path.join(skills, 'style-guide'))).toBe(false);
 
       // Inbox row finished, cursor moved (the frames right after message.done).
-      await h.waitFor(async () => (await h.getInbox(db, p, message.sk))?.state === 'done' || undefined, 5_000, 'inbox row done');
-      await h.waitFor(async () => (await h.getSession(db, p))?.inboxCursor === message.sk || undefined, 5_000, 'inbox cursor');
+      await h.waitFor(
+        async () => (await h.getInbox(db, p, message.sk))?.state === 'done' || undefined,
+        5_000,
+        'inbox row done',
+      );
+      await h.waitFor(
+        async () => (await h.getSession(db, p))?.inboxCursor === message.sk || undefined,
+        5_000,
+        'inbox cursor',
+      );
     } finally {
       agent.proc.kill('SIGTERM');
       await agent.exited;
-      if (process.env.DEBUG_AGENT) console.log(agent.output().toString('utf8'), JSON.stringify(await h.events(db, p), null, 1));
+      if (process.env.DEBUG_AGENT)
+        console.log(agent.output().toString('utf8'), JSON.stringify(await h.events(db, p), null, 1));
     }
     const bytes = agent.output();
     expect(bytes.includes(Buffer.from(h.PROVIDER_SECRET))).toBe(false);
     expect(bytes.includes(Buffer.from(h.CRM_SECRET))).toBe(false);
     // Operator logs carry ids, never the message body.
     const logs = agent.logs();
-    expect(logs.find((l) => l.msg === 'message started')).toMatchObject({ user_id: 'alice', agent_id: 'sales', request_id: message.requestId });
+    expect(logs.find((l) => l.msg === 'message started')).toMatchObject({
+      user_id: 'alice',
+      agent_id: 'sales',
+      request_id: message.requestId,
+    });
     expect(bytes.toString('utf8')).not.toContain('working on it');
   });
 });

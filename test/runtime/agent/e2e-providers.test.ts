@@ -32,7 +32,11 @@ async function runOne(p: h.Pair, env: Record<string, string>, body: unknown) {
   const message = await h.sendMessage(db, p, body);
   const agent = h.spawnAgent(env);
   try {
-    await h.waitForEvent(db, p, (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'));
+    await h.waitForEvent(
+      db,
+      p,
+      (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
+    );
   } finally {
     agent.proc.kill('SIGTERM');
     await agent.exited;
@@ -60,14 +64,32 @@ describe('provider adapters end to end', () => {
     expect(all.some((e) => e.type === 'message.done')).toBe(true);
     expect(replies).toContain('on it');
     expect(replies).toContain('tool Bash: allowed (local: every command in it stays on this machine)');
-    expect(replies).toContain("tool Bash: denied (outbound (curl opens network connections); this agent's outbound policy denies calls to the outside world)");
+    expect(replies).toContain(
+      "tool Bash: denied (outbound (curl opens network connections); this agent's outbound policy denies calls to the outside world)",
+    );
     expect(replies).toContain('tool apply_patch: allowed (local tool)');
     // Allowed calls are on the record too: the verdict and the redacted summary, never file contents.
     expect(all.filter((e) => e.type === 'tool.allowed').map((e) => e.data)).toEqual([
-      { tool: 'Bash', reason: 'local: every command in it stays on this machine', outbound: false, hosts: [], summary: 'Bash: ls -la && grep -rn TODO .' },
-      { tool: 'apply_patch', reason: 'local tool', outbound: false, hosts: [], summary: expect.stringMatching(/^apply_patch /) },
+      {
+        tool: 'Bash',
+        reason: 'local: every command in it stays on this machine',
+        outbound: false,
+        hosts: [],
+        summary: 'Bash: ls -la && grep -rn TODO .',
+      },
+      {
+        tool: 'apply_patch',
+        reason: 'local tool',
+        outbound: false,
+        hosts: [],
+        summary: expect.stringMatching(/^apply_patch /),
+      },
     ]);
-    expect(all.find((e) => e.type === 'tool.denied')?.data).toMatchObject({ tool: 'Bash', hosts: ['acme.my.salesforce.com'], summary: 'Bash: curl https://acme.my.salesforce.com/x' });
+    expect(all.find((e) => e.type === 'tool.denied')?.data).toMatchObject({
+      tool: 'Bash',
+      hosts: ['acme.my.salesforce.com'],
+      summary: 'Bash: curl https://acme.my.salesforce.com/x',
+    });
     expect(all.filter((e) => e.type === 'tool.call').map((e) => e.data.tool)).toEqual(['Bash', 'Bash']);
     expect(all.find((e) => e.type === 'file.written')?.data).toMatchObject({ change: 'add' });
     expect(all.some((e) => e.type === 'approval.requested')).toBe(false);
@@ -77,11 +99,17 @@ describe('provider adapters end to end', () => {
 
   it('google: Gemini stream (reply deltas joined), an oauth-creds credential written only for the run', async () => {
     const p = h.pair('writer');
-    const creds = JSON.stringify({ access_token: 'ya29.fake-access-token-aaaaaaaaaaaaaaaaaaaa', refresh_token: 'refresh-zz-0123456789abcdef' });
+    const creds = JSON.stringify({
+      access_token: 'ya29.fake-access-token-aaaaaaaaaaaaaaaaaaaa',
+      refresh_token: 'refresh-zz-0123456789abcdef',
+    });
     const env = h.agentEnv(db, p, path.join(dir.root, 'gemini'), {
       CUBICLE_PROVIDER: 'google',
       CUBICLE_OUTBOUND_POLICY: 'allow',
-      HARNESS_SECRETS: JSON.stringify({ [h.PROVIDER_ARN]: JSON.stringify({ kind: 'oauth-creds', value: creds }), [h.CRM_ARN]: h.CRM_SECRET }),
+      HARNESS_SECRETS: JSON.stringify({
+        [h.PROVIDER_ARN]: JSON.stringify({ kind: 'oauth-creds', value: creds }),
+        [h.CRM_ARN]: h.CRM_SECRET,
+      }),
     });
     const { all, replies, names, agent } = await runOne(p, env, scenario('run_shell_command'));
     expect(all.some((e) => e.type === 'message.done')).toBe(true);
@@ -102,7 +130,11 @@ describe('provider adapters end to end', () => {
 
   describe('bedrock: the CLI invokes the models with a session of the invoker role, never the task role', () => {
     const ROLE = 'arn:aws:iam::123456789012:role/cubicle/acme/acme-bedrock-invoker';
-    const MODEL_SESSION = { accessKeyId: 'ASIAMODELSESSIONKEY1', secretAccessKey: `model-secret-${'s'.repeat(30)}`, sessionToken: `model-session-token-${'t'.repeat(60)}` };
+    const MODEL_SESSION = {
+      accessKeyId: 'ASIAMODELSESSIONKEY1',
+      secretAccessKey: `model-secret-${'s'.repeat(30)}`,
+      sessionToken: `model-session-token-${'t'.repeat(60)}`,
+    };
     const bedrockEnv = (p: h.Pair, name: string, sts: Record<string, unknown> | undefined) =>
       h.agentEnv(db, p, path.join(dir.root, name), {
         CUBICLE_PROVIDER: 'bedrock',
@@ -116,16 +148,30 @@ describe('provider adapters end to end', () => {
         HARNESS_STS_CALLS: path.join(dir.root, `${name}-sts.jsonl`),
       });
     const stsCalls = (name: string) =>
-      existsSync(path.join(dir.root, `${name}-sts.jsonl`)) ? readFileSync(path.join(dir.root, `${name}-sts.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+      existsSync(path.join(dir.root, `${name}-sts.jsonl`))
+        ? readFileSync(path.join(dir.root, `${name}-sts.jsonl`), 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+        : [];
 
     /** Two messages through one task; returns every event and the agent's output. */
     async function twoMessages(p: h.Pair, env: Record<string, string>) {
       await h.putSession(db, p);
       const agent = h.spawnAgent(env);
       try {
-        for (const body of [{ steps: [{ say: 'hello from bedrock' }, { printEnv: true }, { printAwsKeyId: true }, { printSecret: true }] }, { steps: [{ say: 'second' }] }]) {
+        for (const body of [
+          {
+            steps: [{ say: 'hello from bedrock' }, { printEnv: true }, { printAwsKeyId: true }, { printSecret: true }],
+          },
+          { steps: [{ say: 'second' }] },
+        ]) {
           const message = await h.sendMessage(db, p, body);
-          await h.waitForEvent(db, p, (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'));
+          await h.waitForEvent(
+            db,
+            p,
+            (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
+          );
         }
       } finally {
         agent.proc.kill('SIGTERM');
@@ -134,7 +180,7 @@ describe('provider adapters end to end', () => {
       return { all: await h.events(db, p), bytes: agent.output() };
     }
 
-    it('hands the CLI the model session (three static variables), not the task role\'s keys, and keeps its secrets out of every record', async () => {
+    it("hands the CLI the model session (three static variables), not the task role's keys, and keeps its secrets out of every record", async () => {
       const p = h.pair('research', 'bruno');
       const env = bedrockEnv(p, 'bedrock', { ...MODEL_SESSION, expiresInMs: 3_600_000 });
       const { all, bytes } = await twoMessages(p, env);
@@ -142,7 +188,17 @@ describe('provider adapters end to end', () => {
       const replies = all.filter((e) => e.type === 'reply').map((e) => String(e.data.text));
       expect(replies).toContain('hello from bedrock');
       const names = (/env: ([A-Za-z0-9_,]+)/.exec(replies.join('\n'))?.[1] ?? '').split(',');
-      expect(names).toEqual(expect.arrayContaining(['CLAUDE_CODE_USE_BEDROCK', 'ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'CLAUDE_CODE_USE_BEDROCK',
+          'ANTHROPIC_MODEL',
+          'ANTHROPIC_SMALL_FAST_MODEL',
+          'AWS_REGION',
+          'AWS_ACCESS_KEY_ID',
+          'AWS_SECRET_ACCESS_KEY',
+          'AWS_SESSION_TOKEN',
+        ]),
+      );
       expect(names).not.toContain('ANTHROPIC_API_KEY');
       expect(names.filter((n) => /CONTAINER_CREDENTIALS|METADATA|^ECS_/.test(n))).toEqual([]);
       // The session's key id, never the supervisor's (the task role's) own.
@@ -156,7 +212,9 @@ describe('provider adapters end to end', () => {
         expect(bytes.includes(Buffer.from(secret))).toBe(false);
       }
       // One AssumeRole for the task (at start; both runs reuse it: it has more than 50 minutes left), exactly so.
-      expect(stsCalls('bedrock')).toEqual([{ RoleArn: ROLE, RoleSessionName: 'bruno.research', DurationSeconds: 3600 }]);
+      expect(stsCalls('bedrock')).toEqual([
+        { RoleArn: ROLE, RoleSessionName: 'bruno.research', DurationSeconds: 3600 },
+      ]);
     });
 
     it('assumes the role again for a run when the session has less than 50 minutes left', async () => {
@@ -173,7 +231,10 @@ describe('provider adapters end to end', () => {
       const agent = h.spawnAgent(bedrockEnv(p, 'denied', undefined));
       const exit = await agent.exited;
       expect(exit.code).toBe(1);
-      expect(agent.logs().find((l) => l.level === 'error')).toMatchObject({ msg: 'could not assume the model invoker role', error: { name: 'AccessDenied' } });
+      expect(agent.logs().find((l) => l.level === 'error')).toMatchObject({
+        msg: 'could not assume the model invoker role',
+        error: { name: 'AccessDenied' },
+      });
       expect(stsCalls('denied')).toHaveLength(1);
       const events = await h.events(db, p);
       expect(events.filter((e) => e.messageId === message.sk)).toEqual([]);
@@ -199,7 +260,11 @@ describe('provider adapters end to end', () => {
 
   it('a failing CLI run: the employee reads a plain message with the request id, the operator log has the redacted detail', async () => {
     const p = h.pair('failing');
-    const { all, agent, message } = await runOne(p, h.agentEnv(db, p, path.join(dir.root, 'fail')), { steps: [{ printSecret: true }], fail: true, exit: 3 });
+    const { all, agent, message } = await runOne(p, h.agentEnv(db, p, path.join(dir.root, 'fail')), {
+      steps: [{ printSecret: true }],
+      fail: true,
+      exit: 3,
+    });
     const failed = all.find((e) => e.type === 'message.failed');
     expect(failed?.data).toEqual({
       message: `Your agent could not finish this message. Try again; if it keeps failing, quote request id ${message.requestId} to your platform team.`,

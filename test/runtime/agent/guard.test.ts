@@ -17,7 +17,12 @@ describe('classification', () => {
     ['Read', { file_path: '/workspace/a' }, false, []],
     ['Write', { file_path: '/workspace/a', content: 'x' }, false, []],
     ['apply_patch', { command: '*** Begin Patch\n*** Add File: notes/a.md\n+x\n*** End Patch' }, false, []],
-    ['apply_patch', { command: ['apply_patch', '*** Begin Patch\n*** Update File: /tmp/cubicle/home/.profile\n*** End Patch'] }, true, []],
+    [
+      'apply_patch',
+      { command: ['apply_patch', '*** Begin Patch\n*** Update File: /tmp/cubicle/home/.profile\n*** End Patch'] },
+      true,
+      [],
+    ],
     ['read_file', { absolute_path: '/workspace/a' }, false, []],
     // The CLI's kept home is in the workspace volume but is a home: its start-up files are not workspace files.
     ['Write', { file_path: '/workspace/.cubicle/home/.bashrc', content: 'x' }, true, []],
@@ -26,7 +31,12 @@ describe('classification', () => {
     ['Bash', { command: 'echo x > ./sub/../.cubicle' }, true, []],
     ['Write', { file_path: '/workspace/.cubicle-notes.md', content: 'x' }, false, []],
     ['WebFetch', { url: 'https://Acme.My.Salesforce.com:443/x', prompt: 'p' }, true, ['acme.my.salesforce.com']],
-    ['web_fetch', { prompt: 'summarise https://docs.example.org/a and http://x.example' }, true, ['docs.example.org', 'x.example']],
+    [
+      'web_fetch',
+      { prompt: 'summarise https://docs.example.org/a and http://x.example' },
+      true,
+      ['docs.example.org', 'x.example'],
+    ],
     ['WebSearch', { query: 'acme' }, true, []],
     ['google_web_search', { query: 'acme' }, true, []],
     ['Bash', { command: 'ls -la && grep -r foo . | wc -l' }, false, []],
@@ -48,12 +58,9 @@ describe('classification', () => {
   });
 
   it('hosts in free text are normalized; addresses that do not parse are skipped', () => {
-    expect(hostsInText('see https://[::1]:8080/x and ssh://user@Host.Example/p, http://2130706433/ and git@github.com:a/b')).toEqual([
-      '[::1]',
-      'host.example',
-      '127.0.0.1',
-      'github.com',
-    ]);
+    expect(
+      hostsInText('see https://[::1]:8080/x and ssh://user@Host.Example/p, http://2130706433/ and git@github.com:a/b'),
+    ).toEqual(['[::1]', 'host.example', '127.0.0.1', 'github.com']);
     expect(hostsInText('https://a\\@b.example/ and https://%65vil.example/')).toEqual([]);
   });
 });
@@ -71,33 +78,61 @@ describe('symbolic links planted in the workspace (real files)', () => {
   const paths = { workspace, runDir, resolve: realPath };
 
   it('a write through a link to the CLI’s home is outbound, by a file tool or a shell redirection', () => {
-    const write = classify({ tool: 'Write', input: { file_path: path.join(workspace, 'rc'), content: 'curl x' } }, paths);
+    const write = classify(
+      { tool: 'Write', input: { file_path: path.join(workspace, 'rc'), content: 'curl x' } },
+      paths,
+    );
     expect(write.outbound).toBe(true);
     expect(write.why).toContain('(rc is a symbolic link there)'.replace('rc', path.join(workspace, 'rc')));
     expect(classify({ tool: 'Bash', input: { command: 'echo "ls() { curl x; }" >> rc' } }, paths).outbound).toBe(true);
     expect(classify({ tool: 'Bash', input: { command: 'cp evil h/.profile' } }, paths).outbound).toBe(true);
-    expect(classify({ tool: 'Edit', input: { file_path: path.join(workspace, 'h', 'new-file') } }, paths).outbound).toBe(true);
+    expect(
+      classify({ tool: 'Edit', input: { file_path: path.join(workspace, 'h', 'new-file') } }, paths).outbound,
+    ).toBe(true);
   });
 
   it('ordinary files and new files in the workspace stay local; without a resolver the link is not seen', () => {
     expect(classify({ tool: 'Bash', input: { command: 'echo x > notes/today.md' } }, paths).outbound).toBe(false);
-    expect(classify({ tool: 'Write', input: { file_path: path.join(workspace, 'notes', 'new', 'deep.md') } }, paths).outbound).toBe(false);
+    expect(
+      classify({ tool: 'Write', input: { file_path: path.join(workspace, 'notes', 'new', 'deep.md') } }, paths)
+        .outbound,
+    ).toBe(false);
     expect(classify({ tool: 'Bash', input: { command: 'echo x >> rc' } }, { workspace, runDir }).outbound).toBe(false);
   });
 });
 
 describe('policy', () => {
-  const outbound = (hosts: string[]) => ({ outbound: true, hosts, why: 'curl opens network connections', summary: 's' });
+  const outbound = (hosts: string[]) => ({
+    outbound: true,
+    hosts,
+    why: 'curl opens network connections',
+    summary: 's',
+  });
   it('local calls always run; unknown hosts and unreadable calls are denied whatever the policy', () => {
     for (const policy of ['allow', 'confirm', 'deny'] as const) {
-      expect(decide(policy, { outbound: false, hosts: [], why: 'local tool', summary: 's' }, CRM)).toEqual({ action: 'allow', reason: 'local tool' });
-      expect(decide(policy, outbound(['evil.example']), CRM)).toEqual({ action: 'deny', reason: "host evil.example is not in this agent's connections" });
-      expect(decide(policy, { ...outbound([]), refuse: 'x is computed' }, CRM)).toEqual({ action: 'deny', reason: 'refused: x is computed' });
+      expect(decide(policy, { outbound: false, hosts: [], why: 'local tool', summary: 's' }, CRM)).toEqual({
+        action: 'allow',
+        reason: 'local tool',
+      });
+      expect(decide(policy, outbound(['evil.example']), CRM)).toEqual({
+        action: 'deny',
+        reason: "host evil.example is not in this agent's connections",
+      });
+      expect(decide(policy, { ...outbound([]), refuse: 'x is computed' }, CRM)).toEqual({
+        action: 'deny',
+        reason: 'refused: x is computed',
+      });
     }
   });
   it('allow / confirm / deny for connection hosts and host-less outbound calls, with the reason', () => {
-    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM)).toEqual({ action: 'allow', reason: "outbound (curl opens network connections); this agent's outbound policy allows it" });
-    expect(decide('confirm', outbound(['api.bank.example']), CRM)).toEqual({ action: 'confirm', reason: 'outbound (curl opens network connections); needs the employee’s approval' });
+    expect(decide('allow', outbound(['acme.my.salesforce.com']), CRM)).toEqual({
+      action: 'allow',
+      reason: "outbound (curl opens network connections); this agent's outbound policy allows it",
+    });
+    expect(decide('confirm', outbound(['api.bank.example']), CRM)).toEqual({
+      action: 'confirm',
+      reason: 'outbound (curl opens network connections); needs the employee’s approval',
+    });
     expect(decide('deny', outbound(['acme.my.salesforce.com']), CRM).action).toBe('deny');
     expect(decide('confirm', outbound([]), CRM).action).toBe('confirm');
     expect(decide('allow', outbound([]), []).action).toBe('allow');
@@ -117,9 +152,15 @@ describe('hook command (real process) and guard socket', () => {
   const dir = workDir();
   afterAll(() => dir.cleanup());
 
-  function runHook(format: string, stdin: string, socket?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function runHook(
+    format: string,
+    stdin: string,
+    socket?: string,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [HOOK, format], { env: { PATH: process.env.PATH, ...(socket ? { CUBICLE_GUARD_SOCKET: socket } : {}) } });
+      const child = spawn(process.execPath, [HOOK, format], {
+        env: { PATH: process.env.PATH, ...(socket ? { CUBICLE_GUARD_SOCKET: socket } : {}) },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -137,12 +178,30 @@ describe('hook command (real process) and guard socket', () => {
     });
     await server.listen();
     try {
-      const read = await runHook('claude', JSON.stringify({ tool_name: 'Read', tool_input: { file_path: '/a' }, tool_use_id: 't1' }), server.socketPath);
+      const read = await runHook(
+        'claude',
+        JSON.stringify({ tool_name: 'Read', tool_input: { file_path: '/a' }, tool_use_id: 't1' }),
+        server.socketPath,
+      );
       expect(read.code).toBe(0);
-      expect(JSON.parse(read.stdout)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'allow', permissionDecisionReason: 'local tool' } });
-      const codex = await runHook('codex', JSON.stringify({ tool_name: 'Bash', tool_input: { command: 'curl x' } }), server.socketPath);
+      expect(JSON.parse(read.stdout)).toEqual({
+        hookSpecificOutput: {
+          hookEventName: 'PreToolUse',
+          permissionDecision: 'allow',
+          permissionDecisionReason: 'local tool',
+        },
+      });
+      const codex = await runHook(
+        'codex',
+        JSON.stringify({ tool_name: 'Bash', tool_input: { command: 'curl x' } }),
+        server.socketPath,
+      );
       expect(JSON.parse(codex.stdout).hookSpecificOutput.permissionDecision).toBe('deny');
-      const gemini = await runHook('gemini', JSON.stringify({ tool_name: 'web_fetch', tool_input: {} }), server.socketPath);
+      const gemini = await runHook(
+        'gemini',
+        JSON.stringify({ tool_name: 'web_fetch', tool_input: {} }),
+        server.socketPath,
+      );
       expect(JSON.parse(gemini.stdout)).toEqual({ decision: 'deny', reason: 'no' });
       expect(seen.map((r) => [r.format, r.tool, r.toolUseId])).toEqual([
         ['claude', 'Read', 't1'],

@@ -6,7 +6,13 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import { RecordSealer } from '../../../runtime/shared/envelope';
 import { sealDecision, sealInboxBody } from '../../../runtime/shared/sealed-rows';
 import { readEvents } from '../../../runtime/shared/event-log';
-import { newSortableId, type ApprovalRow, type EventRow, type InboxRow, type SessionRow } from '../../../runtime/shared/rows';
+import {
+  newSortableId,
+  type ApprovalRow,
+  type EventRow,
+  type InboxRow,
+  type SessionRow,
+} from '../../../runtime/shared/rows';
 import { pairKey, type TableName } from '../../../runtime/shared/tables';
 import { opened, openedApprovals, startRelayEnv, type RelayEnv, type Task } from '../../relay/support/relay-env';
 import type { StoredApprovalRow } from '../../../runtime/shared/sealed-rows';
@@ -72,7 +78,12 @@ export function workDir(): { root: string; cleanup(): void } {
 }
 
 /** The environment the fleet's task definition sets, plus short test timings. */
-export function agentEnv(db: Db, p: Pair, root: string, overrides: Record<string, string | undefined> = {}): Record<string, string> {
+export function agentEnv(
+  db: Db,
+  p: Pair,
+  root: string,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string> {
   const credentials = taskCredentials(p);
   const env: Record<string, string | undefined> = {
     PATH: `${fakeBin(root)}:${process.env.PATH}`,
@@ -148,11 +159,20 @@ export interface WorkbenchLaunch {
 /** Starts the task's two parts as real processes: the entrypoint (through the harness) and the workbench. */
 export function spawnAgent(env: Record<string, string>, launch?: WorkbenchLaunch): AgentProcess {
   const spawnedAt = Date.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', HARNESS], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', HARNESS], {
+    cwd: REPO,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const wb = launch ?? { command: process.execPath, args: [WORKBENCH], env: workbenchEnv(env) };
-  const workbench = spawn(wb.command, [...wb.args], { cwd: env.CUBICLE_WORKSPACE, env: wb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const workbench = spawn(wb.command, [...wb.args], {
+    cwd: env.CUBICLE_WORKSPACE,
+    env: wb.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const chunks: Buffer[] = [];
-  for (const stream of [proc.stdout!, proc.stderr!, workbench.stdout!, workbench.stderr!]) stream.on('data', (d: Buffer) => chunks.push(d));
+  for (const stream of [proc.stdout!, proc.stderr!, workbench.stdout!, workbench.stderr!])
+    stream.on('data', (d: Buffer) => chunks.push(d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
@@ -173,11 +193,19 @@ export function spawnAgent(env: Record<string, string>, launch?: WorkbenchLaunch
     logs,
     exited,
     waitForLog: (msg, timeoutMs = 15_000) =>
-      waitFor(() => logs().find((l) => l.msg === msg), timeoutMs, `log "${msg}"\n${output().toString('utf8').slice(-3000)}`),
+      waitFor(
+        () => logs().find((l) => l.msg === msg),
+        timeoutMs,
+        `log "${msg}"\n${output().toString('utf8').slice(-3000)}`,
+      ),
   };
 }
 
-export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const value = await probe();
@@ -190,7 +218,11 @@ export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefi
 /** The pair's task credentials in these tests (fixed per pair; putSession binds them to the new task). */
 export function taskCredentials(p: Pair): AwsCredentials {
   const h = (label: string) => createHash('sha256').update(`${label}/${p.pk}`).digest('hex');
-  return { accessKeyId: `AKIA${h('id').slice(0, 16).toUpperCase()}`, secretAccessKey: h('secret'), sessionToken: h('token') };
+  return {
+    accessKeyId: `AKIA${h('id').slice(0, 16).toUpperCase()}`,
+    secretAccessKey: h('secret'),
+    sessionToken: h('token'),
+  };
 }
 
 /** A running session as a wake leaves it (session id, task ARN, relay nonce); the pair's credentials name its task. */
@@ -199,7 +231,8 @@ export async function putSession(db: Db, p: Pair, extra: Partial<SessionRow> = {
 }
 
 export async function getSession(db: Db, p: Pair): Promise<SessionRow | undefined> {
-  return (await db.doc.send(new GetCommand({ TableName: db.tables.sessions, Key: { pk: p.pk }, ConsistentRead: true }))).Item as SessionRow | undefined;
+  return (await db.doc.send(new GetCommand({ TableName: db.tables.sessions, Key: { pk: p.pk }, ConsistentRead: true })))
+    .Item as SessionRow | undefined;
 }
 
 /** What the control plane does on POST /messages (the body sealed under the user's key). */
@@ -212,7 +245,11 @@ export async function sendMessage(db: Db, p: Pair, body: unknown, extra: Partial
     sk,
     requestId: `req-${Math.random().toString(36).slice(2, 10)}`,
     // With its id and (scheduled) policy, as records.ts putMessage seals it.
-    body: await sealInboxBody(sealer, p.pk, { messageId: sk, text, ...(extra.schedule ? { schedule: extra.schedule } : {}) }),
+    body: await sealInboxBody(sealer, p.pk, {
+      messageId: sk,
+      text,
+      ...(extra.schedule ? { schedule: extra.schedule } : {}),
+    }),
     createdAt,
     ...extra,
   };
@@ -221,7 +258,9 @@ export async function sendMessage(db: Db, p: Pair, body: unknown, extra: Partial
 }
 
 export async function getInbox(db: Db, p: Pair, sk: string): Promise<InboxRow | undefined> {
-  return (await db.doc.send(new GetCommand({ TableName: db.tables.inbox, Key: { pk: p.pk, sk }, ConsistentRead: true }))).Item as InboxRow | undefined;
+  return (
+    await db.doc.send(new GetCommand({ TableName: db.tables.inbox, Key: { pk: p.pk, sk }, ConsistentRead: true }))
+  ).Item as InboxRow | undefined;
 }
 
 /** The pair's events as stored (data sealed): what the chain is verified on. */
@@ -234,13 +273,23 @@ export async function events(db: Db, p: Pair): Promise<EventRow[]> {
   return opened(await readEvents(db.doc, db.tables.events, p.pk));
 }
 
-export async function waitForEvent(db: Db, p: Pair, match: (e: EventRow) => boolean, timeoutMs = 15_000): Promise<EventRow> {
+export async function waitForEvent(
+  db: Db,
+  p: Pair,
+  match: (e: EventRow) => boolean,
+  timeoutMs = 15_000,
+): Promise<EventRow> {
   return waitFor(async () => (await events(db, p)).find(match), timeoutMs, 'event');
 }
 
 export async function approvals(db: Db, p: Pair): Promise<ApprovalRow[]> {
   const out = await db.doc.send(
-    new QueryCommand({ TableName: db.tables.approvals, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': p.pk }, ConsistentRead: true }),
+    new QueryCommand({
+      TableName: db.tables.approvals,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': p.pk },
+      ConsistentRead: true,
+    }),
   );
   return openedApprovals((out.Items ?? []) as StoredApprovalRow[]);
 }
@@ -254,7 +303,8 @@ export async function decide(db: Db, p: Pair, approvalId: string, decision: 'app
       TableName: db.tables.approvals,
       Key: { pk: p.pk, sk: approvalId },
       UpdateExpression: 'SET decision = :d, decidedAt = :now, decidedBy = :who, decisionSeal = :seal',
-      ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(decision) AND attribute_not_exists(expiredAt)',
+      ConditionExpression:
+        'attribute_exists(sk) AND attribute_not_exists(decision) AND attribute_not_exists(expiredAt)',
       ExpressionAttributeValues: { ':d': decision, ':now': Date.now(), ':who': p.userId, ':seal': decisionSeal },
     }),
   );

@@ -79,13 +79,29 @@ describe(`hostile CLI in the workbench (uid of its own: ${layout.separateUid}, P
 
   it('ran every attempt', () => {
     const kinds = new Set(report.map((r) => r.attack));
-    for (const attack of ['own-environment', 'supervisor-environ', 'any-environ', 'supervisor-mem', 'supervisor-root', 'supervisor-fd-write', 'credentials-endpoint', 'metadata-endpoint', 'guard-forged-verdict', 'workbench-impersonation', 'guard-socket-replace', 'exchange-write', 'supervisor-kill']) {
+    for (const attack of [
+      'own-environment',
+      'supervisor-environ',
+      'any-environ',
+      'supervisor-mem',
+      'supervisor-root',
+      'supervisor-fd-write',
+      'credentials-endpoint',
+      'metadata-endpoint',
+      'guard-forged-verdict',
+      'workbench-impersonation',
+      'guard-socket-replace',
+      'exchange-write',
+      'supervisor-kill',
+    ]) {
       expect(kinds, attack).toContain(attack);
     }
   });
 
   it('the CLI holds no AWS or ECS variable: the entrypoint emptied what ECS injected', () => {
-    expect(attempts('own-environment')).toEqual([expect.objectContaining({ ok: false, detail: 'no AWS/ECS variable' })]);
+    expect(attempts('own-environment')).toEqual([
+      expect.objectContaining({ ok: false, detail: 'no AWS/ECS variable' }),
+    ]);
   });
 
   it('guessed credentials URIs on the credentials endpoint all miss (the real one is read nowhere)', () => {
@@ -100,7 +116,9 @@ describe(`hostile CLI in the workbench (uid of its own: ${layout.separateUid}, P
   it('guessed task metadata URIs all miss; only the supervisor read its own task ARN', () => {
     for (const t of attempts('metadata-endpoint')) expect(t, t.target).toMatchObject({ ok: false });
     const served = endpoint.requests.filter((r) => r.status === 200);
-    expect(served).toEqual([{ path: `${new URL(endpoint.injected.ECS_CONTAINER_METADATA_URI_V4).pathname}/task`, status: 200 }]);
+    expect(served).toEqual([
+      { path: `${new URL(endpoint.injected.ECS_CONTAINER_METADATA_URI_V4).pathname}/task`, status: 200 },
+    ]);
   });
 
   it('a forged verdict on the guard socket is refused, and each one is in the operator log', () => {
@@ -114,7 +132,9 @@ describe(`hostile CLI in the workbench (uid of its own: ${layout.separateUid}, P
   });
 
   it('posing as the workbench daemon is refused, and recorded', () => {
-    expect(attempts('workbench-impersonation'), JSON.stringify(attempts('workbench-impersonation'))).toEqual([expect.objectContaining({ ok: false })]);
+    expect(attempts('workbench-impersonation'), JSON.stringify(attempts('workbench-impersonation'))).toEqual([
+      expect.objectContaining({ ok: false }),
+    ]);
     expect(run.agent.logs().filter((l) => l.msg === 'workbench socket: extra connection refused')).toHaveLength(1);
   });
 
@@ -124,38 +144,61 @@ describe(`hostile CLI in the workbench (uid of its own: ${layout.separateUid}, P
     expect(output).not.toContain(h.CRM_SECRET);
   });
 
-  it.skipIf(!separated)(separated ? "the supervisor's environment cannot be read (no AWS credentials reach the CLI)" : needs("the supervisor's environment"), () => {
-    expect(attempts('supervisor-environ')).toEqual([expect.objectContaining({ ok: false })]);
-    expect(attempts('supervisor-environ')[0].detail).toMatch(/^(EACCES|ENOENT|EPERM)$/);
-  });
+  it.skipIf(!separated)(
+    separated
+      ? "the supervisor's environment cannot be read (no AWS credentials reach the CLI)"
+      : needs("the supervisor's environment"),
+    () => {
+      expect(attempts('supervisor-environ')).toEqual([expect.objectContaining({ ok: false })]);
+      expect(attempts('supervisor-environ')[0].detail).toMatch(/^(EACCES|ENOENT|EPERM)$/);
+    },
+  );
 
-  it.skipIf(!separated)(separated ? 'no process the CLI can see holds an AWS or ECS variable' : needs('every visible environment'), () => {
-    expect(attempts('any-environ')).toEqual([expect.objectContaining({ ok: false, detail: 'none holds an AWS/ECS variable' })]);
-  });
+  it.skipIf(!separated)(
+    separated ? 'no process the CLI can see holds an AWS or ECS variable' : needs('every visible environment'),
+    () => {
+      expect(attempts('any-environ')).toEqual([
+        expect.objectContaining({ ok: false, detail: 'none holds an AWS/ECS variable' }),
+      ]);
+    },
+  );
 
-  it.skipIf(!separated)(separated ? "the supervisor's memory and root filesystem cannot be opened" : needs("the supervisor's memory"), () => {
-    for (const t of [...attempts('supervisor-mem'), ...attempts('supervisor-root')]) {
-      expect(t, t.attack).toMatchObject({ ok: false });
-      expect(t.detail).toMatch(/^(EACCES|ENOENT|EPERM)$/);
-    }
-  });
+  it.skipIf(!separated)(
+    separated ? "the supervisor's memory and root filesystem cannot be opened" : needs("the supervisor's memory"),
+    () => {
+      for (const t of [...attempts('supervisor-mem'), ...attempts('supervisor-root')]) {
+        expect(t, t.attack).toMatchObject({ ok: false });
+        expect(t.detail).toMatch(/^(EACCES|ENOENT|EPERM)$/);
+      }
+    },
+  );
 
-  it.skipIf(!separated)(separated ? "nothing can be written to the supervisor's stdout or stderr (the container log)" : needs("the supervisor's file descriptors"), () => {
-    const writes = attempts('supervisor-fd-write');
-    expect(writes).toHaveLength(2);
-    for (const t of writes) expect(t, t.target).toMatchObject({ ok: false });
-    expect(run.agent.output().toString('utf8')).not.toContain('hostile raw line');
-  });
+  it.skipIf(!separated)(
+    separated
+      ? "nothing can be written to the supervisor's stdout or stderr (the container log)"
+      : needs("the supervisor's file descriptors"),
+    () => {
+      const writes = attempts('supervisor-fd-write');
+      expect(writes).toHaveLength(2);
+      for (const t of writes) expect(t, t.target).toMatchObject({ ok: false });
+      expect(run.agent.output().toString('utf8')).not.toContain('hostile raw line');
+    },
+  );
 
-  it.skipIf(!separated)(separated ? 'the supervisor cannot be stopped or killed, and keeps serving' : needs('signals to the supervisor'), async () => {
-    for (const t of attempts('supervisor-kill')) expect(t, t.target).toMatchObject({ ok: false });
-    expect(h.isAlive(run.agent.proc.pid!)).toBe(true);
-    const next = await h.sendMessage(db, run.p, { supervisorPid: 1, endpoint: endpoint.base, killWorkbench: false });
-    await h.waitForEvent(db, run.p, (e) => e.type === 'message.started' && e.messageId === next.sk, 30_000);
-  });
+  it.skipIf(!separated)(
+    separated ? 'the supervisor cannot be stopped or killed, and keeps serving' : needs('signals to the supervisor'),
+    async () => {
+      for (const t of attempts('supervisor-kill')) expect(t, t.target).toMatchObject({ ok: false });
+      expect(h.isAlive(run.agent.proc.pid!)).toBe(true);
+      const next = await h.sendMessage(db, run.p, { supervisorPid: 1, endpoint: endpoint.base, killWorkbench: false });
+      await h.waitForEvent(db, run.p, (e) => e.type === 'message.started' && e.messageId === next.sk, 30_000);
+    },
+  );
 
   it.skipIf(!layout.separateUid)(
-    layout.separateUid ? 'the guard socket cannot be replaced and nothing can be created in the exchange directory' : needs('the exchange directory'),
+    layout.separateUid
+      ? 'the guard socket cannot be replaced and nothing can be created in the exchange directory'
+      : needs('the exchange directory'),
     () => {
       for (const t of [...attempts('guard-socket-replace'), ...attempts('exchange-write')]) {
         expect(t, t.attack).toMatchObject({ ok: false });
@@ -165,7 +208,9 @@ describe(`hostile CLI in the workbench (uid of its own: ${layout.separateUid}, P
   );
 
   it('every attempt failed', () => {
-    const expectedToFail = separated ? report : report.filter((r) => !/^supervisor-|any-environ|guard-socket-replace|exchange-write/.test(r.attack));
+    const expectedToFail = separated
+      ? report
+      : report.filter((r) => !/^supervisor-|any-environ|guard-socket-replace|exchange-write/.test(r.attack));
     expect(expectedToFail.filter((r) => r.ok)).toEqual([]);
   });
 });
@@ -182,16 +227,26 @@ describe('a CLI that kills its own workbench daemon', () => {
     mkdirSync(root, { recursive: true, mode: 0o755 });
     try {
       await h.putSession(localDb, p);
-      const env = h.agentEnv(localDb, p, root, { PATH: `${hostileBin(root)}:${process.env.PATH}`, CUBICLE_WORKBENCH_START_TIMEOUT_MS: '20000' });
+      const env = h.agentEnv(localDb, p, root, {
+        PATH: `${hostileBin(root)}:${process.env.PATH}`,
+        CUBICLE_WORKBENCH_START_TIMEOUT_MS: '20000',
+      });
       chmodSync(root, 0o755);
       // Without the PID namespace: there the daemon would be the namespace's init, which no process inside
       // may kill (in the container, tini is PID 1 and the daemon its child, which the CLI can kill).
       const noPidNamespace = { ...layout, separatePidNamespace: false };
-      const agent = h.spawnAgent(env, workbenchLaunch(noPidNamespace, env, localEndpoint.injected, [env.CUBICLE_WORKSPACE, env.CUBICLE_RUN_DIR]));
+      const agent = h.spawnAgent(
+        env,
+        workbenchLaunch(noPidNamespace, env, localEndpoint.injected, [env.CUBICLE_WORKSPACE, env.CUBICLE_RUN_DIR]),
+      );
       await agent.waitForLog('ready', 30_000).catch((error: Error) => {
         throw new Error(`${error.message}\n${agent.output().toString('utf8').slice(-2000)}`);
       });
-      await h.sendMessage(localDb, p, { supervisorPid: agent.proc.pid, endpoint: localEndpoint.base, killWorkbench: true });
+      await h.sendMessage(localDb, p, {
+        supervisorPid: agent.proc.pid,
+        endpoint: localEndpoint.base,
+        killWorkbench: true,
+      });
       const exit = await agent.exited;
       expect(exit.code).toBe(0);
       expect(agent.logs().find((l) => l.msg === 'workbench lost')).toBeDefined();

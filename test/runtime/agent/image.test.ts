@@ -58,7 +58,11 @@ describe('Dockerfile', () => {
       AGENT_CLI: undefined,
     });
     const install = instructions.find((l) => l.includes('npm install --global'))!;
-    for (const pkg of ['claude) package="@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}"', 'codex) package="@openai/codex@${CODEX_VERSION}"', 'gemini) package="@google/gemini-cli@${GEMINI_CLI_VERSION}"']) {
+    for (const pkg of [
+      'claude) package="@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}"',
+      'codex) package="@openai/codex@${CODEX_VERSION}"',
+      'gemini) package="@google/gemini-cli@${GEMINI_CLI_VERSION}"',
+    ]) {
       expect(install).toContain(pkg);
     }
     // Anything else stops the build rather than producing an image without a CLI.
@@ -90,7 +94,9 @@ describe('Dockerfile', () => {
   });
 
   it('ships the workbench (its daemon and the entrypoint that empties its environment) and a second uid for it', () => {
-    expect(instructions).toContain('COPY dist/entrypoint.cjs dist/guard-hook.cjs dist/workbench.cjs workbench-env.sh /opt/cubicle/');
+    expect(instructions).toContain(
+      'COPY dist/entrypoint.cjs dist/guard-hook.cjs dist/workbench.cjs workbench-env.sh /opt/cubicle/',
+    );
     expect(dockerfile).toContain('useradd --uid 10002 --gid 10002');
     // The exchange volume is the supervisor's, so the workbench cannot create sockets there.
     expect(dockerfile).toContain('chown 10001:10001 /workspace /run/cubicle');
@@ -106,10 +112,17 @@ describe('Dockerfile', () => {
       ]),
     );
     const claude = JSON.parse(readFileSync(path.join(AGENT, 'policy', 'claude-managed-settings.json'), 'utf8'));
-    expect(claude.hooks.PreToolUse[0].hooks[0]).toEqual({ type: 'command', command: 'node /opt/cubicle/guard-hook.cjs claude', timeout: 900 });
+    expect(claude.hooks.PreToolUse[0].hooks[0]).toEqual({
+      type: 'command',
+      command: 'node /opt/cubicle/guard-hook.cjs claude',
+      timeout: 900,
+    });
     expect(claude.allowManagedHooksOnly).toBe(true);
     const gemini = JSON.parse(readFileSync(path.join(AGENT, 'policy', 'gemini-system-settings.json'), 'utf8'));
-    expect(gemini.hooks.BeforeTool[0].hooks[0]).toMatchObject({ command: 'node /opt/cubicle/guard-hook.cjs gemini', timeout: 900_000 });
+    expect(gemini.hooks.BeforeTool[0].hooks[0]).toMatchObject({
+      command: 'node /opt/cubicle/guard-hook.cjs gemini',
+      timeout: 900_000,
+    });
     const codex = readFileSync(path.join(AGENT, 'policy', 'codex-requirements.toml'), 'utf8');
     expect(codex).toContain('command = "node /opt/cubicle/guard-hook.cjs codex"');
     expect(codex).toContain('allowed_web_search_modes = ["disabled"]');
@@ -122,12 +135,21 @@ describe('image asset', () => {
     const dir = workDir();
     try {
       const app = new App({ outdir: dir.root });
-      new DockerImageAsset(new Stack(app, 'S'), 'Agent', { directory: AGENT_IMAGE_DIRECTORY, followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS });
+      new DockerImageAsset(new Stack(app, 'S'), 'Agent', {
+        directory: AGENT_IMAGE_DIRECTORY,
+        followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,
+      });
       app.synth();
-      const staged = readdirSync(dir.root).find((d) => d.startsWith('asset.') && statSync(path.join(dir.root, d)).isDirectory())!;
+      const staged = readdirSync(dir.root).find(
+        (d) => d.startsWith('asset.') && statSync(path.join(dir.root, d)).isDirectory(),
+      )!;
       const files: string[] = [];
       const walk = (d: string) =>
-        readdirSync(d).forEach((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : files.push(path.relative(path.join(dir.root, staged), path.join(d, f)))));
+        readdirSync(d).forEach((f) =>
+          statSync(path.join(d, f)).isDirectory()
+            ? walk(path.join(d, f))
+            : files.push(path.relative(path.join(dir.root, staged), path.join(d, f))),
+        );
       walk(path.join(dir.root, staged));
       expect(files.sort()).toEqual(
         [
@@ -156,7 +178,9 @@ function skillFiles(): string[] {
   const root = path.join(AGENT, 'skills');
   const out: string[] = [];
   const walk = (d: string) =>
-    readdirSync(d).forEach((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : out.push(path.relative(AGENT, path.join(d, f)))));
+    readdirSync(d).forEach((f) =>
+      statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : out.push(path.relative(AGENT, path.join(d, f))),
+    );
   walk(root);
   return out;
 }
@@ -171,8 +195,13 @@ describe('image size estimate (scripts/bench/image.ts)', () => {
   it('refuses a Dockerfile whose CLI version has no measured size', () => {
     const dir = workDir();
     try {
-      for (const f of ['Dockerfile', 'image-sizes.json']) writeFileSync(path.join(dir.root, f), readFileSync(path.join(AGENT, f), 'utf8').replace('CODEX_VERSION=0.169.0', 'CODEX_VERSION=0.170.0'));
-      for (const d of ['dist', 'policy', 'skills']) cpSync(path.join(AGENT, d), path.join(dir.root, d), { recursive: true });
+      for (const f of ['Dockerfile', 'image-sizes.json'])
+        writeFileSync(
+          path.join(dir.root, f),
+          readFileSync(path.join(AGENT, f), 'utf8').replace('CODEX_VERSION=0.169.0', 'CODEX_VERSION=0.170.0'),
+        );
+      for (const d of ['dist', 'policy', 'skills'])
+        cpSync(path.join(AGENT, d), path.join(dir.root, d), { recursive: true });
       expect(() => imageEstimate(dir.root)).toThrow('image-sizes.json has no size for @openai/codex@0.170.0');
     } finally {
       dir.cleanup();

@@ -41,7 +41,10 @@ describe('lifetime', () => {
     const capMs = 6_000;
     const graceMs = 1_000;
     const agent = h.spawnAgent(
-      h.agentEnv(db, p, path.join(dir.root, 'cap'), { CUBICLE_MAX_TASK_DURATION_MS: String(capMs), CUBICLE_STOP_GRACE_MS: String(graceMs) }),
+      h.agentEnv(db, p, path.join(dir.root, 'cap'), {
+        CUBICLE_MAX_TASK_DURATION_MS: String(capMs),
+        CUBICLE_STOP_GRACE_MS: String(graceMs),
+      }),
     );
     const exit = await agent.exited;
     const lifetime = exit.at - agent.spawnedAt;
@@ -67,8 +70,14 @@ describe('lifetime', () => {
     await h.putSession(db, p);
     const message = await h.sendMessage(db, p, stubborn);
     const graceMs = 800;
-    const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'term'), { CUBICLE_STOP_GRACE_MS: String(graceMs) }));
-    await h.waitFor(async () => (await replies(p)).some((r) => r.startsWith('grandchild')) || undefined, 10_000, 'grandchild');
+    const agent = h.spawnAgent(
+      h.agentEnv(db, p, path.join(dir.root, 'term'), { CUBICLE_STOP_GRACE_MS: String(graceMs) }),
+    );
+    await h.waitFor(
+      async () => (await replies(p)).some((r) => r.startsWith('grandchild')) || undefined,
+      10_000,
+      'grandchild',
+    );
     const pid = grandchildPid(await replies(p));
     const sentAt = Date.now();
     agent.proc.kill('SIGTERM');
@@ -93,7 +102,10 @@ describe('lifetime', () => {
     agent.proc.kill('SIGTERM');
     const exit = await agent.exited;
     expect(exit.at - sentAt).toBeLessThan(3_000);
-    expect((await h.events(db, p)).find((e) => e.type === 'message.interrupted')?.data).toEqual({ reason: 'sigterm', killed: false });
+    expect((await h.events(db, p)).find((e) => e.type === 'message.interrupted')?.data).toEqual({
+      reason: 'sigterm',
+      killed: false,
+    });
   });
 
   it('a stop during an approval wait closes the approval, so it can no longer be granted', async () => {
@@ -117,7 +129,9 @@ describe('lifetime', () => {
     const p = h.pair('beating');
     await h.putSession(db, p);
     await h.sendMessage(db, p, { steps: [{ say: 'thinking' }, { sleep: 1_500 }] });
-    const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'beat'), { CUBICLE_HEARTBEAT_INTERVAL_MS: '200' }));
+    const agent = h.spawnAgent(
+      h.agentEnv(db, p, path.join(dir.root, 'beat'), { CUBICLE_HEARTBEAT_INTERVAL_MS: '200' }),
+    );
     try {
       await agent.waitForLog('message started');
       const seen = new Set<number>();
@@ -148,7 +162,9 @@ describe('lifetime', () => {
       const message = await h.sendMessage(db, p, 'ping over the relay');
       const done = await h.waitForEvent(db, p, (e) => e.messageId === message.sk && e.type === 'message.done', 10_000);
       expect(done.at - sentAt).toBeLessThan(8_000);
-      expect((await h.events(db, p)).some((e) => e.type === 'reply' && e.data.text === 'echo: ping over the relay')).toBe(true);
+      expect(
+        (await h.events(db, p)).some((e) => e.type === 'reply' && e.data.text === 'echo: ping over the relay'),
+      ).toBe(true);
     } finally {
       agent.proc.kill('SIGTERM');
       await agent.exited;
@@ -172,7 +188,11 @@ describe('lifetime', () => {
     const poison = await h.sendMessage(db, p, 'poison', { state: 'running', attempts: 2 });
     const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'crash'), { CUBICLE_MAX_MESSAGE_ATTEMPTS: '2' }));
     try {
-      await h.waitFor(async () => (await h.getInbox(db, p, poison.sk))?.state === 'failed' || undefined, 10_000, 'poison given up');
+      await h.waitFor(
+        async () => (await h.getInbox(db, p, poison.sk))?.state === 'failed' || undefined,
+        10_000,
+        'poison given up',
+      );
       expect(await h.getInbox(db, p, retried.sk)).toMatchObject({ state: 'done', attempts: 2 });
       const all = await h.events(db, p);
       expect(all.find((e) => e.messageId === poison.sk && e.type === 'message.failed')?.data).toEqual({
@@ -188,10 +208,20 @@ describe('lifetime', () => {
 
   it('refuses to start on an invalid environment with one clear log line', async () => {
     const p = h.pair('broken');
-    const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'bad'), { CUBICLE_PROVIDER: 'mistral', CUBICLE_MAX_TASK_DURATION_MS: undefined }));
+    const agent = h.spawnAgent(
+      h.agentEnv(db, p, path.join(dir.root, 'bad'), {
+        CUBICLE_PROVIDER: 'mistral',
+        CUBICLE_MAX_TASK_DURATION_MS: undefined,
+      }),
+    );
     const exit = await agent.exited;
     expect(exit.code).toBe(78);
-    const lines = agent.output().toString('utf8').trim().split('\n').filter((l) => l.startsWith('{'));
+    const lines = agent
+      .output()
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]);
     expect(line).toMatchObject({ level: 'error', msg: 'invalid environment' });
@@ -207,11 +237,18 @@ describe('lifetime', () => {
   it('fails start-up clearly when a secret cannot be read, naming the connection but not the value', async () => {
     const p = h.pair('nosecret');
     await h.putSession(db, p);
-    const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'nosecret'), { HARNESS_SECRETS: JSON.stringify({ [h.PROVIDER_ARN]: h.PROVIDER_SECRET }) }));
+    const agent = h.spawnAgent(
+      h.agentEnv(db, p, path.join(dir.root, 'nosecret'), {
+        HARNESS_SECRETS: JSON.stringify({ [h.PROVIDER_ARN]: h.PROVIDER_SECRET }),
+      }),
+    );
     const exit = await agent.exited;
     expect(exit.code).toBe(1);
     const error = agent.logs().find((l) => l.level === 'error');
-    expect(error).toMatchObject({ msg: 'could not read secrets', error: { message: 'could not read the connection "crm" secret: ResourceNotFoundException' } });
+    expect(error).toMatchObject({
+      msg: 'could not read secrets',
+      error: { message: 'could not read the connection "crm" secret: ResourceNotFoundException' },
+    });
     expect(agent.output().includes(Buffer.from(h.PROVIDER_SECRET))).toBe(false);
   });
 });

@@ -25,7 +25,11 @@ async function wake(p: h.Pair, env: Record<string, string>, body: unknown): Prom
   const message = await h.sendMessage(db, p, body);
   const agent = h.spawnAgent(env);
   try {
-    await h.waitForEvent(db, p, (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'));
+    await h.waitForEvent(
+      db,
+      p,
+      (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
+    );
   } finally {
     agent.proc.kill('SIGTERM');
     await agent.exited;
@@ -70,7 +74,10 @@ describe('agent memory survives a wake', () => {
     const creds = JSON.stringify({ access_token: 'ya29.memory-access-token-aaaaaaaaaaaa', refresh_token: refresh });
     const env = h.agentEnv(db, p, path.join(dir.root, 'creds'), {
       CUBICLE_PROVIDER: 'google',
-      HARNESS_SECRETS: JSON.stringify({ [h.PROVIDER_ARN]: JSON.stringify({ kind: 'oauth-creds', value: creds }), [h.CRM_ARN]: h.CRM_SECRET }),
+      HARNESS_SECRETS: JSON.stringify({
+        [h.PROVIDER_ARN]: JSON.stringify({ kind: 'oauth-creds', value: creds }),
+        [h.CRM_ARN]: h.CRM_SECRET,
+      }),
     });
     const home = path.join(env.CUBICLE_WORKSPACE, '.cubicle', 'home');
     // During the run the CLI finds it where it looks (a link in its home), its content elsewhere.
@@ -81,6 +88,7 @@ describe('agent memory survives a wake', () => {
     expect(existsSync(path.join(home, '.gemini', 'oauth_creds.json'))).toBe(false);
     expect(filesUnder(path.join(env.CUBICLE_RUN_DIR, 'credentials'))).toEqual([]);
     expect(filesUnder(home).length).toBeGreaterThan(0);
-    for (const file of filesUnder(env.CUBICLE_WORKSPACE)) expect(readFileSync(file, 'utf8'), file).not.toContain(refresh);
+    for (const file of filesUnder(env.CUBICLE_WORKSPACE))
+      expect(readFileSync(file, 'utf8'), file).not.toContain(refresh);
   }, 60_000);
 });

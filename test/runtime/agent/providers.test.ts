@@ -11,7 +11,12 @@ const ctx = (over: Partial<RunContext> = {}): RunContext => ({
   home: '/tmp/cubicle/home',
   workspace: '/workspace',
   bedrockModels: [],
-  inherited: { PATH: '/usr/bin', AWS_REGION: 'eu-west-1', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/abc', AWS_SECRET_ACCESS_KEY: 'nope' },
+  inherited: {
+    PATH: '/usr/bin',
+    AWS_REGION: 'eu-west-1',
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/abc',
+    AWS_SECRET_ACCESS_KEY: 'nope',
+  },
   ...over,
 });
 
@@ -20,10 +25,24 @@ describe('Claude Code adapter', () => {
   it('parses stream-json: session, replies, tool calls, files written only when the tool succeeded', () => {
     const events = parse(claude, [
       { type: 'system', subtype: 'init', session_id: 's-1', tools: ['Read'] },
-      { type: 'assistant', message: { content: [{ type: 'text', text: 'Let me look.' }, { type: 'tool_use', id: 'tu1', name: 'Write', input: { file_path: '/workspace/a.md', content: 'x' } }] } },
+      {
+        type: 'assistant',
+        message: {
+          content: [
+            { type: 'text', text: 'Let me look.' },
+            { type: 'tool_use', id: 'tu1', name: 'Write', input: { file_path: '/workspace/a.md', content: 'x' } },
+          ],
+        },
+      },
       { type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 'tu1', content: 'ok' }] } },
-      { type: 'assistant', message: { content: [{ type: 'tool_use', id: 'tu2', name: 'Edit', input: { file_path: '/workspace/b.md' } }] } },
-      { type: 'user', message: { content: [{ type: 'tool_result', tool_use_id: 'tu2', is_error: true, content: 'denied' }] } },
+      {
+        type: 'assistant',
+        message: { content: [{ type: 'tool_use', id: 'tu2', name: 'Edit', input: { file_path: '/workspace/b.md' } }] },
+      },
+      {
+        type: 'user',
+        message: { content: [{ type: 'tool_result', tool_use_id: 'tu2', is_error: true, content: 'denied' }] },
+      },
       'not json at all',
       { type: 'result', subtype: 'success', is_error: false, result: 'Done.', session_id: 's-1' },
     ]);
@@ -35,7 +54,9 @@ describe('Claude Code adapter', () => {
       { kind: 'tool', name: 'Edit', id: 'tu2', input: { file_path: '/workspace/b.md' } },
       { kind: 'result', ok: true },
     ]);
-    expect(parse(claude, [{ type: 'result', subtype: 'error_max_turns', is_error: true }])).toEqual([{ kind: 'result', ok: false, error: 'error_max_turns' }]);
+    expect(parse(claude, [{ type: 'result', subtype: 'error_max_turns', is_error: true }])).toEqual([
+      { kind: 'result', ok: false, error: 'error_max_turns' },
+    ]);
   });
 
   it('puts the API key or the subscription token where Claude Code reads them; the prompt goes to stdin', () => {
@@ -44,10 +65,30 @@ describe('Claude Code adapter', () => {
     expect(oauth).toMatchObject({ CLAUDE_CODE_OAUTH_TOKEN: 't', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' });
     expect(oauth).not.toHaveProperty('ANTHROPIC_API_KEY');
     expect(claude.args(ctx())).toEqual(['-p', '--output-format', 'stream-json', '--verbose']);
-    expect(claude.args(ctx({ resumeId: 's-1' }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--resume', 's-1']);
+    expect(claude.args(ctx({ resumeId: 's-1' }))).toEqual([
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--resume',
+      's-1',
+    ]);
     // A new wake over a kept home: the latest conversation; an id of this task wins over it.
-    expect(claude.args(ctx({ continueLatest: true }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--continue']);
-    expect(claude.args(ctx({ resumeId: 's-1', continueLatest: true }))).toEqual(['-p', '--output-format', 'stream-json', '--verbose', '--resume', 's-1']);
+    expect(claude.args(ctx({ continueLatest: true }))).toEqual([
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--continue',
+    ]);
+    expect(claude.args(ctx({ resumeId: 's-1', continueLatest: true }))).toEqual([
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--resume',
+      's-1',
+    ]);
   });
 
   it('bedrock: the configured models only, and never the task role (its container-credentials URI stays with the supervisor)', () => {
@@ -62,7 +103,10 @@ describe('Claude Code adapter', () => {
       ANTHROPIC_DEFAULT_HAIKU_MODEL: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
       AWS_REGION: 'eu-west-1',
     });
-    expect(bedrock.env(ctx({ bedrockModels: ['big', 'small'] }))).toMatchObject({ ANTHROPIC_MODEL: 'big', ANTHROPIC_SMALL_FAST_MODEL: 'small' });
+    expect(bedrock.env(ctx({ bedrockModels: ['big', 'small'] }))).toMatchObject({
+      ANTHROPIC_MODEL: 'big',
+      ANTHROPIC_SMALL_FAST_MODEL: 'small',
+    });
   });
 });
 
@@ -72,12 +116,42 @@ describe('Codex adapter', () => {
     const events = parse(codex, [
       { type: 'thread.started', thread_id: 'th-1' },
       { type: 'turn.started' },
-      { type: 'item.started', item: { id: 'i1', type: 'command_execution', command: 'bash -lc ls', status: 'in_progress' } },
-      { type: 'item.completed', item: { id: 'i1', type: 'command_execution', command: 'bash -lc ls', exit_code: 0, status: 'completed' } },
-      { type: 'item.started', item: { id: 'i2', type: 'mcp_tool_call', server: 'crm', tool: 'find', arguments: { q: 'x' }, status: 'in_progress' } },
+      {
+        type: 'item.started',
+        item: { id: 'i1', type: 'command_execution', command: 'bash -lc ls', status: 'in_progress' },
+      },
+      {
+        type: 'item.completed',
+        item: { id: 'i1', type: 'command_execution', command: 'bash -lc ls', exit_code: 0, status: 'completed' },
+      },
+      {
+        type: 'item.started',
+        item: {
+          id: 'i2',
+          type: 'mcp_tool_call',
+          server: 'crm',
+          tool: 'find',
+          arguments: { q: 'x' },
+          status: 'in_progress',
+        },
+      },
       { type: 'item.completed', item: { id: 'i3', type: 'reasoning', text: 'thinking' } },
-      { type: 'item.completed', item: { id: 'i4', type: 'file_change', changes: [{ path: '/workspace/a', kind: 'add' }, { path: '/workspace/b', kind: 'update' }], status: 'completed' } },
-      { type: 'item.completed', item: { id: 'i5', type: 'file_change', changes: [{ path: '/workspace/c', kind: 'add' }], status: 'failed' } },
+      {
+        type: 'item.completed',
+        item: {
+          id: 'i4',
+          type: 'file_change',
+          changes: [
+            { path: '/workspace/a', kind: 'add' },
+            { path: '/workspace/b', kind: 'update' },
+          ],
+          status: 'completed',
+        },
+      },
+      {
+        type: 'item.completed',
+        item: { id: 'i5', type: 'file_change', changes: [{ path: '/workspace/c', kind: 'add' }], status: 'failed' },
+      },
       { type: 'item.completed', item: { id: 'i6', type: 'agent_message', text: 'All done.' } },
       { type: 'turn.completed', usage: { input_tokens: 1, cached_input_tokens: 0, output_tokens: 1 } },
     ]);
@@ -90,15 +164,45 @@ describe('Codex adapter', () => {
       { kind: 'reply', text: 'All done.' },
       { kind: 'result', ok: true },
     ]);
-    expect(parse(codex, [{ type: 'turn.failed', error: { message: 'quota' } }])).toEqual([{ kind: 'result', ok: false, error: 'quota' }]);
+    expect(parse(codex, [{ type: 'turn.failed', error: { message: 'quota' } }])).toEqual([
+      { kind: 'result', ok: false, error: 'quota' },
+    ]);
   });
 
   it('uses CODEX_API_KEY or CODEX_ACCESS_TOKEN, its own CODEX_HOME, no hosted web search, prompt on stdin', () => {
-    expect(codex.env(ctx({ credential: { kind: 'api-key', value: 'k' } }))).toEqual({ CODEX_HOME: '/tmp/cubicle/home/.codex', CODEX_API_KEY: 'k' });
-    expect(codex.env(ctx({ credential: { kind: 'access-token', value: 't' } }))).toEqual({ CODEX_HOME: '/tmp/cubicle/home/.codex', CODEX_ACCESS_TOKEN: 't' });
+    expect(codex.env(ctx({ credential: { kind: 'api-key', value: 'k' } }))).toEqual({
+      CODEX_HOME: '/tmp/cubicle/home/.codex',
+      CODEX_API_KEY: 'k',
+    });
+    expect(codex.env(ctx({ credential: { kind: 'access-token', value: 't' } }))).toEqual({
+      CODEX_HOME: '/tmp/cubicle/home/.codex',
+      CODEX_ACCESS_TOKEN: 't',
+    });
     const args = codex.args(ctx({ resumeId: 'th-1' }));
-    expect(args).toEqual(['exec', '--json', '--skip-git-repo-check', '--sandbox', 'danger-full-access', '-c', 'web_search="disabled"', 'resume', 'th-1', '-']);
-    expect(codex.args(ctx({ continueLatest: true }))).toEqual(['exec', '--json', '--skip-git-repo-check', '--sandbox', 'danger-full-access', '-c', 'web_search="disabled"', 'resume', '--last', '-']);
+    expect(args).toEqual([
+      'exec',
+      '--json',
+      '--skip-git-repo-check',
+      '--sandbox',
+      'danger-full-access',
+      '-c',
+      'web_search="disabled"',
+      'resume',
+      'th-1',
+      '-',
+    ]);
+    expect(codex.args(ctx({ continueLatest: true }))).toEqual([
+      'exec',
+      '--json',
+      '--skip-git-repo-check',
+      '--sandbox',
+      'danger-full-access',
+      '-c',
+      'web_search="disabled"',
+      'resume',
+      '--last',
+      '-',
+    ]);
   });
 });
 
@@ -110,7 +214,12 @@ describe('Gemini CLI adapter', () => {
       { type: 'message', role: 'user', content: 'hi' },
       { type: 'message', role: 'assistant', content: 'Hel', delta: true },
       { type: 'message', role: 'assistant', content: 'lo.', delta: true },
-      { type: 'tool_use', tool_name: 'write_file', tool_id: 'w1', parameters: { file_path: '/workspace/x.md', content: 'x' } },
+      {
+        type: 'tool_use',
+        tool_name: 'write_file',
+        tool_id: 'w1',
+        parameters: { file_path: '/workspace/x.md', content: 'x' },
+      },
       { type: 'tool_result', tool_id: 'w1', status: 'success', output: '' },
       { type: 'message', role: 'assistant', content: 'Saved.', delta: true },
       { type: 'result', status: 'success', stats: {} },
@@ -130,10 +239,26 @@ describe('Gemini CLI adapter', () => {
     expect(gemini.files(ctx({ credential: { kind: 'api-key', value: 'AIza-k' } }))).toEqual([]);
     const oauth = ctx({ credential: { kind: 'oauth-creds', value: '{"refresh_token":"r"}' } });
     expect(gemini.env(oauth)).toEqual({ GOOGLE_GENAI_USE_GCA: 'true' });
-    expect(gemini.files(oauth)).toEqual([{ path: '/tmp/cubicle/home/.gemini/oauth_creds.json', content: '{"refresh_token":"r"}' }]);
+    expect(gemini.files(oauth)).toEqual([
+      { path: '/tmp/cubicle/home/.gemini/oauth_creds.json', content: '{"refresh_token":"r"}' },
+    ]);
     expect(gemini.args(ctx())).toEqual(['--output-format', 'stream-json', '--approval-mode', 'yolo']);
-    expect(gemini.args(ctx({ resumeId: 'g-1' }))).toEqual(['--output-format', 'stream-json', '--approval-mode', 'yolo', '--resume', 'g-1']);
-    expect(gemini.args(ctx({ continueLatest: true }))).toEqual(['--output-format', 'stream-json', '--approval-mode', 'yolo', '--resume', 'latest']);
+    expect(gemini.args(ctx({ resumeId: 'g-1' }))).toEqual([
+      '--output-format',
+      'stream-json',
+      '--approval-mode',
+      'yolo',
+      '--resume',
+      'g-1',
+    ]);
+    expect(gemini.args(ctx({ continueLatest: true }))).toEqual([
+      '--output-format',
+      'stream-json',
+      '--approval-mode',
+      'yolo',
+      '--resume',
+      'latest',
+    ]);
   });
 });
 

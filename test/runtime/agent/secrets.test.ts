@@ -23,7 +23,8 @@ function envWith(overrides: Partial<AgentEnv>): AgentEnv {
 function secretsManager(values: Record<string, string>): SecretsManagerClient {
   const client = new SecretsManagerClient({ region: 'eu-west-1' });
   const mock = mockClient(client);
-  for (const [arn, value] of Object.entries(values)) mock.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: value });
+  for (const [arn, value] of Object.entries(values))
+    mock.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: value });
   return client;
 }
 

@@ -23,12 +23,25 @@ afterAll(() => dir.cleanup());
 describe('the workbench entrypoint (runtime/agent/workbench-env.sh)', () => {
   it('starts its command from an empty environment plus the allow-list: nothing ECS injected gets through', () => {
     const out = path.join(dir.root, 'env.txt');
-    const result = spawnSync('sh', [WORKBENCH_ENTRYPOINT, 'sh', '-c', 'env > "$0"; echo to-stdout; echo to-stderr >&2', out], {
-      env: { ...INJECTED, PATH: process.env.PATH, CUBICLE_EXCHANGE_DIR: '/run/cubicle', AWS_ACCESS_KEY_ID: 'AKIA', ANTHROPIC_API_KEY: 'x' },
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      'sh',
+      [WORKBENCH_ENTRYPOINT, 'sh', '-c', 'env > "$0"; echo to-stdout; echo to-stderr >&2', out],
+      {
+        env: {
+          ...INJECTED,
+          PATH: process.env.PATH,
+          CUBICLE_EXCHANGE_DIR: '/run/cubicle',
+          AWS_ACCESS_KEY_ID: 'AKIA',
+          ANTHROPIC_API_KEY: 'x',
+        },
+        encoding: 'utf8',
+      },
+    );
     expect(result.status).toBe(0);
-    const names = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => l.split('=')[0]);
+    const names = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('=')[0]);
     expect(names.filter((n) => /^(AWS|ECS)_/.test(n))).toEqual([]);
     expect(names).not.toContain('ANTHROPIC_API_KEY');
     expect(names).toEqual(expect.arrayContaining(['PATH', 'HOME', 'CUBICLE_EXCHANGE_DIR']));
@@ -41,7 +54,12 @@ describe('the workbench entrypoint (runtime/agent/workbench-env.sh)', () => {
 describe('the workbench daemon', () => {
   it('refuses to start when an identity variable reached it anyway, naming it (fails closed)', () => {
     const result = spawnSync(process.execPath, [WORKBENCH], {
-      env: { PATH: process.env.PATH, CUBICLE_RUN_DIR: path.join(dir.root, 'run'), CUBICLE_EXCHANGE_DIR: path.join(dir.root, 'x'), AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/x' },
+      env: {
+        PATH: process.env.PATH,
+        CUBICLE_RUN_DIR: path.join(dir.root, 'run'),
+        CUBICLE_EXCHANGE_DIR: path.join(dir.root, 'x'),
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/x',
+      },
       encoding: 'utf8',
       timeout: 10_000,
     });
@@ -51,9 +69,25 @@ describe('the workbench daemon', () => {
   });
 
   it('treats every AWS_/ECS_ variable and container credential or metadata variable as identity, the region aside', () => {
-    for (const name of [...Object.keys(INJECTED).filter((n) => !/REGION$/.test(n)), 'AWS_ACCESS_KEY_ID', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_AUTHORIZATION_TOKEN', 'aws_secret_access_key']) {
+    for (const name of [
+      ...Object.keys(INJECTED).filter((n) => !/REGION$/.test(n)),
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_WEB_IDENTITY_TOKEN_FILE',
+      'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+      'aws_secret_access_key',
+    ]) {
       expect(isIdentityVariable(name), name).toBe(true);
     }
-    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'PATH', 'HOME', 'ANTHROPIC_API_KEY', 'CUBICLE_CONNECTION_CRM_SECRET']) expect(isIdentityVariable(name), name).toBe(false);
+    for (const name of [
+      'AWS_REGION',
+      'AWS_DEFAULT_REGION',
+      'PATH',
+      'HOME',
+      'ANTHROPIC_API_KEY',
+      'CUBICLE_CONNECTION_CRM_SECRET',
+    ])
+      expect(isIdentityVariable(name), name).toBe(false);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CACHE_LIMITS, RecordSealer, SEALED_PREFIX, SealError, type RecordContext } from '../../../runtime/shared/envelope';
+import {
+  CACHE_LIMITS,
+  RecordSealer,
+  SEALED_PREFIX,
+  SealError,
+  type RecordContext,
+} from '../../../runtime/shared/envelope';
 import { fakeKms } from '../../support/fake-kms';
 
 const CANARY = 'canary: the quarterly numbers are 4,815,162,342';
@@ -11,7 +17,12 @@ function setup() {
   return { kms, keys, sealer };
 }
 
-const ctx = (over: Partial<RecordContext> = {}): RecordContext => ({ userId: 'alice', agentId: 'sales', record: 'inbox.body', ...over });
+const ctx = (over: Partial<RecordContext> = {}): RecordContext => ({
+  userId: 'alice',
+  agentId: 'sales',
+  record: 'inbox.body',
+  ...over,
+});
 
 describe('RecordSealer (AWS Encryption SDK, KMS keyring, caching materials manager)', () => {
   it('seals to a versioned value that holds no plaintext, and opens it back', async () => {
@@ -23,7 +34,7 @@ describe('RecordSealer (AWS Encryption SDK, KMS keyring, caching materials manag
     expect(await sealer.open(ctx(), sealed)).toBe(CANARY);
   });
 
-  it('seals and opens a record\'s data (for events and approvals) in one call each', async () => {
+  it("seals and opens a record's data (for events and approvals) in one call each", async () => {
     const { sealer } = setup();
     const data = { text: CANARY, nested: { n: 1 } };
     const sealed = await sealer.sealData(ctx({ record: 'event.data' }), data);

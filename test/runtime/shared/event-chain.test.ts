@@ -1,7 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hmacChainKey, kmsChainKey } from '../../../runtime/shared/chain-key';
-import { canonicalJson, eventDigest, eventHash, GENESIS_HASH, verifyChain, type ChainKey } from '../../../runtime/shared/event-chain';
+import {
+  canonicalJson,
+  eventDigest,
+  eventHash,
+  GENESIS_HASH,
+  verifyChain,
+  type ChainKey,
+} from '../../../runtime/shared/event-chain';
 import type { EventRow } from '../../../runtime/shared/rows';
 import { fakeKms } from '../../support/fake-kms';
 
@@ -16,7 +23,16 @@ async function chain(n: number, k: Pick<ChainKey, 'mac'> = key): Promise<EventRo
   const rows: EventRow[] = [];
   let prev = GENESIS_HASH;
   for (let sk = 1; sk <= n; sk += 1) {
-    const base = { pk: 'alice#sales', sk, type: 'reply', at: 1_000 + sk, requestId: 'req-1', messageId: 'm', data: { text: `r${sk}`, n: { b: 1, a: [2, 3] } }, prevHash: prev };
+    const base = {
+      pk: 'alice#sales',
+      sk,
+      type: 'reply',
+      at: 1_000 + sk,
+      requestId: 'req-1',
+      messageId: 'm',
+      data: { text: `r${sk}`, n: { b: 1, a: [2, 3] } },
+      prevHash: prev,
+    };
     const row = { ...base, hash: await eventHash(k, base) };
     rows.push(row);
     prev = row.hash;
@@ -37,19 +53,29 @@ function rehashedWithoutKey(rows: EventRow[]): EventRow[] {
 describe('keyed event chain', () => {
   it('verifies an intact chain and hashes independently of key order', async () => {
     expect(await verifyChain(await chain(5), key)).toEqual({ ok: true, length: 5 });
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
   });
 
   it('names a rewritten row', async () => {
     const rows = await chain(4);
     rows[2] = { ...rows[2], data: { text: 'forged' } };
-    expect(await verifyChain(rows, key)).toEqual({ ok: false, sk: 3, reason: "hash is not the chain key's MAC of the row" });
+    expect(await verifyChain(rows, key)).toEqual({
+      ok: false,
+      sk: 3,
+      reason: "hash is not the chain key's MAC of the row",
+    });
   });
 
   it('names a deleted row', async () => {
     const rows = await chain(4);
     rows.splice(1, 1);
-    expect(await verifyChain(rows, key)).toMatchObject({ ok: false, sk: 3, reason: 'expected sequence 2: a row is missing' });
+    expect(await verifyChain(rows, key)).toMatchObject({
+      ok: false,
+      sk: 3,
+      reason: 'expected sequence 2: a row is missing',
+    });
   });
 
   it('names a reordered row', async () => {
@@ -64,7 +90,11 @@ describe('keyed event chain', () => {
     const rehashed = rehashedWithoutKey(rows);
     // Internally consistent (each prevHash is the previous hash), but no hash is the chain key's MAC.
     expect(rehashed.every((r, i) => r.prevHash === (i === 0 ? GENESIS_HASH : rehashed[i - 1].hash))).toBe(true);
-    expect(await verifyChain(rehashed, key)).toEqual({ ok: false, sk: 1, reason: "hash is not the chain key's MAC of the row" });
+    expect(await verifyChain(rehashed, key)).toEqual({
+      ok: false,
+      sk: 1,
+      reason: "hash is not the chain key's MAC of the row",
+    });
     expect(await verifyChain(await chain(3, hmacChainKey(randomBytes(32))), key)).toMatchObject({ ok: false, sk: 1 });
   });
 

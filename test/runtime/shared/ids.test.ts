@@ -38,7 +38,10 @@ describe('constructIdOf', () => {
   });
 
   it('is injective: the id is recovered from its construct id (property, 2,000 random ids)', () => {
-    fc.assert(fc.property(rosterId, (id) => idFromConstructId(constructIdOf(id)) === id), { numRuns: 2000, seed: 16 });
+    fc.assert(
+      fc.property(rosterId, (id) => idFromConstructId(constructIdOf(id)) === id),
+      { numRuns: 2000, seed: 16 },
+    );
   });
 
   it('maps two different ids to two different construct ids (property, 5,000 random pairs)', () => {
@@ -65,21 +68,36 @@ describe('constructIdOf', () => {
 
 describe('vault secret construct ids', () => {
   it('are unchanged for ordinary ids', () => {
-    expect(vaultSecretConstructIds('connection', 'bank-feed')).toEqual({ secret: 'ConnectionBankFeed', policy: 'ConnectionBankFeedPolicy' });
-    expect(vaultSecretConstructIds('provider', 'anthropic')).toEqual({ secret: 'ProviderAnthropic', policy: 'ProviderAnthropicPolicy' });
+    expect(vaultSecretConstructIds('connection', 'bank-feed')).toEqual({
+      secret: 'ConnectionBankFeed',
+      policy: 'ConnectionBankFeedPolicy',
+    });
+    expect(vaultSecretConstructIds('provider', 'anthropic')).toEqual({
+      secret: 'ProviderAnthropic',
+      policy: 'ProviderAnthropicPolicy',
+    });
   });
 
   it('never collide inside one vault, even for a connection named "<another>-policy" (property)', () => {
-    expect(vaultSecretConstructIds('connection', 'x-policy').secret).not.toBe(vaultSecretConstructIds('connection', 'x').policy);
-    const connection = fc.oneof(rosterId, rosterId.map((id) => `${id}-policy`));
+    expect(vaultSecretConstructIds('connection', 'x-policy').secret).not.toBe(
+      vaultSecretConstructIds('connection', 'x').policy,
+    );
+    const connection = fc.oneof(
+      rosterId,
+      rosterId.map((id) => `${id}-policy`),
+    );
     fc.assert(
-      fc.property(fc.uniqueArray(connection, { maxLength: 8 }), fc.subarray(['anthropic', 'openai', 'google']), (connections, providers) => {
-        const ids = [
-          ...connections.map((c) => vaultSecretConstructIds('connection', c)),
-          ...providers.map((p) => vaultSecretConstructIds('provider', p)),
-        ].flatMap((v) => [v.secret, v.policy]);
-        return new Set(ids).size === ids.length;
-      }),
+      fc.property(
+        fc.uniqueArray(connection, { maxLength: 8 }),
+        fc.subarray(['anthropic', 'openai', 'google']),
+        (connections, providers) => {
+          const ids = [
+            ...connections.map((c) => vaultSecretConstructIds('connection', c)),
+            ...providers.map((p) => vaultSecretConstructIds('provider', p)),
+          ].flatMap((v) => [v.secret, v.policy]);
+          return new Set(ids).size === ids.length;
+        },
+      ),
       { numRuns: 2000, seed: 19 },
     );
   });

@@ -11,7 +11,14 @@ import { vaultSecrets } from '../../../lib/fleet/vault-secrets';
 import { credentialTargets } from '../../../console/src/core/credentials';
 import { adapterFor } from '../../../runtime/agent/src/providers';
 import { parseProviderCredential } from '../../../runtime/shared/provider-credentials';
-import { PROVIDER_REGISTRY, PROVIDER_TOKEN_SHAPES, PROVIDERS, PROVIDERS_WITH_SECRET, providerSpec, type Provider } from '../../../runtime/shared/providers';
+import {
+  PROVIDER_REGISTRY,
+  PROVIDER_TOKEN_SHAPES,
+  PROVIDERS,
+  PROVIDERS_WITH_SECRET,
+  providerSpec,
+  type Provider,
+} from '../../../runtime/shared/providers';
 import { MASK, Redactor } from '../../../runtime/shared/redact';
 import { minimalConfigText } from '../../support/example-config';
 
@@ -58,7 +65,9 @@ describe('the provider registry', () => {
       // The config accepts it; the vault holds a secret for it exactly when it takes a credential.
       const config = configFor(provider);
       const secrets = vaultSecrets(config, config.users[0]).filter((s) => s.name.includes('/provider/'));
-      expect(secrets.map((s) => s.name)).toEqual(spec.credentialKinds.length > 0 ? [`cubicle/acme/alice/provider/${provider}`] : []);
+      expect(secrets.map((s) => s.name)).toEqual(
+        spec.credentialKinds.length > 0 ? [`cubicle/acme/alice/provider/${provider}`] : [],
+      );
 
       // The egress firewall lets its CLI reach its hosts.
       const allowed = egressAllowList(config);
@@ -66,9 +75,21 @@ describe('the provider registry', () => {
 
       if (spec.credentialKinds.length === 0) return;
       // What an employee stores is checked against its kinds, in the console and at task start alike.
-      expect(parseProviderCredential(provider, JSON.stringify({ kind: spec.credentialKinds[0], value: spec.credentialKinds[0] === 'oauth-creds' ? '{}' : 'v' })).kind).toBe(spec.credentialKinds[0]);
-      expect(() => parseProviderCredential(provider, JSON.stringify({ kind: 'password', value: 'v' }))).toThrow(`credential kind "password" is not accepted for ${provider}`);
-      const [target] = credentialTargets([{ agentId: 'one', provider, providerCredential: true, connections: [] } as never]);
+      expect(
+        parseProviderCredential(
+          provider,
+          JSON.stringify({
+            kind: spec.credentialKinds[0],
+            value: spec.credentialKinds[0] === 'oauth-creds' ? '{}' : 'v',
+          }),
+        ).kind,
+      ).toBe(spec.credentialKinds[0]);
+      expect(() => parseProviderCredential(provider, JSON.stringify({ kind: 'password', value: 'v' }))).toThrow(
+        `credential kind "password" is not accepted for ${provider}`,
+      );
+      const [target] = credentialTargets([
+        { agentId: 'one', provider, providerCredential: true, connections: [] } as never,
+      ]);
       expect(target).toMatchObject({ kind: 'provider', name: provider, kinds: spec.credentialKinds });
 
       // Its keys have a shape, masked in logs and events by the redactor and by CloudWatch.
@@ -99,7 +120,13 @@ describe('the provider registry', () => {
   });
 
   it('runs xAI and OpenRouter through Codex as custom model providers, with their own key variable', () => {
-    const context = { home: '/tmp/home', workspace: '/w', credential: { kind: 'api-key' as const, value: 'xai-key' }, bedrockModels: [], inherited: {} };
+    const context = {
+      home: '/tmp/home',
+      workspace: '/w',
+      credential: { kind: 'api-key' as const, value: 'xai-key' },
+      bedrockModels: [],
+      inherited: {},
+    };
     for (const provider of ['xai', 'openrouter'] as const) {
       const custom = PROVIDER_REGISTRY[provider].codex;
       const adapter = adapterFor(provider);

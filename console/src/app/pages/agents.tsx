@@ -26,7 +26,11 @@ export function AgentsPage({ store }: { store: Store }) {
   return (
     <section>
       <h1>Your agents</h1>
-      {error && <p class="notice error" role="alert">{error}</p>}
+      {error && (
+        <p class="notice error" role="alert">
+          {error}
+        </p>
+      )}
       {!agents && !error && <p class="muted">Loading your agents…</p>}
       {agents && agents.length === 0 && (
         <div class="card empty">
@@ -59,7 +63,11 @@ export function AgentsPage({ store }: { store: Store }) {
                 <td>{agent.provider}</td>
                 <td>{relativeTime(agent.lastActivityAt ?? agent.startedAt, now)}</td>
                 <td class="actions">
-                  <WakeSleep store={store} agent={agent} onDone={(a) => setAgents((list) => list?.map((x) => (x.agentId === a.agentId ? a : x)))} />
+                  <WakeSleep
+                    store={store}
+                    agent={agent}
+                    onDone={(a) => setAgents((list) => list?.map((x) => (x.agentId === a.agentId ? a : x)))}
+                  />
                 </td>
               </tr>
             ))}
@@ -79,7 +87,15 @@ export function StatusPill({ agent }: { agent: Pick<AgentView, 'status' | 'wakeP
 }
 
 /** Wake and Sleep for one agent; each answers with the agent's new state. */
-export function WakeSleep({ store, agent, onDone }: { store: Store; agent: AgentView; onDone: (agent: AgentView) => void }) {
+export function WakeSleep({
+  store,
+  agent,
+  onDone,
+}: {
+  store: Store;
+  agent: AgentView;
+  onDone: (agent: AgentView) => void;
+}) {
   const [busy, setBusy] = useState(false);
   const awake = agent.status === 'RUNNING' || agent.status === 'STARTING';
   const act = async (what: 'wake' | 'sleep') => {
@@ -99,7 +115,11 @@ export function WakeSleep({ store, agent, onDone }: { store: Store; agent: Agent
       <button type="button" disabled={busy || awake} onClick={() => void act('wake')}>
         Wake
       </button>
-      <button type="button" disabled={busy || agent.status === 'STOPPED' || agent.status === 'FAILED'} onClick={() => void act('sleep')}>
+      <button
+        type="button"
+        disabled={busy || agent.status === 'STOPPED' || agent.status === 'FAILED'}
+        onClick={() => void act('sleep')}
+      >
         Sleep
       </button>
     </span>

@@ -10,7 +10,9 @@ export function ApprovalsPage({ store }: { store: Store }) {
   return (
     <div>
       <h1>Approvals</h1>
-      <p class="muted">Your agents ask before anything they do reaches the outside world. Requests expire after a few minutes.</p>
+      <p class="muted">
+        Your agents ask before anything they do reaches the outside world. Requests expire after a few minutes.
+      </p>
       <NotificationsToggle />
       <PendingApprovals store={store} approvals={store.approvals} showEmpty />
     </div>
@@ -21,7 +23,12 @@ function NotificationsToggle() {
   const supported = typeof Notification !== 'undefined';
   const [permission, setPermission] = useState(supported ? Notification.permission : 'denied');
   if (!supported || permission === 'granted') return null;
-  if (permission === 'denied') return <p class="muted small">Browser notifications are blocked for this site; the badge on Approvals still shows new requests.</p>;
+  if (permission === 'denied')
+    return (
+      <p class="muted small">
+        Browser notifications are blocked for this site; the badge on Approvals still shows new requests.
+      </p>
+    );
   return (
     <p>
       <button type="button" onClick={() => void Notification.requestPermission().then(setPermission)}>
@@ -32,13 +39,25 @@ function NotificationsToggle() {
 }
 
 /** The region automation looks for: named "Pending approvals". */
-export function PendingApprovals({ store, approvals, showEmpty }: { store: Store; approvals: readonly ApprovalView[]; showEmpty?: boolean }) {
+export function PendingApprovals({
+  store,
+  approvals,
+  showEmpty,
+}: {
+  store: Store;
+  approvals: readonly ApprovalView[];
+  showEmpty?: boolean;
+}) {
   const now = useNow(1_000);
   if (approvals.length === 0 && !showEmpty) return null;
   return (
     <section class="approvals" aria-labelledby="pending-approvals">
       <h2 id="pending-approvals">Pending approvals</h2>
-      {store.approvalsError && <p class="notice error" role="alert">{store.approvalsError}</p>}
+      {store.approvalsError && (
+        <p class="notice error" role="alert">
+          {store.approvalsError}
+        </p>
+      )}
       {approvals.length === 0 ? (
         <p class="card empty muted">Nothing is waiting for you.</p>
       ) : (
@@ -60,9 +79,15 @@ function ApprovalItem({ store, approval, now }: { store: Store; approval: Approv
     try {
       await store.api.decide(approval.approvalId, approval.agentId, decision);
       store.removeApproval(approval.approvalId);
-      store.notify('ok', decision === 'approve' ? `Approved: ${approval.agentId} goes ahead.` : `Denied: ${approval.agentId} will not make the call.`);
+      store.notify(
+        'ok',
+        decision === 'approve'
+          ? `Approved: ${approval.agentId} goes ahead.`
+          : `Denied: ${approval.agentId} will not make the call.`,
+      );
     } catch (error) {
-      if (error instanceof ApiError && (error.status === 409 || error.status === 404)) store.removeApproval(approval.approvalId);
+      if (error instanceof ApiError && (error.status === 409 || error.status === 404))
+        store.removeApproval(approval.approvalId);
       store.fail(error);
     } finally {
       setBusy(false);
@@ -72,7 +97,8 @@ function ApprovalItem({ store, approval, now }: { store: Store; approval: Approv
     <li class="card approval" aria-label={`${approval.agentId}: ${approval.tool}`}>
       <div class="approval-head">
         <strong>
-          <a href={`#/agents/${encodeURIComponent(approval.agentId)}`}>{approval.agentId}</a> wants to use {approval.tool}
+          <a href={`#/agents/${encodeURIComponent(approval.agentId)}`}>{approval.agentId}</a> wants to use{' '}
+          {approval.tool}
         </strong>
         <span class={`time-left ${left === 'expired' ? 'expired' : ''}`}>{left}</span>
       </div>
@@ -87,7 +113,12 @@ function ApprovalItem({ store, approval, now }: { store: Store; approval: Approv
       )}
       <pre class="summary">{approval.summary}</pre>
       <div class="button-row">
-        <button type="button" class="primary" disabled={busy || left === 'expired'} onClick={() => void decide('approve')}>
+        <button
+          type="button"
+          class="primary"
+          disabled={busy || left === 'expired'}
+          onClick={() => void decide('approve')}
+        >
           Approve
         </button>
         <button type="button" class="danger" disabled={busy || left === 'expired'} onClick={() => void decide('deny')}>

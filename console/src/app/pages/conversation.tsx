@@ -64,7 +64,10 @@ export function ConversationPage({ store, agentId }: { store: Store; agentId: st
     // While the relay is down, catch up over HTTP from the same cursor; duplicates are dropped by seq.
     const catchUp = setInterval(() => {
       if (store.relayState === 'open' || stopped) return;
-      void store.api.events(agentId, cursor.current).then((page) => accept(page.events), () => undefined);
+      void store.api.events(agentId, cursor.current).then(
+        (page) => accept(page.events),
+        () => undefined,
+      );
     }, CATCH_UP_MS);
     const status = setInterval(() => void refreshAgent(), 15_000);
     return () => {
@@ -77,7 +80,10 @@ export function ConversationPage({ store, agentId }: { store: Store; agentId: st
   }, [agentId]);
 
   if (missing) return <NotFound what="agent" />;
-  const problems = events.filter((e) => describeEvent(e).kind === 'problem').slice(-5).reverse();
+  const problems = events
+    .filter((e) => describeEvent(e).kind === 'problem')
+    .slice(-5)
+    .reverse();
   const live = store.relayState === 'open';
   return (
     <div class="conversation-page">
@@ -89,7 +95,8 @@ export function ConversationPage({ store, agentId }: { store: Store; agentId: st
           <h1>{agentId}</h1>
           {agent && (
             <p class="meta">
-              <StatusPill agent={agent} /> <span>{agent.provider}</span> <span class="muted">last activity {relativeTime(agent.lastActivityAt ?? agent.startedAt, now)}</span>
+              <StatusPill agent={agent} /> <span>{agent.provider}</span>{' '}
+              <span class="muted">last activity {relativeTime(agent.lastActivityAt ?? agent.startedAt, now)}</span>
             </p>
           )}
         </div>
@@ -109,10 +116,14 @@ export function ConversationPage({ store, agentId }: { store: Store; agentId: st
         <aside class="side">
           <h2>Recent problems</h2>
           {agent?.status === 'FAILED' && (
-            <p class="problem">The agent failed to start{agent.stopReason ? `: ${agent.stopReason}` : ''}. Wake it to try again.</p>
+            <p class="problem">
+              The agent failed to start{agent.stopReason ? `: ${agent.stopReason}` : ''}. Wake it to try again.
+            </p>
           )}
           {problems.length === 0 && agent?.status !== 'FAILED' ? (
-            <p class="muted small">None. Failures show here in plain words, with a request id to quote to your platform team.</p>
+            <p class="muted small">
+              None. Failures show here in plain words, with a request id to quote to your platform team.
+            </p>
           ) : (
             <ul class="problems">
               {problems.map((e) => (
@@ -131,7 +142,17 @@ export function ConversationPage({ store, agentId }: { store: Store; agentId: st
   );
 }
 
-function Timeline({ store, agentId, events, loading }: { store: Store; agentId: string; events: AgentEvent[]; loading: boolean }) {
+function Timeline({
+  store,
+  agentId,
+  events,
+  loading,
+}: {
+  store: Store;
+  agentId: string;
+  events: AgentEvent[];
+  loading: boolean;
+}) {
   const list = useRef<HTMLOListElement>(null);
   const sent = store.sent.get(agentId) ?? [];
   const shown = new Set<string>();
@@ -146,7 +167,11 @@ function Timeline({ store, agentId, events, loading }: { store: Store; agentId: 
     items.push(
       <li key={e.seq} class={`item k-${d.kind}`}>
         {d.kind === 'reply' ? <div class="bubble agent">{d.text}</div> : <p>{d.text}</p>}
-        {d.kind === 'problem' && <p class="muted small">request id <code>{d.requestId}</code></p>}
+        {d.kind === 'problem' && (
+          <p class="muted small">
+            request id <code>{d.requestId}</code>
+          </p>
+        )}
       </li>,
     );
   }
@@ -159,7 +184,11 @@ function Timeline({ store, agentId, events, loading }: { store: Store; agentId: 
   }, [items.length]);
   return (
     <ol class="timeline" role="log" aria-label="Messages and activity" ref={list}>
-      {loading && <li class="item k-status"><p>Loading the conversation…</p></li>}
+      {loading && (
+        <li class="item k-status">
+          <p>Loading the conversation…</p>
+        </li>
+      )}
       {!loading && items.length === 0 && (
         <li class="item k-status empty-chat">
           <p>No messages yet. Say hello: the agent wakes up when you send something.</p>
@@ -189,7 +218,10 @@ function Composer({ store, agentId }: { store: Store; agentId: string }) {
     setBusy(true);
     try {
       const result = await store.api.send(agentId, message);
-      store.sent.set(agentId, [...(store.sent.get(agentId) ?? []), { messageId: result.messageId, text: message, at: new Date().toISOString() }]);
+      store.sent.set(agentId, [
+        ...(store.sent.get(agentId) ?? []),
+        { messageId: result.messageId, text: message, at: new Date().toISOString() },
+      ]);
       setText('');
       if (result.outcome === 'started') store.notify('ok', `${agentId} is waking up to answer.`);
       store.changed();

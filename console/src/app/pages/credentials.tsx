@@ -3,23 +3,37 @@
  * runtime's own schema before it is sent, cleared after, and never shown again (the API never returns it).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { credentialPayload, credentialTargets, KIND_LABELS, whoUsesIt, type CredentialTarget } from '../../core/credentials';
+import {
+  credentialPayload,
+  credentialTargets,
+  KIND_LABELS,
+  whoUsesIt,
+  type CredentialTarget,
+} from '../../core/credentials';
 import type { Store } from '../store';
 
 export function CredentialsPage({ store }: { store: Store }) {
   const [targets, setTargets] = useState<CredentialTarget[]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    store.api.agents().then((agents) => setTargets(credentialTargets(agents)), (e: unknown) => setError(store.describe(e)));
+    store.api.agents().then(
+      (agents) => setTargets(credentialTargets(agents)),
+      (e: unknown) => setError(store.describe(e)),
+    );
   }, []);
   return (
     <section>
       <h1>Credentials</h1>
       <p class="muted">
-        Your agents sign in to their providers and connections with credentials you store here. They are encrypted under your own key; nobody, not even
-        Cubicle, shows them again. Storing one replaces the previous value; agents use it from their next start.
+        Your agents sign in to their providers and connections with credentials you store here. They are encrypted under
+        your own key; nobody, not even Cubicle, shows them again. Storing one replaces the previous value; agents use it
+        from their next start.
       </p>
-      {error && <p class="notice error" role="alert">{error}</p>}
+      {error && (
+        <p class="notice error" role="alert">
+          {error}
+        </p>
+      )}
       {!targets && !error && <p class="muted">Loading…</p>}
       {targets && targets.length === 0 && <p class="card empty">None of your agents needs a credential from you.</p>}
       <div class="grid">
@@ -77,11 +91,30 @@ function CredentialForm({ store, target }: { store: Store; target: CredentialTar
           </select>
         </>
       )}
-      <label for={`${id}-value`}>{target.kind === 'provider' ? `${KIND_LABELS[kind ?? 'api-key'] ?? 'Credential'} for ${target.name}` : `Token for ${target.name}`}</label>
+      <label for={`${id}-value`}>
+        {target.kind === 'provider'
+          ? `${KIND_LABELS[kind ?? 'api-key'] ?? 'Credential'} for ${target.name}`
+          : `Token for ${target.name}`}
+      </label>
       {multiline ? (
-        <textarea id={`${id}-value`} class="secret" rows={4} value={value} spellcheck={false} autocomplete="off" onInput={(e) => setValue((e.target as HTMLTextAreaElement).value)} />
+        <textarea
+          id={`${id}-value`}
+          class="secret"
+          rows={4}
+          value={value}
+          spellcheck={false}
+          autocomplete="off"
+          onInput={(e) => setValue((e.target as HTMLTextAreaElement).value)}
+        />
       ) : (
-        <input id={`${id}-value`} type="password" value={value} spellcheck={false} autocomplete="off" onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+        <input
+          id={`${id}-value`}
+          type="password"
+          value={value}
+          spellcheck={false}
+          autocomplete="off"
+          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+        />
       )}
       <div class="button-row">
         <button type="submit" class="primary" disabled={busy || value === ''}>

@@ -1,5 +1,13 @@
 import * as path from 'node:path';
-import { asRecord, asString, parseJsonLine, type ParsedEvent, type ProviderAdapter, type RunContext, type StreamParser } from './types';
+import {
+  asRecord,
+  asString,
+  parseJsonLine,
+  type ParsedEvent,
+  type ProviderAdapter,
+  type RunContext,
+  type StreamParser,
+} from './types';
 
 const WRITE_TOOLS = new Set(['Write', 'Edit', 'MultiEdit', 'NotebookEdit']);
 
@@ -68,7 +76,8 @@ class ClaudeParser implements StreamParser {
             const input = block.input ?? {};
             out.push({ kind: 'tool', name, id, input });
             const file = asString(asRecord(input).file_path) ?? asString(asRecord(input).notebook_path);
-            if (WRITE_TOOLS.has(name) && id && file) this.pendingWrites.set(id, { path: file, change: name === 'Write' ? 'write' : 'edit' });
+            if (WRITE_TOOLS.has(name) && id && file)
+              this.pendingWrites.set(id, { path: file, change: name === 'Write' ? 'write' : 'edit' });
           }
         }
         break;

@@ -1,6 +1,14 @@
 import * as path from 'node:path';
 import { providerSpec, type CodexModelProvider, type Provider } from '../../../shared/providers';
-import { asRecord, asString, parseJsonLine, type ParsedEvent, type ProviderAdapter, type RunContext, type StreamParser } from './types';
+import {
+  asRecord,
+  asString,
+  parseJsonLine,
+  type ParsedEvent,
+  type ProviderAdapter,
+  type RunContext,
+  type StreamParser,
+} from './types';
 
 /**
  * Codex CLI headless (`codex exec --json`). The container is the sandbox (Codex's own Linux sandbox
@@ -65,9 +73,17 @@ class CodexParser implements StreamParser {
         return id ? [{ kind: 'session', id }] : [];
       }
       case 'item.started':
-        if (item.type === 'command_execution') return [{ kind: 'tool', name: 'Bash', id: asString(item.id), input: { command: item.command } }];
+        if (item.type === 'command_execution')
+          return [{ kind: 'tool', name: 'Bash', id: asString(item.id), input: { command: item.command } }];
         if (item.type === 'mcp_tool_call') {
-          return [{ kind: 'tool', name: `mcp__${asString(item.server) ?? 'unknown'}__${asString(item.tool) ?? 'unknown'}`, id: asString(item.id), input: item.arguments ?? {} }];
+          return [
+            {
+              kind: 'tool',
+              name: `mcp__${asString(item.server) ?? 'unknown'}__${asString(item.tool) ?? 'unknown'}`,
+              id: asString(item.id),
+              input: item.arguments ?? {},
+            },
+          ];
         }
         return [];
       case 'item.completed':

@@ -1,5 +1,13 @@
 import * as path from 'node:path';
-import { asRecord, asString, parseJsonLine, type ParsedEvent, type ProviderAdapter, type RunContext, type StreamParser } from './types';
+import {
+  asRecord,
+  asString,
+  parseJsonLine,
+  type ParsedEvent,
+  type ProviderAdapter,
+  type RunContext,
+  type StreamParser,
+} from './types';
 
 const WRITE_TOOLS = new Set(['write_file', 'replace', 'edit']);
 
@@ -30,7 +38,9 @@ export function geminiAdapter(): ProviderAdapter {
     files(context: RunContext) {
       // "Login with Google" credentials are only read from this file; its content stays in the task's /tmp.
       const credential = context.credential;
-      return credential?.kind === 'oauth-creds' ? [{ path: path.join(context.home, '.gemini', 'oauth_creds.json'), content: credential.value }] : [];
+      return credential?.kind === 'oauth-creds'
+        ? [{ path: path.join(context.home, '.gemini', 'oauth_creds.json'), content: credential.value }]
+        : [];
     },
     parser: () => new GeminiParser(),
   };

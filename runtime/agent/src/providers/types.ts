@@ -63,5 +63,6 @@ export function parseJsonLine(line: string): Record<string, unknown> | undefined
   }
 }
 
-export const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+export const asRecord = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 export const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
