@@ -108,9 +108,10 @@ export async function runSchedule(
   const answer = await runIdempotent(
     { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
     pk,
+    // `#` is in no client's Idempotency-Key (idempotency.ts), so POST /messages cannot pre-claim a firing.
     scheduledTime
-      ? `scheduled.${schedule.id}.${scheduledTime}`
-      : `scheduled.${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
+      ? `#scheduled#${schedule.id}#${scheduledTime}`
+      : `#scheduled#request#${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
     fingerprintOf('scheduled-run', key),
     () => newSortableId(deps.records.now()),
     async (claimed) => {

@@ -5,6 +5,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getSession } from '../../runtime/control-plane/lifecycle';
 import { Roster, type RosterDirectory } from '../../runtime/control-plane/roster';
+import { IDEMPOTENCY_KEY_PATTERN, runIdempotent } from '../../runtime/control-plane/idempotency';
 import { runSchedule, ScheduleRefused, type ScheduledRunDeps } from '../../runtime/control-plane/scheduled-run';
 import { readEvents } from '../../runtime/shared/event-log';
 import { pairKey } from '../../runtime/shared/tables';
@@ -118,6 +119,27 @@ describe('the scheduled-run function', () => {
     // Another schedule firing at the same time is its own run.
     await runSchedule(deps, { scheduleId: `${user}/sales/sync`, scheduledTime: '2026-11-30T07:00:00Z' }, 'delivery-4');
     expect(await inbox('sales')).toHaveLength(3);
+  });
+
+  it("a client's Idempotency-Key cannot pre-claim a firing: the firing's key has a character no client key may hold", async () => {
+    const time = '2026-12-02T07:00:00Z';
+    // The employee's own POST /messages, with a key spelled like a firing (the API runs runIdempotent with it).
+    const spelled = [`scheduled.daily.${time}`, `#scheduled#daily#${time}`].filter((k) =>
+      IDEMPOTENCY_KEY_PATTERN.test(k),
+    );
+    expect(spelled).toEqual([`scheduled.daily.${time}`]);
+    for (const key of spelled) {
+      await runIdempotent(
+        { doc: dynamo.doc, idempotencyTable: dynamo.tables.idempotency, now: Date.now },
+        pairKey(user, 'sales'),
+        key,
+        'client',
+        () => 'm-client',
+        async () => ({ statusCode: 202, body: '{}' }),
+      );
+    }
+    const fired = await runSchedule(deps, { scheduleId: `${user}/sales/daily`, scheduledTime: time }, 'delivery-5');
+    expect((await inbox('sales')).map((r) => r.sk)).toContain(fired.messageId);
   });
 
   it.each([
