@@ -28,20 +28,11 @@ const scenario = (shell: string) => ({
 });
 
 async function runOne(p: h.Pair, env: Record<string, string>, body: unknown) {
-  await h.putSession(db, p);
-  const message = await h.sendMessage(db, p, body);
-  const agent = h.spawnAgent(env);
-  try {
-    await h.waitForEvent(
-      db,
-      p,
-      (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
-    );
-  } finally {
-    agent.proc.kill('SIGTERM');
-    await agent.exited;
-  }
-  const all = await h.events(db, p);
+  const {
+    messages: [message],
+    agent,
+    all,
+  } = await h.runMessages(db, p, env, [body]);
   expect((await verifyChain(await h.storedEvents(db, p), TEST_CHAIN)).ok).toBe(true);
   const bytes = agent.output();
   for (const secret of [h.PROVIDER_SECRET, h.CRM_SECRET]) {
@@ -157,27 +148,11 @@ describe('provider adapters end to end', () => {
 
     /** Two messages through one task; returns every event and the agent's output. */
     async function twoMessages(p: h.Pair, env: Record<string, string>) {
-      await h.putSession(db, p);
-      const agent = h.spawnAgent(env);
-      try {
-        for (const body of [
-          {
-            steps: [{ say: 'hello from bedrock' }, { printEnv: true }, { printAwsKeyId: true }, { printSecret: true }],
-          },
-          { steps: [{ say: 'second' }] },
-        ]) {
-          const message = await h.sendMessage(db, p, body);
-          await h.waitForEvent(
-            db,
-            p,
-            (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
-          );
-        }
-      } finally {
-        agent.proc.kill('SIGTERM');
-        await agent.exited;
-      }
-      return { all: await h.events(db, p), bytes: agent.output() };
+      const { all, agent } = await h.runMessages(db, p, env, [
+        { steps: [{ say: 'hello from bedrock' }, { printEnv: true }, { printAwsKeyId: true }, { printSecret: true }] },
+        { steps: [{ say: 'second' }] },
+      ]);
+      return { all, bytes: agent.output() };
     }
 
     it("hands the CLI the model session (three static variables), not the task role's keys, and keeps its secrets out of every record", async () => {

@@ -273,6 +273,37 @@ export async function events(db: Db, p: Pair): Promise<EventRow[]> {
   return opened(await readEvents(db.doc, db.tables.events, p.pk));
 }
 
+/**
+ * One task answering `bodies` in turn: the session row, a real supervisor and workbench, each message sent
+ * and waited for until it ends (done or failed), then the task stopped. Every test that runs whole
+ * messages through a task goes through here.
+ */
+export async function runMessages(
+  db: Db,
+  p: Pair,
+  env: Record<string, string>,
+  bodies: readonly unknown[],
+): Promise<{ messages: InboxRow[]; agent: AgentProcess; all: EventRow[] }> {
+  await putSession(db, p);
+  const agent = spawnAgent(env);
+  const messages: InboxRow[] = [];
+  try {
+    for (const body of bodies) {
+      const message = await sendMessage(db, p, body);
+      messages.push(message);
+      await waitForEvent(
+        db,
+        p,
+        (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
+      );
+    }
+  } finally {
+    agent.proc.kill('SIGTERM');
+    await agent.exited;
+  }
+  return { messages, agent, all: await events(db, p) };
+}
+
 export async function waitForEvent(
   db: Db,
   p: Pair,

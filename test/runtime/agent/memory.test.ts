@@ -21,20 +21,10 @@ afterAll(async () => {
 
 /** One wake: the task's two processes answer one message and are stopped. */
 async function wake(p: h.Pair, env: Record<string, string>, body: unknown): Promise<string[]> {
-  await h.putSession(db, p);
-  const message = await h.sendMessage(db, p, body);
-  const agent = h.spawnAgent(env);
-  try {
-    await h.waitForEvent(
-      db,
-      p,
-      (e) => e.messageId === message.sk && (e.type === 'message.done' || e.type === 'message.failed'),
-    );
-  } finally {
-    agent.proc.kill('SIGTERM');
-    await agent.exited;
-  }
-  const all = await h.events(db, p);
+  const {
+    messages: [message],
+    all,
+  } = await h.runMessages(db, p, env, [body]);
   expect(all.find((e) => e.messageId === message.sk && e.type === 'message.failed')).toBeUndefined();
   return all.filter((e) => e.messageId === message.sk && e.type === 'reply').map((e) => String(e.data.text));
 }
