@@ -115,17 +115,21 @@ export class MessageRunner {
     const maxAttempts = o.config.tuning.CUBICLE_MAX_MESSAGE_ATTEMPTS;
     if ((row.attempts ?? 1) > maxAttempts) {
       log.warn('message given up', { attempts: row.attempts });
-      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
-      await this.finish(row, 'failed');
-      return true;
+      return this.fail(row);
     }
     const unreadable = (row as OpenedInboxRow).unreadable;
     if (unreadable) {
       // Not sealed for this pair under its user's key: written by someone other than the control plane.
       log.error('message refused: its sealed body could not be opened', { reason: unreadable });
-      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
-      await this.finish(row, 'failed');
-      return true;
+      return this.fail(row);
+    }
+    let model: ModelSession | undefined;
+    try {
+      model = await o.modelCredentials?.forRun();
+    } catch (error) {
+      // Without a model session the CLI cannot answer: the employee gets the apology, operators the cause.
+      log.error('message failed: no model session', { error: error as Error });
+      return this.fail(row);
     }
 
     const unattended = unattendedPolicy(row);
@@ -140,18 +144,6 @@ export class MessageRunner {
       data: { attempt: row.attempts ?? 1, ...(unattended ? { scheduleId: unattended.key } : {}) },
     });
     log.info('message started', { attempt: row.attempts ?? 1, bytes: Buffer.byteLength(row.body) });
-    let model: ModelSession | undefined;
-    try {
-      model = await o.modelCredentials?.forRun();
-    } catch (error) {
-      // Without a model session the CLI cannot answer: the employee gets the apology, operators the cause.
-      log.error('message failed: no model session', { error: error as Error });
-      await o.events.append({ ...base, type: 'message.failed', data: failedForEmployee(row.requestId) });
-      await this.finish(row, 'failed');
-      this.current = undefined;
-      o.abortSignal.removeEventListener('abort', onStop);
-      return true;
-    }
     const heartbeat = this.startHeartbeat(log);
     const pending: Promise<unknown>[] = [];
     const emit = (type: string, data: Record<string, unknown>) =>
@@ -357,6 +349,18 @@ export class MessageRunner {
       default:
         return { decision: 'deny', reason: 'the agent is stopping' };
     }
+  }
+
+  /** Ends a message the CLI never ran: the employee's apology with the request id, the row finished as failed. */
+  private async fail(row: InboxRow): Promise<true> {
+    await this.o.events.append({
+      requestId: row.requestId,
+      messageId: row.sk,
+      type: 'message.failed',
+      data: failedForEmployee(row.requestId),
+    });
+    await this.finish(row, 'failed');
+    return true;
   }
 
   private async finish(row: InboxRow, state: 'done' | 'failed' | 'interrupted'): Promise<void> {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
+import { failedForEmployee } from '../../../runtime/agent/src/message-runner';
 import * as h from './helpers';
 import { TEST_CHAIN } from '../../support/chain-key';
 
@@ -197,6 +198,27 @@ describe('provider adapters end to end', () => {
       const { all } = await twoMessages(p, bedrockEnv(p, 'short', { ...MODEL_SESSION, expiresInMs: 20 * 60_000 }));
       expect(all.filter((e) => e.type === 'message.done')).toHaveLength(2);
       expect(stsCalls('short')).toHaveLength(3); // start, then one per run
+    });
+
+    it('fails a message whose run gets no model session with the apology, and runs no CLI for it', async () => {
+      const p = h.pair('refused', 'chen');
+      // The session from start has under 50 minutes left, so the run asks again, and STS now refuses.
+      const env = bedrockEnv(p, 'refused', { ...MODEL_SESSION, expiresInMs: 20 * 60_000, refuseAfter: 1 });
+      const {
+        messages: [message],
+        agent,
+        all,
+      } = await h.runMessages(db, p, env, [{ steps: [{ say: 'never said' }] }]);
+      expect(stsCalls('refused')).toHaveLength(2);
+      expect(all.filter((e) => e.messageId === message.sk).map((e) => ({ type: e.type, data: e.data }))).toEqual([
+        { type: 'message.failed', data: failedForEmployee(message.requestId) },
+      ]);
+      expect(all.some((e) => e.type === 'reply')).toBe(false);
+      expect((await h.getInbox(db, p, message.sk))?.state).toBe('failed');
+      expect(agent.logs().find((l) => l.msg === 'message failed: no model session')).toMatchObject({
+        level: 'error',
+        error: { name: 'AccessDenied' },
+      });
     });
 
     it('stops at start with one clear line when the invoker role cannot be assumed, leaving the message for the next wake', async () => {
