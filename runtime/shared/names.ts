@@ -120,8 +120,15 @@ export const ROLE_NAME_MAX_LENGTH = 64;
  * 64 characters keeps its first 55 and a hash of the whole.
  */
 export function agentRoleName(deployment: string, userId: string, agentId: string): string {
-  const family = taskFamily(deployment, userId, agentId);
-  if (family.length <= ROLE_NAME_MAX_LENGTH) return family;
-  const digest = createHash('sha256').update(family).digest('hex').slice(0, 8);
-  return `${family.slice(0, ROLE_NAME_MAX_LENGTH - digest.length - 1)}-${digest}`;
+  return boundedName(taskFamily(deployment, userId, agentId), ROLE_NAME_MAX_LENGTH);
+}
+
+/**
+ * `name` if it fits in `max` characters, else its first characters and `-<8 hex of its SHA-256>`: readable,
+ * and still one name per input (two long names that share a prefix differ in the digest).
+ */
+export function boundedName(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const digest = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, max - digest.length - 1)}-${digest}`;
 }

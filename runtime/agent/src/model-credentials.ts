@@ -7,8 +7,8 @@
  * and never lives longer than an hour: STS caps a role-chained session at one hour
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#iam-term-role-chaining).
  */
-import { createHash } from 'node:crypto';
 import type { AssumeRoleCommandOutput } from '@aws-sdk/client-sts';
+import { boundedName } from '../../shared/names';
 
 /** The three variables an AWS SDK reads static credentials from; the only AWS identity the CLI ever gets. */
 export interface ModelCredentials {
@@ -36,10 +36,7 @@ export const MODEL_SESSION_MIN_REMAINING_MS = 50 * 60_000;
 
 /** RoleSessionName: `<user>.<agent>` for CloudTrail (2–64 of `[\w+=,.@-]`; ids are `[a-z0-9-]`). */
 export function modelSessionName(userId: string, agentId: string): string {
-  const name = `${userId}.${agentId}`;
-  if (name.length <= 64) return name;
-  const digest = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  return `${name.slice(0, 64 - digest.length - 1)}-${digest}`;
+  return boundedName(`${userId}.${agentId}`, 64);
 }
 
 export class ModelCredentialSource {
