@@ -19,6 +19,14 @@ import { IDEMPOTENCY_HEADER } from './routes';
 /** API Gateway (payload 2.0) hands headers over in lower case (the name lives with the routes, for the clients). */
 export { IDEMPOTENCY_HEADER };
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * A key the platform itself claims in the Idempotency table (a schedule's firing, a notification): it
+ * starts with `#`, which IDEMPOTENCY_KEY_PATTERN never admits, so no client's key can meet or pre-claim it.
+ */
+export function platformKey(...parts: readonly (string | number)[]): string {
+  return `#${parts.join('#')}`;
+}
 export const IDEMPOTENCY_KEY_RULE = '1-128 letters, digits, "-", "_", "." or ":" (a UUID is a good key)';
 /** How long a key is remembered (the table's TTL removes the row after it). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;

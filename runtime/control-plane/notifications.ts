@@ -15,6 +15,7 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from './expressions';
+import { platformKey } from './idempotency';
 import type { Roster } from './roster';
 import { parsePairKey } from '../shared/tables';
 
@@ -96,8 +97,8 @@ export async function notify(deps: NotifierDeps, request: NotifyRequest): Promis
     await deps.doc.send(
       new PutCommand({
         TableName: deps.idempotencyTable,
-        // `#` is in no Idempotency-Key (idempotency.ts), so these rows never meet a client's key.
-        Item: { pk: request.pk, sk: `#notify#${request.sk}`, expiresAt },
+        // Never a client's key (platformKey): these rows cannot meet an Idempotency-Key of POST /messages.
+        Item: { pk: request.pk, sk: platformKey('notify', request.sk), expiresAt },
         ...expression({ ConditionExpression: 'attribute_not_exists(#pk)' }),
       }),
     );
@@ -111,7 +112,7 @@ export async function notify(deps: NotifierDeps, request: NotifyRequest): Promis
       new UpdateCommand({
         TableName: deps.idempotencyTable,
         // `<user>#` is no pair's key (agent ids are never empty): one counter per user and hour.
-        Key: { pk: `${userId}#`, sk: `#notify-rate#${hour}` },
+        Key: { pk: `${userId}#`, sk: platformKey('notify-rate', hour) },
         ...expression(
           {
             UpdateExpression: 'ADD #sent :one SET #expiresAt = :expiresAt',
@@ -148,7 +149,10 @@ export async function notify(deps: NotifierDeps, request: NotifyRequest): Promis
     // Not sent: forget the event so Lambda's retry of this invocation sends it.
     await deps.doc
       .send(
-        new DeleteCommand({ TableName: deps.idempotencyTable, Key: { pk: request.pk, sk: `#notify#${request.sk}` } }),
+        new DeleteCommand({
+          TableName: deps.idempotencyTable,
+          Key: { pk: request.pk, sk: platformKey('notify', request.sk) },
+        }),
       )
       .catch(() => undefined);
     throw error;

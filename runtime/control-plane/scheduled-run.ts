@@ -8,7 +8,7 @@
  * runs, never what the agent is told.
  */
 import { appendLifecycleEvent, ensureAwake, WakeFailed, type LifecycleDeps, type Log } from './lifecycle';
-import { fingerprintOf, runIdempotent } from './idempotency';
+import { fingerprintOf, platformKey, runIdempotent } from './idempotency';
 import { json } from './http';
 import { putMessage, type RecordDeps } from './records';
 import { agentOf, type Roster } from './roster';
@@ -108,10 +108,10 @@ export async function runSchedule(
   const answer = await runIdempotent(
     { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
     pk,
-    // `#` is in no client's Idempotency-Key (idempotency.ts), so POST /messages cannot pre-claim a firing.
+    // Never a client's key (platformKey), so POST /messages cannot pre-claim a firing.
     scheduledTime
-      ? `#scheduled#${schedule.id}#${scheduledTime}`
-      : `#scheduled#request#${requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)}`,
+      ? platformKey('scheduled', schedule.id, scheduledTime)
+      : platformKey('scheduled', 'request', requestId.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 100)),
     fingerprintOf('scheduled-run', key),
     () => newSortableId(deps.records.now()),
     async (claimed) => {

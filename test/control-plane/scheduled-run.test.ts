@@ -5,7 +5,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getSession } from '../../runtime/control-plane/lifecycle';
 import { Roster, type RosterDirectory } from '../../runtime/control-plane/roster';
-import { IDEMPOTENCY_KEY_PATTERN, runIdempotent } from '../../runtime/control-plane/idempotency';
+import { IDEMPOTENCY_KEY_PATTERN, platformKey, runIdempotent } from '../../runtime/control-plane/idempotency';
 import { runSchedule, ScheduleRefused, type ScheduledRunDeps } from '../../runtime/control-plane/scheduled-run';
 import { readEvents } from '../../runtime/shared/event-log';
 import { pairKey } from '../../runtime/shared/tables';
@@ -124,7 +124,7 @@ describe('the scheduled-run function', () => {
   it("a client's Idempotency-Key cannot pre-claim a firing: the firing's key has a character no client key may hold", async () => {
     const time = '2026-12-02T07:00:00Z';
     // The employee's own POST /messages, with a key spelled like a firing (the API runs runIdempotent with it).
-    const spelled = [`scheduled.daily.${time}`, `#scheduled#daily#${time}`].filter((k) =>
+    const spelled = [`scheduled.daily.${time}`, platformKey('scheduled', 'daily', time)].filter((k) =>
       IDEMPOTENCY_KEY_PATTERN.test(k),
     );
     expect(spelled).toEqual([`scheduled.daily.${time}`]);
