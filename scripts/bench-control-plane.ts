@@ -35,6 +35,7 @@ import {
   lifecycleDeps,
   recordDeps,
   AUTH,
+  FUNCTION_ENV as ENV,
   silentLogger,
   taskArnOf,
   taskDefinitionArnOf,
@@ -42,28 +43,6 @@ import {
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const HANDLERS = ['api', 'credentials', 'task-events', 'reaper', 'directory-sync', 'launcher'] as const;
-const ENV = {
-  CUBICLE_DEPLOYMENT: 'acme',
-  CLUSTER_ARN,
-  SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
-  SECURITY_GROUP_IDS: 'sg-0a9e17',
-  MAX_TASK_DURATION_MS: '7200000',
-  IDLE_TIMEOUT_MS: '900000',
-  LAUNCHER_FUNCTION: 'acme-launcher',
-  SESSIONS_TABLE: 'sessions',
-  INBOX_TABLE: 'inbox',
-  EVENTS_TABLE: 'events',
-  APPROVALS_TABLE: 'approvals',
-  IDEMPOTENCY_TABLE: 'idempotency',
-  CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/0f0e0d0c-0b0a-4999-8888-777766665555',
-  TOKEN_KIND: 'cognito',
-  TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
-  TOKEN_AUDIENCE: 'cubicletestclient',
-  ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
-  AWS_REGION: 'eu-west-1',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
-};
 /** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
 const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
   api: {

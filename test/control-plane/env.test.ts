@@ -8,6 +8,7 @@ import {
   parseEnv,
   taskNetwork,
 } from '../../runtime/control-plane/env';
+import { FUNCTION_ENV } from './support/fixtures';
 
 const GOOD = {
   CUBICLE_DEPLOYMENT: 'acme',
@@ -25,6 +26,11 @@ const GOOD = {
 };
 
 describe('environment at cold start', () => {
+  it("the benchmark's cold-start environment satisfies every function that reads one", () => {
+    for (const schema of [API_ENV, CREDENTIALS_ENV, LIFECYCLE_ENV, LAUNCHER_ENV])
+      expect(() => parseEnv(schema, FUNCTION_ENV)).not.toThrow();
+  });
+
   it('parses a complete environment', () => {
     const env = parseEnv(LIFECYCLE_ENV, GOOD);
     expect(launchSettings(env)).toEqual({

@@ -225,3 +225,31 @@ export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEve
     },
   } as unknown as HttpEvent;
 }
+
+/**
+ * A complete cold-start environment for every control-plane function (runtime/control-plane/env.ts), as
+ * the stack sets it: what `npm run bench:control-plane` loads the bundles with. env.test.ts holds it to
+ * every function's schema, so a new variable cannot leave the bench failing at load.
+ */
+export const FUNCTION_ENV = {
+  CUBICLE_DEPLOYMENT: 'acme',
+  CLUSTER_ARN,
+  SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
+  SECURITY_GROUP_IDS: 'sg-0a9e17',
+  MAX_TASK_DURATION_MS: '7200000',
+  IDLE_TIMEOUT_MS: '900000',
+  LAUNCHER_FUNCTION: 'acme-launcher',
+  SESSIONS_TABLE: 'sessions',
+  INBOX_TABLE: 'inbox',
+  EVENTS_TABLE: 'events',
+  APPROVALS_TABLE: 'approvals',
+  IDEMPOTENCY_TABLE: 'idempotency',
+  CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/0f0e0d0c-0b0a-4999-8888-777766665555',
+  TOKEN_KIND: 'cognito',
+  TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+  TOKEN_AUDIENCE: 'cubicletestclient',
+  ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+  AWS_REGION: 'eu-west-1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+};
