@@ -1,4 +1,3 @@
-import { Stack } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as route53resolver from 'aws-cdk-lib/aws-route53resolver';
 import { Construct } from 'constructs';
@@ -44,16 +43,4 @@ export class ControlPlaneEgress extends Construct {
       mutationProtection: 'ENABLED',
     });
   }
-}
-
-/** `<api id>.execute-api.<region>.<suffix>`: the host of a regional API Gateway API's default endpoint. */
-export function executeApiHost(scope: Construct, apiId: string): string {
-  const stack = Stack.of(scope);
-  return `${apiId}.execute-api.${stack.region}.${stack.urlSuffix}`;
-}
-
-/** `<bucket>.s3.<region>.<suffix>`: the virtual-hosted name the SDK's S3 client addresses a bucket by. */
-export function s3BucketHost(scope: Construct, bucketName: string): string {
-  const stack = Stack.of(scope);
-  return `${bucketName}.s3.${stack.region}.${stack.urlSuffix}`;
 }

@@ -1,3 +1,4 @@
+import { executeApiHost } from './aws-hosts';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -272,7 +273,7 @@ export class Relay extends Construct {
   /** The callback URL in `envVar`, and ManageConnections on that API stage's @connections only (post and close). */
   private bindConnections(fn: CubicleFunction, envVar: string, api: apigwv2.WebSocketApi, stage: string): void {
     const stack = Stack.of(this);
-    fn.setEnv(envVar, `https://${api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}/${stage}`);
+    fn.setEnv(envVar, `https://${executeApiHost(this, api.apiId)}/${stage}`);
     const connections = ['POST', 'DELETE'].map((method) =>
       stack.formatArn({
         service: 'execute-api',
