@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { AwsError } from './errors';
+import { asAwsError, AwsError } from './errors';
 import type { CredentialStore, Principal } from './principals';
 import { authenticate } from './sigv4';
 
@@ -57,12 +57,7 @@ async function handle(options: JsonServerOptions, req: IncomingMessage, res: Ser
       throw new AwsError('SerializationException', 'The request body must be a JSON object.');
     send(res, 200, (await operation(input as Record<string, unknown>, principal)) ?? {});
   } catch (error) {
-    const e =
-      error instanceof AwsError
-        ? error
-        : new AwsError('InternalFailure', 'The local stand-in failed to process the request.', 500);
-    if (!(error instanceof AwsError))
-      process.stderr.write(`cubicle local: ${(error as Error).stack ?? String(error)}\n`);
+    const e = asAwsError(error);
     res.setHeader('x-amzn-errortype', e.type);
     send(res, e.status, { __type: e.type, message: e.message });
   }

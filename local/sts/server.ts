@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AwsError } from '../aws/errors';
+import { asAwsError, AwsError } from '../aws/errors';
 import { readBody } from '../aws/json-server';
 import { describePrincipal, type CredentialStore, type Principal } from '../aws/principals';
 import { authenticate } from '../aws/sigv4';
@@ -94,12 +94,7 @@ async function answer(options: StsOptions, req: IncomingMessage, res: ServerResp
       `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${keys.accessKeyId}</AccessKeyId><SecretAccessKey>${xml(keys.secretAccessKey)}</SecretAccessKey><SessionToken>${sessionToken}</SessionToken><Expiration>${new Date(expiresAt).toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROALOCAL:${xml(sessionName)}</AssumedRoleId><Arn>${xml(assumedRoleArn(roleArn, sessionName))}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></AssumeRoleResponse>`,
     );
   } catch (error) {
-    const e =
-      error instanceof AwsError
-        ? error
-        : new AwsError('InternalFailure', 'The local stand-in failed to process the request.', 500);
-    if (!(error instanceof AwsError))
-      process.stderr.write(`cubicle local: ${(error as Error).stack ?? String(error)}\n`);
+    const e = asAwsError(error);
     send(
       res,
       e.status,
