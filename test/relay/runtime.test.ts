@@ -31,6 +31,23 @@ const sessionRow = async (pair: string) =>
 const reply = (text: string) => ({ op: 'event' as const, type: 'reply' as const, requestId: 'req-1', data: { text } });
 const silentLog = { info: () => undefined, warn: () => undefined };
 
+/** The supervisor's relay client, as a task with `task`'s credentials runs it. */
+function runtimeClient(task: Task, more: Partial<ConstructorParameters<typeof RelayClient>[0]> = {}): RelayClient {
+  return new RelayClient({
+    url: env.runtimeUrl,
+    region: 'eu-west-1',
+    credentials: async () => task.credentials,
+    log: silentLog,
+    ...more,
+  });
+}
+
+async function startedClient(task: Task): Promise<RelayClient> {
+  const client = runtimeClient(task);
+  await client.start();
+  return client;
+}
+
 async function refused(promise: Promise<unknown>): Promise<number | undefined> {
   try {
     ((await promise) as RawRuntime).ws.terminate();
@@ -254,13 +271,7 @@ describe('frames', () => {
 describe("the supervisor's relay client", () => {
   it('reconnect-and-resume loses nothing under 1,000 events: each appended once, in order, chain intact', async () => {
     const task = await env.wake('carol', 'five');
-    const client = new RelayClient({
-      url: env.runtimeUrl,
-      region: 'eu-west-1',
-      credentials: async () => task.credentials,
-      log: silentLog,
-      backoff: { initialMs: 20, maxMs: 200 },
-    });
+    const client = runtimeClient(task, { backoff: { initialMs: 20, maxMs: 200 } });
     const session = await client.start();
     onTestFinished(() => client.close(0));
     expect(session.sessionId).toBe(task.sessionId);
@@ -284,13 +295,7 @@ describe("the supervisor's relay client", () => {
 
   it('is nudged within 1 s of a new inbox message and of an approval decision, and reads both through signed frames', async () => {
     const task = await env.wake('carol', 'six');
-    const client = new RelayClient({
-      url: env.runtimeUrl,
-      region: 'eu-west-1',
-      credentials: async () => task.credentials,
-      log: silentLog,
-    });
-    await client.start();
+    const client = await startedClient(task);
     const nudges: string[] = [];
     client.on('nudge', (what: string) => nudges.push(what));
     const records = recordDeps(env.dynamo, new Clock(Date.now()), relaySealer);
@@ -332,13 +337,7 @@ describe("the supervisor's relay client", () => {
 
   it('honours only decisions the API sealed for the employee: one written into the table, or copied from another approval, is a denial', async () => {
     const task = await env.wake('carol', 'nine');
-    const client = new RelayClient({
-      url: env.runtimeUrl,
-      region: 'eu-west-1',
-      credentials: async () => task.credentials,
-      log: silentLog,
-    });
-    await client.start();
+    const client = await startedClient(task);
     const records = { ...recordDeps(env.dynamo, new Clock(Date.now()), relaySealer), now: Date.now };
     const request = async () => {
       const approvalId = newSortableId();
