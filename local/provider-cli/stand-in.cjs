@@ -20,8 +20,9 @@
  */
 'use strict';
 const { spawn } = require('node:child_process');
-const { existsSync, mkdirSync, readFileSync, writeFileSync } = require('node:fs');
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
+const { conversation } = require('./conversation.cjs');
 
 const format = process.argv[2];
 if (!['claude', 'codex', 'gemini'].includes(format)) {
@@ -215,40 +216,9 @@ async function fileLine(kind, name, text) {
   }
 }
 
-function resumeRequested() {
-  const args = process.argv.slice(3);
-  const at = (flag) => args.indexOf(flag);
-  if (format === 'claude')
-    return at('--continue') >= 0 ? 'latest' : at('--resume') >= 0 ? args[at('--resume') + 1] : undefined;
-  if (format === 'codex')
-    return at('resume') >= 0 ? (args[at('resume') + 1] === '--last' ? 'latest' : args[at('resume') + 1]) : undefined;
-  return at('--resume') >= 0 ? args[at('--resume') + 1] : undefined;
-}
-
-/**
- * The conversation kept in HOME, as the real CLIs keep theirs (the agent's home survives a wake): the line
- * `memory` answers which turn this is and whether the CLI was asked to continue an earlier conversation.
- */
-function conversation() {
-  const file = path.join(process.env.HOME || '.', '.stand-in', `${format}.json`);
-  const resumed = resumeRequested() !== undefined;
-  let turns = 0;
-  if (resumed) {
-    try {
-      turns = JSON.parse(readFileSync(file, 'utf8')).turns;
-    } catch {
-      process.stderr.write('stand-in: no conversation found to continue\n');
-      process.exit(1);
-    }
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ turns: turns + 1 }));
-  return { turn: turns + 1, resumed };
-}
-
 async function main() {
   const prompt = await readStdin();
-  const memory = conversation();
+  const memory = conversation(format, process.argv.slice(3), '.stand-in', 'stand-in');
   out.start();
   // Lines are answered in order: plain text as one `echo:` per run of lines, each command on its own.
   const lines = prompt.split(/\r?\n/);
