@@ -93,8 +93,9 @@ describe('login and the session file', () => {
     const i = io(env);
     const pending = run(['login', '--url', local.origin, '--no-browser'], i);
     // Play the browser: open the printed address, pick alice on the issuer's page, follow the redirect to the loopback listener.
+    // Login first reads the console's settings; on a loaded machine (CI) that takes seconds, so wait on a deadline.
     let address: string | undefined;
-    for (let n = 0; n < 100 && !address; n++) {
+    for (const deadline = Date.now() + 30_000; !address && Date.now() < deadline;) {
       address = i.lines.err.join('\n').match(/https?:\/\/\S+\/local\/authorize\S+/)?.[0];
       await new Promise((r) => setTimeout(r, 20));
     }
