@@ -114,6 +114,10 @@ export class CfnResolver {
         return `fs-${stand(stackName, id, 17).toLowerCase()}`;
       case 'AWS::EFS::AccessPoint':
         return `fsap-${stand(stackName, id, 17).toLowerCase()}`;
+      case 'AWS::IAM::OIDCProvider':
+        // Ref of an OIDC provider is its ARN, named by the issuer's host and path:
+        // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iam-oidcprovider.html#aws-resource-iam-oidcprovider-return-values
+        return `arn:aws:iam::${this.env.account}:oidc-provider/${String(this.resolve(stackName, props.Url)).replace(/^https:\/\//, '')}`;
       case 'AWS::IAM::Role':
         return props.RoleName
           ? String(this.resolve(stackName, props.RoleName))

@@ -9,6 +9,7 @@ import { addComplianceChecks, disabledControlTowerRules } from '../../lib/aspect
 import { configWarnings } from '../../lib/config/errors';
 import { parseConfigText } from '../../lib/config/load';
 import { exampleConfig, minimalConfigText } from '../support/example-config';
+import { ACCOUNT } from '../support/account';
 
 interface ManifestArtifact {
   metadata?: Record<string, { type: string; data: unknown }[]>;
@@ -78,7 +79,7 @@ describe('the example app under cdk-nag, cfn-guard and the retention guard', () 
 describe('the same checks catch violations', () => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-violations-'));
   const app = new App({ outdir });
-  const stack = new Stack(app, 'Bad', { env: { account: '111111111111', region: 'eu-west-1' } });
+  const stack = new Stack(app, 'Bad', { env: { account: ACCOUNT, region: 'eu-west-1' } });
   new logs.LogGroup(stack, 'Deletable', {
     removalPolicy: RemovalPolicy.DESTROY,
     retention: logs.RetentionDays.ONE_YEAR,

@@ -11,6 +11,7 @@ import {
 } from '../support/iam-simulator';
 import { readFleetModel } from '../fleet/fleet-model';
 import { functionOf, roleIdOf, type FunctionName } from './support/template';
+import { ACCOUNT } from '../support/account';
 
 /**
  * The control plane's roles evaluated by a real IAM evaluator against the deployed shape of the example
@@ -18,7 +19,6 @@ import { functionOf, roleIdOf, type FunctionName } from './support/template';
  * PassRole requests of a wake. Expected outcomes are written out here, not read from lib/.
  */
 
-const ACCOUNT = '111111111111';
 const REGION = 'eu-west-1';
 const STACK = 'acme-ControlPlane';
 const templates = exampleTemplates();

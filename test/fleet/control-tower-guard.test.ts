@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it, inject } from 'vitest';
 import { ControlTowerGuard, disabledControlTowerRules } from '../../lib/aspects/compliance';
 import { exampleConfig } from '../support/example-config';
+import { ACCOUNT } from '../support/account';
 
 /**
  * ControlTowerGuard runs each template with only the rule files naming a resource type it contains
@@ -52,7 +53,7 @@ describe('ControlTowerGuard', () => {
   it('reports the same findings on templates that break rules of several services', () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-guard-'));
     const app = new App({ outdir });
-    const stack = new Stack(app, 'Bad', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const stack = new Stack(app, 'Bad', { env: { account: ACCOUNT, region: 'eu-west-1' } });
     new logs.CfnLogGroup(stack, 'Plain', { retentionInDays: 1 });
     new iam.CfnRole(stack, 'Admin', {
       assumeRolePolicyDocument: {
@@ -71,7 +72,7 @@ describe('ControlTowerGuard', () => {
     });
     const fs = new efs.CfnFileSystem(stack, 'Open', {});
     new efs.CfnAccessPoint(stack, 'AtRoot', { fileSystemId: fs.ref });
-    const other = new Stack(app, 'Fine', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const other = new Stack(app, 'Fine', { env: { account: ACCOUNT, region: 'eu-west-1' } });
     new iam.CfnRole(other, 'Narrow', {
       assumeRolePolicyDocument: {
         Version: '2012-10-17',

@@ -4,6 +4,7 @@ import { exampleTemplates, resourcesOfType, TemplateJson } from '../support/asse
 import { CfnResolver } from '../support/cfn-intrinsics';
 import { exampleConfig } from '../support/example-config';
 import { policyStatements } from '../support/policies';
+import { ACCOUNT } from '../support/account';
 
 /**
  * Exact assertions on the bundled example's Fleet stack (synthesized once by the global setup, with
@@ -11,7 +12,6 @@ import { policyStatements } from '../support/policies';
  * bedrock + docs; writer: google), chen (ops, analyst, scout).
  */
 
-const ACCOUNT = '111111111111';
 const templates = exampleTemplates();
 const config = exampleConfig();
 const STACK = 'acme-Fleet-01';

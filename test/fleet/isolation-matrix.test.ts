@@ -6,6 +6,7 @@ import { Decision, IamSimulator, SimulatedPrincipal } from '../support/iam-simul
 import { rosterConfig } from '../support/roster';
 import { synthesize } from '../support/synth';
 import { readFleetModel, RoleModel, SecretModel } from './fleet-model';
+import { ACCOUNT } from '../support/account';
 
 /**
  * The isolation matrix (claims 2, 3, 5, 6, docs/isolation-claims.md): from the synthesized templates of a 20 users × 3 agents
@@ -18,7 +19,6 @@ import { readFleetModel, RoleModel, SecretModel } from './fleet-model';
  * (secret resource policy, key policy, file system policy), as AWS would.
  */
 
-const ACCOUNT = '111111111111';
 const config = rosterConfig({ users: 20, agentsPerUser: 3, maxResourcesPerShard: 120 });
 const REGION = config.region;
 const synthesized = synthesize(config);

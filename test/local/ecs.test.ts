@@ -21,6 +21,7 @@ import { processStart } from '../../local/ecs/processes';
 import { createEcsServer } from '../../local/ecs/server';
 import type { LocalTaskDefinition } from '../../local/ecs/task-definitions';
 import { waitFor } from './support';
+import { ACCOUNT } from '../support/account';
 
 const CLUSTER = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
 /** Where the launcher runs tasks (only the launcher function's role may RunTask). */
@@ -112,7 +113,7 @@ beforeAll(async () => {
     DEFINITIONS,
     dir,
     launcher,
-    (task) => published.push(taskStateEvent(task, '111111111111', 'eu-west-1')),
+    (task) => published.push(taskStateEvent(task, ACCOUNT, 'eu-west-1')),
     700,
   );
   server = createEcsServer(cluster, credentials, localAuthorizer('acme'));

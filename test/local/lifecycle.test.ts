@@ -50,6 +50,7 @@ import { createVaultServer } from '../../local/vault/server';
 import { LocalVault } from '../../local/vault/vault';
 import { exampleConfig } from '../support/example-config';
 import { waitFor } from './support';
+import { ACCOUNT } from '../support/account';
 
 const config = exampleConfig();
 const CLUSTER = 'arn:aws:ecs:eu-west-1:111111111111:cluster/acme-local';
@@ -86,8 +87,8 @@ beforeAll(async () => {
     doc,
     tables,
     auth: new Authenticator(noDevices, roster),
-    roles: new RoleDirectory('acme', roster, '111111111111'),
-    accountId: '111111111111',
+    roles: new RoleDirectory('acme', roster, ACCOUNT),
+    accountId: ACCOUNT,
     sealers: (sealers = localRelaySealers({
       vaultEndpoint: endpoints.vault,
       region: 'eu-west-1',
@@ -130,7 +131,7 @@ beforeAll(async () => {
     }),
     path.join(dir, 'ecs'),
     launcher,
-    (task) => bus.publish(taskStateEvent(task, '111111111111', 'eu-west-1')),
+    (task) => bus.publish(taskStateEvent(task, ACCOUNT, 'eu-west-1')),
   );
   const ecsServer = createEcsServer(cluster, credentials, localAuthorizer('acme'));
   endpoints.ecs = await listenLoopback(ecsServer);

@@ -9,9 +9,12 @@ import { runSimulation, runUnsafeSimulation, type EvaluationResult } from '@clou
 import { parseConfigText } from '../../lib/config/load';
 import { CubicleConfig } from '../../lib/config/schema';
 import { PipelineStack } from '../../lib/stacks/pipeline-stack';
+import type { TemplateJson } from '../support/assembly';
+import { CfnResolver } from '../support/cfn-intrinsics';
+import { ACCOUNT } from '../support/account';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const ACCOUNT = '111111111111';
+export { ACCOUNT };
 export const OWNER = 'acme';
 export const REPO = 'cubicle-deploy';
 export const PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
@@ -52,6 +55,11 @@ export interface SynthesizedPipeline {
   readonly resources: Record<string, { Type: string; Properties: any }>;
   /** The synthesized properties of a construct's CloudFormation resource. */
   propertiesOf(construct: IConstruct): any;
+  /**
+   * Resolves a template value into what IAM would see at deploy time (test/support/cfn-intrinsics.ts).
+   * An intrinsic left unresolved throws, so a test never evaluates a policy it did not fully understand.
+   */
+  resolve(value: unknown): any;
 }
 
 /** Synthesizes only the Pipeline stack (no compliance plugins; see compliance.test.ts for those). */
@@ -60,6 +68,10 @@ export function synthPipeline(config: CubicleConfig): SynthesizedPipeline {
   const stack = new PipelineStack(app, `${config.name}-Pipeline`, { config });
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources;
+  const resolver = new CfnResolver(new Map([[stack.stackName, template.toJSON() as TemplateJson]]), {
+    account: ACCOUNT,
+    regionOf: () => config.region,
+  });
   return {
     stack,
     template,
@@ -68,34 +80,13 @@ export function synthPipeline(config: CubicleConfig): SynthesizedPipeline {
       const cfn = (construct.node.defaultChild ?? construct) as CfnResource;
       return resources[Stack.of(cfn).getLogicalId(cfn)].Properties;
     },
+    resolve(value) {
+      const resolved = resolver.resolve(stack.stackName, value);
+      const left = JSON.stringify(resolved).match(/"(Ref|Fn::[A-Za-z]+)":/);
+      if (left) throw new Error(`cannot resolve ${left[1]} in ${JSON.stringify(value)}`);
+      return resolved;
+    },
   };
-}
-
-/**
- * Resolves the intrinsics a pipeline policy may contain into the strings IAM would see at deploy
- * time. Anything else throws, so a test never evaluates a policy it did not fully understand.
- */
-export function resolveIntrinsics(value: unknown, refs: Record<string, string> = {}): any {
-  const pseudo: Record<string, string> = {
-    'AWS::Partition': 'aws',
-    'AWS::AccountId': ACCOUNT,
-    'AWS::URLSuffix': 'amazonaws.com',
-  };
-  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, refs));
-  if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length === 1 && entries[0][0] === 'Ref') {
-    const name = entries[0][1] as string;
-    const resolved = refs[name] ?? pseudo[name];
-    if (resolved === undefined) throw new Error(`cannot resolve Ref ${name}`);
-    return resolved;
-  }
-  if (entries.length === 1 && entries[0][0] === 'Fn::Join') {
-    const [sep, parts] = entries[0][1] as [string, unknown[]];
-    return parts.map((p) => resolveIntrinsics(p, refs)).join(sep);
-  }
-  if (entries.length === 1 && entries[0][0].startsWith('Fn::')) throw new Error(`cannot resolve ${entries[0][0]}`);
-  return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, refs)]));
 }
 
 /** The claims of a GitHub Actions token as IAM condition keys (omit a claim by passing undefined). */

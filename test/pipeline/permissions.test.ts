@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACCOUNT, identityDecision, pipelineConfig, resolveIntrinsics, synthPipeline } from './fixture';
+import { ACCOUNT, identityDecision, pipelineConfig, synthPipeline } from './fixture';
 
 const config = pipelineConfig({ environments: ['staging', 'production'], pullRequestDiff: true });
 const synth = synthPipeline(config);
@@ -17,7 +17,7 @@ function policyOf(roleLogicalId: string): any {
     p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleLogicalId),
   );
   expect(attached).toHaveLength(1);
-  return resolveIntrinsics(attached[0].Properties.PolicyDocument);
+  return synth.resolve(attached[0].Properties.PolicyDocument);
 }
 const logicalId = (role: { node: { defaultChild?: unknown } }) => stack.getLogicalId(role.node.defaultChild as never);
 
@@ -85,7 +85,7 @@ describe('role permissions as synthesized', () => {
 
   it('no action anywhere is a wildcard; the only wildcard resources are the parameter paths', () => {
     const statements = Object.values(template.findResources('AWS::IAM::ManagedPolicy')).flatMap(
-      (p) => resolveIntrinsics(p.Properties.PolicyDocument).Statement,
+      (p) => synth.resolve(p.Properties.PolicyDocument).Statement,
     );
     const actions = statements.flatMap((s: any) => [s.Action ?? [], s.NotAction ?? []].flat());
     expect(actions.length).toBeGreaterThan(0);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseConfigText } from '../../lib/config/load';
 import { CubicleConfig } from '../../lib/config/schema';
+import { ACCOUNT } from './account';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const EXAMPLE_CONFIG_PATH = path.join(REPO_ROOT, 'config', 'example.yaml');
@@ -22,7 +23,7 @@ export function exampleConfig(): CubicleConfig {
 export function minimalConfigText(overrides: Record<string, string> = {}): string {
   const base: Record<string, string> = {
     name: 'acme',
-    account: '"111111111111"',
+    account: `"${ACCOUNT}"`,
     region: 'eu-west-1',
     github: '{ owner: acme, repo: cubicle-deploy }',
     providers: '[anthropic]',

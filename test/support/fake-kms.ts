@@ -14,6 +14,7 @@ import {
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
+import { ACCOUNT } from './account';
 
 export interface FakeKms {
   readonly client: KMSClient;
@@ -27,7 +28,7 @@ const canonical = (context: Record<string, string> | undefined) =>
   JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 /** Fakes one client, or (with a class) every client the process creates. */
-export function fakeKms(region = 'eu-west-1', account = '111111111111', target?: typeof KMSClient): FakeKms {
+export function fakeKms(region = 'eu-west-1', account = ACCOUNT, target?: typeof KMSClient): FakeKms {
   const client = new KMSClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   const mock = mockClient(target ?? client);
   const keys = {

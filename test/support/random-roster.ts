@@ -3,6 +3,7 @@ import { HOME_REGIONS } from '../../lib/config/regions';
 import { FARGATE_MEMORY_BY_CPU, LOG_RETENTION_DAYS, OUTBOUND_POLICIES, PROVIDERS } from '../../lib/config/schema';
 import { readSkillCatalog } from '../../lib/config/skills-catalog';
 import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../runtime/shared/ids';
+import { ACCOUNT } from './account';
 
 /**
  * Random configs a platform engineer could write and expect to work: ids near the length limit, ids that
@@ -91,7 +92,7 @@ export const randomConfigText: fc.Arbitrary<string> = fc
     );
     return JSON.stringify({
       name: r.name,
-      account: '111111111111',
+      account: ACCOUNT,
       region: r.region,
       ...(r.zones ? { availabilityZones: r.zones.map((z) => `${r.region}${z}`) } : {}),
       iamRoleBudget: 5000,

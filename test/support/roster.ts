@@ -1,5 +1,6 @@
 import { parseConfigText } from '../../lib/config/load';
 import { CubicleConfig } from '../../lib/config/schema';
+import { ACCOUNT } from './account';
 
 /**
  * Generated rosters for fleet tests and the synth benchmark: deterministic, valid configs with a mix of
@@ -73,7 +74,7 @@ export function rosterConfigText(
 ): string {
   const doc = {
     name: options.name ?? 'acme',
-    account: '111111111111',
+    account: ACCOUNT,
     region: 'eu-west-1',
     iamRoleBudget: 5000,
     ...(options.maxResourcesPerShard ? { fleet: { maxResourcesPerShard: options.maxResourcesPerShard } } : {}),

@@ -20,8 +20,9 @@ import { fakeKms } from '../../support/fake-kms';
 import type { TestDynamo } from './dynamo';
 import { ISSUER } from '../../support/tokens';
 import { TEST_CHAIN } from '../../support/chain-key';
+import { ACCOUNT } from '../../support/account';
 
-export const ACCOUNT = '111111111111';
+export { ACCOUNT };
 export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
 
 export const LAUNCH: LaunchSettings & TaskNetwork = {
