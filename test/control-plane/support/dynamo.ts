@@ -1,11 +1,13 @@
 /**
  * A real DynamoDB-compatible server on loopback (dynalite) with the control-plane tables created from
- * the same shapes the Platform stack uses (runtime/shared/tables.ts), and a per-command call counter.
+ * the same shapes the Platform stack uses (runtime/shared/tables.ts), through the same CreateTable input as
+ * local mode (local/dynamo/tables.ts), and a per-command call counter.
  */
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ACTIVE_INDEX, PARTITION_KEY, TABLES, type TableName } from '../../../runtime/shared/tables';
+import { TABLES, type TableName } from '../../../runtime/shared/tables';
+import { createTableInput } from '../../../local/dynamo/tables';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: { createTableMs: number }) => import('node:http').Server;
@@ -46,34 +48,7 @@ export async function startDynamo(options: { maxAttempts?: number } = {}): Promi
   const tables = {} as Record<TableName, string>;
   for (const [name, spec] of Object.entries(TABLES) as [TableName, (typeof TABLES)[TableName]][]) {
     const tableName = `${spec.id}-${process.pid}-${counter}`;
-    const sortKey = 'sortKey' in spec ? spec.sortKey : undefined;
-    const input: CreateTableCommandInput = {
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-        ...(sortKey ? [{ AttributeName: sortKey.name, AttributeType: sortKey.type }] : []),
-        ...(name === 'sessions' ? [{ AttributeName: ACTIVE_INDEX.partitionKey, AttributeType: 'S' as const }] : []),
-      ],
-      KeySchema: [
-        { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
-        ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
-      ],
-      GlobalSecondaryIndexes:
-        name === 'sessions'
-          ? [
-              {
-                IndexName: ACTIVE_INDEX.name,
-                KeySchema: [
-                  { AttributeName: ACTIVE_INDEX.partitionKey, KeyType: 'HASH' },
-                  { AttributeName: ACTIVE_INDEX.sortKey, KeyType: 'RANGE' },
-                ],
-                Projection: { ProjectionType: 'ALL' },
-              },
-            ]
-          : undefined,
-    };
-    await client.send(new CreateTableCommand(input));
+    await client.send(new CreateTableCommand(createTableInput(name, tableName)));
     tables[name] = tableName;
   }
   calls.clear();
