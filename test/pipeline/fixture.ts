@@ -1,7 +1,5 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 import { stringify } from 'yaml';
@@ -12,17 +10,13 @@ import { PipelineStack } from '../../lib/stacks/pipeline-stack';
 import type { TemplateJson } from '../support/assembly';
 import { CfnResolver } from '../support/cfn-intrinsics';
 import { ACCOUNT } from '../support/account';
+import { testApp } from '../support/synth';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export { ACCOUNT };
+export { ACCOUNT, testApp };
 export const OWNER = 'acme';
 export const REPO = 'cubicle-deploy';
 export const PROVIDER_ARN = `arn:aws:iam::${ACCOUNT}:oidc-provider/token.actions.githubusercontent.com`;
-
-/** The feature flags of cdk.json, which the CLI passes to `cdk synth`. */
-const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
-  readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'),
-).context;
 
 /**
  * A valid config through the real loader: a small roster plus the given `github` keys
@@ -39,14 +33,6 @@ export function pipelineConfig(github: Record<string, unknown> = {}, top: Record
     ...top,
   };
   return parseConfigText(stringify(doc), 'pipeline-test.yaml');
-}
-
-/** A fresh app with cdk.json's flags and bundling off, writing into its own temp dir. */
-export function testApp(): App {
-  return new App({
-    outdir: mkdtempSync(path.join(tmpdir(), 'cubicle-pipeline-')),
-    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] },
-  });
 }
 
 export interface SynthesizedPipeline {

@@ -1,15 +1,29 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createApp, CubicleStacks } from '../../lib/app';
 import { CubicleConfig } from '../../lib/config/schema';
+import { ACCOUNT } from './account';
 
 /** The feature flags of cdk.json, which the CLI passes to `cdk synth`; tests pass them too. */
 export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
   readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'),
 ).context;
+
+/** A fresh app as `cdk synth` makes it (cdk.json's flags), bundling off, writing into its own temp dir. */
+export function testApp(): App {
+  return new App({
+    outdir: mkdtempSync(path.join(tmpdir(), 'cubicle-app-')),
+    context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] },
+  });
+}
+
+/** A bare stack in the test account's home region, for one construct's `Template.fromStack` tests. */
+export function testStack(id = 'Test'): Stack {
+  return new Stack(testApp(), id, { env: { account: ACCOUNT, region: 'eu-west-1' } });
+}
 
 export interface SynthesizedApp {
   readonly app: App;
