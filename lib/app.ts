@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, type AppProps } from 'aws-cdk-lib';
 import { addComplianceChecks } from './aspects/compliance';
 import { addConfigWarning } from './config/errors';
 import { LoadedConfig } from './config/load';
@@ -11,6 +11,13 @@ import { FleetStack } from './stacks/fleet-stack';
 import { NetworkStack } from './stacks/network-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 import { PlatformStack } from './stacks/platform-stack';
+
+/**
+ * How `cdk synth` makes the app (bin/cubicle.ts); tests and the synth bench make theirs the same way.
+ * No tree.json: it describes every construct for CDK's construct explorer, which nothing here or in a
+ * deployment reads, and writing it was a fifth of a large fleet's synth.
+ */
+export const APP_PROPS: AppProps = { treeMetadata: false };
 
 export interface CubicleStacks {
   readonly edge: EdgeStack;

@@ -25,7 +25,7 @@ import {
   Stack,
 } from 'aws-cdk-lib';
 import { shapeIndexOf, type ShapeSummary } from '../lib/aspects/resource-shapes';
-import { createApp } from '../lib/app';
+import { APP_PROPS, createApp } from '../lib/app';
 import { parseConfigText } from '../lib/config/load';
 import { CubicleConfig } from '../lib/config/schema';
 import { exampleConfig } from '../test/support/example-config';
@@ -85,7 +85,7 @@ function child(variant: Variant, pairs: number, fleetDir?: string): Measurement 
   const plugins: Record<string, number> = {};
   const cpu0 = cpuMsSoFar();
   const start = performance.now();
-  const app = new App({ outdir, context });
+  const app = new App({ ...APP_PROPS, outdir, context });
   if (variant === 'floor') {
     const config = benchConfig(pairs);
     for (const [name, template] of templates) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { createApp, CubicleStacks } from '../../lib/app';
+import { APP_PROPS, createApp, CubicleStacks } from '../../lib/app';
 import { CubicleConfig } from '../../lib/config/schema';
 import { ACCOUNT } from './account';
 
@@ -15,6 +15,7 @@ export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
 /** A fresh app as `cdk synth` makes it (cdk.json's flags), bundling off, writing into its own temp dir. */
 export function testApp(): App {
   return new App({
+    ...APP_PROPS,
     outdir: mkdtempSync(path.join(tmpdir(), 'cubicle-app-')),
     context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] },
   });
@@ -38,7 +39,7 @@ export interface SynthesizedApp {
  */
 export function synthesize(config: CubicleConfig): SynthesizedApp {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-synth-'));
-  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ ...APP_PROPS, outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
   const stacks = createApp(app, config);
   const assembly = app.synth();
   const cache = new Map<string, Template>();
