@@ -25,7 +25,7 @@ import { reapTick } from '../runtime/control-plane/reaper';
 import { ROSTER_FILE_NAME } from '../runtime/control-plane/roster';
 import { STARTED_BY } from '../runtime/shared/names';
 import { activeShardOf, pairKey } from '../runtime/shared/tables';
-import { startDynamo, type TestDynamo } from '../test/control-plane/support/dynamo';
+import { startDynamo, type TestDynamo } from '../test/support/dynamo';
 import {
   CLUSTER_ARN,
   Clock,
@@ -39,7 +39,7 @@ import {
   silentLogger,
   taskArnOf,
   taskDefinitionArnOf,
-} from '../test/control-plane/support/fixtures';
+} from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const HANDLERS = ['api', 'credentials', 'task-events', 'reaper', 'directory-sync', 'launcher'] as const;

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:relay`: the relay on this machine, through the local `ws` adapter (local/relay/) with
- * the real handlers against dynalite, as test/relay does.
+ * the real handlers against dynalite, as test/runtime/relay does.
  *
  * 1. Event append → device latency: events appended one at a time (EventLog, as the relay's runtime
  *    handler appends them), each timed until a subscribed device's `ws` client has it (median, p99).
@@ -12,8 +12,8 @@ import { RelayClient } from '../runtime/agent/src/relay-client';
 import { EventLog } from '../runtime/shared/event-log';
 import { pairKey } from '../runtime/shared/tables';
 import { ISSUER } from '../test/support/tokens';
-import { openDevice } from '../test/relay/support/clients';
-import { startRelayEnv } from '../test/relay/support/relay-env';
+import { openDevice } from '../test/runtime/relay/support/clients';
+import { startRelayEnv } from '../test/runtime/relay/support/relay-env';
 import { TEST_CHAIN } from '../test/support/chain-key';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300);

@@ -3,7 +3,7 @@
  * layout — the supervisor (the bundle the image runs) and the workbench daemon as two processes with
  * separate environments — against a bare `node` start, and how much memory each holds at rest.
  *
- * AWS is faked: the runtime relay is the local one (test/relay/support/relay-env.ts: dynalite, the real
+ * AWS is faked: the runtime relay is the local one (test/runtime/relay/support/relay-env.ts: dynalite, the real
  * handlers, the IAM stand-in for the task's credentials); Secrets Manager is a minimal local endpoint for
  * GetSecretValue (the bundle carries its own SDK copy, so it cannot be mocked in-process); KMS is not
  * reachable (the supervisor only warms its data key, which is not on the path to "ready").
@@ -15,7 +15,7 @@ import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startRelayEnv, type RelayEnv } from '../test/relay/support/relay-env';
+import { startRelayEnv, type RelayEnv } from '../test/runtime/relay/support/relay-env';
 import { writeAgentBundles } from '../runtime/agent/build';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);

@@ -192,7 +192,7 @@ export class ControlPlaneStack extends CubicleStack {
         consoleUrl: `${this.edge.url}/`,
       });
     }
-    // Every function with PutItem on Events (test/control-plane/audit-archive.test.ts holds this list to the grants).
+    // Every function with PutItem on Events (test/runtime/control-plane/audit-archive.test.ts holds this list to the grants).
     const api = this.api;
     this.audit.admitAppenders([
       api.apiFunction,

@@ -13,7 +13,7 @@ import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV } from '../../runtime/co
 import { exampleTemplates, resourcesOfType, type TemplateJson } from '../support/assembly';
 import { exampleConfigText } from '../support/example-config';
 import { synthesize } from '../support/synth';
-import { functionOf, statementsOf } from '../control-plane/support/template';
+import { functionOf, statementsOf } from './control-plane/support/template';
 import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
 
 /** AWS managed policy ids (CloudFront documentation, "Use managed cache/origin request policies"). */
@@ -34,7 +34,7 @@ const distribution = only(controlPlane, 'AWS::CloudFront::Distribution');
 const config = distribution.props.DistributionConfig;
 /**
  * The HTTP API's behaviors (/v1/*); the default behavior serves the console (test/console/infra.test.ts) and
- * the relay's /v1/relay behavior is checked in test/control-plane/relay-stack.test.ts.
+ * the relay's /v1/relay behavior is checked in test/stacks/control-plane/relay-stack.test.ts.
  */
 const behaviors: any[] = (config.CacheBehaviors ?? []).filter((b: any) => b.PathPattern !== RELAY_PATH);
 const apiBehavior = config.CacheBehaviors.find((b: any) => b.PathPattern === API_PATH_PATTERN);

@@ -1,7 +1,7 @@
 /**
  * A test token issuer: an RSA key, its JWKS, and access tokens for roster users. Handler fixtures mint
  * synchronously (node:crypto RS256) so events can be built anywhere; what verifies them is the real
- * verifier (aws-jwt-verify, runtime/control-plane/auth). test/control-plane/auth.test.ts mints its forged,
+ * verifier (aws-jwt-verify, runtime/control-plane/auth). test/runtime/control-plane/auth.test.ts mints its forged,
  * unsigned, expired and other-audience tokens with jose.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';

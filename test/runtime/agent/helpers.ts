@@ -14,7 +14,7 @@ import {
   type SessionRow,
 } from '../../../runtime/shared/rows';
 import { pairKey, type TableName } from '../../../runtime/shared/tables';
-import { opened, openedApprovals, startRelayEnv, type RelayEnv, type Task } from '../../relay/support/relay-env';
+import { opened, openedApprovals, startRelayEnv, type RelayEnv, type Task } from '../relay/support/relay-env';
 import type { StoredApprovalRow } from '../../../runtime/shared/sealed-rows';
 import type { AwsCredentials } from '../../../runtime/shared/sigv4-connect';
 import { createHash } from 'node:crypto';
@@ -38,7 +38,7 @@ export const CRM_SECRET = 'crm-token-9Xk2Lm8Qp4Rs7Tv1';
 
 export interface Db {
   readonly doc: DynamoDBDocumentClient;
-  /** The relay the agent talks to (test/relay/support/relay-env.ts): dynalite, handlers, local ws adapter. */
+  /** The relay the agent talks to (test/runtime/relay/support/relay-env.ts): dynalite, handlers, local ws adapter. */
   readonly relay: RelayEnv;
   readonly tables: Record<TableName, string>;
   close(): Promise<void>;

@@ -1,0 +1,256 @@
+/** Shared fixtures for the control-plane handler tests: roster, launch settings, clock, fakes, events. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RunTaskCommand,
+  type RunTaskCommandOutput,
+  StopTaskCommand,
+} from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { LaunchSettings, TaskNetwork } from '../../../../runtime/control-plane/env';
+import { inProcessLauncher, type LauncherDeps } from '../../../../runtime/control-plane/launcher';
+import type { HttpEvent } from '../../../../runtime/control-plane/http';
+import type { LifecycleDeps } from '../../../../runtime/control-plane/lifecycle';
+import type { RecordDeps } from '../../../../runtime/control-plane/records';
+import { Roster, type RosterDirectory } from '../../../../runtime/control-plane/roster';
+import { RecordSealer } from '../../../../runtime/shared/envelope';
+import { fakeKms } from '../../../support/fake-kms';
+import type { TestDynamo } from '../../../support/dynamo';
+import { ISSUER } from '../../../support/tokens';
+import { TEST_CHAIN } from '../../../support/chain-key';
+import { ACCOUNT } from '../../../support/account';
+
+export { ACCOUNT };
+export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
+
+export const LAUNCH: LaunchSettings & TaskNetwork = {
+  deployment: 'acme',
+  clusterArn: CLUSTER_ARN,
+  subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
+  securityGroupIds: ['sg-0a9e17'],
+  maxTaskDurationMs: 2 * 3600_000,
+  idleTimeoutMs: 15 * 60_000,
+};
+
+export const DIRECTORY: RosterDirectory = {
+  identity: { kind: 'cognito' },
+  users: [
+    {
+      id: 'alice',
+      email: 'alice@acme.example',
+      agents: [
+        { id: 'sales', provider: 'anthropic', providerSecret: true, secretConnections: ['crm'] },
+        { id: 'finance', provider: 'openai', providerSecret: true, secretConnections: ['bank-feed'] },
+      ],
+    },
+    {
+      id: 'bruno',
+      email: 'bruno@acme.example',
+      agents: [
+        { id: 'research', provider: 'bedrock', providerSecret: false, secretConnections: [] },
+        { id: 'writer', provider: 'google', providerSecret: true, secretConnections: [] },
+      ],
+    },
+  ],
+};
+
+export const ROSTER = new Roster(DIRECTORY);
+/** Verifies the fixtures' tokens (test/support/tokens.ts) and maps them to ROSTER. */
+export const AUTH = ISSUER.authenticator(ROSTER);
+
+export function taskArnOf(id: string | number): string {
+  return `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/acme-cluster/${id}`;
+}
+
+export function taskDefinitionArnOf(userId: string, agentId: string, revision = 1): string {
+  return `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/acme-${userId}_${agentId}:${revision}`;
+}
+
+export class Clock {
+  constructor(public t = Date.UTC(2026, 0, 5, 9, 0, 0)) {}
+  readonly now = () => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/**
+ * ECS faked at the client: RunTask hands out numbered task ARNs unless a test queued another answer
+ * in `runTask` (a function per call, consumed in order); other calls answer empty.
+ */
+export function fakeEcs() {
+  const ecs = new ECSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const mock = mockClient(ecs);
+  const runTask: Array<() => Promise<RunTaskCommandOutput>> = [];
+  let n = 0;
+  mock.on(RunTaskCommand).callsFake(async () => {
+    const queued = runTask.shift();
+    return queued ? queued() : { tasks: [{ taskArn: taskArnOf(`run-${++n}`) }], failures: [] };
+  });
+  mock.on(StopTaskCommand).resolves({});
+  mock.on(ListTasksCommand).resolves({ taskArns: [] });
+  mock.on(DescribeTasksCommand).resolves({ tasks: [] });
+  return { ecs, mock, runTask };
+}
+
+export function silentLogger(): Logger {
+  return new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+}
+
+let sessionCounter = 0;
+
+export function launcherDeps(
+  dynamo: TestDynamo,
+  ecs: ECSClient,
+  clock: Clock,
+  logger: Logger = silentLogger(),
+): LauncherDeps {
+  return {
+    doc: dynamo.doc,
+    ecs,
+    sessionsTable: dynamo.tables.sessions,
+    eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
+    network: LAUNCH,
+    now: clock.now,
+    log: logger,
+  };
+}
+
+/** Lifecycle over the launcher in process: a wake's RunTask happens before the wake returns. */
+export function lifecycleDeps(
+  dynamo: TestDynamo,
+  ecs: ECSClient,
+  clock: Clock,
+  logger: Logger = silentLogger(),
+): LifecycleDeps {
+  return {
+    doc: dynamo.doc,
+    ecs,
+    sessionsTable: dynamo.tables.sessions,
+    eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
+    launch: LAUNCH,
+    launcher: inProcessLauncher(launcherDeps(dynamo, ecs, clock, logger)),
+    now: clock.now,
+    newSessionId: () => `00000000-0000-4000-8000-${String(++sessionCounter).padStart(12, '0')}`,
+    log: logger,
+  };
+}
+
+/**
+ * Users' keys in a KMS faked at the client (test/support/fake-kms.ts), one per roster user, and the
+ * sealer the control plane and the runtime use over them.
+ */
+export function userKeys() {
+  const kms = fakeKms();
+  const keys = new Map<string, string>();
+  const keyArnOf = async (userId: string) => {
+    if (!keys.has(userId)) keys.set(userId, kms.createKey(`key-of-${userId}`));
+    return keys.get(userId)!;
+  };
+  return { kms, keyArnOf, sealer: new RecordSealer(kms.client, keyArnOf) };
+}
+
+let sharedKeys: ReturnType<typeof userKeys> | undefined;
+
+/** The users' keys recordDeps seals with by default. */
+export function sharedUserKeys(): ReturnType<typeof userKeys> {
+  return (sharedKeys ??= userKeys());
+}
+
+export function recordDeps(
+  dynamo: TestDynamo,
+  clock: Clock,
+  sealer: RecordSealer = sharedUserKeys().sealer,
+): RecordDeps {
+  return {
+    sealer,
+    doc: dynamo.doc,
+    sessionsTable: dynamo.tables.sessions,
+    inboxTable: dynamo.tables.inbox,
+    eventsTable: dynamo.tables.events,
+    chain: TEST_CHAIN,
+    approvalsTable: dynamo.tables.approvals,
+    idempotencyTable: dynamo.tables.idempotency,
+    now: clock.now,
+  };
+}
+
+let requestCounter = 0;
+
+export interface EventOptions {
+  /** Roster user whose access token goes in the Authorization header; undefined sends none. */
+  readonly user?: string;
+  /** A bearer token to send instead (another issuer's, a forged one...). */
+  readonly token?: string;
+  /** Claims API Gateway's authorizer would pass on; the handlers must ignore them. */
+  readonly claims?: Record<string, string>;
+  readonly pathParameters?: Record<string, string>;
+  readonly query?: Record<string, string>;
+  readonly body?: unknown;
+  readonly rawBody?: string;
+}
+
+/** An HTTP API (payload 2.0) event as API Gateway delivers it after the JWT authorizer. */
+export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEvent {
+  const [method, path] = routeKey.split(' ');
+  const token = options.token ?? (options.user ? ISSUER.tokenFor(options.user) : undefined);
+  const claims =
+    options.claims ??
+    (options.user ? { sub: `sub-${options.user}`, username: options.user, token_use: 'access' } : undefined);
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    queryStringParameters: options.query,
+    pathParameters: options.pathParameters,
+    body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'api',
+      domainName: 'api.example',
+      domainPrefix: 'api',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+      requestId: `req-${++requestCounter}`,
+      routeKey,
+      stage: '$default',
+      time: '',
+      timeEpoch: 0,
+      authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: claims ?? {}, scopes: [] } },
+    },
+  } as unknown as HttpEvent;
+}
+
+/**
+ * A complete cold-start environment for every control-plane function (runtime/control-plane/env.ts), as
+ * the stack sets it: what `npm run bench:control-plane` loads the bundles with. env.test.ts holds it to
+ * every function's schema, so a new variable cannot leave the bench failing at load.
+ */
+export const FUNCTION_ENV = {
+  CUBICLE_DEPLOYMENT: 'acme',
+  CLUSTER_ARN,
+  SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
+  SECURITY_GROUP_IDS: 'sg-0a9e17',
+  MAX_TASK_DURATION_MS: '7200000',
+  IDLE_TIMEOUT_MS: '900000',
+  LAUNCHER_FUNCTION: 'acme-launcher',
+  SESSIONS_TABLE: 'sessions',
+  INBOX_TABLE: 'inbox',
+  EVENTS_TABLE: 'events',
+  APPROVALS_TABLE: 'approvals',
+  IDEMPOTENCY_TABLE: 'idempotency',
+  CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/0f0e0d0c-0b0a-4999-8888-777766665555',
+  TOKEN_KIND: 'cognito',
+  TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+  TOKEN_AUDIENCE: 'cubicletestclient',
+  ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+  AWS_REGION: 'eu-west-1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+};
