@@ -102,7 +102,10 @@ export const EVENT_TYPES = [
   'file.written',
   'approval.requested',
   'approval.resolved',
+  'usage',
 ] as const;
+// budget.threshold (runtime/shared/usage.ts) is appended by the control plane only, so it is not here: the relay
+// refuses runtime events outside this list, and a runtime must not be able to forge a budget notice.
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface EventRow {
