@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../lib/config/load';
+import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
 import { minimalConfigText } from '../support/example-config';
 import { problemLines } from '../support/config-problems';
 
@@ -63,5 +64,14 @@ describe('budgets in the roster', () => {
       'users[0] (alice).budget.monthlyUsd: a user limit needs budgets.monthlyUsdPerUser at the top of the file (limits are enforced only when budgets is set)',
       'users[0] (alice).agents[0] (sales).budget.monthlyUsd: an agent limit needs budgets.monthlyUsdPerUser at the top of the file (limits are enforced only when budgets is set)',
     ]);
+  });
+});
+
+describe('budgets in the roster the functions read', () => {
+  it('each agent carries its resolved limits and switches; none without budgets', () => {
+    const config = parseConfigText(withBudgets('{ monthlyUsdPerUser: 50, monthlyUsdPerAgent: 20 }', ', budget: { monthlyUsd: 80 }', ', budget: { stopped: true }'), 'test.yaml');
+    expect(rosterDirectory(config).users[0].agents[0].budget).toEqual({ userMonthlyUsd: 80, agentMonthlyUsd: 20, userStopped: false, agentStopped: true });
+    expect(rosterDirectory(parseConfigText(withBudgets(''), 'test.yaml')).users[0].agents[0].budget).toBeUndefined();
+    expect(rosterDirectory(parseConfigText(withBudgets('', ', budget: { stopped: true }'), 'test.yaml')).users[0].agents[0].budget).toEqual({ userStopped: true, agentStopped: false });
   });
 });
