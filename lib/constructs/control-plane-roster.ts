@@ -30,7 +30,9 @@ export function rosterDirectory(config: CubicleConfig): RosterDirectory {
                 .map((s) => ({ id: s.id, text: s.text, outbound: s.outbound, maxRunMinutes: s.maxRunMinutes })),
             }
           : {}),
-        ...(config.budgets || user.budget?.stopped || agent.budget?.stopped ? { budget: limitsFromConfig(config.budgets, user, agent) } : {}),
+        ...(config.budgets || user.budget?.stopped || agent.budget?.stopped
+          ? { budget: limitsFromConfig(config.budgets, user, agent) }
+          : {}),
       })),
     })),
   };

@@ -100,15 +100,17 @@ export class UsageLedger {
   }
 
   /**
-   * Claims the month's 80 % notice for a user: true for exactly one caller per (user, month), however many
-   * messages cross the line at once (a conditional write, not a read-then-write).
+   * Claims the month's 80 % notice for a user (or, with `agentId`, for one agent): true for exactly one caller
+   * per row and month, however many messages cross the line at once (a conditional write, not a
+   * read-then-write).
    */
-  async claimWarning(userId: string, atMs: number): Promise<boolean> {
+  async claimWarning(userId: string, atMs: number, agentId?: string): Promise<boolean> {
+    const month = monthOf(atMs);
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: userRowKey(userId, monthOf(atMs)),
+          Key: agentId === undefined ? userRowKey(userId, month) : agentRowKey(userId, agentId, month),
           UpdateExpression: 'SET #w = :at',
           ConditionExpression: 'attribute_not_exists(#w)',
           ExpressionAttributeNames: { '#w': 'warnedAt' },
@@ -238,9 +240,9 @@ export function budgetDecision(
   return over('user', limits.userMonthlyUsd, spent.user) ?? over('agent', limits.agentMonthlyUsd, spent.agent);
 }
 
-/** True when a user's spend is at or above the warning share of the limit (and the limit exists). */
-export function pastWarning(limits: BudgetLimits, user: MonthUsage): boolean {
-  return limits.userMonthlyUsd !== undefined && user.costUsd * 100 >= limits.userMonthlyUsd * BUDGET_WARN_PERCENT;
+/** True when a spend is at or above the warning share of a limit (and the limit exists). */
+export function pastWarning(limitUsd: number | undefined, spent: MonthUsage): boolean {
+  return limitUsd !== undefined && spent.costUsd * 100 >= limitUsd * BUDGET_WARN_PERCENT;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;

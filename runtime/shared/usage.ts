@@ -46,3 +46,28 @@ export function usageFrom(fields: {
     ...(typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? { costUsd: cost } : {}),
   };
 }
+
+// GET /v1/usage (runtime/control-plane/usage-view.ts), as the console and the CLI read it.
+
+/** `ok`, `warning` (80 % or more), `exhausted` (new messages are refused), `stopped` (a kill switch). */
+export type UsageState = 'ok' | 'warning' | 'exhausted' | 'stopped';
+
+export interface UsageLine {
+  readonly spentUsd: number;
+  /** Absent: no limit applies. */
+  readonly limitUsd?: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly messages: number;
+  /** Messages whose CLI printed no cost (Codex, Gemini): their tokens count, their cost is not known. */
+  readonly unpricedMessages: number;
+  readonly state: UsageState;
+}
+
+export interface UsageView {
+  readonly month: string;
+  readonly resetsAt: string;
+  readonly user: UsageLine;
+  readonly agents: readonly ({ readonly agentId: string } & UsageLine)[];
+}

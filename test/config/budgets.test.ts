@@ -69,9 +69,24 @@ describe('budgets in the roster', () => {
 
 describe('budgets in the roster the functions read', () => {
   it('each agent carries its resolved limits and switches; none without budgets', () => {
-    const config = parseConfigText(withBudgets('{ monthlyUsdPerUser: 50, monthlyUsdPerAgent: 20 }', ', budget: { monthlyUsd: 80 }', ', budget: { stopped: true }'), 'test.yaml');
-    expect(rosterDirectory(config).users[0].agents[0].budget).toEqual({ userMonthlyUsd: 80, agentMonthlyUsd: 20, userStopped: false, agentStopped: true });
+    const config = parseConfigText(
+      withBudgets(
+        '{ monthlyUsdPerUser: 50, monthlyUsdPerAgent: 20 }',
+        ', budget: { monthlyUsd: 80 }',
+        ', budget: { stopped: true }',
+      ),
+      'test.yaml',
+    );
+    expect(rosterDirectory(config).users[0].agents[0].budget).toEqual({
+      userMonthlyUsd: 80,
+      agentMonthlyUsd: 20,
+      userStopped: false,
+      agentStopped: true,
+    });
     expect(rosterDirectory(parseConfigText(withBudgets(''), 'test.yaml')).users[0].agents[0].budget).toBeUndefined();
-    expect(rosterDirectory(parseConfigText(withBudgets('', ', budget: { stopped: true }'), 'test.yaml')).users[0].agents[0].budget).toEqual({ userStopped: true, agentStopped: false });
+    expect(
+      rosterDirectory(parseConfigText(withBudgets('', ', budget: { stopped: true }'), 'test.yaml')).users[0].agents[0]
+        .budget,
+    ).toEqual({ userStopped: true, agentStopped: false });
   });
 });

@@ -100,6 +100,11 @@ describe('monthly usage counter', () => {
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(await ledger.claimWarning('dana', NOV)).toBe(false);
     expect(await ledger.claimWarning('dana', Date.UTC(2026, 11, 2))).toBe(true);
+    // An agent's notice is its own row: claiming it does not use up the user's, nor the reverse.
+    expect(await ledger.claimWarning('dana', NOV, 'helper')).toBe(true);
+    expect(await ledger.claimWarning('dana', NOV, 'helper')).toBe(false);
+    expect(await ledger.claimWarning('erin', NOV, 'helper')).toBe(true);
+    expect(await ledger.claimWarning('erin', NOV)).toBe(true);
   });
 });
 
@@ -169,9 +174,9 @@ describe('budget decision', () => {
     expect(budgetDecision(limitsFromConfig(undefined, {}, {}), { user: used(1e6) }, NOV)).toBeUndefined();
   });
 
-  it('warns from 80 % of the user limit', () => {
-    expect(pastWarning(limits, used(39.99))).toBe(false);
-    expect(pastWarning(limits, used(40))).toBe(true);
-    expect(pastWarning(limitsFromConfig(undefined, {}, {}), used(1e6))).toBe(false);
+  it('warns from 80 % of a limit', () => {
+    expect(pastWarning(limits.userMonthlyUsd, used(limits.userMonthlyUsd! * 0.8 - 0.01))).toBe(false);
+    expect(pastWarning(limits.userMonthlyUsd, used(limits.userMonthlyUsd! * 0.8))).toBe(true);
+    expect(pastWarning(limitsFromConfig(undefined, {}, {}).userMonthlyUsd, used(1e6))).toBe(false);
   });
 });
