@@ -189,19 +189,28 @@ async function postMessage(deps: ApiDeps, call: Call): Promise<HttpResult> {
   const { user, agent, event } = call;
   const key = idempotencyKeyOf(event.headers);
   const { text } = parseBody(event, MESSAGE_BODY);
-  // 402 before anything is stored: a switched-off agent or a used-up month takes no new work.
-  const refused = await budgetRefusal(deps.usage, user.id, agent as RosterAgent, deps.records.now());
-  if (refused) return json(refused.status, { ...refused.body, requestId: call.requestId });
-  if (key === undefined) return storeAndWake(deps, call, text);
+  if (key === undefined) return gateThenStore(deps, call, text);
   const pk = pairKey(user.id, (agent as RosterAgent).id);
+  // The gate runs inside: a retry of a message already stored gets its answer back even once the month is used
+  // up, and a refusal (thrown) releases the key, so the same key works again once the budget allows.
   return runIdempotent(
     { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
     pk,
     key,
     fingerprintOf(API_ROUTES.postMessage, { text }),
     () => newSortableId(deps.records.now()),
-    (messageId) => storeAndWake(deps, call, text, messageId),
+    (messageId) => gateThenStore(deps, call, text, messageId),
   );
+}
+
+/** 402 before anything is stored: a switched-off agent or a used-up month takes no new work. */
+async function gateThenStore(deps: ApiDeps, call: Call, text: string, claimedId?: string): Promise<HttpResult> {
+  const refused = await budgetRefusal(deps.usage, call.user.id, call.agent as RosterAgent, deps.records.now());
+  if (refused) {
+    const { message, ...rest } = refused.body;
+    throw new HttpError(refused.status, message, rest);
+  }
+  return storeAndWake(deps, call, text, claimedId);
 }
 
 async function storeAndWake(

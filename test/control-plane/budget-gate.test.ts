@@ -48,10 +48,14 @@ function setup(budget: BudgetLimits) {
     usage: ledger,
   };
   const api = createApiHandler({ ...base, auth: ISSUER.authenticator(roster), logger });
-  const post = (text = 'hello') =>
-    api(
-      httpEvent('POST /v1/agents/{agentId}/messages', { user, pathParameters: { agentId: 'helper' }, body: { text } }),
-    );
+  const post = (text = 'hello', idempotencyKey?: string) => {
+    const event = httpEvent('POST /v1/agents/{agentId}/messages', {
+      user,
+      pathParameters: { agentId: 'helper' },
+      body: { text },
+    });
+    return api(idempotencyKey ? { ...event, headers: { ...event.headers, 'idempotency-key': idempotencyKey } } : event);
+  };
   const schedule = () =>
     runSchedule(
       { ...base, roster, log: logger },
@@ -105,6 +109,25 @@ describe('budget gate on new messages', () => {
     expect(body(refused).message).toMatch(/monthly budget of 4 USD for this agent is used up/);
     expect(await inbox(s.user)).toHaveLength(1);
     expect(s.fake.mock.commandCalls(RunTaskCommand)).toHaveLength(runTasks);
+  });
+
+  it('with an Idempotency-Key: a retry of a stored message gets its answer back at 100 %; a refused key is free again once the budget allows', async () => {
+    const s = setup(LIMITS);
+    const stored = await s.post('kept', 'key-stored');
+    expect(stored.statusCode).toBe(202);
+    await s.spend(4);
+    const retry = await s.post('kept', 'key-stored');
+    expect(retry.statusCode).toBe(202);
+    expect(body(retry).messageId).toBe(body(stored).messageId);
+    const refused = await s.post('new', 'key-refused');
+    expect(refused.statusCode).toBe(402);
+    expect(body(refused)).toMatchObject({ error: 'budget_exhausted', scope: 'agent', limitUsd: 4 });
+    expect(body(refused).message).toMatch(/monthly budget of 4 USD for this agent is used up/);
+    expect(await inbox(s.user)).toHaveLength(1);
+    // Next month the same key is a new message (the refusal was not kept as the key's answer).
+    s.clock.advance(32 * 24 * 3600_000);
+    expect((await s.post('new', 'key-refused')).statusCode).toBe(202);
+    expect(await inbox(s.user)).toHaveLength(2);
   });
 
   it("the user's limit counts across agents", async () => {
