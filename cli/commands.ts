@@ -2,6 +2,8 @@
 import { ApiClient, type AgentEvent } from '../console/src/core/api';
 import { credentialPayload, credentialTargets, whoUsesIt } from '../console/src/core/credentials';
 import { describeEvent, endsMessage, relativeTime, statusText, timeLeft } from '../console/src/core/describe';
+import { usageStateText, usd } from '../console/src/core/usage';
+import type { UsageLine } from '../runtime/shared/usage';
 import { CliError, EXIT } from './errors';
 import { follow } from './follow';
 import type { Connection } from './session';
@@ -48,6 +50,34 @@ export async function agents({ api, io, json }: Context): Promise<number> {
   ]))
     io.out(line);
   return EXIT.ok;
+}
+
+export async function usage({ api, io, json }: Context): Promise<number> {
+  const view = await api.usage();
+  if (json) return (io.out(JSON.stringify(view)), EXIT.ok);
+  io.out(`Usage in ${view.month} (resets ${view.resetsAt.slice(0, 10)}):`);
+  for (const line of table([
+    ['', 'SPENT', 'LIMIT', 'STATE', 'MESSAGES', 'TOKENS IN/OUT'],
+    ['you (all agents)', ...usageCells(view.user)],
+    ...view.agents.map((a) => [a.agentId, ...usageCells(a)]),
+  ]))
+    io.out(line);
+  const unpriced = view.user.unpricedMessages;
+  if (unpriced > 0)
+    io.out(
+      `${unpriced} message${unpriced === 1 ? '' : 's'} had no price (Codex and Gemini print tokens, not dollars): not counted in SPENT.`,
+    );
+  return EXIT.ok;
+}
+
+function usageCells(line: UsageLine): string[] {
+  return [
+    usd(line.spentUsd),
+    line.limitUsd === undefined ? 'none' : usd(line.limitUsd),
+    usageStateText(line),
+    String(line.messages),
+    `${line.inputTokens}/${line.outputTokens}`,
+  ];
 }
 
 export async function wakeOrSleep(

@@ -15,6 +15,7 @@ export const USAGE = `Usage: cubicle <command> [options]
   login [--url URL] [--user ID] [--no-browser]   sign in (a browser window; --user: local mode only)
   logout                                         sign out and forget the tokens
   agents                                         your agents: status, provider, last activity
+  usage                                          this month's spend and limits, yours and per agent
   wake <agent> | sleep <agent>                   start or stop an agent
   send <agent> <text...> [--no-wait] [--timeout SECONDS]
                                                  send a message and print the reply (default: wait 600 s)
@@ -129,6 +130,9 @@ async function dispatch(argv: readonly string[], io: RunIo): Promise<number> {
     case 'agents':
       noMore(0);
       return commands.agents(await ctx());
+    case 'usage':
+      noMore(0);
+      return commands.usage(await ctx());
     case 'wake':
     case 'sleep':
       noMore(1);

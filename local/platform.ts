@@ -45,6 +45,8 @@ import { LOCAL_CLIENT_ID, LocalIssuer } from './identity/issuer';
 import { ISSUER_PATH } from './identity/routes';
 import { createLambdaServer } from './lambda/server';
 import { LogSink } from './logs';
+import { rosterLimits } from '../runtime/relay/runtime-usage';
+import { UsageLedger } from '../runtime/shared/budget';
 import { localRelayChainKey, localRelaySealers, startLocalRelay, streamTargets } from './relay';
 import { stsHandler } from './sts/server';
 import { createVaultServer } from './vault/server';
@@ -157,6 +159,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalPlatform> 
         new Roster(roster),
       ),
       roles: new RoleDirectory(config.name, new Roster(roster), config.account),
+      budgets: { ledger: new UsageLedger(relayDoc, tableNames.usage), limitsOf: rosterLimits(new Roster(roster)) },
       accountId: config.account,
       attachStream: false,
       sealers: localRelaySealers({ vaultEndpoint, region: config.region, deployment: config.name, credentials }),

@@ -73,10 +73,19 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
     }
 
     const agentIds = new Map<string, number>();
+    const userLimit =
+      monthlyUsd(user.budget) ?? (isObject(raw.budgets) ? num(raw.budgets.monthlyUsdPerUser) : undefined);
+    if (monthlyUsd(user.budget) !== undefined && !isObject(raw.budgets)) {
+      add(
+        ['users', u, 'budget', 'monthlyUsd'],
+        'a user limit needs budgets.monthlyUsdPerUser at the top of the file (limits are enforced only when budgets is set)',
+      );
+    }
     asArray(user.agents).forEach((agent, a) => {
       if (!isObject(agent)) return;
       pairs += 1;
       const at = ['users', u, 'agents', a];
+      checkAgentBudget(agent, at, userLimit, isObject(raw.budgets), add);
       const agentId = str(agent.id);
       if (agentId !== undefined) {
         const first = agentIds.get(agentId);
@@ -134,6 +143,32 @@ export function crossCheck(raw: unknown, options: CrossCheckOptions = {}): Locat
     );
   }
   return problems;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+const monthlyUsd = (budget: unknown): number | undefined => (isObject(budget) ? num(budget.monthlyUsd) : undefined);
+
+/** An agent limit above its user's limit could never bind; a limit without fleet budgets would never be enforced. */
+function checkAgentBudget(
+  agent: Raw,
+  at: readonly PropertyKey[],
+  userLimit: number | undefined,
+  fleetBudgets: boolean,
+  add: Add,
+): void {
+  const limit = monthlyUsd(agent.budget);
+  if (limit === undefined) return;
+  if (!fleetBudgets) {
+    add(
+      [...at, 'budget', 'monthlyUsd'],
+      'an agent limit needs budgets.monthlyUsdPerUser at the top of the file (limits are enforced only when budgets is set)',
+    );
+  } else if (userLimit !== undefined && limit > userLimit) {
+    add(
+      [...at, 'budget', 'monthlyUsd'],
+      `${limit} USD is more than this user's monthly limit (${userLimit} USD): it could never be reached; lower it or raise the user's limit`,
+    );
+  }
 }
 
 /** Schedules of one agent: unique ids, hosts among the agent's connections, run cap within a task's life. */

@@ -372,6 +372,30 @@ const scheduleSchema = z
     }
   });
 
+/** A monthly amount in US dollars: positive, at most cents. */
+const usd = (what: string) =>
+  z
+    .number({ error: `${what} must be a number of US dollars` })
+    .positive(`${what} must be more than 0`)
+    .max(1_000_000, `${what} must be at most 1000000`)
+    .refine(
+      (n) => Number.isInteger(Math.round(n * 100)) && Math.abs(n * 100 - Math.round(n * 100)) < 1e-6,
+      `${what} must have at most two decimals (cents)`,
+    );
+
+/** A user's or an agent's own budget: an override of the fleet default and a kill switch. */
+const budgetOverrideSchema = z.strictObject({
+  monthlyUsd: usd('monthlyUsd').optional(),
+  /** Kill switch: refuse every new message (and scheduled run) now, whatever the spend. */
+  stopped: z.boolean({ error: 'stopped must be true or false' }).default(false),
+});
+
+/** Fleet-wide monthly spend limits (calendar month, UTC); absent, no limit applies and usage is still recorded. */
+const budgetsSchema = z.strictObject({
+  monthlyUsdPerUser: usd('monthlyUsdPerUser'),
+  monthlyUsdPerAgent: usd('monthlyUsdPerAgent').optional(),
+});
+
 const agentSchema = z.strictObject({
   id: id('agent id'),
   provider: z.enum(PROVIDERS, { error: `provider must be one of ${PROVIDERS.join(', ')}` }),
@@ -383,12 +407,16 @@ const agentSchema = z.strictObject({
     .default('confirm'),
   /** Messages posted to the agent on a schedule (EventBridge Scheduler → the scheduled-run function). */
   schedules: z.array(scheduleSchema).default([]),
+  /** This agent's monthly limit (default: budgets.monthlyUsdPerAgent) and kill switch. */
+  budget: budgetOverrideSchema.optional(),
 });
 
 const userSchema = z.strictObject({
   id: id('user id'),
   email: z.email('email must be an email address'),
   agents: z.array(agentSchema).min(1, 'a user needs at least one agent'),
+  /** This user's monthly limit (default: budgets.monthlyUsdPerUser) and kill switch. */
+  budget: budgetOverrideSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -458,6 +486,7 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({}),
+  budgets: budgetsSchema.optional(),
   users: z.array(userSchema).min(1, 'the roster needs at least one user'),
 });
 
@@ -470,3 +499,4 @@ export type AgentConfig = UserConfig['agents'][number];
 export type ScheduleConfig = AgentConfig['schedules'][number];
 export type ConnectionConfig = CubicleConfig['connections'][string];
 export type EdgeConfig = CubicleConfig['edge'];
+export type BudgetsConfig = NonNullable<CubicleConfig['budgets']>;

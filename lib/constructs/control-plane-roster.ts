@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { RosterDirectory } from '../../runtime/control-plane/roster';
+import { limitsFromConfig } from '../../runtime/shared/budget';
 import { CubicleConfig, PROVIDERS_WITH_SECRET } from '../config/schema';
 
 /**
@@ -28,6 +29,9 @@ export function rosterDirectory(config: CubicleConfig): RosterDirectory {
                 .sort(byId)
                 .map((s) => ({ id: s.id, text: s.text, outbound: s.outbound, maxRunMinutes: s.maxRunMinutes })),
             }
+          : {}),
+        ...(config.budgets || user.budget?.stopped || agent.budget?.stopped
+          ? { budget: limitsFromConfig(config.budgets, user, agent) }
           : {}),
       })),
     })),

@@ -107,6 +107,8 @@ export class EmployeeApi extends Construct {
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     });
+    // Read only: the budget gate of POST /messages and GET /v1/usage (the relay's runtime side adds usage).
+    bindTable(this.apiFunction, 'usage', { table: tables.usage, key, actions: ['dynamodb:GetItem'] });
     bindTaskStopper(this.apiFunction, props.launcher);
     props.launcherFunction.allowInvokeBy(this.apiFunction);
     bindRecordSealer(this.apiFunction, props.launcher.deployment);

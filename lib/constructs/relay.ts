@@ -123,6 +123,12 @@ export class Relay extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
     bindTable(this.runtimeFunction, 'connections', { table: tables.connections, key, actions: CONNECTION_ACTIONS });
+    // A runtime's usage events become the monthly counters (ADD, the 80 % claim) and hold its inbox at 100 %.
+    bindTable(this.runtimeFunction, 'usage', {
+      table: tables.usage,
+      key,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    });
 
     this.fanoutFunction = new CubicleFunction(this, 'FanoutFunction', {
       ...props.base,

@@ -112,6 +112,8 @@ export class ScheduledRuns extends Construct {
       key,
       actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
     });
+    // Read only: a firing over budget is skipped (runtime/control-plane/scheduled-run.ts).
+    bindTable(this.fn, 'usage', { table: tables.usage, key, actions: ['dynamodb:GetItem'] });
     bindLaunchSettings(this.fn, props.launcher);
     props.launcherFunction.allowInvokeBy(this.fn);
     bindRecordWriter(this.fn, config.name);

@@ -15,6 +15,8 @@
  *   - `write <file> <text>` writes the text to a file of the workspace (the CLI's file-write tool) and
  *     answers `wrote <file>`; `read <file>` answers `read <file>: <text>` (file tools, local: the guard
  *     allows them without asking);
+ *   - `spend <usd>` makes this run report that cost (Claude's `total_cost_usd`; default 0.01) and answers
+ *     `spent <usd> USD`; every run reports 100 input and 40 output tokens, as each real CLI prints them;
  *   - other text is answered with `echo: <text>`.
  * Lines are answered in order.
  */
@@ -152,11 +154,33 @@ const out = {
       });
     if (format === 'gemini') emit({ type: 'tool_result', tool_id: id, status: ok ? 'success' : 'error', output: text });
   },
-  end() {
+  /** Usage the way each real CLI reports it (runtime/shared/usage.ts): only Claude Code prints a cost. */
+  end(costUsd) {
+    const input = 100;
+    const output = 40;
     if (format === 'claude')
-      emit({ type: 'result', subtype: 'success', is_error: false, result: 'done', session_id: sessionId });
-    if (format === 'codex') emit({ type: 'turn.completed', usage: { input_tokens: 0, output_tokens: 0 } });
-    if (format === 'gemini') emit({ type: 'result', status: 'success', stats: {} });
+      emit({
+        type: 'result',
+        subtype: 'success',
+        is_error: false,
+        result: 'done',
+        session_id: sessionId,
+        total_cost_usd: costUsd,
+        usage: {
+          input_tokens: input,
+          output_tokens: output,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+        },
+      });
+    if (format === 'codex')
+      emit({ type: 'turn.completed', usage: { input_tokens: input, cached_input_tokens: 0, output_tokens: output } });
+    if (format === 'gemini')
+      emit({
+        type: 'result',
+        status: 'success',
+        stats: { total_tokens: input + output, input_tokens: input, output_tokens: output, cached: 0 },
+      });
   },
 };
 
@@ -182,6 +206,9 @@ function fetchCall(url) {
   return { tool: 'Bash', input: { command: `curl -fsS ${url}` } };
 }
 
+/** What a run costs unless a `spend <usd>` line says otherwise (budgets can be tried locally). */
+const DEFAULT_COST_USD = 0.01;
+const SPEND_LINE = /^\s*spend\s+(\d{1,6}(?:\.\d{1,6})?)\s*$/i;
 const FETCH_LINE = /^\s*fetch\s+(https?:\/\/([^\s/?#:]+)(?::\d+)?\S*)\s*$/i;
 /** A plain file name in the workspace (no directories: the stand-in stays in its working directory). */
 const FILE_LINE = /^\s*(write|read)\s+([A-Za-z0-9][A-Za-z0-9._-]{0,99})(?:\s(.*))?$/;
@@ -224,12 +251,21 @@ async function main() {
   const lines = prompt.split(/\r?\n/);
   let text = [];
   let commands = 0;
+  let costUsd = DEFAULT_COST_USD;
   const flush = () => {
     const joined = text.join('\n').trim();
     if (joined) out.say(`echo: ${joined}`);
     text = [];
   };
   for (const line of lines) {
+    const spend = SPEND_LINE.exec(line);
+    if (spend) {
+      flush();
+      commands += 1;
+      costUsd = Number(spend[1]);
+      out.say(`spent ${spend[1]} USD`);
+      continue;
+    }
     if (/^\s*memory\s*$/i.test(line)) {
       flush();
       commands += 1;
@@ -262,7 +298,7 @@ async function main() {
   // A message without commands is always answered, even an empty one.
   if (commands === 0 && text.join('').trim() === '') out.say('echo: ');
   flush();
-  out.end();
+  out.end(costUsd);
 }
 
 void main();

@@ -4,6 +4,7 @@
  * endpoint, the stream stand-in on the DynamoDB client every local writer uses, and the IAM stand-in for
  * runtimes' task identities. Everything at the AWS boundary is a stand-in; the handler code is AWS's.
  */
+import type { RuntimeBudgets } from '../../runtime/relay/runtime-usage';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -47,6 +48,8 @@ export interface LocalRelayOptions {
   readonly auth: Authenticator;
   /** Maps a runtime's role session ARN to its pair and task (RoleDirectory over the roster). */
   readonly roles: Pick<RoleDirectory, 'identify'>;
+  /** Monthly usage counters and the roster's limits, as the runtime relay function has them. */
+  readonly budgets?: RuntimeBudgets;
   /** Task credentials known to the runtime API's IAM check; default a new, empty one. */
   readonly iam?: IamStandIn;
   readonly port?: number;
@@ -134,6 +137,7 @@ export async function startLocalRelay(o: LocalRelayOptions): Promise<LocalRelay>
     runtimes,
     roles: o.roles,
     log: o.log,
+    ...(o.budgets ? { budgets: o.budgets } : {}),
   });
   if (o.attachStream ?? true) attachStreamStandIn(o.doc, streamTargets(fanout, tables, o.onFanoutError));
   adapter = await startRelayAdapter({

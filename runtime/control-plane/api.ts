@@ -32,7 +32,10 @@ import {
   type RecordDeps,
 } from './records';
 import { API_ROUTES } from './routes';
+import { usageView } from './usage-view';
 import { agentOf, type RosterAgent, type RosterUser } from './roster';
+import { budgetRefusal } from './budget-gate';
+import type { UsageLedger } from '../shared/budget';
 
 export interface ApiDeps {
   /** Verifies the bearer token and maps it to a roster user. */
@@ -40,6 +43,8 @@ export interface ApiDeps {
   readonly lifecycle: LifecycleDeps;
   readonly records: RecordDeps;
   readonly logger: Logger;
+  /** This month's usage counters; absent, only the kill switches of the roster are enforced. */
+  readonly usage?: UsageLedger;
 }
 
 /** Largest message accepted; DynamoDB items are capped at 400 KB. */
@@ -86,6 +91,7 @@ const ROUTES: Record<string, Route> = {
   [API_ROUTES.listEvents]: listEvents,
   [API_ROUTES.listApprovals]: listApprovals,
   [API_ROUTES.decideApproval]: decide,
+  [API_ROUTES.usage]: async (deps, { user }) => json(200, await usageView(deps.usage, user, deps.records.now())),
 };
 
 export function createApiHandler(deps: ApiDeps): (event: HttpEvent) => Promise<HttpResult> {
@@ -183,16 +189,28 @@ async function postMessage(deps: ApiDeps, call: Call): Promise<HttpResult> {
   const { user, agent, event } = call;
   const key = idempotencyKeyOf(event.headers);
   const { text } = parseBody(event, MESSAGE_BODY);
-  if (key === undefined) return storeAndWake(deps, call, text);
+  if (key === undefined) return gateThenStore(deps, call, text);
   const pk = pairKey(user.id, (agent as RosterAgent).id);
+  // The gate runs inside: a retry of a message already stored gets its answer back even once the month is used
+  // up, and a refusal (thrown) releases the key, so the same key works again once the budget allows.
   return runIdempotent(
     { doc: deps.records.doc, idempotencyTable: deps.records.idempotencyTable, now: deps.records.now },
     pk,
     key,
     fingerprintOf(API_ROUTES.postMessage, { text }),
     () => newSortableId(deps.records.now()),
-    (messageId) => storeAndWake(deps, call, text, messageId),
+    (messageId) => gateThenStore(deps, call, text, messageId),
   );
+}
+
+/** 402 before anything is stored: a switched-off agent or a used-up month takes no new work. */
+async function gateThenStore(deps: ApiDeps, call: Call, text: string, claimedId?: string): Promise<HttpResult> {
+  const refused = await budgetRefusal(deps.usage, call.user.id, call.agent as RosterAgent, deps.records.now());
+  if (refused) {
+    const { message, ...rest } = refused.body;
+    throw new HttpError(refused.status, message, rest);
+  }
+  return storeAndWake(deps, call, text, claimedId);
 }
 
 async function storeAndWake(

@@ -29,6 +29,7 @@ export const ENV = {
   archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
   securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
   idempotencyTable: TABLES.idempotency.envVar,
+  usageTable: TABLES.usage.envVar,
   /** Email notifications (lib/constructs/email-notifications.ts): the notifier's name for the archiver, its sender and the console's address. */
   notifierFunction: 'NOTIFIER_FUNCTION',
   mailFrom: 'NOTIFY_FROM',
@@ -72,6 +73,7 @@ export const API_ENV = z.object({
   [ENV.approvalsTable]: tableName,
   [ENV.chainKey]: chainKeyArn,
   [ENV.idempotencyTable]: tableName,
+  [ENV.usageTable]: tableName,
 });
 
 /** The scheduled-run function: posts to inboxes (sealed) and wakes agents, like the API's POST /messages. */
@@ -82,6 +84,7 @@ export const SCHEDULED_RUN_ENV = z.object({
   [ENV.eventsTable]: tableName,
   [ENV.idempotencyTable]: tableName,
   [ENV.chainKey]: chainKeyArn,
+  [ENV.usageTable]: tableName,
 });
 
 export const LIFECYCLE_ENV = z.object({

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { BudgetLimits } from '../shared/budget';
 import type { DeclaredSchedule } from '../shared/schedules';
 
 export const ROSTER_FILE_NAME = 'roster.json';
@@ -24,6 +25,8 @@ export interface RosterAgent {
   readonly secretConnections: readonly string[];
   /** Schedules declared for this agent in the config (absent when none); only the scheduled-run function reads them. */
   readonly schedules?: readonly DeclaredSchedule[];
+  /** Monthly limits and kill switches of this (user, agent) (absent when the config sets no budgets and no switch is on). */
+  readonly budget?: BudgetLimits;
 }
 
 export interface RosterUser {

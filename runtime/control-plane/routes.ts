@@ -11,6 +11,8 @@ export const API_ROUTES = {
   listEvents: 'GET /v1/agents/{agentId}/events',
   listApprovals: 'GET /v1/approvals',
   decideApproval: 'POST /v1/approvals/{id}',
+  /** This month's spend and limits of the caller and each of their agents (runtime/control-plane/usage-view.ts). */
+  usage: 'GET /v1/usage',
 } as const;
 
 /** Served by the credential writer function. DELETE revokes: the secret returns to the vault's placeholder. */

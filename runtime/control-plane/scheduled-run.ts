@@ -12,6 +12,8 @@ import { fingerprintOf, platformKey, runIdempotent } from './idempotency';
 import { json } from './http';
 import { putMessage, type RecordDeps } from './records';
 import { agentOf, type Roster } from './roster';
+import { budgetRefusal } from './budget-gate';
+import type { UsageLedger } from '../shared/budget';
 import { newSortableId } from '../shared/rows';
 import { parseScheduleKey, scheduleKey, type ScheduledMessagePolicy } from '../shared/schedules';
 import { pairKey } from '../shared/tables';
@@ -21,6 +23,8 @@ export interface ScheduledRunDeps {
   readonly records: RecordDeps;
   readonly lifecycle: LifecycleDeps;
   readonly log: Log;
+  /** This month's usage counters; absent, only the kill switches of the roster are enforced. */
+  readonly usage?: UsageLedger;
 }
 
 /** The invocation is not `{ scheduleId }` of a declared schedule; nothing was stored. */
@@ -43,9 +47,14 @@ const SCHEDULED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 export interface ScheduledRunResult {
   readonly scheduleId: string;
-  readonly messageId: string;
-  /** `started`, `active` or `pending` (lifecycle.ts), or `wake-failed`: the message waits for the next wake. */
+  /** Absent when the run was skipped. */
+  readonly messageId?: string;
+  /**
+   * `started`, `active` or `pending` (lifecycle.ts), `wake-failed`: the message waits for the next wake, or
+   * `skipped`: refused by the budget gate (`reason`: budget_exhausted or stopped), nothing stored.
+   */
   readonly outcome: string;
+  readonly reason?: string;
 }
 
 /** Only `{ scheduleId: string }`: the key of a schedule of the config. */
@@ -77,7 +86,13 @@ export function declaredSchedule(roster: Roster, event: unknown) {
       `${SCHEDULED_RUN_INPUT}; ${parts ? `"${key}" is not declared` : 'scheduleId is not of that form'}`,
     );
   }
-  return { userId: user.id, agentId: agent.id, schedule, ...(typeof time === 'string' ? { scheduledTime: time } : {}) };
+  return {
+    userId: user.id,
+    agentId: agent.id,
+    agent,
+    schedule,
+    ...(typeof time === 'string' ? { scheduledTime: time } : {}),
+  };
 }
 
 function describe(value: unknown): string {
@@ -97,8 +112,21 @@ export async function runSchedule(
   event: unknown,
   requestId: string,
 ): Promise<ScheduledRunResult> {
-  const { userId, agentId, schedule, scheduledTime } = declaredSchedule(deps.roster, event);
+  const { userId, agentId, agent, schedule, scheduledTime } = declaredSchedule(deps.roster, event);
   const key = scheduleKey(userId, agentId, schedule.id);
+  // At 100 % or with a kill switch on, the firing is skipped: nothing stored, nothing woken, and the invocation
+  // succeeds. Throwing would make Scheduler retry a run that cannot succeed this month, then dead-letter it,
+  // which would page for a budget working as configured. One log line says why (no text of the message).
+  const refused = await budgetRefusal(deps.usage, userId, agent, deps.records.now());
+  if (refused) {
+    deps.log.info('scheduled run skipped', {
+      schedule_id: key,
+      reason: refused.body.error,
+      scope: refused.body.scope,
+      ...(scheduledTime ? { scheduled_time: scheduledTime } : {}),
+    });
+    return { scheduleId: key, outcome: 'skipped', reason: refused.body.error };
+  }
   const pk = pairKey(userId, agentId);
   const policy: ScheduledMessagePolicy = {
     key,

@@ -18,6 +18,7 @@ export const RELAY_ENV = {
   eventsTable: TABLES.events.envVar,
   approvalsTable: TABLES.approvals.envVar,
   connectionsTable: TABLES.connections.envVar,
+  usageTable: TABLES.usage.envVar,
   chainKey: CHAIN_KEY_ENV,
 } as const;
 
@@ -41,6 +42,7 @@ export const RUNTIME_RELAY_ENV = z.object({
   [RELAY_ENV.eventsTable]: tableName,
   [RELAY_ENV.approvalsTable]: tableName,
   [RELAY_ENV.connectionsTable]: tableName,
+  [RELAY_ENV.usageTable]: tableName,
   [RELAY_ENV.chainKey]: z
     .string()
     .check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')),

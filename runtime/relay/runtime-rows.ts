@@ -27,6 +27,8 @@ import {
 } from '../shared/sealed-rows';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 import type { NonceSealer } from './runtime-auth';
+import { inboxHold, recordUsage, usageOfFrame, type RuntimeBudgets } from './runtime-usage';
+import { BUDGET_THRESHOLD_EVENT, USAGE_EVENT } from '../shared/usage';
 
 export interface RowDeps {
   readonly doc: DynamoDBDocumentClient;
@@ -43,6 +45,8 @@ export interface RowDeps {
   readonly sealer: DataSealer & DataOpener & NonceSealer;
   /** Security log lines (a decision that was not sealed for the employee). */
   readonly log?: Pick<Logger, 'warn'>;
+  /** Monthly counters and limits (runtime-usage.ts); absent, usage events are only appended. */
+  readonly budgets?: RuntimeBudgets;
 }
 
 /** The verified runtime a frame came from. */
@@ -71,8 +75,12 @@ export async function applyOp(deps: RowDeps, ctx: RuntimeContext, op: RuntimeOp)
       return approvalOutcome(deps, ctx, op.approvalId);
     case 'approval.expire':
       return expireApproval(deps, ctx, op.approvalId);
-    case 'inbox.next':
-      return { row: (await nextMessage(deps, ctx, op.after)) ?? null };
+    case 'inbox.next': {
+      const row = await nextMessage(deps, ctx, op.after);
+      // Held at 100 % or with a kill switch: the row stays queued (not claimed, not lost) for a later wake.
+      const held = row && deps.budgets ? await inboxHold(deps.budgets, ctx.pair, deps.now()) : undefined;
+      return held ? { row: null, held } : { row: row ?? null };
+    }
     case 'inbox.claim':
       return { row: (await claimMessage(deps, ctx, op.messageId)) ?? null };
     case 'inbox.finish':
@@ -107,6 +115,17 @@ export async function appendRuntimeEvent(
   }
   const data = await sealEventData(deps.sealer, ctx.pair, op.data ?? {});
   const row = await log.append({ type: op.type, requestId: op.requestId, messageId: op.messageId, data });
+  const usage = op.type === USAGE_EVENT && deps.budgets ? usageOfFrame(op.data) : undefined;
+  if (usage && deps.budgets) {
+    // Appended like the control plane's own events (data in the clear: amounts and a month, no text).
+    for (const notice of await recordUsage(deps.budgets, ctx.pair, usage, deps.now()))
+      await log.append({
+        type: BUDGET_THRESHOLD_EVENT,
+        requestId: op.requestId,
+        messageId: op.messageId,
+        data: notice,
+      });
+  }
   return { seq: row.sk };
 }
 

@@ -102,7 +102,10 @@ export const EVENT_TYPES = [
   'file.written',
   'approval.requested',
   'approval.resolved',
+  'usage',
 ] as const;
+// budget.threshold (CONTROL_PLANE_EVENT_TYPES) is appended by the control plane only, so it is not here: the
+// relay refuses runtime events outside this list, and a runtime must not be able to forge a budget notice.
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface EventRow {
@@ -209,5 +212,7 @@ export const CONTROL_PLANE_EVENT_TYPES = [
   'credential.revoked',
   /** A schedule of the config posted its message (runtime/control-plane/scheduled-run.ts). */
   'schedule.posted',
+  /** A spend total crossed 80 % of its monthly limit, once a month (runtime/relay/runtime-usage.ts). */
+  'budget.threshold',
 ] as const;
 export type ControlPlaneEventType = (typeof CONTROL_PLANE_EVENT_TYPES)[number];

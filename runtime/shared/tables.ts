@@ -4,7 +4,7 @@
  * and reach code through the environment variables below.
  */
 
-/** Every table is partitioned by (user, agent): `<userId>#<agentId>`. */
+/** Every table but Usage is partitioned by (user, agent): `<userId>#<agentId>` (Usage: by user, see below). */
 export const PARTITION_KEY = 'pk';
 /** Sort key of the tables that hold many rows per pair. */
 export const SORT_KEY = 'sk';
@@ -47,6 +47,9 @@ export interface TableSpec {
  *   after API Gateway's 2-hour connection limit even if a disconnect was missed.
  * - Idempotency: one row per (pair, Idempotency-Key) of POST /messages (runtime/control-plane/idempotency.ts):
  *   the claimed message id, the request's fingerprint and the answer; gone by TTL after a day.
+ * - Usage: monthly spend counters (runtime/shared/budget.ts), partitioned by user id alone because a
+ *   user's limit spans their agents: sk `<yyyy-mm>` for the user, `<yyyy-mm>#<agentId>` for one agent.
+ *   Only control-plane functions touch it (no runtime role has a grant, so no LeadingKeys form is needed).
  */
 export const TABLES = {
   sessions: { id: 'Sessions', envVar: 'SESSIONS_TABLE' },
@@ -65,6 +68,7 @@ export const TABLES = {
     sortKey: { name: SORT_KEY, type: 'S' },
     timeToLive: 'expiresAt',
   },
+  usage: { id: 'Usage', envVar: 'USAGE_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableName = keyof typeof TABLES;

@@ -179,6 +179,27 @@ describe('commands', () => {
     expect(JSON.parse(quick.out[0]).messageId).toMatch(/^\d{13}-[0-9a-f]{16}$/);
   });
 
+  it("usage: this month's spend per agent (the stand-in Claude CLI prices each run), a table or JSON", async () => {
+    let json: { month: string; user: Record<string, unknown>; agents: { agentId: string; spentUsd: number }[] };
+    for (let tries = 0; ; tries += 1) {
+      const ran = await cubicle(alice, ['usage', '--json']);
+      expect(ran.code).toBe(0);
+      json = JSON.parse(ran.out[0]);
+      if (json.agents.find((a) => a.agentId === 'sales')!.spentUsd >= 0.01 || tries > 50) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(json.month).toMatch(/^\d{4}-\d{2}$/);
+    expect(json.user).not.toHaveProperty('limitUsd');
+    expect(json.agents.map((a) => a.agentId)).toEqual(['finance', 'sales']);
+    expect(json.agents[1].spentUsd).toBeGreaterThanOrEqual(0.01);
+    const table = await cubicle(alice, ['usage']);
+    expect(table.code).toBe(0);
+    expect(table.out[0]).toMatch(/^Usage in \d{4}-\d{2} \(resets \d{4}-\d{2}-01\):$/);
+    expect(table.out[1]).toMatch(/^\s+SPENT\s+LIMIT\s+STATE\s+MESSAGES\s+TOKENS IN\/OUT$/);
+    expect(table.out[2]).toMatch(/^you \(all agents\)\s+\$\d+\.\d\d\s+none\s+no limit\s+\d+\s+\d+\/\d+$/);
+    expect(table.out.slice(3, 5).map((l) => l.split(/\s+/)[0])).toEqual(['finance', 'sales']);
+  });
+
   it('send with an outbound fetch: the approval shows in `approvals`, `approve` lets it through and send prints the result', async () => {
     const sending = cubicle(alice, ['send', 'sales', 'fetch https://acme.my.salesforce.com/x']);
     let listed: { approvals: Array<{ approvalId: string; agentId: string; hosts: string[] }> } = { approvals: [] };

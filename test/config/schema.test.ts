@@ -117,7 +117,7 @@ describe('rejected configs name the path and the rule', () => {
       'users[0] (Alice).agents[0] (sales).skills[0]: skills are written name@version, e.g. crm-notes@1.2.0 or crm-notes@2.0.0-beta.1: a lowercase name (letters, digits, "-", at most 64 characters) and a semantic version, got "notes"',
       'users[0] (Alice).agents[1] (sales).outbound: outbound must be one of allow, confirm, deny, got "maybe"',
       'users[1] (bob).agents: a user needs at least one agent',
-      'unknown key "foo": remove it (allowed here: name, account, region, availabilityZones, bootstrapQualifier, iamRoleBudget, network, fleet, runtime, logs, audit, identity, edge, github, providers, bedrock, connections, notifications, users)',
+      'unknown key "foo": remove it (allowed here: name, account, region, availabilityZones, bootstrapQualifier, iamRoleBudget, network, fleet, runtime, logs, audit, identity, edge, github, providers, bedrock, connections, notifications, budgets, users)',
       'providers[1]: provider "anthropic" is listed twice (also [0]): remove one',
       'users[0] (Alice).agents[0] (sales).provider: provider "openai" is not listed in providers (anthropic): add it there or pick one of those',
       'users[0] (Alice).agents[1] (sales).id: duplicate agent id "sales" for this user (also agents[0]): rename one',

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalConsole, type LocalConsole } from './support/local';
+import { exampleConfig } from '../support/example-config';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.join(tmpdir(), 'cubicle-console-screenshots');
@@ -92,8 +93,8 @@ async function open(): Promise<Watched> {
 }
 
 /** Through the console's Sign in button and the local issuer's page (authorization code + PKCE). */
-async function signIn(w: Watched, user: string): Promise<void> {
-  await w.page.goto(local.origin);
+async function signIn(w: Watched, user: string, origin = local.origin): Promise<void> {
+  await w.page.goto(origin);
   await w.page.getByRole('button', { name: 'Sign in' }).click();
   await w.page.getByRole('heading', { name: 'Sign in to Cubicle (local)' }).waitFor();
   await w.page.getByRole('button', { name: new RegExp(`^Sign in as ${user} \\(`) }).click();
@@ -317,5 +318,65 @@ describe.skipIf(!runBrowser)('the console in Chromium, on local mode', () => {
     await w.page.getByRole('heading', { name: 'Not found' }).waitFor();
     await shot(w.page, '6-not-found');
     await w.context.close();
+  });
+});
+
+describe.skipIf(!runBrowser)('usage this month in the console', () => {
+  it('shows spend against the limit, and an agent over budget clearly; a message sent then is refused with the reason', async () => {
+    // The example roster with a fleet budget of 0.50 USD per user; alice's first run costs 0.60 (stand-in `spend`).
+    const budgeted = await startLocalConsole({ ...exampleConfig(), budgets: { monthlyUsdPerUser: 0.5 } });
+    try {
+      const origin = budgeted.origin;
+      const api = async (method: string, route: string, token: string, body?: unknown) =>
+        fetch(`${origin}${route}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const token = (
+        (await (
+          await fetch(`${origin}/local/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"user":"alice"}',
+          })
+        ).json()) as {
+          token: string;
+        }
+      ).token;
+      expect((await api('PUT', '/v1/credentials/anthropic', token, { value: 'x' })).status).toBe(204);
+      expect((await api('PUT', '/v1/connections/crm/credential', token, { value: 'x' })).status).toBe(204);
+      expect((await api('POST', '/v1/agents/sales/messages', token, { text: 'spend 0.60' })).status).toBe(202);
+      const until = Date.now() + AGENT_MS;
+      while (Date.now() < until) {
+        const usage = (await (await api('GET', '/v1/usage', token)).json()) as { user: { state: string } };
+        if (usage.user.state === 'exhausted') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+
+      const w = await open();
+      await signIn(w, 'alice', origin);
+      const summary = w.page.getByRole('region', { name: 'Usage this month' });
+      await summary.getByText('$0.60 of $0.50').waitFor();
+      await summary.getByText('over budget: new messages are refused').waitFor();
+      await summary.getByText(/take no new messages until the budget resets on \d{4}-\d{2}-01/).waitFor();
+      const salesRow = w.page.getByRole('row', { name: /^sales/ });
+      await salesRow.getByText('over budget: new messages are refused').waitFor();
+      await shot(w.page, '7-usage-over-budget');
+
+      await w.page.getByRole('link', { name: 'sales', exact: true }).click();
+      await w.page.getByRole('textbox', { name: 'Message' }).fill('one more');
+      await w.page.getByRole('button', { name: 'Send' }).click();
+      await w.page
+        .getByText(/the monthly budget of 0\.5 USD for this user is used up \(0\.6 USD spent\)/)
+        .first()
+        .waitFor();
+      await shot(w.page, '8-usage-refused-message');
+      expect(w.errors).toEqual([]);
+      expect(await w.violations()).toEqual([]);
+      await w.context.close();
+    } finally {
+      await budgeted.close();
+    }
   });
 });

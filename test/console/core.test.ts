@@ -444,6 +444,23 @@ describe('plain language', () => {
     expect(describeEvent(event('something.new')).text).toBe('something.new');
   });
 
+  it('usage and the 80 % budget notice, in words', () => {
+    expect(describeEvent(event('usage', { inputTokens: 100, outputTokens: 40, costUsd: 0.6 })).text).toBe(
+      'Used 140 tokens ($0.60).',
+    );
+    expect(describeEvent(event('usage', { inputTokens: 100, outputTokens: 40 })).text).toBe('Used 140 tokens.');
+    expect(
+      describeEvent(event('budget.threshold', { scope: 'user', percent: 80, spentUsd: 0.85, limitUsd: 1 })),
+    ).toEqual({
+      kind: 'problem',
+      text: 'Your spend this month reached 80 % of the budget ($0.85 of $1.00). New messages are refused once it is used up.',
+      requestId: 'req-9',
+    });
+    expect(describeEvent(event('budget.threshold', { scope: 'agent', percent: 80 })).text).toMatch(
+      /^This agent's spend/,
+    );
+  });
+
   it('status, time and time left', () => {
     expect(statusText({ status: 'RUNNING', wakePending: false })).toBe('Awake');
     expect(statusText({ status: 'STOPPING', wakePending: true })).toBe('Restarting');

@@ -41,6 +41,7 @@ const EXPECTED_TABLE_ACTIONS: Record<string, readonly string[]> = {
   approvals: [],
   connections: [],
   idempotency: [],
+  usage: [],
 };
 const MATRIX_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'];
 
@@ -58,6 +59,8 @@ const RUNTIME_FIELD: Record<string, string> = {
   events: 'hash',
   connections: 'cursor',
   idempotency: 'answer',
+  // A runtime must not be able to lower its own spend: the relay adds usage for it.
+  usage: 'costMicroUsd',
 };
 /** Key attributes of each table's rows (Sessions has one row per pair, no sort key). */
 const keyAttributes = (table: string) => (table === 'sessions' ? ['pk'] : ['pk', 'sk']);
@@ -127,6 +130,7 @@ describe('the roster under test', () => {
       'idempotency',
       'inbox',
       'sessions',
+      'usage',
     ]);
   });
 });
@@ -260,7 +264,7 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 60 * 6 * MATRIX_TABLE_ACTIONS.length);
+    expect(matrix.simulator.evaluations).toBe(60 * 60 * 7 * MATRIX_TABLE_ACTIONS.length);
   });
 
   it('rows: on its own partition, a role has no table action at all, with or without a partition key', async () => {
@@ -296,7 +300,7 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 6 * actions.length * 3);
+    expect(matrix.simulator.evaluations).toBe(60 * 7 * actions.length * 3);
   });
 
   it('rows: no runtime role can write Events or Approvals (or any table) at all, whatever the fields: the relay writes for it', async () => {
@@ -325,7 +329,7 @@ describe('isolation matrix', () => {
       }
     }
     expect(matrix.mismatches.slice(0, 20)).toEqual([]);
-    expect(matrix.simulator.evaluations).toBe(60 * 6 * writes.length * 2);
+    expect(matrix.simulator.evaluations).toBe(60 * 7 * writes.length * 2);
   });
 
   it('relay: each role may open the runtime relay ($connect) and nothing else of either relay API; no role may post to or close any connection', async () => {

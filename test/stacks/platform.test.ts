@@ -141,7 +141,7 @@ describe('task execution role', () => {
 describe('control-plane tables', () => {
   const tables = resourcesOfType(json, 'AWS::DynamoDB::Table');
 
-  it("are the registry's six tables, partitioned by pair key (Connections by connection or pair), with the documented sort keys", () => {
+  it("are the registry's seven tables, partitioned by pair key (Connections by connection or pair, Usage by user), with the documented sort keys", () => {
     const byId = Object.fromEntries(tables.map(([id, r]) => [id.replace(/[A-F0-9]{8}$/, ''), r.Properties.KeySchema]));
     for (const spec of Object.values(TABLES)) {
       const expected = [{ AttributeName: 'pk', KeyType: 'HASH' }];
@@ -149,7 +149,7 @@ describe('control-plane tables', () => {
       expect(byId[`Tables${spec.id}`]).toEqual(expected);
     }
     expect(tables).toHaveLength(Object.keys(TABLES).length);
-    expect(tables).toHaveLength(6);
+    expect(tables).toHaveLength(7);
   });
 
   it('are on-demand, point-in-time recoverable, deletion-protected, KMS-encrypted and retained', () => {

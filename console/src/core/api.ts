@@ -4,6 +4,7 @@
  * Errors follow the API's contract: 4xx `{message, requestId}` (the message is for the employee), 5xx
  * `{message, requestId}` with nothing else.
  */
+import type { UsageView } from '../../../runtime/shared/usage';
 import { API_ROUTES, CREDENTIAL_ROUTES, IDEMPOTENCY_HEADER } from '../../../runtime/control-plane/routes';
 
 export type SessionStatus = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -186,6 +187,10 @@ export class ApiClient {
     decision: 'approve' | 'deny',
   ): Promise<{ approvalId: string; decision: string }> {
     return this.call(API_ROUTES.decideApproval, { id: approvalId }, { agentId, decision });
+  }
+  /** This month's spend and limits (GET /v1/usage). */
+  usage(): Promise<UsageView> {
+    return this.call(API_ROUTES.usage);
   }
   storeProviderCredential(provider: string, value: string): Promise<unknown> {
     return this.call(CREDENTIAL_ROUTES.provider, { provider }, { value });

@@ -15,6 +15,7 @@ export interface Described {
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const hostsOf = (data: Record<string, unknown>) => {
   const hosts = list(data.hosts);
@@ -91,6 +92,20 @@ export function describeEvent(event: AgentEvent): Described {
       return { kind: 'status', text: `Stopped by Cubicle${str(d.reason) ? `: ${d.reason}` : ''}.` };
     case 'lifecycle.orphan':
       return { kind: 'status', text: 'A stray task of this agent was stopped.' };
+    case 'usage': {
+      // Claude Code prints a cost; Codex and Gemini print tokens only (the run then counts $0).
+      const tokens = (num(d.inputTokens) ?? 0) + (num(d.outputTokens) ?? 0);
+      const cost = num(d.costUsd);
+      return { kind: 'status', text: `Used ${tokens} tokens${cost === undefined ? '' : ` ($${cost.toFixed(2)})`}.` };
+    }
+    case 'budget.threshold': {
+      const whose = str(d.scope) === 'agent' ? "This agent's" : 'Your';
+      const spent = num(d.spentUsd);
+      const limit = num(d.limitUsd);
+      return problem(
+        `${whose} spend this month reached ${num(d.percent) ?? 80} % of the budget${spent !== undefined && limit !== undefined ? ` ($${spent.toFixed(2)} of $${limit.toFixed(2)})` : ''}. New messages are refused once it is used up.`,
+      );
+    }
     default:
       return { kind: 'status', text: event.type };
   }

@@ -4,6 +4,7 @@ import type { ApprovalStore } from './approvals';
 import type { ChildExit } from './child';
 import type { AgentConfig } from './config';
 import { DEFAULT_SCHEDULED_RUN_MINUTES, type ScheduledOutbound } from '../../shared/schedules';
+import { USAGE_EVENT } from '../../shared/usage';
 import { classify, decide, decideUnattended, summarize } from './guard';
 import { GUARD_SOCKET_ENV, type GuardRequest, type GuardResponse } from './guard-protocol';
 import { realPath } from './guard-shell';
@@ -176,6 +177,9 @@ export class MessageRunner {
           case 'file':
             counts.file += 1;
             emit('file.written', { path: event.path, change: event.change });
+            break;
+          case 'usage':
+            emit(USAGE_EVENT, { ...event.usage });
             break;
           case 'result':
             result = event;

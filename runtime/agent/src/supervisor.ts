@@ -21,7 +21,8 @@ import { InboxTable, RelayEventLog, SessionTable, type EventSink } from './table
 import { WorkbenchLink, type CliRun } from './workbench-link';
 import { GUARD_SOCKET, type Hello } from './workbench-protocol';
 
-export type StopReason = 'sigterm' | 'deadline' | 'idle' | 'workbench';
+/** `budget`: the control plane held the inbox (month's budget used up or a kill switch on). */
+export type StopReason = 'sigterm' | 'deadline' | 'idle' | 'workbench' | 'budget';
 
 /** Exit codes: 0 for every orderly stop; startup failures are distinct so ECS stop reasons tell them apart. */
 export const EXIT = { ok: 0, failed: 1, config: 78 } as const;
@@ -276,6 +277,12 @@ class Supervisor {
           if (finished) cursor = next.sk;
           this.lastActivity = this.now();
           continue;
+        }
+        if (inbox.held) {
+          // Stopped at the message boundary: nothing more runs this session; queued messages wait in the inbox.
+          this.log.info('inbox held by the budget', { reason: inbox.held });
+          this.stop('budget');
+          break;
         }
         const idleFor = this.now() - this.lastActivity;
         if (idleFor >= env.CUBICLE_IDLE_TIMEOUT_MS) {

@@ -44,8 +44,15 @@ export class InboxTable {
     private readonly openBody: (row: InboxRow) => Promise<Omit<InboxContent, 'messageId'>>,
   ) {}
 
+  /**
+   * Why the control plane held the inbox at the last read (`budget_exhausted` or `stopped`: the budget
+   * allows no further message now; what is queued stays queued), or undefined.
+   */
+  held: string | undefined;
+
   async next(cursor: string | undefined): Promise<OpenedInboxRow | undefined> {
-    const { row } = await this.relay.call({ op: 'inbox.next', ...(cursor ? { after: cursor } : {}) });
+    const { row, held } = await this.relay.call({ op: 'inbox.next', ...(cursor ? { after: cursor } : {}) });
+    this.held = typeof held === 'string' ? held : undefined;
     return row ? this.opened(row as InboxRow) : undefined;
   }
 

@@ -13,12 +13,14 @@ const env = parseEnv(API_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [lifecycle, { createApiHandler }, { kmsClient, userKeyArns }, { RecordSealer }] = await Promise.all([
-    loadLifecycleDeps(env, logger),
-    import('../api.js'),
-    import('../aws/kms.js'),
-    import('../../shared/envelope.js'),
-  ]);
+  const [lifecycle, { createApiHandler }, { kmsClient, userKeyArns }, { RecordSealer }, { UsageLedger }] =
+    await Promise.all([
+      loadLifecycleDeps(env, logger),
+      import('../api.js'),
+      import('../aws/kms.js'),
+      import('../../shared/envelope.js'),
+      import('../../shared/budget.js'),
+    ]);
   const kms = kmsClient();
   const records = {
     chain: lifecycle.chain,
@@ -31,7 +33,8 @@ const ready = lazy(async () => {
     idempotencyTable: env[ENV.idempotencyTable],
     now: Date.now,
   };
-  return createApiHandler({ auth, logger, records, lifecycle });
+  const usage = new UsageLedger(lifecycle.doc, env[ENV.usageTable]);
+  return createApiHandler({ auth, logger, records, lifecycle, usage });
 });
 
 // The origin check runs first, before the handler's clients even load.

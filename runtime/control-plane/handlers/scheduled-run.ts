@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { ENV, parseEnv, SCHEDULED_RUN_ENV } from '../env';
 import { loadRosterFile } from '../roster';
+import type { ScheduledRunResult } from '../scheduled-run';
 import { lazy } from './lazy';
 import { loadLifecycleDeps } from './lifecycle-deps';
 
@@ -10,12 +11,15 @@ const env = parseEnv(SCHEDULED_RUN_ENV);
 const roster = loadRosterFile();
 
 const ready = lazy(async () => {
-  const [lifecycle, { runSchedule }, { kmsClient, userKeyArns }, { RecordSealer }] = await Promise.all([
-    loadLifecycleDeps(env, logger),
-    import('../scheduled-run.js'),
-    import('../aws/kms.js'),
-    import('../../shared/envelope.js'),
-  ]);
+  const [lifecycle, { runSchedule }, { kmsClient, userKeyArns }, { RecordSealer }, { UsageLedger }] = await Promise.all(
+    [
+      loadLifecycleDeps(env, logger),
+      import('../scheduled-run.js'),
+      import('../aws/kms.js'),
+      import('../../shared/envelope.js'),
+      import('../../shared/budget.js'),
+    ],
+  );
   const kms = kmsClient();
   const records = {
     sealer: new RecordSealer(kms, userKeyArns(kms, env[ENV.deployment])),
@@ -29,8 +33,9 @@ const ready = lazy(async () => {
     chain: lifecycle.chain,
     now: Date.now,
   };
+  const usage = new UsageLedger(lifecycle.doc, env[ENV.usageTable]);
   return (event: unknown, requestId: string) =>
-    runSchedule({ roster, records, lifecycle, log: logger }, event, requestId);
+    runSchedule({ roster, records, lifecycle, log: logger, usage }, event, requestId);
 });
 
 /**
@@ -38,10 +43,7 @@ const ready = lazy(async () => {
  * with `{ "scheduleId": "<user>/<agent>/<schedule>" }` only; anything else fails the invocation with the
  * reason, before any client loads.
  */
-export async function handler(
-  event: unknown,
-  context: Context,
-): Promise<{ scheduleId: string; messageId: string; outcome: string }> {
+export async function handler(event: unknown, context: Context): Promise<ScheduledRunResult> {
   logger.addContext(context);
   logger.appendKeys({ request_id: context.awsRequestId });
   try {
@@ -49,11 +51,13 @@ export async function handler(
     const { userId, agentId } = declaredSchedule(roster, event);
     logger.appendKeys({ user_id: userId, agent_id: agentId });
     const result = await (await ready())(event, context.awsRequestId);
-    logger.info('scheduled message posted', {
-      schedule_id: result.scheduleId,
-      message_id: result.messageId,
-      outcome: result.outcome,
-    });
+    // A skipped run has logged its own line (scheduled-run.ts).
+    if (result.messageId)
+      logger.info('scheduled message posted', {
+        schedule_id: result.scheduleId,
+        message_id: result.messageId,
+        outcome: result.outcome,
+      });
     return result;
   } catch (error) {
     logger.error('scheduled run refused or failed', { error: error as Error });

@@ -25,8 +25,8 @@ export interface LocalConsole {
   close(): Promise<void>;
 }
 
-export async function startLocalConsole(): Promise<LocalConsole> {
-  const config = exampleConfig();
+/** With the bundled example roster, or `config` (e.g. the example with budgets). */
+export async function startLocalConsole(config = exampleConfig()): Promise<LocalConsole> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cubicle-console-local-'));
   const platform = await startLocal({ config, dataDir, port: 0, realProviders: false, verbose: false });
   return {

@@ -162,6 +162,7 @@ describe('Codex adapter', () => {
       { kind: 'file', path: '/workspace/a', change: 'add' },
       { kind: 'file', path: '/workspace/b', change: 'update' },
       { kind: 'reply', text: 'All done.' },
+      { kind: 'usage', usage: { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0 } },
       { kind: 'result', ok: true },
     ]);
     expect(parse(codex, [{ type: 'turn.failed', error: { message: 'quota' } }])).toEqual([
@@ -259,6 +260,57 @@ describe('Gemini CLI adapter', () => {
       '--resume',
       'latest',
     ]);
+  });
+});
+
+describe('usage each CLI reports', () => {
+  const usageOf = (events: ParsedEvent[]) => events.filter((e) => e.kind === 'usage');
+  it('Claude Code: tokens (cache reads and writes as cached input) and the printed cost', () => {
+    const events = parse(adapterFor('anthropic'), [
+      {
+        type: 'result',
+        subtype: 'success',
+        is_error: false,
+        total_cost_usd: 0.0125,
+        usage: { input_tokens: 120, output_tokens: 34, cache_read_input_tokens: 5, cache_creation_input_tokens: 1 },
+      },
+    ]);
+    expect(events).toEqual([
+      { kind: 'usage', usage: { inputTokens: 120, outputTokens: 34, cachedInputTokens: 6, costUsd: 0.0125 } },
+      { kind: 'result', ok: true },
+    ]);
+  });
+  it('Codex: tokens from turn.completed, no cost', () => {
+    expect(
+      usageOf(
+        parse(adapterFor('openai'), [
+          { type: 'turn.completed', usage: { input_tokens: 120, cached_input_tokens: 6, output_tokens: 34 } },
+        ]),
+      ),
+    ).toEqual([{ kind: 'usage', usage: { inputTokens: 120, outputTokens: 34, cachedInputTokens: 6 } }]);
+  });
+  it('Gemini CLI: tokens from the result stats, no cost', () => {
+    expect(
+      usageOf(
+        parse(adapterFor('google'), [
+          {
+            type: 'result',
+            status: 'success',
+            stats: { total_tokens: 154, input_tokens: 120, output_tokens: 34, cached: 6 },
+          },
+        ]),
+      ),
+    ).toEqual([{ kind: 'usage', usage: { inputTokens: 120, outputTokens: 34, cachedInputTokens: 6 } }]);
+  });
+  it('no usage fields, no usage event; nonsense numbers count as 0 and a bad cost is dropped', () => {
+    expect(usageOf(parse(adapterFor('google'), [{ type: 'result', status: 'success', stats: {} }]))).toEqual([]);
+    expect(
+      usageOf(
+        parse(adapterFor('anthropic'), [
+          { type: 'result', subtype: 'success', total_cost_usd: -1, usage: { input_tokens: 'x', output_tokens: 3 } },
+        ]),
+      ),
+    ).toEqual([{ kind: 'usage', usage: { inputTokens: 0, outputTokens: 3, cachedInputTokens: 0 } }]);
   });
 });
 

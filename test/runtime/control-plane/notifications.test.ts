@@ -86,6 +86,16 @@ describe('the notifier', () => {
     ]);
   });
 
+  it('mails the 80 % budget notice the relay appends (runtime/relay/runtime-usage.ts), without amounts', async () => {
+    expect(await notify(deps, request('budget.threshold', 'finance', 'bruno'))).toBe('sent');
+    const [call] = sesMock.commandCalls(SendEmailCommand);
+    expect(call.args[0].input.Destination).toEqual({ ToAddresses: ['bruno@acme.example'] });
+    expect(call.args[0].input.Content?.Simple?.Subject?.Data).toBe('Cubicle: finance is close to its budget');
+    expect(call.args[0].input.Content?.Simple?.Body?.Text?.Data).toMatch(
+      /^Your agent finance has used most of this month's budget\. New messages are refused once the budget is reached\./,
+    );
+  });
+
   it('sends once per event however often it is delivered, and nothing for types that are not notified or users not in the roster', async () => {
     const once = request('message.failed');
     expect(await Promise.all([notify(deps, once), notify(deps, once), notify(deps, once)])).toEqual(
@@ -153,7 +163,16 @@ describe('the audit archiver hands notified events over', () => {
 
   it("only the notified types, by pair, sequence and type: never the event's data", async () => {
     const notified: NotifyRequest[] = [];
-    const types = ['message.started', 'reply', 'approval.requested', 'tool.call', 'message.failed', 'lifecycle.failed'];
+    const types = [
+      'message.started',
+      'reply',
+      'approval.requested',
+      'tool.call',
+      'message.failed',
+      'lifecycle.failed',
+      'usage',
+      'budget.threshold',
+    ];
     expect(
       await archiveRecords(
         archiveDeps(notified) as never,
@@ -164,6 +183,7 @@ describe('the audit archiver hands notified events over', () => {
       { pk: 'alice#sales', sk: 3, type: 'approval.requested' },
       { pk: 'alice#sales', sk: 5, type: 'message.failed' },
       { pk: 'alice#sales', sk: 6, type: 'lifecycle.failed' },
+      { pk: 'alice#sales', sk: 8, type: 'budget.threshold' },
     ]);
     expect(JSON.stringify(notified)).not.toContain('CANARY');
   });

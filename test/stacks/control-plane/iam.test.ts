@@ -98,12 +98,15 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
     approvals: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     idempotency: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // Read only: the budget gate and GET /v1/usage; nothing the API does adds to a counter.
+    usage: ['dynamodb:GetItem'],
   },
   'scheduled-run': {
     sessions: ['dynamodb:UpdateItem'],
     inbox: ['dynamodb:PutItem'],
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
     idempotency: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    usage: ['dynamodb:GetItem'],
   },
   credentials: { events: ['dynamodb:PutItem', 'dynamodb:Query'] },
   'task-events': { sessions: ['dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },
@@ -116,6 +119,8 @@ const EXPECTED: Record<FunctionName, Partial<Record<TableName, readonly string[]
     events: ['dynamodb:PutItem', 'dynamodb:Query'],
     approvals: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     connections: CONNECTION_ROWS,
+    // The only writer of the counters (a runtime's usage events), which it also reads to hold an inbox.
+    usage: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   },
   'relay-fanout': { events: ['dynamodb:Query'], connections: CONNECTION_ROWS },
   launcher: { sessions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], events: ['dynamodb:PutItem', 'dynamodb:Query'] },

@@ -33,7 +33,7 @@ const CLUSTER_ARN_OUTPUT = /ClusterEB0386A7Arn/;
 const isOriginVerify = (s: Statement) => /OriginVerify(Secret|Key)/.test(JSON.stringify(s.Resource));
 
 const tableOf = (resource: unknown): string | undefined =>
-  /Tables(Sessions|Inbox|Events|Approvals|Idempotency)/.exec(outputName(resource) ?? '')?.[1];
+  /Tables(Sessions|Inbox|Events|Approvals|Idempotency|Usage)/.exec(outputName(resource) ?? '')?.[1];
 
 /** Table actions per role: table → sorted actions (index queries as `Sessions/index/active`). */
 function tableGrants(name: FunctionName): Record<string, string[]> {
@@ -329,12 +329,14 @@ describe('IAM, exactly', () => {
       Events: ['dynamodb:PutItem', 'dynamodb:Query'],
       Approvals: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       Idempotency: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Usage: ['dynamodb:GetItem'],
     });
     expect(tableGrants('scheduled-run')).toEqual({
       Sessions: ['dynamodb:UpdateItem'],
       Inbox: ['dynamodb:PutItem'],
       Events: ['dynamodb:PutItem', 'dynamodb:Query'],
       Idempotency: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Usage: ['dynamodb:GetItem'],
     });
     expect(tableGrants('task-events')).toEqual({
       Sessions: ['dynamodb:UpdateItem'],

@@ -106,6 +106,7 @@ describe('bundled functions', () => {
       INBOX_TABLE: 'inbox',
       EVENTS_TABLE: 'events',
       IDEMPOTENCY_TABLE: 'idempotency',
+      USAGE_TABLE: 'usage',
       CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
     };
     const invoke = (event: unknown) =>
@@ -172,6 +173,7 @@ describe('bundled functions', () => {
       APPROVALS_TABLE: 'approvals',
       CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
       IDEMPOTENCY_TABLE: 'idempotency',
+      USAGE_TABLE: 'usage',
       ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
       TOKEN_KIND: 'cognito',
       TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',

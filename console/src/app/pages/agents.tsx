@@ -4,19 +4,26 @@ import type { AgentView } from '../../core/api';
 import { relativeTime, statusText } from '../../core/describe';
 import { useNow } from '../hooks';
 import type { Store } from '../store';
+import type { UsageView } from '../../../../runtime/shared/usage';
+import { UsageCell, UsageSummary } from './usage';
 
 export function AgentsPage({ store }: { store: Store }) {
   const [agents, setAgents] = useState<AgentView[] | undefined>();
   const [error, setError] = useState<string>();
+  const [usage, setUsage] = useState<UsageView | undefined>();
   const now = useNow(30_000);
   const load = () =>
-    store.api.agents().then(
-      (list) => {
-        setAgents(list);
-        setError(undefined);
-      },
-      (e: unknown) => setError(store.describe(e)),
-    );
+    Promise.all([
+      store.api.agents().then(
+        (list) => {
+          setAgents(list);
+          setError(undefined);
+        },
+        (e: unknown) => setError(store.describe(e)),
+      ),
+      // Usage is extra: without it the list still works.
+      store.api.usage().then(setUsage, () => setUsage(undefined)),
+    ]);
   useEffect(() => {
     void load();
     const timer = setInterval(() => void load(), 15_000);
@@ -31,6 +38,7 @@ export function AgentsPage({ store }: { store: Store }) {
           {error}
         </p>
       )}
+      {usage && <UsageSummary usage={usage} />}
       {!agents && !error && <p class="muted">Loading your agents…</p>}
       {agents && agents.length === 0 && (
         <div class="card empty">
@@ -46,6 +54,7 @@ export function AgentsPage({ store }: { store: Store }) {
               <th scope="col">Status</th>
               <th scope="col">Provider</th>
               <th scope="col">Last activity</th>
+              <th scope="col">This month</th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
               </th>
@@ -62,6 +71,9 @@ export function AgentsPage({ store }: { store: Store }) {
                 </td>
                 <td>{agent.provider}</td>
                 <td>{relativeTime(agent.lastActivityAt ?? agent.startedAt, now)}</td>
+                <td>
+                  <UsageCell line={usage?.agents.find((a) => a.agentId === agent.agentId)} />
+                </td>
                 <td class="actions">
                   <WakeSleep
                     store={store}

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { usageFrom } from '../../../shared/usage';
 import {
   asRecord,
   asString,
@@ -96,6 +97,17 @@ class ClaudeParser implements StreamParser {
       }
       case 'result': {
         const ok = event.is_error !== true && (event.subtype === undefined || event.subtype === 'success');
+        const u = asRecord(event.usage);
+        const cached =
+          (typeof u.cache_read_input_tokens === 'number' ? u.cache_read_input_tokens : 0) +
+          (typeof u.cache_creation_input_tokens === 'number' ? u.cache_creation_input_tokens : 0);
+        const usage = usageFrom({
+          input: u.input_tokens,
+          output: u.output_tokens,
+          cached,
+          costUsd: event.total_cost_usd,
+        });
+        if (usage) out.push({ kind: 'usage', usage });
         out.push({ kind: 'result', ok, ...(ok ? {} : { error: asString(event.subtype) ?? 'error' }) });
         break;
       }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { providerSpec, type CodexModelProvider, type Provider } from '../../../shared/providers';
+import { usageFrom } from '../../../shared/usage';
 import {
   asRecord,
   asString,
@@ -95,8 +96,11 @@ class CodexParser implements StreamParser {
             .map((c) => ({ kind: 'file' as const, path: c.path as string, change: asString(c.kind) ?? 'update' }));
         }
         return [];
-      case 'turn.completed':
-        return [{ kind: 'result', ok: true }];
+      case 'turn.completed': {
+        const u = asRecord(event.usage);
+        const usage = usageFrom({ input: u.input_tokens, output: u.output_tokens, cached: u.cached_input_tokens });
+        return [...(usage ? [{ kind: 'usage' as const, usage }] : []), { kind: 'result', ok: true }];
+      }
       case 'turn.failed':
         return [{ kind: 'result', ok: false, error: asString(asRecord(event.error).message) ?? 'turn failed' }];
       case 'error':

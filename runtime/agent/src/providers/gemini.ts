@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { usageFrom } from '../../../shared/usage';
 import {
   asRecord,
   asString,
@@ -87,6 +88,9 @@ class GeminiParser implements StreamParser {
       }
       case 'result': {
         const ok = event.status === 'success';
+        const stats = asRecord(event.stats);
+        const usage = usageFrom({ input: stats.input_tokens, output: stats.output_tokens, cached: stats.cached });
+        if (usage) out.push({ kind: 'usage', usage });
         out.push({ kind: 'result', ok, ...(ok ? {} : { error: asString(asRecord(event.error).message) ?? 'error' }) });
         break;
       }

@@ -1,4 +1,5 @@
 import type { Provider, ProviderCredential } from '../../../shared/provider-credentials';
+import type { Usage } from '../../../shared/usage';
 
 /** What the supervisor turns into events; adapters map each CLI's stream onto these. */
 export type ParsedEvent =
@@ -6,7 +7,8 @@ export type ParsedEvent =
   | { readonly kind: 'reply'; readonly text: string }
   | { readonly kind: 'tool'; readonly name: string; readonly id?: string; readonly input: unknown }
   | { readonly kind: 'file'; readonly path: string; readonly change: string }
-  | { readonly kind: 'result'; readonly ok: boolean; readonly error?: string };
+  | { readonly kind: 'result'; readonly ok: boolean; readonly error?: string }
+  | { readonly kind: 'usage'; readonly usage: Usage };
 
 /** One run's parser: keeps state across lines (pending tool calls, partial replies). */
 export interface StreamParser {

@@ -245,6 +245,7 @@ export const FUNCTION_ENV = {
   EVENTS_TABLE: 'events',
   APPROVALS_TABLE: 'approvals',
   IDEMPOTENCY_TABLE: 'idempotency',
+  USAGE_TABLE: 'usage',
   CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/0f0e0d0c-0b0a-4999-8888-777766665555',
   TOKEN_KIND: 'cognito',
   TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
