@@ -17,7 +17,7 @@ import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
 import type { LaunchSettings } from './env';
 import { stopTask } from './ecs-calls';
 import type { Launcher } from './launcher';
-import { expression, isConditionFailure } from './expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 
 export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
