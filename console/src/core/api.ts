@@ -6,7 +6,9 @@
  */
 import { API_ROUTES, CREDENTIAL_ROUTES, IDEMPOTENCY_HEADER } from '../../../runtime/control-plane/routes';
 
-export type SessionStatus = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
+import type { SessionStatus } from '../../../runtime/shared/session-status';
+
+export type { SessionStatus };
 
 export interface AgentView {
   readonly agentId: string;
