@@ -9,7 +9,7 @@ import { agentEnvironment, ownSecrets } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { bedrockInvokerArn } from '../fleet/principals';
-import { compare } from '../fleet/vault-secrets';
+import { compare } from '../util/order';
 import {
   AGENT_POSIX_ID,
   containerDefinitions,
