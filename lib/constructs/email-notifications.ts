@@ -6,7 +6,8 @@ import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
 import { ENV } from '../../runtime/control-plane/env';
 import type { CubicleConfig } from '../config/schema';
-import { bindTable, CubicleFunction } from './cubicle-function';
+import { CubicleFunction } from './cubicle-function';
+import { bindTable } from './control-plane-grants';
 import type { FunctionBase } from './employee-api';
 
 export interface EmailNotificationsProps {

@@ -12,14 +12,14 @@ import { Construct } from 'constructs';
 import { RELAY_ENV } from '../../runtime/relay/env';
 import { recordSealerRoleName } from '../../runtime/shared/names';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
+import { CubicleFunction } from './cubicle-function';
 import {
   bindRecordOpener,
   bindRecordSealer,
   bindTable,
   bindTokenVerifier,
-  CubicleFunction,
   type TokenIssuer,
-} from './cubicle-function';
+} from './control-plane-grants';
 import type { OriginVerifySecret } from './edge-origin-secret';
 import type { FunctionBase } from './employee-api';
 import { EncryptedLogGroup } from './encrypted-log-group';

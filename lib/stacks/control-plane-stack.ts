@@ -7,7 +7,7 @@ import { rosterDirectory, writeRosterFile } from '../constructs/control-plane-ro
 import { ConsoleSite } from '../constructs/console-site';
 import { allowLogsService } from '../constructs/encrypted-log-group';
 import { createRetainedKey } from '../constructs/retained-key';
-import { LauncherOptions } from '../constructs/cubicle-function';
+import { LauncherOptions } from '../constructs/control-plane-grants';
 import { EdgeDistribution } from '../constructs/edge-distribution';
 import { OriginVerifySecret } from '../constructs/edge-origin-secret';
 import { EmployeeApi, FunctionBase, tokenIssuer } from '../constructs/employee-api';

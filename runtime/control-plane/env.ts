@@ -1,6 +1,6 @@
 /**
  * Environment of the control-plane functions, validated once at cold start. The CDK side
- * (lib/constructs/cubicle-function.ts) sets each variable together with the grant it needs, using the
+ * (lib/constructs/control-plane-grants.ts) sets each variable together with the grant it needs, using the
  * names exported here, so a function never gets a name without the permission or the reverse.
  *
  * zod/mini rather than zod: the full build adds ~450 KB to every bundle and ~30 ms to each cold start.
@@ -146,7 +146,7 @@ export interface LaunchSettings {
   readonly idleTimeoutMs: number;
 }
 
-/** Where the launcher runs tasks (lib/constructs/cubicle-function.ts bindTaskStarter). */
+/** Where the launcher runs tasks (lib/constructs/control-plane-grants.ts bindTaskStarter). */
 export interface TaskNetwork {
   readonly deployment: string;
   readonly clusterArn: string;
