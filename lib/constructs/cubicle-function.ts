@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
-import { ROSTER_FILE_NAME } from '../../runtime/control-plane/roster';
+import { ROSTER_FILE_NAME } from '../../runtime/shared/function-contract';
 import { EncryptedLogGroup } from './encrypted-log-group';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');

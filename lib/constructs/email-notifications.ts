@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import { ENV } from '../../runtime/control-plane/env';
+import { ENV } from '../../runtime/shared/function-contract';
 import type { CubicleConfig } from '../config/schema';
 import { CubicleFunction } from './cubicle-function';
 import { bindTable } from './control-plane-grants';

@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { RELAY_ENV } from '../../runtime/relay/env';
+import { RELAY_ENV } from '../../runtime/shared/function-contract';
 import { recordSealerRoleName } from '../../runtime/shared/names';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
 import { CubicleFunction } from './cubicle-function';
