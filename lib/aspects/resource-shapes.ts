@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CfnResource, IPolicyValidationContextBeta1, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-import { acknowledgements, characterClasses, compare, references, substitution } from './shape-canonical';
+import { compare } from '../util/order';
+import { acknowledgements, characterClasses, references, substitution } from './shape-canonical';
 
 type Json = unknown;
 

@@ -1,5 +1,6 @@
 import { Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { compare } from '../util/order';
 
 /** Text and template helpers of the resource-shape index (resource-shapes.ts). */
 
@@ -72,8 +73,4 @@ export function acknowledgements(node: IConstruct): [string, string][] {
     }
   }
   return out.sort(([a], [b]) => compare(a, b));
-}
-
-export function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

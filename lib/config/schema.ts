@@ -5,6 +5,7 @@ import { SKILL_REF_PATTERN, SKILL_REF_RULE } from '../../runtime/shared/skills';
 import { PROVIDERS } from '../../runtime/shared/providers';
 import { parseDuration, DURATION_RULE } from './duration';
 import { regionSchema } from './regions';
+import { compare } from '../util/order';
 
 /**
  * The one schema of the config file (platform settings + roster). Field-level rules live here;
@@ -41,13 +42,7 @@ export const MAX_ROLE_BUDGET = 5000;
  * so reordering it in the file changes no resource. Duplicates are reported by cross-checks.ts.
  */
 const set = <T extends z.ZodType<string>>(item: T, emptyMessage?: string) =>
-  (emptyMessage ? z.array(item).min(1, emptyMessage) : z.array(item)).overwrite((values) =>
-    [...values].sort(codePointOrder),
-  );
-
-function codePointOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+  (emptyMessage ? z.array(item).min(1, emptyMessage) : z.array(item)).overwrite((values) => [...values].sort(compare));
 
 function range(from: number, to: number, step: number): number[] {
   const out: number[] = [];

@@ -5,11 +5,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
 import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
-import { agentEnvironment, ownSecrets } from '../fleet/agent-environment';
+import { agentEnvironment } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
-import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { bedrockInvokerArn } from '../fleet/principals';
-import { compare } from '../fleet/vault-secrets';
+import { compare } from '../util/order';
 import {
   AGENT_POSIX_ID,
   containerDefinitions,
@@ -19,19 +18,14 @@ import {
 } from './agent-containers';
 import type { AgentImageNeeds } from './agent-images';
 import { PROVIDER_TAG } from './bedrock-invoker';
-import { secretArnPattern, UserVault } from './user-vault';
+import { agentPolicy, agentTrustPolicy } from './agent-cell-policy';
+import { UserVault } from './user-vault';
 
 export { AGENT_POSIX_ID, WORKSPACE_PATH } from './agent-containers';
 /** The container ECS reports a task's state for (the supervisor; lib/constructs/agent-containers.ts). */
 export const AGENT_CONTAINER_NAME = SUPERVISOR_CONTAINER_NAME;
 
-/**
- * What a runtime may do with the relay, and nothing else of the control plane: open a connection to the
- * runtime WebSocket API (execute-api:Invoke on its `$connect`, which API Gateway authorizes with IAM).
- * The runtime has no table access at all: every row it needs read or written goes through the relay
- * (runtime/relay/runtime-rows.ts), in the partition of the session its nonce belongs to.
- */
-export const RUNTIME_RELAY_ACTIONS = ['execute-api:Invoke'] as const;
+export { RUNTIME_RELAY_ACTIONS } from './agent-cell-policy';
 
 /** Shared values of the Platform stack a cell uses, resolved once per Fleet stack. */
 export interface AgentPlatformRefs {
@@ -83,52 +77,24 @@ export class AgentCell extends Construct {
       posixUser: { uid: String(AGENT_POSIX_ID), gid: String(AGENT_POSIX_ID) },
     });
 
-    const readable = ownSecrets(vault.secrets.values(), agent.id);
-    const statements: StatementJson[] = [];
-    if (readable.length > 0) {
-      // By name, not by reference: the user's key and secrets name this role's unique id, so the role may
-      // not reference them (a cycle). The key's policy grants the decrypt; the secrets' policies deny the rest.
-      const arns = readable.map((s) => `${secretArnPattern(stack, config, s.spec.name)}-??????`);
-      statements.push(allow('ReadOwnSecrets', ['secretsmanager:GetSecretValue'], arns));
-    }
-    statements.push(
-      allow(
-        'MountOwnAccessPoint',
-        ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
-        [fileSystem.fileSystemArn],
-        {
-          StringEquals: { 'elasticfilesystem:AccessPointArn': this.accessPoint.attrArn },
-        },
-      ),
-    );
-    statements.push(allow('ConnectToTheRuntimeRelay', [...RUNTIME_RELAY_ACTIONS], [platform.relay.connectArn]));
-    if (agent.provider === 'bedrock') {
-      // Not the models themselves: a session of the invoker role, which the supervisor hands the CLI (claim 4, docs/isolation-claims.md).
-      statements.push(allow('AssumeModelInvokerRole', ['sts:AssumeRole'], [bedrockInvokerArn(stack, config)]));
-    }
-
     this.role = new iam.CfnRole(this, 'TaskRole', {
       roleName: agentRoleName(config.name, user.id, agent.id),
       path: agentRolePath(config.name),
       description: `Cubicle: task role of agent ${agent.id} of user ${user.id}`,
-      assumeRolePolicyDocument: policy({
-        Sid: 'EcsTasksOfThisAccount',
-        Effect: 'Allow',
-        Principal: { Service: 'ecs-tasks.amazonaws.com' },
-        Action: 'sts:AssumeRole',
-        // Confused-deputy guard: only ECS acting for this account, for a task of the Cubicle cluster, may
-        // assume the role (the source is the task, `task/<cluster>/<id>`; the cluster's own ARN is listed too).
-        Condition: {
-          StringEquals: { 'aws:SourceAccount': config.account },
-          ArnLike: {
-            'aws:SourceArn': [
-              `arn:${stack.partition}:ecs:${stack.region}:${config.account}:cluster/${platform.clusterName}`,
-              `arn:${stack.partition}:ecs:${stack.region}:${config.account}:task/${platform.clusterName}/*`,
-            ],
-          },
+      assumeRolePolicyDocument: agentTrustPolicy(stack, config, platform.clusterName),
+      policies: [
+        {
+          policyName: 'agent',
+          policyDocument: agentPolicy(stack, {
+            config,
+            agent,
+            vault,
+            fileSystem,
+            platform,
+            accessPointArn: this.accessPoint.attrArn,
+          }),
         },
-      }),
-      policies: [{ policyName: 'agent', policyDocument: policy(...statements) }],
+      ],
     });
 
     this.environment = agentEnvironment(config, user, agent, {

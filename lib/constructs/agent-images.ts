@@ -5,6 +5,7 @@ import { SymlinkFollowMode } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
 import { cliOf, type Provider } from '../../runtime/shared/providers';
+import { compare } from '../util/order';
 
 export const AGENT_IMAGE_DIRECTORY = path.join(__dirname, '..', '..', 'runtime', 'agent');
 
@@ -82,10 +83,6 @@ export class AgentImages extends Construct {
       );
     return image;
   }
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function skillSetKey(refs: readonly string[]): string {

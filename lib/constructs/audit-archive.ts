@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENV } from '../../runtime/control-plane/env';
+import { ENV } from '../../runtime/shared/function-contract';
 import { CHAIN_KEY_ENV } from '../../runtime/shared/chain-key';
 import { CubicleFunction } from './cubicle-function';
 import type { FunctionBase } from './employee-api';

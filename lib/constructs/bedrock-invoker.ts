@@ -5,7 +5,7 @@ import { bedrockInvokerRoleName, platformRolePath } from '../../runtime/shared/n
 import type { CubicleConfig } from '../config/schema';
 import { agentRolesPattern } from '../fleet/principals';
 import { allow, policy } from '../fleet/policy-json';
-import { compare } from '../fleet/vault-secrets';
+import { compare } from '../util/order';
 
 /** The task-role tag the invoker's trust requires: only Bedrock agents' roles carry `provider: bedrock`. */
 export const PROVIDER_TAG = 'provider';

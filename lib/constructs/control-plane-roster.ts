@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { RosterDirectory } from '../../runtime/control-plane/roster';
+import type { RosterDirectory } from '../../runtime/shared/function-contract';
 import { limitsFromConfig } from '../../runtime/shared/budget';
 import { CubicleConfig, PROVIDERS_WITH_SECRET } from '../config/schema';
 

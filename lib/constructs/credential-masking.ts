@@ -1,5 +1,5 @@
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { PROVIDER_TOKEN_SHAPES } from '../../runtime/shared/providers';
+import { TOKEN_SHAPES } from '../../runtime/shared/token-shapes';
 
 /**
  * Token shapes masked in agent logs by CloudWatch Logs data protection, in addition to AWS's managed
@@ -8,10 +8,8 @@ import { PROVIDER_TOKEN_SHAPES } from '../../runtime/shared/providers';
  * Limits (10 custom identifiers, 200-character regexes): https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL-custom-data-identifiers.html
  */
 export const CUSTOM_CREDENTIAL_PATTERNS: ReadonlyArray<readonly [name: string, regex: string]> = [
-  // Every provider's key and token shapes, from the provider registry (the redactor masks the same).
-  ...PROVIDER_TOKEN_SHAPES.map((shape) => [shape.name, shape.regex] as const),
-  ['GitHubToken', 'gh[pousr]_[A-Za-z0-9]{36,}'],
-  ['BearerToken', '[Bb]earer [A-Za-z0-9._~+/-]{20,}=*'],
+  // The registry's shapes marked for the logs policy (the redactor masks all of them, and more).
+  ...TOKEN_SHAPES.filter((shape) => shape.inLogsPolicy).map((shape) => [shape.name, shape.regex] as const),
 ];
 
 /** CloudWatch Logs takes at most 10 custom data identifiers per policy (checked at synth by the test). */

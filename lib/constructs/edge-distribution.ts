@@ -4,7 +4,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import { Construct } from 'constructs';
-import { ORIGIN_VERIFY_HEADER } from '../../runtime/control-plane/origin-verify';
+import { ORIGIN_VERIFY_HEADER } from '../../runtime/shared/function-contract';
 import { RELAY_PATH } from '../../runtime/shared/relay-protocol';
 import { EdgeConfig } from '../config/schema';
 import { DEVICE_STAGE } from './relay';

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ORIGIN_VERIFY_SECRET_ENV } from '../../runtime/control-plane/origin-verify';
+import { ORIGIN_VERIFY_SECRET_ENV } from '../../runtime/shared/function-contract';
 import { CubicleFunction } from './cubicle-function';
 import { createRetainedKey } from './retained-key';
 

@@ -4,9 +4,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import { ENV } from '../../runtime/control-plane/env';
+import { ENV } from '../../runtime/shared/function-contract';
 import type { CubicleConfig } from '../config/schema';
-import { bindTable, CubicleFunction } from './cubicle-function';
+import { CubicleFunction } from './cubicle-function';
+import { bindTable } from './control-plane-grants';
 import type { FunctionBase } from './employee-api';
 
 export interface EmailNotificationsProps {

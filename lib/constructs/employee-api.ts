@@ -10,17 +10,16 @@ import { Construct } from 'constructs';
 import { API_ROUTES, CREDENTIAL_ROUTES } from '../../runtime/control-plane/routes';
 import { credentialWriterRoleName, recordSealerRoleName } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
+import { CubicleFunction, CubicleFunctionProps } from './cubicle-function';
 import {
   bindRecordSealer,
   bindSecretWriter,
   bindTable,
   bindTaskStopper,
   bindTokenVerifier,
-  CubicleFunction,
-  CubicleFunctionProps,
   LauncherOptions,
   TokenIssuer,
-} from './cubicle-function';
+} from './control-plane-grants';
 import { OriginVerifySecret } from './edge-origin-secret';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { EmployeeIdentity } from './identity';

@@ -3,7 +3,8 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { TableName } from '../../runtime/shared/tables';
-import { bindLaunchInvoker, bindTable, bindTaskStarter, CubicleFunction, LauncherOptions } from './cubicle-function';
+import { CubicleFunction } from './cubicle-function';
+import { bindLaunchInvoker, bindTable, bindTaskStarter, LauncherOptions } from './control-plane-grants';
 import { FunctionBase } from './employee-api';
 
 export interface LauncherFunctionProps {

@@ -7,7 +7,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { STARTED_BY } from '../../runtime/shared/names';
 import { TableName } from '../../runtime/shared/tables';
-import { bindTable, bindTaskObserver, bindTaskStopper, CubicleFunction, LauncherOptions } from './cubicle-function';
+import { CubicleFunction } from './cubicle-function';
+import { bindTable, bindTaskObserver, bindTaskStopper, LauncherOptions } from './control-plane-grants';
 import { FunctionBase } from './employee-api';
 import type { LauncherFunction } from './launcher-function';
 

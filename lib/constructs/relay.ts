@@ -9,17 +9,17 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { RELAY_ENV } from '../../runtime/relay/env';
+import { RELAY_ENV } from '../../runtime/shared/function-contract';
 import { recordSealerRoleName } from '../../runtime/shared/names';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
+import { CubicleFunction } from './cubicle-function';
 import {
   bindRecordOpener,
   bindRecordSealer,
   bindTable,
   bindTokenVerifier,
-  CubicleFunction,
   type TokenIssuer,
-} from './cubicle-function';
+} from './control-plane-grants';
 import type { OriginVerifySecret } from './edge-origin-secret';
 import type { FunctionBase } from './employee-api';
 import { EncryptedLogGroup } from './encrypted-log-group';

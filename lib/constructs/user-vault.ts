@@ -16,7 +16,8 @@ import {
   recordWriterArns,
 } from '../fleet/principals';
 import { denyEveryone, policy } from '../fleet/policy-json';
-import { compare, VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
+import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
+import { compare } from '../util/order';
 import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 import { createRetainedKey } from './retained-key';
 

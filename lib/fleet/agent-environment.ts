@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import type { AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
 import type { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
-import { compare, type VaultSecretSpec } from './vault-secrets';
+import { compare } from '../util/order';
+import { type VaultSecretSpec } from './vault-secrets';
 
 /** A secret of the user's vault and its ARN (a CloudFormation reference in a template, a string locally). */
 export interface AgentSecretRef {

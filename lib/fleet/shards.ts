@@ -1,7 +1,8 @@
 import { UserError } from '../config/errors';
 import { CLOUDFORMATION_MAX_RESOURCES, CubicleConfig, UserConfig } from '../config/schema';
-import { homeZones } from '../stacks/cubicle-stack';
-import { compare, vaultSecrets } from './vault-secrets';
+import { homeZones } from '../config/zones';
+import { compare } from '../util/order';
+import { vaultSecrets } from './vault-secrets';
 
 /**
  * Which Fleet shard (stack) holds each user. A user's shard never changes once assigned: moving

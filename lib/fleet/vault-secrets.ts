@@ -1,5 +1,6 @@
 import { connectionSecretName, providerSecretName } from '../../runtime/shared/names';
 import { CubicleConfig, PROVIDERS_WITH_SECRET, UserConfig } from '../config/schema';
+import { compare } from '../util/order';
 
 /** One secret of a user's vault and the user's agents that may read it. */
 export interface VaultSecretSpec {
@@ -37,9 +38,4 @@ export function vaultSecrets(config: CubicleConfig, user: UserConfig): VaultSecr
   return [...readers.entries()]
     .sort(([a], [b]) => compare(a, b))
     .map(([name, { kind, id, agents }]) => ({ kind, id, name, agentIds: [...agents].sort(compare) }));
-}
-
-/** Code-point order: the same on every machine and locale. */
-export function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

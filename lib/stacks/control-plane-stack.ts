@@ -7,7 +7,7 @@ import { rosterDirectory, writeRosterFile } from '../constructs/control-plane-ro
 import { ConsoleSite } from '../constructs/console-site';
 import { allowLogsService } from '../constructs/encrypted-log-group';
 import { createRetainedKey } from '../constructs/retained-key';
-import { LauncherOptions } from '../constructs/cubicle-function';
+import { LauncherOptions } from '../constructs/control-plane-grants';
 import { EdgeDistribution } from '../constructs/edge-distribution';
 import { OriginVerifySecret } from '../constructs/edge-origin-secret';
 import { EmployeeApi, FunctionBase, tokenIssuer } from '../constructs/employee-api';
@@ -23,7 +23,7 @@ import { EmailNotifications } from '../constructs/email-notifications';
 import { executeApiHost, s3BucketHost } from '../constructs/aws-hosts';
 import { ControlPlaneEgress } from '../constructs/control-plane-egress';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
-import { INTERFACE_ENDPOINT_SERVICES, NetworkStack } from './network-stack';
+import { NetworkStack } from './network-stack';
 import { PlatformStack } from './platform-stack';
 
 export interface ControlPlaneStackProps extends CubicleStackProps {
@@ -48,7 +48,8 @@ export class ControlPlaneStack extends CubicleStack {
   /** The only function that starts agent tasks. */
   readonly launcher: LauncherFunction;
   readonly securityEvents: SecurityEvents;
-  readonly network: ControlPlaneNetwork;
+  /** The functions' own subnets and security group in the Network stack's VPC (not that stack itself: `props.network`). */
+  readonly functionNetwork: ControlPlaneNetwork;
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly logsKey: kms.Key;
   readonly originSecret: OriginVerifySecret;
@@ -65,8 +66,8 @@ export class ControlPlaneStack extends CubicleStack {
     super(scope, id, { ...props, crossRegionReferences: true });
     const { config, network, platform } = props;
 
-    this.network = new ControlPlaneNetwork(this, 'Network', { vpc: network.vpc });
-    this.functionSecurityGroup = this.network.securityGroup;
+    this.functionNetwork = new ControlPlaneNetwork(this, 'Network', { vpc: network.vpc });
+    this.functionSecurityGroup = this.functionNetwork.securityGroup;
     this.admitToInterfaceEndpoints(network);
 
     // Log groups are encrypted with a key of this stack: Control Tower CT.CLOUDWATCH.PR.3 accepts only a
@@ -78,7 +79,7 @@ export class ControlPlaneStack extends CubicleStack {
 
     const base: FunctionBase = {
       vpc: network.vpc,
-      subnets: this.network.subnets,
+      subnets: this.functionNetwork.subnets,
       securityGroup: this.functionSecurityGroup,
       logRetentionDays: config.logs.retentionDays,
       logKey: this.logsKey,
@@ -143,7 +144,7 @@ export class ControlPlaneStack extends CubicleStack {
       connectOrigins: this.identity.connectOrigins,
       logRetentionDays: config.logs.retentionDays,
       vpc: network.vpc,
-      subnets: this.network.subnets,
+      subnets: this.functionNetwork.subnets,
       securityGroup: this.functionSecurityGroup,
       logKey: this.logsKey,
     });
@@ -274,9 +275,7 @@ export class ControlPlaneStack extends CubicleStack {
    * this stack (remote rule) to keep the Network stack free of references to it.
    */
   private admitToInterfaceEndpoints(network: NetworkStack): void {
-    for (const [id] of INTERFACE_ENDPOINT_SERVICES) {
-      const endpoint = network.vpc.node.tryFindChild(id) as ec2.InterfaceVpcEndpoint | undefined;
-      if (!endpoint) continue;
+    for (const endpoint of network.interfaceEndpoints) {
       for (const group of endpoint.connections.securityGroups) {
         group.addIngressRule(this.functionSecurityGroup, ec2.Port.tcp(443), 'HTTPS from control-plane functions', true);
       }

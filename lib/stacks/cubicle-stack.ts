@@ -1,6 +1,7 @@
 import { CfnElement, DefaultStackSynthesizer, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { CubicleConfig } from '../config/schema';
+import { homeZones } from '../config/zones';
 
 export interface CubicleStackProps extends StackProps {
   readonly config: CubicleConfig;
@@ -45,8 +46,4 @@ export class CubicleStack extends Stack {
   override get availabilityZones(): string[] {
     return this.zones;
   }
-}
-
-export function homeZones(config: CubicleConfig): string[] {
-  return config.availabilityZones ? [...config.availabilityZones] : [`${config.region}a`, `${config.region}b`];
 }

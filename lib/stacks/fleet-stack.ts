@@ -6,7 +6,7 @@ import { AgentCell, AgentPlatformRefs } from '../constructs/agent-cell';
 import { Relay } from '../constructs/relay';
 import { UserVault } from '../constructs/user-vault';
 import { declareIdScope } from '../aspects/resource-shapes';
-import { compare } from '../fleet/vault-secrets';
+import { compare } from '../util/order';
 import { ShardFileSystem } from '../fleet/shard-file-system';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';

@@ -24,6 +24,8 @@ export class NetworkStack extends CubicleStack {
   readonly efsSecurityGroup: ec2.SecurityGroup;
   /** DNS allow-list on the VPC: names outside it do not resolve (egress enforced outside the task). */
   readonly egressFirewall: EgressFirewall;
+  /** The interface endpoints of INTERFACE_ENDPOINT_SERVICES; empty when `network.interfaceEndpoints` is off. */
+  readonly interfaceEndpoints: readonly ec2.InterfaceVpcEndpoint[];
 
   constructor(scope: Construct, id: string, props: CubicleStackProps) {
     super(scope, id, props);
@@ -57,7 +59,7 @@ export class NetworkStack extends CubicleStack {
     this.agentSecurityGroup = groups.agentTasks;
     this.efsSecurityGroup = groups.efs;
 
-    if (config.network.interfaceEndpoints) this.addInterfaceEndpoints(groups.agentTasks);
+    this.interfaceEndpoints = config.network.interfaceEndpoints ? this.addInterfaceEndpoints(groups.agentTasks) : [];
 
     new DefaultSecurityGroupLockdown(this, 'DefaultSecurityGroupLockdown', this.vpc);
     this.egressFirewall = new EgressFirewall(this, 'EgressFirewall', { vpc: this.vpc, config });
@@ -81,7 +83,7 @@ export class NetworkStack extends CubicleStack {
     });
   }
 
-  private addInterfaceEndpoints(agentTasks: ec2.SecurityGroup): void {
+  private addInterfaceEndpoints(agentTasks: ec2.SecurityGroup): ec2.InterfaceVpcEndpoint[] {
     const endpointGroup = new ec2.SecurityGroup(this, 'InterfaceEndpoints', {
       vpc: this.vpc,
       description: 'Interface VPC endpoints: HTTPS from agent tasks only',
@@ -90,7 +92,7 @@ export class NetworkStack extends CubicleStack {
       disableInlineRules: true,
     });
     endpointGroup.addIngressRule(agentTasks, ec2.Port.tcp(443), 'HTTPS from agent tasks');
-    for (const [id, service] of INTERFACE_ENDPOINT_SERVICES) {
+    return INTERFACE_ENDPOINT_SERVICES.map(([id, service]) =>
       this.vpc.addInterfaceEndpoint(id, {
         service,
         privateDnsEnabled: true,
@@ -98,7 +100,7 @@ export class NetworkStack extends CubicleStack {
         open: false,
         securityGroups: [endpointGroup],
         subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      });
-    }
+      }),
+    );
   }
 }

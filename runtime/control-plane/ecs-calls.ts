@@ -11,7 +11,7 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { STARTED_BY, taskFamily } from '../shared/names';
+import { parseTaskFamily, STARTED_BY, taskFamily } from '../shared/names';
 import type { TaskNetwork } from './env';
 
 /** `group` of a session's task: the task state events carry it, so an event can name its session. */
@@ -25,16 +25,13 @@ export function sessionIdOfGroup(group: string | undefined): string | undefined 
   return group?.startsWith(TASK_GROUP_PREFIX) ? group.slice(TASK_GROUP_PREFIX.length) : undefined;
 }
 
-/** `<deployment>-<user>_<agent>` → ids, or undefined for a family that is not one of this deployment's pairs. */
+/** The pair whose task definition (ARN or family) this is; undefined for anything not one of this deployment's pairs. */
 export function pairOfTaskDefinition(
   deployment: string,
   taskDefinitionArn: string | undefined,
 ): { userId: string; agentId: string } | undefined {
   const family = taskDefinitionArn?.match(/:task-definition\/([^:]+)(?::\d+)?$/)?.[1] ?? taskDefinitionArn;
-  const prefix = `${deployment}-`;
-  if (!family?.startsWith(prefix)) return undefined;
-  const match = /^([a-z][a-z0-9-]*)_([a-z][a-z0-9-]*)$/.exec(family.slice(prefix.length));
-  return match ? { userId: match[1], agentId: match[2] } : undefined;
+  return family === undefined ? undefined : parseTaskFamily(deployment, family);
 }
 
 export class LaunchError extends Error {

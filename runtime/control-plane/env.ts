@@ -1,40 +1,15 @@
 /**
  * Environment of the control-plane functions, validated once at cold start. The CDK side
- * (lib/constructs/cubicle-function.ts) sets each variable together with the grant it needs, using the
+ * (lib/constructs/control-plane-grants.ts) sets each variable together with the grant it needs, using the
  * names exported here, so a function never gets a name without the permission or the reverse.
  *
  * zod/mini rather than zod: the full build adds ~450 KB to every bundle and ~30 ms to each cold start.
  */
 import * as z from 'zod/mini';
-import { CHAIN_KEY_ENV } from '../shared/chain-key';
 import { ID_PATTERN } from '../shared/ids';
-import { TABLES } from '../shared/tables';
+import { ENV } from '../shared/function-contract';
 
-export const ENV = {
-  deployment: 'CUBICLE_DEPLOYMENT',
-  clusterArn: 'CLUSTER_ARN',
-  subnetIds: 'SUBNET_IDS',
-  securityGroupIds: 'SECURITY_GROUP_IDS',
-  maxTaskDurationMs: 'MAX_TASK_DURATION_MS',
-  idleTimeoutMs: 'IDLE_TIMEOUT_MS',
-  /** The launcher function's name (lib/constructs/launcher-function.ts), for those that wake agents. */
-  launcherFunction: 'LAUNCHER_FUNCTION',
-  sessionsTable: TABLES.sessions.envVar,
-  inboxTable: TABLES.inbox.envVar,
-  eventsTable: TABLES.events.envVar,
-  approvalsTable: TABLES.approvals.envVar,
-  /** The audit chain's KMS HMAC key, for every function that appends events (lib/constructs/audit-archive.ts). */
-  chainKey: CHAIN_KEY_ENV,
-  /** The audit archive's bucket and the security-event topic (lib/constructs/audit-archive.ts). */
-  archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
-  securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
-  idempotencyTable: TABLES.idempotency.envVar,
-  usageTable: TABLES.usage.envVar,
-  /** Email notifications (lib/constructs/email-notifications.ts): the notifier's name for the archiver, its sender and the console's address. */
-  notifierFunction: 'NOTIFIER_FUNCTION',
-  mailFrom: 'NOTIFY_FROM',
-  consoleUrl: 'CONSOLE_URL',
-} as const;
+export { ENV };
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
 const csv = (pattern: RegExp, what: string) =>
@@ -149,7 +124,7 @@ export interface LaunchSettings {
   readonly idleTimeoutMs: number;
 }
 
-/** Where the launcher runs tasks (lib/constructs/cubicle-function.ts bindTaskStarter). */
+/** Where the launcher runs tasks (lib/constructs/control-plane-grants.ts bindTaskStarter). */
 export interface TaskNetwork {
   readonly deployment: string;
   readonly clusterArn: string;

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
-import { expression, isConditionFailure } from './expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 import { HttpError, type HttpResult } from './http';
 import { IDEMPOTENCY_HEADER } from './routes';
 

@@ -12,12 +12,12 @@ import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
-import type { ControlPlaneEventType, ControlPlaneSessionRow, SessionStatus } from '../shared/rows';
+import { SESSION_STATUS, type ControlPlaneEventType, type ControlPlaneSessionRow } from '../shared/rows';
 import { activeShardOf, pairKey, parsePairKey } from '../shared/tables';
 import type { LaunchSettings } from './env';
 import { stopTask } from './ecs-calls';
 import type { Launcher } from './launcher';
-import { expression, isConditionFailure } from './expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 
 export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -61,14 +61,6 @@ export class WakeFailed extends Error {
     this.name = 'WakeFailed';
   }
 }
-
-const S = {
-  STARTING: 'STARTING',
-  RUNNING: 'RUNNING',
-  STOPPING: 'STOPPING',
-  STOPPED: 'STOPPED',
-  FAILED: 'FAILED',
-} as const satisfies Record<SessionStatus, SessionStatus>;
 
 /** Conditional UpdateItem on a Sessions row; undefined when the condition does not hold. */
 export async function updateSession(
@@ -136,7 +128,7 @@ export async function ensureAwake(
         UpdateExpression: 'SET #lastActivityAt = :now, #version = #version + :one',
         ConditionExpression: '#status IN (:starting, :running)',
       },
-      { now, one: 1, starting: S.STARTING, running: S.RUNNING },
+      { now, one: 1, starting: SESSION_STATUS.STARTING, running: SESSION_STATUS.RUNNING },
     );
     if (active) return { outcome: 'active', session: active };
 
@@ -147,7 +139,7 @@ export async function ensureAwake(
         UpdateExpression: 'SET #wakePending = :rid, #version = #version + :one',
         ConditionExpression: '#status = :stopping',
       },
-      { rid: requestId, one: 1, stopping: S.STOPPING },
+      { rid: requestId, one: 1, stopping: SESSION_STATUS.STOPPING },
     );
     if (pending) return { outcome: 'pending', session: pending };
     // The row changed between our conditions (e.g. STOPPING → STOPPED): try again from the top.
@@ -170,7 +162,7 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
       ConditionExpression: 'attribute_not_exists(#pk) OR #status IN (:stopped, :failed)',
     },
     {
-      starting: S.STARTING,
+      starting: SESSION_STATUS.STARTING,
       sid: deps.newSessionId(),
       rid: requestId,
       now,
@@ -178,8 +170,8 @@ async function claimSession(deps: LifecycleDeps, pk: string, requestId: string):
       shard: activeShardOf(pk),
       zero: 0,
       one: 1,
-      stopped: S.STOPPED,
-      failed: S.FAILED,
+      stopped: SESSION_STATUS.STOPPED,
+      failed: SESSION_STATUS.FAILED,
     },
   );
 }
@@ -199,9 +191,9 @@ async function launchClaimed(deps: LifecycleDeps, pk: string, claimed: SessionRo
     const reason = 'the launcher could not be reached';
     deps.log.error('wake failed', { session_id: sessionId, error: error as Error });
     const failed = await failSession(deps, pk, claimed, reason);
-    throw new WakeFailed(failed ?? { ...claimed, status: S.FAILED, stopReason: reason }, reason);
+    throw new WakeFailed(failed ?? { ...claimed, status: SESSION_STATUS.FAILED, stopReason: reason }, reason);
   }
-  if (launched?.sessionId === sessionId && launched.status === S.FAILED) {
+  if (launched?.sessionId === sessionId && launched.status === SESSION_STATUS.FAILED) {
     throw new WakeFailed(launched, launched.stopReason ?? 'the task could not be started');
   }
   return launched ?? claimed;
@@ -223,13 +215,13 @@ export async function failSession(
       ConditionExpression: '#sessionId = :sid AND #status IN (:starting, :stopping)',
     },
     {
-      failed: S.FAILED,
+      failed: SESSION_STATUS.FAILED,
       reason,
       now: deps.now(),
       one: 1,
       sid: claimed.sessionId,
-      starting: S.STARTING,
-      stopping: S.STOPPING,
+      starting: SESSION_STATUS.STARTING,
+      stopping: SESSION_STATUS.STOPPING,
     },
   );
   await appendLifecycleEvent(deps, pk, 'lifecycle.failed', claimed.requestId ?? 'unknown', {
@@ -259,12 +251,12 @@ export async function sleep(
       ConditionExpression: '#status IN (:starting, :running)',
     },
     {
-      stopping: S.STOPPING,
+      stopping: SESSION_STATUS.STOPPING,
       now,
       reason: 'put to sleep by the employee',
       one: 1,
-      starting: S.STARTING,
-      running: S.RUNNING,
+      starting: SESSION_STATUS.STARTING,
+      running: SESSION_STATUS.RUNNING,
     },
   );
   if (stopping) {
@@ -282,7 +274,7 @@ export async function sleep(
       UpdateExpression: 'SET #version = #version + :one REMOVE #wakePending',
       ConditionExpression: '#status = :stopping',
     },
-    { one: 1, stopping: S.STOPPING },
+    { one: 1, stopping: SESSION_STATUS.STOPPING },
   );
   if (cancelled) return { outcome: 'stopping', session: cancelled };
   return { outcome: 'asleep', session: await getSession(deps, pk) };
@@ -300,7 +292,13 @@ export async function stopOrFinalize(deps: LifecycleDeps, pk: string, row: Sessi
           'SET #status = :stopped, #stoppedAt = :now, #version = #version + :one REMOVE #activeShard, #wakePending',
         ConditionExpression: '#sessionId = :sid AND #status = :stopping',
       },
-      { stopped: S.STOPPED, now: deps.now(), one: 1, sid: row.sessionId, stopping: S.STOPPING },
+      {
+        stopped: SESSION_STATUS.STOPPED,
+        now: deps.now(),
+        one: 1,
+        sid: row.sessionId,
+        stopping: SESSION_STATUS.STOPPING,
+      },
     );
   }
 }

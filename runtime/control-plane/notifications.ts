@@ -14,7 +14,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { expression, isConditionFailure } from './expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 import { platformKey } from './idempotency';
 import type { Roster } from './roster';
 import { parsePairKey } from '../shared/tables';

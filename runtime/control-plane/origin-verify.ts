@@ -9,12 +9,10 @@
  * Pure: the secret values come from an injected fetcher (aws/origin-secret.ts in Lambda).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV } from '../shared/function-contract';
 import { json, type HttpEvent, type HttpResult } from './http';
 
-/** The header CloudFront adds to origin requests (lower case: API Gateway v2 lower-cases header names). */
-export const ORIGIN_VERIFY_HEADER = 'x-cubicle-origin-verify';
-/** Environment variable with the ARN of the origin-verify secret (set with its grant by the CDK side). */
-export const ORIGIN_VERIFY_SECRET_ENV = 'ORIGIN_VERIFY_SECRET_ARN';
+export { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV };
 
 /** How long fetched values are trusted before they are read again. */
 export const CACHE_TTL_MS = 5 * 60_000;

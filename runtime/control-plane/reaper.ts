@@ -18,7 +18,7 @@ import {
   stopTask,
   withBackoff,
 } from './ecs-calls';
-import { expression } from './expressions';
+import { expression } from '../shared/expressions';
 import {
   appendLifecycleEvent,
   ensureAwake,

@@ -18,7 +18,7 @@ import { approvalStatus, idFloor, newSortableId, type EventRow, type InboxRow } 
 import { sealDecision, sealInboxBody, type StoredApprovalRow } from '../shared/sealed-rows';
 import type { ScheduledMessagePolicy } from '../shared/schedules';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
-import { expression, isConditionFailure } from './expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 import type { SessionRow } from './lifecycle';
 
 export interface RecordDeps {

@@ -5,40 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BudgetLimits } from '../shared/budget';
-import type { DeclaredSchedule } from '../shared/schedules';
+import {
+  ROSTER_FILE_NAME,
+  type IdentitySource,
+  type RosterAgent,
+  type RosterDirectory,
+  type RosterUser,
+} from '../shared/function-contract';
 
-export const ROSTER_FILE_NAME = 'roster.json';
-
-export type IdentitySource =
-  /** Default Cognito user pool: the username is the roster user id (access token `username`, ID token `cognito:username`). */
-  | { readonly kind: 'cognito' }
-  /** External OIDC issuer: `claim` holds the employee's email, matched case-insensitively to the roster. */
-  | { readonly kind: 'oidc'; readonly claim: string };
-
-export interface RosterAgent {
-  readonly id: string;
-  readonly provider: string;
-  /** Whether the provider keeps a stored credential (false for bedrock). */
-  readonly providerSecret: boolean;
-  /** Connections of this agent that have a per-user credential. */
-  readonly secretConnections: readonly string[];
-  /** Schedules declared for this agent in the config (absent when none); only the scheduled-run function reads them. */
-  readonly schedules?: readonly DeclaredSchedule[];
-  /** Monthly limits and kill switches of this (user, agent) (absent when the config sets no budgets and no switch is on). */
-  readonly budget?: BudgetLimits;
-}
-
-export interface RosterUser {
-  readonly id: string;
-  readonly email: string;
-  readonly agents: readonly RosterAgent[];
-}
-
-export interface RosterDirectory {
-  readonly identity: IdentitySource;
-  readonly users: readonly RosterUser[];
-}
+export { ROSTER_FILE_NAME, type IdentitySource, type RosterAgent, type RosterDirectory, type RosterUser };
 
 /** JWT claims as API Gateway's JWT authorizer passes them (scalars become strings). */
 export type Claims = Readonly<Record<string, string | number | boolean | string[] | undefined>>;

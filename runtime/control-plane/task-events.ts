@@ -6,17 +6,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod/mini';
 import { STARTED_BY } from '../shared/names';
+import { SESSION_STATUS } from '../shared/rows';
 import { pairKey } from '../shared/tables';
 import { pairOfTaskDefinition, sessionIdOfGroup } from './ecs-calls';
 import { appendLifecycleEvent, ensureAwake, updateSession, WakeFailed, type LifecycleDeps } from './lifecycle';
-
-const S = {
-  STARTING: 'STARTING',
-  RUNNING: 'RUNNING',
-  STOPPING: 'STOPPING',
-  STOPPED: 'STOPPED',
-  FAILED: 'FAILED',
-} as const;
 
 const DETAIL = z.object({
   taskArn: z.string(),
@@ -98,7 +91,7 @@ export async function applyTaskEvent(deps: LifecycleDeps, detail: TaskStateDetai
           'SET #status = :running, #runningAt = :now, #lastActivityAt = :now, #taskArn = :arn, #version = #version + :one',
         ConditionExpression: `#status = :starting AND ${ours}`,
       },
-      { running: S.RUNNING, now, arn: detail.taskArn, one: 1, starting: S.STARTING, sid },
+      { running: SESSION_STATUS.RUNNING, now, arn: detail.taskArn, one: 1, starting: SESSION_STATUS.STARTING, sid },
     );
     if (!row) return 'ignored';
     await appendLifecycleEvent(deps, pk, 'lifecycle.running', row.requestId ?? 'unknown', {
@@ -123,16 +116,16 @@ export async function applyTaskEvent(deps: LifecycleDeps, detail: TaskStateDetai
       ConditionExpression: `#status IN (:starting, :running, :stopping) AND ${ours}`,
     },
     {
-      final: failedToStart ? S.FAILED : S.STOPPED,
+      final: failedToStart ? SESSION_STATUS.FAILED : SESSION_STATUS.STOPPED,
       now,
       arn: detail.taskArn,
       code: detail.stopCode ?? 'unknown',
       reason: ecsReason,
       ...(exitCode !== undefined ? { exit: exitCode } : {}),
       one: 1,
-      starting: S.STARTING,
-      running: S.RUNNING,
-      stopping: S.STOPPING,
+      starting: SESSION_STATUS.STARTING,
+      running: SESSION_STATUS.RUNNING,
+      stopping: SESSION_STATUS.STOPPING,
       sid,
     },
     'ALL_OLD',

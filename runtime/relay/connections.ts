@@ -20,7 +20,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { expression, isConditionFailure } from '../control-plane/expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 import { PARTITION_KEY, SORT_KEY } from '../shared/tables';
 
 /** API Gateway closes every WebSocket after 2 hours; items live an hour longer. */

@@ -7,7 +7,7 @@
  * `seq` at or below the last one it has (at-least-once, de-duplicated by `seq`).
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { expression } from '../control-plane/expressions';
+import { expression } from '../shared/expressions';
 import { eventView } from '../control-plane/event-view';
 import type { DeviceMessage } from '../shared/relay-protocol';
 import type { EventRow } from '../shared/rows';

@@ -3,24 +3,10 @@
  * sets each variable with the grant it needs.
  */
 import * as z from 'zod/mini';
-import { CHAIN_KEY_ENV } from '../shared/chain-key';
 import { ID_PATTERN } from '../shared/ids';
-import { TABLES } from '../shared/tables';
+import { RELAY_ENV } from '../shared/function-contract';
 
-export const RELAY_ENV = {
-  deployment: 'CUBICLE_DEPLOYMENT',
-  account: 'CUBICLE_ACCOUNT',
-  /** Callback URLs (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`) of the two WebSocket APIs. */
-  deviceEndpoint: 'RELAY_DEVICE_ENDPOINT',
-  runtimeEndpoint: 'RELAY_RUNTIME_ENDPOINT',
-  sessionsTable: TABLES.sessions.envVar,
-  inboxTable: TABLES.inbox.envVar,
-  eventsTable: TABLES.events.envVar,
-  approvalsTable: TABLES.approvals.envVar,
-  connectionsTable: TABLES.connections.envVar,
-  usageTable: TABLES.usage.envVar,
-  chainKey: CHAIN_KEY_ENV,
-} as const;
+export { RELAY_ENV };
 
 const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
 const endpoint = z.string().check(z.regex(/^https?:\/\/[^\s?#]+$/, 'must be an http(s) URL without query'));

@@ -17,7 +17,7 @@
  * the table, an account administrator included, cannot sign frames to or from the runtime with it.
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { expression, isConditionFailure } from '../control-plane/expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 import type { Roster } from '../control-plane/roster';
 import type { RecordSealer } from '../shared/envelope';
 import { agentRoleName } from '../shared/names';

@@ -12,7 +12,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { expression, isConditionFailure } from '../control-plane/expressions';
+import { expression, isConditionFailure } from '../shared/expressions';
 import type { ChainKey } from '../shared/event-chain';
 import { EventLog } from '../shared/event-log';
 import type { RuntimeOp } from '../shared/relay-protocol';

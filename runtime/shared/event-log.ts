@@ -3,9 +3,9 @@
  * previous row's hash, MAC'd under the chain key (event-chain.ts). Several control-plane writers (the relay for a runtime, the API, the lifecycle
  * functions) may race; the loser re-reads the head and retries, so the chain stays linear.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { eventHash, GENESIS_HASH, type ChainKey } from './event-chain';
+import { isConditionFailure } from './expressions';
 import type { EventRow } from './rows';
 import { PARTITION_KEY, SORT_KEY } from './tables';
 
@@ -62,12 +62,7 @@ export class EventLog {
         this.head = { sk: row.sk, hash: row.hash };
         return row;
       } catch (error) {
-        if (
-          !(error instanceof ConditionalCheckFailedException) &&
-          (error as Error).name !== 'ConditionalCheckFailedException'
-        ) {
-          throw error;
-        }
+        if (!isConditionFailure(error)) throw error;
         this.head = undefined; // someone else appended: re-read the head
       }
     }

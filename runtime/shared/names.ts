@@ -24,6 +24,14 @@ export function taskFamilyPrefix(deployment: string): string {
   return `${deployment}-`;
 }
 
+/** The inverse of `taskFamily`: the pair a family belongs to, or undefined for a family that is not one of this deployment's pairs. */
+export function parseTaskFamily(deployment: string, family: string): { userId: string; agentId: string } | undefined {
+  const prefix = taskFamilyPrefix(deployment);
+  if (!family.startsWith(prefix)) return undefined;
+  const match = /^([a-z][a-z0-9-]*)_([a-z][a-z0-9-]*)$/.exec(family.slice(prefix.length));
+  return match ? { userId: match[1], agentId: match[2] } : undefined;
+}
+
 /** Secrets Manager name of a user's provider credential. */
 export function providerSecretName(deployment: string, userId: string, provider: string): string {
   return `cubicle/${deployment}/${userId}/provider/${provider}`;

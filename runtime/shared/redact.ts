@@ -4,25 +4,12 @@
  * that should never be logged whoever owns them.
  */
 
-import { PROVIDER_TOKEN_SHAPES } from './providers';
+import { redactorPatterns } from './token-shapes';
 
 export const MASK = '[REDACTED]';
 
-/**
- * Common bearer-material shapes. Kept specific enough not to eat ordinary words or ids. The providers'
- * key and token shapes come from the provider registry (the same list masks CloudWatch logs).
- */
-export const TOKEN_PATTERNS: readonly RegExp[] = [
-  ...PROVIDER_TOKEN_SHAPES.map((shape) => new RegExp(`\\b${shape.regex}`, 'g')),
-  /sk-ant-[A-Za-z0-9_-]{10,}/g, // Anthropic keys and OAuth tokens, also when shorter than a real key (test fixtures, truncated logs)
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
-  /\bgh[pousr]_[A-Za-z0-9]{30,}\b/g, // GitHub tokens
-  /\bgithub_pat_[A-Za-z0-9_]{30,}\b/g,
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack tokens
-  /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWTs
-  /(?<=\b[Bb]earer\s+)[A-Za-z0-9._~+/=-]{16,}/g, // Authorization: Bearer ...
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-];
+/** Token shapes masked whoever owns them (runtime/shared/token-shapes.ts; CloudWatch masks a subset). */
+export const TOKEN_PATTERNS: readonly RegExp[] = redactorPatterns();
 
 /** Secrets shorter than this are not masked by value (they would mask ordinary text). */
 export const MIN_SECRET_LENGTH = 6;

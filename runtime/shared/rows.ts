@@ -5,6 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ScheduledMessagePolicy } from './schedules';
+import type { SessionStatus } from './session-status';
+
+export { SESSION_STATUS, type SessionStatus } from './session-status';
 
 // ---------------------------------------------------------------------------------------------
 // Sortable ids (Inbox sk, Approvals sk): 13-digit zero-padded epoch ms, "-", 16 hex characters.
@@ -31,8 +34,6 @@ export function idFloor(nowMs: number): string {
 // ---------------------------------------------------------------------------------------------
 // Sessions: one row per pair (no sort key).
 // ---------------------------------------------------------------------------------------------
-
-export type SessionStatus = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
 
 export interface SessionRow {
   readonly pk: string;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { parseConfigText } from '../../lib/config/load';
-import { MANAGED_RULE_GROUPS, RATE_LIMIT_RULE, WAF_RESPONSE_BODIES, webAclRules } from '../../lib/stacks/edge-stack';
+import { MANAGED_RULE_GROUPS, RATE_LIMIT_RULE, WAF_RESPONSE_BODIES, webAclRules } from '../../lib/constructs/waf-rules';
 import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/assembly';
 import { minimalConfigText } from '../support/example-config';
 

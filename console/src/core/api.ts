@@ -7,7 +7,9 @@
 import type { UsageView } from '../../../runtime/shared/usage';
 import { API_ROUTES, CREDENTIAL_ROUTES, IDEMPOTENCY_HEADER } from '../../../runtime/control-plane/routes';
 
-export type SessionStatus = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
+import type { SessionStatus } from '../../../runtime/shared/session-status';
+
+export type { SessionStatus };
 
 export interface AgentView {
   readonly agentId: string;

@@ -9,6 +9,7 @@ import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache, type Jwks } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 import * as z from 'zod/mini';
+import { TOKEN_ENV } from '../../shared/function-contract';
 
 export type TokenKind = 'cognito' | 'oidc';
 
@@ -22,13 +23,7 @@ export interface TokenSettings {
   readonly jwksUri?: string;
 }
 
-/** Environment variables of every function that verifies tokens (set by lib/constructs/identity.ts). */
-export const TOKEN_ENV = {
-  kind: 'TOKEN_KIND',
-  issuer: 'TOKEN_ISSUER',
-  audience: 'TOKEN_AUDIENCE',
-  jwksUri: 'TOKEN_JWKS_URI',
-} as const;
+export { TOKEN_ENV };
 
 /** https, or http on loopback only (local mode's issuer). */
 const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;

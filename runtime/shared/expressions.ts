@@ -30,6 +30,10 @@ export function expression<T extends ExpressionParts>(
   };
 }
 
+/**
+ * A conditional write that lost. By name, not `instanceof`: a bundle and a test (or local mode) may hold
+ * different copies of the SDK's error classes.
+ */
 export function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
 }
