@@ -12,10 +12,32 @@ export const CUSTOM_CREDENTIAL_PATTERNS: ReadonlyArray<readonly [name: string, r
   ...TOKEN_SHAPES.filter((shape) => shape.inLogsPolicy).map((shape) => [shape.name, shape.regex] as const),
 ];
 
-/** CloudWatch Logs takes at most 10 custom data identifiers per policy (checked at synth by the test). */
+/** CloudWatch Logs takes at most 10 custom data identifiers per policy. */
 export const MAX_CUSTOM_IDENTIFIERS = 10;
+/** The characters CloudWatch accepts in a custom identifier's regex (no groups: no parentheses), at most 200 of them. */
+const CLOUDWATCH_REGEX = /^[A-Za-z0-9_#=@/;, ^$?[\]{}|\\*+.-]{1,200}$/;
+
+/**
+ * Why CloudWatch would refuse these identifiers at deploy time, one line each (none: they are valid). CDK
+ * checks neither the character set nor the count, and a refused policy fails the Platform stack's deploy.
+ */
+export function customIdentifierProblems(patterns: ReadonlyArray<readonly [string, string]>): string[] {
+  const problems: string[] = [];
+  if (patterns.length > MAX_CUSTOM_IDENTIFIERS)
+    problems.push(`${patterns.length} custom data identifiers, CloudWatch takes at most ${MAX_CUSTOM_IDENTIFIERS}`);
+  for (const [name, regex] of patterns) {
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(name)) problems.push(`${name}: the name may hold only A-Z, a-z, 0-9, _ and -`);
+    if (!CLOUDWATCH_REGEX.test(regex))
+      problems.push(
+        `${name}: the regex ${JSON.stringify(regex)} is longer than 200 characters or holds a character CloudWatch refuses (allowed: letters, digits, _ # = @ / ; , - space ^ $ ? [ ] { } | \\ * + .)`,
+      );
+  }
+  return problems;
+}
 
 export function credentialMaskingPolicy(): logs.DataProtectionPolicy {
+  const problems = customIdentifierProblems(CUSTOM_CREDENTIAL_PATTERNS);
+  if (problems.length > 0) throw new Error(`agent logs' data-protection policy: ${problems.join('; ')}`);
   return new logs.DataProtectionPolicy({
     name: 'cubicle-credential-masking',
     description: 'Masks credentials and provider tokens in agent logs',

@@ -59,7 +59,8 @@ export const PROVIDER_REGISTRY = {
     cli: 'codex',
     credentialKinds: ['api-key', 'access-token'],
     apiHosts: ['api.openai.com', 'chatgpt.com', 'auth.openai.com'],
-    tokenShapes: [{ name: 'OpenAiApiKey', regex: 'sk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}' }],
+    // Also covers sk-proj-, sk-svcacct- and sk-admin- keys ('-' is in the class): CloudWatch's regex subset has no groups.
+    tokenShapes: [{ name: 'OpenAiApiKey', regex: 'sk-[A-Za-z0-9_-]{20,}' }],
   },
   /** Gemini CLI: `api-key` (→ GEMINI_API_KEY) or `oauth-creds` ("Login with Google" oauth_creds.json, written to the CLI's ephemeral home). */
   google: {
