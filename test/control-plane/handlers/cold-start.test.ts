@@ -73,4 +73,34 @@ describe('control-plane cold start', () => {
     },
     30_000,
   );
+
+  // An import() chunk exports only the names esbuild knows when bundling: a package that re-exports
+  // CommonJS with `export *` (the encryption SDK) loses them there, so such a package is imported
+  // through a module that names its exports (runtime/shared/esdk.ts); a CommonJS target would export
+  // only `default`.
+  it.each(HANDLERS)(
+    "%s: every module loaded with import() is an ES module and keeps the package's exports",
+    async (handler) => {
+      const meta = await bundleGraph(handler);
+      const targets = new Set<string>();
+      for (const [file, input] of Object.entries(meta.inputs)) {
+        for (const imported of input.imports) {
+          if (imported.kind !== 'dynamic-import' || imported.external) continue;
+          expect(meta.inputs[imported.path]?.format, `${imported.path}, imported by ${file}`).toBe('esm');
+          if (!file.startsWith('node_modules/')) targets.add(imported.path);
+        }
+      }
+      for (const chunk of Object.values(meta.outputs)) {
+        if (!chunk.entryPoint || !targets.has(chunk.entryPoint)) continue;
+        const pkg = chunk.entryPoint.match(/^node_modules\/((@[^/]+\/)?[^/]+)\//)?.[1];
+        if (!pkg) continue; // the repository's own modules: their exports are named in the source
+        const expected = Object.keys((await import(pkg)) as object).filter((name) => name !== 'default');
+        expect(
+          expected.filter((name) => !chunk.exports.includes(name)),
+          `${pkg} in ${handler}`,
+        ).toEqual([]);
+      }
+    },
+    60_000,
+  );
 });
