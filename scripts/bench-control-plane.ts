@@ -1,8 +1,8 @@
 /**
  * `npm run bench:control-plane`: what the control plane costs.
  *
- * 1. Each function's bundle, built with the same esbuild settings as the stack (BUNDLING): size, and the
- *    cold load time of `require(bundle)` in a fresh `node` against a bare `node -e 0` (median of RUNS,
+ * 1. Each function's bundle, built as the stack builds it (lib/constructs/function-bundle.ts): the entry's size
+ *    and the whole bundle's, and the cold load time of `import(entry)` in a fresh `node` against a bare `node -e 0` (median of RUNS,
  *    as a ratio); also load + first invocation where that needs no network.
  * 2. DynamoDB and ECS calls per wake (and per message, and for the task event that follows), counted at
  *    the SDK client against dynalite on loopback, ECS faked at the client.
@@ -16,8 +16,8 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ListTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { buildSync } from 'esbuild';
-import { BUNDLING, CONTROL_PLANE_HANDLERS } from '../lib/constructs/cubicle-function';
+import { CONTROL_PLANE_HANDLERS, REPO_ROOT } from '../lib/constructs/cubicle-function';
+import { bundleFunction, FUNCTION_BUILD, handlerFileIn } from '../lib/constructs/function-bundle';
 import { createApiHandler } from '../runtime/control-plane/api';
 import { ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
 import { applyTaskEvent } from '../runtime/control-plane/task-events';
@@ -74,25 +74,21 @@ const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const table = (rows: Record<string, string | number>[]) => console.table(rows);
 
+/** Bytes of every JavaScript file of a function's bundle (entry and chunks), by handler. */
+const totals: Record<string, number> = {};
+
 function build(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const handler of HANDLERS) {
     const outdir = path.join(dir, handler);
-    buildSync({
-      entryPoints: [path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`)],
-      bundle: true,
-      platform: 'node',
-      target: BUNDLING.target,
-      format: 'cjs',
-      minify: BUNDLING.minify,
-      sourcemap: BUNDLING.sourceMap,
-      mainFields: [...BUNDLING.mainFields],
-      external: [...BUNDLING.externalModules],
-      outfile: path.join(outdir, 'index.js'),
-      logLevel: 'error',
+    const meta = bundleFunction(path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`), outdir, {
+      absWorkingDir: REPO_ROOT,
     });
+    totals[handler] = Object.entries(meta.outputs)
+      .filter(([file]) => file.endsWith('.mjs'))
+      .reduce((sum, [, output]) => sum + output.bytes, 0);
     writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(DIRECTORY));
-    out[handler] = path.join(outdir, 'index.js');
+    out[handler] = handlerFileIn(outdir);
   }
   return out;
 }
@@ -109,6 +105,7 @@ interface ColdStart {
   readonly rows: {
     function: string;
     bundleKiB: number;
+    entryKiB: number;
     loadMs: number;
     loadRatio: number;
     firstCallMs?: number;
@@ -126,10 +123,10 @@ function bundles(quiet = false): ColdStart {
     for (let run = 0; run < RUNS; run += 1) {
       base.push(time(['-e', '0']));
       for (const h of HANDLERS) {
-        samples[h].load.push(time(['-e', `require(${JSON.stringify(files[h])})`]));
+        samples[h].load.push(time(['-e', `import(${JSON.stringify(files[h])})`]));
         if (FIRST_CALL[h]) {
           const call = `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
-            require(${JSON.stringify(files[h])}).handler(${JSON.stringify(FIRST_CALL[h])}, ctx).then(()=>{}, (e)=>{if(${h === 'directory-sync'}&&/fetch failed/.test(String(e)))return;console.error(e);process.exit(1)})`;
+            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h])}, ctx)).then(()=>{}, (e)=>{if(${h === 'directory-sync'}&&/fetch failed/.test(String(e)))return;console.error(e);process.exit(1)})`;
           samples[h].first.push(time(['-e', call]));
         }
       }
@@ -140,7 +137,8 @@ function bundles(quiet = false): ColdStart {
       const first = samples[h].first.length ? median(samples[h].first) : undefined;
       return {
         function: h,
-        bundleKiB: Math.round(statSync(files[h]).size / 1024),
+        bundleKiB: Math.round(totals[h] / 1024),
+        entryKiB: Math.round(statSync(files[h]).size / 1024),
         loadMs: load,
         loadRatio: load / bare,
         ...(first === undefined ? {} : { firstCallMs: first, firstCallRatio: first / bare }),
@@ -148,7 +146,7 @@ function bundles(quiet = false): ColdStart {
     });
     if (quiet) return { bareMs: bare, rows };
     console.log(
-      `\nBundles (esbuild ${BUNDLING.target}, minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
+      `\nBundles (esbuild ${FUNCTION_BUILD.target}, ES modules split at each import(), minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
     );
     table(
       HANDLERS.map((h) => {
@@ -156,7 +154,8 @@ function bundles(quiet = false): ColdStart {
         const first = samples[h].first.length ? median(samples[h].first) : undefined;
         return {
           function: h,
-          'bundle KB': Math.round(statSync(files[h]).size / 1024),
+          'entry KB': Math.round(statSync(files[h]).size / 1024),
+          'bundle KB': Math.round(totals[h] / 1024),
           'load ms': Number(load.toFixed(1)),
           'load ratio': Number((load / bare).toFixed(2)),
           'load + 1st call ms': first === undefined ? '-' : Number(first.toFixed(1)),

@@ -1,13 +1,14 @@
+import { copyFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { ROSTER_FILE_NAME } from '../../runtime/shared/function-contract';
 import { EncryptedLogGroup } from './encrypted-log-group';
+import { bundleFunction, HANDLER_FILE } from './function-bundle';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const CONTROL_PLANE_HANDLERS = path.join(REPO_ROOT, 'runtime', 'control-plane', 'handlers');
@@ -22,22 +23,6 @@ export function handlerEntry(handler: CubicleFunctionProps['handler']): string {
     ? path.join(RELAY_HANDLERS, `${RELAY_ENTRIES[handler as keyof typeof RELAY_ENTRIES]}.ts`)
     : path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`);
 }
-
-/**
- * esbuild settings of every control-plane bundle (scripts/bench-control-plane.ts builds with the same).
- * The AWS SDK is bundled rather than taken from the Lambda runtime, so the SDK the tests ran is the one
- * that deploys, minified and tree-shaken.
- */
-export const BUNDLING = {
-  minify: true,
-  sourceMap: true,
-  target: 'node24',
-  format: nodejs.OutputFormat.CJS,
-  mainFields: ['module', 'main'],
-  externalModules: [] as string[],
-  // esbuild's CLI defaults to "info" (a size table per bundle), which CDK passes through to `cdk synth -q`.
-  logLevel: nodejs.LogLevel.WARNING,
-} as const;
 
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
@@ -87,7 +72,7 @@ export interface CubicleFunctionProps {
  * a bind* helper below, which sets the environment variable and the grant together.
  */
 export class CubicleFunction extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   private tableKeyBound = false;
 
@@ -121,10 +106,27 @@ export class CubicleFunction extends Construct {
       }),
     );
 
+    const entry = handlerEntry(props.handler);
     const rosterFile = props.rosterFile;
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: handlerEntry(props.handler),
-      handler: 'handler',
+    this.function = new lambda.Function(this, 'Function', {
+      code: lambda.Code.fromAsset(REPO_ROOT, {
+        // Hashed by the bundle's content, as NodejsFunction does: the repository itself is not the asset.
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never used: local bundling (esbuild is a dependency) always succeeds or throws.
+          image: DockerImage.fromRegistry('cubicle-bundles-locally'),
+          // Part of the bundling cache key, so two functions never share one bundle directory.
+          command: ['bundle', path.relative(REPO_ROOT, entry)],
+          local: {
+            tryBundle(outputDir: string): boolean {
+              bundleFunction(entry, outputDir, { absWorkingDir: REPO_ROOT });
+              if (rosterFile) copyFileSync(rosterFile, path.join(outputDir, ROSTER_FILE_NAME));
+              return true;
+            },
+          },
+        },
+      }),
+      handler: `${path.basename(HANDLER_FILE, '.mjs')}.handler`,
       functionName: props.functionName,
       description: `Cubicle control plane: ${props.description}`,
       runtime: FUNCTION_RUNTIME,
@@ -137,25 +139,9 @@ export class CubicleFunction extends Construct {
       vpc: props.vpc,
       vpcSubnets: { subnets: [...props.subnets] },
       securityGroups: [props.securityGroup],
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: {
         POWERTOOLS_SERVICE_NAME: `cubicle-${props.handler}`,
         POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
-      bundling: {
-        ...BUNDLING,
-        mainFields: [...BUNDLING.mainFields],
-        externalModules: [...BUNDLING.externalModules],
-        commandHooks: rosterFile
-          ? {
-              beforeBundling: () => [],
-              beforeInstall: () => [],
-              afterBundling: (_input: string, output: string) => [
-                `cp "${rosterFile}" "${path.join(output, ROSTER_FILE_NAME)}"`,
-              ],
-            }
-          : undefined,
       },
     });
 

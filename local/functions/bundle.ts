@@ -1,6 +1,7 @@
 /**
- * Bundles the control-plane handler entries with esbuild, as the stack does for Lambda (NodejsFunction:
- * one CommonJS file per function, the AWS SDK included), plus the local host that runs them. Bundles are
+ * Bundles the control-plane handler entries with esbuild, the AWS SDK included as in the stack, plus the
+ * local host that runs them. One CommonJS file per function rather than the stack's split ES modules
+ * (lib/constructs/function-bundle.ts): the host stays up, so cold-start compile time does not matter here. Bundles are
  * cached under node_modules/.cache/cubicle-local and rebuilt only when one of their input files changed,
  * so a second start skips the ~3 s build.
  */

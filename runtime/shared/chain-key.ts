@@ -5,16 +5,23 @@
  * https://docs.aws.amazon.com/kms/latest/developerguide/hmac.html
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { GenerateMacCommand, VerifyMacCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { ChainKey } from './event-chain';
 
 /** The variable naming the chain key's ARN, set with its grant (lib/constructs/audit-archive.ts). */
 export const CHAIN_KEY_ENV = 'CUBICLE_CHAIN_KEY_ARN';
 export const MAC_ALGORITHM = 'HMAC_SHA_256';
 
+/**
+ * Deferred: env.ts imports this file for CHAIN_KEY_ENV at every function's cold start, and the KMS
+ * commands would otherwise initialise the whole KMS client package there (~50 ms).
+ */
+const commands = () => import('@aws-sdk/client-kms');
+
 export function kmsChainKey(kms: KMSClient, keyId: string): ChainKey {
   return {
     async mac(digest) {
+      const { GenerateMacCommand } = await commands();
       const out = await kms.send(
         new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: MAC_ALGORITHM, Message: digest }),
       );
@@ -23,6 +30,7 @@ export function kmsChainKey(kms: KMSClient, keyId: string): ChainKey {
     },
     async verify(digest, mac) {
       if (!/^[0-9a-f]{64}$/.test(mac)) return false;
+      const { VerifyMacCommand } = await commands();
       try {
         const out = await kms.send(
           new VerifyMacCommand({

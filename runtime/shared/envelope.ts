@@ -30,9 +30,9 @@ import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk
 import type { NodeAlgorithmSuite, NodeCachingMaterialsManager } from '@aws-crypto/client-node';
 
 /** The Encryption SDK loads on the first seal or open (~0.5 s of require): a process that never seals pays nothing. */
-type Esdk = typeof import('@aws-crypto/client-node');
+type Esdk = typeof import('./esdk');
 let esdk: Promise<Esdk> | undefined;
-const loadEsdk = () => (esdk ??= import('@aws-crypto/client-node'));
+const loadEsdk = () => (esdk ??= import('./esdk.js'));
 
 export {
   CONTEXT_KEYS,
