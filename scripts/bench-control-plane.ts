@@ -27,7 +27,7 @@ import { STARTED_BY } from '../runtime/shared/names';
 import { activeShardOf, pairKey } from '../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../test/support/dynamo';
 import {
-  CLUSTER_ARN,
+  TEST_CLUSTER_ARN,
   Clock,
   DIRECTORY,
   fakeEcs,
@@ -230,7 +230,7 @@ async function perWake(): Promise<void> {
         (fake, clock) =>
           applyTaskEvent(lifecycleDeps(dynamo, fake.ecs, clock), {
             taskArn: arn,
-            clusterArn: CLUSTER_ARN,
+            clusterArn: TEST_CLUSTER_ARN,
             lastStatus: 'RUNNING',
             startedBy: STARTED_BY,
             taskDefinitionArn: taskDefinitionArnOf(p.userId, p.agentId),

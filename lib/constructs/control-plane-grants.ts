@@ -163,7 +163,7 @@ export function bindLaunchSettings(fn: CubicleFunction, options: LauncherOptions
   fn.setEnv(ENV.idleTimeoutMs, String(options.idleTimeoutSeconds * 1000));
 }
 
-/** Invoking the launcher function (its name in LAUNCHER_FUNCTION), and nothing else of Lambda. */
+/** Invoking the launcher function (its name in CUBICLE_LAUNCHER_FUNCTION), and nothing else of Lambda. */
 export function bindLaunchInvoker(fn: CubicleFunction, launcher: CubicleFunction): void {
   fn.setEnv(ENV.launcherFunction, launcher.function.functionName);
   fn.allow(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [launcher.function.functionArn] }));

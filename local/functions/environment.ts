@@ -26,7 +26,7 @@ export interface LocalEndpoints {
   readonly lambda: string;
 }
 
-/** The launcher's physical name, as its callers' LAUNCHER_FUNCTION variable carries it. */
+/** The launcher's physical name, as its callers' CUBICLE_LAUNCHER_FUNCTION variable carries it. */
 export function localLauncherName(deployment: string): string {
   return `${deployment}-launcher`;
 }

@@ -17,13 +17,13 @@ import { TABLES } from './tables';
  */
 export const ENV = {
   deployment: 'CUBICLE_DEPLOYMENT',
-  clusterArn: 'CLUSTER_ARN',
-  subnetIds: 'SUBNET_IDS',
-  securityGroupIds: 'SECURITY_GROUP_IDS',
-  maxTaskDurationMs: 'MAX_TASK_DURATION_MS',
-  idleTimeoutMs: 'IDLE_TIMEOUT_MS',
+  clusterArn: 'CUBICLE_CLUSTER_ARN',
+  subnetIds: 'CUBICLE_SUBNET_IDS',
+  securityGroupIds: 'CUBICLE_SECURITY_GROUP_IDS',
+  maxTaskDurationMs: 'CUBICLE_MAX_TASK_DURATION_MS',
+  idleTimeoutMs: 'CUBICLE_IDLE_TIMEOUT_MS',
   /** The launcher function's name (lib/constructs/launcher-function.ts), for those that wake agents. */
-  launcherFunction: 'LAUNCHER_FUNCTION',
+  launcherFunction: 'CUBICLE_LAUNCHER_FUNCTION',
   sessionsTable: TABLES.sessions.envVar,
   inboxTable: TABLES.inbox.envVar,
   eventsTable: TABLES.events.envVar,
@@ -31,14 +31,14 @@ export const ENV = {
   /** The audit chain's KMS HMAC key, for every function that appends events (lib/constructs/audit-archive.ts). */
   chainKey: CHAIN_KEY_ENV,
   /** The audit archive's bucket and the security-event topic (lib/constructs/audit-archive.ts). */
-  archiveBucket: 'AUDIT_ARCHIVE_BUCKET',
-  securityTopic: 'SECURITY_EVENTS_TOPIC_ARN',
+  archiveBucket: 'CUBICLE_AUDIT_ARCHIVE_BUCKET',
+  securityTopic: 'CUBICLE_SECURITY_EVENTS_TOPIC_ARN',
   idempotencyTable: TABLES.idempotency.envVar,
   usageTable: TABLES.usage.envVar,
   /** Email notifications (lib/constructs/email-notifications.ts): the notifier's name for the archiver, its sender and the console's address. */
-  notifierFunction: 'NOTIFIER_FUNCTION',
-  mailFrom: 'NOTIFY_FROM',
-  consoleUrl: 'CONSOLE_URL',
+  notifierFunction: 'CUBICLE_NOTIFIER_FUNCTION',
+  mailFrom: 'CUBICLE_NOTIFY_FROM',
+  consoleUrl: 'CUBICLE_CONSOLE_URL',
 } as const;
 
 /** Environment of the relay functions (validated by runtime/relay/env.ts; set by lib/constructs/relay.ts). */
@@ -46,8 +46,8 @@ export const RELAY_ENV = {
   deployment: 'CUBICLE_DEPLOYMENT',
   account: 'CUBICLE_ACCOUNT',
   /** Callback URLs (`https://<api>.execute-api.<region>.amazonaws.com/<stage>`) of the two WebSocket APIs. */
-  deviceEndpoint: 'RELAY_DEVICE_ENDPOINT',
-  runtimeEndpoint: 'RELAY_RUNTIME_ENDPOINT',
+  deviceEndpoint: 'CUBICLE_RELAY_DEVICE_ENDPOINT',
+  runtimeEndpoint: 'CUBICLE_RELAY_RUNTIME_ENDPOINT',
   sessionsTable: TABLES.sessions.envVar,
   inboxTable: TABLES.inbox.envVar,
   eventsTable: TABLES.events.envVar,
@@ -59,16 +59,16 @@ export const RELAY_ENV = {
 
 /** Environment variables of every function that verifies tokens (set by lib/constructs/identity.ts). */
 export const TOKEN_ENV = {
-  kind: 'TOKEN_KIND',
-  issuer: 'TOKEN_ISSUER',
-  audience: 'TOKEN_AUDIENCE',
-  jwksUri: 'TOKEN_JWKS_URI',
+  kind: 'CUBICLE_TOKEN_KIND',
+  issuer: 'CUBICLE_TOKEN_ISSUER',
+  audience: 'CUBICLE_TOKEN_AUDIENCE',
+  jwksUri: 'CUBICLE_TOKEN_JWKS_URI',
 } as const;
 
 /** The header CloudFront adds to origin requests (lower case: API Gateway v2 lower-cases header names). */
 export const ORIGIN_VERIFY_HEADER = 'x-cubicle-origin-verify';
 /** Environment variable with the ARN of the origin-verify secret (set with its grant by the CDK side). */
-export const ORIGIN_VERIFY_SECRET_ENV = 'ORIGIN_VERIFY_SECRET_ARN';
+export const ORIGIN_VERIFY_SECRET_ENV = 'CUBICLE_ORIGIN_VERIFY_SECRET_ARN';
 
 /** The roster directory bundled with the functions (runtime/control-plane/roster.ts reads it; lib/constructs/control-plane-roster.ts writes it). */
 export const ROSTER_FILE_NAME = 'roster.json';

@@ -52,23 +52,23 @@ export interface TableSpec {
  *   Only control-plane functions touch it (no runtime role has a grant, so no LeadingKeys form is needed).
  */
 export const TABLES = {
-  sessions: { id: 'Sessions', envVar: 'SESSIONS_TABLE' },
-  inbox: { id: 'Inbox', envVar: 'INBOX_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, stream: 'KEYS_ONLY' },
-  events: { id: 'Events', envVar: 'EVENTS_TABLE', sortKey: { name: SORT_KEY, type: 'N' }, stream: 'NEW_IMAGE' },
-  approvals: { id: 'Approvals', envVar: 'APPROVALS_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
+  sessions: { id: 'Sessions', envVar: 'CUBICLE_SESSIONS_TABLE' },
+  inbox: { id: 'Inbox', envVar: 'CUBICLE_INBOX_TABLE', sortKey: { name: SORT_KEY, type: 'S' }, stream: 'KEYS_ONLY' },
+  events: { id: 'Events', envVar: 'CUBICLE_EVENTS_TABLE', sortKey: { name: SORT_KEY, type: 'N' }, stream: 'NEW_IMAGE' },
+  approvals: { id: 'Approvals', envVar: 'CUBICLE_APPROVALS_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
   connections: {
     id: 'Connections',
-    envVar: 'CONNECTIONS_TABLE',
+    envVar: 'CUBICLE_CONNECTIONS_TABLE',
     sortKey: { name: SORT_KEY, type: 'S' },
     timeToLive: 'expiresAt',
   },
   idempotency: {
     id: 'Idempotency',
-    envVar: 'IDEMPOTENCY_TABLE',
+    envVar: 'CUBICLE_IDEMPOTENCY_TABLE',
     sortKey: { name: SORT_KEY, type: 'S' },
     timeToLive: 'expiresAt',
   },
-  usage: { id: 'Usage', envVar: 'USAGE_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
+  usage: { id: 'Usage', envVar: 'CUBICLE_USAGE_TABLE', sortKey: { name: SORT_KEY, type: 'S' } },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableName = keyof typeof TABLES;

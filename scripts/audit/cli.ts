@@ -1,5 +1,5 @@
 /**
- * `npm run audit:verify -- --user U --agent A --table EVENTS_TABLE --chain-key ARN [--bucket ARCHIVE]`:
+ * `npm run audit:verify -- --user U --agent A --table CUBICLE_EVENTS_TABLE --chain-key ARN [--bucket ARCHIVE]`:
  * verifies one pair's audit chain (scripts/audit/verify.ts) with the caller's AWS credentials, which need
  * dynamodb:Query on the Events table, kms:VerifyMac on the chain key and (with --bucket) s3:ListBucket and
  * s3:GetObject on the archive. The ControlPlane stack's outputs name the key and the bucket
@@ -48,13 +48,13 @@ export async function main(
     print(`audit:verify: ${(error as Error).message}`);
     return 2;
   }
-  const table = values.table ?? process.env.EVENTS_TABLE;
+  const table = values.table ?? process.env.CUBICLE_EVENTS_TABLE;
   const keyArn = values['chain-key'] ?? process.env.CUBICLE_CHAIN_KEY_ARN;
-  const bucket = values.bucket ?? process.env.AUDIT_ARCHIVE_BUCKET;
+  const bucket = values.bucket ?? process.env.CUBICLE_AUDIT_ARCHIVE_BUCKET;
   const missing = [
     ...(!values.user || !ID_PATTERN.test(values.user) ? ['--user (a roster user id)'] : []),
     ...(!values.agent || !ID_PATTERN.test(values.agent) ? ["--agent (one of that user's agent ids)"] : []),
-    ...(!table ? ['--table (the Events table name) or EVENTS_TABLE'] : []),
+    ...(!table ? ['--table (the Events table name) or CUBICLE_EVENTS_TABLE'] : []),
     ...(!keyArn ? ['--chain-key (ControlPlane output AuditChainKeyArn) or CUBICLE_CHAIN_KEY_ARN'] : []),
   ];
   if (missing.length > 0) {

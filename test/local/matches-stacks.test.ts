@@ -126,10 +126,10 @@ describe('local mode matches the synthesized stacks', () => {
       });
       for (const variable of Object.keys(fn.Properties.Environment.Variables))
         expect(local, `${name}: ${variable}`).toHaveProperty(variable);
-      // TOKEN_JWKS_URI: the local issuer is an OIDC issuer on loopback; the example deploys Cognito, whose
+      // CUBICLE_TOKEN_JWKS_URI: the local issuer is an OIDC issuer on loopback; the example deploys Cognito, whose
       // JWKS location the verifier derives from the pool.
       const localOwn = Object.keys(local).filter(
-        (k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED|TOKEN_JWKS_URI)$/.test(k),
+        (k) => !/^(PATH|HOME|LANG|AWS_.*|POWERTOOLS_TRACE_ENABLED|CUBICLE_TOKEN_JWKS_URI)$/.test(k),
       );
       expect(localOwn.sort(), name).toEqual(Object.keys(fn.Properties.Environment.Variables).sort());
       expect(LOCAL_FUNCTIONS[name].timeoutMs, name).toBe(fn.Properties.Timeout * 1000);

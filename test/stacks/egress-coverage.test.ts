@@ -104,7 +104,7 @@ describe('every AWS endpoint called from the VPC is let through its DNS Firewall
           {}) as Record<string, string>;
         for (const [name, value] of Object.entries(variables)) {
           if (/^https:\/\/[^/]+\.execute-api\./.test(value)) hosts.push(new URL(value).hostname);
-          if (name === 'AUDIT_ARCHIVE_BUCKET') hosts.push(`${value}.s3.${region}.amazonaws.com`);
+          if (name === 'CUBICLE_AUDIT_ARCHIVE_BUCKET') hosts.push(`${value}.s3.${region}.amazonaws.com`);
         }
       }
     }

@@ -3,7 +3,7 @@
  * alone): signature against the issuer's JWKS, issuer, audience or Cognito client id, expiry and not-before,
  * and for Cognito the token use (`access`: the token meant for APIs). AWS's aws-jwt-verify does the work.
  * Used by the HTTP API function, the credential writer and the relay's device `$connect`; local mode
- * points it at its own issuer (TOKEN_JWKS_URI, or a JWKS handed over directly).
+ * points it at its own issuer (CUBICLE_TOKEN_JWKS_URI, or a JWKS handed over directly).
  */
 import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache, type Jwks } from 'aws-jwt-verify/jwk';

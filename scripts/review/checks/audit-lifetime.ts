@@ -76,7 +76,7 @@ export const hardCap: Check = {
         }
       }
     }
-    const controlPlaneCaps = new Set(functionEnv(assembly, 'MAX_TASK_DURATION_MS'));
+    const controlPlaneCaps = new Set(functionEnv(assembly, 'CUBICLE_MAX_TASK_DURATION_MS'));
     for (const cap of caps)
       if (fleet.pairs.length > 0 && !controlPlaneCaps.has(cap))
         findings.push(
@@ -96,12 +96,12 @@ export const hardCap: Check = {
   },
 };
 
-/** Schedule expressions of rules that invoke a function carrying MAX_TASK_DURATION_MS, at most every 5 minutes. */
+/** Schedule expressions of rules that invoke a function carrying CUBICLE_MAX_TASK_DURATION_MS, at most every 5 minutes. */
 function reaperSchedules(assembly: Parameters<Check['run']>[0]['assembly']): string[] {
   const capped = new Set(
     assembly
       .resources('AWS::Lambda::Function')
-      .filter((f) => assembly.props(f).Environment?.Variables?.MAX_TASK_DURATION_MS)
+      .filter((f) => assembly.props(f).Environment?.Variables?.CUBICLE_MAX_TASK_DURATION_MS)
       .map((f) => assembly.resolver.getAtt(f.stack, f.logicalId, 'Arn')),
   );
   return (

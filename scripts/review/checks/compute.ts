@@ -82,7 +82,7 @@ export const agentNetwork: Check = {
     const groups = agentSecurityGroups(assembly);
     if (groups.length === 0)
       findings.push(
-        'no agent security group found: no function passes SECURITY_GROUP_IDS and no security group sits at a construct path ending in AgentTasks',
+        'no agent security group found: no function passes CUBICLE_SECURITY_GROUP_IDS and no security group sits at a construct path ending in AgentTasks',
       );
     const efsGroups = new Set(
       assembly
@@ -139,15 +139,15 @@ export const agentNetwork: Check = {
         );
     }
     evidence.push(
-      `${subnets.length} subnets passed to RunTask (SUBNET_IDS): ${ratio(subnets.filter((s) => assembly.props(s).MapPublicIpOnLaunch !== true).length, subnets.length)} without public IPs, none routing to an internet gateway unless listed below`,
+      `${subnets.length} subnets passed to RunTask (CUBICLE_SUBNET_IDS): ${ratio(subnets.filter((s) => assembly.props(s).MapPublicIpOnLaunch !== true).length, subnets.length)} without public IPs, none routing to an internet gateway unless listed below`,
     );
     return outcome(evidence, findings);
   },
 };
 
-/** Security groups the control plane passes to RunTask (SECURITY_GROUP_IDS), and any at `.../AgentTasks`. */
+/** Security groups the control plane passes to RunTask (CUBICLE_SECURITY_GROUP_IDS), and any at `.../AgentTasks`. */
 export function agentSecurityGroups(assembly: Assembly): ResourceRef[] {
-  const ids = new Set(functionEnv(assembly, 'SECURITY_GROUP_IDS').flatMap((v) => v.split(',')));
+  const ids = new Set(functionEnv(assembly, 'CUBICLE_SECURITY_GROUP_IDS').flatMap((v) => v.split(',')));
   return assembly
     .resources('AWS::EC2::SecurityGroup')
     .filter(
@@ -158,7 +158,7 @@ export function agentSecurityGroups(assembly: Assembly): ResourceRef[] {
 }
 
 function agentSubnets(assembly: Assembly): ResourceRef[] {
-  const ids = new Set(functionEnv(assembly, 'SUBNET_IDS').flatMap((v) => v.split(',')));
+  const ids = new Set(functionEnv(assembly, 'CUBICLE_SUBNET_IDS').flatMap((v) => v.split(',')));
   return assembly.resources('AWS::EC2::Subnet').filter((s) => ids.has(assembly.resolver.ref(s.stack, s.logicalId)));
 }
 

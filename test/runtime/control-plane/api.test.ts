@@ -16,7 +16,7 @@ import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
 import {
   AUTH,
-  CLUSTER_ARN,
+  TEST_CLUSTER_ARN,
   Clock,
   DIRECTORY,
   fakeEcs,
@@ -277,7 +277,7 @@ describe('messages and lifecycle routes', () => {
     const session = await getSession(deps.lifecycle, pairKey(user, 'helper'));
     await applyTaskEvent(deps.lifecycle, {
       taskArn: session?.taskArn as string,
-      clusterArn: CLUSTER_ARN,
+      clusterArn: TEST_CLUSTER_ARN,
       lastStatus: 'RUNNING',
       startedBy: STARTED_BY,
       taskDefinitionArn: taskDefinitionArnOf(user, 'helper'),

@@ -14,7 +14,15 @@ import { readEvents } from '../../../runtime/shared/event-log';
 import { STARTED_BY } from '../../../runtime/shared/names';
 import { activeShardOf, pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import { CLUSTER_ARN, Clock, fakeEcs, LAUNCH, lifecycleDeps, taskArnOf, taskDefinitionArnOf } from './support/fixtures';
+import {
+  TEST_CLUSTER_ARN,
+  Clock,
+  fakeEcs,
+  LAUNCH,
+  lifecycleDeps,
+  taskArnOf,
+  taskDefinitionArnOf,
+} from './support/fixtures';
 import { TEST_CHAIN } from '../../support/chain-key';
 
 let dynamo: TestDynamo;
@@ -40,7 +48,7 @@ function taskEvent(
 ): TaskStateDetail {
   return {
     taskArn,
-    clusterArn: CLUSTER_ARN,
+    clusterArn: TEST_CLUSTER_ARN,
     lastStatus,
     taskDefinitionArn: taskDefinitionArnOf(pair.userId, pair.agentId),
     startedBy: STARTED_BY,
@@ -117,7 +125,7 @@ describe('wake', () => {
     expect(dynamo.total()).toBeLessThanOrEqual(3);
     const [call] = fake.mock.commandCalls(RunTaskCommand);
     expect(call.args[0].input).toEqual({
-      cluster: CLUSTER_ARN,
+      cluster: TEST_CLUSTER_ARN,
       taskDefinition: `acme-alice_${pair.agentId}`,
       launchType: 'FARGATE',
       count: 1,
@@ -313,7 +321,7 @@ describe('task events', () => {
     expect(
       await applyTaskEvent(deps, {
         ...taskEvent(pair, 'RUNNING', secondArn),
-        clusterArn: CLUSTER_ARN.replace('acme-cluster', 'other'),
+        clusterArn: TEST_CLUSTER_ARN.replace('acme-cluster', 'other'),
       }),
     ).toBe('ignored');
     expect(await applyTaskEvent(deps, { ...taskEvent(pair, 'RUNNING', secondArn), startedBy: 'someone-else' })).toBe(

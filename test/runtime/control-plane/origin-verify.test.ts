@@ -317,9 +317,9 @@ describe('the entry wiring: originChecked reads AWSCURRENT and AWSPREVIOUS from 
   it('refuses to start without a valid secret ARN in the environment', () => {
     process.env[ORIGIN_VERIFY_SECRET_ENV] = 'not-an-arn';
     expect(() => originChecked(silentLogger(), vi.fn())).toThrow(
-      /ORIGIN_VERIFY_SECRET_ARN must be a Secrets Manager secret ARN/,
+      /CUBICLE_ORIGIN_VERIFY_SECRET_ARN must be a Secrets Manager secret ARN/,
     );
     delete process.env[ORIGIN_VERIFY_SECRET_ENV];
-    expect(() => originChecked(silentLogger(), vi.fn())).toThrow(/ORIGIN_VERIFY_SECRET_ARN is not set/);
+    expect(() => originChecked(silentLogger(), vi.fn())).toThrow(/CUBICLE_ORIGIN_VERIFY_SECRET_ARN is not set/);
   });
 });

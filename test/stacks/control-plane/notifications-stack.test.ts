@@ -39,9 +39,9 @@ describe('email notifications in the templates', () => {
     ).toEqual(['cubicle@acme.example']);
     const [[notifierId, notifier]] = functionsNamed(withNotifications, 'email notifications');
     expect(notifier.Properties.Environment.Variables).toMatchObject({
-      NOTIFY_FROM: 'cubicle@acme.example',
-      CONSOLE_URL: expect.anything(),
-      IDEMPOTENCY_TABLE: expect.anything(),
+      CUBICLE_NOTIFY_FROM: 'cubicle@acme.example',
+      CUBICLE_CONSOLE_URL: expect.anything(),
+      CUBICLE_IDEMPOTENCY_TABLE: expect.anything(),
     });
     const statements = policiesOf(withNotifications, notifier.Properties.Role);
     const sesStatements = statements.filter((s: { Action: unknown }) => JSON.stringify(s.Action).includes('ses:'));
@@ -72,7 +72,7 @@ describe('email notifications in the templates', () => {
       expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } });
     // The archiver may invoke exactly the notifier, and knows its name.
     const [[, archiver]] = functionsNamed(withNotifications, 'audit archive');
-    expect(archiver.Properties.Environment.Variables.NOTIFIER_FUNCTION).toEqual({ Ref: notifierId });
+    expect(archiver.Properties.Environment.Variables.CUBICLE_NOTIFIER_FUNCTION).toEqual({ Ref: notifierId });
     const invokes = policiesOf(withNotifications, archiver.Properties.Role).filter((s: { Action: unknown }) =>
       JSON.stringify(s.Action).includes('lambda:'),
     );

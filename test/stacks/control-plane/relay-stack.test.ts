@@ -113,11 +113,13 @@ describe('relay APIs', () => {
   it('the device and API functions verify tokens themselves: issuer, audience and kind in their environment', () => {
     for (const name of ['api', 'credentials', 'relay-device'] as FunctionName[]) {
       const env = functionOf(json, name).resource.Properties.Environment.Variables;
-      expect(env.TOKEN_KIND, name).toBe('cognito');
-      expect(JSON.stringify(env.TOKEN_ISSUER), name).toContain('https://cognito-idp.eu-west-1.amazonaws.com/');
-      expect(env.TOKEN_AUDIENCE, name).toBeDefined();
+      expect(env.CUBICLE_TOKEN_KIND, name).toBe('cognito');
+      expect(JSON.stringify(env.CUBICLE_TOKEN_ISSUER), name).toContain('https://cognito-idp.eu-west-1.amazonaws.com/');
+      expect(env.CUBICLE_TOKEN_AUDIENCE, name).toBeDefined();
     }
-    expect(functionOf(json, 'relay-runtime').resource.Properties.Environment.Variables.TOKEN_ISSUER).toBeUndefined();
+    expect(
+      functionOf(json, 'relay-runtime').resource.Properties.Environment.Variables.CUBICLE_TOKEN_ISSUER,
+    ).toBeUndefined();
   });
 
   it('the fan-out reads the Events and Inbox streams, reporting failed batch items, from the latest record', () => {

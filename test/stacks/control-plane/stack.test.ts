@@ -376,7 +376,7 @@ describe('IAM, exactly', () => {
       expect(granting(statementsOf(json, name), 'lambda:InvokeFunction'), name).toEqual([
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: launcherArn },
       ]);
-      expect(functionOf(json, name).resource.Properties.Environment.Variables.LAUNCHER_FUNCTION).toEqual({
+      expect(functionOf(json, name).resource.Properties.Environment.Variables.CUBICLE_LAUNCHER_FUNCTION).toEqual({
         Ref: functionOf(json, 'launcher').id,
       });
     }
@@ -391,19 +391,19 @@ describe('IAM, exactly', () => {
     // Only the launcher knows the tasks' network.
     for (const name of ['api', 'task-events', 'reaper'] as const) {
       expect(Object.keys(functionOf(json, name).resource.Properties.Environment.Variables), name).not.toContain(
-        'SUBNET_IDS',
+        'CUBICLE_SUBNET_IDS',
       );
     }
     expect(Object.keys(functionOf(json, 'launcher').resource.Properties.Environment.Variables).sort()).toEqual([
-      'CLUSTER_ARN',
+      'CUBICLE_CLUSTER_ARN',
       'CUBICLE_CHAIN_KEY_ARN',
       'CUBICLE_DEPLOYMENT',
-      'EVENTS_TABLE',
+      'CUBICLE_EVENTS_TABLE',
       'POWERTOOLS_LOG_LEVEL',
       'POWERTOOLS_SERVICE_NAME',
-      'SECURITY_GROUP_IDS',
-      'SESSIONS_TABLE',
-      'SUBNET_IDS',
+      'CUBICLE_SECURITY_GROUP_IDS',
+      'CUBICLE_SESSIONS_TABLE',
+      'CUBICLE_SUBNET_IDS',
     ]);
   });
 

@@ -103,15 +103,15 @@ describe('bundled functions', () => {
     );
     const env = {
       CUBICLE_DEPLOYMENT: 'acme',
-      CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:111111111111:cluster/c',
-      MAX_TASK_DURATION_MS: '7200000',
-      IDLE_TIMEOUT_MS: '900000',
-      LAUNCHER_FUNCTION: 'acme-ControlPlane-LauncherFunction-AbC123',
-      SESSIONS_TABLE: 'sessions',
-      INBOX_TABLE: 'inbox',
-      EVENTS_TABLE: 'events',
-      IDEMPOTENCY_TABLE: 'idempotency',
-      USAGE_TABLE: 'usage',
+      CUBICLE_CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:111111111111:cluster/c',
+      CUBICLE_MAX_TASK_DURATION_MS: '7200000',
+      CUBICLE_IDLE_TIMEOUT_MS: '900000',
+      CUBICLE_LAUNCHER_FUNCTION: 'acme-ControlPlane-LauncherFunction-AbC123',
+      CUBICLE_SESSIONS_TABLE: 'sessions',
+      CUBICLE_INBOX_TABLE: 'inbox',
+      CUBICLE_EVENTS_TABLE: 'events',
+      CUBICLE_IDEMPOTENCY_TABLE: 'idempotency',
+      CUBICLE_USAGE_TABLE: 'usage',
       CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
     };
     const invoke = (event: unknown) =>
@@ -166,23 +166,24 @@ describe('bundled functions', () => {
       );
     const env = {
       CUBICLE_DEPLOYMENT: 'acme',
-      CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:111111111111:cluster/c',
-      SUBNET_IDS: 'subnet-0aaa',
-      SECURITY_GROUP_IDS: 'sg-0aaa',
-      MAX_TASK_DURATION_MS: '7200000',
-      IDLE_TIMEOUT_MS: '900000',
-      LAUNCHER_FUNCTION: 'acme-ControlPlane-LauncherFunction-AbC123',
-      SESSIONS_TABLE: 'sessions',
-      INBOX_TABLE: 'inbox',
-      EVENTS_TABLE: 'events',
-      APPROVALS_TABLE: 'approvals',
+      CUBICLE_CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:111111111111:cluster/c',
+      CUBICLE_SUBNET_IDS: 'subnet-0aaa',
+      CUBICLE_SECURITY_GROUP_IDS: 'sg-0aaa',
+      CUBICLE_MAX_TASK_DURATION_MS: '7200000',
+      CUBICLE_IDLE_TIMEOUT_MS: '900000',
+      CUBICLE_LAUNCHER_FUNCTION: 'acme-ControlPlane-LauncherFunction-AbC123',
+      CUBICLE_SESSIONS_TABLE: 'sessions',
+      CUBICLE_INBOX_TABLE: 'inbox',
+      CUBICLE_EVENTS_TABLE: 'events',
+      CUBICLE_APPROVALS_TABLE: 'approvals',
       CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-4000-8000-000000000000',
-      IDEMPOTENCY_TABLE: 'idempotency',
-      USAGE_TABLE: 'usage',
-      ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
-      TOKEN_KIND: 'cognito',
-      TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
-      TOKEN_AUDIENCE: 'cubicletestclient',
+      CUBICLE_IDEMPOTENCY_TABLE: 'idempotency',
+      CUBICLE_USAGE_TABLE: 'usage',
+      CUBICLE_ORIGIN_VERIFY_SECRET_ARN:
+        'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+      CUBICLE_TOKEN_KIND: 'cognito',
+      CUBICLE_TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+      CUBICLE_TOKEN_AUDIENCE: 'cubicletestclient',
     };
     const event = {
       routeKey: 'GET /v1/agents',
@@ -196,14 +197,14 @@ describe('bundled functions', () => {
       // No origin-verify header: refused by the origin check, before the roster (and without any AWS call).
       expect(JSON.parse(result.body)).toEqual({ message: REFUSED_MESSAGE, requestId: 'req-1' });
     }
-    const broken = run('api', { ...env, CLUSTER_ARN: 'not-an-arn' }, event);
+    const broken = run('api', { ...env, CUBICLE_CLUSTER_ARN: 'not-an-arn' }, event);
     expect(broken.status).not.toBe(0);
-    expect(broken.stderr).toMatch(/CLUSTER_ARN must be an ECS cluster ARN/);
+    expect(broken.stderr).toMatch(/CUBICLE_CLUSTER_ARN must be an ECS cluster ARN/);
     // The device relay refuses a $connect that did not come through CloudFront, before the token is looked at.
     const relayEnv = {
       ...env,
-      RELAY_DEVICE_ENDPOINT: 'https://abc.execute-api.eu-west-1.amazonaws.com/relay',
-      CONNECTIONS_TABLE: 'connections',
+      CUBICLE_RELAY_DEVICE_ENDPOINT: 'https://abc.execute-api.eu-west-1.amazonaws.com/relay',
+      CUBICLE_CONNECTIONS_TABLE: 'connections',
     };
     const connect = {
       requestContext: { routeKey: '$connect', eventType: 'CONNECT', connectionId: 'c1', requestId: 'req-2' },
@@ -215,8 +216,12 @@ describe('bundled functions', () => {
     expect(relayResult.statusCode).toBe(403);
     expect(JSON.parse(relayResult.body)).toEqual({ message: REFUSED_MESSAGE });
     // A token issuer over plain http (not loopback) fails the cold start too.
-    const insecure = run('api', { ...env, TOKEN_KIND: 'oidc', TOKEN_ISSUER: 'http://login.acme.example' }, event);
+    const insecure = run(
+      'api',
+      { ...env, CUBICLE_TOKEN_KIND: 'oidc', CUBICLE_TOKEN_ISSUER: 'http://login.acme.example' },
+      event,
+    );
     expect(insecure.status).not.toBe(0);
-    expect(insecure.stderr).toMatch(/TOKEN_ISSUER must be an https URL/);
+    expect(insecure.stderr).toMatch(/CUBICLE_TOKEN_ISSUER must be an https URL/);
   });
 });

@@ -23,11 +23,11 @@ import { TEST_CHAIN } from '../../../support/chain-key';
 import { ACCOUNT } from '../../../support/account';
 
 export { ACCOUNT };
-export const CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
+export const TEST_CLUSTER_ARN = `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/acme-cluster`;
 
 export const LAUNCH: LaunchSettings & TaskNetwork = {
   deployment: 'acme',
-  clusterArn: CLUSTER_ARN,
+  clusterArn: TEST_CLUSTER_ARN,
   subnetIds: ['subnet-0aaa', 'subnet-0bbb'],
   securityGroupIds: ['sg-0a9e17'],
   maxTaskDurationMs: 2 * 3600_000,
@@ -234,23 +234,23 @@ export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEve
  */
 export const FUNCTION_ENV = {
   CUBICLE_DEPLOYMENT: 'acme',
-  CLUSTER_ARN,
-  SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
-  SECURITY_GROUP_IDS: 'sg-0a9e17',
-  MAX_TASK_DURATION_MS: '7200000',
-  IDLE_TIMEOUT_MS: '900000',
-  LAUNCHER_FUNCTION: 'acme-launcher',
-  SESSIONS_TABLE: 'sessions',
-  INBOX_TABLE: 'inbox',
-  EVENTS_TABLE: 'events',
-  APPROVALS_TABLE: 'approvals',
-  IDEMPOTENCY_TABLE: 'idempotency',
-  USAGE_TABLE: 'usage',
+  TEST_CLUSTER_ARN,
+  CUBICLE_SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
+  CUBICLE_SECURITY_GROUP_IDS: 'sg-0a9e17',
+  CUBICLE_MAX_TASK_DURATION_MS: '7200000',
+  CUBICLE_IDLE_TIMEOUT_MS: '900000',
+  CUBICLE_LAUNCHER_FUNCTION: 'acme-launcher',
+  CUBICLE_SESSIONS_TABLE: 'sessions',
+  CUBICLE_INBOX_TABLE: 'inbox',
+  CUBICLE_EVENTS_TABLE: 'events',
+  CUBICLE_APPROVALS_TABLE: 'approvals',
+  CUBICLE_IDEMPOTENCY_TABLE: 'idempotency',
+  CUBICLE_USAGE_TABLE: 'usage',
   CUBICLE_CHAIN_KEY_ARN: 'arn:aws:kms:eu-west-1:111111111111:key/0f0e0d0c-0b0a-4999-8888-777766665555',
-  TOKEN_KIND: 'cognito',
-  TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
-  TOKEN_AUDIENCE: 'cubicletestclient',
-  ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+  CUBICLE_TOKEN_KIND: 'cognito',
+  CUBICLE_TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
+  CUBICLE_TOKEN_AUDIENCE: 'cubicletestclient',
+  CUBICLE_ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
