@@ -395,15 +395,15 @@ describe('IAM, exactly', () => {
       );
     }
     expect(Object.keys(functionOf(json, 'launcher').resource.Properties.Environment.Variables).sort()).toEqual([
-      'CUBICLE_CLUSTER_ARN',
       'CUBICLE_CHAIN_KEY_ARN',
+      'CUBICLE_CLUSTER_ARN',
       'CUBICLE_DEPLOYMENT',
       'CUBICLE_EVENTS_TABLE',
-      'POWERTOOLS_LOG_LEVEL',
-      'POWERTOOLS_SERVICE_NAME',
       'CUBICLE_SECURITY_GROUP_IDS',
       'CUBICLE_SESSIONS_TABLE',
       'CUBICLE_SUBNET_IDS',
+      'POWERTOOLS_LOG_LEVEL',
+      'POWERTOOLS_SERVICE_NAME',
     ]);
   });
 

@@ -234,7 +234,7 @@ export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEve
  */
 export const FUNCTION_ENV = {
   CUBICLE_DEPLOYMENT: 'acme',
-  TEST_CLUSTER_ARN,
+  CUBICLE_CLUSTER_ARN: TEST_CLUSTER_ARN,
   CUBICLE_SUBNET_IDS: 'subnet-0aaa,subnet-0bbb',
   CUBICLE_SECURITY_GROUP_IDS: 'sg-0a9e17',
   CUBICLE_MAX_TASK_DURATION_MS: '7200000',
