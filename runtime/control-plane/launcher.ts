@@ -18,6 +18,7 @@ import type { ChainKey } from '../shared/event-chain';
 import type { TaskNetwork } from './env';
 import { LaunchError, runPairTask, stopTask, type LaunchRequest } from './ecs-calls';
 import { failSession, getSession, updateSession, type Log, type SessionRow } from './lifecycle';
+import { SESSION_STATUS } from '../shared/session-status';
 
 export type { LaunchRequest } from './ecs-calls';
 
@@ -50,8 +51,6 @@ export type LaunchOutcome =
   | { readonly outcome: 'failed'; readonly session: SessionRow; readonly reason: string }
   | { readonly outcome: 'refused'; readonly reason: string };
 
-const STARTING = 'STARTING';
-
 /** Starts the task of the session named by the request, if it is a STARTING session without a task. */
 export async function launchSession(deps: LauncherDeps, input: unknown): Promise<LaunchOutcome> {
   const parsed = LAUNCH_REQUEST.safeParse(input);
@@ -62,7 +61,7 @@ export async function launchSession(deps: LauncherDeps, input: unknown): Promise
   const { userId, agentId, sessionId } = parsed.data;
   const pk = pairKey(userId, agentId);
   const row = await getSession(deps, pk);
-  if (!row || row.status !== STARTING || row.sessionId !== sessionId || row.taskArn) {
+  if (!row || row.status !== SESSION_STATUS.STARTING || row.sessionId !== sessionId || row.taskArn) {
     deps.log.warn('launch refused: no such starting session', {
       user_id: userId,
       agent_id: agentId,
@@ -92,7 +91,7 @@ export async function launchSession(deps: LauncherDeps, input: unknown): Promise
       UpdateExpression: 'SET #taskArn = :arn, #version = #version + :one',
       ConditionExpression: '#sessionId = :sid AND #status IN (:starting, :stopping) AND attribute_not_exists(#taskArn)',
     },
-    { arn: taskArn, one: 1, sid: sessionId, starting: STARTING, stopping: 'STOPPING' },
+    { arn: taskArn, one: 1, sid: sessionId, starting: SESSION_STATUS.STARTING, stopping: SESSION_STATUS.STOPPING },
   );
   if (recorded?.status === 'STOPPING') {
     // A sleep arrived before the task ARN was known; it could not stop the task, so we do.

@@ -74,7 +74,7 @@ export class RelayClient extends EventEmitter {
   /** Reconnects so far (tests and the bench read it). */
   reconnects = 0;
 
-  constructor(private readonly o: RelayClientOptions) {
+  constructor(private readonly options: RelayClientOptions) {
     super();
   }
 
@@ -89,7 +89,7 @@ export class RelayClient extends EventEmitter {
   /** Queues one operation; resolves with its result once the relay has applied it. */
   call(op: RuntimeOp): Promise<OpResult> {
     if (this.closing) return Promise.reject(new RelayUnavailable('the relay client is closed'));
-    if (this.queue.length >= (this.o.maxQueued ?? 10_000))
+    if (this.queue.length >= (this.options.maxQueued ?? 10_000))
       return Promise.reject(new RelayUnavailable('too many operations queued while the relay is unreachable'));
     return new Promise((resolve, reject) => {
       this.queue.push({ op, text: JSON.stringify(op), resolve, reject });
@@ -127,17 +127,17 @@ export class RelayClient extends EventEmitter {
     if (this.closing) return;
     let headers: Record<string, string>;
     try {
-      headers = await signConnect(this.o.url, await this.o.credentials(), this.o.region);
+      headers = await signConnect(this.options.url, await this.options.credentials(), this.options.region);
     } catch (error) {
-      this.o.log.warn('relay: could not sign the connection', { error: (error as Error).message });
+      this.options.log.warn('relay: could not sign the connection', { error: (error as Error).message });
       return this.scheduleReconnect();
     }
-    const ws = new WebSocket(this.o.url, { headers, maxPayload: 256 * 1024, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(this.options.url, { headers, maxPayload: 256 * 1024, handshakeTimeout: 10_000 });
     this.ws = ws;
     ws.on('open', () => ws.send(JSON.stringify(this.nonce ? { type: 'hello' } : { type: 'claim' })));
     ws.on('message', (data) => this.onMessage(String(data)));
     ws.on('unexpected-response', (_req, res) => {
-      this.o.log.warn('relay refused the connection', { status: res.statusCode });
+      this.options.log.warn('relay refused the connection', { status: res.statusCode });
       ws.terminate();
     });
     ws.on('error', () => undefined); // 'close' follows
@@ -151,7 +151,7 @@ export class RelayClient extends EventEmitter {
   }
 
   private scheduleReconnect(): void {
-    const { initialMs, maxMs } = this.o.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
     const delay = Math.min(maxMs, initialMs * 2 ** Math.min(this.attempt, 16));
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => void this.connect(), delay / 2 + Math.random() * (delay / 2));
@@ -185,7 +185,7 @@ export class RelayClient extends EventEmitter {
         return;
       case 'resumed': {
         if (!this.nonce || !macMatches(this.nonce, 'relay', this.connectionId, 0, message.body, message.mac))
-          return this.o.log.warn('relay: unsigned resume ignored');
+          return this.options.log.warn('relay: unsigned resume ignored');
         const body = JSON.parse(message.body) as ResumedBody;
         this.reconnects += 1;
         this.onAuthenticated(body.lastSeq);
@@ -199,7 +199,7 @@ export class RelayClient extends EventEmitter {
         this.emit('nudge', message.what);
         return;
       case 'error':
-        this.o.log.warn('relay refused a frame', { message: message.message.slice(0, 200) });
+        this.options.log.warn('relay refused a frame', { message: message.message.slice(0, 200) });
         if (!this.nonce && /cannot be claimed/.test(message.message)) {
           this.closing = true;
           this.started?.reject(new RelayUnavailable('the relay refused the nonce claim'));
@@ -233,7 +233,7 @@ export class RelayClient extends EventEmitter {
     const inflight = this.inflight;
     if (!inflight || !this.nonce || message.seq !== inflight.seq) return;
     if (!macMatches(this.nonce, 'relay', this.connectionId, message.seq, message.body, message.mac))
-      return this.o.log.warn('relay: unsigned ack ignored');
+      return this.options.log.warn('relay: unsigned ack ignored');
     clearTimeout(inflight.timer);
     this.inflight = undefined;
     this.lastAcked = message.seq;
@@ -263,7 +263,7 @@ export class RelayClient extends EventEmitter {
     }
     const seq = this.lastAcked + 1;
     const body = `{"ops":[${items.map((p) => p.text).join(',')}]}`;
-    const timer = setTimeout(() => this.ws?.terminate(), this.o.ackTimeoutMs ?? 30_000);
+    const timer = setTimeout(() => this.ws?.terminate(), this.options.ackTimeoutMs ?? 30_000);
     this.inflight = { seq, items, timer };
     this.ws.send(
       JSON.stringify({ type: 'frame', seq, body, mac: frameMac(this.nonce, 'runtime', this.connectionId, seq, body) }),
@@ -278,7 +278,7 @@ export class RelayClient extends EventEmitter {
           void this.call({ op: 'ping' }).catch(() => undefined);
         else this.armKeepalive();
       },
-      this.o.keepaliveMs ?? 4 * 60_000,
+      this.options.keepaliveMs ?? 4 * 60_000,
     );
     this.keepalive.unref();
   }
