@@ -3,18 +3,17 @@
  * state the console and the CLI show. Only the caller's own rows are read (the user id comes from the
  * token, never from the request).
  */
-import { budgetDecision, monthOf, pastWarning, resetsAt, type MonthUsage, type UsageLedger } from '../shared/budget';
+import {
+  budgetDecision,
+  EMPTY_USAGE,
+  monthOf,
+  pastWarning,
+  resetsAt,
+  type MonthUsage,
+  type UsageLedger,
+} from '../shared/budget';
 import type { RosterUser } from './roster';
 import type { UsageLine, UsageState, UsageView } from '../shared/usage';
-
-const EMPTY: MonthUsage = {
-  costUsd: 0,
-  inputTokens: 0,
-  outputTokens: 0,
-  cachedInputTokens: 0,
-  messages: 0,
-  unpricedMessages: 0,
-};
 
 function line(used: MonthUsage, limitUsd: number | undefined, state: UsageState): UsageLine {
   const { costUsd, ...counts } = used;
@@ -36,12 +35,12 @@ export async function usageView(ledger: UsageLedger | undefined, user: RosterUse
   const reads = await Promise.all(
     user.agents.map(async (agent) => ({
       agent,
-      spent: ledger ? await ledger.read(user.id, agent.id, nowMs) : { user: EMPTY, agent: EMPTY },
+      spent: ledger ? await ledger.read(user.id, agent.id, nowMs) : { user: EMPTY_USAGE, agent: EMPTY_USAGE },
     })),
   );
   // The user's limit and switch are the same on each of their agents (resolved from the config).
   const limits = user.agents[0]?.budget;
-  const userUsed = reads[0]?.spent.user ?? EMPTY;
+  const userUsed = reads[0]?.spent.user ?? EMPTY_USAGE;
   const userStopped = limits?.userStopped ?? false;
   const userExhausted =
     limits?.userMonthlyUsd !== undefined &&
@@ -52,7 +51,7 @@ export async function usageView(ledger: UsageLedger | undefined, user: RosterUse
     resetsAt: resetsAt(nowMs),
     user: line(userUsed, limits?.userMonthlyUsd, stateOf(userStopped, userExhausted, limits?.userMonthlyUsd, userUsed)),
     agents: reads.map(({ agent, spent }) => {
-      const used = spent.agent ?? EMPTY;
+      const used = spent.agent ?? EMPTY_USAGE;
       const refused = agent.budget ? budgetDecision(agent.budget, spent, nowMs) : undefined;
       const state: UsageState = refused
         ? refused.body.error === 'stopped'

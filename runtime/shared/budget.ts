@@ -41,7 +41,8 @@ export interface MonthUsage {
   readonly unpricedMessages: number;
 }
 
-const EMPTY: MonthUsage = {
+/** A month with no usage recorded. */
+export const EMPTY_USAGE: MonthUsage = {
   costUsd: 0,
   inputTokens: 0,
   outputTokens: 0,
@@ -51,7 +52,7 @@ const EMPTY: MonthUsage = {
 };
 
 function fromRow(row: Record<string, unknown> | undefined): MonthUsage {
-  if (!row) return EMPTY;
+  if (!row) return EMPTY_USAGE;
   const n = (k: string) => (typeof row[k] === 'number' ? (row[k] as number) : 0);
   return {
     costUsd: n('costMicroUsd') / MICRO,

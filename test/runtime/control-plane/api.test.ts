@@ -1,6 +1,6 @@
 import type { InboxRow, ApprovalRow } from '../../../runtime/shared/rows';
 import { RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openInboxBody, sealApproval } from '../../../runtime/shared/sealed-rows';
 import { createApiHandler, MAX_MESSAGE_CHARS, type ApiDeps } from '../../../runtime/control-plane/api';
@@ -26,6 +26,7 @@ import {
   sharedUserKeys,
   silentLogger,
   taskDefinitionArnOf,
+  inboxItems,
 } from './support/fixtures';
 import { ISSUER, TestIssuer } from '../../support/tokens';
 import { TEST_CHAIN } from '../../support/chain-key';
@@ -59,16 +60,7 @@ function body(result: HttpResult): Record<string, any> {
   return JSON.parse(result.body as string);
 }
 
-async function inbox(pk: string) {
-  const out = await dynamo.doc.send(
-    new QueryCommand({
-      TableName: dynamo.tables.inbox,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pk },
-    }),
-  );
-  return out.Items ?? [];
-}
+const inbox = (pk: string) => inboxItems(dynamo, pk);
 
 /** Alice's agents have their own partitions per test run: reset them by using fresh roster users. */
 let userCounter = 0;

@@ -1,5 +1,4 @@
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../../runtime/control-plane/api';
 import type { HttpResult } from '../../../runtime/control-plane/http';
@@ -8,7 +7,16 @@ import { runSchedule } from '../../../runtime/control-plane/scheduled-run';
 import { UsageLedger, type BudgetLimits } from '../../../runtime/shared/budget';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import { Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger } from './support/fixtures';
+import {
+  Clock,
+  DIRECTORY,
+  fakeEcs,
+  httpEvent,
+  lifecycleDeps,
+  recordDeps,
+  silentLogger,
+  inboxItems,
+} from './support/fixtures';
 import { ISSUER } from '../../support/tokens';
 
 let dynamo: TestDynamo;
@@ -78,17 +86,7 @@ function setup(budget: BudgetLimits) {
 }
 
 const body = (r: HttpResult) => JSON.parse(r.body as string);
-async function inbox(user: string) {
-  const out = await dynamo.doc.send(
-    new QueryCommand({
-      TableName: dynamo.tables.inbox,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pairKey(user, 'helper') },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Items ?? [];
-}
+const inbox = (user: string) => inboxItems(dynamo, pairKey(user, 'helper'));
 
 describe('budget gate on new messages', () => {
   it('accepts under the limit; at 100 % answers 402 with the limit, the spend and the reset, stores nothing and wakes nothing', async () => {

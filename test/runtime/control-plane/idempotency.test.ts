@@ -1,5 +1,5 @@
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler, type ApiDeps } from '../../../runtime/control-plane/api';
 import type { HttpResult } from '../../../runtime/control-plane/http';
@@ -8,7 +8,16 @@ import { Roster } from '../../../runtime/control-plane/roster';
 import { pairKey } from '../../../runtime/shared/tables';
 import { ISSUER } from '../../support/tokens';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import { Clock, DIRECTORY, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger } from './support/fixtures';
+import {
+  Clock,
+  DIRECTORY,
+  fakeEcs,
+  httpEvent,
+  lifecycleDeps,
+  recordDeps,
+  silentLogger,
+  inboxItems,
+} from './support/fixtures';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -60,17 +69,7 @@ function post(text: string, key?: string): Promise<HttpResult> {
   return api(event);
 }
 
-async function inbox(): Promise<Record<string, unknown>[]> {
-  const out = await dynamo.doc.send(
-    new QueryCommand({
-      TableName: dynamo.tables.inbox,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pairKey(user, 'helper') },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Items ?? [];
-}
+const inbox = () => inboxItems(dynamo, pairKey(user, 'helper'));
 
 describe('POST /v1/agents/{agentId}/messages with an Idempotency-Key', () => {
   it('20 parallel identical posts store exactly one message and all get the same answer', async () => {

@@ -1,7 +1,6 @@
 import type { InboxRow } from '../../../runtime/shared/rows';
 import { openInboxBody } from '../../../runtime/shared/sealed-rows';
 import { RunTaskCommand } from '@aws-sdk/client-ecs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getSession } from '../../../runtime/control-plane/lifecycle';
 import { Roster, type RosterDirectory } from '../../../runtime/control-plane/roster';
@@ -10,7 +9,16 @@ import { runSchedule, ScheduleRefused, type ScheduledRunDeps } from '../../../ru
 import { readEvents } from '../../../runtime/shared/event-log';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import { Clock, DIRECTORY, fakeEcs, lifecycleDeps, recordDeps, sharedUserKeys, silentLogger } from './support/fixtures';
+import {
+  Clock,
+  DIRECTORY,
+  fakeEcs,
+  lifecycleDeps,
+  recordDeps,
+  sharedUserKeys,
+  silentLogger,
+  inboxItems,
+} from './support/fixtures';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -61,17 +69,7 @@ beforeEach(() => {
   };
 });
 
-async function inbox(agent: string) {
-  const out = await dynamo.doc.send(
-    new QueryCommand({
-      TableName: dynamo.tables.inbox,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': pairKey(user, agent) },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Items ?? [];
-}
+const inbox = (agent: string) => inboxItems(dynamo, pairKey(user, agent));
 
 describe('the scheduled-run function', () => {
   it("posts the declared text, sealed, with the schedule's policy, and wakes the agent", async () => {

@@ -8,6 +8,7 @@ import {
   type RunTaskCommandOutput,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { LaunchSettings, TaskNetwork } from '../../../../runtime/control-plane/env';
 import { inProcessLauncher, type LauncherDeps } from '../../../../runtime/control-plane/launcher';
@@ -100,6 +101,19 @@ export function silentLogger(): Logger {
 }
 
 let sessionCounter = 0;
+
+/** The rows of one pair's inbox, as stored (consistent read). */
+export async function inboxItems(dynamo: TestDynamo, pk: string): Promise<Record<string, any>[]> {
+  const out = await dynamo.doc.send(
+    new QueryCommand({
+      TableName: dynamo.tables.inbox,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Items ?? [];
+}
 
 export function launcherDeps(
   dynamo: TestDynamo,
