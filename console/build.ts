@@ -7,7 +7,18 @@
  *
  *   npm run build:console      # writes console/dist and prints the shipped sizes
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
@@ -70,6 +81,35 @@ export function buildConsole(outdir: string = CONSOLE_DIST): ConsoleBuild {
     return { file, bytes: data.length, gzipBytes: gzipSync(data, { level: 9 }).length };
   });
   return { dir: outdir, files };
+}
+
+/**
+ * The build in a directory of the temp dir named by its content, for synth: every `cdk synth` needs the
+ * files on disk while CDK stages them, and a fresh directory per synth would leave one behind each time.
+ * Built into a scratch directory first, then renamed into place, so two synths at once never see half a build.
+ */
+export function buildConsoleShared(): ConsoleBuild {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'cubicle-console-'));
+  const build = buildConsole(scratch);
+  const hash = createHash('sha256');
+  for (const f of build.files)
+    hash
+      .update(f.file)
+      .update('\0')
+      .update(readFileSync(path.join(scratch, f.file)));
+  const dir = path.join(tmpdir(), 'cubicle-console', hash.digest('hex').slice(0, 32));
+  mkdirSync(path.dirname(dir), { recursive: true });
+  if (existsSync(dir)) {
+    rmSync(scratch, { recursive: true, force: true });
+  } else {
+    try {
+      renameSync(scratch, dir);
+    } catch {
+      // Another synth renamed the same build into place first.
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  return { dir, files: build.files };
 }
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;

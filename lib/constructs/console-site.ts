@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Annotations, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
@@ -11,7 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { buildConsole } from '../../console/build';
+import { buildConsoleShared } from '../../console/build';
 import { consoleContentSecurityPolicy, type AuthSettings, type ConsoleSettings } from '../../console/settings';
 import { HSTS_MAX_AGE_SECONDS, SECURITY_HEADERS } from './edge-distribution';
 import { EncryptedLogGroup } from './encrypted-log-group';
@@ -157,7 +155,7 @@ export class ConsoleSite extends Construct {
    * construct a role that takes no policy updates.
    */
   private deploy(props: ConsoleSiteProps, region: string): void {
-    const build = buildConsole(mkdtempSync(path.join(tmpdir(), 'cubicle-console-')));
+    const build = buildConsoleShared();
     const role = new iam.Role(this, 'DeployRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Cubicle: copies the employee console into its bucket at deploy',
