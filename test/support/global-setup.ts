@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -17,6 +17,9 @@ export default function setup(project: TestProject): () => void {
   // root that the run removes at the end, whatever a test forgot to clean. Workers and the processes tests
   // start inherit TMPDIR, which os.tmpdir() reads on each call.
   const root = mkdtempSync(path.join(tmpdir(), 'cubicle-test-run-'));
+  // As /tmp itself: the agent tests run the workbench and hostile CLIs under uids of their own, which must
+  // traverse to their sockets and may write temp files of their own.
+  chmodSync(root, 0o1777);
   process.env.TMPDIR = root;
   // The agent bundles and the CLI are build output, not committed: built once here for the tests that run them.
   writeAgentBundles();
