@@ -9,7 +9,7 @@
  * - `{ pk: <userId>, sk: <yyyy-mm>#<agentId> }`: the same counters for one agent.
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailure } from './expressions';
 import { BUDGET_WARN_PERCENT, type Usage } from './usage';
 
 export const MICRO = 1_000_000;
@@ -120,11 +120,7 @@ export class UsageLedger {
       );
       return true;
     } catch (error) {
-      if (
-        error instanceof ConditionalCheckFailedException ||
-        (error as Error).name === 'ConditionalCheckFailedException'
-      )
-        return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
