@@ -4,6 +4,7 @@ import { ACTIVE_INDEX, TABLES } from '../../runtime/shared/tables';
 import { CUSTOM_CREDENTIAL_PATTERNS } from '../../lib/constructs/credential-masking';
 import { Redactor } from '../../runtime/shared/redact';
 import { exampleTemplate, exampleTemplates, resourcesOfType } from '../support/assembly';
+import { tokenSample } from '../support/token-samples';
 
 const template = exampleTemplate('acme-Platform');
 const json = exampleTemplates().get('acme-Platform')!;
@@ -43,19 +44,6 @@ describe('ECS cluster', () => {
   });
 });
 
-/** One token of each shape CloudWatch masks in agent logs. */
-const TOKEN_SAMPLES: Record<string, string> = {
-  AnthropicApiKey: `sk-ant-api03-${'a'.repeat(40)}`,
-  OpenAiApiKey: `sk-proj-${'b'.repeat(40)}`,
-  GoogleApiKey: `AIza${'c'.repeat(35)}`,
-  GoogleOAuthAccessToken: `ya29.${'f'.repeat(40)}`,
-  GoogleOAuthRefreshToken: `1//0${'g'.repeat(40)}`,
-  XaiApiKey: `xai-${'h'.repeat(40)}`,
-  OpenRouterApiKey: `sk-or-v1-${'0'.repeat(64)}`,
-  GitHubToken: `ghp_${'d'.repeat(36)}`,
-  BearerToken: `Bearer ${'e'.repeat(30)}`,
-};
-
 describe('agent log group', () => {
   const [, logGroup] = resourcesOfType(json, 'AWS::Logs::LogGroup').find(([id]) => id.startsWith('AgentLogs'))!;
 
@@ -83,17 +71,16 @@ describe('agent log group', () => {
   });
 
   it('masks the token shapes it claims to (regexes tested against samples)', () => {
-    const samples = TOKEN_SAMPLES;
     for (const [name, regex] of CUSTOM_CREDENTIAL_PATTERNS) {
-      expect(new RegExp(regex).test(`token=${samples[name]}`), name).toBe(true);
+      expect(new RegExp(regex).test(`token=${tokenSample(name)}`), name).toBe(true);
     }
     expect(new RegExp(CUSTOM_CREDENTIAL_PATTERNS[0][1]).test('sk-ant-short')).toBe(false);
-    expect(Object.keys(samples).sort()).toEqual(CUSTOM_CREDENTIAL_PATTERNS.map(([name]) => name).sort());
   });
 
   it('masks nothing the runtime redactor would let through (CloudWatch is the second layer, not the only one)', () => {
     const redactor = new Redactor();
-    for (const [name, sample] of Object.entries(TOKEN_SAMPLES)) {
+    for (const [name] of CUSTOM_CREDENTIAL_PATTERNS) {
+      const sample = tokenSample(name);
       const line = `{"msg":"calling tool","token":"${sample}"}`;
       expect(redactor.redact(line), name).not.toContain(sample.slice(-12));
     }

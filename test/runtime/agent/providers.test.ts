@@ -316,6 +316,6 @@ describe('usage each CLI reports', () => {
 
 describe('provider selection', () => {
   it('an unknown provider is a clear error', () => {
-    expect(() => adapterFor('mistral' as never)).toThrow('unknown provider "mistral"');
+    expect(() => adapterFor('not-a-provider' as never)).toThrow('unknown provider "not-a-provider"');
   });
 });

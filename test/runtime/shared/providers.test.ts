@@ -25,18 +25,9 @@ import {
 } from '../../../runtime/shared/providers';
 import { MASK, Redactor } from '../../../runtime/shared/redact';
 import { minimalConfigText } from '../../support/example-config';
+import { tokenSample } from '../../support/token-samples';
 
 /** A key or token of each shape, as the provider issues them (random-looking, not real). */
-const SAMPLES: Record<string, string> = {
-  AnthropicApiKey: `sk-ant-api03-${'Ab1_'.repeat(20)}`,
-  OpenAiApiKey: `sk-proj-${'aB3-'.repeat(12)}`,
-  GoogleApiKey: `AIza${'x'.repeat(35)}`,
-  GoogleOAuthAccessToken: `ya29.${'a0AfB'.repeat(8)}`,
-  GoogleOAuthRefreshToken: `1//0${'gHd7'.repeat(10)}`,
-  XaiApiKey: `xai-${'Zq9'.repeat(20)}`,
-  OpenRouterApiKey: `sk-or-v1-${'0f'.repeat(32)}`,
-};
-
 /** A config whose only agent uses `provider`. */
 function configFor(provider: Provider) {
   return parseConfigText(
@@ -50,9 +41,15 @@ function configFor(provider: Provider) {
 }
 
 describe('the provider registry', () => {
+  // At least these: a provider added to the registry needs no change here.
   it('lists the five providers of the seeds, plus Bedrock', () => {
-    expect(PROVIDERS).toEqual(['anthropic', 'openai', 'google', 'bedrock', 'xai', 'openrouter']);
-    expect(PROVIDERS_WITH_SECRET).toEqual(['anthropic', 'openai', 'google', 'xai', 'openrouter']);
+    expect(PROVIDERS).toEqual(
+      expect.arrayContaining(['anthropic', 'openai', 'google', 'bedrock', 'xai', 'openrouter']),
+    );
+    expect(PROVIDERS_WITH_SECRET).toEqual(
+      expect.arrayContaining(['anthropic', 'openai', 'google', 'xai', 'openrouter']),
+    );
+    expect(PROVIDERS_WITH_SECRET).not.toContain('bedrock');
   });
 
   for (const provider of PROVIDERS) {
@@ -99,8 +96,7 @@ describe('the provider registry', () => {
       // Its keys have a shape, masked in logs and events by the redactor and by CloudWatch.
       expect(spec.tokenShapes.length).toBeGreaterThan(0);
       for (const shape of spec.tokenShapes) {
-        const sample = SAMPLES[shape.name];
-        expect(sample, `a sample for ${shape.name}`).toBeDefined();
+        const sample = tokenSample(shape.name);
         expect(new RegExp(`^${shape.regex}$`).test(sample)).toBe(true);
         expect(new Redactor().redact(`key=${sample} ok`)).toBe(`key=${MASK} ok`);
         expect(CUSTOM_CREDENTIAL_PATTERNS).toContainEqual([shape.name, shape.regex]);

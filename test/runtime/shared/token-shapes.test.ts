@@ -3,18 +3,7 @@ import { CUSTOM_CREDENTIAL_PATTERNS } from '../../../lib/constructs/credential-m
 import { MASK, Redactor } from '../../../runtime/shared/redact';
 import { PROVIDER_TOKEN_SHAPES } from '../../../runtime/shared/providers';
 import { TOKEN_SHAPES } from '../../../runtime/shared/token-shapes';
-
-/** A token of every shape that is not a provider's (the provider registry's test has those). */
-const SAMPLES: Record<string, string> = {
-  AnthropicTokenPrefix: 'sk-ant-oat01-abcdefgh',
-  AwsAccessKeyId: 'AKIAABCDEFGHIJKLMNOP',
-  GitHubToken: `ghp_${'a'.repeat(30)}`,
-  GitHubFineGrainedToken: `github_pat_${'b'.repeat(40)}`,
-  SlackToken: 'xoxb-1234567890-abcdef',
-  JsonWebToken: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2ln',
-  BearerToken: `Bearer ${'c'.repeat(24)}`,
-  PrivateKeyBlock: '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG\n-----END PRIVATE KEY-----',
-};
+import { tokenSample } from '../../support/token-samples';
 
 const own = TOKEN_SHAPES.filter((shape) => !PROVIDER_TOKEN_SHAPES.some((p) => p.name === shape.name));
 
@@ -26,8 +15,7 @@ describe('token shapes', () => {
 
   for (const shape of own) {
     it(`${shape.name}: the redactor masks a sample${shape.inLogsPolicy ? ', and so does the logs policy' : ''}`, () => {
-      const sample = SAMPLES[shape.name];
-      expect(sample, `a sample for ${shape.name}`).toBeDefined();
+      const sample = tokenSample(shape.name);
       const redacted = new Redactor().redact(`key=${sample} ok`);
       expect(redacted).not.toContain(sample.slice(-8));
       expect(redacted).toContain(MASK);
@@ -42,6 +30,6 @@ describe('token shapes', () => {
   });
 
   it('keeps "Bearer" readable in the runtime, where CloudWatch masks it with the token', () => {
-    expect(new Redactor().redact(`Authorization: ${SAMPLES.BearerToken}`)).toBe(`Authorization: Bearer ${MASK}`);
+    expect(new Redactor().redact(`Authorization: ${tokenSample('BearerToken')}`)).toBe(`Authorization: Bearer ${MASK}`);
   });
 });
