@@ -42,7 +42,10 @@ describe('deferred parts of the supervisor (issue 15: start-to-ready)', () => {
     for (const file of Object.keys(LAZY_BUNDLES).map((specifier) => path.basename(specifier))) {
       const loaded = createRequire(path.join(DIST_DIR, 'entrypoint.cjs'))(`./${file}`) as Record<string, unknown>;
       expect(Object.keys(loaded).length, file).toBeGreaterThan(0);
-      expect(instructions.some((l) => l.startsWith('COPY ') && l.includes(`dist/${file} `)), file).toBe(true);
+      expect(
+        instructions.some((l) => l.startsWith('COPY ') && l.includes(`dist/${file} `)),
+        file,
+      ).toBe(true);
     }
     const opener = createRequire(path.join(DIST_DIR, 'entrypoint.cjs'))('./inbox-opener.js') as Record<string, unknown>;
     expect(typeof opener.inboxOpener).toBe('function');
