@@ -5,7 +5,7 @@
  * as deployed (lib/constructs/function-bundle.ts) tells which chunks the entry imports statically.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
@@ -168,6 +168,19 @@ describe('control-plane bundles, run', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('a chunk keeps the CommonJS shim only if its code uses require, __filename or __dirname', () => {
+    const outdir = path.dirname(entry('api'));
+    const chunks = readdirSync(outdir).filter((file) => file.endsWith('.mjs'));
+    const shimmed = chunks.filter((file) => readFileSync(path.join(outdir, file), 'utf8').includes('__cubicleRequire'));
+    expect(shimmed.length).toBeGreaterThan(0);
+    expect(shimmed.length).toBeLessThan(chunks.length / 2);
+    for (const file of chunks) {
+      const text = readFileSync(path.join(outdir, file), 'utf8');
+      const uses = /\brequire\b|\b__filename\b|\b__dirname\b/.test(text.split('\n').slice(6).join('\n'));
+      expect(text.includes('__cubicleRequire'), file).toBe(uses);
+    }
+  });
 
   it('a bad environment or token setting still fails the cold start, naming the variable and never its value', () => {
     const cases: [string, Record<string, string>, RegExp][] = [
