@@ -58,7 +58,7 @@ const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
     id: 'e',
     detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' },
   },
-  // A stack deletion: no Cognito call; the response PUT goes to a closed local port (refused at once).
+  // A stack deletion: no Cognito call; the response PUT goes to a closed local port (refused at once: ECONNREFUSED).
   'directory-sync': {
     RequestType: 'Delete',
     ResponseURL: 'http://127.0.0.1:9/response',
@@ -126,7 +126,7 @@ function bundles(quiet = false): ColdStart {
         samples[h].load.push(time(['-e', `import(${JSON.stringify(files[h])})`]));
         if (FIRST_CALL[h]) {
           const call = `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
-            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h])}, ctx)).then(()=>{}, (e)=>{if(${h === 'directory-sync'}&&/fetch failed/.test(String(e)))return;console.error(e);process.exit(1)})`;
+            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h])}, ctx)).then(()=>{}, (e)=>{if(${h === 'directory-sync'}&&/ECONNREFUSED/.test(String(e)))return;console.error(e);process.exit(1)})`;
           samples[h].first.push(time(['-e', call]));
         }
       }

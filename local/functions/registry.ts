@@ -5,9 +5,9 @@
  * (runtime/control-plane/env.ts and handlers/origin.ts), so a variable cannot be missing locally.
  */
 import * as path from 'node:path';
-import type * as z from 'zod/mini';
 import { TOKEN_ENV_SCHEMA } from '../../runtime/control-plane/auth';
 import { API_ENV, CREDENTIALS_ENV, LAUNCHER_ENV, LIFECYCLE_ENV } from '../../runtime/control-plane/env';
+import type { EnvSchema, Rule } from '../../runtime/control-plane/env-rules';
 import { ORIGIN_ENV } from '../../runtime/control-plane/handlers/origin';
 import type { FunctionName } from '../aws/principals';
 
@@ -17,7 +17,7 @@ export interface LocalFunction {
   /** Lambda timeout (lib/constructs/cubicle-function.ts default 30 s; the reaper's REAPER_TIMEOUT). */
   readonly timeoutMs: number;
   /** The schemas of the variables the handler reads at cold start. */
-  readonly env: readonly z.ZodMiniObject[];
+  readonly env: readonly EnvSchema<Readonly<Record<string, Rule<unknown>>>>[];
 }
 
 /** How often the reaper runs (the stack's schedule: `rate(1 minute)`). */

@@ -8,6 +8,10 @@
  * The shell parser (mvdan-sh, 1.5 MB) stays out of the supervisor's bundle: it is copied unchanged to
  * `dist/node_modules/` (the image's /opt/cubicle/node_modules) and loaded on the first shell tool call,
  * so it costs nothing at start-up.
+ *
+ * Likewise the parts of the supervisor no task needs before "ready" (LAZY_BUNDLES) are bundles of their own beside
+ * it, loaded on first use (src/lazy-bundle.ts): compiling and running them (the Encryption SDK and KMS for the inbox,
+ * STS for Bedrock agents) no longer delays every task's start (issue 15).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +23,15 @@ export const BUNDLES = {
   'entrypoint.cjs': path.join(AGENT_DIR, 'src', 'entrypoint.ts'),
   'guard-hook.cjs': path.join(AGENT_DIR, 'src', 'guard-hook.ts'),
   'workbench.cjs': path.join(AGENT_DIR, 'src', 'workbench.ts'),
+} as const;
+
+/**
+ * Deferred parts of the supervisor: the name src/lazy-bundle.ts `require`s them by at run time → the source of the
+ * bundle shipped under that name beside entrypoint.cjs (CommonJS: no package.json of type module is above it).
+ */
+export const LAZY_BUNDLES = {
+  './inbox-opener.js': path.join(AGENT_DIR, 'src', 'inbox-opener.ts'),
+  './sts.js': path.join(AGENT_DIR, 'src', 'sts.ts'),
 } as const;
 
 const COMMON: BuildOptions = {
@@ -41,7 +54,11 @@ const VENDORED = { 'mvdan-sh': ['index.js', 'LICENSE', 'package.json'] } as cons
 /** Builds the bundles in memory, with the vendored packages; returns path under dist/ → contents. */
 export function buildAgent(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(BUNDLES)) {
+  const bundles = [
+    ...Object.entries(BUNDLES),
+    ...Object.entries(LAZY_BUNDLES).map(([specifier, entry]) => [path.basename(specifier), entry]),
+  ];
+  for (const [name, entry] of bundles) {
     const result = buildSync({ ...COMMON, entryPoints: [entry], write: false, outfile: path.join(DIST_DIR, name) });
     out[name] = result.outputFiles[0].text;
   }

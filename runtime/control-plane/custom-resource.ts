@@ -25,13 +25,29 @@ export function responseBody(
     : { ...common, Status: 'FAILED', Reason: outcome.reason.slice(0, 1000) };
 }
 
-/** PUTs the response; the presigned URL was signed for an empty content type. */
+/**
+ * PUTs the response; the presigned URL was signed for an empty content type. With node:http(s), loaded here:
+ * the first `fetch` of a process loads undici (~30 ms), which the function would pay on every cold start.
+ */
 export async function sendResponse(
   event: CloudFormationCustomResourceEvent,
   outcome: CustomResourceOutcome,
-  fetchImpl: typeof fetch = fetch,
 ): Promise<void> {
   const body = JSON.stringify(responseBody(event, outcome));
-  const response = await fetchImpl(event.ResponseURL, { method: 'PUT', body, headers: { 'content-type': '' } });
-  if (!response.ok) throw new Error(`CloudFormation response URL answered ${response.status}`);
+  const url = new URL(event.ResponseURL);
+  const { request } = url.protocol === 'http:' ? await import('node:http') : await import('node:https');
+  const status = await new Promise<number>((resolve, reject) => {
+    const put = request(
+      url,
+      { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) } },
+      (response) => {
+        response.resume(); // the body says nothing we need
+        response.on('end', () => resolve(response.statusCode ?? 0));
+        response.on('error', reject);
+      },
+    );
+    put.on('error', reject);
+    put.end(body);
+  });
+  if (status < 200 || status > 299) throw new Error(`CloudFormation response URL answered ${status}`);
 }

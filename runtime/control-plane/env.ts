@@ -3,33 +3,37 @@
  * (lib/constructs/control-plane-grants.ts) sets each variable together with the grant it needs, using the
  * names exported here, so a function never gets a name without the permission or the reverse.
  *
- * zod/mini rather than zod: the full build adds ~450 KB to every bundle and ~30 ms to each cold start.
+ * Checked with the rules of env-rules.ts, not a schema library: each cold start runs them (issue 15).
  */
-import * as z from 'zod/mini';
 import { ID_PATTERN } from '../shared/ids';
 import { ENV } from '../shared/function-contract';
+import {
+  checkEnv,
+  csv,
+  envSchema,
+  matching,
+  optional,
+  positiveMs,
+  type EnvOf,
+  type EnvSchema,
+  type Rule,
+} from './env-rules';
 
 export { ENV };
+export type { EnvOf };
 
-const tableName = z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'));
-const csv = (pattern: RegExp, what: string) =>
-  z
-    .pipe(
-      z.string().check(z.minLength(1, `must list at least one ${what}`)),
-      z.transform((text) => text.split(',').map((part) => part.trim())),
-    )
-    .check(z.refine((parts) => parts.every((p) => pattern.test(p)), `must be comma-separated ${what}s`));
+const tableName = matching(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name');
 /** The chain key's ARN: an appender MACs every event it appends (runtime/shared/event-chain.ts). */
-export const chainKeyArn = z
-  .string()
-  .check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN'));
-const positiveMs = z.coerce.number().check(z.int('must be whole milliseconds'), z.positive('must be positive'));
+export const chainKeyArn = matching(
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/,
+  'must be a KMS key ARN',
+);
+const functionName = matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name');
+const deployment = matching(ID_PATTERN, 'must be the deployment name');
 
 const cluster = {
-  [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
-  [ENV.clusterArn]: z
-    .string()
-    .check(z.regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'must be an ECS cluster ARN')),
+  [ENV.deployment]: deployment,
+  [ENV.clusterArn]: matching(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster\/.+$/, 'must be an ECS cluster ARN'),
 };
 
 /** What the functions that wake, stop and reap need; they start tasks only through the launcher. */
@@ -37,10 +41,10 @@ const launch = {
   ...cluster,
   [ENV.maxTaskDurationMs]: positiveMs,
   [ENV.idleTimeoutMs]: positiveMs,
-  [ENV.launcherFunction]: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name')),
+  [ENV.launcherFunction]: functionName,
 };
 
-export const API_ENV = z.object({
+export const API_ENV = envSchema({
   ...launch,
   [ENV.sessionsTable]: tableName,
   [ENV.inboxTable]: tableName,
@@ -52,7 +56,7 @@ export const API_ENV = z.object({
 });
 
 /** The scheduled-run function: posts to inboxes (sealed) and wakes agents, like the API's POST /messages. */
-export const SCHEDULED_RUN_ENV = z.object({
+export const SCHEDULED_RUN_ENV = envSchema({
   ...launch,
   [ENV.sessionsTable]: tableName,
   [ENV.inboxTable]: tableName,
@@ -62,7 +66,7 @@ export const SCHEDULED_RUN_ENV = z.object({
   [ENV.usageTable]: tableName,
 });
 
-export const LIFECYCLE_ENV = z.object({
+export const LIFECYCLE_ENV = envSchema({
   ...launch,
   [ENV.sessionsTable]: tableName,
   [ENV.eventsTable]: tableName,
@@ -70,7 +74,7 @@ export const LIFECYCLE_ENV = z.object({
 });
 
 /** The launcher: the only function that runs tasks, so the only one that knows their network. */
-export const LAUNCHER_ENV = z.object({
+export const LAUNCHER_ENV = envSchema({
   ...cluster,
   [ENV.subnetIds]: csv(/^subnet-[0-9a-f]+$/, 'subnet id'),
   [ENV.securityGroupIds]: csv(/^sg-[0-9a-f]+$/, 'security group id'),
@@ -79,42 +83,38 @@ export const LAUNCHER_ENV = z.object({
   [ENV.chainKey]: chainKeyArn,
 });
 
-export const CREDENTIALS_ENV = z.object({
-  [ENV.deployment]: z.string().check(z.regex(ID_PATTERN, 'must be the deployment name')),
+export const CREDENTIALS_ENV = envSchema({
+  [ENV.deployment]: deployment,
   [ENV.eventsTable]: tableName,
   [ENV.chainKey]: chainKeyArn,
 });
 
 /** The audit archive's stream consumer: where events go, and where tampering is raised. */
-export const ARCHIVE_ENV = z.object({
-  [ENV.archiveBucket]: z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
-  [ENV.securityTopic]: z
-    .string()
-    .check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic ARN')),
-  /** Set when email notifications are on: the archiver hands notified events to this function. */
-  [ENV.notifierFunction]: z.optional(
-    z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name')),
+export const ARCHIVE_ENV = envSchema({
+  [ENV.archiveBucket]: matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  [ENV.securityTopic]: matching(
+    /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+    'must be an SNS topic ARN',
   ),
+  /** Set when email notifications are on: the archiver hands notified events to this function. */
+  [ENV.notifierFunction]: optional(functionName),
 });
 
 /** The notifier (runtime/control-plane/notifications.ts). */
-export const NOTIFIER_ENV = z.object({
+export const NOTIFIER_ENV = envSchema({
   [ENV.idempotencyTable]: tableName,
-  [ENV.mailFrom]: z.string().check(z.regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address')),
-  [ENV.consoleUrl]: z.string().check(z.regex(/^https:\/\/\S+$/, "must be the console's https address")),
+  [ENV.mailFrom]: matching(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address'),
+  [ENV.consoleUrl]: matching(/^https:\/\/\S+$/, "must be the console's https address"),
 });
 
-/** Parses the environment; the error names the variables and the rule, never their values. */
-export function parseEnv<T extends z.ZodMiniType>(schema: T, env: NodeJS.ProcessEnv = process.env): z.output<T> {
-  const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const name = issue.path.join('.');
-    const rule =
-      issue.code === 'invalid_type' ? 'is not set' : issue.message === 'Invalid input' ? 'is malformed' : issue.message;
-    return `${name} ${rule}`;
-  });
-  throw new Error(`control-plane environment: ${problems.join('; ')}`);
+/** Parses the environment; the error names every wrong variable and its rule, never a value. */
+export function parseEnv<E extends EnvSchema<Readonly<Record<string, Rule<unknown>>>>>(
+  schema: E,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): EnvOf<E> {
+  const result = checkEnv(schema, env);
+  if (result.ok) return result.value;
+  throw new Error(`control-plane environment: ${result.problems.join('; ')}`);
 }
 
 export interface LaunchSettings {
@@ -132,7 +132,7 @@ export interface TaskNetwork {
   readonly securityGroupIds: readonly string[];
 }
 
-export function launchSettings(env: z.output<typeof LIFECYCLE_ENV>): LaunchSettings {
+export function launchSettings(env: EnvOf<typeof LIFECYCLE_ENV>): LaunchSettings {
   return {
     deployment: env[ENV.deployment],
     clusterArn: env[ENV.clusterArn],
@@ -141,7 +141,7 @@ export function launchSettings(env: z.output<typeof LIFECYCLE_ENV>): LaunchSetti
   };
 }
 
-export function taskNetwork(env: z.output<typeof LAUNCHER_ENV>): TaskNetwork {
+export function taskNetwork(env: EnvOf<typeof LAUNCHER_ENV>): TaskNetwork {
   return {
     deployment: env[ENV.deployment],
     clusterArn: env[ENV.clusterArn],

@@ -11,8 +11,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ECSClient } from '@aws-sdk/client-ecs';
-import * as z from 'zod/mini';
-import { ID_PATTERN } from '../shared/ids';
+import { LAUNCH_REQUEST } from './launch-request';
 import { pairKey } from '../shared/tables';
 import type { ChainKey } from '../shared/event-chain';
 import type { TaskNetwork } from './env';
@@ -26,13 +25,6 @@ export type { LaunchRequest } from './ecs-calls';
 export interface Launcher {
   launch(request: LaunchRequest): Promise<SessionRow | undefined>;
 }
-
-/** The whole of a launch request: anything else (an override, a family, a role) is refused. */
-export const LAUNCH_REQUEST = z.strictObject({
-  userId: z.string().check(z.regex(ID_PATTERN)),
-  agentId: z.string().check(z.regex(ID_PATTERN)),
-  sessionId: z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)),
-});
 
 export interface LauncherDeps {
   readonly doc: DynamoDBDocumentClient;

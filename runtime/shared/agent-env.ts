@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ID_PATTERN } from './ids';
 import { parseSkillRef, SKILL_REF_RULE } from './skills';
 import { PROVIDERS } from './providers';
@@ -6,21 +6,26 @@ import { PROVIDERS } from './providers';
 /**
  * The environment of an agent container: ids, the relay's URL and secret ARNs, never secret values.
  * The fleet's task definitions set exactly these variables and the entrypoint validates them.
+ *
+ * zod/mini rather than zod: the supervisor's bundle carries this file, and the full build added ~450 KB
+ * to it and tens of milliseconds to every task's start (issue 15). The supervisor loads the English
+ * messages itself (runtime/agent/src/config.ts).
  */
 
 /** The runtime relay's stage URL: wss, or ws on loopback only (local mode). */
 export const RELAY_URL_PATTERN = /^(wss:\/\/[A-Za-z0-9.-]+(:\d+)?|ws:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/[\w./-]*$/;
 
-const id = z.string().regex(ID_PATTERN);
-const arn = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/);
-const positiveMs = z.coerce.number().int().positive();
+const id = z.string().check(z.regex(ID_PATTERN));
+const arn = z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/));
+const positiveInt = z.coerce.number().check(z.int(), z.positive());
+const positiveMs = positiveInt;
 
 export const CONNECTION_ENV_SCHEMA = z.array(
   z.object({
     id,
-    hosts: z.array(z.string()).min(1),
+    hosts: z.array(z.string()).check(z.minLength(1)),
     /** Present when the connection has a credential for this user. */
-    secretArn: arn.optional(),
+    secretArn: z.optional(arn),
   }),
 );
 
@@ -33,35 +38,38 @@ export const AGENT_ENV_SCHEMA = z.object({
   /** Comma-separated `name@version`; empty for none. */
   CUBICLE_SKILLS: z.string(),
   /** JSON array of { id, hosts, secretArn? }. */
-  CUBICLE_CONNECTIONS: z.string().transform((text, ctx) => {
-    try {
-      return CONNECTION_ENV_SCHEMA.parse(JSON.parse(text));
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'CUBICLE_CONNECTIONS must be a JSON array of { id, hosts, secretArn? }',
-      });
-      return z.NEVER;
-    }
-  }),
+  CUBICLE_CONNECTIONS: z.pipe(
+    z.string(),
+    z.transform((text, ctx) => {
+      try {
+        return CONNECTION_ENV_SCHEMA.parse(JSON.parse(text));
+      } catch {
+        ctx.issues.push({
+          code: 'custom',
+          message: 'CUBICLE_CONNECTIONS must be a JSON array of { id, hosts, secretArn? }',
+          input: text,
+        });
+        return z.NEVER;
+      }
+    }),
+  ),
   /** The user's KMS key: inbox messages are sealed under it (runtime/shared/envelope.ts); only this key may open them. */
-  CUBICLE_USER_KEY_ARN: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/),
+  CUBICLE_USER_KEY_ARN: z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/)),
   /** The provider credential's secret; absent for bedrock (nothing is stored: an IAM role invokes the models). */
-  CUBICLE_PROVIDER_SECRET_ARN: arn.optional(),
+  CUBICLE_PROVIDER_SECRET_ARN: z.optional(arn),
   /** Comma-separated Bedrock model or inference-profile ids (bedrock provider only). */
-  CUBICLE_BEDROCK_MODELS: z.string().optional(),
+  CUBICLE_BEDROCK_MODELS: z.optional(z.string()),
   /**
    * The deployment's model invoker role (bedrock provider only): the supervisor assumes it for each run and
    * hands the CLI that session, never the task role's (runtime/agent/src/model-credentials.ts).
    */
-  CUBICLE_BEDROCK_ROLE_ARN: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN')
-    .optional(),
+  CUBICLE_BEDROCK_ROLE_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN')),
+  ),
   CUBICLE_MAX_TASK_DURATION_MS: positiveMs,
   CUBICLE_IDLE_TIMEOUT_MS: positiveMs,
   /** The runtime relay (runtime/relay/runtime-side.ts): the runtime's only way to the control plane's tables. */
-  CUBICLE_RELAY_URL: z.string().regex(RELAY_URL_PATTERN, "must be the runtime relay's wss:// URL"),
+  CUBICLE_RELAY_URL: z.string().check(z.regex(RELAY_URL_PATTERN, "must be the runtime relay's wss:// URL")),
 });
 
 export type AgentEnv = z.output<typeof AGENT_ENV_SCHEMA>;
@@ -109,27 +117,27 @@ export const AGENT_CONTAINER_STOP_TIMEOUT_SECONDS = 45;
  * Knobs with production defaults. The fleet does not set them; tests shorten them.
  */
 export const AGENT_TUNING_SCHEMA = z.object({
-  CUBICLE_STOP_GRACE_MS: z.coerce.number().int().nonnegative().default(AGENT_STOP_GRACE_MS_DEFAULT),
+  CUBICLE_STOP_GRACE_MS: z._default(z.coerce.number().check(z.int(), z.nonnegative()), AGENT_STOP_GRACE_MS_DEFAULT),
   /** Safety re-read of the inbox while connected (new messages are pushed as nudges). */
-  CUBICLE_POLL_INTERVAL_MS: positiveMs.default(60_000),
-  CUBICLE_HEARTBEAT_INTERVAL_MS: positiveMs.default(60_000),
+  CUBICLE_POLL_INTERVAL_MS: z._default(positiveMs, 60_000),
+  CUBICLE_HEARTBEAT_INTERVAL_MS: z._default(positiveMs, 60_000),
   /** Below the hooks' 900 s timeout in policy/ (a timed-out hook would not block the call). */
-  CUBICLE_APPROVAL_TIMEOUT_MS: positiveMs.max(14 * 60_000).default(10 * 60_000),
+  CUBICLE_APPROVAL_TIMEOUT_MS: z._default(positiveMs.check(z.lte(14 * 60_000)), 10 * 60_000),
   /** Safety re-read of a pending approval (decisions are pushed as nudges). */
-  CUBICLE_APPROVAL_POLL_MS: positiveMs.default(30_000),
+  CUBICLE_APPROVAL_POLL_MS: z._default(positiveMs, 30_000),
   /** How long start-up waits for the relay to hand over the session's nonce. */
-  CUBICLE_RELAY_START_TIMEOUT_MS: positiveMs.default(120_000),
-  CUBICLE_MAX_MESSAGE_ATTEMPTS: z.coerce.number().int().positive().default(2),
+  CUBICLE_RELAY_START_TIMEOUT_MS: z._default(positiveMs, 120_000),
+  CUBICLE_MAX_MESSAGE_ATTEMPTS: z._default(positiveInt, 2),
   /** The supervisor's ephemeral directory (the task's /tmp volume). */
-  CUBICLE_RUN_DIR: z.string().min(1).default('/tmp/cubicle'),
+  CUBICLE_RUN_DIR: z._default(z.string().check(z.minLength(1)), '/tmp/cubicle'),
   /**
    * Shared with the workbench container (an ephemeral bind-mount volume): the supervisor's workbench and
    * guard sockets, nothing else (runtime/agent/src/workbench-protocol.ts).
    */
-  CUBICLE_EXCHANGE_DIR: z.string().min(1).default('/run/cubicle'),
+  CUBICLE_EXCHANGE_DIR: z._default(z.string().check(z.minLength(1)), '/run/cubicle'),
   /** How long start-up waits for the workbench's daemon to connect. */
-  CUBICLE_WORKBENCH_START_TIMEOUT_MS: positiveMs.default(120_000),
-  CUBICLE_WORKSPACE: z.string().min(1).default('/workspace'),
-  CUBICLE_SKILLS_SOURCE: z.string().min(1).default('/opt/cubicle/skills'),
+  CUBICLE_WORKBENCH_START_TIMEOUT_MS: z._default(positiveMs, 120_000),
+  CUBICLE_WORKSPACE: z._default(z.string().check(z.minLength(1)), '/workspace'),
+  CUBICLE_SKILLS_SOURCE: z._default(z.string().check(z.minLength(1)), '/opt/cubicle/skills'),
 });
 export type AgentTuning = z.output<typeof AGENT_TUNING_SCHEMA>;

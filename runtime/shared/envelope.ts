@@ -32,7 +32,11 @@ import type { NodeAlgorithmSuite, NodeCachingMaterialsManager } from '@aws-crypt
 /** The Encryption SDK loads on the first seal or open (~0.5 s of require): a process that never seals pays nothing. */
 type Esdk = typeof import('./esdk');
 let esdk: Promise<Esdk> | undefined;
-const loadEsdk = () => (esdk ??= import('./esdk.js'));
+const loadEsdk = () =>
+  (esdk ??= import('./esdk.js').catch((error: unknown) => {
+    esdk = undefined;
+    throw error;
+  }));
 
 export {
   CONTEXT_KEYS,
@@ -134,9 +138,12 @@ export class RecordSealer {
     return out.plaintext.toString('utf8');
   }
 
-  /** Loads the Encryption SDK ahead of the first seal or open (a process that will need it starts it early). */
-  warm(): void {
-    this.loaded().catch(() => undefined);
+  /**
+   * Loads the Encryption SDK ahead of the first seal or open (a process that will need it loads it early);
+   * rejects when it cannot be loaded, and a later call tries again.
+   */
+  async load(): Promise<void> {
+    await this.loaded();
   }
 
   /** A record's JSON data as one sealed value. */
@@ -149,14 +156,19 @@ export class RecordSealer {
   }
 
   private loaded() {
-    this.sdk ??= loadEsdk().then((esdk) => ({
-      esdk,
-      client: esdk.buildClient({
-        commitmentPolicy: esdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
-        maxEncryptedDataKeys: 1,
-      }),
-      cache: esdk.getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(CACHE_LIMITS.capacity),
-    }));
+    this.sdk ??= loadEsdk()
+      .then((esdk) => ({
+        esdk,
+        client: esdk.buildClient({
+          commitmentPolicy: esdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+          maxEncryptedDataKeys: 1,
+        }),
+        cache: esdk.getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(CACHE_LIMITS.capacity),
+      }))
+      .catch((error: unknown) => {
+        this.sdk = undefined;
+        throw error;
+      });
     return this.sdk;
   }
 

@@ -6,6 +6,12 @@ import {
   type AgentTuning,
 } from '../../shared/agent-env';
 import { PROVIDERS } from '../../shared/providers';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+
+// zod/mini ships no messages: the English ones (~5 KB) make problems read "Too small: expected number to be >0",
+// not "Invalid input".
+z.config(en());
 
 export interface AgentConfig {
   readonly env: AgentEnv;

@@ -4,23 +4,24 @@
  * supervisor, and exits with its code.
  */
 import { performance } from 'node:perf_hooks';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readTaskArn } from './ecs-metadata';
+import { loadSts } from './lazy-bundle';
 import type { AssumeModelRole } from './model-credentials';
-import { startAgent } from './supervisor';
+import { startAgent, type AgentDeps } from './supervisor';
 
 let sts: import('@aws-sdk/client-sts').STSClient | undefined;
 /** Loaded on first use: only Bedrock agents call STS, and the others should not pay for parsing it at start. */
 const assumeModelRole: AssumeModelRole = async ({ roleArn, sessionName, durationSeconds }) => {
-  const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
+  const { AssumeRoleCommand, STSClient } = await loadSts();
   sts ??= new STSClient({ maxAttempts: 5 });
   return sts.send(
     new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: durationSeconds }),
   );
 };
 
-export async function main(): Promise<void> {
+/** `options`: what a test harness may replace (the image runs main() without any). */
+export async function main(options: Pick<AgentDeps, 'loadInboxOpener'> = {}): Promise<void> {
   const startedAt = Math.floor(performance.timeOrigin);
   let stop: ((reason: 'sigterm') => void) | undefined;
   let stopRequested = false;
@@ -37,11 +38,11 @@ export async function main(): Promise<void> {
   const agent = startAgent({
     env: process.env,
     secrets: new SecretsManagerClient({ maxAttempts: 5 }),
-    kms: new KMSClient({ maxAttempts: 5 }),
     write: (line) => process.stdout.write(line),
     startedAt,
     taskArn: await readTaskArn(process.env),
     ...(process.env.CUBICLE_PROVIDER === 'bedrock' ? { assumeModelRole } : {}),
+    ...options,
   });
   stop = (reason) => agent.stop(reason);
   if (stopRequested) agent.stop('sigterm');

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import type { KMSClient } from '@aws-sdk/client-kms';
+import { performance } from 'node:perf_hooks';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RecordSealer } from '../../shared/envelope';
 import { Redactor } from '../../shared/redact';
-import { openInboxBody } from '../../shared/sealed-rows';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
 
 import { loadConfig, type AgentConfig } from './config';
 import { GuardServer } from './guard-server';
+import type { InboxOpener } from './inbox-opener';
+import { loadInboxOpener } from './lazy-bundle';
 import { Logger } from './log';
 import { MessageRunner } from './message-runner';
 import { ModelCredentialSource, modelSessionName, type AssumeModelRole } from './model-credentials';
@@ -37,8 +37,11 @@ export interface AgentDeps {
   readonly env: NodeJS.ProcessEnv;
   /** Secrets Manager; its credentials (the task role's) also sign the relay connection. */
   readonly secrets: SecretsManagerClient;
-  /** Opens the inbox's sealed messages under the user's key. */
-  readonly kms: KMSClient;
+  /**
+   * Loads the module that opens the inbox's sealed messages under the user's key (the Encryption SDK and
+   * KMS: its own bundle in the image, loaded after "ready"). Tests slow it down or make it fail.
+   */
+  readonly loadInboxOpener?: () => Promise<typeof import('./inbox-opener')>;
   /** Operator log sink (stdout in the container). */
   readonly write: (line: string) => void;
   /** Epoch ms the process started; the hard cap counts from here. */
@@ -164,8 +167,6 @@ class Supervisor {
 
   private async serveWith(workbench: WorkbenchLink): Promise<number> {
     const { env, tuning } = this.config;
-    const sealer = new RecordSealer(this.deps.kms, async () => env.CUBICLE_USER_KEY_ARN);
-    sealer.warm(); // while the secrets are read: the first message is opened without waiting for it
     const secrets = await this.step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor));
     if (!secrets) return EXIT.failed;
     if (secrets.connectionsWithoutCredential.length > 0) {
@@ -215,7 +216,8 @@ class Supervisor {
     }
     const sessions = new SessionTable(relay);
     const self = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID };
-    const inbox = new InboxTable(relay, (row) => openInboxBody(sealer, self, row));
+    const opener = this.inboxOpener(self);
+    const inbox = new InboxTable(relay, async (row) => (await opener())(row));
     const events = new RelayEventLog(relay);
     const approvals = new ApprovalStore(relay, {
       timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,
@@ -260,6 +262,15 @@ class Supervisor {
       skills: skills.length,
       connections: env.CUBICLE_CONNECTIONS.length,
       deadline_in_ms: this.deadline - this.now(),
+    });
+    // Only now the inbox opener loads (~0.1 s of CPU; before, it delayed "ready"), once the first inbox read is on
+    // its way; a message that comes first waits for it, and one that finds it failed loads it again.
+    setImmediate(() => {
+      const loading = performance.now();
+      opener().then(
+        () => this.log.debug('inbox opener loaded', { load_ms: Math.round(performance.now() - loading) }),
+        (error: Error) => this.log.warn('could not load the inbox opener; the next message tries again', { error }),
+      );
     });
 
     try {
@@ -335,6 +346,19 @@ class Supervisor {
       inherited: this.deps.env,
       modelCredentials: this.modelCredentials,
     });
+  }
+
+  /** The inbox opener, loaded once on first use; a failed load is tried again by the next call. */
+  private inboxOpener(pair: { userId: string; agentId: string }): () => Promise<InboxOpener> {
+    const load = this.deps.loadInboxOpener ?? loadInboxOpener;
+    let opening: Promise<InboxOpener> | undefined;
+    return () =>
+      (opening ??= load()
+        .then((module) => module.inboxOpener(pair, this.config.env.CUBICLE_USER_KEY_ARN))
+        .catch((error: unknown) => {
+          opening = undefined;
+          throw error;
+        }));
   }
 
   /** Waits `ms`, or less if a nudge or a stop comes first. */

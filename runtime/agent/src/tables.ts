@@ -1,4 +1,3 @@
-import { SealError } from '../../shared/envelope';
 import type { AppendInput } from '../../shared/event-log';
 import type { RuntimeOp } from '../../shared/relay-protocol';
 import type { InboxRow, InboxState } from '../../shared/rows';
@@ -63,8 +62,10 @@ export class InboxTable {
       const content = await this.openBody(row);
       return { ...rest, body: content.text, ...(content.schedule ? { schedule: content.schedule } : {}) };
     } catch (error) {
-      if (!(error instanceof SealError)) throw error; // KMS unavailable: the next read tries again
-      return { ...rest, body: '', unreadable: error.message };
+      // By name, as sealed-rows.ts does: the opener is its own bundle (inbox-opener.ts), with its own SealError class.
+      // Anything else (KMS unavailable) throws, and the next read tries again.
+      if ((error as Error).name !== 'SealError') throw error;
+      return { ...rest, body: '', unreadable: (error as Error).message };
     }
   }
 

@@ -3,7 +3,7 @@
  * user of the bundled roster. The only way the control plane learns who is calling.
  */
 import type { Roster, RosterUser } from '../roster';
-import { InvalidToken, type TokenVerifier } from './token-verifier';
+import { InvalidToken, type TokenVerifier } from './token-settings';
 
 export type Authentication =
   /** `expiresAt`: the token's expiry (epoch ms), after which a connection opened with it must end. */

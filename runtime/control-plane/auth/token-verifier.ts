@@ -8,61 +8,18 @@
 import { CognitoJwtVerifier, JwtVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache, type Jwks } from 'aws-jwt-verify/jwk';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import * as z from 'zod/mini';
 import { TOKEN_ENV } from '../../shared/function-contract';
+import { COGNITO_ISSUER, InvalidToken, LOOPBACK_HTTP, type TokenSettings, type TokenVerifier } from './token-settings';
 
-export type TokenKind = 'cognito' | 'oidc';
-
-export interface TokenSettings {
-  readonly kind: TokenKind;
-  /** Expected `iss`. For Cognito: `https://cognito-idp.<region>.amazonaws.com/<poolId>`. */
-  readonly issuer: string;
-  /** Accepted `aud` values (OIDC) or app client ids (Cognito access tokens carry `client_id`). */
-  readonly audience: readonly string[];
-  /** Where the issuer's keys are; OIDC default: discovered from `<issuer>/.well-known/openid-configuration`. */
-  readonly jwksUri?: string;
-}
-
-export { TOKEN_ENV };
-
-/** https, or http on loopback only (local mode's issuer). */
-const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
-const httpsUrl = z
-  .string()
-  .check(
-    z.refine(
-      (url) => /^https:\/\/\S+$/.test(url) || LOOPBACK_HTTP.test(url),
-      'must be an https URL (http only on loopback)',
-    ),
-  );
-export const TOKEN_ENV_SCHEMA = z.object({
-  [TOKEN_ENV.kind]: z.enum(['cognito', 'oidc']),
-  [TOKEN_ENV.issuer]: httpsUrl,
-  [TOKEN_ENV.audience]: z.string().check(z.regex(/^[^,\s]+(,[^,\s]+)*$/, 'must be comma-separated audiences')),
-  [TOKEN_ENV.jwksUri]: z.optional(httpsUrl),
-});
-
-export function tokenSettings(env: z.output<typeof TOKEN_ENV_SCHEMA>): TokenSettings {
-  return {
-    kind: env[TOKEN_ENV.kind],
-    issuer: env[TOKEN_ENV.issuer],
-    audience: env[TOKEN_ENV.audience].split(','),
-    jwksUri: env[TOKEN_ENV.jwksUri],
-  };
-}
-
-/** Raised for any token that does not verify; the message is safe to log (never the token). */
-export class InvalidToken extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'InvalidToken';
-  }
-}
-
-export interface TokenVerifier {
-  /** The verified claims; throws InvalidToken otherwise. */
-  verify(token: string): Promise<JwtPayload>;
-}
+export {
+  InvalidToken,
+  TOKEN_ENV,
+  TOKEN_ENV_SCHEMA,
+  tokenSettings,
+  type TokenKind,
+  type TokenSettings,
+  type TokenVerifier,
+} from './token-settings';
 
 export interface VerifierOptions {
   /** A JWKS to trust without fetching (tests, local mode). */
@@ -71,7 +28,6 @@ export interface VerifierOptions {
   readonly fetchJson?: (url: string) => Promise<unknown>;
 }
 
-const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([\w-]+_[0-9A-Za-z]+)$/;
 /** Clock skew tolerated on exp/nbf between the issuer and this function. */
 const GRACE_SECONDS = 30;
 

@@ -1,26 +1,33 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { API_ENV, ENV, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
 import { loadAuthenticator } from './auth';
 import { lazy } from './lazy';
-import { loadLifecycleDeps } from './lifecycle-deps';
+import { functionLogger } from './logger';
 import { originChecked } from './origin';
 
-const logger = new Logger();
+// Cold start: the environment, the roster and the token settings only (a bad one fails here).
 const env = parseEnv(API_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [lifecycle, { createApiHandler }, { kmsClient, userKeyArns }, { RecordSealer }, { UsageLedger }] =
-    await Promise.all([
-      loadLifecycleDeps(env, logger),
-      import('../api.js'),
-      import('../aws/kms.js'),
-      import('../../shared/envelope.js'),
-      import('../../shared/budget.js'),
-    ]);
+  const [
+    logger,
+    { loadLifecycleDeps },
+    { createApiHandler },
+    { kmsClient, userKeyArns },
+    { RecordSealer },
+    { UsageLedger },
+  ] = await Promise.all([
+    functionLogger(),
+    import('./lifecycle-deps.js'),
+    import('../api.js'),
+    import('../aws/kms.js'),
+    import('../../shared/envelope.js'),
+    import('../../shared/budget.js'),
+  ]);
+  const lifecycle = await loadLifecycleDeps(env, logger);
   const kms = kmsClient();
   const records = {
     chain: lifecycle.chain,
@@ -38,9 +45,10 @@ const ready = lazy(async () => {
 });
 
 // The origin check runs first, before the handler's clients even load.
-const checked = originChecked(logger, async (event) => (await ready())(event));
+const checked = originChecked(async (event) => (await ready())(event));
 
 export async function handler(event: HttpEvent, context: Context): Promise<HttpResult> {
+  const logger = await functionLogger();
   logger.addContext(context);
-  return checked(event);
+  return checked(event, logger);
 }

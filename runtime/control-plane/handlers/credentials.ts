@@ -1,23 +1,26 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { CREDENTIALS_ENV, ENV, parseEnv } from '../env';
 import type { HttpEvent, HttpResult } from '../http';
 import { loadRosterFile } from '../roster';
 import { loadAuthenticator } from './auth';
 import { lazy } from './lazy';
+import { functionLogger } from './logger';
 import { originChecked } from './origin';
 
-const logger = new Logger();
+// Cold start: the environment, the roster and the token settings only (a bad one fails here).
 const env = parseEnv(CREDENTIALS_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [{ secretsClient }, { documentClient }, { createCredentialsHandler }, { chainKey }] = await Promise.all([
-    import('../aws/secrets.js'),
-    import('../aws/dynamo.js'),
-    import('../credentials.js'),
-    import('../aws/kms.js'),
-  ]);
+  const [logger, { secretsClient }, { documentClient }, { createCredentialsHandler }, { chainKey }] = await Promise.all(
+    [
+      functionLogger(),
+      import('../aws/secrets.js'),
+      import('../aws/dynamo.js'),
+      import('../credentials.js'),
+      import('../aws/kms.js'),
+    ],
+  );
   return createCredentialsHandler({
     auth,
     logger,
@@ -28,9 +31,10 @@ const ready = lazy(async () => {
 });
 
 // The origin check runs first, before the handler's clients even load.
-const checked = originChecked(logger, async (event) => (await ready())(event));
+const checked = originChecked(async (event) => (await ready())(event));
 
 export async function handler(event: HttpEvent, context: Context): Promise<HttpResult> {
+  const logger = await functionLogger();
   logger.addContext(context);
-  return checked(event);
+  return checked(event, logger);
 }

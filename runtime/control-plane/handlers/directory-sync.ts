@@ -1,9 +1,8 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { type CustomResourceOutcome, sendResponse } from '../custom-resource';
 import { loadRosterFile } from '../roster';
+import { functionLogger } from './logger';
 
-const logger = new Logger();
 const roster = loadRosterFile();
 /** Kept back from the function's time limit to report to CloudFormation before Lambda stops the run. */
 const MARGIN_MS = 30_000;
@@ -14,6 +13,7 @@ const MARGIN_MS = 30_000;
  * CloudFormation, or the stack would wait an hour for this resource.
  */
 export async function handler(event: CloudFormationCustomResourceEvent, context: Context): Promise<void> {
+  const logger = await functionLogger();
   logger.addContext(context);
   const userPoolId = String(event.ResourceProperties.UserPoolId ?? '');
   const physicalResourceId = `directory-sync-${userPoolId}`;

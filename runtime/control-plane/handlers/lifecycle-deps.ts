@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type * as z from 'zod/mini';
-import { ENV, launchSettings, LIFECYCLE_ENV } from '../env';
+import { ENV, launchSettings, LIFECYCLE_ENV, type EnvOf } from '../env';
 import type { LifecycleDeps, Log } from '../lifecycle';
 
 /**
@@ -8,7 +7,7 @@ import type { LifecycleDeps, Log } from '../lifecycle';
  * only through the launcher function, which they invoke. The SDK
  * clients load on first use, so a cold start that ends early (bad origin header) never pays for them.
  */
-export async function loadLifecycleDeps(env: z.output<typeof LIFECYCLE_ENV>, log: Log): Promise<LifecycleDeps> {
+export async function loadLifecycleDeps(env: EnvOf<typeof LIFECYCLE_ENV>, log: Log): Promise<LifecycleDeps> {
   const [{ documentClient }, { ecsClient }, { lambdaLauncher }, { chainKey }] = await Promise.all([
     import('../aws/dynamo.js'),
     import('../aws/ecs.js'),

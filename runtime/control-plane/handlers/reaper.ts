@@ -1,23 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { LIFECYCLE_ENV, parseEnv } from '../env';
 import { lazy } from './lazy';
-import { loadLifecycleDeps } from './lifecycle-deps';
+import { functionLogger } from './logger';
 
-const logger = new Logger();
 const env = parseEnv(LIFECYCLE_ENV);
 /** Time kept back from the function timeout so a tick always ends cleanly and logs its stats. */
 const MARGIN_MS = 10_000;
 
 const ready = lazy(async () => {
-  const [deps, { reapTick }] = await Promise.all([loadLifecycleDeps(env, logger), import('../reaper.js')]);
-  return { deps, reapTick };
+  const [logger, { loadLifecycleDeps }, { reapTick }] = await Promise.all([
+    functionLogger(),
+    import('./lifecycle-deps.js'),
+    import('../reaper.js'),
+  ]);
+  return { logger, deps: await loadLifecycleDeps(env, logger), reapTick };
 });
 
 export async function handler(_event: unknown, context: Context): Promise<void> {
+  const { logger, deps, reapTick } = await ready();
   logger.addContext(context);
-  const { deps, reapTick } = await ready();
   logger.appendKeys({ request_id: context.awsRequestId });
   try {
     await reapTick({

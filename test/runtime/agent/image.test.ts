@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import { describe, expect, it } from 'vitest';
-import { buildAgent, DIST_DIR } from '../../../runtime/agent/build';
+import { buildAgent, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
 import { AGENT_IMAGE_DIRECTORY, AGENT_IMAGE_FOLLOW_SYMLINKS } from '../../../lib/stacks/platform-stack';
 import { imageEstimate } from '../../../scripts/bench/image';
 import { REPO, workDir } from './helpers';
@@ -21,6 +21,34 @@ describe('agent bundles', () => {
     const first = buildAgent();
     expect(buildAgent()).toEqual(first);
     for (const text of Object.values(first)) expect(text).not.toContain(REPO);
+  });
+});
+
+describe('deferred parts of the supervisor (issue 15: start-to-ready)', () => {
+  const bundle = buildAgent();
+
+  it('the inbox opener (Encryption SDK, KMS) and STS are bundles of their own, not in the supervisor the task starts', () => {
+    const entry = bundle['entrypoint.cjs'];
+    // Names each keeps when minified: the keyring and its cache, KMS's commands, an STS command only the full client has.
+    const opener = ['KmsKeyringNode', 'NodeCachingMaterialsManager', 'GenerateDataKeyCommand', 'DecryptCommand'];
+    for (const marker of [...opener, 'DecodeAuthorizationMessage']) expect(entry, marker).not.toContain(marker);
+    for (const marker of opener) expect(bundle['inbox-opener.js'], marker).toContain(marker);
+    expect(bundle['sts.js']).toContain('DecodeAuthorizationMessage');
+    // Full zod (~450 KB) is gone too: the agent environment is checked with zod/mini.
+    expect(entry.length).toBeLessThan(700_000);
+  });
+
+  it('each loads with require from beside the supervisor, as its own file in the image', () => {
+    for (const file of Object.keys(LAZY_BUNDLES).map((specifier) => path.basename(specifier))) {
+      const loaded = createRequire(path.join(DIST_DIR, 'entrypoint.cjs'))(`./${file}`) as Record<string, unknown>;
+      expect(Object.keys(loaded).length, file).toBeGreaterThan(0);
+      expect(
+        instructions.some((l) => l.startsWith('COPY ') && l.includes(`dist/${file} `)),
+        file,
+      ).toBe(true);
+    }
+    const opener = createRequire(path.join(DIST_DIR, 'entrypoint.cjs'))('./inbox-opener.js') as Record<string, unknown>;
+    expect(typeof opener.inboxOpener).toBe('function');
   });
 });
 
@@ -157,6 +185,8 @@ describe('image asset', () => {
           'Dockerfile',
           'dist/entrypoint.cjs',
           'dist/guard-hook.cjs',
+          'dist/inbox-opener.js',
+          'dist/sts.js',
           'dist/node_modules/mvdan-sh/LICENSE',
           'dist/node_modules/mvdan-sh/index.js',
           'dist/node_modules/mvdan-sh/package.json',

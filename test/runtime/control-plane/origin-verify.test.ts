@@ -280,7 +280,8 @@ describe('the entry wiring: originChecked reads AWSCURRENT and AWSPREVIOUS from 
       SecretString: PREVIOUS,
     });
     const inner = vi.fn(async () => ({ statusCode: 200 }));
-    const handler = originChecked(silentLogger(), inner);
+    const checked = originChecked(inner);
+    const handler = (e: HttpEvent) => checked(e, silentLogger());
     const event = httpEvent('GET /v1/agents', { user: 'alice' });
     expect((await handler(withHeader(event, undefined))).statusCode).toBe(403);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
@@ -306,20 +307,20 @@ describe('the entry wiring: originChecked reads AWSCURRENT and AWSPREVIOUS from 
   it('any other read error fails the request closed (503), never open', async () => {
     sm.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
     const inner = vi.fn(async () => ({ statusCode: 200 }));
-    const result = await originChecked(
+    const result = await originChecked(inner)(
+      withHeader(httpEvent('GET /v1/agents', { user: 'alice' }), CURRENT),
       silentLogger(),
-      inner,
-    )(withHeader(httpEvent('GET /v1/agents', { user: 'alice' }), CURRENT));
+    );
     expect(result.statusCode).toBe(503);
     expect(inner).not.toHaveBeenCalled();
   });
 
   it('refuses to start without a valid secret ARN in the environment', () => {
     process.env[ORIGIN_VERIFY_SECRET_ENV] = 'not-an-arn';
-    expect(() => originChecked(silentLogger(), vi.fn())).toThrow(
+    expect(() => originChecked(vi.fn())).toThrow(
       /CUBICLE_ORIGIN_VERIFY_SECRET_ARN must be a Secrets Manager secret ARN/,
     );
     delete process.env[ORIGIN_VERIFY_SECRET_ENV];
-    expect(() => originChecked(silentLogger(), vi.fn())).toThrow(/CUBICLE_ORIGIN_VERIFY_SECRET_ARN is not set/);
+    expect(() => originChecked(vi.fn())).toThrow(/CUBICLE_ORIGIN_VERIFY_SECRET_ARN is not set/);
   });
 });

@@ -4,11 +4,21 @@
  * encryption SDK and the tracer load on the first call that needs them. esbuild's metafile of the bundle
  * as deployed (lib/constructs/function-bundle.ts) tells which chunks the entry imports statically.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CONTROL_PLANE_HANDLERS, REPO_ROOT } from '../../../../lib/constructs/cubicle-function';
-import { FUNCTION_BUILD, HANDLER_FILE } from '../../../../lib/constructs/function-bundle';
+import {
+  bundleFunction,
+  FUNCTION_BUILD,
+  HANDLER_FILE,
+  handlerFileIn,
+} from '../../../../lib/constructs/function-bundle';
+import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
+import { DIRECTORY, FUNCTION_ENV } from '../support/fixtures';
 
 const HANDLERS = [
   'api',
@@ -74,6 +84,23 @@ describe('control-plane cold start', () => {
     30_000,
   );
 
+  // Issue 15: a cold start of these is at most 1.5x a bare `node`; each of these packages cost ~10 ms of it
+  // (zod/mini's schemas, Powertools' logger with node:console and node:crypto, aws-jwt-verify with node:https).
+  it.each(['api', 'credentials', 'task-events', 'reaper', 'directory-sync', 'launcher'])(
+    '%s loads no schema library, logger or JWT library at import time',
+    async (handler) => {
+      const meta = await bundleGraph(handler);
+      const loaded = loadedAtImport(meta);
+      expect(Object.keys(meta.inputs).some((input) => input.startsWith('node_modules/@aws-lambda-powertools/'))).toBe(
+        true,
+      );
+      expect(
+        loaded.filter((input) => /^node_modules\/(zod|@aws-lambda-powertools|aws-jwt-verify)\//.test(input)),
+      ).toEqual([]);
+    },
+    30_000,
+  );
+
   // An import() chunk exports only the names esbuild knows when bundling: a package that re-exports
   // CommonJS with `export *` (the encryption SDK) loses them there, so such a package is imported
   // through a module that names its exports (runtime/shared/esdk.ts); a CommonJS target would export
@@ -103,4 +130,101 @@ describe('control-plane cold start', () => {
     },
     60_000,
   );
+});
+
+/** The bundles as deployed, run in a fresh node: what a cold start checks, and first calls that end early. */
+describe('control-plane bundles, run', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-cold-start-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const entries = new Map<string, string>();
+  const entry = (handler: string) => {
+    if (!entries.has(handler)) {
+      const outdir = path.join(dir, handler);
+      bundleFunction(path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`), outdir, { absWorkingDir: REPO_ROOT });
+      writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(DIRECTORY));
+      entries.set(handler, handlerFileIn(outdir));
+    }
+    return entries.get(handler) as string;
+  };
+  const run = (handler: string, event: unknown, env: Record<string, string> = {}) =>
+    spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `import(${JSON.stringify(entry(handler))}).then(({ handler }) => {
+          const context = { functionName: 'f', memoryLimitInMB: '512', awsRequestId: 'r', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:f', getRemainingTimeInMillis: () => 30000 };
+          return handler(${JSON.stringify(event)}, context); }).then((r) => process.stdout.write('RESULT' + JSON.stringify(r ?? null)), (e) => { console.error(e.message); process.exit(3); });`,
+      ],
+      {
+        env: { PATH: process.env.PATH, ...FUNCTION_ENV, POWERTOOLS_LOG_LEVEL: 'INFO', ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+  const result = (out: ReturnType<typeof run>) => JSON.parse(out.stdout.slice(out.stdout.indexOf('RESULT') + 6));
+  /** Powertools writes warnings and errors to stderr, the rest to stdout. */
+  const logLines = (out: ReturnType<typeof run>) =>
+    `${out.stdout.replace(/RESULT.*$/, '')}\n${out.stderr}`
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('a chunk keeps the CommonJS shim only if its code uses require, __filename or __dirname', () => {
+    const outdir = path.dirname(entry('api'));
+    const chunks = readdirSync(outdir).filter((file) => file.endsWith('.mjs'));
+    const shimmed = chunks.filter((file) => readFileSync(path.join(outdir, file), 'utf8').includes('__cubicleRequire'));
+    expect(shimmed.length).toBeGreaterThan(0);
+    expect(shimmed.length).toBeLessThan(chunks.length / 2);
+    for (const file of chunks) {
+      const text = readFileSync(path.join(outdir, file), 'utf8');
+      const uses = /\brequire\b|\b__filename\b|\b__dirname\b/.test(text.split('\n').slice(6).join('\n'));
+      expect(text.includes('__cubicleRequire'), file).toBe(uses);
+    }
+  });
+
+  it('a bad environment or token setting still fails the cold start, naming the variable and never its value', () => {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['api', { CUBICLE_CLUSTER_ARN: 'hunter2' }, /CUBICLE_CLUSTER_ARN must be an ECS cluster ARN/],
+      ['api', { CUBICLE_TOKEN_ISSUER: 'http://login.acme.example' }, /CUBICLE_TOKEN_ISSUER must be an https URL/],
+      [
+        'api',
+        { CUBICLE_TOKEN_ISSUER: 'https://login.acme.example' },
+        /CUBICLE_TOKEN_ISSUER: not a Cognito user pool issuer/,
+      ],
+      ['credentials', { CUBICLE_ORIGIN_VERIFY_SECRET_ARN: 'hunter2' }, /must be a Secrets Manager secret ARN/],
+      [
+        'launcher',
+        { CUBICLE_SUBNET_IDS: 'subnet-0aaa,hunter2' },
+        /CUBICLE_SUBNET_IDS must be comma-separated subnet ids/,
+      ],
+      ['task-events', { CUBICLE_IDLE_TIMEOUT_MS: '-1' }, /CUBICLE_IDLE_TIMEOUT_MS must be positive/],
+      ['reaper', { CUBICLE_SESSIONS_TABLE: '' }, /CUBICLE_SESSIONS_TABLE must be a DynamoDB table name/],
+    ];
+    for (const [handler, env, message] of cases) {
+      const out = run(handler, {}, env);
+      expect(out.status, `${handler} ${JSON.stringify(env)}`).not.toBe(0);
+      expect(out.stderr).toMatch(message);
+      expect(out.stderr).not.toContain('hunter2');
+    }
+  }, 120_000);
+
+  it('first calls that end early: a foreign task event is dropped and a malformed launch refused, with a log line', () => {
+    const foreign = run('task-events', {
+      id: 'e1',
+      detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' },
+    });
+    expect(foreign.status, foreign.stderr).toBe(0);
+    expect(logLines(foreign).map((l) => l.message)).toEqual([
+      'ignored a task state event of another cluster or starter',
+    ]);
+    const launch = run('launcher', {
+      userId: 'alice',
+      agentId: 'sales',
+      sessionId: 'not-a-session',
+      taskDefinition: 'x',
+    });
+    expect(launch.status, launch.stderr).toBe(0);
+    expect(result(launch)).toEqual({ outcome: 'refused' });
+    expect(logLines(launch).map((l) => l.message)).toEqual(['launch refused: malformed request']);
+  }, 120_000);
 });
