@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
+import { PROVIDERS } from '../../../runtime/shared/providers';
 import { FLUSH_BUDGET_MS } from '../../../runtime/agent/src/supervisor';
 import * as h from './helpers';
 import { TEST_CHAIN } from '../../support/chain-key';
@@ -210,7 +211,7 @@ describe('lifetime', () => {
     const p = h.pair('broken');
     const agent = h.spawnAgent(
       h.agentEnv(db, p, path.join(dir.root, 'bad'), {
-        CUBICLE_PROVIDER: 'mistral',
+        CUBICLE_PROVIDER: 'not-a-provider',
         CUBICLE_MAX_TASK_DURATION_MS: undefined,
       }),
     );
@@ -227,11 +228,11 @@ describe('lifetime', () => {
     expect(line).toMatchObject({ level: 'error', msg: 'invalid environment' });
     expect(line.problems).toEqual(
       expect.arrayContaining([
-        'CUBICLE_PROVIDER: unknown or missing provider; expected one of anthropic, openai, google, bedrock, xai, openrouter',
+        `CUBICLE_PROVIDER: unknown or missing provider; expected one of ${PROVIDERS.join(', ')}`,
         expect.stringMatching(/^CUBICLE_MAX_TASK_DURATION_MS: /),
       ]),
     );
-    expect(lines[0]).not.toContain('mistral');
+    expect(lines[0]).not.toContain('not-a-provider');
   });
 
   it('fails start-up clearly when a secret cannot be read, naming the connection but not the value', async () => {
