@@ -7,14 +7,15 @@ import {
 } from '../../shared/agent-env';
 import { PROVIDERS } from '../../shared/providers';
 
-export interface AgentConfig {
+/** The agent runtime's configuration, read from its container environment (not the roster's per-agent config). */
+export interface RuntimeConfig {
   readonly env: AgentEnv;
   readonly tuning: AgentTuning;
   readonly skills: string[];
   readonly bedrockModels: string[];
 }
 
-export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
+export type ConfigResult = { ok: true; config: RuntimeConfig } | { ok: false; problems: string[] };
 
 /**
  * Validates the container environment. Problems name variables and rules, never values (the

@@ -8,7 +8,7 @@ import { openInboxBody } from '../../shared/sealed-rows';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
 
-import { loadConfig, type AgentConfig } from './config';
+import { loadConfig, type RuntimeConfig } from './config';
 import { GuardServer } from './guard-server';
 import { Logger } from './log';
 import { MessageRunner } from './message-runner';
@@ -17,7 +17,7 @@ import { adapterFor } from './providers';
 import type { ProviderAdapter } from './providers/types';
 import { loadSecrets, type LoadedSecrets } from './secrets';
 import { RelayClient } from './relay-client';
-import { InboxTable, RelayEventLog, SessionTable, type EventSink } from './tables';
+import { RelayInbox, RelayEventLog, RelaySessionRow, type EventSink } from './relay-rows';
 import { WorkbenchLink, type CliRun } from './workbench-link';
 import { GUARD_SOCKET, type Hello } from './workbench-protocol';
 
@@ -88,7 +88,7 @@ class Supervisor {
 
   constructor(
     private readonly deps: AgentDeps,
-    private readonly config: AgentConfig,
+    private readonly config: RuntimeConfig,
     private readonly redactor: Redactor,
     root: Logger,
   ) {
@@ -213,9 +213,9 @@ class Supervisor {
       await relay.close(0);
       return EXIT.failed;
     }
-    const sessions = new SessionTable(relay);
+    const sessions = new RelaySessionRow(relay);
     const self = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID };
-    const inbox = new InboxTable(relay, (row) => openInboxBody(sealer, self, row));
+    const inbox = new RelayInbox(relay, (row) => openInboxBody(sealer, self, row));
     const events = new RelayEventLog(relay);
     const approvals = new ApprovalStore(relay, {
       timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,
@@ -314,8 +314,8 @@ class Supervisor {
     adapter: ProviderAdapter,
     secrets: LoadedSecrets,
     where: { place: Hello; workbench: WorkbenchLink; guardSocket: string },
-    sessions: SessionTable,
-    inbox: InboxTable,
+    sessions: RelaySessionRow,
+    inbox: RelayInbox,
     events: EventSink,
     approvals: ApprovalStore,
   ): MessageRunner {
