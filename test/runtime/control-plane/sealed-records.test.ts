@@ -105,7 +105,7 @@ describe('sealed message text', () => {
     const stored = (await new RelayInbox(relayFor(pairKey('alice', 'sales')), async (r) => ({ text: r.body })).next(
       undefined,
     ))!;
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({ TableName: dynamo.tables.inbox, Item: { ...stored, pk: pairKey('alice', 'finance') } }),
     );
     const finance = new RelayInbox(relayFor(pairKey('alice', 'finance')), (r) =>
@@ -132,7 +132,7 @@ describe('sealed message text', () => {
     await inbox.finish(original, 'done', clock.now());
     // An administrator with table access writes the same sealed body under a new message id.
     const replay = newSortableId(clock.now() + 1000);
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.inbox,
         Item: { ...raw, sk: replay, requestId: 'replayed', state: undefined },
@@ -152,7 +152,7 @@ describe('sealed message text', () => {
     const policy = { key: 'chen/analyst/daily', outbound: 'deny' as const, maxRunMs: 60_000 };
     const id = await putMessage(records, pk, 'summarize', 'req-s', { schedule: policy });
     // Loosened beside the sealed text by someone with table access.
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.inbox,
         Key: { pk, sk: id },
@@ -176,7 +176,7 @@ describe('sealed message text', () => {
     const forger = new RecordSealer(keys.kms.client, async () => admin);
     const pk = pairKey('bruno', 'writer');
     const now = Date.now();
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.inbox,
         Item: {
@@ -188,7 +188,7 @@ describe('sealed message text', () => {
         },
       }),
     );
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.inbox,
         Item: {
