@@ -18,7 +18,7 @@ import { Clock, fakeEcs, launcherDeps, lifecycleDeps } from './support/fixtures'
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'api' });
 });
 afterAll(async () => {
   await dynamo.close();
