@@ -12,7 +12,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WriterFunction } from '../../runtime/shared/table-writes';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
-import { guardWrites } from './write-guard';
+import { guardWrites, UNCHECKED, writingAs } from './write-guard';
 import { exampleWritePolicies } from './write-policies';
 import { createTableInput } from '../../local/dynamo/tables';
 // dynalite ships no types.
@@ -44,32 +44,29 @@ export async function startDynamo(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const calls = new Map<string, number>();
-  const clients: DynamoDBClient[] = [];
   const tables = {} as Record<TableName, string>;
   const tableOf = (physical: string) => (Object.keys(tables) as TableName[]).find((name) => tables[name] === physical);
-  const documentClient = (writer: (() => WriterFunction | undefined) | 'unchecked') => {
-    const client = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'eu-west-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: options.maxAttempts ?? 1,
-    });
-    clients.push(client);
-    client.middlewareStack.add(
-      (next, context) => (args) => {
-        calls.set(context.commandName as string, (calls.get(context.commandName as string) ?? 0) + 1);
-        return next(args);
-      },
-      { step: 'initialize', name: 'countCalls' },
-    );
-    if (writer !== 'unchecked') guardWrites(client, { policies: exampleWritePolicies, tableOf, writer });
-    return { client, doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }) };
-  };
-  const { client, doc } = documentClient(() => options.writer);
-  const seed = documentClient('unchecked').doc;
+  // One client for every writer, so middleware others attach (local/relay/stream.ts) sees every write; the
+  // writer travels with each command (tagged by `as` and `seed`).
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: options.maxAttempts ?? 1,
+  });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      calls.set(context.commandName as string, (calls.get(context.commandName as string) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCalls' },
+  );
+  guardWrites(client, { policies: exampleWritePolicies, tableOf, writer: () => options.writer });
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const seed = writingAs(doc, UNCHECKED);
   const byWriter = new Map<WriterFunction, DynamoDBDocumentClient>();
   const as = (fn: WriterFunction) => {
-    if (!byWriter.has(fn)) byWriter.set(fn, documentClient(() => fn).doc);
+    if (!byWriter.has(fn)) byWriter.set(fn, writingAs(doc, fn));
     return byWriter.get(fn)!;
   };
   counter += 1;
@@ -88,7 +85,7 @@ export async function startDynamo(
     total: () => [...calls.values()].reduce((a, b) => a + b, 0),
     reset: () => calls.clear(),
     close: async () => {
-      for (const c of clients) c.destroy();
+      client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

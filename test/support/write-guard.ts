@@ -11,6 +11,7 @@
  * attributes.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLE_WRITES, keyAttributes, type WriterFunction } from '../../runtime/shared/table-writes';
 import type { TableName } from '../../runtime/shared/tables';
 import { topLevelNames } from './expression-names';
@@ -165,6 +166,30 @@ async function checkPolicy(
   return undefined;
 }
 
+/** The writer a command was sent as (`writingAs`), read by the guard from the handler context. */
+const WRITER = Symbol('cubicle writer');
+/** Fixtures a test puts in place: not a function's write. */
+export const UNCHECKED = 'unchecked';
+
+/** `doc` sending every command as `fn` (same client, same middleware): the guard checks `fn`'s policy. */
+export function writingAs(doc: DynamoDBDocumentClient, fn: WriterFunction | typeof UNCHECKED): DynamoDBDocumentClient {
+  return new Proxy(doc, {
+    get(target, key, receiver) {
+      if (key !== 'send') return Reflect.get(target, key, receiver);
+      return (command: { middlewareStack: DynamoDBClient['middlewareStack'] }, ...rest: unknown[]) => {
+        command.middlewareStack.add(
+          (next, context) => (args) => {
+            (context as Record<symbol, unknown>)[WRITER] = fn;
+            return next(args);
+          },
+          { step: 'initialize', priority: 'high', name: 'cubicleWriter', override: true },
+        );
+        return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
+      };
+    },
+  });
+}
+
 export interface GuardOptions {
   readonly policies: () => WritePolicies;
   /** Physical table name → table. */
@@ -177,11 +202,12 @@ export interface GuardOptions {
 export function guardWrites(client: DynamoDBClient, options: GuardOptions): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const writes = writesOf(context.commandName as string, args.input);
+      const tagged = (context as Record<symbol, unknown>)[WRITER] as WriterFunction | typeof UNCHECKED | undefined;
+      const writes = tagged === UNCHECKED ? [] : writesOf(context.commandName as string, args.input);
       for (const write of writes) {
         const table = options.tableOf(write.tableName);
         if (!table) throw new WriteRefused(`write to unknown table ${write.tableName}`);
-        const fn = options.writer();
+        const fn = tagged === UNCHECKED ? undefined : (tagged ?? options.writer());
         const candidates = fn
           ? [fn]
           : (Object.keys(TABLE_WRITES) as WriterFunction[]).filter((f) => TABLE_WRITES[f][table]);
