@@ -15,7 +15,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLE_WRITES, keyAttributes, type WriterFunction } from '../../runtime/shared/table-writes';
 import type { TableName } from '../../runtime/shared/tables';
 import { topLevelNames } from './expression-names';
-import { IamSimulator, type PolicyJson, type SimulatedPrincipal } from './iam-simulator';
+import { IamSimulator, type SimulatedPrincipal } from './iam-simulator';
 
 /** One table write as IAM sees it. */
 export interface WriteRequest {
@@ -227,13 +227,4 @@ export function guardWrites(client: DynamoDBClient, options: GuardOptions): void
     },
     { step: 'initialize', name: 'guardWrites', priority: 'low' },
   );
-}
-
-/** A role's principal for the simulator: its identity policies as the template resolves them. */
-export function principalFromPolicies(
-  arn: string,
-  accountId: string,
-  policies: { name: string; policy: PolicyJson }[],
-): SimulatedPrincipal {
-  return { arn, accountId, identityPolicies: policies };
 }
