@@ -490,8 +490,8 @@ export type CubicleConfigInput = z.input<typeof configSchema>;
 /** The validated config with defaults applied and durations in seconds. */
 export type CubicleConfig = z.output<typeof configSchema>;
 export type UserConfig = CubicleConfig['users'][number];
-export type AgentConfig = UserConfig['agents'][number];
-export type ScheduleConfig = AgentConfig['schedules'][number];
+export type RosterAgentConfig = UserConfig['agents'][number];
+export type ScheduleConfig = RosterAgentConfig['schedules'][number];
 export type ConnectionConfig = CubicleConfig['connections'][string];
 export type EdgeConfig = CubicleConfig['edge'];
 export type BudgetsConfig = NonNullable<CubicleConfig['budgets']>;

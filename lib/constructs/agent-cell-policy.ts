@@ -5,7 +5,7 @@
  * template is exactly what is written here.
  */
 import { Stack } from 'aws-cdk-lib';
-import { AgentConfig, CubicleConfig } from '../config/schema';
+import { RosterAgentConfig, CubicleConfig } from '../config/schema';
 import { ownSecrets } from '../fleet/agent-environment';
 import { allow, policy, StatementJson } from '../fleet/policy-json';
 import { bedrockInvokerArn } from '../fleet/principals';
@@ -43,7 +43,7 @@ export function agentTrustPolicy(stack: Stack, config: CubicleConfig, clusterNam
 
 export interface AgentPolicyInput {
   readonly config: CubicleConfig;
-  readonly agent: AgentConfig;
+  readonly agent: RosterAgentConfig;
   readonly vault: UserVault;
   readonly fileSystem: { readonly fileSystemArn: string };
   readonly platform: AgentPlatformRefs;

@@ -4,7 +4,7 @@ import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
-import { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
+import { RosterAgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentEnvironment } from '../fleet/agent-environment';
 import { agentRoleName } from '../fleet/naming';
 import { bedrockInvokerArn } from '../fleet/principals';
@@ -42,7 +42,7 @@ export interface AgentPlatformRefs {
 export interface AgentCellProps {
   readonly config: CubicleConfig;
   readonly user: UserConfig;
-  readonly agent: AgentConfig;
+  readonly agent: RosterAgentConfig;
   readonly vault: UserVault;
   /** The shard's file system. */
   readonly fileSystem: { readonly fileSystemId: string; readonly fileSystemArn: string };

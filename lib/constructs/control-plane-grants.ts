@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { ENV, TOKEN_ENV } from '../../runtime/shared/function-contract';
 import { agentRolePath, secretNamePrefix, taskFamilyPrefix, userKeyAlias } from '../../runtime/shared/names';
 import { CONTEXT_KEYS } from '../../runtime/shared/sealed';
+import { allowedAttributes, allowedReturnValues, type WriterFunction } from '../../runtime/shared/table-writes';
 import { ACTIVE_INDEX, TABLES, TableName } from '../../runtime/shared/tables';
 import { CubicleFunction } from './cubicle-function';
 
@@ -30,14 +31,42 @@ export interface BindTableOptions {
   /** The platform key the tables are encrypted with. */
   readonly key: kms.IKey;
   readonly actions: readonly TableAction[];
+  /** Who writes (runtime/shared/table-writes.ts): required with PutItem or UpdateItem, whose attributes it limits. */
+  readonly writer?: WriterFunction;
   /** Query on the Sessions table's sparse active index (the reaper). */
   readonly queryActiveIndex?: boolean;
 }
 
-/** Sets the table's name variable and grants exactly the listed actions on it (and its key via DynamoDB). */
+/** Writes whose attributes the registry limits. DeleteItem names only the key (and its condition). */
+const WRITE_ACTIONS: readonly TableAction[] = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+/**
+ * Sets the table's name variable and grants exactly the listed actions on it (and its key via DynamoDB).
+ * PutItem and UpdateItem get their own statement, limited to the attributes the writer's entry in
+ * TABLE_WRITES lists and to the ReturnValues it uses
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+ * No `Null: false` beside it: every PutItem and UpdateItem names at least the table's key, so DynamoDB's
+ * `dynamodb:Attributes` is never empty for them; the only request it would refuse is one for which DynamoDB
+ * sets no attribute list at all, and refusing that would stop every write, which no test here can rule out.
+ */
 export function bindTable(fn: CubicleFunction, name: TableName, options: BindTableOptions): void {
   fn.setEnv(TABLES[name].envVar, options.table.tableName);
-  fn.allow(new iam.PolicyStatement({ actions: [...options.actions], resources: [options.table.tableArn] }));
+  const writes = options.actions.filter((a) => WRITE_ACTIONS.includes(a));
+  const others = options.actions.filter((a) => !WRITE_ACTIONS.includes(a));
+  if (others.length > 0) fn.allow(new iam.PolicyStatement({ actions: others, resources: [options.table.tableArn] }));
+  if (writes.length > 0) {
+    if (!options.writer) throw new Error(`bindTable(${name}): ${writes.join(', ')} needs a writer (table-writes.ts)`);
+    fn.allow(
+      new iam.PolicyStatement({
+        actions: writes,
+        resources: [options.table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': allowedAttributes(options.writer, name) },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': allowedReturnValues(options.writer, name) },
+        },
+      }),
+    );
+  }
   if (options.queryActiveIndex) {
     if (name !== 'sessions') throw new Error('only the Sessions table has the active index');
     fn.allow(

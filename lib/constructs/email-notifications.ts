@@ -59,6 +59,7 @@ export class EmailNotifications extends Construct {
     fn.setEnv(ENV.consoleUrl, props.consoleUrl);
     // Its dedupe and rate rows only (runtime/control-plane/notifications.ts).
     bindTable(fn, 'idempotency', {
+      writer: 'notifier',
       table: props.idempotencyTable,
       key: props.tableKey,
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],

@@ -85,23 +85,27 @@ export class EmployeeApi extends Construct {
       roleName: recordSealerRoleName(props.launcher.deployment, 'api'),
     });
     bindTable(this.apiFunction, 'sessions', {
+      writer: 'api',
       table: tables.sessions,
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
     });
-    bindTable(this.apiFunction, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
+    bindTable(this.apiFunction, 'inbox', { writer: 'api', table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
     bindTable(this.apiFunction, 'events', {
+      writer: 'api',
       table: tables.events,
       key,
       actions: ['dynamodb:Query', 'dynamodb:PutItem'],
     });
     // Idempotency-Key claims of POST /messages: claim, read back, store the answer (runtime/control-plane/idempotency.ts).
     bindTable(this.apiFunction, 'idempotency', {
+      writer: 'api',
       table: tables.idempotency,
       key,
       actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
     });
     bindTable(this.apiFunction, 'approvals', {
+      writer: 'api',
       table: tables.approvals,
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
@@ -123,6 +127,7 @@ export class EmployeeApi extends Construct {
     for (const fn of [this.apiFunction, this.credentialsFunction]) bindTokenVerifier(fn, tokenIssuer(props.identity));
     // Revocations are recorded on the chains of the agents that used the credential.
     bindTable(this.credentialsFunction, 'events', {
+      writer: 'credentials',
       table: tables.events,
       key,
       actions: ['dynamodb:Query', 'dynamodb:PutItem'],

@@ -32,11 +32,17 @@ export class LauncherFunction extends Construct {
       description: 'launcher: runs the task of a STARTING session (RunTask, PassRole), never an override',
     });
     bindTable(this.fn, 'sessions', {
+      writer: 'launcher',
       table: tables.sessions,
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     });
-    bindTable(this.fn, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    bindTable(this.fn, 'events', {
+      writer: 'launcher',
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
     bindTaskStarter(this.fn, props.launcher);
     // Asynchronous invocations: Lambda retries twice; RunTask's clientToken (the session id) and the row's
     // conditions make a retry start nothing twice. Older requests are worthless (the reaper fails the session).

@@ -45,8 +45,14 @@ export class LifecycleFunctions extends Construct {
       handler: 'task-events',
       description: 'ECS task state changes to session rows',
     });
-    bindTable(this.taskEvents, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'] });
+    bindTable(this.taskEvents, 'sessions', {
+      writer: 'task-events',
+      table: tables.sessions,
+      key,
+      actions: ['dynamodb:UpdateItem'],
+    });
     bindTable(this.taskEvents, 'events', {
+      writer: 'task-events',
       table: tables.events,
       key,
       actions: ['dynamodb:Query', 'dynamodb:PutItem'],
@@ -78,12 +84,18 @@ export class LifecycleFunctions extends Construct {
       timeout: REAPER_TIMEOUT,
     });
     bindTable(this.reaper, 'sessions', {
+      writer: 'reaper',
       table: tables.sessions,
       key,
       actions: ['dynamodb:UpdateItem'],
       queryActiveIndex: true,
     });
-    bindTable(this.reaper, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    bindTable(this.reaper, 'events', {
+      writer: 'reaper',
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
     bindTaskStopper(this.reaper, props.launcher);
     props.launcherFunction.allowInvokeBy(this.reaper);
     bindTaskObserver(this.reaper, props.cluster);

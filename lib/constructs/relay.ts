@@ -89,7 +89,12 @@ export class Relay extends Construct {
     bindTokenVerifier(this.deviceFunction, props.issuer);
     props.originSecret.bindReader(this.deviceFunction);
     bindTable(this.deviceFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query'] });
-    bindTable(this.deviceFunction, 'connections', { table: tables.connections, key, actions: CONNECTION_ACTIONS });
+    bindTable(this.deviceFunction, 'connections', {
+      writer: 'relay-device',
+      table: tables.connections,
+      key,
+      actions: CONNECTION_ACTIONS,
+    });
 
     this.runtimeFunction = new CubicleFunction(this, 'RuntimeFunction', {
       ...props.base,
@@ -103,28 +108,38 @@ export class Relay extends Construct {
     this.runtimeFunction.setEnv(RELAY_ENV.deployment, props.deployment);
     this.runtimeFunction.setEnv(RELAY_ENV.account, stack.account);
     bindTable(this.runtimeFunction, 'sessions', {
+      writer: 'relay-runtime',
       table: tables.sessions,
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     });
     bindTable(this.runtimeFunction, 'inbox', {
+      writer: 'relay-runtime',
       table: tables.inbox,
       key,
       actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
     });
     bindTable(this.runtimeFunction, 'events', {
+      writer: 'relay-runtime',
       table: tables.events,
       key,
       actions: ['dynamodb:Query', 'dynamodb:PutItem'],
     });
     bindTable(this.runtimeFunction, 'approvals', {
+      writer: 'relay-runtime',
       table: tables.approvals,
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     });
-    bindTable(this.runtimeFunction, 'connections', { table: tables.connections, key, actions: CONNECTION_ACTIONS });
+    bindTable(this.runtimeFunction, 'connections', {
+      writer: 'relay-runtime',
+      table: tables.connections,
+      key,
+      actions: CONNECTION_ACTIONS,
+    });
     // A runtime's usage events become the monthly counters (ADD, the 80 % claim) and hold its inbox at 100 %.
     bindTable(this.runtimeFunction, 'usage', {
+      writer: 'relay-runtime',
       table: tables.usage,
       key,
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
@@ -141,7 +156,12 @@ export class Relay extends Construct {
     bindTable(this.fanoutFunction, 'events', { table: tables.events, key, actions: ['dynamodb:Query'] });
     // Only the Inbox stream's keys (pairs with a new message), never its items.
     this.fanoutFunction.setEnv(TABLES.inbox.envVar, tables.inbox.tableName);
-    bindTable(this.fanoutFunction, 'connections', { table: tables.connections, key, actions: CONNECTION_ACTIONS });
+    bindTable(this.fanoutFunction, 'connections', {
+      writer: 'relay-fanout',
+      table: tables.connections,
+      key,
+      actions: CONNECTION_ACTIONS,
+    });
     // The Events and Inbox streams. Not DynamoEventSource: its grant adds kms:Decrypt on the platform
     // key without kms:ViaService; the key is usable here only through DynamoDB (bindTable above).
     const streams = [tables.events, tables.inbox].map((table) => table.tableStreamArn as string);

@@ -105,10 +105,21 @@ export class ScheduledRuns extends Construct {
       // Named: every user key's policy admits it, by this name, to seal that user's messages.
       roleName: recordSealerRoleName(config.name, 'scheduled-run'),
     });
-    bindTable(this.fn, 'sessions', { table: tables.sessions, key, actions: ['dynamodb:UpdateItem'] });
-    bindTable(this.fn, 'inbox', { table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
-    bindTable(this.fn, 'events', { table: tables.events, key, actions: ['dynamodb:Query', 'dynamodb:PutItem'] });
+    bindTable(this.fn, 'sessions', {
+      writer: 'scheduled-run',
+      table: tables.sessions,
+      key,
+      actions: ['dynamodb:UpdateItem'],
+    });
+    bindTable(this.fn, 'inbox', { writer: 'scheduled-run', table: tables.inbox, key, actions: ['dynamodb:PutItem'] });
+    bindTable(this.fn, 'events', {
+      writer: 'scheduled-run',
+      table: tables.events,
+      key,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+    });
     bindTable(this.fn, 'idempotency', {
+      writer: 'scheduled-run',
       table: tables.idempotency,
       key,
       actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { AGENT_ENV_SCHEMA } from '../../runtime/shared/agent-env';
-import type { AgentConfig, CubicleConfig, UserConfig } from '../config/schema';
+import type { RosterAgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { compare } from '../util/order';
 import { type VaultSecretSpec } from './vault-secrets';
 
@@ -28,7 +28,7 @@ export function ownSecrets<T extends AgentSecretRef>(secrets: Iterable<T>, agent
 export function agentEnvironment(
   config: CubicleConfig,
   user: UserConfig,
-  agent: AgentConfig,
+  agent: RosterAgentConfig,
   refs: {
     readonly secrets: Iterable<AgentSecretRef>;
     /** The user's KMS key: the runtime opens its sealed inbox messages with it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UserConfig, AgentConfig } from '../../lib/config/schema';
+import { UserConfig, RosterAgentConfig } from '../../lib/config/schema';
 import { readTemplates } from '../support/assembly';
 import { CfnResolver } from '../support/cfn-intrinsics';
 import { Decision, IamSimulator, SimulatedPrincipal } from '../support/iam-simulator';
@@ -75,7 +75,7 @@ function rowContext(table: string, action: string, pk: string): Record<string, s
 }
 
 /** Whether a pair's config gives it a secret: its provider's credential, or a listed connection's. */
-function reads(user: UserConfig, agent: AgentConfig, secret: SecretModel): boolean {
+function reads(user: UserConfig, agent: RosterAgentConfig, secret: SecretModel): boolean {
   if (secret.userId !== user.id) return false;
   if (secret.kind === 'provider') return agent.provider === secret.id;
   return agent.connections.includes(secret.id) && config.connections[secret.id]?.secret === true;
@@ -757,7 +757,7 @@ describe('isolation matrix: records under user keys, the account administrator, 
   });
 });
 
-function pairOf(role: RoleModel): { user: UserConfig; agent: AgentConfig } {
+function pairOf(role: RoleModel): { user: UserConfig; agent: RosterAgentConfig } {
   const user = config.users.find((u) => u.id === role.userId);
   const agent = user?.agents.find((a) => a.id === role.agentId);
   if (!user || !agent)

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { newSortableId, type ApprovalStatus } from '../../shared/rows';
-import type { RelayLink } from './tables';
+import type { RelayLink } from './relay-rows';
 
 export interface ApprovalRequest {
   readonly requestId: string;

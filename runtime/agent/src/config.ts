@@ -13,14 +13,15 @@ import en from 'zod/v4/locales/en.js';
 // not "Invalid input".
 z.config(en());
 
-export interface AgentConfig {
+/** The agent runtime's configuration, read from its container environment (not the roster's per-agent config). */
+export interface RuntimeConfig {
   readonly env: AgentEnv;
   readonly tuning: AgentTuning;
   readonly skills: string[];
   readonly bedrockModels: string[];
 }
 
-export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
+export type ConfigResult = { ok: true; config: RuntimeConfig } | { ok: false; problems: string[] };
 
 /**
  * Validates the container environment. Problems name variables and rules, never values (the

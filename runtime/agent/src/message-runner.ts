@@ -2,7 +2,7 @@ import type { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import type { ApprovalStore } from './approvals';
 import type { ChildExit } from './child';
-import type { AgentConfig } from './config';
+import type { RuntimeConfig } from './config';
 import { DEFAULT_SCHEDULED_RUN_MINUTES, type ScheduledOutbound } from '../../shared/schedules';
 import { USAGE_EVENT } from '../../shared/usage';
 import { classify, decide, decideUnattended, summarize } from './guard';
@@ -12,7 +12,7 @@ import type { Logger } from './log';
 import type { ParsedEvent, ProviderAdapter, RunContext } from './providers/types';
 import type { ModelCredentialSource } from './model-credentials';
 import type { LoadedSecrets } from './secrets';
-import type { EventSink, InboxTable, OpenedInboxRow, SessionTable } from './tables';
+import type { EventSink, RelayInbox, OpenedInboxRow, RelaySessionRow } from './relay-rows';
 import type { CliRun, WorkbenchLink } from './workbench-link';
 import type { Hello, ModelSession } from './workbench-protocol';
 
@@ -22,15 +22,15 @@ const MAX_SUMMARY = 500;
 const STDERR_TAIL_LINES = 20;
 
 export interface RunnerOptions {
-  readonly config: AgentConfig;
+  readonly config: RuntimeConfig;
   readonly adapter: ProviderAdapter;
   readonly secrets: LoadedSecrets;
   /** Where the workbench keeps the CLI's home and temporary files (its hello). */
   readonly place: Hello;
   readonly workbench: WorkbenchLink;
   readonly guardSocket: string;
-  readonly sessions: SessionTable;
-  readonly inbox: InboxTable;
+  readonly sessions: RelaySessionRow;
+  readonly inbox: RelayInbox;
   readonly events: EventSink;
   readonly approvals: ApprovalStore;
   readonly redactor: Redactor;

@@ -6,7 +6,7 @@ import { Redactor } from '../../shared/redact';
 import type { InboxRow } from '../../shared/rows';
 import { ApprovalStore } from './approvals';
 
-import { loadConfig, type AgentConfig } from './config';
+import { loadConfig, type RuntimeConfig } from './config';
 import { GuardServer } from './guard-server';
 import type { InboxOpener } from './inbox-opener';
 import { loadInboxOpener } from './lazy-bundle';
@@ -17,7 +17,7 @@ import { adapterFor } from './providers';
 import type { ProviderAdapter } from './providers/types';
 import { loadSecrets, type LoadedSecrets } from './secrets';
 import { RelayClient } from './relay-client';
-import { InboxTable, RelayEventLog, SessionTable, type EventSink } from './tables';
+import { RelayInbox, RelayEventLog, RelaySessionRow, type EventSink } from './relay-rows';
 import { WorkbenchLink, type CliRun } from './workbench-link';
 import { GUARD_SOCKET, type Hello } from './workbench-protocol';
 
@@ -91,7 +91,7 @@ class Supervisor {
 
   constructor(
     private readonly deps: AgentDeps,
-    private readonly config: AgentConfig,
+    private readonly config: RuntimeConfig,
     private readonly redactor: Redactor,
     root: Logger,
   ) {
@@ -214,10 +214,10 @@ class Supervisor {
       await relay.close(0);
       return EXIT.failed;
     }
-    const sessions = new SessionTable(relay);
+    const sessions = new RelaySessionRow(relay);
     const self = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID };
     const opener = this.inboxOpener(self);
-    const inbox = new InboxTable(relay, async (row) => (await opener())(row));
+    const inbox = new RelayInbox(relay, async (row) => (await opener())(row));
     const events = new RelayEventLog(relay);
     const approvals = new ApprovalStore(relay, {
       timeoutMs: tuning.CUBICLE_APPROVAL_TIMEOUT_MS,
@@ -325,8 +325,8 @@ class Supervisor {
     adapter: ProviderAdapter,
     secrets: LoadedSecrets,
     where: { place: Hello; workbench: WorkbenchLink; guardSocket: string },
-    sessions: SessionTable,
-    inbox: InboxTable,
+    sessions: RelaySessionRow,
+    inbox: RelayInbox,
     events: EventSink,
     approvals: ApprovalStore,
   ): MessageRunner {

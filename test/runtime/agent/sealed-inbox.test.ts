@@ -47,7 +47,7 @@ describe('sealed inbox', () => {
       createdAt: now - 1,
     };
     for (const item of [plaintext, underOwnKey])
-      await db.doc.send(new PutCommand({ TableName: db.tables.inbox, Item: item }));
+      await db.relay.dynamo.seed.send(new PutCommand({ TableName: db.tables.inbox, Item: item }));
     const genuine = await h.sendMessage(db, p, 'hello from the employee');
 
     const agent = h.spawnAgent(h.agentEnv(db, p, path.join(dir.root, 'guarded')));

@@ -33,7 +33,7 @@ import { TEST_CHAIN } from '../../support/chain-key';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'api' });
 });
 afterAll(async () => {
   await dynamo.close();
@@ -225,7 +225,7 @@ async function pendingApproval(pk: string, over: Partial<ApprovalRow> = {}): Pro
     ...over,
   };
   // Stored as the relay stores it: summary and hosts sealed under the user's key.
-  await dynamo.doc.send(
+  await dynamo.seed.send(
     new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }),
   );
   return id;

@@ -194,7 +194,7 @@ describe('audit:verify', () => {
 
   it('names a rewritten row (its MAC, and its archived copy)', async () => {
     const rows = await appended('rewritten', 4);
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.events,
         Item: { ...rows[2], data: { text: 'nothing happened here' } },
@@ -239,7 +239,7 @@ describe('audit:verify', () => {
     for (const { hash: _hash, ...row } of rows) {
       const base = { ...row, data: { text: 'rewritten history' }, prevHash: prev };
       prev = createHash('sha256').update(eventDigest(base)).digest('hex');
-      await dynamo.doc.send(new PutCommand({ TableName: dynamo.tables.events, Item: { ...base, hash: prev } }));
+      await dynamo.seed.send(new PutCommand({ TableName: dynamo.tables.events, Item: { ...base, hash: prev } }));
     }
     const verdict = await verifyPair({
       doc: dynamo.doc,
@@ -254,7 +254,7 @@ describe('audit:verify', () => {
   it('the CLI names the first break and exits 1; an intact pair exits 0; missing arguments exit 2', async () => {
     await appended('cli', 2);
     const rows = await readEvents(dynamo.doc, dynamo.tables.events, pairKey('alice', 'cli'));
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({ TableName: dynamo.tables.events, Item: { ...rows[1], at: rows[1].at + 1 } }),
     );
     const lines: string[] = [];

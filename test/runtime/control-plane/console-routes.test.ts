@@ -29,7 +29,7 @@ import {
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'api' });
 });
 afterAll(async () => {
   await dynamo.close();
@@ -88,7 +88,7 @@ async function approval(
     ...over,
   };
   // Stored as the relay stores it: summary and hosts sealed under the user's key.
-  await dynamo.doc.send(
+  await dynamo.seed.send(
     new PutCommand({ TableName: dynamo.tables.approvals, Item: await sealApproval(sharedUserKeys().sealer, row) }),
   );
   return id;

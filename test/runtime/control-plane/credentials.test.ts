@@ -15,7 +15,7 @@ const SECRET = 'sk-ant-api03-TOP-SECRET-0123456789abcdefghijklmnopqrstuvwxyz';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'credentials' });
 });
 afterAll(async () => {
   await dynamo.close();

@@ -21,7 +21,7 @@ import {
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'api' });
 });
 afterAll(async () => {
   await dynamo.close();
@@ -136,7 +136,7 @@ describe('POST /v1/agents/{agentId}/messages with an Idempotency-Key', () => {
     const first = await post('survive a crash', 'key-crash');
     const key = { pk: pairKey(user, 'helper'), sk: 'key-crash' };
     // Simulate a first request that died after storing the message but before its answer.
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.idempotency,
         Key: key,

@@ -18,7 +18,7 @@ import { Clock, fakeEcs, launcherDeps, lifecycleDeps } from './support/fixtures'
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'api' });
 });
 afterAll(async () => {
   await dynamo.close();
@@ -91,7 +91,7 @@ describe('launcher', () => {
     // A row an administrator wrote by hand is STARTING but RUNNING rows, stopped rows and rows with a task are not launched.
     for (const status of ['RUNNING', 'STOPPING', 'STOPPED', 'FAILED']) {
       const other = freshPair();
-      await dynamo.doc.send(
+      await dynamo.seed.send(
         new PutCommand({
           TableName: dynamo.tables.sessions,
           Item: { pk: pairKey(other.userId, other.agentId), status, sessionId: session.sessionId, version: 1 },

@@ -85,7 +85,7 @@ describe('wake', () => {
     const first = await getSession(deps, pair.pk);
     expect(first?.relayNonce).toBeUndefined();
     // A claimed session (runtime/relay/runtime-auth.ts leaves a sealed nonce); waking it again keeps the claim.
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.sessions,
         Key: { pk: pair.pk },
@@ -100,7 +100,7 @@ describe('wake', () => {
       relayTask: 'old-task',
     });
     // Stopped: the next session starts without the old nonce or claim.
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.sessions,
         Key: { pk: pair.pk },
@@ -154,7 +154,7 @@ describe('wake', () => {
 
   it("keeps the runtime's inbox cursor across sessions (wake updates, never replaces, the row)", async () => {
     const pair = freshPair();
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.sessions,
         Key: { pk: pair.pk },
@@ -373,7 +373,7 @@ describe('task events', () => {
     const pair = freshPair();
     const { session } = await ensureAwake(deps, pair.userId, pair.agentId, 'req-1');
     // Simulate a wake that died between RunTask and recording the ARN.
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.sessions,
         Key: { pk: pair.pk },

@@ -28,7 +28,7 @@ let deps: NotifierDeps;
 let seq = 0;
 
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'notifier' });
   deps = {
     ses,
     doc: dynamo.doc,

@@ -15,7 +15,7 @@ const MIN = 60_000;
 // A fresh server per test: the reaper reads every active session, so tests must not share rows.
 let dynamo: TestDynamo;
 beforeEach(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'reaper' });
 });
 afterEach(async () => {
   await dynamo.close();
@@ -104,7 +104,7 @@ async function seed(rows: ReadonlyArray<Record<string, unknown>>): Promise<void>
     }));
     let pending: Record<string, unknown>[] | undefined = chunk;
     while (pending && pending.length > 0) {
-      const out = await dynamo.doc.send(
+      const out = await dynamo.seed.send(
         new BatchWriteCommand({ RequestItems: { [dynamo.tables.sessions]: pending as never } }),
       );
       pending = out.UnprocessedItems?.[dynamo.tables.sessions] as Record<string, unknown>[] | undefined;
@@ -291,7 +291,7 @@ describe('reaper', () => {
         const input = args.input as { Key?: { pk?: string } };
         if (!raced && context.commandName === 'UpdateItemCommand' && input.Key?.pk === busy.pk) {
           raced = true;
-          await dynamo.doc.send(
+          await dynamo.seed.send(
             new UpdateCommand({
               TableName: dynamo.tables.sessions,
               Key: { pk: busy.pk },

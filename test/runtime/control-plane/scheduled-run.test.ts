@@ -22,7 +22,7 @@ import {
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'scheduled-run' });
 });
 afterAll(async () => {
   await dynamo.close();

@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InboxTable, type RelayLink } from '../../../runtime/agent/src/tables';
+import { RelayInbox, type RelayLink } from '../../../runtime/agent/src/relay-rows';
 import { applyOp } from '../../../runtime/relay/runtime-rows';
 import { createApiHandler } from '../../../runtime/control-plane/api';
 import { putMessage } from '../../../runtime/control-plane/records';
@@ -94,7 +94,7 @@ describe('sealed message text', () => {
 
     // The runtime of alice/sales holds its user's key ARN (task definition) and opens its own inbox.
     const runtimeSealer = new RecordSealer(keys.kms.client, async () => keys.keyArnOf('alice'));
-    const inbox = new InboxTable(relayFor(pairKey('alice', 'sales')), (r) =>
+    const inbox = new RelayInbox(relayFor(pairKey('alice', 'sales')), (r) =>
       openInboxBody(runtimeSealer, { userId: 'alice', agentId: 'sales' }, r),
     );
     const row = await inbox.next(undefined);
@@ -102,13 +102,13 @@ describe('sealed message text', () => {
     expect(row?.unreadable).toBeUndefined();
 
     // The same ciphertext copied into alice/finance's inbox is not finance's to open.
-    const stored = (await new InboxTable(relayFor(pairKey('alice', 'sales')), async (r) => ({ text: r.body })).next(
+    const stored = (await new RelayInbox(relayFor(pairKey('alice', 'sales')), async (r) => ({ text: r.body })).next(
       undefined,
     ))!;
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({ TableName: dynamo.tables.inbox, Item: { ...stored, pk: pairKey('alice', 'finance') } }),
     );
-    const finance = new InboxTable(relayFor(pairKey('alice', 'finance')), (r) =>
+    const finance = new RelayInbox(relayFor(pairKey('alice', 'finance')), (r) =>
       openInboxBody(runtimeSealer, { userId: 'alice', agentId: 'finance' }, r),
     );
     const copied = await finance.next(undefined);
@@ -125,14 +125,14 @@ describe('sealed message text', () => {
     const raw = (await dynamo.doc.send(new GetCommand({ TableName: dynamo.tables.inbox, Key: { pk, sk: original } })))
       .Item!;
     const runtimeSealer = new RecordSealer(keys.kms.client, async () => keys.keyArnOf('chen'));
-    const inbox = new InboxTable(relayFor(pk), (r) =>
+    const inbox = new RelayInbox(relayFor(pk), (r) =>
       openInboxBody(runtimeSealer, { userId: 'chen', agentId: 'ops' }, r),
     );
     expect((await inbox.next(undefined))?.body).toBe('wire 40,000 to the usual account');
     await inbox.finish(original, 'done', clock.now());
     // An administrator with table access writes the same sealed body under a new message id.
     const replay = newSortableId(clock.now() + 1000);
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.inbox,
         Item: { ...raw, sk: replay, requestId: 'replayed', state: undefined },
@@ -152,7 +152,7 @@ describe('sealed message text', () => {
     const policy = { key: 'chen/analyst/daily', outbound: 'deny' as const, maxRunMs: 60_000 };
     const id = await putMessage(records, pk, 'summarize', 'req-s', { schedule: policy });
     // Loosened beside the sealed text by someone with table access.
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new UpdateCommand({
         TableName: dynamo.tables.inbox,
         Key: { pk, sk: id },
@@ -162,7 +162,7 @@ describe('sealed message text', () => {
       }),
     );
     const runtimeSealer = new RecordSealer(keys.kms.client, async () => keys.keyArnOf('chen'));
-    const inbox = new InboxTable(relayFor(pk), (r) =>
+    const inbox = new RelayInbox(relayFor(pk), (r) =>
       openInboxBody(runtimeSealer, { userId: 'chen', agentId: 'analyst' }, r),
     );
     const row = await inbox.next(undefined);
@@ -176,7 +176,7 @@ describe('sealed message text', () => {
     const forger = new RecordSealer(keys.kms.client, async () => admin);
     const pk = pairKey('bruno', 'writer');
     const now = Date.now();
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.inbox,
         Item: {
@@ -188,7 +188,7 @@ describe('sealed message text', () => {
         },
       }),
     );
-    await dynamo.doc.send(
+    await dynamo.seed.send(
       new PutCommand({
         TableName: dynamo.tables.inbox,
         Item: {
@@ -201,7 +201,7 @@ describe('sealed message text', () => {
       }),
     );
     const runtimeSealer = new RecordSealer(keys.kms.client, async () => keys.keyArnOf('bruno'));
-    const inbox = new InboxTable(relayFor(pk), (r) =>
+    const inbox = new RelayInbox(relayFor(pk), (r) =>
       openInboxBody(runtimeSealer, { userId: 'bruno', agentId: 'writer' }, r),
     );
     const first = await inbox.next(undefined);

@@ -18,7 +18,7 @@ import { TEST_CHAIN } from '../../support/chain-key';
 let dynamo: TestDynamo;
 let ledger: UsageLedger;
 beforeAll(async () => {
-  dynamo = await startDynamo();
+  dynamo = await startDynamo({ writer: 'relay-runtime' });
   ledger = new UsageLedger(dynamo.doc, dynamo.tables.usage);
 });
 afterAll(async () => {
@@ -64,7 +64,8 @@ function pairWith(limits: BudgetLimits | undefined) {
         }),
       )
     ).Items ?? []) as EventRow[];
-  const post = (text: string) => putMessage(recordDeps(dynamo, clock, keys.sealer), pair, text, `post-${text}`);
+  const post = (text: string) =>
+    putMessage({ ...recordDeps(dynamo, clock, keys.sealer), doc: dynamo.as('api') }, pair, text, `post-${text}`);
   const next = () => applyOp(deps, ctx, { op: 'inbox.next' });
   return { userId, usage, events, post, next };
 }

@@ -130,7 +130,7 @@ describe('the nonce', () => {
     await otherRuntime.claim();
     await otherRuntime.close();
     for (const planted of [mine.toString('base64url'), String((await sessionRow(other.pair)).relayNonce)]) {
-      await env.dynamo.doc.send(
+      await env.dynamo.seed.send(
         new UpdateCommand({
           TableName: env.dynamo.tables.sessions,
           Key: { pk: task.pair },
@@ -355,7 +355,7 @@ describe("the supervisor's relay client", () => {
     };
     const approvals = env.dynamo.tables.approvals;
     const write = (approvalId: string, set: Record<string, unknown>) =>
-      env.dynamo.doc.send(
+      env.dynamo.seed.send(
         new UpdateCommand({
           TableName: approvals,
           Key: { pk: task.pair, sk: approvalId },

@@ -157,7 +157,7 @@ describe('sealed runtime events and approvals', () => {
       createdAt: now,
       expiresAt: now + 60_000,
     });
-    await env.dynamo.doc.send(new PutCommand({ TableName: env.dynamo.tables.approvals, Item: forged }));
+    await env.dynamo.seed.send(new PutCommand({ TableName: env.dynamo.tables.approvals, Item: forged }));
 
     const handler = api();
     const page = await handler(

@@ -145,6 +145,8 @@ describe('control-plane roles × tables (every partition, every item action)', (
             action,
             resource: model.tables[table].arn,
             resourceAccount: ACCOUNT,
+            // A write names at least the item's key (write-attributes.test.ts holds the attribute lists).
+            context: { 'dynamodb:Attributes': 'sortKey' in TABLES[table] ? ['pk', 'sk'] : ['pk'] },
           });
           evaluations += 1;
           if (actual !== expected) mismatches.push(`${name} ${action} ${table}: expected ${expected}, got ${actual}`);

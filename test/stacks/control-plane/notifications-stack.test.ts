@@ -66,6 +66,17 @@ describe('email notifications in the templates', () => {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
+    // Its writes name only its rows' attributes (runtime/shared/table-writes.ts), with no row read back.
+    const writes = statements.filter((s: { Action: unknown }) => JSON.stringify(s.Action).includes('dynamodb:PutItem'));
+    expect(writes.map((s: { Action: unknown; Condition: unknown }) => [s.Action, s.Condition])).toEqual([
+      [
+        ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['expiresAt', 'pk', 'sent', 'sk'] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE'] },
+        },
+      ],
+    ]);
     // Its only key use is the tables' key through DynamoDB: no user key, so no employee record opens for it.
     const keyStatements = statements.filter((s: { Action: unknown }) => JSON.stringify(s.Action).includes('kms:'));
     for (const s of keyStatements)

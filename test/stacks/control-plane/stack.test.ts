@@ -41,10 +41,12 @@ function tableGrants(name: FunctionName): Record<string, string[]> {
   for (const s of statementsOf(json, name)) {
     const dynamo = actionsOf(s).filter((a) => a.startsWith('dynamodb:'));
     if (dynamo.length === 0) continue;
-    const resource = s.Resource as unknown;
-    const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-    const key = join ? `${tableOf(join[1][0])}${join[1][1]}` : tableOf(resource);
-    out[key as string] = [...(out[key as string] ?? []), ...dynamo].sort();
+    // CDK merges statements that differ only in Resource (reads of two tables, once the writes have their own).
+    for (const resource of [s.Resource as unknown].flat()) {
+      const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+      const key = join ? `${tableOf(join[1][0])}${join[1][1]}` : tableOf(resource);
+      out[key as string] = [...(out[key as string] ?? []), ...dynamo].sort();
+    }
   }
   return out;
 }

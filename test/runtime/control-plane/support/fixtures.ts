@@ -122,7 +122,8 @@ export function launcherDeps(
   logger: Logger = silentLogger(),
 ): LauncherDeps {
   return {
-    doc: dynamo.doc,
+    // The launcher function's writes, wherever a test wakes a pair in process.
+    doc: dynamo.as('launcher'),
     ecs,
     sessionsTable: dynamo.tables.sessions,
     eventsTable: dynamo.tables.events,

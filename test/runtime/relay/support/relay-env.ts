@@ -170,7 +170,7 @@ export async function startRelayEnv(
       });
       const taskId = randomBytes(16).toString('hex');
       const sessionId = randomUUID();
-      await dynamo.doc.send(
+      await dynamo.seed.send(
         new PutCommand({
           TableName: dynamo.tables.sessions,
           Item: {

@@ -4,7 +4,7 @@ import type { InboxRow, InboxState } from '../../shared/rows';
 import type { InboxContent } from '../../shared/sealed-rows';
 
 /**
- * The runtime's view of its rows, all through the relay (relay-client.ts): the task role has no table
+ * The runtime's view of its rows (session, inbox, events), all through the relay (relay-client.ts): the task role has no table
  * access, the control plane writes every row (runtime/relay/runtime-rows.ts) in the partition of the
  * session the nonce belongs to.
  */
@@ -13,7 +13,7 @@ export interface RelayLink {
 }
 
 /** Heartbeat and inbox cursor on the session's own row. */
-export class SessionTable {
+export class RelaySessionRow {
   constructor(private readonly relay: RelayLink) {}
 
   /** Refreshes lastActivityAt; false when the row no longer names this task. */
@@ -36,7 +36,7 @@ export interface OpenedInboxRow extends InboxRow {
  * The inbox: the next unfinished message, claiming it, recording how it ended. Bodies travel sealed under
  * the user's key (the relay never holds them in plaintext); only this pair's role can open them.
  */
-export class InboxTable {
+export class RelayInbox {
   constructor(
     private readonly relay: RelayLink,
     /** Opens a row's sealed body as this pair's (runtime/shared/sealed-rows.ts openInboxBody). */
