@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { TABLES, TableName } from '../../../runtime/shared/tables';
-import { exampleTemplates, resourcesOfType } from '../../support/assembly';
-import { CfnResolver } from '../../support/cfn-intrinsics';
+import { resourcesOfType } from '../../support/assembly';
 import { exampleConfig } from '../../support/example-config';
-import {
-  IamSimulator,
-  type PolicyJson,
-  type SimulatedPrincipal,
-  type SimulatedRequest,
-} from '../../support/iam-simulator';
-import { readFleetModel } from '../../fleet/fleet-model';
-import { functionOf, roleIdOf, type FunctionName } from './support/template';
+import { IamSimulator, type SimulatedPrincipal, type SimulatedRequest } from '../../support/iam-simulator';
+import { CONTROL_PLANE_STACK, exampleControlPlane, HOME_REGION } from './support/principals';
+import { functionOf, type FunctionName } from './support/template';
 import { ACCOUNT } from '../../support/account';
 
 /**
@@ -19,15 +13,9 @@ import { ACCOUNT } from '../../support/account';
  * PassRole requests of a wake. Expected outcomes are written out here, not read from lib/.
  */
 
-const REGION = 'eu-west-1';
-const STACK = 'acme-ControlPlane';
-const templates = exampleTemplates();
-const json = templates.get(STACK)!;
-const resolver = new CfnResolver(templates, {
-  account: ACCOUNT,
-  regionOf: (stack) => (stack.endsWith('-Edge') ? 'us-east-1' : REGION),
-});
-const model = readFleetModel({ resolver, templates, deployment: 'acme', account: ACCOUNT });
+const REGION = HOME_REGION;
+const STACK = CONTROL_PLANE_STACK;
+const { templates, json, resolver, model } = exampleControlPlane();
 const config = exampleConfig();
 
 const platformResource = (type: string) => resourcesOfType(templates.get('acme-Platform')!, type).map(([id]) => id);
@@ -42,16 +30,7 @@ const executionRoleArn = resolver.getAtt(
 );
 
 function principalOf(name: FunctionName): SimulatedPrincipal {
-  const roleId = roleIdOf(json, name);
-  const identityPolicies = resourcesOfType(json, 'AWS::IAM::Policy')
-    .filter(([, p]) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
-    .map(([id, p]) => {
-      const text = JSON.stringify(resolver.resolve(STACK, p.Properties.PolicyDocument))
-        .split(clusterStandIn)
-        .join(clusterArn);
-      return { name: id, policy: JSON.parse(text) as PolicyJson };
-    });
-  return { arn: resolver.getAtt(STACK, roleId, 'Arn'), accountId: ACCOUNT, identityPolicies };
+  return exampleControlPlane().principalOf(name, (text) => text.split(clusterStandIn).join(clusterArn));
 }
 
 const ROLES: Record<FunctionName, SimulatedPrincipal> = {
