@@ -63,8 +63,7 @@ export async function startDynamo(
   // Under Vitest only: the policies come from the run's synthesized example (vitest's `inject`), and the
   // benches that start the same stand-ins (scripts/bench-*.ts) run outside it. Loaded on first write.
   if (process.env.VITEST) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const policies = () => (require('./write-policies') as typeof import('./write-policies')).exampleWritePolicies();
+    const policies = async () => (await import('./write-policies.js')).exampleWritePolicies();
     guardWrites(client, { policies, tableOf, writer: () => options.writer });
   }
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });

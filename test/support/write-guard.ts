@@ -191,7 +191,7 @@ export function writingAs(doc: DynamoDBDocumentClient, fn: WriterFunction | type
 }
 
 export interface GuardOptions {
-  readonly policies: () => WritePolicies;
+  readonly policies: () => WritePolicies | Promise<WritePolicies>;
   /** Physical table name → table. */
   readonly tableOf: (tableName: string) => TableName | undefined;
   /** The function whose writes these are; undefined: any writer of the table (the write must pass one of them). */
@@ -213,7 +213,7 @@ export function guardWrites(client: DynamoDBClient, options: GuardOptions): void
           : (Object.keys(TABLE_WRITES) as WriterFunction[]).filter((f) => TABLE_WRITES[f][table]);
         const reasons: string[] = [];
         for (const candidate of candidates) {
-          const why = await checkWrite(options.policies(), candidate, table, write);
+          const why = await checkWrite(await options.policies(), candidate, table, write);
           if (why === undefined) {
             reasons.length = 0;
             break;
