@@ -15,18 +15,16 @@ import { newSortableId } from '../../../runtime/shared/rows';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
 import {
-  AUTH,
   TEST_CLUSTER_ARN,
   Clock,
   DIRECTORY,
   fakeEcs,
   httpEvent,
-  lifecycleDeps,
-  recordDeps,
   sharedUserKeys,
-  silentLogger,
   taskDefinitionArnOf,
   inboxItems,
+  apiDeps,
+  rosterWithUser,
 } from './support/fixtures';
 import { ISSUER, TestIssuer } from '../../support/tokens';
 import { TEST_CHAIN } from '../../support/chain-key';
@@ -46,13 +44,7 @@ let api: ReturnType<typeof createApiHandler>;
 beforeEach(() => {
   fake = fakeEcs();
   clock = new Clock();
-  const logger = silentLogger();
-  deps = {
-    auth: AUTH,
-    logger,
-    lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger),
-    records: recordDeps(dynamo, clock),
-  };
+  deps = apiDeps(dynamo, fake.ecs, clock);
   api = createApiHandler(deps);
 });
 
@@ -66,17 +58,9 @@ const inbox = (pk: string) => inboxItems(dynamo, pk);
 let userCounter = 0;
 function freshUser(): { api: ReturnType<typeof createApiHandler>; user: string } {
   const user = `user${++userCounter}`;
-  const roster = new Roster({
-    ...DIRECTORY,
-    users: [
-      ...DIRECTORY.users,
-      {
-        id: user,
-        email: `${user}@acme.example`,
-        agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }],
-      },
-    ],
-  });
+  const roster = rosterWithUser(user, [
+    { id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] },
+  ]);
   return { api: createApiHandler({ ...deps, auth: ISSUER.authenticator(roster) }), user };
 }
 

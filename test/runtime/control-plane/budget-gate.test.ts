@@ -2,21 +2,12 @@ import { RunTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../../runtime/control-plane/api';
 import type { HttpResult } from '../../../runtime/control-plane/http';
-import { Roster, type RosterAgent } from '../../../runtime/control-plane/roster';
+import type { RosterAgent } from '../../../runtime/control-plane/roster';
 import { runSchedule } from '../../../runtime/control-plane/scheduled-run';
 import { UsageLedger, type BudgetLimits } from '../../../runtime/shared/budget';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import {
-  Clock,
-  DIRECTORY,
-  fakeEcs,
-  httpEvent,
-  lifecycleDeps,
-  recordDeps,
-  silentLogger,
-  inboxItems,
-} from './support/fixtures';
+import { Clock, fakeEcs, httpEvent, inboxItems, apiDeps, rosterWithUser } from './support/fixtures';
 import { ISSUER } from '../../support/tokens';
 
 let dynamo: TestDynamo;
@@ -44,19 +35,12 @@ function setup(budget: BudgetLimits) {
     schedules: [{ id: 'daily', text: 'Summarize', outbound: 'deny', maxRunMinutes: 30 }],
     budget,
   };
-  const roster = new Roster({
-    ...DIRECTORY,
-    users: [...DIRECTORY.users, { id: user, email: `${user}@acme.example`, agents: [agent] }],
-  });
+  const roster = rosterWithUser(user, [agent]);
   const clock = new Clock();
   const fake = fakeEcs();
-  const logger = silentLogger();
-  const base = {
-    lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger),
-    records: recordDeps(dynamo, clock),
-    usage: ledger,
-  };
-  const api = createApiHandler({ ...base, auth: ISSUER.authenticator(roster), logger });
+  const base = { ...apiDeps(dynamo, fake.ecs, clock, ISSUER.authenticator(roster)), usage: ledger };
+  const logger = base.logger;
+  const api = createApiHandler(base);
   const post = (text = 'hello', idempotencyKey?: string) => {
     const event = httpEvent('POST /v1/agents/{agentId}/messages', {
       user,

@@ -16,16 +16,7 @@ import { sealApproval } from '../../../runtime/shared/sealed-rows';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
 import { ISSUER } from '../../support/tokens';
-import {
-  Clock,
-  DIRECTORY,
-  fakeEcs,
-  httpEvent,
-  lifecycleDeps,
-  recordDeps,
-  sharedUserKeys,
-  silentLogger,
-} from './support/fixtures';
+import { Clock, DIRECTORY, fakeEcs, httpEvent, sharedUserKeys, apiDeps } from './support/fixtures';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -44,7 +35,6 @@ let bruno: string;
 let api: ReturnType<typeof createApiHandler>;
 beforeEach(() => {
   clock = new Clock();
-  const logger = silentLogger();
   run += 1;
   alice = `alice${run}`;
   bruno = `bruno${run}`;
@@ -56,12 +46,7 @@ beforeEach(() => {
       { ...b, id: bruno },
     ],
   });
-  deps = {
-    auth: ISSUER.authenticator(roster),
-    logger,
-    lifecycle: lifecycleDeps(dynamo, fakeEcs().ecs, clock, logger),
-    records: recordDeps(dynamo, clock),
-  };
+  deps = apiDeps(dynamo, fakeEcs().ecs, clock, ISSUER.authenticator(roster));
   api = createApiHandler(deps);
 });
 

@@ -4,20 +4,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiHandler, type ApiDeps } from '../../../runtime/control-plane/api';
 import type { HttpResult } from '../../../runtime/control-plane/http';
 import { IDEMPOTENCY_HEADER, IDEMPOTENCY_LOCK_MS } from '../../../runtime/control-plane/idempotency';
-import { Roster } from '../../../runtime/control-plane/roster';
 import { pairKey } from '../../../runtime/shared/tables';
 import { ISSUER } from '../../support/tokens';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import {
-  Clock,
-  DIRECTORY,
-  fakeEcs,
-  httpEvent,
-  lifecycleDeps,
-  recordDeps,
-  silentLogger,
-  inboxItems,
-} from './support/fixtures';
+import { Clock, fakeEcs, httpEvent, inboxItems, apiDeps, rosterWithUser } from './support/fixtures';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -37,25 +27,11 @@ let api: ReturnType<typeof createApiHandler>;
 beforeEach(() => {
   clock = new Clock();
   fake = fakeEcs();
-  const logger = silentLogger();
   user = `idem${++counter}`;
-  const roster = new Roster({
-    ...DIRECTORY,
-    users: [
-      ...DIRECTORY.users,
-      {
-        id: user,
-        email: `${user}@acme.example`,
-        agents: [{ id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] }],
-      },
-    ],
-  });
-  deps = {
-    auth: ISSUER.authenticator(roster),
-    logger,
-    lifecycle: lifecycleDeps(dynamo, fake.ecs, clock, logger),
-    records: recordDeps(dynamo, clock),
-  };
+  const roster = rosterWithUser(user, [
+    { id: 'helper', provider: 'anthropic', providerSecret: true, secretConnections: [] },
+  ]);
+  deps = apiDeps(dynamo, fake.ecs, clock, ISSUER.authenticator(roster));
   api = createApiHandler(deps);
 });
 

@@ -11,7 +11,7 @@ import { RecordSealer } from '../../../runtime/shared/envelope';
 import { newSortableId } from '../../../runtime/shared/rows';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
-import { AUTH, Clock, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger, userKeys } from './support/fixtures';
+import { AUTH, Clock, fakeEcs, httpEvent, recordDeps, userKeys, apiDeps } from './support/fixtures';
 import { TEST_CHAIN } from '../../support/chain-key';
 
 /**
@@ -66,12 +66,7 @@ describe('sealed message text', () => {
     const keys = userKeys();
     const clock = new Clock();
     const fake = fakeEcs();
-    const api = createApiHandler({
-      auth: AUTH,
-      logger: silentLogger(),
-      lifecycle: lifecycleDeps(dynamo, fake.ecs, clock),
-      records: recordDeps(dynamo, clock, keys.sealer),
-    });
+    const api = createApiHandler(apiDeps(dynamo, fake.ecs, clock, AUTH, keys.sealer));
     const result = await api(
       httpEvent('POST /v1/agents/{agentId}/messages', {
         user: 'alice',

@@ -12,10 +12,11 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { LaunchSettings, TaskNetwork } from '../../../../runtime/control-plane/env';
 import { inProcessLauncher, type LauncherDeps } from '../../../../runtime/control-plane/launcher';
+import type { ApiDeps } from '../../../../runtime/control-plane/api';
 import type { HttpEvent } from '../../../../runtime/control-plane/http';
 import type { LifecycleDeps } from '../../../../runtime/control-plane/lifecycle';
 import type { RecordDeps } from '../../../../runtime/control-plane/records';
-import { Roster, type RosterDirectory } from '../../../../runtime/control-plane/roster';
+import { Roster, type RosterDirectory, type RosterUser } from '../../../../runtime/control-plane/roster';
 import { RecordSealer } from '../../../../runtime/shared/envelope';
 import { fakeKms } from '../../../support/fake-kms';
 import type { TestDynamo } from '../../../support/dynamo';
@@ -192,6 +193,31 @@ export function recordDeps(
     idempotencyTable: dynamo.tables.idempotency,
     now: clock.now,
   };
+}
+
+/** The API's dependencies over the test tables: lifecycle through the in-process launcher, records sealed by `sealer`. */
+export function apiDeps(
+  dynamo: TestDynamo,
+  ecs: ECSClient,
+  clock: Clock,
+  auth: ApiDeps['auth'] = AUTH,
+  sealer?: RecordSealer,
+): ApiDeps {
+  const logger = silentLogger();
+  return {
+    auth,
+    logger,
+    lifecycle: lifecycleDeps(dynamo, ecs, clock, logger),
+    records: recordDeps(dynamo, clock, sealer),
+  };
+}
+
+/** The test directory plus one user whose agents are `agents` (a fresh partition per test). */
+export function rosterWithUser(userId: string, agents: RosterUser['agents']): Roster {
+  return new Roster({
+    ...DIRECTORY,
+    users: [...DIRECTORY.users, { id: userId, email: `${userId}@acme.example`, agents }],
+  });
 }
 
 let requestCounter = 0;
