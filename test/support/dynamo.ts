@@ -8,7 +8,7 @@
  * the policy of some function that writes the table). `seed` writes test fixtures unchecked.
  */
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WriterFunction } from '../../runtime/shared/table-writes';
 import { TABLES, type TableName } from '../../runtime/shared/tables';
@@ -93,4 +93,13 @@ export async function startDynamo(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Every item of every table, raw (attribute-value JSON), as one string: what a table reader would see. */
+export async function rawItemsText(dynamo: TestDynamo): Promise<string> {
+  const client = dynamo.seed as unknown as { send: (c: ScanCommand) => Promise<{ Items?: unknown[] }> };
+  const all: unknown[] = [];
+  for (const table of Object.values(dynamo.tables))
+    all.push(...((await client.send(new ScanCommand({ TableName: table }))).Items ?? []));
+  return JSON.stringify(all);
 }

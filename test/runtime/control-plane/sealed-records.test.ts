@@ -1,4 +1,3 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayInbox, type RelayLink } from '../../../runtime/agent/src/relay-rows';
@@ -10,7 +9,7 @@ import { openInboxBody, sealInboxBody } from '../../../runtime/shared/sealed-row
 import { RecordSealer } from '../../../runtime/shared/envelope';
 import { newSortableId } from '../../../runtime/shared/rows';
 import { pairKey } from '../../../runtime/shared/tables';
-import { startDynamo, type TestDynamo } from '../../support/dynamo';
+import { rawItemsText, startDynamo, type TestDynamo } from '../../support/dynamo';
 import { AUTH, Clock, fakeEcs, httpEvent, recordDeps, userKeys, apiDeps } from './support/fixtures';
 import { TEST_CHAIN } from '../../support/chain-key';
 
@@ -53,14 +52,6 @@ function relayFor(pk: string, sealer: RecordSealer = userKeys().sealer): RelayLi
 }
 
 /** Every table's items as DynamoDB stores them (the raw wire format, no unmarshalling). */
-async function rawItems(): Promise<string> {
-  const client = dynamo.doc as unknown as { send: (c: ScanCommand) => Promise<{ Items?: unknown[] }> };
-  const all: unknown[] = [];
-  for (const table of Object.values(dynamo.tables))
-    all.push(...((await client.send(new ScanCommand({ TableName: table }))).Items ?? []));
-  return JSON.stringify(all);
-}
-
 describe('sealed message text', () => {
   it("a canary sent through the API is in no raw table item; the pair's runtime opens it; another pair's cannot", async () => {
     const keys = userKeys();
@@ -76,7 +67,7 @@ describe('sealed message text', () => {
     );
     expect(result.statusCode).toBe(202);
 
-    const raw = await rawItems();
+    const raw = await rawItemsText(dynamo);
     expect(raw).toContain('cubicle-sealed:v1:');
     for (const fragment of [
       'CANARY',

@@ -1,4 +1,3 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiHandler } from '../../../runtime/control-plane/api';
@@ -7,6 +6,7 @@ import { EventLog } from '../../../runtime/shared/event-log';
 import { newSortableId } from '../../../runtime/shared/rows';
 import { sealApproval } from '../../../runtime/shared/sealed-rows';
 import { Clock, fakeEcs, httpEvent, lifecycleDeps, recordDeps, silentLogger } from '../control-plane/support/fixtures';
+import { rawItemsText } from '../../support/dynamo';
 import { fakeKms } from '../../support/fake-kms';
 import { ISSUER } from '../../support/tokens';
 import { openDevice } from './support/clients';
@@ -31,14 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env.close();
 });
-
-async function rawItems(): Promise<string> {
-  const client = env.dynamo.doc as unknown as { send: (c: ScanCommand) => Promise<{ Items?: unknown[] }> };
-  const all: unknown[] = [];
-  for (const table of Object.values(env.dynamo.tables))
-    all.push(...((await client.send(new ScanCommand({ TableName: table }))).Items ?? []));
-  return JSON.stringify(all);
-}
 
 function api() {
   const clock = new Clock(Date.now());
@@ -86,7 +78,7 @@ describe('sealed runtime events and approvals', () => {
     await runtime.next((m) => m.type === 'ack');
     await runtime.close();
 
-    const raw = await rawItems();
+    const raw = await rawItemsText(env.dynamo);
     expect(raw).toContain('cubicle-sealed:v1:');
     for (const fragment of [
       'CANARY',
