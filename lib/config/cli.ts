@@ -2,6 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { refuseOversizedTemplates } from '../fleet/template-size-guard';
 import { configWarnings, UserError } from './errors';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, type LoadedConfig } from './load';
 
@@ -34,7 +35,9 @@ export function synthOrExit(app: App, build: () => unknown): void {
   const restore = quietBundling();
   try {
     build();
-    pruneStaleTemplates(app.synth());
+    const assembly = app.synth();
+    pruneStaleTemplates(assembly);
+    refuseOversizedTemplates(assembly);
     for (const warning of configWarnings(app)) process.stderr.write(`Warning: ${warning}\n`);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;

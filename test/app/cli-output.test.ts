@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
@@ -57,6 +57,49 @@ describe('synthOrExit (what `cdk synth` runs)', () => {
     } finally {
       exit.mockRestore();
     }
+  });
+});
+
+describe('a template CloudFormation would refuse', () => {
+  /** A stack whose template is about `bytes` long (one parameter value carries the bulk). */
+  const stackOfSize = (app: App, name: string, bytes: number) =>
+    new CfnResource(new Stack(app, name), 'Big', {
+      type: 'AWS::SSM::Parameter',
+      properties: { Type: 'String', Value: 'x'.repeat(bytes) },
+    });
+
+  it('ends synth with one line naming the stack and its size, and exit code 1', () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      throw new Error(`exit ${code}`);
+    }) as typeof process.exit);
+    try {
+      const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'cubicle-out-')) });
+      const lines = stderrOf(() =>
+        expect(() =>
+          synthOrExit(app, () => {
+            stackOfSize(app, 'acme-Fleet-07', 1_000_100);
+            stackOfSize(app, 'acme-Fleet-08', 900_000);
+          }),
+        ).toThrow('exit 1'),
+      );
+      const size = statSync(path.join(app.outdir, 'acme-Fleet-07.template.json')).size;
+      expect(size).toBeGreaterThan(1_000_000);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(`^acme-Fleet-07's template is ${size} bytes, over CloudFormation's 1000000: `),
+      );
+      expect(lines[0]).not.toContain('acme-Fleet-08');
+      expect(lines[0]).toContain('remove agents or connections from users of that shard');
+    } finally {
+      exit.mockRestore();
+    }
+  });
+
+  it('lets a template just under the limit through', () => {
+    const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'cubicle-out-')) });
+    const lines = stderrOf(() => synthOrExit(app, () => stackOfSize(app, 'acme-Fleet-01', 999_000)));
+    expect(statSync(path.join(app.outdir, 'acme-Fleet-01.template.json')).size).toBeGreaterThan(999_000);
+    expect(lines).toEqual([]);
   });
 });
 

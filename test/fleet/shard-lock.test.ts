@@ -6,6 +6,7 @@ import { loadConfigFile, parseConfigText } from '../../lib/config/load';
 import { FrozenLockError, lockFileFor, lockFileText, readLockFile, resolveShardPlan } from '../../lib/fleet/lock';
 import { agentRoleName, fleetStackName } from '../../lib/fleet/naming';
 import { FleetError, planShards, shardBaseResources, userResources } from '../../lib/fleet/shards';
+import { SHARD_TEMPLATE_BYTES_BUDGET } from '../../lib/fleet/template-bytes';
 import { REPO_ROOT } from '../support/example-config';
 import { rosterConfig, rosterConfigText, rosterUsers, shuffled } from '../support/roster';
 
@@ -84,6 +85,35 @@ describe('shard planning', () => {
     const plan = planShards(rosterConfig({ users: 17, agentsPerUser: 5, maxResourcesPerShard: 400 }), grown);
     expect(plan.warnings).toEqual([
       expect.stringMatching(/^shard 1 holds 4\d\d resources, above fleet.maxResourcesPerShard 400/),
+    ]);
+  });
+
+  it('refuses a user whose template alone would not fit a shard, naming the user and the fix', () => {
+    // 90 agents: 272 resources fit under 450, but about 770 kB of template do not fit in 750 kB.
+    const huge = rosterConfig({ users: 1, agentsPerUser: 90 });
+    expect(userResources(huge, huge.users[0])).toBeLessThan(huge.fleet.maxResourcesPerShard);
+    expect(() => planShards(huge, EMPTY)).toThrow(
+      /^user "u000" needs about \d+ kB of template, more than fit in one shard \(747 kB; CloudFormation refuses templates over 1000 kB\): give the user fewer agents or connections$/,
+    );
+  });
+
+  it('opens a shard when the template budget is spent, and warns when assigned users grew past it', () => {
+    // 10 agents each: 38-42 resources but about 95 kB of template per user.
+    const config = rosterConfig({ users: 16, agentsPerUser: 10 });
+    const plan = planShards(config, EMPTY);
+    for (const shard of plan.shards) {
+      expect(shard.templateBytes).toBeLessThanOrEqual(SHARD_TEMPLATE_BYTES_BUDGET);
+      expect(shard.resources).toBeLessThan(config.fleet.maxResourcesPerShard - 100);
+    }
+    expect(plan.shards.length).toBe(3);
+    expect(plan.shards.reduce((n, s) => n + s.users.length, 0)).toBe(16);
+
+    const grown = { users: Object.fromEntries(config.users.slice(0, 9).map((u) => [u.id, 1])) };
+    const warned = planShards(rosterConfig({ users: 9, agentsPerUser: 10 }), grown);
+    expect(warned.warnings).toEqual([
+      expect.stringMatching(
+        /^shard 1's template may reach \d+ kB, above the 750 kB planned for a shard \(its users grew: u000 \(\d+ kB\), .*CloudFormation refuses a template over 1000 kB/,
+      ),
     ]);
   });
 });
