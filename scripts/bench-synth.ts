@@ -324,7 +324,8 @@ function main(): void {
     'synth without checks / content floor (wall; cpu)',
     `${x(wall(fleet) / wall(floor))}; ${x(fleet.cpuMs / floor.cpuMs)}`,
     '≤ 2×',
-    wall(fleet) <= 2 * wall(floor),
+    // Both: the wall ratio moves with the machine's load between the two runs, the CPU ratio much less.
+    wall(fleet) <= 2 * wall(floor) && fleet.cpuMs <= 2 * floor.cpuMs,
   );
   add(
     `peak memory, ${pairs} pairs with checks`,
