@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import { describe, expect, it } from 'vitest';
-import { buildAgent, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
+import { buildAgent, COMPILE_CACHED, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
 import { AGENT_IMAGE_DIRECTORY, AGENT_IMAGE_FOLLOW_SYMLINKS } from '../../../lib/stacks/platform-stack';
 import { imageEstimate } from '../../../scripts/bench/image';
 import { REPO, workDir } from './helpers';
@@ -154,6 +154,48 @@ describe('Dockerfile', () => {
     const codex = readFileSync(path.join(AGENT, 'policy', 'codex-requirements.toml'), 'utf8');
     expect(codex).toContain('command = "node /opt/cubicle/guard-hook.cjs codex"');
     expect(codex).toContain('allowed_web_search_modes = ["disabled"]');
+  });
+});
+
+describe('compile cache (issue 15: start-to-ready)', () => {
+  const CACHE = '/opt/cubicle/compile-cache';
+  const step = instructions.find((l) => l.startsWith(`RUN mkdir ${CACHE} `)) ?? '';
+  const words = step.split(/\s+/);
+
+  it('is made at build time, after the bundles are copied and before the per-image skills layer', () => {
+    const at = instructions.indexOf(step);
+    expect(at).toBeGreaterThan(-1);
+    const copies = instructions.filter((l) => l.startsWith('COPY dist/'));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) expect(at, copy).toBeGreaterThan(instructions.indexOf(copy));
+    expect(at).toBeLessThan(instructions.indexOf('COPY skills/ /opt/cubicle/skills/'));
+  });
+
+  it('compiles exactly the files the supervisor loads (build.ts COMPILE_CACHED), each one the image ships', () => {
+    const listed = words.slice(
+      words.indexOf("require(`/opt/cubicle/${file}`)'") + 1,
+      words.indexOf('&&', words.indexOf('-e')),
+    );
+    expect(listed).toEqual([...COMPILE_CACHED]);
+    const built = buildAgent();
+    for (const file of COMPILE_CACHED) expect(Object.keys(built), file).toContain(file);
+    expect(COMPILE_CACHED).toEqual(
+      expect.arrayContaining(['entrypoint.cjs', ...Object.keys(LAZY_BUNDLES).map((s) => path.basename(s))]),
+    );
+  });
+
+  it("as the supervisor's uid (Node keys the cache by uid), then root-owned and read-only, and the supervisor reads it", () => {
+    expect(step).toContain(`chown 10001:10001 ${CACHE} `);
+    expect(step).toMatch(
+      new RegExp(`NODE_COMPILE_CACHE=${CACHE} setpriv --reuid=10001 --regid=10001 --clear-groups\\s+node -e `),
+    );
+    // The build fails rather than ship an empty cache.
+    expect(step).toContain(`test "$(find ${CACHE} -type f | wc -l)" -ge ${COMPILE_CACHED.length}`);
+    expect(step).toMatch(new RegExp(`chown -R root:root ${CACHE}\\s+&& chmod -R a\\+rX,go-w ${CACHE}$`));
+    const env = instructions.find((l) => l.startsWith('ENV '))!;
+    expect(env).toContain(`NODE_COMPILE_CACHE=${CACHE} `);
+    // The workbench's processes (the CLIs, the hook) start from an empty environment: they are not pointed at it.
+    expect(readFileSync(path.join(AGENT, 'workbench-env.sh'), 'utf8')).not.toContain('NODE_COMPILE_CACHE');
   });
 });
 
