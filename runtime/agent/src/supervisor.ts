@@ -46,7 +46,8 @@ export interface AgentDeps {
   readonly write: (line: string) => void;
   /** Epoch ms the process started; the hard cap counts from here. */
   readonly startedAt: number;
-  readonly taskArn?: string;
+  /** The task's ARN (ECS task metadata), read while the supervisor starts; recorded in session.started. */
+  readonly taskArn?: string | Promise<string | undefined>;
   readonly now?: () => number;
   /** Bedrock agents: STS AssumeRole of the model invoker role, with the task role's credentials. */
   readonly assumeModelRole?: AssumeModelRole;
@@ -229,6 +230,7 @@ class Supervisor {
     );
     await guard.listen();
 
+    const taskArn = await this.deps.taskArn;
     await events.append({
       type: 'session.started',
       requestId: this.taskRequestId,
@@ -236,7 +238,7 @@ class Supervisor {
         provider: env.CUBICLE_PROVIDER,
         outbound: env.CUBICLE_OUTBOUND_POLICY,
         skills,
-        ...(this.deps.taskArn ? { taskArn: this.deps.taskArn } : {}),
+        ...(taskArn ? { taskArn } : {}),
       },
     });
     this.log.info('ready', {
