@@ -45,7 +45,8 @@ export const COMPILE_CACHED = [
   'node_modules/mvdan-sh/index.js',
 ] as const;
 
-const COMMON: BuildOptions = {
+/** Options every bundle is built with (exported for the tests that inspect what goes into a bundle). */
+export const COMMON: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -57,6 +58,11 @@ const COMMON: BuildOptions = {
   absWorkingDir: path.join(AGENT_DIR, '..', '..'),
   logLevel: 'silent',
   external: ['mvdan-sh'],
+  // Each package's CommonJS build, not its ES module one (esbuild's default for platform node): the AWS SDK's ES
+  // build of @aws-sdk/core re-exports its browser user-agent parser, so the `bowser` browser-detection library was
+  // evaluated at every start; the CommonJS build requires it only inside the browser code path (issue 15).
+  mainFields: ['main'],
+  conditions: ['node'],
 };
 
 /** Packages shipped beside the bundles, file by file (their licenses travel with them). */

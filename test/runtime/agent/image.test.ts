@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import { describe, expect, it } from 'vitest';
-import { buildAgent, COMPILE_CACHED, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
+import { buildSync } from 'esbuild';
+import { buildAgent, BUNDLES, COMMON, COMPILE_CACHED, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
 import { AGENT_IMAGE_DIRECTORY, AGENT_IMAGE_FOLLOW_SYMLINKS } from '../../../lib/stacks/platform-stack';
 import { imageEstimate } from '../../../scripts/bench/image';
 import { REPO, workDir } from './helpers';
@@ -36,6 +37,31 @@ describe('deferred parts of the supervisor (issue 15: start-to-ready)', () => {
     expect(bundle['sts.js']).toContain('DecodeAuthorizationMessage');
     // Full zod (~450 KB) is gone too: the agent environment is checked with zod/mini.
     expect(entry.length).toBeLessThan(700_000);
+  });
+
+  it('the relay protocol’s zod schemas (the relay validates frames with them, the supervisor does not) are not built at start', () => {
+    // A literal only the device-frame schema has.
+    expect(readFileSync(path.join(REPO, 'runtime', 'shared', 'relay-protocol.ts'), 'utf8')).toContain("'unsubscribe'");
+    expect(bundle['entrypoint.cjs']).not.toContain('"unsubscribe"');
+  });
+
+  it('each package is bundled from its CommonJS build: the SDK’s browser user-agent parser (bowser) is not evaluated at start', () => {
+    const { metafile } = buildSync({
+      ...COMMON,
+      entryPoints: [BUNDLES['entrypoint.cjs']],
+      outfile: path.join(DIST_DIR, 'entrypoint.cjs'),
+      write: false,
+      metafile: true,
+    });
+    const inputs = metafile.inputs;
+    // The ES module build of @aws-sdk/core re-exports its browser user-agent parser, which imports bowser at the top
+    // (evaluated at every start); its CommonJS build requires bowser only inside the browser code path.
+    expect(Object.keys(inputs).filter((f) => f.includes('/dist-es/'))).toEqual([]);
+    const importers = Object.entries(inputs)
+      .filter(([, input]) => input.imports.some((i) => i.path.startsWith('node_modules/bowser/')))
+      .map(([file, input]) => [file, input.imports.find((i) => i.path.startsWith('node_modules/bowser/'))!.kind]);
+    expect(importers).toEqual([['node_modules/@aws-sdk/core/dist-cjs/submodules/client/index.js', 'require-call']]);
+    expect(readFileSync(path.join(REPO, importers[0][0]), 'utf8')).toMatch(/\n {4}const module = require\('bowser'\);/);
   });
 
   it('each loads with require from beside the supervisor, as its own file in the image', () => {
