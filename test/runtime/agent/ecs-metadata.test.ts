@@ -9,12 +9,12 @@ const TASK_ARN = 'arn:aws:ecs:eu-west-1:111111111111:task/acme-cluster/012345678
 /** A metadata endpoint that misbehaves: `/hang/task` never answers, `/junk/task` is not JSON, `/big/task` never ends. */
 function badEndpoint(): Promise<{ base: string; server: Server }> {
   const server = createServer((req, res) => {
-    if (req.url === '/junk/task') return res.end('<html>not metadata</html>');
-    if (req.url === '/big/task') {
+    if (req.url === '/junk/task') {
+      res.end('<html>not metadata</html>');
+    } else if (req.url === '/big/task') {
       res.write('{"TaskARN":"');
       const timer = setInterval(() => res.write('x'.repeat(64 * 1024)), 5);
       res.on('close', () => clearInterval(timer));
-      return;
     }
     // /hang/task: headers never come.
   });
