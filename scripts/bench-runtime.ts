@@ -6,7 +6,8 @@
  * AWS is faked: the runtime relay is the local one (test/runtime/relay/support/relay-env.ts: dynalite, the real
  * handlers, the IAM stand-in for the task's credentials); Secrets Manager is a minimal local endpoint for
  * GetSecretValue (the bundle carries its own SDK copy, so it cannot be mocked in-process); KMS is not
- * reachable (the supervisor only warms its data key, which is not on the path to "ready").
+ * reachable (the supervisor only warms its data key, which is not on the path to "ready"). The task metadata endpoint
+ * ECS gives every container (the supervisor reads its task ARN there) is the agent tests' stand-in.
  *
  * BENCH_NODE=/path/to/node runs everything (the bare start, the workbench, the supervisor) under that node: the image
  * runs Node 22, whose compile cache the image fills at build time (Dockerfile); the bench fills one the same way
@@ -20,6 +21,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRelayEnv, type RelayEnv } from '../test/runtime/relay/support/relay-env';
+import { startTaskEndpoint } from '../test/runtime/agent/fixtures/task-endpoint';
 import { COMPILE_CACHED, DIST_DIR, writeAgentBundles } from '../runtime/agent/build';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
   const relay = await startRelayEnv();
   const sm = fakeSecretsManager();
   const smUrl = await listen(sm);
+  const metadata = await startTaskEndpoint('arn:aws:ecs:us-east-1:111111111111:task/acme-cluster/bench');
   const root = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
   const compileCache = fillCompileCache(path.join(root, 'compile-cache'));
   const env: NodeJS.ProcessEnv = {
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: smUrl,
     AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:9',
+    ECS_CONTAINER_METADATA_URI_V4: metadata.injected.ECS_CONTAINER_METADATA_URI_V4,
     CUBICLE_DEPLOYMENT: 'acme',
     CUBICLE_USER_ID: 'bench',
     CUBICLE_PROVIDER: 'anthropic',
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
   } finally {
     await relay.close();
     await new Promise<void>((r) => sm.close(() => r()));
+    await metadata.close();
     rmSync(root, { recursive: true, force: true });
   }
 
