@@ -6,9 +6,14 @@
  * AWS is faked: the runtime relay is the local one (test/runtime/relay/support/relay-env.ts: dynalite, the real
  * handlers, the IAM stand-in for the task's credentials); Secrets Manager is a minimal local endpoint for
  * GetSecretValue (the bundle carries its own SDK copy, so it cannot be mocked in-process); KMS is not
- * reachable (the supervisor only warms its data key, which is not on the path to "ready").
+ * reachable (the supervisor only warms its data key, which is not on the path to "ready"). The task metadata endpoint
+ * ECS gives every container (the supervisor reads its task ARN there) is the agent tests' stand-in.
+ *
+ * BENCH_NODE=/path/to/node runs everything (the bare start, the workbench, the supervisor) under that node: the image
+ * runs Node 22, whose compile cache the image fills at build time (Dockerfile); the bench fills one the same way
+ * (build.ts COMPILE_CACHED) and hands it to the supervisor, unless BENCH_COMPILE_CACHE=0 or the node has none.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
@@ -16,9 +21,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRelayEnv, type RelayEnv } from '../test/runtime/relay/support/relay-env';
-import { writeAgentBundles } from '../runtime/agent/build';
+import { startTaskEndpoint } from '../test/runtime/agent/fixtures/task-endpoint';
+import { COMPILE_CACHED, DIST_DIR, writeAgentBundles } from '../runtime/agent/build';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const NODE = process.env.BENCH_NODE || process.execPath;
 const REPO = path.join(__dirname, '..');
 const ENTRYPOINT = path.join(REPO, 'runtime', 'agent', 'dist', 'entrypoint.cjs');
 const WORKBENCH = path.join(REPO, 'runtime', 'agent', 'dist', 'workbench.cjs');
@@ -118,8 +125,8 @@ async function startTask(relay: RelayEnv, run: string, base: NodeJS.ProcessEnv, 
     CUBICLE_SKILLS_SOURCE: base.CUBICLE_SKILLS_SOURCE,
   };
   const started = performance.now();
-  const workbench = spawn(process.execPath, [WORKBENCH], { env: workbenchEnv, stdio: 'ignore' });
-  const supervisor = await timeToLine(process.execPath, [ENTRYPOINT], env, (l) => l.includes('"msg":"ready"'), started);
+  const workbench = spawn(NODE, [WORKBENCH], { env: workbenchEnv, stdio: 'ignore' });
+  const supervisor = await timeToLine(NODE, [ENTRYPOINT], env, (l) => l.includes('"msg":"ready"'), started);
   return { ...supervisor, workbench };
 }
 
@@ -127,13 +134,17 @@ async function main(): Promise<void> {
   const relay = await startRelayEnv();
   const sm = fakeSecretsManager();
   const smUrl = await listen(sm);
+  const metadata = await startTaskEndpoint('arn:aws:ecs:us-east-1:111111111111:task/acme-cluster/bench');
   const root = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
+  const compileCache = fillCompileCache(path.join(root, 'compile-cache'));
   const env: NodeJS.ProcessEnv = {
+    ...(compileCache.dir ? { NODE_COMPILE_CACHE: compileCache.dir } : {}),
     PATH: process.env.PATH,
     NODE_NO_WARNINGS: '1',
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: smUrl,
     AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:9',
+    ECS_CONTAINER_METADATA_URI_V4: metadata.injected.ECS_CONTAINER_METADATA_URI_V4,
     CUBICLE_DEPLOYMENT: 'acme',
     CUBICLE_USER_ID: 'bench',
     CUBICLE_PROVIDER: 'anthropic',
@@ -155,11 +166,11 @@ async function main(): Promise<void> {
   const workbenchRss: number[] = [];
   try {
     // One warm-up each (file cache), not counted.
-    await (await timeToLine(process.execPath, ['-e', 'console.log("ready")'], env, (l) => l === 'ready')).stop();
+    await (await timeToLine(NODE, ['-e', 'console.log("ready")'], env, (l) => l === 'ready')).stop();
     const warm = await startTask(relay, 'warm-up', env, root);
     await warm.stop();
     for (let i = 0; i < RUNS; i += 1) {
-      const b = await timeToLine(process.execPath, ['-e', 'console.log("ready")'], env, (l) => l === 'ready');
+      const b = await timeToLine(NODE, ['-e', 'console.log("ready")'], env, (l) => l === 'ready');
       bare.push(b.ms);
       await b.stop();
       const a = await startTask(relay, `run${i}`, env, root);
@@ -173,6 +184,7 @@ async function main(): Promise<void> {
   } finally {
     await relay.close();
     await new Promise<void>((r) => sm.close(() => r()));
+    await metadata.close();
     rmSync(root, { recursive: true, force: true });
   }
 
@@ -181,8 +193,9 @@ async function main(): Promise<void> {
   const total = supervisorRss.map((v, i) => v + workbenchRss[i]);
   const ratio = quantile(agent, 0.5) / quantile(bare, 0.5);
   console.log(
-    `runs: ${RUNS} (node ${process.version}, ${process.platform}/${process.arch}); layout: supervisor + workbench, two processes`,
+    `runs: ${RUNS} (node ${compileCache.version} at ${NODE}, ${process.platform}/${process.arch}); layout: supervisor + workbench, two processes`,
   );
+  console.log(`compile cache: ${compileCache.status}`);
   console.log(row('bare node start → first line', bare, 'ms'));
   console.log(row('task start (both processes) → ready', agent, 'ms'));
   console.log(`${'start-to-ready ratio (median)'.padEnd(40)} ${ratio.toFixed(2)}×`);
@@ -193,6 +206,8 @@ async function main(): Promise<void> {
     JSON.stringify({
       runs: RUNS,
       layout: 'supervisor+workbench',
+      node: compileCache.version,
+      compileCache: compileCache.dir !== undefined,
       bareMedianMs: quantile(bare, 0.5),
       readyMedianMs: quantile(agent, 0.5),
       ratio,
@@ -201,6 +216,26 @@ async function main(): Promise<void> {
       taskRssMedianMiB: quantile(total, 0.5),
     }),
   );
+}
+
+/** Fills a compile cache as the image's build does (Dockerfile), if this node has one and BENCH_COMPILE_CACHE allows. */
+function fillCompileCache(dir: string): { dir?: string; version: string; status: string } {
+  const version = execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim();
+  const supported = execFileSync(NODE, ['-p', "typeof require('node:module').enableCompileCache"], {
+    encoding: 'utf8',
+  }).trim();
+  if (supported !== 'function') return { version, status: `none (node ${version} has no module compile cache)` };
+  if (process.env.BENCH_COMPILE_CACHE === '0') return { version, status: 'off (BENCH_COMPILE_CACHE=0)' };
+  execFileSync(
+    NODE,
+    [
+      '-e',
+      'for (const file of process.argv.slice(1)) require(file)',
+      ...COMPILE_CACHED.map((f) => path.join(DIST_DIR, f)),
+    ],
+    { env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: dir }, stdio: 'ignore' },
+  );
+  return { dir, version, status: `on, filled as the image's build fills it (${COMPILE_CACHED.join(', ')})` };
 }
 
 function exitOf(child: ChildProcess): Promise<void> {

@@ -16,8 +16,7 @@ export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 /** Public path of the device relay on the API's CloudFront origin. */
 export const RELAY_PATH = '/v1/relay';
 
-/** API Gateway allows 128 KB per message; runtime frames stay below it with room for the envelope. */
-export const MAX_RUNTIME_FRAME_BYTES = 120 * 1024;
+export { MAX_RUNTIME_FRAME_BYTES } from './relay-limits';
 /** Device frames are small commands. */
 export const MAX_DEVICE_FRAME_BYTES = 4 * 1024;
 /** Events replayed per subscribe; past it `subscribed.more` is true and the device subscribes again from `cursor`. */

@@ -40,7 +40,8 @@ export async function main(options: Pick<AgentDeps, 'loadInboxOpener'> = {}): Pr
     secrets: new SecretsManagerClient({ maxAttempts: 5 }),
     write: (line) => process.stdout.write(line),
     startedAt,
-    taskArn: await readTaskArn(process.env),
+    // Read while the supervisor starts, not before: it is only needed for the session.started event.
+    taskArn: readTaskArn(process.env),
     ...(process.env.CUBICLE_PROVIDER === 'bedrock' ? { assumeModelRole } : {}),
     ...options,
   });

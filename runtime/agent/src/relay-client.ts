@@ -10,13 +10,8 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { frameMac, macMatches } from '../../shared/relay-mac';
-import {
-  MAX_RUNTIME_FRAME_BYTES,
-  type RelayMessage,
-  type ResumedBody,
-  type RuntimeOp,
-  type SessionInfo,
-} from '../../shared/relay-protocol';
+import { MAX_RUNTIME_FRAME_BYTES } from '../../shared/relay-limits';
+import type { RelayMessage, ResumedBody, RuntimeOp, SessionInfo } from '../../shared/relay-protocol';
 import { signConnect, type AwsCredentials } from '../../shared/sigv4-connect';
 
 export type OpResult = Record<string, unknown>;

@@ -46,7 +46,8 @@ export interface AgentDeps {
   readonly write: (line: string) => void;
   /** Epoch ms the process started; the hard cap counts from here. */
   readonly startedAt: number;
-  readonly taskArn?: string;
+  /** The task's ARN (ECS task metadata), read while the supervisor starts; recorded in session.started. */
+  readonly taskArn?: string | Promise<string | undefined>;
   readonly now?: () => number;
   /** Bedrock agents: STS AssumeRole of the model invoker role, with the task role's credentials. */
   readonly assumeModelRole?: AssumeModelRole;
@@ -167,11 +168,6 @@ class Supervisor {
 
   private async serveWith(workbench: WorkbenchLink): Promise<number> {
     const { env, tuning } = this.config;
-    const secrets = await this.step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor));
-    if (!secrets) return EXIT.failed;
-    if (secrets.connectionsWithoutCredential.length > 0) {
-      this.log.warn('connections without a stored credential', { connections: secrets.connectionsWithoutCredential });
-    }
     const adapter = adapterFor(env.CUBICLE_PROVIDER);
     if (env.CUBICLE_PROVIDER === 'bedrock') {
       // The task role stays here; the CLI gets sessions of the model invoker role, one per run at most an hour old.
@@ -187,19 +183,7 @@ class Supervisor {
         now: this.now,
         redact: (secret) => this.redactor.add(secret),
       });
-      // At start, so a role that cannot be assumed stops the task with one clear line instead of failing each message.
-      if (!(await this.step('assume the model invoker role', () => this.modelCredentials!.forRun())))
-        return EXIT.failed;
     }
-    const place = await this.step('reach the workbench', () =>
-      workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS),
-    );
-    if (!place) return EXIT.failed;
-    const skills = await this.step('install skills', () =>
-      workbench.prepare(this.config.skills, adapter.skillDirectories(place.home)),
-    );
-    if (!skills) return EXIT.failed;
-
     // The relay is the only way to the control plane: the session's nonce, then every row, through it.
     const relay = new RelayClient({
       url: env.CUBICLE_RELAY_URL,
@@ -207,13 +191,13 @@ class Supervisor {
       credentials: () => this.deps.secrets.config.credentials(),
       log: this.log,
     });
-    const session = await this.step('connect to the relay', () =>
-      withTimeout(relay.start(), tuning.CUBICLE_RELAY_START_TIMEOUT_MS, 'the relay did not hand over the session'),
-    );
-    if (!session) {
+    const started = await this.startUp(workbench, relay, adapter);
+    if (!started) {
+      // Whatever else was under way stops here: the relay now, the workbench link in serve().
       await relay.close(0);
       return EXIT.failed;
     }
+    const { secrets, session, place, skills } = started;
     const sessions = new RelaySessionRow(relay);
     const self = { userId: env.CUBICLE_USER_ID, agentId: env.CUBICLE_AGENT_ID };
     const opener = this.inboxOpener(self);
@@ -246,6 +230,7 @@ class Supervisor {
     );
     await guard.listen();
 
+    const taskArn = await this.deps.taskArn;
     await events.append({
       type: 'session.started',
       requestId: this.taskRequestId,
@@ -253,7 +238,7 @@ class Supervisor {
         provider: env.CUBICLE_PROVIDER,
         outbound: env.CUBICLE_OUTBOUND_POLICY,
         skills,
-        ...(this.deps.taskArn ? { taskArn: this.deps.taskArn } : {}),
+        ...(taskArn ? { taskArn } : {}),
       },
     });
     this.log.info('ready', {
@@ -321,6 +306,51 @@ class Supervisor {
     return EXIT.ok;
   }
 
+  /**
+   * The start-up steps, each independent of the others, run side by side (issue 15: one after another they added
+   * up to most of start-to-ready): read the secrets, connect to the relay, reach the workbench then install the
+   * skills, and for Bedrock agents assume the model invoker role (at start, so a role that cannot be assumed stops
+   * the task with one clear line instead of failing each message). The first step to fail is the one line logged;
+   * undefined then, and the caller closes what had started (what fails after that failed because of it).
+   */
+  private async startUp(workbench: WorkbenchLink, relay: RelayClient, adapter: ProviderAdapter) {
+    const { env, tuning } = this.config;
+    let failed = false;
+    const step = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+      Promise.resolve()
+        .then(fn)
+        .catch((error: unknown) => {
+          if (!failed) this.log.error(`could not ${what}`, { error: error as Error });
+          failed = true;
+          throw error;
+        });
+    const models = this.modelCredentials;
+    try {
+      const [secrets, session, { place, skills }] = await Promise.all([
+        step('read secrets', () => loadSecrets(this.deps.secrets, env, this.redactor)),
+        step('connect to the relay', () =>
+          withTimeout(relay.start(), tuning.CUBICLE_RELAY_START_TIMEOUT_MS, 'the relay did not hand over the session'),
+        ),
+        (async () => {
+          const place = await step('reach the workbench', () =>
+            workbench.connected(tuning.CUBICLE_WORKBENCH_START_TIMEOUT_MS),
+          );
+          const skills = await step('install skills', () =>
+            workbench.prepare(this.config.skills, adapter.skillDirectories(place.home)),
+          );
+          return { place, skills };
+        })(),
+        models ? step('assume the model invoker role', () => models.forRun()) : undefined,
+      ]);
+      if (secrets.connectionsWithoutCredential.length > 0) {
+        this.log.warn('connections without a stored credential', { connections: secrets.connectionsWithoutCredential });
+      }
+      return { secrets, session, place, skills };
+    } catch {
+      return undefined;
+    }
+  }
+
   private runner(
     adapter: ProviderAdapter,
     secrets: LoadedSecrets,
@@ -375,16 +405,6 @@ class Supervisor {
       if (this.abort.signal.aborted) return done();
       this.abort.signal.addEventListener('abort', done, { once: true });
     });
-  }
-
-  /** Runs a startup step; a failure is one clear log line and a failed start. */
-  private async step<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (error) {
-      this.log.error(`could not ${what}`, { error: error as Error });
-      return undefined;
-    }
   }
 }
 

@@ -236,6 +236,23 @@ describe('provider adapters end to end', () => {
       const events = await h.events(db, p);
       expect(events.filter((e) => e.messageId === message.sk)).toEqual([]);
     });
+
+    it('stops promptly with the same one line when the invoker role is refused while the secrets still hang', async () => {
+      // The start-up steps run side by side: the refusal ends the start without waiting for Secrets Manager.
+      const p = h.pair('denied-early', 'chen');
+      await h.putSession(db, p);
+      const agent = h.spawnAgent({ ...bedrockEnv(p, 'denied-early', undefined), HARNESS_SECRETS_DELAY_MS: '600000' });
+      const exit = await agent.exited;
+      expect(exit.code).toBe(1);
+      expect(exit.at - agent.spawnedAt).toBeLessThan(15_000);
+      expect(agent.logs().filter((l) => l.level === 'error')).toEqual([
+        expect.objectContaining({
+          msg: 'could not assume the model invoker role',
+          error: expect.objectContaining({ name: 'AccessDenied' }),
+        }),
+      ]);
+      expect(stsCalls('denied-early')).toHaveLength(1);
+    });
   });
 
   it('anthropic: an approval nobody answers expires, the call is refused and the message still completes', async () => {

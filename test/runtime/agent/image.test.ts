@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import { describe, expect, it } from 'vitest';
-import { buildAgent, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
+import { buildSync } from 'esbuild';
+import { buildAgent, BUNDLES, COMMON, COMPILE_CACHED, DIST_DIR, LAZY_BUNDLES } from '../../../runtime/agent/build';
 import { AGENT_IMAGE_DIRECTORY, AGENT_IMAGE_FOLLOW_SYMLINKS } from '../../../lib/stacks/platform-stack';
 import { imageEstimate } from '../../../scripts/bench/image';
 import { REPO, workDir } from './helpers';
@@ -36,6 +37,31 @@ describe('deferred parts of the supervisor (issue 15: start-to-ready)', () => {
     expect(bundle['sts.js']).toContain('DecodeAuthorizationMessage');
     // Full zod (~450 KB) is gone too: the agent environment is checked with zod/mini.
     expect(entry.length).toBeLessThan(700_000);
+  });
+
+  it('the relay protocol’s zod schemas (the relay validates frames with them, the supervisor does not) are not built at start', () => {
+    // A literal only the device-frame schema has.
+    expect(readFileSync(path.join(REPO, 'runtime', 'shared', 'relay-protocol.ts'), 'utf8')).toContain("'unsubscribe'");
+    expect(bundle['entrypoint.cjs']).not.toContain('"unsubscribe"');
+  });
+
+  it('each package is bundled from its CommonJS build: the SDK’s browser user-agent parser (bowser) is not evaluated at start', () => {
+    const { metafile } = buildSync({
+      ...COMMON,
+      entryPoints: [BUNDLES['entrypoint.cjs']],
+      outfile: path.join(DIST_DIR, 'entrypoint.cjs'),
+      write: false,
+      metafile: true,
+    });
+    const inputs = metafile.inputs;
+    // The ES module build of @aws-sdk/core re-exports its browser user-agent parser, which imports bowser at the top
+    // (evaluated at every start); its CommonJS build requires bowser only inside the browser code path.
+    expect(Object.keys(inputs).filter((f) => f.includes('/dist-es/'))).toEqual([]);
+    const importers = Object.entries(inputs)
+      .filter(([, input]) => input.imports.some((i) => i.path.startsWith('node_modules/bowser/')))
+      .map(([file, input]) => [file, input.imports.find((i) => i.path.startsWith('node_modules/bowser/'))!.kind]);
+    expect(importers).toEqual([['node_modules/@aws-sdk/core/dist-cjs/submodules/client/index.js', 'require-call']]);
+    expect(readFileSync(path.join(REPO, importers[0][0]), 'utf8')).toMatch(/\n {4}const module = require\('bowser'\);/);
   });
 
   it('each loads with require from beside the supervisor, as its own file in the image', () => {
@@ -154,6 +180,48 @@ describe('Dockerfile', () => {
     const codex = readFileSync(path.join(AGENT, 'policy', 'codex-requirements.toml'), 'utf8');
     expect(codex).toContain('command = "node /opt/cubicle/guard-hook.cjs codex"');
     expect(codex).toContain('allowed_web_search_modes = ["disabled"]');
+  });
+});
+
+describe('compile cache (issue 15: start-to-ready)', () => {
+  const CACHE = '/opt/cubicle/compile-cache';
+  const step = instructions.find((l) => l.startsWith(`RUN mkdir ${CACHE} `)) ?? '';
+  const words = step.split(/\s+/);
+
+  it('is made at build time, after the bundles are copied and before the per-image skills layer', () => {
+    const at = instructions.indexOf(step);
+    expect(at).toBeGreaterThan(-1);
+    const copies = instructions.filter((l) => l.startsWith('COPY dist/'));
+    expect(copies.length).toBeGreaterThan(0);
+    for (const copy of copies) expect(at, copy).toBeGreaterThan(instructions.indexOf(copy));
+    expect(at).toBeLessThan(instructions.indexOf('COPY skills/ /opt/cubicle/skills/'));
+  });
+
+  it('compiles exactly the files the supervisor loads (build.ts COMPILE_CACHED), each one the image ships', () => {
+    const listed = words.slice(
+      words.indexOf("require(`/opt/cubicle/${file}`)'") + 1,
+      words.indexOf('&&', words.indexOf('-e')),
+    );
+    expect(listed).toEqual([...COMPILE_CACHED]);
+    const built = buildAgent();
+    for (const file of COMPILE_CACHED) expect(Object.keys(built), file).toContain(file);
+    expect(COMPILE_CACHED).toEqual(
+      expect.arrayContaining(['entrypoint.cjs', ...Object.keys(LAZY_BUNDLES).map((s) => path.basename(s))]),
+    );
+  });
+
+  it("as the supervisor's uid (Node keys the cache by uid), then root-owned and read-only, and the supervisor reads it", () => {
+    expect(step).toContain(`chown 10001:10001 ${CACHE} `);
+    expect(step).toMatch(
+      new RegExp(`NODE_COMPILE_CACHE=${CACHE} setpriv --reuid=10001 --regid=10001 --clear-groups\\s+node -e `),
+    );
+    // The build fails rather than ship an empty cache.
+    expect(step).toContain(`test "$(find ${CACHE} -type f | wc -l)" -ge ${COMPILE_CACHED.length}`);
+    expect(step).toMatch(new RegExp(`chown -R root:root ${CACHE}\\s+&& chmod -R a\\+rX,go-w ${CACHE}$`));
+    const env = instructions.find((l) => l.startsWith('ENV '))!;
+    expect(env).toContain(`NODE_COMPILE_CACHE=${CACHE} `);
+    // The workbench's processes (the CLIs, the hook) start from an empty environment: they are not pointed at it.
+    expect(readFileSync(path.join(AGENT, 'workbench-env.sh'), 'utf8')).not.toContain('NODE_COMPILE_CACHE');
   });
 });
 

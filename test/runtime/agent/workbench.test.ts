@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isIdentityVariable } from '../../../runtime/agent/src/workbench-protocol';
+import { isIdentityVariable, WORKBENCH_SOCKET } from '../../../runtime/agent/src/workbench-protocol';
 import { WORKBENCH, workDir } from './helpers';
 import { WORKBENCH_ENTRYPOINT } from './fixtures/workbench-layout';
 
@@ -66,6 +67,46 @@ describe('the workbench daemon', () => {
     expect(result.status).toBe(78);
     expect(result.stderr).toContain('AWS_CONTAINER_CREDENTIALS_RELATIVE_URI');
     expect(result.stderr).not.toContain('/v2/credentials/x');
+  });
+
+  it('connects within a few milliseconds of the supervisor opening its socket (it starts first and keeps trying)', async () => {
+    // Issue 15 (start-to-ready): a 100 ms wait between tries once delayed every task's "ready" by up to 0.1 s.
+    const delays: number[] = [];
+    for (let trial = 0; trial < 7; trial += 1) {
+      const exchange = path.join(dir.root, `late-${trial}`);
+      mkdirSync(exchange, { recursive: true });
+      const daemon = spawn(process.execPath, [WORKBENCH], {
+        env: {
+          PATH: process.env.PATH,
+          CUBICLE_RUN_DIR: path.join(dir.root, `late-run-${trial}`),
+          CUBICLE_EXCHANGE_DIR: exchange,
+          CUBICLE_HOME_DIR: path.join(dir.root, `late-home-${trial}`),
+        },
+        stdio: 'ignore',
+      });
+      const exited = new Promise((resolve) => daemon.once('exit', resolve));
+      try {
+        // The daemon is up and failing to connect (no socket yet) well before the socket appears; the socket
+        // appears at a different moment of its retry cycle each trial (13 ms apart: 0-91 ms into a 100 ms cycle).
+        await new Promise((resolve) => setTimeout(resolve, 400 + trial * 13));
+        let opened = 0;
+        const connected = new Promise<number>((resolve) => {
+          const server = createServer((socket) => {
+            resolve(performance.now() - opened);
+            socket.destroy();
+            server.close();
+          });
+          server.listen(path.join(exchange, WORKBENCH_SOCKET), () => (opened = performance.now()));
+        });
+        delays.push(await connected);
+        await exited; // the daemon ends with the supervisor's connection
+      } finally {
+        daemon.kill('SIGKILL');
+      }
+    }
+    delays.sort((a, b) => a - b);
+    // All but the slowest (a busy machine): a 100 ms wait would leave most of them 30-100 ms late.
+    expect(delays[5], delays.map((d) => d.toFixed(0)).join(' ')).toBeLessThan(30);
   });
 
   it('treats every AWS_/ECS_ variable and container credential or metadata variable as identity, the region aside', () => {
