@@ -1,0 +1,87 @@
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+
+/**
+ * A pair's task definition (lib/constructs/agent-cell.ts): an ecs.CfnTaskDefinition, so cdk-nag, Tags and
+ * property overrides treat it as one, whose properties are rendered to CloudFormation by the table below
+ * instead of CDK's generated converter.
+ *
+ * CDK's converter validates every nested property at run time, again each time the resource renders (twice
+ * per synth: CDK's reference scan and the template); here the properties are typed at compile time
+ * (ecs.CfnTaskDefinitionProps) and their shape is fixed, so the validation found nothing it could
+ * find: ~1 s of CPU at 5,000 pairs (bench-synth). The rendering is the same: CloudFormation's names, keys in
+ * the order CDK writes them (sorted), values as given; a property the table does not name fails synth, so
+ * a property added to a cell must be added here too.
+ */
+export class AgentTaskDefinition extends ecs.CfnTaskDefinition {
+  protected override renderProperties(props: Record<string, unknown>): Record<string, unknown> {
+    return render(props, TASK_DEFINITION, 'Properties') as Record<string, unknown>;
+  }
+}
+
+/** A value written as is (strings, numbers, booleans, lists of them, intrinsic functions, the log options map). */
+const VALUE = 'value';
+interface Shape {
+  /** CloudFormation's name when it is not the property name capitalized, and the shape of the value. */
+  readonly [property: string]: typeof VALUE | Shape | readonly [cfnName: string, shape: typeof VALUE | Shape];
+}
+
+const KEY_VALUE: Shape = { name: VALUE, value: VALUE };
+const CONTAINER: Shape = {
+  command: VALUE,
+  dependsOn: { condition: VALUE, containerName: VALUE },
+  entryPoint: VALUE,
+  environment: KEY_VALUE,
+  essential: VALUE,
+  image: VALUE,
+  linuxParameters: { capabilities: { add: VALUE, drop: VALUE }, initProcessEnabled: VALUE },
+  // The options map's keys are the log driver's own names (`awslogs-group`).
+  logConfiguration: { logDriver: VALUE, options: VALUE },
+  memory: VALUE,
+  mountPoints: { containerPath: VALUE, readOnly: VALUE, sourceVolume: VALUE },
+  name: VALUE,
+  privileged: VALUE,
+  readonlyRootFilesystem: VALUE,
+  stopTimeout: VALUE,
+  user: VALUE,
+};
+const VOLUME: Shape = {
+  name: VALUE,
+  efsVolumeConfiguration: [
+    'EFSVolumeConfiguration',
+    {
+      authorizationConfig: { accessPointId: VALUE, iam: ['IAM', VALUE] },
+      filesystemId: VALUE,
+      transitEncryption: VALUE,
+    },
+  ],
+};
+const TASK_DEFINITION: Shape = {
+  containerDefinitions: CONTAINER,
+  cpu: VALUE,
+  executionRoleArn: VALUE,
+  family: VALUE,
+  memory: VALUE,
+  networkMode: VALUE,
+  requiresCompatibilities: VALUE,
+  runtimePlatform: { cpuArchitecture: VALUE, operatingSystemFamily: VALUE },
+  tags: { key: VALUE, value: VALUE },
+  taskRoleArn: VALUE,
+  volumes: VOLUME,
+};
+
+function render(value: unknown, shape: Shape, path: string): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => render(item, shape, `${path}[${i}]`));
+  if (typeof value !== 'object' || value === null || Object.keys(value).some((k) => k.startsWith('Fn::') || k === 'Ref'))
+    throw new Error(`${path}: AgentTaskDefinition renders objects here, got ${JSON.stringify(value)}`);
+  const rendered: [string, unknown][] = [];
+  for (const [property, item] of Object.entries(value)) {
+    if (item === undefined) continue;
+    const entry = shape[property];
+    if (entry === undefined) throw new Error(`${path}.${property}: not a property AgentTaskDefinition renders`);
+    const [cfnName, itemShape] = Array.isArray(entry)
+      ? entry
+      : [property.charAt(0).toUpperCase() + property.slice(1), entry as typeof VALUE | Shape];
+    rendered.push([cfnName, itemShape === VALUE ? item : render(item, itemShape, `${path}.${cfnName}`)]);
+  }
+  return Object.fromEntries(rendered.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
