@@ -69,19 +69,48 @@ const TASK_DEFINITION: Shape = {
   volumes: VOLUME,
 };
 
-function render(value: unknown, shape: Shape, path: string): unknown {
-  if (Array.isArray(value)) return value.map((item, i) => render(item, shape, `${path}[${i}]`));
-  if (typeof value !== 'object' || value === null || Object.keys(value).some((k) => k.startsWith('Fn::') || k === 'Ref'))
-    throw new Error(`${path}: AgentTaskDefinition renders objects here, got ${JSON.stringify(value)}`);
-  const rendered: [string, unknown][] = [];
-  for (const [property, item] of Object.entries(value)) {
-    if (item === undefined) continue;
-    const entry = shape[property];
-    if (entry === undefined) throw new Error(`${path}.${property}: not a property AgentTaskDefinition renders`);
-    const [cfnName, itemShape] = Array.isArray(entry)
-      ? entry
-      : [property.charAt(0).toUpperCase() + property.slice(1), entry as typeof VALUE | Shape];
-    rendered.push([cfnName, itemShape === VALUE ? item : render(item, itemShape, `${path}.${cfnName}`)]);
+/** A shape as render() walks it: CloudFormation's names in the order CDK writes them, and the names it knows. */
+interface Compiled {
+  readonly order: readonly (readonly [property: string, cfnName: string, shape: Compiled | undefined])[];
+  readonly known: ReadonlySet<string>;
+}
+
+const compiled = new Map<Shape, Compiled>();
+function compile(shape: Shape): Compiled {
+  let found = compiled.get(shape);
+  if (found === undefined) {
+    const order = Object.entries(shape)
+      .map(([property, entry]) => {
+        const [cfnName, itemShape] = Array.isArray(entry)
+          ? (entry as readonly [string, typeof VALUE | Shape])
+          : [property.charAt(0).toUpperCase() + property.slice(1), entry as typeof VALUE | Shape];
+        return [property, cfnName, itemShape === VALUE ? undefined : compile(itemShape)] as const;
+      })
+      .sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0));
+    found = { order, known: new Set(Object.keys(shape)) };
+    compiled.set(shape, found);
   }
-  return Object.fromEntries(rendered.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return found;
+}
+
+function render(value: unknown, shape: Shape, path: string): unknown {
+  return renderCompiled(value, compile(shape), path);
+}
+
+function renderCompiled(value: unknown, shape: Compiled, path: string): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => renderCompiled(item, shape, `${path}[${i}]`));
+  if (typeof value !== 'object' || value === null)
+    throw new Error(`${path}: AgentTaskDefinition renders objects here, got ${JSON.stringify(value)}`);
+  const properties = value as Record<string, unknown>;
+  for (const property in properties) {
+    if (!shape.known.has(property) && properties[property] !== undefined)
+      throw new Error(`${path}.${property}: not a property AgentTaskDefinition renders`);
+  }
+  const rendered: Record<string, unknown> = {};
+  for (const [property, cfnName, itemShape] of shape.order) {
+    const item = properties[property];
+    if (item === undefined) continue;
+    rendered[cfnName] = itemShape === undefined ? item : renderCompiled(item, itemShape, `${path}.${cfnName}`);
+  }
+  return rendered;
 }
