@@ -120,8 +120,8 @@ describe('RetainedKeyJson (the vault keys: one per roster user)', () => {
 
   it('refuses two statements with one Sid', () => {
     const key = new RetainedKeyJson(testStack(), 'Key', { description: 'd' });
-    expect(() => key.addStatement(keyStatement('AccountAdministersButNeverUsesTheKey', 'Allow', '*', ['kms:Decrypt']))).toThrow(
-      /two key policy statements with Sid "AccountAdministersButNeverUsesTheKey"/,
-    );
+    expect(() =>
+      key.addStatement(keyStatement('AccountAdministersButNeverUsesTheKey', 'Allow', '*', ['kms:Decrypt'])),
+    ).toThrow(/two key policy statements with Sid "AccountAdministersButNeverUsesTheKey"/);
   });
 });
