@@ -1,5 +1,4 @@
 import { Stack, Tags, Validations } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -19,6 +18,7 @@ import {
 import type { AgentImageNeeds } from './agent-images';
 import { PROVIDER_TAG } from './bedrock-invoker';
 import { agentPolicy, agentTrustPolicy } from './agent-cell-policy';
+import { AgentTaskDefinition } from './agent-task-definition';
 import { UserVault } from './user-vault';
 
 export { AGENT_POSIX_ID, WORKSPACE_PATH } from './agent-containers';
@@ -59,7 +59,7 @@ export interface AgentCellProps {
 export class AgentCell extends Construct {
   readonly role: iam.CfnRole;
   readonly accessPoint: efs.CfnAccessPoint;
-  readonly taskDefinition: ecs.CfnTaskDefinition;
+  readonly taskDefinition: AgentTaskDefinition;
   /** The container environment as set in the task definition (values may be tokens). */
   readonly environment: Readonly<Record<string, string>>;
 
@@ -105,7 +105,7 @@ export class AgentCell extends Construct {
       toJson: (v) => stack.toJsonString(v),
     });
 
-    this.taskDefinition = new ecs.CfnTaskDefinition(this, 'TaskDefinition', {
+    this.taskDefinition = new AgentTaskDefinition(this, 'TaskDefinition', {
       family: taskFamily(config.name, user.id, agent.id),
       requiresCompatibilities: ['FARGATE'],
       networkMode: 'awsvpc',

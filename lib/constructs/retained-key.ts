@@ -1,7 +1,8 @@
-import { IResolvable, IResolveContext, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { IResolvable, IResolveContext, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import type { Conditions } from '../fleet/policy-json';
 
 export interface RetainedKeyProps {
   readonly description: string;
@@ -119,5 +120,78 @@ class WithoutAccountRootFullAccess implements IResolvable {
 
   toString(): string {
     return Token.asString(this);
+  }
+}
+
+/** A key policy statement as CDK renders an iam.PolicyStatement in a key policy (these keys, in this order). */
+export interface KeyStatementJson {
+  readonly Action: string | string[];
+  readonly Condition?: Conditions;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Principal: { readonly AWS: string };
+  readonly Resource: '*';
+  readonly Sid: string;
+}
+
+/** One statement of a key policy: actions sorted and a single one unwrapped, as iam.PolicyDocument renders them. */
+export function keyStatement(
+  sid: string,
+  effect: 'Allow' | 'Deny',
+  principal: string,
+  actions: readonly string[],
+  condition?: Conditions,
+): KeyStatementJson {
+  const sorted = [...new Set(actions)].sort();
+  return {
+    Action: sorted.length === 1 ? sorted[0] : sorted,
+    ...(condition ? { Condition: condition } : {}),
+    Effect: effect,
+    Principal: { AWS: principal },
+    Resource: '*',
+    Sid: sid,
+  };
+}
+
+/**
+ * The key of createRetainedKey with `iamGrantsUse: false`, as L1 resources with its policy written as JSON
+ * (lib/fleet/policy-json.ts explains why): one per roster user, where kms.Key's PolicyDocument (statement
+ * objects, merging and normalizing passes at every resolution) was ~1.3 s of a 5,000-pair synth.
+ * Construct ids are kms.Key's (`<id>/Resource`, `<id>/Alias/Resource`), so logical ids are the same.
+ */
+export class RetainedKeyJson extends Construct {
+  readonly resource: kms.CfnKey;
+  readonly keyArn: string;
+  private readonly statements: KeyStatementJson[];
+
+  constructor(scope: Construct, id: string, props: Pick<RetainedKeyProps, 'description' | 'alias'>) {
+    super(scope, id);
+    const rootArn = `arn:${Stack.of(this).partition}:iam::${Stack.of(this).account}:root`;
+    // The statements createRetainedKey adds (CT.KMS.PR.3, and administration without use).
+    this.statements = [
+      keyStatement('DenyGrantsExceptForAwsServices', 'Deny', '*', ['kms:CreateGrant'], {
+        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+      }),
+      keyStatement('AccountAdministersButNeverUsesTheKey', 'Allow', rootArn, KEY_ADMIN_ACTIONS),
+    ];
+    this.resource = new kms.CfnKey(this, 'Resource', {
+      description: props.description,
+      enableKeyRotation: true,
+      // Read at synth: statements added later are rendered too.
+      keyPolicy: { Statement: this.statements, Version: '2012-10-17' },
+    });
+    this.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.keyArn = this.resource.attrArn;
+    if (props.alias !== undefined) {
+      new kms.CfnAlias(new Construct(this, 'Alias'), 'Resource', {
+        aliasName: props.alias.startsWith('alias/') ? props.alias : `alias/${props.alias}`,
+        targetKeyId: this.keyArn,
+      });
+    }
+  }
+
+  addStatement(statement: KeyStatementJson): void {
+    if (this.statements.some((s) => s.Sid === statement.Sid))
+      throw new Error(`${this.node.path}: two key policy statements with Sid "${statement.Sid}"`);
+    this.statements.push(statement);
   }
 }

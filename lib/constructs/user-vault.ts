@@ -1,6 +1,5 @@
 import { RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { secretNamePrefix, userKeyAlias } from '../../runtime/shared/names';
@@ -19,7 +18,7 @@ import { denyEveryone, policy } from '../fleet/policy-json';
 import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
 import { compare } from '../util/order';
 import { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
-import { createRetainedKey } from './retained-key';
+import { keyStatement, RetainedKeyJson } from './retained-key';
 
 export { VAULT_PLACEHOLDER } from '../../runtime/shared/vault';
 
@@ -67,7 +66,7 @@ export interface VaultReader {
  *   and the security-event rule raises.
  */
 export class UserVault extends Construct {
-  readonly key: kms.Key;
+  readonly key: RetainedKeyJson;
   /** By secret name. */
   readonly secrets: ReadonlyMap<string, VaultSecret>;
   private readonly config: CubicleConfig;
@@ -82,49 +81,36 @@ export class UserVault extends Construct {
     const stack = Stack.of(this);
     const specs = vaultSecrets(config, user);
 
-    this.key = createRetainedKey(this, 'Key', {
+    // No IAM policy in the account, AdministratorAccess included, can grant use: only the statements below.
+    this.key = new RetainedKeyJson(this, 'Key', {
       description: `Cubicle: encrypts the credentials and records of user ${user.id}`,
       alias: userKeyAlias(config.name, user.id),
-      // No IAM policy in the account, AdministratorAccess included, can grant use: only the statements below.
-      iamGrantsUse: false,
     });
-    const account = new iam.AccountRootPrincipal();
-    this.key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CredentialWritersEncrypt',
-        principals: [account],
-        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
-        resources: ['*'],
-        conditions: {
-          ArnEquals: {
-            'aws:PrincipalArn': [credentialWriterArn(this, config), cloudFormationExecutionRoleArn(this, config)],
-          },
-          StringEquals: { 'kms:ViaService': viaSecretsManager(stack) },
-          ArnLike: {
-            'kms:EncryptionContext:SecretARN': `${secretArnPattern(stack, config, `${secretNamePrefix(config.name)}${user.id}/`)}*`,
-          },
+    const account = `arn:${stack.partition}:iam::${stack.account}:root`;
+    this.key.addStatement(
+      keyStatement('CredentialWritersEncrypt', 'Allow', account, ['kms:Encrypt', 'kms:GenerateDataKey'], {
+        ArnEquals: {
+          'aws:PrincipalArn': [credentialWriterArn(this, config), cloudFormationExecutionRoleArn(this, config)],
+        },
+        StringEquals: { 'kms:ViaService': viaSecretsManager(stack) },
+        ArnLike: {
+          'kms:EncryptionContext:SecretARN': `${secretArnPattern(stack, config, `${secretNamePrefix(config.name)}${user.id}/`)}*`,
         },
       }),
     );
     const agentIds = user.agents.map((a) => a.id).sort(compare);
     const records = (sid: string, actions: string[], principalArns: string[]) =>
-      new iam.PolicyStatement({
-        sid,
-        principals: [account],
-        actions,
-        resources: ['*'],
-        conditions: {
-          ArnEquals: { 'aws:PrincipalArn': principalArns },
-          StringEquals: {
-            [`kms:EncryptionContext:${CONTEXT_KEYS.user}`]: user.id,
-            [`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]: agentIds,
-          },
-          // Exactly the envelope's context keys: a request naming other keys (or none) is not a record.
-          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.values(CONTEXT_KEYS) },
-          Null: { 'kms:EncryptionContextKeys': 'false' },
+      keyStatement(sid, 'Allow', account, actions, {
+        ArnEquals: { 'aws:PrincipalArn': principalArns },
+        StringEquals: {
+          [`kms:EncryptionContext:${CONTEXT_KEYS.user}`]: user.id,
+          [`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]: agentIds,
         },
+        // Exactly the envelope's context keys: a request naming other keys (or none) is not a record.
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.values(CONTEXT_KEYS) },
+        Null: { 'kms:EncryptionContextKeys': 'false' },
       });
-    this.key.addToResourcePolicy(
+    this.key.addStatement(
       records(
         'ControlPlaneSealsAndOpensRecords',
         ['kms:Decrypt', 'kms:GenerateDataKey'],
@@ -132,13 +118,9 @@ export class UserVault extends Construct {
       ),
     );
     // Scheduled runs post a schedule's text: a data key to seal with, never a Decrypt.
-    this.key.addToResourcePolicy(
-      records('ScheduledRunsSealRecords', ['kms:GenerateDataKey'], recordWriterArns(this, config)),
-    );
+    this.key.addStatement(records('ScheduledRunsSealRecords', ['kms:GenerateDataKey'], recordWriterArns(this, config)));
     // The relay's device side and fan-out hand devices plaintext: they open, and never get a data key to seal with.
-    this.key.addToResourcePolicy(
-      records('RelayOpensRecordsForDevices', ['kms:Decrypt'], recordOpenerArns(this, config)),
-    );
+    this.key.addStatement(records('RelayOpensRecordsForDevices', ['kms:Decrypt'], recordOpenerArns(this, config)));
 
     const secrets = new Map<string, VaultSecret>();
     for (const spec of specs) {
@@ -188,40 +170,26 @@ export class UserVault extends Construct {
       // The unique id of the role that exists now: a role created again under the same name is another principal.
       StringLike: { 'aws:userid': agentIds.map((agentId) => `${reader(agentId).role.attrRoleId}:*`) },
     });
-    const anyone = new iam.AnyPrincipal();
-
     for (const { spec } of this.secrets.values()) {
       const bound = boundTo(spec.agentIds);
-      this.key.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: `ReadersDecrypt ${spec.name}`,
-          principals: [anyone],
-          actions: ['kms:Decrypt'],
-          resources: ['*'],
-          conditions: {
-            ...bound,
-            StringEquals: { ...bound.StringEquals, 'kms:ViaService': viaSecretsManager(stack) },
-            // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
-            ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnPattern(stack, config, spec.name)}-??????` },
-          },
+      this.key.addStatement(
+        keyStatement(`ReadersDecrypt ${spec.name}`, 'Allow', '*', ['kms:Decrypt'], {
+          ...bound,
+          StringEquals: { ...bound.StringEquals, 'kms:ViaService': viaSecretsManager(stack) },
+          // Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+          ArnLike: { 'kms:EncryptionContext:SecretARN': `${secretArnPattern(stack, config, spec.name)}-??????` },
         }),
       );
     }
     for (const agentId of user.agents.map((a) => a.id).sort(compare)) {
       const bound = boundTo([agentId]);
-      this.key.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: `AgentOpensOwnRecords ${agentId}`,
-          principals: [anyone],
-          actions: ['kms:Decrypt'],
-          resources: ['*'],
-          conditions: {
-            ...bound,
-            StringEquals: {
-              ...bound.StringEquals,
-              [`kms:EncryptionContext:${CONTEXT_KEYS.user}`]: user.id,
-              [`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]: agentId,
-            },
+      this.key.addStatement(
+        keyStatement(`AgentOpensOwnRecords ${agentId}`, 'Allow', '*', ['kms:Decrypt'], {
+          ...bound,
+          StringEquals: {
+            ...bound.StringEquals,
+            [`kms:EncryptionContext:${CONTEXT_KEYS.user}`]: user.id,
+            [`kms:EncryptionContext:${CONTEXT_KEYS.agent}`]: agentId,
           },
         }),
       );

@@ -4,6 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { checkImageSkillsLink } from '../config/skills-catalog';
 import { AGENT_IMAGE_DIRECTORY, AgentImages } from '../constructs/agent-images';
@@ -67,8 +68,13 @@ export class PlatformStack extends CubicleStack {
     });
 
     checkImageSkillsLink(AGENT_IMAGE_DIRECTORY);
-    // The image copies dist/ (built here, not committed): the asset hash below covers a fresh build of the sources.
-    writeAgentBundles();
+    // The image copies dist/ (built here, not committed): the asset hash below covers a fresh build of the
+    // sources. Building it is bundling (esbuild, ~1 s of CPU): skipped, as CDK skips every asset's bundling,
+    // when no stack of this synth is bundled (`aws:cdk:bundling-stacks` empty: `cdk ls`, the tests,
+    // bench-synth's template-only variants); the hash then covers dist/ as it is (the tests build it once, in
+    // test/support/global-setup.ts). Any stack bundled, e.g. `cdk deploy <a Fleet stack>`, builds it: a
+    // Fleet template names the image by this hash.
+    if (bundlesAnyStack(this)) writeAgentBundles();
     this.agentImages = new AgentImages(this, 'AgentImages', {
       directory: AGENT_IMAGE_DIRECTORY,
       followSymlinks: AGENT_IMAGE_FOLLOW_SYMLINKS,
@@ -112,4 +118,10 @@ export class PlatformStack extends CubicleStack {
         "The policy is generated from grants on this stack's log group and image repository and lives and dies with the role; a managed policy would add a resource without narrowing access.",
     });
   }
+}
+
+/** Whether this synth bundles any stack's assets (CDK's `aws:cdk:bundling-stacks`: default every stack). */
+function bundlesAnyStack(scope: Construct): boolean {
+  const stacks: unknown = scope.node.tryGetContext(cxapi.BUNDLING_STACKS);
+  return !Array.isArray(stacks) || stacks.length > 0;
 }

@@ -5,7 +5,14 @@
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { createRetainedKey, KEY_ADMIN_ACTIONS, type RetainedKeyProps } from '../../lib/constructs/retained-key';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import {
+  createRetainedKey,
+  KEY_ADMIN_ACTIONS,
+  keyStatement,
+  RetainedKeyJson,
+  type RetainedKeyProps,
+} from '../../lib/constructs/retained-key';
 import { ACCOUNT } from '../support/account';
 import { testStack } from '../support/synth';
 
@@ -80,5 +87,41 @@ describe('createRetainedKey', () => {
       AliasName: 'alias/cubicle/test',
       TargetKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] },
     });
+  });
+});
+
+describe('RetainedKeyJson (the vault keys: one per roster user)', () => {
+  it('renders exactly the key, policy and alias createRetainedKey renders with iamGrantsUse false, under the same logical ids', () => {
+    const render = (make: (stack: ReturnType<typeof testStack>) => void) => {
+      const stack = testStack();
+      make(stack);
+      return JSON.stringify(Template.fromStack(stack).toJSON().Resources);
+    };
+    const condition = { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } };
+    const expected = render((stack) => {
+      const key = createRetainedKey(stack, 'Key', { description: 'd', alias: 'cubicle/u1', iamGrantsUse: false });
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'Readers',
+          principals: [new iam.AnyPrincipal()],
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: ['*'],
+          conditions: condition,
+        }),
+      );
+    });
+    expect(expected).toContain('AccountAdministersButNeverUsesTheKey');
+    const actual = render((stack) => {
+      const key = new RetainedKeyJson(stack, 'Key', { description: 'd', alias: 'cubicle/u1' });
+      key.addStatement(keyStatement('Readers', 'Allow', '*', ['kms:GenerateDataKey', 'kms:Decrypt'], condition));
+    });
+    expect(actual).toBe(expected);
+  });
+
+  it('refuses two statements with one Sid', () => {
+    const key = new RetainedKeyJson(testStack(), 'Key', { description: 'd' });
+    expect(() =>
+      key.addStatement(keyStatement('AccountAdministersButNeverUsesTheKey', 'Allow', '*', ['kms:Decrypt'])),
+    ).toThrow(/two key policy statements with Sid "AccountAdministersButNeverUsesTheKey"/);
   });
 });
