@@ -61,21 +61,32 @@ export function withShimWhereUsed(text: string): string {
   return USES_SHIM.test(body) ? text : '\n'.repeat(banner.split('\n').length) + body;
 }
 
+/**
+ * Where esbuild is told the bundle goes. A source map names its sources relative to the bundle's folder, so
+ * bundling into the real folder (somewhere under `cdk.out`, or under `-o <dir>`) made the maps, the chunk
+ * names and so the asset hashes depend on where the output folder is on this machine. Bundled for this one
+ * place, two levels under the working directory as `cdk.out/asset.<hash>` is, the bytes are the same
+ * wherever they are written.
+ */
+const BUNDLED_FOR = path.join('cdk.out', 'bundle');
+
 /** Bundles one handler entry into `outdir` (index.mjs plus its chunks); returns esbuild's metafile. */
 export function bundleFunction(entry: string, outdir: string, options: { absWorkingDir: string }) {
+  const bundledFor = path.join(options.absWorkingDir, BUNDLED_FOR);
   const result = buildSync({
     ...FUNCTION_BUILD,
     mainFields: [...FUNCTION_BUILD.mainFields],
     external: [...FUNCTION_BUILD.external],
     entryPoints: { index: entry },
-    outdir,
+    outdir: bundledFor,
     absWorkingDir: options.absWorkingDir,
     metafile: true,
     write: false,
   });
   for (const file of result.outputFiles) {
-    mkdirSync(path.dirname(file.path), { recursive: true });
-    writeFileSync(file.path, file.path.endsWith('.mjs') ? withShimWhereUsed(file.text) : file.contents);
+    const target = path.join(outdir, path.relative(bundledFor, file.path));
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, target.endsWith('.mjs') ? withShimWhereUsed(file.text) : file.contents);
   }
   return result.metafile;
 }
