@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as h from './helpers';
 
 /**
@@ -9,15 +9,7 @@ import * as h from './helpers';
  * supervisor in its own process; the harness slows the load down or fails it
  * (test/runtime/agent/fixtures/harness.ts HARNESS_INBOX_OPENER).
  */
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 const order = (agent: h.AgentProcess, ...msgs: string[]) =>
   msgs.map((msg) => agent.logs().findIndex((l) => l.msg === msg));

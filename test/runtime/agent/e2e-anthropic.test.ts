@@ -1,20 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
 import { MASK } from '../../../runtime/shared/redact';
 import * as h from './helpers';
 import { TEST_CHAIN } from '../../support/chain-key';
 
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 describe('agent runtime end to end (anthropic, dynalite, real processes)', () => {
   it('takes a message in, writes events out, honours approvals and keeps secrets out of logs and rows', async () => {

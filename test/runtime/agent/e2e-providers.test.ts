@@ -1,21 +1,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
 import { failedForEmployee } from '../../../runtime/agent/src/message-runner';
 import * as h from './helpers';
 import { TEST_CHAIN } from '../../support/chain-key';
 
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 const scenario = (shell: string) => ({
   steps: [

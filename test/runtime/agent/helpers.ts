@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -75,6 +76,41 @@ export function pair(agentId: string, userId = 'alice'): Pair {
 export function workDir(): { root: string; cleanup(): void } {
   const root = mkdtempSync(path.join(tmpdir(), 'cubicle-rt-'));
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
+ * What a file of runtime tests shares: dynalite with the relay, started before the file's tests and closed
+ * after them, and a work directory removed after them. `db` can be handed around at once; its fields are
+ * the started one's. `settleMs`: time left, before closing, for a stopped agent's last requests.
+ */
+export function agentTestBed(options: { settleMs?: number } = {}): { db: Db; dir: ReturnType<typeof workDir> } {
+  let started: Db | undefined;
+  const current = (): Db => {
+    if (!started) throw new Error('the test bed starts in beforeAll: use db inside a test or a hook');
+    return started;
+  };
+  const dir = workDir();
+  beforeAll(async () => {
+    started = await startDb();
+  });
+  afterAll(async () => {
+    if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
+    await started?.close();
+    dir.cleanup();
+  });
+  const db: Db = {
+    get doc() {
+      return current().doc;
+    },
+    get relay() {
+      return current().relay;
+    },
+    get tables() {
+      return current().tables;
+    },
+    close: () => current().close(),
+  };
+  return { db, dir };
 }
 
 /** The environment the fleet's task definition sets, plus short test timings. */

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../runtime/shared/event-chain';
 import { PROVIDERS } from '../../../runtime/shared/providers';
 import { FLUSH_BUDGET_MS } from '../../../runtime/agent/src/supervisor';
@@ -10,15 +10,7 @@ import { TEST_CHAIN } from '../../support/chain-key';
  * Lifetime behaviour observed on real processes: the supervisor (through the harness) and the fake CLI
  * that ignores SIGTERM and leaves a grandchild that ignores it too.
  */
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 const stubborn = { steps: [{ say: 'starting a long job' }, { grandchild: true }, { sleep: 60_000 }], ignoreTerm: true };
 

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as h from './helpers';
 
 /**
@@ -9,15 +9,7 @@ import * as h from './helpers';
  * workbench, the same directory — continues the first wake's conversation. Credential files never land
  * there.
  */
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 /** One wake: the task's two processes answer one message and are stopped. */
 async function wake(p: h.Pair, env: Record<string, string>, body: unknown): Promise<string[]> {

@@ -1,22 +1,13 @@
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as h from './helpers';
 
 /**
  * Scheduled messages on real processes: the supervisor applies the row's unattended policy (never an
  * approval) and stops the CLI at the schedule's run cap, then goes on with the next message.
  */
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  // A stopped agent's last requests may still be in dynalite's hands.
-  await new Promise((r) => setTimeout(r, 500));
-  await db.close();
-  dir.cleanup();
-});
+// A stopped agent's last requests may still be in dynalite's hands.
+const { db, dir } = h.agentTestBed({ settleMs: 500 });
 
 describe('scheduled messages in the agent', () => {
   it('outbound deny: the call that would need an approval is refused at once, no approval is created', async () => {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sealInboxBody } from '../../../runtime/shared/sealed-rows';
 import { RecordSealer } from '../../../runtime/shared/envelope';
 import { newSortableId } from '../../../runtime/shared/rows';
@@ -12,15 +12,7 @@ import * as h from './helpers';
  * its own process): a plaintext row, and a row sealed under a key of their own with the pair's context.
  * Neither reaches the CLI; the employee's genuine message, sealed by the control plane, does.
  */
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 describe('sealed inbox', () => {
   it("runs only messages sealed for this pair under its user's key; forged rows fail unread", async () => {

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as h from './helpers';
 
 /**
@@ -8,15 +8,7 @@ import * as h from './helpers';
  * the workbench link: the daemon exits with it). Real processes: the harness's supervisor, the workbench daemon
  * (or a process that never connects), the local relay on dynalite.
  */
-let db: h.Db;
-const dir = h.workDir();
-beforeAll(async () => {
-  db = await h.startDb();
-});
-afterAll(async () => {
-  await db.close();
-  dir.cleanup();
-});
+const { db, dir } = h.agentTestBed();
 
 /** A "workbench" that never connects to the supervisor's socket. */
 const silentWorkbench = (env: Record<string, string>): h.WorkbenchLaunch => ({
