@@ -53,6 +53,18 @@ export const KEY_ADMIN_ACTIONS = [
 ] as const;
 
 /**
+ * The statement every Cubicle key has (CT.KMS.PR.3): grants only by AWS services acting on AWS resources.
+ * createRetainedKey and RetainedKeyJson both write it from here.
+ */
+const DENY_GRANTS = {
+  sid: 'DenyGrantsExceptForAwsServices',
+  actions: ['kms:CreateGrant'],
+  condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+} as const;
+/** The statement that replaces "account root may do kms:*" when IAM may not grant use (KEY_ADMIN_ACTIONS). */
+const ADMINISTERS_WITHOUT_USE_SID = 'AccountAdministersButNeverUsesTheKey';
+
+/**
  * A customer-managed KMS key as every Cubicle key must be: rotation on, retained on stack deletion,
  * and grants creatable only by AWS services acting on AWS resources (Control Tower CT.KMS.PR.3), so
  * nobody can hand out durable decrypt rights with CreateGrant.
@@ -68,14 +80,12 @@ export function createRetainedKey(scope: Construct, id: string, props: RetainedK
   });
   key.addToResourcePolicy(
     new iam.PolicyStatement({
-      sid: 'DenyGrantsExceptForAwsServices',
+      sid: DENY_GRANTS.sid,
       effect: iam.Effect.DENY,
       principals: [new iam.AnyPrincipal()],
-      actions: ['kms:CreateGrant'],
+      actions: [...DENY_GRANTS.actions],
       resources: ['*'],
-      conditions: {
-        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
-      },
+      conditions: DENY_GRANTS.condition,
     }),
   );
   if (props.iamGrantsUse === false) withoutIamGrantedUse(key);
@@ -90,7 +100,7 @@ export function createRetainedKey(scope: Construct, id: string, props: RetainedK
 function withoutIamGrantedUse(key: kms.Key): void {
   key.addToResourcePolicy(
     new iam.PolicyStatement({
-      sid: 'AccountAdministersButNeverUsesTheKey',
+      sid: ADMINISTERS_WITHOUT_USE_SID,
       principals: [new iam.AccountRootPrincipal()],
       actions: [...KEY_ADMIN_ACTIONS],
       resources: ['*'],
@@ -168,10 +178,8 @@ export class RetainedKeyJson extends Construct {
     const rootArn = `arn:${Stack.of(this).partition}:iam::${Stack.of(this).account}:root`;
     // The statements createRetainedKey adds (CT.KMS.PR.3, and administration without use).
     this.statements = [
-      keyStatement('DenyGrantsExceptForAwsServices', 'Deny', '*', ['kms:CreateGrant'], {
-        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
-      }),
-      keyStatement('AccountAdministersButNeverUsesTheKey', 'Allow', rootArn, KEY_ADMIN_ACTIONS),
+      keyStatement(DENY_GRANTS.sid, 'Deny', '*', DENY_GRANTS.actions, DENY_GRANTS.condition),
+      keyStatement(ADMINISTERS_WITHOUT_USE_SID, 'Allow', rootArn, KEY_ADMIN_ACTIONS),
     ];
     this.resource = new kms.CfnKey(this, 'Resource', {
       description: props.description,
