@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { agentRolePath, taskFamily } from '../../runtime/shared/names';
 import { RosterAgentConfig, CubicleConfig, UserConfig } from '../config/schema';
 import { agentEnvironment } from '../fleet/agent-environment';
+import { attributeWithinStack } from '../fleet/intrinsics';
 import { agentRoleName } from '../fleet/naming';
 import { bedrockInvokerArn } from '../fleet/principals';
 import { compare } from '../util/order';
@@ -91,7 +92,7 @@ export class AgentCell extends Construct {
             vault,
             fileSystem,
             platform,
-            accessPointArn: this.accessPoint.attrArn,
+            accessPointArn: attributeWithinStack(this.accessPoint, 'Arn'),
           }),
         },
       ],
@@ -116,14 +117,17 @@ export class AgentCell extends Construct {
         operatingSystemFamily: 'LINUX',
       },
       executionRoleArn: platform.executionRoleArn,
-      taskRoleArn: this.role.attrArn,
+      taskRoleArn: attributeWithinStack(this.role, 'Arn'),
       volumes: [
         {
           name: VOLUMES.workspace,
           efsVolumeConfiguration: {
             filesystemId: fileSystem.fileSystemId,
             transitEncryption: 'ENABLED',
-            authorizationConfig: { accessPointId: this.accessPoint.attrAccessPointId, iam: 'ENABLED' },
+            authorizationConfig: {
+              accessPointId: attributeWithinStack(this.accessPoint, 'AccessPointId'),
+              iam: 'ENABLED',
+            },
           },
         },
         ...ephemeralVolumes(),

@@ -2,6 +2,7 @@ import { IResolvable, IResolveContext, RemovalPolicy, Stack, Token } from 'aws-c
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { attributeWithinStack } from '../fleet/intrinsics';
 import type { Conditions } from '../fleet/policy-json';
 
 export interface RetainedKeyProps {
@@ -188,7 +189,8 @@ export class RetainedKeyJson extends Construct {
       keyPolicy: { Statement: this.statements, Version: '2012-10-17' },
     });
     this.resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
-    this.keyArn = this.resource.attrArn;
+    // Named by the user's secrets, policies and cells, in the same Fleet stack (lib/fleet/intrinsics.ts).
+    this.keyArn = attributeWithinStack(this.resource, 'Arn');
     if (props.alias !== undefined) {
       new kms.CfnAlias(new Construct(this, 'Alias'), 'Resource', {
         aliasName: props.alias.startsWith('alias/') ? props.alias : `alias/${props.alias}`,

@@ -14,6 +14,7 @@ import {
   recordSealerArns,
   recordWriterArns,
 } from '../fleet/principals';
+import { attributeWithinStack, refWithinStack } from '../fleet/intrinsics';
 import { denyEveryone, policy } from '../fleet/policy-json';
 import { VaultSecretSpec, vaultSecrets } from '../fleet/vault-secrets';
 import { compare } from '../util/order';
@@ -131,7 +132,7 @@ export class UserVault extends Construct {
         secretString: VAULT_PLACEHOLDER,
       });
       secret.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      secrets.set(spec.name, { spec, secret, arn: secret.ref });
+      secrets.set(spec.name, { spec, secret, arn: refWithinStack(secret) });
     }
     this.secrets = secrets;
     Tags.of(this).add('user_id', user.id);
@@ -168,7 +169,9 @@ export class UserVault extends Construct {
       StringEquals: { 'aws:PrincipalAccount': config.account },
       ArnEquals: { 'aws:PrincipalArn': agentIds.map((agentId) => agentRoleArn(this, config, user.id, agentId)) },
       // The unique id of the role that exists now: a role created again under the same name is another principal.
-      StringLike: { 'aws:userid': agentIds.map((agentId) => `${reader(agentId).role.attrRoleId}:*`) },
+      StringLike: {
+        'aws:userid': agentIds.map((agentId) => `${attributeWithinStack(reader(agentId).role, 'RoleId')}:*`),
+      },
     });
     for (const { spec } of this.secrets.values()) {
       const bound = boundTo(spec.agentIds);
@@ -200,13 +203,17 @@ export class UserVault extends Construct {
         this,
         vaultSecretConstructIds(spec.kind, spec.id).policy,
         {
-          secretId: secret.ref,
+          secretId: refWithinStack(secret),
           resourcePolicy: policy(
             denyEveryone(
               'DenyReadExceptAgentRoles',
               ['secretsmanager:GetSecretValue'],
               {
-                StringNotLike: { 'aws:userid': spec.agentIds.map((agentId) => `${reader(agentId).role.attrRoleId}:*`) },
+                StringNotLike: {
+                  'aws:userid': spec.agentIds.map(
+                    (agentId) => `${attributeWithinStack(reader(agentId).role, 'RoleId')}:*`,
+                  ),
+                },
               },
               '*',
             ),

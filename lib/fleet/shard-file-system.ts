@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import { Construct } from 'constructs';
 import { constructIdOf } from '../../runtime/shared/ids';
+import { attributeWithinStack, refWithinStack } from './intrinsics';
 import { denyEveryone, policy } from './policy-json';
 
 /** The EFS client actions a file system policy governs. */
@@ -55,8 +56,9 @@ export class ShardFileSystem extends Construct {
       reason:
         'BackupPolicy ENABLED puts the file system in the AWS Backup plan EFS manages (aws/efs/automatic-backup-plan: daily, kept 35 days); Control Tower CT.ELASTICFILESYSTEM.PR.2 checks exactly this setting.',
     });
-    this.fileSystemId = this.fileSystem.ref;
-    this.fileSystemArn = this.fileSystem.attrArn;
+    // Every cell of the shard names the file system (lib/fleet/intrinsics.ts).
+    this.fileSystemId = refWithinStack(this.fileSystem);
+    this.fileSystemArn = attributeWithinStack(this.fileSystem, 'Arn');
 
     for (const subnet of props.subnets) {
       new efs.CfnMountTarget(this, `MountTarget${constructIdOf(subnet.availabilityZone)}`, {

@@ -7,6 +7,7 @@ import { Relay } from '../constructs/relay';
 import { UserVault } from '../constructs/user-vault';
 import { declareIdScope } from '../aspects/resource-shapes';
 import { compare } from '../util/order';
+import { sharedWithinStack } from '../fleet/intrinsics';
 import { ShardFileSystem } from '../fleet/shard-file-system';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
@@ -51,13 +52,18 @@ export class FleetStack extends CubicleStack {
     });
 
     // Cross-stack values, read once: every cell shares the same references to the Platform and
-    // ControlPlane stacks.
+    // ControlPlane stacks, which CDK renders once for this stack (lib/fleet/intrinsics.ts).
+    const shared = (value: string) => sharedWithinStack(this, value);
+    const images = new Map<string, string>();
     const refs: AgentPlatformRefs = {
-      imageUriFor: (agent) => platform.agentImages.imageFor(agent).imageUri,
-      executionRoleArn: platform.executionRole.roleArn,
-      logGroupName: platform.agentLogGroup.logGroupName,
-      relay: { url: props.relay.runtimeUrl, connectArn: props.relay.runtimeConnectArn },
-      clusterName: platform.cluster.clusterName,
+      imageUriFor: (agent) => {
+        const uri = platform.agentImages.imageFor(agent).imageUri;
+        return images.get(uri) ?? images.set(uri, shared(uri)).get(uri)!;
+      },
+      executionRoleArn: shared(platform.executionRole.roleArn),
+      logGroupName: shared(platform.agentLogGroup.logGroupName),
+      relay: { url: shared(props.relay.runtimeUrl), connectArn: shared(props.relay.runtimeConnectArn) },
+      clusterName: shared(platform.cluster.clusterName),
     };
 
     const vaults = new Map<string, UserVault>();

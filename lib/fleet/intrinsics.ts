@@ -1,0 +1,125 @@
+import { CfnResource, type IResolvable, type IResolveContext, Stack, Token } from 'aws-cdk-lib';
+
+/**
+ * References the Fleet's cells make by the thousand, rendered the way CDK renders them but without its reference
+ * machinery (issue 15: at 5,000 pairs CDK's attribute tokens and cross-stack references were ~6 s of a ~22 s synth
+ * without checks, `npm run bench:synth`). Every template stays the same byte for byte; test/fleet/intrinsics.test.ts
+ * checks what each one renders and that a misuse fails synth with a line naming it.
+ */
+
+/**
+ * `{ Ref }` of a resource in the same stack. A CDK attribute token (`resource.ref`) is a CfnReference: CDK scans for
+ * it, then looks up the consumer's stack and the logical id at every use. A resource of a Fleet stack has its logical
+ * id from its construct path (CubicleStack.allocateLogicalId), so it can be written at once.
+ */
+export function refWithinStack(resource: CfnResource): string {
+  return withinStack(resource, 'Ref', (logicalId) => ({ Ref: logicalId }));
+}
+
+/** `{ "Fn::GetAtt": [logicalId, attribute] }` of a resource in the same stack (see refWithinStack). */
+export function attributeWithinStack(resource: CfnResource, attribute: string): string {
+  return withinStack(resource, attribute, (logicalId) => ({ 'Fn::GetAtt': [logicalId, attribute] }));
+}
+
+/** One token per resource and attribute, however many cells name it (a user's key: each secret, alias and cell). */
+const made = new WeakMap<CfnResource, Map<string, string>>();
+
+function withinStack(resource: CfnResource, attribute: string, render: (logicalId: string) => object): string {
+  let byAttribute = made.get(resource);
+  if (!byAttribute) made.set(resource, (byAttribute = new Map()));
+  let token = byAttribute.get(attribute);
+  if (token === undefined) {
+    token = Token.asString(new WithinStack(resource, attribute, render));
+    byAttribute.set(attribute, token);
+  }
+  return token;
+}
+
+class WithinStack implements IResolvable {
+  readonly creationStack: string[] = [];
+  private readonly stack: Stack;
+  private readonly logicalId: string;
+  private readonly rendered: object;
+  private checked = false;
+
+  constructor(
+    private readonly resource: CfnResource,
+    private readonly attribute: string,
+    render: (logicalId: string) => object,
+  ) {
+    this.stack = Stack.of(resource);
+    this.logicalId = this.stack.getLogicalId(resource);
+    this.rendered = render(this.logicalId);
+  }
+
+  resolve(context: IResolveContext): object {
+    // Not a CfnReference, so CDK would not make an output for another stack: such a use would deploy a dangling Ref.
+    const consumer = Stack.of(context.scope);
+    if (consumer !== this.stack) {
+      throw new Error(
+        `${this.resource.node.path} (${this.attribute}) is referenced from ${consumer.stackName}: refWithinStack and attributeWithinStack are for references within one stack`,
+      );
+    }
+    // The id was read when the token was made; an override or rename since would leave this one stale.
+    if (!this.checked) {
+      const now = context.resolve(this.resource.logicalId);
+      if (now !== this.logicalId) {
+        throw new Error(
+          `${this.resource.node.path} was renamed to ${now} after a reference to it was made as ${this.logicalId}`,
+        );
+      }
+      this.checked = true;
+    }
+    // The same object at every use, as CDK's own Intrinsic returns it: the resolver copies what it renders.
+    return this.rendered;
+  }
+
+  toString(): string {
+    return Token.asString(this);
+  }
+}
+
+/**
+ * One cross-stack value (a CDK token that names a resource of another stack) as every cell of one Fleet stack uses
+ * it: CDK renders it once for this stack instead of once per use.
+ *
+ * CDK resolves a cross-stack reference twice per use: in the reference scan before synthesis (which creates the
+ * producer's output; one sighting per consuming stack is enough, the rest repeat it) and in the template. Here the
+ * scan sees the token once, and the template's rendering is kept from the first use that renders the consumer's
+ * side (`Fn::GetStackOutput`, or `Fn::ImportValue` for a strong reference). An earlier resolution, as a cdk-nag rule
+ * makes before the references are assigned, renders the producer's side; it is returned as it is, never kept.
+ * https://github.com/aws/aws-cdk/blob/main/packages/aws-cdk-lib/README.md#reference-strength
+ */
+export function sharedWithinStack(stack: Stack, value: string): string {
+  if (!Token.isUnresolved(value)) return value;
+  return Token.asString(new SharedCrossStackValue(stack, value));
+}
+
+class SharedCrossStackValue implements IResolvable {
+  readonly creationStack: string[] = [];
+  private scanned: unknown;
+  private rendered: unknown;
+
+  constructor(
+    private readonly stack: Stack,
+    private readonly value: string,
+  ) {}
+
+  resolve(context: IResolveContext): unknown {
+    const consumer = Stack.of(context.scope);
+    if (consumer !== this.stack) {
+      throw new Error(`a value shared within ${this.stack.stackName} is referenced from ${consumer.stackName}`);
+    }
+    // `preparing` is true only in CDK's reference scan (findTokens); its result is not rendered anywhere.
+    if (context.preparing) return (this.scanned ??= context.resolve(this.value));
+    if (this.rendered !== undefined) return this.rendered;
+    const resolved = context.resolve(this.value);
+    const text = JSON.stringify(resolved);
+    if (text.includes('"Fn::GetStackOutput"') || text.includes('"Fn::ImportValue"')) this.rendered = resolved;
+    return resolved;
+  }
+
+  toString(): string {
+    return Token.asString(this);
+  }
+}

@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App, CfnResource, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { describe, expect, it } from 'vitest';
+import { attributeWithinStack, refWithinStack, sharedWithinStack } from '../../lib/fleet/intrinsics';
+import { ACCOUNT } from '../support/account';
+import { exampleTemplates } from '../support/assembly';
+import { testApp } from '../support/synth';
+
+const env = { account: ACCOUNT, region: 'eu-west-1' };
+
+/** A role, and a consumer resource per value: what CDK's own token renders beside what the helper renders. */
+function sideBySide(values: (role: iam.CfnRole) => Record<string, [cdk: string, ours: string]>) {
+  const stack = new Stack(testApp(), 'Shard', { env });
+  const role = new iam.CfnRole(stack, 'Role', { assumeRolePolicyDocument: {} });
+  const pairs = values(role);
+  for (const [name, [cdk, ours]] of Object.entries(pairs)) {
+    new CfnResource(stack, `Cdk${name}`, { type: 'Test::Consumer', properties: { Value: cdk } });
+    new CfnResource(stack, `Ours${name}`, { type: 'Test::Consumer', properties: { Value: ours } });
+  }
+  const template = readTemplate(stack);
+  return Object.keys(pairs).map((name) => ({
+    name,
+    cdk: template.Resources[`Cdk${name}`].Properties.Value,
+    ours: template.Resources[`Ours${name}`].Properties.Value,
+  }));
+}
+
+function readTemplate(stack: Stack) {
+  const assembly = (stack.node.root as App).synth();
+  return JSON.parse(readFileSync(path.join(assembly.directory, stack.templateFile), 'utf8'));
+}
+
+describe('refWithinStack and attributeWithinStack', () => {
+  it("render what CDK's attribute tokens render, alone and inside strings", () => {
+    const rendered = sideBySide((role) => ({
+      Ref: [role.ref, refWithinStack(role)],
+      Arn: [role.attrArn, attributeWithinStack(role, 'Arn')],
+      RoleIdPattern: [`${role.attrRoleId}:*`, `${attributeWithinStack(role, 'RoleId')}:*`],
+      Mixed: [`arn/${role.ref}/${role.attrArn}`, `arn/${refWithinStack(role)}/${attributeWithinStack(role, 'Arn')}`],
+    }));
+    for (const { name, cdk, ours } of rendered) expect(ours, name).toEqual(cdk);
+    expect(rendered[0].ours).toEqual({ Ref: 'Role' });
+    expect(rendered[2].ours).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['Role', 'RoleId'] }, ':*']] });
+  });
+
+  it('fail synth, naming the resource, when used from another stack (CDK would not make the output)', () => {
+    const app = testApp();
+    const shard = new Stack(app, 'Shard', { env });
+    const role = new iam.CfnRole(shard, 'Role', { assumeRolePolicyDocument: {} });
+    const other = new Stack(app, 'Other', { env });
+    new CfnResource(other, 'Consumer', {
+      type: 'Test::Consumer',
+      properties: { Value: attributeWithinStack(role, 'Arn') },
+    });
+    expect(() => app.synth()).toThrow('Shard/Role (Arn) is referenced from Other');
+  });
+
+  it('fail synth when the resource is renamed after the reference was made', () => {
+    const stack = new Stack(testApp(), 'Shard', { env });
+    const role = new iam.CfnRole(stack, 'Role', { assumeRolePolicyDocument: {} });
+    new CfnResource(stack, 'Consumer', { type: 'Test::Consumer', properties: { Value: refWithinStack(role) } });
+    role.overrideLogicalId('Renamed');
+    expect(() => (stack.node.root as App).synth()).toThrow(
+      'Shard/Role was renamed to Renamed after a reference to it was made as Role',
+    );
+  });
+});
+
+describe('sharedWithinStack', () => {
+  /** A producer stack with a role, and a consumer stack whose resources all use the role's ARN. */
+  function crossStack(strength: 'weak' | 'strong', uses: number) {
+    const app = new App({
+      outdir: testApp().outdir,
+      context: { '@aws-cdk/core:defaultCrossStackReferences': strength, 'aws:cdk:bundling-stacks': [] },
+    });
+    const producer = new Stack(app, 'Platform', { env });
+    const role = new iam.CfnRole(producer, 'Role', { assumeRolePolicyDocument: {} });
+    const consumer = new Stack(app, 'Shard', { env });
+    let resolutions = 0;
+    // Counts how often CDK resolves the underlying reference, whatever the number of uses.
+    const counted = Token.asString({
+      creationStack: [],
+      resolve: (context: { resolve(x: unknown): unknown }) => {
+        resolutions += 1;
+        return context.resolve(role.attrArn);
+      },
+    });
+    const shared = sharedWithinStack(consumer, counted);
+    // As a cdk-nag rule does before the references are assigned: the producer's side, never kept.
+    const early = consumer.resolve(shared);
+    const direct = new CfnResource(consumer, 'Direct', { type: 'Test::Consumer', properties: { Value: role.attrArn } });
+    for (let i = 0; i < uses; i += 1) {
+      new CfnResource(consumer, `Cell${i}`, {
+        type: 'Test::Consumer',
+        properties: { Arn: shared, Pattern: `${shared}/*` },
+      });
+    }
+    app.synth();
+    const template = readTemplate(consumer);
+    const producerTemplate = readTemplate(producer);
+    return {
+      template,
+      producerTemplate,
+      direct: template.Resources[consumer.getLogicalId(direct)],
+      early,
+      resolutions: () => resolutions,
+    };
+  }
+
+  it('renders the consumer side CDK renders (Fn::GetStackOutput) at every use, and CDK resolves it a fixed number of times', () => {
+    const { template, producerTemplate, direct, early, resolutions } = crossStack('weak', 40);
+    expect(early).toEqual({ 'Fn::GetAtt': ['Role', 'Arn'] });
+    expect(direct.Properties.Value['Fn::GetStackOutput']).toBeDefined();
+    for (let i = 0; i < 40; i += 1) {
+      const cell = template.Resources[`Cell${i}`].Properties;
+      expect(cell.Arn).toEqual(direct.Properties.Value);
+      expect(cell.Pattern).toEqual({ 'Fn::Join': ['', [direct.Properties.Value, '/*']] });
+    }
+    // The producer publishes the value once.
+    const outputName = direct.Properties.Value['Fn::GetStackOutput'].OutputName;
+    expect(Object.keys(producerTemplate.Outputs ?? {}).filter((k) => k === outputName)).toHaveLength(1);
+    // Once early, once in the reference scan, once rendered for the template: not once per use and phase (80+).
+    expect(resolutions()).toBe(3);
+  });
+
+  it('renders Fn::ImportValue for a strong reference, as CDK does', () => {
+    const { template, direct } = crossStack('strong', 3);
+    expect(direct.Properties.Value['Fn::ImportValue']).toBeDefined();
+    for (let i = 0; i < 3; i += 1)
+      expect(template.Resources[`Cell${i}`].Properties.Arn).toEqual(direct.Properties.Value);
+  });
+
+  it('returns a plain string as it is, and fails synth when used from another stack', () => {
+    const app = testApp();
+    const shard = new Stack(app, 'Shard', { env });
+    expect(sharedWithinStack(shard, 'plain')).toBe('plain');
+    const producer = new Stack(app, 'Platform', { env });
+    const role = new iam.CfnRole(producer, 'Role', { assumeRolePolicyDocument: {} });
+    const other = new Stack(app, 'Other', { env });
+    new CfnResource(other, 'Consumer', {
+      type: 'Test::Consumer',
+      properties: { Value: sharedWithinStack(shard, role.attrArn) },
+    });
+    expect(() => app.synth()).toThrow('a value shared within Shard is referenced from Other');
+  });
+});
+
+describe('the Fleet stacks', () => {
+  it('name only resources of their own template, and only outputs their producers publish', () => {
+    const templates = exampleTemplates();
+    const fleets = [...templates].filter(([name]) => name.includes('-Fleet-')).map(([, template]) => template);
+    expect(fleets.length).toBeGreaterThan(0);
+    let refs = 0;
+    let outputs = 0;
+    const walk = (value: unknown, template: { Resources: Record<string, unknown> }): void => {
+      if (Array.isArray(value)) return value.forEach((v) => walk(v, template));
+      if (value === null || typeof value !== 'object') return;
+      const v = value as Record<string, any>;
+      if (typeof v.Ref === 'string' && !v.Ref.startsWith('AWS::') && v.Ref !== 'BootstrapVersion') {
+        expect(Object.keys(template.Resources)).toContain(v.Ref);
+        refs += 1;
+      }
+      if (Array.isArray(v['Fn::GetAtt'])) {
+        expect(Object.keys(template.Resources)).toContain(v['Fn::GetAtt'][0]);
+        refs += 1;
+      }
+      if (v['Fn::GetStackOutput']) {
+        const { StackName, OutputName } = v['Fn::GetStackOutput'];
+        expect(Object.keys(templates.get(StackName)?.Outputs ?? {}), `${StackName} publishes ${OutputName}`).toContain(
+          OutputName,
+        );
+        outputs += 1;
+      }
+      Object.values(v).forEach((x) => walk(x, template));
+    };
+    for (const fleet of fleets) walk(fleet.Resources, fleet);
+    // Every cell names its file system, access point, role, key and secrets, and the platform's values.
+    expect(refs).toBeGreaterThan(20 * fleets.length);
+    expect(outputs).toBeGreaterThan(5 * fleets.length);
+  });
+});
