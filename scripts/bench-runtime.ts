@@ -22,7 +22,8 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRelayEnv, type RelayEnv } from '../test/runtime/relay/support/relay-env';
 import { startTaskEndpoint } from '../test/runtime/agent/fixtures/task-endpoint';
-import { COMPILE_CACHED, DIST_DIR, writeAgentBundles } from '../runtime/agent/build';
+import { buildSync } from 'esbuild';
+import { COMMON, COMPILE_CACHED, DIST_DIR, writeAgentBundles } from '../runtime/agent/build';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const NODE = process.env.BENCH_NODE || process.execPath;
@@ -104,6 +105,21 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * The relay's steps alone (scripts/bench/relay-floor.ts, bundled as the supervisor is): a fresh session, one process
+ * that connects, claims and appends session.started. No supervisor can be ready sooner in this bench.
+ */
+async function relayFloor(relay: RelayEnv, run: string, base: NodeJS.ProcessEnv, bundle: string) {
+  const task = await relay.runningSession('bench', run);
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    AWS_ACCESS_KEY_ID: task.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: task.credentials.secretAccessKey,
+    AWS_SESSION_TOKEN: task.credentials.sessionToken,
+  };
+  return timeToLine(NODE, [bundle], env, (l) => l === 'ready');
+}
+
 /** One task: a fresh session for a new pair, the supervisor and the workbench; resolves at "ready". */
 async function startTask(relay: RelayEnv, run: string, base: NodeJS.ProcessEnv, root: string) {
   const task = await relay.runningSession('bench', run);
@@ -137,6 +153,8 @@ async function main(): Promise<void> {
   const metadata = await startTaskEndpoint('arn:aws:ecs:us-east-1:111111111111:task/acme-cluster/bench');
   const root = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
   const compileCache = fillCompileCache(path.join(root, 'compile-cache'));
+  const floorBundle = path.join(root, 'relay-floor.cjs');
+  buildSync({ ...COMMON, entryPoints: [path.join(__dirname, 'bench', 'relay-floor.ts')], outfile: floorBundle });
   const env: NodeJS.ProcessEnv = {
     ...(compileCache.dir ? { NODE_COMPILE_CACHE: compileCache.dir } : {}),
     PATH: process.env.PATH,
@@ -161,6 +179,7 @@ async function main(): Promise<void> {
   };
 
   const bare: number[] = [];
+  const floor: number[] = [];
   const agent: number[] = [];
   const supervisorRss: number[] = [];
   const workbenchRss: number[] = [];
@@ -169,10 +188,14 @@ async function main(): Promise<void> {
     await (await timeToLine(NODE, ['-e', 'console.log("ready")'], env, (l) => l === 'ready')).stop();
     const warm = await startTask(relay, 'warm-up', env, root);
     await warm.stop();
+    await (await relayFloor(relay, 'warm-up-floor', env, floorBundle)).stop();
     for (let i = 0; i < RUNS; i += 1) {
       const b = await timeToLine(NODE, ['-e', 'console.log("ready")'], env, (l) => l === 'ready');
       bare.push(b.ms);
       await b.stop();
+      const f = await relayFloor(relay, `floor${i}`, env, floorBundle);
+      floor.push(f.ms);
+      await f.stop();
       const a = await startTask(relay, `run${i}`, env, root);
       agent.push(a.ms);
       await new Promise((r) => setTimeout(r, 1_000)); // at rest: an empty inbox, a connected relay
@@ -197,8 +220,12 @@ async function main(): Promise<void> {
   );
   console.log(`compile cache: ${compileCache.status}`);
   console.log(row('bare node start → first line', bare, 'ms'));
+  console.log(row('relay steps alone → ready', floor, 'ms'));
   console.log(row('task start (both processes) → ready', agent, 'ms'));
   console.log(`${'start-to-ready ratio (median)'.padEnd(40)} ${ratio.toFixed(2)}×`);
+  console.log(
+    `${'relay steps alone ÷ bare node (median)'.padEnd(40)} ${(quantile(floor, 0.5) / quantile(bare, 0.5)).toFixed(2)}×   (connect, claim, session.started: the least any supervisor waits here)`,
+  );
   console.log(row('supervisor RSS at rest', supervisorRss, 'MiB'));
   console.log(row('workbench daemon RSS at rest', workbenchRss, 'MiB'));
   console.log(row('task RSS at rest (both)', total, 'MiB'));
@@ -209,6 +236,7 @@ async function main(): Promise<void> {
       node: compileCache.version,
       compileCache: compileCache.dir !== undefined,
       bareMedianMs: quantile(bare, 0.5),
+      relayFloorMedianMs: quantile(floor, 0.5),
       readyMedianMs: quantile(agent, 0.5),
       ratio,
       supervisorRssMedianMiB: quantile(supervisorRss, 0.5),

@@ -355,6 +355,13 @@ function main(): void {
       worst('firstCallRatio') <= 2.5,
     );
     add('supervisor start-to-ready / bare node', x(supervisor.ratio), '≤ 3×', supervisor.ratio <= 3);
+    // Context for the line above: the relay's steps alone, in a process of their own (scripts/bench/relay-floor.ts).
+    add(
+      '  the relay steps alone / bare node',
+      x(supervisor.relayFloorMedianMs / supervisor.bareMedianMs),
+      '-',
+      undefined,
+    );
   }
   add(
     'agent image, compressed (estimate)',
