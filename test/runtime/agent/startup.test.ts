@@ -23,6 +23,11 @@ function errorLines(agent: h.AgentProcess): Record<string, unknown>[] {
   return agent.logs().filter((l) => l.level === 'error');
 }
 
+/** The error lines of a failed start: exactly one, saying what could not be done and why. */
+const oneErrorLine = (msg: string, error: Record<string, unknown>) => [
+  expect.objectContaining({ msg, error: expect.objectContaining(error) }),
+];
+
 /** Nothing of the task keeps running: the relay saw its connection close and the workbench daemon exited. */
 async function nothingLeft(agent: h.AgentProcess): Promise<void> {
   await h.waitFor(() => openRelayConnections() === 0, 4_000, 'the relay connection to close');
@@ -44,14 +49,11 @@ describe('start-up steps run side by side', () => {
     await h.waitFor(() => openRelayConnections() === 1, 10_000, 'the relay connection');
     const exit = await agent.exited;
     expect(exit.code).toBe(1);
-    expect(errorLines(agent)).toEqual([
-      expect.objectContaining({
-        msg: 'could not read secrets',
-        error: expect.objectContaining({
-          message: 'could not read the connection "crm" secret: ResourceNotFoundException',
-        }),
+    expect(errorLines(agent)).toEqual(
+      oneErrorLine('could not read secrets', {
+        message: 'could not read the connection "crm" secret: ResourceNotFoundException',
       }),
-    ]);
+    );
     expect(agent.logs().some((l) => l.msg === 'ready')).toBe(false);
     await nothingLeft(agent);
     expect((await h.events(db, p)).filter((e) => e.type === 'session.started')).toEqual([]);
@@ -70,12 +72,9 @@ describe('start-up steps run side by side', () => {
       expect(exit.code).toBe(1);
       // Long before the workbench's 60 s timeout: the relay's failure ended the start.
       expect(exit.at - agent.spawnedAt).toBeLessThan(15_000);
-      expect(errorLines(agent)).toEqual([
-        expect.objectContaining({
-          msg: 'could not connect to the relay',
-          error: expect.objectContaining({ message: 'the relay did not hand over the session' }),
-        }),
-      ]);
+      expect(errorLines(agent)).toEqual(
+        oneErrorLine('could not connect to the relay', { message: 'the relay did not hand over the session' }),
+      );
       expect(openRelayConnections()).toBe(0);
     } finally {
       agent.workbench.kill('SIGKILL');
@@ -94,9 +93,7 @@ describe('start-up steps run side by side', () => {
     const exit = await agent.exited;
     expect(exit.code).toBe(1);
     expect(exit.at - agent.spawnedAt).toBeLessThan(15_000);
-    expect(errorLines(agent)).toEqual([
-      expect.objectContaining({ msg: 'could not install skills', error: expect.objectContaining({ name: 'Error' }) }),
-    ]);
+    expect(errorLines(agent)).toEqual(oneErrorLine('could not install skills', { name: 'Error' }));
     expect(JSON.stringify(errorLines(agent))).toContain('crm-notes');
     await nothingLeft(agent);
   });
@@ -113,12 +110,9 @@ describe('start-up steps run side by side', () => {
       await h.waitFor(() => openRelayConnections() === 1, 10_000, 'the relay connection');
       const exit = await agent.exited;
       expect(exit.code).toBe(1);
-      expect(errorLines(agent)).toEqual([
-        expect.objectContaining({
-          msg: 'could not reach the workbench',
-          error: expect.objectContaining({ message: 'the workbench did not connect' }),
-        }),
-      ]);
+      expect(errorLines(agent)).toEqual(
+        oneErrorLine('could not reach the workbench', { message: 'the workbench did not connect' }),
+      );
       await h.waitFor(() => openRelayConnections() === 0, 4_000, 'the relay connection to close');
     } finally {
       agent.workbench.kill('SIGKILL');
