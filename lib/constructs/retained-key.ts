@@ -172,15 +172,17 @@ export function keyStatement(
 export class RetainedKeyJson extends Construct {
   readonly resource: kms.CfnKey;
   readonly keyArn: string;
+  /** The account's root principal, as the policy's statements for the account name it. */
+  readonly accountRootArn: string;
   private readonly statements: KeyStatementJson[];
 
   constructor(scope: Construct, id: string, props: Pick<RetainedKeyProps, 'description' | 'alias'>) {
     super(scope, id);
-    const rootArn = `arn:${Stack.of(this).partition}:iam::${Stack.of(this).account}:root`;
+    this.accountRootArn = `arn:${Stack.of(this).partition}:iam::${Stack.of(this).account}:root`;
     // The statements createRetainedKey adds (CT.KMS.PR.3, and administration without use).
     this.statements = [
       keyStatement(DENY_GRANTS.sid, 'Deny', '*', DENY_GRANTS.actions, DENY_GRANTS.condition),
-      keyStatement(ADMINISTERS_WITHOUT_USE_SID, 'Allow', rootArn, KEY_ADMIN_ACTIONS),
+      keyStatement(ADMINISTERS_WITHOUT_USE_SID, 'Allow', this.accountRootArn, KEY_ADMIN_ACTIONS),
     ];
     this.resource = new kms.CfnKey(this, 'Resource', {
       description: props.description,

@@ -87,7 +87,7 @@ export class UserVault extends Construct {
       description: `Cubicle: encrypts the credentials and records of user ${user.id}`,
       alias: userKeyAlias(config.name, user.id),
     });
-    const account = `arn:${stack.partition}:iam::${stack.account}:root`;
+    const account = this.key.accountRootArn;
     this.key.addStatement(
       keyStatement('CredentialWritersEncrypt', 'Allow', account, ['kms:Encrypt', 'kms:GenerateDataKey'], {
         ArnEquals: {

@@ -92,8 +92,18 @@ class WithinStack implements IResolvable {
  */
 export function sharedWithinStack(stack: Stack, value: string): string {
   if (!Token.isUnresolved(value)) return value;
-  return Token.asString(new SharedCrossStackValue(stack, value));
+  let byValue = shared.get(stack);
+  if (!byValue) shared.set(stack, (byValue = new Map()));
+  let token = byValue.get(value);
+  if (token === undefined) {
+    token = Token.asString(new SharedCrossStackValue(stack, value));
+    byValue.set(value, token);
+  }
+  return token;
 }
+
+/** One shared token per stack and value, however often a value is asked for (an image URI: once per cell). */
+const shared = new WeakMap<Stack, Map<string, string>>();
 
 class SharedCrossStackValue implements IResolvable {
   readonly creationStack: string[] = [];

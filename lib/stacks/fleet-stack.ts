@@ -54,12 +54,8 @@ export class FleetStack extends CubicleStack {
     // Cross-stack values, read once: every cell shares the same references to the Platform and
     // ControlPlane stacks, which CDK renders once for this stack (lib/fleet/intrinsics.ts).
     const shared = (value: string) => sharedWithinStack(this, value);
-    const images = new Map<string, string>();
     const refs: AgentPlatformRefs = {
-      imageUriFor: (agent) => {
-        const uri = platform.agentImages.imageFor(agent).imageUri;
-        return images.get(uri) ?? images.set(uri, shared(uri)).get(uri)!;
-      },
+      imageUriFor: (agent) => shared(platform.agentImages.imageFor(agent).imageUri),
       executionRoleArn: shared(platform.executionRole.roleArn),
       logGroupName: shared(platform.agentLogGroup.logGroupName),
       relay: { url: shared(props.relay.runtimeUrl), connectArn: shared(props.relay.runtimeConnectArn) },

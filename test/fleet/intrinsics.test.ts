@@ -88,6 +88,8 @@ describe('sharedWithinStack', () => {
       },
     });
     const shared = sharedWithinStack(consumer, counted);
+    // Asked for again (each cell asks for its image's URI), the same value is the same token.
+    expect(sharedWithinStack(consumer, counted)).toBe(shared);
     // As a cdk-nag rule does before the references are assigned: the producer's side, never kept.
     const early = consumer.resolve(shared);
     const direct = new CfnResource(consumer, 'Direct', { type: 'Test::Consumer', properties: { Value: role.attrArn } });
