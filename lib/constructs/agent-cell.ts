@@ -103,7 +103,6 @@ export class AgentCell extends Construct {
       userKeyArn: vault.key.keyArn,
       relayUrl: platform.relay.url,
       bedrockRoleArn: bedrockInvokerArn(stack, config),
-      toJson: (v) => stack.toJsonString(v),
     });
 
     this.taskDefinition = new AgentTaskDefinition(this, 'TaskDefinition', {

@@ -1,10 +1,12 @@
-import { CfnResource, type IResolvable, type IResolveContext, Stack, Token } from 'aws-cdk-lib';
+import { CfnElement, CfnResource, type IResolvable, type IResolveContext, Stack, Token } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 
 /**
  * References the Fleet's cells make by the thousand, rendered the way CDK renders them but without its reference
  * machinery (issue 15: at 5,000 pairs CDK's attribute tokens and cross-stack references were ~6 s of a ~22 s synth
- * without checks, `npm run bench:synth`). Every template stays the same byte for byte; test/fleet/intrinsics.test.ts
- * checks what each one renders and that a misuse fails synth with a line naming it.
+ * without checks, `npm run bench:synth`), and the cells themselves outside CDK's reference scan
+ * (renderedOutsideReferenceScan). test/fleet/intrinsics.test.ts checks what each one renders and that a misuse
+ * fails synth with a line naming it.
  */
 
 /**
@@ -85,7 +87,8 @@ class WithinStack implements IResolvable {
  *
  * CDK resolves a cross-stack reference twice per use: in the reference scan before synthesis (which creates the
  * producer's output; one sighting per consuming stack is enough, the rest repeat it) and in the template. Here the
- * scan sees the token once, and the template's rendering is kept from the first use that renders the consumer's
+ * scan sees each value once, in the stack's SharedValueSightings (so a value asked for must be used: ask for it
+ * where a resource takes it), and the template's rendering is kept from the first use that renders the consumer's
  * side (`Fn::GetStackOutput`, or `Fn::ImportValue` for a strong reference). An earlier resolution, as a cdk-nag rule
  * makes before the references are assigned, renders the producer's side; it is returned as it is, never kept.
  * https://github.com/aws/aws-cdk/blob/main/packages/aws-cdk-lib/README.md#reference-strength
@@ -93,7 +96,10 @@ class WithinStack implements IResolvable {
 export function sharedWithinStack(stack: Stack, value: string): string {
   if (!Token.isUnresolved(value)) return value;
   let byValue = shared.get(stack);
-  if (!byValue) shared.set(stack, (byValue = new Map()));
+  if (!byValue) {
+    shared.set(stack, (byValue = new Map()));
+    new SharedValueSightings(stack, byValue);
+  }
   let token = byValue.get(value);
   if (token === undefined) {
     token = Token.asString(new SharedCrossStackValue(stack, value));
@@ -132,4 +138,104 @@ class SharedCrossStackValue implements IResolvable {
   toString(): string {
     return Token.asString(this);
   }
+}
+
+/**
+ * Where CDK's reference scan sees a Fleet stack's shared values: an element of the stack that renders nothing in the
+ * template. The cells that use the values are outside the scan (renderedOutsideReferenceScan).
+ */
+class SharedValueSightings extends CfnElement {
+  constructor(
+    stack: Stack,
+    private readonly values: ReadonlyMap<string, string>,
+  ) {
+    super(stack, 'SharedValueSightings');
+  }
+
+  _toCloudFormation(): object {
+    return new ByPhase(
+      () => [...this.values.values()],
+      () => ({}),
+    );
+  }
+}
+
+/** A value that is one thing in CDK's reference scan and another in the template. */
+class ByPhase implements IResolvable {
+  readonly creationStack: string[] = [];
+
+  constructor(
+    private readonly inReferenceScan: () => unknown,
+    private readonly inTemplate: () => unknown,
+  ) {}
+
+  resolve(context: IResolveContext): unknown {
+    // `preparing` is set by CDK's findTokens only: the reference scan, and property metadata under CDK_DEBUG=true.
+    return context.preparing ? this.inReferenceScan() : this.inTemplate();
+  }
+}
+
+/**
+ * Takes every resource under `scope` out of CDK's reference scan; each still renders its template as before.
+ *
+ * Before synthesis CDK resolves every element of the app to find the references between stacks, then resolves it
+ * again for its template: for a Fleet stack, a second full rendering of every cell (~3 s of CPU at 5,000 pairs,
+ * half of it work the template then does again). A cell finds nothing there: its references within its stack are
+ * refWithinStack and attributeWithinStack, which CDK needs no scan for, and its values of other stacks are
+ * sharedWithinStack, which the scan sees in the stack's SharedValueSightings. Any other value of another stack in
+ * a cell would render the producer's `Ref` or `Fn::GetAtt`, which the Fleet stack refuses when it renders its
+ * template (assertReferencesWithinTemplate) instead of deploying a template CloudFormation rejects.
+ */
+export function renderedOutsideReferenceScan(scope: Construct): void {
+  for (const construct of scope.node.findAll()) {
+    if (!CfnResource.isCfnResource(construct)) continue;
+    const render = construct._toCloudFormation.bind(construct);
+    construct._toCloudFormation = () => new ByPhase(() => ({}), render);
+  }
+}
+
+/** The pseudo parameters CloudFormation resolves in any template (`AWS::Region`, ...). */
+const PSEUDO_PARAMETER = /^AWS::/;
+
+/**
+ * Fails with one line naming the resource and what it names if a resource of `template` takes a `Ref` or
+ * `Fn::GetAtt` of something the template does not hold: a value of another stack that did not go through
+ * sharedWithinStack (renderedOutsideReferenceScan).
+ */
+export function assertReferencesWithinTemplate(stackName: string, template: TemplateReferences): void {
+  const own = new Set([...Object.keys(template.Resources ?? {}), ...Object.keys(template.Parameters ?? {})]);
+  for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+    const foreign = foreignReference(resource, own);
+    if (foreign !== undefined) {
+      throw new Error(
+        `${stackName}: ${logicalId} names ${foreign}, which is not in this stack; a Fleet cell takes another stack's values through sharedWithinStack (lib/fleet/intrinsics.ts)`,
+      );
+    }
+  }
+}
+
+interface TemplateReferences {
+  readonly Resources?: Record<string, unknown>;
+  readonly Parameters?: Record<string, unknown>;
+}
+
+function foreignReference(value: unknown, own: ReadonlySet<string>): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = foreignReference(item, own);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const object = value as Record<string, unknown>;
+  const ref = object.Ref;
+  if (typeof ref === 'string' && !own.has(ref) && !PSEUDO_PARAMETER.test(ref)) return ref;
+  const getAtt = object['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string' && !own.has(getAtt[0])) return `${getAtt[0]}.${getAtt[1]}`;
+  for (const key in object) {
+    const found = foreignReference(object[key], own);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

@@ -7,7 +7,7 @@ import { Relay } from '../constructs/relay';
 import { UserVault } from '../constructs/user-vault';
 import { declareIdScope } from '../aspects/resource-shapes';
 import { compare } from '../util/order';
-import { sharedWithinStack } from '../fleet/intrinsics';
+import { assertReferencesWithinTemplate, renderedOutsideReferenceScan, sharedWithinStack } from '../fleet/intrinsics';
 import { ShardFileSystem } from '../fleet/shard-file-system';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
@@ -51,15 +51,24 @@ export class FleetStack extends CubicleStack {
       securityGroupId: network.efsSecurityGroup.securityGroupId,
     });
 
-    // Cross-stack values, read once: every cell shares the same references to the Platform and
-    // ControlPlane stacks, which CDK renders once for this stack (lib/fleet/intrinsics.ts).
+    // Cross-stack values: every cell shares the same references to the Platform and ControlPlane stacks,
+    // which CDK renders once for this stack (lib/fleet/intrinsics.ts). Each is asked for when a cell first
+    // takes it, so a shard without cells publishes nothing.
     const shared = (value: string) => sharedWithinStack(this, value);
     const refs: AgentPlatformRefs = {
       imageUriFor: (agent) => shared(platform.agentImages.imageFor(agent).imageUri),
-      executionRoleArn: shared(platform.executionRole.roleArn),
-      logGroupName: shared(platform.agentLogGroup.logGroupName),
-      relay: { url: shared(props.relay.runtimeUrl), connectArn: shared(props.relay.runtimeConnectArn) },
-      clusterName: shared(platform.cluster.clusterName),
+      get executionRoleArn() {
+        return shared(platform.executionRole.roleArn);
+      },
+      get logGroupName() {
+        return shared(platform.agentLogGroup.logGroupName);
+      },
+      get relay() {
+        return { url: shared(props.relay.runtimeUrl), connectArn: shared(props.relay.runtimeConnectArn) };
+      },
+      get clusterName() {
+        return shared(platform.cluster.clusterName);
+      },
     };
 
     const vaults = new Map<string, UserVault>();
@@ -90,11 +99,19 @@ export class FleetStack extends CubicleStack {
           readers.push({ agentId: agent.id, role: cell.role });
         }
         vault.admit(readers);
+        renderedOutsideReferenceScan(scope);
       }
     } finally {
       Error.stackTraceLimit = traceLimit;
     }
     this.vaults = vaults;
     this.cells = cells;
+  }
+
+  /** The template as CDK renders it, refused if a cell names a resource of another stack (lib/fleet/intrinsics.ts). */
+  protected override _toCloudFormation(): object {
+    const template = super._toCloudFormation();
+    assertReferencesWithinTemplate(this.stackName, template);
+    return template;
   }
 }

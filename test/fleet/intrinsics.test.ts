@@ -3,9 +3,17 @@ import * as path from 'node:path';
 import { App, CfnResource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { attributeWithinStack, refWithinStack, sharedWithinStack } from '../../lib/fleet/intrinsics';
+import { createApp } from '../../lib/app';
+import {
+  assertReferencesWithinTemplate,
+  attributeWithinStack,
+  refWithinStack,
+  renderedOutsideReferenceScan,
+  sharedWithinStack,
+} from '../../lib/fleet/intrinsics';
 import { ACCOUNT } from '../support/account';
 import { exampleTemplates } from '../support/assembly';
+import { exampleConfig } from '../support/example-config';
 import { testApp } from '../support/synth';
 
 const env = { account: ACCOUNT, region: 'eu-west-1' };
@@ -146,6 +154,75 @@ describe('sharedWithinStack', () => {
       properties: { Value: sharedWithinStack(shard, role.attrArn) },
     });
     expect(() => app.synth()).toThrow('a value shared within Shard is referenced from Other');
+  });
+});
+
+describe('renderedOutsideReferenceScan', () => {
+  it("keeps a cell out of CDK's reference scan; its template, the producer's output and the stacks' order stay", () => {
+    const app = testApp();
+    const producer = new Stack(app, 'Platform', { env });
+    const role = new iam.CfnRole(producer, 'Role', { assumeRolePolicyDocument: {} });
+    const consumer = new Stack(app, 'Shard', { env });
+    const phases = { scan: 0, template: 0 };
+    // Counts how often the cell's properties resolve, in the scan and in the template.
+    const counted = Token.asString({
+      creationStack: [],
+      resolve: (context: { preparing: boolean }) => {
+        phases[context.preparing ? 'scan' : 'template'] += 1;
+        return 'counted';
+      },
+    });
+    const cell = new CfnResource(consumer, 'Cell', {
+      type: 'Test::Consumer',
+      properties: { Arn: sharedWithinStack(consumer, role.attrArn), Counted: counted },
+    });
+    renderedOutsideReferenceScan(cell);
+    app.synth();
+    const template = readTemplate(consumer);
+    expect(phases).toEqual({ scan: 0, template: 1 });
+    const arn = template.Resources.Cell.Properties.Arn['Fn::GetStackOutput'];
+    expect(arn).toMatchObject({ StackName: 'Platform' });
+    expect(Object.keys(readTemplate(producer).Outputs)).toContain(arn.OutputName);
+    expect(template.Resources.Cell.Properties.Counted).toBe('counted');
+    // The scan still found the shared value (in the stack's sightings): the shard deploys after the platform.
+    expect(consumer.dependencies).toContain(producer);
+    // The sightings render nothing.
+    expect(Object.keys(template.Resources).sort()).toEqual(['Cell']);
+  });
+
+  it('a cell that names another stack directly is refused when the Fleet stack renders, naming both', () => {
+    const app = testApp();
+    const stacks = createApp(app, exampleConfig());
+    const [fleet] = stacks.fleets;
+    const cell = [...fleet.cells.values()][0];
+    // An escape hatch that bypasses sharedWithinStack with a value no other resource of the shard takes (the mount
+    // targets take the VPC's subnets, not the VPC): the scan never sees it, so CDK renders the producer's own Ref.
+    cell.role.addPropertyOverride('Description', stacks.network.vpc.vpcId);
+    const vpc = stacks.network.getLogicalId(stacks.network.vpc.node.defaultChild as CfnResource);
+    expect(() => app.synth()).toThrow(
+      `${fleet.stackName}: ${fleet.getLogicalId(cell.role)} names ${vpc}, which is not in this stack; a Fleet cell takes another stack's values through sharedWithinStack (lib/fleet/intrinsics.ts)`,
+    );
+  }, 60_000);
+
+  it('accepts its own resources, parameters and pseudo parameters; refuses any other Ref or Fn::GetAtt', () => {
+    const template = {
+      Parameters: { BootstrapVersion: {} },
+      Resources: {
+        Key: { Properties: {} },
+        Secret: { Properties: { KmsKeyId: { 'Fn::GetAtt': ['Key', 'Arn'] }, Region: { Ref: 'AWS::Region' } } },
+        Rule: { Properties: { Version: { Ref: 'BootstrapVersion' }, Tags: [{ Value: { Ref: 'Key' } }] } },
+      },
+    };
+    expect(() => assertReferencesWithinTemplate('Shard', template)).not.toThrow();
+    const nested = {
+      ...template,
+      Resources: { ...template.Resources, Bad: { Properties: { A: [{ B: { Ref: 'Elsewhere' } }] } } },
+    };
+    expect(() => assertReferencesWithinTemplate('Shard', nested)).toThrow(
+      'Shard: Bad names Elsewhere, which is not in this stack',
+    );
+    const getAtt = { Resources: { Bad: { Properties: { A: { 'Fn::GetAtt': ['Elsewhere', 'Arn'] } } } } };
+    expect(() => assertReferencesWithinTemplate('Shard', getAtt)).toThrow('Shard: Bad names Elsewhere.Arn');
   });
 });
 
