@@ -32,27 +32,33 @@ export function characterClasses(id: string): string {
 /** Logical ids a template value points at: Ref, Fn::GetAtt, DependsOn and `${Id}` / `${Id.Attr}` in Fn::Sub. */
 export function references(value: Json): string[] {
   const out: string[] = [];
-  const walk = (v: Json, key?: string) => {
-    if (typeof v === 'string') {
-      if (key === 'Ref' || key === 'DependsOn') out.push(v);
-      return;
-    }
-    if (Array.isArray(v)) {
-      if (key === 'Fn::GetAtt' && typeof v[0] === 'string') out.push(v[0]);
-      if (key === 'Fn::Sub' && typeof v[0] === 'string') out.push(...subReferences(v[0]));
-      if (key === 'DependsOn') for (const d of v) if (typeof d === 'string') out.push(d);
-      for (const item of v) walk(item);
-      return;
-    }
-    if (v && typeof v === 'object') {
-      for (const [k, child] of Object.entries(v)) {
-        if (k === 'Fn::Sub' && typeof child === 'string') out.push(...subReferences(child));
-        walk(child, k);
-      }
-    }
-  };
-  walk(value);
+  collectReferences(value, undefined, out);
   return out;
+}
+
+/**
+ * One pass over each object's own keys, without copying them: the shape index and the Fleet stacks' reference guard
+ * (lib/fleet/intrinsics.ts) walk every resource of a 5,000-pair fleet with it.
+ */
+function collectReferences(v: Json, key: string | undefined, out: string[]): void {
+  if (typeof v === 'string') {
+    if (key === 'Ref' || key === 'DependsOn') out.push(v);
+    return;
+  }
+  if (typeof v !== 'object' || v === null) return;
+  if (Array.isArray(v)) {
+    if (key === 'Fn::GetAtt' && typeof v[0] === 'string') out.push(v[0]);
+    if (key === 'Fn::Sub' && typeof v[0] === 'string') out.push(...subReferences(v[0]));
+    if (key === 'DependsOn') for (const d of v) if (typeof d === 'string') out.push(d);
+    for (const item of v) collectReferences(item, undefined, out);
+    return;
+  }
+  const object = v as Record<string, Json>;
+  for (const k in object) {
+    const child = object[k];
+    if (k === 'Fn::Sub' && typeof child === 'string') out.push(...subReferences(child));
+    collectReferences(child, k, out);
+  }
 }
 
 function subReferences(text: string): string[] {

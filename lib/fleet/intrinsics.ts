@@ -1,5 +1,6 @@
 import { CfnElement, CfnResource, type IResolvable, type IResolveContext, Stack, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { references } from '../aspects/shape-canonical';
 
 /**
  * References the Fleet's cells make by the thousand, rendered the way CDK renders them but without its reference
@@ -198,14 +199,14 @@ export function renderedOutsideReferenceScan(scope: Construct): void {
 const PSEUDO_PARAMETER_PREFIX = 'AWS::';
 
 /**
- * Fails with one line naming the resource and what it names if a resource of `template` takes a `Ref` or
- * `Fn::GetAtt` of something the template does not hold: a value of another stack that did not go through
- * sharedWithinStack (renderedOutsideReferenceScan).
+ * Fails with one line naming the resource and what it names if a resource of `template` points at something the
+ * template does not hold (`Ref`, `Fn::GetAtt`, `DependsOn` or `${Id}` in `Fn::Sub`, as the shape index reads them):
+ * a value of another stack that did not go through sharedWithinStack (renderedOutsideReferenceScan).
  */
 export function assertReferencesWithinTemplate(stackName: string, template: TemplateReferences): void {
   const own = new Set([...Object.keys(template.Resources ?? {}), ...Object.keys(template.Parameters ?? {})]);
   for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
-    const foreign = typeof resource === 'object' && resource !== null ? foreignReference(resource, own) : undefined;
+    const foreign = references(resource).find((id) => !own.has(id) && !id.startsWith(PSEUDO_PARAMETER_PREFIX));
     if (foreign !== undefined) {
       throw new Error(
         `${stackName}: ${logicalId} names ${foreign}, which is not in this stack; a Fleet cell takes another stack's values through sharedWithinStack (lib/fleet/intrinsics.ts)`,
@@ -217,29 +218,4 @@ export function assertReferencesWithinTemplate(stackName: string, template: Temp
 interface TemplateReferences {
   readonly Resources?: Record<string, unknown>;
   readonly Parameters?: Record<string, unknown>;
-}
-
-function foreignReference(value: object, own: ReadonlySet<string>): string | undefined {
-  // One pass over each object's keys, descending only into objects: this walks every Fleet template (~2 M values at
-  // 5,000 pairs), so it must stay a small fraction of the rendering it guards.
-  if (Array.isArray(value)) {
-    for (const item of value as unknown[]) {
-      const found = typeof item === 'object' && item !== null ? foreignReference(item, own) : undefined;
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  const object = value as Record<string, unknown>;
-  for (const key in object) {
-    const item = object[key];
-    if (key === 'Ref' && typeof item === 'string' && !own.has(item) && !item.startsWith(PSEUDO_PARAMETER_PREFIX)) {
-      return item;
-    }
-    if (key === 'Fn::GetAtt' && Array.isArray(item) && typeof item[0] === 'string' && !own.has(item[0])) {
-      return `${item[0]}.${String(item[1])}`;
-    }
-    const found = typeof item === 'object' && item !== null ? foreignReference(item, own) : undefined;
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { App, CfnResource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
+import { references } from '../../lib/aspects/shape-canonical';
 import { createApp } from '../../lib/app';
 import {
   assertReferencesWithinTemplate,
@@ -204,25 +205,30 @@ describe('renderedOutsideReferenceScan', () => {
     );
   }, 60_000);
 
-  it('accepts its own resources, parameters and pseudo parameters; refuses any other Ref or Fn::GetAtt', () => {
+  it('accepts its own resources, parameters and pseudo parameters; refuses anything else a resource points at', () => {
     const template = {
       Parameters: { BootstrapVersion: {} },
       Resources: {
         Key: { Properties: {} },
-        Secret: { Properties: { KmsKeyId: { 'Fn::GetAtt': ['Key', 'Arn'] }, Region: { Ref: 'AWS::Region' } } },
+        Secret: {
+          DependsOn: ['Key'],
+          Properties: {
+            KmsKeyId: { 'Fn::GetAtt': ['Key', 'Arn'] },
+            Region: { Ref: 'AWS::Region' },
+            Image: { 'Fn::Sub': '111111111111.dkr.ecr.eu-west-1.${AWS::URLSuffix}/repo:${Key.Arn}' },
+          },
+        },
         Rule: { Properties: { Version: { Ref: 'BootstrapVersion' }, Tags: [{ Value: { Ref: 'Key' } }] } },
       },
     };
     expect(() => assertReferencesWithinTemplate('Shard', template)).not.toThrow();
-    const nested = {
-      ...template,
-      Resources: { ...template.Resources, Bad: { Properties: { A: [{ B: { Ref: 'Elsewhere' } }] } } },
-    };
-    expect(() => assertReferencesWithinTemplate('Shard', nested)).toThrow(
-      'Shard: Bad names Elsewhere, which is not in this stack',
-    );
-    const getAtt = { Resources: { Bad: { Properties: { A: { 'Fn::GetAtt': ['Elsewhere', 'Arn'] } } } } };
-    expect(() => assertReferencesWithinTemplate('Shard', getAtt)).toThrow('Shard: Bad names Elsewhere.Arn');
+    const refused = (bad: object) => () =>
+      assertReferencesWithinTemplate('Shard', { ...template, Resources: { ...template.Resources, Bad: bad } });
+    const message = 'Shard: Bad names Elsewhere, which is not in this stack';
+    expect(refused({ Properties: { A: [{ B: { Ref: 'Elsewhere' } }] } })).toThrow(message);
+    expect(refused({ Properties: { A: { 'Fn::GetAtt': ['Elsewhere', 'Arn'] } } })).toThrow(message);
+    expect(refused({ Properties: { A: { 'Fn::Sub': 'arn:${Elsewhere.Arn}/${AWS::Region}' } } })).toThrow(message);
+    expect(refused({ DependsOn: ['Key', 'Elsewhere'], Properties: {} })).toThrow(message);
   });
 });
 
@@ -233,28 +239,29 @@ describe('the Fleet stacks', () => {
     expect(fleets.length).toBeGreaterThan(0);
     let refs = 0;
     let outputs = 0;
-    const walk = (value: unknown, template: { Resources: Record<string, unknown> }): void => {
-      if (Array.isArray(value)) return value.forEach((v) => walk(v, template));
+    const outputsNamed = (value: unknown): void => {
       if (value === null || typeof value !== 'object') return;
-      const v = value as Record<string, any>;
-      if (typeof v.Ref === 'string' && !v.Ref.startsWith('AWS::') && v.Ref !== 'BootstrapVersion') {
-        expect(Object.keys(template.Resources)).toContain(v.Ref);
-        refs += 1;
-      }
-      if (Array.isArray(v['Fn::GetAtt'])) {
-        expect(Object.keys(template.Resources)).toContain(v['Fn::GetAtt'][0]);
-        refs += 1;
-      }
-      if (v['Fn::GetStackOutput']) {
-        const { StackName, OutputName } = v['Fn::GetStackOutput'];
+      const output = (value as Record<string, any>)['Fn::GetStackOutput'];
+      if (output) {
+        const { StackName, OutputName } = output;
         expect(Object.keys(templates.get(StackName)?.Outputs ?? {}), `${StackName} publishes ${OutputName}`).toContain(
           OutputName,
         );
         outputs += 1;
       }
-      Object.values(v).forEach((x) => walk(x, template));
+      Object.values(value).forEach(outputsNamed);
     };
-    for (const fleet of fleets) walk(fleet.Resources, fleet);
+    for (const fleet of fleets) {
+      const own = Object.keys(fleet.Resources);
+      for (const resource of Object.values(fleet.Resources)) {
+        for (const id of references(resource)) {
+          if (id.startsWith('AWS::') || id === 'BootstrapVersion') continue;
+          expect(own).toContain(id);
+          refs += 1;
+        }
+        outputsNamed(resource);
+      }
+    }
     // Every cell names its file system, access point, role, key and secrets, and the platform's values.
     expect(refs).toBeGreaterThan(20 * fleets.length);
     expect(outputs).toBeGreaterThan(5 * fleets.length);
