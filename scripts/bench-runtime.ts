@@ -110,26 +110,29 @@ function rssMiB(pid: number): number {
  * that connects, claims and appends session.started. No supervisor can be ready sooner in this bench.
  */
 async function relayFloor(relay: RelayEnv, run: string, base: NodeJS.ProcessEnv, bundle: string) {
-  const task = await relay.runningSession('bench', run);
-  const env: NodeJS.ProcessEnv = {
+  const env = withTaskCredentials(base, await relay.runningSession('bench', run));
+  return timeToLine(NODE, [bundle], env, (l) => l === 'ready');
+}
+
+/** A fresh session's task role credentials, as ECS would hand them to the task's processes. */
+function withTaskCredentials(
+  base: NodeJS.ProcessEnv,
+  task: Awaited<ReturnType<RelayEnv['runningSession']>>,
+): NodeJS.ProcessEnv {
+  return {
     ...base,
     AWS_ACCESS_KEY_ID: task.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: task.credentials.secretAccessKey,
     AWS_SESSION_TOKEN: task.credentials.sessionToken,
   };
-  return timeToLine(NODE, [bundle], env, (l) => l === 'ready');
 }
 
 /** One task: a fresh session for a new pair, the supervisor and the workbench; resolves at "ready". */
 async function startTask(relay: RelayEnv, run: string, base: NodeJS.ProcessEnv, root: string) {
-  const task = await relay.runningSession('bench', run);
   const dir = path.join(root, run);
   const env: NodeJS.ProcessEnv = {
-    ...base,
+    ...withTaskCredentials(base, await relay.runningSession('bench', run)),
     CUBICLE_AGENT_ID: run,
-    AWS_ACCESS_KEY_ID: task.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: task.credentials.secretAccessKey,
-    AWS_SESSION_TOKEN: task.credentials.sessionToken,
     CUBICLE_RUN_DIR: path.join(dir, 'supervisor'),
     CUBICLE_EXCHANGE_DIR: path.join(dir, 'exchange'),
   };
