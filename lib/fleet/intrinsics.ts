@@ -5,8 +5,8 @@ import { references } from '../aspects/shape-canonical';
 /**
  * References the Fleet's cells make by the thousand, rendered the way CDK renders them but without its reference
  * machinery (issue 15: at 5,000 pairs CDK's attribute tokens and cross-stack references were ~6 s of a ~22 s synth
- * without checks, `npm run bench:synth`), and the cells themselves outside CDK's reference scan
- * (renderedOutsideReferenceScan). test/fleet/intrinsics.test.ts checks what each one renders and that a misuse
+ * without checks, `npm run bench:synth`), and the cells themselves rendered apart from CDK's rendering
+ * (renderedApart). test/fleet/intrinsics.test.ts checks what each one renders and that a misuse
  * fails synth with a line naming it.
  */
 
@@ -143,7 +143,7 @@ class SharedCrossStackValue implements IResolvable {
 
 /**
  * Where CDK's reference scan sees a Fleet stack's shared values: an element of the stack that renders nothing in the
- * template. The cells that use the values are outside the scan (renderedOutsideReferenceScan).
+ * template. The cells that use the values are outside the scan (renderedApart).
  */
 class SharedValueSightings extends CfnElement {
   constructor(
@@ -177,22 +177,72 @@ class ByPhase implements IResolvable {
 }
 
 /**
- * Takes every resource under `scope` out of CDK's reference scan; each still renders its template as before.
+ * Takes every resource under `scope` out of CDK's rendering: CDK's reference scan and its template see nothing of
+ * them, and their stack renders each one once, itself, into the same template (templateWithApart).
  *
- * Before synthesis CDK resolves every element of the app to find the references between stacks, then resolves it
- * again for its template: for a Fleet stack, a second full rendering of every cell (~3 s of CPU at 5,000 pairs,
- * half of it work the template then does again). A cell finds nothing there: its references within its stack are
- * refWithinStack and attributeWithinStack, which CDK needs no scan for, and its values of other stacks are
- * sharedWithinStack, which the scan sees in the stack's SharedValueSightings. Any other value of another stack in
- * a cell would render the producer's `Ref` or `Fn::GetAtt`, which the Fleet stack refuses when it renders its
- * template (assertReferencesWithinTemplate) instead of deploying a template CloudFormation rejects.
+ * CDK resolves every element of the app to find the references between stacks, then resolves each again for its
+ * template, and then resolves the whole template once more. For a Fleet stack that is three walks of every cell (at
+ * 5,000 pairs ~3 s of CPU in the scan and ~2 s in the last walk, of ~22 s). A cell needs neither: its references
+ * within its stack are refWithinStack and attributeWithinStack, which CDK needs no scan for, and its values of other
+ * stacks are sharedWithinStack, which the scan sees in the stack's SharedValueSightings; what a cell renders is
+ * already resolved, so the last walk only copies it. Any other value of another stack in a cell would render the
+ * producer's `Ref` or `Fn::GetAtt`, which the stack refuses when it renders its template
+ * (assertReferencesWithinTemplate) instead of deploying a template CloudFormation rejects.
  */
-export function renderedOutsideReferenceScan(scope: Construct): void {
+export function renderedApart(scope: Construct): void {
+  const stack = Stack.of(scope);
+  let resources = apart.get(stack);
+  if (!resources) {
+    const rendered: Apart[] = (resources = []);
+    apart.set(stack, rendered);
+    const renderByCdk = stack._toCloudFormation.bind(stack);
+    stack._toCloudFormation = () => templateWithApart(stack, rendered, renderByCdk);
+  }
   for (const construct of scope.node.findAll()) {
     if (!CfnResource.isCfnResource(construct)) continue;
-    const render = construct._toCloudFormation.bind(construct);
-    construct._toCloudFormation = () => new ByPhase(() => ({}), render);
+    resources.push({ resource: construct, render: construct._toCloudFormation.bind(construct) });
+    construct._toCloudFormation = () => ({});
   }
+}
+
+interface Apart {
+  readonly resource: CfnResource;
+  /** The resource's own `_toCloudFormation`. */
+  readonly render: () => object;
+}
+
+/** By stack, in construct order: the resources renderedApart took out of CDK's rendering. */
+const apart = new WeakMap<Stack, Apart[]>();
+
+/**
+ * `stack`'s template: what CDK renders (`renderByCdk`, the stack's own `_toCloudFormation`), then after its resources
+ * each resource rendered apart, resolved once as CDK resolves an element (Stack.resolve), in construct order. A
+ * logical id rendered twice fails, naming it, as CDK's merge of a stack's elements does; so does a resource that
+ * names another stack's (assertReferencesWithinTemplate).
+ */
+function templateWithApart(stack: Stack, resources: readonly Apart[], renderByCdk: () => object): object {
+  // Apart first: a logical id renamed (renameLogicalId) is then applied before CDK checks that every rename was.
+  const sections: Record<string, Record<string, unknown>> = {};
+  for (const { resource, render } of resources) {
+    const fragment = stack.resolve(render()) as Record<string, Record<string, unknown>>;
+    for (const [section, entries] of Object.entries(fragment)) {
+      const into = (sections[section] ??= {});
+      for (const [id, entry] of Object.entries(entries)) {
+        if (id in into) throw new Error(`${resource.node.path}: the template's ${section} already has ${id}`);
+        into[id] = entry;
+      }
+    }
+  }
+  const template = renderByCdk() as Record<string, unknown>;
+  for (const [section, entries] of Object.entries(sections)) {
+    const into = (template[section] ??= {}) as Record<string, unknown>;
+    for (const [id, entry] of Object.entries(entries)) {
+      if (id in into) throw new Error(`${stack.stackName}: ${section} has ${id} both rendered apart and by CDK`);
+      into[id] = entry;
+    }
+  }
+  assertReferencesWithinTemplate(stack.stackName, template);
+  return template;
 }
 
 /** The pseudo parameters CloudFormation resolves in any template (`AWS::Region`, ...). */
@@ -201,7 +251,7 @@ const PSEUDO_PARAMETER_PREFIX = 'AWS::';
 /**
  * Fails with one line naming the resource and what it names if a resource of `template` points at something the
  * template does not hold (`Ref`, `Fn::GetAtt`, `DependsOn` or `${Id}` in `Fn::Sub`, as the shape index reads them):
- * a value of another stack that did not go through sharedWithinStack (renderedOutsideReferenceScan).
+ * a value of another stack that did not go through sharedWithinStack (renderedApart).
  */
 export function assertReferencesWithinTemplate(stackName: string, template: TemplateReferences): void {
   const own = new Set([...Object.keys(template.Resources ?? {}), ...Object.keys(template.Parameters ?? {})]);

@@ -7,7 +7,7 @@ import { Relay } from '../constructs/relay';
 import { UserVault } from '../constructs/user-vault';
 import { declareIdScope } from '../aspects/resource-shapes';
 import { compare } from '../util/order';
-import { assertReferencesWithinTemplate, renderedOutsideReferenceScan, sharedWithinStack } from '../fleet/intrinsics';
+import { renderedApart, sharedWithinStack } from '../fleet/intrinsics';
 import { ShardFileSystem } from '../fleet/shard-file-system';
 import { CubicleStack, CubicleStackProps } from './cubicle-stack';
 import { NetworkStack } from './network-stack';
@@ -99,19 +99,12 @@ export class FleetStack extends CubicleStack {
           readers.push({ agentId: agent.id, role: cell.role });
         }
         vault.admit(readers);
-        renderedOutsideReferenceScan(scope);
+        renderedApart(scope);
       }
     } finally {
       Error.stackTraceLimit = traceLimit;
     }
     this.vaults = vaults;
     this.cells = cells;
-  }
-
-  /** The template as CDK renders it, refused if a cell names a resource of another stack (lib/fleet/intrinsics.ts). */
-  protected override _toCloudFormation(): object {
-    const template = super._toCloudFormation();
-    assertReferencesWithinTemplate(this.stackName, template);
-    return template;
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, CfnResource, Stack, Token } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { references } from '../../lib/aspects/shape-canonical';
@@ -9,7 +10,7 @@ import {
   assertReferencesWithinTemplate,
   attributeWithinStack,
   refWithinStack,
-  renderedOutsideReferenceScan,
+  renderedApart,
   sharedWithinStack,
 } from '../../lib/fleet/intrinsics';
 import { ACCOUNT } from '../support/account';
@@ -158,8 +159,8 @@ describe('sharedWithinStack', () => {
   });
 });
 
-describe('renderedOutsideReferenceScan', () => {
-  it("keeps a cell out of CDK's reference scan; its template, the producer's output and the stacks' order stay", () => {
+describe('renderedApart', () => {
+  it("keeps a cell out of CDK's reference scan and renders it once; its template, the producer's output and the stacks' order stay", () => {
     const app = testApp();
     const producer = new Stack(app, 'Platform', { env });
     const role = new iam.CfnRole(producer, 'Role', { assumeRolePolicyDocument: {} });
@@ -177,7 +178,7 @@ describe('renderedOutsideReferenceScan', () => {
       type: 'Test::Consumer',
       properties: { Arn: sharedWithinStack(consumer, role.attrArn), Counted: counted },
     });
-    renderedOutsideReferenceScan(cell);
+    renderedApart(cell);
     app.synth();
     const template = readTemplate(consumer);
     expect(phases).toEqual({ scan: 0, template: 1 });
@@ -189,6 +190,70 @@ describe('renderedOutsideReferenceScan', () => {
     expect(consumer.dependencies).toContain(producer);
     // The sightings render nothing.
     expect(Object.keys(template.Resources).sort()).toEqual(['Cell']);
+  });
+
+  it('renders byte for byte what CDK renders, its own resources first, then the ones apart in construct order', () => {
+    const render = (apart: boolean) => {
+      const app = testApp();
+      const producer = new Stack(app, 'Platform', { env });
+      const shared = new iam.CfnRole(producer, 'Shared', { assumeRolePolicyDocument: {} });
+      const stack = new Stack(app, 'Shard', { env });
+      new CfnResource(stack, 'Storage', { type: 'Test::Storage', properties: { Size: 1 } });
+      const user = new Construct(stack, 'UserA');
+      const role = new iam.CfnRole(user, 'Role', {
+        assumeRolePolicyDocument: {
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' } }],
+        },
+        tags: [{ key: 'cubicle:user', value: 'a' }],
+      });
+      const policy = new iam.CfnPolicy(user, 'Policy', {
+        policyName: 'p',
+        roles: [refWithinStack(role)],
+        policyDocument: {
+          Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `${attributeWithinStack(role, 'Arn')}/x` }],
+        },
+      });
+      policy.addDependency(role);
+      policy.addPropertyOverride('PolicyName', 'overridden');
+      policy.cfnOptions.metadata = { note: 'kept' };
+      new CfnResource(user, 'Uses', {
+        type: 'Test::Consumer',
+        properties: { Arn: sharedWithinStack(stack, shared.attrArn) },
+      });
+      if (apart) renderedApart(user);
+      return readFileSync(path.join(app.synth().directory, 'Shard.template.json'), 'utf8');
+    };
+    const cdk = render(false);
+    expect(render(true)).toBe(cdk);
+    const resources = JSON.parse(cdk).Resources;
+    expect(Object.keys(resources).map((id) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual([
+      'Storage',
+      'UserARole',
+      'UserAPolicy',
+      'UserAUses',
+    ]);
+    // What the comparison covers: references within the stack, a shared value, DependsOn, an override, metadata, tags.
+    const [, roleId, policyId, usesId] = Object.keys(resources);
+    expect(resources[policyId]).toMatchObject({
+      DependsOn: [roleId],
+      Metadata: { note: 'kept' },
+      Properties: { PolicyName: 'overridden', Roles: [{ Ref: roleId }] },
+    });
+    expect(JSON.stringify(resources[policyId].Properties.PolicyDocument)).toContain(
+      `{"Fn::GetAtt":["${roleId}","Arn"]}`,
+    );
+    expect(resources[usesId].Properties.Arn).toHaveProperty('Fn::GetStackOutput');
+    expect(resources[roleId].Properties.Tags).toEqual([{ Key: 'cubicle:user', Value: 'a' }]);
+  });
+
+  it('a logical id rendered both apart and by CDK fails synth, naming it', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Shard', { env });
+    const user = new Construct(stack, 'UserA');
+    new CfnResource(user, 'Cell', { type: 'Test::Cell' }).overrideLogicalId('Same');
+    renderedApart(user);
+    new CfnResource(stack, 'Other', { type: 'Test::Other' }).overrideLogicalId('Same');
+    expect(() => app.synth()).toThrow('Shard: Resources has Same both rendered apart and by CDK');
   });
 
   it('a cell that names another stack directly is refused when the Fleet stack renders, naming both', () => {
