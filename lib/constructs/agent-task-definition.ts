@@ -5,15 +5,14 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
  * property overrides treat it as one, whose properties are rendered to CloudFormation by the table below
  * instead of CDK's generated converter.
  *
- * CDK's converter validates every nested property at run time, again each time the resource renders (twice
- * per synth: CDK's reference scan and the template). Here the properties are typed at compile time
- * (ecs.CfnTaskDefinitionProps) and their shape is fixed, so that validation could find nothing the compiler
- * has not; CDK's CloudFormation template validator (on in `cdk synth` and the tests' global synth) still
- * checks every rendered name against the resource schema. Measured with bench-synth at 5,000 pairs: ~1.5 s
- * of CPU saved, the table's own walk costs ~0.2 s. The rendering is the same (test/constructs/
- * agent-task-definition.test.ts compares it with ecs.CfnTaskDefinition's): CloudFormation's names, keys in
- * the order CDK writes them (sorted), values as given. A property the table does not name fails synth, so a
- * property added to a cell must be added here too.
+ * CDK's converter validates every nested property at run time, each time the resource renders. Here the
+ * properties are typed at compile time (ecs.CfnTaskDefinitionProps) and their shape is fixed, so that
+ * validation could find nothing the compiler has not; CDK's CloudFormation template validator (on in
+ * `cdk synth` and the tests' global synth) still checks every rendered name against the resource schema.
+ * Measured with bench-synth at 5,000 pairs: ~1.5 s of CPU saved, the table's own walk costs ~0.2 s. The
+ * rendering is the same (test/constructs/agent-task-definition.test.ts compares it with
+ * ecs.CfnTaskDefinition's): CloudFormation's names, keys in the order CDK writes them (sorted), values as
+ * given. A property the table does not name fails synth, so a property added to a cell must be added here too.
  */
 export class AgentTaskDefinition extends ecs.CfnTaskDefinition {
   protected override renderProperties(props: Record<string, unknown>): Record<string, unknown> {

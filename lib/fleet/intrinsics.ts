@@ -195,8 +195,10 @@ export function renderedApart(scope: Construct): void {
   if (!resources) {
     const rendered: Apart[] = (resources = []);
     apart.set(stack, rendered);
-    const renderByCdk = stack._toCloudFormation.bind(stack);
-    stack._toCloudFormation = () => templateWithApart(stack, rendered, renderByCdk);
+    // Stack's template renderer is protected; the stack's synthesizer calls it on the instance.
+    const renders = stack as unknown as { _toCloudFormation(): object };
+    const renderByCdk = renders._toCloudFormation.bind(stack);
+    renders._toCloudFormation = () => templateWithApart(stack, rendered, renderByCdk);
   }
   for (const construct of scope.node.findAll()) {
     if (!CfnResource.isCfnResource(construct)) continue;
