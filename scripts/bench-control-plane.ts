@@ -42,7 +42,25 @@ import {
 } from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const HANDLERS = ['api', 'credentials', 'task-events', 'reaper', 'directory-sync', 'launcher'] as const;
+const HANDLERS = [
+  'api',
+  'credentials',
+  'task-events',
+  'reaper',
+  'directory-sync',
+  'launcher',
+  'audit-archive',
+  'notifier',
+  'scheduled-run',
+] as const;
+/** The functions' environment: the shared one, and what the audit archiver and the notifier check at load. */
+const LOAD_ENV = {
+  ...ENV,
+  CUBICLE_AUDIT_ARCHIVE_BUCKET: 'acme-audit-archive',
+  CUBICLE_SECURITY_EVENTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:acme-security-events',
+  CUBICLE_NOTIFY_FROM: 'cubicle@acme.example',
+  CUBICLE_CONSOLE_URL: 'https://cubicle.acme.example',
+};
 /** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
 const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
   api: {
@@ -95,7 +113,7 @@ function build(dir: string): Record<string, string> {
 
 function time(args: string[]): number {
   const start = performance.now();
-  const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...ENV }, stdio: 'ignore' });
+  const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...LOAD_ENV }, stdio: 'ignore' });
   if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}`);
   return performance.now() - start;
 }

@@ -1,13 +1,13 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ARCHIVE_ENV, ENV, parseEnv } from '../env';
 import { lazy } from './lazy';
+import { functionLogger } from './logger';
 
-const logger = new Logger();
 const env = parseEnv(ARCHIVE_ENV);
 
 const ready = lazy(async () => {
-  const [{ S3Client }, { SNSClient }, { traced }, archive] = await Promise.all([
+  const [logger, { S3Client }, { SNSClient }, { traced }, archive] = await Promise.all([
+    functionLogger(),
     import('@aws-sdk/client-s3'),
     import('@aws-sdk/client-sns'),
     import('../aws/tracing.js'),
@@ -27,7 +27,7 @@ const ready = lazy(async () => {
 
 /** The Events stream (new images): archive INSERTs, raise MODIFY and REMOVE; a failed record is retried from there. */
 export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
-  logger.addContext(context);
+  (await functionLogger()).addContext(context);
   const failed = await (await ready())(event.Records);
   return { batchItemFailures: failed !== undefined ? [{ itemIdentifier: failed }] : [] };
 }

@@ -1,19 +1,20 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { ENV, NOTIFIER_ENV, parseEnv } from '../env';
 import { lazy } from './lazy';
+import { functionLogger } from './logger';
 
-const logger = new Logger();
 const env = parseEnv(NOTIFIER_ENV);
 
 const ready = lazy(async () => {
-  const [{ SESv2Client }, { documentClient }, { traced }, { loadRosterFile }, notifications] = await Promise.all([
-    import('@aws-sdk/client-sesv2'),
-    import('../aws/dynamo.js'),
-    import('../aws/tracing.js'),
-    import('../roster.js'),
-    import('../notifications.js'),
-  ]);
+  const [logger, { SESv2Client }, { documentClient }, { traced }, { loadRosterFile }, notifications] =
+    await Promise.all([
+      functionLogger(),
+      import('@aws-sdk/client-sesv2'),
+      import('../aws/dynamo.js'),
+      import('../aws/tracing.js'),
+      import('../roster.js'),
+      import('../notifications.js'),
+    ]);
   const deps = {
     ses: traced(new SESv2Client({})),
     doc: documentClient(),
@@ -35,6 +36,6 @@ const ready = lazy(async () => {
 
 /** Invoked asynchronously by the audit archiver with `{ pk, sk, type }` of a notified event. */
 export async function handler(event: unknown, context: Context): Promise<{ outcome: string }> {
-  logger.addContext(context);
+  (await functionLogger()).addContext(context);
   return { outcome: await (await ready())(event) };
 }

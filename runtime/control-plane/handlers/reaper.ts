@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { LIFECYCLE_ENV, parseEnv } from '../env';
 import { lazy } from './lazy';
@@ -25,7 +24,8 @@ export async function handler(_event: unknown, context: Context): Promise<void> 
     await reapTick({
       ...deps,
       deadline: Date.now() + context.getRemainingTimeInMillis() - MARGIN_MS,
-      sleepMs: (ms: number) => sleep(ms),
+      // A timer, not node:timers/promises: an ES module import of a built-in costs the cold start (issue 15).
+      sleepMs: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
       requestId: context.awsRequestId,
     });
   } finally {

@@ -1,19 +1,18 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { ENV, parseEnv, SCHEDULED_RUN_ENV } from '../env';
 import { loadRosterFile } from '../roster';
 import type { ScheduledRunResult } from '../scheduled-run';
 import { lazy } from './lazy';
-import { loadLifecycleDeps } from './lifecycle-deps';
+import { functionLogger } from './logger';
 
-const logger = new Logger();
 const env = parseEnv(SCHEDULED_RUN_ENV);
 const roster = loadRosterFile();
 
 const ready = lazy(async () => {
+  const logger = await functionLogger();
   const [lifecycle, { runSchedule }, { kmsClient, userKeyArns }, { RecordSealer }, { UsageLedger }] = await Promise.all(
     [
-      loadLifecycleDeps(env, logger),
+      import('./lifecycle-deps.js').then(({ loadLifecycleDeps }) => loadLifecycleDeps(env, logger)),
       import('../scheduled-run.js'),
       import('../aws/kms.js'),
       import('../../shared/envelope.js'),
@@ -44,6 +43,7 @@ const ready = lazy(async () => {
  * reason, before any client loads.
  */
 export async function handler(event: unknown, context: Context): Promise<ScheduledRunResult> {
+  const logger = await functionLogger();
   logger.addContext(context);
   logger.appendKeys({ request_id: context.awsRequestId });
   try {
