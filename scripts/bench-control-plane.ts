@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ListTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { CONTROL_PLANE_HANDLERS, REPO_ROOT } from '../lib/constructs/cubicle-function';
+import { handlerEntry, REPO_ROOT } from '../lib/constructs/cubicle-function';
 import { bundleFunction, FUNCTION_BUILD, handlerFileIn } from '../lib/constructs/function-bundle';
 import { createApiHandler } from '../runtime/control-plane/api';
 import { ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
@@ -52,14 +52,21 @@ const HANDLERS = [
   'audit-archive',
   'notifier',
   'scheduled-run',
+  'relay-device',
+  'relay-runtime',
+  'relay-fanout',
 ] as const;
-/** The functions' environment: the shared one, and what the audit archiver and the notifier check at load. */
+/** The functions' environment: the shared one, and what the archiver, the notifier and the relay check at load. */
 const LOAD_ENV = {
   ...ENV,
   CUBICLE_AUDIT_ARCHIVE_BUCKET: 'acme-audit-archive',
   CUBICLE_SECURITY_EVENTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:acme-security-events',
   CUBICLE_NOTIFY_FROM: 'cubicle@acme.example',
   CUBICLE_CONSOLE_URL: 'https://cubicle.acme.example',
+  CUBICLE_ACCOUNT: '111111111111',
+  CUBICLE_CONNECTIONS_TABLE: 'connections',
+  CUBICLE_RELAY_DEVICE_ENDPOINT: 'https://dev0123456.execute-api.eu-west-1.amazonaws.com/v1',
+  CUBICLE_RELAY_RUNTIME_ENDPOINT: 'https://run0123456.execute-api.eu-west-1.amazonaws.com/v1',
 };
 /** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
 const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
@@ -99,7 +106,7 @@ function build(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const handler of HANDLERS) {
     const outdir = path.join(dir, handler);
-    const meta = bundleFunction(path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`), outdir, {
+    const meta = bundleFunction(handlerEntry(handler), outdir, {
       absWorkingDir: REPO_ROOT,
     });
     totals[handler] = Object.entries(meta.outputs)

@@ -1,17 +1,17 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { parseEnv } from '../../control-plane/env';
 import { lazy } from '../../control-plane/handlers/lazy';
+import { functionLogger } from '../../control-plane/handlers/logger';
 import type { EventRow } from '../../shared/rows';
 import { FANOUT_RELAY_ENV, RELAY_ENV } from '../env';
 import { loadSealer } from './sealer';
 
-const logger = new Logger();
 const env = parseEnv(FANOUT_RELAY_ENV);
 
 const ready = lazy(async () => {
-  const [{ documentClient }, { managementClient, managementPoster }, fanout, opener] = await Promise.all([
+  const [logger, { documentClient }, { managementClient, managementPoster }, fanout, opener] = await Promise.all([
+    functionLogger(),
     import('../../control-plane/aws/dynamo.js'),
     import('../poster.js'),
     import('../fanout.js'),
@@ -26,7 +26,7 @@ const ready = lazy(async () => {
     opener,
     now: Date.now,
   };
-  return { deps, fanout };
+  return { logger, deps, fanout };
 });
 
 /** `table/<name>/stream/...` in a stream record's source ARN. */
@@ -37,8 +37,8 @@ const tableOf = (arn: string | undefined) => /:table\/([^/]+)\/stream\//.exec(ar
  * so the stream retries from there (ReportBatchItemFailures); deliveries are idempotent per cursor.
  */
 export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
+  const { logger, deps, fanout } = await ready();
   logger.addContext(context);
-  const { deps, fanout } = await ready();
   const records = event.Records.filter((r) => r.eventName === 'INSERT');
   const events = records.filter((r) => tableOf(r.eventSourceARN) === env[RELAY_ENV.eventsTable]);
   const inbox = records.filter((r) => tableOf(r.eventSourceARN) === env[RELAY_ENV.inboxTable]);

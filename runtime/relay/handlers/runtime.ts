@@ -1,37 +1,40 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { parseEnv } from '../../control-plane/env';
 import { lazy } from '../../control-plane/handlers/lazy';
+import { functionLogger } from '../../control-plane/handlers/logger';
 import { loadRosterFile } from '../../control-plane/roster';
-import { rosterLimits } from '../runtime-usage';
 import type { EventLog } from '../../shared/event-log';
 import { RELAY_ENV, RUNTIME_RELAY_ENV } from '../env';
-import { RoleDirectory } from '../runtime-auth';
 import type { WsEvent, WsResult } from '../ws-event';
 import { loadSealer } from './sealer';
 
-const logger = new Logger();
 const env = parseEnv(RUNTIME_RELAY_ENV);
 const roster = loadRosterFile();
-const roles = new RoleDirectory(env[RELAY_ENV.deployment], roster, env[RELAY_ENV.account]);
 
 const ready = lazy(async () => {
   const [
+    logger,
     { documentClient },
     { managementClient, managementPoster },
     { createRuntimeHandler },
     sealer,
     { UsageLedger },
+    { RoleDirectory },
+    { rosterLimits },
   ] = await Promise.all([
+    functionLogger(),
     import('../../control-plane/aws/dynamo.js'),
     import('../poster.js'),
     import('../runtime-side.js'),
     loadSealer(env[RELAY_ENV.deployment]),
     import('../../shared/budget.js'),
+    // Both import the DynamoDB document client: on the first connect, not at cold start (issue 15).
+    import('../runtime-auth.js'),
+    import('../runtime-usage.js'),
   ]);
   const { chainKey } = await import('../../control-plane/aws/kms.js');
   const doc = documentClient();
-  return createRuntimeHandler({
+  const handle = createRuntimeHandler({
     doc,
     budgets: { ledger: new UsageLedger(doc, env[RELAY_ENV.usageTable]), limitsOf: rosterLimits(roster) },
     sessionsTable: env[RELAY_ENV.sessionsTable],
@@ -43,13 +46,15 @@ const ready = lazy(async () => {
     chain: chainKey(env[RELAY_ENV.chainKey]),
     sealer,
     runtimes: managementPoster(managementClient(env[RELAY_ENV.runtimeEndpoint])),
-    roles,
+    roles: new RoleDirectory(env[RELAY_ENV.deployment], roster, env[RELAY_ENV.account]),
     log: logger,
     now: Date.now,
   });
+  return { logger, handle };
 });
 
 export async function handler(event: WsEvent, context: Context): Promise<WsResult> {
+  const { logger, handle } = await ready();
   logger.addContext(context);
-  return (await ready())(event);
+  return handle(event);
 }

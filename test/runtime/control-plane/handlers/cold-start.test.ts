@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONTROL_PLANE_HANDLERS, REPO_ROOT } from '../../../../lib/constructs/cubicle-function';
+import { handlerEntry, REPO_ROOT } from '../../../../lib/constructs/cubicle-function';
 import {
   bundleFunction,
   FUNCTION_BUILD,
@@ -30,19 +30,23 @@ const HANDLERS = [
   'audit-archive',
   'scheduled-run',
   'notifier',
-];
+  'relay-device',
+  'relay-runtime',
+  'relay-fanout',
+] as const;
+type Handler = (typeof HANDLERS)[number];
 
 /** Packages whose initialisation costs tens of milliseconds each (client construction, schemas, keyrings). */
 const DEFERRED =
   /^node_modules\/(@aws-sdk\/(client-[^/]+|lib-dynamodb|nested-clients)|@aws-crypto\/|aws-xray-sdk-core)\//;
 
 /** The bundle as the stack builds it (split ES modules), not written: esbuild's metafile only. */
-async function bundleGraph(handler: string): Promise<Metafile> {
+async function bundleGraph(handler: Handler): Promise<Metafile> {
   const out = await build({
     ...FUNCTION_BUILD,
     mainFields: [...FUNCTION_BUILD.mainFields],
     external: [...FUNCTION_BUILD.external],
-    entryPoints: { index: path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`) },
+    entryPoints: { index: handlerEntry(handler) },
     outdir: path.join(REPO_ROOT, 'cdk.out', 'cold-start-test'),
     absWorkingDir: REPO_ROOT,
     write: false,
@@ -139,16 +143,16 @@ describe('control-plane bundles, run', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-cold-start-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const entries = new Map<string, string>();
-  const entry = (handler: string) => {
+  const entry = (handler: Handler) => {
     if (!entries.has(handler)) {
       const outdir = path.join(dir, handler);
-      bundleFunction(path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`), outdir, { absWorkingDir: REPO_ROOT });
+      bundleFunction(handlerEntry(handler), outdir, { absWorkingDir: REPO_ROOT });
       writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(DIRECTORY));
       entries.set(handler, handlerFileIn(outdir));
     }
     return entries.get(handler) as string;
   };
-  const run = (handler: string, event: unknown, env: Record<string, string> = {}) =>
+  const run = (handler: Handler, event: unknown, env: Record<string, string> = {}) =>
     spawnSync(
       process.execPath,
       [
@@ -214,7 +218,7 @@ describe('control-plane bundles, run', () => {
   });
 
   it('a bad environment or token setting still fails the cold start, naming the variable and never its value', () => {
-    const cases: [string, Record<string, string>, RegExp][] = [
+    const cases: [Handler, Record<string, string>, RegExp][] = [
       ['api', { CUBICLE_CLUSTER_ARN: 'hunter2' }, /CUBICLE_CLUSTER_ARN must be an ECS cluster ARN/],
       ['api', { CUBICLE_TOKEN_ISSUER: 'http://login.acme.example' }, /CUBICLE_TOKEN_ISSUER must be an https URL/],
       [
