@@ -226,7 +226,7 @@ function templateWithApart(stack: Stack, resources: readonly Apart[], renderByCd
   // Apart first: a logical id renamed (renameLogicalId) is then applied before CDK checks that every rename was.
   const sections: Record<string, Record<string, unknown>> = {};
   for (const { resource, render } of resources) {
-    const fragment = stack.resolve(render()) as Record<string, Record<string, unknown>>;
+    const fragment = renderedOnce(stack, resource, render) as Record<string, Record<string, unknown>>;
     for (const [section, entries] of Object.entries(fragment)) {
       const into = (sections[section] ??= {});
       for (const [id, entry] of Object.entries(entries)) {
@@ -270,4 +270,67 @@ export function assertReferencesWithinTemplate(stackName: string, template: Temp
 interface TemplateReferences {
   readonly Resources?: Record<string, unknown>;
   readonly Parameters?: Record<string, unknown>;
+}
+
+/** What CfnResource renders its template from (its `_toCloudFormation`, aws-cdk-lib/core/lib/cfn-resource.ts). */
+interface CfnResourceInternals {
+  shouldSynthesize(): boolean;
+  readonly rawOverrides: Record<string, unknown>;
+  readonly dependsOn?: Set<CfnResource>;
+  readonly cfnProperties: Record<string, unknown>;
+  renderProperties(props: Record<string, unknown>): Record<string, unknown> | undefined;
+}
+
+/** CDK's ignoreEmpty: an empty list or object is left out. */
+function nonEmpty(value: unknown): unknown {
+  if (value == null) return value;
+  if (Array.isArray(value) && value.length === 0) return undefined;
+  if (typeof value === 'object' && Object.keys(value).length === 0) return undefined;
+  return value;
+}
+
+/**
+ * One resource's template section, resolved: what CfnResource's `_toCloudFormation` renders, without the five tokens
+ * it wraps every resource in (the resource, its properties, dependencies and metadata, each to be post-processed, and
+ * its logical id as a key): ~1 s of CPU over a 5,000-pair fleet. Only for what a cell's resources set: properties,
+ * tags, DependsOn, the deletion and replacement policies, metadata. A resource with raw overrides, a creation or
+ * update policy, a condition, a version or a description is rendered by CDK itself. test/fleet/rendered-apart.test.ts
+ * compares every Fleet template of the example with CDK's own rendering, byte for byte.
+ */
+function renderedOnce(stack: Stack, resource: CfnResource, render: () => object): object {
+  const internals = resource as unknown as CfnResourceInternals;
+  if (!internals.shouldSynthesize()) return {};
+  const options = resource.cfnOptions;
+  if (
+    Object.keys(internals.rawOverrides).length > 0 ||
+    options.creationPolicy !== undefined ||
+    options.updatePolicy !== undefined ||
+    options.condition !== undefined ||
+    options.version !== undefined ||
+    options.description !== undefined
+  ) {
+    return stack.resolve(render());
+  }
+  // In CDK's order: Type, Properties, DependsOn, UpdateReplacePolicy, DeletionPolicy, Metadata.
+  const definition: Record<string, unknown> = { Type: resource.cfnResourceType };
+  const properties = nonEmpty(stack.resolve(internals.cfnProperties));
+  if (properties !== undefined) definition.Properties = properties;
+  const dependsOn = [...(internals.dependsOn ?? [])]
+    .filter((target) => (target as unknown as CfnResourceInternals).shouldSynthesize())
+    .sort((x, y) => x.node.path.localeCompare(y.node.path))
+    .map((target) => stack.resolve(target.logicalId));
+  if (dependsOn.length > 0) definition.DependsOn = dependsOn;
+  const replacement = stack.resolve(options.updateReplacePolicy);
+  if (replacement !== undefined) definition.UpdateReplacePolicy = replacement;
+  const deletion = stack.resolve(options.deletionPolicy);
+  if (deletion !== undefined) definition.DeletionPolicy = deletion;
+  const metadata = nonEmpty(stack.resolve(options.metadata));
+  if (metadata !== undefined) definition.Metadata = metadata;
+  // CDK's post-processing: the L1's property names and validation (an L1 may render its own, AgentTaskDefinition).
+  const rendered = internals.renderProperties((definition.Properties as Record<string, unknown> | undefined) ?? {});
+  if (rendered) {
+    const hasDefined = Object.values(rendered).some((value) => value !== undefined);
+    definition.Properties = hasDefined ? rendered : undefined;
+  }
+  return { Resources: { [stack.resolve(resource.logicalId) as string]: definition } };
 }

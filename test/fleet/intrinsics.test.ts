@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App, CfnResource, Stack, Token } from 'aws-cdk-lib';
+import { App, CfnResource, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
@@ -214,12 +214,15 @@ describe('renderedApart', () => {
         },
       });
       policy.addDependency(role);
-      policy.addPropertyOverride('PolicyName', 'overridden');
       policy.cfnOptions.metadata = { note: 'kept' };
-      new CfnResource(user, 'Uses', {
+      policy.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      const uses = new CfnResource(user, 'Uses', {
         type: 'Test::Consumer',
         properties: { Arn: sharedWithinStack(stack, shared.attrArn) },
       });
+      // An override: CDK renders this one itself (renderedOnce renders what cells set, and no raw overrides).
+      uses.addPropertyOverride('Extra.Nested', 'overridden');
+      new CfnResource(user, 'Empty', { type: 'Test::Empty' });
       if (apart) renderedApart(user);
       return readFileSync(path.join(app.synth().directory, 'Shard.template.json'), 'utf8');
     };
@@ -231,14 +234,27 @@ describe('renderedApart', () => {
       'UserARole',
       'UserAPolicy',
       'UserAUses',
+      'UserAEmpty',
     ]);
-    // What the comparison covers: references within the stack, a shared value, DependsOn, an override, metadata, tags.
-    const [, roleId, policyId, usesId] = Object.keys(resources);
+    // What the comparison covers: references within the stack, a shared value, DependsOn with the deletion and
+    // replacement policies and metadata, an override, no properties, tags.
+    const [, roleId, policyId, usesId, emptyId] = Object.keys(resources);
+    expect(Object.keys(resources[policyId])).toEqual([
+      'Type',
+      'Properties',
+      'DependsOn',
+      'UpdateReplacePolicy',
+      'DeletionPolicy',
+      'Metadata',
+    ]);
     expect(resources[policyId]).toMatchObject({
       DependsOn: [roleId],
+      DeletionPolicy: 'Retain',
       Metadata: { note: 'kept' },
-      Properties: { PolicyName: 'overridden', Roles: [{ Ref: roleId }] },
+      Properties: { PolicyName: 'p', Roles: [{ Ref: roleId }] },
     });
+    expect(resources[usesId].Properties.Extra).toEqual({ Nested: 'overridden' });
+    expect(resources[emptyId]).toEqual({ Type: 'Test::Empty' });
     expect(JSON.stringify(resources[policyId].Properties.PolicyDocument)).toContain(
       `{"Fn::GetAtt":["${roleId}","Arn"]}`,
     );
