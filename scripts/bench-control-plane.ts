@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ListTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { handlerEntry, REPO_ROOT } from '../lib/constructs/cubicle-function';
+import { FUNCTION_HANDLERS, handlerEntry, REPO_ROOT } from '../lib/constructs/cubicle-function';
 import { bundleFunction, FUNCTION_BUILD, handlerFileIn } from '../lib/constructs/function-bundle';
 import { createApiHandler } from '../runtime/control-plane/api';
 import { ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
@@ -42,20 +42,7 @@ import {
 } from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const HANDLERS = [
-  'api',
-  'credentials',
-  'task-events',
-  'reaper',
-  'directory-sync',
-  'launcher',
-  'audit-archive',
-  'notifier',
-  'scheduled-run',
-  'relay-device',
-  'relay-runtime',
-  'relay-fanout',
-] as const;
+const HANDLERS = FUNCTION_HANDLERS;
 /** The functions' environment: the shared one, and what the archiver, the notifier and the relay check at load. */
 const LOAD_ENV = {
   ...ENV,

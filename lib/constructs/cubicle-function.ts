@@ -17,8 +17,23 @@ export const RELAY_HANDLERS = path.join(REPO_ROOT, 'runtime', 'relay', 'handlers
 /** The relay's functions (runtime/relay/handlers/<name>.ts) by handler name. */
 const RELAY_ENTRIES = { 'relay-device': 'device', 'relay-runtime': 'runtime', 'relay-fanout': 'fanout' } as const;
 
+/** Every function's handler: runtime/control-plane/handlers/<name>.ts, then the relay's (RELAY_ENTRIES). */
+export const FUNCTION_HANDLERS = [
+  'api',
+  'credentials',
+  'task-events',
+  'reaper',
+  'directory-sync',
+  'launcher',
+  'audit-archive',
+  'scheduled-run',
+  'notifier',
+  ...(Object.keys(RELAY_ENTRIES) as (keyof typeof RELAY_ENTRIES)[]),
+] as const;
+export type FunctionHandler = (typeof FUNCTION_HANDLERS)[number];
+
 /** Source file of a function's handler. */
-export function handlerEntry(handler: CubicleFunctionProps['handler']): string {
+export function handlerEntry(handler: FunctionHandler): string {
   return handler in RELAY_ENTRIES
     ? path.join(RELAY_HANDLERS, `${RELAY_ENTRIES[handler as keyof typeof RELAY_ENTRIES]}.ts`)
     : path.join(CONTROL_PLANE_HANDLERS, `${handler}.ts`);
@@ -28,17 +43,7 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 export interface CubicleFunctionProps {
   /** Handler file under runtime/control-plane/handlers (or a relay handler, runtime/relay/handlers). */
-  readonly handler:
-    | 'api'
-    | 'credentials'
-    | 'task-events'
-    | 'reaper'
-    | 'directory-sync'
-    | 'launcher'
-    | 'audit-archive'
-    | 'scheduled-run'
-    | 'notifier'
-    | keyof typeof RELAY_ENTRIES;
+  readonly handler: FunctionHandler;
   readonly description: string;
   readonly vpc: ec2.IVpc;
   /** The control plane's private subnets (lib/constructs/control-plane-network.ts). */

@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handlerEntry, REPO_ROOT } from '../../../../lib/constructs/cubicle-function';
+import {
+  FUNCTION_HANDLERS,
+  handlerEntry,
+  REPO_ROOT,
+  type FunctionHandler,
+} from '../../../../lib/constructs/cubicle-function';
 import {
   bundleFunction,
   FUNCTION_BUILD,
@@ -20,21 +25,8 @@ import {
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
 import { DIRECTORY, FUNCTION_ENV } from '../support/fixtures';
 
-const HANDLERS = [
-  'api',
-  'credentials',
-  'task-events',
-  'reaper',
-  'directory-sync',
-  'launcher',
-  'audit-archive',
-  'scheduled-run',
-  'notifier',
-  'relay-device',
-  'relay-runtime',
-  'relay-fanout',
-] as const;
-type Handler = (typeof HANDLERS)[number];
+const HANDLERS = FUNCTION_HANDLERS;
+type Handler = FunctionHandler;
 
 /** Packages whose initialisation costs tens of milliseconds each (client construction, schemas, keyrings). */
 const DEFERRED =
