@@ -218,9 +218,9 @@ const apart = new WeakMap<Stack, Apart[]>();
 
 /**
  * `stack`'s template: what CDK renders (`renderByCdk`, the stack's own `_toCloudFormation`), then after its resources
- * each resource rendered apart, resolved once as CDK resolves an element (Stack.resolve), in construct order. A
- * logical id rendered twice fails, naming it, as CDK's merge of a stack's elements does; so does a resource that
- * names another stack's (assertReferencesWithinTemplate).
+ * each resource rendered apart, rendered and resolved once (renderedOnce), in construct order. A logical id rendered
+ * twice fails, naming it, as CDK's merge of a stack's elements does; so does a resource that names another stack's
+ * (assertReferencesWithinTemplate).
  */
 function templateWithApart(stack: Stack, resources: readonly Apart[], renderByCdk: () => object): object {
   // Apart first: a logical id renamed (renameLogicalId) is then applied before CDK checks that every rename was.
