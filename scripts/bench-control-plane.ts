@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ListTasksCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { BatchWriteCommand, type BatchWriteCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { FUNCTION_HANDLERS, handlerEntry, REPO_ROOT } from '../lib/constructs/cubicle-function';
+import { FUNCTION_HANDLERS, handlerEntry, REPO_ROOT, type FunctionHandler } from '../lib/constructs/cubicle-function';
 import { bundleFunction, FUNCTION_BUILD, handlerFileIn } from '../lib/constructs/function-bundle';
 import { createApiHandler } from '../runtime/control-plane/api';
 import { ensureAwake, getSession } from '../runtime/control-plane/lifecycle';
@@ -42,21 +42,8 @@ import {
 } from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-const HANDLERS = FUNCTION_HANDLERS;
-/** The functions' environment: the shared one, and what the archiver, the notifier and the relay check at load. */
-const LOAD_ENV = {
-  ...ENV,
-  CUBICLE_AUDIT_ARCHIVE_BUCKET: 'acme-audit-archive',
-  CUBICLE_SECURITY_EVENTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:acme-security-events',
-  CUBICLE_NOTIFY_FROM: 'cubicle@acme.example',
-  CUBICLE_CONSOLE_URL: 'https://cubicle.acme.example',
-  CUBICLE_ACCOUNT: '111111111111',
-  CUBICLE_CONNECTIONS_TABLE: 'connections',
-  CUBICLE_RELAY_DEVICE_ENDPOINT: 'https://dev0123456.execute-api.eu-west-1.amazonaws.com/v1',
-  CUBICLE_RELAY_RUNTIME_ENDPOINT: 'https://run0123456.execute-api.eu-west-1.amazonaws.com/v1',
-};
 /** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
-const FIRST_CALL: Partial<Record<(typeof HANDLERS)[number], unknown>> = {
+const FIRST_CALL: Partial<Record<FunctionHandler, unknown>> = {
   api: {
     routeKey: 'GET /v1/agents',
     requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } },
@@ -91,7 +78,7 @@ const totals: Record<string, number> = {};
 
 function build(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const handler of HANDLERS) {
+  for (const handler of FUNCTION_HANDLERS) {
     const outdir = path.join(dir, handler);
     const meta = bundleFunction(handlerEntry(handler), outdir, {
       absWorkingDir: REPO_ROOT,
@@ -107,7 +94,7 @@ function build(dir: string): Record<string, string> {
 
 function time(args: string[]): number {
   const start = performance.now();
-  const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...LOAD_ENV }, stdio: 'ignore' });
+  const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...ENV }, stdio: 'ignore' });
   if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}`);
   return performance.now() - start;
 }
@@ -131,10 +118,10 @@ function bundles(quiet = false): ColdStart {
     const files = build(dir);
     const samples: Record<string, { load: number[]; first: number[] }> = {};
     const base: number[] = [];
-    for (const h of HANDLERS) samples[h] = { load: [], first: [] };
+    for (const h of FUNCTION_HANDLERS) samples[h] = { load: [], first: [] };
     for (let run = 0; run < RUNS; run += 1) {
       base.push(time(['-e', '0']));
-      for (const h of HANDLERS) {
+      for (const h of FUNCTION_HANDLERS) {
         samples[h].load.push(time(['-e', `import(${JSON.stringify(files[h])})`]));
         if (FIRST_CALL[h]) {
           const call = `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
@@ -144,7 +131,7 @@ function bundles(quiet = false): ColdStart {
       }
     }
     const bare = median(base);
-    const rows = HANDLERS.map((h) => {
+    const rows = FUNCTION_HANDLERS.map((h) => {
       const load = median(samples[h].load);
       const first = samples[h].first.length ? median(samples[h].first) : undefined;
       return {
@@ -161,7 +148,7 @@ function bundles(quiet = false): ColdStart {
       `\nBundles (esbuild ${FUNCTION_BUILD.target}, ES modules split at each import(), minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
     );
     table(
-      HANDLERS.map((h) => {
+      FUNCTION_HANDLERS.map((h) => {
         const load = median(samples[h].load);
         const first = samples[h].first.length ? median(samples[h].first) : undefined;
         return {

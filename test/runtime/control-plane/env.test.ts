@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { TOKEN_ENV_SCHEMA } from '../../../runtime/control-plane/auth/token-settings';
 import {
   API_ENV,
+  ARCHIVE_ENV,
   CREDENTIALS_ENV,
   LAUNCHER_ENV,
   launchSettings,
   LIFECYCLE_ENV,
+  NOTIFIER_ENV,
   parseEnv,
+  SCHEDULED_RUN_ENV,
   taskNetwork,
 } from '../../../runtime/control-plane/env';
+import { ORIGIN_ENV } from '../../../runtime/control-plane/handlers/origin';
+import { DEVICE_RELAY_ENV, FANOUT_RELAY_ENV, RUNTIME_RELAY_ENV } from '../../../runtime/relay/env';
 import { FUNCTION_ENV } from './support/fixtures';
 
 const GOOD = {
@@ -27,8 +33,21 @@ const GOOD = {
 
 describe('environment at cold start', () => {
   it("the benchmark's cold-start environment satisfies every function that reads one", () => {
-    for (const schema of [API_ENV, CREDENTIALS_ENV, LIFECYCLE_ENV, LAUNCHER_ENV])
-      expect(() => parseEnv(schema, FUNCTION_ENV)).not.toThrow();
+    const schemas = [
+      API_ENV,
+      CREDENTIALS_ENV,
+      LIFECYCLE_ENV,
+      LAUNCHER_ENV,
+      SCHEDULED_RUN_ENV,
+      ARCHIVE_ENV,
+      NOTIFIER_ENV,
+      ORIGIN_ENV,
+      TOKEN_ENV_SCHEMA,
+      DEVICE_RELAY_ENV,
+      RUNTIME_RELAY_ENV,
+      FANOUT_RELAY_ENV,
+    ];
+    for (const schema of schemas) expect(() => parseEnv(schema, FUNCTION_ENV)).not.toThrow();
   });
 
   it('parses a complete environment', () => {

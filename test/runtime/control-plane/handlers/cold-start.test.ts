@@ -25,15 +25,12 @@ import {
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
 import { DIRECTORY, FUNCTION_ENV } from '../support/fixtures';
 
-const HANDLERS = FUNCTION_HANDLERS;
-type Handler = FunctionHandler;
-
 /** Packages whose initialisation costs tens of milliseconds each (client construction, schemas, keyrings). */
 const DEFERRED =
   /^node_modules\/(@aws-sdk\/(client-[^/]+|lib-dynamodb|nested-clients)|@aws-crypto\/|aws-xray-sdk-core)\//;
 
 /** The bundle as the stack builds it (split ES modules), not written: esbuild's metafile only. */
-async function bundleGraph(handler: Handler): Promise<Metafile> {
+async function bundleGraph(handler: FunctionHandler): Promise<Metafile> {
   const out = await build({
     ...FUNCTION_BUILD,
     mainFields: [...FUNCTION_BUILD.mainFields],
@@ -70,7 +67,7 @@ function loadedAtImport(meta: Metafile): string[] {
 }
 
 describe('control-plane cold start', () => {
-  it.each(HANDLERS)(
+  it.each(FUNCTION_HANDLERS)(
     '%s loads no SDK client, encryption SDK or tracer at import time',
     async (handler) => {
       const meta = await bundleGraph(handler);
@@ -82,9 +79,35 @@ describe('control-plane cold start', () => {
     30_000,
   );
 
+  // Issue 15: an ES module import of a Node built-in builds its namespace when the function loads (`node:fs` ~3 ms
+  // of a ~40 ms bare start); process.getBuiltinModule does not.
+  it.each(FUNCTION_HANDLERS)(
+    '%s imports no Node built-in as an ES module at load, nor does the CommonJS shim',
+    async (handler) => {
+      const meta = await bundleGraph(handler);
+      const builtins = chunksAtImport(meta).flatMap((file) =>
+        meta.outputs[file].imports
+          .filter((imported) => imported.external && imported.kind === 'import-statement')
+          .map((imported) => imported.path),
+      );
+      expect(builtins).toEqual([]);
+      // And the bundle does import built-ins, on the first call's chunks (the check above reads real imports).
+      const all = Object.values(meta.outputs).flatMap((output) =>
+        output.imports.filter((imported) => imported.external && imported.kind === 'import-statement'),
+      );
+      expect(all.length).toBeGreaterThan(0);
+    },
+    30_000,
+  );
+
+  it('the CommonJS shim imports nothing', () => {
+    expect(FUNCTION_BUILD.banner.js).not.toMatch(/\bimport\s*[{*'"\w]/);
+    expect(FUNCTION_BUILD.banner.js).toContain("process.getBuiltinModule('node:module')");
+  });
+
   // Issue 15: a cold start of these is at most 1.5x a bare `node`; each of these packages cost ~10 ms of it
   // (zod/mini's schemas, Powertools' logger with node:console and node:crypto, aws-jwt-verify with node:https).
-  it.each(HANDLERS)(
+  it.each(FUNCTION_HANDLERS)(
     '%s loads no schema library, logger or JWT library at import time',
     async (handler) => {
       const meta = await bundleGraph(handler);
@@ -103,7 +126,7 @@ describe('control-plane cold start', () => {
   // CommonJS with `export *` (the encryption SDK) loses them there, so such a package is imported
   // through a module that names its exports (runtime/shared/esdk.ts); a CommonJS target would export
   // only `default`.
-  it.each(HANDLERS)(
+  it.each(FUNCTION_HANDLERS)(
     "%s: every module loaded with import() is an ES module and keeps the package's exports",
     async (handler) => {
       const meta = await bundleGraph(handler);
@@ -135,7 +158,7 @@ describe('control-plane bundles, run', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-cold-start-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const entries = new Map<string, string>();
-  const entry = (handler: Handler) => {
+  const entry = (handler: FunctionHandler) => {
     if (!entries.has(handler)) {
       const outdir = path.join(dir, handler);
       bundleFunction(handlerEntry(handler), outdir, { absWorkingDir: REPO_ROOT });
@@ -144,7 +167,7 @@ describe('control-plane bundles, run', () => {
     }
     return entries.get(handler) as string;
   };
-  const run = (handler: Handler, event: unknown, env: Record<string, string> = {}) =>
+  const run = (handler: FunctionHandler, event: unknown, env: Record<string, string> = {}) =>
     spawnSync(
       process.execPath,
       [
@@ -167,32 +190,6 @@ describe('control-plane bundles, run', () => {
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-  // Issue 15: an ES module import of a Node built-in builds its namespace when the function loads (`node:fs` ~3 ms
-  // of a ~40 ms bare start); process.getBuiltinModule does not.
-  it.each(HANDLERS)(
-    '%s imports no Node built-in as an ES module at load, nor does the CommonJS shim',
-    async (handler) => {
-      const meta = await bundleGraph(handler);
-      const builtins = chunksAtImport(meta).flatMap((file) =>
-        meta.outputs[file].imports
-          .filter((imported) => imported.external && imported.kind === 'import-statement')
-          .map((imported) => imported.path),
-      );
-      expect(builtins).toEqual([]);
-      // And the bundle does import built-ins, on the first call's chunks (the check above reads real imports).
-      const all = Object.values(meta.outputs).flatMap((output) =>
-        output.imports.filter((imported) => imported.external && imported.kind === 'import-statement'),
-      );
-      expect(all.length).toBeGreaterThan(0);
-    },
-    30_000,
-  );
-
-  it('the CommonJS shim imports nothing', () => {
-    expect(FUNCTION_BUILD.banner.js).not.toMatch(/\bimport\s*[{*'"\w]/);
-    expect(FUNCTION_BUILD.banner.js).toContain("process.getBuiltinModule('node:module')");
-  });
-
   it('a chunk keeps the CommonJS shim only if its code uses require, __filename or __dirname', () => {
     const outdir = path.dirname(entry('api'));
     const chunks = readdirSync(outdir).filter((file) => file.endsWith('.mjs'));
@@ -209,8 +206,22 @@ describe('control-plane bundles, run', () => {
     }
   });
 
+  it.each(FUNCTION_HANDLERS)(
+    '%s loads with the environment the stack sets (its cold start, as the bench times it)',
+    (handler) => {
+      const out = spawnSync(process.execPath, ['-e', `import(${JSON.stringify(entry(handler))})`], {
+        env: { PATH: process.env.PATH, ...FUNCTION_ENV },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(out.stderr).toBe('');
+      expect(out.status).toBe(0);
+    },
+    60_000,
+  );
+
   it('a bad environment or token setting still fails the cold start, naming the variable and never its value', () => {
-    const cases: [Handler, Record<string, string>, RegExp][] = [
+    const cases: [FunctionHandler, Record<string, string>, RegExp][] = [
       ['api', { CUBICLE_CLUSTER_ARN: 'hunter2' }, /CUBICLE_CLUSTER_ARN must be an ECS cluster ARN/],
       ['api', { CUBICLE_TOKEN_ISSUER: 'http://login.acme.example' }, /CUBICLE_TOKEN_ISSUER must be an https URL/],
       [

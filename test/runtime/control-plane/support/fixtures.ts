@@ -269,9 +269,9 @@ export function httpEvent(routeKey: string, options: EventOptions = {}): HttpEve
 }
 
 /**
- * A complete cold-start environment for every control-plane function (runtime/control-plane/env.ts), as
- * the stack sets it: what `npm run bench:control-plane` loads the bundles with. env.test.ts holds it to
- * every function's schema, so a new variable cannot leave the bench failing at load.
+ * A complete cold-start environment for every function (runtime/control-plane/env.ts, runtime/relay/env.ts), as
+ * the stack sets it: what `npm run bench:control-plane` and the cold-start test load the bundles with. env.test.ts
+ * holds it to every function's schema, so a new variable cannot leave the bench failing at load.
  */
 export const FUNCTION_ENV = {
   CUBICLE_DEPLOYMENT: 'acme',
@@ -292,6 +292,14 @@ export const FUNCTION_ENV = {
   CUBICLE_TOKEN_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TestPool1',
   CUBICLE_TOKEN_AUDIENCE: 'cubicletestclient',
   CUBICLE_ORIGIN_VERIFY_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerifySecret-AbCdEf',
+  CUBICLE_AUDIT_ARCHIVE_BUCKET: 'acme-audit-archive',
+  CUBICLE_SECURITY_EVENTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:acme-security-events',
+  CUBICLE_NOTIFY_FROM: 'cubicle@acme.example',
+  CUBICLE_CONSOLE_URL: 'https://cubicle.acme.example',
+  CUBICLE_ACCOUNT: '111111111111',
+  CUBICLE_CONNECTIONS_TABLE: 'connections',
+  CUBICLE_RELAY_DEVICE_ENDPOINT: 'https://dev0123456.execute-api.eu-west-1.amazonaws.com/v1',
+  CUBICLE_RELAY_RUNTIME_ENDPOINT: 'https://run0123456.execute-api.eu-west-1.amazonaws.com/v1',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
