@@ -27,7 +27,8 @@ const ready = lazy(async () => {
 
 /** The Events stream (new images): archive INSERTs, raise MODIFY and REMOVE; a failed record is retried from there. */
 export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
-  (await functionLogger()).addContext(context);
+  const logger = await functionLogger();
+  logger.addContext(context);
   const failed = await (await ready())(event.Records);
   return { batchItemFailures: failed !== undefined ? [{ itemIdentifier: failed }] : [] };
 }

@@ -36,6 +36,7 @@ const ready = lazy(async () => {
 
 /** Invoked asynchronously by the audit archiver with `{ pk, sk, type }` of a notified event. */
 export async function handler(event: unknown, context: Context): Promise<{ outcome: string }> {
-  (await functionLogger()).addContext(context);
+  const logger = await functionLogger();
+  logger.addContext(context);
   return { outcome: await (await ready())(event) };
 }
