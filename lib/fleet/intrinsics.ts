@@ -154,25 +154,12 @@ class SharedValueSightings extends CfnElement {
   }
 
   _toCloudFormation(): object {
-    return new ByPhase(
-      () => [...this.values.values()],
-      () => ({}),
-    );
-  }
-}
-
-/** A value that is one thing in CDK's reference scan and another in the template. */
-class ByPhase implements IResolvable {
-  readonly creationStack: string[] = [];
-
-  constructor(
-    private readonly inReferenceScan: () => unknown,
-    private readonly inTemplate: () => unknown,
-  ) {}
-
-  resolve(context: IResolveContext): unknown {
     // `preparing` is set by CDK's findTokens only: the reference scan, and property metadata under CDK_DEBUG=true.
-    return context.preparing ? this.inReferenceScan() : this.inTemplate();
+    const sightings: IResolvable = {
+      creationStack: [],
+      resolve: (context: IResolveContext) => (context.preparing ? [...this.values.values()] : {}),
+    };
+    return sightings;
   }
 }
 
@@ -224,23 +211,21 @@ const apart = new WeakMap<Stack, Apart[]>();
  */
 function templateWithApart(stack: Stack, resources: readonly Apart[], renderByCdk: () => object): object {
   // Apart first: a logical id renamed (renameLogicalId) is then applied before CDK checks that every rename was.
-  const sections: Record<string, Record<string, unknown>> = {};
-  for (const { resource, render } of resources) {
-    const fragment = renderedOnce(stack, resource, render) as Record<string, Record<string, unknown>>;
-    for (const [section, entries] of Object.entries(fragment)) {
-      const into = (sections[section] ??= {});
+  const fragments = resources.map(({ resource, render }) => ({
+    resource,
+    fragment: renderedOnce(stack, resource, render),
+  }));
+  const template = renderByCdk() as Record<string, Record<string, unknown>>;
+  for (const { resource, fragment } of fragments) {
+    for (const [section, entries] of Object.entries(fragment as Record<string, Record<string, unknown>>)) {
+      const into = (template[section] ??= {});
       for (const [id, entry] of Object.entries(entries)) {
-        if (id in into) throw new Error(`${resource.node.path}: the template's ${section} already has ${id}`);
+        if (id in into)
+          throw new Error(
+            `${stack.stackName}: ${resource.node.path} renders ${section} ${id}, which the template already has`,
+          );
         into[id] = entry;
       }
-    }
-  }
-  const template = renderByCdk() as Record<string, unknown>;
-  for (const [section, entries] of Object.entries(sections)) {
-    const into = (template[section] ??= {}) as Record<string, unknown>;
-    for (const [id, entry] of Object.entries(entries)) {
-      if (id in into) throw new Error(`${stack.stackName}: ${section} has ${id} both rendered apart and by CDK`);
-      into[id] = entry;
     }
   }
   assertReferencesWithinTemplate(stack.stackName, template);

@@ -269,7 +269,7 @@ describe('renderedApart', () => {
     new CfnResource(user, 'Cell', { type: 'Test::Cell' }).overrideLogicalId('Same');
     renderedApart(user);
     new CfnResource(stack, 'Other', { type: 'Test::Other' }).overrideLogicalId('Same');
-    expect(() => app.synth()).toThrow('Shard: Resources has Same both rendered apart and by CDK');
+    expect(() => app.synth()).toThrow('Shard: Shard/UserA/Cell renders Resources Same, which the template already has');
   });
 
   it('a cell that names another stack directly is refused when the Fleet stack renders, naming both', () => {
