@@ -100,27 +100,28 @@ function render(value: unknown, shape: Shape, path: string): unknown {
 }
 
 /**
- * `path`: where `value` is, a step per entry, written out only in an error. Plain indexed loops: this runs over
- * every cell's containers and their environments (tens of thousands of objects at 5,000 pairs), where a string
- * per step and an iterator per entry cost more than the rendering.
+ * `path`: where `value` is, a step per entry (an index, or a property's CloudFormation name), written out only in an
+ * error. Plain indexed loops and no string per step: this runs over every cell's containers and their environments
+ * (tens of thousands of objects at 5,000 pairs), where building a path and an iterator per entry cost more than the
+ * rendering.
  */
-function renderCompiled(value: unknown, shape: Compiled, path: string[]): unknown {
+function renderCompiled(value: unknown, shape: Compiled, path: (string | number)[]): unknown {
   if (Array.isArray(value)) {
     const items = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) {
-      path.push(`[${i}]`);
+      path.push(i);
       items[i] = renderCompiled(value[i], shape, path);
       path.pop();
     }
     return items;
   }
   if (typeof value !== 'object' || value === null)
-    throw new Error(`${path.join('')}: AgentTaskDefinition renders objects here, got ${JSON.stringify(value)}`);
+    throw new Error(`${written(path)}: AgentTaskDefinition renders objects here, got ${JSON.stringify(value)}`);
   const properties = value as Record<string, unknown>;
   const names = Object.keys(properties);
   for (let i = 0; i < names.length; i++) {
     if (!shape.known.has(names[i]) && properties[names[i]] !== undefined)
-      throw new Error(`${path.join('')}.${names[i]}: not a property AgentTaskDefinition renders`);
+      throw new Error(`${written(path)}.${names[i]}: not a property AgentTaskDefinition renders`);
   }
   const rendered: Record<string, unknown> = {};
   const order = shape.order;
@@ -131,10 +132,15 @@ function renderCompiled(value: unknown, shape: Compiled, path: string[]): unknow
     if (entry[2] === undefined) {
       rendered[entry[1]] = item;
     } else {
-      path.push(`.${entry[1]}`);
+      path.push(entry[1]);
       rendered[entry[1]] = renderCompiled(item, entry[2], path);
       path.pop();
     }
   }
   return rendered;
+}
+
+/** `Resource.ContainerDefinitions[0].Environment[3]`: the root as given, then `.Name` and `[index]` steps. */
+function written(path: readonly (string | number)[]): string {
+  return path.map((step, i) => (i === 0 ? step : typeof step === 'number' ? `[${step}]` : `.${step}`)).join('');
 }
