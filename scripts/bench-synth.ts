@@ -4,6 +4,8 @@
  * Each synth runs in a fresh process, one at a time:
  *   example+checks  the bundled example as `cdk synth` runs it: asset bundling, cdk-nag (AWS Solutions,
  *                   NIST 800-53 r5), Control Tower rules (cfn-guard), CDK's template validator, retention guard;
+ *                   then once more into the same cdk.out, as a second `cdk synth` runs it (the functions' bundles
+ *                   are found by their source hash, lib/constructs/function-source-hash.ts, and not built again);
  *   fleet           N pairs with the default identity, no checks (CDK_VALIDATION=false): what CDK itself costs;
  *   floor           the same templates emitted by bare CfnResources carrying the same properties (the fleet and
  *                   its floor back to back, --repeat times: the pair with the median wall ratio is reported);
@@ -36,7 +38,7 @@ import { rosterConfigText, rosterUsers } from '../test/support/roster';
 import { CDK_JSON_CONTEXT } from '../test/support/synth';
 import { imageEstimate, wakeOnPaper } from './bench/image';
 
-type Variant = 'example+checks' | 'fleet' | 'floor' | 'fleet+checks';
+type Variant = 'example+checks' | 'example+checks, cdk.out kept' | 'fleet' | 'floor' | 'fleet+checks';
 
 interface Measurement {
   variant: Variant;
@@ -75,8 +77,9 @@ function benchConfig(pairs: number): CubicleConfig {
 }
 
 function child(variant: Variant, pairs: number, fleetDir?: string): Measurement {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
-  const checks = variant.endsWith('+checks');
+  const kept = variant === 'example+checks, cdk.out kept';
+  const outdir = kept ? fleetDir! : mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
+  const checks = variant.includes('+checks');
   // Bundling (esbuild) is part of `cdk synth`; the bare variants measure template work only.
   const context = { ...CDK_JSON_CONTEXT, ...(checks ? {} : { 'aws:cdk:bundling-stacks': [] }) };
   let templates: [string, any][] = [];
@@ -113,7 +116,7 @@ function child(variant: Variant, pairs: number, fleetDir?: string): Measurement 
       }
     }
   } else {
-    const config = variant === 'example+checks' ? exampleConfig() : benchConfig(pairs);
+    const config = variant.startsWith('example') ? exampleConfig() : benchConfig(pairs);
     createApp(app, config, { fleetLock: { lock: { users: {} } } });
     const registered = (app as unknown as { _policyValidation: IPolicyValidationPlugin[] })._policyValidation;
     if (!checks) registered.length = 0;
@@ -148,7 +151,8 @@ function child(variant: Variant, pairs: number, fleetDir?: string): Measurement 
     for (const p of report.pluginReports) conclusions[p.pluginName] = `${p.conclusion} (${p.violations.length} open)`;
   }
   const index = shapeIndexOf(app);
-  if (variant !== 'fleet') rmSync(outdir, { recursive: true, force: true });
+  // The fleet's templates are the floor's input; the example's cdk.out is synthesized into once more.
+  if (variant !== 'fleet' && !variant.startsWith('example')) rmSync(outdir, { recursive: true, force: true });
   return {
     variant,
     cpuMs,
@@ -231,6 +235,8 @@ function main(): void {
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat must be a whole number of at least 1');
 
   const example = run('example+checks', pairs);
+  const exampleAgain = run('example+checks, cdk.out kept', pairs, example.outdir);
+  rmSync(example.outdir, { recursive: true, force: true });
   // On a shared 2-core machine one synth can run a fifth slower than the next: the fleet and its floor run back to
   // back, several times, and the pair with the median wall ratio is the one reported.
   const measured: { fleet: Measurement; floor: Measurement; ratio: number }[] = [];
@@ -253,7 +259,7 @@ function main(): void {
   const rows: string[][] = [
     ['variant', 'wall', 'cpu', 'construct', 'synth', 'peak MiB', 'stacks', 'resources', 'max/stack', 'inside checks'],
   ];
-  for (const m of [example, fleet, floor, checked]) {
+  for (const m of [example, exampleAgain, fleet, floor, checked]) {
     const inside = Object.entries(m.plugins)
       .map(([name, ms]) => `${name} ${s(ms)}`)
       .join(', ');
@@ -345,6 +351,12 @@ function main(): void {
     s(wall(example) - cfnValidate(example)),
     '≤ 25 s',
     wall(example) - cfnValidate(example) <= 25_000,
+  );
+  add(
+    '  again into the same cdk.out (no function bundled again)',
+    `${s(wall(exampleAgain))}; ${s(exampleAgain.cpuMs)}`,
+    '≤ 25 s',
+    wall(exampleAgain) <= 25_000,
   );
   add(
     'synth without checks / content floor (wall; cpu)',

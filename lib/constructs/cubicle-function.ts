@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { ROSTER_FILE_NAME } from '../../runtime/shared/function-contract';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { bundleFunction, HANDLER_FILE } from './function-bundle';
+import { functionSourceHash } from './function-source-hash';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const CONTROL_PLANE_HANDLERS = path.join(REPO_ROOT, 'runtime', 'control-plane', 'handlers');
@@ -115,8 +116,10 @@ export class CubicleFunction extends Construct {
     const rosterFile = props.rosterFile;
     this.function = new lambda.Function(this, 'Function', {
       code: lambda.Code.fromAsset(REPO_ROOT, {
-        // Hashed by the bundle's content, as NodejsFunction does: the repository itself is not the asset.
-        assetHashType: AssetHashType.OUTPUT,
+        // Hashed by what goes into the bundle (function-source-hash.ts), not by the repository, which is not the
+        // asset: CDK then bundles only when cdk.out does not hold this hash's bundle yet.
+        assetHashType: AssetHashType.CUSTOM,
+        assetHash: functionSourceHash(REPO_ROOT, entry, rosterFile),
         bundling: {
           // Never used: local bundling (esbuild is a dependency) always succeeds or throws.
           image: DockerImage.fromRegistry('cubicle-bundles-locally'),

@@ -22,6 +22,7 @@ import {
   HANDLER_FILE,
   handlerFileIn,
 } from '../../../../lib/constructs/function-bundle';
+import { FUNCTION_SOURCE_ROOTS } from '../../../../lib/constructs/function-source-hash';
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
 import { DIRECTORY, FUNCTION_ENV } from '../support/fixtures';
 
@@ -75,6 +76,23 @@ describe('control-plane cold start', () => {
       // The graph is the real one: the bundle does contain the clients, behind dynamic imports.
       expect(Object.keys(meta.inputs).some((input) => DEFERRED.test(input))).toBe(true);
       expect(loaded.filter((input) => DEFERRED.test(input))).toEqual([]);
+    },
+    30_000,
+  );
+
+  // A function's asset hash reads these folders, the lockfile and the bundler (function-source-hash.ts): an input from
+  // anywhere else could change a bundle without changing its hash, and a kept cdk.out would deploy the old bundle.
+  it.each(FUNCTION_HANDLERS)(
+    '%s bundles only sources its asset hash reads (FUNCTION_SOURCE_ROOTS) and packages the lockfile fixes',
+    async (handler) => {
+      const meta = await bundleGraph(handler);
+      const inputs = Object.keys(meta.inputs);
+      const outside = inputs.filter(
+        (input) =>
+          !input.startsWith('node_modules/') && !FUNCTION_SOURCE_ROOTS.some((root) => input.startsWith(`${root}/`)),
+      );
+      expect(outside).toEqual([]);
+      expect(inputs.filter((input) => input.startsWith('runtime/shared/')).length).toBeGreaterThan(0);
     },
     30_000,
   );

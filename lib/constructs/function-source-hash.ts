@@ -1,0 +1,67 @@
+/**
+ * The asset hash of a function's bundle, computed from what goes into it rather than from the bundle itself. CDK
+ * bundles an asset whose hash it knows beforehand only if `<outdir>/asset.<hash>` is not there yet (AssetStaging),
+ * so a second `cdk synth` or `cdk deploy` into the same cdk.out runs no esbuild for unchanged functions (the twelve
+ * take ~10 s here). Hashing the output instead meant bundling every function at every synth to learn its hash.
+ *
+ * What is hashed is a superset of a bundle's inputs:
+ * - every file under FUNCTION_SOURCE_ROOTS, by its path in the repository and its bytes (a test holds each
+ *   function's esbuild inputs to these folders and node_modules);
+ * - package-lock.json, which fixes what `npm ci` puts in node_modules;
+ * - esbuild's version, the build options and the bundler's own source (function-bundle.ts rewrites what esbuild
+ *   emits);
+ * - the handler's entry, and the roster file copied beside the bundle when there is one.
+ * Paths are relative to the repository, so the hash is the same on every machine with the same files.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { version as esbuildVersion } from 'esbuild';
+import { FUNCTION_BUILD } from './function-bundle';
+
+/** Folders (relative to the repository) that hold every function's own sources. */
+export const FUNCTION_SOURCE_ROOTS = ['runtime/control-plane', 'runtime/relay', 'runtime/shared'] as const;
+
+/** Files outside the roots whose bytes decide a bundle: the lockfile, and the bundler that writes it. */
+const BUILD_INPUTS = ['package-lock.json', 'lib/constructs/function-bundle.ts'] as const;
+
+/** Digests of the shared inputs, by repository: read once per process, not once per function. */
+const shared = new Map<string, string>();
+
+function sharedInputsDigest(repoRoot: string): string {
+  let digest = shared.get(repoRoot);
+  if (digest === undefined) {
+    const hash = createHash('sha256');
+    field(hash, 'esbuild', esbuildVersion);
+    field(hash, 'options', JSON.stringify(FUNCTION_BUILD));
+    for (const file of [...FUNCTION_SOURCE_ROOTS.flatMap((root) => filesUnder(repoRoot, root)), ...BUILD_INPUTS])
+      field(hash, file, readFileSync(path.join(repoRoot, file)));
+    digest = hash.digest('hex');
+    shared.set(repoRoot, digest);
+  }
+  return digest;
+}
+
+/** The asset hash of the bundle of `entry` (with `rosterFile` beside it, if any). */
+export function functionSourceHash(repoRoot: string, entry: string, rosterFile: string | undefined): string {
+  const hash = createHash('sha256');
+  field(hash, 'inputs', sharedInputsDigest(repoRoot));
+  field(hash, 'entry', path.relative(repoRoot, entry).split(path.sep).join('/'));
+  if (rosterFile !== undefined) field(hash, 'roster', readFileSync(rosterFile));
+  return hash.digest('hex');
+}
+
+/** Files under `root`, relative to the repository with `/` separators, in a fixed order. */
+function filesUnder(repoRoot: string, root: string): string[] {
+  return readdirSync(path.join(repoRoot, root), { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(repoRoot, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .sort();
+}
+
+/** A name and a value, each length-prefixed, so that no two different inputs hash as the same byte stream. */
+function field(hash: Hash, name: string, value: string | Buffer): void {
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  hash.update(`${Buffer.byteLength(name)}:${name}:${bytes.length}:`);
+  hash.update(bytes);
+}
