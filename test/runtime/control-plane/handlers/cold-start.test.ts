@@ -30,8 +30,15 @@ import { DIRECTORY, FUNCTION_ENV } from '../support/fixtures';
 const DEFERRED =
   /^node_modules\/(@aws-sdk\/(client-[^/]+|lib-dynamodb|nested-clients)|@aws-crypto\/|aws-xray-sdk-core)\//;
 
-/** The bundle as the stack builds it (split ES modules), not written: esbuild's metafile only. */
-async function bundleGraph(handler: FunctionHandler): Promise<Metafile> {
+/** The bundle as the stack builds it (split ES modules), not written: esbuild's metafile only; built once per handler. */
+function bundleGraph(handler: FunctionHandler): Promise<Metafile> {
+  let graph = graphs.get(handler);
+  if (!graph) graphs.set(handler, (graph = buildGraph(handler)));
+  return graph;
+}
+const graphs = new Map<FunctionHandler, Promise<Metafile>>();
+
+async function buildGraph(handler: FunctionHandler): Promise<Metafile> {
   const out = await build({
     ...FUNCTION_BUILD,
     mainFields: [...FUNCTION_BUILD.mainFields],
