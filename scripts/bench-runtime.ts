@@ -229,6 +229,9 @@ async function main(): Promise<void> {
   console.log(
     `${'relay steps alone ÷ bare node (median)'.padEnd(40)} ${(quantile(floor, 0.5) / quantile(bare, 0.5)).toFixed(2)}×   (connect, claim, session.started: the least any supervisor waits here)`,
   );
+  console.log(
+    `${'start-to-ready ÷ relay steps alone'.padEnd(40)} ${(quantile(agent, 0.5) / quantile(floor, 0.5)).toFixed(2)}×   (what the supervisor adds to the least it waits)`,
+  );
   console.log(row('supervisor RSS at rest', supervisorRss, 'MiB'));
   console.log(row('workbench daemon RSS at rest', workbenchRss, 'MiB'));
   console.log(row('task RSS at rest (both)', total, 'MiB'));

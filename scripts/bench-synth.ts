@@ -394,6 +394,12 @@ function main(): void {
       '-',
       undefined,
     );
+    add(
+      '  supervisor start-to-ready / the relay steps alone',
+      x(supervisor.readyMedianMs / supervisor.relayFloorMedianMs),
+      '-',
+      undefined,
+    );
   }
   add(
     'agent image, compressed (estimate)',
