@@ -3,13 +3,14 @@
  *
  * 1. Each function's bundle, built as the stack builds it (lib/constructs/function-bundle.ts): the entry's size
  *    and the whole bundle's, and the cold load time of `import(entry)` in a fresh `node` against a bare `node -e 0` (median of RUNS,
- *    as a ratio); also load + first invocation where that needs no network.
+ *    as a ratio); also load + first invocation of every function (FIRST_CALL), as far as its first AWS request.
  * 2. DynamoDB and ECS calls per wake (and per message, and for the task event that follows), counted at
  *    the SDK client against dynalite on loopback, ECS faked at the client.
  * 3. DynamoDB and ECS calls per reaper tick at 1,000 and 5,000 active sessions, with 10,000 stopped
  *    sessions in the same table (which must cost nothing), 5% of the active ones idle.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -42,8 +43,33 @@ import {
 } from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-/** First invocations that need no network (the origin check refuses the caller, or the event is foreign). */
-const FIRST_CALL: Partial<Record<FunctionHandler, unknown>> = {
+/** An events-table stream record as DynamoDB Streams delivers it (the archiver's and the fan-out's input). */
+const EVENT_INSERT = {
+  Records: [
+    {
+      eventName: 'INSERT',
+      eventSourceARN: `arn:aws:dynamodb:eu-west-1:111111111111:table/${ENV.CUBICLE_EVENTS_TABLE}/stream/2026-11-29T00:00:00.000`,
+      dynamodb: {
+        SequenceNumber: '100',
+        NewImage: {
+          pk: { S: 'alice#sales' },
+          sk: { N: '1' },
+          type: { S: 'message.received' },
+          at: { N: '1796000000000' },
+          requestId: { S: 'r' },
+        },
+      },
+    },
+  ],
+};
+
+/**
+ * Each function's first invocation, timed to its first AWS request (the moment it reaches the endpoint stand-in,
+ * firstRequestEndpoint) or, when the call ends before any (the origin check refuses the caller, the event is foreign,
+ * the caller is no Cubicle task), to its exit: what is timed is loading, the lazy imports, building the clients and
+ * the request, not a service's latency or the SDK's retries.
+ */
+const FIRST_CALL: Record<FunctionHandler, unknown> = {
   api: {
     routeKey: 'GET /v1/agents',
     requestContext: { requestId: 'r', authorizer: { jwt: { claims: { username: 'nobody' } } } },
@@ -60,7 +86,7 @@ const FIRST_CALL: Partial<Record<FunctionHandler, unknown>> = {
   // A stack deletion: no Cognito call; the response PUT goes to a closed local port (refused at once: ECONNREFUSED).
   'directory-sync': {
     RequestType: 'Delete',
-    ResponseURL: 'http://127.0.0.1:9/response',
+    ResponseURL: 'http://127.0.0.1:9/response', // replaced by the endpoint stand-in's address
     StackId: 'arn:aws:cloudformation:eu-west-1:111111111111:stack/acme-ControlPlane/1',
     RequestId: 'r',
     LogicalResourceId: 'DirectorySync',
@@ -68,6 +94,96 @@ const FIRST_CALL: Partial<Record<FunctionHandler, unknown>> = {
     ResourceType: 'Custom::CubicleDirectorySync',
     ResourceProperties: { ServiceToken: 'x', UserPoolId: 'eu-west-1_AbC' },
   },
+  // EventBridge's once-a-minute tick: the first Query of the active sessions.
+  reaper: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+  // The archive's PutObject of one new event.
+  'audit-archive': EVENT_INSERT,
+  // The archiver's asynchronous invoke for an event that mails the employee: reads the event.
+  notifier: { pk: 'alice#sales', sk: 1, type: 'approval.requested' },
+  // EventBridge Scheduler's input for a declared schedule (BENCH_DIRECTORY): posts the message.
+  'scheduled-run': { scheduleId: 'alice/sales/daily', scheduledTime: '2026-11-30T07:00:00Z' },
+  // A device connecting without CloudFront's origin header: refused after the origin check.
+  'relay-device': { requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' }, headers: {} },
+  // A role that is no Cubicle task's: refused by the role directory, before any table read.
+  'relay-runtime': {
+    requestContext: {
+      routeKey: '$connect',
+      connectionId: 'c1',
+      requestId: 'r',
+      identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/someone-else/session' },
+    },
+  },
+  // One new event to push: the Query of the pair's listeners.
+  'relay-fanout': EVENT_INSERT,
+};
+
+/** Lambda puts the function role's credentials in the environment; these are fake. */
+const FIRST_CALL_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  AWS_SESSION_TOKEN: 'bench',
+};
+
+/**
+ * Runs `node args` with every SDK client's endpoint (AWS_ENDPOINT_URL) on a loopback listener of its own, which notes
+ * the first connection and closes it; resolves with the time to that first request, or to the child's exit (0) if it
+ * sends none. A listener per child: a killed child's late connections never reach the next one's.
+ */
+async function timeToFirstRequest(args: (url: string) => string[]): Promise<number> {
+  let onRequest: (() => void) | undefined;
+  const server = createServer((socket) => {
+    onRequest?.();
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const start = performance.now();
+    const child = spawn(process.execPath, args(url), {
+      env: { PATH: process.env.PATH, ...ENV, ...FIRST_CALL_CREDENTIALS, AWS_ENDPOINT_URL: url },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const elapsed = await new Promise<number>((resolve, reject) => {
+      onRequest = () => {
+        onRequest = undefined;
+        resolve(performance.now() - start);
+        child.kill('SIGKILL');
+      };
+      void exited.then((code) => {
+        if (!onRequest) return; // timed at its request
+        onRequest = undefined;
+        if (code === 0) resolve(performance.now() - start);
+        else reject(new Error(`node ${args(url).join(' ')} exited ${code} before any request: ${stderr.slice(-1500)}`));
+      });
+    });
+    await exited;
+    return elapsed;
+  } finally {
+    server.close();
+  }
+}
+
+/** The fixtures' roster, with the schedule the scheduled-run function's first call names. */
+const BENCH_DIRECTORY = {
+  ...DIRECTORY,
+  users: DIRECTORY.users.map((user) =>
+    user.id !== 'alice'
+      ? user
+      : {
+          ...user,
+          agents: user.agents.map((agent) =>
+            agent.id !== 'sales'
+              ? agent
+              : {
+                  ...agent,
+                  schedules: [{ id: 'daily', text: 'Summarize the day', outbound: 'deny', maxRunMinutes: 30 }],
+                },
+          ),
+        },
+  ),
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -86,7 +202,7 @@ function build(dir: string): Record<string, string> {
     totals[handler] = Object.entries(meta.outputs)
       .filter(([file]) => file.endsWith('.mjs'))
       .reduce((sum, [, output]) => sum + output.bytes, 0);
-    writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(DIRECTORY));
+    writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(BENCH_DIRECTORY));
     out[handler] = handlerFileIn(outdir);
   }
   return out;
@@ -112,7 +228,7 @@ interface ColdStart {
   }[];
 }
 
-function bundles(quiet = false): ColdStart {
+async function bundles(quiet = false): Promise<ColdStart> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-bench-cp-'));
   try {
     const files = build(dir);
@@ -123,11 +239,13 @@ function bundles(quiet = false): ColdStart {
       base.push(time(['-e', '0']));
       for (const h of FUNCTION_HANDLERS) {
         samples[h].load.push(time(['-e', `import(${JSON.stringify(files[h])})`]));
-        if (FIRST_CALL[h]) {
-          const call = `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
-            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h])}, ctx)).then(()=>{}, (e)=>{if(${h === 'directory-sync'}&&/ECONNREFUSED/.test(String(e)))return;console.error(e);process.exit(1)})`;
-          samples[h].first.push(time(['-e', call]));
-        }
+        // The directory sync's response URL is the listener's too.
+        const call = (url: string) => [
+          '-e',
+          `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
+            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h]).replaceAll('http://127.0.0.1:9', url)}, ctx)).then(()=>{}, (e)=>{console.error(e);process.exit(1)})`,
+        ];
+        samples[h].first.push(await timeToFirstRequest(call));
       }
     }
     const bare = median(base);
@@ -364,10 +482,10 @@ async function perTick(): Promise<void> {
 async function main(): Promise<void> {
   // `--cold-start-json`: only the bundles' cold starts, as one JSON line (scripts/bench-synth.ts prints them).
   if (process.argv.includes('--cold-start-json')) {
-    console.log(JSON.stringify(bundles(true)));
+    console.log(JSON.stringify(await bundles(true)));
     return;
   }
-  bundles();
+  await bundles();
   await perWake();
   await perTick();
 }
