@@ -7,7 +7,8 @@
  * What is hashed is a superset of a bundle's inputs:
  * - every file under FUNCTION_SOURCE_ROOTS, by its path in the repository and its bytes (a test holds each
  *   function's esbuild inputs to these folders and node_modules);
- * - package-lock.json, which fixes what `npm ci` puts in node_modules;
+ * - package-lock.json, which fixes what `npm ci` puts in node_modules, and the package.json and tsconfig.json esbuild
+ *   reads for the sources (module type, TypeScript settings such as class fields);
  * - esbuild's version, the build options and the bundler's own source (function-bundle.ts rewrites what esbuild
  *   emits);
  * - the handler's entry, and the roster file copied beside the bundle when there is one.
@@ -22,8 +23,13 @@ import { FUNCTION_BUILD } from './function-bundle';
 /** Folders (relative to the repository) that hold every function's own sources. */
 export const FUNCTION_SOURCE_ROOTS = ['runtime/control-plane', 'runtime/relay', 'runtime/shared'] as const;
 
-/** Files outside the roots whose bytes decide a bundle: the lockfile, and the bundler that writes it. */
-const BUILD_INPUTS = ['package-lock.json', 'lib/constructs/function-bundle.ts'] as const;
+/** Files outside the roots whose bytes decide a bundle: the lockfile, the settings esbuild reads, the bundler. */
+const BUILD_INPUTS = [
+  'package-lock.json',
+  'package.json',
+  'tsconfig.json',
+  'lib/constructs/function-bundle.ts',
+] as const;
 
 /** Digests of the shared inputs, by repository: read once per process, not once per function. */
 const shared = new Map<string, string>();

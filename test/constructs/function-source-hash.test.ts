@@ -17,6 +17,8 @@ const BASE: Record<string, string> = {
   'runtime/relay/device.ts': 'export const device = 1;\n',
   'runtime/shared/names.ts': 'export const name = "a";\n',
   'package-lock.json': '{"lockfileVersion":3}\n',
+  'package.json': '{"name":"cubicle"}\n',
+  'tsconfig.json': '{"compilerOptions":{}}\n',
   'lib/constructs/function-bundle.ts': '// the bundler\n',
   'README.md': '# read me\n',
 };
@@ -53,6 +55,8 @@ describe("a function's source hash", () => {
     ['a handler changes', { 'runtime/control-plane/handlers/reaper.ts': 'export const handler = () => 2;\n' }],
     ['the lockfile changes (another package version)', { 'package-lock.json': '{"lockfileVersion":3,"x":1}\n' }],
     ['the bundler changes', { 'lib/constructs/function-bundle.ts': '// the bundler, changed\n' }],
+    ['the TypeScript settings change', { 'tsconfig.json': '{"compilerOptions":{"useDefineForClassFields":false}}\n' }],
+    ['the package settings change', { 'package.json': '{"name":"cubicle","type":"module"}\n' }],
   ])('changes when %s', (_, changes) => {
     expect(hashOf(repo(changes))).not.toBe(hashOf(repo()));
   });
