@@ -63,9 +63,12 @@ const EVENT_INSERT = {
   ],
 };
 
+/** Stands in a first call's event for the address of the listener its requests go to (timeToFirstRequest). */
+const LISTENER = 'http://listener.invalid';
+
 /**
- * Each function's first invocation, timed to its first AWS request (the moment it reaches the endpoint stand-in,
- * firstRequestEndpoint) or, when the call ends before any (the origin check refuses the caller, the event is foreign,
+ * Each function's first invocation, timed to its first AWS request (the moment it reaches the listener,
+ * timeToFirstRequest) or, when the call ends before any (the origin check refuses the caller, the event is foreign,
  * the caller is no Cubicle task), to its exit: what is timed is loading, the lazy imports, building the clients and
  * the request, not a service's latency or the SDK's retries.
  */
@@ -83,10 +86,10 @@ const FIRST_CALL: Record<FunctionHandler, unknown> = {
     id: 'e',
     detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' },
   },
-  // A stack deletion: no Cognito call; the response PUT goes to a closed local port (refused at once: ECONNREFUSED).
+  // A stack deletion: no Cognito call; the first request is the response PUT to CloudFormation's URL.
   'directory-sync': {
     RequestType: 'Delete',
-    ResponseURL: 'http://127.0.0.1:9/response', // replaced by the endpoint stand-in's address
+    ResponseURL: `${LISTENER}/response`,
     StackId: 'arn:aws:cloudformation:eu-west-1:111111111111:stack/acme-ControlPlane/1',
     RequestId: 'r',
     LogicalResourceId: 'DirectorySync',
@@ -223,8 +226,8 @@ interface ColdStart {
     entryKiB: number;
     loadMs: number;
     loadRatio: number;
-    firstCallMs?: number;
-    firstCallRatio?: number;
+    firstCallMs: number;
+    firstCallRatio: number;
   }[];
 }
 
@@ -239,11 +242,10 @@ async function bundles(quiet = false): Promise<ColdStart> {
       base.push(time(['-e', '0']));
       for (const h of FUNCTION_HANDLERS) {
         samples[h].load.push(time(['-e', `import(${JSON.stringify(files[h])})`]));
-        // The directory sync's response URL is the listener's too.
         const call = (url: string) => [
           '-e',
           `const ctx={functionName:'f',memoryLimitInMB:'512',awsRequestId:'r',invokedFunctionArn:'arn:aws:lambda:eu-west-1:111111111111:function:f',getRemainingTimeInMillis:()=>3e4};
-            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h]).replaceAll('http://127.0.0.1:9', url)}, ctx)).then(()=>{}, (e)=>{console.error(e);process.exit(1)})`,
+            import(${JSON.stringify(files[h])}).then((m)=>m.handler(${JSON.stringify(FIRST_CALL[h]).replaceAll(LISTENER, url)}, ctx)).then(()=>{}, (e)=>{console.error(e);process.exit(1)})`,
         ];
         samples[h].first.push(await timeToFirstRequest(call));
       }
@@ -251,14 +253,15 @@ async function bundles(quiet = false): Promise<ColdStart> {
     const bare = median(base);
     const rows = FUNCTION_HANDLERS.map((h) => {
       const load = median(samples[h].load);
-      const first = samples[h].first.length ? median(samples[h].first) : undefined;
+      const first = median(samples[h].first);
       return {
         function: h,
         bundleKiB: Math.round(totals[h] / 1024),
         entryKiB: Math.round(statSync(files[h]).size / 1024),
         loadMs: load,
         loadRatio: load / bare,
-        ...(first === undefined ? {} : { firstCallMs: first, firstCallRatio: first / bare }),
+        firstCallMs: first,
+        firstCallRatio: first / bare,
       };
     });
     if (quiet) return { bareMs: bare, rows };
@@ -266,19 +269,15 @@ async function bundles(quiet = false): Promise<ColdStart> {
       `\nBundles (esbuild ${FUNCTION_BUILD.target}, ES modules split at each import(), minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
     );
     table(
-      FUNCTION_HANDLERS.map((h) => {
-        const load = median(samples[h].load);
-        const first = samples[h].first.length ? median(samples[h].first) : undefined;
-        return {
-          function: h,
-          'entry KB': Math.round(statSync(files[h]).size / 1024),
-          'bundle KB': Math.round(totals[h] / 1024),
-          'load ms': Number(load.toFixed(1)),
-          'load ratio': Number((load / bare).toFixed(2)),
-          'load + 1st call ms': first === undefined ? '-' : Number(first.toFixed(1)),
-          'load + 1st call ratio': first === undefined ? '-' : Number((first / bare).toFixed(2)),
-        };
-      }),
+      rows.map((row) => ({
+        function: row.function,
+        'entry KB': row.entryKiB,
+        'bundle KB': row.bundleKiB,
+        'load ms': Number(row.loadMs.toFixed(1)),
+        'load ratio': Number(row.loadRatio.toFixed(2)),
+        'load + 1st call ms': Number(row.firstCallMs.toFixed(1)),
+        'load + 1st call ratio': Number(row.firstCallRatio.toFixed(2)),
+      })),
     );
     return { bareMs: bare, rows };
   } finally {

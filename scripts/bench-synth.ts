@@ -76,17 +76,18 @@ function benchConfig(pairs: number): CubicleConfig {
   );
 }
 
-function child(variant: Variant, pairs: number, fleetDir?: string): Measurement {
+/** `earlierDir`: the cloud assembly of an earlier run (the floor reads the fleet's templates; the kept example synthesizes into it). */
+function child(variant: Variant, pairs: number, earlierDir?: string): Measurement {
   const kept = variant === 'example+checks, cdk.out kept';
-  const outdir = kept ? fleetDir! : mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
+  const outdir = kept ? earlierDir! : mkdtempSync(path.join(tmpdir(), 'cubicle-bench-'));
   const checks = variant.includes('+checks');
   // Bundling (esbuild) is part of `cdk synth`; the bare variants measure template work only.
   const context = { ...CDK_JSON_CONTEXT, ...(checks ? {} : { 'aws:cdk:bundling-stacks': [] }) };
   let templates: [string, any][] = [];
   if (variant === 'floor') {
-    templates = readdirSync(fleetDir!)
+    templates = readdirSync(earlierDir!)
       .filter((f) => f.endsWith('.template.json'))
-      .map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(path.join(fleetDir!, f), 'utf8'))]);
+      .map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(path.join(earlierDir!, f), 'utf8'))]);
   }
   const plugins: Record<string, number> = {};
   const cpu0 = cpuMsSoFar();
@@ -169,13 +170,13 @@ function child(variant: Variant, pairs: number, fleetDir?: string): Measurement 
   };
 }
 
-function run(variant: Variant, pairs: number, fleetDir?: string): Measurement {
+function run(variant: Variant, pairs: number, earlierDir?: string): Measurement {
   const env = { ...process.env };
   if (variant === 'fleet' || variant === 'floor') env.CDK_VALIDATION = 'false';
   else delete env.CDK_VALIDATION; // as `cdk synth` runs: CDK's validator on
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', __filename, '--child', variant, String(pairs), fleetDir ?? ''],
+    ['--import', 'tsx', __filename, '--child', variant, String(pairs), earlierDir ?? ''],
     {
       encoding: 'utf8',
       maxBuffer: 256 * 1024 * 1024,
@@ -416,7 +417,7 @@ function main(): void {
   console.log();
   if (cold) {
     console.log(
-      `Cold starts (median, bare \`node -e 0\` = ${cold.bareMs.toFixed(0)} ms): ${cold.rows.map((r: any) => `${r.function} ${x(r.loadRatio)}${r.firstCallRatio ? ` / ${x(r.firstCallRatio)}` : ''}`).join(', ')}`,
+      `Cold starts (median, bare \`node -e 0\` = ${cold.bareMs.toFixed(0)} ms): ${cold.rows.map((r: any) => `${r.function} ${x(r.loadRatio)} / ${x(r.firstCallRatio)}`).join(', ')}`,
     );
   }
   console.log(`Image layers (estimate; ${image.method}):`);
