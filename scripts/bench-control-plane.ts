@@ -31,6 +31,7 @@ import {
   TEST_CLUSTER_ARN,
   Clock,
   DIRECTORY,
+  EVENTS_STREAM_INSERT,
   fakeEcs,
   httpEvent,
   lifecycleDeps,
@@ -43,26 +44,6 @@ import {
 } from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
-/** An events-table stream record as DynamoDB Streams delivers it (the archiver's and the fan-out's input). */
-const EVENT_INSERT = {
-  Records: [
-    {
-      eventName: 'INSERT',
-      eventSourceARN: `arn:aws:dynamodb:eu-west-1:111111111111:table/${ENV.CUBICLE_EVENTS_TABLE}/stream/2026-11-29T00:00:00.000`,
-      dynamodb: {
-        SequenceNumber: '100',
-        NewImage: {
-          pk: { S: 'alice#sales' },
-          sk: { N: '1' },
-          type: { S: 'message.received' },
-          at: { N: '1796000000000' },
-          requestId: { S: 'r' },
-        },
-      },
-    },
-  ],
-};
-
 /** Stands in a first call's event for the address of the listener its requests go to (timeToFirstRequest). */
 const LISTENER = 'http://listener.invalid';
 
@@ -100,7 +81,7 @@ const FIRST_CALL: Record<FunctionHandler, unknown> = {
   // EventBridge's once-a-minute tick: the first Query of the active sessions.
   reaper: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
   // The archive's PutObject of one new event.
-  'audit-archive': EVENT_INSERT,
+  'audit-archive': EVENTS_STREAM_INSERT,
   // The archiver's asynchronous invoke for an event that mails the employee: reads the event.
   notifier: { pk: 'alice#sales', sk: 1, type: 'approval.requested' },
   // EventBridge Scheduler's input for a declared schedule (BENCH_DIRECTORY): posts the message.
@@ -117,7 +98,7 @@ const FIRST_CALL: Record<FunctionHandler, unknown> = {
     },
   },
   // One new event to push: the Query of the pair's listeners.
-  'relay-fanout': EVENT_INSERT,
+  'relay-fanout': EVENTS_STREAM_INSERT,
 };
 
 /** Lambda puts the function role's credentials in the environment; these are fake. */
@@ -195,8 +176,22 @@ const table = (rows: Record<string, string | number>[]) => console.table(rows);
 /** Bytes of every JavaScript file of a function's bundle (entry and chunks), by handler. */
 const totals: Record<string, number> = {};
 
+/**
+ * The SDK floors, bundled beside the functions (scripts/bench/sdk-floor*.ts): one DynamoDB Query through a bare client,
+ * and through the functions' traced document client. A first call that makes an AWS request cannot go below the first.
+ */
+const FLOORS = {
+  sdk: path.join(REPO_ROOT, 'scripts', 'bench', 'sdk-floor.ts'),
+  traced: path.join(REPO_ROOT, 'scripts', 'bench', 'sdk-floor-traced.ts'),
+};
+
 function build(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
+  for (const [floor, entry] of Object.entries(FLOORS)) {
+    const outdir = path.join(dir, `floor-${floor}`);
+    bundleFunction(entry, outdir, { absWorkingDir: REPO_ROOT });
+    out[`floor-${floor}`] = handlerFileIn(outdir);
+  }
   for (const handler of FUNCTION_HANDLERS) {
     const outdir = path.join(dir, handler);
     const meta = bundleFunction(handlerEntry(handler), outdir, {
@@ -220,6 +215,10 @@ function time(args: string[]): number {
 
 interface ColdStart {
   readonly bareMs: number;
+  /** Load + one Query from a bundle holding only the SDK's DynamoDB client (FLOORS.sdk). */
+  readonly sdkFloorMs: number;
+  /** The same through the functions' traced document client (FLOORS.traced). */
+  readonly tracedFloorMs: number;
   readonly rows: {
     function: string;
     bundleKiB: number;
@@ -228,6 +227,8 @@ interface ColdStart {
     loadRatio: number;
     firstCallMs: number;
     firstCallRatio: number;
+    /** Load + first call ÷ the SDK's floor. */
+    firstCallOverSdkFloor: number;
   }[];
 }
 
@@ -237,9 +238,19 @@ async function bundles(quiet = false): Promise<ColdStart> {
     const files = build(dir);
     const samples: Record<string, { load: number[]; first: number[] }> = {};
     const base: number[] = [];
+    const floors: Record<keyof typeof FLOORS, number[]> = { sdk: [], traced: [] };
     for (const h of FUNCTION_HANDLERS) samples[h] = { load: [], first: [] };
     for (let run = 0; run < RUNS; run += 1) {
       base.push(time(['-e', '0']));
+      for (const floor of Object.keys(FLOORS) as (keyof typeof FLOORS)[]) {
+        const file = JSON.stringify(files[`floor-${floor}`]);
+        floors[floor].push(
+          await timeToFirstRequest(() => [
+            '-e',
+            `import(${file}).then((m)=>m.handler()).then(()=>{}, (e)=>{console.error(e);process.exit(1)})`,
+          ]),
+        );
+      }
       for (const h of FUNCTION_HANDLERS) {
         samples[h].load.push(time(['-e', `import(${JSON.stringify(files[h])})`]));
         const call = (url: string) => [
@@ -251,6 +262,8 @@ async function bundles(quiet = false): Promise<ColdStart> {
       }
     }
     const bare = median(base);
+    const sdkFloor = median(floors.sdk);
+    const tracedFloor = median(floors.traced);
     const rows = FUNCTION_HANDLERS.map((h) => {
       const load = median(samples[h].load);
       const first = median(samples[h].first);
@@ -262,9 +275,11 @@ async function bundles(quiet = false): Promise<ColdStart> {
         loadRatio: load / bare,
         firstCallMs: first,
         firstCallRatio: first / bare,
+        firstCallOverSdkFloor: first / sdkFloor,
       };
     });
-    if (quiet) return { bareMs: bare, rows };
+    const result = { bareMs: bare, sdkFloorMs: sdkFloor, tracedFloorMs: tracedFloor, rows };
+    if (quiet) return result;
     console.log(
       `\nBundles (esbuild ${FUNCTION_BUILD.target}, ES modules split at each import(), minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
     );
@@ -277,9 +292,13 @@ async function bundles(quiet = false): Promise<ColdStart> {
         'load ratio': Number(row.loadRatio.toFixed(2)),
         'load + 1st call ms': Number(row.firstCallMs.toFixed(1)),
         'load + 1st call ratio': Number(row.firstCallRatio.toFixed(2)),
+        '÷ SDK floor': Number(row.firstCallOverSdkFloor.toFixed(2)),
       })),
     );
-    return { bareMs: bare, rows };
+    console.log(
+      `SDK floor, load + one DynamoDB Query from a bundle holding only the client (scripts/bench/sdk-floor.ts): ${sdkFloor.toFixed(1)} ms = ${(sdkFloor / bare).toFixed(2)}× bare node; through the functions' traced document client: ${tracedFloor.toFixed(1)} ms = ${(tracedFloor / bare).toFixed(2)}×. A first call that makes a request cannot go below the first.`,
+    );
+    return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -321,7 +321,7 @@ function main(): void {
   const image = imageEstimate(path.join(REPO, 'runtime', 'agent'));
   const wake = wakeOnPaper(image.compressedMiB, supervisor?.readyMedianMs);
 
-  const worst = (key: 'loadRatio' | 'firstCallRatio') =>
+  const worst = (key: 'loadRatio' | 'firstCallRatio' | 'firstCallOverSdkFloor') =>
     cold ? Math.max(...cold.rows.filter((r: any) => r[key] !== undefined).map((r: any) => r[key])) : NaN;
   const summary: string[][] = [['measure', 'measured', 'target', '']];
   const add = (name: string, value: string, target: string, ok: boolean | undefined) =>
@@ -387,6 +387,20 @@ function main(): void {
       '≤ 2.5×',
       worst('firstCallRatio') <= 2.5,
     );
+    // Context for the line above: what one request costs with nothing else loaded (scripts/bench/sdk-floor*.ts).
+    add(
+      '  one DynamoDB Query, a bundle of the SDK alone / bare node',
+      x(cold.sdkFloorMs / cold.bareMs),
+      '-',
+      undefined,
+    );
+    add(
+      "  the same through the functions' traced client / bare node",
+      x(cold.tracedFloorMs / cold.bareMs),
+      '-',
+      undefined,
+    );
+    add('  load + first call / the SDK alone (worst)', x(worst('firstCallOverSdkFloor')), '-', undefined);
     add('supervisor start-to-ready / bare node', x(supervisor.ratio), '≤ 3×', supervisor.ratio <= 3);
     // Context for the line above: the relay's steps alone, in a process of their own (scripts/bench/relay-floor.ts).
     add(

@@ -9,13 +9,13 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { canonicalJson } from '../shared/event-chain';
 import type { EventRow } from '../shared/rows';
 import { parsePairKey } from '../shared/tables';
-import { isNotified, type NotifyRequest } from './notifications';
+import { isNotified, type NotifyRequest } from './notified-events';
 
 export interface ArchiveDeps {
   readonly s3: Pick<S3Client, 'send'>;
@@ -117,6 +117,8 @@ async function raiseTamper(deps: ArchiveDeps, record: DynamoDBRecord): Promise<v
     user_identity: record.userIdentity,
   };
   deps.log.warn('audit event row changed after it was appended', fields);
+  // Imported here: a batch of new events, the archiver's every call, does not load the SNS client.
+  const { PublishCommand } = await import('@aws-sdk/client-sns');
   await deps.sns.send(
     new PublishCommand({
       TopicArn: deps.topicArn,

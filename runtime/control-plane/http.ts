@@ -5,7 +5,9 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type * as z from 'zod/mini';
-import { bearerFromHeaders, NOT_ON_ROSTER, NOT_SIGNED_IN, type Authenticator } from './auth';
+// The authenticator's module, not the auth index: that one also exports the JWT verifier (aws-jwt-verify), which
+// every function that reads a request's records would otherwise load (issue 15).
+import { bearerFromHeaders, NOT_ON_ROSTER, NOT_SIGNED_IN, type Authenticator } from './auth/authenticator';
 import type { RosterUser } from './roster';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;

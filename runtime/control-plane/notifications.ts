@@ -12,54 +12,17 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
-import { SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../shared/expressions';
 import { platformKey } from './idempotency';
 import type { Roster } from './roster';
 import { parsePairKey } from '../shared/tables';
-
-/** The event types that mail the employee: the subject and the one line of each (agent id filled in). */
-export const NOTIFIED_EVENTS: Readonly<
-  Record<string, { readonly subject: (agent: string) => string; readonly line: (agent: string) => string }>
-> = {
-  'approval.requested': {
-    subject: (agent) => `Cubicle: ${agent} is waiting for your approval`,
-    line: (agent) =>
-      `Your agent ${agent} wants to reach the outside world and is waiting for you to approve or deny it. Requests expire after about 10 minutes.`,
-  },
-  'message.failed': {
-    subject: (agent) => `Cubicle: ${agent} could not finish a message`,
-    line: (agent) =>
-      `Your agent ${agent} could not finish one of your messages. The console shows what happened and a request id to quote to your platform team.`,
-  },
-  'lifecycle.failed': {
-    subject: (agent) => `Cubicle: ${agent} could not start`,
-    line: (agent) =>
-      `Your agent ${agent} could not start or stopped unexpectedly. Your messages are kept and run at its next start.`,
-  },
-  'budget.threshold': {
-    subject: (agent) => `Cubicle: ${agent} is close to its budget`,
-    line: (agent) =>
-      `Your agent ${agent} has used most of this month's budget. New messages are refused once the budget is reached.`,
-  },
-};
-
-export function isNotified(type: string): boolean {
-  return Object.hasOwn(NOTIFIED_EVENTS, type);
-}
+import { isNotified, NOTIFIED_EVENTS, type NotifyRequest } from './notified-events';
 
 /** At most this many mails per user per clock hour: an agent stuck in a loop does not flood a mailbox. */
 export const MAX_MAILS_PER_HOUR = 12;
 /** The dedupe and rate rows expire (the Idempotency table's TTL attribute) after this. */
 const KEEP_SECONDS = 2 * 24 * 3600;
-
-/** What the archiver hands over per notified row: no data, only where it is and what kind it is. */
-export interface NotifyRequest {
-  readonly pk: string;
-  readonly sk: number;
-  readonly type: string;
-}
 
 export interface NotifierDeps {
   readonly ses: Pick<SESv2Client, 'send'>;
@@ -133,6 +96,9 @@ export async function notify(deps: NotifierDeps, request: NotifyRequest): Promis
   }
   const mail = notificationMail(request.type, agentId, deps.consoleUrl);
   try {
+    // Imported here, inside the try (a failed load forgets the event too): a duplicate or rate-limited request,
+    // which sends nothing, does not load the SES client (issue 15).
+    const { SendEmailCommand } = await import('@aws-sdk/client-sesv2');
     await deps.ses.send(
       new SendEmailCommand({
         FromEmailAddress: deps.from,

@@ -25,7 +25,7 @@
  * only) RECORD_OPENERS (runtime/shared/names.ts); the runtime only ever opens its own inbox.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { encryptionContext, isSealed, SEALED_PREFIX, type RecordContext } from './sealed';
+import { encryptionContext, isSealed, SealError, SEALED_PREFIX, type RecordContext } from './sealed';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import type { NodeAlgorithmSuite, NodeCachingMaterialsManager } from '@aws-crypto/client-node';
 
@@ -70,14 +70,6 @@ export type KeyArnOf = (userId: string) => Promise<string>;
 /** KMS failures that say nothing about the value (the SDK folds the keyring's KMS errors into one message). */
 const TRANSIENT =
   /Throttling|KMSInternalException|DependencyTimeoutException|ServiceUnavailable|TimeoutError|ECONNRESET|ETIMEDOUT|EAI_AGAIN|socket hang up/;
-
-/** A value that is not sealed, not under the user's key, or sealed for another context. */
-export class SealError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SealError';
-  }
-}
 
 /**
  * Seals and opens records under users' keys. One per process: its cache and its materials managers

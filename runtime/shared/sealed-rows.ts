@@ -7,10 +7,10 @@
  *
  * The chain (event-chain.ts) hashes the sealed form, so it is verified without opening anything.
  */
-import { SealError, type RecordSealer } from './envelope';
+import type { RecordSealer } from './envelope';
 import type { ApprovalRow, EventRow, InboxRow } from './rows';
 import type { ScheduledMessagePolicy } from './schedules';
-import { isSealed } from './sealed';
+import { isSealed, SealError } from './sealed';
 import { parsePairKey } from './tables';
 
 export type DataSealer = Pick<RecordSealer, 'sealData'>;

@@ -38,3 +38,14 @@ export function encryptionContext(ctx: RecordContext): Record<string, string> {
 export function isSealed(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith(SEALED_PREFIX);
 }
+
+/**
+ * A value that is not sealed, not under the user's key, or sealed for another context. Here, not beside
+ * the sealer: code that only reads rows (the fan-out) names it without loading the KMS client.
+ */
+export class SealError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SealError';
+  }
+}

@@ -6,32 +6,23 @@ import { loadAuthenticator } from './auth';
 import { lazy } from './lazy';
 import { functionLogger } from './logger';
 import { originChecked } from './origin';
+import { deferredSealer } from './sealer';
 
 // Cold start: the environment, the roster and the token settings only (a bad one fails here).
 const env = parseEnv(API_ENV);
 const auth = loadAuthenticator(loadRosterFile());
 
 const ready = lazy(async () => {
-  const [
-    logger,
-    { loadLifecycleDeps },
-    { createApiHandler },
-    { kmsClient, userKeyArns },
-    { RecordSealer },
-    { UsageLedger },
-  ] = await Promise.all([
+  const [logger, { loadLifecycleDeps }, { createApiHandler }, { UsageLedger }] = await Promise.all([
     functionLogger(),
     import('./lifecycle-deps.js'),
     import('../api.js'),
-    import('../aws/kms.js'),
-    import('../../shared/envelope.js'),
     import('../../shared/budget.js'),
   ]);
   const lifecycle = await loadLifecycleDeps(env, logger);
-  const kms = kmsClient();
   const records = {
     chain: lifecycle.chain,
-    sealer: new RecordSealer(kms, userKeyArns(kms, env[ENV.deployment])),
+    sealer: deferredSealer(env[ENV.deployment]),
     doc: lifecycle.doc,
     sessionsTable: env[ENV.sessionsTable],
     inboxTable: env[ENV.inboxTable],

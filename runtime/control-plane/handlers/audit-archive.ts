@@ -1,26 +1,26 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { ARCHIVE_ENV, ENV, parseEnv } from '../env';
-import { lazy } from './lazy';
+import { deferred, lazy } from './lazy';
 import { functionLogger } from './logger';
 
 const env = parseEnv(ARCHIVE_ENV);
 
 const ready = lazy(async () => {
-  const [logger, { S3Client }, { SNSClient }, { traced }, archive] = await Promise.all([
+  const [logger, { S3Client }, { traced }, archive] = await Promise.all([
     functionLogger(),
     import('@aws-sdk/client-s3'),
-    import('@aws-sdk/client-sns'),
     import('../aws/tracing.js'),
     import('../audit-archive.js'),
   ]);
   const notifier = env[ENV.notifierFunction];
+  // The topic's and the notifier's clients load on their first use: most batches need neither.
   const deps = {
     s3: traced(new S3Client({})),
-    sns: traced(new SNSClient({})),
+    sns: deferred(async () => traced(new (await import('@aws-sdk/client-sns')).SNSClient({})), ['send']),
     bucket: env[ENV.archiveBucket],
     topicArn: env[ENV.securityTopic],
     log: logger,
-    ...(notifier ? { notify: await notifierInvoker(notifier, traced) } : {}),
+    ...(notifier ? { notify: notifierInvoker(notifier, traced) } : {}),
   };
   return (records: DynamoDBStreamEvent['Records']) => archive.archiveRecords(deps, records);
 });
@@ -34,11 +34,14 @@ export async function handler(event: DynamoDBStreamEvent, context: Context): Pro
 }
 
 /** An asynchronous invoke (Lambda queues it and retries it twice): the archive never waits for a mail. */
-async function notifierInvoker(functionName: string, traced: <T>(client: T) => T) {
-  const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
-  const lambda = traced(new LambdaClient({}));
-  return async (request: object): Promise<void> => {
-    await lambda.send(
+function notifierInvoker(functionName: string, traced: <T>(client: T) => T): (request: object) => Promise<void> {
+  const lambda = lazy(async () => {
+    const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
+    return { InvokeCommand, client: traced(new LambdaClient({})) };
+  });
+  return async (request) => {
+    const { InvokeCommand, client } = await lambda();
+    await client.send(
       new InvokeCommand({
         FunctionName: functionName,
         InvocationType: 'Event',

@@ -1,22 +1,21 @@
 import type { Context } from 'aws-lambda';
 import { ENV, NOTIFIER_ENV, parseEnv } from '../env';
-import { lazy } from './lazy';
+import { deferred, lazy } from './lazy';
 import { functionLogger } from './logger';
 
 const env = parseEnv(NOTIFIER_ENV);
 
 const ready = lazy(async () => {
-  const [logger, { SESv2Client }, { documentClient }, { traced }, { loadRosterFile }, notifications] =
-    await Promise.all([
-      functionLogger(),
-      import('@aws-sdk/client-sesv2'),
-      import('../aws/dynamo.js'),
-      import('../aws/tracing.js'),
-      import('../roster.js'),
-      import('../notifications.js'),
-    ]);
+  const [logger, { documentClient }, { traced }, { loadRosterFile }, notifications] = await Promise.all([
+    functionLogger(),
+    import('../aws/dynamo.js'),
+    import('../aws/tracing.js'),
+    import('../roster.js'),
+    import('../notifications.js'),
+  ]);
   const deps = {
-    ses: traced(new SESv2Client({})),
+    // On the first mail: a request for an event already mailed, or over the user's hourly limit, sends none.
+    ses: deferred(async () => traced(new (await import('@aws-sdk/client-sesv2')).SESv2Client({})), ['send']),
     doc: documentClient(),
     idempotencyTable: env[ENV.idempotencyTable],
     roster: loadRosterFile(),

@@ -4,24 +4,20 @@ import { loadRosterFile } from '../roster';
 import type { ScheduledRunResult } from '../scheduled-run';
 import { lazy } from './lazy';
 import { functionLogger } from './logger';
+import { deferredSealer } from './sealer';
 
 const env = parseEnv(SCHEDULED_RUN_ENV);
 const roster = loadRosterFile();
 
 const ready = lazy(async () => {
   const logger = await functionLogger();
-  const [lifecycle, { runSchedule }, { kmsClient, userKeyArns }, { RecordSealer }, { UsageLedger }] = await Promise.all(
-    [
-      import('./lifecycle-deps.js').then(({ loadLifecycleDeps }) => loadLifecycleDeps(env, logger)),
-      import('../scheduled-run.js'),
-      import('../aws/kms.js'),
-      import('../../shared/envelope.js'),
-      import('../../shared/budget.js'),
-    ],
-  );
-  const kms = kmsClient();
+  const [lifecycle, { runSchedule }, { UsageLedger }] = await Promise.all([
+    import('./lifecycle-deps.js').then(({ loadLifecycleDeps }) => loadLifecycleDeps(env, logger)),
+    import('../scheduled-run.js'),
+    import('../../shared/budget.js'),
+  ]);
   const records = {
-    sealer: new RecordSealer(kms, userKeyArns(kms, env[ENV.deployment])),
+    sealer: deferredSealer(env[ENV.deployment]),
     doc: lifecycle.doc,
     sessionsTable: env[ENV.sessionsTable],
     inboxTable: env[ENV.inboxTable],

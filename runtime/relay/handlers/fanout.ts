@@ -3,27 +3,26 @@ import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-la
 import { parseEnv } from '../../control-plane/env';
 import { lazy } from '../../control-plane/handlers/lazy';
 import { functionLogger } from '../../control-plane/handlers/logger';
+import { deferredSealer } from '../../control-plane/handlers/sealer';
 import type { EventRow } from '../../shared/rows';
 import { FANOUT_RELAY_ENV, RELAY_ENV } from '../env';
-import { loadSealer } from './sealer';
+import { deferredPoster } from './poster';
 
 const env = parseEnv(FANOUT_RELAY_ENV);
 
 const ready = lazy(async () => {
-  const [logger, { documentClient }, { managementClient, managementPoster }, fanout, opener] = await Promise.all([
+  const [logger, { documentClient }, fanout] = await Promise.all([
     functionLogger(),
     import('../../control-plane/aws/dynamo.js'),
-    import('../poster.js'),
     import('../fanout.js'),
-    loadSealer(env[RELAY_ENV.deployment]),
   ]);
   const deps = {
     doc: documentClient(),
     eventsTable: env[RELAY_ENV.eventsTable],
     connectionsTable: env[RELAY_ENV.connectionsTable],
-    devices: managementPoster(managementClient(env[RELAY_ENV.deviceEndpoint])),
-    runtimes: managementPoster(managementClient(env[RELAY_ENV.runtimeEndpoint])),
-    opener,
+    devices: deferredPoster(env[RELAY_ENV.deviceEndpoint]),
+    runtimes: deferredPoster(env[RELAY_ENV.runtimeEndpoint]),
+    opener: deferredSealer(env[RELAY_ENV.deployment]),
     now: Date.now,
   };
   return { logger, deps, fanout };

@@ -4,12 +4,8 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { archiveRecords } from '../../../runtime/control-plane/audit-archive';
-import {
-  MAX_MAILS_PER_HOUR,
-  notify,
-  type NotifierDeps,
-  type NotifyRequest,
-} from '../../../runtime/control-plane/notifications';
+import { MAX_MAILS_PER_HOUR, notify, type NotifierDeps } from '../../../runtime/control-plane/notifications';
+import type { NotifyRequest } from '../../../runtime/control-plane/notified-events';
 import { pairKey } from '../../../runtime/shared/tables';
 import { startDynamo, type TestDynamo } from '../../support/dynamo';
 import { Clock, ROSTER } from './support/fixtures';

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CACHE_LIMITS,
-  RecordSealer,
-  SEALED_PREFIX,
-  SealError,
-  type RecordContext,
-} from '../../../runtime/shared/envelope';
+import { CACHE_LIMITS, RecordSealer, SEALED_PREFIX, type RecordContext } from '../../../runtime/shared/envelope';
+import { SealError } from '../../../runtime/shared/sealed';
 import { fakeKms } from '../../support/fake-kms';
 
 const CANARY = 'canary: the quarterly numbers are 4,815,162,342';

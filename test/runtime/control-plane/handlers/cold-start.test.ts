@@ -24,7 +24,8 @@ import {
 } from '../../../../lib/constructs/function-bundle';
 import { FUNCTION_SOURCE_ROOTS } from '../../../../lib/constructs/function-source-hash';
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
-import { DIRECTORY, FUNCTION_ENV } from '../support/fixtures';
+import { ORIGIN_VERIFY_HEADER } from '../../../../runtime/shared/function-contract';
+import { DIRECTORY, EVENTS_STREAM_INSERT, FUNCTION_ENV } from '../support/fixtures';
 
 /** Packages whose initialisation costs tens of milliseconds each (client construction, schemas, keyrings). */
 const DEFERRED =
@@ -182,20 +183,22 @@ describe('control-plane cold start', () => {
 describe('control-plane bundles, run', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cubicle-cold-start-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const entries = new Map<string, string>();
-  const entry = (handler: FunctionHandler) => {
+  const entries = new Map<string, { file: string; meta: Metafile }>();
+  const bundled = (handler: FunctionHandler) => {
     if (!entries.has(handler)) {
       const outdir = path.join(dir, handler);
-      bundleFunction(handlerEntry(handler), outdir, { absWorkingDir: REPO_ROOT });
+      const meta = bundleFunction(handlerEntry(handler), outdir, { absWorkingDir: REPO_ROOT });
       writeFileSync(path.join(outdir, ROSTER_FILE_NAME), JSON.stringify(DIRECTORY));
-      entries.set(handler, handlerFileIn(outdir));
+      entries.set(handler, { file: handlerFileIn(outdir), meta });
     }
-    return entries.get(handler) as string;
+    return entries.get(handler) as { file: string; meta: Metafile };
   };
-  const run = (handler: FunctionHandler, event: unknown, env: Record<string, string> = {}) =>
+  const entry = (handler: FunctionHandler) => bundled(handler).file;
+  const run = (handler: FunctionHandler, event: unknown, env: Record<string, string> = {}, nodeArgs: string[] = []) =>
     spawnSync(
       process.execPath,
       [
+        ...nodeArgs,
         '-e',
         `import(${JSON.stringify(entry(handler))}).then(({ handler }) => {
           const context = { functionName: 'f', memoryLimitInMB: '512', awsRequestId: 'r', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:111111111111:function:f', getRemainingTimeInMillis: () => 30000 };
@@ -290,4 +293,90 @@ describe('control-plane bundles, run', () => {
     expect(result(launch)).toEqual({ outcome: 'refused' });
     expect(logLines(launch).map((l) => l.message)).toEqual(['launch refused: malformed request']);
   }, 120_000);
+
+  /**
+   * What each first call must not load before its first AWS request, because that request does not need it (the
+   * rest loads on the call that does: handlers/lazy.ts `deferred`), and what it must have loaded by then (so the
+   * check sees real loads). Each package costs the first call 10-30 ms (npm run bench:control-plane).
+   */
+  const FIRST_REQUEST: Partial<Record<FunctionHandler, { event: unknown; loads: string[]; not: string[] }>> = {
+    reaper: {
+      event: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+      loads: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-ecs'],
+      not: ['@aws-sdk/client-lambda', '@aws-sdk/client-kms', '@aws-crypto/'],
+    },
+    'audit-archive': {
+      event: EVENTS_STREAM_INSERT,
+      loads: ['@aws-sdk/client-s3'],
+      not: ['@aws-sdk/client-sns', '@aws-sdk/client-lambda', '@aws-sdk/client-dynamodb', 'aws-jwt-verify'],
+    },
+    notifier: {
+      event: { pk: 'alice#sales', sk: 1, type: 'approval.requested' },
+      loads: ['@aws-sdk/client-dynamodb'],
+      not: ['@aws-sdk/client-sesv2'],
+    },
+    // A forged origin header: the check reads the secret's values to compare it.
+    'relay-device': {
+      event: {
+        requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' },
+        headers: { [ORIGIN_VERIFY_HEADER]: 'forged' },
+      },
+      loads: ['@aws-sdk/client-secrets-manager'],
+      not: [
+        '@aws-sdk/client-dynamodb',
+        '@aws-sdk/client-apigatewaymanagementapi',
+        '@aws-sdk/client-kms',
+        '@aws-crypto/',
+      ],
+    },
+    'relay-fanout': {
+      event: EVENTS_STREAM_INSERT,
+      loads: ['@aws-sdk/client-dynamodb'],
+      not: ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-kms', '@aws-crypto/'],
+    },
+  };
+
+  it.each(Object.keys(FIRST_REQUEST) as FunctionHandler[])(
+    '%s loads only what its first request needs before making it',
+    (handler) => {
+      const { event, loads, not } = FIRST_REQUEST[handler]!;
+      const { meta } = bundled(handler);
+      const out = run(handler, event, { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, ['--require', FIRST_REQUEST_PROBE]);
+      const lines = out.stderr.split('\n');
+      expect(lines, out.stderr.slice(-1500)).toContain('FIRST REQUEST');
+      const chunks = lines
+        .slice(0, lines.indexOf('FIRST REQUEST'))
+        .filter((line) => line.startsWith('LOADED '))
+        .map((line) => path.basename(line.slice('LOADED '.length)));
+      const byName = new Map(Object.entries(meta.outputs).map(([file, output]) => [path.basename(file), output]));
+      const packages = new Set(
+        chunks.flatMap((chunk) =>
+          Object.keys(byName.get(chunk)?.inputs ?? {}).map(
+            (input) => /^node_modules\/((@[^/]+\/)?[^/]+)/.exec(input)?.[1],
+          ),
+        ),
+      );
+      const loaded = (name: string) => [...packages].some((p) => p !== undefined && (p === name || p.startsWith(name)));
+      for (const name of loads) expect(loaded(name), `${handler} loads ${name}`).toBe(true);
+      for (const name of not) expect(loaded(name), `${handler} does not load ${name}`).toBe(false);
+    },
+    60_000,
+  );
 });
+
+/**
+ * Preloaded into a first call: writes `LOADED <url>` for each file the module loader loads (a loader hook, which
+ * runs before the module does) and `FIRST REQUEST` at the first socket the process opens, then exits.
+ */
+const FIRST_REQUEST_PROBE = path.join(mkdtempSync(path.join(tmpdir(), 'cubicle-first-request-')), 'probe.cjs');
+writeFileSync(
+  FIRST_REQUEST_PROBE,
+  `const { register } = require('node:module');
+const { writeSync } = require('node:fs');
+register('data:text/javascript,' + encodeURIComponent(
+  "import { writeSync } from 'node:fs';" +
+  "export async function load(url, context, next) { if (url.startsWith('file:')) writeSync(2, 'LOADED ' + url + '\\\\n'); return next(url, context); }"
+));
+require('node:net').Socket.prototype.connect = function () { writeSync(2, 'FIRST REQUEST\\n'); process.exit(0); };
+`,
+);

@@ -304,3 +304,23 @@ export const FUNCTION_ENV = {
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
 };
+
+/** A new Events row as DynamoDB Streams delivers it (new images): the archiver's and the fan-out's input. */
+export const EVENTS_STREAM_INSERT = {
+  Records: [
+    {
+      eventName: 'INSERT',
+      eventSourceARN: `arn:aws:dynamodb:eu-west-1:111111111111:table/${FUNCTION_ENV.CUBICLE_EVENTS_TABLE}/stream/2026-11-29T00:00:00.000`,
+      dynamodb: {
+        SequenceNumber: '100',
+        NewImage: {
+          pk: { S: 'alice#sales' },
+          sk: { N: '1' },
+          type: { S: 'message.received' },
+          at: { N: '1796000000000' },
+          requestId: { S: 'r' },
+        },
+      },
+    },
+  ],
+};
