@@ -3,7 +3,8 @@
  *
  * 1. Each function's bundle, built as the stack builds it (lib/constructs/function-bundle.ts): the entry's size
  *    and the whole bundle's, and the cold load time of `import(entry)` in a fresh `node` against a bare `node -e 0` (median of RUNS,
- *    as a ratio); also load + first invocation of every function (FIRST_CALL), as far as its first AWS request.
+ *    as a ratio); also load + first invocation of every function (FIRST_CALL), as far as its first AWS request, and
+ *    beside them the SDK's floor under any such call (FLOORS: one Query from a bundle of the client alone).
  * 2. DynamoDB and ECS calls per wake (and per message, and for the task event that follows), counted at
  *    the SDK client against dynalite on loopback, ECS faked at the client.
  * 3. DynamoDB and ECS calls per reaper tick at 1,000 and 5,000 active sessions, with 10,000 stopped
