@@ -15,7 +15,7 @@ import { FLUSH_BUDGET_MS } from '../runtime/agent/src/supervisor';
 import { Authenticator, createTokenVerifier } from '../runtime/control-plane/auth';
 import type { HttpResult } from '../runtime/control-plane/http';
 import { Roster } from '../runtime/control-plane/roster';
-import { RoleDirectory } from '../runtime/relay/runtime-auth';
+import { RoleDirectory } from '../runtime/relay/task-roles';
 import { agentRoleName } from '../runtime/shared/names';
 import { closeServer, listenLoopback } from './aws/json-server';
 import { localAuthorizer } from './aws/policy';

@@ -18,44 +18,10 @@
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { expression, isConditionFailure } from '../shared/expressions';
-import type { Roster } from '../control-plane/roster';
 import type { RecordSealer } from '../shared/envelope';
-import { agentRoleName } from '../shared/names';
 import { newNonce } from '../shared/relay-mac';
 import type { ControlPlaneSessionRow } from '../shared/rows';
-import { pairKey } from '../shared/tables';
-
-export interface TaskIdentity {
-  readonly pair: string;
-  readonly userId: string;
-  readonly agentId: string;
-  readonly taskId: string;
-}
-
-const ASSUMED_ROLE = /^arn:aws[a-z-]*:sts::(\d{12}):assumed-role\/([\w+=,.@-]{1,64})\/([A-Za-z0-9-]{1,64})$/;
-
-/** Maps a task role's session ARN to its pair, over the roster's pairs. */
-export class RoleDirectory {
-  private readonly byRole = new Map<string, { userId: string; agentId: string }>();
-
-  constructor(
-    deployment: string,
-    roster: Roster,
-    private readonly account: string,
-  ) {
-    for (const user of roster.directory.users) {
-      for (const agent of user.agents)
-        this.byRole.set(agentRoleName(deployment, user.id, agent.id), { userId: user.id, agentId: agent.id });
-    }
-  }
-
-  identify(userArn: string | null | undefined): TaskIdentity | undefined {
-    const match = userArn ? ASSUMED_ROLE.exec(userArn) : null;
-    if (!match || match[1] !== this.account) return undefined;
-    const pair = this.byRole.get(match[2]);
-    return pair ? { ...pair, pair: pairKey(pair.userId, pair.agentId), taskId: match[3] } : undefined;
-  }
-}
+import type { TaskIdentity } from './task-roles';
 
 export interface SessionDeps {
   readonly doc: DynamoDBDocumentClient;

@@ -32,15 +32,8 @@ import {
 } from './connections';
 import type { Poster } from './poster';
 import { applyOp, type RowDeps, type RuntimeContext } from './runtime-rows';
-import {
-  claimedNonce,
-  claimNonce,
-  readSession,
-  sessionOfTask,
-  type RoleDirectory,
-  type SessionRow,
-  type TaskIdentity,
-} from './runtime-auth';
+import { claimedNonce, claimNonce, readSession, sessionOfTask, type SessionRow } from './runtime-auth';
+import { refuseUnknownCaller, type RoleDirectory, type TaskIdentity } from './task-roles';
 import { frameText, ok, refuse, type WsEvent, type WsResult } from './ws-event';
 
 export interface RuntimeSideDeps extends ConnectionDeps, RowDeps {
@@ -84,14 +77,7 @@ async function connect(deps: RuntimeSideDeps, event: WsEvent): Promise<WsResult>
   const { connectionId, requestId } = event.requestContext;
   const task = deps.roles.identify(event.requestContext.identity?.userArn);
   const session = task ? await sessionOfTask(deps, task) : undefined;
-  if (!task || !session) {
-    deps.log.warn('relay runtime connect refused', {
-      request_id: requestId,
-      security_event: 'relay.runtime.unknown_caller',
-      known_role: task !== undefined,
-    });
-    return refuse(403, 'Not a running Cubicle task.');
-  }
+  if (!task || !session) return refuseUnknownCaller(deps.log, requestId, task !== undefined);
   await putConnection(deps, {
     kind: 'runtime',
     connectionId,

@@ -17,7 +17,7 @@ import { Authenticator, type TokenVerifier } from '../../runtime/control-plane/a
 import { inProcessLauncher } from '../../runtime/control-plane/launcher';
 import { ensureAwake, getSession, type LifecycleDeps } from '../../runtime/control-plane/lifecycle';
 import { Roster } from '../../runtime/control-plane/roster';
-import { RoleDirectory } from '../../runtime/relay/runtime-auth';
+import { RoleDirectory } from '../../runtime/relay/task-roles';
 import { rosterDirectory } from '../../lib/constructs/control-plane-roster';
 import { reapTick } from '../../runtime/control-plane/reaper';
 import { createTaskEventHandler } from '../../runtime/control-plane/task-events';

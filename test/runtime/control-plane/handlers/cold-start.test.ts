@@ -297,9 +297,12 @@ describe('control-plane bundles, run', () => {
   /**
    * What each first call must not load before its first AWS request, because that request does not need it (the
    * rest loads on the call that does: handlers/lazy.ts `deferred`), and what it must have loaded by then (so the
-   * check sees real loads). Each package costs the first call 10-30 ms (npm run bench:control-plane).
+   * check sees real loads). Each package costs the first call 10-30 ms (npm run bench:control-plane). `refused`: the
+   * call makes no request at all, and logs this line instead (what it loaded is read up to its exit).
    */
-  const FIRST_REQUEST: Partial<Record<FunctionHandler, { event: unknown; loads: string[]; not: string[] }>> = {
+  const FIRST_REQUEST: Partial<
+    Record<FunctionHandler, { event: unknown; loads: string[]; not: string[]; refused?: string }>
+  > = {
     reaper: {
       event: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
       loads: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-ecs'],
@@ -334,18 +337,46 @@ describe('control-plane bundles, run', () => {
       loads: ['@aws-sdk/client-dynamodb'],
       not: ['@aws-sdk/client-apigatewaymanagementapi', '@aws-sdk/client-kms', '@aws-crypto/'],
     },
+    // A role that is no pair's task role: refused with a security event before the handler or a client loads.
+    'relay-runtime': {
+      event: {
+        requestContext: {
+          routeKey: '$connect',
+          connectionId: 'c1',
+          requestId: 'r',
+          identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/someone-else/session' },
+        },
+      },
+      loads: ['@aws-lambda-powertools/logger'],
+      not: ['@aws-sdk/', '@aws-crypto/', 'zod'],
+      refused: 'relay runtime connect refused',
+    },
   };
 
   it.each(Object.keys(FIRST_REQUEST) as FunctionHandler[])(
-    '%s loads only what its first request needs before making it',
+    '%s loads only what its first request needs before making it (or refusing without one)',
     (handler) => {
-      const { event, loads, not } = FIRST_REQUEST[handler]!;
+      const { event, loads, not, refused } = FIRST_REQUEST[handler]!;
       const { meta } = bundled(handler);
       const out = run(handler, event, { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, ['--require', FIRST_REQUEST_PROBE]);
       const lines = out.stderr.split('\n');
-      expect(lines, out.stderr.slice(-1500)).toContain('FIRST REQUEST');
+      if (refused) {
+        expect(out.status, out.stderr.slice(-1500)).toBe(0);
+        expect(lines).not.toContain('FIRST REQUEST');
+        expect(logLines(out)).toContainEqual(
+          expect.objectContaining({
+            message: refused,
+            security_event: 'relay.runtime.unknown_caller',
+            known_role: false,
+          }),
+        );
+        expect(result(out)).toMatchObject({ statusCode: 403 });
+      } else {
+        expect(lines, out.stderr.slice(-1500)).toContain('FIRST REQUEST');
+      }
+      const end = refused ? lines.length : lines.indexOf('FIRST REQUEST');
       const chunks = lines
-        .slice(0, lines.indexOf('FIRST REQUEST'))
+        .slice(0, end)
         .filter((line) => line.startsWith('LOADED '))
         .map((line) => path.basename(line.slice('LOADED '.length)));
       const byName = new Map(Object.entries(meta.outputs).map(([file, output]) => [path.basename(file), output]));

@@ -8,7 +8,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ensureAwake, getSession } from '../../../../runtime/control-plane/lifecycle';
 import { Roster } from '../../../../runtime/control-plane/roster';
-import { RoleDirectory } from '../../../../runtime/relay/runtime-auth';
+import { RoleDirectory } from '../../../../runtime/relay/task-roles';
 import type { FanoutDeps } from '../../../../runtime/relay/fanout';
 import { LOCAL_RUNTIME_PATH, startLocalRelay, type IamStandIn, type RelayAdapter } from '../../../../local/relay';
 import { agentRoleName } from '../../../../runtime/shared/names';
