@@ -13,18 +13,16 @@ export const ORIGIN_ENV = envSchema({
 });
 
 /**
- * The entry's handler behind the origin check (runtime/control-plane/origin-verify.ts). The secret ARN
- * is validated at cold start; the check itself (node:crypto) and the Secrets Manager client load on the
- * first request. Each call passes the invocation's logger.
+ * The origin check's verifier over the secret's values (runtime/control-plane/origin-verify.ts), built on its first
+ * use: the check itself (node:crypto) loads then, and the Secrets Manager client only when a check must read the
+ * secret, so a request without the header is refused before it loads. The HTTP functions (originChecked) and the
+ * device relay's `$connect` share it.
  */
-export function originChecked(
-  handler: (event: HttpEvent) => Promise<HttpResult>,
-): (event: HttpEvent, log: OriginCheckLog) => Promise<HttpResult> {
-  const secretArn = parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV];
-  const check = lazy(async () => {
-    const { OriginVerifier, withOriginCheck } = await import('../origin-verify.js');
+export function originVerifier(secretArn: string) {
+  return lazy(async () => {
+    const originVerify = await import('../origin-verify.js');
     let fetchValues: (() => Promise<readonly string[]>) | undefined;
-    const verifier = new OriginVerifier({
+    const verifier = new originVerify.OriginVerifier({
       now: Date.now,
       fetchValues: async () => {
         if (!fetchValues) {
@@ -37,7 +35,20 @@ export function originChecked(
         return fetchValues();
       },
     });
-    return (log: OriginCheckLog) => withOriginCheck(verifier, log, handler);
+    return { verifier, originVerify };
   });
-  return async (event, log) => (await check())(log)(event);
+}
+
+/**
+ * The entry's handler behind the origin check (originVerifier). The secret ARN is validated at cold start. Each call
+ * passes the invocation's logger.
+ */
+export function originChecked(
+  handler: (event: HttpEvent) => Promise<HttpResult>,
+): (event: HttpEvent, log: OriginCheckLog) => Promise<HttpResult> {
+  const origin = originVerifier(parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV]);
+  return async (event, log) => {
+    const { verifier, originVerify } = await origin();
+    return originVerify.withOriginCheck(verifier, log, handler)(event);
+  };
 }

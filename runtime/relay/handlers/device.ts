@@ -6,7 +6,7 @@ import { loadAuthenticator } from '../../control-plane/handlers/auth';
 import { deferredSealer } from '../../control-plane/handlers/sealer';
 import { lazy } from '../../control-plane/handlers/lazy';
 import { functionLogger } from '../../control-plane/handlers/logger';
-import { ORIGIN_ENV } from '../../control-plane/handlers/origin';
+import { ORIGIN_ENV, originVerifier } from '../../control-plane/handlers/origin';
 import { ORIGIN_VERIFY_HEADER, ORIGIN_VERIFY_SECRET_ENV } from '../../shared/function-contract';
 import { loadRosterFile } from '../../control-plane/roster';
 import { DEVICE_RELAY_ENV, RELAY_ENV } from '../env';
@@ -15,21 +15,9 @@ import { deferredPoster } from './poster';
 
 const env = parseEnv(DEVICE_RELAY_ENV);
 const auth = loadAuthenticator(loadRosterFile());
-const originSecretArn = parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV];
 
-/** The origin check alone: Secrets Manager and node:crypto, so a connect that did not come through CloudFront loads nothing else. */
-const origin = lazy(async () => {
-  const [{ secretsClient }, { originSecretFetcher }, { OriginVerifier, REFUSED_MESSAGE }] = await Promise.all([
-    import('../../control-plane/aws/secrets.js'),
-    import('../../control-plane/aws/origin-secret.js'),
-    import('../../control-plane/origin-verify.js'),
-  ]);
-  const verifier = new OriginVerifier({
-    now: Date.now,
-    fetchValues: originSecretFetcher(secretsClient(), originSecretArn),
-  });
-  return { verifier, refused: REFUSED_MESSAGE };
-});
+/** The origin check alone, so a connect that did not come through CloudFront loads nothing else. */
+const origin = originVerifier(parseEnv(ORIGIN_ENV)[ORIGIN_VERIFY_SECRET_ENV]);
 
 const ready = lazy(async () => {
   const [logger, { documentClient }, { createDeviceHandler }] = await Promise.all([
@@ -54,7 +42,7 @@ export async function handler(event: WsEvent, context: Context): Promise<WsResul
   const logger = await functionLogger();
   logger.addContext(context);
   if (event.requestContext.routeKey === '$connect') {
-    const { verifier, refused } = await origin();
+    const { verifier, originVerify } = await origin();
     const verdict = await verifier
       .verify(headerValue(event.headers, ORIGIN_VERIFY_HEADER))
       .catch(() => 'unavailable' as const);
@@ -62,7 +50,9 @@ export async function handler(event: WsEvent, context: Context): Promise<WsResul
       logger.warn('relay connect refused: it did not come through CloudFront', {
         request_id: event.requestContext.requestId,
       });
-      return verdict === 'unavailable' ? refuse(503, 'The relay is temporarily unavailable.') : refuse(403, refused);
+      return verdict === 'unavailable'
+        ? refuse(503, 'The relay is temporarily unavailable.')
+        : refuse(403, originVerify.REFUSED_MESSAGE);
     }
   }
   return (await ready())(event);

@@ -24,6 +24,7 @@ import {
 } from '../../../../lib/constructs/function-bundle';
 import { FUNCTION_SOURCE_ROOTS } from '../../../../lib/constructs/function-source-hash';
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
+import { REFUSED_MESSAGE } from '../../../../runtime/control-plane/origin-verify';
 import { ORIGIN_VERIFY_HEADER } from '../../../../runtime/shared/function-contract';
 import { DIRECTORY, EVENTS_STREAM_INSERT, FUNCTION_ENV } from '../support/fixtures';
 
@@ -274,7 +275,7 @@ describe('control-plane bundles, run', () => {
     }
   }, 120_000);
 
-  it('first calls that end early: a foreign task event is dropped and a malformed launch refused, with a log line', () => {
+  it('first calls that end early: a foreign task event dropped, a malformed launch and a device without the origin header refused, each with a log line', () => {
     const foreign = run('task-events', {
       id: 'e1',
       detail: { taskArn: 't', clusterArn: 'arn:aws:ecs:eu-west-1:111111111111:cluster/other', lastStatus: 'RUNNING' },
@@ -292,6 +293,16 @@ describe('control-plane bundles, run', () => {
     expect(launch.status, launch.stderr).toBe(0);
     expect(result(launch)).toEqual({ outcome: 'refused' });
     expect(logLines(launch).map((l) => l.message)).toEqual(['launch refused: malformed request']);
+    // A device connect without CloudFront's header: refused by the origin check, which reads no secret to do so.
+    const device = run('relay-device', {
+      requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' },
+      headers: {},
+    });
+    expect(device.status, device.stderr).toBe(0);
+    expect(result(device)).toMatchObject({ statusCode: 403, body: expect.stringContaining(REFUSED_MESSAGE) });
+    expect(logLines(device).map((l) => l.message)).toEqual([
+      'relay connect refused: it did not come through CloudFront',
+    ]);
   }, 120_000);
 
   /**
