@@ -31,8 +31,12 @@ import { startDynamo, type TestDynamo } from '../test/support/dynamo';
 import {
   TEST_CLUSTER_ARN,
   Clock,
+  DEVICE_CONNECT,
   DIRECTORY,
   EVENTS_STREAM_INSERT,
+  FOREIGN_RUNTIME_CONNECT,
+  NOTIFY_REQUEST,
+  REAPER_TICK,
   fakeEcs,
   httpEvent,
   lifecycleDeps,
@@ -80,24 +84,17 @@ const FIRST_CALL: Record<FunctionHandler, unknown> = {
     ResourceProperties: { ServiceToken: 'x', UserPoolId: 'eu-west-1_AbC' },
   },
   // EventBridge's once-a-minute tick: the first Query of the active sessions.
-  reaper: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+  reaper: REAPER_TICK,
   // The archive's PutObject of one new event.
   'audit-archive': EVENTS_STREAM_INSERT,
   // The archiver's asynchronous invoke for an event that mails the employee: reads the event.
-  notifier: { pk: 'alice#sales', sk: 1, type: 'approval.requested' },
+  notifier: NOTIFY_REQUEST,
   // EventBridge Scheduler's input for a declared schedule (BENCH_DIRECTORY): posts the message.
   'scheduled-run': { scheduleId: 'alice/sales/daily', scheduledTime: '2026-11-30T07:00:00Z' },
   // A device connecting without CloudFront's origin header: refused after the origin check.
-  'relay-device': { requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' }, headers: {} },
+  'relay-device': DEVICE_CONNECT,
   // A role that is no Cubicle task's: refused by the role directory, before any table read.
-  'relay-runtime': {
-    requestContext: {
-      routeKey: '$connect',
-      connectionId: 'c1',
-      requestId: 'r',
-      identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/someone-else/session' },
-    },
-  },
+  'relay-runtime': FOREIGN_RUNTIME_CONNECT,
   // One new event to push: the Query of the pair's listeners.
   'relay-fanout': EVENTS_STREAM_INSERT,
 };

@@ -328,6 +328,8 @@ function main(): void {
   const summary: string[][] = [['measure', 'measured', 'target', '']];
   const add = (name: string, value: string, target: string, ok: boolean | undefined) =>
     summary.push([name, value, target, ok === undefined ? '-' : mark(ok)]);
+  /** A row that gives the one above it context: measured, with no target of its own. */
+  const context = (name: string, value: string) => add(name, value, '-', undefined);
   const wall = (m: Measurement) => m.constructMs + m.synthMs;
   const cfnValidate = (m: Measurement) => m.plugins['CloudFormation Validate'] ?? 0;
   const passed = Object.values(checked.conclusions).every((c) => c.startsWith('success (0 open)'));
@@ -390,32 +392,15 @@ function main(): void {
       worst('firstCallRatio') <= 2.5,
     );
     // Context for the line above: what one request costs with nothing else loaded (scripts/bench/sdk-floor*.ts).
-    add(
-      '  one DynamoDB Query, a bundle of the SDK alone / bare node',
-      x(cold.sdkFloorMs / cold.bareMs),
-      '-',
-      undefined,
-    );
-    add(
-      "  the same through the functions' traced client / bare node",
-      x(cold.tracedFloorMs / cold.bareMs),
-      '-',
-      undefined,
-    );
-    add('  load + first call / the SDK alone (worst)', x(worst('firstCallOverSdkFloor')), '-', undefined);
+    context('  one DynamoDB Query, a bundle of the SDK alone / bare node', x(cold.sdkFloorMs / cold.bareMs));
+    context("  the same through the functions' traced client / bare node", x(cold.tracedFloorMs / cold.bareMs));
+    context('  load + first call / the SDK alone (worst)', x(worst('firstCallOverSdkFloor')));
     add('supervisor start-to-ready / bare node', x(supervisor.ratio), '≤ 3×', supervisor.ratio <= 3);
     // Context for the line above: the relay's steps alone, in a process of their own (scripts/bench/relay-floor.ts).
-    add(
-      '  the relay steps alone / bare node',
-      x(supervisor.relayFloorMedianMs / supervisor.bareMedianMs),
-      '-',
-      undefined,
-    );
-    add(
+    context('  the relay steps alone / bare node', x(supervisor.relayFloorMedianMs / supervisor.bareMedianMs));
+    context(
       '  supervisor start-to-ready / the relay steps alone',
       x(supervisor.readyMedianMs / supervisor.relayFloorMedianMs),
-      '-',
-      undefined,
     );
   }
   add(

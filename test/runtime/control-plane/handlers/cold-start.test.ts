@@ -26,7 +26,15 @@ import { FUNCTION_SOURCE_ROOTS } from '../../../../lib/constructs/function-sourc
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
 import { REFUSED_MESSAGE } from '../../../../runtime/control-plane/origin-verify';
 import { ORIGIN_VERIFY_HEADER } from '../../../../runtime/shared/function-contract';
-import { DIRECTORY, EVENTS_STREAM_INSERT, FUNCTION_ENV } from '../support/fixtures';
+import {
+  DEVICE_CONNECT,
+  DIRECTORY,
+  EVENTS_STREAM_INSERT,
+  FOREIGN_RUNTIME_CONNECT,
+  FUNCTION_ENV,
+  NOTIFY_REQUEST,
+  REAPER_TICK,
+} from '../support/fixtures';
 
 /** Packages whose initialisation costs tens of milliseconds each (client construction, schemas, keyrings). */
 const DEFERRED =
@@ -294,10 +302,7 @@ describe('control-plane bundles, run', () => {
     expect(result(launch)).toEqual({ outcome: 'refused' });
     expect(logLines(launch).map((l) => l.message)).toEqual(['launch refused: malformed request']);
     // A device connect without CloudFront's header: refused by the origin check, which reads no secret to do so.
-    const device = run('relay-device', {
-      requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' },
-      headers: {},
-    });
+    const device = run('relay-device', DEVICE_CONNECT);
     expect(device.status, device.stderr).toBe(0);
     expect(result(device)).toMatchObject({ statusCode: 403, body: expect.stringContaining(REFUSED_MESSAGE) });
     expect(logLines(device).map((l) => l.message)).toEqual([
@@ -309,13 +314,13 @@ describe('control-plane bundles, run', () => {
    * What each first call must not load before its first AWS request, because that request does not need it (the
    * rest loads on the call that does: handlers/lazy.ts `deferred`), and what it must have loaded by then (so the
    * check sees real loads). Each package costs the first call 10-30 ms (npm run bench:control-plane). `refused`: the
-   * call makes no request at all, and logs this line instead (what it loaded is read up to its exit).
+   * call makes no request at all and logs a line with these fields instead (what it loaded is read up to its exit).
    */
   const FIRST_REQUEST: Partial<
-    Record<FunctionHandler, { event: unknown; loads: string[]; not: string[]; refused?: string }>
+    Record<FunctionHandler, { event: unknown; loads: string[]; not: string[]; refused?: Record<string, unknown> }>
   > = {
     reaper: {
-      event: { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} },
+      event: REAPER_TICK,
       loads: ['@aws-sdk/client-dynamodb', '@aws-sdk/client-ecs'],
       not: ['@aws-sdk/client-lambda', '@aws-sdk/client-kms', '@aws-crypto/'],
     },
@@ -325,16 +330,13 @@ describe('control-plane bundles, run', () => {
       not: ['@aws-sdk/client-sns', '@aws-sdk/client-lambda', '@aws-sdk/client-dynamodb', 'aws-jwt-verify'],
     },
     notifier: {
-      event: { pk: 'alice#sales', sk: 1, type: 'approval.requested' },
+      event: NOTIFY_REQUEST,
       loads: ['@aws-sdk/client-dynamodb'],
       not: ['@aws-sdk/client-sesv2'],
     },
     // A forged origin header: the check reads the secret's values to compare it.
     'relay-device': {
-      event: {
-        requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' },
-        headers: { [ORIGIN_VERIFY_HEADER]: 'forged' },
-      },
+      event: { ...DEVICE_CONNECT, headers: { [ORIGIN_VERIFY_HEADER]: 'forged' } },
       loads: ['@aws-sdk/client-secrets-manager'],
       not: [
         '@aws-sdk/client-dynamodb',
@@ -350,17 +352,14 @@ describe('control-plane bundles, run', () => {
     },
     // A role that is no pair's task role: refused with a security event before the handler or a client loads.
     'relay-runtime': {
-      event: {
-        requestContext: {
-          routeKey: '$connect',
-          connectionId: 'c1',
-          requestId: 'r',
-          identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/someone-else/session' },
-        },
-      },
+      event: FOREIGN_RUNTIME_CONNECT,
       loads: ['@aws-lambda-powertools/logger'],
       not: ['@aws-sdk/', '@aws-crypto/', 'zod'],
-      refused: 'relay runtime connect refused',
+      refused: {
+        message: 'relay runtime connect refused',
+        security_event: 'relay.runtime.unknown_caller',
+        known_role: false,
+      },
     },
   };
 
@@ -369,18 +368,14 @@ describe('control-plane bundles, run', () => {
     (handler) => {
       const { event, loads, not, refused } = FIRST_REQUEST[handler]!;
       const { meta } = bundled(handler);
-      const out = run(handler, event, { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, ['--require', FIRST_REQUEST_PROBE]);
+      const probe = path.join(dir, 'first-request-probe.cjs');
+      writeFileSync(probe, FIRST_REQUEST_PROBE_SOURCE);
+      const out = run(handler, event, { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' }, ['--require', probe]);
       const lines = out.stderr.split('\n');
       if (refused) {
         expect(out.status, out.stderr.slice(-1500)).toBe(0);
         expect(lines).not.toContain('FIRST REQUEST');
-        expect(logLines(out)).toContainEqual(
-          expect.objectContaining({
-            message: refused,
-            security_event: 'relay.runtime.unknown_caller',
-            known_role: false,
-          }),
-        );
+        expect(logLines(out)).toContainEqual(expect.objectContaining(refused));
         expect(result(out)).toMatchObject({ statusCode: 403 });
       } else {
         expect(lines, out.stderr.slice(-1500)).toContain('FIRST REQUEST');
@@ -410,15 +405,11 @@ describe('control-plane bundles, run', () => {
  * Preloaded into a first call: writes `LOADED <url>` for each file the module loader loads (a loader hook, which
  * runs before the module does) and `FIRST REQUEST` at the first socket the process opens, then exits.
  */
-const FIRST_REQUEST_PROBE = path.join(mkdtempSync(path.join(tmpdir(), 'cubicle-first-request-')), 'probe.cjs');
-writeFileSync(
-  FIRST_REQUEST_PROBE,
-  `const { register } = require('node:module');
+const FIRST_REQUEST_PROBE_SOURCE = `const { register } = require('node:module');
 const { writeSync } = require('node:fs');
 register('data:text/javascript,' + encodeURIComponent(
   "import { writeSync } from 'node:fs';" +
   "export async function load(url, context, next) { if (url.startsWith('file:')) writeSync(2, 'LOADED ' + url + '\\\\n'); return next(url, context); }"
 ));
 require('node:net').Socket.prototype.connect = function () { writeSync(2, 'FIRST REQUEST\\n'); process.exit(0); };
-`,
-);
+`;

@@ -305,6 +305,28 @@ export const FUNCTION_ENV = {
   AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
 };
 
+/** EventBridge's once-a-minute tick that drives the reaper. */
+export const REAPER_TICK = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+
+/** The archiver's asynchronous invoke of the notifier for an event that mails the employee. */
+export const NOTIFY_REQUEST = { pk: 'alice#sales', sk: 1, type: 'approval.requested' };
+
+/** A device's `$connect` as API Gateway hands it to the device relay, without CloudFront's origin header. */
+export const DEVICE_CONNECT = {
+  requestContext: { routeKey: '$connect', connectionId: 'c1', requestId: 'r' },
+  headers: {} as Record<string, string>,
+};
+
+/** A runtime `$connect` signed by a role that is no pair's task role. */
+export const FOREIGN_RUNTIME_CONNECT = {
+  requestContext: {
+    routeKey: '$connect',
+    connectionId: 'c1',
+    requestId: 'r',
+    identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/someone-else/session' },
+  },
+};
+
 /** A new Events row as DynamoDB Streams delivers it (new images): the archiver's and the fan-out's input. */
 export const EVENTS_STREAM_INSERT = {
   Records: [
