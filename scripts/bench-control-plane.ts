@@ -49,6 +49,12 @@ import {
 } from '../test/runtime/control-plane/support/fixtures';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+/**
+ * The node the bundles run under. Lambda runs them on Node 24 (FUNCTION_RUNTIME); this machine's node may be older:
+ * BENCH_NODE=/path/to/node24 times them under Lambda's major version.
+ */
+const NODE = process.env.BENCH_NODE || process.execPath;
+const NODE_VERSION = spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();
 /** Stands in a first call's event for the address of the listener its requests go to (timeToFirstRequest). */
 const LISTENER = 'http://listener.invalid';
 
@@ -118,10 +124,12 @@ async function timeToFirstRequest(args: (url: string) => string[]): Promise<numb
     socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // https, as every AWS endpoint is: the SDK connects through node:https, building its TLS context first, as on Lambda
+  // (over http it would take node:http instead). The listener only notes the connection; no handshake is timed.
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     const start = performance.now();
-    const child = spawn(process.execPath, args(url), {
+    const child = spawn(NODE, args(url), {
       env: { PATH: process.env.PATH, ...ENV, ...FIRST_CALL_CREDENTIALS, AWS_ENDPOINT_URL: url },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -206,12 +214,14 @@ function build(dir: string): Record<string, string> {
 
 function time(args: string[]): number {
   const start = performance.now();
-  const result = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...ENV }, stdio: 'ignore' });
+  const result = spawnSync(NODE, args, { env: { PATH: process.env.PATH, ...ENV }, stdio: 'ignore' });
   if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}`);
   return performance.now() - start;
 }
 
 interface ColdStart {
+  /** `node --version` of the node the bundles ran under (BENCH_NODE). */
+  readonly node: string;
   readonly bareMs: number;
   /** Load + one Query from a bundle holding only the SDK's DynamoDB client (FLOORS.sdk). */
   readonly sdkFloorMs: number;
@@ -276,10 +286,10 @@ async function bundles(quiet = false): Promise<ColdStart> {
         firstCallOverSdkFloor: first / sdkFloor,
       };
     });
-    const result = { bareMs: bare, sdkFloorMs: sdkFloor, tracedFloorMs: tracedFloor, rows };
+    const result = { node: NODE_VERSION, bareMs: bare, sdkFloorMs: sdkFloor, tracedFloorMs: tracedFloor, rows };
     if (quiet) return result;
     console.log(
-      `\nBundles (esbuild ${FUNCTION_BUILD.target}, ES modules split at each import(), minified, SDK inside) — cold load in a fresh node, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
+      `\nBundles (esbuild ${FUNCTION_BUILD.target}, ES modules split at each import(), minified, SDK inside) — cold load in a fresh node ${NODE_VERSION}, median of ${RUNS}; bare \`node -e 0\` = ${bare.toFixed(1)} ms (target ratio ≤ 1.5)`,
     );
     table(
       rows.map((row) => ({

@@ -418,7 +418,7 @@ function main(): void {
   console.log();
   if (cold) {
     console.log(
-      `Cold starts (median, bare \`node -e 0\` = ${cold.bareMs.toFixed(0)} ms): ${cold.rows.map((r: any) => `${r.function} ${x(r.loadRatio)} / ${x(r.firstCallRatio)}`).join(', ')}`,
+      `Cold starts (median, node ${cold.node}, bare \`node -e 0\` = ${cold.bareMs.toFixed(0)} ms): ${cold.rows.map((r: any) => `${r.function} ${x(r.loadRatio)} / ${x(r.firstCallRatio)}`).join(', ')}`,
     );
   }
   console.log(`Image layers (estimate; ${image.method}):`);

@@ -29,6 +29,9 @@ const CJS_SHIM = [
   'const __dirname = import.meta.dirname;',
 ].join('\n');
 
+/** node:http for the bundles, without its ES module namespace (FUNCTION_BUILD.alias). */
+const NODE_HTTP_MODULE = './runtime/shared/node-http.ts';
+
 export const FUNCTION_BUILD = {
   bundle: true,
   platform: 'node',
@@ -43,6 +46,10 @@ export const FUNCTION_BUILD = {
   sourcemap: false,
   mainFields: ['module', 'main'],
   external: [],
+  // node:http, imported as an ES module or required, is the module as process.getBuiltinModule returns it: its ES
+  // module namespace loads undici on Node 22+ (runtime/shared/node-http.ts). Relative to the working directory (the
+  // repository), so the options, which the asset hash reads, name no machine's path.
+  alias: { http: NODE_HTTP_MODULE, 'node:http': NODE_HTTP_MODULE },
   outExtension: { '.js': '.mjs' },
   entryNames: '[name]',
   // Beside the entry: a chunk's `__dirname` must be the bundle's directory, where roster.json lies.

@@ -5,6 +5,7 @@
  * as deployed (lib/constructs/function-bundle.ts) tells which chunks the entry imports statically.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +25,7 @@ import {
 } from '../../../../lib/constructs/function-bundle';
 import { FUNCTION_SOURCE_ROOTS } from '../../../../lib/constructs/function-source-hash';
 import { ROSTER_FILE_NAME } from '../../../../runtime/control-plane/roster';
+import * as nodeHttp from '../../../../runtime/shared/node-http';
 import { REFUSED_MESSAGE } from '../../../../runtime/control-plane/origin-verify';
 import { ORIGIN_VERIFY_HEADER } from '../../../../runtime/shared/function-contract';
 import {
@@ -35,6 +37,9 @@ import {
   NOTIFY_REQUEST,
   REAPER_TICK,
 } from '../support/fixtures';
+
+/** The module the bundles get for node:http (FUNCTION_BUILD.alias), as esbuild names the input. */
+const NODE_HTTP_INPUT = 'runtime/shared/node-http.ts';
 
 /** Packages whose initialisation costs tens of milliseconds each (client construction, schemas, keyrings). */
 const DEFERRED =
@@ -134,6 +139,49 @@ describe('control-plane cold start', () => {
     },
     30_000,
   );
+
+  // Issue 15: from Node 22, node:http's ES module namespace reads http.WebSocket, whose getter loads undici: ~30-60 ms
+  // of a traced function's first call on Lambda's Node 24 (the Powertools tracer imports node:http as an ES module).
+  // Every import of it resolves to runtime/shared/node-http.ts, the module as process.getBuiltinModule returns it.
+  it.each(FUNCTION_HANDLERS)(
+    '%s never imports node:http as an ES module; the tracer gets the module itself',
+    async (handler) => {
+      const meta = await bundleGraph(handler);
+      const namespaces = Object.values(meta.outputs).flatMap((output) =>
+        output.imports.filter((imported) => imported.external && /^(node:)?http$/.test(imported.path)),
+      );
+      expect(namespaces).toEqual([]);
+      const inputs = Object.entries(meta.inputs);
+      const provider = meta.inputs['node_modules/@aws-lambda-powertools/tracer/lib/esm/provider/ProviderService.js'];
+      expect(provider, 'every function bundles the tracer').toBeDefined();
+      expect(provider.imports.map((imported) => imported.path)).toContain(NODE_HTTP_INPUT);
+      // require() of an ES module gets a copy of its names, which a later patch of node:http does not reach: fine for
+      // the X-Ray SDK's own requests (sampling rules, the EC2 plugin, unused on Lambda), which should stay untraced;
+      // any other CommonJS caller is to be looked at before it joins this list.
+      const required = inputs.filter(([, input]) =>
+        input.imports.some((imported) => imported.path === NODE_HTTP_INPUT && imported.kind === 'require-call'),
+      );
+      expect(
+        required.map(([file]) => file).filter((file) => !file.startsWith('node_modules/aws-xray-sdk-core/')),
+      ).toEqual([]);
+    },
+    30_000,
+  );
+
+  it('the node:http the bundles get is the module itself, and its names are its own values, no getters', () => {
+    const real = createRequire(__filename)('node:http') as Record<string, unknown>;
+    expect(nodeHttp.default).toBe(real);
+    const names = Object.keys(nodeHttp).filter((name) => name !== 'default');
+    expect(names).toContain('request');
+    for (const name of names) {
+      const own = Object.getOwnPropertyDescriptor(real, name);
+      expect(own && 'value' in own, `${name} is a plain property of node:http`).toBe(true);
+      expect((nodeHttp as Record<string, unknown>)[name], name).toBe(real[name]);
+    }
+    // What the copy leaves out: the getters, WebSocket among them, which the namespace would have read.
+    expect(Object.getOwnPropertyDescriptor(real, 'globalAgent')?.get).toBeTypeOf('function');
+    expect(names).not.toContain('globalAgent');
+  });
 
   it('the CommonJS shim imports nothing', () => {
     expect(FUNCTION_BUILD.banner.js).not.toMatch(/\bimport\s*[{*'"\w]/);
