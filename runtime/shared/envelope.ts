@@ -95,8 +95,9 @@ export class RecordSealer {
 
   async seal(ctx: RecordContext, plaintext: string): Promise<string> {
     const bytes = Buffer.from(plaintext, 'utf8');
+    const manager = await this.manager(ctx.userId);
     const { client } = await this.loaded();
-    const { result } = await client.encrypt(await this.manager(ctx.userId), bytes, {
+    const { result } = await client.encrypt(manager, bytes, {
       encryptionContext: encryptionContext(ctx),
       suiteId: SUITE,
       plaintextLength: bytes.length,
@@ -107,13 +108,11 @@ export class RecordSealer {
   /** Opens a sealed value; throws SealError when it is not sealed, not under the user's key, or sealed for another context. */
   async open(ctx: RecordContext, sealed: unknown): Promise<string> {
     if (!isSealed(sealed)) throw new SealError(`${ctx.record} of ${ctx.userId}/${ctx.agentId} is not sealed`);
+    const manager = await this.manager(ctx.userId);
     const { client } = await this.loaded();
     let out;
     try {
-      out = await client.decrypt(
-        await this.manager(ctx.userId),
-        Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'),
-      );
+      out = await client.decrypt(manager, Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64'));
     } catch (error) {
       // A throttled or unavailable KMS is worth another try; anything else is a value this key cannot open.
       if (TRANSIENT.test(String((error as Error).message))) throw error;
@@ -164,9 +163,12 @@ export class RecordSealer {
     return this.sdk;
   }
 
+  /**
+   * The user key's materials manager. The key lookup (the control plane's DescribeKey of the user's alias, on a cold
+   * cache) and the Encryption SDK's load run at once: on a process's first seal or open, neither waits for the other.
+   */
   private async manager(userId: string): Promise<NodeCachingMaterialsManager> {
-    const keyArn = await this.keyArnOf(userId);
-    const { esdk, cache } = await this.loaded();
+    const [keyArn, { esdk, cache }] = await Promise.all([this.keyArnOf(userId), this.loaded()]);
     const { KmsKeyringNode, NodeCachingMaterialsManager } = esdk;
     let manager = this.managers.get(keyArn);
     if (!manager) {

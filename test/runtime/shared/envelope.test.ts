@@ -58,6 +58,28 @@ describe('RecordSealer (AWS Encryption SDK, KMS keyring, caching materials manag
     await expect(sealer.open(ctx(), forged)).rejects.toThrow(SealError);
   });
 
+  it("looks up the user's key at once on a seal or open, not after the Encryption SDK has loaded", async () => {
+    const kms = fakeKms();
+    const key = kms.createKey('alice');
+    const lookups: string[] = [];
+    let fail = true;
+    const sealer = new RecordSealer(kms.client, async (userId) => {
+      lookups.push(userId);
+      if (fail) throw new Error('DescribeKey: ThrottlingException');
+      return key;
+    });
+    // On a cold process the SDK's load (~0.5 s) and the key lookup (a DescribeKey) overlap: the lookup starts before
+    // seal() first waits for anything.
+    const first = sealer.seal(ctx(), CANARY);
+    expect(lookups).toEqual(['alice']);
+    await expect(first).rejects.toThrow(/ThrottlingException/);
+    fail = false;
+    const sealed = await sealer.seal(ctx(), CANARY);
+    const opening = sealer.open(ctx(), sealed);
+    expect(lookups).toEqual(['alice', 'alice', 'alice']);
+    expect(await opening).toBe(CANARY);
+  });
+
   it('caches data keys with bounds: one GenerateDataKey for many values, a new one past maxMessages', async () => {
     const { kms, sealer } = setup();
     const values = await Promise.all(Array.from({ length: 20 }, (_, i) => sealer.seal(ctx(), `message ${i}`)));
