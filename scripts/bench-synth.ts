@@ -15,6 +15,8 @@
  *
  * Options: --pairs 5000 (2 agents per user)   --repeat 3 (fleet and floor pairs)
  *          --skip-cold-start (`npm run bench` runs the cold-start benches just before)
+ * BENCH_NODE=/path/to/node runs the cold-start benches under that node (Lambda's is 24, the agent image's 22); the
+ * synths run under this one.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
