@@ -21,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildSync } from 'esbuild';
+import { buildSync, type BuildOptions, type Metafile } from 'esbuild';
 
 export const CONSOLE_DIR = __dirname;
 /** Where `npm run build:console` (and local mode, on demand) puts the build. */
@@ -38,28 +38,39 @@ export interface BuiltFile {
 export interface ConsoleBuild {
   readonly dir: string;
   readonly files: readonly BuiltFile[];
+  /** esbuild's metafile, when asked for (the tests read which sources went in). */
+  readonly metafile?: Metafile;
 }
 
+/** esbuild's options for the console, paths relative to the repository (the console's asset hash reads them). */
+export const CONSOLE_BUILD = {
+  entryPoints: { app: 'console/src/app/main.tsx', style: 'console/src/app/styles.css' },
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  entryNames: '[name]-[hash]',
+  outdir: 'assets',
+  legalComments: 'eof',
+  charset: 'utf8',
+  logLevel: 'silent',
+  // Node built-ins must never reach the page.
+  external: [],
+} as const satisfies BuildOptions;
+
 /** Builds the console into `outdir` (emptied first) and returns what it wrote. */
-export function buildConsole(outdir: string = CONSOLE_DIST): ConsoleBuild {
+export function buildConsole(outdir: string = CONSOLE_DIST, options: { metafile?: boolean } = {}): ConsoleBuild {
   const result = buildSync({
-    absWorkingDir: REPO_ROOT,
-    entryPoints: { app: 'console/src/app/main.tsx', style: 'console/src/app/styles.css' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
-    jsx: 'automatic',
-    jsxImportSource: 'preact',
-    entryNames: '[name]-[hash]',
-    outdir: 'assets',
-    write: false,
-    legalComments: 'eof',
-    charset: 'utf8',
-    logLevel: 'silent',
-    // Node built-ins must never reach the page.
+    ...CONSOLE_BUILD,
+    entryPoints: { ...CONSOLE_BUILD.entryPoints },
+    target: [...CONSOLE_BUILD.target],
     external: [],
+    absWorkingDir: REPO_ROOT,
+    write: false,
+    metafile: options.metafile ?? false,
   });
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(path.join(outdir, 'assets'), { recursive: true });
@@ -80,7 +91,7 @@ export function buildConsole(outdir: string = CONSOLE_DIST): ConsoleBuild {
     const data = readFileSync(path.join(outdir, file));
     return { file, bytes: data.length, gzipBytes: gzipSync(data, { level: 9 }).length };
   });
-  return { dir: outdir, files };
+  return { dir: outdir, files, metafile: result.metafile };
 }
 
 /**

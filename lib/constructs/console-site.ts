@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { Annotations, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -9,8 +8,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import { buildConsoleShared } from '../../console/build';
 import { consoleContentSecurityPolicy, type AuthSettings, type ConsoleSettings } from '../../console/settings';
+import { consoleSource } from './console-asset';
 import { HSTS_MAX_AGE_SECONDS, SECURITY_HEADERS } from './edge-distribution';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { createRetainedKey } from './retained-key';
@@ -40,9 +39,9 @@ export interface ConsoleSiteProps {
 }
 
 /**
- * The employee console: built from console/ at synth (esbuild, no Docker), stored in a private S3 bucket
- * (KMS, versioned, TLS only, no ACLs, all public access blocked, retained) and served by CloudFront
- * through origin access control with its own strict Content-Security-Policy. `config.json` is generated
+ * The employee console: built from console/ when the stack is bundled (esbuild, no Docker; console-asset.ts), stored
+ * in a private S3 bucket (KMS, versioned, TLS only, no ACLs, all public access blocked, retained) and served by
+ * CloudFront through origin access control with its own strict Content-Security-Policy. `config.json` is generated
  * from stack values at deploy time, so the same build serves every deployment (and local mode).
  */
 export class ConsoleSite extends Construct {
@@ -155,7 +154,6 @@ export class ConsoleSite extends Construct {
    * construct a role that takes no policy updates.
    */
   private deploy(props: ConsoleSiteProps, region: string): void {
-    const build = buildConsoleShared();
     const role = new iam.Role(this, 'DeployRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Cubicle: copies the employee console into its bucket at deploy',
@@ -192,14 +190,14 @@ export class ConsoleSite extends Construct {
     };
     const assets = new s3deploy.BucketDeployment(this, 'Assets', {
       ...common,
-      sources: [bound(s3deploy.Source.asset(path.join(build.dir, 'assets')), 'AssetsSource')],
+      sources: [bound(consoleSource('assets'), 'AssetsSource')],
       destinationKeyPrefix: CONSOLE_ASSET_PREFIX,
       cacheControl: [s3deploy.CacheControl.fromString(ASSET_CACHE_CONTROL)],
     });
     const pages = new s3deploy.BucketDeployment(this, 'Pages', {
       ...common,
       sources: [
-        bound(s3deploy.Source.asset(build.dir, { exclude: ['assets', 'assets/**'] }), 'PagesSource'),
+        bound(consoleSource('pages'), 'PagesSource'),
         bound(s3deploy.Source.jsonData('config.json', this.settings), 'ConfigSource'),
       ],
       cacheControl: [s3deploy.CacheControl.fromString(PAGE_CACHE_CONTROL)],

@@ -14,11 +14,12 @@
  * - the handler's entry, and the roster file copied beside the bundle when there is one.
  * Paths are relative to the repository, so the hash is the same on every machine with the same files.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { version as esbuildVersion } from 'esbuild';
 import { FUNCTION_BUILD } from './function-bundle';
+import { field, sourceDigest } from './source-hash';
 
 /** Folders (relative to the repository) that hold every function's own sources. */
 export const FUNCTION_SOURCE_ROOTS = ['runtime/control-plane', 'runtime/relay', 'runtime/shared'] as const;
@@ -37,12 +38,11 @@ const shared = new Map<string, string>();
 function sharedInputsDigest(repoRoot: string): string {
   let digest = shared.get(repoRoot);
   if (digest === undefined) {
-    const hash = createHash('sha256');
-    field(hash, 'esbuild', esbuildVersion);
-    field(hash, 'options', JSON.stringify(FUNCTION_BUILD));
-    for (const file of [...FUNCTION_SOURCE_ROOTS.flatMap((root) => filesUnder(repoRoot, root)), ...BUILD_INPUTS])
-      field(hash, file, readFileSync(path.join(repoRoot, file)));
-    digest = hash.digest('hex');
+    digest = sourceDigest(repoRoot, {
+      roots: FUNCTION_SOURCE_ROOTS,
+      files: BUILD_INPUTS,
+      values: { esbuild: esbuildVersion, options: JSON.stringify(FUNCTION_BUILD) },
+    });
     shared.set(repoRoot, digest);
   }
   return digest;
@@ -55,19 +55,4 @@ export function functionSourceHash(repoRoot: string, entry: string, rosterFile: 
   field(hash, 'entry', path.relative(repoRoot, entry).split(path.sep).join('/'));
   if (rosterFile !== undefined) field(hash, 'roster', readFileSync(rosterFile));
   return hash.digest('hex');
-}
-
-/** Files under `root`, relative to the repository with `/` separators, in a fixed order. */
-function filesUnder(repoRoot: string, root: string): string[] {
-  return readdirSync(path.join(repoRoot, root), { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(repoRoot, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-    .sort();
-}
-
-/** A name and a value, each length-prefixed, so that no two different inputs hash as the same byte stream. */
-function field(hash: Hash, name: string, value: string | Buffer): void {
-  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  hash.update(`${Buffer.byteLength(name)}:${name}:${bytes.length}:`);
-  hash.update(bytes);
 }
