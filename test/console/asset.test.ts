@@ -10,6 +10,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildConsole } from '../../console/build';
+import { DEFAULT_SCOPES } from '../../console/settings';
 import { APP_PROPS } from '../../lib/app';
 import { CONSOLE_SOURCE_ROOTS, consoleSourceHash } from '../../lib/constructs/console-asset';
 import { ConsoleSite } from '../../lib/constructs/console-site';
@@ -85,7 +86,14 @@ describe('the console in a synth', () => {
     const stack = new Stack(app, 'Console', { env: { account: '111111111111', region: 'eu-west-1' } });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
     new ConsoleSite(stack, 'Site', {
-      auth: { issuer: 'https://login.acme.example', clientId: 'console', cliClientId: 'cli' },
+      auth: {
+        issuer: 'https://login.acme.example',
+        clientId: 'console',
+        cliClientId: 'cli',
+        scopes: [...DEFAULT_SCOPES],
+        bearer: 'id_token',
+        logoutStyle: 'oidc',
+      },
       connectOrigins: ['https://login.acme.example'],
       logRetentionDays: 30,
       vpc,
