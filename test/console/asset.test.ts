@@ -2,18 +2,19 @@
  * The console's build as CDK assets (lib/constructs/console-asset.ts): hashed by its sources, built only when its
  * stack is bundled and only once per kept cdk.out, the same template either way.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build';
 import { DEFAULT_SCOPES } from '../../console/settings';
 import { APP_PROPS } from '../../lib/app';
 import { CONSOLE_SOURCE_ROOTS, consoleSourceHash } from '../../lib/constructs/console-asset';
 import { ConsoleSite } from '../../lib/constructs/console-site';
+import { bundlingLines, scratchRepo } from '../support/source-repo';
 import { CDK_JSON_CONTEXT } from '../support/synth';
 
 /** A repository as far as the console's hash reads it. */
@@ -31,14 +32,7 @@ const BASE: Record<string, string> = {
   'README.md': '# read me\n',
 };
 
-function repo(changes: Record<string, string> = {}): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'cubicle-console-hash-'));
-  for (const [file, text] of Object.entries({ ...BASE, ...changes })) {
-    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    writeFileSync(path.join(root, file), text);
-  }
-  return root;
-}
+const repo = (changes: Record<string, string> = {}) => scratchRepo(BASE, changes);
 
 describe("the console's source hash", () => {
   it('is the same for the same files anywhere, and differs between the two parts', () => {
@@ -70,41 +64,32 @@ describe("the console's source hash", () => {
 });
 
 describe('the console in a synth', () => {
-  afterEach(() => vi.restoreAllMocks());
-
   /** Synthesizes a stack holding only the console into `outdir`; returns CDK's bundling lines and the template. */
   function synthConsole(outdir: string, bundled: boolean) {
-    const lines: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      if (String(chunk).startsWith('Bundling asset')) lines.push(String(chunk).trim());
-      else return write(chunk as string, ...(rest as []));
-      return true;
+    const lines = bundlingLines(() => {
+      const context = { ...CDK_JSON_CONTEXT, ...(bundled ? {} : { 'aws:cdk:bundling-stacks': [] }) };
+      const app = new App({ ...APP_PROPS, outdir, context });
+      const stack = new Stack(app, 'Console', { env: { account: '111111111111', region: 'eu-west-1' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+      new ConsoleSite(stack, 'Site', {
+        auth: {
+          issuer: 'https://login.acme.example',
+          clientId: 'console',
+          cliClientId: 'cli',
+          scopes: [...DEFAULT_SCOPES],
+          bearer: 'id_token',
+          logoutStyle: 'oidc',
+        },
+        connectOrigins: ['https://login.acme.example'],
+        logRetentionDays: 30,
+        vpc,
+        subnets: vpc.isolatedSubnets,
+        securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
+        logKey: new kms.Key(stack, 'LogKey'),
+      });
+      app.synth();
     });
-    const context = { ...CDK_JSON_CONTEXT, ...(bundled ? {} : { 'aws:cdk:bundling-stacks': [] }) };
-    const app = new App({ ...APP_PROPS, outdir, context });
-    const stack = new Stack(app, 'Console', { env: { account: '111111111111', region: 'eu-west-1' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
-    new ConsoleSite(stack, 'Site', {
-      auth: {
-        issuer: 'https://login.acme.example',
-        clientId: 'console',
-        cliClientId: 'cli',
-        scopes: [...DEFAULT_SCOPES],
-        bearer: 'id_token',
-        logoutStyle: 'oidc',
-      },
-      connectOrigins: ['https://login.acme.example'],
-      logRetentionDays: 30,
-      vpc,
-      subnets: vpc.isolatedSubnets,
-      securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
-      logKey: new kms.Key(stack, 'LogKey'),
-    });
-    const assembly = app.synth();
-    vi.restoreAllMocks();
-    const template = readFileSync(path.join(assembly.directory, 'Console.template.json'), 'utf8');
-    return { lines, template };
+    return { lines, template: readFileSync(path.join(outdir, 'Console.template.json'), 'utf8') };
   }
 
   it('builds only when its stack is bundled, once per kept cdk.out, and names the same assets either way', () => {

@@ -1,15 +1,16 @@
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CubicleFunction } from '../../lib/constructs/cubicle-function';
 import { HANDLER_FILE } from '../../lib/constructs/function-bundle';
 import { functionSourceHash } from '../../lib/constructs/function-source-hash';
 import { ROSTER_FILE_NAME } from '../../runtime/shared/function-contract';
 import { APP_PROPS } from '../../lib/app';
+import { bundlingLines, scratchRepo } from '../support/source-repo';
 
 /** A repository as far as the hash reads it: a file under each source root, the lockfile and the bundler. */
 const BASE: Record<string, string> = {
@@ -23,15 +24,8 @@ const BASE: Record<string, string> = {
   'README.md': '# read me\n',
 };
 
-/** A fresh copy of BASE with `changes` applied (each copy is its own repository to the hash's per-process memo). */
-function repo(changes: Record<string, string> = {}): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'cubicle-hash-'));
-  for (const [file, text] of Object.entries({ ...BASE, ...changes })) {
-    mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
-    writeFileSync(path.join(root, file), text);
-  }
-  return root;
-}
+/** A fresh copy of BASE with `changes` applied. */
+const repo = (changes: Record<string, string> = {}) => scratchRepo(BASE, changes);
 
 const ENTRY = 'runtime/control-plane/handlers/reaper.ts';
 const hashOf = (root: string, entry = ENTRY, roster?: string) =>
@@ -74,33 +68,24 @@ describe("a function's source hash", () => {
 });
 
 describe('a function asset in a kept cdk.out', () => {
-  afterEach(() => vi.restoreAllMocks());
-
   /** Synthesizes one stack holding the reaper's function into `outdir`, bundling on; returns CDK's bundling lines. */
   function synthReaper(outdir: string, roster?: string): string[] {
-    const lines: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      if (String(chunk).startsWith('Bundling asset')) lines.push(String(chunk).trim());
-      else return write(chunk as string, ...(rest as []));
-      return true;
+    return bundlingLines(() => {
+      const app = new App({ ...APP_PROPS, outdir });
+      const stack = new Stack(app, 'Functions', { env: { account: '111111111111', region: 'eu-west-1' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+      new CubicleFunction(stack, 'Reaper', {
+        handler: 'reaper',
+        description: 'test',
+        vpc,
+        subnets: vpc.isolatedSubnets.length > 0 ? vpc.isolatedSubnets : vpc.privateSubnets,
+        securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
+        logRetentionDays: 30,
+        logKey: new kms.Key(stack, 'LogKey'),
+        rosterFile: roster,
+      });
+      app.synth();
     });
-    const app = new App({ ...APP_PROPS, outdir });
-    const stack = new Stack(app, 'Functions', { env: { account: '111111111111', region: 'eu-west-1' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
-    new CubicleFunction(stack, 'Reaper', {
-      handler: 'reaper',
-      description: 'test',
-      vpc,
-      subnets: vpc.isolatedSubnets.length > 0 ? vpc.isolatedSubnets : vpc.privateSubnets,
-      securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
-      logRetentionDays: 30,
-      logKey: new kms.Key(stack, 'LogKey'),
-      rosterFile: roster,
-    });
-    app.synth();
-    vi.restoreAllMocks();
-    return lines;
   }
 
   it('is bundled once: a second synth into the same folder finds it by its source hash and runs no esbuild', () => {
