@@ -21,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildSync, type BuildOptions, type Metafile } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
 
 export const CONSOLE_DIR = __dirname;
 /** Where `npm run build:console` (and local mode, on demand) puts the build. */
@@ -38,8 +38,6 @@ export interface BuiltFile {
 export interface ConsoleBuild {
   readonly dir: string;
   readonly files: readonly BuiltFile[];
-  /** esbuild's metafile, when asked for (the tests read which sources went in). */
-  readonly metafile?: Metafile;
 }
 
 /** esbuild's options for the console, paths relative to the repository (the console's asset hash reads them). */
@@ -61,17 +59,21 @@ export const CONSOLE_BUILD = {
   external: [],
 } as const satisfies BuildOptions;
 
-/** Builds the console into `outdir` (emptied first) and returns what it wrote. */
-export function buildConsole(outdir: string = CONSOLE_DIST, options: { metafile?: boolean } = {}): ConsoleBuild {
-  const result = buildSync({
+/** The options buildConsole passes to esbuild: CONSOLE_BUILD from the repository, nothing written by esbuild. */
+export function consoleBuildOptions() {
+  return {
     ...CONSOLE_BUILD,
     entryPoints: { ...CONSOLE_BUILD.entryPoints },
     target: [...CONSOLE_BUILD.target],
     external: [],
     absWorkingDir: REPO_ROOT,
     write: false,
-    metafile: options.metafile ?? false,
-  });
+  } satisfies BuildOptions;
+}
+
+/** Builds the console into `outdir` (emptied first) and returns what it wrote. */
+export function buildConsole(outdir: string = CONSOLE_DIST): ConsoleBuild {
+  const result = buildSync(consoleBuildOptions());
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(path.join(outdir, 'assets'), { recursive: true });
   const names: Record<string, string> = {};
@@ -91,7 +93,7 @@ export function buildConsole(outdir: string = CONSOLE_DIST, options: { metafile?
     const data = readFileSync(path.join(outdir, file));
     return { file, bytes: data.length, gzipBytes: gzipSync(data, { level: 9 }).length };
   });
-  return { dir: outdir, files, metafile: result.metafile };
+  return { dir: outdir, files };
 }
 
 /**

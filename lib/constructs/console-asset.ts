@@ -8,11 +8,11 @@
  */
 import { cpSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import { AssetHashType } from 'aws-cdk-lib';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { version as esbuildVersion } from 'esbuild';
 import { buildConsoleShared, CONSOLE_BUILD, CONSOLE_DIR, type ConsoleBuild } from '../../console/build';
-import { sourceDigest } from './source-hash';
+import { bundledLocally, sourceDigest } from './source-hash';
 
 /** The deployments' two halves of the build. */
 export type ConsolePart = 'assets' | 'pages';
@@ -29,7 +29,7 @@ export const CONSOLE_SOURCE_ROOTS = [
 ] as const;
 
 /** Single files the build reads or is decided by: the builder, the settings parser, the TypeScript and package settings. */
-const CONSOLE_BUILD_INPUTS = [
+export const CONSOLE_BUILD_INPUTS = [
   'console/build.ts',
   'console/settings.ts',
   'console/tsconfig.json',
@@ -54,18 +54,7 @@ export function consoleSource(part: ConsolePart): s3deploy.ISource {
   return s3deploy.Source.asset(CONSOLE_DIR, {
     assetHashType: AssetHashType.CUSTOM,
     assetHash: consoleSourceHash(part),
-    bundling: {
-      // Never used: local bundling (esbuild is a dependency) always succeeds or throws.
-      image: DockerImage.fromRegistry('cubicle-bundles-locally'),
-      // Part of the bundling cache key, so the two parts never share one bundle directory.
-      command: ['console', part],
-      local: {
-        tryBundle(outputDir: string): boolean {
-          writeConsolePart(part, outputDir);
-          return true;
-        },
-      },
-    },
+    bundling: bundledLocally(['console', part], (outputDir) => writeConsolePart(part, outputDir)),
   });
 }
 
@@ -73,7 +62,7 @@ export function consoleSource(part: ConsolePart): s3deploy.ISource {
 let built: ConsoleBuild | undefined;
 
 /** Copies `part` of the console's build into `outputDir`. */
-export function writeConsolePart(part: ConsolePart, outputDir: string): void {
+function writeConsolePart(part: ConsolePart, outputDir: string): void {
   const { dir } = (built ??= buildConsoleShared());
   if (part === 'assets') {
     cpSync(path.join(dir, 'assets'), outputDir, { recursive: true });

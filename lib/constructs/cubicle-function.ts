@@ -1,6 +1,6 @@
 import { copyFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { AssetHashType, DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetHashType, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,6 +10,7 @@ import { ROSTER_FILE_NAME } from '../../runtime/shared/function-contract';
 import { EncryptedLogGroup } from './encrypted-log-group';
 import { bundleFunction, HANDLER_FILE } from './function-bundle';
 import { functionSourceHash } from './function-source-hash';
+import { bundledLocally } from './source-hash';
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const CONTROL_PLANE_HANDLERS = path.join(REPO_ROOT, 'runtime', 'control-plane', 'handlers');
@@ -120,19 +121,10 @@ export class CubicleFunction extends Construct {
         // asset: CDK then bundles only when cdk.out does not hold this hash's bundle yet.
         assetHashType: AssetHashType.CUSTOM,
         assetHash: functionSourceHash(REPO_ROOT, entry, rosterFile),
-        bundling: {
-          // Never used: local bundling (esbuild is a dependency) always succeeds or throws.
-          image: DockerImage.fromRegistry('cubicle-bundles-locally'),
-          // Part of the bundling cache key, so two functions never share one bundle directory.
-          command: ['bundle', path.relative(REPO_ROOT, entry)],
-          local: {
-            tryBundle(outputDir: string): boolean {
-              bundleFunction(entry, outputDir, { absWorkingDir: REPO_ROOT });
-              if (rosterFile) copyFileSync(rosterFile, path.join(outputDir, ROSTER_FILE_NAME));
-              return true;
-            },
-          },
-        },
+        bundling: bundledLocally(['bundle', path.relative(REPO_ROOT, entry)], (outputDir) => {
+          bundleFunction(entry, outputDir, { absWorkingDir: REPO_ROOT });
+          if (rosterFile) copyFileSync(rosterFile, path.join(outputDir, ROSTER_FILE_NAME));
+        }),
       }),
       handler: `${path.basename(HANDLER_FILE, '.mjs')}.handler`,
       functionName: props.functionName,

@@ -7,6 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { DockerImage, type BundlingOptions } from 'aws-cdk-lib';
 
 export interface SourceInputs {
   /** Folders (relative to the repository) every file of which goes into the digest. */
@@ -42,4 +43,22 @@ export function field(hash: Hash, name: string, value: string | Buffer): void {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   hash.update(`${Buffer.byteLength(name)}:${name}:${bytes.length}:`);
   hash.update(bytes);
+}
+
+/**
+ * CDK bundling that runs `write(outputDir)` here (esbuild is a dependency: no Docker). `command` names the output
+ * in CDK's bundling cache key, so two assets of one source folder never share a bundle directory.
+ */
+export function bundledLocally(command: readonly string[], write: (outputDir: string) => void): BundlingOptions {
+  return {
+    // Never used: local bundling always succeeds or throws.
+    image: DockerImage.fromRegistry('cubicle-bundles-locally'),
+    command: [...command],
+    local: {
+      tryBundle(outputDir: string): boolean {
+        write(outputDir);
+        return true;
+      },
+    },
+  };
 }

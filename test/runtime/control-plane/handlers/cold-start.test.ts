@@ -5,8 +5,8 @@
  * as deployed (lib/constructs/function-bundle.ts) tells which chunks the entry imports statically.
  */
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import realHttp from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Metafile } from 'esbuild';
@@ -169,7 +169,7 @@ describe('control-plane cold start', () => {
   );
 
   it('the node:http the bundles get is the module itself, and its names are its own values, no getters', () => {
-    const real = createRequire(__filename)('node:http') as Record<string, unknown>;
+    const real = realHttp as unknown as Record<string, unknown>;
     expect(nodeHttp.default).toBe(real);
     const names = Object.keys(nodeHttp).filter((name) => name !== 'default');
     expect(names).toContain('request');
